@@ -1,0 +1,78 @@
+/* gongxu/client.h — the C client library for the gongxu broker.
+ *
+ * One gx_client is one DEALER connection to the broker's ROUTER, bound to one
+ * firm (or the operator role) by the Hello sent on connect. Requests are
+ * Envelopes from <gongxu/v1/gongxu.pb-c.h>; the library sets version and
+ * request_id, sends, and waits for the reply with the same request_id, queueing
+ * any notice that arrives meanwhile. Notices are delivered once, in sequence
+ * order: a notice whose seq is not above the last one delivered is dropped.
+ *
+ * A gx_client is not thread-safe; use one per thread. */
+#ifndef GONGXU_CLIENT_H
+#define GONGXU_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <gongxu/v1/gongxu.pb-c.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GX_CLIENT_DEFAULT_ENDPOINT "tcp://127.0.0.1:7450"
+
+typedef struct gx_client gx_client;
+
+typedef struct gx_client_opts {
+    const char *endpoint;     /* NULL: $GONGXU_SERVER, else GX_CLIENT_DEFAULT_ENDPOINT */
+    const char *firm_id;      /* the firm to act as (USCC); NULL/"" with as_operator */
+    bool as_operator;         /* ask for the operator role */
+    const char *client_name;  /* free text sent in Hello, may be NULL */
+    int timeout_ms;           /* per-call reply timeout; 0 = 5000 */
+} gx_client_opts;
+
+/* Result of library calls. */
+typedef enum gx_client_rc {
+    GX_CLIENT_OK = 0,
+    GX_CLIENT_TIMEOUT = 1,    /* no reply / notice within the timeout */
+    GX_CLIENT_ERROR = 2,      /* transport or encoding failure; see gx_client_error */
+    GX_CLIENT_REFUSED = 3,    /* the broker answered with an Error envelope */
+} gx_client_rc;
+
+/* Connects and says Hello. On GX_CLIENT_REFUSED the broker's error code is in
+ * *refused_code when refused_code is not NULL. *out is set only on success. */
+gx_client_rc gx_client_connect(const gx_client_opts *opts, gx_client **out, int *refused_code,
+                               char *err, size_t errlen);
+
+/* Closes the connection and frees; NULLs *c; tolerates NULL. */
+void gx_client_destroy(gx_client **c);
+
+/* Sends req (its version and request_id are overwritten) and waits up to
+ * timeout_ms (0 = the connection's default) for its reply. On GX_CLIENT_OK or
+ * GX_CLIENT_REFUSED, *reply is the reply Envelope (body reply or error), owned by
+ * the caller: free with gongxu__v1__envelope__free_unpacked(*reply, NULL). */
+gx_client_rc gx_client_call(gx_client *c, Gongxu__V1__Envelope *req, Gongxu__V1__Envelope **reply,
+                            int timeout_ms);
+
+/* Asks the broker to start pushing notices: after the firm's last ack when
+ * from_last_ack, else after seq `after`. *info (may be NULL) receives the
+ * ResumeInfo. */
+gx_client_rc gx_client_resume(gx_client *c, bool from_last_ack, uint64_t after,
+                              Gongxu__V1__ResumeInfo *info);
+
+/* Waits up to timeout_ms (-1 = forever) for the next notice; *notice is an
+ * Envelope with body notice, owned by the caller (free as above). */
+gx_client_rc gx_client_next_notice(gx_client *c, Gongxu__V1__Envelope **notice, int timeout_ms);
+
+/* Acknowledges every notice up to seq (waits for the broker's reply). */
+gx_client_rc gx_client_ack(gx_client *c, uint64_t seq);
+
+/* The last transport error message, or "" (valid until the next call). */
+const char *gx_client_error(const gx_client *c);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,32 @@
+/* gongxu/json.h — the proto3 JSON mapping for any protobuf-c message, with jansson.
+ *
+ * Field names are lowerCamelCase (the proto name is also accepted on input);
+ * enums are their names (numbers accepted on input); 64-bit integers are JSON
+ * strings (numbers accepted on input); bytes are base64; fields at their default
+ * value are omitted on output; messages nest; repeated fields are arrays; a
+ * oneof is the one field set. Unknown fields on input are an error. */
+#ifndef GONGXU_JSON_H
+#define GONGXU_JSON_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+#include <protobuf-c/protobuf-c.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A new JSON object for msg (caller json_decref's it), or NULL on allocation failure. */
+json_t *gx_json_from_message(const ProtobufCMessage *msg);
+
+/* A new message of type desc filled from the JSON object json; the caller frees
+ * it with protobuf_c_message_free_unpacked(msg, NULL). NULL on error, with a
+ * message naming the field ("demand.quantity: expected a number") in err. */
+ProtobufCMessage *gx_json_to_message(const ProtobufCMessageDescriptor *desc, const json_t *json, char *err,
+                                     size_t errlen);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

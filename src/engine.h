@@ -1,0 +1,170 @@
+/* engine.h — the matching engine: open postings, their matches and shortlists.
+ *
+ * Holds every OPEN demand, offer and subscription and every registered firm,
+ * and keeps, for each open demand, the set of eligible offers ranked by score
+ * (its first K entries are the shortlist) and its near misses. Every change is
+ * applied through one call that reports what it changed as effects (gx_fx) for
+ * the broker to turn into notices; the engine itself knows nothing of ZeroMQ,
+ * LMDB, protobuf or who is told what.
+ *
+ * Invariants: matches of a demand are exactly the open offers that pass every
+ * hard rule at the time of the last change touching the pair; they are ordered
+ * by score descending, then offer id ascending; closed postings are not held.
+ * Single-threaded: one engine belongs to one event loop. */
+#ifndef GX_ENGINE_H
+#define GX_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model.h"
+#include "rules.h"
+
+typedef struct gx_engine gx_engine;
+
+typedef struct gx_engine_opts {
+    gx_rules_opts rules;     /* weights, time zone, three districts (copied) */
+    unsigned shortlist_k;    /* shortlist length K, >= 1; default 10 */
+    unsigned near_miss_max;  /* near misses kept per demand; default 50 */
+} gx_engine_opts;
+
+typedef enum gx_fx_type {
+    GX_FX_MATCH = 1,        /* (demand_id, offer_id) became eligible; score */
+    GX_FX_UNMATCH,          /* (demand_id, offer_id) no longer eligible; reason */
+    GX_FX_SHORTLIST_ADD,    /* offer entered the demand's top K; rank, score */
+    GX_FX_SHORTLIST_REMOVE, /* offer left the demand's top K; reason */
+    GX_FX_NEAR_MISS,        /* pair newly fails exactly one rule; rule, score */
+    GX_FX_SUB_HIT,          /* demand passes subscription sub_id's filters */
+    GX_FX_DEMAND_CLOSED,    /* demand left OPEN by expiry; state */
+    GX_FX_OFFER_CLOSED,     /* offer left OPEN by expiry; state */
+} gx_fx_type;
+
+/* One effect. Unused ids are 0. */
+typedef struct gx_fx {
+    gx_fx_type type;
+    uint64_t demand_id;
+    uint64_t offer_id;
+    uint64_t sub_id;
+    double score;      /* MATCH, SHORTLIST_ADD, NEAR_MISS */
+    uint32_t rank;     /* SHORTLIST_ADD: 1-based */
+    gx_rule rule;      /* NEAR_MISS: the failing rule */
+    gx_reason reason;  /* UNMATCH, SHORTLIST_REMOVE */
+    gx_state state;    /* *_CLOSED */
+} gx_fx;
+
+/* A caller-owned growable list of effects. Zero-initialise; gx_fxv_fini frees. */
+typedef struct gx_fxv {
+    gx_fx *v;     /* n effects in the order they happened */
+    size_t n;     /* used */
+    size_t cap;   /* allocated */
+} gx_fxv;
+void gx_fxv_fini(gx_fxv *fx);
+
+/* One ranked entry of a demand's matches. */
+typedef struct gx_match {
+    uint64_t offer_id;
+    double score;
+} gx_match;
+
+typedef struct gx_engine_stats {
+    uint64_t firms, demands_open, offers_open, subs;
+    uint64_t matches;                        /* eligible pairs held */
+    uint64_t near_misses;                    /* near-miss pairs held */
+    uint64_t demands_unmatched;              /* open demands with no match */
+    uint64_t demands_by_kind[GX_KIND__COUNT];
+    uint64_t near_misses_by_rule[GX_RULE__COUNT];
+} gx_engine_stats;
+
+/* Defaults: K 10, near_miss_max 50, gx_rules_opts_default. */
+void gx_engine_opts_default(gx_engine_opts *o);
+
+/* New empty engine; opts are copied (three_districts strings too). */
+gx_err gx_engine_new(const gx_engine_opts *opts, gx_engine **out);
+void gx_engine_destroy(gx_engine **e);
+
+/* Replaces weights and K at run time (config reload); shortlists re-rank lazily
+ * at their next change. */
+gx_err gx_engine_set_opts(gx_engine *e, const gx_engine_opts *opts);
+
+/* In every mutating call below: `now` is unix seconds; fx may be NULL to
+ * discard effects (used when loading from the store at start); on
+ * GX_ERR_NOMEM the engine is left consistent but may have lost the change. */
+
+/* Creates or replaces a firm (copied). When it replaces one, the firm's open
+ * postings are re-evaluated (credit grade or certifications may have changed),
+ * with FIRM_CHANGED as the reason of any removal. */
+gx_err gx_engine_put_firm(gx_engine *e, const gx_firm *f, int64_t now, gx_fxv *fx);
+
+/* Adds an OPEN demand. Takes ownership of *d's contents and zeroes *d.
+ * Its owner firm must exist (GX_ERR_NOT_FOUND), its id must be new
+ * (GX_ERR_EXISTS). Emits MATCH, SHORTLIST_ADD, NEAR_MISS and SUB_HIT. */
+gx_err gx_engine_add_demand(gx_engine *e, gx_demand *d, int64_t now, gx_fxv *fx);
+
+/* Replaces an open demand with the same id (ownership as add). Emits MATCH /
+ * UNMATCH(DEMAND_CHANGED), SHORTLIST_ADD / SHORTLIST_REMOVE(DEMAND_CHANGED),
+ * NEAR_MISS for pairs newly near, SUB_HIT for subscriptions newly passed. */
+gx_err gx_engine_update_demand(gx_engine *e, gx_demand *d, int64_t now, gx_fxv *fx);
+
+/* Removes an open demand (state: AWARDED, WITHDRAWN or EXPIRED). Emits
+ * UNMATCH for each of its matches with reason NONE. GX_ERR_NOT_FOUND if not held. */
+gx_err gx_engine_close_demand(gx_engine *e, uint64_t id, gx_state state, gx_fxv *fx);
+
+/* Adds an OPEN offer (ownership as add_demand). Emits MATCH, SHORTLIST_ADD
+ * (and SHORTLIST_REMOVE(DISPLACED) for what it pushes out), NEAR_MISS. */
+gx_err gx_engine_add_offer(gx_engine *e, gx_offer *o, int64_t now, gx_fxv *fx);
+
+/* Replaces an open offer. Pairs that stop matching: UNMATCH and, if
+ * shortlisted, SHORTLIST_REMOVE(OFFER_UPDATED) followed by the SHORTLIST_ADD of
+ * the entry that moves up. */
+gx_err gx_engine_update_offer(gx_engine *e, gx_offer *o, int64_t now, gx_fxv *fx);
+
+/* Removes an open offer (WITHDRAWN or EXPIRED): UNMATCH, SHORTLIST_REMOVE with
+ * OFFER_WITHDRAWN / OFFER_EXPIRED, and the SHORTLIST_ADD of each replacement. */
+gx_err gx_engine_close_offer(gx_engine *e, uint64_t id, gx_state state, gx_fxv *fx);
+
+/* Adds a subscription (ownership as add_demand): SUB_HIT for every open demand
+ * it passes. Removing emits nothing. */
+gx_err gx_engine_add_sub(gx_engine *e, gx_sub *s, int64_t now, gx_fxv *fx);
+gx_err gx_engine_remove_sub(gx_engine *e, uint64_t id);
+
+/* Closes every posting whose expires_at <= now, as close_* with EXPIRED, and
+ * emits DEMAND_CLOSED / OFFER_CLOSED for each. Returns the number closed. */
+size_t gx_engine_expire(gx_engine *e, int64_t now, gx_fxv *fx);
+
+/* Records an award for the track record of firm_id (awards + 1). */
+void gx_engine_count_award(gx_engine *e, const char *firm_id);
+
+/* ---- queries; results are borrowed until the next mutating call */
+const gx_firm *gx_engine_firm(const gx_engine *e, const char *id);
+const gx_demand *gx_engine_demand(const gx_engine *e, uint64_t id);
+const gx_offer *gx_engine_offer(const gx_engine *e, uint64_t id);
+const gx_sub *gx_engine_sub(const gx_engine *e, uint64_t id);
+
+/* The ranked matches of an open demand: *n entries, best first (the shortlist
+ * is the first min(*n, K)). NULL with *n 0 when the demand is not held. */
+const gx_match *gx_engine_matches(const gx_engine *e, uint64_t demand_id, size_t *n);
+
+/* Full explanation (with details) of any demand/offer pair held, eligible or
+ * not. GX_ERR_NOT_FOUND when either is not held. */
+gx_err gx_engine_explain(const gx_engine *e, uint64_t demand_id, uint64_t offer_id, int64_t now,
+                         gx_explain *out);
+
+/* True when some open offer of firm_id currently matches demand_id. */
+bool gx_engine_firm_matches(const gx_engine *e, uint64_t demand_id, const char *firm_id);
+
+/* For a splittable demand: greedily the best-scored matches whose capacity
+ * until needed-by covers the remaining quantity, at most max_suppliers (0 = no
+ * limit) and at most cap. Writes up to cap offer ids into ids, their count into
+ * *n and capacity/quantity into *coverage (may be < 1 when not coverable).
+ * GX_ERR_NOT_FOUND when the demand is not held; *n 0 when not splittable. */
+gx_err gx_engine_proposed_set(const gx_engine *e, uint64_t demand_id, int64_t now, uint64_t *ids,
+                              size_t cap, size_t *n, double *coverage);
+
+/* Near misses of an open demand: up to cap (offer_id, rule) pairs. */
+size_t gx_engine_near_misses(const gx_engine *e, uint64_t demand_id, uint64_t *offer_ids,
+                             gx_rule *rules, size_t cap);
+
+void gx_engine_stats_get(const gx_engine *e, gx_engine_stats *out);
+
+#endif

@@ -1,0 +1,75 @@
+/* vocab.h — the controlled vocabularies every code is validated against.
+ *
+ * One data file (src/data/vocabulary.tsv, embedded in the binary as the default
+ * and overridable by the `vocabulary` config key, reloadable on SIGHUP) lists:
+ * processes and materials (the project's hierarchical ids such as
+ * "casting.die.magnesium", a parent being every dotted prefix), GB/T 4754-2017
+ * industry codes (section letter, division, group, class), GB/T 2260 county
+ * codes, the zones/parks of the city, and certification schemes. Each entry has
+ * a canonical id, a Chinese and an English name, and aliases.
+ *
+ * A gx_vocab is immutable after it is built: any thread may read it; reload
+ * builds a new one and swaps. Pure: parsing does no I/O (gx_vocab_load reads the
+ * file, then parses). */
+#ifndef GX_VOCAB_H
+#define GX_VOCAB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "err.h"
+
+typedef enum gx_vclass {
+    GX_V_PROCESS = 0,
+    GX_V_MATERIAL,
+    GX_V_INDUSTRY,
+    GX_V_COUNTY,
+    GX_V_ZONE,
+    GX_V_CERT,
+    GX_V__COUNT
+} gx_vclass;
+
+typedef struct gx_vocab gx_vocab;
+
+/* The embedded default data (generated at build time). */
+extern const char gx_vocab_default[];
+extern const unsigned long gx_vocab_default_len;
+
+/* Builds a vocabulary from text of len bytes in the vocabulary.tsv format.
+ * On error returns GX_ERR_INVALID (or GX_ERR_NOMEM) and writes
+ * "line N: what is wrong" into errbuf (errlen bytes, always NUL-terminated).
+ * On success *out is a new vocabulary the caller destroys. */
+gx_err gx_vocab_parse(const char *text, size_t len, gx_vocab **out, char *errbuf, size_t errlen);
+
+/* As gx_vocab_parse on the contents of path; path NULL or "" means the embedded
+ * default. GX_ERR_IO when the file cannot be read (errbuf says why). */
+gx_err gx_vocab_load(const char *path, gx_vocab **out, char *errbuf, size_t errlen);
+
+/* Frees *v and sets it to NULL; tolerates NULL. */
+void gx_vocab_destroy(gx_vocab **v);
+
+/* The canonical id for term in class c — term may be the id itself, an alias,
+ * or either name, compared case-insensitively after trimming spaces — or NULL
+ * when unknown. For GX_V_INDUSTRY a bare number ("3670", "36") gets its section
+ * letter. The result is borrowed: valid while v lives. */
+const char *gx_vocab_resolve(const gx_vocab *v, gx_vclass c, const char *term);
+
+/* Display name of canonical id in class c (zh: Chinese, else English), or NULL. */
+const char *gx_vocab_name(const gx_vocab *v, gx_vclass c, const char *id, bool zh);
+
+/* The county a zone id lies in, or NULL when the zone is unknown. */
+const char *gx_vocab_zone_county(const gx_vocab *v, const char *zone);
+
+/* The districts (county codes and zone ids) marked as the "three districts" of
+ * the city plan, as a borrowed array of *n borrowed strings. */
+const char *const *gx_vocab_three_districts(const gx_vocab *v, size_t *n);
+
+/* Number of entries in class c. */
+size_t gx_vocab_count(const gx_vocab *v, gx_vclass c);
+
+/* Normalises an IPC class ("h01l21/02", "H01L 21/02", "H01L") into out as
+ * "H01L 21/02" / "H01L" form. GX_ERR_INVALID when it is not an IPC symbol:
+ * section A-H, two-digit class, subclass letter, optional "group/subgroup". */
+gx_err gx_vocab_ipc_normalize(const char *in, char *out, size_t outlen);
+
+#endif
