@@ -31,6 +31,18 @@ typedef enum gx_vclass {
 
 typedef struct gx_vocab gx_vocab;
 
+/* Caps on what a vocabulary may hold; parsing fails with "line N: ..." when
+ * one is exceeded. */
+#define GX_VOCAB_MAX_BYTES (32ul << 20) /* size of the whole text */
+#define GX_VOCAB_MAX_LINE 2048          /* bytes in one line, without its newline */
+#define GX_VOCAB_MAX_ENTRIES 100000     /* entries over all classes */
+#define GX_VOCAB_MAX_ALIASES 32         /* aliases of one entry */
+#define GX_VOCAB_MAX_ID 64              /* bytes in a canonical id */
+#define GX_VOCAB_MAX_THREE 64           /* entries flagged as the three districts */
+
+/* Size of a buffer that holds any normalised IPC symbol ("H01L 1234/123456"). */
+#define GX_IPC_MAX 17
+
 /* The embedded default data (generated at build time). */
 extern const char gx_vocab_default[];
 extern const unsigned long gx_vocab_default_len;
@@ -51,7 +63,10 @@ void gx_vocab_destroy(gx_vocab **v);
 /* The canonical id for term in class c — term may be the id itself, an alias,
  * or either name, compared case-insensitively after trimming spaces — or NULL
  * when unknown. For GX_V_INDUSTRY a bare number ("3670", "36") gets its section
- * letter. The result is borrowed: valid while v lives. */
+ * letter. The result is borrowed: valid while v lives.
+ * Ids and aliases are unique within a class (parsing enforces it); a name shared
+ * by an entry and its descendant ("C367"/"C3670") resolves to the descendant,
+ * a name shared by unrelated entries resolves to NULL (use the id). */
 const char *gx_vocab_resolve(const gx_vocab *v, gx_vclass c, const char *term);
 
 /* Display name of canonical id in class c (zh: Chinese, else English), or NULL. */
@@ -69,7 +84,11 @@ size_t gx_vocab_count(const gx_vocab *v, gx_vclass c);
 
 /* Normalises an IPC class ("h01l21/02", "H01L 21/02", "H01L") into out as
  * "H01L 21/02" / "H01L" form. GX_ERR_INVALID when it is not an IPC symbol:
- * section A-H, two-digit class, subclass letter, optional "group/subgroup". */
+ * section A-H, two-digit class, subclass letter, optional "group/subgroup".
+ * Letters may be lower case; spaces around the symbol are dropped, spaces
+ * between subclass and group become one, leading zeros of the main group go
+ * ("h01l  0021/02" -> "H01L 21/02").
+ * GX_ERR_TOO_LARGE when the result does not fit outlen (GX_IPC_MAX always does). */
 gx_err gx_vocab_ipc_normalize(const char *in, char *out, size_t outlen);
 
 #endif

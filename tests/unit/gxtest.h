@@ -79,7 +79,7 @@ static inline const char *gx_test_dir(const char *tag)
     const char *base = getenv("GX_TEST_TMP");
     if (!base)
         base = "/tmp";
-    char cmd[700];
+    char cmd[2 * sizeof buf + 64];
     snprintf(buf, sizeof buf, "%s/%s.%d", base, tag, (int)getpid());
     snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s'", buf, buf);
     if (system(cmd) != 0)
