@@ -38,6 +38,12 @@ gx_err gx_inbox_append(gx_txn *t, const char *firm_id, uint64_t seq, const void 
  * re-reading; 0 prunes all acknowledged). */
 gx_err gx_inbox_ack(gx_txn *t, const char *firm_id, uint64_t seq, uint64_t keep_acked);
 
+/* Retention cap for firms that do not ack: drops firm_id's oldest notices, acked
+ * or not, so that at most max_kept remain, and advances pruned past them; a later
+ * read from before the new horizon gets GX_ERR_RESUME_GAP. The number dropped goes
+ * to *dropped (may be NULL). max_kept 0 drops everything up to head. */
+gx_err gx_inbox_trim(gx_txn *t, const char *firm_id, uint64_t max_kept, uint64_t *dropped);
+
 /* Called for each notice in seq order; return false to stop. */
 typedef bool (*gx_inbox_visit_fn)(void *ctx, uint64_t seq, const void *bytes, size_t len);
 

@@ -24,6 +24,8 @@
 #include "err.h"
 
 #define GX_STORE_SCHEMA 1
+#define GX_STORE_MAX_KEY 511              /* longest key (LMDB's limit); longer -> GX_ERR_INVALID */
+#define GX_STORE_MAX_VALUE (64u << 20)    /* largest value; larger -> GX_ERR_TOO_LARGE */
 
 typedef enum gx_table {
     GX_T_META = 0,   /* name -> value: "schema", counters */
@@ -57,8 +59,17 @@ gx_err gx_store_open(const gx_store_opts *opts, gx_store **out);
 void gx_store_close(gx_store **s);
 
 /* A human-readable message for the last failure of this store (static buffer in
- * the store; valid until its next failure). */
+ * the store; valid until its next failure). With s == NULL: why the last failed
+ * gx_store_open of the calling thread failed (it leaves no store to ask). */
 const char *gx_store_last_error(const gx_store *s);
+
+/* How many reader slots left by dead processes mdb_reader_check cleared at open. */
+unsigned gx_store_stale_readers(const gx_store *s);
+
+/* Records a failure found by a module built on the store (a corrupt record, a bad
+ * argument) as the store's last error, so the operator sees one message; returns
+ * err. For callers like inbox.c that have no message channel of their own. */
+gx_err gx_store_failf(gx_txn *t, gx_err err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Begins a transaction (write or read-only). */
 gx_err gx_store_begin(gx_store *s, bool write, gx_txn **out);

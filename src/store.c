@@ -1,0 +1,875 @@
+/* store.c — the LMDB environment behind store.h. The only file that includes <lmdb.h>:
+ * every MDB_* code is translated into a gx_err here (s_fail) and never leaves. */
+#include "store.h"
+
+#include <assert.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <lmdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define S_DEFAULT_MAP_SIZE ((size_t)256 << 20)
+#define S_DEFAULT_MAP_MAX ((size_t)16 << 30)
+#define S_MAX_READERS 126u
+#define S_PATH_MAX 1024 /* longest data or backup directory we accept */
+#define S_LOCK_NAME "gongxu.lock"
+#define S_DATA_NAME "data.mdb"
+
+/* LMDB table names, indexed by gx_table; they are the on-disk names. */
+static const char *const s_table_names[GX_T__COUNT] = {
+    [GX_T_META] = "meta",       [GX_T_FIRMS] = "firms",     [GX_T_DEMANDS] = "demands",
+    [GX_T_OFFERS] = "offers",   [GX_T_SUBS] = "subs",       [GX_T_INBOX] = "inbox",
+    [GX_T_CURSORS] = "cursors", [GX_T_DOCKING] = "docking", [GX_T_TOLD] = "told",
+};
+
+struct gx_store {
+    MDB_env *env;             /* the environment; NULL until created */
+    MDB_dbi dbi[GX_T__COUNT]; /* table handles, valid once open succeeded */
+    char *dir;                /* data directory (owned) */
+    int lock_fd;              /* flock()ed S_LOCK_NAME keeping other brokers out; -1 if none */
+    bool no_sync;             /* opened with MDB_NOSYNC (tests and benchmarks) */
+    size_t map_size;          /* current map size in bytes */
+    size_t map_max;           /* growth limit in bytes, a multiple of page_size */
+    size_t page_size;         /* LMDB page size in bytes */
+    size_t max_key;           /* longest key the library accepts */
+    unsigned open_txns;       /* top-level transactions begun and not yet ended */
+    bool writing;             /* a top-level write transaction is active */
+    bool wants_growth;        /* a write hit MDB_MAP_FULL: grow before the next write txn */
+    unsigned stale_readers;   /* reader slots of dead processes cleared at open */
+    char err[384];            /* message of the last failure */
+};
+
+struct gx_txn {
+    MDB_txn *txn;   /* the LMDB transaction */
+    gx_store *s;    /* the store it belongs to */
+    gx_txn *parent; /* enclosing write transaction; NULL at top level */
+    bool write;     /* a write transaction (children always are) */
+    bool has_child; /* a child is active: this one must not be used until it ends */
+};
+
+/* Why a failed gx_store_open failed: there is no store to hold the message then, so
+ * gx_store_last_error(NULL) reads it from here. Per thread, so no locking. */
+static _Thread_local char s_open_err[384];
+
+/* ---- errors */
+
+/* Records a message that carries no LMDB code; returns err. */
+static gx_err s_failf(gx_store *s, gx_err err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static gx_err s_failf(gx_store *s, gx_err err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->err, sizeof s->err, fmt, ap);
+    va_end(ap);
+    return err;
+}
+
+/* Translates a failed LMDB (or errno) code rc and records "<what> (<dir>): <reason>".
+ * The one place MDB_* codes become gx_err values. */
+static gx_err s_fail(gx_store *s, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static gx_err s_fail(gx_store *s, int rc, const char *fmt, ...)
+{
+    char what[160];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    snprintf(s->err, sizeof s->err, "%s (%s): %s", what, s->dir ? s->dir : "?", mdb_strerror(rc));
+
+    switch (rc) {
+    case MDB_NOTFOUND:
+        return GX_ERR_NOT_FOUND;
+    case MDB_MAP_FULL:
+        s->wants_growth = true;
+        return GX_ERR_STORAGE_FULL;
+    case ENOSPC:
+    case EDQUOT:
+        return GX_ERR_STORAGE_FULL;
+    case MDB_KEYEXIST:
+        return GX_ERR_EXISTS;
+    case MDB_BAD_VALSIZE:
+        return GX_ERR_INVALID;
+    case MDB_TXN_FULL: /* too many dirty pages in one transaction: the batch is too big */
+        return GX_ERR_TOO_LARGE;
+    case ENOMEM:
+        return GX_ERR_NOMEM;
+    default:
+        return GX_ERR_IO;
+    }
+}
+
+/* ---- helpers */
+
+static size_t s_round_up(size_t v, size_t unit)
+{
+    if (v % unit == 0)
+        return v;
+    if (v > SIZE_MAX - unit)
+        return v - v % unit;
+    return v + (unit - v % unit);
+}
+
+/* memcmp order with the shorter key first on a tie: LMDB's default key order. */
+static int s_keycmp(const void *a, size_t alen, const void *b, size_t blen)
+{
+    size_t n = alen < blen ? alen : blen;
+    int c = n ? memcmp(a, b, n) : 0;
+    if (c)
+        return c;
+    return alen < blen ? -1 : alen > blen;
+}
+
+static bool s_has_prefix(const MDB_val *k, const void *prefix, size_t plen)
+{
+    return k->mv_size >= plen && (plen == 0 || memcmp(k->mv_data, prefix, plen) == 0);
+}
+
+static gx_err s_check_key(gx_store *s, const char *op, gx_table tb, size_t klen)
+{
+    if (klen == 0)
+        return s_failf(s, GX_ERR_INVALID, "%s in table '%s': empty key", op, s_table_names[tb]);
+    if (klen > s->max_key)
+        return s_failf(s, GX_ERR_INVALID, "%s in table '%s': key of %zu bytes exceeds the %zu-byte limit", op,
+                       s_table_names[tb], klen, s->max_key);
+    return GX_OK;
+}
+
+/* mkdir -p; the last component gets mode, missing parents 0755 (minus umask). */
+static gx_err s_mkdirs(gx_store *s, const char *path, mode_t mode)
+{
+    char buf[S_PATH_MAX];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof buf)
+        return s_failf(s, GX_ERR_INVALID, "directory path of %zu bytes is empty or too long", n);
+    memcpy(buf, path, n + 1);
+    while (n > 1 && buf[n - 1] == '/')
+        buf[--n] = '\0';
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+            return s_fail(s, errno, "cannot create directory %s", buf);
+        *p = '/';
+    }
+    if (mkdir(buf, mode) != 0 && errno != EEXIST)
+        return s_fail(s, errno, "cannot create directory %s", buf);
+    struct stat st;
+    if (stat(buf, &st) != 0)
+        return s_fail(s, errno, "cannot stat %s", buf);
+    if (!S_ISDIR(st.st_mode))
+        return s_failf(s, GX_ERR_IO, "%s exists and is not a directory", buf);
+    return GX_OK;
+}
+
+/* Flushes a file or directory entry to disk. */
+static gx_err s_fsync_path(gx_store *s, const char *path, bool dir)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | (dir ? O_DIRECTORY : 0));
+    if (fd < 0)
+        return s_fail(s, errno, "cannot open %s to sync it", path);
+    gx_err err = GX_OK;
+    if (fsync(fd) != 0)
+        err = s_fail(s, errno, "cannot sync %s", path);
+    close(fd);
+    return err;
+}
+
+/* Takes an exclusive lock on the data dir so that a second broker (or a second
+ * gx_store_open in this process, which LMDB forbids) fails cleanly instead of
+ * sharing the environment with us. Released by close(). */
+static gx_err s_lock_dir(gx_store *s)
+{
+    char path[S_PATH_MAX + sizeof S_LOCK_NAME + 1];
+    snprintf(path, sizeof path, "%s/%s", s->dir, S_LOCK_NAME);
+    s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (s->lock_fd < 0)
+        return s_fail(s, errno, "cannot open lock file %s", path);
+    if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        if (errno == EWOULDBLOCK)
+            return s_failf(s, GX_ERR_IO, "data dir %s is in use by another broker (%s is locked)", s->dir,
+                           path);
+        return s_fail(s, errno, "cannot lock %s", path);
+    }
+    return GX_OK;
+}
+
+/* True when the environment has no data file yet (or an empty one). */
+static bool s_is_fresh(const char *dir)
+{
+    char path[S_PATH_MAX + sizeof S_DATA_NAME + 1];
+    snprintf(path, sizeof path, "%s/%s", dir, S_DATA_NAME);
+    struct stat st;
+    return stat(path, &st) != 0 || st.st_size == 0;
+}
+
+/* Reads the map size LMDB is using into s->map_size. */
+static gx_err s_refresh_map(gx_store *s)
+{
+    MDB_envinfo info;
+    int rc = mdb_env_info(s->env, &info);
+    if (rc)
+        return s_fail(s, rc, "cannot read environment info");
+    s->map_size = info.me_mapsize;
+    return GX_OK;
+}
+
+/* Sets the map size; only with no transaction of this process active. */
+static gx_err s_set_map(gx_store *s, size_t size)
+{
+    int rc = mdb_env_set_mapsize(s->env, size);
+    if (rc)
+        return s_fail(s, rc, "cannot set the map size to %zu bytes", size);
+    return s_refresh_map(s);
+}
+
+/* After open: a data dir that grew in an earlier run keeps its larger map (LMDB
+ * adopted the size stored in the file), clamped to map_max; a fresh one got
+ * opts.map_size before open. LMDB raises any size below the data in use. */
+static gx_err s_fit_map(gx_store *s, size_t want_min)
+{
+    gx_err err = s_refresh_map(s);
+    if (err)
+        return err;
+    size_t want = s->map_size > want_min ? s->map_size : want_min;
+    if (want > s->map_max)
+        want = s->map_max;
+    if (want == s->map_size)
+        return GX_OK;
+    return s_set_map(s, want);
+}
+
+/* Doubles the map (capped at map_max) before a write transaction begins. */
+static gx_err s_grow(gx_store *s)
+{
+    s->wants_growth = false;
+    if (s->map_size >= s->map_max)
+        return GX_OK; /* at the limit: writes keep failing with GX_ERR_STORAGE_FULL */
+    size_t want = s->map_size > s->map_max / 2 ? s->map_max : s->map_size * 2;
+    return s_set_map(s, want);
+}
+
+/* Opens every table and checks or writes the schema version, in one write txn. */
+static gx_err s_open_tables(gx_store *s)
+{
+    gx_err err = GX_OK;
+    MDB_txn *txn = NULL;
+    int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    if (rc) {
+        err = s_fail(s, rc, "cannot begin the open transaction");
+        goto out;
+    }
+    for (int i = 0; i < GX_T__COUNT; i++) {
+        rc = mdb_dbi_open(txn, s_table_names[i], MDB_CREATE, &s->dbi[i]);
+        if (rc) {
+            err = s_fail(s, rc, "cannot open table '%s'", s_table_names[i]);
+            goto out;
+        }
+    }
+
+    MDB_val k = {sizeof "schema" - 1, (void *)"schema"}, v;
+    rc = mdb_get(txn, s->dbi[GX_T_META], &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        uint8_t be[4] = {(uint8_t)(GX_STORE_SCHEMA >> 24), (uint8_t)(GX_STORE_SCHEMA >> 16),
+                         (uint8_t)(GX_STORE_SCHEMA >> 8), (uint8_t)GX_STORE_SCHEMA};
+        v.mv_size = sizeof be;
+        v.mv_data = be;
+        rc = mdb_put(txn, s->dbi[GX_T_META], &k, &v, 0);
+        if (rc) {
+            err = s_fail(s, rc, "cannot write the schema version");
+            goto out;
+        }
+    } else if (rc) {
+        err = s_fail(s, rc, "cannot read the schema version");
+        goto out;
+    } else {
+        if (v.mv_size != 4) {
+            err = s_failf(s, GX_ERR_SCHEMA, "data dir %s has a corrupt schema record (%zu bytes, want 4)",
+                          s->dir, v.mv_size);
+            goto out;
+        }
+        const uint8_t *p = v.mv_data;
+        uint32_t found = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+        if (found > GX_STORE_SCHEMA) {
+            err = s_failf(s, GX_ERR_SCHEMA, "data dir schema %u is newer than this broker's %d (%s)", found,
+                          GX_STORE_SCHEMA, s->dir);
+            goto out;
+        }
+        if (found < GX_STORE_SCHEMA) {
+            /* No older schema has ever been released, so there is nothing to migrate from. */
+            err = s_failf(s, GX_ERR_SCHEMA,
+                          "data dir schema %u is older than this broker's %d and has no upgrade (%s)", found,
+                          GX_STORE_SCHEMA, s->dir);
+            goto out;
+        }
+    }
+
+    rc = mdb_txn_commit(txn);
+    txn = NULL;
+    if (rc)
+        err = s_fail(s, rc, "cannot commit the open transaction");
+out:
+    if (txn)
+        mdb_txn_abort(txn);
+    return err;
+}
+
+static void s_free(gx_store *s)
+{
+    if (!s)
+        return;
+    if (s->env) {
+        if (s->no_sync)
+            mdb_env_sync(s->env, 1); /* a clean shutdown is durable even without per-commit fsync */
+        mdb_env_close(s->env);
+    }
+    if (s->lock_fd >= 0)
+        close(s->lock_fd);
+    free(s->dir);
+    free(s);
+}
+
+/* ---- lifecycle */
+
+gx_err gx_store_open(const gx_store_opts *opts, gx_store **out)
+{
+    assert(opts && out);
+    *out = NULL;
+    gx_err err = GX_OK;
+    int rc;
+    gx_store *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(s_open_err, sizeof s_open_err, "out of memory opening the store");
+        return GX_ERR_NOMEM;
+    }
+    s->lock_fd = -1;
+
+    long ps = sysconf(_SC_PAGESIZE);
+    size_t page = ps > 0 ? (size_t)ps : 4096;
+    size_t map_size = opts->map_size ? opts->map_size : S_DEFAULT_MAP_SIZE;
+    size_t map_max = opts->map_max ? opts->map_max : S_DEFAULT_MAP_MAX;
+    map_size = s_round_up(map_size, page);
+    map_max -= map_max % page;
+    if (!opts->dir || !opts->dir[0]) {
+        err = s_failf(s, GX_ERR_CONFIG, "no data directory given");
+        goto out;
+    }
+    if (strlen(opts->dir) >= S_PATH_MAX - 32) {
+        err = s_failf(s, GX_ERR_CONFIG, "data directory path is longer than %d bytes", S_PATH_MAX - 32);
+        goto out;
+    }
+    if (map_max < map_size) {
+        err =
+            s_failf(s, GX_ERR_CONFIG, "map_max %zu is below map_size %zu (%s)", map_max, map_size, opts->dir);
+        goto out;
+    }
+    s->dir = strdup(opts->dir);
+    if (!s->dir) {
+        err = s_failf(s, GX_ERR_NOMEM, "out of memory opening the store");
+        goto out;
+    }
+    s->map_max = map_max;
+    s->no_sync = opts->no_sync;
+
+    err = s_mkdirs(s, s->dir, 0700);
+    if (err)
+        goto out;
+    err = s_lock_dir(s);
+    if (err)
+        goto out;
+    bool fresh = s_is_fresh(s->dir);
+
+    rc = mdb_env_create(&s->env);
+    if (rc) {
+        s->env = NULL;
+        err = s_fail(s, rc, "cannot create the LMDB environment");
+        goto out;
+    }
+    rc = mdb_env_set_maxdbs(s->env, GX_T__COUNT + 2);
+    if (!rc)
+        rc = mdb_env_set_maxreaders(s->env, S_MAX_READERS);
+    if (!rc && fresh)
+        rc = mdb_env_set_mapsize(s->env, map_size);
+    if (rc) {
+        err = s_fail(s, rc, "cannot configure the LMDB environment");
+        goto out;
+    }
+    /* MDB_NOTLS ties reader slots to transactions instead of the thread, which lifts
+     * LMDB's one-transaction-per-thread rule for read-only ones: the event loop may
+     * hold a read snapshot while a write batch is open, and gx_store_backup's own
+     * reader runs while the caller holds one. Costless for a single thread.
+     * No MDB_NOSYNC/MDB_NOMETASYNC/MDB_WRITEMAP: a commit returns only once fsync()ed. */
+    unsigned flags = MDB_NOTLS | (opts->no_sync ? MDB_NOSYNC : 0);
+    rc = mdb_env_open(s->env, s->dir, flags, 0600);
+    if (rc) {
+        err = s_fail(s, rc, "cannot open the LMDB environment");
+        goto out;
+    }
+
+    int maxkey = mdb_env_get_maxkeysize(s->env);
+    s->max_key = maxkey > 0 && maxkey < GX_STORE_MAX_KEY ? (size_t)maxkey : GX_STORE_MAX_KEY;
+    MDB_stat st;
+    rc = mdb_env_stat(s->env, &st);
+    if (rc) {
+        err = s_fail(s, rc, "cannot read environment statistics");
+        goto out;
+    }
+    s->page_size = st.ms_psize;
+
+    int dead = 0;
+    rc = mdb_reader_check(s->env, &dead);
+    if (rc) {
+        err = s_fail(s, rc, "cannot check the reader table");
+        goto out;
+    }
+    s->stale_readers = dead > 0 ? (unsigned)dead : 0;
+
+    err = s_fit_map(s, map_size);
+    if (err)
+        goto out;
+    err = s_open_tables(s);
+    if (err)
+        goto out;
+    if (fresh && !s->no_sync)
+        err = s_fsync_path(s, s->dir, true); /* make the new data file's directory entry durable */
+out:
+    if (err) {
+        memcpy(s_open_err, s->err, sizeof s_open_err);
+        s_free(s);
+        return err;
+    }
+    *out = s;
+    return GX_OK;
+}
+
+void gx_store_close(gx_store **sp)
+{
+    if (!sp || !*sp)
+        return;
+    assert((*sp)->open_txns == 0);
+    s_free(*sp);
+    *sp = NULL;
+}
+
+const char *gx_store_last_error(const gx_store *s)
+{
+    return s ? s->err : s_open_err;
+}
+
+unsigned gx_store_stale_readers(const gx_store *s)
+{
+    assert(s);
+    return s->stale_readers;
+}
+
+gx_err gx_store_failf(gx_txn *t, gx_err err, const char *fmt, ...)
+{
+    assert(t && fmt);
+    gx_store *s = t->s;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->err, sizeof s->err, fmt, ap);
+    va_end(ap);
+    return err;
+}
+
+/* ---- transactions */
+
+gx_err gx_store_begin(gx_store *s, bool write, gx_txn **out)
+{
+    assert(s && out);
+    assert(!(write && s->writing)); /* one write transaction at a time */
+    *out = NULL;
+    gx_err err = GX_OK;
+    gx_txn *t = calloc(1, sizeof *t);
+    if (!t) {
+        err = s_failf(s, GX_ERR_NOMEM, "out of memory beginning a transaction");
+        goto out;
+    }
+    /* Changing the map needs every transaction of this process ended. */
+    if (write && s->wants_growth && s->open_txns == 0) {
+        err = s_grow(s);
+        if (err)
+            goto out;
+    }
+    unsigned flags = write ? 0 : MDB_RDONLY;
+    int rc = mdb_txn_begin(s->env, NULL, flags, &t->txn);
+    if (rc == MDB_MAP_RESIZED && s->open_txns == 0) {
+        /* Another process (a copy tool) grew the map: adopt its size and retry once. */
+        err = s_set_map(s, 0);
+        if (err)
+            goto out;
+        rc = mdb_txn_begin(s->env, NULL, flags, &t->txn);
+    }
+    if (rc) {
+        t->txn = NULL;
+        err = s_fail(s, rc, "cannot begin a %s transaction", write ? "write" : "read");
+        goto out;
+    }
+    t->s = s;
+    t->write = write;
+    s->open_txns++;
+    if (write)
+        s->writing = true;
+out:
+    if (err) {
+        free(t);
+        return err;
+    }
+    *out = t;
+    return GX_OK;
+}
+
+gx_err gx_store_begin_child(gx_txn *parent, gx_txn **out)
+{
+    assert(parent && out);
+    assert(parent->write && !parent->has_child);
+    *out = NULL;
+    gx_store *s = parent->s;
+    gx_err err = GX_OK;
+    gx_txn *t = calloc(1, sizeof *t);
+    if (!t) {
+        err = s_failf(s, GX_ERR_NOMEM, "out of memory beginning a child transaction");
+        goto out;
+    }
+    int rc = mdb_txn_begin(s->env, parent->txn, 0, &t->txn);
+    if (rc) {
+        t->txn = NULL;
+        err = s_fail(s, rc, "cannot begin a child transaction");
+        goto out;
+    }
+    t->s = s;
+    t->parent = parent;
+    t->write = true;
+    parent->has_child = true;
+out:
+    if (err) {
+        free(t);
+        return err;
+    }
+    *out = t;
+    return GX_OK;
+}
+
+/* Forgets t after LMDB ended it. */
+static void s_txn_ended(gx_txn *t)
+{
+    if (t->parent) {
+        t->parent->has_child = false;
+    } else {
+        t->s->open_txns--;
+        if (t->write)
+            t->s->writing = false;
+    }
+    free(t);
+}
+
+gx_err gx_store_commit(gx_txn **tp)
+{
+    assert(tp && *tp);
+    gx_txn *t = *tp;
+    *tp = NULL;
+    assert(!t->has_child);
+    gx_store *s = t->s;
+    bool child = t->parent != NULL;
+    int rc = mdb_txn_commit(t->txn); /* frees the LMDB txn, aborting it on failure */
+    s_txn_ended(t);
+    if (!rc)
+        return GX_OK;
+    gx_err err = s_fail(s, rc, "cannot commit a %s", child ? "child transaction" : "transaction");
+    return err == GX_ERR_STORAGE_FULL ? err : GX_ERR_IO;
+}
+
+void gx_store_abort(gx_txn **tp)
+{
+    if (!tp || !*tp)
+        return;
+    gx_txn *t = *tp;
+    *tp = NULL;
+    assert(!t->has_child);
+    mdb_txn_abort(t->txn);
+    s_txn_ended(t);
+}
+
+/* ---- records */
+
+gx_err gx_store_put(gx_txn *t, gx_table tb, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    assert(t && t->write && !t->has_child && tb < GX_T__COUNT);
+    assert(key || klen == 0);
+    assert(val || vlen == 0);
+    gx_store *s = t->s;
+    gx_err err = s_check_key(s, "put", tb, klen);
+    if (err)
+        return err;
+    if (vlen > GX_STORE_MAX_VALUE)
+        return s_failf(s, GX_ERR_TOO_LARGE, "put in table '%s': value of %zu bytes exceeds the %u-byte limit",
+                       s_table_names[tb], vlen, (unsigned)GX_STORE_MAX_VALUE);
+    MDB_val k = {klen, (void *)key};
+    MDB_val v = {vlen, (void *)val};
+    int rc = mdb_put(t->txn, s->dbi[tb], &k, &v, 0);
+    if (rc)
+        return s_fail(s, rc, "cannot put into table '%s'", s_table_names[tb]);
+    return GX_OK;
+}
+
+gx_err gx_store_get(gx_txn *t, gx_table tb, const void *key, size_t klen, const void **val, size_t *vlen)
+{
+    assert(t && !t->has_child && tb < GX_T__COUNT && val && vlen);
+    assert(key || klen == 0);
+    gx_store *s = t->s;
+    *val = NULL;
+    *vlen = 0;
+    gx_err err = s_check_key(s, "get", tb, klen);
+    if (err)
+        return err;
+    MDB_val k = {klen, (void *)key}, v;
+    int rc = mdb_get(t->txn, s->dbi[tb], &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return GX_ERR_NOT_FOUND; /* an answer, not a failure: last_error is left alone */
+    if (rc)
+        return s_fail(s, rc, "cannot get from table '%s'", s_table_names[tb]);
+    *val = v.mv_data;
+    *vlen = v.mv_size;
+    return GX_OK;
+}
+
+gx_err gx_store_del(gx_txn *t, gx_table tb, const void *key, size_t klen)
+{
+    assert(t && t->write && !t->has_child && tb < GX_T__COUNT);
+    assert(key || klen == 0);
+    gx_store *s = t->s;
+    gx_err err = s_check_key(s, "del", tb, klen);
+    if (err)
+        return err;
+    MDB_val k = {klen, (void *)key};
+    int rc = mdb_del(t->txn, s->dbi[tb], &k, NULL);
+    if (rc && rc != MDB_NOTFOUND)
+        return s_fail(s, rc, "cannot delete from table '%s'", s_table_names[tb]);
+    return GX_OK;
+}
+
+/* Opens a cursor on the first key >= max(prefix, from) (or the first key). */
+static gx_err s_seek(gx_txn *t, gx_table tb, const void *prefix, size_t plen, const void *from, size_t flen,
+                     MDB_cursor **cur, MDB_val *k, MDB_val *v, int *rc)
+{
+    gx_store *s = t->s;
+    if (plen > s->max_key || flen > s->max_key)
+        return s_failf(s, GX_ERR_INVALID,
+                       "scan of table '%s': prefix or start key exceeds the %zu-byte limit",
+                       s_table_names[tb], s->max_key);
+    int r = mdb_cursor_open(t->txn, s->dbi[tb], cur);
+    if (r) {
+        *cur = NULL;
+        return s_fail(s, r, "cannot open a cursor on table '%s'", s_table_names[tb]);
+    }
+    const void *start = prefix;
+    size_t slen = plen;
+    if (s_keycmp(from, flen, prefix, plen) > 0) {
+        start = from;
+        slen = flen;
+    }
+    k->mv_size = slen;
+    k->mv_data = (void *)start;
+    *rc = mdb_cursor_get(*cur, k, v, slen ? MDB_SET_RANGE : MDB_FIRST);
+    return GX_OK;
+}
+
+gx_err gx_store_scan(gx_txn *t, gx_table tb, const void *prefix, size_t plen, const void *from, size_t flen,
+                     gx_store_visit_fn fn, void *ctx)
+{
+    assert(t && !t->has_child && tb < GX_T__COUNT && fn);
+    assert((prefix || plen == 0) && (from || flen == 0));
+    gx_store *s = t->s;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    int rc = 0;
+    gx_err err = s_seek(t, tb, prefix, plen, from, flen, &cur, &k, &v, &rc);
+    if (err)
+        goto out;
+    while (rc == 0) {
+        if (!s_has_prefix(&k, prefix, plen))
+            break;
+        if (!fn(ctx, k.mv_data, k.mv_size, v.mv_data, v.mv_size))
+            break;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    if (rc && rc != MDB_NOTFOUND)
+        err = s_fail(s, rc, "cannot scan table '%s'", s_table_names[tb]);
+out:
+    if (cur)
+        mdb_cursor_close(cur);
+    return err;
+}
+
+gx_err gx_store_del_range(gx_txn *t, gx_table tb, const void *prefix, size_t plen, const void *upto,
+                          size_t ulen, uint64_t *n)
+{
+    assert(t && t->write && !t->has_child && tb < GX_T__COUNT);
+    assert((prefix || plen == 0) && (upto || ulen == 0));
+    gx_store *s = t->s;
+    uint64_t count = 0;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    int rc = 0;
+    gx_err err = s_seek(t, tb, prefix, plen, NULL, 0, &cur, &k, &v, &rc);
+    if (err)
+        goto out;
+    while (rc == 0) {
+        if (!s_has_prefix(&k, prefix, plen) || s_keycmp(k.mv_data, k.mv_size, upto, ulen) >= 0)
+            break;
+        rc = mdb_cursor_del(cur, 0);
+        if (rc)
+            break;
+        count++;
+        /* After a delete the cursor already sits on the successor; MDB_NEXT yields it. */
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    if (rc && rc != MDB_NOTFOUND)
+        err = s_fail(s, rc, "cannot delete a range from table '%s'", s_table_names[tb]);
+out:
+    if (cur)
+        mdb_cursor_close(cur);
+    if (n)
+        *n = count;
+    return err;
+}
+
+gx_err gx_store_next_id(gx_txn *t, const char *counter, uint64_t *out)
+{
+    assert(t && t->write && counter && out);
+    gx_store *s = t->s;
+    char key[GX_STORE_MAX_KEY];
+    size_t nlen = strlen(counter);
+    if (nlen == 0 || nlen + 3 > s->max_key)
+        return s_failf(s, GX_ERR_INVALID, "counter name of %zu bytes is empty or too long", nlen);
+    memcpy(key, "id:", 3);
+    memcpy(key + 3, counter, nlen);
+
+    const void *val;
+    size_t vlen;
+    uint64_t cur = 0;
+    gx_err err = gx_store_get(t, GX_T_META, key, nlen + 3, &val, &vlen);
+    if (err == GX_OK) {
+        if (vlen != 8)
+            return s_failf(s, GX_ERR_INTERNAL, "counter '%s' is corrupt (%zu bytes, want 8) (%s)", counter,
+                           vlen, s->dir);
+        cur = gx_store_from_be64(val);
+    } else if (err != GX_ERR_NOT_FOUND) {
+        return err;
+    }
+    if (cur == UINT64_MAX)
+        return s_failf(s, GX_ERR_INTERNAL, "counter '%s' is exhausted", counter);
+    uint8_t be[8];
+    gx_store_be64(be, cur + 1);
+    err = gx_store_put(t, GX_T_META, key, nlen + 3, be, sizeof be);
+    if (err)
+        return err;
+    *out = cur + 1;
+    return GX_OK;
+}
+
+gx_err gx_store_count(gx_txn *t, gx_table tb, uint64_t *out)
+{
+    assert(t && !t->has_child && tb < GX_T__COUNT && out);
+    MDB_stat st;
+    int rc = mdb_stat(t->txn, t->s->dbi[tb], &st);
+    if (rc)
+        return s_fail(t->s, rc, "cannot count table '%s'", s_table_names[tb]);
+    *out = st.ms_entries;
+    return GX_OK;
+}
+
+/* ---- environment */
+
+void gx_store_usage(gx_store *s, size_t *map_size, size_t *used)
+{
+    assert(s);
+    MDB_envinfo info;
+    MDB_stat st;
+    size_t m = 0, u = 0;
+    if (mdb_env_info(s->env, &info) == 0 && mdb_env_stat(s->env, &st) == 0) {
+        m = info.me_mapsize;
+        u = (info.me_last_pgno + 1) * (size_t)st.ms_psize;
+    }
+    if (map_size)
+        *map_size = m;
+    if (used)
+        *used = u;
+}
+
+/* GX_OK when dir holds nothing but "." and "..". */
+static gx_err s_check_empty(gx_store *s, const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return s_fail(s, errno, "cannot open backup directory %s", dir);
+    gx_err err = GX_OK;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+            err = s_failf(s, GX_ERR_EXISTS, "backup directory %s is not empty (it holds %s)", dir, e->d_name);
+            break;
+        }
+    }
+    closedir(d);
+    return err;
+}
+
+gx_err gx_store_backup(gx_store *s, const char *dest)
+{
+    assert(s && dest);
+    char file[S_PATH_MAX + sizeof S_DATA_NAME + 1];
+    bool started = false;
+    gx_err err = GX_OK;
+    if (strlen(dest) >= S_PATH_MAX - 32) {
+        err = s_failf(s, GX_ERR_INVALID, "backup directory path is longer than %d bytes", S_PATH_MAX - 32);
+        goto out;
+    }
+    snprintf(file, sizeof file, "%s/%s", dest, S_DATA_NAME);
+    err = s_mkdirs(s, dest, 0700);
+    if (err)
+        goto out;
+    err = s_check_empty(s, dest);
+    if (err)
+        goto out;
+    started = true;
+    int rc = mdb_env_copy2(s->env, dest, MDB_CP_COMPACT);
+    if (rc) {
+        err = s_fail(s, rc, "cannot back up into %s", dest);
+        goto out;
+    }
+    /* mdb_env_copy2 does not fsync; a backup is only a backup once it is on disk. */
+    err = s_fsync_path(s, file, false);
+    if (!err)
+        err = s_fsync_path(s, dest, true);
+out:
+    if (err && started)
+        unlink(file); /* never leave a partial copy that looks like a good one */
+    return err;
+}
+
+/* ---- keys */
+
+void gx_store_be64(uint8_t out[8], uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        out[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+
+uint64_t gx_store_from_be64(const uint8_t in[8])
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | in[i];
+    return v;
+}
