@@ -10,7 +10,9 @@
  * Invariants: matches of a demand are exactly the open offers that pass every
  * hard rule at the time of the last change touching the pair; they are ordered
  * by score descending, then offer id ascending; closed postings are not held.
- * Single-threaded: one engine belongs to one event loop. */
+ * A near miss is a pair failing exactly one hard rule other than KIND or
+ * VALIDITY (pairs gx_rules_excluded never count); at most near_miss_max are
+ * held per demand. Single-threaded: one engine belongs to one event loop. */
 #ifndef GX_ENGINE_H
 #define GX_ENGINE_H
 
@@ -22,6 +24,9 @@
 #include "rules.h"
 
 typedef struct gx_engine gx_engine;
+
+#define GX_ENGINE_K_MAX 1000            /* largest shortlist_k accepted */
+#define GX_ENGINE_NEAR_MISS_MAX 10000   /* largest near_miss_max accepted */
 
 typedef struct gx_engine_opts {
     gx_rules_opts rules;     /* weights, time zone, three districts (copied) */
@@ -79,7 +84,9 @@ typedef struct gx_engine_stats {
 /* Defaults: K 10, near_miss_max 50, gx_rules_opts_default. */
 void gx_engine_opts_default(gx_engine_opts *o);
 
-/* New empty engine; opts are copied (three_districts strings too). */
+/* New empty engine; opts are copied (three_districts strings too).
+ * GX_ERR_INVALID when shortlist_k is 0 or above GX_ENGINE_K_MAX, or
+ * near_miss_max is above GX_ENGINE_NEAR_MISS_MAX (likewise set_opts). */
 gx_err gx_engine_new(const gx_engine_opts *opts, gx_engine **out);
 void gx_engine_destroy(gx_engine **e);
 
@@ -129,10 +136,12 @@ gx_err gx_engine_add_sub(gx_engine *e, gx_sub *s, int64_t now, gx_fxv *fx);
 gx_err gx_engine_remove_sub(gx_engine *e, uint64_t id);
 
 /* Closes every posting whose expires_at <= now, as close_* with EXPIRED, and
- * emits DEMAND_CLOSED / OFFER_CLOSED for each. Returns the number closed. */
+ * emits DEMAND_CLOSED / OFFER_CLOSED for each. Returns the number closed; out
+ * of memory it stops early (the rest close at a later call). */
 size_t gx_engine_expire(gx_engine *e, int64_t now, gx_fxv *fx);
 
-/* Records an award for the track record of firm_id (awards + 1). */
+/* Records an award for the track record of firm_id (awards + 1). Held scores
+ * take it into account when their pairs are next re-evaluated. */
 void gx_engine_count_award(gx_engine *e, const char *firm_id);
 
 /* ---- queries; results are borrowed until the next mutating call */

@@ -1,0 +1,1004 @@
+/* rules.c — the hard rules and the score for one demand/offer pair.
+ *
+ * Hard rules (DESIGN.md §3), every one evaluated for every pair, in gx_rule
+ * order. "Today" is the civil date of `now` at opts->utc_offset_min (UTC+8 by
+ * default), and days_until = needed_by - today, never below 0.
+ *
+ *   kind           the demand's kind is among the offer's kinds
+ *   process        every required process is covered by an offered one: equal,
+ *   material       or a dotted descendant ("casting.die.magnesium" covers
+ *                  "casting.die"; "casting.dies" does not); materials likewise
+ *   technology     only for TECH_TRANSFER demands or demands naming IPC classes,
+ *                  a minimum TRL or transfer modes: each IPC class covered by
+ *                  an offered one at a symbol boundary (offer "H01L 21/02"
+ *                  covers "H01L", "H01L 21" and "H01L 21/02", not "H01L 2"),
+ *                  offer TRL >= required, and one wanted mode offered
+ *   certification  each required scheme held by the offer's firm with
+ *                  valid_until >= today; expired certificates do not count
+ *   lead_time      today + lead time <= needed_by
+ *   min_order      offer minimum order <= demanded quantity
+ *   capacity       splittable demands pass; otherwise monthly capacity x
+ *                  days_until / 30 >= quantity
+ *   region         the demand's scope, measured from the demand firm, holds for
+ *                  the offer firm, and the offer's service scope, measured from
+ *                  the offer firm, holds for the demand firm (same district =
+ *                  equal district, a firm's district being its zone or else its
+ *                  county; three districts = district listed in
+ *                  opts->three_districts; same city / province = first 4 / 2
+ *                  digits of the county code; none or anywhere always holds)
+ *   distance       great-circle distance within the demand's maximum and the
+ *                  offer's service radius, each when set; when a limit is set
+ *                  but either firm has no location the rule FAILS ("distance
+ *                  unknown"), since a limit the broker cannot check is not met
+ *   credit         supplier grade at least the demand's minimum (ungraded
+ *                  suppliers and an unset minimum count as C); a firm graded D
+ *                  on either side never passes
+ *   price          unit price range and budget overlap when both are given (a
+ *                  maximum of 0 is open-ended)
+ *   validity       both postings OPEN and unexpired (expires_at 0 = never)
+ *
+ * Scoring. Every pair gets a score from 0 to 100: the weighted mean of eight
+ * terms, each between 0 and 1, score = 100 x sum(w x t) / sum(w). Defaults
+ * (weights sum to 100, so each weight is the term's share in points):
+ *
+ *   industry 15      closeness of GB/T 4754 codes, best over the offer's
+ *                    codes: 1.0 when the offer's code equals or lies inside
+ *                    the demand's (same class), 0.75 same group (first 4
+ *                    characters), 0.5 same division (3), 0.25 same section
+ *                    (letter), 0; 1.0 when the demand names no industry
+ *   process 15       specificity: the mean, over required processes and
+ *                    materials, of 1.0 when a covering offered term is more
+ *                    specific than required, 0.8 when only an equal one
+ *                    exists, 0 when uncovered; 1.0 when nothing is required
+ *   distance 20      1 at 0 km falling linearly to 0 at distance_full_km
+ *                    (default 100 km); 0.5 when a location is unknown
+ *   credit 15        supplier grade A 1.0, B 0.7, C or ungraded 0.4, D 0
+ *   capacity 10      headroom: min(1, r / 2) with r = capacity until
+ *                    needed-by / quantity (so twice the need scores 1),
+ *                    splittable demands alike; 1 when quantity is 0
+ *   lead_time 10     slack: (days_until - lead time) / days_until, clamped
+ *                    to 0..1; 0 when the needed-by date is today or past
+ *   price 10         0.5 without both a budget and a price; 1 when the
+ *                    offer's maximum is within the budget's maximum; else
+ *                    the fraction of the offer's range inside the budget
+ *   track_record 5   min(1, awards won / 10)
+ *
+ * Pure: no I/O, no globals; any thread. */
+#include "rules.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_EARTH_KM 6371.0088 /* IUGG mean Earth radius */
+
+/* A bounded writer for one detail string; p NULL means details are off. */
+typedef struct s_out {
+    char *p;    /* destination, GX_DETAIL_MAX bytes, or NULL */
+    size_t len; /* characters written so far */
+} s_out;
+
+/* What every rule needs to know about the pair. */
+typedef struct s_ctx {
+    const gx_rules_opts *opts; /* weights, time zone, three districts */
+    const gx_demand *d;        /* the demand */
+    const gx_firm *df;         /* its firm */
+    const gx_offer *o;         /* the offer */
+    const gx_firm *of;         /* its firm */
+    int64_t now;               /* unix seconds */
+    int32_t today;             /* civil date of now at the configured offset */
+    int32_t days_until;        /* needed_by - today, >= 0 */
+    double dist;               /* km, -1 when unknown */
+    double cap_until;          /* capacity x days_until / 30 */
+} s_ctx;
+
+/* ------------------------------------------------------------------ helpers */
+
+static void s_put(s_out *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Appends to the detail; on overflow ends the detail with "...". */
+static void s_put(s_out *w, const char *fmt, ...)
+{
+    if (!w->p || w->len >= GX_DETAIL_MAX - 1)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int r = vsnprintf(w->p + w->len, GX_DETAIL_MAX - w->len, fmt, ap);
+    va_end(ap);
+    if (r < 0)
+        return;
+    if ((size_t)r >= GX_DETAIL_MAX - w->len) {
+        w->len = GX_DETAIL_MAX - 1;
+        memcpy(w->p + GX_DETAIL_MAX - 4, "...", 4);
+    } else {
+        w->len += (size_t)r;
+    }
+}
+
+/* A quantity for humans: integral values without decimals, others with two. */
+static const char *s_num(double x, char buf[32])
+{
+    if (fabs(x) < 1e15 && x == floor(x))
+        snprintf(buf, 32, "%.0f", x);
+    else
+        snprintf(buf, 32, "%.2f", x);
+    return buf;
+}
+
+/* " pcs" for a demand with a unit, "" otherwise. */
+static const char *s_unit(const gx_demand *d, char buf[40])
+{
+    if (d->unit && d->unit[0])
+        snprintf(buf, 40, " %.38s", d->unit);
+    else
+        buf[0] = '\0';
+    return buf;
+}
+
+static void s_put_list(s_out *w, const gx_strv *sv)
+{
+    if (sv->n == 0)
+        s_put(w, "none");
+    for (uint32_t i = 0; i < sv->n; i++)
+        s_put(w, "%s%s", i ? ", " : "", sv->v[i]);
+}
+
+static void s_put_date(s_out *w, int32_t days)
+{
+    if (!w->p)
+        return;
+    char b[11];
+    gx_date_format(days, b);
+    s_put(w, "%s", b);
+}
+
+static const char *s_mode_name(unsigned m)
+{
+    static const char *const names[] = {"none", "licence", "assignment", "joint_development"};
+    return m <= GX_MODE_JOINT_DEVELOPMENT ? names[m] : "?";
+}
+
+static void s_put_modes(s_out *w, uint32_t modes)
+{
+    bool any = false;
+    for (unsigned m = GX_MODE_LICENCE; m <= GX_MODE_JOINT_DEVELOPMENT; m++)
+        if (modes & GX_BIT(m)) {
+            s_put(w, "%s%s", any ? ", " : "", s_mode_name(m));
+            any = true;
+        }
+    if (!any)
+        s_put(w, "none");
+}
+
+static const char *s_scope_name(gx_scope s)
+{
+    switch (s) {
+    case GX_SCOPE_SAME_DISTRICT: return "same_district";
+    case GX_SCOPE_THREE_DISTRICTS: return "three_districts";
+    case GX_SCOPE_SAME_CITY: return "same_city";
+    case GX_SCOPE_SAME_PROVINCE: return "same_province";
+    default: return "anywhere";
+    }
+}
+
+/* Effective credit: ungraded counts as C. */
+static gx_credit s_credit_eff(gx_credit c)
+{
+    return (c >= GX_CREDIT_A && c <= GX_CREDIT_D) ? c : GX_CREDIT_C;
+}
+
+static double s_clamp01(double x)
+{
+    if (!(x > 0)) /* also NaN */
+        return 0;
+    return x > 1 ? 1 : x;
+}
+
+bool gx_rules_term_covers(const char *have, const char *want)
+{
+    if (!have || !want || !want[0])
+        return false;
+    size_t n = strlen(want);
+    return strncmp(have, want, n) == 0 && (have[n] == '\0' || have[n] == '.');
+}
+
+/* IPC prefix coverage at a symbol boundary: section (1 char), class (3),
+ * subclass (4), then " main group" and "/subgroup". */
+static bool s_ipc_covers(const char *have, const char *want)
+{
+    if (!have || !want || !want[0])
+        return false;
+    size_t n = strlen(want);
+    if (strncmp(have, want, n) != 0)
+        return false;
+    char next = have[n];
+    return next == '\0' || next == ' ' || next == '/' || n == 1 || n == 3;
+}
+
+double gx_rules_distance_km(double lat1, double lon1, double lat2, double lon2)
+{
+    const double rad = M_PI / 180.0;
+    double dlat = (lat2 - lat1) * rad, dlon = (lon2 - lon1) * rad;
+    double a = sin(dlat / 2) * sin(dlat / 2) +
+               cos(lat1 * rad) * cos(lat2 * rad) * sin(dlon / 2) * sin(dlon / 2);
+    if (a > 1)
+        a = 1;
+    return 2 * S_EARTH_KM * atan2(sqrt(a), sqrt(1 - a));
+}
+
+void gx_rules_opts_default(gx_rules_opts *o)
+{
+    static const double w[GX_TERM__COUNT] = {
+        [GX_TERM_INDUSTRY] = 15, [GX_TERM_PROCESS] = 15, [GX_TERM_DISTANCE] = 20,
+        [GX_TERM_CREDIT] = 15,   [GX_TERM_CAPACITY] = 10, [GX_TERM_LEAD_TIME] = 10,
+        [GX_TERM_PRICE] = 10,    [GX_TERM_TRACK_RECORD] = 5,
+    };
+    memset(o, 0, sizeof *o);
+    memcpy(o->weights, w, sizeof w);
+    o->utc_offset_min = 480;
+    o->three_districts = NULL;
+    o->n_three_districts = 0;
+    o->distance_full_km = 100;
+}
+
+bool gx_rules_excluded(const gx_firm *demand_firm, const gx_firm *offer_firm)
+{
+    return strcmp(demand_firm->id, offer_firm->id) == 0 || demand_firm->credit == GX_CREDIT_D ||
+           offer_firm->credit == GX_CREDIT_D;
+}
+
+/* ------------------------------------------------------------------ rules */
+
+static bool s_rule_kind(const s_ctx *c, s_out *w)
+{
+    gx_kind k = c->d->kind;
+    bool ok = k > GX_KIND_NONE && k < GX_KIND__COUNT && (c->o->kinds & GX_BIT(k));
+    s_put(w, "needs %s; offers ", gx_kind_name(k));
+    bool any = false;
+    for (unsigned i = 1; i < GX_KIND__COUNT; i++)
+        if (c->o->kinds & GX_BIT(i)) {
+            s_put(w, "%s%s", any ? ", " : "", gx_kind_name((gx_kind)i));
+            any = true;
+        }
+    if (!any)
+        s_put(w, "none");
+    return ok;
+}
+
+static bool s_covered(const gx_strv *have, const char *want)
+{
+    for (uint32_t i = 0; i < have->n; i++)
+        if (gx_rules_term_covers(have->v[i], want))
+            return true;
+    return false;
+}
+
+/* Process and material: every wanted term covered by a held one. */
+static bool s_rule_terms(const gx_strv *want, const gx_strv *have, s_out *w)
+{
+    bool ok = true;
+    for (uint32_t i = 0; ok && i < want->n; i++)
+        ok = s_covered(have, want->v[i]);
+    if (!w->p)
+        return ok;
+    if (want->n == 0) {
+        s_put(w, "none required");
+        return ok;
+    }
+    if (ok) {
+        s_put(w, "requires ");
+        s_put_list(w, want);
+    } else {
+        s_put(w, "missing ");
+        bool first = true;
+        for (uint32_t i = 0; i < want->n; i++)
+            if (!s_covered(have, want->v[i])) {
+                s_put(w, "%s%s", first ? "" : ", ", want->v[i]);
+                first = false;
+            }
+    }
+    s_put(w, "; offers ");
+    s_put_list(w, have);
+    return ok;
+}
+
+static bool s_ipc_covered(const gx_strv *have, const char *want)
+{
+    for (uint32_t i = 0; i < have->n; i++)
+        if (s_ipc_covers(have->v[i], want))
+            return true;
+    return false;
+}
+
+static bool s_rule_technology(const s_ctx *c, s_out *w)
+{
+    const gx_demand *d = c->d;
+    const gx_offer *o = c->o;
+    if (d->kind != GX_KIND_TECH_TRANSFER && d->ipc.n == 0 && d->min_trl == 0 && d->modes == 0) {
+        s_put(w, "not a technology demand");
+        return true;
+    }
+    bool ipc_ok = true;
+    for (uint32_t i = 0; ipc_ok && i < d->ipc.n; i++)
+        ipc_ok = s_ipc_covered(&o->ipc, d->ipc.v[i]);
+    bool trl_ok = o->trl >= d->min_trl;
+    bool mode_ok = d->modes == 0 || (d->modes & o->modes) != 0;
+    if (w->p) {
+        if (d->ipc.n == 0) {
+            s_put(w, "IPC any");
+        } else if (ipc_ok) {
+            s_put(w, "IPC ");
+            s_put_list(w, &d->ipc);
+            s_put(w, " covered");
+        } else {
+            s_put(w, "missing IPC ");
+            bool first = true;
+            for (uint32_t i = 0; i < d->ipc.n; i++)
+                if (!s_ipc_covered(&o->ipc, d->ipc.v[i])) {
+                    s_put(w, "%s%s", first ? "" : ", ", d->ipc.v[i]);
+                    first = false;
+                }
+            s_put(w, " (offers ");
+            s_put_list(w, &o->ipc);
+            s_put(w, ")");
+        }
+        if (d->min_trl == 0)
+            s_put(w, "; TRL any");
+        else
+            s_put(w, "; TRL %u %s %u", o->trl, trl_ok ? ">=" : "<", d->min_trl);
+        if (d->modes == 0) {
+            s_put(w, "; mode any");
+        } else if (mode_ok) {
+            s_put(w, "; mode ");
+            s_put_modes(w, d->modes & o->modes);
+            s_put(w, " offered");
+        } else {
+            s_put(w, "; missing mode ");
+            s_put_modes(w, d->modes);
+            s_put(w, " (offers ");
+            s_put_modes(w, o->modes);
+            s_put(w, ")");
+        }
+    }
+    return ipc_ok && trl_ok && mode_ok;
+}
+
+/* 1 held and valid today, -1 held but expired (*until set), 0 not held. */
+static int s_cert_state(const gx_firm *f, const char *scheme, int32_t today, int32_t *until)
+{
+    int st = 0;
+    for (uint32_t i = 0; i < f->n_certs; i++) {
+        if (!f->certs[i].scheme || strcmp(f->certs[i].scheme, scheme) != 0)
+            continue;
+        if (f->certs[i].valid_until >= today)
+            return 1;
+        st = -1;
+        *until = f->certs[i].valid_until;
+    }
+    return st;
+}
+
+static bool s_rule_cert(const s_ctx *c, s_out *w)
+{
+    const gx_strv *want = &c->d->certs;
+    int32_t until = 0;
+    bool ok = true;
+    for (uint32_t i = 0; ok && i < want->n; i++)
+        ok = s_cert_state(c->of, want->v[i], c->today, &until) == 1;
+    if (!w->p)
+        return ok;
+    if (want->n == 0) {
+        s_put(w, "none required");
+        return ok;
+    }
+    if (!ok) {
+        s_put(w, "missing ");
+        bool first = true;
+        for (uint32_t i = 0; i < want->n; i++)
+            if (s_cert_state(c->of, want->v[i], c->today, &until) != 1) {
+                s_put(w, "%s%s", first ? "" : ", ", want->v[i]);
+                first = false;
+            }
+        s_put(w, "; ");
+    }
+    s_put(w, "requires ");
+    s_put_list(w, want);
+    s_put(w, "; holds ");
+    bool any = false;
+    for (uint32_t i = 0; i < c->of->n_certs; i++)
+        if (c->of->certs[i].scheme && c->of->certs[i].valid_until >= c->today) {
+            s_put(w, "%s%s", any ? ", " : "", c->of->certs[i].scheme);
+            any = true;
+        }
+    if (!any)
+        s_put(w, "none");
+    for (uint32_t i = 0; i < want->n; i++)
+        if (s_cert_state(c->of, want->v[i], c->today, &until) == -1) {
+            s_put(w, "; %s expired ", want->v[i]);
+            s_put_date(w, until);
+        }
+    return ok;
+}
+
+static bool s_rule_lead_time(const s_ctx *c, s_out *w)
+{
+    int64_t ready = (int64_t)c->today + c->o->lead_time_days;
+    bool ok = ready <= c->d->needed_by;
+    s_put(w, "needed by ");
+    s_put_date(w, c->d->needed_by);
+    s_put(w, "; today ");
+    s_put_date(w, c->today);
+    s_put(w, " + lead %u d = ", c->o->lead_time_days);
+    if (ready <= INT32_MAX)
+        s_put_date(w, (int32_t)ready);
+    else
+        s_put(w, "never");
+    if (!ok) {
+        s_put(w, "; late by %lld d", (long long)(ready - c->d->needed_by));
+        if (c->d->needed_by < c->today)
+            s_put(w, "; needed-by date has passed");
+    }
+    return ok;
+}
+
+static bool s_rule_min_order(const s_ctx *c, s_out *w)
+{
+    bool ok = c->o->min_order <= c->d->quantity;
+    if (w->p) {
+        char a[32], b[32], u[40];
+        s_unit(c->d, u);
+        s_put(w, "min order %s%s; quantity %s%s", s_num(c->o->min_order, a), u, s_num(c->d->quantity, b), u);
+    }
+    return ok;
+}
+
+static bool s_rule_capacity(const s_ctx *c, s_out *w)
+{
+    bool ok = c->d->splittable || c->cap_until >= c->d->quantity;
+    if (w->p) {
+        char a[32], b[32], q[32], u[40];
+        s_unit(c->d, u);
+        if (c->d->splittable)
+            s_put(w, "split allowed; ");
+        s_put(w, "capacity %s%s by ", s_num(c->cap_until, a), u);
+        s_put_date(w, c->d->needed_by);
+        s_put(w, " (%s%s/month x %d d); quantity %s%s", s_num(c->o->monthly_capacity, b), u, c->days_until,
+              s_num(c->d->quantity, q), u);
+    }
+    return ok;
+}
+
+static bool s_in_three(const gx_rules_opts *opts, const char *district)
+{
+    for (size_t i = 0; i < opts->n_three_districts; i++)
+        if (opts->three_districts[i] && strcmp(opts->three_districts[i], district) == 0)
+            return true;
+    return false;
+}
+
+static bool s_prefix_eq(const char *a, const char *b, size_t n)
+{
+    return strlen(a) >= n && strlen(b) >= n && strncmp(a, b, n) == 0;
+}
+
+/* Whether firm `other` lies within `scope` measured from firm `home`. */
+static bool s_in_scope(const gx_rules_opts *opts, gx_scope scope, const gx_firm *home, const gx_firm *other)
+{
+    const char *hd = gx_firm_district(home), *od = gx_firm_district(other);
+    switch (scope) {
+    case GX_SCOPE_SAME_DISTRICT: return od[0] && strcmp(hd, od) == 0;
+    case GX_SCOPE_THREE_DISTRICTS: return s_in_three(opts, od);
+    case GX_SCOPE_SAME_CITY: return s_prefix_eq(home->county, other->county, 4);
+    case GX_SCOPE_SAME_PROVINCE: return s_prefix_eq(home->county, other->county, 2);
+    default: return true;
+    }
+}
+
+/* One side of the region rule: "demand scope same_city: offer firm 410611 vs 410602 (outside)". */
+static void s_put_scope(s_out *w, const char *side, gx_scope scope, const gx_firm *home, const char *other_name,
+                        const gx_firm *other, bool ok)
+{
+    s_put(w, "%s scope %s", side, s_scope_name(scope));
+    switch (scope) {
+    case GX_SCOPE_SAME_DISTRICT:
+        s_put(w, ": %s firm in %s vs %s", other_name, gx_firm_district(other), gx_firm_district(home));
+        break;
+    case GX_SCOPE_THREE_DISTRICTS: s_put(w, ": %s firm in %s", other_name, gx_firm_district(other)); break;
+    case GX_SCOPE_SAME_CITY:
+    case GX_SCOPE_SAME_PROVINCE:
+        s_put(w, ": %s firm in %s vs %s", other_name, other->county, home->county);
+        break;
+    default: break;
+    }
+    if (!ok)
+        s_put(w, " (outside)");
+}
+
+static bool s_rule_region(const s_ctx *c, s_out *w)
+{
+    bool dok = s_in_scope(c->opts, c->d->scope, c->df, c->of);
+    bool ook = s_in_scope(c->opts, c->o->service_scope, c->of, c->df);
+    if (w->p) {
+        s_put_scope(w, "demand", c->d->scope, c->df, "offer", c->of, dok);
+        s_put(w, "; ");
+        s_put_scope(w, "offer service", c->o->service_scope, c->of, "demand", c->df, ook);
+    }
+    return dok && ook;
+}
+
+static bool s_rule_distance(const s_ctx *c, s_out *w)
+{
+    double dmax = c->d->max_distance_km, orad = c->o->service_radius_km;
+    bool limited = dmax > 0 || orad > 0;
+    bool ok;
+    if (c->dist < 0) {
+        ok = !limited;
+        const char *who = !c->df->has_location && !c->of->has_location ? "neither firm has"
+                          : !c->df->has_location                      ? "demand firm has no"
+                                                                      : "offer firm has no";
+        s_put(w, "distance unknown: %s location", who);
+    } else {
+        ok = !(dmax > 0 && c->dist > dmax) && !(orad > 0 && c->dist > orad);
+        s_put(w, "%.1f km", c->dist);
+    }
+    char b[32];
+    if (!w->p)
+        return ok;
+    if (dmax > 0)
+        s_put(w, "; limit %s km", s_num(dmax, b));
+    if (orad > 0)
+        s_put(w, "; service radius %s km", s_num(orad, b));
+    if (!limited)
+        s_put(w, "; no limit");
+    return ok;
+}
+
+static bool s_rule_credit(const s_ctx *c, s_out *w)
+{
+    gx_credit have = s_credit_eff(c->of->credit), need = s_credit_eff(c->d->min_credit);
+    if (need == GX_CREDIT_D)
+        need = GX_CREDIT_C;
+    bool ok = c->of->credit != GX_CREDIT_D && c->df->credit != GX_CREDIT_D && have <= need;
+    s_put(w, "requires %s or better; supplier graded %s", gx_credit_name(need), gx_credit_name(c->of->credit));
+    if (c->of->credit == GX_CREDIT_NONE)
+        s_put(w, " (counts as C)");
+    if (c->of->credit == GX_CREDIT_D)
+        s_put(w, " (joint-penalty list)");
+    if (c->df->credit == GX_CREDIT_D)
+        s_put(w, "; demand firm graded D (joint-penalty list)");
+    return ok;
+}
+
+static void s_put_range(s_out *w, double lo, double hi)
+{
+    char a[32], b[32];
+    if (hi > 0)
+        s_put(w, "%s-%s CNY", s_num(lo, a), s_num(hi, b));
+    else
+        s_put(w, "%s+ CNY", s_num(lo, a));
+}
+
+static bool s_rule_price(const s_ctx *c, s_out *w)
+{
+    const gx_demand *d = c->d;
+    const gx_offer *o = c->o;
+    if (!d->has_budget || !o->has_price) {
+        if (!d->has_budget && !o->has_price) {
+            s_put(w, "no budget or price given");
+        } else if (d->has_budget) {
+            s_put(w, "budget ");
+            s_put_range(w, d->budget_min, d->budget_max);
+            s_put(w, "; no price given");
+        } else {
+            s_put(w, "price ");
+            s_put_range(w, o->price_min, o->price_max);
+            s_put(w, "; no budget given");
+        }
+        return true;
+    }
+    double dmax = d->budget_max > 0 ? d->budget_max : HUGE_VAL;
+    double omax = o->price_max > 0 ? o->price_max : HUGE_VAL;
+    bool ok = o->price_min <= dmax && d->budget_min <= omax;
+    s_put(w, "price ");
+    s_put_range(w, o->price_min, o->price_max);
+    s_put(w, "; budget ");
+    s_put_range(w, d->budget_min, d->budget_max);
+    if (!ok)
+        s_put(w, "; no overlap");
+    return ok;
+}
+
+static bool s_open(gx_state st, int64_t expires_at, int64_t now)
+{
+    return st == GX_STATE_OPEN && (expires_at == 0 || expires_at > now);
+}
+
+static void s_put_validity(const s_ctx *c, s_out *w, const char *side, gx_state st, int64_t expires_at)
+{
+    if (st != GX_STATE_OPEN) {
+        s_put(w, "%s not open (%s)", side, gx_state_name(st));
+    } else if (expires_at == 0) {
+        s_put(w, "%s open, no expiry", side);
+    } else {
+        s_put(w, "%s %s ", side, expires_at > c->now ? "open until" : "expired");
+        s_put_date(w, gx_date_of(expires_at, c->opts->utc_offset_min));
+    }
+}
+
+static bool s_rule_validity(const s_ctx *c, s_out *w)
+{
+    bool dok = s_open(c->d->state, c->d->expires_at, c->now);
+    bool ook = s_open(c->o->state, c->o->expires_at, c->now);
+    if (w->p) {
+        s_put_validity(c, w, "demand", c->d->state, c->d->expires_at);
+        s_put(w, "; ");
+        s_put_validity(c, w, "offer", c->o->state, c->o->expires_at);
+    }
+    return dok && ook;
+}
+
+/* ------------------------------------------------------------------ score */
+
+static double s_industry_one(const char *want, const char *have)
+{
+    if (!have)
+        return 0;
+    size_t n = strlen(want);
+    if (strncmp(have, want, n) == 0)
+        return 1.0; /* equal, or the offer's code lies inside the demand's */
+    size_t k = 0;
+    while (want[k] && want[k] == have[k])
+        k++;
+    return k >= 4 ? 0.75 : k >= 3 ? 0.5 : k >= 1 ? 0.25 : 0;
+}
+
+static double s_term_industry(const s_ctx *c)
+{
+    const char *want = c->d->industry;
+    if (!want || !want[0])
+        return 1.0;
+    double best = 0;
+    for (uint32_t i = 0; i < c->o->industries.n; i++) {
+        double t = s_industry_one(want, c->o->industries.v[i]);
+        if (t > best)
+            best = t;
+    }
+    return best;
+}
+
+/* Sum over want of 1.0 (more specific cover), 0.8 (equal) or 0. */
+static double s_specificity(const gx_strv *want, const gx_strv *have)
+{
+    double sum = 0;
+    for (uint32_t i = 0; i < want->n; i++) {
+        double best = 0;
+        for (uint32_t j = 0; j < have->n && best < 1.0; j++) {
+            if (!gx_rules_term_covers(have->v[j], want->v[i]))
+                continue;
+            double t = strlen(have->v[j]) > strlen(want->v[i]) ? 1.0 : 0.8;
+            if (t > best)
+                best = t;
+        }
+        sum += best;
+    }
+    return sum;
+}
+
+static double s_term_process(const s_ctx *c)
+{
+    uint32_t n = c->d->processes.n + c->d->materials.n;
+    if (n == 0)
+        return 1.0;
+    return (s_specificity(&c->d->processes, &c->o->processes) +
+            s_specificity(&c->d->materials, &c->o->materials)) / n;
+}
+
+static double s_term_price(const s_ctx *c)
+{
+    const gx_demand *d = c->d;
+    const gx_offer *o = c->o;
+    if (!d->has_budget || !o->has_price)
+        return 0.5;
+    double dmax = d->budget_max > 0 ? d->budget_max : HUGE_VAL;
+    double omax = o->price_max > 0 ? o->price_max : HUGE_VAL;
+    if (omax <= dmax)
+        return 1.0;
+    if (isinf(omax) || omax <= o->price_min)
+        return 0; /* unbounded or single price above the budget */
+    double lo = o->price_min > d->budget_min ? o->price_min : d->budget_min;
+    return s_clamp01((dmax - lo) / (omax - o->price_min));
+}
+
+static void s_score(const s_ctx *c, gx_explain *out)
+{
+    double *t = out->terms;
+    t[GX_TERM_INDUSTRY] = s_term_industry(c);
+    t[GX_TERM_PROCESS] = s_term_process(c);
+    if (c->dist < 0) {
+        t[GX_TERM_DISTANCE] = 0.5;
+    } else {
+        double full = c->opts->distance_full_km > 0 ? c->opts->distance_full_km : 100;
+        t[GX_TERM_DISTANCE] = s_clamp01(1 - c->dist / full);
+    }
+    static const double credit[] = {0.4, 1.0, 0.7, 0.4, 0};
+    gx_credit g = c->of->credit;
+    t[GX_TERM_CREDIT] = (g >= GX_CREDIT_NONE && g <= GX_CREDIT_D) ? credit[g] : 0.4;
+    t[GX_TERM_CAPACITY] = c->d->quantity > 0 ? s_clamp01(c->cap_until / c->d->quantity / 2) : 1.0;
+    t[GX_TERM_LEAD_TIME] = c->days_until > 0
+                               ? s_clamp01((double)((int64_t)c->days_until - c->o->lead_time_days) / c->days_until)
+                               : 0;
+    t[GX_TERM_PRICE] = s_term_price(c);
+    t[GX_TERM_TRACK_RECORD] = s_clamp01(c->of->awards / 10.0);
+    double sw = 0, s = 0;
+    for (int i = 0; i < GX_TERM__COUNT; i++) {
+        double w = c->opts->weights[i] > 0 ? c->opts->weights[i] : 0;
+        out->weights[i] = w;
+        sw += w;
+        s += w * t[i];
+    }
+    out->score = sw > 0 ? 100.0 * s / sw : 0;
+}
+
+void gx_rules_evaluate(const gx_rules_opts *opts, const gx_demand *d, const gx_firm *df, const gx_offer *o,
+                       const gx_firm *of, int64_t now, bool details, gx_explain *out)
+{
+    s_ctx c = {.opts = opts, .d = d, .df = df, .o = o, .of = of, .now = now};
+    c.today = gx_date_of(now, opts->utc_offset_min);
+    int64_t du = (int64_t)d->needed_by - c.today;
+    c.days_until = du > 0 ? (int32_t)du : 0;
+    c.cap_until = o->monthly_capacity * c.days_until / 30.0;
+    c.dist = -1;
+    if (df->has_location && of->has_location) {
+        double km = gx_rules_distance_km(df->lat, df->lon, of->lat, of->lon);
+        if (isfinite(km))
+            c.dist = km;
+    }
+    out->distance_km = c.dist;
+    out->capacity_until_needed = c.cap_until;
+    out->n_failed = 0;
+    out->failed = GX_RULE_NONE;
+    out->rules[0].pass = true;
+    out->rules[0].detail[0] = '\0';
+    for (int r = 1; r < GX_RULE__COUNT; r++) {
+        s_out w = {.p = details ? out->rules[r].detail : NULL, .len = 0};
+        out->rules[r].detail[0] = '\0';
+        bool ok = false;
+        switch ((gx_rule)r) {
+        case GX_RULE_KIND: ok = s_rule_kind(&c, &w); break;
+        case GX_RULE_PROCESS: ok = s_rule_terms(&d->processes, &o->processes, &w); break;
+        case GX_RULE_MATERIAL: ok = s_rule_terms(&d->materials, &o->materials, &w); break;
+        case GX_RULE_TECHNOLOGY: ok = s_rule_technology(&c, &w); break;
+        case GX_RULE_CERTIFICATION: ok = s_rule_cert(&c, &w); break;
+        case GX_RULE_LEAD_TIME: ok = s_rule_lead_time(&c, &w); break;
+        case GX_RULE_MIN_ORDER: ok = s_rule_min_order(&c, &w); break;
+        case GX_RULE_CAPACITY: ok = s_rule_capacity(&c, &w); break;
+        case GX_RULE_REGION: ok = s_rule_region(&c, &w); break;
+        case GX_RULE_DISTANCE: ok = s_rule_distance(&c, &w); break;
+        case GX_RULE_CREDIT: ok = s_rule_credit(&c, &w); break;
+        case GX_RULE_PRICE: ok = s_rule_price(&c, &w); break;
+        case GX_RULE_VALIDITY: ok = s_rule_validity(&c, &w); break;
+        default: ok = true; break;
+        }
+        out->rules[r].pass = ok;
+        if (!ok && out->n_failed++ == 0)
+            out->failed = (gx_rule)r;
+    }
+    s_score(&c, out);
+}
+
+/* ------------------------------------------------------------------ hints */
+
+/* Copies the text of detail after key up to any of stops (or the end) into
+ * out; false when key does not occur. */
+static bool s_field(const char *detail, const char *key, const char *stops, char *out, size_t n)
+{
+    const char *p = strstr(detail, key);
+    if (!p || n == 0)
+        return false;
+    p += strlen(key);
+    size_t len = strcspn(p, stops);
+    if (len >= n)
+        len = n - 1;
+    memcpy(out, p, len);
+    out[len] = '\0';
+    return true;
+}
+
+static void s_hint_technology(const char *dt, char *buf, size_t n)
+{
+    char f[GX_DETAIL_MAX] = "";
+    s_out w = {.p = f, .len = 0}; /* buf may be shorter: compose here, copy at the end */
+    bool any = false;
+    char v[GX_DETAIL_MAX];
+    if (s_field(dt, "missing IPC ", "(;", v, sizeof v)) {
+        size_t l = strlen(v);
+        while (l && v[l - 1] == ' ')
+            v[--l] = '\0';
+        s_put(&w, "cover IPC %s", v);
+        any = true;
+    }
+    unsigned have, need;
+    const char *p = strstr(dt, "TRL ");
+    if (p && sscanf(p, "TRL %u < %u", &have, &need) == 2) {
+        s_put(&w, "%sraise TRL from %u to %u", any ? ", " : "", have, need);
+        any = true;
+    }
+    if (s_field(dt, "missing mode ", "(;", v, sizeof v)) {
+        size_t l = strlen(v);
+        while (l && v[l - 1] == ' ')
+            v[--l] = '\0';
+        s_put(&w, "%soffer %s transfer", any ? ", " : "", v);
+        any = true;
+    }
+    if (!any)
+        s_put(&w, "meet the technology requirements");
+    snprintf(buf, n, "%s to qualify", f);
+}
+
+static void s_hint_price(const char *dt, char *buf, size_t n)
+{
+    const char *p = strstr(dt, "price "), *b = strstr(dt, "budget ");
+    if (!p || !b) {
+        snprintf(buf, n, "bring the price within the budget to qualify");
+        return;
+    }
+    char *end;
+    double pmin = strtod(p + 6, &end), pmax = *end == '-' ? strtod(end + 1, NULL) : 0;
+    double bmin = strtod(b + 7, &end), bmax = *end == '-' ? strtod(end + 1, NULL) : 0;
+    char x[32], y[32];
+    if (bmax > 0 && pmin > bmax)
+        snprintf(buf, n, "lower the price to at most %s CNY to qualify (now from %s CNY)", s_num(bmax, x),
+                 s_num(pmin, y));
+    else if (pmax > 0 && pmax < bmin)
+        snprintf(buf, n, "price up to %s CNY is below the budget minimum %s CNY", s_num(pmax, x), s_num(bmin, y));
+    else
+        snprintf(buf, n, "bring the price within the budget to qualify");
+}
+
+static void s_hint_distance(const gx_explain *e, const char *dt, char *buf, size_t n)
+{
+    char v[GX_DETAIL_MAX], x[32];
+    if (s_field(dt, "distance unknown: ", ";", v, sizeof v)) {
+        snprintf(buf, n, "register firm locations so distance can be checked (%s)", v);
+        return;
+    }
+    const char *l = strstr(dt, "; limit "), *r = strstr(dt, "; service radius ");
+    double lim = l ? strtod(l + 8, NULL) : 0, rad = r ? strtod(r + 17, NULL) : 0;
+    if (lim > 0 && e->distance_km > lim)
+        snprintf(buf, n, "%.1f km exceeds the demand's %s km limit", e->distance_km, s_num(lim, x));
+    else if (rad > 0 && e->distance_km > rad)
+        snprintf(buf, n, "widen the service radius from %s km to %.0f km to qualify", s_num(rad, x),
+                 ceil(e->distance_km));
+    else
+        snprintf(buf, n, "too far for the distance limits");
+}
+
+static void s_hint_region(const char *dt, char *buf, size_t n)
+{
+    char name[32] = "", seg[GX_DETAIL_MAX];
+    if (s_field(dt, "demand scope ", ";", seg, sizeof seg) && strstr(seg, "(outside)")) {
+        sscanf(seg, "%31[a-z_]", name);
+        for (char *p = name; *p; p++)
+            if (*p == '_')
+                *p = '-';
+        snprintf(buf, n, "outside the demand's %s scope", name);
+    } else if (s_field(dt, "offer service scope ", ";", seg, sizeof seg) && strstr(seg, "(outside)")) {
+        sscanf(seg, "%31[a-z_]", name);
+        for (char *p = name; *p; p++)
+            if (*p == '_')
+                *p = '-';
+        snprintf(buf, n, "the demand firm is outside the offer's %s service scope; widen it to qualify", name);
+    } else {
+        snprintf(buf, n, "outside the region scope");
+    }
+}
+
+const char *gx_rules_hint(const gx_explain *e, gx_rule r, char *buf, size_t n)
+{
+    if (!buf || n == 0)
+        return buf;
+    buf[0] = '\0';
+    if (r <= GX_RULE_NONE || r >= GX_RULE__COUNT)
+        return buf;
+    if (e->rules[r].pass) {
+        snprintf(buf, n, "%s: no change needed", gx_rule_name(r));
+        return buf;
+    }
+    const char *dt = e->rules[r].detail;
+    if (!dt[0]) { /* a fast-path explanation: no values to work from */
+        snprintf(buf, n, "fails the %s rule", gx_rule_name(r));
+        return buf;
+    }
+    char v[GX_DETAIL_MAX], v2[GX_DETAIL_MAX], x[32];
+    switch (r) {
+    case GX_RULE_KIND:
+        if (s_field(dt, "needs ", ";", v, sizeof v))
+            snprintf(buf, n, "serve %s demands to qualify", v);
+        break;
+    case GX_RULE_PROCESS:
+    case GX_RULE_MATERIAL:
+        if (s_field(dt, "missing ", ";", v, sizeof v))
+            snprintf(buf, n, "add %s %s to qualify", r == GX_RULE_PROCESS ? "process" : "material", v);
+        break;
+    case GX_RULE_TECHNOLOGY: s_hint_technology(dt, buf, n); break;
+    case GX_RULE_CERTIFICATION:
+        if (s_field(dt, "missing ", ";", v, sizeof v)) {
+            /* the first "; SCHEME expired DATE" segment, if any */
+            const char *p = strstr(dt, " expired ");
+            while (p && p > dt && !(p[-1] == ' ' && p - 1 > dt && p[-2] == ';'))
+                p--;
+            if (p && p > dt && s_field(p, "", ";", v2, sizeof v2))
+                snprintf(buf, n, "add %s to qualify (%s)", v, v2);
+            else
+                snprintf(buf, n, "add %s to qualify", v);
+        }
+        break;
+    case GX_RULE_LEAD_TIME:
+        if (strstr(dt, "needed-by date has passed"))
+            snprintf(buf, n, "the needed-by date has passed");
+        else if (s_field(dt, "late by ", ";", v, sizeof v))
+            snprintf(buf, n, "shorten lead time by %s to qualify", v);
+        break;
+    case GX_RULE_MIN_ORDER:
+        if (s_field(dt, "min order ", ";", v, sizeof v) && s_field(dt, "quantity ", ";", v2, sizeof v2))
+            snprintf(buf, n, "lower the minimum order from %s to %s to qualify", v, v2);
+        break;
+    case GX_RULE_CAPACITY:
+        if (s_field(dt, "quantity ", ";", v, sizeof v) && s_field(dt, " by ", " ;(", v2, sizeof v2))
+            snprintf(buf, n, "capacity %s short of %s by %s", s_num(floor(e->capacity_until_needed), x), v, v2);
+        break;
+    case GX_RULE_REGION: s_hint_region(dt, buf, n); break;
+    case GX_RULE_DISTANCE: s_hint_distance(e, dt, buf, n); break;
+    case GX_RULE_CREDIT:
+        if (strstr(dt, "graded D"))
+            snprintf(buf, n, "firms graded D (joint-penalty list) cannot be matched");
+        else if (s_field(dt, "requires ", " ", v, sizeof v) && s_field(dt, "supplier graded ", " ;", v2, sizeof v2))
+            snprintf(buf, n, "credit grade %s%s is below the required %s", v2,
+                     strstr(dt, "counts as C") ? " (counts as C)" : "", v);
+        break;
+    case GX_RULE_PRICE: s_hint_price(dt, buf, n); break;
+    case GX_RULE_VALIDITY:
+        if (strstr(dt, "demand not open") || strstr(dt, "demand expired"))
+            snprintf(buf, n, "the demand is no longer open");
+        else
+            snprintf(buf, n, "renew the offer to qualify");
+        break;
+    default: break;
+    }
+    if (!buf[0])
+        snprintf(buf, n, "fails the %s rule", gx_rule_name(r));
+    return buf;
+}
+
+/* ------------------------------------------------------------------ subscriptions */
+
+bool gx_rules_sub_matches(const gx_sub *s, const gx_demand *d, const gx_firm *df)
+{
+    if (s->kinds && (d->kind <= GX_KIND_NONE || d->kind >= GX_KIND__COUNT || !(s->kinds & GX_BIT(d->kind))))
+        return false;
+    if (s->industries.n) {
+        bool ok = false;
+        for (uint32_t i = 0; !ok && i < s->industries.n; i++)
+            ok = d->industry && strncmp(d->industry, s->industries.v[i], strlen(s->industries.v[i])) == 0;
+        if (!ok)
+            return false;
+    }
+    if (s->processes.n) {
+        bool ok = false;
+        for (uint32_t i = 0; !ok && i < s->processes.n; i++)
+            ok = s_covered(&d->processes, s->processes.v[i]);
+        if (!ok)
+            return false;
+    }
+    if (s->districts.n) {
+        const char *dist = gx_firm_district(df);
+        bool ok = false;
+        for (uint32_t i = 0; !ok && i < s->districts.n; i++)
+            ok = strcmp(s->districts.v[i], dist) == 0 || strcmp(s->districts.v[i], df->county) == 0;
+        if (!ok)
+            return false;
+    }
+    return true;
+}

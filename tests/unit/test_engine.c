@@ -1,0 +1,1331 @@
+/* test_engine.c — matching, shortlists and their effects, near misses,
+ * subscriptions, firm changes, expiry, proposed sets, a randomized comparison
+ * against brute force, and a failing allocator. */
+#include "engine.h"
+
+#include "gxtest.h"
+
+#if defined(__GLIBC__) && defined(__GNUC__) && !defined(__clang__)
+#define GX_TEST_FAILING_ALLOC 1
+#endif
+
+static const char *const THREE[] = {"410611", "hebi.etdz", "hebi.demo"};
+
+#define ANCHOR "91410600ANCHOR0001"
+#define ANCHOR2 "91410600ANCHOR0002"
+#define SME1 "91410611SME0000001"
+#define SME2 "91410611SME0000002"
+#define SME3 "91410611SME0000003"
+
+static int32_t g_today;
+static int64_t g_now;
+
+static void init_time(void)
+{
+    if (gx_date_parse("2026-11-25", &g_today) != GX_OK)
+        abort();
+    g_now = (int64_t)g_today * 86400 + 2 * 3600; /* 10:00 in China */
+}
+
+static gx_engine *mk_engine(unsigned k)
+{
+    gx_engine_opts o;
+    gx_engine_opts_default(&o);
+    o.rules.three_districts = THREE;
+    o.rules.n_three_districts = 3;
+    o.shortlist_k = k;
+    gx_engine *e = NULL;
+    if (gx_engine_new(&o, &e) != GX_OK)
+        abort();
+    return e;
+}
+
+static void firm_init(gx_firm *f, const char *id, const char *county, const char *zone, double lat, double lon,
+                      gx_credit credit, const char *cert)
+{
+    memset(f, 0, sizeof *f);
+    snprintf(f->id, sizeof f->id, "%s", id);
+    f->name = strdup(id);
+    snprintf(f->county, sizeof f->county, "%s", county);
+    f->zone = zone ? strdup(zone) : NULL;
+    f->has_location = true;
+    f->lat = lat;
+    f->lon = lon;
+    f->credit = credit;
+    if (cert) {
+        f->certs = calloc(1, sizeof *f->certs);
+        f->certs[0].scheme = strdup(cert);
+        f->certs[0].number = strdup("C-1");
+        f->certs[0].valid_until = g_today + 365;
+        f->n_certs = 1;
+    }
+}
+
+static void put_firm(gx_engine *e, const char *id, gx_credit credit, const char *cert, gx_fxv *fx)
+{
+    gx_firm f;
+    bool anchor = strncmp(id, "91410600ANCHOR", 14) == 0;
+    firm_init(&f, id, "410611", anchor ? "hebi.etdz" : NULL, 35.75, 114.30, credit, cert);
+    if (gx_engine_put_firm(e, &f, g_now, fx) != GX_OK)
+        abort();
+    gx_firm_fini(&f);
+}
+
+/* Three standard firms: an anchor and two SMEs, all in Qibin. */
+static void std_firms(gx_engine *e)
+{
+    put_firm(e, ANCHOR, GX_CREDIT_A, NULL, NULL);
+    put_firm(e, SME1, GX_CREDIT_B, NULL, NULL);
+    put_firm(e, SME2, GX_CREDIT_B, NULL, NULL);
+}
+
+static gx_demand mk_demand(uint64_t id, const char *owner)
+{
+    gx_demand d = {0};
+    d.id = id;
+    d.revision = 1;
+    d.state = GX_STATE_OPEN;
+    snprintf(d.owner, sizeof d.owner, "%s", owner);
+    d.kind = GX_KIND_PARTS_SUPPLY;
+    d.industry = strdup("C3670");
+    gx_strv_push(&d.processes, "casting.die");
+    gx_strv_push(&d.materials, "magnesium");
+    d.quantity = d.original_quantity = 5000;
+    d.unit = strdup("pcs");
+    d.needed_by = g_today + 100;
+    d.min_credit = GX_CREDIT_C;
+    d.scope = GX_SCOPE_THREE_DISTRICTS;
+    return d;
+}
+
+/* Offers that differ only in lead time score higher the shorter it is. */
+static gx_offer mk_offer(uint64_t id, const char *owner, uint32_t lead)
+{
+    gx_offer o = {0};
+    o.id = id;
+    o.revision = 1;
+    o.state = GX_STATE_OPEN;
+    snprintf(o.owner, sizeof o.owner, "%s", owner);
+    o.kinds = GX_BIT(GX_KIND_PARTS_SUPPLY);
+    gx_strv_push(&o.industries, "C3670");
+    gx_strv_push(&o.processes, "casting.die.magnesium");
+    gx_strv_push(&o.materials, "magnesium.az91d");
+    o.monthly_capacity = 3000;
+    o.min_order = 100;
+    o.lead_time_days = lead;
+    o.service_scope = GX_SCOPE_ANYWHERE;
+    return o;
+}
+
+static gx_err add_d(gx_engine *e, gx_demand d, gx_fxv *fx)
+{
+    gx_err err = gx_engine_add_demand(e, &d, g_now, fx);
+    if (d.industry || d.id)
+        abort(); /* ownership: the caller's struct is always zeroed */
+    return err;
+}
+
+static gx_err add_o(gx_engine *e, gx_offer o, gx_fxv *fx)
+{
+    gx_err err = gx_engine_add_offer(e, &o, g_now, fx);
+    if (o.title || o.id || o.processes.n)
+        abort();
+    return err;
+}
+
+static gx_err upd_o(gx_engine *e, gx_offer o, gx_fxv *fx)
+{
+    return gx_engine_update_offer(e, &o, g_now, fx);
+}
+
+static gx_err upd_d(gx_engine *e, gx_demand d, gx_fxv *fx)
+{
+    return gx_engine_update_demand(e, &d, g_now, fx);
+}
+
+/* ---- checking effect sequences */
+
+#define ANY (-1)
+typedef struct want_fx {
+    gx_fx_type type;
+    uint64_t d, o;
+    long extra; /* reason (UNMATCH, REMOVE), rank (ADD), rule (NEAR_MISS), sub (SUB_HIT), state (*_CLOSED) */
+} want_fx;
+
+static const char *fx_name(gx_fx_type t)
+{
+    static const char *const n[] = {"?", "MATCH", "UNMATCH", "ADD", "REMOVE", "NEAR_MISS", "SUB_HIT",
+                                    "DEMAND_CLOSED", "OFFER_CLOSED"};
+    return t >= 1 && t <= GX_FX_OFFER_CLOSED ? n[t] : "?";
+}
+
+static long fx_extra(const gx_fx *f)
+{
+    switch (f->type) {
+    case GX_FX_UNMATCH:
+    case GX_FX_SHORTLIST_REMOVE: return f->reason;
+    case GX_FX_SHORTLIST_ADD: return f->rank;
+    case GX_FX_NEAR_MISS: return f->rule;
+    case GX_FX_SUB_HIT: return (long)f->sub_id;
+    case GX_FX_DEMAND_CLOSED:
+    case GX_FX_OFFER_CLOSED: return f->state;
+    default: return ANY;
+    }
+}
+
+static void fx_dump(const gx_fxv *fx)
+{
+    for (size_t i = 0; i < fx->n; i++)
+        fprintf(stderr, "    [%zu] %s d=%llu o=%llu extra=%ld score=%.3f\n", i, fx_name(fx->v[i].type),
+                (unsigned long long)fx->v[i].demand_id, (unsigned long long)fx->v[i].offer_id, fx_extra(&fx->v[i]),
+                fx->v[i].score);
+}
+
+static bool fx_is(const gx_fxv *fx, const want_fx *w, size_t n)
+{
+    bool ok = fx->n == n;
+    for (size_t i = 0; ok && i < n; i++) {
+        const gx_fx *f = &fx->v[i];
+        ok = f->type == w[i].type && f->demand_id == w[i].d && (w[i].o == (uint64_t)ANY || f->offer_id == w[i].o) &&
+             (w[i].extra == ANY || fx_extra(f) == w[i].extra);
+    }
+    if (!ok) {
+        fprintf(stderr, "  effects differ; got:\n");
+        fx_dump(fx);
+        fprintf(stderr, "  wanted:\n");
+        for (size_t i = 0; i < n; i++)
+            fprintf(stderr, "    [%zu] %s d=%llu o=%lld extra=%ld\n", i, fx_name(w[i].type),
+                    (unsigned long long)w[i].d, (long long)w[i].o, w[i].extra);
+    }
+    return ok;
+}
+#define FX_IS(fx, ...)                                                                                    \
+    do {                                                                                                  \
+        const want_fx w_[] = {__VA_ARGS__};                                                               \
+        CHECK(fx_is((fx), w_, sizeof w_ / sizeof w_[0]));                                                 \
+    } while (0)
+
+static size_t fx_count(const gx_fxv *fx, gx_fx_type t)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < fx->n; i++)
+        n += fx->v[i].type == t;
+    return n;
+}
+
+static void fx_clear(gx_fxv *fx)
+{
+    fx->n = 0;
+}
+
+/* The ids of a demand's matches, best first, as "a,b,c". */
+static const char *order(const gx_engine *e, uint64_t did)
+{
+    static char buf[512];
+    size_t n, len = 0;
+    const gx_match *m = gx_engine_matches(e, did, &n);
+    buf[0] = '\0';
+    for (size_t i = 0; i < n && len < sizeof buf - 24; i++)
+        len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%llu", i ? "," : "", (unsigned long long)m[i].offer_id);
+    return buf;
+}
+
+/* ---- tests */
+
+TEST(shortlist_order_and_cap)
+{
+    gx_engine *e = mk_engine(3);
+    gx_fxv fx = {0};
+    std_firms(e);
+    REQUIRE(add_d(e, mk_demand(1, ANCHOR), &fx) == GX_OK);
+    CHECK_EQ_INT(fx.n, 0);
+    REQUIRE(add_o(e, mk_offer(11, SME1, 50), &fx) == GX_OK);
+    FX_IS(&fx, {GX_FX_MATCH, 1, 11, ANY}, {GX_FX_SHORTLIST_ADD, 1, 11, 1});
+    CHECK(fx.v[0].score > 0 && fx.v[0].score == fx.v[1].score);
+    fx_clear(&fx);
+    add_o(e, mk_offer(12, SME1, 40), &fx);
+    FX_IS(&fx, {GX_FX_MATCH, 1, 12, ANY}, {GX_FX_SHORTLIST_ADD, 1, 12, 1});
+    fx_clear(&fx);
+    add_o(e, mk_offer(13, SME2, 30), &fx);
+    FX_IS(&fx, {GX_FX_MATCH, 1, 13, ANY}, {GX_FX_SHORTLIST_ADD, 1, 13, 1});
+    CHECK_STR(order(e, 1), "13,12,11");
+    fx_clear(&fx);
+    /* enters at rank 2 of a full shortlist: pushes 11 out */
+    add_o(e, mk_offer(14, SME2, 35), &fx);
+    FX_IS(&fx, {GX_FX_MATCH, 1, 14, ANY}, {GX_FX_SHORTLIST_ADD, 1, 14, 2},
+          {GX_FX_SHORTLIST_REMOVE, 1, 11, GX_REASON_DISPLACED});
+    fx_clear(&fx);
+    /* below the shortlist: a match only */
+    add_o(e, mk_offer(15, SME1, 60), &fx);
+    FX_IS(&fx, {GX_FX_MATCH, 1, 15, ANY});
+    CHECK_STR(order(e, 1), "13,14,12,11,15");
+    /* equal scores rank by offer id */
+    fx_clear(&fx);
+    add_o(e, mk_offer(10, SME1, 60), &fx);
+    CHECK_STR(order(e, 1), "13,14,12,11,10,15");
+    size_t n;
+    const gx_match *m = gx_engine_matches(e, 1, &n);
+    for (size_t i = 1; i < n; i++)
+        CHECK(m[i - 1].score >= m[i].score);
+    CHECK(gx_engine_matches(e, 999, &n) == NULL && n == 0);
+    gx_fxv_fini(&fx);
+    gx_engine_destroy(&e);
+    CHECK(e == NULL);
+}
+
+TEST(two_sided_same_result)
+{
+    gx_engine *a = mk_engine(10), *b = mk_engine(10);
+    gx_fxv fa = {0}, fb = {0};
+    std_firms(a);
+    std_firms(b);
+    uint32_t leads[] = {30, 90, 45, 45, 120, 10};
+    /* a: demands then offers; b: offers then demands */
+    for (uint64_t d = 1; d <= 3; d++) {
+        gx_demand x = mk_demand(d, ANCHOR);
+        x.needed_by = g_today + 40 + 30 * (int32_t)d;
+        add_d(a, x, &fa);
+    }
+    for (uint64_t i = 0; i < 6; i++) {
+        add_o(a, mk_offer(10 + i, i % 2 ? SME1 : SME2, leads[i]), &fa);
+        add_o(b, mk_offer(10 + i, i % 2 ? SME1 : SME2, leads[i]), &fb);
+    }
+    for (uint64_t d = 1; d <= 3; d++) {
+        gx_demand x = mk_demand(d, ANCHOR);
+        x.needed_by = g_today + 40 + 30 * (int32_t)d;
+        add_d(b, x, &fb);
+    }
+    for (uint64_t d = 1; d <= 3; d++) {
+        size_t na, nb;
+        const gx_match *ma = gx_engine_matches(a, d, &na), *mb = gx_engine_matches(b, d, &nb);
+        CHECK_EQ_INT(na, nb);
+        CHECK(na > 0);
+        for (size_t i = 0; i < na && i < nb; i++)
+            CHECK(ma[i].offer_id == mb[i].offer_id && ma[i].score == mb[i].score);
+    }
+    CHECK_EQ_INT(fx_count(&fa, GX_FX_MATCH), fx_count(&fb, GX_FX_MATCH));
+    CHECK_STR(order(a, 1), "15,10,12,13"); /* 70 days: leads 90 and 120 are too long */
+    gx_fxv_fini(&fa);
+    gx_fxv_fini(&fb);
+    gx_engine_destroy(&a);
+    gx_engine_destroy(&b);
+}
+
+/* demand 1 with offers 11 (lead 30), 12 (40), 13 (50); K = 2 */
+static gx_engine *three_offers(gx_fxv *fx)
+{
+    gx_engine *e = mk_engine(2);
+    std_firms(e);
+    add_d(e, mk_demand(1, ANCHOR), NULL);
+    add_o(e, mk_offer(11, SME1, 30), NULL);
+    add_o(e, mk_offer(12, SME2, 40), NULL);
+    add_o(e, mk_offer(13, SME2, 50), NULL);
+    fx_clear(fx);
+    return e;
+}
+
+TEST(update_offer_makes_ineligible)
+{
+    gx_fxv fx = {0};
+    gx_engine *e = three_offers(&fx);
+    CHECK_STR(order(e, 1), "11,12,13");
+    REQUIRE(upd_o(e, mk_offer(11, SME1, 120), &fx) == GX_OK); /* late: lead time fails */
+    FX_IS(&fx, {GX_FX_UNMATCH, 1, 11, GX_REASON_OFFER_UPDATED},
+          {GX_FX_SHORTLIST_REMOVE, 1, 11, GX_REASON_OFFER_UPDATED}, {GX_FX_SHORTLIST_ADD, 1, 13, 2},
+          {GX_FX_NEAR_MISS, 1, 11, GX_RULE_LEAD_TIME});
+    CHECK_STR(order(e, 1), "12,13");
+    CHECK_EQ_INT(gx_engine_offer(e, 11)->lead_time_days, 120);
+    /* an update that moves an offer up within the shortlist is no shortlist news */
+    fx_clear(&fx);
+    upd_o(e, mk_offer(13, SME2, 10), &fx);
+    CHECK_EQ_INT(fx.n, 0);
+    CHECK_STR(order(e, 1), "13,12");
+    /* back to eligible: MATCH, enters at rank 2 */
+    fx_clear(&fx);
+    upd_o(e, mk_offer(11, SME1, 30), &fx);
+    FX_IS(&fx, {GX_FX_MATCH, 1, 11, ANY}, {GX_FX_SHORTLIST_ADD, 1, 11, 2},
+          {GX_FX_SHORTLIST_REMOVE, 1, 12, GX_REASON_DISPLACED});
+    uint64_t ids[4];
+    gx_rule rules[4];
+    CHECK_EQ_INT(gx_engine_near_misses(e, 1, ids, rules, 4), 0);
+    gx_offer bad = mk_offer(99, SME1, 1);
+    CHECK_EQ_INT(gx_engine_update_offer(e, &bad, g_now, &fx), GX_ERR_NOT_FOUND);
+    CHECK(bad.processes.n == 0); /* taken and freed even on error */
+    gx_fxv_fini(&fx);
+    gx_engine_destroy(&e);
+}
+
+TEST(close_offer_refills)
+{
+    gx_fxv fx = {0};
+    gx_engine *e = three_offers(&fx);
+    REQUIRE(gx_engine_close_offer(e, 11, GX_STATE_WITHDRAWN, &fx) == GX_OK);
+    FX_IS(&fx, {GX_FX_UNMATCH, 1, 11, GX_REASON_OFFER_WITHDRAWN},
+          {GX_FX_SHORTLIST_REMOVE, 1, 11, GX_REASON_OFFER_WITHDRAWN}, {GX_FX_SHORTLIST_ADD, 1, 13, 2});
+    CHECK(gx_engine_offer(e, 11) == NULL);
+    fx_clear(&fx);
+    gx_engine_close_offer(e, 13, GX_STATE_EXPIRED, &fx); /* no refill left */
+    FX_IS(&fx, {GX_FX_UNMATCH, 1, 13, GX_REASON_OFFER_EXPIRED},
+          {GX_FX_SHORTLIST_REMOVE, 1, 13, GX_REASON_OFFER_EXPIRED});
+    fx_clear(&fx);
+    CHECK_EQ_INT(gx_engine_close_offer(e, 13, GX_STATE_EXPIRED, &fx), GX_ERR_NOT_FOUND);
+    CHECK_EQ_INT(gx_engine_close_offer(e, 12, GX_STATE_AWARDED, &fx), GX_ERR_INVALID);
+    CHECK_EQ_INT(fx.n, 0);
+    CHECK_STR(order(e, 1), "12");
+    gx_fxv_fini(&fx);
+    gx_engine_destroy(&e);
+}
+
+TEST(close_demand_unmatches)
+{
+    gx_fxv fx = {0};
+    gx_engine *e = three_offers(&fx);
+    REQUIRE(gx_engine_close_demand(e, 1, GX_STATE_AWARDED, &fx) == GX_OK);
+    FX_IS(&fx, {GX_FX_UNMATCH, 1, 11, GX_REASON_NONE}, {GX_FX_UNMATCH, 1, 12, GX_REASON_NONE},
+          {GX_FX_UNMATCH, 1, 13, GX_REASON_NONE});
+    CHECK(gx_engine_demand(e, 1) == NULL);
+    size_t n;
+    CHECK(gx_engine_matches(e, 1, &n) == NULL);
+    CHECK_EQ_INT(gx_engine_close_demand(e, 1, GX_STATE_AWARDED, &fx), GX_ERR_NOT_FOUND);
+    CHECK_EQ_INT(gx_engine_close_demand(e, 1, GX_STATE_OPEN, &fx), GX_ERR_INVALID);
+    /* the offers no longer refer to it: a new demand with the same id matches afresh */
+    fx_clear(&fx);
+    REQUIRE(add_d(e, mk_demand(1, ANCHOR), &fx) == GX_OK);
+    FX_IS(&fx, {GX_FX_MATCH, 1, 11, ANY}, {GX_FX_MATCH, 1, 12, ANY}, {GX_FX_MATCH, 1, 13, ANY},
+          {GX_FX_SHORTLIST_ADD, 1, 11, 1}, {GX_FX_SHORTLIST_ADD, 1, 12, 2});
+    gx_fxv_fini(&fx);
+    gx_engine_destroy(&e);
+}
+
+TEST(update_demand_diff)
+{
+    gx_fxv fx = {0};
+    gx_engine *e = three_offers(&fx);
+    gx_offer o13 = mk_offer(13, SME2, 50);
+    gx_strv_fini(&o13.materials);
+    gx_strv_push(&o13.materials, "magnesium.am60b");
+    upd_o(e, o13, NULL);
+    /* now require AM60B: only 13 covers it */
+    gx_demand d = mk_demand(1, ANCHOR);
+    gx_strv_fini(&d.materials);
+    gx_strv_push(&d.materials, "magnesium.am60b");
+    d.revision = 2;
+    REQUIRE(upd_d(e, d, &fx) == GX_OK);
+    FX_IS(&fx, {GX_FX_UNMATCH, 1, 11, GX_REASON_DEMAND_CHANGED}, {GX_FX_UNMATCH, 1, 12, GX_REASON_DEMAND_CHANGED},
+          {GX_FX_SHORTLIST_REMOVE, 1, 11, GX_REASON_DEMAND_CHANGED},
+          {GX_FX_SHORTLIST_REMOVE, 1, 12, GX_REASON_DEMAND_CHANGED}, {GX_FX_SHORTLIST_ADD, 1, 13, 1},
+          {GX_FX_NEAR_MISS, 1, 11, GX_RULE_MATERIAL}, {GX_FX_NEAR_MISS, 1, 12, GX_RULE_MATERIAL});
+    CHECK_EQ_INT(gx_engine_demand(e, 1)->revision, 2);
+    /* and back */
+    fx_clear(&fx);
+    upd_d(e, mk_demand(1, ANCHOR), &fx);
+    FX_IS(&fx, {GX_FX_MATCH, 1, 11, ANY}, {GX_FX_MATCH, 1, 12, ANY},
+          {GX_FX_SHORTLIST_REMOVE, 1, 13, GX_REASON_DEMAND_CHANGED}, {GX_FX_SHORTLIST_ADD, 1, 11, 1},
+          {GX_FX_SHORTLIST_ADD, 1, 12, 2});
+    /* an update that changes nothing emits nothing */
+    fx_clear(&fx);
+    upd_d(e, mk_demand(1, ANCHOR), &fx);
+    CHECK_EQ_INT(fx.n, 0);
+    /* a kind change moves it to another kind's offers */
+    gx_demand k = mk_demand(1, ANCHOR);
+    k.kind = GX_KIND_PROCESSING;
+    upd_d(e, k, &fx);
+    CHECK_EQ_INT(fx_count(&fx, GX_FX_UNMATCH), 3);
+    CHECK_STR(order(e, 1), "");
+    gx_engine_stats st;
+    gx_engine_stats_get(e, &st);
+    CHECK_EQ_INT(st.demands_by_kind[GX_KIND_PROCESSING], 1);
+    CHECK_EQ_INT(st.demands_by_kind[GX_KIND_PARTS_SUPPLY], 0);
+    gx_demand bad = mk_demand(7, ANCHOR);
+    CHECK_EQ_INT(upd_d(e, bad, &fx), GX_ERR_NOT_FOUND);
+    gx_fxv_fini(&fx);
+    gx_engine_destroy(&e);
+}
+
+TEST(near_miss_once_with_rule)
+{
+    gx_engine *e = mk_engine(10);
+    gx_fxv fx = {0};
+    std_firms(e);
+    gx_demand d = mk_demand(1, ANCHOR);
+    gx_strv_push(&d.certs, "IATF16949");
+    add_d(e, d, NULL);
+    REQUIRE(add_o(e, mk_offer(11, SME1, 30), &fx) == GX_OK);
+    FX_IS(&fx, {GX_FX_NEAR_MISS, 1, 11, GX_RULE_CERTIFICATION});
+    CHECK(fx.v[0].score > 0);
+    /* still a near miss for the same reason after an update: not told again */
+    fx_clear(&fx);
+    upd_o(e, mk_offer(11, SME1, 20), &fx);
+    CHECK_EQ_INT(fx.n, 0);
+    /* a different reason is news */
+    gx_offer o = mk_offer(11, SME1, 20);
+    o.min_order = 99999;
+    fx_clear(&fx);
+    upd_o(e, o, &fx);
+    CHECK_EQ_INT(fx.n, 0); /* two rules now fail: no longer near */
+    fx_clear(&fx);
+    upd_o(e, mk_offer(11, SME1, 20), &fx);
+    FX_IS(&fx, {GX_FX_NEAR_MISS, 1, 11, GX_RULE_CERTIFICATION});
+    /* a kind mismatch is never a near miss */
+    gx_offer k = mk_offer(12, SME2, 20);
+    gx_strv_push(&k.processes, "x"); /* irrelevant */
+    k.kinds = GX_BIT(GX_KIND_PROCESSING);
+    fx_clear(&fx);
+    add_o(e, k, &fx);
+    CHECK_EQ_INT(fx.n, 0);
+    uint64_t ids[4];
+    gx_rule rules[4];
+    REQUIRE(gx_engine_near_misses(e, 1, ids, rules, 4) == 1);
+    CHECK(ids[0] == 11 && rules[0] == GX_RULE_CERTIFICATION);
+    gx_engine_stats st;
+    gx_engine_stats_get(e, &st);
+    CHECK_EQ_INT(st.near_misses, 1);
+    CHECK_EQ_INT(st.near_misses_by_rule[GX_RULE_CERTIFICATION], 1);
+    CHECK_EQ_INT(st.demands_unmatched, 1);
+    /* the explanation and hint an SME would see */
+    gx_explain x;
+    REQUIRE(gx_engine_explain(e, 1, 11, g_now, &x) == GX_OK);
+    CHECK_EQ_INT(x.n_failed, 1);
+    char h[160];
+    CHECK_STR(gx_rules_hint(&x, GX_RULE_CERTIFICATION, h, sizeof h), "add IATF16949 to qualify");
+    CHECK_EQ_INT(gx_engine_explain(e, 1, 77, g_now, &x), GX_ERR_NOT_FOUND);
+    /* the SME gets certified: the near miss becomes a match */
+    fx_clear(&fx);
+    put_firm(e, SME1, GX_CREDIT_B, "IATF16949", &fx);
+    FX_IS(&fx, {GX_FX_MATCH, 1, 11, ANY}, {GX_FX_SHORTLIST_ADD, 1, 11, 1});
+    CHECK_EQ_INT(gx_engine_near_misses(e, 1, ids, rules, 4), 0);
+    gx_fxv_fini(&fx);
+    gx_engine_destroy(&e);
+}
+
+TEST(near_miss_cap)
+{
+    gx_engine_opts opts;
+    gx_engine_opts_default(&opts);
+    opts.rules.three_districts = THREE;
+    opts.rules.n_three_districts = 3;
+    opts.near_miss_max = 2;
+    gx_engine *e = NULL;
+    REQUIRE(gx_engine_new(&opts, &e) == GX_OK);
+    gx_fxv fx = {0};
+    std_firms(e);
+    gx_demand d = mk_demand(1, ANCHOR);
+    gx_strv_push(&d.certs, "IATF16949");
+    add_d(e, d, NULL);
+    for (uint64_t i = 0; i < 4; i++)
+        add_o(e, mk_offer(11 + i, SME1, 30 - (uint32_t)i), &fx);
+    CHECK_EQ_INT(fx_count(&fx, GX_FX_NEAR_MISS), 2); /* the rest are neither kept nor told */
+    uint64_t ids[8];
+    gx_rule rules[8];
+    CHECK_EQ_INT(gx_engine_near_misses(e, 1, ids, rules, 8), 2);
+    /* re-evaluating the demand keeps the best-scored: the shortest lead times */
+    fx_clear(&fx);
+    gx_demand d2 = mk_demand(1, ANCHOR);
+    gx_strv_push(&d2.certs, "IATF16949");
+    upd_d(e, d2, &fx);
+    REQUIRE(gx_engine_near_misses(e, 1, ids, rules, 8) == 2);
+    CHECK(ids[0] == 13 && ids[1] == 14);
+    FX_IS(&fx, {GX_FX_NEAR_MISS, 1, 13, GX_RULE_CERTIFICATION}, {GX_FX_NEAR_MISS, 1, 14, GX_RULE_CERTIFICATION});
+    gx_fxv_fini(&fx);
+    gx_engine_destroy(&e);
+}
+
+static gx_sub mk_sub(uint64_t id, const char *owner)
+{
+    gx_sub s = {0};
+    s.id = id;
+    snprintf(s.owner, sizeof s.owner, "%s", owner);
+    return s;
+}
+
+TEST(sub_hits)
+{
+    gx_engine *e = mk_engine(10);
+    gx_fxv fx = {0};
+    std_firms(e);
+    put_firm(e, ANCHOR2, GX_CREDIT_B, NULL, NULL);
+    gx_sub s = mk_sub(100, SME1);
+    s.kinds = GX_BIT(GX_KIND_PARTS_SUPPLY);
+    gx_strv_push(&s.processes, "casting");
+    REQUIRE(gx_engine_add_sub(e, &s, g_now, &fx) == GX_OK);
+    CHECK(s.processes.n == 0);
+    CHECK_EQ_INT(fx.n, 0);
+    gx_sub own = mk_sub(101, ANCHOR); /* the anchor's own demands are not news to it */
+    gx_engine_add_sub(e, &own, g_now, &fx);
+    add_d(e, mk_demand(1, ANCHOR), &fx);
+    FX_IS(&fx, {GX_FX_SUB_HIT, 1, 0, 100});
+    /* a demand that does not pass, then an update that makes it pass */
+    gx_demand d2 = mk_demand(2, ANCHOR2);
+    gx_strv_fini(&d2.processes);
+    gx_strv_push(&d2.processes, "machining.cnc");
+    fx_clear(&fx);
+    add_d(e, d2, &fx);
+    FX_IS(&fx, {GX_FX_SUB_HIT, 2, 0, 101});
+    fx_clear(&fx);
+    upd_d(e, mk_demand(2, ANCHOR2), &fx);
+    FX_IS(&fx, {GX_FX_SUB_HIT, 2, 0, 100});
+    fx_clear(&fx);
+    upd_d(e, mk_demand(2, ANCHOR2), &fx); /* still passing: not news */
+    CHECK_EQ_INT(fx.n, 0);
+    gx_demand d3 = mk_demand(3, ANCHOR2);
+    free(d3.industry);
+    d3.industry = strdup("C3512");
+    add_d(e, d3, NULL);
+    /* a new subscription runs against the open demands, in id order */
+    gx_sub s2 = mk_sub(102, SME2);
+    gx_strv_push(&s2.industries, "C36");
+    fx_clear(&fx);
+    REQUIRE(gx_engine_add_sub(e, &s2, g_now, &fx) == GX_OK);
+    FX_IS(&fx, {GX_FX_SUB_HIT, 1, 0, 102}, {GX_FX_SUB_HIT, 2, 0, 102});
+    gx_sub dup = mk_sub(102, SME2);
+    CHECK_EQ_INT(gx_engine_add_sub(e, &dup, g_now, &fx), GX_ERR_EXISTS);
+    gx_sub nobody = mk_sub(103, "91000000NOBODY0000");
+    CHECK_EQ_INT(gx_engine_add_sub(e, &nobody, g_now, &fx), GX_ERR_NOT_FOUND);
+    CHECK(gx_engine_sub(e, 102) && gx_engine_sub(e, 102)->industries.n == 1);
+    CHECK_EQ_INT(gx_engine_remove_sub(e, 102), GX_OK);
+    CHECK_EQ_INT(gx_engine_remove_sub(e, 102), GX_ERR_NOT_FOUND);
+    CHECK(gx_engine_sub(e, 102) == NULL);
+    fx_clear(&fx);
+    add_d(e, mk_demand(4, ANCHOR2), &fx);
+    FX_IS(&fx, {GX_FX_SUB_HIT, 4, 0, 100}, {GX_FX_SUB_HIT, 4, 0, 101});
+    gx_fxv_fini(&fx);
+    gx_engine_destroy(&e);
+}
+
+TEST(firm_downgraded_to_d)
+{
+    gx_fxv fx = {0};
+    gx_engine *e = three_offers(&fx);
+    CHECK(gx_engine_firm_matches(e, 1, SME1));
+    REQUIRE(gx_engine_put_firm(e, &(gx_firm){.id = SME1, .county = "410611", .credit = GX_CREDIT_D}, g_now, &fx) ==
+            GX_OK);
+    FX_IS(&fx, {GX_FX_UNMATCH, 1, 11, GX_REASON_FIRM_CHANGED},
+          {GX_FX_SHORTLIST_REMOVE, 1, 11, GX_REASON_FIRM_CHANGED}, {GX_FX_SHORTLIST_ADD, 1, 13, 2});
+    CHECK(!gx_engine_firm_matches(e, 1, SME1));
+    CHECK(gx_engine_firm(e, SME1)->credit == GX_CREDIT_D);
+    /* the anchor downgraded: its demand loses everything */
+    fx_clear(&fx);
+    gx_engine_put_firm(e, &(gx_firm){.id = ANCHOR, .county = "410611", .credit = GX_CREDIT_D}, g_now, &fx);
+    FX_IS(&fx, {GX_FX_UNMATCH, 1, 12, GX_REASON_FIRM_CHANGED}, {GX_FX_UNMATCH, 1, 13, GX_REASON_FIRM_CHANGED},
+          {GX_FX_SHORTLIST_REMOVE, 1, 12, GX_REASON_FIRM_CHANGED},
+          {GX_FX_SHORTLIST_REMOVE, 1, 13, GX_REASON_FIRM_CHANGED});
+    /* and restored */
+    fx_clear(&fx);
+    put_firm(e, ANCHOR, GX_CREDIT_A, NULL, &fx);
+    CHECK_EQ_INT(fx_count(&fx, GX_FX_MATCH), 2);
+    CHECK_STR(order(e, 1), "12,13");
+    gx_firm bad = {0};
+    CHECK_EQ_INT(gx_engine_put_firm(e, &bad, g_now, &fx), GX_ERR_INVALID);
+    gx_fxv_fini(&fx);
+    gx_engine_destroy(&e);
+}
+
+TEST(expiry)
+{
+    gx_fxv fx = {0};
+    gx_engine *e = three_offers(&fx);
+    gx_offer o = mk_offer(11, SME1, 30);
+    o.expires_at = g_now + 100;
+    upd_o(e, o, NULL);
+    gx_demand d = mk_demand(2, ANCHOR);
+    d.expires_at = g_now + 200;
+    add_d(e, d, NULL);
+    fx_clear(&fx);
+    CHECK_EQ_INT(gx_engine_expire(e, g_now + 99, &fx), 0);
+    CHECK_EQ_INT(fx.n, 0);
+    CHECK_EQ_INT(gx_engine_expire(e, g_now + 100, &fx), 1);
+    FX_IS(&fx, {GX_FX_OFFER_CLOSED, 0, 11, GX_STATE_EXPIRED}, {GX_FX_UNMATCH, 1, 11, GX_REASON_OFFER_EXPIRED},
+          {GX_FX_SHORTLIST_REMOVE, 1, 11, GX_REASON_OFFER_EXPIRED}, {GX_FX_SHORTLIST_ADD, 1, 13, 2},
+          {GX_FX_UNMATCH, 2, 11, GX_REASON_OFFER_EXPIRED}, {GX_FX_SHORTLIST_REMOVE, 2, 11, GX_REASON_OFFER_EXPIRED},
+          {GX_FX_SHORTLIST_ADD, 2, 13, 2});
+    fx_clear(&fx);
+    CHECK_EQ_INT(gx_engine_expire(e, g_now + 500, &fx), 1);
+    FX_IS(&fx, {GX_FX_DEMAND_CLOSED, 2, 0, GX_STATE_EXPIRED}, {GX_FX_UNMATCH, 2, 12, GX_REASON_NONE},
+          {GX_FX_UNMATCH, 2, 13, GX_REASON_NONE});
+    CHECK(gx_engine_demand(e, 2) == NULL && gx_engine_demand(e, 1) != NULL);
+    gx_fxv_fini(&fx);
+    gx_engine_destroy(&e);
+}
+
+TEST(proposed_set_covers_greedily)
+{
+    gx_engine *e = mk_engine(10);
+    std_firms(e);
+    gx_demand d = mk_demand(1, ANCHOR);
+    d.quantity = 10000;
+    d.splittable = true;
+    add_d(e, d, NULL);
+    double caps[] = {1800, 900, 600, 300}; /* 6000, 3000, 2000, 1000 by needed-by */
+    for (int i = 0; i < 4; i++) {
+        gx_offer o = mk_offer(11 + (uint64_t)i, SME1, 30);
+        o.monthly_capacity = caps[i];
+        add_o(e, o, NULL);
+    }
+    CHECK_STR(order(e, 1), "11,12,13,14");
+    uint64_t ids[8];
+    size_t n;
+    double cov;
+    REQUIRE(gx_engine_proposed_set(e, 1, g_now, ids, 8, &n, &cov) == GX_OK);
+    CHECK_EQ_INT(n, 3);
+    CHECK(ids[0] == 11 && ids[1] == 12 && ids[2] == 13);
+    CHECK(fabs(cov - 1.1) < 1e-9);
+    REQUIRE(gx_engine_proposed_set(e, 1, g_now, ids, 1, &n, &cov) == GX_OK); /* cap */
+    CHECK(n == 1 && fabs(cov - 0.6) < 1e-9);
+    gx_demand d2 = mk_demand(1, ANCHOR);
+    d2.quantity = 10000;
+    d2.splittable = true;
+    d2.max_suppliers = 2;
+    upd_d(e, d2, NULL);
+    gx_engine_proposed_set(e, 1, g_now, ids, 8, &n, &cov);
+    CHECK(n == 2 && fabs(cov - 0.9) < 1e-9);
+    add_d(e, mk_demand(2, ANCHOR), NULL); /* not splittable */
+    REQUIRE(gx_engine_proposed_set(e, 2, g_now, ids, 8, &n, &cov) == GX_OK);
+    CHECK_EQ_INT(n, 0);
+    CHECK_EQ_INT(gx_engine_proposed_set(e, 9, g_now, ids, 8, &n, &cov), GX_ERR_NOT_FOUND);
+    gx_engine_destroy(&e);
+}
+
+TEST(stats_counts)
+{
+    gx_fxv fx = {0};
+    gx_engine *e = three_offers(&fx);
+    gx_demand d = mk_demand(2, ANCHOR);
+    d.kind = GX_KIND_PROCESSING;
+    add_d(e, d, NULL);
+    gx_sub s = mk_sub(5, SME1);
+    gx_engine_add_sub(e, &s, g_now, NULL);
+    gx_engine_stats st;
+    gx_engine_stats_get(e, &st);
+    CHECK_EQ_INT(st.firms, 3);
+    CHECK_EQ_INT(st.demands_open, 2);
+    CHECK_EQ_INT(st.offers_open, 3);
+    CHECK_EQ_INT(st.subs, 1);
+    CHECK_EQ_INT(st.matches, 3);
+    CHECK_EQ_INT(st.demands_unmatched, 1);
+    CHECK_EQ_INT(st.demands_by_kind[GX_KIND_PARTS_SUPPLY], 1);
+    CHECK_EQ_INT(st.demands_by_kind[GX_KIND_PROCESSING], 1);
+    CHECK_EQ_INT(st.near_misses, 0);
+    gx_fxv_fini(&fx);
+    gx_engine_destroy(&e);
+}
+
+TEST(add_errors_take_ownership)
+{
+    gx_engine *e = mk_engine(10);
+    std_firms(e);
+    CHECK_EQ_INT(add_d(e, mk_demand(1, "91000000NOBODY0000"), NULL), GX_ERR_NOT_FOUND);
+    CHECK_EQ_INT(add_d(e, mk_demand(1, ANCHOR), NULL), GX_OK);
+    CHECK_EQ_INT(add_d(e, mk_demand(1, ANCHOR), NULL), GX_ERR_EXISTS);
+    gx_demand bad = mk_demand(2, ANCHOR);
+    bad.kind = GX_KIND_NONE;
+    CHECK_EQ_INT(add_d(e, bad, NULL), GX_ERR_INVALID);
+    gx_demand closed = mk_demand(3, ANCHOR);
+    closed.state = GX_STATE_WITHDRAWN;
+    CHECK_EQ_INT(add_d(e, closed, NULL), GX_ERR_INVALID);
+    CHECK_EQ_INT(add_o(e, mk_offer(10, "91000000NOBODY0000", 1), NULL), GX_ERR_NOT_FOUND);
+    CHECK_EQ_INT(add_o(e, mk_offer(10, SME1, 1), NULL), GX_OK);
+    CHECK_EQ_INT(add_o(e, mk_offer(10, SME1, 1), NULL), GX_ERR_EXISTS);
+    gx_engine_opts o;
+    gx_engine_opts_default(&o);
+    o.shortlist_k = 0;
+    gx_engine *x = NULL;
+    CHECK_EQ_INT(gx_engine_new(&o, &x), GX_ERR_INVALID);
+    CHECK(x == NULL);
+    CHECK_EQ_INT(gx_engine_set_opts(e, &o), GX_ERR_INVALID);
+    gx_engine_count_award(e, SME1);
+    gx_engine_count_award(e, "91000000NOBODY0000");
+    CHECK_EQ_INT(gx_engine_firm(e, SME1)->awards, 1);
+    gx_engine_destroy(&e);
+    gx_engine_destroy(&e); /* tolerates NULL */
+}
+
+TEST(set_opts_reranks_lazily)
+{
+    gx_engine *e = mk_engine(2);
+    gx_fxv fx = {0};
+    std_firms(e);
+    add_d(e, mk_demand(1, ANCHOR), NULL);
+    gx_offer a = mk_offer(11, SME1, 30), b = mk_offer(12, SME2, 50);
+    a.monthly_capacity = 2600; /* short lead, less headroom */
+    b.monthly_capacity = 6000; /* long lead, much headroom */
+    add_o(e, a, NULL);
+    add_o(e, b, NULL);
+    add_o(e, mk_offer(13, SME2, 70), NULL);
+    CHECK_STR(order(e, 1), "11,12,13");
+    gx_engine_opts o;
+    gx_engine_opts_default(&o);
+    o.rules.three_districts = THREE;
+    o.rules.n_three_districts = 3;
+    o.shortlist_k = 1;
+    for (int t = 0; t < GX_TERM__COUNT; t++)
+        o.rules.weights[t] = 0;
+    o.rules.weights[GX_TERM_CAPACITY] = 1;
+    REQUIRE(gx_engine_set_opts(e, &o) == GX_OK);
+    CHECK_STR(order(e, 1), "11,12,13"); /* unchanged until the demand is next touched */
+    add_o(e, mk_offer(14, SME1, 90), &fx);
+    /* now ranked by capacity headroom, and the shortlist is one long */
+    CHECK_STR(order(e, 1), "12,13,14,11");
+    FX_IS(&fx, {GX_FX_MATCH, 1, 14, ANY}, {GX_FX_SHORTLIST_REMOVE, 1, 11, GX_REASON_DISPLACED});
+    gx_fxv_fini(&fx);
+    gx_engine_destroy(&e);
+}
+
+TEST(tech_transfer_by_kind)
+{
+    gx_engine *e = mk_engine(10);
+    gx_fxv fx = {0};
+    std_firms(e);
+    gx_demand d = mk_demand(1, ANCHOR);
+    d.kind = GX_KIND_TECH_TRANSFER;
+    gx_strv_push(&d.ipc, "H01L");
+    d.min_trl = 6;
+    add_d(e, d, NULL);
+    gx_offer o = mk_offer(11, SME1, 10);
+    o.kinds = GX_BIT(GX_KIND_TECH_TRANSFER) | GX_BIT(GX_KIND_PARTS_SUPPLY);
+    gx_strv_push(&o.ipc, "H01L 21/02");
+    o.trl = 5;
+    add_o(e, o, &fx);
+    FX_IS(&fx, {GX_FX_NEAR_MISS, 1, 11, GX_RULE_TECHNOLOGY});
+    gx_offer o2 = mk_offer(11, SME1, 10);
+    o2.kinds = GX_BIT(GX_KIND_TECH_TRANSFER);
+    gx_strv_push(&o2.ipc, "H01L 21/02");
+    o2.trl = 7;
+    fx_clear(&fx);
+    upd_o(e, o2, &fx);
+    FX_IS(&fx, {GX_FX_MATCH, 1, 11, ANY}, {GX_FX_SHORTLIST_ADD, 1, 11, 1});
+    gx_fxv_fini(&fx);
+    gx_engine_destroy(&e);
+}
+
+/* ---- randomized comparison against brute force */
+
+#define P_FIRMS 10
+#define P_MAXID 600
+
+static uint64_t g_rng;
+static uint32_t rnd(uint32_t n)
+{
+    g_rng ^= g_rng << 13; /* xorshift64 */
+    g_rng ^= g_rng >> 7;
+    g_rng ^= g_rng << 17;
+    return (uint32_t)((g_rng >> 11) % n);
+}
+static const char *pick(const char *const *v, size_t n)
+{
+    return v[rnd((uint32_t)n)];
+}
+
+static char g_fid[P_FIRMS][GX_FIRM_ID_LEN + 1];
+
+static void p_firm(gx_engine *e, int i, gx_fxv *fx)
+{
+    static const char *const counties[] = {"410611", "410611", "410602", "410702", "410105"};
+    static const char *const zones[] = {NULL, "hebi.etdz", "hebi.demo", NULL};
+    static const double lat[] = {35.75, 35.70, 35.90, 35.30, 34.75}, lon[] = {114.30, 114.25, 114.20, 113.93, 113.62};
+    int c = (int)rnd(5);
+    gx_firm f;
+    firm_init(&f, g_fid[i], counties[c], c < 2 ? pick(zones, 4) : NULL, lat[c] + rnd(100) / 1000.0,
+              lon[c] + rnd(100) / 1000.0, (gx_credit)rnd(5), rnd(2) ? "ISO9001" : NULL);
+    f.has_location = rnd(8) != 0;
+    if (gx_engine_put_firm(e, &f, g_now, fx) != GX_OK)
+        abort();
+    gx_firm_fini(&f);
+}
+
+static gx_demand p_demand(uint64_t id)
+{
+    static const char *const ind[] = {"C3670", "C3671", "C3360", "C3976", NULL};
+    static const char *const proc[] = {"casting.die", "casting", "machining.cnc", "surface.anodizing"};
+    static const char *const mat[] = {"magnesium", "aluminium.adc12", NULL};
+    gx_demand d = {0};
+    d.id = id;
+    d.state = GX_STATE_OPEN;
+    snprintf(d.owner, sizeof d.owner, "%s", g_fid[rnd(P_FIRMS)]);
+    d.kind = (gx_kind)(1 + rnd(3));
+    const char *s = pick(ind, 5);
+    d.industry = s ? strdup(s) : NULL;
+    gx_strv_push(&d.processes, pick(proc, 4));
+    if ((s = pick(mat, 3)))
+        gx_strv_push(&d.materials, s);
+    if (!rnd(4))
+        gx_strv_push(&d.certs, "ISO9001");
+    d.quantity = 500 + rnd(8) * 500;
+    d.needed_by = g_today + 10 + (int32_t)rnd(150);
+    if ((d.has_budget = rnd(2))) {
+        d.budget_min = rnd(10);
+        d.budget_max = rnd(3) ? d.budget_min + rnd(10) : 0;
+    }
+    d.min_credit = (gx_credit)rnd(4);
+    d.scope = (gx_scope)rnd(6);
+    d.max_distance_km = rnd(3) ? 0 : 20 + rnd(200);
+    d.splittable = rnd(3) == 0;
+    return d;
+}
+
+static gx_offer p_offer(uint64_t id)
+{
+    static const char *const ind[] = {"C3670", "C3679", "C3360", "C39"};
+    static const char *const proc[] = {"casting.die.magnesium", "casting.die", "machining.cnc.5axis",
+                                       "machining.cnc", "surface.anodizing"};
+    static const char *const mat[] = {"magnesium.az91d", "magnesium", "aluminium.adc12"};
+    gx_offer o = {0};
+    o.id = id;
+    o.state = GX_STATE_OPEN;
+    snprintf(o.owner, sizeof o.owner, "%s", g_fid[rnd(P_FIRMS)]);
+    o.kinds = GX_BIT(1 + rnd(3)) | (rnd(2) ? GX_BIT(1 + rnd(3)) : 0);
+    gx_strv_push(&o.industries, pick(ind, 4));
+    for (int i = 0, n = 1 + (int)rnd(3); i < n; i++)
+        gx_strv_push(&o.processes, pick(proc, 5));
+    for (int i = 0, n = (int)rnd(3); i < n; i++)
+        gx_strv_push(&o.materials, pick(mat, 3));
+    o.monthly_capacity = 100 + rnd(30) * 100;
+    o.min_order = rnd(4) * 500;
+    o.lead_time_days = 5 + rnd(80);
+    if ((o.has_price = rnd(2))) {
+        o.price_min = rnd(15);
+        o.price_max = rnd(3) ? o.price_min + rnd(10) : 0;
+    }
+    o.service_scope = (gx_scope)rnd(6);
+    o.service_radius_km = rnd(3) ? 0 : 20 + rnd(200);
+    return o;
+}
+
+static bool g_dopen[P_MAXID], g_oopen[P_MAXID];
+static bool g_mmodel[P_MAXID][P_MAXID];   /* MATCH/UNMATCH replayed */
+static bool g_smodel[P_MAXID][P_MAXID];   /* SHORTLIST_ADD/REMOVE replayed */
+static uint8_t g_near_before[P_MAXID][P_MAXID];
+
+static int cmp_match(const void *a, const void *b)
+{
+    const gx_match *x = a, *y = b;
+    if (x->score != y->score)
+        return x->score > y->score ? -1 : 1;
+    return x->offer_id < y->offer_id ? -1 : x->offer_id > y->offer_id;
+}
+
+static void snapshot_near(const gx_engine *e)
+{
+    static uint64_t ids[P_MAXID];
+    static gx_rule rules[P_MAXID];
+    memset(g_near_before, 0, sizeof g_near_before);
+    for (uint64_t d = 1; d < P_MAXID; d++) {
+        size_t n = gx_engine_near_misses(e, d, ids, rules, P_MAXID);
+        for (size_t i = 0; i < n; i++)
+            g_near_before[d][ids[i]] = (uint8_t)rules[i];
+    }
+}
+
+/* Replays effects into the models; returns false on an impossible effect. */
+static bool replay(const gx_fxv *fx)
+{
+    bool ok = true;
+    for (size_t i = 0; i < fx->n; i++) {
+        const gx_fx *f = &fx->v[i];
+        uint64_t d = f->demand_id, o = f->offer_id;
+        if (d >= P_MAXID || o >= P_MAXID)
+            return false;
+        switch (f->type) {
+        case GX_FX_MATCH: ok &= !g_mmodel[d][o]; g_mmodel[d][o] = true; break;
+        case GX_FX_UNMATCH: ok &= g_mmodel[d][o]; g_mmodel[d][o] = false; break;
+        case GX_FX_SHORTLIST_ADD: ok &= !g_smodel[d][o] && f->rank >= 1; g_smodel[d][o] = true; break;
+        case GX_FX_SHORTLIST_REMOVE: ok &= g_smodel[d][o]; g_smodel[d][o] = false; break;
+        case GX_FX_DEMAND_CLOSED: break;
+        default: break;
+        }
+        if (!ok) {
+            fprintf(stderr, "  impossible effect [%zu] %s d=%llu o=%llu\n", i, fx_name(f->type),
+                    (unsigned long long)d, (unsigned long long)o);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Everything the engine holds agrees with brute force and with the effects. */
+static bool consistent(const gx_engine *e, const gx_rules_opts *ro, unsigned k, const gx_fxv *fx, int step)
+{
+    static gx_match want[P_MAXID];
+    for (uint64_t did = 1; did < P_MAXID; did++) {
+        const gx_demand *d = gx_engine_demand(e, did);
+        if (!!d != g_dopen[did])
+            return fprintf(stderr, "  step %d: demand %llu held=%d\n", step, (unsigned long long)did, !!d), false;
+        if (!d) {
+            for (uint64_t o = 0; o < P_MAXID; o++)
+                if (g_mmodel[did][o] && (g_mmodel[did][o] = false, true))
+                    return fprintf(stderr, "  step %d: closed demand still matched\n", step), false;
+            memset(g_smodel[did], 0, sizeof g_smodel[did]);
+            continue;
+        }
+        const gx_firm *df = gx_engine_firm(e, d->owner);
+        size_t nw = 0;
+        uint8_t near[P_MAXID] = {0};
+        for (uint64_t oid = 1; oid < P_MAXID; oid++) {
+            const gx_offer *o = gx_engine_offer(e, oid);
+            if (!!o != g_oopen[oid])
+                return fprintf(stderr, "  step %d: offer %llu held=%d\n", step, (unsigned long long)oid, !!o), false;
+            if (!o)
+                continue;
+            const gx_firm *of = gx_engine_firm(e, o->owner);
+            if (gx_rules_excluded(df, of))
+                continue;
+            gx_explain x;
+            gx_rules_evaluate(ro, d, df, o, of, g_now, false, &x);
+            if (x.n_failed == 0)
+                want[nw++] = (gx_match){.offer_id = oid, .score = x.score};
+            else if (x.n_failed == 1 && x.failed != GX_RULE_KIND && x.failed != GX_RULE_VALIDITY)
+                near[oid] = (uint8_t)x.failed;
+        }
+        qsort(want, nw, sizeof *want, cmp_match);
+        size_t n;
+        const gx_match *m = gx_engine_matches(e, did, &n);
+        bool same = n == nw;
+        for (size_t i = 0; same && i < n; i++)
+            same = m[i].offer_id == want[i].offer_id && m[i].score == want[i].score;
+        if (!same) {
+            fprintf(stderr, "  step %d: demand %llu: engine %s\n  brute:", step, (unsigned long long)did, order(e, did));
+            for (size_t i = 0; i < nw; i++)
+                fprintf(stderr, "%s%llu", i ? "," : " ", (unsigned long long)want[i].offer_id);
+            fprintf(stderr, "\n");
+            return false;
+        }
+        /* effects replayed give the same matches and shortlist */
+        for (uint64_t oid = 1; oid < P_MAXID; oid++) {
+            bool is_m = false, is_s = false;
+            for (size_t i = 0; i < n; i++)
+                if (m[i].offer_id == oid) {
+                    is_m = true;
+                    is_s = i < k;
+                }
+            if (g_mmodel[did][oid] != is_m || g_smodel[did][oid] != is_s) {
+                fprintf(stderr, "  step %d: d%llu o%llu: engine match=%d short=%d, effects match=%d short=%d\n", step,
+                        (unsigned long long)did, (unsigned long long)oid, is_m, is_s, g_mmodel[did][oid],
+                        g_smodel[did][oid]);
+                return false;
+            }
+        }
+        /* near misses: exactly the brute-force set; NEAR_MISS told iff new */
+        static uint64_t ids[P_MAXID];
+        static gx_rule rules[P_MAXID];
+        size_t nn = gx_engine_near_misses(e, did, ids, rules, P_MAXID);
+        uint8_t held[P_MAXID] = {0};
+        for (size_t i = 0; i < nn; i++)
+            held[ids[i]] = (uint8_t)rules[i];
+        for (uint64_t oid = 1; oid < P_MAXID; oid++) {
+            if (held[oid] != near[oid])
+                return fprintf(stderr, "  step %d: near d%llu o%llu engine %d brute %d\n", step,
+                               (unsigned long long)did, (unsigned long long)oid, held[oid], near[oid]),
+                       false;
+            bool told = false;
+            for (size_t i = 0; i < fx->n; i++)
+                if (fx->v[i].type == GX_FX_NEAR_MISS && fx->v[i].demand_id == did && fx->v[i].offer_id == oid)
+                    told = fx->v[i].rule == held[oid];
+            bool news = held[oid] && held[oid] != g_near_before[did][oid];
+            if (told != news)
+                return fprintf(stderr, "  step %d: near d%llu o%llu told=%d news=%d\n", step, (unsigned long long)did,
+                               (unsigned long long)oid, told, news),
+                       false;
+        }
+    }
+    return true;
+}
+
+TEST(property_matches_equal_brute_force)
+{
+    const unsigned k = 3;
+    gx_engine_opts opts;
+    gx_engine_opts_default(&opts);
+    opts.rules.three_districts = THREE;
+    opts.rules.n_three_districts = 3;
+    opts.shortlist_k = k;
+    opts.near_miss_max = GX_ENGINE_NEAR_MISS_MAX;
+    const char *env = getenv("GX_PROPERTY_SEEDS"); /* a longer soak on demand */
+    uint64_t seeds = env && atoi(env) > 0 ? (uint64_t)atoi(env) : 3, total_matches = 0, total_near = 0;
+    for (uint64_t seed = 1; seed <= seeds; seed++) {
+        gx_engine *e = NULL;
+        REQUIRE(gx_engine_new(&opts, &e) == GX_OK);
+        gx_fxv fx = {0};
+        g_rng = 0x9E3779B97F4A7C15ULL * seed;
+        memset(g_dopen, 0, sizeof g_dopen);
+        memset(g_oopen, 0, sizeof g_oopen);
+        memset(g_mmodel, 0, sizeof g_mmodel);
+        memset(g_smodel, 0, sizeof g_smodel);
+        for (int i = 0; i < P_FIRMS; i++) {
+            snprintf(g_fid[i], sizeof g_fid[i], "9141060%011d", i);
+            p_firm(e, i, NULL);
+        }
+        uint64_t next_d = 1, next_o = 1;
+        int counts[8] = {0};
+        for (int step = 0; step < 320; step++) {
+            snapshot_near(e);
+            fx_clear(&fx);
+            uint32_t r = rnd(100);
+            uint64_t id = 0;
+            gx_err err = GX_OK;
+            if (r < 22 && next_d < P_MAXID) {
+                id = next_d++;
+                gx_demand d = p_demand(id);
+                err = gx_engine_add_demand(e, &d, g_now, &fx);
+                g_dopen[id] = true;
+                counts[0]++;
+            } else if (r < 60 && next_o < P_MAXID) {
+                id = next_o++;
+                gx_offer o = p_offer(id);
+                err = gx_engine_add_offer(e, &o, g_now, &fx);
+                g_oopen[id] = true;
+                counts[1]++;
+            } else if (r < 72 && next_o > 1) {
+                id = 1 + rnd((uint32_t)next_o - 1);
+                gx_offer o = p_offer(id);
+                err = gx_engine_update_offer(e, &o, g_now, &fx);
+                if (!g_oopen[id])
+                    err = err == GX_ERR_NOT_FOUND ? GX_OK : GX_ERR_INTERNAL;
+                counts[2]++;
+            } else if (r < 82 && next_d > 1) {
+                id = 1 + rnd((uint32_t)next_d - 1);
+                gx_demand d = p_demand(id);
+                err = gx_engine_update_demand(e, &d, g_now, &fx);
+                if (!g_dopen[id])
+                    err = err == GX_ERR_NOT_FOUND ? GX_OK : GX_ERR_INTERNAL;
+                counts[3]++;
+            } else if (r < 89 && next_o > 1) {
+                id = 1 + rnd((uint32_t)next_o - 1);
+                err = gx_engine_close_offer(e, id, GX_STATE_WITHDRAWN, &fx);
+                if (!g_oopen[id])
+                    err = err == GX_ERR_NOT_FOUND ? GX_OK : GX_ERR_INTERNAL;
+                g_oopen[id] = false;
+                counts[4]++;
+            } else if (r < 94 && next_d > 1) {
+                id = 1 + rnd((uint32_t)next_d - 1);
+                err = gx_engine_close_demand(e, id, GX_STATE_AWARDED, &fx);
+                if (!g_dopen[id])
+                    err = err == GX_ERR_NOT_FOUND ? GX_OK : GX_ERR_INTERNAL;
+                g_dopen[id] = false;
+                counts[5]++;
+            } else {
+                p_firm(e, (int)rnd(P_FIRMS), &fx);
+                counts[6]++;
+            }
+            REQUIRE(err == GX_OK);
+            REQUIRE(replay(&fx));
+            if (!consistent(e, &opts.rules, k, &fx, step)) {
+                fprintf(stderr, "  seed %llu step %d (r=%u id=%llu); effects:\n", (unsigned long long)seed, step, r,
+                        (unsigned long long)id);
+                fx_dump(&fx);
+                CHECK(0);
+                break;
+            }
+        }
+        gx_engine_stats st;
+        gx_engine_stats_get(e, &st);
+        total_matches += st.matches;
+        total_near += st.near_misses;
+        printf("     seed %llu: %llu demands, %llu offers open, %llu matches, %llu near misses\n",
+               (unsigned long long)seed, (unsigned long long)st.demands_open, (unsigned long long)st.offers_open,
+               (unsigned long long)st.matches, (unsigned long long)st.near_misses);
+        gx_fxv_fini(&fx);
+        gx_engine_destroy(&e);
+    }
+    CHECK(total_matches > 20 * seeds); /* the random world does produce matches */
+    CHECK(total_near > 20 * seeds);
+}
+
+/* ---- a failing allocator: the Nth allocation from now fails, once */
+
+#ifdef GX_TEST_FAILING_ALLOC
+/* The test binary defines malloc and friends, which every library then calls.
+ * They forward to AddressSanitizer's allocator when it is linked in (its
+ * interceptors, weak references here) and to glibc's otherwise. */
+extern void *__interceptor_malloc(size_t) __attribute__((weak));
+extern void *__interceptor_calloc(size_t, size_t) __attribute__((weak));
+extern void *__interceptor_realloc(void *, size_t) __attribute__((weak));
+extern void __interceptor_free(void *) __attribute__((weak));
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void __libc_free(void *);
+
+static long g_fail_in = -1; /* allocations to let through before one fails; -1 never */
+static long g_failures;
+
+static bool inject(void)
+{
+    if (g_fail_in < 0)
+        return false;
+    if (g_fail_in-- == 0) {
+        g_failures++;
+        return true;
+    }
+    return false;
+}
+
+void *malloc(size_t n)
+{
+    if (inject())
+        return NULL;
+    return __interceptor_malloc ? __interceptor_malloc(n) : __libc_malloc(n);
+}
+
+void *calloc(size_t n, size_t m)
+{
+    if (inject())
+        return NULL;
+    return __interceptor_calloc ? __interceptor_calloc(n, m) : __libc_calloc(n, m);
+}
+
+void *realloc(void *p, size_t n)
+{
+    if (inject())
+        return NULL;
+    return __interceptor_realloc ? __interceptor_realloc(p, n) : __libc_realloc(p, n);
+}
+
+void free(void *p)
+{
+    if (__interceptor_free)
+        __interceptor_free(p);
+    else
+        __libc_free(p);
+}
+
+/* A state digest: every demand's matches and near misses and the stats. */
+static uint64_t digest(const gx_engine *e)
+{
+    uint64_t h = 1469598103934665603ULL;
+#define MIX(v) (h = (h ^ (uint64_t)(v)) * 1099511628211ULL)
+    for (uint64_t d = 1; d < 40; d++) {
+        size_t n;
+        const gx_match *m = gx_engine_matches(e, d, &n);
+        MIX(n);
+        for (size_t i = 0; i < n; i++) {
+            MIX(m[i].offer_id);
+            MIX((uint64_t)(m[i].score * 1e6));
+        }
+        uint64_t ids[64];
+        gx_rule rules[64];
+        size_t nn = gx_engine_near_misses(e, d, ids, rules, 64);
+        for (size_t i = 0; i < nn; i++)
+            MIX(ids[i] * 31 + rules[i]);
+    }
+    gx_engine_stats st;
+    gx_engine_stats_get(e, &st);
+    MIX(st.firms);
+    MIX(st.demands_open);
+    MIX(st.offers_open);
+    MIX(st.subs);
+    MIX(st.matches);
+#undef MIX
+    return h;
+}
+
+/* Runs op i of a fixed scenario with one allocation failing after `let`
+ * successful ones; returns the error. */
+static gx_err scenario_op(gx_engine *e, int i, gx_fxv *fx, long let)
+{
+    gx_err err = GX_OK;
+    gx_demand d = {0};
+    gx_offer o = {0};
+    gx_sub s = {0};
+    gx_firm f = {0};
+    /* inputs are built before arming the failure */
+    switch (i) {
+    case 0: firm_init(&f, ANCHOR, "410611", "hebi.etdz", 35.75, 114.30, GX_CREDIT_A, NULL); break;
+    case 1: firm_init(&f, SME1, "410611", NULL, 35.76, 114.31, GX_CREDIT_B, "ISO9001"); break;
+    case 2: firm_init(&f, SME2, "410611", NULL, 35.74, 114.29, GX_CREDIT_B, NULL); break;
+    case 3: s = mk_sub(1, SME1); gx_strv_push(&s.processes, "casting"); break;
+    case 4: d = mk_demand(1, ANCHOR); break;
+    case 5: case 6: case 7: case 8:
+        o = mk_offer((uint64_t)(i + 6), i % 2 ? SME1 : SME2, (uint32_t)(20 + 7 * i));
+        o.expires_at = i == 8 ? g_now + 1 : 0;
+        break;
+    case 9: d = mk_demand(2, ANCHOR); gx_strv_push(&d.certs, "IATF16949"); break;
+    case 10: o = mk_offer(11, SME1, 120); break;
+    case 11: d = mk_demand(1, ANCHOR); d.quantity = 7000; break;
+    case 12: firm_init(&f, SME2, "410611", NULL, 35.74, 114.29, GX_CREDIT_D, NULL); break;
+    default: break;
+    }
+    g_fail_in = let;
+    switch (i) {
+    case 0: case 1: case 2: case 12: err = gx_engine_put_firm(e, &f, g_now, fx); break;
+    case 3: err = gx_engine_add_sub(e, &s, g_now, fx); break;
+    case 4: case 9: err = gx_engine_add_demand(e, &d, g_now, fx); break;
+    case 5: case 6: case 7: case 8: err = gx_engine_add_offer(e, &o, g_now, fx); break;
+    case 10: err = gx_engine_update_offer(e, &o, g_now, fx); break;
+    case 11: err = gx_engine_update_demand(e, &d, g_now, fx); break;
+    case 13: err = gx_engine_close_offer(e, 12, GX_STATE_WITHDRAWN, fx); break;
+    case 14: err = gx_engine_expire(e, g_now + 1, fx) == 1 ? GX_OK : GX_ERR_NOMEM; break;
+    case 15: err = gx_engine_close_demand(e, 1, GX_STATE_AWARDED, fx); break;
+    default: break;
+    }
+    g_fail_in = -1;
+    gx_firm_fini(&f);
+    gx_demand_fini(&d);
+    gx_offer_fini(&o);
+    gx_sub_fini(&s);
+    return err;
+}
+#define SCENARIO_OPS 16
+
+TEST(failing_allocator)
+{
+    /* For each op of the scenario and each allocation it makes, fail that
+     * allocation: the op returns GX_ERR_NOMEM and leaves the engine as it was
+     * (put_firm may have applied the firm itself), then succeeds when retried. */
+    long total = 0;
+    for (int op = 0; op < SCENARIO_OPS; op++) {
+        for (long let = 0;; let++) {
+            gx_engine *e = mk_engine(2);
+            gx_fxv fx = {0};
+            for (int i = 0; i < op; i++)
+                if (scenario_op(e, i, &fx, -1) != GX_OK)
+                    abort();
+            uint64_t before = digest(e);
+            long f0 = g_failures;
+            gx_err err = scenario_op(e, op, &fx, let);
+            bool failed = g_failures > f0;
+            if (failed && !(op == 14 && err == GX_OK)) { /* expire may work around a failure */
+                total++;
+                CHECK_EQ_INT(err, GX_ERR_NOMEM);
+                if (op != 12) /* put_firm may have applied part of the change */
+                    CHECK(digest(e) == before);
+                CHECK_EQ_INT(scenario_op(e, op, &fx, -1), GX_OK);
+            } else {
+                CHECK_EQ_INT(err, GX_OK);
+            }
+            for (int i = op + 1; i < SCENARIO_OPS; i++)
+                CHECK_EQ_INT(scenario_op(e, i, &fx, -1), GX_OK);
+            gx_fxv_fini(&fx);
+            gx_engine_destroy(&e);
+            if (!failed)
+                break; /* the op made fewer than let + 1 allocations */
+        }
+    }
+    printf("     %ld injected allocation failures\n", total);
+    CHECK(total > 50);
+}
+#endif
+
+int main(void)
+{
+    init_time();
+    RUN(shortlist_order_and_cap);
+    RUN(two_sided_same_result);
+    RUN(update_offer_makes_ineligible);
+    RUN(close_offer_refills);
+    RUN(close_demand_unmatches);
+    RUN(update_demand_diff);
+    RUN(near_miss_once_with_rule);
+    RUN(near_miss_cap);
+    RUN(sub_hits);
+    RUN(firm_downgraded_to_d);
+    RUN(expiry);
+    RUN(proposed_set_covers_greedily);
+    RUN(stats_counts);
+    RUN(add_errors_take_ownership);
+    RUN(set_opts_reranks_lazily);
+    RUN(tech_transfer_by_kind);
+    RUN(property_matches_equal_brute_force);
+#ifdef GX_TEST_FAILING_ALLOC
+    RUN(failing_allocator);
+#endif
+    return gx_test_done();
+}

@@ -1,0 +1,805 @@
+/* test_rules.c — every hard rule passing and failing, scores, hints, filters.
+ *
+ * The baseline is an eligible pair: an anchor in the Hebi ETDZ (county 410611)
+ * posting a magnesium die-casting PARTS_SUPPLY demand, and an SME in Qibin
+ * (410611, no zone) offering casting.die.magnesium. Each test breaks one thing
+ * and checks that exactly that rule fails, with the values in its detail. */
+#include "rules.h"
+
+#include "gxtest.h"
+
+static const char *const THREE[] = {"410611", "hebi.etdz", "hebi.demo"};
+
+typedef struct fixture {
+    gx_rules_opts opts;
+    gx_firm anchor, sme;
+    gx_demand d;
+    gx_offer o;
+    int64_t now;   /* 2026-11-25 10:00 in China */
+    int32_t today; /* 2026-11-25 */
+} fixture;
+
+static int32_t day(const char *s)
+{
+    int32_t d = 0;
+    if (gx_date_parse(s, &d) != GX_OK)
+        abort();
+    return d;
+}
+
+static void add_cert(gx_firm *f, const char *scheme, int32_t until)
+{
+    f->certs = realloc(f->certs, (f->n_certs + 1) * sizeof *f->certs);
+    f->certs[f->n_certs].scheme = strdup(scheme);
+    f->certs[f->n_certs].number = strdup("");
+    f->certs[f->n_certs].valid_until = until;
+    f->n_certs++;
+}
+
+static void set_firm(gx_firm *f, const char *id, const char *county, const char *zone, double lat, double lon,
+                     gx_credit credit)
+{
+    gx_firm_fini(f);
+    snprintf(f->id, sizeof f->id, "%s", id);
+    f->name = strdup(id);
+    snprintf(f->county, sizeof f->county, "%s", county);
+    f->zone = zone ? strdup(zone) : NULL;
+    f->has_location = true;
+    f->lat = lat;
+    f->lon = lon;
+    f->credit = credit;
+}
+
+static void setup(fixture *fx)
+{
+    memset(fx, 0, sizeof *fx);
+    gx_rules_opts_default(&fx->opts);
+    fx->opts.three_districts = THREE;
+    fx->opts.n_three_districts = 3;
+    fx->today = day("2026-11-25");
+    fx->now = (int64_t)fx->today * 86400 + 2 * 3600; /* 10:00 at UTC+8 */
+
+    set_firm(&fx->anchor, "91410600ANCHOR0001", "410611", "hebi.etdz", 35.7480, 114.2970, GX_CREDIT_A);
+    set_firm(&fx->sme, "91410611SME0000002", "410611", NULL, 35.7600, 114.3100, GX_CREDIT_B);
+    add_cert(&fx->sme, "ISO9001", fx->today + 365);
+    add_cert(&fx->sme, "ISO14001", fx->today + 365);
+
+    gx_demand *d = &fx->d;
+    d->id = 1;
+    d->revision = 1;
+    d->state = GX_STATE_OPEN;
+    snprintf(d->owner, sizeof d->owner, "%s", fx->anchor.id);
+    d->kind = GX_KIND_PARTS_SUPPLY;
+    d->industry = strdup("C3670");
+    gx_strv_push(&d->processes, "casting.die");
+    gx_strv_push(&d->materials, "magnesium");
+    gx_strv_push(&d->certs, "ISO9001");
+    d->quantity = d->original_quantity = 5000;
+    d->unit = strdup("pcs");
+    d->needed_by = day("2027-03-05"); /* 100 days */
+    d->has_budget = true;
+    d->budget_min = 10;
+    d->budget_max = 14;
+    d->min_credit = GX_CREDIT_B;
+    d->scope = GX_SCOPE_THREE_DISTRICTS;
+    d->max_distance_km = 50;
+    d->title = strdup("AZ91D housings");
+
+    gx_offer *o = &fx->o;
+    o->id = 2;
+    o->revision = 1;
+    o->state = GX_STATE_OPEN;
+    snprintf(o->owner, sizeof o->owner, "%s", fx->sme.id);
+    o->kinds = GX_BIT(GX_KIND_PARTS_SUPPLY) | GX_BIT(GX_KIND_PROCESSING);
+    gx_strv_push(&o->industries, "C3670");
+    gx_strv_push(&o->processes, "casting.die.magnesium");
+    gx_strv_push(&o->processes, "machining.cnc");
+    gx_strv_push(&o->materials, "magnesium.az91d");
+    o->monthly_capacity = 3000; /* 10000 by needed-by */
+    o->min_order = 1000;
+    o->lead_time_days = 20;
+    o->has_price = true;
+    o->price_min = 11;
+    o->price_max = 13;
+    o->service_scope = GX_SCOPE_SAME_PROVINCE;
+}
+
+static void teardown(fixture *fx)
+{
+    gx_firm_fini(&fx->anchor);
+    gx_firm_fini(&fx->sme);
+    gx_demand_fini(&fx->d);
+    gx_offer_fini(&fx->o);
+}
+
+static void eval(fixture *fx, gx_explain *x)
+{
+    gx_rules_evaluate(&fx->opts, &fx->d, &fx->anchor, &fx->o, &fx->sme, fx->now, true, x);
+}
+
+static bool has(const char *hay, const char *needle)
+{
+    if (!strstr(hay, needle)) {
+        fprintf(stderr, "  \"%s\" lacks \"%s\"\n", hay, needle);
+        return false;
+    }
+    return true;
+}
+
+static void strv_set(gx_strv *sv, const char *a, const char *b)
+{
+    gx_strv_fini(sv);
+    if (a)
+        gx_strv_push(sv, a);
+    if (b)
+        gx_strv_push(sv, b);
+}
+
+/* Exactly rule r fails. */
+#define ONLY_FAILS(x, r)                                                                                  \
+    do {                                                                                                  \
+        CHECK_EQ_INT((x).n_failed, 1);                                                                    \
+        CHECK_EQ_INT((x).failed, (r));                                                                    \
+        CHECK(!(x).rules[(r)].pass);                                                                      \
+    } while (0)
+
+TEST(baseline_is_eligible)
+{
+    fixture f;
+    setup(&f);
+    gx_explain x;
+    eval(&f, &x);
+    CHECK_EQ_INT(x.n_failed, 0);
+    CHECK_EQ_INT(x.failed, GX_RULE_NONE);
+    for (int r = 1; r < GX_RULE__COUNT; r++) {
+        CHECK(x.rules[r].pass);
+        CHECK(x.rules[r].detail[0] != '\0');
+    }
+    CHECK(has(x.rules[GX_RULE_KIND].detail, "needs parts_supply"));
+    CHECK(has(x.rules[GX_RULE_PROCESS].detail, "casting.die.magnesium"));
+    CHECK(has(x.rules[GX_RULE_TECHNOLOGY].detail, "not a technology demand"));
+    CHECK(has(x.rules[GX_RULE_CAPACITY].detail, "capacity 10000 pcs by 2027-03-05"));
+    CHECK(x.score > 0 && x.score <= 100);
+    CHECK(x.distance_km > 0 && x.distance_km < 5);
+    CHECK(fabs(x.capacity_until_needed - 10000) < 1e-9);
+    /* the fast path gives the same verdicts and score without text */
+    gx_explain y;
+    gx_rules_evaluate(&f.opts, &f.d, &f.anchor, &f.o, &f.sme, f.now, false, &y);
+    CHECK_EQ_INT(y.n_failed, 0);
+    CHECK(y.score == x.score);
+    CHECK(y.rules[GX_RULE_KIND].detail[0] == '\0');
+    teardown(&f);
+}
+
+TEST(rule_kind)
+{
+    fixture f;
+    setup(&f);
+    gx_explain x;
+    f.o.kinds = GX_BIT(GX_KIND_PROCESSING);
+    eval(&f, &x);
+    ONLY_FAILS(x, GX_RULE_KIND);
+    CHECK(has(x.rules[GX_RULE_KIND].detail, "needs parts_supply; offers processing"));
+    teardown(&f);
+}
+
+TEST(rule_process)
+{
+    fixture f;
+    setup(&f);
+    gx_explain x;
+    strv_set(&f.o.processes, "casting.dies", "machining.cnc"); /* not a dotted descendant */
+    eval(&f, &x);
+    ONLY_FAILS(x, GX_RULE_PROCESS);
+    CHECK(has(x.rules[GX_RULE_PROCESS].detail, "missing casting.die"));
+    CHECK(has(x.rules[GX_RULE_PROCESS].detail, "offers casting.dies, machining.cnc"));
+    strv_set(&f.o.processes, "casting.die", NULL); /* equal covers */
+    eval(&f, &x);
+    CHECK(x.rules[GX_RULE_PROCESS].pass);
+    CHECK(has(x.rules[GX_RULE_PROCESS].detail, "requires casting.die; offers casting.die"));
+    teardown(&f);
+}
+
+TEST(rule_material)
+{
+    fixture f;
+    setup(&f);
+    gx_explain x;
+    strv_set(&f.o.materials, "aluminium.adc12", NULL);
+    eval(&f, &x);
+    ONLY_FAILS(x, GX_RULE_MATERIAL);
+    CHECK(has(x.rules[GX_RULE_MATERIAL].detail, "missing magnesium; offers aluminium.adc12"));
+    strv_set(&f.d.materials, NULL, NULL); /* nothing required */
+    eval(&f, &x);
+    CHECK(x.rules[GX_RULE_MATERIAL].pass);
+    CHECK(has(x.rules[GX_RULE_MATERIAL].detail, "none required"));
+    teardown(&f);
+}
+
+static void make_tech(fixture *f)
+{
+    f->d.kind = GX_KIND_TECH_TRANSFER;
+    strv_set(&f->d.ipc, "H01L 21", NULL);
+    f->d.min_trl = 6;
+    f->d.modes = GX_BIT(GX_MODE_LICENCE);
+    f->o.kinds |= GX_BIT(GX_KIND_TECH_TRANSFER);
+    strv_set(&f->o.ipc, "H01L 21/02", NULL);
+    f->o.trl = 7;
+    f->o.modes = GX_BIT(GX_MODE_LICENCE) | GX_BIT(GX_MODE_JOINT_DEVELOPMENT);
+}
+
+TEST(rule_technology)
+{
+    fixture f;
+    setup(&f);
+    gx_explain x;
+    make_tech(&f);
+    eval(&f, &x);
+    CHECK_EQ_INT(x.n_failed, 0);
+    CHECK(has(x.rules[GX_RULE_TECHNOLOGY].detail, "IPC H01L 21 covered; TRL 7 >= 6; mode licence offered"));
+
+    f.o.trl = 5;
+    eval(&f, &x);
+    ONLY_FAILS(x, GX_RULE_TECHNOLOGY);
+    CHECK(has(x.rules[GX_RULE_TECHNOLOGY].detail, "TRL 5 < 6"));
+    f.o.trl = 7;
+
+    strv_set(&f.d.ipc, "H01L", "G06N 3/08");
+    eval(&f, &x);
+    ONLY_FAILS(x, GX_RULE_TECHNOLOGY);
+    CHECK(has(x.rules[GX_RULE_TECHNOLOGY].detail, "missing IPC G06N 3/08 (offers H01L 21/02)"));
+
+    strv_set(&f.d.ipc, "H01L 2", NULL); /* not at a symbol boundary */
+    eval(&f, &x);
+    CHECK(!x.rules[GX_RULE_TECHNOLOGY].pass);
+    strv_set(&f.d.ipc, "H01L 21/02", NULL);
+    eval(&f, &x);
+    CHECK(x.rules[GX_RULE_TECHNOLOGY].pass);
+
+    f.d.modes = GX_BIT(GX_MODE_ASSIGNMENT);
+    eval(&f, &x);
+    ONLY_FAILS(x, GX_RULE_TECHNOLOGY);
+    CHECK(has(x.rules[GX_RULE_TECHNOLOGY].detail, "missing mode assignment (offers licence, joint_development)"));
+    f.d.modes = 0; /* any mode */
+    eval(&f, &x);
+    CHECK(x.rules[GX_RULE_TECHNOLOGY].pass);
+    teardown(&f);
+}
+
+TEST(rule_certification)
+{
+    fixture f;
+    setup(&f);
+    gx_explain x;
+    strv_set(&f.d.certs, "IATF16949", NULL);
+    eval(&f, &x);
+    ONLY_FAILS(x, GX_RULE_CERTIFICATION);
+    CHECK(has(x.rules[GX_RULE_CERTIFICATION].detail, "requires IATF16949; holds ISO9001, ISO14001"));
+    CHECK(has(x.rules[GX_RULE_CERTIFICATION].detail, "missing IATF16949"));
+    add_cert(&f.sme, "IATF16949", f.today); /* valid through today, inclusive */
+    eval(&f, &x);
+    CHECK(x.rules[GX_RULE_CERTIFICATION].pass);
+    CHECK(has(x.rules[GX_RULE_CERTIFICATION].detail, "holds ISO9001, ISO14001, IATF16949"));
+    teardown(&f);
+}
+
+TEST(expired_certificate_does_not_count)
+{
+    fixture f;
+    setup(&f);
+    gx_explain x;
+    strv_set(&f.d.certs, "IATF16949", "ISO9001");
+    add_cert(&f.sme, "IATF16949", f.today - 1);
+    eval(&f, &x);
+    ONLY_FAILS(x, GX_RULE_CERTIFICATION);
+    CHECK(has(x.rules[GX_RULE_CERTIFICATION].detail, "missing IATF16949;"));
+    CHECK(has(x.rules[GX_RULE_CERTIFICATION].detail, "IATF16949 expired 2026-11-24"));
+    char h[160];
+    CHECK_STR(gx_rules_hint(&x, GX_RULE_CERTIFICATION, h, sizeof h),
+              "add IATF16949 to qualify (IATF16949 expired 2026-11-24)");
+    add_cert(&f.sme, "IATF16949", f.today + 30); /* renewed: a second, valid certificate */
+    eval(&f, &x);
+    CHECK(x.rules[GX_RULE_CERTIFICATION].pass);
+    teardown(&f);
+}
+
+TEST(rule_lead_time)
+{
+    fixture f;
+    setup(&f);
+    gx_explain x;
+    f.o.lead_time_days = 100; /* ready exactly on the needed-by date */
+    eval(&f, &x);
+    CHECK(x.rules[GX_RULE_LEAD_TIME].pass);
+    f.o.lead_time_days = 112;
+    eval(&f, &x);
+    ONLY_FAILS(x, GX_RULE_LEAD_TIME);
+    CHECK(has(x.rules[GX_RULE_LEAD_TIME].detail, "needed by 2027-03-05; today 2026-11-25 + lead 112 d = 2027-03-17"));
+    CHECK(has(x.rules[GX_RULE_LEAD_TIME].detail, "late by 12 d"));
+    char h[160];
+    CHECK_STR(gx_rules_hint(&x, GX_RULE_LEAD_TIME, h, sizeof h), "shorten lead time by 12 d to qualify");
+    teardown(&f);
+}
+
+TEST(rule_min_order)
+{
+    fixture f;
+    setup(&f);
+    gx_explain x;
+    f.o.min_order = 6000;
+    eval(&f, &x);
+    ONLY_FAILS(x, GX_RULE_MIN_ORDER);
+    CHECK(has(x.rules[GX_RULE_MIN_ORDER].detail, "min order 6000 pcs; quantity 5000 pcs"));
+    f.o.min_order = 5000;
+    eval(&f, &x);
+    CHECK(x.rules[GX_RULE_MIN_ORDER].pass);
+    teardown(&f);
+}
+
+TEST(rule_capacity)
+{
+    fixture f;
+    setup(&f);
+    gx_explain x;
+    f.o.monthly_capacity = 1200; /* 4000 in 100 days */
+    eval(&f, &x);
+    ONLY_FAILS(x, GX_RULE_CAPACITY);
+    CHECK(fabs(x.capacity_until_needed - 4000) < 1e-9);
+    CHECK(has(x.rules[GX_RULE_CAPACITY].detail, "capacity 4000 pcs by 2027-03-05 (1200 pcs/month x 100 d); quantity 5000 pcs"));
+    char h[160];
+    CHECK_STR(gx_rules_hint(&x, GX_RULE_CAPACITY, h, sizeof h), "capacity 4000 short of 5000 pcs by 2027-03-05");
+    f.d.splittable = true;
+    eval(&f, &x);
+    CHECK_EQ_INT(x.n_failed, 0);
+    CHECK(has(x.rules[GX_RULE_CAPACITY].detail, "split allowed"));
+    CHECK(fabs(x.capacity_until_needed - 4000) < 1e-9);
+    teardown(&f);
+}
+
+TEST(rule_region_three_districts)
+{
+    fixture f;
+    setup(&f);
+    gx_explain x;
+    f.d.max_distance_km = 0; /* isolate the region rule */
+    /* county-only Qibin firm: its district is its county, one of the three */
+    eval(&f, &x);
+    CHECK(x.rules[GX_RULE_REGION].pass);
+    CHECK(has(x.rules[GX_RULE_REGION].detail, "demand scope three_districts: offer firm in 410611"));
+    /* a firm in the ETDZ */
+    set_firm(&f.sme, "91410611SME0000002", "410611", "hebi.etdz", 35.70, 114.25, GX_CREDIT_B);
+    add_cert(&f.sme, "ISO9001", f.today + 365);
+    eval(&f, &x);
+    CHECK(x.rules[GX_RULE_REGION].pass);
+    /* a firm in Xinxiang */
+    set_firm(&f.sme, "91410702SME0000003", "410702", NULL, 35.30, 113.93, GX_CREDIT_B);
+    add_cert(&f.sme, "ISO9001", f.today + 365);
+    eval(&f, &x);
+    ONLY_FAILS(x, GX_RULE_REGION);
+    CHECK(has(x.rules[GX_RULE_REGION].detail, "offer firm in 410702 (outside)"));
+    char h[160];
+    CHECK_STR(gx_rules_hint(&x, GX_RULE_REGION, h, sizeof h), "outside the demand's three-districts scope");
+    /* same province holds for Xinxiang; same city does not */
+    f.d.scope = GX_SCOPE_SAME_PROVINCE;
+    eval(&f, &x);
+    CHECK(x.rules[GX_RULE_REGION].pass);
+    f.d.scope = GX_SCOPE_SAME_CITY;
+    eval(&f, &x);
+    CHECK(!x.rules[GX_RULE_REGION].pass);
+    CHECK(has(x.rules[GX_RULE_REGION].detail, "same_city: offer firm in 410702 vs 410611 (outside)"));
+    teardown(&f);
+}
+
+TEST(rule_region_service_scope)
+{
+    fixture f;
+    setup(&f);
+    gx_explain x;
+    f.o.service_scope = GX_SCOPE_SAME_DISTRICT; /* SME district 410611, anchor's hebi.etdz */
+    eval(&f, &x);
+    ONLY_FAILS(x, GX_RULE_REGION);
+    CHECK(has(x.rules[GX_RULE_REGION].detail, "offer service scope same_district: demand firm in hebi.etdz vs 410611 (outside)"));
+    char h[160];
+    CHECK(has(gx_rules_hint(&x, GX_RULE_REGION, h, sizeof h), "outside the offer's same-district service scope"));
+    f.o.service_scope = GX_SCOPE_SAME_CITY;
+    eval(&f, &x);
+    CHECK(x.rules[GX_RULE_REGION].pass);
+    teardown(&f);
+}
+
+TEST(rule_distance)
+{
+    fixture f;
+    setup(&f);
+    gx_explain x;
+    /* an SME in Zhengzhou, ~128 km from Hebi */
+    set_firm(&f.sme, "91410105SME0000004", "410105", NULL, 34.75, 113.62, GX_CREDIT_B);
+    add_cert(&f.sme, "ISO9001", f.today + 365);
+    f.anchor.lat = 35.75;
+    f.anchor.lon = 114.30;
+    f.d.scope = GX_SCOPE_SAME_PROVINCE;
+    eval(&f, &x);
+    ONLY_FAILS(x, GX_RULE_DISTANCE);
+    CHECK(x.distance_km > 125 && x.distance_km < 131);
+    char want[64];
+    snprintf(want, sizeof want, "%.1f km; limit 50 km", x.distance_km);
+    CHECK(has(x.rules[GX_RULE_DISTANCE].detail, want));
+    char h[160];
+    CHECK(has(gx_rules_hint(&x, GX_RULE_DISTANCE, h, sizeof h), "exceeds the demand's 50 km limit"));
+    f.d.max_distance_km = 150;
+    eval(&f, &x);
+    CHECK(x.rules[GX_RULE_DISTANCE].pass);
+    f.o.service_radius_km = 100; /* the offer's own radius */
+    eval(&f, &x);
+    ONLY_FAILS(x, GX_RULE_DISTANCE);
+    CHECK(has(x.rules[GX_RULE_DISTANCE].detail, "service radius 100 km"));
+    CHECK(has(gx_rules_hint(&x, GX_RULE_DISTANCE, h, sizeof h), "widen the service radius from 100 km"));
+    teardown(&f);
+}
+
+TEST(rule_distance_unknown)
+{
+    fixture f;
+    setup(&f);
+    gx_explain x;
+    f.sme.has_location = false;
+    eval(&f, &x); /* a 50 km limit that cannot be checked fails */
+    ONLY_FAILS(x, GX_RULE_DISTANCE);
+    CHECK(x.distance_km == -1);
+    CHECK(has(x.rules[GX_RULE_DISTANCE].detail, "distance unknown: offer firm has no location; limit 50 km"));
+    f.d.max_distance_km = 0;
+    eval(&f, &x);
+    CHECK_EQ_INT(x.n_failed, 0);
+    CHECK(has(x.rules[GX_RULE_DISTANCE].detail, "no limit"));
+    CHECK(x.terms[GX_TERM_DISTANCE] == 0.5);
+    teardown(&f);
+}
+
+TEST(rule_credit)
+{
+    fixture f;
+    setup(&f);
+    gx_explain x;
+    f.sme.credit = GX_CREDIT_C;
+    eval(&f, &x);
+    ONLY_FAILS(x, GX_RULE_CREDIT);
+    CHECK(has(x.rules[GX_RULE_CREDIT].detail, "requires B or better; supplier graded C"));
+    char h[160];
+    CHECK_STR(gx_rules_hint(&x, GX_RULE_CREDIT, h, sizeof h), "credit grade C is below the required B");
+    f.sme.credit = GX_CREDIT_NONE; /* ungraded counts as C */
+    eval(&f, &x);
+    ONLY_FAILS(x, GX_RULE_CREDIT);
+    CHECK(has(x.rules[GX_RULE_CREDIT].detail, "counts as C"));
+    f.d.min_credit = GX_CREDIT_NONE; /* no minimum: C is enough */
+    eval(&f, &x);
+    CHECK(x.rules[GX_RULE_CREDIT].pass);
+    f.sme.credit = GX_CREDIT_D; /* never */
+    eval(&f, &x);
+    ONLY_FAILS(x, GX_RULE_CREDIT);
+    CHECK(has(x.rules[GX_RULE_CREDIT].detail, "joint-penalty"));
+    CHECK(gx_rules_excluded(&f.anchor, &f.sme));
+    f.sme.credit = GX_CREDIT_A;
+    CHECK(!gx_rules_excluded(&f.anchor, &f.sme));
+    CHECK(gx_rules_excluded(&f.anchor, &f.anchor)); /* same firm */
+    teardown(&f);
+}
+
+TEST(rule_price)
+{
+    fixture f;
+    setup(&f);
+    gx_explain x;
+    f.o.price_min = 15;
+    f.o.price_max = 18;
+    eval(&f, &x);
+    ONLY_FAILS(x, GX_RULE_PRICE);
+    CHECK(has(x.rules[GX_RULE_PRICE].detail, "price 15-18 CNY; budget 10-14 CNY; no overlap"));
+    char h[160];
+    CHECK(has(gx_rules_hint(&x, GX_RULE_PRICE, h, sizeof h), "lower the price to at most 14 CNY"));
+    f.d.budget_max = 0; /* open-ended budget */
+    eval(&f, &x);
+    CHECK(x.rules[GX_RULE_PRICE].pass);
+    CHECK(has(x.rules[GX_RULE_PRICE].detail, "budget 10+ CNY"));
+    f.d.budget_max = 14;
+    f.o.has_price = false;
+    eval(&f, &x);
+    CHECK(x.rules[GX_RULE_PRICE].pass);
+    CHECK(x.terms[GX_TERM_PRICE] == 0.5);
+    teardown(&f);
+}
+
+TEST(rule_validity)
+{
+    fixture f;
+    setup(&f);
+    gx_explain x;
+    f.o.expires_at = f.now; /* expires_at <= now: expired */
+    eval(&f, &x);
+    ONLY_FAILS(x, GX_RULE_VALIDITY);
+    CHECK(has(x.rules[GX_RULE_VALIDITY].detail, "offer expired 2026-11-25"));
+    char h[160];
+    CHECK_STR(gx_rules_hint(&x, GX_RULE_VALIDITY, h, sizeof h), "renew the offer to qualify");
+    f.o.expires_at = f.now + 1;
+    eval(&f, &x);
+    CHECK(x.rules[GX_RULE_VALIDITY].pass);
+    f.d.state = GX_STATE_WITHDRAWN;
+    eval(&f, &x);
+    ONLY_FAILS(x, GX_RULE_VALIDITY);
+    CHECK(has(x.rules[GX_RULE_VALIDITY].detail, "demand not open (withdrawn)"));
+    CHECK_STR(gx_rules_hint(&x, GX_RULE_VALIDITY, h, sizeof h), "the demand is no longer open");
+    teardown(&f);
+}
+
+TEST(all_failures_reported)
+{
+    fixture f;
+    setup(&f);
+    gx_explain x;
+    f.o.kinds = GX_BIT(GX_KIND_PROCESSING);
+    f.o.min_order = 9999;
+    f.sme.credit = GX_CREDIT_C;
+    eval(&f, &x);
+    CHECK_EQ_INT(x.n_failed, 3);
+    CHECK_EQ_INT(x.failed, GX_RULE_KIND); /* the first in explanation order */
+    CHECK(!x.rules[GX_RULE_MIN_ORDER].pass && !x.rules[GX_RULE_CREDIT].pass);
+    teardown(&f);
+}
+
+TEST(term_covers_edges)
+{
+    CHECK(gx_rules_term_covers("casting.die", "casting.die"));
+    CHECK(gx_rules_term_covers("casting.die.magnesium", "casting.die"));
+    CHECK(gx_rules_term_covers("casting.die.magnesium", "casting"));
+    CHECK(!gx_rules_term_covers("casting.dies", "casting.die"));
+    CHECK(!gx_rules_term_covers("casting", "casting.die")); /* a parent is less specific */
+    CHECK(!gx_rules_term_covers("casting.die", "casting.die.magnesium"));
+    CHECK(!gx_rules_term_covers("xcasting.die", "casting.die"));
+    CHECK(!gx_rules_term_covers("casting.die", ""));
+    CHECK(!gx_rules_term_covers(NULL, "casting"));
+    CHECK(!gx_rules_term_covers("casting", NULL));
+}
+
+TEST(distance_real_coordinates)
+{
+    double hz = gx_rules_distance_km(35.75, 114.30, 34.75, 113.62); /* Hebi - Zhengzhou */
+    CHECK(hz > 125 && hz < 131);
+    CHECK(fabs(gx_rules_distance_km(34.75, 113.62, 35.75, 114.30) - hz) < 1e-9);
+    CHECK(gx_rules_distance_km(35.75, 114.30, 35.75, 114.30) == 0);
+    /* one degree of latitude is ~111.2 km */
+    CHECK(fabs(gx_rules_distance_km(0, 0, 1, 0) - 111.195) < 0.01);
+}
+
+TEST(score_terms)
+{
+    fixture f;
+    setup(&f);
+    gx_explain x;
+    eval(&f, &x);
+    CHECK(x.terms[GX_TERM_INDUSTRY] == 1.0);
+    CHECK(x.terms[GX_TERM_PROCESS] == 1.0); /* both covers more specific than required */
+    CHECK(x.terms[GX_TERM_CREDIT] == 0.7);  /* B */
+    CHECK(x.terms[GX_TERM_CAPACITY] == 1.0); /* 10000 for 5000: twice the need */
+    CHECK(fabs(x.terms[GX_TERM_LEAD_TIME] - 0.8) < 1e-12); /* (100 - 20) / 100 */
+    CHECK(x.terms[GX_TERM_PRICE] == 1.0);
+    CHECK(x.terms[GX_TERM_TRACK_RECORD] == 0);
+    CHECK(fabs(x.terms[GX_TERM_DISTANCE] - (1 - x.distance_km / 100)) < 1e-12);
+    double sw = 0, s = 0;
+    for (int t = 0; t < GX_TERM__COUNT; t++) {
+        sw += x.weights[t];
+        s += x.weights[t] * x.terms[t];
+    }
+    CHECK(sw == 100);
+    CHECK(fabs(x.score - 100 * s / sw) < 1e-9);
+
+    strv_set(&f.o.industries, "C3679", NULL); /* same group */
+    strv_set(&f.o.processes, "casting.die", NULL); /* equal: 0.8 */
+    f.o.monthly_capacity = 2250;                   /* 7500: ratio 1.5 */
+    f.o.price_max = 16;                             /* 11-16 vs max 14: 3/5 inside */
+    f.sme.awards = 4;
+    eval(&f, &x);
+    CHECK(x.terms[GX_TERM_INDUSTRY] == 0.75);
+    CHECK(fabs(x.terms[GX_TERM_PROCESS] - 0.9) < 1e-12);
+    CHECK(fabs(x.terms[GX_TERM_CAPACITY] - 0.75) < 1e-12);
+    CHECK(fabs(x.terms[GX_TERM_PRICE] - 0.6) < 1e-12);
+    CHECK(fabs(x.terms[GX_TERM_TRACK_RECORD] - 0.4) < 1e-12);
+    strv_set(&f.o.industries, "C3512", "F5161"); /* same section at best */
+    eval(&f, &x);
+    CHECK(x.terms[GX_TERM_INDUSTRY] == 0.25);
+    strv_set(&f.o.industries, "C3611", NULL); /* same division */
+    eval(&f, &x);
+    CHECK(x.terms[GX_TERM_INDUSTRY] == 0.5);
+    teardown(&f);
+}
+
+TEST(score_ordering_and_weights)
+{
+    fixture f;
+    setup(&f);
+    strv_set(&f.d.certs, NULL, NULL);
+    f.d.scope = GX_SCOPE_SAME_PROVINCE;
+    f.d.max_distance_km = 0;
+    f.d.min_credit = GX_CREDIT_C;
+    /* near: A-graded, certified, 1.7 km away */
+    gx_firm near = {0}, far = {0};
+    set_firm(&near, "91410611NEAR000005", "410611", NULL, 35.7600, 114.3100, GX_CREDIT_A);
+    add_cert(&near, "IATF16949", f.today + 300);
+    /* far: C-graded, uncertified, in Zhengzhou, with more capacity */
+    set_firm(&far, "91410105FAR0000006", "410105", NULL, 34.75, 113.62, GX_CREDIT_C);
+    gx_offer ofar = {0};
+    gx_offer_copy(&ofar, &f.o);
+    ofar.monthly_capacity = 9000;
+    f.o.monthly_capacity = 1600; /* 5333 of 5000 */
+    gx_explain xn, xf;
+    gx_rules_evaluate(&f.opts, &f.d, &f.anchor, &f.o, &near, f.now, false, &xn);
+    gx_rules_evaluate(&f.opts, &f.d, &f.anchor, &ofar, &far, f.now, false, &xf);
+    CHECK_EQ_INT(xn.n_failed, 0);
+    CHECK_EQ_INT(xf.n_failed, 0);
+    CHECK(xn.score > xf.score);
+    /* weigh only capacity headroom: the far one wins */
+    for (int t = 0; t < GX_TERM__COUNT; t++)
+        f.opts.weights[t] = 0;
+    f.opts.weights[GX_TERM_CAPACITY] = 1;
+    gx_rules_evaluate(&f.opts, &f.d, &f.anchor, &f.o, &near, f.now, false, &xn);
+    gx_rules_evaluate(&f.opts, &f.d, &f.anchor, &ofar, &far, f.now, false, &xf);
+    CHECK(xf.score > xn.score);
+    CHECK(fabs(xf.score - 100) < 1e-9);
+    gx_firm_fini(&near);
+    gx_firm_fini(&far);
+    gx_offer_fini(&ofar);
+    teardown(&f);
+}
+
+TEST(hints)
+{
+    fixture f;
+    setup(&f);
+    gx_explain x;
+    char h[200];
+    strv_set(&f.d.certs, "IATF16949", NULL);
+    eval(&f, &x);
+    CHECK_STR(gx_rules_hint(&x, GX_RULE_CERTIFICATION, h, sizeof h), "add IATF16949 to qualify");
+    strv_set(&f.d.certs, NULL, NULL);
+
+    f.o.kinds = GX_BIT(GX_KIND_PROCESSING);
+    eval(&f, &x);
+    CHECK_STR(gx_rules_hint(&x, GX_RULE_KIND, h, sizeof h), "serve parts_supply demands to qualify");
+    f.o.kinds |= GX_BIT(GX_KIND_PARTS_SUPPLY);
+
+    strv_set(&f.o.processes, "machining.cnc", NULL);
+    eval(&f, &x);
+    CHECK_STR(gx_rules_hint(&x, GX_RULE_PROCESS, h, sizeof h), "add process casting.die to qualify");
+    strv_set(&f.o.processes, "casting.die", NULL);
+
+    f.o.min_order = 8000;
+    eval(&f, &x);
+    CHECK_STR(gx_rules_hint(&x, GX_RULE_MIN_ORDER, h, sizeof h),
+              "lower the minimum order from 8000 pcs to 5000 pcs to qualify");
+    f.o.min_order = 0;
+
+    make_tech(&f);
+    f.o.trl = 4;
+    strv_set(&f.d.ipc, "G06N", NULL);
+    eval(&f, &x);
+    CHECK_STR(gx_rules_hint(&x, GX_RULE_TECHNOLOGY, h, sizeof h), "cover IPC G06N, raise TRL from 4 to 6 to qualify");
+
+    /* a passing rule, a fast-path explanation, a short buffer */
+    CHECK_STR(gx_rules_hint(&x, GX_RULE_KIND, h, sizeof h), "kind: no change needed");
+    gx_rules_evaluate(&f.opts, &f.d, &f.anchor, &f.o, &f.sme, f.now, false, &x);
+    CHECK_STR(gx_rules_hint(&x, GX_RULE_TECHNOLOGY, h, sizeof h), "fails the technology rule");
+    char small[8];
+    eval(&f, &x);
+    CHECK(strlen(gx_rules_hint(&x, GX_RULE_TECHNOLOGY, small, sizeof small)) == 7);
+    teardown(&f);
+}
+
+TEST(details_truncate_safely)
+{
+    fixture f;
+    setup(&f);
+    gx_explain x;
+    gx_strv_fini(&f.d.certs);
+    for (int i = 0; i < 40; i++) {
+        char s[32];
+        snprintf(s, sizeof s, "SCHEME%02d", i);
+        gx_strv_push(&f.d.certs, s);
+    }
+    eval(&f, &x);
+    CHECK(!x.rules[GX_RULE_CERTIFICATION].pass);
+    size_t n = strlen(x.rules[GX_RULE_CERTIFICATION].detail);
+    CHECK(n == GX_DETAIL_MAX - 1);
+    CHECK(strcmp(x.rules[GX_RULE_CERTIFICATION].detail + n - 3, "...") == 0);
+    teardown(&f);
+}
+
+TEST(sub_matches)
+{
+    fixture f;
+    setup(&f);
+    gx_sub s = {0};
+    CHECK(gx_rules_sub_matches(&s, &f.d, &f.anchor)); /* no filters */
+    s.kinds = GX_BIT(GX_KIND_PROCESSING);
+    CHECK(!gx_rules_sub_matches(&s, &f.d, &f.anchor));
+    s.kinds |= GX_BIT(GX_KIND_PARTS_SUPPLY);
+    CHECK(gx_rules_sub_matches(&s, &f.d, &f.anchor));
+
+    gx_strv_push(&s.industries, "C35");
+    CHECK(!gx_rules_sub_matches(&s, &f.d, &f.anchor));
+    gx_strv_push(&s.industries, "C36");
+    CHECK(gx_rules_sub_matches(&s, &f.d, &f.anchor));
+
+    gx_strv_push(&s.processes, "casting.di"); /* not a dotted boundary */
+    CHECK(!gx_rules_sub_matches(&s, &f.d, &f.anchor));
+    gx_strv_push(&s.processes, "casting");
+    CHECK(gx_rules_sub_matches(&s, &f.d, &f.anchor));
+
+    gx_strv_push(&s.districts, "hebi.demo");
+    CHECK(!gx_rules_sub_matches(&s, &f.d, &f.anchor));
+    gx_strv_push(&s.districts, "410611"); /* the anchor's county also counts */
+    CHECK(gx_rules_sub_matches(&s, &f.d, &f.anchor));
+    strv_set(&s.districts, "hebi.etdz", NULL); /* its zone */
+    CHECK(gx_rules_sub_matches(&s, &f.d, &f.anchor));
+    gx_sub_fini(&s);
+    teardown(&f);
+}
+
+TEST(opts_default)
+{
+    gx_rules_opts o;
+    gx_rules_opts_default(&o);
+    CHECK(o.weights[GX_TERM_INDUSTRY] == 15 && o.weights[GX_TERM_PROCESS] == 15);
+    CHECK(o.weights[GX_TERM_DISTANCE] == 20 && o.weights[GX_TERM_CREDIT] == 15);
+    CHECK(o.weights[GX_TERM_CAPACITY] == 10 && o.weights[GX_TERM_LEAD_TIME] == 10);
+    CHECK(o.weights[GX_TERM_PRICE] == 10 && o.weights[GX_TERM_TRACK_RECORD] == 5);
+    CHECK_EQ_INT(o.utc_offset_min, 480);
+    CHECK(o.distance_full_km == 100);
+    CHECK_EQ_INT(o.n_three_districts, 0);
+}
+
+TEST(today_uses_utc_offset)
+{
+    fixture f;
+    setup(&f);
+    gx_explain x;
+    /* 2026-11-24 20:00 UTC is already 2026-11-25 in China */
+    f.now = (int64_t)day("2026-11-24") * 86400 + 20 * 3600;
+    f.o.lead_time_days = 100;
+    eval(&f, &x);
+    CHECK(x.rules[GX_RULE_LEAD_TIME].pass);
+    f.opts.utc_offset_min = 0; /* in UTC it is the 24th: 101 days to go */
+    eval(&f, &x);
+    CHECK(x.rules[GX_RULE_LEAD_TIME].pass);
+    CHECK(has(x.rules[GX_RULE_LEAD_TIME].detail, "today 2026-11-24"));
+    teardown(&f);
+}
+
+int main(void)
+{
+    RUN(baseline_is_eligible);
+    RUN(rule_kind);
+    RUN(rule_process);
+    RUN(rule_material);
+    RUN(rule_technology);
+    RUN(rule_certification);
+    RUN(expired_certificate_does_not_count);
+    RUN(rule_lead_time);
+    RUN(rule_min_order);
+    RUN(rule_capacity);
+    RUN(rule_region_three_districts);
+    RUN(rule_region_service_scope);
+    RUN(rule_distance);
+    RUN(rule_distance_unknown);
+    RUN(rule_credit);
+    RUN(rule_price);
+    RUN(rule_validity);
+    RUN(all_failures_reported);
+    RUN(term_covers_edges);
+    RUN(distance_real_coordinates);
+    RUN(score_terms);
+    RUN(score_ordering_and_weights);
+    RUN(hints);
+    RUN(details_truncate_safely);
+    RUN(sub_matches);
+    RUN(opts_default);
+    RUN(today_uses_utc_offset);
+    return gx_test_done();
+}
