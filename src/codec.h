@@ -1,0 +1,228 @@
+/* codec.h — bytes <-> domain structs. The only module that sees *.pb-c.h types.
+ *
+ * Decoding turns one client frame into a gx_request (domain structs, owned
+ * strings) after checking the envelope version, string lengths and repeated
+ * counts; every protobuf-c struct is freed before the function returns.
+ * Encoding builds replies, notices, monitor events and the stored records from
+ * borrowed domain structs into a gx_buf the caller frees. Syntax only: codes
+ * are checked against the vocabulary by validate.c, not here.
+ * Pure: no I/O, no global state; any thread. */
+#ifndef GX_CODEC_H
+#define GX_CODEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine.h"
+#include "model.h"
+
+/* A malloc'd byte buffer. */
+typedef struct gx_buf {
+    uint8_t *data; /* owned */
+    size_t len;    /* bytes in data */
+} gx_buf;
+void gx_buf_fini(gx_buf *b);
+
+/* Caps applied while decoding (from configuration). */
+typedef struct gx_limits {
+    size_t max_string;   /* codes, names, units: bytes */
+    size_t max_text;     /* summary, details, messages: bytes */
+    size_t max_repeated; /* entries in any repeated field */
+} gx_limits;
+
+typedef enum gx_req_type {
+    GX_REQ_NONE = 0,
+    GX_REQ_HELLO,
+    GX_REQ_REGISTER_FIRM,
+    GX_REQ_GET_FIRM,
+    GX_REQ_POST_DEMAND,
+    GX_REQ_POST_OFFER,
+    GX_REQ_UPDATE_DEMAND,
+    GX_REQ_UPDATE_OFFER,
+    GX_REQ_WITHDRAW,
+    GX_REQ_SUBSCRIBE,
+    GX_REQ_INTEREST,
+    GX_REQ_ACCEPT,
+    GX_REQ_DECLINE,
+    GX_REQ_AWARD,
+    GX_REQ_ACK,
+    GX_REQ_RESUME,
+    GX_REQ_GET_SHORTLIST,
+    GX_REQ_GET_POSTING,
+    GX_REQ_LIST_POSTINGS,
+    GX_REQ_GET_STATS,
+    GX_REQ_PING,
+    GX_REQ__COUNT
+} gx_req_type;
+
+/* One decoded request. Which fields are set depends on type. */
+typedef struct gx_request {
+    uint64_t request_id;                 /* echoed in the reply */
+    gx_req_type type;                    /* which request */
+    gx_firm firm;                        /* REGISTER_FIRM */
+    gx_demand demand;                    /* POST/UPDATE_DEMAND */
+    gx_offer offer;                      /* POST/UPDATE_OFFER */
+    gx_sub sub;                          /* SUBSCRIBE */
+    uint64_t id;                         /* demand/posting id; ACK: seq; RESUME: after_seq */
+    uint64_t offer_id;                   /* INTEREST */
+    char firm_id[GX_FIRM_ID_LEN + 1];    /* HELLO, GET_FIRM, ACCEPT, DECLINE, AWARD */
+    bool flag;                           /* HELLO operator, REGISTER override_check,
+                                            RESUME from_last_ack, LIST include_closed */
+    char *text;                          /* HELLO client, INTEREST message, DECLINE reason */
+    double quantity;                     /* AWARD */
+} gx_request;
+void gx_request_fini(gx_request *r);
+
+/* Static name of a request type ("post_demand"), for logs and metrics. */
+const char *gx_req_name(gx_req_type t);
+
+/* Decodes one frame. On failure returns the error and writes a message (and the
+ * offending field, when known) for the error reply; out->request_id is set
+ * whenever the envelope itself could be parsed, else 0. out is always safe to
+ * gx_request_fini. */
+gx_err gx_codec_decode_request(const void *buf, size_t len, const gx_limits *lim, gx_request *out,
+                               char *msg, size_t msglen, char *field, size_t fieldlen);
+
+/* ---- replies */
+
+typedef struct gx_candidate_view {
+    uint64_t offer_id;          /* the offer */
+    const gx_firm *firm;        /* its firm */
+    uint32_t rank;              /* 1-based */
+    double score;               /* 0..100 */
+    const gx_explain *expl;     /* may be NULL */
+} gx_candidate_view;
+
+typedef struct gx_stats_view {
+    int64_t at;                          /* when taken */
+    const gx_engine_stats *engine;       /* engine counts */
+    uint64_t notices, requests;          /* since start */
+} gx_stats_view;
+
+typedef enum gx_reply_type {
+    GX_REPLY_PONG = 1,
+    GX_REPLY_POSTING,
+    GX_REPLY_SHORTLIST,
+    GX_REPLY_DEMAND,
+    GX_REPLY_OFFER,
+    GX_REPLY_SUB,
+    GX_REPLY_LIST,
+    GX_REPLY_RESUME,
+    GX_REPLY_STATS,
+    GX_REPLY_FIRM,
+    GX_REPLY_ACKED,
+} gx_reply_type;
+
+/* A reply to encode; only the fields of its type are read. All borrowed. */
+typedef struct gx_reply {
+    gx_reply_type type;
+    uint64_t request_id;
+    uint64_t id;                              /* POSTING, SHORTLIST: posting id */
+    uint32_t revision;                        /* POSTING, SHORTLIST */
+    gx_state state;                           /* POSTING */
+    uint32_t count;                           /* POSTING candidates; SHORTLIST eligible */
+    const gx_candidate_view *cands;           /* SHORTLIST */
+    size_t n_cands;
+    const gx_candidate_view *set;             /* SHORTLIST proposed set */
+    size_t n_set;
+    double coverage;                          /* SHORTLIST */
+    const gx_demand *demand;                  /* DEMAND */
+    bool with_details;                        /* DEMAND: include confidential details */
+    const gx_offer *offer;                    /* OFFER */
+    const gx_sub *sub;                        /* SUB */
+    const gx_firm *firm;                      /* FIRM */
+    const gx_demand *const *demands;          /* LIST (with details: own postings) */
+    size_t n_demands;
+    const gx_offer *const *offers;
+    size_t n_offers;
+    const gx_sub *const *subs;
+    size_t n_subs;
+    uint64_t resumed_after, head;             /* RESUME */
+    const gx_stats_view *stats;               /* STATS */
+    uint64_t seq;                             /* ACKED */
+} gx_reply;
+
+gx_err gx_codec_encode_reply(const gx_reply *r, gx_buf *out);
+
+/* An error reply; message and field may be NULL. */
+gx_err gx_codec_encode_error(uint64_t request_id, gx_err err, const char *message, const char *field,
+                             gx_buf *out);
+
+/* ---- notices */
+
+typedef enum gx_notice_type {
+    GX_N_CANDIDATE_ADDED = 10,
+    GX_N_CANDIDATE_REMOVED = 11,
+    GX_N_OPPORTUNITY = 12,
+    GX_N_NEAR_MISS = 13,
+    GX_N_INTEREST_RECEIVED = 14,
+    GX_N_INTEREST_DECLINED = 15,
+    GX_N_DETAILS_RELEASED = 16,
+    GX_N_DEMAND_UPDATED = 17,
+    GX_N_DEMAND_WITHDRAWN = 18,
+    GX_N_DEMAND_AWARDED = 19,
+    GX_N_DEMAND_EXPIRED = 20,
+    GX_N_OFFER_EXPIRED = 21,
+} gx_notice_type;
+
+/* A notice to encode; only the fields its type uses are read. All borrowed. */
+typedef struct gx_notice {
+    gx_notice_type type;
+    uint64_t seq;                  /* the recipient firm's sequence number */
+    int64_t at;                    /* unix seconds */
+    const gx_demand *demand;       /* summary source (OPPORTUNITY, NEAR_MISS, DEMAND_*) */
+    const gx_firm *demand_firm;    /* its owner (name, district) */
+    uint64_t demand_id;            /* CANDIDATE_*, INTEREST_*, DETAILS_RELEASED */
+    uint64_t offer_id;
+    uint64_t sub_id;               /* OPPORTUNITY from a subscription */
+    const gx_firm *firm;           /* candidate / interested firm / counterpart */
+    uint32_t rank;
+    double score;
+    double capacity;               /* CANDIDATE_ADDED: capacity until needed */
+    const gx_explain *expl;        /* may be NULL */
+    gx_reason reason;              /* CANDIDATE_REMOVED */
+    gx_rule rule;                  /* NEAR_MISS */
+    const char *text;              /* hint, interest message, decline reason, details */
+    bool still_eligible;           /* DEMAND_UPDATED */
+    const char *awarded_to;        /* DEMAND_AWARDED */
+    double awarded_quantity;       /* DEMAND_AWARDED */
+    gx_state state;                /* OFFER_EXPIRED */
+} gx_notice;
+
+/* Encodes n as a complete Envelope (request_id 0, body notice). */
+gx_err gx_codec_encode_notice(const gx_notice *n, gx_buf *out);
+
+/* ---- monitor stream */
+
+typedef struct gx_monitor_event {
+    int64_t at;
+    const char *type;       /* "demand", "offer", "match", "near_miss", "shortlist", "state", "docking" */
+    uint64_t demand_id, offer_id;
+    gx_kind kind;
+    const char *industry;   /* may be NULL */
+    const char *district;   /* may be NULL */
+    double score;
+    gx_rule rule;
+    gx_state state;
+    const char *detail;     /* may be NULL */
+} gx_monitor_event;
+
+gx_err gx_codec_encode_monitor(const gx_monitor_event *ev, gx_buf *out);
+
+/* ---- stored records (the wire messages Firm, Demand, Offer, Subscription) */
+
+gx_err gx_codec_encode_firm(const gx_firm *f, gx_buf *out);
+gx_err gx_codec_encode_demand(const gx_demand *d, gx_buf *out);
+gx_err gx_codec_encode_offer(const gx_offer *o, gx_buf *out);
+gx_err gx_codec_encode_sub(const gx_sub *s, gx_buf *out);
+
+/* Decode a stored record into *out (zeroed first). GX_ERR_MALFORMED when the
+ * bytes are not a valid record. No limits are applied: records were checked on
+ * the way in. */
+gx_err gx_codec_decode_firm(const void *buf, size_t len, gx_firm *out);
+gx_err gx_codec_decode_demand(const void *buf, size_t len, gx_demand *out);
+gx_err gx_codec_decode_offer(const void *buf, size_t len, gx_offer *out);
+gx_err gx_codec_decode_sub(const void *buf, size_t len, gx_sub *out);
+
+#endif

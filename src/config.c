@@ -1,0 +1,319 @@
+/* config.c — the table of configuration keys and its parser. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+typedef enum { S_STR, S_INT, S_DBL, S_BOOL } s_type;
+
+typedef struct s_key {
+    const char *name;   /* key as written in the file */
+    s_type type;        /* value type */
+    size_t offset;      /* offset of the field in gx_config */
+    size_t size;        /* S_STR: buffer size */
+    double min, max;    /* bounds for numbers */
+    const char *def;    /* default, as text */
+    bool reloadable;    /* applied on SIGHUP */
+    const char *help;   /* one line for the dump and the README */
+} s_key;
+
+#define STR(f) S_STR, offsetof(gx_config, f), sizeof(((gx_config *)0)->f)
+#define INT(f) S_INT, offsetof(gx_config, f), 0
+#define DBL(f) S_DBL, offsetof(gx_config, f), 0
+#define BOOL(f) S_BOOL, offsetof(gx_config, f), 0
+
+static const s_key s_keys[] = {
+    {"listen", STR(listen), 0, 0, "tcp://127.0.0.1:7450", false, "client endpoint (ZeroMQ ROUTER)"},
+    {"monitor", STR(monitor), 0, 0, "tcp://127.0.0.1:7451", false, "operator monitor stream (ZeroMQ PUB); empty disables"},
+    {"data_dir", STR(data_dir), 0, 0, "./var/gongxu", false, "LMDB data directory"},
+    {"vocabulary", STR(vocabulary), 0, 0, "", true, "vocabulary file; empty means the embedded default"},
+    {"log_level", STR(log_level), 0, 0, "info", true, "err, warning, notice, info or debug"},
+    {"map_size_mb", INT(map_size_mb), 1, 1 << 20, "256", false, "initial LMDB map size, MiB"},
+    {"map_max_mb", INT(map_max_mb), 1, 1 << 24, "16384", false, "LMDB map growth limit, MiB; writes get STORAGE_FULL beyond"},
+    {"shortlist_k", INT(shortlist_k), 1, 1000, "10", true, "candidates in each demand's shortlist"},
+    {"near_miss_max", INT(near_miss_max), 0, 10000, "50", true, "near misses kept per demand"},
+    {"weight_industry", DBL(weight_industry), 0, 1000, "15", true, "score weight: industry-code closeness"},
+    {"weight_process", DBL(weight_process), 0, 1000, "15", true, "score weight: process specificity"},
+    {"weight_distance", DBL(weight_distance), 0, 1000, "20", true, "score weight: distance"},
+    {"weight_credit", DBL(weight_credit), 0, 1000, "15", true, "score weight: credit grade"},
+    {"weight_capacity", DBL(weight_capacity), 0, 1000, "10", true, "score weight: capacity headroom"},
+    {"weight_lead_time", DBL(weight_lead_time), 0, 1000, "10", true, "score weight: lead-time slack"},
+    {"weight_price", DBL(weight_price), 0, 1000, "10", true, "score weight: price fit"},
+    {"weight_track_record", DBL(weight_track_record), 0, 1000, "5", true, "score weight: awards won"},
+    {"distance_full_km", DBL(distance_full_km), 1, 20000, "100", true, "distance at which the distance term reaches 0"},
+    {"utc_offset_minutes", INT(utc_offset_minutes), -720, 840, "480", false, "time zone of 'today' for dates (480 = China)"},
+    {"default_validity_days", INT(default_validity_days), 1, 3650, "90", true, "validity of a posting that gives no expires_at"},
+    {"max_frame_bytes", INT(max_frame_bytes), 1024, 64 << 20, "262144", false, "largest accepted message (ZMQ_MAXMSGSIZE)"},
+    {"max_string_bytes", INT(max_string_bytes), 16, 65536, "256", true, "longest short string field (codes, names, units)"},
+    {"max_text_bytes", INT(max_text_bytes), 64, 1 << 20, "16384", true, "longest text field (summary, details, messages)"},
+    {"max_repeated", INT(max_repeated), 1, 10000, "64", true, "most entries in any repeated field"},
+    {"batch_max", INT(batch_max), 1, 65536, "512", true, "most requests committed in one LMDB transaction"},
+    {"expiry_interval_ms", INT(expiry_interval_ms), 10, 3600000, "1000", true, "how often posting validity is enforced"},
+    {"inbox_keep_acked", INT(inbox_keep_acked), 0, 1000000, "100", true, "acknowledged notices kept per firm"},
+    {"delivery_window", INT(delivery_window), 1, 1000000, "1000", true, "unacknowledged notices in flight per connection"},
+    {"sessions_max", INT(sessions_max), 1, 1000000, "10000", false, "connections bound to a firm at once"},
+    {"hwm", INT(hwm), 10, 10000000, "100000", false, "ZeroMQ high-water marks of the broker's sockets"},
+    {"no_sync", BOOL(no_sync), 0, 0, "false", false, "benchmarks only: commit without fsync (NOT durable)"},
+};
+#define S_NKEYS (sizeof s_keys / sizeof s_keys[0])
+
+static const s_key *s_find(const char *name)
+{
+    for (size_t i = 0; i < S_NKEYS; i++)
+        if (strcmp(s_keys[i].name, name) == 0)
+            return &s_keys[i];
+    return NULL;
+}
+
+static gx_err s_set(gx_config *c, const s_key *k, const char *value, char *err, size_t errlen)
+{
+    char *field = (char *)c + k->offset;
+    char *end = NULL;
+    switch (k->type) {
+    case S_STR:
+        if (strlen(value) >= k->size) {
+            snprintf(err, errlen, "%s: value longer than %zu bytes", k->name, k->size - 1);
+            return GX_ERR_CONFIG;
+        }
+        memcpy(field, value, strlen(value) + 1);
+        return GX_OK;
+    case S_INT: {
+        errno = 0;
+        long long v = strtoll(value, &end, 10);
+        if (errno || end == value || *end) {
+            snprintf(err, errlen, "%s: '%s' is not an integer", k->name, value);
+            return GX_ERR_CONFIG;
+        }
+        if ((double)v < k->min || (double)v > k->max) {
+            snprintf(err, errlen, "%s: %lld is outside %.0f..%.0f", k->name, v, k->min, k->max);
+            return GX_ERR_CONFIG;
+        }
+        *(int64_t *)field = v;
+        return GX_OK;
+    }
+    case S_DBL: {
+        errno = 0;
+        double v = strtod(value, &end);
+        if (errno || end == value || *end || !isfinite(v)) {
+            snprintf(err, errlen, "%s: '%s' is not a number", k->name, value);
+            return GX_ERR_CONFIG;
+        }
+        if (v < k->min || v > k->max) {
+            snprintf(err, errlen, "%s: %g is outside %g..%g", k->name, v, k->min, k->max);
+            return GX_ERR_CONFIG;
+        }
+        *(double *)field = v;
+        return GX_OK;
+    }
+    case S_BOOL:
+        if (!strcmp(value, "true") || !strcmp(value, "yes") || !strcmp(value, "1")) {
+            *(bool *)field = true;
+        } else if (!strcmp(value, "false") || !strcmp(value, "no") || !strcmp(value, "0")) {
+            *(bool *)field = false;
+        } else {
+            snprintf(err, errlen, "%s: '%s' is not true or false", k->name, value);
+            return GX_ERR_CONFIG;
+        }
+        return GX_OK;
+    }
+    return GX_ERR_CONFIG;
+}
+
+void gx_config_defaults(gx_config *c)
+{
+    char err[128];
+    memset(c, 0, sizeof *c);
+    for (size_t i = 0; i < S_NKEYS; i++) {
+        gx_err rc = s_set(c, &s_keys[i], s_keys[i].def, err, sizeof err);
+        (void)rc; /* defaults are constants of this file: a bad one is a programming error */
+    }
+}
+
+gx_err gx_config_set(gx_config *c, const char *key, const char *value, char *err, size_t errlen)
+{
+    const s_key *k = s_find(key);
+    if (!k) {
+        snprintf(err, errlen, "no such key: %s", key);
+        return GX_ERR_CONFIG;
+    }
+    return s_set(c, k, value, err, errlen);
+}
+
+static char *s_trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    size_t n = strlen(s);
+    while (n && isspace((unsigned char)s[n - 1]))
+        s[--n] = 0;
+    return s;
+}
+
+gx_err gx_config_parse(gx_config *c, const char *text, char *err, size_t errlen)
+{
+    char line[4096], msg[512];
+    unsigned lineno = 0;
+    const char *p = text;
+    while (*p) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p) : strlen(p);
+        lineno++;
+        if (n >= sizeof line) {
+            snprintf(err, errlen, "line %u: longer than %zu bytes", lineno, sizeof line - 1);
+            return GX_ERR_CONFIG;
+        }
+        memcpy(line, p, n);
+        line[n] = 0;
+        p += n + (nl ? 1 : 0);
+        char *hash = strchr(line, '#');
+        if (hash)
+            *hash = 0;
+        char *s = s_trim(line);
+        if (!*s)
+            continue;
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            snprintf(err, errlen, "line %u: expected 'key = value'", lineno);
+            return GX_ERR_CONFIG;
+        }
+        *eq = 0;
+        char *key = s_trim(s), *value = s_trim(eq + 1);
+        size_t vl = strlen(value);
+        if (vl >= 2 && value[0] == '"' && value[vl - 1] == '"') { /* "quoted" keeps spaces and '' */
+            value[vl - 1] = 0;
+            value++;
+        }
+        if (gx_config_set(c, key, value, msg, sizeof msg)) {
+            snprintf(err, errlen, "line %u: %s", lineno, msg);
+            return GX_ERR_CONFIG;
+        }
+    }
+    return GX_OK;
+}
+
+gx_err gx_config_load_file(gx_config *c, const char *path, char *err, size_t errlen)
+{
+    gx_err rc = GX_OK;
+    char *buf = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return GX_ERR_IO;
+    }
+    enum { CAP = 1 << 20 };
+    buf = malloc(CAP + 1);
+    if (!buf) {
+        rc = GX_ERR_NOMEM;
+        goto out;
+    }
+    size_t n = fread(buf, 1, CAP + 1, f);
+    if (ferror(f)) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        rc = GX_ERR_IO;
+        goto out;
+    }
+    if (n > CAP) {
+        snprintf(err, errlen, "%s: larger than 1 MiB", path);
+        rc = GX_ERR_CONFIG;
+        goto out;
+    }
+    buf[n] = 0;
+    if (memchr(buf, 0, n)) {
+        snprintf(err, errlen, "%s: contains a NUL byte", path);
+        rc = GX_ERR_CONFIG;
+        goto out;
+    }
+    char msg[512];
+    rc = gx_config_parse(c, buf, msg, sizeof msg);
+    if (rc)
+        snprintf(err, errlen, "%s: %s", path, msg);
+out:
+    free(buf);
+    fclose(f);
+    return rc;
+}
+
+gx_err gx_config_validate(const gx_config *c, char *err, size_t errlen)
+{
+    gx_log_level lvl;
+    if (!gx_log_parse_level(c->log_level, &lvl)) {
+        snprintf(err, errlen, "log_level: '%s' is not one of err, warning, notice, info, debug", c->log_level);
+        return GX_ERR_CONFIG;
+    }
+    if (c->map_max_mb < c->map_size_mb) {
+        snprintf(err, errlen, "map_max_mb (%lld) is below map_size_mb (%lld)", (long long)c->map_max_mb,
+                 (long long)c->map_size_mb);
+        return GX_ERR_CONFIG;
+    }
+    double w = c->weight_industry + c->weight_process + c->weight_distance + c->weight_credit +
+               c->weight_capacity + c->weight_lead_time + c->weight_price + c->weight_track_record;
+    if (w <= 0) {
+        snprintf(err, errlen, "every score weight is 0: at least one must be positive");
+        return GX_ERR_CONFIG;
+    }
+    if (!c->listen[0] || !c->data_dir[0]) {
+        snprintf(err, errlen, "%s must not be empty", !c->listen[0] ? "listen" : "data_dir");
+        return GX_ERR_CONFIG;
+    }
+    if (c->max_string_bytes > c->max_frame_bytes || c->max_text_bytes > c->max_frame_bytes) {
+        snprintf(err, errlen, "max_string_bytes and max_text_bytes must not exceed max_frame_bytes");
+        return GX_ERR_CONFIG;
+    }
+    return GX_OK;
+}
+
+static bool s_equal(const gx_config *a, const gx_config *b, const s_key *k)
+{
+    const char *fa = (const char *)a + k->offset, *fb = (const char *)b + k->offset;
+    switch (k->type) {
+    case S_STR: return strcmp(fa, fb) == 0;
+    case S_INT: return *(const int64_t *)fa == *(const int64_t *)fb;
+    case S_DBL: return *(const double *)fa == *(const double *)fb;
+    case S_BOOL: return *(const bool *)fa == *(const bool *)fb;
+    }
+    return true;
+}
+
+void gx_config_apply_reload(gx_config *cur, const gx_config *next, char *err, size_t errlen)
+{
+    size_t used = 0;
+    err[0] = 0;
+    for (size_t i = 0; i < S_NKEYS; i++) {
+        const s_key *k = &s_keys[i];
+        if (s_equal(cur, next, k))
+            continue;
+        if (k->reloadable) {
+            size_t sz = k->type == S_STR ? k->size : k->type == S_BOOL ? sizeof(bool) : 8;
+            memcpy((char *)cur + k->offset, (const char *)next + k->offset, sz);
+        } else if (used + strlen(k->name) + 2 < errlen) {
+            used += (size_t)snprintf(err + used, errlen - used, "%s%s", used ? " " : "", k->name);
+        }
+    }
+}
+
+void gx_config_dump(const gx_config *c, FILE *out)
+{
+    fprintf(out, "# gongxud configuration: key = value; '#' starts a comment.\n"
+                 "# (reload) marks keys applied on SIGHUP; the others need a restart.\n");
+    for (size_t i = 0; i < S_NKEYS; i++) {
+        const s_key *k = &s_keys[i];
+        const char *f = (const char *)c + k->offset;
+        fprintf(out, "\n# %s%s", k->help, k->reloadable ? " (reload)" : "");
+        if (k->type == S_INT)
+            fprintf(out, "; %.0f..%.0f", k->min, k->max);
+        else if (k->type == S_DBL)
+            fprintf(out, "; %g..%g", k->min, k->max);
+        fprintf(out, "; default %s\n", k->def[0] ? k->def : "\"\"");
+        switch (k->type) {
+        case S_STR: fprintf(out, "%s = \"%s\"\n", k->name, f); break;
+        case S_INT: fprintf(out, "%s = %lld\n", k->name, (long long)*(const int64_t *)f); break;
+        case S_DBL: fprintf(out, "%s = %g\n", k->name, *(const double *)f); break;
+        case S_BOOL: fprintf(out, "%s = %s\n", k->name, *(const bool *)f ? "true" : "false"); break;
+        }
+    }
+}

@@ -1,0 +1,78 @@
+/* config.h — gongxud configuration: one table of keys, validated before anything opens.
+ *
+ * Sources, later overriding earlier: built-in defaults, the config file
+ * (`key = value` lines, `#` comments), then command-line overrides. Every key has a
+ * type, bounds, a default and a reloadable flag; SIGHUP re-reads the file and
+ * applies only reloadable keys (others are reported as needing a restart).
+ * Pure: parsing does no I/O except gx_config_load_file reading its file. */
+#ifndef GX_CONFIG_H
+#define GX_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "err.h"
+
+#define GX_CONFIG_STR_MAX 512
+
+typedef struct gx_config {
+    char listen[GX_CONFIG_STR_MAX];      /* client ROUTER endpoint */
+    char monitor[GX_CONFIG_STR_MAX];     /* monitor PUB endpoint ("" = off) */
+    char data_dir[GX_CONFIG_STR_MAX];    /* LMDB directory */
+    char vocabulary[GX_CONFIG_STR_MAX];  /* vocabulary file ("" = embedded) */
+    char log_level[16];                  /* err .. debug */
+    int64_t map_size_mb;                 /* initial LMDB map size */
+    int64_t map_max_mb;                  /* LMDB map growth limit */
+    int64_t shortlist_k;                 /* shortlist length */
+    int64_t near_miss_max;               /* near misses kept per demand */
+    double weight_industry;              /* score weights */
+    double weight_process;
+    double weight_distance;
+    double weight_credit;
+    double weight_capacity;
+    double weight_lead_time;
+    double weight_price;
+    double weight_track_record;
+    double distance_full_km;             /* distance term reaches 0 here */
+    int64_t utc_offset_minutes;          /* time zone of "today" */
+    int64_t default_validity_days;       /* when a posting gives no expires_at */
+    int64_t max_frame_bytes;             /* ZMQ_MAXMSGSIZE on the client socket */
+    int64_t max_string_bytes;            /* any short string field */
+    int64_t max_text_bytes;              /* summary, details, messages */
+    int64_t max_repeated;                /* any repeated field */
+    int64_t batch_max;                   /* requests per group commit */
+    int64_t expiry_interval_ms;          /* how often validity is checked */
+    int64_t inbox_keep_acked;            /* acknowledged notices kept per firm */
+    int64_t delivery_window;             /* unacknowledged notices in flight per session */
+    int64_t sessions_max;                /* connections bound to a firm */
+    int64_t hwm;                         /* ZeroMQ send/receive high-water marks */
+    bool no_sync;                        /* benchmarks only: LMDB without fsync (NOT durable) */
+} gx_config;
+
+/* Fills c with every default. */
+void gx_config_defaults(gx_config *c);
+
+/* Sets one key from its text value. GX_ERR_CONFIG with a message in err
+ * ("shortlist_k: 0 is below the minimum 1", "no such key: foo") otherwise. */
+gx_err gx_config_set(gx_config *c, const char *key, const char *value, char *err, size_t errlen);
+
+/* Parses config text (`key = value` lines); err gets "line N: ..." on failure. */
+gx_err gx_config_parse(gx_config *c, const char *text, char *err, size_t errlen);
+
+/* Reads and parses a file; GX_ERR_IO when it cannot be read. */
+gx_err gx_config_load_file(gx_config *c, const char *path, char *err, size_t errlen);
+
+/* Cross-key checks (map_max >= map_size, some weight > 0, log level). */
+gx_err gx_config_validate(const gx_config *c, char *err, size_t errlen);
+
+/* Copies reloadable keys from next into cur; writes into err the names of
+ * non-reloadable keys that differ (they need a restart), or "" when none. */
+void gx_config_apply_reload(gx_config *cur, const gx_config *next, char *err, size_t errlen);
+
+/* Writes every key with its value, type, bounds and reloadability, one per
+ * line, as a commented config file. */
+void gx_config_dump(const gx_config *c, FILE *out);
+
+#endif

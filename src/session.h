@@ -1,0 +1,73 @@
+/* session.h — connections and the firm each acts for.
+ *
+ * A session is one client connection, keyed by its ROUTER routing id. It is
+ * created by gx_sessions_bind, the single place where identity is established
+ * (today from the Hello request; with CURVE, from the ZAP User-Id), so request
+ * handling never asks how a firm was identified. Each session carries its
+ * notice delivery cursor. The table is capped: binding beyond the cap evicts the
+ * least recently active session (its client must Hello again).
+ * Single-threaded (the event loop). */
+#ifndef GX_SESSION_H
+#define GX_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model.h"
+
+#define GX_RID_MAX 255 /* ZeroMQ routing ids are at most 255 bytes */
+
+typedef struct gx_session {
+    uint8_t rid[GX_RID_MAX];            /* ROUTER routing id */
+    uint8_t rid_len;                    /* its length */
+    char firm[GX_FIRM_ID_LEN + 1];      /* firm acted for; "" for a pure operator */
+    bool is_operator;                   /* may make operator requests */
+    bool resumed;                       /* asked for notices (Resume) */
+    bool stalled;                       /* last send hit the high-water mark */
+    uint64_t sent;                      /* highest notice seq sent */
+    uint64_t acked;                     /* highest seq acknowledged on this session */
+    int64_t last_active_ms;             /* for eviction */
+    bool dirty;                         /* on the dirty list: may have notices to send */
+    struct gx_session *rid_next;        /* hash chain by routing id */
+    struct gx_session *firm_next;       /* hash chain by firm */
+    struct gx_session *lru_prev, *lru_next; /* activity order, most recent first */
+} gx_session;
+
+typedef struct gx_sessions gx_sessions;
+
+gx_err gx_sessions_new(size_t max, gx_sessions **out);
+void gx_sessions_destroy(gx_sessions **t);
+
+/* The session of routing id rid, or NULL. Marks it active at now_ms. */
+gx_session *gx_sessions_find(gx_sessions *t, const void *rid, size_t len, int64_t now_ms);
+
+/* Binds routing id rid to firm (may be "" when is_operator), creating the
+ * session or rebinding an existing one (which resets its delivery cursor).
+ * GX_ERR_INVALID when len is 0 or over GX_RID_MAX. */
+gx_err gx_sessions_bind(gx_sessions *t, const void *rid, size_t len, const char *firm, bool is_operator,
+                        int64_t now_ms, gx_session **out);
+
+/* Removes and frees s (e.g. its peer is gone). */
+void gx_sessions_drop(gx_sessions *t, gx_session *s);
+
+/* Puts s on the dirty list (idempotent). */
+void gx_sessions_mark(gx_sessions *t, gx_session *s);
+
+/* Marks every resumed session of firm dirty. */
+void gx_sessions_mark_firm(gx_sessions *t, const char *firm);
+
+/* Takes the dirty list: returns up to cap sessions into out (clearing their
+ * dirty flag) and how many were written. Sessions left over stay dirty. */
+size_t gx_sessions_take_dirty(gx_sessions *t, gx_session **out, size_t cap);
+
+/* True when the dirty list is not empty. */
+bool gx_sessions_has_dirty(const gx_sessions *t);
+
+/* Number of sessions. */
+size_t gx_sessions_count(const gx_sessions *t);
+
+/* Sessions evicted because the table was full, since creation. */
+uint64_t gx_sessions_evicted(const gx_sessions *t);
+
+#endif
