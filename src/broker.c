@@ -1,0 +1,648 @@
+/* broker.c — lifecycle, rebuild from the store, batches (group commit) and
+ * notice delivery. Request handlers are in requests.c, notices in notify.c. */
+#include "broker_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+/* ------------------------------------------------------------------ setup */
+
+static void s_engine_opts(const gx_broker *b, gx_engine_opts *o)
+{
+    gx_engine_opts_default(o);
+    const gx_config *c = &b->cfg;
+    o->shortlist_k = (unsigned)c->shortlist_k;
+    o->near_miss_max = (unsigned)c->near_miss_max;
+    o->rules.weights[GX_TERM_INDUSTRY] = c->weight_industry;
+    o->rules.weights[GX_TERM_PROCESS] = c->weight_process;
+    o->rules.weights[GX_TERM_DISTANCE] = c->weight_distance;
+    o->rules.weights[GX_TERM_CREDIT] = c->weight_credit;
+    o->rules.weights[GX_TERM_CAPACITY] = c->weight_capacity;
+    o->rules.weights[GX_TERM_LEAD_TIME] = c->weight_lead_time;
+    o->rules.weights[GX_TERM_PRICE] = c->weight_price;
+    o->rules.weights[GX_TERM_TRACK_RECORD] = c->weight_track_record;
+    o->rules.distance_full_km = c->distance_full_km;
+    o->rules.utc_offset_min = (int)c->utc_offset_minutes;
+    o->rules.three_districts = gx_vocab_three_districts(b->vocab, &o->rules.n_three_districts);
+}
+
+static void s_limits(gx_broker *b)
+{
+    b->limits.max_string = (size_t)b->cfg.max_string_bytes;
+    b->limits.max_text = (size_t)b->cfg.max_text_bytes;
+    b->limits.max_repeated = (size_t)b->cfg.max_repeated;
+}
+
+typedef struct s_load {
+    gx_broker *b;      /* broker being loaded */
+    gx_table table;    /* table being visited */
+    gx_err err;        /* first failure */
+    uint64_t loaded;   /* records taken */
+} s_load;
+
+static bool s_load_visit(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    s_load *l = ctx;
+    gx_engine *e = l->b->engine;
+    gx_err err = GX_OK;
+    switch (l->table) {
+    case GX_T_FIRMS: {
+        gx_firm f;
+        if ((err = gx_codec_decode_firm(val, vlen, &f)) == GX_OK) {
+            err = gx_engine_put_firm(e, &f, l->b->now, NULL);
+            gx_firm_fini(&f);
+        }
+        break;
+    }
+    case GX_T_OFFERS: {
+        gx_offer o;
+        if ((err = gx_codec_decode_offer(val, vlen, &o)) == GX_OK) {
+            if (o.state == GX_STATE_OPEN)
+                err = gx_engine_add_offer(e, &o, l->b->now, NULL);
+            gx_offer_fini(&o);
+        }
+        break;
+    }
+    case GX_T_DEMANDS: {
+        gx_demand d;
+        if ((err = gx_codec_decode_demand(val, vlen, &d)) == GX_OK) {
+            if (d.state == GX_STATE_OPEN)
+                err = gx_engine_add_demand(e, &d, l->b->now, NULL);
+            gx_demand_fini(&d);
+        }
+        break;
+    }
+    case GX_T_SUBS: {
+        gx_sub s;
+        if ((err = gx_codec_decode_sub(val, vlen, &s)) == GX_OK) {
+            err = gx_engine_add_sub(e, &s, l->b->now, NULL);
+            gx_sub_fini(&s);
+        }
+        break;
+    }
+    default:
+        break;
+    }
+    if (err) {
+        gx_log(GX_LOG_ERR, "loading %s record (key %zu bytes): %s", l->table == GX_T_FIRMS ? "firm" : "posting", klen,
+               gx_err_str(err));
+        l->err = err;
+        return false;
+    }
+    l->loaded++;
+    return true;
+}
+
+/* Builds a fresh engine from the store: firms, then offers, demands, subscriptions. */
+static gx_err s_rebuild_engine(gx_broker *b)
+{
+    gx_engine_opts eo;
+    gx_engine *e = NULL;
+    gx_txn *t = NULL;
+    s_engine_opts(b, &eo);
+    gx_err err = gx_engine_new(&eo, &e);
+    if (err)
+        return err;
+    gx_engine_destroy(&b->engine);
+    b->engine = e;
+    if ((err = gx_store_begin(b->store, false, &t)))
+        return err;
+    static const gx_table order[] = {GX_T_FIRMS, GX_T_OFFERS, GX_T_DEMANDS, GX_T_SUBS};
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+        s_load l = {b, order[i], GX_OK, 0};
+        err = gx_store_scan(t, order[i], NULL, 0, NULL, 0, s_load_visit, &l);
+        if (!err)
+            err = l.err;
+        if (err)
+            break;
+    }
+    gx_store_abort(&t);
+    b->engine_dirty = false;
+    return err;
+}
+
+gx_err gx_broker_new(const gx_config *cfg, int64_t now, gx_broker **out, char *errbuf, size_t errlen)
+{
+    gx_err err;
+    gx_broker *b = calloc(1, sizeof *b);
+    if (!b)
+        return GX_ERR_NOMEM;
+    b->cfg = *cfg;
+    b->now = now;
+    s_limits(b);
+    char verr[512];
+    if ((err = gx_vocab_load(cfg->vocabulary, &b->vocab, verr, sizeof verr))) {
+        snprintf(errbuf, errlen, "vocabulary %s: %s", cfg->vocabulary[0] ? cfg->vocabulary : "(embedded)", verr);
+        goto out;
+    }
+    gx_store_opts so = {cfg->data_dir, (size_t)cfg->map_size_mb << 20, (size_t)cfg->map_max_mb << 20, cfg->no_sync};
+    if ((err = gx_store_open(&so, &b->store))) {
+        snprintf(errbuf, errlen, "store %s: %s", cfg->data_dir,
+                 gx_store_last_error(NULL));
+        goto out;
+    }
+    if ((err = gx_sessions_new((size_t)cfg->sessions_max, &b->sessions))) {
+        snprintf(errbuf, errlen, "sessions: %s", gx_err_str(err));
+        goto out;
+    }
+    if ((err = s_rebuild_engine(b))) {
+        snprintf(errbuf, errlen, "rebuilding the engine from %s: %s", cfg->data_dir, gx_err_str(err));
+        goto out;
+    }
+    gx_engine_stats st;
+    gx_engine_stats_get(b->engine, &st);
+    gx_log(GX_LOG_INFO, "loaded %llu firms, %llu open demands, %llu open offers, %llu subscriptions, %llu matches",
+           (unsigned long long)st.firms, (unsigned long long)st.demands_open, (unsigned long long)st.offers_open,
+           (unsigned long long)st.subs, (unsigned long long)st.matches);
+    size_t expired = gx_broker_expire(b, now, NULL);
+    if (expired)
+        gx_log(GX_LOG_INFO, "%zu postings expired while the broker was down", expired);
+out:
+    if (err)
+        gx_broker_destroy(&b);
+    *out = b;
+    return err;
+}
+
+static void s_clear_batch(gx_broker *b)
+{
+    for (size_t i = 0; i < b->n_replies; i++)
+        gx_buf_fini(&b->replies[i].payload);
+    for (size_t i = 0; i < b->n_events; i++)
+        gx_buf_fini(&b->events[i].payload);
+    b->n_replies = b->n_events = b->n_touched = 0;
+}
+
+void gx_broker_destroy(gx_broker **pb)
+{
+    gx_broker *b = *pb;
+    if (!b)
+        return;
+    gx_store_abort(&b->child);
+    gx_store_abort(&b->txn);
+    s_clear_batch(b);
+    free(b->replies);
+    free(b->events);
+    free(b->touched);
+    gx_fxv_fini(&b->fx);
+    gx_engine_destroy(&b->engine);
+    gx_sessions_destroy(&b->sessions);
+    gx_store_close(&b->store);
+    gx_vocab_destroy(&b->vocab);
+    free(b);
+    *pb = NULL;
+}
+
+/* ------------------------------------------------------------------ records */
+
+gx_txn *gx_broker_txn(gx_broker *b)
+{
+    return b->child ? b->child : b->txn;
+}
+
+static void s_key64(uint8_t k[8], uint64_t id)
+{
+    gx_store_be64(k, id);
+}
+
+/* Reads a record in the current transaction, or a read transaction of its own. */
+static gx_err s_get(gx_broker *b, gx_table tb, const void *key, size_t klen, gx_buf *copy)
+{
+    gx_txn *t = gx_broker_txn(b), *own = NULL;
+    const void *v;
+    size_t vl;
+    gx_err err;
+    if (!t) {
+        if ((err = gx_store_begin(b->store, false, &own)))
+            return err;
+        t = own;
+    }
+    err = gx_store_get(t, tb, key, klen, &v, &vl);
+    if (!err) {
+        copy->data = malloc(vl ? vl : 1);
+        copy->len = vl;
+        if (!copy->data)
+            err = GX_ERR_NOMEM;
+        else
+            memcpy(copy->data, v, vl);
+    }
+    gx_store_abort(&own);
+    return err;
+}
+
+static gx_err s_get_by_id(gx_broker *b, gx_table tb, uint64_t id, gx_buf *raw)
+{
+    uint8_t k[8];
+    s_key64(k, id);
+    return s_get(b, tb, k, 8, raw);
+}
+
+gx_err gx_broker_get_demand(gx_broker *b, uint64_t id, gx_demand *out)
+{
+    gx_buf raw = {0};
+    gx_err err = s_get_by_id(b, GX_T_DEMANDS, id, &raw);
+    if (!err)
+        err = gx_codec_decode_demand(raw.data, raw.len, out);
+    gx_buf_fini(&raw);
+    return err;
+}
+
+gx_err gx_broker_get_offer(gx_broker *b, uint64_t id, gx_offer *out)
+{
+    gx_buf raw = {0};
+    gx_err err = s_get_by_id(b, GX_T_OFFERS, id, &raw);
+    if (!err)
+        err = gx_codec_decode_offer(raw.data, raw.len, out);
+    gx_buf_fini(&raw);
+    return err;
+}
+
+gx_err gx_broker_get_sub(gx_broker *b, uint64_t id, gx_sub *out)
+{
+    gx_buf raw = {0};
+    gx_err err = s_get_by_id(b, GX_T_SUBS, id, &raw);
+    if (!err)
+        err = gx_codec_decode_sub(raw.data, raw.len, out);
+    gx_buf_fini(&raw);
+    return err;
+}
+
+gx_err gx_broker_get_firm(gx_broker *b, const char *id, gx_firm *out)
+{
+    gx_buf raw = {0};
+    gx_err err = s_get(b, GX_T_FIRMS, id, strlen(id), &raw);
+    if (!err)
+        err = gx_codec_decode_firm(raw.data, raw.len, out);
+    gx_buf_fini(&raw);
+    return err;
+}
+
+static gx_err s_put(gx_broker *b, gx_table tb, const void *key, size_t klen, gx_buf *rec, gx_err enc)
+{
+    gx_err err = enc ? enc : gx_store_put(b->child, tb, key, klen, rec->data, rec->len);
+    gx_buf_fini(rec);
+    return err;
+}
+
+gx_err gx_broker_put_demand(gx_broker *b, const gx_demand *d)
+{
+    gx_buf rec;
+    uint8_t k[8];
+    s_key64(k, d->id);
+    return s_put(b, GX_T_DEMANDS, k, 8, &rec, gx_codec_encode_demand(d, &rec));
+}
+
+gx_err gx_broker_put_offer(gx_broker *b, const gx_offer *o)
+{
+    gx_buf rec;
+    uint8_t k[8];
+    s_key64(k, o->id);
+    return s_put(b, GX_T_OFFERS, k, 8, &rec, gx_codec_encode_offer(o, &rec));
+}
+
+gx_err gx_broker_put_sub(gx_broker *b, const gx_sub *s)
+{
+    gx_buf rec;
+    uint8_t k[8];
+    s_key64(k, s->id);
+    return s_put(b, GX_T_SUBS, k, 8, &rec, gx_codec_encode_sub(s, &rec));
+}
+
+gx_err gx_broker_put_firm(gx_broker *b, const gx_firm *f)
+{
+    gx_buf rec;
+    return s_put(b, GX_T_FIRMS, f->id, strlen(f->id), &rec, gx_codec_encode_firm(f, &rec));
+}
+
+/* ------------------------------------------------------------------ batches */
+
+void gx_broker_batch_begin(gx_broker *b, int64_t now, int64_t now_ms)
+{
+    b->now = now;
+    b->now_ms = now_ms;
+}
+
+gx_err gx_broker_write_begin(gx_broker *b)
+{
+    gx_err err;
+    b->engine_touched = false;
+    b->events_mark = b->n_events;
+    if (!b->txn && (err = gx_store_begin(b->store, true, &b->txn)))
+        return err;
+    return gx_store_begin_child(b->txn, &b->child);
+}
+
+gx_err gx_broker_write_end(gx_broker *b, gx_err err)
+{
+    if (!err && b->child)
+        err = gx_store_commit(&b->child);
+    if (err) {
+        gx_store_abort(&b->child);
+        if (b->engine_touched)
+            b->engine_dirty = true; /* the engine saw a change the store did not keep */
+        while (b->n_events > b->events_mark)
+            gx_buf_fini(&b->events[--b->n_events].payload);
+    }
+    b->engine_touched = false;
+    return err;
+}
+
+void gx_broker_event(gx_broker *b, const gx_monitor_event *ev)
+{
+    if (!b->cfg.monitor[0])
+        return;
+    if (b->n_events == b->cap_events) {
+        size_t cap = b->cap_events ? b->cap_events * 2 : 64;
+        gx_pending_event *v = realloc(b->events, cap * sizeof *v);
+        if (!v)
+            return; /* the monitor stream is best effort; the store is not */
+        b->events = v;
+        b->cap_events = cap;
+    }
+    gx_pending_event *pe = &b->events[b->n_events];
+    if (gx_codec_encode_monitor(ev, &pe->payload) == GX_OK) {
+        pe->topic = ev->type;
+        b->n_events++;
+    }
+}
+
+static gx_pending_reply *s_reply_slot(gx_broker *b, const void *rid, size_t rid_len, uint64_t request_id)
+{
+    if (b->n_replies == b->cap_replies) {
+        size_t cap = b->cap_replies ? b->cap_replies * 2 : 64;
+        gx_pending_reply *v = realloc(b->replies, cap * sizeof *v);
+        if (!v)
+            return NULL;
+        b->replies = v;
+        b->cap_replies = cap;
+    }
+    gx_pending_reply *p = &b->replies[b->n_replies];
+    memset(p, 0, sizeof *p);
+    memcpy(p->rid, rid, rid_len);
+    p->rid_len = (uint8_t)rid_len;
+    p->request_id = request_id;
+    return p;
+}
+
+void gx_requests_reply(gx_broker *b, const void *rid, size_t rid_len, const gx_reply *r)
+{
+    gx_pending_reply *p = s_reply_slot(b, rid, rid_len, r->request_id);
+    if (!p)
+        return;
+    gx_err err = gx_codec_encode_reply(r, &p->payload);
+    if (err) {
+        gx_requests_error(b, rid, rid_len, r->request_id, err, "could not encode the reply", NULL);
+        return;
+    }
+    b->n_replies++;
+}
+
+void gx_requests_error(gx_broker *b, const void *rid, size_t rid_len, uint64_t request_id, gx_err err,
+                       const char *msg, const char *field)
+{
+    b->counters.errors++;
+    gx_pending_reply *p = s_reply_slot(b, rid, rid_len, request_id);
+    if (!p || gx_codec_encode_error(request_id, err, msg, field, &p->payload) != GX_OK)
+        return; /* out of memory: the client times out, the broker keeps serving */
+    p->is_error = true;
+    b->n_replies++;
+}
+
+void gx_broker_handle(gx_broker *b, const void *rid, size_t rid_len, const void *frame, size_t len, int frames)
+{
+    gx_request req;
+    char msg[384], field[96];
+    b->counters.requests++;
+    if (rid_len == 0 || rid_len > GX_RID_MAX)
+        return; /* not a ROUTER peer we can answer */
+    if (frames != 1) {
+        gx_requests_error(b, rid, rid_len, 0, GX_ERR_MALFORMED,
+                          "a request is exactly one frame holding one gongxu.v1.Envelope", "frame");
+        return;
+    }
+    gx_err err = gx_codec_decode_request(frame, len, &b->limits, &req, msg, sizeof msg, field, sizeof field);
+    if (err) {
+        gx_log(GX_LOG_DEBUG, "request %llu refused: %s", (unsigned long long)req.request_id, msg);
+        gx_requests_error(b, rid, rid_len, req.request_id, err, msg, field);
+        gx_request_fini(&req);
+        return;
+    }
+    gx_session *s = gx_sessions_find(b->sessions, rid, rid_len, b->now_ms);
+    gx_requests_handle(b, s, rid, rid_len, &req);
+    gx_request_fini(&req);
+}
+
+static void s_mark_touched(gx_broker *b)
+{
+    for (size_t i = 0; i < b->n_touched; i++)
+        gx_sessions_mark_firm(b->sessions, b->touched[i]);
+    b->n_touched = 0;
+}
+
+void gx_broker_batch_end(gx_broker *b, const gx_broker_io *io)
+{
+    gx_err err = GX_OK;
+    if (b->txn) {
+        err = gx_store_commit(&b->txn);
+        if (err) {
+            b->counters.commit_failures++;
+            gx_log(GX_LOG_ERR, "commit of %zu requests failed: %s (%s)", b->n_replies, gx_err_str(err),
+                   gx_store_last_error(b->store));
+            b->engine_dirty = true;
+        } else {
+            b->counters.batches++;
+        }
+    }
+    if (err) {
+        /* Nothing of this batch is durable: no reply may say otherwise. */
+        for (size_t i = 0; i < b->n_replies; i++) {
+            gx_pending_reply *p = &b->replies[i];
+            if (p->is_error)
+                continue;
+            gx_buf_fini(&p->payload);
+            if (gx_codec_encode_error(p->request_id, err == GX_ERR_STORAGE_FULL ? err : GX_ERR_INTERNAL,
+                                      "the batch holding this request could not be committed; nothing was changed",
+                                      NULL, &p->payload) == GX_OK)
+                p->is_error = true;
+        }
+        while (b->n_events)
+            gx_buf_fini(&b->events[--b->n_events].payload);
+        b->n_touched = 0;
+    }
+    if (b->engine_dirty) {
+        gx_err rerr = s_rebuild_engine(b);
+        if (rerr)
+            gx_log(GX_LOG_ERR, "rebuilding the engine after a failed write: %s", gx_err_str(rerr));
+    }
+    for (size_t i = 0; io && i < b->n_replies; i++) {
+        gx_pending_reply *p = &b->replies[i];
+        if (p->payload.data && io->send(io->ctx, p->rid, p->rid_len, p->payload.data, p->payload.len) == GX_SEND_GONE) {
+            gx_session *s = gx_sessions_find(b->sessions, p->rid, p->rid_len, b->now_ms);
+            if (s)
+                gx_sessions_drop(b->sessions, s);
+        }
+    }
+    for (size_t i = 0; io && i < b->n_events; i++)
+        io->publish(io->ctx, b->events[i].topic, b->events[i].payload.data, b->events[i].payload.len);
+    s_mark_touched(b);
+    s_clear_batch(b);
+    if (io)
+        gx_broker_pump(b, io);
+}
+
+/* ------------------------------------------------------------------ delivery */
+
+typedef struct s_pump {
+    gx_broker *b;
+    gx_session *s;
+    const gx_broker_io *io;
+    bool stop;        /* the session stalled or went away */
+    bool gone;        /* the peer is gone */
+} s_pump;
+
+static bool s_pump_visit(void *ctx, uint64_t seq, const void *bytes, size_t len)
+{
+    s_pump *p = ctx;
+    gx_send_rc rc = p->io->send(p->io->ctx, p->s->rid, p->s->rid_len, bytes, len);
+    if (rc == GX_SEND_OK) {
+        p->s->sent = seq;
+        return true;
+    }
+    p->stop = true;
+    p->gone = rc == GX_SEND_GONE;
+    p->s->stalled = rc == GX_SEND_FULL;
+    return false;
+}
+
+void gx_broker_pump(gx_broker *b, const gx_broker_io *io)
+{
+    gx_session *batch[256];
+    gx_session *stalled[256];
+    size_t n_stalled = 0;
+    gx_txn *t = NULL;
+    size_t n;
+    if (!io)
+        return;
+    while ((n = gx_sessions_take_dirty(b->sessions, batch, 256)) > 0) {
+        if (!t && gx_store_begin(b->store, false, &t) != GX_OK) {
+            gx_log(GX_LOG_ERR, "delivery: cannot read the store: %s", gx_store_last_error(b->store));
+            break;
+        }
+        for (size_t i = 0; i < n; i++) {
+            gx_session *s = batch[i];
+            uint64_t window = (uint64_t)b->cfg.delivery_window;
+            uint64_t inflight = s->sent > s->acked ? s->sent - s->acked : 0;
+            if (!s->resumed || !s->firm[0] || inflight >= window)
+                continue;
+            s->stalled = false;
+            s_pump p = {b, s, io, false, false};
+            gx_err err = gx_inbox_read(t, s->firm, s->sent, (size_t)(window - inflight), s_pump_visit, &p);
+            if (err == GX_ERR_RESUME_GAP) {
+                /* retention overtook this session: skip to what is left; the gap was reported at Resume */
+                gx_inbox_cursor c;
+                if (gx_inbox_cursor_get(t, s->firm, &c) == GX_OK)
+                    s->sent = c.pruned;
+            }
+            if (p.gone)
+                gx_sessions_drop(b->sessions, s);
+            else if (p.stop && n_stalled < 256)
+                stalled[n_stalled++] = s;
+        }
+    }
+    gx_store_abort(&t);
+    for (size_t i = 0; i < n_stalled; i++)
+        gx_sessions_mark(b->sessions, stalled[i]); /* retried by the loop's short timer */
+}
+
+bool gx_broker_pending(const gx_broker *b)
+{
+    return gx_sessions_has_dirty(b->sessions);
+}
+
+/* ------------------------------------------------------------------ expiry */
+
+size_t gx_broker_expire(gx_broker *b, int64_t now, const gx_broker_io *io)
+{
+    gx_broker_batch_begin(b, now, b->now_ms);
+    b->fx.n = 0;
+    gx_err err = gx_broker_write_begin(b);
+    size_t closed = 0;
+    if (!err) {
+        b->engine_touched = true;
+        closed = gx_engine_expire(b->engine, now, &b->fx);
+        for (size_t i = 0; !err && i < b->fx.n; i++) {
+            const gx_fx *f = &b->fx.v[i];
+            if (f->type == GX_FX_DEMAND_CLOSED) {
+                gx_demand d;
+                if ((err = gx_broker_get_demand(b, f->demand_id, &d)))
+                    break;
+                d.state = GX_STATE_EXPIRED;
+                if (!(err = gx_broker_put_demand(b, &d)))
+                    err = gx_notify_demand_changed(b, &d, GX_N_DEMAND_EXPIRED, NULL, 0);
+                gx_monitor_event ev = {.at = now, .type = "state", .demand_id = d.id, .kind = d.kind,
+                                       .industry = d.industry, .state = GX_STATE_EXPIRED};
+                gx_broker_event(b, &ev);
+                gx_demand_fini(&d);
+            } else if (f->type == GX_FX_OFFER_CLOSED) {
+                gx_offer o;
+                if ((err = gx_broker_get_offer(b, f->offer_id, &o)))
+                    break;
+                o.state = GX_STATE_EXPIRED;
+                if (!(err = gx_broker_put_offer(b, &o))) {
+                    gx_notice n = {.type = GX_N_OFFER_EXPIRED, .at = now, .offer_id = o.id, .state = GX_STATE_EXPIRED};
+                    err = gx_notify_send(b, o.owner, &n);
+                }
+                gx_monitor_event ev = {.at = now, .type = "state", .offer_id = o.id, .state = GX_STATE_EXPIRED};
+                gx_broker_event(b, &ev);
+                gx_offer_fini(&o);
+            }
+        }
+        if (!err)
+            err = gx_notify_effects(b, &b->fx);
+        err = gx_broker_write_end(b, err);
+    }
+    if (err)
+        gx_log(GX_LOG_ERR, "expiry: %s", gx_err_str(err));
+    gx_broker_batch_end(b, io);
+    return err ? 0 : closed;
+}
+
+/* ------------------------------------------------------------------ reload */
+
+gx_err gx_broker_reload(gx_broker *b, const gx_config *next, char *errbuf, size_t errlen)
+{
+    char restart[512];
+    gx_vocab *v = NULL;
+    errbuf[0] = 0;
+    if (strcmp(next->vocabulary, b->cfg.vocabulary) != 0 || next->vocabulary[0]) {
+        char verr[512];
+        gx_err err = gx_vocab_load(next->vocabulary, &v, verr, sizeof verr);
+        if (err) {
+            snprintf(errbuf, errlen, "vocabulary kept: %s", verr);
+            return err;
+        }
+    }
+    gx_config_apply_reload(&b->cfg, next, restart, sizeof restart);
+    if (v) {
+        gx_vocab_destroy(&b->vocab);
+        b->vocab = v;
+    }
+    s_limits(b);
+    gx_log_level lvl;
+    if (gx_log_parse_level(b->cfg.log_level, &lvl))
+        gx_log_set_level(lvl);
+    gx_engine_opts eo;
+    s_engine_opts(b, &eo);
+    gx_err err = gx_engine_set_opts(b->engine, &eo);
+    if (restart[0])
+        snprintf(errbuf, errlen, "changed keys that need a restart: %s", restart);
+    return err;
+}
+
+void gx_broker_counters_get(const gx_broker *b, gx_broker_counters *out)
+{
+    *out = b->counters;
+}

@@ -1,0 +1,82 @@
+/* broker.h — the broker: requests in, durable state changes, replies and notices out.
+ *
+ * The broker owns the store, the engine, the vocabulary and the session table,
+ * but no socket: the event loop hands it frames and gives it a gx_broker_io to
+ * send through. Work is done in batches (group commit): every request handled
+ * between gx_broker_batch_begin and gx_broker_batch_end shares one LMDB write
+ * transaction (each request in a child transaction of its own, so one failure
+ * spoils nothing else); batch_end commits durably and only then sends the
+ * replies, publishes monitor events and delivers notices. If the commit fails,
+ * every reply of the batch becomes an error and the engine is rebuilt from the
+ * store, so nothing unacknowledged is visible and nothing acknowledged is lost.
+ * Single-threaded: one broker belongs to one event loop. */
+#ifndef GX_BROKER_H
+#define GX_BROKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "err.h"
+
+typedef struct gx_broker gx_broker;
+
+typedef enum gx_send_rc {
+    GX_SEND_OK = 0,
+    GX_SEND_FULL,  /* the peer's queue is at its high-water mark: try later */
+    GX_SEND_GONE,  /* the peer is no longer connected */
+} gx_send_rc;
+
+/* How the broker reaches the network; provided by the event loop. */
+typedef struct gx_broker_io {
+    void *ctx;
+    /* Sends one frame to the client with routing id rid. */
+    gx_send_rc (*send)(void *ctx, const void *rid, size_t rid_len, const void *data, size_t len);
+    /* Publishes one monitor event under topic. */
+    void (*publish)(void *ctx, const char *topic, const void *data, size_t len);
+} gx_broker_io;
+
+/* Opens the store in cfg->data_dir, loads the vocabulary, rebuilds the engine
+ * from the store and enforces validity expired while the broker was down (those
+ * notices are committed before this returns). err receives a message on failure. */
+gx_err gx_broker_new(const gx_config *cfg, int64_t now, gx_broker **out, char *err, size_t errlen);
+
+/* Frees everything; the caller has ended any batch. NULLs *b, tolerates NULL. */
+void gx_broker_destroy(gx_broker **b);
+
+/* Starts a batch at time now (unix seconds; now_ms for session activity). */
+void gx_broker_batch_begin(gx_broker *b, int64_t now, int64_t now_ms);
+
+/* Handles one client message: rid is the routing id, frame the payload.
+ * frames is the number of payload frames the message had; anything but 1 gets a
+ * MALFORMED reply. Always produces exactly one reply. */
+void gx_broker_handle(gx_broker *b, const void *rid, size_t rid_len, const void *frame, size_t len, int frames);
+
+/* Commits the batch, then sends its replies and events and delivers notices. */
+void gx_broker_batch_end(gx_broker *b, const gx_broker_io *io);
+
+/* Enforces validity periods (its own batch). Returns postings expired. */
+size_t gx_broker_expire(gx_broker *b, int64_t now, const gx_broker_io *io);
+
+/* Delivers pending notices to sessions that can take them (after a stall). */
+void gx_broker_pump(gx_broker *b, const gx_broker_io *io);
+
+/* True when some session still has notices waiting because its queue was full. */
+bool gx_broker_pending(const gx_broker *b);
+
+/* Applies the reloadable keys of next (weights, K, limits, vocabulary, log
+ * level). err names what could not be applied, "" when all went well. */
+gx_err gx_broker_reload(gx_broker *b, const gx_config *next, char *err, size_t errlen);
+
+/* Figures for logs and tests. */
+typedef struct gx_broker_counters {
+    uint64_t requests;        /* requests handled */
+    uint64_t errors;          /* requests answered with an error */
+    uint64_t notices;         /* notices written to inboxes */
+    uint64_t batches;         /* write transactions committed */
+    uint64_t commit_failures; /* batches whose commit failed */
+} gx_broker_counters;
+void gx_broker_counters_get(const gx_broker *b, gx_broker_counters *out);
+
+#endif

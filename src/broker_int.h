@@ -1,0 +1,109 @@
+/* broker_int.h — the broker's internals, shared by broker.c (lifecycle,
+ * batches, delivery), requests.c (one handler per request) and notify.c
+ * (effects and state changes turned into notices). Not a public header. */
+#ifndef GX_BROKER_INT_H
+#define GX_BROKER_INT_H
+
+#include "broker.h"
+#include "codec.h"
+#include "engine.h"
+#include "inbox.h"
+#include "session.h"
+#include "store.h"
+#include "vocab.h"
+
+/* A reply waiting for the batch commit. */
+typedef struct gx_pending_reply {
+    uint8_t rid[GX_RID_MAX];   /* routing id */
+    uint8_t rid_len;
+    uint64_t request_id;       /* to rewrite it as an error if the commit fails */
+    bool is_error;             /* already an error reply */
+    gx_buf payload;            /* encoded Envelope */
+} gx_pending_reply;
+
+/* A monitor event waiting for the batch commit. */
+typedef struct gx_pending_event {
+    const char *topic;         /* static string */
+    gx_buf payload;            /* encoded MonitorEvent */
+} gx_pending_event;
+
+/* "told" flags: what a firm has been told about a demand (GX_T_TOLD). */
+enum {
+    GX_TOLD_MATCH = 1,      /* an Opportunity for one of its offers */
+    GX_TOLD_NEAR = 2,       /* a NearMiss (rule in the second byte) */
+    GX_TOLD_SUB = 4,        /* an Opportunity from a subscription */
+    GX_TOLD_INTEREST = 8,   /* it expressed interest */
+};
+
+/* Docking states (GX_T_DOCKING). */
+enum { GX_DOCK_PENDING = 1, GX_DOCK_ACCEPTED = 2, GX_DOCK_DECLINED = 3 };
+
+struct gx_broker {
+    gx_config cfg;                  /* current configuration */
+    gx_store *store;                /* LMDB */
+    gx_vocab *vocab;                /* codes */
+    gx_engine *engine;              /* matching */
+    gx_sessions *sessions;          /* connections */
+    gx_limits limits;               /* decode caps */
+
+    int64_t now;                    /* batch time, unix seconds */
+    int64_t now_ms;                 /* batch time, ms */
+    gx_txn *txn;                    /* the batch's write transaction, opened lazily */
+    gx_txn *child;                  /* the current request's child transaction */
+    bool engine_touched;            /* the current request changed the engine */
+    bool engine_dirty;              /* the engine may differ from the store: rebuild */
+
+    gx_pending_reply *replies;      /* this batch's replies */
+    size_t n_replies, cap_replies;
+    gx_pending_event *events;       /* this batch's monitor events */
+    size_t n_events, cap_events;
+    size_t events_mark;             /* n_events when the current request began */
+    char (*touched)[GX_FIRM_ID_LEN + 1]; /* firms whose inbox grew this batch */
+    size_t n_touched, cap_touched;
+
+    gx_fxv fx;                      /* scratch effects list */
+    gx_broker_counters counters;    /* figures */
+};
+
+/* ---- broker.c */
+/* Opens the current request's child write transaction (and the batch's). */
+gx_err gx_broker_write_begin(gx_broker *b);
+/* Commits (err == GX_OK) or aborts the child; returns the final error. */
+gx_err gx_broker_write_end(gx_broker *b, gx_err err);
+/* Queues a monitor event (dropped if the request or the batch fails). */
+void gx_broker_event(gx_broker *b, const gx_monitor_event *ev);
+/* Record helpers: read and write postings and firms in the current child txn
+ * (or a read of the batch txn). *_get return GX_ERR_NOT_FOUND when absent. */
+gx_err gx_broker_get_demand(gx_broker *b, uint64_t id, gx_demand *out);
+gx_err gx_broker_get_offer(gx_broker *b, uint64_t id, gx_offer *out);
+gx_err gx_broker_get_sub(gx_broker *b, uint64_t id, gx_sub *out);
+gx_err gx_broker_get_firm(gx_broker *b, const char *id, gx_firm *out);
+gx_err gx_broker_put_demand(gx_broker *b, const gx_demand *d);
+gx_err gx_broker_put_offer(gx_broker *b, const gx_offer *o);
+gx_err gx_broker_put_sub(gx_broker *b, const gx_sub *s);
+gx_err gx_broker_put_firm(gx_broker *b, const gx_firm *f);
+/* The transaction to read in: the child if open, else the batch txn, else NULL. */
+gx_txn *gx_broker_txn(gx_broker *b);
+
+/* ---- requests.c */
+/* Handles a decoded request for session s (NULL before Hello) from routing id
+ * rid; queues exactly one reply. */
+void gx_requests_handle(gx_broker *b, gx_session *s, const void *rid, size_t rid_len, gx_request *r);
+/* Queues a reply / an error reply for request_id to rid. */
+void gx_requests_reply(gx_broker *b, const void *rid, size_t rid_len, const gx_reply *r);
+void gx_requests_error(gx_broker *b, const void *rid, size_t rid_len, uint64_t request_id, gx_err err,
+                       const char *msg, const char *field);
+
+/* ---- notify.c (all inside the current child transaction) */
+/* Writes one notice to firm's inbox with the next sequence number. */
+gx_err gx_notify_send(gx_broker *b, const char *firm, gx_notice *n);
+/* Turns engine effects into notices, told records and monitor events. */
+gx_err gx_notify_effects(gx_broker *b, const gx_fxv *fx);
+/* Tells every firm that was told about demand d (and not its owner) that it
+ * changed: type is one of GX_N_DEMAND_*. awarded_to / qty for awards. */
+gx_err gx_notify_demand_changed(gx_broker *b, const gx_demand *d, int type, const char *awarded_to, double qty);
+/* Reads / ORs the told flags of (demand, firm). */
+gx_err gx_notify_told_get(gx_broker *b, uint64_t demand_id, const char *firm, uint8_t *flags, uint8_t *rule);
+gx_err gx_notify_told_set(gx_broker *b, uint64_t demand_id, const char *firm, uint8_t flags, uint8_t rule);
+
+#endif

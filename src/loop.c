@@ -1,0 +1,265 @@
+/* loop.c — zmq_poll over the ROUTER, a signalfd and timers. See loop.h. */
+#include "loop.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "log.h"
+
+struct gx_loop {
+    gx_config cfg;                 /* copy; reloadable keys refreshed on SIGHUP */
+    gx_broker *broker;             /* borrowed */
+    void *ctx;                     /* ZeroMQ context */
+    void *router;                  /* client endpoint */
+    void *pub;                     /* monitor stream, NULL when off */
+    int sigfd;                     /* SIGTERM, SIGINT, SIGHUP */
+    sigset_t oldmask;              /* restored on destroy */
+    char endpoint[256];            /* bound client endpoint */
+    char monitor_endpoint[256];    /* bound monitor endpoint */
+    gx_loop_reload_fn reload;      /* rebuilds the config on SIGHUP */
+    void *reload_ctx;
+    gx_broker_io io;               /* how the broker sends */
+};
+
+static int64_t s_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static gx_send_rc s_send(void *ctx, const void *rid, size_t rid_len, const void *data, size_t len)
+{
+    gx_loop *l = ctx;
+    if (zmq_send(l->router, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+        return zmq_errno() == EAGAIN ? GX_SEND_FULL : GX_SEND_GONE;
+    /* With the routing frame accepted, the payload frame cannot block. */
+    if (zmq_send(l->router, data, len, ZMQ_DONTWAIT) < 0) {
+        gx_log(GX_LOG_WARNING, "send: %s", zmq_strerror(zmq_errno()));
+        return GX_SEND_GONE;
+    }
+    return GX_SEND_OK;
+}
+
+static void s_publish(void *ctx, const char *topic, const void *data, size_t len)
+{
+    gx_loop *l = ctx;
+    if (!l->pub)
+        return;
+    /* PUB drops at its high-water mark: the monitor never slows the broker. */
+    if (zmq_send(l->pub, topic, strlen(topic), ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0)
+        zmq_send(l->pub, data, len, ZMQ_DONTWAIT);
+}
+
+static gx_err s_bind(gx_loop *l, void *sock, const char *endpoint, char *bound, size_t boundlen, char *err,
+                     size_t errlen)
+{
+    if (zmq_bind(sock, endpoint) != 0) {
+        snprintf(err, errlen, "cannot bind %s: %s", endpoint, zmq_strerror(zmq_errno()));
+        return GX_ERR_IO;
+    }
+    size_t n = boundlen;
+    if (zmq_getsockopt(sock, ZMQ_LAST_ENDPOINT, bound, &n) != 0)
+        snprintf(bound, boundlen, "%s", endpoint);
+    return GX_OK;
+}
+
+static int s_setint(void *sock, int opt, int v)
+{
+    return zmq_setsockopt(sock, opt, &v, sizeof v);
+}
+
+gx_err gx_loop_new(const gx_config *cfg, gx_broker *b, gx_loop_reload_fn reload, void *reload_ctx, gx_loop **out,
+                   char *err, size_t errlen)
+{
+    gx_err rc = GX_ERR_IO;
+    gx_loop *l = calloc(1, sizeof *l);
+    if (!l)
+        return GX_ERR_NOMEM;
+    l->cfg = *cfg;
+    l->broker = b;
+    l->sigfd = -1;
+    l->reload = reload;
+    l->reload_ctx = reload_ctx;
+    l->io = (gx_broker_io){l, s_send, s_publish};
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
+    sigprocmask(SIG_BLOCK, &mask, &l->oldmask);
+    l->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (l->sigfd < 0) {
+        snprintf(err, errlen, "signalfd: %s", strerror(errno));
+        goto out;
+    }
+    if (!(l->ctx = zmq_ctx_new()) || !(l->router = zmq_socket(l->ctx, ZMQ_ROUTER))) {
+        snprintf(err, errlen, "zmq: %s", zmq_strerror(zmq_errno()));
+        goto out;
+    }
+    int64_t maxmsg = cfg->max_frame_bytes;
+    if (s_setint(l->router, ZMQ_ROUTER_MANDATORY, 1) || s_setint(l->router, ZMQ_SNDHWM, (int)cfg->hwm) ||
+        s_setint(l->router, ZMQ_RCVHWM, (int)cfg->hwm) || s_setint(l->router, ZMQ_LINGER, 1000) ||
+        s_setint(l->router, ZMQ_HEARTBEAT_IVL, 10000) || s_setint(l->router, ZMQ_HEARTBEAT_TIMEOUT, 30000) ||
+        zmq_setsockopt(l->router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg)) {
+        snprintf(err, errlen, "zmq_setsockopt: %s", zmq_strerror(zmq_errno()));
+        goto out;
+    }
+    if ((rc = s_bind(l, l->router, cfg->listen, l->endpoint, sizeof l->endpoint, err, errlen)))
+        goto out;
+    if (cfg->monitor[0]) {
+        rc = GX_ERR_IO;
+        if (!(l->pub = zmq_socket(l->ctx, ZMQ_PUB)) || s_setint(l->pub, ZMQ_SNDHWM, (int)cfg->hwm) ||
+            s_setint(l->pub, ZMQ_LINGER, 0)) {
+            snprintf(err, errlen, "zmq: %s", zmq_strerror(zmq_errno()));
+            goto out;
+        }
+        if ((rc = s_bind(l, l->pub, cfg->monitor, l->monitor_endpoint, sizeof l->monitor_endpoint, err, errlen)))
+            goto out;
+    }
+    rc = GX_OK;
+out:
+    if (rc)
+        gx_loop_destroy(&l);
+    *out = l;
+    return rc;
+}
+
+const char *gx_loop_endpoint(const gx_loop *l)
+{
+    return l->endpoint;
+}
+
+const char *gx_loop_monitor_endpoint(const gx_loop *l)
+{
+    return l->monitor_endpoint;
+}
+
+/* Reads one message (routing frame + payload frames) and hands it over.
+ * Returns false when nothing was waiting. */
+static bool s_read_one(gx_loop *l)
+{
+    zmq_msg_t rid, payload, extra;
+    zmq_msg_init(&rid);
+    if (zmq_msg_recv(&rid, l->router, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&rid);
+        return false;
+    }
+    int frames = 0;
+    zmq_msg_init(&payload);
+    if (zmq_msg_more(&rid) && zmq_msg_recv(&payload, l->router, 0) >= 0) {
+        frames = 1;
+        bool more = zmq_msg_more(&payload);
+        while (more) { /* extra frames: counted, discarded, answered MALFORMED */
+            zmq_msg_init(&extra);
+            if (zmq_msg_recv(&extra, l->router, 0) < 0) {
+                zmq_msg_close(&extra);
+                break;
+            }
+            frames++;
+            more = zmq_msg_more(&extra);
+            zmq_msg_close(&extra);
+        }
+    }
+    gx_broker_handle(l->broker, zmq_msg_data(&rid), zmq_msg_size(&rid), zmq_msg_data(&payload),
+                     zmq_msg_size(&payload), frames);
+    zmq_msg_close(&payload);
+    zmq_msg_close(&rid);
+    return true;
+}
+
+/* Drains up to batch_max waiting requests into one batch. */
+static size_t s_batch(gx_loop *l)
+{
+    int64_t ms = s_now_ms();
+    size_t n = 0;
+    gx_broker_batch_begin(l->broker, ms / 1000, ms);
+    while (n < (size_t)l->cfg.batch_max && s_read_one(l))
+        n++;
+    gx_broker_batch_end(l->broker, &l->io);
+    return n;
+}
+
+static void s_reload(gx_loop *l)
+{
+    gx_config next;
+    char err[512];
+    if (!l->reload || l->reload(l->reload_ctx, &next, err, sizeof err) != GX_OK) {
+        gx_log(GX_LOG_ERR, "reload refused, configuration unchanged: %s", l->reload ? err : "no reload source");
+        return;
+    }
+    if (gx_broker_reload(l->broker, &next, err, sizeof err) != GX_OK)
+        gx_log(GX_LOG_ERR, "reload: %s", err);
+    else if (err[0])
+        gx_log(GX_LOG_WARNING, "reload: %s", err);
+    gx_config_apply_reload(&l->cfg, &next, err, sizeof err);
+    gx_log(GX_LOG_NOTICE, "configuration reloaded");
+}
+
+gx_err gx_loop_run(gx_loop *l)
+{
+    bool stop = false;
+    int64_t next_expiry = s_now_ms() + l->cfg.expiry_interval_ms;
+    while (!stop) {
+        zmq_pollitem_t items[2] = {{l->router, 0, ZMQ_POLLIN, 0}, {NULL, l->sigfd, ZMQ_POLLIN, 0}};
+        int64_t now = s_now_ms();
+        long timeout = (long)(next_expiry > now ? next_expiry - now : 0);
+        if (gx_broker_pending(l->broker) && timeout > 10)
+            timeout = 10; /* a peer was full: retry its deliveries soon */
+        if (zmq_poll(items, 2, timeout) < 0) {
+            if (zmq_errno() == EINTR)
+                continue;
+            gx_log(GX_LOG_ERR, "zmq_poll: %s", zmq_strerror(zmq_errno()));
+            return GX_ERR_IO;
+        }
+        if (items[1].revents & ZMQ_POLLIN) {
+            struct signalfd_siginfo si;
+            while (read(l->sigfd, &si, sizeof si) == sizeof si) {
+                if (si.ssi_signo == SIGHUP) {
+                    s_reload(l);
+                } else {
+                    gx_log(GX_LOG_NOTICE, "signal %u: stopping", si.ssi_signo);
+                    stop = true;
+                }
+            }
+        }
+        if (items[0].revents & ZMQ_POLLIN)
+            s_batch(l);
+        now = s_now_ms();
+        if (now >= next_expiry) {
+            gx_broker_expire(l->broker, now / 1000, &l->io);
+            next_expiry = now + l->cfg.expiry_interval_ms;
+        }
+        if (gx_broker_pending(l->broker))
+            gx_broker_pump(l->broker, &l->io);
+    }
+    /* Requests already waiting are answered; new connections are not taken. */
+    while (s_batch(l) > 0)
+        ;
+    return GX_OK;
+}
+
+void gx_loop_destroy(gx_loop **pl)
+{
+    gx_loop *l = *pl;
+    if (!l)
+        return;
+    if (l->router)
+        zmq_close(l->router);
+    if (l->pub)
+        zmq_close(l->pub);
+    if (l->ctx)
+        zmq_ctx_term(l->ctx);
+    if (l->sigfd >= 0)
+        close(l->sigfd);
+    sigprocmask(SIG_SETMASK, &l->oldmask, NULL);
+    free(l);
+    *pl = NULL;
+}

@@ -1,0 +1,174 @@
+/* main.c — gongxud: options, configuration, then broker and loop. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+
+#include "broker.h"
+#include "config.h"
+#include "log.h"
+#include "loop.h"
+#include "vocab.h"
+
+#define MAX_OVERRIDES 128
+
+/* Where the configuration comes from, kept for reloads. */
+typedef struct s_source {
+    const char *path;                    /* config file or NULL */
+    const char *keys[MAX_OVERRIDES];     /* command-line overrides, in order */
+    const char *values[MAX_OVERRIDES];
+    size_t n;
+} s_source;
+
+static gx_err s_build(void *ctx, gx_config *c, char *err, size_t errlen)
+{
+    const s_source *src = ctx;
+    gx_err rc;
+    gx_config_defaults(c);
+    if (src->path && (rc = gx_config_load_file(c, src->path, err, errlen)))
+        return rc;
+    for (size_t i = 0; i < src->n; i++)
+        if ((rc = gx_config_set(c, src->keys[i], src->values[i], err, errlen)))
+            return rc;
+    return gx_config_validate(c, err, errlen);
+}
+
+static void s_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: gongxud [options]\n"
+            "\n"
+            "The gongxu supply-chain matchmaking broker. Runs in the foreground, logs to stderr,\n"
+            "stops on SIGTERM/SIGINT, reloads reloadable keys on SIGHUP.\n"
+            "\n"
+            "options:\n"
+            "  -c, --config FILE      read `key = value` configuration from FILE\n"
+            "  -d, --data-dir DIR     data directory (key data_dir; default ./var/gongxu)\n"
+            "  -l, --listen ENDPOINT  client endpoint (key listen; default tcp://127.0.0.1:7450)\n"
+            "  -m, --monitor ENDPOINT monitor stream (key monitor; default tcp://127.0.0.1:7451)\n"
+            "      --log-level LEVEL  err, warning, notice, info or debug\n"
+            "  -o, --set KEY=VALUE    set any configuration key (repeatable)\n"
+            "      --check-config     validate configuration and vocabulary, then exit\n"
+            "      --dump-config      print the effective configuration with every key documented\n"
+            "  -h, --help             this text\n"
+            "      --version          print the version\n"
+            "\n"
+            "Once bound, gongxud prints one line on stdout:\n"
+            "  gongxud ready listen=ENDPOINT monitor=ENDPOINT\n"
+            "\n"
+            "exit status: 0 stopped cleanly; 64 usage; 78 configuration; 74 data directory;\n"
+            "71 sockets could not be bound; 70 internal error.\n");
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},   {"data-dir", required_argument, NULL, 'd'},
+        {"listen", required_argument, NULL, 'l'},   {"monitor", required_argument, NULL, 'm'},
+        {"log-level", required_argument, NULL, 'L'}, {"set", required_argument, NULL, 'o'},
+        {"check-config", no_argument, NULL, 'C'},   {"dump-config", no_argument, NULL, 'D'},
+        {"help", no_argument, NULL, 'h'},           {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0}};
+    static s_source src;
+    bool check = false, dump = false;
+    int c;
+    while ((c = getopt_long(argc, argv, "c:d:l:m:o:h", opts, NULL)) != -1) {
+        const char *key = NULL;
+        char *value = optarg;
+        switch (c) {
+        case 'c': src.path = optarg; continue;
+        case 'd': key = "data_dir"; break;
+        case 'l': key = "listen"; break;
+        case 'm': key = "monitor"; break;
+        case 'L': key = "log_level"; break;
+        case 'o': {
+            char *eq = strchr(optarg, '=');
+            if (!eq) {
+                fprintf(stderr, "gongxud: --set wants KEY=VALUE, got '%s'\n", optarg);
+                return EX_USAGE;
+            }
+            *eq = 0;
+            key = optarg;
+            value = eq + 1;
+            break;
+        }
+        case 'C': check = true; continue;
+        case 'D': dump = true; continue;
+        case 'h': s_usage(stdout); return EX_OK;
+        case 'V': printf("gongxud %s\n", GX_VERSION); return EX_OK;
+        default: s_usage(stderr); return EX_USAGE;
+        }
+        if (src.n == MAX_OVERRIDES) {
+            fprintf(stderr, "gongxud: more than %d overrides\n", MAX_OVERRIDES);
+            return EX_USAGE;
+        }
+        src.keys[src.n] = key;
+        src.values[src.n++] = value;
+    }
+    if (optind < argc) {
+        fprintf(stderr, "gongxud: unexpected argument '%s'\n", argv[optind]);
+        return EX_USAGE;
+    }
+
+    gx_config cfg;
+    char err[1024];
+    if (s_build(&src, &cfg, err, sizeof err) != GX_OK) {
+        fprintf(stderr, "gongxud: configuration: %s\n", err);
+        return EX_CONFIG;
+    }
+    gx_log_level lvl;
+    gx_log_parse_level(cfg.log_level, &lvl);
+    gx_log_set_level(lvl);
+    if (dump) {
+        gx_config_dump(&cfg, stdout);
+        return EX_OK;
+    }
+    if (check) {
+        gx_vocab *v = NULL;
+        if (gx_vocab_load(cfg.vocabulary, &v, err, sizeof err) != GX_OK) {
+            fprintf(stderr, "gongxud: vocabulary %s: %s\n", cfg.vocabulary[0] ? cfg.vocabulary : "(embedded)", err);
+            return EX_CONFIG;
+        }
+        printf("configuration ok: listen=%s monitor=%s data_dir=%s vocabulary=%s (%zu processes, %zu materials, "
+               "%zu industry codes, %zu counties, %zu zones, %zu certification schemes)\n",
+               cfg.listen, cfg.monitor[0] ? cfg.monitor : "off", cfg.data_dir,
+               cfg.vocabulary[0] ? cfg.vocabulary : "embedded", gx_vocab_count(v, GX_V_PROCESS),
+               gx_vocab_count(v, GX_V_MATERIAL), gx_vocab_count(v, GX_V_INDUSTRY), gx_vocab_count(v, GX_V_COUNTY),
+               gx_vocab_count(v, GX_V_ZONE), gx_vocab_count(v, GX_V_CERT));
+        gx_vocab_destroy(&v);
+        return EX_OK;
+    }
+
+    gx_log(GX_LOG_WARNING, "no authentication yet: clients name their firm in Hello and any client may ask for the "
+                           "operator role; bind only to loopback (development mode)");
+    if (cfg.no_sync)
+        gx_log(GX_LOG_WARNING, "no_sync is on: commits are NOT durable (benchmarks only)");
+    gx_broker *broker = NULL;
+    gx_loop *loop = NULL;
+    int status = EX_OK;
+    if (gx_broker_new(&cfg, (int64_t)time(NULL), &broker, err, sizeof err) != GX_OK) {
+        gx_log(GX_LOG_ERR, "%s", err);
+        return EX_IOERR;
+    }
+    if (gx_loop_new(&cfg, broker, s_build, &src, &loop, err, sizeof err) != GX_OK) {
+        gx_log(GX_LOG_ERR, "%s", err);
+        gx_broker_destroy(&broker);
+        return EX_OSERR;
+    }
+    gx_log(GX_LOG_INFO, "gongxud %s serving %s (monitor %s), data in %s", GX_VERSION, gx_loop_endpoint(loop),
+           cfg.monitor[0] ? gx_loop_monitor_endpoint(loop) : "off", cfg.data_dir);
+    printf("gongxud ready listen=%s monitor=%s\n", gx_loop_endpoint(loop),
+           cfg.monitor[0] ? gx_loop_monitor_endpoint(loop) : "");
+    fflush(stdout);
+    if (gx_loop_run(loop) != GX_OK)
+        status = EX_SOFTWARE;
+    gx_loop_destroy(&loop);
+    gx_broker_counters bc;
+    gx_broker_counters_get(broker, &bc);
+    gx_broker_destroy(&broker);
+    gx_log(GX_LOG_NOTICE, "stopped after %llu requests, %llu notices, %llu commits",
+           (unsigned long long)bc.requests, (unsigned long long)bc.notices, (unsigned long long)bc.batches);
+    return status;
+}

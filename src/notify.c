@@ -1,0 +1,321 @@
+/* notify.c — engine effects and state changes turned into notices.
+ *
+ * Every notice is written to its firm's inbox inside the current request's
+ * child transaction, so it exists exactly when the change that caused it is
+ * committed. The "told" table remembers what each firm was told about each
+ * demand, so that later changes reach exactly those firms, and nothing is told
+ * twice (two offers of one firm matching one demand give one Opportunity; a
+ * near miss recomputed after a restart is not repeated). */
+#include "broker_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "rules.h"
+
+static void s_told_key(uint8_t k[8 + GX_FIRM_ID_LEN], uint64_t demand_id, const char *firm)
+{
+    gx_store_be64(k, demand_id);
+    memcpy(k + 8, firm, GX_FIRM_ID_LEN);
+}
+
+gx_err gx_notify_told_get(gx_broker *b, uint64_t demand_id, const char *firm, uint8_t *flags, uint8_t *rule)
+{
+    uint8_t k[8 + GX_FIRM_ID_LEN];
+    const void *v;
+    size_t vl;
+    *flags = *rule = 0;
+    s_told_key(k, demand_id, firm);
+    gx_err err = gx_store_get(gx_broker_txn(b), GX_T_TOLD, k, sizeof k, &v, &vl);
+    if (err == GX_ERR_NOT_FOUND)
+        return GX_OK;
+    if (err)
+        return err;
+    if (vl >= 2) {
+        *flags = ((const uint8_t *)v)[0];
+        *rule = ((const uint8_t *)v)[1];
+    }
+    return GX_OK;
+}
+
+gx_err gx_notify_told_set(gx_broker *b, uint64_t demand_id, const char *firm, uint8_t flags, uint8_t rule)
+{
+    uint8_t k[8 + GX_FIRM_ID_LEN], old, old_rule;
+    gx_err err = gx_notify_told_get(b, demand_id, firm, &old, &old_rule);
+    if (err)
+        return err;
+    uint8_t v[2] = {(uint8_t)(old | flags), rule ? rule : old_rule};
+    if (v[0] == old && v[1] == old_rule)
+        return GX_OK;
+    s_told_key(k, demand_id, firm);
+    return gx_store_put(b->child, GX_T_TOLD, k, sizeof k, v, sizeof v);
+}
+
+static void s_touch(gx_broker *b, const char *firm)
+{
+    for (size_t i = 0; i < b->n_touched; i++)
+        if (strcmp(b->touched[i], firm) == 0)
+            return;
+    if (b->n_touched == b->cap_touched) {
+        size_t cap = b->cap_touched ? b->cap_touched * 2 : 32;
+        void *v = realloc(b->touched, cap * sizeof *b->touched);
+        if (!v)
+            return; /* delivery then waits for the firm's next notice or resume */
+        b->touched = v;
+        b->cap_touched = cap;
+    }
+    snprintf(b->touched[b->n_touched++], GX_FIRM_ID_LEN + 1, "%s", firm);
+}
+
+gx_err gx_notify_send(gx_broker *b, const char *firm, gx_notice *n)
+{
+    gx_buf buf = {0};
+    uint64_t seq;
+    gx_err err = gx_inbox_next_seq(b->child, firm, &seq);
+    if (err)
+        return err;
+    n->seq = seq;
+    n->at = b->now;
+    if ((err = gx_codec_encode_notice(n, &buf)))
+        return err;
+    err = gx_inbox_append(b->child, firm, seq, buf.data, buf.len);
+    gx_buf_fini(&buf);
+    if (!err) {
+        b->counters.notices++;
+        s_touch(b, firm);
+    }
+    return err;
+}
+
+/* Rank of offer_id in the demand's shortlist (1-based), 0 when outside it. */
+static uint32_t s_rank(gx_broker *b, uint64_t demand_id, uint64_t offer_id)
+{
+    size_t n;
+    const gx_match *m = gx_engine_matches(b->engine, demand_id, &n);
+    size_t k = (size_t)b->cfg.shortlist_k;
+    for (size_t i = 0; i < n && i < k; i++)
+        if (m[i].offer_id == offer_id)
+            return (uint32_t)i + 1;
+    return 0;
+}
+
+static gx_err s_owner_of_offer(gx_broker *b, uint64_t offer_id, char out[GX_FIRM_ID_LEN + 1])
+{
+    const gx_offer *o = gx_engine_offer(b->engine, offer_id);
+    if (o) {
+        memcpy(out, o->owner, GX_FIRM_ID_LEN + 1);
+        return GX_OK;
+    }
+    gx_offer rec;
+    gx_err err = gx_broker_get_offer(b, offer_id, &rec);
+    if (!err) {
+        memcpy(out, rec.owner, GX_FIRM_ID_LEN + 1);
+        gx_offer_fini(&rec);
+    }
+    return err;
+}
+
+static gx_err s_on_match(gx_broker *b, const gx_fx *f)
+{
+    const gx_demand *d = gx_engine_demand(b->engine, f->demand_id);
+    const gx_offer *o = gx_engine_offer(b->engine, f->offer_id);
+    if (!d || !o)
+        return GX_OK;
+    const gx_firm *df = gx_engine_firm(b->engine, d->owner);
+    const gx_firm *of = gx_engine_firm(b->engine, o->owner);
+    gx_monitor_event ev = {.at = b->now, .type = "match", .demand_id = d->id, .offer_id = o->id, .kind = d->kind,
+                           .industry = d->industry, .district = df ? gx_firm_district(df) : NULL, .score = f->score,
+                           .detail = of ? gx_firm_district(of) : NULL};
+    gx_broker_event(b, &ev);
+    uint8_t flags, rule;
+    gx_err err = gx_notify_told_get(b, d->id, o->owner, &flags, &rule);
+    if (err || (flags & GX_TOLD_MATCH))
+        return err;
+    gx_explain *x = malloc(sizeof *x);
+    if (!x)
+        return GX_ERR_NOMEM;
+    err = gx_engine_explain(b->engine, d->id, o->id, b->now, x);
+    if (!err) {
+        gx_notice n = {.type = GX_N_OPPORTUNITY, .demand = d, .demand_firm = df, .offer_id = o->id,
+                       .rank = s_rank(b, d->id, o->id), .score = f->score, .expl = x};
+        if (!(err = gx_notify_send(b, o->owner, &n)))
+            err = gx_notify_told_set(b, d->id, o->owner, GX_TOLD_MATCH, 0);
+    }
+    free(x);
+    return err;
+}
+
+static gx_err s_on_shortlist_add(gx_broker *b, const gx_fx *f)
+{
+    const gx_demand *d = gx_engine_demand(b->engine, f->demand_id);
+    const gx_offer *o = gx_engine_offer(b->engine, f->offer_id);
+    if (!d || !o)
+        return GX_OK;
+    gx_explain *x = malloc(sizeof *x);
+    if (!x)
+        return GX_ERR_NOMEM;
+    gx_err err = gx_engine_explain(b->engine, d->id, o->id, b->now, x);
+    if (!err) {
+        gx_notice n = {.type = GX_N_CANDIDATE_ADDED, .demand_id = d->id, .offer_id = o->id,
+                       .firm = gx_engine_firm(b->engine, o->owner), .rank = f->rank, .score = f->score,
+                       .capacity = x->capacity_until_needed, .expl = x};
+        err = gx_notify_send(b, d->owner, &n);
+    }
+    gx_monitor_event ev = {.at = b->now, .type = "shortlist", .demand_id = d->id, .offer_id = o->id,
+                           .kind = d->kind, .industry = d->industry, .score = f->score, .state = GX_STATE_OPEN};
+    gx_broker_event(b, &ev);
+    free(x);
+    return err;
+}
+
+static gx_err s_on_shortlist_remove(gx_broker *b, const gx_fx *f)
+{
+    const gx_demand *d = gx_engine_demand(b->engine, f->demand_id);
+    if (!d)
+        return GX_OK; /* the demand itself closed: its owner knows */
+    char owner[GX_FIRM_ID_LEN + 1] = "";
+    gx_err err = s_owner_of_offer(b, f->offer_id, owner);
+    if (err && err != GX_ERR_NOT_FOUND)
+        return err;
+    gx_firm anon = {0};
+    const gx_firm *of = owner[0] ? gx_engine_firm(b->engine, owner) : NULL;
+    if (!of && owner[0]) {
+        memcpy(anon.id, owner, sizeof anon.id);
+        of = &anon;
+    }
+    gx_notice n = {.type = GX_N_CANDIDATE_REMOVED, .demand_id = d->id, .offer_id = f->offer_id, .firm = of,
+                   .reason = f->reason};
+    return gx_notify_send(b, d->owner, &n);
+}
+
+static gx_err s_on_near_miss(gx_broker *b, const gx_fx *f)
+{
+    const gx_demand *d = gx_engine_demand(b->engine, f->demand_id);
+    const gx_offer *o = gx_engine_offer(b->engine, f->offer_id);
+    if (!d || !o)
+        return GX_OK;
+    const gx_firm *df = gx_engine_firm(b->engine, d->owner);
+    gx_monitor_event ev = {.at = b->now, .type = "near_miss", .demand_id = d->id, .offer_id = o->id, .kind = d->kind,
+                           .industry = d->industry, .district = df ? gx_firm_district(df) : NULL, .rule = f->rule,
+                           .score = f->score};
+    uint8_t flags, rule;
+    gx_err err = gx_notify_told_get(b, d->id, o->owner, &flags, &rule);
+    if (err || ((flags & GX_TOLD_NEAR) && rule == (uint8_t)f->rule) || (flags & GX_TOLD_MATCH))
+        return err;
+    gx_explain *x = malloc(sizeof *x);
+    if (!x)
+        return GX_ERR_NOMEM;
+    err = gx_engine_explain(b->engine, d->id, o->id, b->now, x);
+    if (!err) {
+        char hint[GX_DETAIL_MAX + 64];
+        gx_rules_hint(x, f->rule, hint, sizeof hint);
+        ev.detail = hint;
+        gx_broker_event(b, &ev);
+        gx_notice n = {.type = GX_N_NEAR_MISS, .demand = d, .demand_firm = df, .offer_id = o->id, .rule = f->rule,
+                       .text = hint, .expl = x};
+        if (!(err = gx_notify_send(b, o->owner, &n)))
+            err = gx_notify_told_set(b, d->id, o->owner, GX_TOLD_NEAR, (uint8_t)f->rule);
+    }
+    free(x);
+    return err;
+}
+
+static gx_err s_on_sub_hit(gx_broker *b, const gx_fx *f)
+{
+    const gx_demand *d = gx_engine_demand(b->engine, f->demand_id);
+    const gx_sub *s = gx_engine_sub(b->engine, f->sub_id);
+    if (!d || !s || strcmp(s->owner, d->owner) == 0)
+        return GX_OK;
+    uint8_t flags, rule;
+    gx_err err = gx_notify_told_get(b, d->id, s->owner, &flags, &rule);
+    if (err || (flags & (GX_TOLD_MATCH | GX_TOLD_SUB)))
+        return err;
+    gx_notice n = {.type = GX_N_OPPORTUNITY, .demand = d, .demand_firm = gx_engine_firm(b->engine, d->owner),
+                   .sub_id = s->id};
+    if (!(err = gx_notify_send(b, s->owner, &n)))
+        err = gx_notify_told_set(b, d->id, s->owner, GX_TOLD_SUB, 0);
+    return err;
+}
+
+gx_err gx_notify_effects(gx_broker *b, const gx_fxv *fx)
+{
+    gx_err err = GX_OK;
+    /* Subscription hits go last, so a firm matched by an offer hears of it
+     * through the richer Opportunity (with its explanation) first. */
+    for (int pass = 0; pass < 2 && !err; pass++) {
+        for (size_t i = 0; i < fx->n && !err; i++) {
+            const gx_fx *f = &fx->v[i];
+            if ((f->type == GX_FX_SUB_HIT) != (pass == 1))
+                continue;
+            switch (f->type) {
+            case GX_FX_MATCH: err = s_on_match(b, f); break;
+            case GX_FX_SHORTLIST_ADD: err = s_on_shortlist_add(b, f); break;
+            case GX_FX_SHORTLIST_REMOVE: err = s_on_shortlist_remove(b, f); break;
+            case GX_FX_NEAR_MISS: err = s_on_near_miss(b, f); break;
+            case GX_FX_SUB_HIT: err = s_on_sub_hit(b, f); break;
+            default: break; /* UNMATCH needs no notice; *_CLOSED are handled by the caller */
+            }
+        }
+    }
+    return err;
+}
+
+typedef struct s_told_list {
+    char (*firms)[GX_FIRM_ID_LEN + 1]; /* told firms */
+    size_t n, cap;
+    bool oom;
+} s_told_list;
+
+static bool s_told_visit(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    s_told_list *l = ctx;
+    if (klen != 8 + GX_FIRM_ID_LEN)
+        return true;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        void *v = realloc(l->firms, cap * sizeof *l->firms);
+        if (!v) {
+            l->oom = true;
+            return false;
+        }
+        l->firms = v;
+        l->cap = cap;
+    }
+    memcpy(l->firms[l->n], (const uint8_t *)key + 8, GX_FIRM_ID_LEN);
+    l->firms[l->n++][GX_FIRM_ID_LEN] = 0;
+    return true;
+}
+
+gx_err gx_notify_demand_changed(gx_broker *b, const gx_demand *d, int type, const char *awarded_to, double qty)
+{
+    uint8_t prefix[8];
+    s_told_list l = {0};
+    gx_store_be64(prefix, d->id);
+    gx_err err = gx_store_scan(gx_broker_txn(b), GX_T_TOLD, prefix, 8, NULL, 0, s_told_visit, &l);
+    if (!err && l.oom)
+        err = GX_ERR_NOMEM;
+    const gx_firm *df = gx_engine_firm(b->engine, d->owner);
+    gx_firm owner_rec = {0};
+    if (!df && gx_broker_get_firm(b, d->owner, &owner_rec) == GX_OK)
+        df = &owner_rec;
+    for (size_t i = 0; !err && i < l.n; i++) {
+        const char *firm = l.firms[i];
+        if (strcmp(firm, d->owner) == 0)
+            continue;
+        bool winner = awarded_to && strcmp(firm, awarded_to) == 0;
+        gx_notice n = {.type = (gx_notice_type)type, .demand = d, .demand_firm = df,
+                       .still_eligible = type == GX_N_DEMAND_UPDATED && gx_engine_firm_matches(b->engine, d->id, firm),
+                       .awarded_to = winner ? awarded_to : NULL, .awarded_quantity = winner ? qty : 0};
+        err = gx_notify_send(b, firm, &n);
+    }
+    /* The owner hears of changes it did not make itself: expiry, and awards are its own. */
+    if (!err && type == GX_N_DEMAND_EXPIRED) {
+        gx_notice n = {.type = GX_N_DEMAND_EXPIRED, .demand = d, .demand_firm = df};
+        err = gx_notify_send(b, d->owner, &n);
+    }
+    gx_firm_fini(&owner_rec);
+    free(l.firms);
+    return err;
+}

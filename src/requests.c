@@ -1,0 +1,1018 @@
+/* requests.c — one handler per request type.
+ *
+ * Each handler authorises (the session's firm and role), validates, then, for
+ * a change, writes the records, applies it to the engine and turns the effects
+ * into notices inside one child transaction, and queues exactly one reply. The
+ * reply leaves only after the batch commits (broker.c). */
+#include "broker_int.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "validate.h"
+
+/* The context of one request. */
+typedef struct s_req {
+    gx_broker *b;
+    gx_session *s;        /* NULL before Hello */
+    const void *rid;      /* routing id */
+    size_t rid_len;
+    gx_request *r;        /* the decoded request */
+} s_req;
+
+static void s_error(s_req *q, gx_err err, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void s_error(s_req *q, gx_err err, const char *field, const char *fmt, ...)
+{
+    char msg[512] = "";
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        va_end(ap);
+    }
+    gx_requests_error(q->b, q->rid, q->rid_len, q->r->request_id, err, msg[0] ? msg : NULL, field);
+}
+
+static void s_reply(s_req *q, gx_reply *rep)
+{
+    rep->request_id = q->r->request_id;
+    gx_requests_reply(q->b, q->rid, q->rid_len, rep);
+}
+
+/* Reports a failed write: store errors are logged, the client gets the code. */
+static void s_write_failed(s_req *q, gx_err err)
+{
+    if (err == GX_ERR_STORAGE_FULL)
+        s_error(q, err, NULL, "storage is full; nothing was changed (the operator must raise map_max_mb or free disk)");
+    else {
+        gx_log(GX_LOG_ERR, "%s: %s (%s)", gx_req_name(q->r->type), gx_err_str(err), gx_store_last_error(q->b->store));
+        s_error(q, err == GX_ERR_NOMEM ? GX_ERR_INTERNAL : err, NULL, "%s; nothing was changed", gx_err_str(err));
+    }
+}
+
+/* ---------------------------------------------------------------- auth */
+
+static bool s_need_firm(s_req *q)
+{
+    if (!q->s) {
+        s_error(q, GX_ERR_UNAUTHENTICATED, NULL, "say Hello with your firm id first");
+        return false;
+    }
+    if (!q->s->firm[0]) {
+        s_error(q, GX_ERR_FORBIDDEN, NULL, "this connection acts for no firm (operator only)");
+        return false;
+    }
+    return true;
+}
+
+static bool s_need_operator(s_req *q)
+{
+    if (!q->s) {
+        s_error(q, GX_ERR_UNAUTHENTICATED, NULL, "say Hello first");
+        return false;
+    }
+    if (!q->s->is_operator) {
+        s_error(q, GX_ERR_FORBIDDEN, NULL, "%s is for platform operators", gx_req_name(q->r->type));
+        return false;
+    }
+    return true;
+}
+
+static bool s_is_operator(const s_req *q)
+{
+    return q->s && q->s->is_operator;
+}
+
+static bool s_owns(const s_req *q, const char *owner)
+{
+    return q->s && q->s->firm[0] && strcmp(q->s->firm, owner) == 0;
+}
+
+/* ---------------------------------------------------------------- hello, firms */
+
+static void s_hello(s_req *q)
+{
+    gx_request *r = q->r;
+    gx_session *s;
+    if (!r->firm_id[0] && !r->flag) {
+        s_error(q, GX_ERR_INVALID, "hello.firm_id", "name your firm (or ask for the operator role)");
+        return;
+    }
+    if (r->firm_id[0] && !gx_engine_firm(q->b->engine, r->firm_id)) {
+        s_error(q, GX_ERR_NOT_FOUND, "hello.firm_id", "firm %s is not registered", r->firm_id);
+        return;
+    }
+    /* Identity is established here and only here; CURVE (ZAP User-Id) replaces this. */
+    gx_err err = gx_sessions_bind(q->b->sessions, q->rid, q->rid_len, r->firm_id, r->flag, q->b->now_ms, &s);
+    if (err) {
+        s_error(q, err, NULL, "cannot open a session");
+        return;
+    }
+    gx_log(GX_LOG_DEBUG, "session for %s%s (%s)", r->firm_id[0] ? r->firm_id : "-", r->flag ? " as operator" : "",
+           r->text ? r->text : "");
+    gx_reply rep = {.type = GX_REPLY_PONG};
+    s_reply(q, &rep);
+}
+
+static void s_register_firm(s_req *q)
+{
+    gx_broker *b = q->b;
+    gx_verr ve;
+    if (!s_need_operator(q))
+        return;
+    gx_err err = gx_validate_firm(b->vocab, &q->r->firm, q->r->flag, &ve);
+    if (err) {
+        s_error(q, err, ve.field, "%s", ve.msg);
+        return;
+    }
+    const gx_firm *old = gx_engine_firm(b->engine, q->r->firm.id);
+    if (old)
+        q->r->firm.awards = old->awards; /* the track record is the broker's, not the operator's */
+    else
+        q->r->firm.awards = 0;
+    b->fx.n = 0;
+    if (!(err = gx_broker_write_begin(b)) && !(err = gx_broker_put_firm(b, &q->r->firm))) {
+        b->engine_touched = true;
+        if (!(err = gx_engine_put_firm(b->engine, &q->r->firm, b->now, &b->fx)))
+            err = gx_notify_effects(b, &b->fx);
+    }
+    if ((err = gx_broker_write_end(b, err))) {
+        s_write_failed(q, err);
+        return;
+    }
+    gx_log(GX_LOG_INFO, "firm %s registered (%s, %s, credit %s)", q->r->firm.id, q->r->firm.name,
+           gx_firm_district(&q->r->firm), gx_credit_name(q->r->firm.credit));
+    gx_reply rep = {.type = GX_REPLY_FIRM, .firm = gx_engine_firm(b->engine, q->r->firm.id), .with_details = true};
+    s_reply(q, &rep);
+}
+
+static void s_get_firm(s_req *q)
+{
+    if (!q->s) {
+        s_error(q, GX_ERR_UNAUTHENTICATED, NULL, "say Hello first");
+        return;
+    }
+    const char *id = q->r->firm_id[0] ? q->r->firm_id : q->s->firm;
+    const gx_firm *f = gx_engine_firm(q->b->engine, id);
+    if (!f) {
+        s_error(q, GX_ERR_NOT_FOUND, "get_firm.firm_id", "firm %s is not registered", id);
+        return;
+    }
+    /* contacts are released by docking, not by lookup */
+    gx_reply rep = {.type = GX_REPLY_FIRM, .firm = f, .with_details = s_is_operator(q) || s_owns(q, f->id)};
+    s_reply(q, &rep);
+}
+
+/* ---------------------------------------------------------------- postings */
+
+static uint32_t s_candidates(gx_broker *b, uint64_t demand_id)
+{
+    size_t n;
+    gx_engine_matches(b->engine, demand_id, &n);
+    return (uint32_t)(n < (size_t)b->cfg.shortlist_k ? n : (size_t)b->cfg.shortlist_k);
+}
+
+static void s_post_event(gx_broker *b, const char *type, uint64_t demand_id, uint64_t offer_id, gx_kind kind,
+                         const char *industry, const char *owner, gx_state state)
+{
+    const gx_firm *f = gx_engine_firm(b->engine, owner);
+    gx_monitor_event ev = {.at = b->now, .type = type, .demand_id = demand_id, .offer_id = offer_id, .kind = kind,
+                           .industry = industry, .district = f ? gx_firm_district(f) : NULL, .state = state};
+    gx_broker_event(b, &ev);
+}
+
+static void s_post_demand(s_req *q, bool update)
+{
+    gx_broker *b = q->b;
+    gx_demand *d = &q->r->demand;
+    gx_demand old = {0};
+    gx_verr ve;
+    gx_err err;
+    uint64_t id = 0;
+    uint32_t revision = 0;
+    if (!s_need_firm(q))
+        return;
+    if (update) {
+        if (!d->id) {
+            s_error(q, GX_ERR_INVALID, "demand.id", "name the demand to update");
+            goto out;
+        }
+        if ((err = gx_broker_get_demand(b, d->id, &old))) {
+            s_error(q, err == GX_ERR_NOT_FOUND ? err : GX_ERR_INTERNAL, "demand.id", "no demand %llu",
+                    (unsigned long long)d->id);
+            goto out;
+        }
+        if (!s_owns(q, old.owner)) {
+            s_error(q, GX_ERR_FORBIDDEN, "demand.id", "demand %llu belongs to another firm", (unsigned long long)d->id);
+            goto out;
+        }
+        if (old.state != GX_STATE_OPEN) {
+            s_error(q, GX_ERR_CONFLICT, "demand.id", "demand %llu is %s", (unsigned long long)d->id,
+                    gx_state_name(old.state));
+            goto out;
+        }
+        if (d->revision && d->revision != old.revision) {
+            s_error(q, GX_ERR_CONFLICT, "demand.revision", "you saw revision %u; it is now %u", d->revision,
+                    old.revision);
+            goto out;
+        }
+    }
+    if ((err = gx_validate_demand(b->vocab, d, b->now, (int)b->cfg.utc_offset_minutes,
+                                  b->cfg.default_validity_days * 86400, &ve))) {
+        s_error(q, err, ve.field, "%s", ve.msg);
+        goto out;
+    }
+    memcpy(d->owner, q->s->firm, sizeof d->owner);
+    d->state = GX_STATE_OPEN;
+    if (update) {
+        d->revision = old.revision + 1;
+        d->created_at = old.created_at;
+        d->original_quantity = old.original_quantity;
+    } else {
+        d->revision = 1;
+        d->created_at = b->now;
+        d->original_quantity = d->quantity;
+    }
+    b->fx.n = 0;
+    if ((err = gx_broker_write_begin(b)))
+        goto failed;
+    if (!update && (err = gx_store_next_id(b->child, "posting", &d->id)))
+        goto failed;
+    if ((err = gx_broker_put_demand(b, d)))
+        goto failed;
+    id = d->id;
+    revision = d->revision;
+    gx_demand copy;
+    if ((err = gx_demand_copy(&copy, d)))
+        goto failed;
+    b->engine_touched = true;
+    err = update ? gx_engine_update_demand(b->engine, &copy, b->now, &b->fx)
+                 : gx_engine_add_demand(b->engine, &copy, b->now, &b->fx);
+    gx_demand_fini(&copy);
+    if (err || (err = gx_notify_effects(b, &b->fx)))
+        goto failed;
+    const gx_demand *held = gx_engine_demand(b->engine, id);
+    if (update && held && (err = gx_notify_demand_changed(b, held, GX_N_DEMAND_UPDATED, NULL, 0)))
+        goto failed;
+failed:
+    if ((err = gx_broker_write_end(b, err))) {
+        s_write_failed(q, err);
+        goto out;
+    }
+    s_post_event(b, update ? "state" : "demand", id, 0, d->kind, d->industry, d->owner, GX_STATE_OPEN);
+    gx_reply rep = {.type = GX_REPLY_POSTING, .id = id, .revision = revision, .state = GX_STATE_OPEN,
+                    .count = s_candidates(b, id)};
+    s_reply(q, &rep);
+out:
+    gx_demand_fini(&old);
+}
+
+static void s_post_offer(s_req *q, bool update)
+{
+    gx_broker *b = q->b;
+    gx_offer *o = &q->r->offer;
+    gx_offer old = {0};
+    gx_verr ve;
+    gx_err err;
+    if (!s_need_firm(q))
+        return;
+    if (update) {
+        if (!o->id) {
+            s_error(q, GX_ERR_INVALID, "offer.id", "name the offer to update");
+            goto out;
+        }
+        if ((err = gx_broker_get_offer(b, o->id, &old))) {
+            s_error(q, err == GX_ERR_NOT_FOUND ? err : GX_ERR_INTERNAL, "offer.id", "no offer %llu",
+                    (unsigned long long)o->id);
+            goto out;
+        }
+        if (!s_owns(q, old.owner)) {
+            s_error(q, GX_ERR_FORBIDDEN, "offer.id", "offer %llu belongs to another firm", (unsigned long long)o->id);
+            goto out;
+        }
+        if (old.state != GX_STATE_OPEN) {
+            s_error(q, GX_ERR_CONFLICT, "offer.id", "offer %llu is %s", (unsigned long long)o->id,
+                    gx_state_name(old.state));
+            goto out;
+        }
+        if (o->revision && o->revision != old.revision) {
+            s_error(q, GX_ERR_CONFLICT, "offer.revision", "you saw revision %u; it is now %u", o->revision,
+                    old.revision);
+            goto out;
+        }
+    }
+    if ((err = gx_validate_offer(b->vocab, o, b->now, b->cfg.default_validity_days * 86400, &ve))) {
+        s_error(q, err, ve.field, "%s", ve.msg);
+        goto out;
+    }
+    memcpy(o->owner, q->s->firm, sizeof o->owner);
+    o->state = GX_STATE_OPEN;
+    o->revision = update ? old.revision + 1 : 1;
+    o->created_at = update ? old.created_at : b->now;
+    b->fx.n = 0;
+    if ((err = gx_broker_write_begin(b)))
+        goto failed;
+    if (!update && (err = gx_store_next_id(b->child, "posting", &o->id)))
+        goto failed;
+    if ((err = gx_broker_put_offer(b, o)))
+        goto failed;
+    gx_offer copy;
+    if ((err = gx_offer_copy(&copy, o)))
+        goto failed;
+    b->engine_touched = true;
+    err = update ? gx_engine_update_offer(b->engine, &copy, b->now, &b->fx)
+                 : gx_engine_add_offer(b->engine, &copy, b->now, &b->fx);
+    gx_offer_fini(&copy);
+    if (!err)
+        err = gx_notify_effects(b, &b->fx);
+failed:
+    if ((err = gx_broker_write_end(b, err))) {
+        s_write_failed(q, err);
+        goto out;
+    }
+    uint32_t matched = 0;
+    for (size_t i = 0; i < b->fx.n; i++)
+        matched += b->fx.v[i].type == GX_FX_MATCH;
+    s_post_event(b, update ? "state" : "offer", 0, o->id, GX_KIND_NONE, o->industries.n ? o->industries.v[0] : NULL,
+                 o->owner, GX_STATE_OPEN);
+    gx_reply rep = {.type = GX_REPLY_POSTING, .id = o->id, .revision = o->revision, .state = GX_STATE_OPEN,
+                    .count = matched};
+    s_reply(q, &rep);
+out:
+    gx_offer_fini(&old);
+}
+
+static void s_subscribe(s_req *q)
+{
+    gx_broker *b = q->b;
+    gx_sub *s = &q->r->sub;
+    gx_verr ve;
+    gx_err err;
+    if (!s_need_firm(q))
+        return;
+    if ((err = gx_validate_sub(b->vocab, s, &ve))) {
+        s_error(q, err, ve.field, "%s", ve.msg);
+        return;
+    }
+    memcpy(s->owner, q->s->firm, sizeof s->owner);
+    b->fx.n = 0;
+    gx_sub copy = {0};
+    if (!(err = gx_broker_write_begin(b)) && !(err = gx_store_next_id(b->child, "posting", &s->id)) &&
+        !(err = gx_broker_put_sub(b, s)) && !(err = gx_sub_copy(&copy, s))) {
+        b->engine_touched = true;
+        if (!(err = gx_engine_add_sub(b->engine, &copy, b->now, &b->fx)))
+            err = gx_notify_effects(b, &b->fx);
+    }
+    gx_sub_fini(&copy);
+    if ((err = gx_broker_write_end(b, err))) {
+        s_write_failed(q, err);
+        return;
+    }
+    uint32_t hits = 0;
+    for (size_t i = 0; i < b->fx.n; i++)
+        hits += b->fx.v[i].type == GX_FX_SUB_HIT;
+    gx_reply rep = {.type = GX_REPLY_POSTING, .id = s->id, .revision = 1, .state = GX_STATE_OPEN, .count = hits};
+    s_reply(q, &rep);
+}
+
+/* Closes a demand in the engine and the store, telling everyone told. */
+static gx_err s_close_demand(gx_broker *b, gx_demand *d, gx_state state, const char *awarded_to, double qty)
+{
+    gx_err err;
+    d->state = state;
+    d->revision++;
+    if ((err = gx_broker_put_demand(b, d)))
+        return err;
+    b->engine_touched = true;
+    b->fx.n = 0;
+    if ((err = gx_engine_close_demand(b->engine, d->id, state, &b->fx)) && err != GX_ERR_NOT_FOUND)
+        return err;
+    int type = state == GX_STATE_AWARDED ? GX_N_DEMAND_AWARDED : GX_N_DEMAND_WITHDRAWN;
+    return gx_notify_demand_changed(b, d, type, awarded_to, qty);
+}
+
+static void s_withdraw(s_req *q)
+{
+    gx_broker *b = q->b;
+    uint64_t id = q->r->id;
+    gx_demand d = {0};
+    gx_offer o = {0};
+    gx_sub sub = {0};
+    gx_err err;
+    const char *what = "demand";
+    if (!s_need_firm(q))
+        return;
+    if ((err = gx_broker_get_demand(b, id, &d)) == GX_OK) {
+        if (!s_owns(q, d.owner))
+            goto forbidden;
+        if (d.state != GX_STATE_OPEN)
+            goto closed;
+        if (!(err = gx_broker_write_begin(b)))
+            err = s_close_demand(b, &d, GX_STATE_WITHDRAWN, NULL, 0);
+        s_post_event(b, "state", d.id, 0, d.kind, d.industry, d.owner, GX_STATE_WITHDRAWN);
+    } else if (err == GX_ERR_NOT_FOUND && (err = gx_broker_get_offer(b, id, &o)) == GX_OK) {
+        what = "offer";
+        if (!s_owns(q, o.owner))
+            goto forbidden;
+        if (o.state != GX_STATE_OPEN)
+            goto closed;
+        o.state = GX_STATE_WITHDRAWN;
+        o.revision++;
+        b->fx.n = 0;
+        if (!(err = gx_broker_write_begin(b)) && !(err = gx_broker_put_offer(b, &o))) {
+            b->engine_touched = true;
+            if (!(err = gx_engine_close_offer(b->engine, id, GX_STATE_WITHDRAWN, &b->fx)) || err == GX_ERR_NOT_FOUND)
+                err = gx_notify_effects(b, &b->fx);
+        }
+        s_post_event(b, "state", 0, o.id, GX_KIND_NONE, NULL, o.owner, GX_STATE_WITHDRAWN);
+    } else if (err == GX_ERR_NOT_FOUND && (err = gx_broker_get_sub(b, id, &sub)) == GX_OK) {
+        what = "subscription";
+        if (!s_owns(q, sub.owner))
+            goto forbidden;
+        uint8_t k[8];
+        gx_store_be64(k, id);
+        if (!(err = gx_broker_write_begin(b)) && !(err = gx_store_del(b->child, GX_T_SUBS, k, 8))) {
+            b->engine_touched = true;
+            if ((err = gx_engine_remove_sub(b->engine, id)) == GX_ERR_NOT_FOUND)
+                err = GX_OK;
+        }
+    } else {
+        if (err == GX_ERR_NOT_FOUND)
+            s_error(q, err, "withdraw.posting_id", "no posting %llu", (unsigned long long)id);
+        else
+            s_write_failed(q, err);
+        goto out;
+    }
+    if ((err = gx_broker_write_end(b, err))) {
+        s_write_failed(q, err);
+        goto out;
+    }
+    gx_reply rep = {.type = GX_REPLY_POSTING, .id = id, .state = GX_STATE_WITHDRAWN,
+                    .revision = d.revision ? d.revision : o.revision};
+    s_reply(q, &rep);
+    goto out;
+forbidden:
+    s_error(q, GX_ERR_FORBIDDEN, "withdraw.posting_id", "%s %llu belongs to another firm", what, (unsigned long long)id);
+    goto out;
+closed:
+    s_error(q, GX_ERR_CONFLICT, "withdraw.posting_id", "%s %llu is already %s", what, (unsigned long long)id,
+            gx_state_name(d.state ? d.state : o.state));
+out:
+    gx_demand_fini(&d);
+    gx_offer_fini(&o);
+    gx_sub_fini(&sub);
+}
+
+/* ---------------------------------------------------------------- docking */
+
+static void s_dock_key(uint8_t k[8 + GX_FIRM_ID_LEN], uint64_t demand_id, const char *firm)
+{
+    gx_store_be64(k, demand_id);
+    memcpy(k + 8, firm, GX_FIRM_ID_LEN);
+}
+
+/* Docking record: state (1 byte), offer id (8 bytes BE). */
+static gx_err s_dock_get(gx_broker *b, uint64_t demand_id, const char *firm, int *state, uint64_t *offer_id)
+{
+    uint8_t k[8 + GX_FIRM_ID_LEN];
+    const void *v;
+    size_t vl;
+    gx_txn *own = NULL, *t = gx_broker_txn(b);
+    *state = 0;
+    *offer_id = 0;
+    s_dock_key(k, demand_id, firm);
+    if (!t) {
+        gx_err err = gx_store_begin(b->store, false, &own);
+        if (err)
+            return err;
+        t = own;
+    }
+    gx_err err = gx_store_get(t, GX_T_DOCKING, k, sizeof k, &v, &vl);
+    if (!err && vl >= 9) {
+        *state = ((const uint8_t *)v)[0];
+        *offer_id = gx_store_from_be64((const uint8_t *)v + 1);
+    }
+    gx_store_abort(&own);
+    return err == GX_ERR_NOT_FOUND ? GX_OK : err;
+}
+
+static gx_err s_dock_put(gx_broker *b, uint64_t demand_id, const char *firm, int state, uint64_t offer_id)
+{
+    uint8_t k[8 + GX_FIRM_ID_LEN], v[9];
+    s_dock_key(k, demand_id, firm);
+    v[0] = (uint8_t)state;
+    gx_store_be64(v + 1, offer_id);
+    return gx_store_put(b->child, GX_T_DOCKING, k, sizeof k, v, sizeof v);
+}
+
+/* The open demand of a docking request, checked for ownership: the owner for
+ * accept/decline/award (owner_side), anyone else for interest. */
+static const gx_demand *s_dock_demand(s_req *q, bool owner_side)
+{
+    const gx_demand *d = gx_engine_demand(q->b->engine, q->r->id);
+    if (!d) {
+        gx_demand rec;
+        if (gx_broker_get_demand(q->b, q->r->id, &rec) == GX_OK) {
+            s_error(q, GX_ERR_CONFLICT, "demand_id", "demand %llu is %s", (unsigned long long)q->r->id,
+                    gx_state_name(rec.state));
+            gx_demand_fini(&rec);
+        } else {
+            s_error(q, GX_ERR_NOT_FOUND, "demand_id", "no open demand %llu", (unsigned long long)q->r->id);
+        }
+        return NULL;
+    }
+    if (owner_side && !s_owns(q, d->owner)) {
+        s_error(q, GX_ERR_FORBIDDEN, "demand_id", "demand %llu belongs to another firm", (unsigned long long)d->id);
+        return NULL;
+    }
+    if (!owner_side && s_owns(q, d->owner)) {
+        s_error(q, GX_ERR_INVALID, "demand_id", "a firm cannot dock with its own demand");
+        return NULL;
+    }
+    return d;
+}
+
+static void s_interest(s_req *q)
+{
+    gx_broker *b = q->b;
+    int state;
+    uint64_t prev_offer;
+    if (!s_need_firm(q))
+        return;
+    const gx_demand *d = s_dock_demand(q, false);
+    if (!d)
+        return;
+    const char *me = q->s->firm;
+    if (q->r->offer_id) {
+        const gx_offer *o = gx_engine_offer(b->engine, q->r->offer_id);
+        if (!o || strcmp(o->owner, me) != 0) {
+            s_error(q, GX_ERR_INVALID, "interest.offer_id", "offer %llu is not an open offer of yours",
+                    (unsigned long long)q->r->offer_id);
+            return;
+        }
+    }
+    gx_err err = s_dock_get(b, d->id, me, &state, &prev_offer);
+    if (!err && state) {
+        s_error(q, GX_ERR_CONFLICT, "interest.demand_id", "your interest in demand %llu is already %s",
+                (unsigned long long)d->id,
+                state == GX_DOCK_PENDING ? "pending" : state == GX_DOCK_ACCEPTED ? "accepted" : "declined");
+        return;
+    }
+    gx_explain *x = NULL;
+    if (!err && q->r->offer_id && (x = malloc(sizeof *x)) &&
+        gx_engine_explain(b->engine, d->id, q->r->offer_id, b->now, x) != GX_OK) {
+        free(x);
+        x = NULL;
+    }
+    if (!err && !(err = gx_broker_write_begin(b)) && !(err = s_dock_put(b, d->id, me, GX_DOCK_PENDING, q->r->offer_id)) &&
+        !(err = gx_notify_told_set(b, d->id, me, GX_TOLD_INTEREST, 0))) {
+        gx_notice n = {.type = GX_N_INTEREST_RECEIVED, .demand_id = d->id, .offer_id = q->r->offer_id,
+                       .firm = gx_engine_firm(b->engine, me), .text = q->r->text, .expl = x};
+        err = gx_notify_send(b, d->owner, &n);
+    }
+    free(x);
+    if ((err = gx_broker_write_end(b, err))) {
+        s_write_failed(q, err);
+        return;
+    }
+    gx_monitor_event ev = {.at = b->now, .type = "docking", .demand_id = d->id, .offer_id = q->r->offer_id,
+                           .kind = d->kind, .industry = d->industry, .detail = "interest"};
+    gx_broker_event(b, &ev);
+    gx_reply rep = {.type = GX_REPLY_PONG};
+    s_reply(q, &rep);
+}
+
+static void s_answer(s_req *q, bool accept)
+{
+    gx_broker *b = q->b;
+    int state;
+    uint64_t offer_id;
+    if (!s_need_firm(q))
+        return;
+    const gx_demand *d = s_dock_demand(q, true);
+    if (!d)
+        return;
+    const char *sme = q->r->firm_id;
+    gx_err err = s_dock_get(b, d->id, sme, &state, &offer_id);
+    if (!err && state != GX_DOCK_PENDING) {
+        s_error(q, state ? GX_ERR_CONFLICT : GX_ERR_NOT_FOUND, "firm_id",
+                state ? "the interest of %s in demand %llu was already answered"
+                      : "%s has expressed no interest in demand %llu",
+                sme, (unsigned long long)d->id);
+        return;
+    }
+    const gx_firm *anchor = gx_engine_firm(b->engine, d->owner);
+    const gx_firm *smef = gx_engine_firm(b->engine, sme);
+    if (!err && !(err = gx_broker_write_begin(b)) &&
+        !(err = s_dock_put(b, d->id, sme, accept ? GX_DOCK_ACCEPTED : GX_DOCK_DECLINED, offer_id))) {
+        if (accept) {
+            /* Details and contacts go to the accepted pair only, in both directions. */
+            gx_notice to_sme = {.type = GX_N_DETAILS_RELEASED, .demand_id = d->id, .firm = anchor, .text = d->details};
+            gx_notice to_anchor = {.type = GX_N_DETAILS_RELEASED, .demand_id = d->id, .firm = smef, .text = d->details};
+            if (!(err = gx_notify_send(b, sme, &to_sme)))
+                err = gx_notify_send(b, d->owner, &to_anchor);
+        } else {
+            gx_notice n = {.type = GX_N_INTEREST_DECLINED, .demand_id = d->id, .text = q->r->text};
+            err = gx_notify_send(b, sme, &n);
+        }
+    }
+    if ((err = gx_broker_write_end(b, err))) {
+        s_write_failed(q, err);
+        return;
+    }
+    gx_monitor_event ev = {.at = b->now, .type = "docking", .demand_id = d->id, .offer_id = offer_id, .kind = d->kind,
+                           .industry = d->industry, .detail = accept ? "accepted" : "declined"};
+    gx_broker_event(b, &ev);
+    gx_reply rep = {.type = GX_REPLY_PONG};
+    s_reply(q, &rep);
+}
+
+static void s_award(s_req *q)
+{
+    gx_broker *b = q->b;
+    int state;
+    uint64_t offer_id;
+    gx_demand d = {0};
+    gx_firm winner = {0};
+    if (!s_need_firm(q))
+        return;
+    const gx_demand *held = s_dock_demand(q, true);
+    if (!held)
+        return;
+    const char *sme = q->r->firm_id;
+    gx_err err = s_dock_get(b, held->id, sme, &state, &offer_id);
+    if (!err && state != GX_DOCK_ACCEPTED) {
+        s_error(q, GX_ERR_CONFLICT, "award.firm_id", "award only a firm whose interest you accepted (%s: %s)", sme,
+                state == GX_DOCK_PENDING ? "pending" : state == GX_DOCK_DECLINED ? "declined" : "no interest");
+        return;
+    }
+    double qty = q->r->quantity > 0 ? q->r->quantity : held->quantity;
+    if (qty > held->quantity * (1 + 1e-9)) {
+        s_error(q, GX_ERR_INVALID, "award.quantity", "%g is more than the %g %s still open", qty, held->quantity,
+                held->unit ? held->unit : "");
+        return;
+    }
+    if (err || (err = gx_demand_copy(&d, held)) || (err = gx_broker_write_begin(b)))
+        goto done;
+    d.quantity -= qty;
+    if ((err = gx_broker_get_firm(b, sme, &winner)))
+        goto done;
+    winner.awards++;
+    if ((err = gx_broker_put_firm(b, &winner)))
+        goto done;
+    b->engine_touched = true;
+    gx_engine_count_award(b->engine, sme);
+    if (d.quantity <= held->original_quantity * 1e-9) {
+        d.quantity = 0;
+        err = s_close_demand(b, &d, GX_STATE_AWARDED, sme, qty);
+    } else {
+        /* Partly awarded: the rest stays open and is re-matched. */
+        d.revision++;
+        gx_demand copy;
+        b->fx.n = 0;
+        if (!(err = gx_broker_put_demand(b, &d)) && !(err = gx_demand_copy(&copy, &d))) {
+            err = gx_engine_update_demand(b->engine, &copy, b->now, &b->fx);
+            gx_demand_fini(&copy);
+            if (!err && !(err = gx_notify_effects(b, &b->fx))) {
+                gx_notice n = {.type = GX_N_DEMAND_AWARDED, .demand = &d,
+                               .demand_firm = gx_engine_firm(b->engine, d.owner), .awarded_to = sme,
+                               .awarded_quantity = qty};
+                if (!(err = gx_notify_send(b, sme, &n)))
+                    err = gx_notify_demand_changed(b, &d, GX_N_DEMAND_UPDATED, NULL, 0);
+            }
+        }
+    }
+done:
+    if ((err = gx_broker_write_end(b, err))) {
+        s_write_failed(q, err);
+    } else {
+        s_post_event(b, "state", d.id, offer_id, d.kind, d.industry, d.owner, d.state);
+        gx_reply rep = {.type = GX_REPLY_POSTING, .id = d.id, .revision = d.revision, .state = d.state};
+        s_reply(q, &rep);
+    }
+    gx_demand_fini(&d);
+    gx_firm_fini(&winner);
+}
+
+/* ---------------------------------------------------------------- notices */
+
+static void s_ack(s_req *q)
+{
+    gx_broker *b = q->b;
+    if (!s_need_firm(q))
+        return;
+    gx_err err = gx_broker_write_begin(b);
+    if (!err)
+        err = gx_inbox_ack(b->child, q->s->firm, q->r->id, (uint64_t)b->cfg.inbox_keep_acked);
+    if ((err = gx_broker_write_end(b, err))) {
+        s_write_failed(q, err);
+        return;
+    }
+    if (q->r->id > q->s->acked)
+        q->s->acked = q->r->id;
+    gx_sessions_mark(b->sessions, q->s); /* the delivery window may have opened */
+    gx_reply rep = {.type = GX_REPLY_ACKED, .seq = q->r->id};
+    s_reply(q, &rep);
+}
+
+static void s_resume(s_req *q)
+{
+    gx_broker *b = q->b;
+    gx_inbox_cursor c;
+    gx_txn *t = NULL;
+    if (!s_need_firm(q))
+        return;
+    gx_err err = gx_store_begin(b->store, false, &t);
+    if (!err)
+        err = gx_inbox_cursor_get(t, q->s->firm, &c);
+    gx_store_abort(&t);
+    if (err) {
+        s_write_failed(q, err);
+        return;
+    }
+    uint64_t after = q->r->flag ? c.acked : q->r->id;
+    if (after < c.pruned) {
+        s_error(q, GX_ERR_RESUME_GAP, "resume.after_seq",
+                "notices %llu..%llu are past retention; resume after %llu to get the rest",
+                (unsigned long long)after + 1, (unsigned long long)c.pruned, (unsigned long long)c.pruned);
+        return;
+    }
+    if (after > c.head)
+        after = c.head;
+    q->s->resumed = true;
+    q->s->sent = after;
+    q->s->acked = after > c.acked ? after : c.acked;
+    gx_sessions_mark(b->sessions, q->s);
+    gx_reply rep = {.type = GX_REPLY_RESUME, .resumed_after = after, .head = c.head};
+    s_reply(q, &rep);
+}
+
+/* ---------------------------------------------------------------- reads */
+
+static void s_get_shortlist(s_req *q)
+{
+    gx_broker *b = q->b;
+    if (!q->s) {
+        s_error(q, GX_ERR_UNAUTHENTICATED, NULL, "say Hello first");
+        return;
+    }
+    const gx_demand *d = gx_engine_demand(b->engine, q->r->id);
+    if (!d) {
+        s_error(q, GX_ERR_NOT_FOUND, "get_shortlist.demand_id", "no open demand %llu", (unsigned long long)q->r->id);
+        return;
+    }
+    if (!s_owns(q, d->owner) && !s_is_operator(q)) {
+        s_error(q, GX_ERR_FORBIDDEN, "get_shortlist.demand_id", "only the demand's owner sees its shortlist");
+        return;
+    }
+    size_t n, k = (size_t)b->cfg.shortlist_k, n_set = 0;
+    const gx_match *m = gx_engine_matches(b->engine, d->id, &n);
+    size_t nc = n < k ? n : k;
+    uint64_t set_ids[256];
+    double coverage = 0;
+    if (d->splittable)
+        gx_engine_proposed_set(b->engine, d->id, b->now, set_ids, 256, &n_set, &coverage);
+    gx_explain *x = calloc(nc + n_set + 1, sizeof *x);
+    gx_candidate_view *v = calloc(nc + n_set + 1, sizeof *v);
+    if (!x || !v) {
+        s_error(q, GX_ERR_INTERNAL, NULL, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < nc + n_set; i++) {
+        uint64_t oid = i < nc ? m[i].offer_id : set_ids[i - nc];
+        const gx_offer *o = gx_engine_offer(b->engine, oid);
+        gx_engine_explain(b->engine, d->id, oid, b->now, &x[i]);
+        v[i].offer_id = oid;
+        v[i].firm = o ? gx_engine_firm(b->engine, o->owner) : NULL;
+        v[i].score = x[i].score;
+        v[i].expl = &x[i];
+        v[i].rank = 0;
+        for (size_t j = 0; j < n; j++)
+            if (m[j].offer_id == oid) {
+                v[i].rank = (uint32_t)j + 1;
+                v[i].score = m[j].score;
+                break;
+            }
+    }
+    gx_reply rep = {.type = GX_REPLY_SHORTLIST, .id = d->id, .revision = d->revision, .count = (uint32_t)n,
+                    .cands = v, .n_cands = nc, .set = v + nc, .n_set = n_set, .coverage = coverage};
+    s_reply(q, &rep);
+out:
+    free(x);
+    free(v);
+}
+
+static void s_get_posting(s_req *q)
+{
+    gx_broker *b = q->b;
+    gx_demand d = {0};
+    gx_offer o = {0};
+    gx_sub s = {0};
+    gx_reply rep = {0};
+    if (!s_is_operator(q) && !s_need_firm(q))
+        return;
+    const char *me = q->s->firm;
+    gx_err err = gx_broker_get_demand(b, q->r->id, &d);
+    if (!err) {
+        int state = 0;
+        uint64_t offer_id;
+        if (!s_owns(q, d.owner) && !s_is_operator(q))
+            s_dock_get(b, d.id, me, &state, &offer_id);
+        rep.type = GX_REPLY_DEMAND;
+        rep.demand = &d;
+        rep.with_details = s_owns(q, d.owner) || s_is_operator(q) || state == GX_DOCK_ACCEPTED;
+    } else if (err == GX_ERR_NOT_FOUND && !(err = gx_broker_get_offer(b, q->r->id, &o))) {
+        if (!s_owns(q, o.owner) && !s_is_operator(q)) {
+            s_error(q, GX_ERR_FORBIDDEN, "get_posting.posting_id", "offer %llu belongs to another firm",
+                    (unsigned long long)o.id);
+            goto out;
+        }
+        rep.type = GX_REPLY_OFFER;
+        rep.offer = &o;
+    } else if (err == GX_ERR_NOT_FOUND && !(err = gx_broker_get_sub(b, q->r->id, &s))) {
+        if (!s_owns(q, s.owner) && !s_is_operator(q)) {
+            s_error(q, GX_ERR_FORBIDDEN, "get_posting.posting_id", "subscription %llu belongs to another firm",
+                    (unsigned long long)s.id);
+            goto out;
+        }
+        rep.type = GX_REPLY_SUB;
+        rep.sub = &s;
+    }
+    if (err) {
+        s_error(q, err == GX_ERR_NOT_FOUND ? err : GX_ERR_INTERNAL, "get_posting.posting_id", "no posting %llu",
+                (unsigned long long)q->r->id);
+        goto out;
+    }
+    s_reply(q, &rep);
+out:
+    gx_demand_fini(&d);
+    gx_offer_fini(&o);
+    gx_sub_fini(&s);
+}
+
+typedef struct s_list {
+    const char *owner;       /* whose postings */
+    bool include_closed;
+    gx_table table;
+    gx_demand *demands;      /* decoded, owned */
+    gx_offer *offers;
+    gx_sub *subs;
+    size_t n, cap;           /* of the array being filled */
+    size_t max;              /* cap on entries returned */
+    gx_err err;
+} s_list;
+
+static bool s_list_visit(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    s_list *l = ctx;
+    if (l->n >= l->max)
+        return false;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        size_t sz = l->table == GX_T_DEMANDS ? sizeof(gx_demand) : l->table == GX_T_OFFERS ? sizeof(gx_offer) : sizeof(gx_sub);
+        void **arr = l->table == GX_T_DEMANDS ? (void **)&l->demands : l->table == GX_T_OFFERS ? (void **)&l->offers : (void **)&l->subs;
+        void *v = realloc(*arr, cap * sz);
+        if (!v) {
+            l->err = GX_ERR_NOMEM;
+            return false;
+        }
+        *arr = v;
+        l->cap = cap;
+    }
+    gx_err err;
+    const char *owner;
+    gx_state state = GX_STATE_OPEN;
+    if (l->table == GX_T_DEMANDS) {
+        err = gx_codec_decode_demand(val, vlen, &l->demands[l->n]);
+        owner = l->demands[l->n].owner;
+        state = l->demands[l->n].state;
+        if (!err && (strcmp(owner, l->owner) || (!l->include_closed && state != GX_STATE_OPEN)))
+            gx_demand_fini(&l->demands[l->n]);
+        else if (!err)
+            l->n++;
+    } else if (l->table == GX_T_OFFERS) {
+        err = gx_codec_decode_offer(val, vlen, &l->offers[l->n]);
+        owner = l->offers[l->n].owner;
+        state = l->offers[l->n].state;
+        if (!err && (strcmp(owner, l->owner) || (!l->include_closed && state != GX_STATE_OPEN)))
+            gx_offer_fini(&l->offers[l->n]);
+        else if (!err)
+            l->n++;
+    } else {
+        err = gx_codec_decode_sub(val, vlen, &l->subs[l->n]);
+        if (!err && strcmp(l->subs[l->n].owner, l->owner))
+            gx_sub_fini(&l->subs[l->n]);
+        else if (!err)
+            l->n++;
+    }
+    if (err)
+        l->err = err;
+    return !err;
+}
+
+static void s_list_postings(s_req *q)
+{
+    gx_broker *b = q->b;
+    gx_txn *t = NULL;
+    s_list ld = {0}, lo = {0}, ls = {0};
+    const gx_demand **dp = NULL;
+    const gx_offer **op = NULL;
+    const gx_sub **sp = NULL;
+    if (!s_need_firm(q))
+        return;
+    /* A reply fits in a frame: at most max_repeated of each. */
+    size_t max = (size_t)b->cfg.max_repeated;
+    ld = (s_list){.owner = q->s->firm, .include_closed = q->r->flag, .table = GX_T_DEMANDS, .max = max};
+    lo = (s_list){.owner = q->s->firm, .include_closed = q->r->flag, .table = GX_T_OFFERS, .max = max};
+    ls = (s_list){.owner = q->s->firm, .include_closed = true, .table = GX_T_SUBS, .max = max};
+    gx_err err = gx_store_begin(b->store, false, &t);
+    if (!err)
+        err = gx_store_scan(t, GX_T_DEMANDS, NULL, 0, NULL, 0, s_list_visit, &ld);
+    if (!err)
+        err = gx_store_scan(t, GX_T_OFFERS, NULL, 0, NULL, 0, s_list_visit, &lo);
+    if (!err)
+        err = gx_store_scan(t, GX_T_SUBS, NULL, 0, NULL, 0, s_list_visit, &ls);
+    gx_store_abort(&t);
+    if (!err)
+        err = ld.err ? ld.err : lo.err ? lo.err : ls.err;
+    dp = calloc(ld.n + 1, sizeof *dp);
+    op = calloc(lo.n + 1, sizeof *op);
+    sp = calloc(ls.n + 1, sizeof *sp);
+    if (!err && (!dp || !op || !sp))
+        err = GX_ERR_NOMEM;
+    if (err) {
+        s_error(q, GX_ERR_INTERNAL, NULL, "listing postings: %s", gx_err_str(err));
+        goto out;
+    }
+    for (size_t i = 0; i < ld.n; i++)
+        dp[i] = &ld.demands[i];
+    for (size_t i = 0; i < lo.n; i++)
+        op[i] = &lo.offers[i];
+    for (size_t i = 0; i < ls.n; i++)
+        sp[i] = &ls.subs[i];
+    gx_reply rep = {.type = GX_REPLY_LIST, .demands = dp, .n_demands = ld.n, .offers = op, .n_offers = lo.n,
+                    .subs = sp, .n_subs = ls.n};
+    s_reply(q, &rep);
+out:
+    for (size_t i = 0; i < ld.n; i++)
+        gx_demand_fini(&ld.demands[i]);
+    for (size_t i = 0; i < lo.n; i++)
+        gx_offer_fini(&lo.offers[i]);
+    for (size_t i = 0; i < ls.n; i++)
+        gx_sub_fini(&ls.subs[i]);
+    free(ld.demands);
+    free(lo.offers);
+    free(ls.subs);
+    free(dp);
+    free(op);
+    free(sp);
+}
+
+static void s_get_stats(s_req *q)
+{
+    if (!s_need_operator(q))
+        return;
+    gx_engine_stats es;
+    gx_engine_stats_get(q->b->engine, &es);
+    gx_stats_view sv = {.at = q->b->now, .engine = &es, .notices = q->b->counters.notices,
+                        .requests = q->b->counters.requests};
+    gx_reply rep = {.type = GX_REPLY_STATS, .stats = &sv};
+    s_reply(q, &rep);
+}
+
+void gx_requests_handle(gx_broker *b, gx_session *s, const void *rid, size_t rid_len, gx_request *r)
+{
+    s_req q = {b, s, rid, rid_len, r};
+    switch (r->type) {
+    case GX_REQ_HELLO: s_hello(&q); break;
+    case GX_REQ_REGISTER_FIRM: s_register_firm(&q); break;
+    case GX_REQ_GET_FIRM: s_get_firm(&q); break;
+    case GX_REQ_POST_DEMAND: s_post_demand(&q, false); break;
+    case GX_REQ_UPDATE_DEMAND: s_post_demand(&q, true); break;
+    case GX_REQ_POST_OFFER: s_post_offer(&q, false); break;
+    case GX_REQ_UPDATE_OFFER: s_post_offer(&q, true); break;
+    case GX_REQ_WITHDRAW: s_withdraw(&q); break;
+    case GX_REQ_SUBSCRIBE: s_subscribe(&q); break;
+    case GX_REQ_INTEREST: s_interest(&q); break;
+    case GX_REQ_ACCEPT: s_answer(&q, true); break;
+    case GX_REQ_DECLINE: s_answer(&q, false); break;
+    case GX_REQ_AWARD: s_award(&q); break;
+    case GX_REQ_ACK: s_ack(&q); break;
+    case GX_REQ_RESUME: s_resume(&q); break;
+    case GX_REQ_GET_SHORTLIST: s_get_shortlist(&q); break;
+    case GX_REQ_GET_POSTING: s_get_posting(&q); break;
+    case GX_REQ_LIST_POSTINGS: s_list_postings(&q); break;
+    case GX_REQ_GET_STATS: s_get_stats(&q); break;
+    case GX_REQ_PING: {
+        gx_reply rep = {.type = GX_REPLY_PONG};
+        s_reply(&q, &rep);
+        break;
+    }
+    default: s_error(&q, GX_ERR_BAD_REQUEST, "body", "unsupported request"); break;
+    }
+}
