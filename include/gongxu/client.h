@@ -6,6 +6,8 @@
  * request_id, sends, and waits for the reply with the same request_id, queueing
  * any notice that arrives meanwhile. Notices are delivered once, in sequence
  * order: a notice whose seq is not above the last one delivered is dropped.
+ * When ZeroMQ reconnects (a broker restart), the library says Hello again before
+ * the next call and, once resumed, resumes after the last notice it delivered.
  *
  * A gx_client is not thread-safe; use one per thread. */
 #ifndef GONGXU_CLIENT_H
@@ -58,7 +60,8 @@ gx_client_rc gx_client_call(gx_client *c, Gongxu__V1__Envelope *req, Gongxu__V1_
 
 /* Asks the broker to start pushing notices: after the firm's last ack when
  * from_last_ack, else after seq `after`. *info (may be NULL) receives the
- * ResumeInfo. */
+ * ResumeInfo. Notices queued but not yet delivered are discarded and delivery
+ * restarts after info->resumed_after, so an explicit replay is delivered. */
 gx_client_rc gx_client_resume(gx_client *c, bool from_last_ack, uint64_t after,
                               Gongxu__V1__ResumeInfo *info);
 
@@ -71,6 +74,11 @@ gx_client_rc gx_client_ack(gx_client *c, uint64_t seq);
 
 /* The last transport error message, or "" (valid until the next call). */
 const char *gx_client_error(const gx_client *c);
+
+/* The broker's ErrorCode from the last call that returned GX_CLIENT_REFUSED
+ * (gx_client_call, gx_client_resume, gx_client_ack), or 0 after any other
+ * result; gx_client_error then holds "ERR_NAME: message". */
+int gx_client_refused_code(const gx_client *c);
 
 #ifdef __cplusplus
 }

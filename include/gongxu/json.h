@@ -4,7 +4,10 @@
  * enums are their names (numbers accepted on input); 64-bit integers are JSON
  * strings (numbers accepted on input); bytes are base64; fields at their default
  * value are omitted on output; messages nest; repeated fields are arrays; a
- * oneof is the one field set. Unknown fields on input are an error. */
+ * oneof is the one field set. Unknown fields on input are an error.
+ * On input a null value means the default, a field may not be given twice (in
+ * either spelling) and at most one member of a oneof may be set; nesting is
+ * capped at 32, arrays at 10000 elements, strings at 1 MiB. */
 #ifndef GONGXU_JSON_H
 #define GONGXU_JSON_H
 
@@ -25,6 +28,11 @@ json_t *gx_json_from_message(const ProtobufCMessage *msg);
  * message naming the field ("demand.quantity: expected a number") in err. */
 ProtobufCMessage *gx_json_to_message(const ProtobufCMessageDescriptor *desc, const json_t *json, char *err,
                                      size_t errlen);
+
+/* Writes the JSON name (lowerCamelCase, "max_distance_km" -> "maxDistanceKm") of a
+ * proto field name into out, NUL-terminated when outlen > 0, and returns its full
+ * length like snprintf (truncated when that is >= outlen). */
+size_t gx_json_name(const char *proto_name, char *out, size_t outlen);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,127 @@
+/* cli.h — the pieces of the gongxu command-line tool.
+ *
+ * gongxu.c is main, the help text and the commands; cli_args.c parses options
+ * and values strictly (every bad value is a usage error, exit 64); cli_build.c
+ * turns the flags and --file of register/post/update/subscribe into the proto3
+ * JSON of a Firm, Demand, Offer or Subscription; cli_print.c writes replies and
+ * notices as short human lines or as JSON Lines. Requests are built as proto3
+ * JSON and converted once, by gx_json_to_message, into the Envelope sent. */
+#ifndef GX_CLI_H
+#define GX_CLI_H
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sysexits.h>
+
+#include <gongxu/json.h>
+#include <gongxu/v1/gongxu.pb-c.h>
+
+#ifndef GX_VERSION
+#define GX_VERSION "0.1.0"
+#endif
+
+#define GX_CLI_EX_NOT_FOUND 1          /* the broker answered ERR_NOT_FOUND */
+#define GX_CLI_DEFAULT_TIMEOUT_MS 5000 /* --timeout default */
+#define GX_CLI_OPT_BASE 1000           /* getopt vals of command options start here */
+
+/* The global options, settled before a command runs. */
+typedef struct gx_cli {
+    const char *server; /* -s; NULL: $GONGXU_SERVER, else the library default */
+    const char *firm;   /* -f; NULL: $GONGXU_FIRM; may stay NULL */
+    bool as_operator;   /* --operator, or $GONGXU_OPERATOR=1 */
+    bool json;          /* --json: JSON Lines on stdout */
+    bool dry_run;       /* --dry-run: print the request Envelope as JSON, send nothing */
+    int timeout_ms;     /* --timeout: reply timeout of each request */
+    char cmd[32];       /* the command words, "post demand", for messages */
+} gx_cli;
+
+/* ------------------------------------------------------------ gongxu.c */
+
+/* Writes the --help text (usage, commands, examples, exit codes) to out. */
+void gx_cli_help(FILE *out);
+
+/* ------------------------------------------------------------ cli_args.c */
+
+/* Called for each command option; returns 0 to go on or an exit code. */
+typedef int (*gx_cli_opt_fn)(gx_cli *g, void *state, int val, const char *arg);
+
+/* Prints "gongxu: <cmd>: <message>; see gongxu --help" on stderr; returns EX_USAGE. */
+int gx_cli_usage(const gx_cli *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Sets g's defaults from the environment and parses the global options before
+ * the command word. Returns 0 with *cmd_at the index of the command word (argc
+ * when there is none), -1 after printing --help or --version, or EX_USAGE. */
+int gx_cli_parse_global(gx_cli *g, int argc, char **argv, int *cmd_at);
+
+/* Parses a command's options; argv[0] is the command word. opts (terminated by
+ * a zero entry, vals >= GX_CLI_OPT_BASE) go to fn; the global options are
+ * accepted here too unless opts has one of the same name. Positional arguments
+ * end up in argv[*first_pos .. argc-1]. Returns 0, -1 after --help/--version,
+ * or an exit code. */
+int gx_cli_getopt(gx_cli *g, int argc, char **argv, const struct option *opts, gx_cli_opt_fn fn, void *state,
+                  int *first_pos);
+
+/* Strict value parsers: the whole string must be the value. */
+bool gx_cli_double(const char *s, double *out);             /* finite decimal number */
+bool gx_cli_u64(const char *s, uint64_t *out);              /* decimal, no sign */
+bool gx_cli_u32(const char *s, uint32_t *out);              /* decimal, no sign, <= UINT32_MAX */
+bool gx_cli_date(const char *s);                            /* a real calendar day YYYY-MM-DD */
+bool gx_cli_duration(const char *s, int64_t *secs);         /* "90s", "15m", "12h", "30d", "2w" */
+bool gx_cli_range(const char *s, double *min, double *max); /* "MIN:MAX", 0 <= MIN <= MAX */
+
+/* The value of enum desc named by a flag argument: case-insensitive, '-' for
+ * '_', with prefix prepended ("b" + "CREDIT_" -> CREDIT_B); never *_UNSPECIFIED.
+ * NULL when there is none. */
+const ProtobufCEnumValue *gx_cli_enum(const ProtobufCEnumDescriptor *desc, const char *prefix,
+                                      const char *arg);
+
+/* The accepted words of an enum for messages ("a|b|c"), in buf. */
+const char *gx_cli_enum_words(const ProtobufCEnumDescriptor *desc, const char *prefix, char *buf, size_t len);
+
+/* ------------------------------------------------------------ cli_build.c */
+
+typedef enum gx_cli_what {
+    GX_CLI_FIRM,         /* register */
+    GX_CLI_DEMAND,       /* post/update demand */
+    GX_CLI_OFFER,        /* post/update offer */
+    GX_CLI_SUBSCRIPTION, /* subscribe */
+} gx_cli_what;
+
+/* What a posting command's arguments amount to. */
+typedef struct gx_cli_posting {
+    json_t *body;        /* proto3 JSON of the Firm/Demand/Offer/Subscription (owned) */
+    bool from_file;      /* --file was given */
+    bool override_check; /* register --override-check */
+    bool has_revision;   /* --revision was given (update only) */
+    int npos;            /* positional arguments */
+    char **pos;          /* them, borrowed from argv */
+} gx_cli_posting;
+
+/* Parses the flags of a posting command (argv[0] is the command word) and
+ * --file, whose JSON is validated against the message type and then overridden
+ * by the flags (a repeatable flag replaces the file's list). Returns 0 with *out
+ * filled (release with gx_cli_posting_fini), -1 after --help, EX_USAGE,
+ * EX_NOINPUT (unreadable file or bad JSON in it). */
+int gx_cli_build_posting(gx_cli *g, gx_cli_what what, bool update, int argc, char **argv,
+                         gx_cli_posting *out);
+
+void gx_cli_posting_fini(gx_cli_posting *p);
+
+/* ------------------------------------------------------------ cli_print.c */
+
+/* Writes msg as one line of proto3 JSON on stdout and flushes. Returns false
+ * when it could not be converted or written. */
+bool gx_cli_print_json(const ProtobufCMessage *msg);
+
+/* Writes the human form of reply, the answer to req. */
+void gx_cli_print_reply(const Gongxu__V1__Envelope *req, const Gongxu__V1__Reply *reply);
+
+/* Writes the human form of a notice: one line, then indented rule lines. */
+void gx_cli_print_notice(const Gongxu__V1__Notice *n);
+
+/* "NOT_FOUND" for ERR_NOT_FOUND; never NULL. */
+const char *gx_cli_error_name(int code);
+
+#endif

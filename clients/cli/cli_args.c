@@ -1,0 +1,305 @@
+/* cli_args.c — option parsing and strict value parsers of the gongxu CLI. */
+#include "cli.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+enum {
+    S_OPT_OPERATOR = 900, /* long-only global options: below GX_CLI_OPT_BASE */
+    S_OPT_JSON,
+    S_OPT_TIMEOUT,
+    S_OPT_VERSION,
+    S_OPT_DRY_RUN,
+};
+
+#define S_MAX_TIMEOUT_S 86400.0 /* --timeout ceiling */
+#define S_MAX_OPTS 64           /* options of one command, globals included */
+
+static const struct option s_global_opts[] = {
+    {"server", required_argument, NULL, 's'},
+    {"firm", required_argument, NULL, 'f'},
+    {"operator", no_argument, NULL, S_OPT_OPERATOR},
+    {"json", no_argument, NULL, S_OPT_JSON},
+    {"timeout", required_argument, NULL, S_OPT_TIMEOUT},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, S_OPT_VERSION},
+    {"dry-run", no_argument, NULL, S_OPT_DRY_RUN}, /* hidden: for tests and the curious */
+    {NULL, 0, NULL, 0},
+};
+
+int gx_cli_usage(const gx_cli *g, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (g && g->cmd[0])
+        fprintf(stderr, "gongxu: %s: %s; see gongxu --help\n", g->cmd, msg);
+    else
+        fprintf(stderr, "gongxu: %s; see gongxu --help\n", msg);
+    return EX_USAGE;
+}
+
+/* Applies one global option: 0, -1 (help/version printed) or EX_USAGE. */
+static int s_global(gx_cli *g, int val, const char *arg)
+{
+    double secs;
+    switch (val) {
+    case 's':
+        if (!strstr(arg, "://") || strstr(arg, "://") == arg)
+            return gx_cli_usage(g, "--server: expected an endpoint such as tcp://127.0.0.1:7450, got \"%s\"",
+                                arg);
+        g->server = arg;
+        return 0;
+    case 'f':
+        g->firm = arg;
+        return 0;
+    case S_OPT_OPERATOR:
+        g->as_operator = true;
+        return 0;
+    case S_OPT_JSON:
+        g->json = true;
+        return 0;
+    case S_OPT_DRY_RUN:
+        g->dry_run = true;
+        return 0;
+    case S_OPT_TIMEOUT:
+        if (!gx_cli_double(arg, &secs) || secs <= 0 || secs > S_MAX_TIMEOUT_S)
+            return gx_cli_usage(g, "--timeout: expected seconds in (0, %.0f], got \"%s\"", S_MAX_TIMEOUT_S,
+                                arg);
+        g->timeout_ms = (int)(secs * 1000 + 0.5);
+        if (g->timeout_ms < 1)
+            g->timeout_ms = 1;
+        return 0;
+    case 'h':
+        gx_cli_help(stdout);
+        return -1;
+    case S_OPT_VERSION:
+        printf("gongxu %s (protocol gongxu.v1)\n", GX_VERSION);
+        return -1;
+    }
+    return gx_cli_usage(g, "unhandled option");
+}
+
+/* Reports a getopt error ('?' or ':') for the option just read. */
+static int s_opt_error(const gx_cli *g, int c, char **argv)
+{
+    char shortopt[3] = {'-', (char)optopt, '\0'};
+    const char *which = optopt ? shortopt : argv[optind - 1];
+    if (c == ':')
+        return gx_cli_usage(g, "option %s needs a value", which);
+    return gx_cli_usage(g, "unknown option %s", which);
+}
+
+int gx_cli_parse_global(gx_cli *g, int argc, char **argv, int *cmd_at)
+{
+    const char *env;
+    g->timeout_ms = GX_CLI_DEFAULT_TIMEOUT_MS;
+    if ((env = getenv("GONGXU_SERVER")) && *env)
+        g->server = env;
+    if ((env = getenv("GONGXU_FIRM")) && *env)
+        g->firm = env;
+    if ((env = getenv("GONGXU_OPERATOR")) &&
+        (strcmp(env, "1") == 0 || strcasecmp(env, "true") == 0 || strcasecmp(env, "yes") == 0))
+        g->as_operator = true;
+
+    opterr = 0;
+    optind = 0; /* GNU: full re-initialisation */
+    int c;
+    /* '+': stop at the command word; ':': report missing values as ':' */
+    while ((c = getopt_long(argc, argv, "+:s:f:h", s_global_opts, NULL)) != -1) {
+        if (c == '?' || c == ':')
+            return s_opt_error(g, c, argv);
+        int rc = s_global(g, c, optarg);
+        if (rc != 0)
+            return rc;
+    }
+    *cmd_at = optind;
+    return 0;
+}
+
+int gx_cli_getopt(gx_cli *g, int argc, char **argv, const struct option *opts, gx_cli_opt_fn fn, void *state,
+                  int *first_pos)
+{
+    struct option all[S_MAX_OPTS + 1];
+    size_t n = 0;
+    for (const struct option *o = opts; o && o->name && n < S_MAX_OPTS; o++)
+        all[n++] = *o;
+    size_t own = n;
+    for (const struct option *o = s_global_opts; o->name && n < S_MAX_OPTS; o++) {
+        bool shadowed = false;
+        for (size_t i = 0; i < own; i++)
+            shadowed = shadowed || strcmp(all[i].name, o->name) == 0;
+        if (!shadowed)
+            all[n++] = *o;
+    }
+    memset(&all[n], 0, sizeof all[n]);
+
+    opterr = 0;
+    optind = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":s:f:h", all, NULL)) != -1) {
+        if (c == '?' || c == ':')
+            return s_opt_error(g, c, argv);
+        int rc = c >= GX_CLI_OPT_BASE ? fn(g, state, c, optarg) : s_global(g, c, optarg);
+        if (rc != 0)
+            return rc;
+    }
+    *first_pos = optind;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ values */
+
+bool gx_cli_double(const char *s, double *out)
+{
+    if (!*s)
+        return false;
+    for (const char *p = s; *p; p++) /* no spaces, hex, inf or nan */
+        if (!isdigit((unsigned char)*p) && !strchr("+-.eE", *p))
+            return false;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (*end || errno == ERANGE || !isfinite(v))
+        return false;
+    *out = v;
+    return true;
+}
+
+bool gx_cli_u64(const char *s, uint64_t *out)
+{
+    if (!isdigit((unsigned char)*s))
+        return false;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*end || errno == ERANGE)
+        return false;
+    *out = v;
+    return true;
+}
+
+bool gx_cli_u32(const char *s, uint32_t *out)
+{
+    uint64_t v;
+    if (!gx_cli_u64(s, &v) || v > UINT32_MAX)
+        return false;
+    *out = (uint32_t)v;
+    return true;
+}
+
+bool gx_cli_date(const char *s)
+{
+    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
+        return false;
+    for (int i = 0; i < 10; i++)
+        if (i != 4 && i != 7 && !isdigit((unsigned char)s[i]))
+            return false;
+    int y = atoi(s), m = atoi(s + 5), d = atoi(s + 8);
+    if (y < 1 || m < 1 || m > 12 || d < 1)
+        return false;
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    int max = mdays[m - 1] + (m == 2 && leap);
+    return d <= max;
+}
+
+bool gx_cli_duration(const char *s, int64_t *secs)
+{
+    size_t len = strlen(s);
+    if (len < 2 || len > 32)
+        return false;
+    double mult;
+    switch (s[len - 1]) {
+    case 's':
+        mult = 1;
+        break;
+    case 'm':
+        mult = 60;
+        break;
+    case 'h':
+        mult = 3600;
+        break;
+    case 'd':
+        mult = 86400;
+        break;
+    case 'w':
+        mult = 7 * 86400;
+        break;
+    default:
+        return false;
+    }
+    char num[33];
+    memcpy(num, s, len - 1);
+    num[len - 1] = '\0';
+    double v;
+    if (!gx_cli_double(num, &v) || v <= 0)
+        return false;
+    double total = v * mult;
+    if (total < 1 || total > 100.0 * 366 * 86400) /* a century is enough validity */
+        return false;
+    *secs = (int64_t)(total + 0.5);
+    return true;
+}
+
+bool gx_cli_range(const char *s, double *min, double *max)
+{
+    const char *colon = strchr(s, ':');
+    if (!colon || strchr(colon + 1, ':'))
+        return false;
+    char lo[64];
+    size_t n = (size_t)(colon - s);
+    if (n >= sizeof lo)
+        return false;
+    memcpy(lo, s, n);
+    lo[n] = '\0';
+    if (!gx_cli_double(lo, min) || !gx_cli_double(colon + 1, max))
+        return false;
+    return *min >= 0 && *min <= *max;
+}
+
+const ProtobufCEnumValue *gx_cli_enum(const ProtobufCEnumDescriptor *desc, const char *prefix,
+                                      const char *arg)
+{
+    char name[96];
+    size_t plen = strlen(prefix);
+    if (strncasecmp(arg, prefix, plen) == 0) /* the full name is fine too */
+        plen = 0;
+    if (plen + strlen(arg) >= sizeof name)
+        return NULL;
+    memcpy(name, prefix, plen);
+    size_t n = plen;
+    for (const char *p = arg; *p; p++)
+        name[n++] = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
+    name[n] = '\0';
+    const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value_by_name(desc, name);
+    return v && v->value != 0 ? v : NULL;
+}
+
+const char *gx_cli_enum_words(const ProtobufCEnumDescriptor *desc, const char *prefix, char *buf, size_t len)
+{
+    size_t n = 0, plen = strlen(prefix);
+    buf[0] = '\0';
+    for (unsigned i = 0; i < desc->n_values; i++) {
+        const ProtobufCEnumValue *v = &desc->values[i];
+        if (v->value == 0)
+            continue;
+        const char *w = v->name;
+        if (strncmp(w, prefix, plen) == 0)
+            w += plen;
+        for (const char *p = n ? "|" : ""; *p && n + 1 < len; p++)
+            buf[n++] = *p;
+        for (; *w && n + 1 < len; w++)
+            buf[n++] = (char)tolower((unsigned char)*w);
+        buf[n] = '\0';
+    }
+    return buf;
+}

@@ -1,0 +1,604 @@
+/* cli_print.c — how the gongxu CLI shows replies and notices.
+ *
+ * Human output is short lines: one headline per reply or notice, indented
+ * detail lines under it. Enum values are shown as the words the flags take
+ * (parts_supply, three_districts), credit grades as A..D, instants in UTC.
+ * --json output is the proto3 JSON of the message, one object per line. */
+#include "cli.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define S_RING 8  /* s_word/s_when results alive at once (within one printf) */
+#define S_WORD 48 /* longest enum word shown */
+
+/* ------------------------------------------------------------------ words */
+
+/* The flag word of an enum value ("PARTS_SUPPLY" -> "parts_supply"), minus
+ * prefix. Returns one of S_RING static buffers: the CLI is single-threaded. */
+static const char *s_word(const ProtobufCEnumDescriptor *d, int value, const char *prefix)
+{
+    static char ring[S_RING][S_WORD];
+    static unsigned next;
+    char *buf = ring[next++ % S_RING];
+    const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(d, value);
+    if (!v) {
+        snprintf(buf, S_WORD, "%d", value);
+        return buf;
+    }
+    const char *name = v->name;
+    size_t plen = strlen(prefix);
+    if (strncmp(name, prefix, plen) == 0)
+        name += plen;
+    size_t i = 0;
+    for (; name[i] && i + 1 < S_WORD; i++)
+        buf[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] - 'A' + 'a' : name[i]);
+    buf[i] = '\0';
+    return buf;
+}
+
+static const char *s_kind(int v)
+{
+    return s_word(&gongxu__v1__kind__descriptor, v, "");
+}
+
+static const char *s_state(int v)
+{
+    return s_word(&gongxu__v1__state__descriptor, v, "");
+}
+
+static const char *s_rule(int v)
+{
+    return s_word(&gongxu__v1__rule__descriptor, v, "RULE_");
+}
+
+static const char *s_scope(int v)
+{
+    return s_word(&gongxu__v1__scope__descriptor, v, "");
+}
+
+static const char *s_credit(int v)
+{
+    static const char *const grades[] = {"-", "A", "B", "C", "D"};
+    return v >= 0 && v <= 4 ? grades[v] : "?";
+}
+
+/* "2025-04-01 12:00 UTC" for unix seconds; a ring buffer like s_word. */
+static const char *s_when(int64_t at)
+{
+    static char ring[S_RING][32];
+    static unsigned next;
+    char *buf = ring[next++ % S_RING];
+    time_t t = (time_t)at;
+    struct tm tm;
+    if (!gmtime_r(&t, &tm) || strftime(buf, 32, "%Y-%m-%d %H:%M UTC", &tm) == 0)
+        snprintf(buf, 32, "%" PRId64, at);
+    return buf;
+}
+
+static void s_list_strings(const char *label, size_t n, char **v)
+{
+    if (n == 0)
+        return;
+    printf("  %-12s", label);
+    for (size_t i = 0; i < n; i++)
+        printf("%s%s", i ? ", " : "", v[i]);
+    printf("\n");
+}
+
+static void s_list_enums(const char *label, size_t n, const int *v, const ProtobufCEnumDescriptor *d)
+{
+    if (n == 0)
+        return;
+    printf("  %-12s", label);
+    for (size_t i = 0; i < n; i++)
+        printf("%s%s", i ? ", " : "", s_word(d, v[i], ""));
+    printf("\n");
+}
+
+static void s_line(const char *label, const char *value)
+{
+    if (value && *value)
+        printf("  %-12s%s\n", label, value);
+}
+
+const char *gx_cli_error_name(int code)
+{
+    const ProtobufCEnumValue *v =
+        protobuf_c_enum_descriptor_get_value(&gongxu__v1__error_code__descriptor, code);
+    if (!v)
+        return "UNKNOWN_ERROR";
+    return strncmp(v->name, "ERR_", 4) == 0 ? v->name + 4 : v->name;
+}
+
+bool gx_cli_print_json(const ProtobufCMessage *msg)
+{
+    json_t *j = gx_json_from_message(msg);
+    if (!j)
+        return false;
+    /* 15 significant digits: 84.2 stays 84.2 instead of 84.200000000000003 */
+    int rc = json_dumpf(j, stdout, JSON_COMPACT | JSON_REAL_PRECISION(15));
+    json_decref(j);
+    if (rc != 0 || fputc('\n', stdout) == EOF || fflush(stdout) != 0)
+        return false;
+    return true;
+}
+
+/* ------------------------------------------------------------------ explanations */
+
+/* "  certification  FAIL  requires IATF16949; holds ISO9001", one per rule. */
+static void s_rules(const Gongxu__V1__Explanation *ex, const char *indent)
+{
+    if (!ex)
+        return;
+    for (size_t i = 0; i < ex->n_rules; i++) {
+        const Gongxu__V1__RuleCheck *r = ex->rules[i];
+        printf("%s%-13s  %s  %s\n", indent, s_rule(r->rule), r->pass ? "PASS" : "FAIL", r->detail);
+    }
+}
+
+static void s_terms(const Gongxu__V1__Explanation *ex, const char *indent)
+{
+    if (!ex || ex->n_terms == 0)
+        return;
+    printf("%sscore %.1f =", indent, ex->score);
+    for (size_t i = 0; i < ex->n_terms; i++)
+        printf("%s %s %.2f*%g", i ? " +" : "", ex->terms[i]->name, ex->terms[i]->value, ex->terms[i]->weight);
+    printf("\n");
+}
+
+/* ------------------------------------------------------------------ postings */
+
+static void s_demand(const Gongxu__V1__Demand *d)
+{
+    printf("demand %" PRIu64 " (revision %u) %s, owner %s\n", d->id, d->revision, s_state(d->state),
+           d->owner);
+    s_line("title", d->title);
+    printf("  %-12s%s%s%s\n", "kind", s_kind(d->kind), *d->industry ? ", industry " : "", d->industry);
+    s_list_strings("processes", d->n_processes, d->processes);
+    s_list_strings("materials", d->n_materials, d->materials);
+    if (d->quantity > 0 || *d->needed_by) {
+        printf("  %-12s%.10g %s", "quantity", d->quantity, d->unit);
+        if (d->original_quantity > 0 && d->original_quantity != d->quantity)
+            printf(" (of %.10g)", d->original_quantity);
+        if (*d->needed_by)
+            printf(" by %s", d->needed_by);
+        printf("\n");
+    }
+    if (d->budget)
+        printf("  %-12s%.10g .. %.10g CNY/unit\n", "budget", d->budget->min, d->budget->max);
+    s_list_strings("requires", d->n_certifications, d->certifications);
+    if (d->min_credit)
+        printf("  %-12s%s or better\n", "credit", s_credit(d->min_credit));
+    if (d->scope || d->max_distance_km > 0) {
+        printf("  %-12s%s", "region", d->scope ? s_scope(d->scope) : "anywhere");
+        if (d->max_distance_km > 0)
+            printf(", within %.10g km", d->max_distance_km);
+        printf("\n");
+    }
+    if (d->splittable) {
+        if (d->max_suppliers)
+            printf("  %-12sup to %u suppliers\n", "split", d->max_suppliers);
+        else
+            printf("  %-12sany number of suppliers\n", "split");
+    }
+    s_list_strings("ipc", d->n_ipc, d->ipc);
+    if (d->min_trl)
+        printf("  %-12s%u or higher\n", "trl", d->min_trl);
+    s_list_enums("modes", d->n_modes, (const int *)d->modes, &gongxu__v1__transfer_mode__descriptor);
+    s_line("summary", d->summary);
+    s_line("details", d->details);
+    if (d->created_at)
+        s_line("created", s_when(d->created_at));
+    if (d->expires_at)
+        s_line("expires", s_when(d->expires_at));
+}
+
+static void s_offer(const Gongxu__V1__Offer *o)
+{
+    printf("offer %" PRIu64 " (revision %u) %s, owner %s\n", o->id, o->revision, s_state(o->state), o->owner);
+    s_line("title", o->title);
+    s_list_enums("kinds", o->n_kinds, (const int *)o->kinds, &gongxu__v1__kind__descriptor);
+    s_list_strings("industries", o->n_industries, o->industries);
+    s_list_strings("processes", o->n_processes, o->processes);
+    s_list_strings("materials", o->n_materials, o->materials);
+    if (o->monthly_capacity > 0)
+        printf("  %-12s%.10g per 30 days\n", "capacity", o->monthly_capacity);
+    if (o->min_order > 0)
+        printf("  %-12s%.10g\n", "min order", o->min_order);
+    if (o->lead_time_days)
+        printf("  %-12s%u days\n", "lead time", o->lead_time_days);
+    if (o->price)
+        printf("  %-12s%.10g .. %.10g CNY/unit\n", "price", o->price->min, o->price->max);
+    if (o->service_scope || o->service_radius_km > 0) {
+        printf("  %-12s%s", "serves", o->service_scope ? s_scope(o->service_scope) : "anywhere");
+        if (o->service_radius_km > 0)
+            printf(", within %.10g km", o->service_radius_km);
+        printf("\n");
+    }
+    s_list_strings("ipc", o->n_ipc, o->ipc);
+    if (o->trl)
+        printf("  %-12s%u\n", "trl", o->trl);
+    s_list_enums("modes", o->n_modes, (const int *)o->modes, &gongxu__v1__transfer_mode__descriptor);
+    s_line("summary", o->summary);
+    if (o->created_at)
+        s_line("created", s_when(o->created_at));
+    if (o->expires_at)
+        s_line("expires", s_when(o->expires_at));
+}
+
+static void s_subscription(const Gongxu__V1__Subscription *s)
+{
+    printf("subscription %" PRIu64 ", owner %s\n", s->id, s->owner);
+    s_list_enums("kinds", s->n_kinds, (const int *)s->kinds, &gongxu__v1__kind__descriptor);
+    s_list_strings("industries", s->n_industry_prefixes, s->industry_prefixes);
+    s_list_strings("processes", s->n_process_prefixes, s->process_prefixes);
+    s_list_strings("districts", s->n_districts, s->districts);
+    if (!s->n_kinds && !s->n_industry_prefixes && !s->n_process_prefixes && !s->n_districts)
+        printf("  every public demand\n");
+}
+
+static void s_firm(const Gongxu__V1__Firm *f)
+{
+    printf("firm %s  %s\n", f->id, f->name);
+    s_list_enums("roles", f->n_roles, (const int *)f->roles, &gongxu__v1__role__descriptor);
+    if (*f->zone)
+        printf("  %-12s%s, zone %s\n", "county", f->county, f->zone);
+    else
+        s_line("county", f->county);
+    if (f->location)
+        printf("  %-12s%.6f, %.6f\n", "location", f->location->lat, f->location->lon);
+    if (f->credit)
+        s_line("credit", s_credit(f->credit));
+    for (size_t i = 0; i < f->n_certifications; i++) {
+        const Gongxu__V1__Certification *c = f->certifications[i];
+        printf("  %-12s%s no. %s, valid until %s\n", i ? "" : "certified", c->scheme, c->number,
+               c->valid_until);
+    }
+    s_line("contact", f->contact);
+    if (f->awards)
+        printf("  %-12s%u\n", "awards", f->awards);
+}
+
+static void s_list(const Gongxu__V1__PostingList *l)
+{
+    for (size_t i = 0; i < l->n_demands; i++) {
+        const Gongxu__V1__Demand *d = l->demands[i];
+        printf("demand %" PRIu64 "  r%u  %s  %s  %s  %.10g %s", d->id, d->revision, s_state(d->state),
+               s_kind(d->kind), *d->industry ? d->industry : "-", d->quantity, d->unit);
+        if (*d->needed_by)
+            printf(" by %s", d->needed_by);
+        printf("%s%s\n", *d->title ? "  " : "", d->title);
+    }
+    for (size_t i = 0; i < l->n_offers; i++) {
+        const Gongxu__V1__Offer *o = l->offers[i];
+        printf("offer %" PRIu64 "  r%u  %s  ", o->id, o->revision, s_state(o->state));
+        for (size_t k = 0; k < o->n_kinds; k++)
+            printf("%s%s", k ? "," : "", s_kind(o->kinds[k]));
+        printf("  ");
+        for (size_t k = 0; k < o->n_industries; k++)
+            printf("%s%s", k ? "," : "", o->industries[k]);
+        printf("%s%s\n", *o->title ? "  " : "", o->title);
+    }
+    for (size_t i = 0; i < l->n_subscriptions; i++) {
+        const Gongxu__V1__Subscription *s = l->subscriptions[i];
+        printf("subscription %" PRIu64 "  kinds ", s->id);
+        for (size_t k = 0; k < s->n_kinds; k++)
+            printf("%s%s", k ? "," : "", s_kind(s->kinds[k]));
+        printf("%s  industries ", s->n_kinds ? "" : "any");
+        for (size_t k = 0; k < s->n_industry_prefixes; k++)
+            printf("%s%s", k ? "," : "", s->industry_prefixes[k]);
+        printf("%s\n", s->n_industry_prefixes ? "" : "any");
+    }
+    if (!l->n_demands && !l->n_offers && !l->n_subscriptions)
+        printf("no postings\n");
+}
+
+static void s_candidate(const Gongxu__V1__Candidate *c)
+{
+    printf("%2u. offer %" PRIu64 " from %s (%s) score %.1f", c->rank, c->offer_id, c->firm_name, c->firm_id,
+           c->score);
+    if (c->explanation && c->explanation->distance_km >= 0)
+        printf(", %.1f km", c->explanation->distance_km);
+    if (c->capacity_until_needed > 0)
+        printf(", capacity %.10g until needed", c->capacity_until_needed);
+    printf("\n");
+    s_rules(c->explanation, "      ");
+    s_terms(c->explanation, "      ");
+}
+
+static void s_shortlist(const Gongxu__V1__Shortlist *s)
+{
+    printf("shortlist of demand %" PRIu64 " (revision %u): ", s->demand_id, s->revision);
+    if (s->n_candidates == 0)
+        printf("no eligible offers\n");
+    else
+        printf("%zu shown of %u eligible offer%s\n", s->n_candidates, s->eligible,
+               s->eligible == 1 ? "" : "s");
+    for (size_t i = 0; i < s->n_candidates; i++)
+        s_candidate(s->candidates[i]);
+    if (s->n_proposed_set) {
+        printf("proposed set, covering %.0f%% of the quantity:", s->proposed_coverage * 100);
+        for (size_t i = 0; i < s->n_proposed_set; i++)
+            printf("%s offer %" PRIu64 " (%s)", i ? "," : "", s->proposed_set[i]->offer_id,
+                   s->proposed_set[i]->firm_name);
+        printf("\n");
+    }
+}
+
+static void s_counts(const char *label, size_t n, Gongxu__V1__Count **v, const char *(*word)(const char *))
+{
+    if (n == 0)
+        return;
+    printf("%s:", label);
+    for (size_t i = 0; i < n; i++)
+        printf("%s %s %" PRIu64, i ? "," : "", word(v[i]->key), v[i]->value);
+    printf("\n");
+}
+
+/* Count keys are enum names ("PARTS_SUPPLY", "RULE_CERTIFICATION"): shown as words. */
+static const char *s_key_word(const char *key)
+{
+    static char buf[S_WORD];
+    const char *k = strncmp(key, "RULE_", 5) == 0 ? key + 5 : key;
+    size_t i = 0;
+    for (; k[i] && i + 1 < sizeof buf; i++)
+        buf[i] = (char)(k[i] >= 'A' && k[i] <= 'Z' ? k[i] - 'A' + 'a' : k[i]);
+    buf[i] = '\0';
+    return buf;
+}
+
+static void s_stats(const Gongxu__V1__Stats *s)
+{
+    if (s->at)
+        printf("%-16s%s\n", "at", s_when(s->at));
+    printf("%-16s%" PRIu64 "\n", "firms", s->firms);
+    printf("%-16s%" PRIu64 " (%" PRIu64 " without an eligible offer)\n", "demands open", s->demands_open,
+           s->demands_unmatched);
+    printf("%-16s%" PRIu64 "\n", "offers open", s->offers_open);
+    printf("%-16s%" PRIu64 "\n", "subscriptions", s->subscriptions);
+    printf("%-16s%" PRIu64 "\n", "matches", s->matches);
+    printf("%-16s%" PRIu64 "\n", "near misses", s->near_misses);
+    printf("%-16s%" PRIu64 "\n", "notices", s->notices);
+    printf("%-16s%" PRIu64 "\n", "requests", s->requests);
+    s_counts("demands by kind", s->n_demands_by_kind, s->demands_by_kind, s_key_word);
+    s_counts("near misses by rule", s->n_near_misses_by_rule, s->near_misses_by_rule, s_key_word);
+}
+
+/* ------------------------------------------------------------------ replies */
+
+static const char *s_plural(uint32_t n, const char *one, const char *many)
+{
+    return n == 1 ? one : many;
+}
+
+void gx_cli_print_reply(const Gongxu__V1__Envelope *req, const Gongxu__V1__Reply *reply)
+{
+    const Gongxu__V1__PostingRef *ref =
+        reply->result_case == GONGXU__V1__REPLY__RESULT_POSTING ? reply->posting : NULL;
+    switch (req->body_case) {
+    case GONGXU__V1__ENVELOPE__BODY_POST_DEMAND:
+    case GONGXU__V1__ENVELOPE__BODY_UPDATE_DEMAND:
+        if (!ref)
+            break;
+        printf("%s demand %" PRIu64 " (revision %u): %u %s\n",
+               req->body_case == GONGXU__V1__ENVELOPE__BODY_POST_DEMAND ? "posted" : "updated", ref->id,
+               ref->revision, ref->candidates, s_plural(ref->candidates, "candidate", "candidates"));
+        return;
+    case GONGXU__V1__ENVELOPE__BODY_POST_OFFER:
+    case GONGXU__V1__ENVELOPE__BODY_UPDATE_OFFER:
+        if (!ref)
+            break;
+        printf("%s offer %" PRIu64 " (revision %u): matches %u open %s\n",
+               req->body_case == GONGXU__V1__ENVELOPE__BODY_POST_OFFER ? "posted" : "updated", ref->id,
+               ref->revision, ref->candidates, s_plural(ref->candidates, "demand", "demands"));
+        return;
+    case GONGXU__V1__ENVELOPE__BODY_SUBSCRIBE:
+        if (!ref)
+            break;
+        printf("subscribed: subscription %" PRIu64 " matches %u open %s\n", ref->id, ref->candidates,
+               s_plural(ref->candidates, "demand", "demands"));
+        return;
+    case GONGXU__V1__ENVELOPE__BODY_WITHDRAW:
+        printf("withdrew posting %" PRIu64 "%s%s\n", req->withdraw->posting_id, ref ? ": now " : "",
+               ref ? s_state(ref->state) : "");
+        return;
+    case GONGXU__V1__ENVELOPE__BODY_REGISTER_FIRM:
+        printf("registered firm %s  %s\n", req->register_firm->firm->id, req->register_firm->firm->name);
+        return;
+    case GONGXU__V1__ENVELOPE__BODY_INTEREST:
+        printf("sent interest in demand %" PRIu64, req->interest->demand_id);
+        if (req->interest->offer_id)
+            printf(" with offer %" PRIu64, req->interest->offer_id);
+        printf("\n");
+        return;
+    case GONGXU__V1__ENVELOPE__BODY_ACCEPT:
+        printf("accepted %s for demand %" PRIu64 ": details and contacts released to both firms\n",
+               req->accept->firm_id, req->accept->demand_id);
+        return;
+    case GONGXU__V1__ENVELOPE__BODY_DECLINE:
+        printf("declined %s for demand %" PRIu64 "\n", req->decline->firm_id, req->decline->demand_id);
+        return;
+    case GONGXU__V1__ENVELOPE__BODY_AWARD:
+        printf("awarded demand %" PRIu64 " to %s", req->award->demand_id, req->award->firm_id);
+        if (req->award->quantity > 0)
+            printf(" (quantity %.10g)", req->award->quantity);
+        if (ref)
+            printf(": demand now %s, revision %u", s_state(ref->state), ref->revision);
+        printf("\n");
+        return;
+    default:
+        break;
+    }
+    switch (reply->result_case) {
+    case GONGXU__V1__REPLY__RESULT_PONG:
+        printf("pong\n");
+        break;
+    case GONGXU__V1__REPLY__RESULT_POSTING:
+        printf("posting %" PRIu64 " (revision %u) %s\n", ref->id, ref->revision, s_state(ref->state));
+        break;
+    case GONGXU__V1__REPLY__RESULT_SHORTLIST:
+        s_shortlist(reply->shortlist);
+        break;
+    case GONGXU__V1__REPLY__RESULT_VIEW:
+        if (reply->view->posting_case == GONGXU__V1__POSTING_VIEW__POSTING_DEMAND)
+            s_demand(reply->view->demand);
+        else if (reply->view->posting_case == GONGXU__V1__POSTING_VIEW__POSTING_OFFER)
+            s_offer(reply->view->offer);
+        else if (reply->view->posting_case == GONGXU__V1__POSTING_VIEW__POSTING_SUBSCRIPTION)
+            s_subscription(reply->view->subscription);
+        else
+            printf("empty posting\n");
+        break;
+    case GONGXU__V1__REPLY__RESULT_POSTINGS:
+        s_list(reply->postings);
+        break;
+    case GONGXU__V1__REPLY__RESULT_RESUME:
+        printf("resumed after #%" PRIu64 " (latest #%" PRIu64 ")\n", reply->resume->resumed_after,
+               reply->resume->head_seq);
+        break;
+    case GONGXU__V1__REPLY__RESULT_STATS:
+        s_stats(reply->stats);
+        break;
+    case GONGXU__V1__REPLY__RESULT_FIRM:
+        s_firm(reply->firm);
+        break;
+    case GONGXU__V1__REPLY__RESULT_ACKED:
+        printf("acked up to #%" PRIu64 "\n", reply->acked->seq);
+        break;
+    default:
+        printf("ok\n");
+        break;
+    }
+}
+
+/* ------------------------------------------------------------------ notices */
+
+/* ` "title"` after a demand id, when there is a title. */
+static void s_title(const Gongxu__V1__DemandSummary *d)
+{
+    if (d && *d->title)
+        printf(" \"%s\"", d->title);
+}
+
+static void s_demand_changed(const char *what, const Gongxu__V1__DemandChanged *c)
+{
+    const Gongxu__V1__DemandSummary *d = c->demand;
+    printf("%s demand %" PRIu64, what, d ? d->id : 0);
+    s_title(d);
+    if (c->demand && strcmp(what, "demand_updated") == 0)
+        printf(" (revision %u): %s", d->revision,
+               c->still_eligible ? "one of your offers still qualifies" : "updated");
+    if (*c->awarded_to) {
+        printf(": awarded to %s", c->awarded_to);
+        if (c->awarded_quantity > 0)
+            printf(", quantity %.10g", c->awarded_quantity);
+    }
+    printf("\n");
+}
+
+void gx_cli_print_notice(const Gongxu__V1__Notice *n)
+{
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field(&gongxu__v1__notice__descriptor, (unsigned)n->body_case);
+    const char *what = f ? f->name : "notice";
+    printf("#%" PRIu64 " ", n->seq);
+    switch (n->body_case) {
+    case GONGXU__V1__NOTICE__BODY_CANDIDATE_ADDED: {
+        const Gongxu__V1__Candidate *c = n->candidate_added->candidate;
+        printf("%s demand %" PRIu64, what, n->candidate_added->demand_id);
+        if (c) {
+            printf(": offer %" PRIu64 " from %s rank %u score %.1f\n", c->offer_id,
+                   *c->firm_name ? c->firm_name : c->firm_id, c->rank, c->score);
+            s_rules(c->explanation, "  ");
+        } else {
+            printf("\n");
+        }
+        break;
+    }
+    case GONGXU__V1__NOTICE__BODY_CANDIDATE_REMOVED: {
+        const Gongxu__V1__CandidateRemoved *r = n->candidate_removed;
+        printf("%s demand %" PRIu64 ": offer %" PRIu64 " of %s, %s\n", what, r->demand_id, r->offer_id,
+               r->firm_id, s_word(&gongxu__v1__removed_reason__descriptor, r->reason, ""));
+        break;
+    }
+    case GONGXU__V1__NOTICE__BODY_OPPORTUNITY: {
+        const Gongxu__V1__Opportunity *o = n->opportunity;
+        const Gongxu__V1__DemandSummary *d = o->demand;
+        printf("%s demand %" PRIu64, what, d ? d->id : 0);
+        s_title(d);
+        if (d) {
+            printf(" from %s: %s %s, %.10g %s", *d->owner_name ? d->owner_name : d->owner, s_kind(d->kind),
+                   d->industry, d->quantity, d->unit);
+            if (*d->needed_by)
+                printf(" by %s", d->needed_by);
+        }
+        if (o->offer_id)
+            printf("; offer %" PRIu64, o->offer_id);
+        if (o->subscription_id)
+            printf("; subscription %" PRIu64, o->subscription_id);
+        if (o->rank)
+            printf(" rank %u", o->rank);
+        if (o->explanation)
+            printf(" score %.1f", o->explanation->score);
+        printf("\n");
+        s_rules(o->explanation, "  ");
+        break;
+    }
+    case GONGXU__V1__NOTICE__BODY_NEAR_MISS: {
+        const Gongxu__V1__NearMiss *m = n->near_miss;
+        printf("%s demand %" PRIu64, what, m->demand ? m->demand->id : 0);
+        s_title(m->demand);
+        printf(": offer %" PRIu64 " fails %s\n", m->offer_id, s_rule(m->rule));
+        s_rules(m->explanation, "  ");
+        if (*m->hint)
+            printf("  hint: %s\n", m->hint);
+        break;
+    }
+    case GONGXU__V1__NOTICE__BODY_INTEREST_RECEIVED: {
+        const Gongxu__V1__InterestReceived *r = n->interest_received;
+        printf("%s demand %" PRIu64 ": %s (%s)", what, r->demand_id, r->firm_name, r->firm_id);
+        if (r->offer_id)
+            printf(" with offer %" PRIu64, r->offer_id);
+        if (*r->message)
+            printf(": \"%s\"", r->message);
+        printf("\n");
+        s_rules(r->explanation, "  ");
+        break;
+    }
+    case GONGXU__V1__NOTICE__BODY_INTEREST_DECLINED:
+        printf("%s demand %" PRIu64 "%s%s\n", what, n->interest_declined->demand_id,
+               *n->interest_declined->reason ? ": " : "", n->interest_declined->reason);
+        break;
+    case GONGXU__V1__NOTICE__BODY_DETAILS_RELEASED: {
+        const Gongxu__V1__DetailsReleased *r = n->details_released;
+        printf("%s demand %" PRIu64 ": counterpart %s (%s)\n", what, r->demand_id, r->counterpart_name,
+               r->counterpart_id);
+        s_line("contact", r->counterpart_contact);
+        s_line("details", r->details);
+        break;
+    }
+    case GONGXU__V1__NOTICE__BODY_DEMAND_UPDATED:
+        s_demand_changed(what, n->demand_updated);
+        break;
+    case GONGXU__V1__NOTICE__BODY_DEMAND_WITHDRAWN:
+        s_demand_changed(what, n->demand_withdrawn);
+        break;
+    case GONGXU__V1__NOTICE__BODY_DEMAND_AWARDED:
+        s_demand_changed(what, n->demand_awarded);
+        break;
+    case GONGXU__V1__NOTICE__BODY_DEMAND_EXPIRED:
+        s_demand_changed(what, n->demand_expired);
+        break;
+    case GONGXU__V1__NOTICE__BODY_OFFER_EXPIRED:
+        printf("%s offer %" PRIu64 ": now %s\n", what, n->offer_expired->offer_id,
+               s_state(n->offer_expired->state));
+        break;
+    default:
+        printf("notice of an unknown kind\n");
+        break;
+    }
+    fflush(stdout);
+}

@@ -1,0 +1,732 @@
+/* gongxu.c — the gongxu command-line tool: main, the help text and the commands.
+ *
+ * Every command builds its request as proto3 JSON, converts it once into an
+ * Envelope, and then either prints it (--dry-run) or connects, sends it and
+ * prints the reply. Exit codes follow <sysexits.h>; see s_help. */
+#include "cli.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <gongxu/client.h>
+
+#define S_WATCH_SLICE_MS 3600000 /* longest single wait in watch; it loops to its deadline */
+
+static const char s_help[] =
+    "usage: gongxu [global options] COMMAND [args]\n"
+    "\n"
+    "Talks to a gongxu supply-chain matchmaking broker: registers firms, posts\n"
+    "demands and offers, shows the explained shortlist, follows notices, docks.\n"
+    "\n"
+    "Global options (also accepted after the command, except --timeout after watch):\n"
+    "  -s, --server ENDPOINT  broker endpoint (default $GONGXU_SERVER, else " GX_CLIENT_DEFAULT_ENDPOINT ")\n"
+    "  -f, --firm USCC        act as this firm (default $GONGXU_FIRM)\n"
+    "      --operator         ask for the operator role (default on when $GONGXU_OPERATOR=1)\n"
+    "      --json             print JSON Lines: one proto3-JSON object per reply or notice\n"
+    "      --timeout SECONDS  wait this long for each reply (default 5)\n"
+    "  -h, --help             show this help\n"
+    "      --version          show the version\n"
+    "\n"
+    "Commands:\n"
+    "  register --id USCC --name NAME --county CODE [--zone ZONE] [--lat DEG --lon DEG]\n"
+    "           [--credit A|B|C|D] [--role anchor|sme|operator]... [--contact TEXT]\n"
+    "           [--cert SCHEME:NUMBER:YYYY-MM-DD]... [--override-check]\n"
+    "  register --file firm.json [--override-check]   create or replace a firm (operator)\n"
+    "  firm USCC                            show a firm\n"
+    "  post demand DEMAND-FLAGS | --file demand.json\n"
+    "  post offer OFFER-FLAGS | --file offer.json\n"
+    "  update demand ID [DEMAND-FLAGS | --file demand.json] [--revision N]\n"
+    "  update offer ID [OFFER-FLAGS | --file offer.json] [--revision N]\n"
+    "                                       full replacement; --revision: the one you saw\n"
+    "  withdraw ID                          withdraw a demand, an offer or a subscription\n"
+    "  subscribe [--kind KIND]... [--industry PREFIX]... [--process PREFIX]... [--district D]...\n"
+    "  watch [--count N] [--timeout SECONDS] [--from-seq N] [--no-ack]\n"
+    "                                       print notices (see below)\n"
+    "  interest DEMAND_ID [--offer ID] [--message TEXT]\n"
+    "  accept DEMAND_ID FIRM_ID             release details and contacts to both firms\n"
+    "  decline DEMAND_ID FIRM_ID [--reason TEXT]\n"
+    "  award DEMAND_ID FIRM_ID [--quantity Q]   (no quantity: all that remains)\n"
+    "  shortlist DEMAND_ID                  ranked candidates, each rule PASS/FAIL with its detail\n"
+    "  show ID                              one posting\n"
+    "  list [--all]                         your postings (--all: closed ones too)\n"
+    "  stats                                broker statistics\n"
+    "  ping                                 check that the broker answers\n"
+    "\n"
+    "Demand flags (... may be repeated):\n"
+    "  --kind parts_supply|processing|intermediate_goods|tech_transfer|service_outsourcing\n"
+    "  --industry CODE (GB/T 4754, e.g. C3670)  --process ID...  --material ID...\n"
+    "  --quantity Q  --unit UNIT  --needed-by YYYY-MM-DD  --budget MIN:MAX (per unit, CNY)\n"
+    "  --cert SCHEME...  --min-credit A|B|C|D  --max-distance KM\n"
+    "  --scope same_district|three_districts|same_city|same_province|anywhere\n"
+    "  --split  --max-suppliers N  --title TEXT  --summary TEXT  --details TEXT (confidential)\n"
+    "  --expires-in DURATION (90s, 15m, 12h, 30d, 2w)\n"
+    "  --ipc CLASS...  --min-trl 1-9  --mode licence|assignment|joint_development...\n"
+    "Offer flags:\n"
+    "  --kind KIND...  --industry CODE...  --process ID...  --material ID...\n"
+    "  --capacity Q (per 30 days)  --min-order Q  --lead-time DAYS  --price MIN:MAX\n"
+    "  --service-scope SCOPE  --radius KM  --title TEXT  --summary TEXT  --expires-in DURATION\n"
+    "  --ipc CLASS...  --trl 1-9  --mode MODE...\n"
+    "--file holds the proto3 JSON of the Firm, Demand or Offer (\"-\" reads standard input);\n"
+    "flags given with it replace the file's fields (a repeated flag replaces the whole list).\n"
+    "\n"
+    "watch sends Resume (after the last acknowledged notice, or after --from-seq N), prints\n"
+    "each notice and acknowledges it once printed (unless --no-ack). It stops after --count\n"
+    "notices or when --timeout seconds have passed; with neither it runs until interrupted.\n"
+    "\n"
+    "Exit status:\n"
+    "   0  success; watch: --count notices seen, or --timeout passed when no --count\n"
+    "   1  NOT_FOUND: no such firm or posting\n"
+    "  64  bad command line\n"
+    "  65  the broker refused the request's data: MALFORMED, BAD_REQUEST, INVALID_FIELD,\n"
+    "      UNKNOWN_CODE, TOO_LARGE, CONFLICT, UNSUPPORTED_VERSION, RESUME_GAP\n"
+    "  66  --file unreadable, not JSON, or not a valid message\n"
+    "  69  broker unreachable, or no reply within --timeout\n"
+    "  70  INTERNAL, or a malformed answer from the broker\n"
+    "  74  standard output could not be written\n"
+    "  75  try again later: RATE_LIMITED, STORAGE_FULL; watch --count not reached in --timeout\n"
+    "  77  FORBIDDEN, UNAUTHENTICATED\n"
+    "Broker errors are printed on stderr as \"gongxu: CODE: message\".\n"
+    "\n"
+    "Examples:\n"
+    "  export GONGXU_SERVER=tcp://127.0.0.1:7450\n"
+    "  gongxu --operator register --id 91410600MA44RC6H3W --name 'Hebi Auto Electronics' \\\n"
+    "      --county 410611 --zone hebi.etdz --lat 35.75 --lon 114.30 --credit A --role anchor\n"
+    "  gongxu -f 91410600MA44RC6H3W post demand --kind parts_supply --industry C3670 \\\n"
+    "      --process casting.die.magnesium --quantity 5000 --unit pcs --needed-by 2027-03-31 \\\n"
+    "      --cert IATF16949 --scope three_districts --title 'Magnesium housings' --expires-in 30d\n"
+    "  gongxu -f 91410611MA9G7KQ2EQ post offer --kind parts_supply --kind processing \\\n"
+    "      --industry C3670 --process casting.die --capacity 20000 --lead-time 14\n"
+    "  gongxu -f 91410600MA44RC6H3W shortlist 12\n"
+    "  gongxu -f 91410611MA9G7KQ2EQ watch --count 1 --timeout 30\n"
+    "  gongxu -f 91410611MA9G7KQ2EQ --json watch --timeout 10 | jq -c .nearMiss\n"
+    "  gongxu -f 91410611MA9G7KQ2EQ interest 12 --offer 7 --message 'Can start in May'\n"
+    "  gongxu -f 91410600MA44RC6H3W post demand --file demand.json --quantity 8000\n";
+
+void gx_cli_help(FILE *out)
+{
+    fputs(s_help, out);
+}
+
+/* ------------------------------------------------------------------ plumbing */
+
+/* The exit code for a broker ErrorCode. */
+static int s_exit_for(int code)
+{
+    switch (code) {
+    case GONGXU__V1__ERROR_CODE__ERR_MALFORMED:
+    case GONGXU__V1__ERROR_CODE__ERR_BAD_REQUEST:
+    case GONGXU__V1__ERROR_CODE__ERR_INVALID_FIELD:
+    case GONGXU__V1__ERROR_CODE__ERR_UNKNOWN_CODE:
+    case GONGXU__V1__ERROR_CODE__ERR_TOO_LARGE:
+    case GONGXU__V1__ERROR_CODE__ERR_CONFLICT:
+    case GONGXU__V1__ERROR_CODE__ERR_UNSUPPORTED_VERSION:
+    case GONGXU__V1__ERROR_CODE__ERR_RESUME_GAP:
+        return EX_DATAERR;
+    case GONGXU__V1__ERROR_CODE__ERR_UNAUTHENTICATED:
+    case GONGXU__V1__ERROR_CODE__ERR_FORBIDDEN:
+        return EX_NOPERM;
+    case GONGXU__V1__ERROR_CODE__ERR_NOT_FOUND:
+        return GX_CLI_EX_NOT_FOUND;
+    case GONGXU__V1__ERROR_CODE__ERR_RATE_LIMITED:
+    case GONGXU__V1__ERROR_CODE__ERR_STORAGE_FULL:
+        return EX_TEMPFAIL;
+    default:
+        return EX_SOFTWARE;
+    }
+}
+
+/* Prints a broker Error as "gongxu: CODE: message" and returns its exit code. */
+static int s_broker_error(const Gongxu__V1__Error *e)
+{
+    fprintf(stderr, "gongxu: %s: %s", gx_cli_error_name(e->code), *e->message ? e->message : "(no message)");
+    if (*e->field && !strstr(e->message, e->field))
+        fprintf(stderr, " (field %s)", e->field);
+    fputc('\n', stderr);
+    return s_exit_for(e->code);
+}
+
+/* Prints a refusal the library reported as "ERR_NAME: message", with an
+ * optional hint after it on the same line. */
+static int s_refused(int code, const char *msg, const char *hint)
+{
+    if (strncmp(msg, "ERR_", 4) == 0)
+        msg += 4;
+    fprintf(stderr, "gongxu: %s%s\n", msg, hint ? hint : "");
+    return s_exit_for(code);
+}
+
+/* The exit code for a failed library call, after printing why. */
+static int s_client_failure(gx_client *c, gx_client_rc rc, const gx_cli *g)
+{
+    switch (rc) {
+    case GX_CLIENT_TIMEOUT:
+        fprintf(stderr, "gongxu: %s: no reply from the broker within %.3g s\n", g->cmd,
+                g->timeout_ms / 1000.0);
+        return EX_UNAVAILABLE;
+    case GX_CLIENT_REFUSED:
+        return s_refused(gx_client_refused_code(c), gx_client_error(c), NULL);
+    default:
+        fprintf(stderr, "gongxu: %s: %s\n", g->cmd, gx_client_error(c));
+        return EX_SOFTWARE;
+    }
+}
+
+static int s_connect(const gx_cli *g, gx_client **out)
+{
+    gx_client_opts opts = {
+        .endpoint = g->server,
+        .firm_id = g->firm,
+        .as_operator = g->as_operator,
+        .client_name = "gongxu-cli/" GX_VERSION,
+        .timeout_ms = g->timeout_ms,
+    };
+    char err[512];
+    int code = 0;
+    gx_client_rc rc = gx_client_connect(&opts, out, &code, err, sizeof err);
+    switch (rc) {
+    case GX_CLIENT_OK:
+        return 0;
+    case GX_CLIENT_REFUSED: /* the Hello: most often no firm was named */
+        return s_refused(
+            code, err,
+            (g->firm && *g->firm) || g->as_operator ? NULL : "; use -f USCC, $GONGXU_FIRM or --operator");
+    default:
+        fprintf(stderr, "gongxu: %s\n", err);
+        return EX_UNAVAILABLE;
+    }
+}
+
+/* Builds the Envelope {"version": 1, key: body}; steals body. */
+static int s_envelope(const gx_cli *g, const char *key, json_t *body, Gongxu__V1__Envelope **out)
+{
+    *out = NULL;
+    json_t *j = json_pack("{s:i, s:o}", "version", 1, key, body);
+    if (!j) {
+        fprintf(stderr, "gongxu: %s: out of memory\n", g->cmd);
+        return EX_OSERR;
+    }
+    char err[512];
+    *out = (Gongxu__V1__Envelope *)gx_json_to_message(&gongxu__v1__envelope__descriptor, j, err, sizeof err);
+    json_decref(j);
+    if (!*out) {
+        fprintf(stderr, "gongxu: %s: cannot build the request: %s\n", g->cmd, err);
+        return EX_SOFTWARE;
+    }
+    return 0;
+}
+
+static int s_print_json(const ProtobufCMessage *m)
+{
+    if (gx_cli_print_json(m))
+        return 0;
+    fprintf(stderr, "gongxu: cannot write to standard output\n");
+    return EX_IOERR;
+}
+
+/* Sends {key: body} (stolen) and prints the reply; the exit code. */
+static int s_request(gx_cli *g, const char *key, json_t *body)
+{
+    Gongxu__V1__Envelope *req = NULL, *reply = NULL;
+    gx_client *c = NULL;
+    int rc = s_envelope(g, key, body, &req);
+    if (rc != 0)
+        goto out;
+    if (g->dry_run) {
+        rc = s_print_json(&req->base);
+        goto out;
+    }
+    rc = s_connect(g, &c);
+    if (rc != 0)
+        goto out;
+    gx_client_rc crc = gx_client_call(c, req, &reply, g->timeout_ms);
+    if (crc == GX_CLIENT_REFUSED) {
+        rc = s_broker_error(reply->error);
+        goto out;
+    }
+    if (crc != GX_CLIENT_OK) {
+        rc = s_client_failure(c, crc, g);
+        goto out;
+    }
+    if (g->json)
+        rc = s_print_json(&reply->reply->base);
+    else
+        gx_cli_print_reply(req, reply->reply);
+out:
+    gongxu__v1__envelope__free_unpacked(reply, NULL);
+    gongxu__v1__envelope__free_unpacked(req, NULL);
+    gx_client_destroy(&c);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ arguments */
+
+#define S_MAX_ARGS 8
+
+/* Values of a simple command's options, by index in its option table. */
+typedef struct s_args {
+    const struct option *opts;   /* the table, for messages */
+    const char *val[S_MAX_ARGS]; /* the argument, or "" for a flag; NULL when absent */
+} s_args;
+
+static int s_collect(gx_cli *g, void *state, int val, const char *arg)
+{
+    s_args *a = state;
+    int i = val - GX_CLI_OPT_BASE;
+    if (a->val[i])
+        return gx_cli_usage(g, "--%s given twice", a->opts[i].name);
+    a->val[i] = arg ? arg : "";
+    return 0;
+}
+
+/* Parses a simple command: opts into *a, then between min and max positional
+ * arguments (synopsis names them for the message) into *pos. */
+static int s_parse(gx_cli *g, int argc, char **argv, const struct option *opts, s_args *a, int min, int max,
+                   const char *synopsis, char ***pos)
+{
+    int first = 0;
+    memset(a, 0, sizeof *a);
+    a->opts = opts;
+    int rc = gx_cli_getopt(g, argc, argv, opts, s_collect, a, &first);
+    if (rc != 0)
+        return rc;
+    int n = argc - first;
+    if (n < min || n > max)
+        return gx_cli_usage(g, "expected %s", synopsis);
+    *pos = argv + first;
+    return 0;
+}
+
+/* A posting id argument: a positive whole number, as the JSON string of a uint64. */
+static int s_id(gx_cli *g, const char *what, const char *arg, json_t **out)
+{
+    uint64_t id;
+    if (!gx_cli_u64(arg, &id) || id == 0)
+        return gx_cli_usage(g, "%s: expected a posting id (a positive whole number), got \"%s\"", what, arg);
+    char buf[24];
+    snprintf(buf, sizeof buf, "%llu", (unsigned long long)id);
+    *out = json_string(buf);
+    return 0;
+}
+
+static int s_firm_arg(gx_cli *g, const char *what, const char *arg)
+{
+    if (!*arg)
+        return gx_cli_usage(g, "%s must not be empty", what);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ commands */
+
+static const struct option s_no_opts[] = {{NULL, 0, NULL, 0}};
+
+static int s_cmd_register(gx_cli *g, int argc, char **argv)
+{
+    gx_cli_posting p;
+    int rc = gx_cli_build_posting(g, GX_CLI_FIRM, false, argc, argv, &p);
+    if (rc != 0)
+        return rc;
+    if (p.npos != 0) {
+        rc = gx_cli_usage(g, "unexpected argument \"%s\"", p.pos[0]);
+        goto out;
+    }
+    json_t *body = json_pack("{s:O, s:b}", "firm", p.body, "override_check", p.override_check);
+    rc = s_request(g, "register_firm", body);
+out:
+    gx_cli_posting_fini(&p);
+    return rc;
+}
+
+static int s_post(gx_cli *g, gx_cli_what what, bool update, int argc, char **argv)
+{
+    gx_cli_posting p;
+    int rc = gx_cli_build_posting(g, what, update, argc, argv, &p);
+    if (rc != 0)
+        return rc;
+    const char *noun = what == GX_CLI_DEMAND ? "demand" : "offer";
+    if (p.npos != (update ? 1 : 0)) {
+        rc = update ? gx_cli_usage(g, "expected the %s's ID", noun)
+                    : gx_cli_usage(g, "unexpected argument \"%s\"", p.pos[0]);
+        goto out;
+    }
+    if (update) {
+        json_t *id = NULL;
+        rc = s_id(g, "ID", p.pos[0], &id);
+        if (rc != 0)
+            goto out;
+        json_object_set_new(p.body, "id", id); /* "id" is the same in both spellings */
+    }
+    char key[32];
+    snprintf(key, sizeof key, "%s_%s", update ? "update" : "post", noun);
+    rc = s_request(g, key, json_pack("{s:O}", noun, p.body));
+out:
+    gx_cli_posting_fini(&p);
+    return rc;
+}
+
+static int s_cmd_post_demand(gx_cli *g, int argc, char **argv)
+{
+    return s_post(g, GX_CLI_DEMAND, false, argc, argv);
+}
+
+static int s_cmd_post_offer(gx_cli *g, int argc, char **argv)
+{
+    return s_post(g, GX_CLI_OFFER, false, argc, argv);
+}
+
+static int s_cmd_update_demand(gx_cli *g, int argc, char **argv)
+{
+    return s_post(g, GX_CLI_DEMAND, true, argc, argv);
+}
+
+static int s_cmd_update_offer(gx_cli *g, int argc, char **argv)
+{
+    return s_post(g, GX_CLI_OFFER, true, argc, argv);
+}
+
+static int s_cmd_subscribe(gx_cli *g, int argc, char **argv)
+{
+    gx_cli_posting p;
+    int rc = gx_cli_build_posting(g, GX_CLI_SUBSCRIPTION, false, argc, argv, &p);
+    if (rc != 0)
+        return rc;
+    if (p.npos != 0)
+        rc = gx_cli_usage(g, "unexpected argument \"%s\"", p.pos[0]);
+    else
+        rc = s_request(g, "subscribe", json_pack("{s:O}", "subscription", p.body));
+    gx_cli_posting_fini(&p);
+    return rc;
+}
+
+static int s_cmd_firm(gx_cli *g, int argc, char **argv)
+{
+    s_args a;
+    char **pos = NULL;
+    int rc = s_parse(g, argc, argv, s_no_opts, &a, 1, 1, "the firm's USCC", &pos);
+    if (rc == 0)
+        rc = s_firm_arg(g, "USCC", pos[0]);
+    if (rc != 0)
+        return rc;
+    return s_request(g, "get_firm", json_pack("{s:s}", "firm_id", pos[0]));
+}
+
+/* withdraw, shortlist, show: one posting id into field of request key. */
+static int s_one_id(gx_cli *g, int argc, char **argv, const char *what, const char *key, const char *field)
+{
+    s_args a;
+    char **pos = NULL;
+    json_t *id = NULL;
+    int rc = s_parse(g, argc, argv, s_no_opts, &a, 1, 1, what, &pos);
+    if (rc == 0)
+        rc = s_id(g, what, pos[0], &id);
+    if (rc != 0)
+        return rc;
+    return s_request(g, key, json_pack("{s:o}", field, id));
+}
+
+static int s_cmd_withdraw(gx_cli *g, int argc, char **argv)
+{
+    return s_one_id(g, argc, argv, "ID", "withdraw", "posting_id");
+}
+
+static int s_cmd_shortlist(gx_cli *g, int argc, char **argv)
+{
+    return s_one_id(g, argc, argv, "DEMAND_ID", "get_shortlist", "demand_id");
+}
+
+static int s_cmd_show(gx_cli *g, int argc, char **argv)
+{
+    return s_one_id(g, argc, argv, "ID", "get_posting", "posting_id");
+}
+
+static int s_cmd_interest(gx_cli *g, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"offer", required_argument, NULL, GX_CLI_OPT_BASE + 0},
+        {"message", required_argument, NULL, GX_CLI_OPT_BASE + 1},
+        {NULL, 0, NULL, 0},
+    };
+    s_args a;
+    char **pos = NULL;
+    json_t *demand = NULL, *offer = NULL;
+    int rc = s_parse(g, argc, argv, opts, &a, 1, 1, "DEMAND_ID [--offer ID] [--message TEXT]", &pos);
+    if (rc == 0)
+        rc = s_id(g, "DEMAND_ID", pos[0], &demand);
+    if (rc == 0 && a.val[0])
+        rc = s_id(g, "--offer", a.val[0], &offer);
+    if (rc != 0) {
+        json_decref(demand);
+        return rc;
+    }
+    json_t *body = json_pack("{s:o}", "demand_id", demand);
+    if (offer)
+        json_object_set_new(body, "offer_id", offer);
+    if (a.val[1])
+        json_object_set_new(body, "message", json_string(a.val[1]));
+    return s_request(g, "interest", body);
+}
+
+/* accept, decline, award: DEMAND_ID FIRM_ID plus opts. */
+static int s_pair(gx_cli *g, int argc, char **argv, const struct option *opts, const char *synopsis,
+                  s_args *a, json_t **body)
+{
+    char **pos = NULL;
+    json_t *demand = NULL;
+    int rc = s_parse(g, argc, argv, opts, a, 2, 2, synopsis, &pos);
+    if (rc == 0)
+        rc = s_id(g, "DEMAND_ID", pos[0], &demand);
+    if (rc == 0 && (rc = s_firm_arg(g, "FIRM_ID", pos[1])) != 0)
+        json_decref(demand);
+    if (rc != 0)
+        return rc;
+    *body = json_pack("{s:o, s:s}", "demand_id", demand, "firm_id", pos[1]);
+    return 0;
+}
+
+static int s_cmd_accept(gx_cli *g, int argc, char **argv)
+{
+    s_args a;
+    json_t *body = NULL;
+    int rc = s_pair(g, argc, argv, s_no_opts, "DEMAND_ID FIRM_ID", &a, &body);
+    return rc != 0 ? rc : s_request(g, "accept", body);
+}
+
+static int s_cmd_decline(gx_cli *g, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"reason", required_argument, NULL, GX_CLI_OPT_BASE + 0},
+        {NULL, 0, NULL, 0},
+    };
+    s_args a;
+    json_t *body = NULL;
+    int rc = s_pair(g, argc, argv, opts, "DEMAND_ID FIRM_ID [--reason TEXT]", &a, &body);
+    if (rc != 0)
+        return rc;
+    if (a.val[0])
+        json_object_set_new(body, "reason", json_string(a.val[0]));
+    return s_request(g, "decline", body);
+}
+
+static int s_cmd_award(gx_cli *g, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"quantity", required_argument, NULL, GX_CLI_OPT_BASE + 0},
+        {NULL, 0, NULL, 0},
+    };
+    s_args a;
+    json_t *body = NULL;
+    double q = 0;
+    int rc = s_pair(g, argc, argv, opts, "DEMAND_ID FIRM_ID [--quantity Q]", &a, &body);
+    if (rc != 0)
+        return rc;
+    if (a.val[0] && (!gx_cli_double(a.val[0], &q) || q <= 0)) {
+        json_decref(body);
+        return gx_cli_usage(g, "--quantity: expected a positive number, got \"%s\"", a.val[0]);
+    }
+    if (q > 0)
+        json_object_set_new(body, "quantity", json_real(q));
+    return s_request(g, "award", body);
+}
+
+static int s_cmd_list(gx_cli *g, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"all", no_argument, NULL, GX_CLI_OPT_BASE + 0},
+        {NULL, 0, NULL, 0},
+    };
+    s_args a;
+    char **pos = NULL;
+    int rc = s_parse(g, argc, argv, opts, &a, 0, 0, "no arguments but --all", &pos);
+    if (rc != 0)
+        return rc;
+    return s_request(g, "list_postings", json_pack("{s:b}", "include_closed", a.val[0] != NULL));
+}
+
+static int s_cmd_stats(gx_cli *g, int argc, char **argv)
+{
+    s_args a;
+    char **pos = NULL;
+    int rc = s_parse(g, argc, argv, s_no_opts, &a, 0, 0, "no arguments", &pos);
+    return rc != 0 ? rc : s_request(g, "get_stats", json_object());
+}
+
+static int s_cmd_help(gx_cli *g, int argc, char **argv)
+{
+    (void)g;
+    (void)argc;
+    (void)argv;
+    gx_cli_help(stdout);
+    return 0;
+}
+
+static int s_cmd_ping(gx_cli *g, int argc, char **argv)
+{
+    s_args a;
+    char **pos = NULL;
+    int rc = s_parse(g, argc, argv, s_no_opts, &a, 0, 0, "no arguments", &pos);
+    return rc != 0 ? rc : s_request(g, "ping", json_object());
+}
+
+/* ------------------------------------------------------------------ watch */
+
+static int64_t s_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int s_cmd_watch(gx_cli *g, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"count", required_argument, NULL, GX_CLI_OPT_BASE + 0},
+        {"timeout", required_argument, NULL, GX_CLI_OPT_BASE + 1},
+        {"from-seq", required_argument, NULL, GX_CLI_OPT_BASE + 2},
+        {"no-ack", no_argument, NULL, GX_CLI_OPT_BASE + 3},
+        {NULL, 0, NULL, 0},
+    };
+    s_args a;
+    char **pos = NULL;
+    uint64_t count = 0, from = 0, seen = 0;
+    double secs = -1;
+    gx_client *c = NULL;
+    Gongxu__V1__Envelope *req = NULL, *n = NULL;
+    int rc = s_parse(g, argc, argv, opts, &a, 0, 0, "only options", &pos);
+    if (rc != 0)
+        return rc;
+    if (a.val[0] && (!gx_cli_u64(a.val[0], &count) || count == 0))
+        return gx_cli_usage(g, "--count: expected a positive whole number, got \"%s\"", a.val[0]);
+    if (a.val[1] && (!gx_cli_double(a.val[1], &secs) || secs < 0 || secs > 366.0 * 86400))
+        return gx_cli_usage(g, "--timeout: expected seconds (0 or more), got \"%s\"", a.val[1]);
+    if (a.val[2] && !gx_cli_u64(a.val[2], &from))
+        return gx_cli_usage(g, "--from-seq: expected a notice number, got \"%s\"", a.val[2]);
+    bool ack = a.val[3] == NULL;
+
+    if (g->dry_run) {
+        char after[24];
+        snprintf(after, sizeof after, "%llu", (unsigned long long)from);
+        json_t *resume =
+            a.val[2] ? json_pack("{s:s}", "after_seq", after) : json_pack("{s:b}", "from_last_ack", 1);
+        rc = s_envelope(g, "resume", resume, &req);
+        if (rc == 0)
+            rc = s_print_json(&req->base);
+        goto out;
+    }
+    rc = s_connect(g, &c);
+    if (rc != 0)
+        goto out;
+    gx_client_rc crc = gx_client_resume(c, a.val[2] == NULL, from, NULL);
+    if (crc != GX_CLIENT_OK) {
+        rc = s_client_failure(c, crc, g);
+        goto out;
+    }
+    int64_t deadline = secs < 0 ? -1 : s_now_ms() + (int64_t)(secs * 1000 + 0.5);
+    while (count == 0 || seen < count) {
+        int wait_ms = -1;
+        if (deadline >= 0) {
+            int64_t left = deadline - s_now_ms();
+            wait_ms = left <= 0 ? 0 : left > S_WATCH_SLICE_MS ? S_WATCH_SLICE_MS : (int)left;
+        }
+        crc = gx_client_next_notice(c, &n, wait_ms);
+        if (crc == GX_CLIENT_TIMEOUT) {
+            if (deadline >= 0 && s_now_ms() >= deadline)
+                break;
+            continue; /* a slice of a long wait ended */
+        }
+        if (crc != GX_CLIENT_OK) {
+            rc = s_client_failure(c, crc, g);
+            goto out;
+        }
+        if (g->json) {
+            rc = s_print_json(&n->notice->base);
+            if (rc != 0)
+                goto out;
+        } else {
+            gx_cli_print_notice(n->notice);
+        }
+        seen++;
+        if (ack) {
+            crc = gx_client_ack(c, n->notice->seq);
+            if (crc != GX_CLIENT_OK) {
+                rc = s_client_failure(c, crc, g);
+                goto out;
+            }
+        }
+        gongxu__v1__envelope__free_unpacked(n, NULL);
+        n = NULL;
+    }
+    if (count > 0 && seen < count) {
+        fprintf(stderr, "gongxu: watch: %llu of %llu notices before the timeout\n", (unsigned long long)seen,
+                (unsigned long long)count);
+        rc = EX_TEMPFAIL;
+    }
+out:
+    gongxu__v1__envelope__free_unpacked(n, NULL);
+    gongxu__v1__envelope__free_unpacked(req, NULL);
+    gx_client_destroy(&c);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ main */
+
+typedef int (*s_run_fn)(gx_cli *g, int argc, char **argv);
+
+typedef struct s_cmd {
+    const char *name; /* first command word */
+    const char *sub;  /* second word, or NULL */
+    s_run_fn run;     /* gets argv from the last command word on */
+} s_cmd;
+
+static const s_cmd s_cmds[] = {
+    {"register", NULL, s_cmd_register},
+    {"firm", NULL, s_cmd_firm},
+    {"post", "demand", s_cmd_post_demand},
+    {"post", "offer", s_cmd_post_offer},
+    {"update", "demand", s_cmd_update_demand},
+    {"update", "offer", s_cmd_update_offer},
+    {"withdraw", NULL, s_cmd_withdraw},
+    {"subscribe", NULL, s_cmd_subscribe},
+    {"watch", NULL, s_cmd_watch},
+    {"interest", NULL, s_cmd_interest},
+    {"accept", NULL, s_cmd_accept},
+    {"decline", NULL, s_cmd_decline},
+    {"award", NULL, s_cmd_award},
+    {"shortlist", NULL, s_cmd_shortlist},
+    {"show", NULL, s_cmd_show},
+    {"list", NULL, s_cmd_list},
+    {"stats", NULL, s_cmd_stats},
+    {"ping", NULL, s_cmd_ping},
+    {"help", NULL, s_cmd_help},
+};
+
+int main(int argc, char **argv)
+{
+    gx_cli g = {0};
+    int at = 0;
+    int rc = gx_cli_parse_global(&g, argc, argv, &at);
+    if (rc != 0)
+        return rc < 0 ? 0 : rc;
+    if (at >= argc)
+        return gx_cli_usage(&g, "no command given");
+    const char *name = argv[at];
+    const char *sub = at + 1 < argc ? argv[at + 1] : NULL;
+    bool known = false;
+    for (size_t i = 0; i < sizeof s_cmds / sizeof s_cmds[0]; i++) {
+        const s_cmd *cmd = &s_cmds[i];
+        if (strcmp(cmd->name, name) != 0)
+            continue;
+        known = true;
+        if (cmd->sub && (!sub || strcmp(cmd->sub, sub) != 0))
+            continue;
+        snprintf(g.cmd, sizeof g.cmd, "%s%s%s", name, cmd->sub ? " " : "", cmd->sub ? cmd->sub : "");
+        int skip = cmd->sub ? 1 : 0;
+        rc = cmd->run(&g, argc - at - skip, argv + at + skip);
+        return rc < 0 ? 0 : rc;
+    }
+    if (known) {
+        snprintf(g.cmd, sizeof g.cmd, "%s", name);
+        return gx_cli_usage(&g, "expected \"%s demand\" or \"%s offer\"", name, name);
+    }
+    return gx_cli_usage(&g, "unknown command \"%s\"", name);
+}
