@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the Debian packages gongxu needs to build, run and test, if missing.
+# Idempotent: does nothing (and needs no network) when everything is there.
+# Usage: scripts/deps.sh [build|test]   (test adds what the test suite needs)
+set -euo pipefail
+want=(build-essential cmake pkg-config libzmq3-dev libprotobuf-c-dev protobuf-c-compiler
+      liblmdb-dev lmdb-utils libjansson-dev)
+if [ "${1:-build}" = test ]; then
+  want+=(python3 python3-zmq python3-protobuf protobuf-compiler clang libclang-rt-14-dev)
+fi
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "installing: ${missing[*]}" >&2
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,267 @@
+"""gxharness — start a real gongxud and talk to it, for the integration tests.
+
+A Broker is a gongxud process on a fresh data directory, bound to loopback ports
+the kernel picks (tcp://127.0.0.1:*), stopped by PID. A Client is one ZeroMQ
+DEALER connection speaking gongxu.v1 Envelopes. Nothing here imitates the broker:
+every test talks to the real one over real sockets.
+"""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.environ.get("GX_PY", "build/python"))
+import zmq  # noqa: E402
+from gongxu.v1 import gongxu_pb2 as pb  # noqa: E402
+
+BIN = os.environ.get("GX_BIN", "build")
+GONGXUD = os.path.join(BIN, "gongxud")
+GONGXU = os.path.join(BIN, "gongxu")
+
+# Real Unified Social Credit Codes are not ours to use; these are made-up codes
+# whose check characters are computed by the standard's algorithm.
+USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+
+
+def uscc(body17):
+    """The 18-character code for a 17-character body (GB 32100-2015 check)."""
+    total = sum(USCC_CHARS.index(c) * pow(3, i, 31) for i, c in enumerate(body17))
+    check = (31 - total % 31) % 31
+    return body17 + USCC_CHARS[check]
+
+
+ANCHOR = uscc("91410600MA44ANCH0")  # anchor firm in the development zone
+SME_CERT = uscc("91410611MA45QBMG1")  # certified die caster, Qibin
+SME_PLAIN = uscc("91410611MA45QBLA2")  # uncertified die caster, Qibin
+SME_FAR = uscc("91410700MA46XXMG3")  # Xinxiang die caster
+
+
+class Broker:
+    """A gongxud process. Use as a context manager or call start/stop."""
+
+    def __init__(self, data_dir=None, extra_args=(), keep_dir=False):
+        base = os.environ.get("GX_TEST_TMP", tempfile.gettempdir())
+        os.makedirs(base, exist_ok=True)
+        self.tmp = tempfile.mkdtemp(prefix="gx.", dir=base)
+        self.data_dir = data_dir or os.path.join(self.tmp, "data")
+        self.extra_args = list(extra_args)
+        self.keep_dir = keep_dir or data_dir is not None
+        self.proc = None
+        self.endpoint = None
+        self.monitor = None
+        self.log_path = os.path.join(self.tmp, "gongxud.log")
+
+    def start(self, timeout=10):
+        args = [GONGXUD, "-d", self.data_dir, "-l", "tcp://127.0.0.1:*", "-m", "tcp://127.0.0.1:*",
+                "--log-level", "debug"] + self.extra_args
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.log, stdin=subprocess.DEVNULL)
+        deadline = time.time() + timeout
+        line = b""
+        while time.time() < deadline:
+            line = self.proc.stdout.readline()
+            if line.startswith(b"gongxud ready"):
+                break
+            if not line and self.proc.poll() is not None:
+                raise RuntimeError("gongxud exited with %s:\n%s" % (self.proc.returncode, self.read_log()))
+        else:
+            self.kill()
+            raise RuntimeError("gongxud did not become ready:\n" + self.read_log())
+        fields = dict(f.split("=", 1) for f in line.decode().split()[2:])
+        self.endpoint, self.monitor = fields["listen"], fields["monitor"]
+        return self
+
+    def read_log(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode(errors="replace")[-4000:]
+        except OSError:
+            return ""
+
+    def stop(self, timeout=10):
+        """SIGTERM by PID and wait; returns the exit status."""
+        if not self.proc:
+            return None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait()
+            raise AssertionError("gongxud ignored SIGTERM")
+        self.proc = None
+        self.log.close()
+        return rc
+
+    def kill(self):
+        """SIGKILL by PID: the crash case."""
+        if self.proc:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+            self.log.close()
+
+    def cleanup(self):
+        if self.proc:
+            self.kill()
+        if not self.keep_dir:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        try:
+            if self.proc:
+                self.stop()
+        finally:
+            self.cleanup()
+
+
+class Refused(Exception):
+    """The broker answered with an Error envelope."""
+
+    def __init__(self, error):
+        super().__init__("%s: %s" % (pb.ErrorCode.Name(error.code), error.message))
+        self.error = error
+        self.code = error.code
+
+
+class Client:
+    """One DEALER connection. call() returns the Reply or raises Refused."""
+
+    _ctx = zmq.Context.instance()
+
+    def __init__(self, endpoint, firm_id="", operator=False, hello=True):
+        self.sock = self._ctx.socket(zmq.DEALER)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.sock.connect(endpoint)
+        self.next_id = 1
+        self.notices = []
+        if hello:
+            self.call(hello=pb.Hello(firm_id=firm_id, operator=operator, client="gxharness"))
+
+    def close(self):
+        self.sock.close(0)
+
+    def send_raw(self, *frames):
+        self.sock.send_multipart(list(frames))
+
+    def recv_envelope(self, timeout=5.0):
+        if not self.sock.poll(int(timeout * 1000)):
+            raise TimeoutError("no message within %.1fs" % timeout)
+        frame = self.sock.recv()
+        env = pb.Envelope()
+        env.ParseFromString(frame)
+        return env
+
+    def request(self, timeout=5.0, **body):
+        """Sends one request; returns the whole reply Envelope (reply or error)."""
+        env = pb.Envelope(version=1, request_id=self.next_id, **body)
+        self.next_id += 1
+        self.sock.send(env.SerializeToString())
+        deadline = time.time() + timeout
+        while True:
+            left = deadline - time.time()
+            if left <= 0:
+                raise TimeoutError("no reply to request %d" % env.request_id)
+            got = self.recv_envelope(left)
+            if got.WhichOneof("body") == "notice":
+                self.notices.append(got.notice)
+                continue
+            assert got.request_id == env.request_id, (got.request_id, env.request_id)
+            return got
+
+    def call(self, timeout=5.0, **body):
+        got = self.request(timeout, **body)
+        if got.WhichOneof("body") == "error":
+            raise Refused(got.error)
+        return got.reply
+
+    def resume(self, after=0, from_last_ack=False):
+        return self.call(resume=pb.Resume(after_seq=after, from_last_ack=from_last_ack)).resume
+
+    def wait_notices(self, count, timeout=5.0):
+        """Collects notices until `count` are held; returns and clears them."""
+        deadline = time.time() + timeout
+        while len(self.notices) < count:
+            left = deadline - time.time()
+            if left <= 0:
+                break
+            try:
+                got = self.recv_envelope(left)
+            except TimeoutError:
+                break
+            if got.WhichOneof("body") == "notice":
+                self.notices.append(got.notice)
+        out, self.notices = self.notices, []
+        return out
+
+    def drain(self, quiet=0.5):
+        """Every notice that arrives until `quiet` seconds pass without one."""
+        out = list(self.notices)
+        self.notices = []
+        while True:
+            try:
+                got = self.recv_envelope(quiet)
+            except TimeoutError:
+                return out
+            if got.WhichOneof("body") == "notice":
+                out.append(got.notice)
+
+    def ack(self, seq):
+        return self.call(ack=pb.Ack(seq=seq))
+
+
+def firm(fid, name, county, zone="", credit=pb.CREDIT_B, certs=(), lat=None, lon=None, contact=""):
+    f = pb.Firm(id=fid, name=name, county=county, zone=zone, credit=credit, contact=contact)
+    for scheme, until in certs:
+        f.certifications.add(scheme=scheme, number="N-" + scheme, valid_until=until)
+    if lat is not None:
+        f.location.lat, f.location.lon = lat, lon
+    return f
+
+
+def seed_walkthrough_firms(op):
+    """The README's cast: an anchor in the ETDZ and three die casters."""
+    op.call(register_firm=pb.RegisterFirm(firm=firm(
+        ANCHOR, "Hebi Auto Electronics", "410611", "hebi.etdz", pb.CREDIT_A, lat=35.73, lon=114.35,
+        contact="procurement@anchor.example")))
+    op.call(register_firm=pb.RegisterFirm(firm=firm(
+        SME_CERT, "Qibin Magnesium Die Casting", "410611", "", pb.CREDIT_B,
+        [("IATF16949", "2028-06-30"), ("ISO9001", "2028-06-30")], 35.75, 114.30, contact="sales@qbmg.example")))
+    op.call(register_firm=pb.RegisterFirm(firm=firm(
+        SME_PLAIN, "Qibin Light Alloy Works", "410611", "", pb.CREDIT_B,
+        [("ISO9001", "2028-06-30")], 35.76, 114.28, contact="boss@qbla.example")))
+
+
+def mg_offer(**over):
+    o = pb.Offer(kinds=[pb.PARTS_SUPPLY], industries=["C3670"], processes=["casting.die.magnesium"],
+                 materials=["material.metal.magnesium.az91d"], monthly_capacity=20000, min_order=500,
+                 lead_time_days=20, title="Mg die casting up to 800 t")
+    for k, v in over.items():
+        setattr(o, k, v) if not isinstance(v, list) else (o.ClearField(k), getattr(o, k).extend(v))
+    return o
+
+
+def mg_demand(**over):
+    d = pb.Demand(kind=pb.PARTS_SUPPLY, industry="C3670", processes=["casting.die.magnesium"],
+                  materials=["material.metal.magnesium.az91d"], quantity=5000, unit="pcs",
+                  needed_by=time.strftime("%Y-%m-%d", time.gmtime(time.time() + 120 * 86400)),
+                  certifications=["IATF16949"], scope=pb.THREE_DISTRICTS, title="Magnesium ECU housings",
+                  summary="AZ91D housings for an engine control unit", details="drawing MG-42 rev C; 0.05 mm")
+    for k, v in over.items():
+        setattr(d, k, v) if not isinstance(v, list) else (d.ClearField(k), getattr(d, k).extend(v))
+    return d
+
+
+def body_of(notice):
+    return notice.WhichOneof("body")
+
+
+def main():
+    unittest.main(verbosity=2)

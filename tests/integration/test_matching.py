@@ -1,0 +1,143 @@
+"""Two-sided continuous matching against a real gongxud: shortlists with
+explanations, near misses naming the missing rule, updates, withdrawals,
+subscriptions, the monitor stream."""
+import time
+import unittest
+
+import zmq
+
+from gxharness import (ANCHOR, SME_CERT, SME_FAR, SME_PLAIN, Broker, Client, body_of, firm, main, mg_demand,
+                       mg_offer, pb, seed_walkthrough_firms)
+
+
+class Matching(unittest.TestCase):
+    def setUp(self):
+        self.broker = Broker().start()
+        self.op = Client(self.broker.endpoint, operator=True)
+        seed_walkthrough_firms(self.op)
+        self.anchor = Client(self.broker.endpoint, ANCHOR)
+        self.cert = Client(self.broker.endpoint, SME_CERT)
+        self.plain = Client(self.broker.endpoint, SME_PLAIN)
+        for c in (self.anchor, self.cert, self.plain):
+            c.resume(from_last_ack=True)
+
+    def tearDown(self):
+        for c in (self.op, self.anchor, self.cert, self.plain):
+            c.close()
+        self.broker.stop()
+        self.broker.cleanup()
+
+    def test_demand_after_offers_shortlists_only_the_certified_supplier(self):
+        o1 = self.cert.call(post_offer=pb.PostOffer(offer=mg_offer())).posting.id
+        o2 = self.plain.call(post_offer=pb.PostOffer(offer=mg_offer())).posting.id
+        ref = self.anchor.call(post_demand=pb.PostDemand(demand=mg_demand())).posting
+        self.assertEqual(ref.candidates, 1)
+        sl = self.anchor.call(get_shortlist=pb.GetShortlist(demand_id=ref.id)).shortlist
+        self.assertEqual([c.offer_id for c in sl.candidates], [o1])
+        expl = sl.candidates[0].explanation
+        rules = {pb.Rule.Name(r.rule): r for r in expl.rules}
+        self.assertTrue(all(r.pass_ if hasattr(r, "pass_") else getattr(r, "pass") for r in expl.rules))
+        self.assertIn("IATF16949", rules["RULE_CERTIFICATION"].detail)
+        self.assertGreater(expl.score, 0)
+        # the anchor was told of the candidate, with the explanation
+        added = [n for n in self.anchor.drain() if body_of(n) == "candidate_added"]
+        self.assertEqual([n.candidate_added.candidate.offer_id for n in added], [o1])
+        self.assertEqual(added[0].candidate_added.candidate.firm_id, SME_CERT)
+        # the certified SME gets the opportunity, the other a near miss naming IATF 16949
+        opp = [n for n in self.cert.drain() if body_of(n) == "opportunity"]
+        self.assertEqual(len(opp), 1)
+        self.assertEqual(opp[0].opportunity.demand.id, ref.id)
+        self.assertEqual(opp[0].opportunity.demand.summary, "AZ91D housings for an engine control unit")
+        self.assertEqual(opp[0].opportunity.rank, 1)
+        near = [n for n in self.plain.drain() if body_of(n) == "near_miss"]
+        self.assertEqual(len(near), 1)
+        self.assertEqual(near[0].near_miss.rule, pb.RULE_CERTIFICATION)
+        self.assertIn("IATF16949", near[0].near_miss.hint)
+        self.assertEqual(near[0].near_miss.offer_id, o2)
+        # confidential details never travel in a summary
+        self.assertEqual(near[0].near_miss.demand.summary, "AZ91D housings for an engine control unit")
+        self.assertNotIn("MG-42", str(near[0]))
+
+    def test_offer_after_demand_matches_too_and_update_removes_it(self):
+        d = self.anchor.call(post_demand=pb.PostDemand(demand=mg_demand())).posting.id
+        self.assertEqual(self.anchor.call(get_shortlist=pb.GetShortlist(demand_id=d)).shortlist.eligible, 0)
+        o = self.cert.call(post_offer=pb.PostOffer(offer=mg_offer())).posting
+        self.assertEqual(o.candidates, 1)  # the offer matched one open demand
+        added = [n for n in self.anchor.drain() if body_of(n) == "candidate_added"]
+        self.assertEqual(len(added), 1)
+        # the SME changes its lead time beyond the needed-by date: out of the shortlist
+        upd = mg_offer(lead_time_days=400)
+        upd.id = o.id
+        self.cert.call(update_offer=pb.UpdateOffer(offer=upd))
+        removed = [n for n in self.anchor.drain() if body_of(n) == "candidate_removed"]
+        self.assertEqual(len(removed), 1)
+        self.assertEqual(removed[0].candidate_removed.reason, pb.OFFER_UPDATED)
+        self.assertEqual(self.anchor.call(get_shortlist=pb.GetShortlist(demand_id=d)).shortlist.eligible, 0)
+
+    def test_withdrawn_demand_is_told_to_those_told_before(self):
+        self.cert.call(post_offer=pb.PostOffer(offer=mg_offer()))
+        self.plain.call(post_offer=pb.PostOffer(offer=mg_offer()))
+        d = self.anchor.call(post_demand=pb.PostDemand(demand=mg_demand())).posting.id
+        self.cert.drain()
+        self.plain.drain()
+        self.anchor.call(withdraw=pb.Withdraw(posting_id=d))
+        for c in (self.cert, self.plain):  # the matched SME and the near-missed one were both told
+            got = [n for n in c.drain() if body_of(n) == "demand_withdrawn"]
+            self.assertEqual(len(got), 1)
+            self.assertEqual(got[0].demand_withdrawn.demand.state, pb.WITHDRAWN)
+        with self.assertRaises(Exception):
+            self.anchor.call(get_shortlist=pb.GetShortlist(demand_id=d))
+
+    def test_splittable_demand_gets_a_proposed_set(self):
+        self.op.call(register_firm=pb.RegisterFirm(firm=firm(
+            SME_FAR, "Xinxiang Mg Casting", "410702", "", pb.CREDIT_A, [("IATF16949", "2028-06-30")],
+            35.30, 113.90)))
+        far = Client(self.broker.endpoint, SME_FAR)
+        self.cert.call(post_offer=pb.PostOffer(offer=mg_offer(monthly_capacity=1000)))
+        far.call(post_offer=pb.PostOffer(offer=mg_offer(monthly_capacity=1000)))
+        dem = mg_demand(splittable=True, scope=pb.SAME_PROVINCE, quantity=7000)
+        d = self.anchor.call(post_demand=pb.PostDemand(demand=dem)).posting.id
+        sl = self.anchor.call(get_shortlist=pb.GetShortlist(demand_id=d)).shortlist
+        self.assertEqual(sl.eligible, 2)
+        self.assertEqual(len(sl.proposed_set), 2)
+        self.assertGreaterEqual(sl.proposed_coverage, 1.0)
+        # the local (Qibin) supplier ranks above the Xinxiang one: distance is weighted
+        self.assertEqual(sl.candidates[0].firm_id, SME_CERT)
+        far.close()
+
+    def test_subscription_sees_new_and_existing_demands(self):
+        d1 = self.anchor.call(post_demand=pb.PostDemand(demand=mg_demand())).posting.id
+        sub = pb.Subscription(kinds=[pb.PARTS_SUPPLY], industry_prefixes=["C36"], districts=["hebi.etdz"])
+        ref = self.plain.call(subscribe=pb.Subscribe(subscription=sub)).posting
+        self.assertEqual(ref.candidates, 1)
+        d2 = self.anchor.call(post_demand=pb.PostDemand(demand=mg_demand(title="second"))).posting.id
+        got = [n.opportunity.demand.id for n in self.plain.drain()
+               if body_of(n) == "opportunity" and n.opportunity.subscription_id == ref.id]
+        self.assertEqual(sorted(got), sorted([d1, d2]))
+
+    def test_monitor_stream_carries_matches(self):
+        sub = zmq.Context.instance().socket(zmq.SUB)
+        sub.setsockopt(zmq.SUBSCRIBE, b"")
+        sub.setsockopt(zmq.LINGER, 0)
+        sub.connect(self.broker.monitor)
+        time.sleep(0.3)  # PUB/SUB joins late
+        self.cert.call(post_offer=pb.PostOffer(offer=mg_offer()))
+        d = self.anchor.call(post_demand=pb.PostDemand(demand=mg_demand())).posting.id
+        topics = []
+        deadline = time.time() + 5
+        while time.time() < deadline and b"match" not in topics:
+            if sub.poll(500):
+                topic, payload = sub.recv_multipart()
+                topics.append(topic)
+                if topic == b"match":
+                    ev = pb.MonitorEvent()
+                    ev.ParseFromString(payload)
+                    self.assertEqual(ev.demand_id, d)
+                    self.assertEqual(ev.industry, "C3670")
+        sub.close()
+        self.assertIn(b"match", topics)
+        self.assertIn(b"offer", topics)
+
+
+if __name__ == "__main__":
+    main()
