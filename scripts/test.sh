@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
 # The whole test suite: install what is missing, build, run every ctest test
-# (unit and integration against a real gongxud on loopback).
+# (unit and integration against a real gongxud on loopback), twice: a release build
+# and an ASan+UBSan build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh test
+# 1. the release build: what users run
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGX_WERROR=ON >/dev/null
 cmake --build build -j"$(nproc)"
-cd build
-ctest --output-on-failure -j2 --timeout 600
+(cd build && ctest --output-on-failure -j2 --timeout 600)
+# 2. the same suite under AddressSanitizer + UndefinedBehaviorSanitizer; a sanitizer
+#    report in any broker log fails its test (tests/integration/gxharness.py)
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DGX_SANITIZE=ON -DGX_WERROR=ON >/dev/null
+cmake --build build-asan -j"$(nproc)"
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --output-on-failure -j2 --timeout 600)

@@ -82,6 +82,23 @@ class Broker:
         except OSError:
             return ""
 
+    SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
+    def check_log(self):
+        """Fails the test when the broker's log holds a sanitizer report."""
+        log = self.read_log_all()
+        for mark in self.SANITIZER_MARKS:
+            if mark in log:
+                at = log.index(mark)
+                raise AssertionError("gongxud sanitizer report:\n" + log[max(0, at - 200):at + 3000])
+
+    def read_log_all(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode(errors="replace")
+        except OSError:
+            return ""
+
     def stop(self, timeout=10):
         """SIGTERM by PID and wait; returns the exit status."""
         if not self.proc:
@@ -95,6 +112,7 @@ class Broker:
             raise AssertionError("gongxud ignored SIGTERM")
         self.proc = None
         self.log.close()
+        self.check_log()
         return rc
 
     def kill(self):
@@ -104,6 +122,7 @@ class Broker:
             self.proc.wait()
             self.proc = None
             self.log.close()
+            self.check_log()
 
     def cleanup(self):
         if self.proc:
