@@ -251,21 +251,21 @@ typedef struct s_link {
 } s_link;
 
 typedef struct s_dem {
-    gx_demand d;          /* the posting */
-    gx_match *m;          /* n_m matches, best first */
-    size_t n_m, cap_m;    /* used, allocated */
-    s_near *nm;           /* n_nm near misses by offer id */
-    size_t n_nm, cap_nm;  /* used, allocated */
-    size_t kpos;          /* index in the engine's list of its kind */
-    unsigned k_pub;       /* shortlist length its last shortlist effects used */
-    uint64_t gen;         /* options generation its scores were computed with */
+    gx_demand d;         /* the posting */
+    gx_match *m;         /* n_m matches, best first */
+    size_t n_m, cap_m;   /* used, allocated */
+    s_near *nm;          /* n_nm near misses by offer id */
+    size_t n_nm, cap_nm; /* used, allocated */
+    size_t kpos;         /* index in the engine's list of its kind */
+    unsigned k_pub;      /* shortlist length its last shortlist effects used */
+    uint64_t gen;        /* options generation its scores were computed with */
 } s_dem;
 
 typedef struct s_off {
-    gx_offer o;                    /* the posting */
-    s_link *l;                     /* n_l links by demand id */
-    size_t n_l, cap_l;             /* used, allocated */
-    size_t kpos[GX_KIND__COUNT];   /* index in each kind's list it is in */
+    gx_offer o;                  /* the posting */
+    s_link *l;                   /* n_l links by demand id */
+    size_t n_l, cap_l;           /* used, allocated */
+    size_t kpos[GX_KIND__COUNT]; /* index in each kind's list it is in */
 } s_off;
 
 /* A plain pointer list with per-entry position tracking done by the caller. */
@@ -276,28 +276,28 @@ typedef struct s_plist {
 } s_plist;
 
 struct gx_engine {
-    gx_engine_opts opts;             /* copied; opts.rules.three_districts = td */
-    char **td;                       /* owned copies of the three districts */
-    s_map firms;                     /* hash(id) -> gx_firm */
-    s_map demands;                   /* id -> s_dem */
-    s_map offers;                    /* id -> s_off */
-    s_map subs;                      /* id -> gx_sub */
-    s_plist dk[GX_KIND__COUNT];      /* open demands by kind */
-    s_plist ok[GX_KIND__COUNT];      /* open offers by each kind they serve */
-    uint64_t *snap, *sa, *sb;        /* shortlist diff scratch, k_scratch each, one block */
-    size_t n_snap;                   /* ids in snap */
-    unsigned k_scratch;              /* largest K ever configured */
-    uint64_t gen;                    /* bumped by set_opts: lazy re-rank */
-    int64_t now;                     /* latest time given to a mutating call */
+    gx_engine_opts opts;        /* copied; opts.rules.three_districts = td */
+    char **td;                  /* owned copies of the three districts */
+    s_map firms;                /* hash(id) -> gx_firm */
+    s_map demands;              /* id -> s_dem */
+    s_map offers;               /* id -> s_off */
+    s_map subs;                 /* id -> gx_sub */
+    s_plist dk[GX_KIND__COUNT]; /* open demands by kind */
+    s_plist ok[GX_KIND__COUNT]; /* open offers by each kind they serve */
+    uint64_t *snap, *sa, *sb;   /* shortlist diff scratch, k_scratch each, one block */
+    size_t n_snap;              /* ids in snap */
+    unsigned k_scratch;         /* largest K ever configured */
+    uint64_t gen;               /* bumped by set_opts: lazy re-rank */
+    int64_t now;                /* latest time given to a mutating call */
 };
 
 /* One verdict in a plan: the other side of the pair and what it became. */
 typedef struct s_step {
-    uint64_t id;   /* first member: the other posting's id, sort key */
-    void *p;       /* the other posting: s_dem or s_off */
-    double score;  /* new score */
-    gx_rule rule;  /* new near-miss rule */
-    int ns;        /* new state: S_NONE, S_MATCH, S_NEAR */
+    uint64_t id;  /* first member: the other posting's id, sort key */
+    void *p;      /* the other posting: s_dem or s_off */
+    double score; /* new score */
+    gx_rule rule; /* new near-miss rule */
+    int ns;       /* new state: S_NONE, S_MATCH, S_NEAR */
 } s_step;
 
 typedef struct s_steps {
@@ -368,6 +368,13 @@ static void s_emit_pair(gx_fxv *fx, gx_fx_type t, uint64_t did, uint64_t oid, do
     s_emit(fx, (gx_fx){.type = t, .demand_id = did, .offer_id = oid, .score = score, .reason = why});
 }
 
+static void s_emit_near(gx_fxv *fx, uint64_t did, const s_near *nr)
+{
+    gx_fx f = {.type = GX_FX_NEAR_MISS, .demand_id = did, .offer_id = nr->offer_id, .score = nr->score};
+    f.rule = nr->rule;
+    s_emit(fx, f);
+}
+
 /* ------------------------------------------------------------------ pairs */
 
 /* Classifies (d, o) at now: S_MATCH, S_NEAR (with *rule) or S_NONE. */
@@ -389,17 +396,13 @@ static int s_classify(const gx_engine *e, const gx_demand *d, const gx_firm *df,
     return S_NONE;
 }
 
-static bool s_before(const gx_match *a, double score, uint64_t id)
-{
-    return a->score > score || (a->score == score && a->offer_id < id);
-}
-
 static size_t s_m_pos(const s_dem *dem, double score, uint64_t id)
 {
     size_t lo = 0, hi = dem->n_m;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (s_before(&dem->m[mid], score, id))
+        const gx_match *a = &dem->m[mid]; /* before (score, id) in rank order? */
+        if (a->score > score || (a->score == score && a->offer_id < id))
             lo = mid + 1;
         else
             hi = mid;
@@ -420,13 +423,9 @@ static void s_m_insert(s_dem *dem, uint64_t id, double score)
 static void s_m_remove(s_dem *dem, uint64_t id, double score)
 {
     size_t i = s_m_pos(dem, score, id);
-    if (i >= dem->n_m || dem->m[i].offer_id != id) { /* not where its link says: should not happen */
-        assert(0 && "match vector out of step with links");
-        for (i = 0; i < dem->n_m && dem->m[i].offer_id != id; i++)
-            ;
-        if (i == dem->n_m)
-            return;
-    }
+    assert(i < dem->n_m && dem->m[i].offer_id == id); /* links hold the scores the vector is sorted by */
+    if (i >= dem->n_m || dem->m[i].offer_id != id)
+        return;
     memmove(dem->m + i, dem->m + i + 1, (dem->n_m - i - 1) * sizeof *dem->m);
     dem->n_m--;
 }
@@ -477,6 +476,15 @@ static void s_refresh(gx_engine *e, s_dem *dem)
     s_sort(dem->m, dem->n_m, sizeof *dem->m, s_cmp_match);
 }
 
+static void s_emit_add(gx_fxv *fx, const s_dem *dem, size_t i)
+{
+    s_emit(fx, (gx_fx){.type = GX_FX_SHORTLIST_ADD,
+                       .demand_id = dem->d.id,
+                       .offer_id = dem->m[i].offer_id,
+                       .score = dem->m[i].score,
+                       .rank = (uint32_t)(i + 1)});
+}
+
 /* Emits the shortlist changes between the snapshot and the demand's current
  * top K (see the file comment for order and reasons). changed is the offer
  * whose pair changed, NULL when the demand itself changed (every removal then
@@ -498,27 +506,22 @@ static void s_diff(gx_engine *e, s_dem *dem, const uint64_t *changed, bool chang
     if (changed) {
         bool was = s_kfind(e->sa, no, sizeof *e->sa, cid), is = s_kfind(e->sb, nn, sizeof *e->sb, cid);
         if (was && !is)
-            s_emit_pair(fx, GX_FX_SHORTLIST_REMOVE, did, cid, 0, changed_matched ? GX_REASON_DISPLACED : cause);
+            s_emit_pair(fx, GX_FX_SHORTLIST_REMOVE, did, cid, 0,
+                        changed_matched ? GX_REASON_DISPLACED : cause);
         for (size_t i = 0; !was && is && i < nn; i++)
             if (dem->m[i].offer_id == cid)
-                s_emit(fx, (gx_fx){.type = GX_FX_SHORTLIST_ADD, .demand_id = did, .offer_id = cid,
-                                   .score = dem->m[i].score, .rank = (uint32_t)(i + 1)});
+                s_emit_add(fx, dem, i);
     }
     for (size_t i = 0; i < no; i++)
         if (!(changed && e->snap[i] == cid) && !s_kfind(e->sb, nn, sizeof *e->sb, e->snap[i]))
-            s_emit_pair(fx, GX_FX_SHORTLIST_REMOVE, did, e->snap[i], 0, changed ? GX_REASON_DISPLACED : cause);
+            s_emit_pair(fx, GX_FX_SHORTLIST_REMOVE, did, e->snap[i], 0,
+                        changed ? GX_REASON_DISPLACED : cause);
     for (size_t i = 0; i < nn; i++)
         if (!(changed && dem->m[i].offer_id == cid) && !s_kfind(e->sa, no, sizeof *e->sa, dem->m[i].offer_id))
-            s_emit(fx, (gx_fx){.type = GX_FX_SHORTLIST_ADD, .demand_id = did, .offer_id = dem->m[i].offer_id,
-                               .score = dem->m[i].score, .rank = (uint32_t)(i + 1)});
+            s_emit_add(fx, dem, i);
 }
 
 /* ------------------------------------------------------------------ lists */
-
-static gx_err s_plist_reserve(s_plist *l, size_t more)
-{
-    return S_GROW(l->v, l->cap, l->n + more);
-}
 
 /* Appends p; returns its index. Room was reserved. */
 static size_t s_plist_push(s_plist *l, void *p)
@@ -560,7 +563,7 @@ static gx_err s_off_kinds_reserve(gx_engine *e, uint32_t from, uint32_t to)
 {
     for (unsigned k = 1; k < GX_KIND__COUNT; k++)
         if (s_serves(to, k) && !s_serves(from, k)) {
-            gx_err err = s_plist_reserve(&e->ok[k], 1);
+            gx_err err = S_GROW(e->ok[k].v, e->ok[k].cap, e->ok[k].n + 1);
             if (err)
                 return err;
         }
@@ -661,7 +664,8 @@ static gx_err s_dplan_build(gx_engine *e, const s_dem *dem, const gx_demand *d, 
     }
     s_sort(p->st.v, p->st.n, sizeof *p->st.v, s_cmp_step_id);
     size_t n_match = p->st.n - n_near;
-    if ((n_match && !(p->m = malloc(n_match * sizeof *p->m))) || (n_near && !(p->nm = malloc(n_near * sizeof *p->nm)))) {
+    if ((n_match && !(p->m = malloc(n_match * sizeof *p->m))) ||
+        (n_near && !(p->nm = malloc(n_near * sizeof *p->nm)))) {
         err = GX_ERR_NOMEM;
         goto out;
     }
@@ -742,8 +746,7 @@ static void s_dplan_commit(gx_engine *e, s_dem *dem, s_dplan *p, gx_reason cause
         const s_near *was = s_kfind(old_nm, old_n_nm, sizeof *old_nm, nr->offer_id);
         if (was && was->rule == nr->rule)
             continue;
-        s_emit(fx, (gx_fx){.type = GX_FX_NEAR_MISS, .demand_id = did, .offer_id = nr->offer_id,
-                           .score = nr->score, .rule = nr->rule});
+        s_emit_near(fx, did, nr);
     }
     for (size_t i = 0; i < p->n_subs; i++)
         s_emit(fx, (gx_fx){.type = GX_FX_SUB_HIT, .demand_id = did, .sub_id = p->subs[i]});
@@ -753,8 +756,8 @@ static void s_dplan_commit(gx_engine *e, s_dem *dem, s_dplan *p, gx_reason cause
 
 /* Re-evaluates a held demand: newd (taken, zeroed) replaces its content, or
  * NULL keeps it; old_df is the demand firm as it was (for subscriptions). */
-static gx_err s_demand_reeval(gx_engine *e, s_dem *dem, gx_demand *newd, const gx_firm *old_df, gx_reason cause,
-                              int64_t now, gx_fxv *fx)
+static gx_err s_demand_reeval(gx_engine *e, s_dem *dem, gx_demand *newd, const gx_firm *old_df,
+                              gx_reason cause, int64_t now, gx_fxv *fx)
 {
     s_dplan p = {0};
     gx_err err;
@@ -764,7 +767,8 @@ static gx_err s_demand_reeval(gx_engine *e, s_dem *dem, gx_demand *newd, const g
         return GX_ERR_NOT_FOUND;
     if ((err = s_dplan_build(e, dem, d, nf, &dem->d, old_df, now, fx, &p)))
         goto out;
-    if (newd && newd->kind != dem->d.kind && (err = s_plist_reserve(&e->dk[newd->kind], 1)))
+    if (newd && newd->kind != dem->d.kind &&
+        (err = S_GROW(e->dk[newd->kind].v, e->dk[newd->kind].cap, e->dk[newd->kind].n + 1)))
         goto out;
     if (newd) {
         if (newd->kind != dem->d.kind) {
@@ -810,9 +814,9 @@ static gx_err s_demand_close(gx_engine *e, s_dem *dem, gx_fx first_fx, gx_fxv *f
 /* What (re)evaluating one offer will do: per demand touched (old links merged
  * with new verdicts, by demand id) the new state, and the new link list. */
 typedef struct s_oplan {
-    s_steps st;  /* steps by demand id */
-    s_link *l;   /* the new links */
-    size_t n_l;  /* count */
+    s_steps st; /* steps by demand id */
+    s_link *l;  /* the new links */
+    size_t n_l; /* count */
 } s_oplan;
 
 static void s_oplan_fini(s_oplan *p)
@@ -900,8 +904,8 @@ static gx_err s_oplan_build(gx_engine *e, const s_off *off, const gx_offer *o, i
     for (i = 0; i < p->st.n; i++) {
         const s_step *s = &p->st.v[i];
         if (s->ns != S_NONE)
-            p->l[p->n_l++] = (s_link){.demand_id = s->id, .score = s->score,
-                                      .rule = s->ns == S_MATCH ? GX_RULE_NONE : s->rule};
+            p->l[p->n_l++] = (s_link){
+                .demand_id = s->id, .score = s->score, .rule = s->ns == S_MATCH ? GX_RULE_NONE : s->rule};
     }
     err = s_fx_reserve(fx, n_fx);
 out:
@@ -947,8 +951,7 @@ static void s_oplan_commit(gx_engine *e, s_off *off, s_oplan *p, gx_reason cause
                 s_kinsert(dem->nm, &dem->n_nm, sizeof *dem->nm, &nn);
             }
             if (fresh)
-                s_emit(fx, (gx_fx){.type = GX_FX_NEAR_MISS, .demand_id = did, .offer_id = oid,
-                                   .score = s->score, .rule = s->rule});
+                s_emit_near(fx, did, &(s_near){.offer_id = oid, .score = s->score, .rule = s->rule});
         }
     }
     free(off->l);
@@ -959,7 +962,8 @@ static void s_oplan_commit(gx_engine *e, s_off *off, s_oplan *p, gx_reason cause
 
 /* Re-evaluates a held offer: newo (taken, zeroed) replaces its content, or
  * NULL keeps it. */
-static gx_err s_offer_reeval(gx_engine *e, s_off *off, gx_offer *newo, gx_reason cause, int64_t now, gx_fxv *fx)
+static gx_err s_offer_reeval(gx_engine *e, s_off *off, gx_offer *newo, gx_reason cause, int64_t now,
+                             gx_fxv *fx)
 {
     s_oplan p = {0};
     gx_err err;
@@ -1020,7 +1024,8 @@ static void s_td_free(char **td, size_t n)
 /* Validates opts and copies the three districts into *td. */
 static gx_err s_opts_copy(const gx_engine_opts *opts, char ***td)
 {
-    if (opts->shortlist_k < 1 || opts->shortlist_k > GX_ENGINE_K_MAX || opts->near_miss_max > GX_ENGINE_NEAR_MISS_MAX)
+    if (opts->shortlist_k < 1 || opts->shortlist_k > GX_ENGINE_K_MAX ||
+        opts->near_miss_max > GX_ENGINE_NEAR_MISS_MAX)
         return GX_ERR_INVALID;
     size_t n = opts->rules.n_three_districts;
     *td = NULL;
@@ -1119,13 +1124,19 @@ void gx_engine_destroy(gx_engine **ep)
 
 /* ------------------------------------------------------------------ firms */
 
-/* The ids of firm_id's postings in map m (demands when is_dem), sorted. */
-static gx_err s_firm_postings(const s_map *m, bool is_dem, const char *firm_id, uint64_t **ids, size_t *n)
+/* The sorted ids of the postings in map m (demands when is_dem) owned by
+ * owner or, when owner is NULL, expired at now (expires_at 0 never expires). */
+static gx_err s_collect(const s_map *m, bool is_dem, const char *owner, int64_t now, uint64_t **ids,
+                        size_t *n)
 {
     size_t cap = 0;
     for (size_t i = 0; i < m->cap; i++) {
-        const void *v = m->s[i].val;
-        if (!v || strcmp(is_dem ? ((const s_dem *)v)->d.owner : ((const s_off *)v)->o.owner, firm_id) != 0)
+        const s_dem *dv = m->s[i].val;
+        const s_off *ov = m->s[i].val;
+        if (!dv)
+            continue;
+        int64_t at = is_dem ? dv->d.expires_at : ov->o.expires_at;
+        if (owner ? strcmp(is_dem ? dv->d.owner : ov->o.owner, owner) != 0 : (at == 0 || at > now))
             continue;
         if (S_GROW(*ids, cap, *n + 1))
             return GX_ERR_NOMEM;
@@ -1157,8 +1168,8 @@ gx_err gx_engine_put_firm(gx_engine *e, const gx_firm *f, int64_t now, gx_fxv *f
         s_map_insert(&e->firms, s_str_hash(fe->id), fe);
         goto out;
     }
-    if ((err = s_firm_postings(&e->demands, true, f->id, &dids, &nd)) ||
-        (err = s_firm_postings(&e->offers, false, f->id, &oids, &no)))
+    if ((err = s_collect(&e->demands, true, f->id, 0, &dids, &nd)) ||
+        (err = s_collect(&e->offers, false, f->id, 0, &oids, &no)))
         goto out;
     old = *fe;
     *fe = nf;
@@ -1210,7 +1221,7 @@ gx_err gx_engine_add_demand(gx_engine *e, gx_demand *in, int64_t now, gx_fxv *fx
         err = GX_ERR_NOMEM;
     else if (!(err = s_dplan_build(e, NULL, &d, f, NULL, NULL, now, fx, &p)) &&
              !(err = s_map_reserve(&e->demands, e->demands.n + 1)))
-        err = s_plist_reserve(&e->dk[d.kind], 1);
+        err = S_GROW(e->dk[d.kind].v, e->dk[d.kind].cap, e->dk[d.kind].n + 1);
     if (err)
         goto out;
     dem->d = d;
@@ -1244,14 +1255,9 @@ gx_err gx_engine_update_demand(gx_engine *e, gx_demand *in, int64_t now, gx_fxv 
     return err;
 }
 
-static bool s_closed_state(gx_state st)
-{
-    return st == GX_STATE_AWARDED || st == GX_STATE_WITHDRAWN || st == GX_STATE_EXPIRED;
-}
-
 gx_err gx_engine_close_demand(gx_engine *e, uint64_t id, gx_state state, gx_fxv *fx)
 {
-    if (!s_closed_state(state))
+    if (state != GX_STATE_AWARDED && state != GX_STATE_WITHDRAWN && state != GX_STATE_EXPIRED)
         return GX_ERR_INVALID;
     s_dem *dem = s_dem_get(e, id);
     if (!dem)
@@ -1320,7 +1326,8 @@ gx_err gx_engine_close_offer(gx_engine *e, uint64_t id, gx_state state, gx_fxv *
     s_off *off = s_off_get(e, id);
     if (!off)
         return GX_ERR_NOT_FOUND;
-    return s_offer_close(e, off, state == GX_STATE_EXPIRED ? GX_REASON_OFFER_EXPIRED : GX_REASON_OFFER_WITHDRAWN,
+    return s_offer_close(e, off,
+                         state == GX_STATE_EXPIRED ? GX_REASON_OFFER_EXPIRED : GX_REASON_OFFER_WITHDRAWN,
                          (gx_fx){0}, fx);
 }
 
@@ -1382,11 +1389,6 @@ gx_err gx_engine_remove_sub(gx_engine *e, uint64_t id)
 
 /* ------------------------------------------------------------------ expiry */
 
-static bool s_expired(int64_t expires_at, int64_t now)
-{
-    return expires_at != 0 && expires_at <= now;
-}
-
 size_t gx_engine_expire(gx_engine *e, int64_t now, gx_fxv *fx)
 {
     size_t closed = 0;
@@ -1394,17 +1396,9 @@ size_t gx_engine_expire(gx_engine *e, int64_t now, gx_fxv *fx)
     e->now = now;
     /* demands first, so closing their offers does not churn their shortlists */
     for (int pass = 0; pass < 2 && ok; pass++) {
-        const s_map *m = pass == 0 ? &e->demands : &e->offers;
         uint64_t *ids = NULL;
-        size_t n = 0, cap = 0;
-        for (size_t i = 0; i < m->cap && ok; i++) {
-            const void *v = m->s[i].val;
-            if (!v || !s_expired(pass == 0 ? ((const s_dem *)v)->d.expires_at : ((const s_off *)v)->o.expires_at, now))
-                continue;
-            if ((ok = S_GROW(ids, cap, n + 1) == GX_OK))
-                ids[n++] = m->s[i].key;
-        }
-        s_sort(ids, ok ? n : 0, sizeof *ids, s_cmp_u64);
+        size_t n = 0;
+        ok = s_collect(pass == 0 ? &e->demands : &e->offers, pass == 0, NULL, now, &ids, &n) == GX_OK;
         for (size_t i = 0; ok && i < n; i++) {
             if (pass == 0) {
                 gx_fx first = {.type = GX_FX_DEMAND_CLOSED, .demand_id = ids[i], .state = GX_STATE_EXPIRED};

@@ -175,11 +175,16 @@ static void s_put_modes(s_out *w, uint32_t modes)
 static const char *s_scope_name(gx_scope s)
 {
     switch (s) {
-    case GX_SCOPE_SAME_DISTRICT: return "same_district";
-    case GX_SCOPE_THREE_DISTRICTS: return "three_districts";
-    case GX_SCOPE_SAME_CITY: return "same_city";
-    case GX_SCOPE_SAME_PROVINCE: return "same_province";
-    default: return "anywhere";
+    case GX_SCOPE_SAME_DISTRICT:
+        return "same_district";
+    case GX_SCOPE_THREE_DISTRICTS:
+        return "three_districts";
+    case GX_SCOPE_SAME_CITY:
+        return "same_city";
+    case GX_SCOPE_SAME_PROVINCE:
+        return "same_province";
+    default:
+        return "anywhere";
     }
 }
 
@@ -221,8 +226,8 @@ double gx_rules_distance_km(double lat1, double lon1, double lat2, double lon2)
 {
     const double rad = M_PI / 180.0;
     double dlat = (lat2 - lat1) * rad, dlon = (lon2 - lon1) * rad;
-    double a = sin(dlat / 2) * sin(dlat / 2) +
-               cos(lat1 * rad) * cos(lat2 * rad) * sin(dlon / 2) * sin(dlon / 2);
+    double a =
+        sin(dlat / 2) * sin(dlat / 2) + cos(lat1 * rad) * cos(lat2 * rad) * sin(dlon / 2) * sin(dlon / 2);
     if (a > 1)
         a = 1;
     return 2 * S_EARTH_KM * atan2(sqrt(a), sqrt(1 - a));
@@ -231,8 +236,8 @@ double gx_rules_distance_km(double lat1, double lon1, double lat2, double lon2)
 void gx_rules_opts_default(gx_rules_opts *o)
 {
     static const double w[GX_TERM__COUNT] = {
-        [GX_TERM_INDUSTRY] = 15, [GX_TERM_PROCESS] = 15, [GX_TERM_DISTANCE] = 20,
-        [GX_TERM_CREDIT] = 15,   [GX_TERM_CAPACITY] = 10, [GX_TERM_LEAD_TIME] = 10,
+        [GX_TERM_INDUSTRY] = 15, [GX_TERM_PROCESS] = 15,     [GX_TERM_DISTANCE] = 20,
+        [GX_TERM_CREDIT] = 15,   [GX_TERM_CAPACITY] = 10,    [GX_TERM_LEAD_TIME] = 10,
         [GX_TERM_PRICE] = 10,    [GX_TERM_TRACK_RECORD] = 5,
     };
     memset(o, 0, sizeof *o);
@@ -488,29 +493,37 @@ static bool s_in_scope(const gx_rules_opts *opts, gx_scope scope, const gx_firm 
 {
     const char *hd = gx_firm_district(home), *od = gx_firm_district(other);
     switch (scope) {
-    case GX_SCOPE_SAME_DISTRICT: return od[0] && strcmp(hd, od) == 0;
-    case GX_SCOPE_THREE_DISTRICTS: return s_in_three(opts, od);
-    case GX_SCOPE_SAME_CITY: return s_prefix_eq(home->county, other->county, 4);
-    case GX_SCOPE_SAME_PROVINCE: return s_prefix_eq(home->county, other->county, 2);
-    default: return true;
+    case GX_SCOPE_SAME_DISTRICT:
+        return od[0] && strcmp(hd, od) == 0;
+    case GX_SCOPE_THREE_DISTRICTS:
+        return s_in_three(opts, od);
+    case GX_SCOPE_SAME_CITY:
+        return s_prefix_eq(home->county, other->county, 4);
+    case GX_SCOPE_SAME_PROVINCE:
+        return s_prefix_eq(home->county, other->county, 2);
+    default:
+        return true;
     }
 }
 
 /* One side of the region rule: "demand scope same_city: offer firm 410611 vs 410602 (outside)". */
-static void s_put_scope(s_out *w, const char *side, gx_scope scope, const gx_firm *home, const char *other_name,
-                        const gx_firm *other, bool ok)
+static void s_put_scope(s_out *w, const char *side, gx_scope scope, const gx_firm *home,
+                        const char *other_name, const gx_firm *other, bool ok)
 {
     s_put(w, "%s scope %s", side, s_scope_name(scope));
     switch (scope) {
     case GX_SCOPE_SAME_DISTRICT:
         s_put(w, ": %s firm in %s vs %s", other_name, gx_firm_district(other), gx_firm_district(home));
         break;
-    case GX_SCOPE_THREE_DISTRICTS: s_put(w, ": %s firm in %s", other_name, gx_firm_district(other)); break;
+    case GX_SCOPE_THREE_DISTRICTS:
+        s_put(w, ": %s firm in %s", other_name, gx_firm_district(other));
+        break;
     case GX_SCOPE_SAME_CITY:
     case GX_SCOPE_SAME_PROVINCE:
         s_put(w, ": %s firm in %s vs %s", other_name, other->county, home->county);
         break;
-    default: break;
+    default:
+        break;
     }
     if (!ok)
         s_put(w, " (outside)");
@@ -536,8 +549,8 @@ static bool s_rule_distance(const s_ctx *c, s_out *w)
     if (c->dist < 0) {
         ok = !limited;
         const char *who = !c->df->has_location && !c->of->has_location ? "neither firm has"
-                          : !c->df->has_location                      ? "demand firm has no"
-                                                                      : "offer firm has no";
+                          : !c->df->has_location                       ? "demand firm has no"
+                                                                       : "offer firm has no";
         s_put(w, "distance unknown: %s location", who);
     } else {
         ok = !(dmax > 0 && c->dist > dmax) && !(orad > 0 && c->dist > orad);
@@ -561,7 +574,8 @@ static bool s_rule_credit(const s_ctx *c, s_out *w)
     if (need == GX_CREDIT_D)
         need = GX_CREDIT_C;
     bool ok = c->of->credit != GX_CREDIT_D && c->df->credit != GX_CREDIT_D && have <= need;
-    s_put(w, "requires %s or better; supplier graded %s", gx_credit_name(need), gx_credit_name(c->of->credit));
+    s_put(w, "requires %s or better; supplier graded %s", gx_credit_name(need),
+          gx_credit_name(c->of->credit));
     if (c->of->credit == GX_CREDIT_NONE)
         s_put(w, " (counts as C)");
     if (c->of->credit == GX_CREDIT_D)
@@ -692,7 +706,8 @@ static double s_term_process(const s_ctx *c)
     if (n == 0)
         return 1.0;
     return (s_specificity(&c->d->processes, &c->o->processes) +
-            s_specificity(&c->d->materials, &c->o->materials)) / n;
+            s_specificity(&c->d->materials, &c->o->materials)) /
+           n;
 }
 
 static double s_term_price(const s_ctx *c)
@@ -726,9 +741,9 @@ static void s_score(const s_ctx *c, gx_explain *out)
     gx_credit g = c->of->credit;
     t[GX_TERM_CREDIT] = (g >= GX_CREDIT_NONE && g <= GX_CREDIT_D) ? credit[g] : 0.4;
     t[GX_TERM_CAPACITY] = c->d->quantity > 0 ? s_clamp01(c->cap_until / c->d->quantity / 2) : 1.0;
-    t[GX_TERM_LEAD_TIME] = c->days_until > 0
-                               ? s_clamp01((double)((int64_t)c->days_until - c->o->lead_time_days) / c->days_until)
-                               : 0;
+    t[GX_TERM_LEAD_TIME] =
+        c->days_until > 0 ? s_clamp01((double)((int64_t)c->days_until - c->o->lead_time_days) / c->days_until)
+                          : 0;
     t[GX_TERM_PRICE] = s_term_price(c);
     t[GX_TERM_TRACK_RECORD] = s_clamp01(c->of->awards / 10.0);
     double sw = 0, s = 0;
@@ -766,20 +781,48 @@ void gx_rules_evaluate(const gx_rules_opts *opts, const gx_demand *d, const gx_f
         out->rules[r].detail[0] = '\0';
         bool ok = false;
         switch ((gx_rule)r) {
-        case GX_RULE_KIND: ok = s_rule_kind(&c, &w); break;
-        case GX_RULE_PROCESS: ok = s_rule_terms(&d->processes, &o->processes, &w); break;
-        case GX_RULE_MATERIAL: ok = s_rule_terms(&d->materials, &o->materials, &w); break;
-        case GX_RULE_TECHNOLOGY: ok = s_rule_technology(&c, &w); break;
-        case GX_RULE_CERTIFICATION: ok = s_rule_cert(&c, &w); break;
-        case GX_RULE_LEAD_TIME: ok = s_rule_lead_time(&c, &w); break;
-        case GX_RULE_MIN_ORDER: ok = s_rule_min_order(&c, &w); break;
-        case GX_RULE_CAPACITY: ok = s_rule_capacity(&c, &w); break;
-        case GX_RULE_REGION: ok = s_rule_region(&c, &w); break;
-        case GX_RULE_DISTANCE: ok = s_rule_distance(&c, &w); break;
-        case GX_RULE_CREDIT: ok = s_rule_credit(&c, &w); break;
-        case GX_RULE_PRICE: ok = s_rule_price(&c, &w); break;
-        case GX_RULE_VALIDITY: ok = s_rule_validity(&c, &w); break;
-        default: ok = true; break;
+        case GX_RULE_KIND:
+            ok = s_rule_kind(&c, &w);
+            break;
+        case GX_RULE_PROCESS:
+            ok = s_rule_terms(&d->processes, &o->processes, &w);
+            break;
+        case GX_RULE_MATERIAL:
+            ok = s_rule_terms(&d->materials, &o->materials, &w);
+            break;
+        case GX_RULE_TECHNOLOGY:
+            ok = s_rule_technology(&c, &w);
+            break;
+        case GX_RULE_CERTIFICATION:
+            ok = s_rule_cert(&c, &w);
+            break;
+        case GX_RULE_LEAD_TIME:
+            ok = s_rule_lead_time(&c, &w);
+            break;
+        case GX_RULE_MIN_ORDER:
+            ok = s_rule_min_order(&c, &w);
+            break;
+        case GX_RULE_CAPACITY:
+            ok = s_rule_capacity(&c, &w);
+            break;
+        case GX_RULE_REGION:
+            ok = s_rule_region(&c, &w);
+            break;
+        case GX_RULE_DISTANCE:
+            ok = s_rule_distance(&c, &w);
+            break;
+        case GX_RULE_CREDIT:
+            ok = s_rule_credit(&c, &w);
+            break;
+        case GX_RULE_PRICE:
+            ok = s_rule_price(&c, &w);
+            break;
+        case GX_RULE_VALIDITY:
+            ok = s_rule_validity(&c, &w);
+            break;
+        default:
+            ok = true;
+            break;
         }
         out->rules[r].pass = ok;
         if (!ok && out->n_failed++ == 0)
@@ -852,7 +895,8 @@ static void s_hint_price(const char *dt, char *buf, size_t n)
         snprintf(buf, n, "lower the price to at most %s CNY to qualify (now from %s CNY)", s_num(bmax, x),
                  s_num(pmin, y));
     else if (pmax > 0 && pmax < bmin)
-        snprintf(buf, n, "price up to %s CNY is below the budget minimum %s CNY", s_num(pmax, x), s_num(bmin, y));
+        snprintf(buf, n, "price up to %s CNY is below the budget minimum %s CNY", s_num(pmax, x),
+                 s_num(bmin, y));
     else
         snprintf(buf, n, "bring the price within the budget to qualify");
 }
@@ -889,7 +933,8 @@ static void s_hint_region(const char *dt, char *buf, size_t n)
         for (char *p = name; *p; p++)
             if (*p == '_')
                 *p = '-';
-        snprintf(buf, n, "the demand firm is outside the offer's %s service scope; widen it to qualify", name);
+        snprintf(buf, n, "the demand firm is outside the offer's %s service scope; widen it to qualify",
+                 name);
     } else {
         snprintf(buf, n, "outside the region scope");
     }
@@ -922,7 +967,9 @@ const char *gx_rules_hint(const gx_explain *e, gx_rule r, char *buf, size_t n)
         if (s_field(dt, "missing ", ";", v, sizeof v))
             snprintf(buf, n, "add %s %s to qualify", r == GX_RULE_PROCESS ? "process" : "material", v);
         break;
-    case GX_RULE_TECHNOLOGY: s_hint_technology(dt, buf, n); break;
+    case GX_RULE_TECHNOLOGY:
+        s_hint_technology(dt, buf, n);
+        break;
     case GX_RULE_CERTIFICATION:
         if (s_field(dt, "missing ", ";", v, sizeof v)) {
             /* the first "; SCHEME expired DATE" segment, if any */
@@ -947,25 +994,34 @@ const char *gx_rules_hint(const gx_explain *e, gx_rule r, char *buf, size_t n)
         break;
     case GX_RULE_CAPACITY:
         if (s_field(dt, "quantity ", ";", v, sizeof v) && s_field(dt, " by ", " ;(", v2, sizeof v2))
-            snprintf(buf, n, "capacity %s short of %s by %s", s_num(floor(e->capacity_until_needed), x), v, v2);
+            snprintf(buf, n, "capacity %s short of %s by %s", s_num(floor(e->capacity_until_needed), x), v,
+                     v2);
         break;
-    case GX_RULE_REGION: s_hint_region(dt, buf, n); break;
-    case GX_RULE_DISTANCE: s_hint_distance(e, dt, buf, n); break;
+    case GX_RULE_REGION:
+        s_hint_region(dt, buf, n);
+        break;
+    case GX_RULE_DISTANCE:
+        s_hint_distance(e, dt, buf, n);
+        break;
     case GX_RULE_CREDIT:
         if (strstr(dt, "graded D"))
             snprintf(buf, n, "firms graded D (joint-penalty list) cannot be matched");
-        else if (s_field(dt, "requires ", " ", v, sizeof v) && s_field(dt, "supplier graded ", " ;", v2, sizeof v2))
+        else if (s_field(dt, "requires ", " ", v, sizeof v) &&
+                 s_field(dt, "supplier graded ", " ;", v2, sizeof v2))
             snprintf(buf, n, "credit grade %s%s is below the required %s", v2,
                      strstr(dt, "counts as C") ? " (counts as C)" : "", v);
         break;
-    case GX_RULE_PRICE: s_hint_price(dt, buf, n); break;
+    case GX_RULE_PRICE:
+        s_hint_price(dt, buf, n);
+        break;
     case GX_RULE_VALIDITY:
         if (strstr(dt, "demand not open") || strstr(dt, "demand expired"))
             snprintf(buf, n, "the demand is no longer open");
         else
             snprintf(buf, n, "renew the offer to qualify");
         break;
-    default: break;
+    default:
+        break;
     }
     if (!buf[0])
         snprintf(buf, n, "fails the %s rule", gx_rule_name(r));

@@ -40,8 +40,8 @@ static gx_engine *mk_engine(unsigned k)
     return e;
 }
 
-static void firm_init(gx_firm *f, const char *id, const char *county, const char *zone, double lat, double lon,
-                      gx_credit credit, const char *cert)
+static void firm_init(gx_firm *f, const char *id, const char *county, const char *zone, double lat,
+                      double lon, gx_credit credit, const char *cert)
 {
     memset(f, 0, sizeof *f);
     snprintf(f->id, sizeof f->id, "%s", id);
@@ -154,8 +154,8 @@ typedef struct want_fx {
 
 static const char *fx_name(gx_fx_type t)
 {
-    static const char *const n[] = {"?", "MATCH", "UNMATCH", "ADD", "REMOVE", "NEAR_MISS", "SUB_HIT",
-                                    "DEMAND_CLOSED", "OFFER_CLOSED"};
+    static const char *const n[] = {"?",         "MATCH",   "UNMATCH",       "ADD",         "REMOVE",
+                                    "NEAR_MISS", "SUB_HIT", "DEMAND_CLOSED", "OFFER_CLOSED"};
     return t >= 1 && t <= GX_FX_OFFER_CLOSED ? n[t] : "?";
 }
 
@@ -163,13 +163,19 @@ static long fx_extra(const gx_fx *f)
 {
     switch (f->type) {
     case GX_FX_UNMATCH:
-    case GX_FX_SHORTLIST_REMOVE: return f->reason;
-    case GX_FX_SHORTLIST_ADD: return f->rank;
-    case GX_FX_NEAR_MISS: return f->rule;
-    case GX_FX_SUB_HIT: return (long)f->sub_id;
+    case GX_FX_SHORTLIST_REMOVE:
+        return f->reason;
+    case GX_FX_SHORTLIST_ADD:
+        return f->rank;
+    case GX_FX_NEAR_MISS:
+        return f->rule;
+    case GX_FX_SUB_HIT:
+        return (long)f->sub_id;
     case GX_FX_DEMAND_CLOSED:
-    case GX_FX_OFFER_CLOSED: return f->state;
-    default: return ANY;
+    case GX_FX_OFFER_CLOSED:
+        return f->state;
+    default:
+        return ANY;
     }
 }
 
@@ -177,8 +183,8 @@ static void fx_dump(const gx_fxv *fx)
 {
     for (size_t i = 0; i < fx->n; i++)
         fprintf(stderr, "    [%zu] %s d=%llu o=%llu extra=%ld score=%.3f\n", i, fx_name(fx->v[i].type),
-                (unsigned long long)fx->v[i].demand_id, (unsigned long long)fx->v[i].offer_id, fx_extra(&fx->v[i]),
-                fx->v[i].score);
+                (unsigned long long)fx->v[i].demand_id, (unsigned long long)fx->v[i].offer_id,
+                fx_extra(&fx->v[i]), fx->v[i].score);
 }
 
 static bool fx_is(const gx_fxv *fx, const want_fx *w, size_t n)
@@ -186,7 +192,8 @@ static bool fx_is(const gx_fxv *fx, const want_fx *w, size_t n)
     bool ok = fx->n == n;
     for (size_t i = 0; ok && i < n; i++) {
         const gx_fx *f = &fx->v[i];
-        ok = f->type == w[i].type && f->demand_id == w[i].d && (w[i].o == (uint64_t)ANY || f->offer_id == w[i].o) &&
+        ok = f->type == w[i].type && f->demand_id == w[i].d &&
+             (w[i].o == (uint64_t)ANY || f->offer_id == w[i].o) &&
              (w[i].extra == ANY || fx_extra(f) == w[i].extra);
     }
     if (!ok) {
@@ -199,10 +206,10 @@ static bool fx_is(const gx_fxv *fx, const want_fx *w, size_t n)
     }
     return ok;
 }
-#define FX_IS(fx, ...)                                                                                    \
-    do {                                                                                                  \
-        const want_fx w_[] = {__VA_ARGS__};                                                               \
-        CHECK(fx_is((fx), w_, sizeof w_ / sizeof w_[0]));                                                 \
+#define FX_IS(fx, ...)                                                                                       \
+    do {                                                                                                     \
+        const want_fx w_[] = {__VA_ARGS__};                                                                  \
+        CHECK(fx_is((fx), w_, sizeof w_ / sizeof w_[0]));                                                    \
     } while (0)
 
 static size_t fx_count(const gx_fxv *fx, gx_fx_type t)
@@ -226,7 +233,8 @@ static const char *order(const gx_engine *e, uint64_t did)
     const gx_match *m = gx_engine_matches(e, did, &n);
     buf[0] = '\0';
     for (size_t i = 0; i < n && len < sizeof buf - 24; i++)
-        len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%llu", i ? "," : "", (unsigned long long)m[i].offer_id);
+        len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%llu", i ? "," : "",
+                                (unsigned long long)m[i].offer_id);
     return buf;
 }
 
@@ -411,7 +419,8 @@ TEST(update_demand_diff)
     gx_strv_push(&d.materials, "magnesium.am60b");
     d.revision = 2;
     REQUIRE(upd_d(e, d, &fx) == GX_OK);
-    FX_IS(&fx, {GX_FX_UNMATCH, 1, 11, GX_REASON_DEMAND_CHANGED}, {GX_FX_UNMATCH, 1, 12, GX_REASON_DEMAND_CHANGED},
+    FX_IS(&fx, {GX_FX_UNMATCH, 1, 11, GX_REASON_DEMAND_CHANGED},
+          {GX_FX_UNMATCH, 1, 12, GX_REASON_DEMAND_CHANGED},
           {GX_FX_SHORTLIST_REMOVE, 1, 11, GX_REASON_DEMAND_CHANGED},
           {GX_FX_SHORTLIST_REMOVE, 1, 12, GX_REASON_DEMAND_CHANGED}, {GX_FX_SHORTLIST_ADD, 1, 13, 1},
           {GX_FX_NEAR_MISS, 1, 11, GX_RULE_MATERIAL}, {GX_FX_NEAR_MISS, 1, 12, GX_RULE_MATERIAL});
@@ -525,7 +534,8 @@ TEST(near_miss_cap)
     upd_d(e, d2, &fx);
     REQUIRE(gx_engine_near_misses(e, 1, ids, rules, 8) == 2);
     CHECK(ids[0] == 13 && ids[1] == 14);
-    FX_IS(&fx, {GX_FX_NEAR_MISS, 1, 13, GX_RULE_CERTIFICATION}, {GX_FX_NEAR_MISS, 1, 14, GX_RULE_CERTIFICATION});
+    FX_IS(&fx, {GX_FX_NEAR_MISS, 1, 13, GX_RULE_CERTIFICATION},
+          {GX_FX_NEAR_MISS, 1, 14, GX_RULE_CERTIFICATION});
     gx_fxv_fini(&fx);
     gx_engine_destroy(&e);
 }
@@ -597,8 +607,8 @@ TEST(firm_downgraded_to_d)
     gx_fxv fx = {0};
     gx_engine *e = three_offers(&fx);
     CHECK(gx_engine_firm_matches(e, 1, SME1));
-    REQUIRE(gx_engine_put_firm(e, &(gx_firm){.id = SME1, .county = "410611", .credit = GX_CREDIT_D}, g_now, &fx) ==
-            GX_OK);
+    REQUIRE(gx_engine_put_firm(e, &(gx_firm){.id = SME1, .county = "410611", .credit = GX_CREDIT_D}, g_now,
+                               &fx) == GX_OK);
     FX_IS(&fx, {GX_FX_UNMATCH, 1, 11, GX_REASON_FIRM_CHANGED},
           {GX_FX_SHORTLIST_REMOVE, 1, 11, GX_REASON_FIRM_CHANGED}, {GX_FX_SHORTLIST_ADD, 1, 13, 2});
     CHECK(!gx_engine_firm_matches(e, 1, SME1));
@@ -636,8 +646,8 @@ TEST(expiry)
     CHECK_EQ_INT(gx_engine_expire(e, g_now + 100, &fx), 1);
     FX_IS(&fx, {GX_FX_OFFER_CLOSED, 0, 11, GX_STATE_EXPIRED}, {GX_FX_UNMATCH, 1, 11, GX_REASON_OFFER_EXPIRED},
           {GX_FX_SHORTLIST_REMOVE, 1, 11, GX_REASON_OFFER_EXPIRED}, {GX_FX_SHORTLIST_ADD, 1, 13, 2},
-          {GX_FX_UNMATCH, 2, 11, GX_REASON_OFFER_EXPIRED}, {GX_FX_SHORTLIST_REMOVE, 2, 11, GX_REASON_OFFER_EXPIRED},
-          {GX_FX_SHORTLIST_ADD, 2, 13, 2});
+          {GX_FX_UNMATCH, 2, 11, GX_REASON_OFFER_EXPIRED},
+          {GX_FX_SHORTLIST_REMOVE, 2, 11, GX_REASON_OFFER_EXPIRED}, {GX_FX_SHORTLIST_ADD, 2, 13, 2});
     fx_clear(&fx);
     CHECK_EQ_INT(gx_engine_expire(e, g_now + 500, &fx), 1);
     FX_IS(&fx, {GX_FX_DEMAND_CLOSED, 2, 0, GX_STATE_EXPIRED}, {GX_FX_UNMATCH, 2, 12, GX_REASON_NONE},
@@ -821,7 +831,8 @@ static void p_firm(gx_engine *e, int i, gx_fxv *fx)
 {
     static const char *const counties[] = {"410611", "410611", "410602", "410702", "410105"};
     static const char *const zones[] = {NULL, "hebi.etdz", "hebi.demo", NULL};
-    static const double lat[] = {35.75, 35.70, 35.90, 35.30, 34.75}, lon[] = {114.30, 114.25, 114.20, 113.93, 113.62};
+    static const double lat[] = {35.75, 35.70, 35.90, 35.30, 34.75},
+                        lon[] = {114.30, 114.25, 114.20, 113.93, 113.62};
     int c = (int)rnd(5);
     gx_firm f;
     firm_init(&f, g_fid[i], counties[c], c < 2 ? pick(zones, 4) : NULL, lat[c] + rnd(100) / 1000.0,
@@ -891,8 +902,8 @@ static gx_offer p_offer(uint64_t id)
 }
 
 static bool g_dopen[P_MAXID], g_oopen[P_MAXID];
-static bool g_mmodel[P_MAXID][P_MAXID];   /* MATCH/UNMATCH replayed */
-static bool g_smodel[P_MAXID][P_MAXID];   /* SHORTLIST_ADD/REMOVE replayed */
+static bool g_mmodel[P_MAXID][P_MAXID]; /* MATCH/UNMATCH replayed */
+static bool g_smodel[P_MAXID][P_MAXID]; /* SHORTLIST_ADD/REMOVE replayed */
 static uint8_t g_near_before[P_MAXID][P_MAXID];
 
 static int cmp_match(const void *a, const void *b)
@@ -925,12 +936,26 @@ static bool replay(const gx_fxv *fx)
         if (d >= P_MAXID || o >= P_MAXID)
             return false;
         switch (f->type) {
-        case GX_FX_MATCH: ok &= !g_mmodel[d][o]; g_mmodel[d][o] = true; break;
-        case GX_FX_UNMATCH: ok &= g_mmodel[d][o]; g_mmodel[d][o] = false; break;
-        case GX_FX_SHORTLIST_ADD: ok &= !g_smodel[d][o] && f->rank >= 1; g_smodel[d][o] = true; break;
-        case GX_FX_SHORTLIST_REMOVE: ok &= g_smodel[d][o]; g_smodel[d][o] = false; break;
-        case GX_FX_DEMAND_CLOSED: break;
-        default: break;
+        case GX_FX_MATCH:
+            ok &= !g_mmodel[d][o];
+            g_mmodel[d][o] = true;
+            break;
+        case GX_FX_UNMATCH:
+            ok &= g_mmodel[d][o];
+            g_mmodel[d][o] = false;
+            break;
+        case GX_FX_SHORTLIST_ADD:
+            ok &= !g_smodel[d][o] && f->rank >= 1;
+            g_smodel[d][o] = true;
+            break;
+        case GX_FX_SHORTLIST_REMOVE:
+            ok &= g_smodel[d][o];
+            g_smodel[d][o] = false;
+            break;
+        case GX_FX_DEMAND_CLOSED:
+            break;
+        default:
+            break;
         }
         if (!ok) {
             fprintf(stderr, "  impossible effect [%zu] %s d=%llu o=%llu\n", i, fx_name(f->type),
@@ -948,7 +973,8 @@ static bool consistent(const gx_engine *e, const gx_rules_opts *ro, unsigned k, 
     for (uint64_t did = 1; did < P_MAXID; did++) {
         const gx_demand *d = gx_engine_demand(e, did);
         if (!!d != g_dopen[did])
-            return fprintf(stderr, "  step %d: demand %llu held=%d\n", step, (unsigned long long)did, !!d), false;
+            return fprintf(stderr, "  step %d: demand %llu held=%d\n", step, (unsigned long long)did, !!d),
+                   false;
         if (!d) {
             for (uint64_t o = 0; o < P_MAXID; o++)
                 if (g_mmodel[did][o] && (g_mmodel[did][o] = false, true))
@@ -962,7 +988,8 @@ static bool consistent(const gx_engine *e, const gx_rules_opts *ro, unsigned k, 
         for (uint64_t oid = 1; oid < P_MAXID; oid++) {
             const gx_offer *o = gx_engine_offer(e, oid);
             if (!!o != g_oopen[oid])
-                return fprintf(stderr, "  step %d: offer %llu held=%d\n", step, (unsigned long long)oid, !!o), false;
+                return fprintf(stderr, "  step %d: offer %llu held=%d\n", step, (unsigned long long)oid, !!o),
+                       false;
             if (!o)
                 continue;
             const gx_firm *of = gx_engine_firm(e, o->owner);
@@ -982,7 +1009,8 @@ static bool consistent(const gx_engine *e, const gx_rules_opts *ro, unsigned k, 
         for (size_t i = 0; same && i < n; i++)
             same = m[i].offer_id == want[i].offer_id && m[i].score == want[i].score;
         if (!same) {
-            fprintf(stderr, "  step %d: demand %llu: engine %s\n  brute:", step, (unsigned long long)did, order(e, did));
+            fprintf(stderr, "  step %d: demand %llu: engine %s\n  brute:", step, (unsigned long long)did,
+                    order(e, did));
             for (size_t i = 0; i < nw; i++)
                 fprintf(stderr, "%s%llu", i ? "," : " ", (unsigned long long)want[i].offer_id);
             fprintf(stderr, "\n");
@@ -997,7 +1025,8 @@ static bool consistent(const gx_engine *e, const gx_rules_opts *ro, unsigned k, 
                     is_s = i < k;
                 }
             if (g_mmodel[did][oid] != is_m || g_smodel[did][oid] != is_s) {
-                fprintf(stderr, "  step %d: d%llu o%llu: engine match=%d short=%d, effects match=%d short=%d\n", step,
+                fprintf(stderr,
+                        "  step %d: d%llu o%llu: engine match=%d short=%d, effects match=%d short=%d\n", step,
                         (unsigned long long)did, (unsigned long long)oid, is_m, is_s, g_mmodel[did][oid],
                         g_smodel[did][oid]);
                 return false;
@@ -1021,8 +1050,8 @@ static bool consistent(const gx_engine *e, const gx_rules_opts *ro, unsigned k, 
                     told = fx->v[i].rule == held[oid];
             bool news = held[oid] && held[oid] != g_near_before[did][oid];
             if (told != news)
-                return fprintf(stderr, "  step %d: near d%llu o%llu told=%d news=%d\n", step, (unsigned long long)did,
-                               (unsigned long long)oid, told, news),
+                return fprintf(stderr, "  step %d: near d%llu o%llu told=%d news=%d\n", step,
+                               (unsigned long long)did, (unsigned long long)oid, told, news),
                        false;
         }
     }
@@ -1054,7 +1083,7 @@ TEST(property_matches_equal_brute_force)
             p_firm(e, i, NULL);
         }
         uint64_t next_d = 1, next_o = 1;
-        int counts[8] = {0};
+        int counts[7] = {0};
         for (int step = 0; step < 320; step++) {
             snapshot_near(e);
             fx_clear(&fx);
@@ -1108,8 +1137,8 @@ TEST(property_matches_equal_brute_force)
             REQUIRE(err == GX_OK);
             REQUIRE(replay(&fx));
             if (!consistent(e, &opts.rules, k, &fx, step)) {
-                fprintf(stderr, "  seed %llu step %d (r=%u id=%llu); effects:\n", (unsigned long long)seed, step, r,
-                        (unsigned long long)id);
+                fprintf(stderr, "  seed %llu step %d (r=%u id=%llu); effects:\n", (unsigned long long)seed,
+                        step, r, (unsigned long long)id);
                 fx_dump(&fx);
                 CHECK(0);
                 break;
@@ -1119,8 +1148,11 @@ TEST(property_matches_equal_brute_force)
         gx_engine_stats_get(e, &st);
         total_matches += st.matches;
         total_near += st.near_misses;
-        printf("     seed %llu: %llu demands, %llu offers open, %llu matches, %llu near misses\n",
-               (unsigned long long)seed, (unsigned long long)st.demands_open, (unsigned long long)st.offers_open,
+        printf("     seed %llu: ops +d %d +o %d ~o %d ~d %d -o %d -d %d firm %d; open %llu demands, %llu "
+               "offers, "
+               "%llu matches, %llu near misses\n",
+               (unsigned long long)seed, counts[0], counts[1], counts[2], counts[3], counts[4], counts[5],
+               counts[6], (unsigned long long)st.demands_open, (unsigned long long)st.offers_open,
                (unsigned long long)st.matches, (unsigned long long)st.near_misses);
         gx_fxv_fini(&fx);
         gx_engine_destroy(&e);
@@ -1228,33 +1260,84 @@ static gx_err scenario_op(gx_engine *e, int i, gx_fxv *fx, long let)
     gx_firm f = {0};
     /* inputs are built before arming the failure */
     switch (i) {
-    case 0: firm_init(&f, ANCHOR, "410611", "hebi.etdz", 35.75, 114.30, GX_CREDIT_A, NULL); break;
-    case 1: firm_init(&f, SME1, "410611", NULL, 35.76, 114.31, GX_CREDIT_B, "ISO9001"); break;
-    case 2: firm_init(&f, SME2, "410611", NULL, 35.74, 114.29, GX_CREDIT_B, NULL); break;
-    case 3: s = mk_sub(1, SME1); gx_strv_push(&s.processes, "casting"); break;
-    case 4: d = mk_demand(1, ANCHOR); break;
-    case 5: case 6: case 7: case 8:
+    case 0:
+        firm_init(&f, ANCHOR, "410611", "hebi.etdz", 35.75, 114.30, GX_CREDIT_A, NULL);
+        break;
+    case 1:
+        firm_init(&f, SME1, "410611", NULL, 35.76, 114.31, GX_CREDIT_B, "ISO9001");
+        break;
+    case 2:
+        firm_init(&f, SME2, "410611", NULL, 35.74, 114.29, GX_CREDIT_B, NULL);
+        break;
+    case 3:
+        s = mk_sub(1, SME1);
+        gx_strv_push(&s.processes, "casting");
+        break;
+    case 4:
+        d = mk_demand(1, ANCHOR);
+        break;
+    case 5:
+    case 6:
+    case 7:
+    case 8:
         o = mk_offer((uint64_t)(i + 6), i % 2 ? SME1 : SME2, (uint32_t)(20 + 7 * i));
         o.expires_at = i == 8 ? g_now + 1 : 0;
         break;
-    case 9: d = mk_demand(2, ANCHOR); gx_strv_push(&d.certs, "IATF16949"); break;
-    case 10: o = mk_offer(11, SME1, 120); break;
-    case 11: d = mk_demand(1, ANCHOR); d.quantity = 7000; break;
-    case 12: firm_init(&f, SME2, "410611", NULL, 35.74, 114.29, GX_CREDIT_D, NULL); break;
-    default: break;
+    case 9:
+        d = mk_demand(2, ANCHOR);
+        gx_strv_push(&d.certs, "IATF16949");
+        break;
+    case 10:
+        o = mk_offer(11, SME1, 120);
+        break;
+    case 11:
+        d = mk_demand(1, ANCHOR);
+        d.quantity = 7000;
+        break;
+    case 12:
+        firm_init(&f, SME2, "410611", NULL, 35.74, 114.29, GX_CREDIT_D, NULL);
+        break;
+    default:
+        break;
     }
     g_fail_in = let;
     switch (i) {
-    case 0: case 1: case 2: case 12: err = gx_engine_put_firm(e, &f, g_now, fx); break;
-    case 3: err = gx_engine_add_sub(e, &s, g_now, fx); break;
-    case 4: case 9: err = gx_engine_add_demand(e, &d, g_now, fx); break;
-    case 5: case 6: case 7: case 8: err = gx_engine_add_offer(e, &o, g_now, fx); break;
-    case 10: err = gx_engine_update_offer(e, &o, g_now, fx); break;
-    case 11: err = gx_engine_update_demand(e, &d, g_now, fx); break;
-    case 13: err = gx_engine_close_offer(e, 12, GX_STATE_WITHDRAWN, fx); break;
-    case 14: err = gx_engine_expire(e, g_now + 1, fx) == 1 ? GX_OK : GX_ERR_NOMEM; break;
-    case 15: err = gx_engine_close_demand(e, 1, GX_STATE_AWARDED, fx); break;
-    default: break;
+    case 0:
+    case 1:
+    case 2:
+    case 12:
+        err = gx_engine_put_firm(e, &f, g_now, fx);
+        break;
+    case 3:
+        err = gx_engine_add_sub(e, &s, g_now, fx);
+        break;
+    case 4:
+    case 9:
+        err = gx_engine_add_demand(e, &d, g_now, fx);
+        break;
+    case 5:
+    case 6:
+    case 7:
+    case 8:
+        err = gx_engine_add_offer(e, &o, g_now, fx);
+        break;
+    case 10:
+        err = gx_engine_update_offer(e, &o, g_now, fx);
+        break;
+    case 11:
+        err = gx_engine_update_demand(e, &d, g_now, fx);
+        break;
+    case 13:
+        err = gx_engine_close_offer(e, 12, GX_STATE_WITHDRAWN, fx);
+        break;
+    case 14:
+        err = gx_engine_expire(e, g_now + 1, fx) == 1 ? GX_OK : GX_ERR_NOMEM;
+        break;
+    case 15:
+        err = gx_engine_close_demand(e, 1, GX_STATE_AWARDED, fx);
+        break;
+    default:
+        break;
     }
     g_fail_in = -1;
     gx_firm_fini(&f);

@@ -136,11 +136,11 @@ static void strv_set(gx_strv *sv, const char *a, const char *b)
 }
 
 /* Exactly rule r fails. */
-#define ONLY_FAILS(x, r)                                                                                  \
-    do {                                                                                                  \
-        CHECK_EQ_INT((x).n_failed, 1);                                                                    \
-        CHECK_EQ_INT((x).failed, (r));                                                                    \
-        CHECK(!(x).rules[(r)].pass);                                                                      \
+#define ONLY_FAILS(x, r)                                                                                     \
+    do {                                                                                                     \
+        CHECK_EQ_INT((x).n_failed, 1);                                                                       \
+        CHECK_EQ_INT((x).failed, (r));                                                                       \
+        CHECK(!(x).rules[(r)].pass);                                                                         \
     } while (0)
 
 TEST(baseline_is_eligible)
@@ -259,7 +259,8 @@ TEST(rule_technology)
     f.d.modes = GX_BIT(GX_MODE_ASSIGNMENT);
     eval(&f, &x);
     ONLY_FAILS(x, GX_RULE_TECHNOLOGY);
-    CHECK(has(x.rules[GX_RULE_TECHNOLOGY].detail, "missing mode assignment (offers licence, joint_development)"));
+    CHECK(has(x.rules[GX_RULE_TECHNOLOGY].detail,
+              "missing mode assignment (offers licence, joint_development)"));
     f.d.modes = 0; /* any mode */
     eval(&f, &x);
     CHECK(x.rules[GX_RULE_TECHNOLOGY].pass);
@@ -314,7 +315,8 @@ TEST(rule_lead_time)
     f.o.lead_time_days = 112;
     eval(&f, &x);
     ONLY_FAILS(x, GX_RULE_LEAD_TIME);
-    CHECK(has(x.rules[GX_RULE_LEAD_TIME].detail, "needed by 2027-03-05; today 2026-11-25 + lead 112 d = 2027-03-17"));
+    CHECK(has(x.rules[GX_RULE_LEAD_TIME].detail,
+              "needed by 2027-03-05; today 2026-11-25 + lead 112 d = 2027-03-17"));
     CHECK(has(x.rules[GX_RULE_LEAD_TIME].detail, "late by 12 d"));
     char h[160];
     CHECK_STR(gx_rules_hint(&x, GX_RULE_LEAD_TIME, h, sizeof h), "shorten lead time by 12 d to qualify");
@@ -345,9 +347,11 @@ TEST(rule_capacity)
     eval(&f, &x);
     ONLY_FAILS(x, GX_RULE_CAPACITY);
     CHECK(fabs(x.capacity_until_needed - 4000) < 1e-9);
-    CHECK(has(x.rules[GX_RULE_CAPACITY].detail, "capacity 4000 pcs by 2027-03-05 (1200 pcs/month x 100 d); quantity 5000 pcs"));
+    CHECK(has(x.rules[GX_RULE_CAPACITY].detail,
+              "capacity 4000 pcs by 2027-03-05 (1200 pcs/month x 100 d); quantity 5000 pcs"));
     char h[160];
-    CHECK_STR(gx_rules_hint(&x, GX_RULE_CAPACITY, h, sizeof h), "capacity 4000 short of 5000 pcs by 2027-03-05");
+    CHECK_STR(gx_rules_hint(&x, GX_RULE_CAPACITY, h, sizeof h),
+              "capacity 4000 short of 5000 pcs by 2027-03-05");
     f.d.splittable = true;
     eval(&f, &x);
     CHECK_EQ_INT(x.n_failed, 0);
@@ -398,9 +402,11 @@ TEST(rule_region_service_scope)
     f.o.service_scope = GX_SCOPE_SAME_DISTRICT; /* SME district 410611, anchor's hebi.etdz */
     eval(&f, &x);
     ONLY_FAILS(x, GX_RULE_REGION);
-    CHECK(has(x.rules[GX_RULE_REGION].detail, "offer service scope same_district: demand firm in hebi.etdz vs 410611 (outside)"));
+    CHECK(has(x.rules[GX_RULE_REGION].detail,
+              "offer service scope same_district: demand firm in hebi.etdz vs 410611 (outside)"));
     char h[160];
-    CHECK(has(gx_rules_hint(&x, GX_RULE_REGION, h, sizeof h), "outside the offer's same-district service scope"));
+    CHECK(has(gx_rules_hint(&x, GX_RULE_REGION, h, sizeof h),
+              "outside the offer's same-district service scope"));
     f.o.service_scope = GX_SCOPE_SAME_CITY;
     eval(&f, &x);
     CHECK(x.rules[GX_RULE_REGION].pass);
@@ -576,9 +582,9 @@ TEST(score_terms)
     gx_explain x;
     eval(&f, &x);
     CHECK(x.terms[GX_TERM_INDUSTRY] == 1.0);
-    CHECK(x.terms[GX_TERM_PROCESS] == 1.0); /* both covers more specific than required */
-    CHECK(x.terms[GX_TERM_CREDIT] == 0.7);  /* B */
-    CHECK(x.terms[GX_TERM_CAPACITY] == 1.0); /* 10000 for 5000: twice the need */
+    CHECK(x.terms[GX_TERM_PROCESS] == 1.0);                /* both covers more specific than required */
+    CHECK(x.terms[GX_TERM_CREDIT] == 0.7);                 /* B */
+    CHECK(x.terms[GX_TERM_CAPACITY] == 1.0);               /* 10000 for 5000: twice the need */
     CHECK(fabs(x.terms[GX_TERM_LEAD_TIME] - 0.8) < 1e-12); /* (100 - 20) / 100 */
     CHECK(x.terms[GX_TERM_PRICE] == 1.0);
     CHECK(x.terms[GX_TERM_TRACK_RECORD] == 0);
@@ -591,10 +597,10 @@ TEST(score_terms)
     CHECK(sw == 100);
     CHECK(fabs(x.score - 100 * s / sw) < 1e-9);
 
-    strv_set(&f.o.industries, "C3679", NULL); /* same group */
+    strv_set(&f.o.industries, "C3679", NULL);      /* same group */
     strv_set(&f.o.processes, "casting.die", NULL); /* equal: 0.8 */
     f.o.monthly_capacity = 2250;                   /* 7500: ratio 1.5 */
-    f.o.price_max = 16;                             /* 11-16 vs max 14: 3/5 inside */
+    f.o.price_max = 16;                            /* 11-16 vs max 14: 3/5 inside */
     f.sme.awards = 4;
     eval(&f, &x);
     CHECK(x.terms[GX_TERM_INDUSTRY] == 0.75);
@@ -680,7 +686,8 @@ TEST(hints)
     f.o.trl = 4;
     strv_set(&f.d.ipc, "G06N", NULL);
     eval(&f, &x);
-    CHECK_STR(gx_rules_hint(&x, GX_RULE_TECHNOLOGY, h, sizeof h), "cover IPC G06N, raise TRL from 4 to 6 to qualify");
+    CHECK_STR(gx_rules_hint(&x, GX_RULE_TECHNOLOGY, h, sizeof h),
+              "cover IPC G06N, raise TRL from 4 to 6 to qualify");
 
     /* a passing rule, a fast-path explanation, a short buffer */
     CHECK_STR(gx_rules_hint(&x, GX_RULE_KIND, h, sizeof h), "kind: no change needed");
