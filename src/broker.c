@@ -568,43 +568,42 @@ size_t gx_broker_expire(gx_broker *b, int64_t now, const gx_broker_io *io)
 {
     gx_broker_batch_begin(b, now, b->now_ms);
     b->fx.n = 0;
+    /* Ask the engine first: an idle broker must not pay an fsync per tick. */
+    size_t closed = gx_engine_expire(b->engine, now, &b->fx);
+    if (!closed && !b->fx.n)
+        return 0;
     gx_err err = gx_broker_write_begin(b);
-    size_t closed = 0;
-    if (!err) {
-        b->engine_touched = true;
-        closed = gx_engine_expire(b->engine, now, &b->fx);
-        for (size_t i = 0; !err && i < b->fx.n; i++) {
-            const gx_fx *f = &b->fx.v[i];
-            if (f->type == GX_FX_DEMAND_CLOSED) {
-                gx_demand d;
-                if ((err = gx_broker_get_demand(b, f->demand_id, &d)))
-                    break;
-                d.state = GX_STATE_EXPIRED;
-                if (!(err = gx_broker_put_demand(b, &d)))
-                    err = gx_notify_demand_changed(b, &d, GX_N_DEMAND_EXPIRED, NULL, 0);
-                gx_monitor_event ev = {.at = now, .type = "state", .demand_id = d.id, .kind = d.kind,
-                                       .industry = d.industry, .state = GX_STATE_EXPIRED};
-                gx_broker_event(b, &ev);
-                gx_demand_fini(&d);
-            } else if (f->type == GX_FX_OFFER_CLOSED) {
-                gx_offer o;
-                if ((err = gx_broker_get_offer(b, f->offer_id, &o)))
-                    break;
-                o.state = GX_STATE_EXPIRED;
-                if (!(err = gx_broker_put_offer(b, &o))) {
-                    gx_notice n = {.type = GX_N_OFFER_EXPIRED, .at = now, .offer_id = o.id, .state = GX_STATE_EXPIRED};
-                    err = gx_notify_send(b, o.owner, &n);
-                }
-                gx_monitor_event ev = {.at = now, .type = "state", .offer_id = o.id, .state = GX_STATE_EXPIRED};
-                gx_broker_event(b, &ev);
-                gx_offer_fini(&o);
+    b->engine_touched = true; /* from here a failure means the store did not follow the engine */
+    for (size_t i = 0; !err && i < b->fx.n; i++) {
+        const gx_fx *f = &b->fx.v[i];
+        if (f->type == GX_FX_DEMAND_CLOSED) {
+            gx_demand d;
+            if ((err = gx_broker_get_demand(b, f->demand_id, &d)))
+                break;
+            d.state = GX_STATE_EXPIRED;
+            if (!(err = gx_broker_put_demand(b, &d)))
+                err = gx_notify_demand_changed(b, &d, GX_N_DEMAND_EXPIRED, NULL, 0);
+            gx_monitor_event ev = {.at = now, .type = "state", .demand_id = d.id, .kind = d.kind,
+                                   .industry = d.industry, .state = GX_STATE_EXPIRED};
+            gx_broker_event(b, &ev);
+            gx_demand_fini(&d);
+        } else if (f->type == GX_FX_OFFER_CLOSED) {
+            gx_offer o;
+            if ((err = gx_broker_get_offer(b, f->offer_id, &o)))
+                break;
+            o.state = GX_STATE_EXPIRED;
+            if (!(err = gx_broker_put_offer(b, &o))) {
+                gx_notice n = {.type = GX_N_OFFER_EXPIRED, .at = now, .offer_id = o.id, .state = GX_STATE_EXPIRED};
+                err = gx_notify_send(b, o.owner, &n);
             }
+            gx_monitor_event ev = {.at = now, .type = "state", .offer_id = o.id, .state = GX_STATE_EXPIRED};
+            gx_broker_event(b, &ev);
+            gx_offer_fini(&o);
         }
-        if (!err)
-            err = gx_notify_effects(b, &b->fx);
-        err = gx_broker_write_end(b, err);
     }
-    if (err)
+    if (!err)
+        err = gx_notify_effects(b, &b->fx);
+    if ((err = gx_broker_write_end(b, err)))
         gx_log(GX_LOG_ERR, "expiry: %s", gx_err_str(err));
     gx_broker_batch_end(b, io);
     return err ? 0 : closed;

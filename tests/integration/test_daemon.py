@@ -78,6 +78,16 @@ class Daemon(unittest.TestCase):
         finally:
             broker.cleanup()
 
+    def test_idle_broker_does_not_commit_on_expiry_ticks(self):
+        broker = Broker(extra_args=["-o", "expiry_interval_ms=20"]).start()
+        try:
+            Client(broker.endpoint, operator=True).call(ping=pb.Ping())
+            time.sleep(1.0)  # some fifty expiry ticks with nothing to expire
+            self.assertEqual(broker.stop(), 0)
+            self.assertRegex(broker.read_log(), r"stopped after \d+ requests, 0 notices, 0 commits")
+        finally:
+            broker.cleanup()
+
     def test_expiry_takes_postings_out_and_says_so(self):
         with Broker(extra_args=["-o", "expiry_interval_ms=100"]) as broker:
             op = Client(broker.endpoint, operator=True)
