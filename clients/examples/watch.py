@@ -1,0 +1,57 @@
+#!/usr/bin/env python3
+"""An integrator's example in Python: follow one firm's notices from gongxud.
+
+Uses only the wire contract (proto/gongxu/v1/gongxu.proto) and ZeroMQ:
+  protoc --python_out=OUT -Iproto proto/gongxu/v1/gongxu.proto   # the build does this into build/python
+  /usr/bin/python3 clients/examples/watch.py FIRM_ID [ENDPOINT [QUIET_SECONDS]]  # Debian python3-zmq, python3-protobuf
+
+Resumes after the firm's last acknowledged notice, prints each one as text,
+acknowledges it, and stops after QUIET_SECONDS (default 30) without a notice.
+"""
+import os
+import sys
+
+sys.path.insert(0, os.environ.get("GX_PY", os.path.join(os.path.dirname(__file__), "../../build/python")))
+import zmq  # noqa: E402
+from gongxu.v1 import gongxu_pb2 as pb  # noqa: E402
+
+
+def main():
+    firm = sys.argv[1]
+    endpoint = sys.argv[2] if len(sys.argv) > 2 else os.environ.get("GONGXU_SERVER", "tcp://127.0.0.1:7450")
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(endpoint)
+    next_id = iter(range(1, 1 << 62))
+
+    def call(**body):
+        req = pb.Envelope(version=1, request_id=next(next_id), **body)
+        sock.send(req.SerializeToString())
+        while True:  # notices may arrive before the reply: handle them in order
+            if not sock.poll(5000):
+                sys.exit("gongxud did not answer")
+            env = pb.Envelope.FromString(sock.recv())
+            if env.request_id == req.request_id:
+                if env.WhichOneof("body") == "error":
+                    sys.exit("refused: %s: %s" % (pb.ErrorCode.Name(env.error.code), env.error.message))
+                return env.reply
+            show(env.notice)
+
+    def show(notice):
+        kind = notice.WhichOneof("body")
+        text = str(getattr(notice, kind)).replace("\n", " ")
+        print("#%d %s %s" % (notice.seq, kind, text[:300]))
+        call(ack=pb.Ack(seq=notice.seq))
+
+    call(hello=pb.Hello(firm_id=firm, client="examples/watch.py"))
+    info = call(resume=pb.Resume(from_last_ack=True)).resume
+    print("resumed after %d; head %d" % (info.resumed_after, info.head_seq))
+    quiet_ms = int(float(sys.argv[3]) * 1000) if len(sys.argv) > 3 else 30000
+    while sock.poll(quiet_ms):
+        env = pb.Envelope.FromString(sock.recv())
+        if env.WhichOneof("body") == "notice":
+            show(env.notice)
+
+
+if __name__ == "__main__":
+    main()
