@@ -34,6 +34,11 @@ static void s_limits(gx_broker *b)
     b->limits.max_string = (size_t)b->cfg.max_string_bytes;
     b->limits.max_text = (size_t)b->cfg.max_text_bytes;
     b->limits.max_repeated = (size_t)b->cfg.max_repeated;
+    if (b->rates)
+        gx_limiter_configure(b->rates, (double)b->cfg.rate_per_firm, (double)b->cfg.rate_burst);
+    if (b->handshakes)
+        gx_limiter_configure(b->handshakes, (double)b->cfg.handshakes_per_second,
+                             (double)b->cfg.handshakes_per_second);
 }
 
 typedef struct s_load {
@@ -96,6 +101,43 @@ static bool s_load_visit(void *ctx, const void *key, size_t klen, const void *va
     return true;
 }
 
+static bool s_key_visit(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    s_load *l = ctx;
+    char k[GX_KEY_LEN + 1], firm[GX_FIRM_ID_LEN + 1];
+    if (klen != GX_KEY_LEN || vlen < GX_FIRM_ID_LEN + 1) {
+        l->err = GX_ERR_MALFORMED;
+        return false;
+    }
+    memcpy(k, key, GX_KEY_LEN);
+    k[GX_KEY_LEN] = 0;
+    memcpy(firm, val, GX_FIRM_ID_LEN);
+    firm[GX_FIRM_ID_LEN] = 0;
+    l->err = gx_auth_put(l->b->auth, k, firm, ((const uint8_t *)val)[GX_FIRM_ID_LEN] != 0);
+    return l->err == GX_OK;
+}
+
+/* A fresh key registry: operator keys from their file, firm keys from the store. */
+static gx_err s_rebuild_auth(gx_broker *b, gx_txn *t)
+{
+    gx_auth *a = NULL;
+    char err[512];
+    gx_err rc = gx_auth_new(&a);
+    if (rc)
+        return rc;
+    gx_auth_destroy(&b->auth);
+    b->auth = a;
+    if (b->cfg.insecure_dev)
+        return GX_OK;
+    if ((rc = gx_auth_load_operators(a, b->operator_keys, err, sizeof err))) {
+        gx_log(GX_LOG_ERR, "operator keys: %s", err);
+        return rc;
+    }
+    s_load l = {b, GX_T_KEYS, GX_OK, 0};
+    rc = gx_store_scan(t, GX_T_KEYS, NULL, 0, NULL, 0, s_key_visit, &l);
+    return rc ? rc : l.err;
+}
+
 /* Builds a fresh engine from the store: firms, then offers, demands, subscriptions. */
 static gx_err s_rebuild_engine(gx_broker *b)
 {
@@ -119,6 +161,8 @@ static gx_err s_rebuild_engine(gx_broker *b)
         if (err)
             break;
     }
+    if (!err)
+        err = s_rebuild_auth(b, t);
     gx_store_abort(&t);
     b->engine_dirty = false;
     return err;
@@ -144,9 +188,25 @@ gx_err gx_broker_new(const gx_config *cfg, int64_t now, gx_broker **out, char *e
                  gx_store_last_error(NULL));
         goto out;
     }
-    if ((err = gx_sessions_new((size_t)cfg->sessions_max, &b->sessions))) {
+    if ((err = gx_sessions_new((size_t)cfg->sessions_max, &b->sessions)) ||
+        (err = gx_limiter_new((size_t)cfg->sessions_max * 2, &b->rates)) || (err = gx_limiter_new(1, &b->handshakes))) {
         snprintf(errbuf, errlen, "sessions: %s", gx_err_str(err));
         goto out;
+    }
+    s_limits(b);
+    if (cfg->operator_keys[0])
+        snprintf(b->operator_keys, sizeof b->operator_keys, "%s", cfg->operator_keys);
+    else
+        snprintf(b->operator_keys, sizeof b->operator_keys, "%s/operator_keys", cfg->data_dir);
+    if (!cfg->insecure_dev && !cfg->operator_keys[0]) {
+        char keypath[GX_CONFIG_STR_MAX + 32];
+        bool created;
+        snprintf(keypath, sizeof keypath, "%s/operator.key", cfg->data_dir);
+        if ((err = gx_auth_bootstrap_operator(b->operator_keys, keypath, &created, errbuf, errlen)))
+            goto out;
+        if (created)
+            gx_log(GX_LOG_NOTICE, "first start: created the operator key %s (keep it secret) and listed it in %s",
+                   keypath, b->operator_keys);
     }
     if ((err = s_rebuild_engine(b))) {
         snprintf(errbuf, errlen, "rebuilding the engine from %s: %s", cfg->data_dir, gx_err_str(err));
@@ -190,6 +250,9 @@ void gx_broker_destroy(gx_broker **pb)
     gx_fxv_fini(&b->fx);
     gx_engine_destroy(&b->engine);
     gx_sessions_destroy(&b->sessions);
+    gx_auth_destroy(&b->auth);
+    gx_limiter_destroy(&b->rates);
+    gx_limiter_destroy(&b->handshakes);
     gx_store_close(&b->store);
     gx_vocab_destroy(&b->vocab);
     free(b);
@@ -411,7 +474,51 @@ void gx_requests_error(gx_broker *b, const void *rid, size_t rid_len, uint64_t r
     b->n_replies++;
 }
 
-void gx_broker_handle(gx_broker *b, const void *rid, size_t rid_len, const void *frame, size_t len, int frames)
+gx_err gx_broker_admit(gx_broker *b, bool monitor, const char *key, int64_t now_ms)
+{
+    gx_principal p;
+    if (!gx_limiter_take(b->handshakes, "", now_ms))
+        return GX_ERR_RATE_LIMITED;
+    gx_err err = gx_auth_lookup(b->auth, key, &p);
+    if (!err && monitor && !p.is_operator)
+        err = GX_ERR_FORBIDDEN; /* the monitor stream is the operators' */
+    return err;
+}
+
+/* The session of this message: with CURVE, from the key (ZAP User-Id), checked
+ * against the registry on every message so that a revoked key stops at once.
+ * Returns false when the request was answered with an error. */
+static bool s_session(gx_broker *b, const void *rid, size_t rid_len, const char *user_id, const gx_request *req,
+                      gx_session **out)
+{
+    gx_session *s = gx_sessions_find(b->sessions, rid, rid_len, b->now_ms);
+    *out = s;
+    if (b->cfg.insecure_dev)
+        return true; /* Hello binds (requests.c) */
+    gx_principal p;
+    gx_err err = gx_auth_lookup(b->auth, user_id, &p);
+    if (err) {
+        if (s)
+            gx_sessions_drop(b->sessions, s);
+        *out = NULL;
+        gx_requests_error(b, rid, rid_len, req->request_id, err, err == GX_ERR_FORBIDDEN ? "this key was revoked"
+                                                                                          : "this key is not registered",
+                          NULL);
+        return false;
+    }
+    if (s && strcmp(s->key, user_id) == 0)
+        return true;
+    if (gx_sessions_bind(b->sessions, rid, rid_len, p.firm, p.is_operator, b->now_ms, &s) != GX_OK) {
+        gx_requests_error(b, rid, rid_len, req->request_id, GX_ERR_INTERNAL, "cannot open a session", NULL);
+        return false;
+    }
+    snprintf(s->key, sizeof s->key, "%s", user_id);
+    *out = s;
+    return true;
+}
+
+void gx_broker_handle(gx_broker *b, const void *rid, size_t rid_len, const char *user_id, const void *frame,
+                      size_t len, int frames)
 {
     gx_request req;
     char msg[384], field[96];
@@ -430,8 +537,18 @@ void gx_broker_handle(gx_broker *b, const void *rid, size_t rid_len, const void 
         gx_request_fini(&req);
         return;
     }
-    gx_session *s = gx_sessions_find(b->sessions, rid, rid_len, b->now_ms);
-    gx_requests_handle(b, s, rid, rid_len, &req);
+    gx_session *s;
+    if (s_session(b, rid, rid_len, user_id, &req, &s)) {
+        /* One bucket per firm (or operator key): many connections do not multiply the rate. */
+        const char *bucket = s ? (s->firm[0] ? s->firm : s->key) : "";
+        if (bucket[0] && !gx_limiter_take(b->rates, bucket, b->now_ms)) {
+            b->counters.rate_limited++;
+            gx_requests_error(b, rid, rid_len, req.request_id, GX_ERR_RATE_LIMITED,
+                              "over rate_per_firm requests per second; retry later", NULL);
+        } else {
+            gx_requests_handle(b, s, rid, rid_len, &req);
+        }
+    }
     gx_request_fini(&req);
 }
 
@@ -630,6 +747,12 @@ gx_err gx_broker_reload(gx_broker *b, const gx_config *next, char *errbuf, size_
         b->vocab = v;
     }
     s_limits(b);
+    if (!b->cfg.insecure_dev) {
+        char oerr[512];
+        gx_err oe = gx_auth_load_operators(b->auth, b->operator_keys, oerr, sizeof oerr);
+        if (oe && !errbuf[0])
+            snprintf(errbuf, errlen, "operator keys kept: %s", oerr);
+    }
     gx_log_level lvl;
     if (gx_log_parse_level(b->cfg.log_level, &lvl))
         gx_log_set_level(lvl);

@@ -48,10 +48,18 @@ void gx_broker_destroy(gx_broker **b);
 /* Starts a batch at time now (unix seconds; now_ms for session activity). */
 void gx_broker_batch_begin(gx_broker *b, int64_t now, int64_t now_ms);
 
-/* Handles one client message: rid is the routing id, frame the payload.
- * frames is the number of payload frames the message had; anything but 1 gets a
- * MALFORMED reply. Always produces exactly one reply. */
-void gx_broker_handle(gx_broker *b, const void *rid, size_t rid_len, const void *frame, size_t len, int frames);
+/* Handles one client message: rid is the routing id, user_id the connection's
+ * CURVE public key (Z85, from the ZAP User-Id; NULL in --insecure-dev mode),
+ * frame the payload. frames is the number of payload frames the message had;
+ * anything but 1 gets a MALFORMED reply. Always produces exactly one reply. */
+void gx_broker_handle(gx_broker *b, const void *rid, size_t rid_len, const char *user_id, const void *frame,
+                      size_t len, int frames);
+
+/* The ZAP decision for a CURVE handshake with public key `key` (Z85) at now_ms:
+ * GX_OK to admit; GX_ERR_RATE_LIMITED when handshakes come too fast (ZAP 300,
+ * the client retries); GX_ERR_UNAUTHENTICATED / GX_ERR_FORBIDDEN for unknown or
+ * revoked keys, and for non-operators on the monitor stream (ZAP 400). */
+gx_err gx_broker_admit(gx_broker *b, bool monitor, const char *key, int64_t now_ms);
 
 /* Commits the batch, then sends its replies and events and delivers notices. */
 void gx_broker_batch_end(gx_broker *b, const gx_broker_io *io);
@@ -76,6 +84,7 @@ typedef struct gx_broker_counters {
     uint64_t notices;         /* notices written to inboxes */
     uint64_t batches;         /* write transactions committed */
     uint64_t commit_failures; /* batches whose commit failed */
+    uint64_t rate_limited;    /* requests refused by the per-firm rate limit */
 } gx_broker_counters;
 void gx_broker_counters_get(const gx_broker *b, gx_broker_counters *out);
 

@@ -4,10 +4,12 @@
 #ifndef GX_BROKER_INT_H
 #define GX_BROKER_INT_H
 
+#include "auth.h"
 #include "broker.h"
 #include "codec.h"
 #include "engine.h"
 #include "inbox.h"
+#include "limit.h"
 #include "session.h"
 #include "store.h"
 #include "vocab.h"
@@ -44,6 +46,10 @@ struct gx_broker {
     gx_vocab *vocab;                /* codes */
     gx_engine *engine;              /* matching */
     gx_sessions *sessions;          /* connections */
+    gx_auth *auth;                  /* CURVE keys -> firms (unused with insecure_dev) */
+    gx_limiter *rates;              /* per-firm request buckets */
+    gx_limiter *handshakes;         /* one bucket for new connections */
+    char operator_keys[GX_CONFIG_STR_MAX + 32]; /* resolved operator keys path */
     gx_limits limits;               /* decode caps */
 
     int64_t now;                    /* batch time, unix seconds */
@@ -63,6 +69,7 @@ struct gx_broker {
 
     gx_fxv fx;                      /* scratch effects list */
     gx_broker_counters counters;    /* figures */
+    uint64_t rate_limited;          /* requests refused by the rate limit */
 };
 
 /* ---- broker.c */

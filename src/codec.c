@@ -34,7 +34,7 @@ const char *gx_req_name(gx_req_type t)
         "none",        "hello",        "register_firm", "get_firm",      "post_demand",   "post_offer",
         "update_demand", "update_offer", "withdraw",   "subscribe",     "interest",      "accept",
         "decline",     "award",        "ack",           "resume",        "get_shortlist", "get_posting",
-        "list_postings", "get_stats",  "ping"};
+        "list_postings", "get_stats",  "ping",          "register_key",  "revoke_key"};
     return (t >= 0 && t < GX_REQ__COUNT) ? names[t] : "?";
 }
 
@@ -305,6 +305,17 @@ static gx_err s_dec_sub(s_dec *d, const Gongxu__V1__Subscription *m, gx_sub *x)
     return GX_OK;
 }
 
+/* A CURVE public key in Z85: 40 characters of the Z85 alphabet. */
+static gx_err s_key(s_dec *d, const char *s, const char *field, char out[41])
+{
+    static const char z85[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
+    out[0] = 0;
+    if (!s || strlen(s) != 40 || strspn(s, z85) != 40)
+        return s_fail(d, GX_ERR_INVALID, field, "a CURVE public key is 40 Z85 characters");
+    memcpy(out, s, 41);
+    return GX_OK;
+}
+
 static gx_err s_missing(s_dec *d, const char *field)
 {
     return s_fail(d, GX_ERR_BAD_REQUEST, field, "required");
@@ -405,6 +416,14 @@ static gx_err s_dec_body(s_dec *d, const s_env *e, gx_request *r)
     case GONGXU__V1__ENVELOPE__BODY_PING:
         r->type = GX_REQ_PING;
         return GX_OK;
+    case GONGXU__V1__ENVELOPE__BODY_REGISTER_KEY:
+        r->type = GX_REQ_REGISTER_KEY;
+        if ((err = s_firm_id(d, e->register_key->firm_id, "register_key.firm_id", r->firm_id)))
+            return err;
+        return s_key(d, e->register_key->public_key, "register_key.public_key", r->key);
+    case GONGXU__V1__ENVELOPE__BODY_REVOKE_KEY:
+        r->type = GX_REQ_REVOKE_KEY;
+        return s_key(d, e->revoke_key->public_key, "revoke_key.public_key", r->key);
     case GONGXU__V1__ENVELOPE__BODY_REPLY:
     case GONGXU__V1__ENVELOPE__BODY_ERROR:
     case GONGXU__V1__ENVELOPE__BODY_NOTICE:
@@ -912,6 +931,14 @@ gx_err gx_codec_encode_reply(const gx_reply *r, gx_buf *out)
         rep->result_case = GONGXU__V1__REPLY__RESULT_FIRM;
         if (!(rep->firm = s_firm(&a, r->firm, r->with_details)))
             goto oom;
+        break;
+    case GX_REPLY_KEY:
+        rep->result_case = GONGXU__V1__REPLY__RESULT_KEY;
+        NEW(&a, Gongxu__V1__KeyInfo, GONGXU__V1__KEY_INFO__INIT, rep->key);
+        rep->key->public_key = s_s(r->key);
+        rep->key->firm_id = s_s(r->key_firm);
+        rep->key->revoked = r->revoked;
+        rep->key->created_at = r->created_at;
         break;
     case GX_REPLY_ACKED:
         rep->result_case = GONGXU__V1__REPLY__RESULT_ACKED;

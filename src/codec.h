@@ -53,6 +53,8 @@ typedef enum gx_req_type {
     GX_REQ_LIST_POSTINGS,
     GX_REQ_GET_STATS,
     GX_REQ_PING,
+    GX_REQ_REGISTER_KEY,
+    GX_REQ_REVOKE_KEY,
     GX_REQ__COUNT
 } gx_req_type;
 
@@ -66,7 +68,8 @@ typedef struct gx_request {
     gx_sub sub;                          /* SUBSCRIBE */
     uint64_t id;                         /* demand/posting id; ACK: seq; RESUME: after_seq */
     uint64_t offer_id;                   /* INTEREST */
-    char firm_id[GX_FIRM_ID_LEN + 1];    /* HELLO, GET_FIRM, ACCEPT, DECLINE, AWARD */
+    char firm_id[GX_FIRM_ID_LEN + 1];    /* HELLO, GET_FIRM, ACCEPT, DECLINE, AWARD, REGISTER_KEY */
+    char key[41];                        /* REGISTER_KEY, REVOKE_KEY: Z85 public key */
     bool flag;                           /* HELLO operator, REGISTER override_check,
                                             RESUME from_last_ack, LIST include_closed */
     char *text;                          /* HELLO client, INTEREST message, DECLINE reason */
@@ -112,6 +115,7 @@ typedef enum gx_reply_type {
     GX_REPLY_STATS,
     GX_REPLY_FIRM,
     GX_REPLY_ACKED,
+    GX_REPLY_KEY,
 } gx_reply_type;
 
 /* A reply to encode; only the fields of its type are read. All borrowed. */
@@ -141,6 +145,10 @@ typedef struct gx_reply {
     uint64_t resumed_after, head;             /* RESUME */
     const gx_stats_view *stats;               /* STATS */
     uint64_t seq;                             /* ACKED */
+    const char *key;                          /* KEY: Z85 public key */
+    const char *key_firm;                     /* KEY: its firm */
+    bool revoked;                             /* KEY */
+    int64_t created_at;                       /* KEY */
 } gx_reply;
 
 gx_err gx_codec_encode_reply(const gx_reply *r, gx_buf *out);

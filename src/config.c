@@ -59,6 +59,12 @@ static const s_key s_keys[] = {
     {"sessions_max", INT(sessions_max), 1, 1000000, "10000", false, "connections bound to a firm at once"},
     {"hwm", INT(hwm), 10, 10000000, "100000", false, "ZeroMQ high-water marks of the broker's sockets"},
     {"no_sync", BOOL(no_sync), 0, 0, "false", false, "benchmarks only: commit without fsync (NOT durable)"},
+    {"server_key", STR(server_key), 0, 0, "", false, "broker CURVE key file; empty means <data_dir>/broker.key, created on first start"},
+    {"operator_keys", STR(operator_keys), 0, 0, "", true, "file of operator public keys; empty means <data_dir>/operator_keys (first one created on first start)"},
+    {"rate_per_firm", INT(rate_per_firm), 1, 1000000, "500", true, "requests per second one firm may make (token bucket); RATE_LIMITED beyond"},
+    {"rate_burst", INT(rate_burst), 1, 10000000, "1000", true, "requests one firm may make at once (bucket size)"},
+    {"max_open_postings", INT(max_open_postings), 1, 100000000, "10000", true, "open demands, offers and subscriptions per firm"},
+    {"handshakes_per_second", INT(handshakes_per_second), 1, 100000, "200", true, "new CURVE connections admitted per second (a handshake costs CPU)"},
 };
 #define S_NKEYS (sizeof s_keys / sizeof s_keys[0])
 

@@ -49,6 +49,13 @@ typedef struct gx_config {
     int64_t sessions_max;                /* connections bound to a firm */
     int64_t hwm;                         /* ZeroMQ send/receive high-water marks */
     bool no_sync;                        /* benchmarks only: LMDB without fsync (NOT durable) */
+    char server_key[GX_CONFIG_STR_MAX];  /* broker key file ("" = <data_dir>/broker.key) */
+    char operator_keys[GX_CONFIG_STR_MAX]; /* operator public keys ("" = <data_dir>/operator_keys) */
+    int64_t rate_per_firm;               /* requests per second per firm (token bucket) */
+    int64_t rate_burst;                  /* bucket size */
+    int64_t max_open_postings;           /* open demands + offers + subscriptions per firm */
+    int64_t handshakes_per_second;       /* new CURVE connections admitted per second */
+    bool insecure_dev;                   /* NOT a config key: only the --insecure-dev flag sets it */
 } gx_config;
 
 /* Fills c with every default. */

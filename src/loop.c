@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "auth.h"
 #include "log.h"
 
 struct gx_loop {
@@ -19,6 +20,8 @@ struct gx_loop {
     void *ctx;                     /* ZeroMQ context */
     void *router;                  /* client endpoint */
     void *pub;                     /* monitor stream, NULL when off */
+    void *zap;                     /* ZAP handler (REP on inproc://zeromq.zap.01), NULL insecure */
+    char server_pub[GX_KEY_LEN + 1]; /* the broker's public key, for clients */
     int sigfd;                     /* SIGTERM, SIGINT, SIGHUP */
     sigset_t oldmask;              /* restored on destroy */
     char endpoint[256];            /* bound client endpoint */
@@ -104,6 +107,32 @@ gx_err gx_loop_new(const gx_config *cfg, gx_broker *b, gx_loop_reload_fn reload,
         snprintf(err, errlen, "zmq: %s", zmq_strerror(zmq_errno()));
         goto out;
     }
+    if (!cfg->insecure_dev) {
+        /* The ZAP handler exists before any socket binds: without one, libzmq
+         * would admit every client that knows the server key. */
+        char path[GX_CONFIG_STR_MAX + 32], sec[GX_KEY_LEN + 1];
+        bool created;
+        if (cfg->server_key[0])
+            snprintf(path, sizeof path, "%s", cfg->server_key);
+        else
+            snprintf(path, sizeof path, "%s/broker.key", cfg->data_dir);
+        if ((rc = gx_auth_server_key(path, l->server_pub, sec, &created, err, errlen)))
+            goto out;
+        if (created)
+            gx_log(GX_LOG_NOTICE, "first start: created the broker key pair %s (public key in .pub)", path);
+        rc = GX_ERR_IO;
+        if (!(l->zap = zmq_socket(l->ctx, ZMQ_REP)) || s_setint(l->zap, ZMQ_LINGER, 0) ||
+            zmq_bind(l->zap, "inproc://zeromq.zap.01") != 0) {
+            snprintf(err, errlen, "ZAP handler: %s", zmq_strerror(zmq_errno()));
+            goto out;
+        }
+        if (s_setint(l->router, ZMQ_CURVE_SERVER, 1) || zmq_setsockopt(l->router, ZMQ_CURVE_SECRETKEY, sec, GX_KEY_LEN) ||
+            zmq_setsockopt(l->router, ZMQ_ZAP_DOMAIN, "gongxu", 6)) {
+            snprintf(err, errlen, "CURVE: %s", zmq_strerror(zmq_errno()));
+            goto out;
+        }
+        memset(sec, 0, sizeof sec);
+    }
     int64_t maxmsg = cfg->max_frame_bytes;
     if (s_setint(l->router, ZMQ_ROUTER_MANDATORY, 1) || s_setint(l->router, ZMQ_SNDHWM, (int)cfg->hwm) ||
         s_setint(l->router, ZMQ_RCVHWM, (int)cfg->hwm) || s_setint(l->router, ZMQ_LINGER, 1000) ||
@@ -120,6 +149,22 @@ gx_err gx_loop_new(const gx_config *cfg, gx_broker *b, gx_loop_reload_fn reload,
             s_setint(l->pub, ZMQ_LINGER, 0)) {
             snprintf(err, errlen, "zmq: %s", zmq_strerror(zmq_errno()));
             goto out;
+        }
+        if (!cfg->insecure_dev) {
+            char path[GX_CONFIG_STR_MAX + 32], pub[GX_KEY_LEN + 1], sec[GX_KEY_LEN + 1];
+            bool created;
+            snprintf(path, sizeof path, "%s", cfg->server_key[0] ? cfg->server_key : "");
+            if (!path[0])
+                snprintf(path, sizeof path, "%s/broker.key", cfg->data_dir);
+            if ((rc = gx_auth_server_key(path, pub, sec, &created, err, errlen)))
+                goto out;
+            rc = GX_ERR_IO;
+            if (s_setint(l->pub, ZMQ_CURVE_SERVER, 1) || zmq_setsockopt(l->pub, ZMQ_CURVE_SECRETKEY, sec, GX_KEY_LEN) ||
+                zmq_setsockopt(l->pub, ZMQ_ZAP_DOMAIN, "gongxu-monitor", 14)) {
+                snprintf(err, errlen, "CURVE: %s", zmq_strerror(zmq_errno()));
+                goto out;
+            }
+            memset(sec, 0, sizeof sec);
         }
         if ((rc = s_bind(l, l->pub, cfg->monitor, l->monitor_endpoint, sizeof l->monitor_endpoint, err, errlen)))
             goto out;
@@ -140,6 +185,74 @@ const char *gx_loop_endpoint(const gx_loop *l)
 const char *gx_loop_monitor_endpoint(const gx_loop *l)
 {
     return l->monitor_endpoint;
+}
+
+const char *gx_loop_server_key(const gx_loop *l)
+{
+    return l->server_pub;
+}
+
+/* Answers one ZAP request (RFC 27): version, request id, domain, address,
+ * identity, mechanism, credentials -> version, request id, status, text,
+ * user id, metadata. The user id is the client's public key in Z85. */
+static void s_zap(gx_loop *l)
+{
+    zmq_msg_t part[8];
+    int n = 0;
+    bool more = true;
+    while (more && n < 8) {
+        zmq_msg_init(&part[n]);
+        if (zmq_msg_recv(&part[n], l->zap, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&part[n]);
+            break;
+        }
+        more = zmq_msg_more(&part[n]);
+        n++;
+    }
+    while (more) { /* more frames than RFC 27 has: drain them */
+        zmq_msg_t extra;
+        zmq_msg_init(&extra);
+        if (zmq_msg_recv(&extra, l->zap, 0) < 0) {
+            zmq_msg_close(&extra);
+            break;
+        }
+        more = zmq_msg_more(&extra);
+        zmq_msg_close(&extra);
+    }
+    if (n < 2) {
+        for (int i = 0; i < n; i++)
+            zmq_msg_close(&part[i]);
+        return;
+    }
+    const char *status = "400", *text = "unknown mechanism";
+    char key[GX_KEY_LEN + 1] = "";
+    bool curve = n >= 7 && zmq_msg_size(&part[5]) == 5 && memcmp(zmq_msg_data(&part[5]), "CURVE", 5) == 0 &&
+                 zmq_msg_size(&part[6]) == 32;
+    if (curve) {
+        bool monitor = zmq_msg_size(&part[2]) == 14 && memcmp(zmq_msg_data(&part[2]), "gongxu-monitor", 14) == 0;
+        zmq_z85_encode(key, zmq_msg_data(&part[6]), 32);
+        gx_err err = gx_broker_admit(l->broker, monitor, key, s_now_ms());
+        if (!err) {
+            status = "200";
+            text = "OK";
+        } else if (err == GX_ERR_RATE_LIMITED) {
+            status = "300";
+            text = "too many new connections; retry";
+        } else {
+            text = err == GX_ERR_FORBIDDEN ? (monitor ? "the monitor stream is for operators" : "key revoked")
+                                           : "key not registered";
+            gx_log(GX_LOG_INFO, "refused a %s connection: %s (key %.8s...)", monitor ? "monitor" : "client", text, key);
+            key[0] = 0;
+        }
+    }
+    zmq_send(l->zap, "1.0", 3, ZMQ_SNDMORE);
+    zmq_send(l->zap, zmq_msg_data(&part[1]), zmq_msg_size(&part[1]), ZMQ_SNDMORE);
+    zmq_send(l->zap, status, 3, ZMQ_SNDMORE);
+    zmq_send(l->zap, text, strlen(text), ZMQ_SNDMORE);
+    zmq_send(l->zap, key, strlen(key), ZMQ_SNDMORE);
+    zmq_send(l->zap, "", 0, 0);
+    for (int i = 0; i < n; i++)
+        zmq_msg_close(&part[i]);
 }
 
 /* Reads one message (routing frame + payload frames) and hands it over.
@@ -168,7 +281,9 @@ static bool s_read_one(gx_loop *l)
             zmq_msg_close(&extra);
         }
     }
-    gx_broker_handle(l->broker, zmq_msg_data(&rid), zmq_msg_size(&rid), zmq_msg_data(&payload),
+    /* The ZAP handler's User-Id (the client's key) rides on every message. */
+    const char *user_id = l->zap && frames ? zmq_msg_gets(&payload, "User-Id") : NULL;
+    gx_broker_handle(l->broker, zmq_msg_data(&rid), zmq_msg_size(&rid), user_id, zmq_msg_data(&payload),
                      zmq_msg_size(&payload), frames);
     zmq_msg_close(&payload);
     zmq_msg_close(&rid);
@@ -207,13 +322,15 @@ gx_err gx_loop_run(gx_loop *l)
 {
     bool stop = false;
     int64_t next_expiry = s_now_ms() + l->cfg.expiry_interval_ms;
+    int64_t next_warning = s_now_ms() + 60000;
     while (!stop) {
-        zmq_pollitem_t items[2] = {{l->router, 0, ZMQ_POLLIN, 0}, {NULL, l->sigfd, ZMQ_POLLIN, 0}};
+        zmq_pollitem_t items[3] = {{l->router, 0, ZMQ_POLLIN, 0}, {NULL, l->sigfd, ZMQ_POLLIN, 0},
+                                   {l->zap, 0, ZMQ_POLLIN, 0}};
         int64_t now = s_now_ms();
         long timeout = (long)(next_expiry > now ? next_expiry - now : 0);
         if (gx_broker_pending(l->broker) && timeout > 10)
             timeout = 10; /* a peer was full: retry its deliveries soon */
-        if (zmq_poll(items, 2, timeout) < 0) {
+        if (zmq_poll(items, l->zap ? 3 : 2, timeout) < 0) {
             if (zmq_errno() == EINTR)
                 continue;
             gx_log(GX_LOG_ERR, "zmq_poll: %s", zmq_strerror(zmq_errno()));
@@ -230,9 +347,15 @@ gx_err gx_loop_run(gx_loop *l)
                 }
             }
         }
+        if (l->zap && (items[2].revents & ZMQ_POLLIN))
+            s_zap(l);
         if (items[0].revents & ZMQ_POLLIN)
             s_batch(l);
         now = s_now_ms();
+        if (l->cfg.insecure_dev && now >= next_warning) {
+            gx_log(GX_LOG_WARNING, "INSECURE DEVELOPMENT MODE: no CURVE, clients name their own firm");
+            next_warning = now + 60000;
+        }
         if (now >= next_expiry) {
             gx_broker_expire(l->broker, now / 1000, &l->io);
             next_expiry = now + l->cfg.expiry_interval_ms;
@@ -255,6 +378,8 @@ void gx_loop_destroy(gx_loop **pl)
         zmq_close(l->router);
     if (l->pub)
         zmq_close(l->pub);
+    if (l->zap)
+        zmq_close(l->zap);
     if (l->ctx)
         zmq_ctx_term(l->ctx);
     if (l->sigfd >= 0)

@@ -29,6 +29,8 @@ gx_err gx_loop_new(const gx_config *cfg, gx_broker *b, gx_loop_reload_fn reload,
 /* The endpoints actually bound (a "*" port resolved), for logs and tests. */
 const char *gx_loop_endpoint(const gx_loop *l);
 const char *gx_loop_monitor_endpoint(const gx_loop *l);
+/* The broker's CURVE public key (Z85), "" in --insecure-dev mode. */
+const char *gx_loop_server_key(const gx_loop *l);
 
 /* Runs until SIGTERM or SIGINT; the batch in progress is committed and answered,
  * requests already waiting are drained in a last batch. */

@@ -50,13 +50,19 @@ static void s_usage(FILE *out)
             "  -m, --monitor ENDPOINT monitor stream (key monitor; default tcp://127.0.0.1:7451)\n"
             "      --log-level LEVEL  err, warning, notice, info or debug\n"
             "  -o, --set KEY=VALUE    set any configuration key (repeatable)\n"
+            "      --insecure-dev     development only: no CURVE; clients name their firm in Hello\n"
             "      --check-config     validate configuration and vocabulary, then exit\n"
             "      --dump-config      print the effective configuration with every key documented\n"
             "  -h, --help             this text\n"
             "      --version          print the version\n"
             "\n"
+            "Security: CURVE on both sockets. On first start the data directory gets the broker's\n"
+            "key pair (broker.key, secret; broker.pub for clients) and a first operator key\n"
+            "(operator.key, secret; listed in operator_keys). Firms connect with keys an operator\n"
+            "registered for them (gongxu register-key).\n"
+            "\n"
             "Once bound, gongxud prints one line on stdout:\n"
-            "  gongxud ready listen=ENDPOINT monitor=ENDPOINT\n"
+            "  gongxud ready listen=ENDPOINT monitor=ENDPOINT server_key=Z85\n"
             "\n"
             "exit status: 0 stopped cleanly; 64 usage; 78 configuration; 74 data directory;\n"
             "71 sockets could not be bound; 70 internal error.\n");
@@ -70,9 +76,10 @@ int main(int argc, char **argv)
         {"log-level", required_argument, NULL, 'L'}, {"set", required_argument, NULL, 'o'},
         {"check-config", no_argument, NULL, 'C'},   {"dump-config", no_argument, NULL, 'D'},
         {"help", no_argument, NULL, 'h'},           {"version", no_argument, NULL, 'V'},
+        {"insecure-dev", no_argument, NULL, 'I'},
         {NULL, 0, NULL, 0}};
     static s_source src;
-    bool check = false, dump = false;
+    bool check = false, dump = false, insecure = false;
     int c;
     while ((c = getopt_long(argc, argv, "c:d:l:m:o:h", opts, NULL)) != -1) {
         const char *key = NULL;
@@ -95,6 +102,7 @@ int main(int argc, char **argv)
             break;
         }
         case 'C': check = true; continue;
+        case 'I': insecure = true; continue;
         case 'D': dump = true; continue;
         case 'h': s_usage(stdout); return EX_OK;
         case 'V': printf("gongxud %s\n", GX_VERSION); return EX_OK;
@@ -118,6 +126,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "gongxud: configuration: %s\n", err);
         return EX_CONFIG;
     }
+    cfg.insecure_dev = insecure; /* never from a file: it must be asked for on the command line */
     gx_log_level lvl;
     gx_log_parse_level(cfg.log_level, &lvl);
     gx_log_set_level(lvl);
@@ -141,8 +150,10 @@ int main(int argc, char **argv)
         return EX_OK;
     }
 
-    gx_log(GX_LOG_WARNING, "no authentication yet: clients name their firm in Hello and any client may ask for the "
-                           "operator role; bind only to loopback (development mode)");
+    if (cfg.insecure_dev)
+        gx_log(GX_LOG_WARNING, "INSECURE DEVELOPMENT MODE (--insecure-dev): no CURVE encryption or authentication; "
+                               "clients name their own firm in Hello and any client may claim the operator role. "
+                               "Never use this with real firms' data.");
     if (cfg.no_sync)
         gx_log(GX_LOG_WARNING, "no_sync is on: commits are NOT durable (benchmarks only)");
     gx_broker *broker = NULL;
@@ -159,8 +170,8 @@ int main(int argc, char **argv)
     }
     gx_log(GX_LOG_INFO, "gongxud %s serving %s (monitor %s), data in %s", GX_VERSION, gx_loop_endpoint(loop),
            cfg.monitor[0] ? gx_loop_monitor_endpoint(loop) : "off", cfg.data_dir);
-    printf("gongxud ready listen=%s monitor=%s\n", gx_loop_endpoint(loop),
-           cfg.monitor[0] ? gx_loop_monitor_endpoint(loop) : "");
+    printf("gongxud ready listen=%s monitor=%s server_key=%s\n", gx_loop_endpoint(loop),
+           cfg.monitor[0] ? gx_loop_monitor_endpoint(loop) : "", cfg.insecure_dev ? "" : gx_loop_server_key(loop));
     fflush(stdout);
     if (gx_loop_run(loop) != GX_OK)
         status = EX_SOFTWARE;

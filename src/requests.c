@@ -99,6 +99,21 @@ static void s_hello(s_req *q)
 {
     gx_request *r = q->r;
     gx_session *s;
+    if (!q->b->cfg.insecure_dev) {
+        /* With CURVE the key already said who this is; Hello may only agree. */
+        if (r->firm_id[0] && strcmp(r->firm_id, q->s->firm) != 0) {
+            s_error(q, GX_ERR_FORBIDDEN, "hello.firm_id", "this key belongs to %s, not %s",
+                    q->s->firm[0] ? q->s->firm : "an operator", r->firm_id);
+            return;
+        }
+        if (r->flag && !q->s->is_operator) {
+            s_error(q, GX_ERR_FORBIDDEN, "hello.operator", "this key is not an operator key");
+            return;
+        }
+        gx_reply rep = {.type = GX_REPLY_PONG};
+        s_reply(q, &rep);
+        return;
+    }
     if (!r->firm_id[0] && !r->flag) {
         s_error(q, GX_ERR_INVALID, "hello.firm_id", "name your firm (or ask for the operator role)");
         return;
@@ -166,6 +181,81 @@ static void s_get_firm(s_req *q)
     /* contacts are released by docking, not by lookup */
     gx_reply rep = {.type = GX_REPLY_FIRM, .firm = f, .with_details = s_is_operator(q) || s_owns(q, f->id)};
     s_reply(q, &rep);
+}
+
+/* ---------------------------------------------------------------- keys */
+
+/* Key record: firm id (18 bytes), revoked (1), created_at (8, BE). */
+static void s_key_reply(s_req *q, const char *key, const char *firm, bool revoked, int64_t created_at)
+{
+    gx_reply rep = {.type = GX_REPLY_KEY, .key = key, .key_firm = firm, .revoked = revoked, .created_at = created_at};
+    s_reply(q, &rep);
+}
+
+static void s_register_key(s_req *q)
+{
+    gx_broker *b = q->b;
+    uint8_t rec[GX_FIRM_ID_LEN + 9];
+    bool revoked = false;
+    if (!s_need_operator(q))
+        return;
+    if (!gx_engine_firm(b->engine, q->r->firm_id)) {
+        s_error(q, GX_ERR_NOT_FOUND, "register_key.firm_id", "firm %s is not registered", q->r->firm_id);
+        return;
+    }
+    const char *holder = gx_auth_key_firm(b->auth, q->r->key, &revoked);
+    if (holder && (strcmp(holder, q->r->firm_id) != 0 || revoked)) {
+        s_error(q, GX_ERR_CONFLICT, "register_key.public_key", "this key %s",
+                revoked ? "was revoked and cannot be registered again" : "belongs to another firm");
+        return;
+    }
+    memcpy(rec, q->r->firm_id, GX_FIRM_ID_LEN);
+    rec[GX_FIRM_ID_LEN] = 0;
+    gx_store_be64(rec + GX_FIRM_ID_LEN + 1, (uint64_t)b->now);
+    gx_err err = gx_broker_write_begin(b);
+    if (!err)
+        err = gx_store_put(b->child, GX_T_KEYS, q->r->key, GX_KEY_LEN, rec, sizeof rec);
+    if ((err = gx_broker_write_end(b, err)) || (err = gx_auth_put(b->auth, q->r->key, q->r->firm_id, false))) {
+        s_write_failed(q, err);
+        return;
+    }
+    gx_log(GX_LOG_INFO, "key %.8s... registered for firm %s", q->r->key, q->r->firm_id);
+    s_key_reply(q, q->r->key, q->r->firm_id, false, b->now);
+}
+
+static void s_revoke_key(s_req *q)
+{
+    gx_broker *b = q->b;
+    const void *v;
+    size_t vl;
+    uint8_t rec[GX_FIRM_ID_LEN + 9];
+    if (!s_need_operator(q))
+        return;
+    gx_err err = gx_broker_write_begin(b);
+    if (!err && (err = gx_store_get(b->child, GX_T_KEYS, q->r->key, GX_KEY_LEN, &v, &vl)) == GX_OK) {
+        if (vl != sizeof rec) {
+            err = GX_ERR_INTERNAL;
+        } else {
+            memcpy(rec, v, sizeof rec);
+            rec[GX_FIRM_ID_LEN] = 1;
+            err = gx_store_put(b->child, GX_T_KEYS, q->r->key, GX_KEY_LEN, rec, sizeof rec);
+        }
+    }
+    if ((err = gx_broker_write_end(b, err))) {
+        if (err == GX_ERR_NOT_FOUND)
+            s_error(q, err, "revoke_key.public_key", "no such firm key");
+        else
+            s_write_failed(q, err);
+        return;
+    }
+    char firm[GX_FIRM_ID_LEN + 1];
+    memcpy(firm, rec, GX_FIRM_ID_LEN);
+    firm[GX_FIRM_ID_LEN] = 0;
+    gx_auth_put(b->auth, q->r->key, firm, true); /* the key exists: cannot fail for room */
+    size_t dropped = gx_sessions_drop_key(b->sessions, q->r->key);
+    gx_log(GX_LOG_NOTICE, "key %.8s... of firm %s revoked; %zu open connection(s) no longer served", q->r->key, firm,
+           dropped);
+    s_key_reply(q, q->r->key, firm, true, (int64_t)gx_store_from_be64(rec + GX_FIRM_ID_LEN + 1));
 }
 
 /* ---------------------------------------------------------------- postings */
@@ -1008,6 +1098,8 @@ void gx_requests_handle(gx_broker *b, gx_session *s, const void *rid, size_t rid
     case GX_REQ_GET_POSTING: s_get_posting(&q); break;
     case GX_REQ_LIST_POSTINGS: s_list_postings(&q); break;
     case GX_REQ_GET_STATS: s_get_stats(&q); break;
+    case GX_REQ_REGISTER_KEY: s_register_key(&q); break;
+    case GX_REQ_REVOKE_KEY: s_revoke_key(&q); break;
     case GX_REQ_PING: {
         gx_reply rep = {.type = GX_REPLY_PONG};
         s_reply(&q, &rep);

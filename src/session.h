@@ -22,6 +22,7 @@ typedef struct gx_session {
     uint8_t rid[GX_RID_MAX];            /* ROUTER routing id */
     uint8_t rid_len;                    /* its length */
     char firm[GX_FIRM_ID_LEN + 1];      /* firm acted for; "" for a pure operator */
+    char key[41];                       /* CURVE public key (Z85) it connected with; "" insecure */
     bool is_operator;                   /* may make operator requests */
     bool resumed;                       /* asked for notices (Resume) */
     bool stalled;                       /* last send hit the high-water mark */
@@ -50,6 +51,10 @@ gx_err gx_sessions_bind(gx_sessions *t, const void *rid, size_t len, const char 
 
 /* Removes and frees s (e.g. its peer is gone). */
 void gx_sessions_drop(gx_sessions *t, gx_session *s);
+
+/* Drops every session that connected with CURVE key `key` (revocation);
+ * returns how many. */
+size_t gx_sessions_drop_key(gx_sessions *t, const char *key);
 
 /* Puts s on the dirty list (idempotent). */
 void gx_sessions_mark(gx_sessions *t, gx_session *s);

@@ -43,12 +43,15 @@ SME_FAR = uscc("91410700MA46XXMG3")  # Xinxiang die caster
 class Broker:
     """A gongxud process. Use as a context manager or call start/stop."""
 
-    def __init__(self, data_dir=None, extra_args=(), keep_dir=False):
+    def __init__(self, data_dir=None, extra_args=(), keep_dir=False, insecure=False):
         base = os.environ.get("GX_TEST_TMP", tempfile.gettempdir())
         os.makedirs(base, exist_ok=True)
         self.tmp = tempfile.mkdtemp(prefix="gx.", dir=base)
         self.data_dir = data_dir or os.path.join(self.tmp, "data")
-        self.extra_args = list(extra_args)
+        self.extra_args = list(extra_args) + (["--insecure-dev"] if insecure else [])
+        self.insecure = insecure
+        self.server_key = None
+        self.keys = {}  # firm id -> (public, secret) registered for it
         self.keep_dir = keep_dir or data_dir is not None
         self.proc = None
         self.endpoint = None
@@ -73,7 +76,29 @@ class Broker:
             raise RuntimeError("gongxud did not become ready:\n" + self.read_log())
         fields = dict(f.split("=", 1) for f in line.decode().split()[2:])
         self.endpoint, self.monitor = fields["listen"], fields["monitor"]
+        self.server_key = fields.get("server_key") or None
         return self
+
+    def operator_keypair(self):
+        return read_keyfile(os.path.join(self.data_dir, "operator.key"))
+
+    def client(self, firm_id="", operator=False, hello=True, keypair=None):
+        """A connection as firm_id (or the operator). With CURVE, the firm gets a
+        key pair registered for it by the operator on first use."""
+        if self.insecure:
+            return Client(self.endpoint, firm_id, operator, hello)
+        if operator and not firm_id:
+            keypair = keypair or self.operator_keypair()
+        elif keypair is None:
+            keypair = self.keys.get(firm_id)
+            if keypair is None:
+                keypair = zmq.curve_keypair()
+                op = Client(self.endpoint, operator=True, server_key=self.server_key,
+                            keypair=self.operator_keypair())
+                op.call(register_key=pb.RegisterKey(firm_id=firm_id, public_key=keypair[0].decode()))
+                op.close()
+                self.keys[firm_id] = keypair
+        return Client(self.endpoint, firm_id, operator, hello, server_key=self.server_key, keypair=keypair)
 
     def read_log(self):
         try:
@@ -155,9 +180,13 @@ class Client:
 
     _ctx = zmq.Context.instance()
 
-    def __init__(self, endpoint, firm_id="", operator=False, hello=True):
+    def __init__(self, endpoint, firm_id="", operator=False, hello=True, server_key=None, keypair=None):
         self.sock = self._ctx.socket(zmq.DEALER)
         self.sock.setsockopt(zmq.LINGER, 0)
+        if server_key:
+            self.sock.curve_serverkey = server_key.encode() if isinstance(server_key, str) else server_key
+            self.sock.curve_publickey, self.sock.curve_secretkey = [
+                k.encode() if isinstance(k, str) else k for k in keypair]
         self.sock.connect(endpoint)
         self.next_id = 1
         self.notices = []
@@ -234,6 +263,19 @@ class Client:
 
     def ack(self, seq):
         return self.call(ack=pb.Ack(seq=seq))
+
+
+def read_keyfile(path):
+    """(public, secret) from a gongxu key file (`public-key = Z85`, `secret-key = Z85`)."""
+    pub = sec = None
+    for line in open(path):
+        parts = line.split()
+        if len(parts) >= 3 and parts[1] == "=":
+            if parts[0] == "public-key":
+                pub = parts[2].encode()
+            elif parts[0] == "secret-key":
+                sec = parts[2].encode()
+    return pub, sec
 
 
 def firm(fid, name, county, zone="", credit=pb.CREDIT_B, certs=(), lat=None, lon=None, contact=""):

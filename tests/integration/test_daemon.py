@@ -52,11 +52,11 @@ class Daemon(unittest.TestCase):
             f.write("shortlist_k = 2\n")
         broker = Broker(extra_args=["-c", conf]).start()
         try:
-            op = Client(broker.endpoint, operator=True)
+            op = broker.client(operator=True)
             seed_walkthrough_firms(op)
-            anchor = Client(broker.endpoint, ANCHOR)
+            anchor = broker.client(ANCHOR)
             for sme in (SME_CERT, SME_CERT, SME_CERT):
-                Client(broker.endpoint, sme).call(post_offer=pb.PostOffer(offer=mg_offer()))
+                broker.client(sme).call(post_offer=pb.PostOffer(offer=mg_offer()))
             d = anchor.call(post_demand=pb.PostDemand(demand=mg_demand())).posting.id
             sl = anchor.call(get_shortlist=pb.GetShortlist(demand_id=d)).shortlist
             self.assertEqual((len(sl.candidates), sl.eligible), (2, 3))
@@ -81,7 +81,7 @@ class Daemon(unittest.TestCase):
     def test_idle_broker_does_not_commit_on_expiry_ticks(self):
         broker = Broker(extra_args=["-o", "expiry_interval_ms=20"]).start()
         try:
-            Client(broker.endpoint, operator=True).call(ping=pb.Ping())
+            broker.client(operator=True).call(ping=pb.Ping())
             time.sleep(1.0)  # some fifty expiry ticks with nothing to expire
             self.assertEqual(broker.stop(), 0)
             self.assertRegex(broker.read_log(), r"stopped after \d+ requests, 0 notices, 0 commits")
@@ -90,11 +90,11 @@ class Daemon(unittest.TestCase):
 
     def test_expiry_takes_postings_out_and_says_so(self):
         with Broker(extra_args=["-o", "expiry_interval_ms=100"]) as broker:
-            op = Client(broker.endpoint, operator=True)
+            op = broker.client(operator=True)
             seed_walkthrough_firms(op)
-            cert = Client(broker.endpoint, SME_CERT)
-            plain = Client(broker.endpoint, SME_PLAIN)
-            anchor = Client(broker.endpoint, ANCHOR)
+            cert = broker.client(SME_CERT)
+            plain = broker.client(SME_PLAIN)
+            anchor = broker.client(ANCHOR)
             plain.call(post_offer=pb.PostOffer(offer=mg_offer()))  # near-missed: lacks IATF 16949
             short = cert.call(post_offer=pb.PostOffer(offer=mg_offer(expires_at=int(time.time()) + 2))).posting.id
             lasting = cert.call(post_offer=pb.PostOffer(offer=mg_offer(lead_time_days=30))).posting.id

@@ -9,12 +9,12 @@ from gxharness import (ANCHOR, SME_CERT, SME_PLAIN, Broker, Client, Refused, bod
 class Docking(unittest.TestCase):
     def setUp(self):
         self.broker = Broker().start()
-        op = Client(self.broker.endpoint, operator=True)
+        op = self.broker.client(operator=True)
         seed_walkthrough_firms(op)
         op.close()
-        self.anchor = Client(self.broker.endpoint, ANCHOR)
-        self.cert = Client(self.broker.endpoint, SME_CERT)
-        self.plain = Client(self.broker.endpoint, SME_PLAIN)
+        self.anchor = self.broker.client(ANCHOR)
+        self.cert = self.broker.client(SME_CERT)
+        self.plain = self.broker.client(SME_PLAIN)
         self.offer = self.cert.call(post_offer=pb.PostOffer(offer=mg_offer())).posting.id
         self.demand = self.anchor.call(post_demand=pb.PostDemand(demand=mg_demand())).posting.id
         for c in (self.anchor, self.cert, self.plain):

@@ -13,11 +13,11 @@ from gxharness import (ANCHOR, SME_CERT, SME_FAR, SME_PLAIN, Broker, Client, bod
 class Matching(unittest.TestCase):
     def setUp(self):
         self.broker = Broker().start()
-        self.op = Client(self.broker.endpoint, operator=True)
+        self.op = self.broker.client(operator=True)
         seed_walkthrough_firms(self.op)
-        self.anchor = Client(self.broker.endpoint, ANCHOR)
-        self.cert = Client(self.broker.endpoint, SME_CERT)
-        self.plain = Client(self.broker.endpoint, SME_PLAIN)
+        self.anchor = self.broker.client(ANCHOR)
+        self.cert = self.broker.client(SME_CERT)
+        self.plain = self.broker.client(SME_PLAIN)
         for c in (self.anchor, self.cert, self.plain):
             c.resume(from_last_ack=True)
 
@@ -92,7 +92,7 @@ class Matching(unittest.TestCase):
         self.op.call(register_firm=pb.RegisterFirm(firm=firm(
             SME_FAR, "Xinxiang Mg Casting", "410702", "", pb.CREDIT_A, [("IATF16949", "2028-06-30")],
             35.30, 113.90)))
-        far = Client(self.broker.endpoint, SME_FAR)
+        far = self.broker.client(SME_FAR)
         self.cert.call(post_offer=pb.PostOffer(offer=mg_offer(monthly_capacity=1000)))
         far.call(post_offer=pb.PostOffer(offer=mg_offer(monthly_capacity=1000)))
         dem = mg_demand(splittable=True, scope=pb.SAME_PROVINCE, quantity=7000)
@@ -115,11 +115,27 @@ class Matching(unittest.TestCase):
                if body_of(n) == "opportunity" and n.opportunity.subscription_id == ref.id]
         self.assertEqual(sorted(got), sorted([d1, d2]))
 
-    def test_monitor_stream_carries_matches(self):
+    def monitor(self, keypair):
         sub = zmq.Context.instance().socket(zmq.SUB)
         sub.setsockopt(zmq.SUBSCRIBE, b"")
         sub.setsockopt(zmq.LINGER, 0)
+        sub.curve_serverkey = self.broker.server_key.encode()
+        sub.curve_publickey, sub.curve_secretkey = keypair
         sub.connect(self.broker.monitor)
+        return sub
+
+    def test_monitor_stream_is_for_operators_only(self):
+        firm_sub = self.monitor(self.broker.keys[ANCHOR])  # a registered firm key: refused by ZAP
+        op_sub = self.monitor(self.broker.operator_keypair())
+        time.sleep(0.3)
+        self.anchor.call(post_demand=pb.PostDemand(demand=mg_demand()))
+        self.assertTrue(op_sub.poll(3000))
+        self.assertFalse(firm_sub.poll(1000))
+        firm_sub.close()
+        op_sub.close()
+
+    def test_monitor_stream_carries_matches(self):
+        sub = self.monitor(self.broker.operator_keypair())
         time.sleep(0.3)  # PUB/SUB joins late
         self.cert.call(post_offer=pb.PostOffer(offer=mg_offer()))
         d = self.anchor.call(post_demand=pb.PostDemand(demand=mg_demand())).posting.id

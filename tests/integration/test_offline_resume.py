@@ -9,18 +9,18 @@ from gxharness import (ANCHOR, SME_CERT, Broker, Client, body_of, main, mg_deman
 class OfflineResume(unittest.TestCase):
     def test_offline_sme_resumes_in_order_once(self):
         with Broker() as broker:
-            op = Client(broker.endpoint, operator=True)
+            op = broker.client(operator=True)
             seed_walkthrough_firms(op)
-            sme = Client(broker.endpoint, SME_CERT)
+            sme = broker.client(SME_CERT)
             sme.call(post_offer=pb.PostOffer(offer=mg_offer()))
             sme.close()  # the SME's laptop goes off
 
-            anchor = Client(broker.endpoint, ANCHOR)
+            anchor = broker.client(ANCHOR)
             ids = [anchor.call(post_demand=pb.PostDemand(demand=mg_demand(title="need %d" % i))).posting.id
                    for i in range(5)]
             anchor.call(withdraw=pb.Withdraw(posting_id=ids[4]))
 
-            sme = Client(broker.endpoint, SME_CERT)
+            sme = broker.client(SME_CERT)
             info = sme.resume(from_last_ack=True)
             self.assertEqual(info.resumed_after, 0)
             self.assertEqual(info.head_seq, 6)
@@ -32,7 +32,7 @@ class OfflineResume(unittest.TestCase):
             sme.ack(4)  # processed up to 4, then the laptop dies again
             sme.close()
 
-            sme = Client(broker.endpoint, SME_CERT)
+            sme = broker.client(SME_CERT)
             info = sme.resume(from_last_ack=True)
             self.assertEqual(info.resumed_after, 4)
             got = sme.wait_notices(2)
@@ -41,7 +41,7 @@ class OfflineResume(unittest.TestCase):
             sme.close()
 
             # a live session gets new notices pushed at once
-            sme = Client(broker.endpoint, SME_CERT)
+            sme = broker.client(SME_CERT)
             sme.resume(from_last_ack=True)
             anchor.call(post_demand=pb.PostDemand(demand=mg_demand(title="live")))
             got = sme.wait_notices(1)
@@ -52,11 +52,11 @@ class OfflineResume(unittest.TestCase):
 
     def test_resume_after_explicit_seq_and_window(self):
         with Broker(extra_args=["-o", "delivery_window=3"]) as broker:
-            op = Client(broker.endpoint, operator=True)
+            op = broker.client(operator=True)
             seed_walkthrough_firms(op)
-            sme = Client(broker.endpoint, SME_CERT)
+            sme = broker.client(SME_CERT)
             sme.call(post_offer=pb.PostOffer(offer=mg_offer()))
-            anchor = Client(broker.endpoint, ANCHOR)
+            anchor = broker.client(ANCHOR)
             for i in range(8):
                 anchor.call(post_demand=pb.PostDemand(demand=mg_demand(title="n%d" % i)))
             sme.resume(after=2)

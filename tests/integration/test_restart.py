@@ -10,13 +10,13 @@ class Restart(unittest.TestCase):
     def run_case(self, crash):
         broker = Broker().start()
         try:
-            op = Client(broker.endpoint, operator=True)
+            op = broker.client(operator=True)
             seed_walkthrough_firms(op)
-            cert = Client(broker.endpoint, SME_CERT)
-            plain = Client(broker.endpoint, SME_PLAIN)
+            cert = broker.client(SME_CERT)
+            plain = broker.client(SME_PLAIN)
             o1 = cert.call(post_offer=pb.PostOffer(offer=mg_offer())).posting.id
             plain.call(post_offer=pb.PostOffer(offer=mg_offer()))
-            anchor = Client(broker.endpoint, ANCHOR)
+            anchor = broker.client(ANCHOR)
             d = anchor.call(post_demand=pb.PostDemand(demand=mg_demand())).posting.id
             before = anchor.call(get_shortlist=pb.GetShortlist(demand_id=d)).shortlist
             for c in (op, cert, plain, anchor):
@@ -27,7 +27,7 @@ class Restart(unittest.TestCase):
                 self.assertEqual(broker.stop(), 0)
             broker.start()
 
-            anchor = Client(broker.endpoint, ANCHOR)
+            anchor = broker.client(ANCHOR)
             after = anchor.call(get_shortlist=pb.GetShortlist(demand_id=d)).shortlist
             self.assertEqual([c.offer_id for c in after.candidates], [o1])
             self.assertEqual([round(c.score, 6) for c in after.candidates],
@@ -36,10 +36,10 @@ class Restart(unittest.TestCase):
             self.assertEqual([x.id for x in lst.demands], [d])
             self.assertEqual(lst.demands[0].details, "drawing MG-42 rev C; 0.05 mm")
             # inboxes survived: the certified SME's opportunity and the other's near miss
-            cert = Client(broker.endpoint, SME_CERT)
+            cert = broker.client(SME_CERT)
             cert.resume(from_last_ack=True)
             self.assertEqual([body_of(n) for n in cert.wait_notices(1)], ["opportunity"])
-            plain = Client(broker.endpoint, SME_PLAIN)
+            plain = broker.client(SME_PLAIN)
             plain.resume(from_last_ack=True)
             self.assertEqual([body_of(n) for n in plain.wait_notices(1)], ["near_miss"])
             # sequence numbers continue, ids are never reused

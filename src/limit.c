@@ -1,0 +1,137 @@
+/* limit.c — token buckets in an open-addressing table with idle recycling. */
+#include "limit.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define S_KEY_MAX 64
+
+typedef struct s_bucket {
+    char key[S_KEY_MAX];  /* "" when free */
+    double tokens;        /* tokens left */
+    int64_t last_ms;      /* last refill */
+} s_bucket;
+
+struct gx_limiter {
+    s_bucket *b;          /* cap buckets, power of two, at most half full */
+    size_t cap, used, max;
+    double rate, burst;   /* tokens per second, bucket size */
+    uint64_t refused;     /* refusals */
+};
+
+static uint64_t s_hash(const char *k)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *k; k++)
+        h = (h ^ (uint8_t)*k) * 1099511628211ull;
+    return h;
+}
+
+gx_err gx_limiter_new(size_t max_keys, gx_limiter **out)
+{
+    gx_limiter *l = calloc(1, sizeof *l);
+    if (!l)
+        return GX_ERR_NOMEM;
+    l->max = max_keys ? max_keys : 1;
+    l->cap = 16;
+    while (l->cap < l->max * 2)
+        l->cap *= 2;
+    l->b = calloc(l->cap, sizeof *l->b);
+    if (!l->b) {
+        free(l);
+        return GX_ERR_NOMEM;
+    }
+    l->rate = l->burst = 1;
+    *out = l;
+    return GX_OK;
+}
+
+void gx_limiter_destroy(gx_limiter **pl)
+{
+    if (!*pl)
+        return;
+    free((*pl)->b);
+    free(*pl);
+    *pl = NULL;
+}
+
+void gx_limiter_configure(gx_limiter *l, double rate, double burst)
+{
+    l->rate = rate > 0 ? rate : 1;
+    l->burst = burst >= 1 ? burst : 1;
+}
+
+/* Rebuilds the table without the idlest half of the buckets. */
+static void s_recycle(gx_limiter *l)
+{
+    int64_t *ages = malloc(l->used * sizeof *ages);
+    size_t n = 0;
+    for (size_t i = 0; ages && i < l->cap; i++)
+        if (l->b[i].key[0])
+            ages[n++] = l->b[i].last_ms;
+    int64_t cut = INT64_MAX;
+    if (ages && n) { /* median by partial selection would do; a sort is simple and rare */
+        for (size_t i = 1; i < n; i++)
+            for (size_t j = i; j > 0 && ages[j - 1] > ages[j]; j--) {
+                int64_t t = ages[j];
+                ages[j] = ages[j - 1];
+                ages[j - 1] = t;
+            }
+        cut = ages[n / 2];
+    }
+    free(ages);
+    s_bucket *old = l->b;
+    s_bucket *fresh = calloc(l->cap, sizeof *fresh);
+    if (!fresh) { /* cannot rebuild: forget everyone, which only errs towards serving */
+        memset(l->b, 0, l->cap * sizeof *l->b);
+        l->used = 0;
+        return;
+    }
+    l->b = fresh;
+    l->used = 0;
+    for (size_t i = 0; i < l->cap; i++) {
+        if (!old[i].key[0] || old[i].last_ms < cut)
+            continue;
+        size_t j = s_hash(old[i].key) & (l->cap - 1);
+        while (l->b[j].key[0])
+            j = (j + 1) & (l->cap - 1);
+        l->b[j] = old[i];
+        l->used++;
+    }
+    free(old);
+}
+
+bool gx_limiter_take(gx_limiter *l, const char *key, int64_t now_ms)
+{
+    size_t i = s_hash(key) & (l->cap - 1);
+    while (l->b[i].key[0] && strncmp(l->b[i].key, key, S_KEY_MAX - 1) != 0)
+        i = (i + 1) & (l->cap - 1);
+    s_bucket *b = &l->b[i];
+    if (!b->key[0]) {
+        if (l->used >= l->max) {
+            s_recycle(l);
+            return gx_limiter_take(l, key, now_ms);
+        }
+        strncpy(b->key, key, S_KEY_MAX - 1);
+        b->tokens = l->burst;
+        b->last_ms = now_ms;
+        l->used++;
+    }
+    if (now_ms > b->last_ms) {
+        b->tokens += (double)(now_ms - b->last_ms) * l->rate / 1000.0;
+        if (b->tokens > l->burst)
+            b->tokens = l->burst;
+        b->last_ms = now_ms;
+    }
+    if (b->tokens >= 1) {
+        b->tokens -= 1;
+        return true;
+    }
+    l->refused++;
+    return false;
+}
+
+uint64_t gx_limiter_refused(const gx_limiter *l)
+{
+    return l->refused;
+}

@@ -1,0 +1,32 @@
+/* limit.h — token buckets keyed by name: per-firm request rates, handshake rate.
+ *
+ * Each key has a bucket of `burst` tokens refilled at `rate` per second; a
+ * request takes one token or is refused. The table is capped: when full, the
+ * bucket idle longest is recycled (a recycled firm starts with a full bucket,
+ * which only errs towards serving). Pure: time comes in as an argument.
+ * Single-threaded. */
+#ifndef GX_LIMIT_H
+#define GX_LIMIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+typedef struct gx_limiter gx_limiter;
+
+/* A table of at most max_keys buckets (keys up to 63 bytes). */
+gx_err gx_limiter_new(size_t max_keys, gx_limiter **out);
+void gx_limiter_destroy(gx_limiter **l);
+
+/* Sets rate (tokens per second) and burst (bucket size) for every key. */
+void gx_limiter_configure(gx_limiter *l, double rate, double burst);
+
+/* Takes one token from key's bucket at now_ms: true when there was one. */
+bool gx_limiter_take(gx_limiter *l, const char *key, int64_t now_ms);
+
+/* Refusals since creation. */
+uint64_t gx_limiter_refused(const gx_limiter *l);
+
+#endif

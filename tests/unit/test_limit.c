@@ -1,0 +1,46 @@
+/* test_limit.c — token buckets: burst, refill, isolation between keys, recycling. */
+#include "gxtest.h"
+#include "limit.h"
+
+TEST(burst_then_refused_then_refilled)
+{
+    gx_limiter *l;
+    REQUIRE(gx_limiter_new(8, &l) == GX_OK);
+    gx_limiter_configure(l, 10, 3); /* 10/s, bursts of 3 */
+    CHECK(gx_limiter_take(l, "A", 1000));
+    CHECK(gx_limiter_take(l, "A", 1000));
+    CHECK(gx_limiter_take(l, "A", 1000));
+    CHECK(!gx_limiter_take(l, "A", 1000));
+    CHECK(gx_limiter_take(l, "B", 1000)); /* another firm is not affected */
+    CHECK(!gx_limiter_take(l, "A", 1050)); /* half a token after 50 ms */
+    CHECK(gx_limiter_take(l, "A", 1100));  /* one token after 100 ms */
+    CHECK(!gx_limiter_take(l, "A", 1100));
+    CHECK(gx_limiter_take(l, "A", 10000)); /* refill is capped at the burst */
+    CHECK(gx_limiter_take(l, "A", 10000));
+    CHECK(gx_limiter_take(l, "A", 10000));
+    CHECK(!gx_limiter_take(l, "A", 10000));
+    CHECK_EQ_INT(gx_limiter_refused(l), 4);
+    gx_limiter_destroy(&l);
+    CHECK(l == NULL);
+}
+
+TEST(full_table_recycles_idle_keys)
+{
+    gx_limiter *l;
+    char key[16];
+    REQUIRE(gx_limiter_new(4, &l) == GX_OK);
+    gx_limiter_configure(l, 1, 1);
+    for (int i = 0; i < 100; i++) { /* many more keys than the cap: no failure, no growth */
+        snprintf(key, sizeof key, "firm%d", i);
+        CHECK(gx_limiter_take(l, key, i));
+    }
+    CHECK(!gx_limiter_take(l, "firm99", 99)); /* the most recent key kept its (empty) bucket */
+    gx_limiter_destroy(&l);
+}
+
+int main(void)
+{
+    RUN(burst_then_refused_then_refilled);
+    RUN(full_table_recycles_idle_keys);
+    return gx_test_done();
+}
