@@ -125,7 +125,6 @@ static gx_err s_rebuild_auth(gx_broker *b, gx_txn *t)
     gx_err rc = gx_auth_new(&a);
     if (rc)
         return rc;
-    gx_auth_destroy(&b->auth);
     b->auth = a;
     if (b->cfg.insecure_dev)
         return GX_OK;
@@ -138,34 +137,43 @@ static gx_err s_rebuild_auth(gx_broker *b, gx_txn *t)
     return rc ? rc : l.err;
 }
 
-/* Builds a fresh engine from the store: firms, then offers, demands, subscriptions. */
-static gx_err s_rebuild_engine(gx_broker *b)
+/* Builds a fresh engine and key registry from the store — read in t, or in a
+ * read transaction of its own when t is NULL — and swaps them in only when
+ * both loaded completely; on failure the old ones stay and stay dirty. */
+static gx_err s_rebuild_engine(gx_broker *b, gx_txn *t)
 {
     gx_engine_opts eo;
-    gx_engine *e = NULL;
-    gx_txn *t = NULL;
+    gx_engine *e = NULL, *old_engine = b->engine;
+    gx_auth *old_auth = b->auth;
+    gx_txn *own = NULL;
     s_engine_opts(b, &eo);
     gx_err err = gx_engine_new(&eo, &e);
-    if (err)
-        return err;
-    gx_engine_destroy(&b->engine);
-    b->engine = e;
-    if ((err = gx_store_begin(b->store, false, &t)))
-        return err;
+    if (!err && !t && !(err = gx_store_begin(b->store, false, &own)))
+        t = own;
+    b->engine = e; /* s_load_visit and s_rebuild_auth fill b->engine / b->auth */
+    b->auth = NULL;
     static const gx_table order[] = {GX_T_FIRMS, GX_T_OFFERS, GX_T_DEMANDS, GX_T_SUBS};
-    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+    for (size_t i = 0; !err && i < sizeof order / sizeof order[0]; i++) {
         s_load l = {b, order[i], GX_OK, 0};
         err = gx_store_scan(t, order[i], NULL, 0, NULL, 0, s_load_visit, &l);
         if (!err)
             err = l.err;
-        if (err)
-            break;
     }
     if (!err)
         err = s_rebuild_auth(b, t);
-    gx_store_abort(&t);
+    gx_store_abort(&own);
+    if (err) {
+        gx_engine_destroy(&b->engine);
+        gx_auth_destroy(&b->auth);
+        b->engine = old_engine;
+        b->auth = old_auth;
+        b->engine_dirty = true;
+        return err;
+    }
+    gx_engine_destroy(&old_engine);
+    gx_auth_destroy(&old_auth);
     b->engine_dirty = false;
-    return err;
+    return GX_OK;
 }
 
 gx_err gx_broker_new(const gx_config *cfg, int64_t now, gx_broker **out, char *errbuf, size_t errlen)
@@ -208,7 +216,7 @@ gx_err gx_broker_new(const gx_config *cfg, int64_t now, gx_broker **out, char *e
             gx_log(GX_LOG_NOTICE, "first start: created the operator key %s (keep it secret) and listed it in %s",
                    keypath, b->operator_keys);
     }
-    if ((err = s_rebuild_engine(b))) {
+    if ((err = s_rebuild_engine(b, NULL))) {
         snprintf(errbuf, errlen, "rebuilding the engine from %s: %s", cfg->data_dir, gx_err_str(err));
         goto out;
     }
@@ -404,8 +412,10 @@ gx_err gx_broker_write_end(gx_broker *b, gx_err err)
         err = gx_store_commit(&b->child);
     if (err) {
         gx_store_abort(&b->child);
-        if (b->engine_touched)
-            b->engine_dirty = true; /* the engine saw a change the store did not keep */
+        /* The engine saw a change the store did not keep: rebuild it now, from
+         * the batch as it stands, so the rest of the batch never sees it. */
+        if (b->engine_touched && s_rebuild_engine(b, b->txn) != GX_OK)
+            gx_log(GX_LOG_ERR, "rebuilding the engine after a refused request failed; retrying after the commit");
         while (b->n_events > b->events_mark)
             gx_buf_fini(&b->events[--b->n_events].payload);
     }
@@ -538,6 +548,7 @@ void gx_broker_handle(gx_broker *b, const void *rid, size_t rid_len, const char 
         return;
     }
     gx_session *s;
+    b->events_mark = b->n_events; /* a failing request drops only its own events */
     if (s_session(b, rid, rid_len, user_id, &req, &s)) {
         /* One bucket per firm (or operator key): many connections do not multiply the rate. */
         const char *bucket = s ? (s->firm[0] ? s->firm : s->key) : "";
@@ -590,7 +601,7 @@ void gx_broker_batch_end(gx_broker *b, const gx_broker_io *io)
         b->n_touched = 0;
     }
     if (b->engine_dirty) {
-        gx_err rerr = s_rebuild_engine(b);
+        gx_err rerr = s_rebuild_engine(b, NULL);
         if (rerr)
             gx_log(GX_LOG_ERR, "rebuilding the engine after a failed write: %s", gx_err_str(rerr));
     }
@@ -637,8 +648,8 @@ static bool s_pump_visit(void *ctx, uint64_t seq, const void *bytes, size_t len)
 void gx_broker_pump(gx_broker *b, const gx_broker_io *io)
 {
     gx_session *batch[256];
-    gx_session *stalled[256];
-    size_t n_stalled = 0;
+    gx_session **later = NULL; /* sessions to retry: stalled, or skipped past a gap */
+    size_t n_later = 0, cap_later = 0;
     gx_txn *t = NULL;
     size_t n;
     if (!io)
@@ -646,6 +657,8 @@ void gx_broker_pump(gx_broker *b, const gx_broker_io *io)
     while ((n = gx_sessions_take_dirty(b->sessions, batch, 256)) > 0) {
         if (!t && gx_store_begin(b->store, false, &t) != GX_OK) {
             gx_log(GX_LOG_ERR, "delivery: cannot read the store: %s", gx_store_last_error(b->store));
+            for (size_t i = 0; i < n; i++)
+                gx_sessions_mark(b->sessions, batch[i]);
             break;
         }
         for (size_t i = 0; i < n; i++) {
@@ -657,21 +670,39 @@ void gx_broker_pump(gx_broker *b, const gx_broker_io *io)
             s->stalled = false;
             s_pump p = {b, s, io, false, false};
             gx_err err = gx_inbox_read(t, s->firm, s->sent, (size_t)(window - inflight), s_pump_visit, &p);
+            bool retry = p.stop;
             if (err == GX_ERR_RESUME_GAP) {
-                /* retention overtook this session: skip to what is left; the gap was reported at Resume */
+                /* Retention overtook this session while it was connected (another
+                 * session's acks, or inbox_max): go on after the gap, and say so. */
                 gx_inbox_cursor c;
-                if (gx_inbox_cursor_get(t, s->firm, &c) == GX_OK)
+                if (gx_inbox_cursor_get(t, s->firm, &c) == GX_OK) {
+                    gx_log(GX_LOG_WARNING, "firm %s: notices %llu..%llu pruned before delivery to a session",
+                           s->firm, (unsigned long long)s->sent + 1, (unsigned long long)c.pruned);
                     s->sent = c.pruned;
+                    retry = true;
+                }
             }
-            if (p.gone)
+            if (p.gone) {
                 gx_sessions_drop(b->sessions, s);
-            else if (p.stop && n_stalled < 256)
-                stalled[n_stalled++] = s;
+            } else if (retry) {
+                if (n_later == cap_later) {
+                    size_t cap = cap_later ? cap_later * 2 : 64;
+                    gx_session **v = realloc(later, cap * sizeof *v);
+                    if (!v) {
+                        gx_sessions_mark(b->sessions, s); /* retried with the next round */
+                        continue;
+                    }
+                    later = v;
+                    cap_later = cap;
+                }
+                later[n_later++] = s;
+            }
         }
     }
     gx_store_abort(&t);
-    for (size_t i = 0; i < n_stalled; i++)
-        gx_sessions_mark(b->sessions, stalled[i]); /* retried by the loop's short timer */
+    for (size_t i = 0; i < n_later; i++)
+        gx_sessions_mark(b->sessions, later[i]); /* retried by the loop's short timer */
+    free(later);
 }
 
 bool gx_broker_pending(const gx_broker *b)

@@ -77,6 +77,8 @@ static gx_err s_str(s_dec *d, const char *src, bool text, const char *field, cha
     size_t cap = !d->lim ? (size_t)-1 : text ? d->lim->max_text : d->lim->max_string;
     if (n > cap)
         return s_fail(d, GX_ERR_TOO_LARGE, field, "%zu bytes, limit %zu", n, cap);
+    if (!gx_utf8_valid(src, n)) /* it would be stored and sent to other firms' clients */
+        return s_fail(d, GX_ERR_INVALID, field, "not valid UTF-8");
     *dst = strdup(src);
     return *dst ? GX_OK : GX_ERR_NOMEM;
 }
@@ -98,10 +100,10 @@ static gx_err s_strv(s_dec *d, char **src, size_t n, const char *field, gx_strv 
             snprintf(f, sizeof f, "%s[%zu]", field, i);
             return s_fail(d, GX_ERR_TOO_LARGE, f, "%zu bytes, limit %zu", len, d->lim->max_string);
         }
-        if (!len) {
+        if (!len || !gx_utf8_valid(src[i], len)) {
             char f[96];
             snprintf(f, sizeof f, "%s[%zu]", field, i);
-            return s_fail(d, GX_ERR_INVALID, f, "empty string");
+            return s_fail(d, GX_ERR_INVALID, f, len ? "not valid UTF-8" : "empty string");
         }
         err = gx_strv_push(dst, src[i]);
     }
@@ -139,6 +141,8 @@ static gx_err s_firm_id(s_dec *d, const char *s, const char *field, char out[GX_
     out[0] = 0;
     if (!s || !*s)
         return GX_OK;
+    if (!gx_utf8_valid(s, strlen(s)))
+        return s_fail(d, GX_ERR_INVALID, field, "not valid UTF-8");
     if (strlen(s) != GX_FIRM_ID_LEN)
         return s_fail(d, GX_ERR_INVALID, field, "a Unified Social Credit Code has 18 characters, got %zu",
                       strlen(s));
@@ -883,6 +887,7 @@ gx_err gx_codec_encode_reply(const gx_reply *r, gx_buf *out)
         rep->result_case = GONGXU__V1__REPLY__RESULT_POSTINGS;
         NEW(&a, Gongxu__V1__PostingList, GONGXU__V1__POSTING_LIST__INIT, l);
         rep->postings = l;
+        l->truncated = r->truncated;
         l->demands = s_alloc(&a, (r->n_demands + 1) * sizeof *l->demands);
         l->offers = s_alloc(&a, (r->n_offers + 1) * sizeof *l->offers);
         l->subscriptions = s_alloc(&a, (r->n_subs + 1) * sizeof *l->subscriptions);

@@ -142,6 +142,7 @@ typedef struct gx_reply {
     size_t n_offers;
     const gx_sub *const *subs;
     size_t n_subs;
+    bool truncated;                           /* LIST: more postings than one reply carries */
     uint64_t resumed_after, head;             /* RESUME */
     const gx_stats_view *stats;               /* STATS */
     uint64_t seq;                             /* ACKED */

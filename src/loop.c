@@ -310,9 +310,11 @@ static void s_reload(gx_loop *l)
         gx_log(GX_LOG_ERR, "reload refused, configuration unchanged: %s", l->reload ? err : "no reload source");
         return;
     }
-    if (gx_broker_reload(l->broker, &next, err, sizeof err) != GX_OK)
-        gx_log(GX_LOG_ERR, "reload: %s", err);
-    else if (err[0])
+    if (gx_broker_reload(l->broker, &next, err, sizeof err) != GX_OK) {
+        gx_log(GX_LOG_ERR, "reload refused, configuration unchanged: %s", err);
+        return;
+    }
+    if (err[0])
         gx_log(GX_LOG_WARNING, "reload: %s", err);
     gx_config_apply_reload(&l->cfg, &next, err, sizeof err);
     gx_log(GX_LOG_NOTICE, "configuration reloaded");
@@ -363,8 +365,11 @@ gx_err gx_loop_run(gx_loop *l)
         if (gx_broker_pending(l->broker))
             gx_broker_pump(l->broker, &l->io);
     }
-    /* Requests already waiting are answered; new connections are not taken. */
-    while (s_batch(l) > 0)
+    /* Requests already waiting are answered, for at most a second: a client
+     * that keeps sending must not keep the broker from stopping. */
+    zmq_unbind(l->router, l->endpoint);
+    int64_t end = s_now_ms() + 1000;
+    while (s_now_ms() < end && s_batch(l) > 0)
         ;
     return GX_OK;
 }

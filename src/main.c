@@ -1,5 +1,6 @@
 /* main.c — gongxud: options, configuration, then broker and loop. */
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,16 @@ static gx_err s_build(void *ctx, gx_config *c, char *err, size_t errlen)
         if ((rc = gx_config_set(c, src->keys[i], src->values[i], err, errlen)))
             return rc;
     return gx_config_validate(c, err, errlen);
+}
+
+/* True for endpoints only this machine can reach. */
+static bool s_loopback(const char *ep)
+{
+    static const char *const ok[] = {"tcp://127.", "tcp://localhost:", "tcp://[::1]:", "ipc://", "inproc://"};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        if (strncmp(ep, ok[i], strlen(ok[i])) == 0)
+            return true;
+    return false;
 }
 
 static void s_usage(FILE *out)
@@ -150,6 +161,11 @@ int main(int argc, char **argv)
         return EX_OK;
     }
 
+    if (cfg.insecure_dev && (!s_loopback(cfg.listen) || (cfg.monitor[0] && !s_loopback(cfg.monitor)))) {
+        fprintf(stderr, "gongxud: --insecure-dev binds only loopback or ipc:// endpoints (listen=%s monitor=%s)\n",
+                cfg.listen, cfg.monitor);
+        return EX_CONFIG;
+    }
     if (cfg.insecure_dev)
         gx_log(GX_LOG_WARNING, "INSECURE DEVELOPMENT MODE (--insecure-dev): no CURVE encryption or authentication; "
                                "clients name their own firm in Hello and any client may claim the operator role. "

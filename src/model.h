@@ -242,6 +242,10 @@ void gx_demand_fini(gx_demand *d);
 void gx_offer_fini(gx_offer *o);
 void gx_sub_fini(gx_sub *s);
 
+/* True when s (n bytes) is well-formed UTF-8: no overlong forms, no surrogates,
+ * nothing above U+10FFFF. Protobuf strings must be; protobuf-c does not check. */
+bool gx_utf8_valid(const char *s, size_t n);
+
 /* A firm's district: its zone if it has one, else its county. */
 const char *gx_firm_district(const gx_firm *f);
 

@@ -82,6 +82,9 @@ gx_err gx_notify_send(gx_broker *b, const char *firm, gx_notice *n)
         return err;
     err = gx_inbox_append(b->child, firm, seq, buf.data, buf.len);
     gx_buf_fini(&buf);
+    /* A firm that never acknowledges must not fill the store for everyone. */
+    if (!err && seq > (uint64_t)b->cfg.inbox_max)
+        err = gx_inbox_trim(b->child, firm, (uint64_t)b->cfg.inbox_max, NULL);
     if (!err) {
         b->counters.notices++;
         s_touch(b, firm);

@@ -756,8 +756,8 @@ static void s_award(s_req *q)
     if ((err = gx_broker_put_firm(b, &winner)))
         goto done;
     b->engine_touched = true;
-    gx_engine_count_award(b->engine, sme);
-    if (d.quantity <= held->original_quantity * 1e-9) {
+    gx_engine_count_award(b->engine, sme); /* held is not to be used after this */
+    if (d.quantity <= d.original_quantity * 1e-9) {
         d.quantity = 0;
         err = s_close_demand(b, &d, GX_STATE_AWARDED, sme, qty);
     } else {
@@ -803,8 +803,12 @@ static void s_ack(s_req *q)
         s_write_failed(q, err);
         return;
     }
-    if (q->r->id > q->s->acked)
-        q->s->acked = q->r->id;
+    gx_inbox_cursor c;
+    uint64_t acked = q->r->id;
+    if (b->txn && gx_inbox_cursor_get(b->txn, q->s->firm, &c) == GX_OK && acked > c.head)
+        acked = c.head; /* an ack beyond what exists must not open the window forever */
+    if (acked > q->s->acked)
+        q->s->acked = acked;
     gx_sessions_mark(b->sessions, q->s); /* the delivery window may have opened */
     gx_reply rep = {.type = GX_REPLY_ACKED, .seq = q->r->id};
     s_reply(q, &rep);
@@ -1046,7 +1050,7 @@ static void s_list_postings(s_req *q)
     for (size_t i = 0; i < ls.n; i++)
         sp[i] = &ls.subs[i];
     gx_reply rep = {.type = GX_REPLY_LIST, .demands = dp, .n_demands = ld.n, .offers = op, .n_offers = lo.n,
-                    .subs = sp, .n_subs = ls.n};
+                    .subs = sp, .n_subs = ls.n, .truncated = ld.n >= max || lo.n >= max || ls.n >= max};
     s_reply(q, &rep);
 out:
     for (size_t i = 0; i < ld.n; i++)

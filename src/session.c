@@ -147,8 +147,17 @@ gx_err gx_sessions_bind(gx_sessions *t, const void *rid, size_t len, const char 
     if (s) {
         gx_sessions_drop(t, s); /* rebinding: start clean */
     } else if (t->count >= t->max) {
+        /* Evict the least recently active session that is not following its
+         * notices; a live watcher goes only when every session is one. */
+        gx_session *victim = t->lru_tail;
+        for (gx_session *c = t->lru_tail; c; c = c->lru_prev) {
+            if (!c->resumed) {
+                victim = c;
+                break;
+            }
+        }
         t->evicted++;
-        gx_sessions_drop(t, t->lru_tail);
+        gx_sessions_drop(t, victim);
     }
     s = calloc(1, sizeof *s);
     if (!s)

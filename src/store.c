@@ -494,11 +494,18 @@ gx_err gx_store_begin(gx_store *s, bool write, gx_txn **out)
         err = s_failf(s, GX_ERR_NOMEM, "out of memory beginning a transaction");
         goto out;
     }
-    /* Changing the map needs every transaction of this process ended. */
-    if (write && s->wants_growth && s->open_txns == 0) {
-        err = s_grow(s);
-        if (err)
-            goto out;
+    /* Changing the map needs every transaction of this process ended. Grow
+     * ahead of need (at three quarters full) so that a request does not fail
+     * merely because it crossed a doubling; MAP_FULL is the backstop. */
+    if (write && s->open_txns == 0) {
+        size_t map = 0, used = 0;
+        if (!s->wants_growth)
+            gx_store_usage(s, &map, &used);
+        if (s->wants_growth || used > map / 4 * 3) {
+            err = s_grow(s);
+            if (err)
+                goto out;
+        }
     }
     unsigned flags = write ? 0 : MDB_RDONLY;
     int rc = mdb_txn_begin(s->env, NULL, flags, &t->txn);

@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model.h"
+
 #define S_FIELDS 7         /* class, id, zh, en, aliases, county, flags */
 #define S_AMBIGUOUS (-1)   /* slot entry of a name shared by unrelated entries */
 #define S_READ_CHUNK 65536 /* first buffer size when reading a file */
@@ -124,41 +126,6 @@ static char *s_trim(char *s)
     while (n && s_space(s[n - 1]))
         s[--n] = '\0';
     return s;
-}
-
-/* True when the n bytes at p are well-formed UTF-8 (no overlongs, surrogates
- * or code points past U+10FFFF). */
-static bool s_utf8_ok(const char *p, size_t n)
-{
-    const unsigned char *s = (const unsigned char *)p, *end = s + n;
-    while (s < end) {
-        unsigned c = *s;
-        size_t k;
-        unsigned min, cp;
-        if (c < 0x80) {
-            s++;
-            continue;
-        } else if ((c & 0xe0) == 0xc0) {
-            k = 1, min = 0x80, cp = c & 0x1f;
-        } else if ((c & 0xf0) == 0xe0) {
-            k = 2, min = 0x800, cp = c & 0x0f;
-        } else if ((c & 0xf8) == 0xf0) {
-            k = 3, min = 0x10000, cp = c & 0x07;
-        } else {
-            return false;
-        }
-        if ((size_t)(end - s) <= k)
-            return false;
-        for (size_t i = 1; i <= k; i++) {
-            if ((s[i] & 0xc0) != 0x80)
-                return false;
-            cp = (cp << 6) | (s[i] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
-        s += k + 1;
-    }
-    return true;
 }
 
 /* True when a is a proper ancestor of b in class cls: a dotted prefix for the
@@ -332,7 +299,7 @@ static gx_err s_parse_line(gx_vocab *v, char *p, size_t n, uint32_t line, char *
         lead++;
     if (*lead == '\0' || *lead == '#')
         return GX_OK;
-    if (!s_utf8_ok(p, n))
+    if (!gx_utf8_valid(p, n))
         return s_fail(eb, el, GX_ERR_INVALID, "line %u: not valid UTF-8", line);
     for (char *q = p;;) {
         if (nf == S_FIELDS)

@@ -82,6 +82,22 @@ class Broker:
     def operator_keypair(self):
         return read_keyfile(os.path.join(self.data_dir, "operator.key"))
 
+    def keyfile(self, firm_id):
+        """Path of a gongxu key file holding firm_id's registered key pair."""
+        self.client(firm_id).close()  # registers a key if it has none yet
+        pub, sec = self.keys[firm_id]
+        path = os.path.join(self.tmp, firm_id + ".key")
+        with open(path, "w") as f:
+            f.write("public-key = %s\nsecret-key = %s\n" % (pub.decode(), sec.decode()))
+        os.chmod(path, 0o600)
+        return path
+
+    def flood(self, firm_id, seconds):
+        """Starts gxflood as firm_id; returns the Popen (stdout: its counts)."""
+        return subprocess.Popen([os.environ["GX_FLOOD"], self.endpoint, self.server_key or "-",
+                                 self.keyfile(firm_id) if self.server_key else "-", str(seconds)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
     def client(self, firm_id="", operator=False, hello=True, keypair=None):
         """A connection as firm_id (or the operator). With CURVE, the firm gets a
         key pair registered for it by the operator on first use."""

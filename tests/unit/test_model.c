@@ -84,6 +84,18 @@ TEST(names)
     CHECK_STR(gx_kind_name((gx_kind)99), "?");
 }
 
+TEST(utf8_validation)
+{
+    CHECK(gx_utf8_valid("plain ascii", 11));
+    CHECK(gx_utf8_valid("镁合金压铸", strlen("镁合金压铸")));
+    CHECK(gx_utf8_valid("\xF0\x9F\x98\x80", 4));      /* U+1F600 */
+    CHECK(!gx_utf8_valid("\xff\xfe", 2));               /* not UTF-8 at all */
+    CHECK(!gx_utf8_valid("\xc0\x80", 2));               /* overlong NUL */
+    CHECK(!gx_utf8_valid("\xed\xa0\x80", 3));          /* a surrogate */
+    CHECK(!gx_utf8_valid("\xf4\x90\x80\x80", 4));     /* above U+10FFFF */
+    CHECK(!gx_utf8_valid("\xe9\x95", 2));               /* truncated */
+}
+
 int main(void)
 {
     RUN(dates_round_trip);
@@ -92,5 +104,6 @@ int main(void)
     RUN(deep_copy_is_independent);
     RUN(firm_district_prefers_zone);
     RUN(names);
+    RUN(utf8_validation);
     return gx_test_done();
 }
