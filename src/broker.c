@@ -65,7 +65,7 @@ static bool s_load_visit(void *ctx, const void *key, size_t klen, const void *va
     case GX_T_OFFERS: {
         gx_offer o;
         if ((err = gx_codec_decode_offer(val, vlen, &o)) == GX_OK) {
-            if (o.state == GX_STATE_OPEN)
+            if (o.state == GX_STATE_OPEN && !(err = gx_quota_add(l->b->open, o.owner, 1)))
                 err = gx_engine_add_offer(e, &o, l->b->now, NULL);
             gx_offer_fini(&o);
         }
@@ -74,7 +74,7 @@ static bool s_load_visit(void *ctx, const void *key, size_t klen, const void *va
     case GX_T_DEMANDS: {
         gx_demand d;
         if ((err = gx_codec_decode_demand(val, vlen, &d)) == GX_OK) {
-            if (d.state == GX_STATE_OPEN)
+            if (d.state == GX_STATE_OPEN && !(err = gx_quota_add(l->b->open, d.owner, 1)))
                 err = gx_engine_add_demand(e, &d, l->b->now, NULL);
             gx_demand_fini(&d);
         }
@@ -82,7 +82,7 @@ static bool s_load_visit(void *ctx, const void *key, size_t klen, const void *va
     }
     case GX_T_SUBS: {
         gx_sub s;
-        if ((err = gx_codec_decode_sub(val, vlen, &s)) == GX_OK) {
+        if ((err = gx_codec_decode_sub(val, vlen, &s)) == GX_OK && !(err = gx_quota_add(l->b->open, s.owner, 1))) {
             err = gx_engine_add_sub(e, &s, l->b->now, NULL);
             gx_sub_fini(&s);
         }
@@ -145,9 +145,13 @@ static gx_err s_rebuild_engine(gx_broker *b, gx_txn *t)
     gx_engine_opts eo;
     gx_engine *e = NULL, *old_engine = b->engine;
     gx_auth *old_auth = b->auth;
+    gx_quota *q = NULL, *old_open = b->open;
     gx_txn *own = NULL;
     s_engine_opts(b, &eo);
     gx_err err = gx_engine_new(&eo, &e);
+    if (!err)
+        err = gx_quota_new(&q);
+    b->open = q;
     if (!err && !t && !(err = gx_store_begin(b->store, false, &own)))
         t = own;
     b->engine = e; /* s_load_visit and s_rebuild_auth fill b->engine / b->auth */
@@ -165,13 +169,16 @@ static gx_err s_rebuild_engine(gx_broker *b, gx_txn *t)
     if (err) {
         gx_engine_destroy(&b->engine);
         gx_auth_destroy(&b->auth);
+        gx_quota_destroy(&b->open);
         b->engine = old_engine;
         b->auth = old_auth;
+        b->open = old_open;
         b->engine_dirty = true;
         return err;
     }
     gx_engine_destroy(&old_engine);
     gx_auth_destroy(&old_auth);
+    gx_quota_destroy(&old_open);
     b->engine_dirty = false;
     return GX_OK;
 }
@@ -259,6 +266,7 @@ void gx_broker_destroy(gx_broker **pb)
     gx_engine_destroy(&b->engine);
     gx_sessions_destroy(&b->sessions);
     gx_auth_destroy(&b->auth);
+    gx_quota_destroy(&b->open);
     gx_limiter_destroy(&b->rates);
     gx_limiter_destroy(&b->handshakes);
     gx_store_close(&b->store);
@@ -484,6 +492,12 @@ void gx_requests_error(gx_broker *b, const void *rid, size_t rid_len, uint64_t r
     b->n_replies++;
 }
 
+void gx_broker_count_open(gx_broker *b, const char *firm, int delta)
+{
+    if (gx_quota_add(b->open, firm, delta) != GX_OK)
+        b->engine_dirty = true; /* recounted with the next rebuild */
+}
+
 gx_err gx_broker_admit(gx_broker *b, bool monitor, const char *key, int64_t now_ms)
 {
     gx_principal p;
@@ -550,8 +564,9 @@ void gx_broker_handle(gx_broker *b, const void *rid, size_t rid_len, const char 
     gx_session *s;
     b->events_mark = b->n_events; /* a failing request drops only its own events */
     if (s_session(b, rid, rid_len, user_id, &req, &s)) {
-        /* One bucket per firm (or operator key): many connections do not multiply the rate. */
-        const char *bucket = s ? (s->firm[0] ? s->firm : s->key) : "";
+        /* One bucket per firm: many connections do not multiply the rate.
+         * Operators are trusted (and register firms in bulk): not limited. */
+        const char *bucket = s && !s->is_operator ? s->firm : "";
         if (bucket[0] && !gx_limiter_take(b->rates, bucket, b->now_ms)) {
             b->counters.rate_limited++;
             gx_requests_error(b, rid, rid_len, req.request_id, GX_ERR_RATE_LIMITED,
@@ -729,6 +744,7 @@ size_t gx_broker_expire(gx_broker *b, int64_t now, const gx_broker_io *io)
             if ((err = gx_broker_get_demand(b, f->demand_id, &d)))
                 break;
             d.state = GX_STATE_EXPIRED;
+            gx_broker_count_open(b, d.owner, -1);
             if (!(err = gx_broker_put_demand(b, &d)))
                 err = gx_notify_demand_changed(b, &d, GX_N_DEMAND_EXPIRED, NULL, 0);
             gx_monitor_event ev = {.at = now, .type = "state", .demand_id = d.id, .kind = d.kind,
@@ -740,6 +756,7 @@ size_t gx_broker_expire(gx_broker *b, int64_t now, const gx_broker_io *io)
             if ((err = gx_broker_get_offer(b, f->offer_id, &o)))
                 break;
             o.state = GX_STATE_EXPIRED;
+            gx_broker_count_open(b, o.owner, -1);
             if (!(err = gx_broker_put_offer(b, &o))) {
                 gx_notice n = {.type = GX_N_OFFER_EXPIRED, .at = now, .offer_id = o.id, .state = GX_STATE_EXPIRED};
                 err = gx_notify_send(b, o.owner, &n);

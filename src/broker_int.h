@@ -49,6 +49,7 @@ struct gx_broker {
     gx_auth *auth;                  /* CURVE keys -> firms (unused with insecure_dev) */
     gx_limiter *rates;              /* per-firm request buckets */
     gx_limiter *handshakes;         /* one bucket for new connections */
+    gx_quota *open;                 /* open postings per firm (rebuilt with the engine) */
     char operator_keys[GX_CONFIG_STR_MAX + 32]; /* resolved operator keys path */
     gx_limits limits;               /* decode caps */
 
@@ -91,6 +92,9 @@ gx_err gx_broker_put_sub(gx_broker *b, const gx_sub *s);
 gx_err gx_broker_put_firm(gx_broker *b, const gx_firm *f);
 /* The transaction to read in: the child if open, else the batch txn, else NULL. */
 gx_txn *gx_broker_txn(gx_broker *b);
+
+/* Counts a posting of firm opening (+1) or closing (-1) for max_open_postings. */
+void gx_broker_count_open(gx_broker *b, const char *firm, int delta);
 
 /* ---- requests.c */
 /* Handles a decoded request for session s (NULL before Hello) from routing id

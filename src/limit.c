@@ -135,3 +135,78 @@ uint64_t gx_limiter_refused(const gx_limiter *l)
 {
     return l->refused;
 }
+
+/* ------------------------------------------------------------------ quotas */
+
+typedef struct s_count {
+    char key[S_KEY_MAX];  /* "" when free */
+    uint64_t n;           /* the count */
+} s_count;
+
+struct gx_quota {
+    s_count *c;           /* cap slots, power of two, at most half full */
+    size_t cap, used;
+};
+
+gx_err gx_quota_new(gx_quota **out)
+{
+    gx_quota *q = calloc(1, sizeof *q);
+    if (!q)
+        return GX_ERR_NOMEM;
+    q->cap = 64;
+    if (!(q->c = calloc(q->cap, sizeof *q->c))) {
+        free(q);
+        return GX_ERR_NOMEM;
+    }
+    *out = q;
+    return GX_OK;
+}
+
+void gx_quota_destroy(gx_quota **pq)
+{
+    if (!*pq)
+        return;
+    free((*pq)->c);
+    free(*pq);
+    *pq = NULL;
+}
+
+static s_count *s_count_slot(s_count *c, size_t cap, const char *key)
+{
+    size_t i = s_hash(key) & (cap - 1);
+    while (c[i].key[0] && strncmp(c[i].key, key, S_KEY_MAX - 1) != 0)
+        i = (i + 1) & (cap - 1);
+    return &c[i];
+}
+
+gx_err gx_quota_add(gx_quota *q, const char *key, int64_t delta)
+{
+    if ((q->used + 1) * 2 > q->cap) {
+        size_t cap = q->cap * 2;
+        s_count *c = calloc(cap, sizeof *c);
+        if (!c)
+            return GX_ERR_NOMEM;
+        for (size_t i = 0; i < q->cap; i++)
+            if (q->c[i].key[0])
+                *s_count_slot(c, cap, q->c[i].key) = q->c[i];
+        free(q->c);
+        q->c = c;
+        q->cap = cap;
+    }
+    s_count *e = s_count_slot(q->c, q->cap, key);
+    if (!e->key[0]) {
+        strncpy(e->key, key, S_KEY_MAX - 1);
+        q->used++;
+    }
+    if (delta < 0 && (uint64_t)-delta > e->n)
+        e->n = 0;
+    else
+        e->n = (uint64_t)((int64_t)e->n + delta);
+    return GX_OK;
+}
+
+uint64_t gx_quota_get(const gx_quota *q, const char *key)
+{
+    s_count *e = s_count_slot(q->c, q->cap, key);
+    return e->key[0] ? e->n : 0;
+}

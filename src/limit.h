@@ -29,4 +29,15 @@ bool gx_limiter_take(gx_limiter *l, const char *key, int64_t now_ms);
 /* Refusals since creation. */
 uint64_t gx_limiter_refused(const gx_limiter *l);
 
+/* ---- quotas: a count per key (open postings per firm) */
+
+typedef struct gx_quota gx_quota;
+
+gx_err gx_quota_new(gx_quota **out);
+void gx_quota_destroy(gx_quota **q);
+/* Adds delta (may be negative; counts stop at 0) to key's count. */
+gx_err gx_quota_add(gx_quota *q, const char *key, int64_t delta);
+/* key's count (0 when never seen). */
+uint64_t gx_quota_get(const gx_quota *q, const char *key);
+
 #endif

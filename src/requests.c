@@ -83,6 +83,17 @@ static bool s_need_operator(s_req *q)
     return true;
 }
 
+/* A new posting must stay within max_open_postings for its firm. */
+static bool s_need_room(s_req *q)
+{
+    uint64_t n = gx_quota_get(q->b->open, q->s->firm);
+    if (n < (uint64_t)q->b->cfg.max_open_postings)
+        return true;
+    s_error(q, GX_ERR_TOO_LARGE, NULL, "firm %s already has %llu open postings (max_open_postings); withdraw some first",
+            q->s->firm, (unsigned long long)n);
+    return false;
+}
+
 static bool s_is_operator(const s_req *q)
 {
     return q->s && q->s->is_operator;
@@ -285,7 +296,7 @@ static void s_post_demand(s_req *q, bool update)
     gx_err err;
     uint64_t id = 0;
     uint32_t revision = 0;
-    if (!s_need_firm(q))
+    if (!s_need_firm(q) || (!update && !s_need_room(q)))
         return;
     if (update) {
         if (!d->id) {
@@ -354,6 +365,8 @@ failed:
         s_write_failed(q, err);
         goto out;
     }
+    if (!update)
+        gx_broker_count_open(b, d->owner, 1);
     s_post_event(b, update ? "state" : "demand", id, 0, d->kind, d->industry, d->owner, GX_STATE_OPEN);
     gx_reply rep = {.type = GX_REPLY_POSTING, .id = id, .revision = revision, .state = GX_STATE_OPEN,
                     .count = s_candidates(b, id)};
@@ -369,7 +382,7 @@ static void s_post_offer(s_req *q, bool update)
     gx_offer old = {0};
     gx_verr ve;
     gx_err err;
-    if (!s_need_firm(q))
+    if (!s_need_firm(q) || (!update && !s_need_room(q)))
         return;
     if (update) {
         if (!o->id) {
@@ -425,6 +438,8 @@ failed:
         s_write_failed(q, err);
         goto out;
     }
+    if (!update)
+        gx_broker_count_open(b, o->owner, 1);
     uint32_t matched = 0;
     for (size_t i = 0; i < b->fx.n; i++)
         matched += b->fx.v[i].type == GX_FX_MATCH;
@@ -443,7 +458,7 @@ static void s_subscribe(s_req *q)
     gx_sub *s = &q->r->sub;
     gx_verr ve;
     gx_err err;
-    if (!s_need_firm(q))
+    if (!s_need_firm(q) || !s_need_room(q))
         return;
     if ((err = gx_validate_sub(b->vocab, s, &ve))) {
         s_error(q, err, ve.field, "%s", ve.msg);
@@ -463,6 +478,7 @@ static void s_subscribe(s_req *q)
         s_write_failed(q, err);
         return;
     }
+    gx_broker_count_open(b, s->owner, 1);
     uint32_t hits = 0;
     for (size_t i = 0; i < b->fx.n; i++)
         hits += b->fx.v[i].type == GX_FX_SUB_HIT;
@@ -542,6 +558,7 @@ static void s_withdraw(s_req *q)
         s_write_failed(q, err);
         goto out;
     }
+    gx_broker_count_open(b, q->s->firm, -1);
     gx_reply rep = {.type = GX_REPLY_POSTING, .id = id, .state = GX_STATE_WITHDRAWN,
                     .revision = d.revision ? d.revision : o.revision};
     s_reply(q, &rep);
@@ -781,6 +798,8 @@ done:
     if ((err = gx_broker_write_end(b, err))) {
         s_write_failed(q, err);
     } else {
+        if (d.state == GX_STATE_AWARDED)
+            gx_broker_count_open(b, d.owner, -1);
         s_post_event(b, "state", d.id, offer_id, d.kind, d.industry, d.owner, d.state);
         gx_reply rep = {.type = GX_REPLY_POSTING, .id = d.id, .revision = d.revision, .state = d.state};
         s_reply(q, &rep);

@@ -38,9 +38,32 @@ TEST(full_table_recycles_idle_keys)
     gx_limiter_destroy(&l);
 }
 
+TEST(quotas_count_per_key)
+{
+    gx_quota *q;
+    char key[32];
+    REQUIRE(gx_quota_new(&q) == GX_OK);
+    CHECK_EQ_INT(gx_quota_get(q, "A"), 0);
+    gx_quota_add(q, "A", 2);
+    gx_quota_add(q, "B", 1);
+    gx_quota_add(q, "A", -1);
+    CHECK_EQ_INT(gx_quota_get(q, "A"), 1);
+    gx_quota_add(q, "B", -5); /* stops at zero */
+    CHECK_EQ_INT(gx_quota_get(q, "B"), 0);
+    for (int i = 0; i < 500; i++) { /* growth keeps every count */
+        snprintf(key, sizeof key, "firm%d", i);
+        REQUIRE(gx_quota_add(q, key, i) == GX_OK);
+    }
+    CHECK_EQ_INT(gx_quota_get(q, "firm499"), 499);
+    CHECK_EQ_INT(gx_quota_get(q, "A"), 1);
+    gx_quota_destroy(&q);
+    CHECK(q == NULL);
+}
+
 int main(void)
 {
     RUN(burst_then_refused_then_refilled);
     RUN(full_table_recycles_idle_keys);
+    RUN(quotas_count_per_key);
     return gx_test_done();
 }
