@@ -498,11 +498,14 @@ void gx_broker_count_open(gx_broker *b, const char *firm, int delta)
         b->engine_dirty = true; /* recounted with the next rebuild */
 }
 
-gx_err gx_broker_admit(gx_broker *b, bool monitor, const char *key, int64_t now_ms)
+bool gx_broker_handshake_token(gx_broker *b, int64_t now_ms)
+{
+    return gx_limiter_take(b->handshakes, "handshakes", now_ms);
+}
+
+gx_err gx_broker_admit(gx_broker *b, bool monitor, const char *key)
 {
     gx_principal p;
-    if (!gx_limiter_take(b->handshakes, "", now_ms))
-        return GX_ERR_RATE_LIMITED;
     gx_err err = gx_auth_lookup(b->auth, key, &p);
     if (!err && monitor && !p.is_operator)
         err = GX_ERR_FORBIDDEN; /* the monitor stream is the operators' */

@@ -55,11 +55,14 @@ void gx_broker_batch_begin(gx_broker *b, int64_t now, int64_t now_ms);
 void gx_broker_handle(gx_broker *b, const void *rid, size_t rid_len, const char *user_id, const void *frame,
                       size_t len, int frames);
 
-/* The ZAP decision for a CURVE handshake with public key `key` (Z85) at now_ms:
- * GX_OK to admit; GX_ERR_RATE_LIMITED when handshakes come too fast (ZAP 300,
- * the client retries); GX_ERR_UNAUTHENTICATED / GX_ERR_FORBIDDEN for unknown or
- * revoked keys, and for non-operators on the monitor stream (ZAP 400). */
-gx_err gx_broker_admit(gx_broker *b, bool monitor, const char *key, int64_t now_ms);
+/* The ZAP decision for a CURVE handshake with public key `key` (Z85): GX_OK to
+ * admit; GX_ERR_UNAUTHENTICATED / GX_ERR_FORBIDDEN for unknown or revoked keys,
+ * and for non-operators on the monitor stream (ZAP 400). */
+gx_err gx_broker_admit(gx_broker *b, bool monitor, const char *key);
+
+/* Takes one token of the handshake rate (handshakes_per_second) at now_ms;
+ * false when the loop must hold the handshake back for now. */
+bool gx_broker_handshake_token(gx_broker *b, int64_t now_ms);
 
 /* Commits the batch, then sends its replies and events and delivers notices. */
 void gx_broker_batch_end(gx_broker *b, const gx_broker_io *io);

@@ -1,6 +1,7 @@
 /* limit.c — token buckets in an open-addressing table with idle recycling. */
 #include "limit.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -103,6 +104,7 @@ static void s_recycle(gx_limiter *l)
 
 bool gx_limiter_take(gx_limiter *l, const char *key, int64_t now_ms)
 {
+    assert(key[0]); /* "" marks a free slot: a programming error, not input */
     size_t i = s_hash(key) & (l->cap - 1);
     while (l->b[i].key[0] && strncmp(l->b[i].key, key, S_KEY_MAX - 1) != 0)
         i = (i + 1) & (l->cap - 1);

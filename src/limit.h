@@ -23,7 +23,8 @@ void gx_limiter_destroy(gx_limiter **l);
 /* Sets rate (tokens per second) and burst (bucket size) for every key. */
 void gx_limiter_configure(gx_limiter *l, double rate, double burst);
 
-/* Takes one token from key's bucket at now_ms: true when there was one. */
+/* Takes one token from key's bucket at now_ms: true when there was one. key
+ * must not be empty. */
 bool gx_limiter_take(gx_limiter *l, const char *key, int64_t now_ms);
 
 /* Refusals since creation. */

@@ -14,13 +14,25 @@
 #include "auth.h"
 #include "log.h"
 
+/* One ZAP request (RFC 27) waiting for its answer. */
+typedef struct s_zap_req {
+    uint8_t peer[256];             /* the ZAP client's routing id on our ROUTER */
+    size_t peer_len;
+    uint8_t id[256];               /* RFC 27 request id */
+    size_t id_len;
+    char key[GX_KEY_LEN + 1];      /* the client's public key, Z85; "" when not CURVE */
+    bool monitor;                  /* for the monitor stream */
+} s_zap_req;
+
 struct gx_loop {
     gx_config cfg;                 /* copy; reloadable keys refreshed on SIGHUP */
     gx_broker *broker;             /* borrowed */
     void *ctx;                     /* ZeroMQ context */
     void *router;                  /* client endpoint */
     void *pub;                     /* monitor stream, NULL when off */
-    void *zap;                     /* ZAP handler (REP on inproc://zeromq.zap.01), NULL insecure */
+    void *zap;                     /* ZAP handler (ROUTER on inproc://zeromq.zap.01), NULL insecure */
+    s_zap_req *held;               /* handshakes held back by handshakes_per_second, oldest first */
+    size_t n_held, cap_held;
     char server_pub[GX_KEY_LEN + 1]; /* the broker's public key, for clients */
     int sigfd;                     /* SIGTERM, SIGINT, SIGHUP */
     sigset_t oldmask;              /* restored on destroy */
@@ -121,7 +133,8 @@ gx_err gx_loop_new(const gx_config *cfg, gx_broker *b, gx_loop_reload_fn reload,
         if (created)
             gx_log(GX_LOG_NOTICE, "first start: created the broker key pair %s (public key in .pub)", path);
         rc = GX_ERR_IO;
-        if (!(l->zap = zmq_socket(l->ctx, ZMQ_REP)) || s_setint(l->zap, ZMQ_LINGER, 0) ||
+        /* A ROUTER, not a REP: a held-back handshake must not block the others' answers. */
+        if (!(l->zap = zmq_socket(l->ctx, ZMQ_ROUTER)) || s_setint(l->zap, ZMQ_LINGER, 0) ||
             zmq_bind(l->zap, "inproc://zeromq.zap.01") != 0) {
             snprintf(err, errlen, "ZAP handler: %s", zmq_strerror(zmq_errno()));
             goto out;
@@ -192,15 +205,58 @@ const char *gx_loop_server_key(const gx_loop *l)
     return l->server_pub;
 }
 
-/* Answers one ZAP request (RFC 27): version, request id, domain, address,
- * identity, mechanism, credentials -> version, request id, status, text,
- * user id, metadata. The user id is the client's public key in Z85. */
+/* Sends the ZAP reply for r: version, request id, status, text, user id, metadata. */
+static void s_zap_answer(gx_loop *l, const s_zap_req *r, const char *status, const char *text, const char *user)
+{
+    zmq_send(l->zap, r->peer, r->peer_len, ZMQ_SNDMORE);
+    zmq_send(l->zap, "", 0, ZMQ_SNDMORE); /* the REQ envelope delimiter */
+    zmq_send(l->zap, "1.0", 3, ZMQ_SNDMORE);
+    zmq_send(l->zap, r->id, r->id_len, ZMQ_SNDMORE);
+    zmq_send(l->zap, status, 3, ZMQ_SNDMORE);
+    zmq_send(l->zap, text, strlen(text), ZMQ_SNDMORE);
+    zmq_send(l->zap, user, strlen(user), ZMQ_SNDMORE);
+    zmq_send(l->zap, "", 0, 0);
+}
+
+/* Decides one ZAP request that has its handshake token. */
+static void s_zap_decide(gx_loop *l, const s_zap_req *r)
+{
+    if (!r->key[0]) {
+        s_zap_answer(l, r, "400", "only CURVE connections are served", "");
+        return;
+    }
+    gx_err err = gx_broker_admit(l->broker, r->monitor, r->key);
+    if (!err) {
+        s_zap_answer(l, r, "200", "OK", r->key); /* the User-Id every message will carry */
+        return;
+    }
+    const char *text = err == GX_ERR_FORBIDDEN ? (r->monitor ? "the monitor stream is for operators" : "key revoked")
+                                               : "key not registered";
+    gx_log(GX_LOG_INFO, "refused a %s connection: %s (key %.8s...)", r->monitor ? "monitor" : "client", text, r->key);
+    s_zap_answer(l, r, "400", text, "");
+}
+
+/* Answers held handshakes while the rate allows, oldest first. */
+static void s_zap_release(gx_loop *l)
+{
+    size_t done = 0;
+    int64_t now = s_now_ms();
+    while (done < l->n_held && gx_broker_handshake_token(l->broker, now))
+        s_zap_decide(l, &l->held[done++]);
+    memmove(l->held, l->held + done, (l->n_held - done) * sizeof *l->held);
+    l->n_held -= done;
+}
+
+/* Reads one ZAP request (RFC 27, behind the ROUTER's peer id and the REQ
+ * delimiter): version, request id, domain, address, identity, mechanism,
+ * credentials. Answers it now, or holds it when handshakes come faster than
+ * handshakes_per_second (at most ten seconds' worth; beyond that, "try later"). */
 static void s_zap(gx_loop *l)
 {
-    zmq_msg_t part[8];
+    zmq_msg_t part[10];
     int n = 0;
     bool more = true;
-    while (more && n < 8) {
+    while (more && n < 10) {
         zmq_msg_init(&part[n]);
         if (zmq_msg_recv(&part[n], l->zap, ZMQ_DONTWAIT) < 0) {
             zmq_msg_close(&part[n]);
@@ -219,38 +275,40 @@ static void s_zap(gx_loop *l)
         more = zmq_msg_more(&extra);
         zmq_msg_close(&extra);
     }
-    if (n < 2) {
-        for (int i = 0; i < n; i++)
-            zmq_msg_close(&part[i]);
-        return;
-    }
-    const char *status = "400", *text = "unknown mechanism";
-    char key[GX_KEY_LEN + 1] = "";
-    bool curve = n >= 7 && zmq_msg_size(&part[5]) == 5 && memcmp(zmq_msg_data(&part[5]), "CURVE", 5) == 0 &&
-                 zmq_msg_size(&part[6]) == 32;
-    if (curve) {
-        bool monitor = zmq_msg_size(&part[2]) == 14 && memcmp(zmq_msg_data(&part[2]), "gongxu-monitor", 14) == 0;
-        zmq_z85_encode(key, zmq_msg_data(&part[6]), 32);
-        gx_err err = gx_broker_admit(l->broker, monitor, key, s_now_ms());
-        if (!err) {
-            status = "200";
-            text = "OK";
-        } else if (err == GX_ERR_RATE_LIMITED) {
-            status = "300";
-            text = "too many new connections; retry";
+    s_zap_req r = {0};
+    /* frames: 0 peer, 1 "", 2 version, 3 request id, 4 domain, 5 address, 6 identity, 7 mechanism, 8 key */
+    if (n >= 4 && zmq_msg_size(&part[0]) <= sizeof r.peer && zmq_msg_size(&part[3]) <= sizeof r.id) {
+        r.peer_len = zmq_msg_size(&part[0]);
+        memcpy(r.peer, zmq_msg_data(&part[0]), r.peer_len);
+        r.id_len = zmq_msg_size(&part[3]);
+        memcpy(r.id, zmq_msg_data(&part[3]), r.id_len);
+        if (n >= 9 && zmq_msg_size(&part[7]) == 5 && memcmp(zmq_msg_data(&part[7]), "CURVE", 5) == 0 &&
+            zmq_msg_size(&part[8]) == 32) {
+            r.monitor = zmq_msg_size(&part[4]) == 14 && memcmp(zmq_msg_data(&part[4]), "gongxu-monitor", 14) == 0;
+            zmq_z85_encode(r.key, zmq_msg_data(&part[8]), 32);
+        }
+        s_zap_release(l); /* the held ones first: arrival order */
+        if (l->n_held == 0 && gx_broker_handshake_token(l->broker, s_now_ms())) {
+            s_zap_decide(l, &r);
+        } else if (l->n_held < (size_t)l->cfg.handshakes_per_second * 10) {
+            if (l->n_held == l->cap_held) {
+                size_t cap = l->cap_held ? l->cap_held * 2 : 64;
+                s_zap_req *v = realloc(l->held, cap * sizeof *v);
+                if (!v) {
+                    s_zap_answer(l, &r, "300", "too many new connections; retry", "");
+                    goto out;
+                }
+                l->held = v;
+                l->cap_held = cap;
+            }
+            l->held[l->n_held++] = r;
+            gx_log(GX_LOG_DEBUG, "handshake held back (handshakes_per_second): %zu waiting", l->n_held);
         } else {
-            text = err == GX_ERR_FORBIDDEN ? (monitor ? "the monitor stream is for operators" : "key revoked")
-                                           : "key not registered";
-            gx_log(GX_LOG_INFO, "refused a %s connection: %s (key %.8s...)", monitor ? "monitor" : "client", text, key);
-            key[0] = 0;
+            gx_log(GX_LOG_WARNING, "handshake refused: %zu already waiting (handshakes_per_second)", l->n_held);
+            s_zap_answer(l, &r, "300", "too many new connections; retry", "");
         }
     }
-    zmq_send(l->zap, "1.0", 3, ZMQ_SNDMORE);
-    zmq_send(l->zap, zmq_msg_data(&part[1]), zmq_msg_size(&part[1]), ZMQ_SNDMORE);
-    zmq_send(l->zap, status, 3, ZMQ_SNDMORE);
-    zmq_send(l->zap, text, strlen(text), ZMQ_SNDMORE);
-    zmq_send(l->zap, key, strlen(key), ZMQ_SNDMORE);
-    zmq_send(l->zap, "", 0, 0);
+out:
     for (int i = 0; i < n; i++)
         zmq_msg_close(&part[i]);
 }
@@ -330,8 +388,8 @@ gx_err gx_loop_run(gx_loop *l)
                                    {l->zap, 0, ZMQ_POLLIN, 0}};
         int64_t now = s_now_ms();
         long timeout = (long)(next_expiry > now ? next_expiry - now : 0);
-        if (gx_broker_pending(l->broker) && timeout > 10)
-            timeout = 10; /* a peer was full: retry its deliveries soon */
+        if ((gx_broker_pending(l->broker) || l->n_held) && timeout > 10)
+            timeout = 10; /* a peer was full, or handshakes wait for the rate: retry soon */
         if (zmq_poll(items, l->zap ? 3 : 2, timeout) < 0) {
             if (zmq_errno() == EINTR)
                 continue;
@@ -351,6 +409,8 @@ gx_err gx_loop_run(gx_loop *l)
         }
         if (l->zap && (items[2].revents & ZMQ_POLLIN))
             s_zap(l);
+        if (l->n_held)
+            s_zap_release(l);
         if (items[0].revents & ZMQ_POLLIN)
             s_batch(l);
         now = s_now_ms();
@@ -385,6 +445,7 @@ void gx_loop_destroy(gx_loop **pl)
         zmq_close(l->pub);
     if (l->zap)
         zmq_close(l->zap);
+    free(l->held);
     if (l->ctx)
         zmq_ctx_term(l->ctx);
     if (l->sigfd >= 0)

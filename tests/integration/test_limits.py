@@ -1,4 +1,5 @@
 """Per-firm caps with clear error replies: open postings, request rate."""
+import time
 import unittest
 
 from gxharness import ANCHOR, SME_CERT, Broker, Refused, main, mg_demand, mg_offer, pb, seed_walkthrough_firms
@@ -47,6 +48,24 @@ class Limits(unittest.TestCase):
             self.assertIn("rate_per_firm", got.error.message)
             op.close()
             sme.close()
+
+    def test_handshake_rate(self):
+        """New CURVE connections beyond handshakes_per_second are held back, not
+        refused: every client gets in, just not all at once."""
+        with Broker(extra_args=["-o", "handshakes_per_second=2"]) as broker:
+            op = broker.client(operator=True)
+            seed_walkthrough_firms(op)
+            for f in (ANCHOR, SME_CERT):
+                broker.client(f).close()  # register their keys first
+            started = time.time()
+            clients = [broker.client(ANCHOR if i % 2 else SME_CERT, hello=False) for i in range(6)]
+            for c in clients:
+                self.assertTrue(c.call(timeout=15, ping=pb.Ping()).HasField("pong"))
+            elapsed = time.time() - started
+            self.assertGreater(elapsed, 1.0)  # six handshakes at two a second cannot all pass at once
+            self.assertIn("handshake held back", broker.read_log())
+            for c in clients + [op]:
+                c.close()
 
 
 if __name__ == "__main__":
