@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: install what is missing, build, run every ctest test
-# (unit and integration against a real gongxud on loopback), twice: a release build
-# and an ASan+UBSan build.
+# (unit and integration against a real gongxud on loopback) in a release build and in
+# an ASan+UBSan build, then the libFuzzer targets for a bounded time each.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh test
@@ -15,3 +15,8 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DGX_SANITIZE=ON -DGX_WERROR=O
 cmake --build build-asan -j"$(nproc)"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --output-on-failure -j2 --timeout 600)
+# 3. libFuzzer targets (tests/fuzz): each fuzzes a copy of its seeds for GX_FUZZ_SECONDS
+#    (default 20) and replays tests/fuzz/regressions/<target>/
+CC=clang-14 cmake -S . -B build-fuzz -DGX_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+cmake --build build-fuzz -j"$(nproc)"
+(cd build-fuzz && ctest -L fuzz -j2 --output-on-failure)

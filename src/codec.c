@@ -61,6 +61,7 @@ static gx_err s_fail(s_dec *d, gx_err err, const char *field, const char *fmt, .
             vsnprintf(d->msg + n, d->msglen - (size_t)n, fmt, ap);
             va_end(ap);
         }
+        d->msg[gx_utf8_valid_prefix(d->msg, strlen(d->msg))] = 0; /* never cut inside a character */
     }
     if (d->field && d->fieldlen)
         snprintf(d->field, d->fieldlen, "%s", field);
@@ -131,8 +132,13 @@ static gx_err s_date(s_dec *d, const char *s, const char *field, int32_t *out)
     *out = 0;
     if (!s || !*s)
         return GX_OK;
-    if (gx_date_parse(s, out) != GX_OK)
-        return s_fail(d, GX_ERR_INVALID, field, "'%.32s' is not a date YYYY-MM-DD", s);
+    if (gx_date_parse(s, out) != GX_OK) {
+        /* echo the value only when it is short, whole UTF-8: the reply must stay sendable */
+        size_t n = strlen(s);
+        if (n <= 32 && gx_utf8_valid(s, n))
+            return s_fail(d, GX_ERR_INVALID, field, "'%s' is not a date YYYY-MM-DD from 2000 on", s);
+        return s_fail(d, GX_ERR_INVALID, field, "not a date YYYY-MM-DD from 2000 on");
+    }
     return GX_OK;
 }
 
@@ -174,7 +180,7 @@ static gx_err s_dec_firm(s_dec *d, const Gongxu__V1__Firm *m, gx_firm *f)
         (err = s_count(d, m->n_certifications, "firm.certifications")))
         return err;
     if (m->county && *m->county) {
-        if (strlen(m->county) != GX_COUNTY_LEN)
+        if (strlen(m->county) != GX_COUNTY_LEN || !gx_utf8_valid(m->county, GX_COUNTY_LEN))
             return s_fail(d, GX_ERR_INVALID, "firm.county", "a GB/T 2260 county code has 6 digits");
         memcpy(f->county, m->county, GX_COUNTY_LEN + 1);
     }

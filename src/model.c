@@ -188,6 +188,25 @@ gx_err gx_sub_copy(gx_sub *dst, const gx_sub *src)
     return GX_OK;
 }
 
+size_t gx_utf8_valid_prefix(const char *s, size_t n)
+{
+    size_t ok = 0;
+    while (ok < n) {
+        size_t len = 1;
+        unsigned c = (unsigned char)s[ok];
+        if (c >= 0xF0)
+            len = 4;
+        else if (c >= 0xE0)
+            len = 3;
+        else if (c >= 0xC0)
+            len = 2;
+        if (ok + len > n || !gx_utf8_valid(s + ok, len))
+            break;
+        ok += len;
+    }
+    return ok;
+}
+
 bool gx_utf8_valid(const char *str, size_t n)
 {
     const unsigned char *s = (const unsigned char *)str;
@@ -298,7 +317,7 @@ gx_err gx_date_parse(const char *s, int32_t *days)
             return GX_ERR_INVALID;
     int y = atoi(s);
     unsigned m = (unsigned)atoi(s + 5), d = (unsigned)atoi(s + 8);
-    if (y < 1970 || y > 9999 || m < 1 || m > 12 || d < 1 || d > 31)
+    if (y < 2000 || y > 9999 || m < 1 || m > 12 || d < 1 || d > 31)
         return GX_ERR_INVALID;
     int32_t z = s_days_from_civil(y, m, d);
     int yy;

@@ -246,6 +246,10 @@ void gx_sub_fini(gx_sub *s);
  * nothing above U+10FFFF. Protobuf strings must be; protobuf-c does not check. */
 bool gx_utf8_valid(const char *s, size_t n);
 
+/* The length of the longest prefix of s (n bytes) that is whole, valid UTF-8:
+ * where to cut a message that must stay sendable. */
+size_t gx_utf8_valid_prefix(const char *s, size_t n);
+
 /* A firm's district: its zone if it has one, else its county. */
 const char *gx_firm_district(const gx_firm *f);
 
@@ -259,7 +263,8 @@ const char *gx_credit_name(gx_credit c);   /* "A".."D", "-" */
 /* ---- dates: days since 1970-01-01 in the proleptic Gregorian calendar */
 
 /* Parses "YYYY-MM-DD" (exactly) into *days. GX_ERR_INVALID on anything else,
- * including impossible dates such as 2027-02-30. */
+ * including impossible dates such as 2027-02-30 and dates before 2000-01-01
+ * (day 0 means "no date" in records, so 1970-01-01 must never be a date). */
 gx_err gx_date_parse(const char *s, int32_t *days);
 /* Writes "YYYY-MM-DD" into buf (at least 11 bytes). */
 void gx_date_format(int32_t days, char buf[11]);

@@ -19,6 +19,7 @@ static gx_err s_fail(gx_verr *e, gx_err err, const char *field, const char *fmt,
     if (n >= 0 && (size_t)n < sizeof e->msg)
         vsnprintf(e->msg + n, sizeof e->msg - (size_t)n, fmt, ap);
     va_end(ap);
+    e->msg[gx_utf8_valid_prefix(e->msg, strlen(e->msg))] = 0; /* a cut must not split a character */
     snprintf(e->field, sizeof e->field, "%s", field);
     return err;
 }

@@ -1,11 +1,12 @@
 /* cli.h — the pieces of the gongxu command-line tool.
  *
  * gongxu.c is main, the help text and the commands; cli_args.c parses options
- * and values strictly (every bad value is a usage error, exit 64); cli_build.c
- * turns the flags and --file of register/post/update/subscribe into the proto3
- * JSON of a Firm, Demand, Offer or Subscription; cli_print.c writes replies and
- * notices as short human lines or as JSON Lines. Requests are built as proto3
- * JSON and converted once, by gx_json_to_message, into the Envelope sent. */
+ * and values strictly (every bad value is a usage error, exit 64) and finds the
+ * CURVE keys of a connection; cli_build.c turns the flags and --file of
+ * register/post/update/subscribe into the proto3 JSON of a Firm, Demand, Offer
+ * or Subscription; cli_print.c writes replies and notices as short human lines
+ * or as JSON Lines. Requests are built as proto3 JSON and converted once, by
+ * gx_json_to_message, into the Envelope sent. */
 #ifndef GX_CLI_H
 #define GX_CLI_H
 
@@ -16,25 +17,31 @@
 #include <sysexits.h>
 
 #include <gongxu/json.h>
+#include <gongxu/keyfile.h>
 #include <gongxu/v1/gongxu.pb-c.h>
 
 #ifndef GX_VERSION
 #define GX_VERSION "0.1.0"
 #endif
 
-#define GX_CLI_EX_NOT_FOUND 1          /* the broker answered ERR_NOT_FOUND */
-#define GX_CLI_DEFAULT_TIMEOUT_MS 5000 /* --timeout default */
-#define GX_CLI_OPT_BASE 1000           /* getopt vals of command options start here */
+#define GX_CLI_EX_NOT_FOUND 1           /* the broker answered ERR_NOT_FOUND */
+#define GX_CLI_DEFAULT_TIMEOUT_MS 5000  /* --timeout default */
+#define GX_CLI_OPT_BASE 1000            /* getopt vals of command options start here */
+#define GX_CLI_LOCAL_DIR "./var/gongxu" /* the quick start's data dir: default keys live here */
 
 /* The global options, settled before a command runs. */
 typedef struct gx_cli {
-    const char *server; /* -s; NULL: $GONGXU_SERVER, else the library default */
-    const char *firm;   /* -f; NULL: $GONGXU_FIRM; may stay NULL */
-    bool as_operator;   /* --operator, or $GONGXU_OPERATOR=1 */
-    bool json;          /* --json: JSON Lines on stdout */
-    bool dry_run;       /* --dry-run: print the request Envelope as JSON, send nothing */
-    int timeout_ms;     /* --timeout: reply timeout of each request */
-    char cmd[32];       /* the command words, "post demand", for messages */
+    const char *server;          /* -s; NULL: $GONGXU_SERVER, else the library default */
+    const char *firm;            /* -f; NULL: $GONGXU_FIRM; may stay NULL */
+    const char *key;             /* --key FILE (our key pair), else $GONGXU_KEY; may stay NULL */
+    const char *key_from;        /* "--key" or "$GONGXU_KEY", for messages */
+    const char *server_key;      /* --server-key KEY|FILE, else $GONGXU_SERVER_KEY; may stay NULL */
+    const char *server_key_from; /* "--server-key" or "$GONGXU_SERVER_KEY", for messages */
+    bool as_operator;            /* --operator, or $GONGXU_OPERATOR=1 */
+    bool json;                   /* --json: JSON Lines on stdout */
+    bool dry_run;                /* --dry-run: print the request Envelope as JSON, send nothing */
+    int timeout_ms;              /* --timeout: reply timeout of each request */
+    char cmd[32];                /* the command words, "post demand", for messages */
 } gx_cli;
 
 /* ------------------------------------------------------------ gongxu.c */
@@ -62,6 +69,31 @@ int gx_cli_parse_global(gx_cli *g, int argc, char **argv, int *cmd_at);
  * or an exit code. */
 int gx_cli_getopt(gx_cli *g, int argc, char **argv, const struct option *opts, gx_cli_opt_fn fn, void *state,
                   int *first_pos);
+
+/* The CURVE keys of one connection: all "" for a plain (NULL) one. */
+typedef struct gx_cli_keys {
+    char server[GX_KEY_Z85_LEN + 1]; /* the broker's public key */
+    char pub[GX_KEY_Z85_LEN + 1];    /* our public key */
+    char sec[GX_KEY_Z85_LEN + 1];    /* our secret key; gx_cli_keys_wipe clears it */
+} gx_cli_keys;
+
+/* Finds the keys to connect with. The server key: --server-key, else
+ * $GONGXU_SERVER_KEY, else GX_CLI_LOCAL_DIR/broker.pub when it exists; no
+ * server key, or the word "none", means a plain connection (an --insecure-dev
+ * broker). Our pair: --key, else $GONGXU_KEY, else with --operator
+ * $GONGXU_OPERATOR_KEY, else GX_CLI_LOCAL_DIR/operator.key when it exists.
+ * Returns 0; EX_USAGE (printed) when a server key has no pair to go with it,
+ * or --key/$GONGXU_KEY no server key; EX_NOINPUT (printed) when a key or key
+ * file cannot be read. Reads files, so call it only to connect. */
+int gx_cli_keys_find(const gx_cli *g, gx_cli_keys *out);
+
+/* Clears the secret key. */
+void gx_cli_keys_wipe(gx_cli_keys *k);
+
+/* A public key given as KEY|FILE: a 40-character Z85 key, or a key file whose
+ * public-key is taken. what names the argument in messages. 0, or EX_NOINPUT
+ * after printing the problem. */
+int gx_cli_public_key(const gx_cli *g, const char *what, const char *arg, char out[GX_KEY_Z85_LEN + 1]);
 
 /* Strict value parsers: the whole string must be the value. */
 bool gx_cli_double(const char *s, double *out);             /* finite decimal number */

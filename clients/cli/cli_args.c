@@ -1,4 +1,5 @@
-/* cli_args.c — option parsing and strict value parsers of the gongxu CLI. */
+/* cli_args.c — option parsing, strict value parsers and the CURVE keys of the
+ * gongxu CLI. */
 #include "cli.h"
 
 #include <ctype.h>
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 enum {
     S_OPT_OPERATOR = 900, /* long-only global options: below GX_CLI_OPT_BASE */
@@ -16,6 +18,8 @@ enum {
     S_OPT_TIMEOUT,
     S_OPT_VERSION,
     S_OPT_DRY_RUN,
+    S_OPT_KEY,
+    S_OPT_SERVER_KEY,
 };
 
 #define S_MAX_TIMEOUT_S 86400.0 /* --timeout ceiling */
@@ -27,6 +31,8 @@ static const struct option s_global_opts[] = {
     {"operator", no_argument, NULL, S_OPT_OPERATOR},
     {"json", no_argument, NULL, S_OPT_JSON},
     {"timeout", required_argument, NULL, S_OPT_TIMEOUT},
+    {"key", required_argument, NULL, S_OPT_KEY},
+    {"server-key", required_argument, NULL, S_OPT_SERVER_KEY},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, S_OPT_VERSION},
     {"dry-run", no_argument, NULL, S_OPT_DRY_RUN}, /* hidden: for tests and the curious */
@@ -70,6 +76,18 @@ static int s_global(gx_cli *g, int val, const char *arg)
     case S_OPT_DRY_RUN:
         g->dry_run = true;
         return 0;
+    case S_OPT_KEY: /* read when connecting: --dry-run and keygen need no keys */
+        if (!*arg)
+            return gx_cli_usage(g, "--key: expected a key file");
+        g->key = arg;
+        g->key_from = "--key";
+        return 0;
+    case S_OPT_SERVER_KEY:
+        if (!*arg)
+            return gx_cli_usage(g, "--server-key: expected a key or a key file");
+        g->server_key = arg;
+        g->server_key_from = "--server-key";
+        return 0;
     case S_OPT_TIMEOUT:
         if (!gx_cli_double(arg, &secs) || secs <= 0 || secs > S_MAX_TIMEOUT_S)
             return gx_cli_usage(g, "--timeout: expected seconds in (0, %.0f], got \"%s\"", S_MAX_TIMEOUT_S,
@@ -106,6 +124,14 @@ int gx_cli_parse_global(gx_cli *g, int argc, char **argv, int *cmd_at)
         g->server = env;
     if ((env = getenv("GONGXU_FIRM")) && *env)
         g->firm = env;
+    if ((env = getenv("GONGXU_KEY")) && *env) {
+        g->key = env;
+        g->key_from = "$GONGXU_KEY";
+    }
+    if ((env = getenv("GONGXU_SERVER_KEY")) && *env) {
+        g->server_key = env;
+        g->server_key_from = "$GONGXU_SERVER_KEY";
+    }
     if ((env = getenv("GONGXU_OPERATOR")) &&
         (strcmp(env, "1") == 0 || strcasecmp(env, "true") == 0 || strcasecmp(env, "yes") == 0))
         g->as_operator = true;
@@ -154,6 +180,91 @@ int gx_cli_getopt(gx_cli *g, int argc, char **argv, const struct option *opts, g
     }
     *first_pos = optind;
     return 0;
+}
+
+/* ------------------------------------------------------------------ keys */
+
+/* Prints "gongxu: <cmd>: <message>" on stderr; returns EX_NOINPUT. */
+static int s_noinput(const gx_cli *g, const char *msg)
+{
+    fprintf(stderr, "gongxu: %s%s%s\n", g->cmd, g->cmd[0] ? ": " : "", msg);
+    return EX_NOINPUT;
+}
+
+int gx_cli_public_key(const gx_cli *g, const char *what, const char *arg, char out[GX_KEY_Z85_LEN + 1])
+{
+    if (gx_keyfile_valid(arg)) {
+        memcpy(out, arg, GX_KEY_Z85_LEN + 1);
+        return 0;
+    }
+    char err[400], msg[512];
+    if (gx_keyfile_read(arg, out, NULL, err, sizeof err) == 0)
+        return 0;
+    snprintf(msg, sizeof msg, "%s: %s (expected a 40-character Z85 key or a key file)", what, err);
+    return s_noinput(g, msg);
+}
+
+void gx_cli_keys_wipe(gx_cli_keys *k)
+{
+    explicit_bzero(k->sec, sizeof k->sec);
+}
+
+/* "DIR/name" when that file exists, else NULL. */
+static const char *s_local(char *buf, size_t len, const char *name)
+{
+    snprintf(buf, len, "%s/%s", GX_CLI_LOCAL_DIR, name);
+    return access(buf, F_OK) == 0 ? buf : NULL;
+}
+
+int gx_cli_keys_find(const gx_cli *g, gx_cli_keys *k)
+{
+    char local_pub[64], local_op[64], msg[512], err[400];
+    const char *server = g->server_key, *server_from = g->server_key_from;
+    const char *key = g->key, *key_from = g->key_from, *env;
+    memset(k, 0, sizeof *k);
+    if (!server && (server = s_local(local_pub, sizeof local_pub, "broker.pub")))
+        server_from = server;
+    if (!key && g->as_operator) {
+        if ((env = getenv("GONGXU_OPERATOR_KEY")) && *env) {
+            key = env;
+            key_from = "$GONGXU_OPERATOR_KEY";
+        } else if ((key = s_local(local_op, sizeof local_op, "operator.key"))) {
+            key_from = key;
+        }
+    }
+    if (server && strcmp(server, "none") == 0) /* say so to ignore a stale local broker.pub */
+        return 0;
+    if (!server) {
+        if (g->key) /* asked for CURVE, would get plain text */
+            return gx_cli_usage(g,
+                                "%s needs the broker's public key too: give --server-key KEY|FILE or set "
+                                "$GONGXU_SERVER_KEY",
+                                g->key_from);
+        return 0;
+    }
+    if (!key)
+        return gx_cli_usage(g,
+                            "with CURVE (the broker's key from %s) we need a key pair too: give --key FILE "
+                            "or set $GONGXU_KEY%s; gongxu keygen makes one, an operator registers it",
+                            server_from, g->as_operator ? " or $GONGXU_OPERATOR_KEY" : "");
+    /* a default file is named by its path, which the reader's messages hold */
+    int rc = gx_cli_public_key(g, server_from == server ? "server key" : server_from, server, k->server);
+    if (rc != 0)
+        return rc;
+    const char *from = key_from == key ? "" : key_from, *sep = key_from == key ? "" : ": ";
+    if (gx_keyfile_read(key, k->pub, k->sec, err, sizeof err) != 0) {
+        snprintf(msg, sizeof msg, "%s%s%s", from, sep, err);
+        rc = s_noinput(g, msg);
+    } else if (!k->sec[0]) {
+        snprintf(msg, sizeof msg, "%s%s%s has no secret-key: give the .key file keygen wrote, not the .pub",
+                 from, sep, key);
+        rc = s_noinput(g, msg);
+    }
+    if (rc != 0) {
+        gx_cli_keys_wipe(k);
+        k->server[0] = k->pub[0] = '\0';
+    }
+    return rc;
 }
 
 /* ------------------------------------------------------------------ values */

@@ -429,6 +429,18 @@ void gx_cli_print_reply(const Gongxu__V1__Envelope *req, const Gongxu__V1__Reply
             printf(": demand now %s, revision %u", s_state(ref->state), ref->revision);
         printf("\n");
         return;
+    case GONGXU__V1__ENVELOPE__BODY_REGISTER_KEY:
+        printf("registered key %s for %s\n", req->register_key->public_key, req->register_key->firm_id);
+        return;
+    case GONGXU__V1__ENVELOPE__BODY_REVOKE_KEY: {
+        const Gongxu__V1__KeyInfo *k =
+            reply->result_case == GONGXU__V1__REPLY__RESULT_KEY ? reply->key : NULL;
+        printf("revoked key %s", req->revoke_key->public_key);
+        if (k && *k->firm_id)
+            printf(" of %s", k->firm_id);
+        printf("\n");
+        return;
+    }
     default:
         break;
     }
@@ -464,6 +476,10 @@ void gx_cli_print_reply(const Gongxu__V1__Envelope *req, const Gongxu__V1__Reply
         break;
     case GONGXU__V1__REPLY__RESULT_FIRM:
         s_firm(reply->firm);
+        break;
+    case GONGXU__V1__REPLY__RESULT_KEY:
+        printf("key %s of %s%s, registered %s\n", reply->key->public_key, reply->key->firm_id,
+               reply->key->revoked ? " (revoked)" : "", s_when(reply->key->created_at));
         break;
     case GONGXU__V1__REPLY__RESULT_ACKED:
         printf("acked up to #%" PRIu64 "\n", reply->acked->seq);

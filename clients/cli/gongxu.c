@@ -5,10 +5,12 @@
  * prints the reply. Exit codes follow <sysexits.h>; see s_help. */
 #include "cli.h"
 
+#include <libgen.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <gongxu/client.h>
 
@@ -22,8 +24,14 @@ static const char s_help[] =
     "\n"
     "Global options (also accepted after the command, except --timeout after watch):\n"
     "  -s, --server ENDPOINT  broker endpoint (default $GONGXU_SERVER, else " GX_CLIENT_DEFAULT_ENDPOINT ")\n"
-    "  -f, --firm USCC        act as this firm (default $GONGXU_FIRM)\n"
+    "  -f, --firm USCC        act as this firm (default $GONGXU_FIRM); with CURVE the key decides\n"
     "      --operator         ask for the operator role (default on when $GONGXU_OPERATOR=1)\n"
+    "      --key FILE         our CURVE key pair, a .key file from keygen (default $GONGXU_KEY;\n"
+    "                         with --operator $GONGXU_OPERATOR_KEY, else " GX_CLI_LOCAL_DIR "/operator.key)\n"
+    "      --server-key KEY|FILE  the broker's CURVE public key: Z85 or a key file (default\n"
+    "                         $GONGXU_SERVER_KEY, else " GX_CLI_LOCAL_DIR "/broker.pub if it exists);\n"
+    "                         with none, or with \"none\", the connection is plain: for a broker\n"
+    "                         run --insecure-dev\n"
     "      --json             print JSON Lines: one proto3-JSON object per reply or notice\n"
     "      --timeout SECONDS  wait this long for each reply (default 5)\n"
     "  -h, --help             show this help\n"
@@ -53,6 +61,15 @@ static const char s_help[] =
     "  list [--all]                         your postings (--all: closed ones too)\n"
     "  stats                                broker statistics\n"
     "  ping                                 check that the broker answers\n"
+    "  keygen PATH                          make a CURVE key pair: PATH.key (both keys, mode 0600)\n"
+    "                                       and PATH.pub; prints the public key; never overwrites\n"
+    "  register-key FIRM_ID KEY|FILE        let the firm connect with this public key (operator)\n"
+    "  revoke-key KEY|FILE                  refuse this key from now on (operator)\n"
+    "\n"
+    "Keys: a broker with CURVE accepts only public keys an operator registered, and the key\n"
+    "decides the firm. The broker keeps its public key in DATA_DIR/broker.pub and, from its\n"
+    "first start, an operator key pair in DATA_DIR/operator.key. In the quick start (data\n"
+    "directory " GX_CLI_LOCAL_DIR ") both are found by default.\n"
     "\n"
     "Demand flags (... may be repeated):\n"
     "  --kind parts_supply|processing|intermediate_goods|tech_transfer|service_outsourcing\n"
@@ -81,28 +98,37 @@ static const char s_help[] =
     "  64  bad command line\n"
     "  65  the broker refused the request's data: MALFORMED, BAD_REQUEST, INVALID_FIELD,\n"
     "      UNKNOWN_CODE, TOO_LARGE, CONFLICT, UNSUPPORTED_VERSION, RESUME_GAP\n"
-    "  66  --file unreadable, not JSON, or not a valid message\n"
-    "  69  broker unreachable, or no reply within --timeout\n"
+    "  66  --file unreadable, not JSON, or not a valid message; a key or key file unreadable\n"
+    "  69  broker unreachable, or no reply within --timeout; with CURVE also a refused\n"
+    "      handshake: wrong server key, or a key that is not registered or was revoked\n"
     "  70  INTERNAL, or a malformed answer from the broker\n"
+    "  73  keygen: PATH.key or PATH.pub exists or cannot be written\n"
     "  74  standard output could not be written\n"
     "  75  try again later: RATE_LIMITED, STORAGE_FULL; watch --count not reached in --timeout\n"
     "  77  FORBIDDEN, UNAUTHENTICATED\n"
     "Broker errors are printed on stderr as \"gongxu: CODE: message\".\n"
     "\n"
-    "Examples:\n"
-    "  export GONGXU_SERVER=tcp://127.0.0.1:7450\n"
+    "Examples, against a broker with CURVE started in this directory (the operator's key pair\n"
+    "and the broker's public key are then found in " GX_CLI_LOCAL_DIR "):\n"
     "  gongxu --operator register --id 91410600MA44RC6H3W --name 'Hebi Auto Electronics' \\\n"
     "      --county 410611 --zone hebi.etdz --lat 35.75 --lon 114.30 --credit A --role anchor\n"
-    "  gongxu -f 91410600MA44RC6H3W post demand --kind parts_supply --industry C3670 \\\n"
+    "  gongxu keygen hebi-auto         # hebi-auto.key (keep it secret) and hebi-auto.pub\n"
+    "  gongxu --operator register-key 91410600MA44RC6H3W hebi-auto.pub\n"
+    "  gongxu --key hebi-auto.key post demand --kind parts_supply --industry C3670 \\\n"
     "      --process casting.die.magnesium --quantity 5000 --unit pcs --needed-by 2027-03-31 \\\n"
     "      --cert IATF16949 --scope three_districts --title 'Magnesium housings' --expires-in 30d\n"
-    "  gongxu -f 91410611MA9G7KQ2EQ post offer --kind parts_supply --kind processing \\\n"
+    "  gongxu --key hebi-auto.key shortlist 12\n"
+    "  gongxu --key hebi-auto.key post demand --file demand.json --quantity 8000\n"
+    "  export GONGXU_KEY=$PWD/mg-cast.key  # a supplier's key (registered for 91410611MA9G7KQ2EQ)\n"
+    "  gongxu post offer --kind parts_supply --kind processing \\\n"
     "      --industry C3670 --process casting.die --capacity 20000 --lead-time 14\n"
-    "  gongxu -f 91410600MA44RC6H3W shortlist 12\n"
-    "  gongxu -f 91410611MA9G7KQ2EQ watch --count 1 --timeout 30\n"
-    "  gongxu -f 91410611MA9G7KQ2EQ --json watch --timeout 10 | jq -c .nearMiss\n"
-    "  gongxu -f 91410611MA9G7KQ2EQ interest 12 --offer 7 --message 'Can start in May'\n"
-    "  gongxu -f 91410600MA44RC6H3W post demand --file demand.json --quantity 8000\n";
+    "  gongxu watch --count 1 --timeout 30\n"
+    "  gongxu --json watch --timeout 10 | jq -c .nearMiss\n"
+    "  gongxu interest 12 --offer 7 --message 'Can start in May'\n"
+    "Another host: -s tcp://HOST:7450 --server-key broker.pub (a copy of the broker's).\n"
+    "A broker run --insecure-dev has no CURVE and trusts -f instead (--server-key none if an\n"
+    "old broker.pub is still in " GX_CLI_LOCAL_DIR "):\n"
+    "  gongxu -f 91410611MA9G7KQ2EQ watch --count 1 --timeout 30\n";
 
 void gx_cli_help(FILE *out)
 {
@@ -161,9 +187,8 @@ static int s_refused(int code, const char *msg, const char *hint)
 static int s_client_failure(gx_client *c, gx_client_rc rc, const gx_cli *g)
 {
     switch (rc) {
-    case GX_CLIENT_TIMEOUT:
-        fprintf(stderr, "gongxu: %s: no reply from the broker within %.3g s\n", g->cmd,
-                g->timeout_ms / 1000.0);
+    case GX_CLIENT_TIMEOUT: /* the library says where, how long and, with CURVE, why */
+        fprintf(stderr, "gongxu: %s: %s\n", g->cmd, gx_client_error(c));
         return EX_UNAVAILABLE;
     case GX_CLIENT_REFUSED:
         return s_refused(gx_client_refused_code(c), gx_client_error(c), NULL);
@@ -175,25 +200,35 @@ static int s_client_failure(gx_client *c, gx_client_rc rc, const gx_cli *g)
 
 static int s_connect(const gx_cli *g, gx_client **out)
 {
+    gx_cli_keys keys;
+    int rc = gx_cli_keys_find(g, &keys);
+    if (rc != 0)
+        return rc;
+    bool curve = keys.server[0] != '\0';
     gx_client_opts opts = {
         .endpoint = g->server,
         .firm_id = g->firm,
         .as_operator = g->as_operator,
         .client_name = "gongxu-cli/" GX_VERSION,
         .timeout_ms = g->timeout_ms,
+        .server_key = curve ? keys.server : NULL,
+        .public_key = curve ? keys.pub : NULL,
+        .secret_key = curve ? keys.sec : NULL,
     };
     char err[512];
     int code = 0;
-    gx_client_rc rc = gx_client_connect(&opts, out, &code, err, sizeof err);
-    switch (rc) {
+    gx_client_rc crc = gx_client_connect(&opts, out, &code, err, sizeof err);
+    gx_cli_keys_wipe(&keys); /* the socket has its own copy */
+    switch (crc) {
     case GX_CLIENT_OK:
         return 0;
-    case GX_CLIENT_REFUSED: /* the Hello: most often no firm was named */
-        return s_refused(
-            code, err,
-            (g->firm && *g->firm) || g->as_operator ? NULL : "; use -f USCC, $GONGXU_FIRM or --operator");
+    case GX_CLIENT_REFUSED: /* the Hello: without CURVE most often no firm was named */
+        return s_refused(code, err,
+                         curve || (g->firm && *g->firm) || g->as_operator
+                             ? NULL
+                             : "; use -f USCC, $GONGXU_FIRM or --operator");
     default:
-        fprintf(stderr, "gongxu: %s\n", err);
+        fprintf(stderr, "gongxu: %s%s%s\n", g->cmd, g->cmd[0] ? ": " : "", err);
         return EX_UNAVAILABLE;
     }
 }
@@ -568,6 +603,88 @@ static int s_cmd_ping(gx_cli *g, int argc, char **argv)
     return rc != 0 ? rc : s_request(g, "ping", json_object());
 }
 
+/* ------------------------------------------------------------------ keys */
+
+static int s_cmd_register_key(gx_cli *g, int argc, char **argv)
+{
+    s_args a;
+    char **pos = NULL, key[GX_KEY_Z85_LEN + 1];
+    int rc = s_parse(g, argc, argv, s_no_opts, &a, 2, 2, "FIRM_ID KEY|FILE", &pos);
+    if (rc == 0)
+        rc = s_firm_arg(g, "FIRM_ID", pos[0]);
+    if (rc == 0)
+        rc = gx_cli_public_key(g, "KEY", pos[1], key);
+    if (rc != 0)
+        return rc;
+    return s_request(g, "register_key", json_pack("{s:s, s:s}", "firm_id", pos[0], "public_key", key));
+}
+
+static int s_cmd_revoke_key(gx_cli *g, int argc, char **argv)
+{
+    s_args a;
+    char **pos = NULL, key[GX_KEY_Z85_LEN + 1];
+    int rc = s_parse(g, argc, argv, s_no_opts, &a, 1, 1, "KEY|FILE", &pos);
+    if (rc == 0)
+        rc = gx_cli_public_key(g, "KEY", pos[0], key);
+    if (rc != 0)
+        return rc;
+    return s_request(g, "revoke_key", json_pack("{s:s}", "public_key", key));
+}
+
+/* keygen PATH: PATH.key (both keys, 0600) and PATH.pub; a PATH already ending
+ * in .key or .pub names the pair too. Neither file is ever replaced. */
+static int s_cmd_keygen(gx_cli *g, int argc, char **argv)
+{
+    s_args a;
+    char **pos = NULL, pub[GX_KEY_Z85_LEN + 1], sec[GX_KEY_Z85_LEN + 1];
+    char base[PATH_MAX - 8], keyp[PATH_MAX], pubp[PATH_MAX], name[PATH_MAX], err[PATH_MAX + 128];
+    int rc = s_parse(g, argc, argv, s_no_opts, &a, 1, 1, "PATH (keygen writes PATH.key and PATH.pub)", &pos);
+    if (rc != 0)
+        return rc;
+    size_t n = strlen(pos[0]);
+    if (n > 4 && (strcmp(pos[0] + n - 4, ".key") == 0 || strcmp(pos[0] + n - 4, ".pub") == 0))
+        n -= 4;
+    if (n == 0 || pos[0][n - 1] == '/' || n >= sizeof base)
+        return gx_cli_usage(g, "PATH: expected a file name without .key or .pub, got \"%s\"", pos[0]);
+    memcpy(base, pos[0], n);
+    base[n] = '\0';
+    snprintf(keyp, sizeof keyp, "%s.key", base);
+    snprintf(pubp, sizeof pubp, "%s.pub", base);
+    snprintf(name, sizeof name, "%s", base);
+    const char *exists = access(keyp, F_OK) == 0 ? keyp : access(pubp, F_OK) == 0 ? pubp : NULL;
+    if (exists) {
+        fprintf(stderr, "gongxu: keygen: %s exists; keygen never replaces a key file\n", exists);
+        return EX_CANTCREAT;
+    }
+    if (gx_keyfile_generate(pub, sec) != 0) {
+        fprintf(stderr, "gongxu: keygen: cannot make a key pair: this libzmq has no CURVE\n");
+        return EX_SOFTWARE;
+    }
+    const char *comment = basename(name);
+    if (gx_keyfile_write(keyp, pub, sec, comment, err, sizeof err) != 0) {
+        rc = EX_CANTCREAT;
+    } else if (gx_keyfile_write(pubp, pub, NULL, comment, err, sizeof err) != 0) {
+        unlink(keyp); /* a pair or nothing */
+        rc = EX_CANTCREAT;
+    }
+    explicit_bzero(sec, sizeof sec);
+    if (rc != 0) {
+        fprintf(stderr, "gongxu: keygen: %s\n", err);
+        return rc;
+    }
+    fprintf(stderr, "gongxu: keygen: wrote %s (key pair, mode 0600) and %s (public key)\n", keyp, pubp);
+    if (g->json) {
+        Gongxu__V1__KeyInfo info = GONGXU__V1__KEY_INFO__INIT;
+        info.public_key = pub;
+        return s_print_json(&info.base);
+    }
+    if (printf("%s\n", pub) < 0 || fflush(stdout) != 0) {
+        fprintf(stderr, "gongxu: cannot write to standard output\n");
+        return EX_IOERR;
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------------ watch */
 
 static int64_t s_now_ms(void)
@@ -697,6 +814,9 @@ static const s_cmd s_cmds[] = {
     {"list", NULL, s_cmd_list},
     {"stats", NULL, s_cmd_stats},
     {"ping", NULL, s_cmd_ping},
+    {"keygen", NULL, s_cmd_keygen},
+    {"register-key", NULL, s_cmd_register_key},
+    {"revoke-key", NULL, s_cmd_revoke_key},
     {"help", NULL, s_cmd_help},
 };
 

@@ -7,6 +7,11 @@ Uses only the wire contract (proto/gongxu/v1/gongxu.proto) and ZeroMQ:
 
 Resumes after the firm's last acknowledged notice, prints each one as text,
 acknowledges it, and stops after QUIET_SECONDS (default 30) without a notice.
+
+Against a broker with CURVE set GONGXU_SERVER_KEY (the broker's public key: Z85, or
+a key file such as its broker.pub) and GONGXU_KEY (our key file from `gongxu keygen`,
+registered for FIRM_ID). Without GONGXU_SERVER_KEY the connection is plain, for a
+broker run --insecure-dev.
 """
 import os
 import sys
@@ -16,11 +21,33 @@ import zmq  # noqa: E402
 from gongxu.v1 import gongxu_pb2 as pb  # noqa: E402
 
 
+def read_keys(path):
+    """A gongxu key file's `public-key = Z85` and `secret-key = Z85` lines. Split on
+    blanks only: Z85 itself holds '#' and '='."""
+    keys = {}
+    with open(path) as f:
+        for line in f:
+            words = line.split()
+            if len(words) >= 3 and words[0] in ("public-key", "secret-key") and words[1] == "=":
+                keys[words[0]] = words[2].encode()
+    return keys
+
+
 def main():
     firm = sys.argv[1]
     endpoint = sys.argv[2] if len(sys.argv) > 2 else os.environ.get("GONGXU_SERVER", "tcp://127.0.0.1:7450")
     sock = zmq.Context.instance().socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
+    server_key = os.environ.get("GONGXU_SERVER_KEY")
+    if server_key:  # CURVE: set the keys before connecting
+        if not os.environ.get("GONGXU_KEY"):
+            sys.exit("GONGXU_SERVER_KEY is set: CURVE needs our key file in GONGXU_KEY too")
+        ours = read_keys(os.environ["GONGXU_KEY"])
+        if os.path.exists(server_key):
+            server_key = read_keys(server_key)["public-key"].decode()
+        sock.curve_serverkey = server_key.encode()
+        sock.curve_publickey = ours["public-key"]
+        sock.curve_secretkey = ours["secret-key"]
     sock.connect(endpoint)
     next_id = iter(range(1, 1 << 62))
 
@@ -29,7 +56,8 @@ def main():
         sock.send(req.SerializeToString())
         while True:  # notices may arrive before the reply: handle them in order
             if not sock.poll(5000):
-                sys.exit("gongxud did not answer")
+                sys.exit("gongxud did not answer" + (": is the server key right and is this key registered?"
+                                                     if server_key else ""))
             env = pb.Envelope.FromString(sock.recv())
             if env.request_id == req.request_id:
                 if env.WhichOneof("body") == "error":

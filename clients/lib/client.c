@@ -10,7 +10,12 @@
  * session knows nothing of this connection. A socket monitor reports every
  * (re)connection; after a reconnect the library says Hello again and, if the
  * application had resumed, resumes after the last notice it delivered, so the
- * stream continues without gaps; redelivered notices are dropped by seq. */
+ * stream continues without gaps; redelivered notices are dropped by seq.
+ *
+ * With CURVE the broker checks our key in the handshake (ZAP) and refuses an
+ * unknown one by closing the connection, so a refusal looks like silence. The
+ * monitor also reports failed handshakes; when one was seen the timeout message
+ * names its cause (key refused, mechanism mismatch), else it gives the hint. */
 #include <gongxu/client.h>
 
 #include <errno.h>
@@ -20,6 +25,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <gongxu/keyfile.h>
 #include <zmq.h>
 
 #define GX_CLIENT_VERSION 1u                   /* Envelope.version we speak */
@@ -31,21 +37,30 @@
 #define GX_CLIENT_RECONNECT_MAX_MS 5000        /* reconnect back-off ceiling */
 #define GX_CLIENT_DEFAULT_TIMEOUT_MS 5000
 #define GX_CLIENT_MONITOR "inproc://gx-client-monitor" /* per context, so one name suffices */
+#define GX_CLIENT_HANDSHAKE_EVENTS                                                                           \
+    (ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |                                  \
+     ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+#define GX_CLIENT_CURVE_HINT "is the server key right and is this key registered?"
 
 struct gx_client {
-    void *ctx;                    /* our own ZeroMQ context */
-    void *sock;                   /* DEALER connected to the broker */
-    void *monitor;                /* PAIR receiving sock's connect events; NULL if unavailable */
-    char *firm_id;                /* sent in every Hello; "" for none */
-    char *client_name;            /* sent in every Hello */
-    bool as_operator;             /* sent in every Hello */
-    int timeout_ms;               /* default reply timeout */
-    uint64_t next_request_id;     /* the next request's id; starts at 1 */
-    unsigned connects;            /* ZMQ_EVENT_CONNECTED seen so far */
-    bool rebind;                  /* reconnected: Hello (and Resume) again before going on */
-    bool resumed;                 /* the application asked for notices */
-    uint64_t last_seq;            /* seq of the last notice delivered */
-    int refused_code;             /* ErrorCode of the last refused call, else 0 */
+    void *ctx;                /* our own ZeroMQ context */
+    void *sock;               /* DEALER connected to the broker */
+    void *monitor;            /* PAIR receiving sock's connect events; NULL if unavailable */
+    char *endpoint;           /* where we connect, for messages */
+    char *firm_id;            /* sent in every Hello; "" for none */
+    char *client_name;        /* sent in every Hello */
+    bool as_operator;         /* sent in every Hello */
+    bool curve;               /* the socket is a CURVE client */
+    bool hs_ok;               /* the current connection finished its handshake */
+    uint16_t hs_event;        /* last failed handshake (ZMQ_EVENT_HANDSHAKE_FAILED_*), 0 after a success */
+    uint32_t hs_value;        /* its value: a ZMQ_PROTOCOL_ERROR_* or a ZAP status code */
+    int timeout_ms;           /* default reply timeout */
+    uint64_t next_request_id; /* the next request's id; starts at 1 */
+    unsigned connects;        /* ZMQ_EVENT_CONNECTED seen so far */
+    bool rebind;              /* reconnected: Hello (and Resume) again before going on */
+    bool resumed;             /* the application asked for notices */
+    uint64_t last_seq;        /* seq of the last notice delivered */
+    int refused_code;         /* ErrorCode of the last refused call, else 0 */
     Gongxu__V1__Envelope **queue; /* ring of notices received but not yet delivered */
     size_t q_head;                /* index of the oldest queued notice */
     size_t q_len;                 /* notices queued */
@@ -146,7 +161,8 @@ static void s_queue_clear(gx_client *c)
 
 /* ------------------------------------------------------------------ transport */
 
-/* Reads the monitor's pending events; a CONNECTED after the first marks a rebind. */
+/* Reads the monitor's pending events: a CONNECTED after the first marks a
+ * rebind; handshake results are kept for the timeout message. */
 static void s_drain_monitor(gx_client *c)
 {
     if (!c->monitor)
@@ -159,8 +175,11 @@ static void s_drain_monitor(gx_client *c)
             return;
         }
         uint16_t event = 0;
+        uint32_t value = 0;
         if (zmq_msg_size(&ev) >= 2)
             memcpy(&event, zmq_msg_data(&ev), sizeof event);
+        if (zmq_msg_size(&ev) >= 6)
+            memcpy(&value, (const uint8_t *)zmq_msg_data(&ev) + 2, sizeof value);
         int more = zmq_msg_more(&ev);
         zmq_msg_close(&ev);
         while (more) { /* the endpoint frame */
@@ -172,8 +191,17 @@ static void s_drain_monitor(gx_client *c)
                 more = zmq_msg_more(&part);
             zmq_msg_close(&part);
         }
-        if (event == ZMQ_EVENT_CONNECTED && ++c->connects > 1)
-            c->rebind = true;
+        if (event == ZMQ_EVENT_CONNECTED) {
+            c->hs_ok = false;
+            if (++c->connects > 1)
+                c->rebind = true;
+        } else if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+            c->hs_ok = true;
+            c->hs_event = 0;
+        } else if (event & GX_CLIENT_HANDSHAKE_EVENTS) {
+            c->hs_event = event;
+            c->hs_value = value;
+        }
     }
 }
 
@@ -285,6 +313,36 @@ out:
     return rc;
 }
 
+/* The message of a call that got no reply within timeout_ms: the endpoint and,
+ * as far as the monitor tells, why. Returns GX_CLIENT_TIMEOUT. */
+static gx_client_rc s_no_reply(gx_client *c, int timeout_ms)
+{
+    char what[256];
+    snprintf(what, sizeof what, "no reply from the broker at %.160s within %d ms", c->endpoint, timeout_ms);
+    s_drain_monitor(c);
+    switch (c->hs_event) {
+    case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
+        return s_fail(c, GX_CLIENT_TIMEOUT,
+                      "%s: the broker refused this key in the CURVE handshake (ZAP status %u): is it "
+                      "registered, and not revoked?",
+                      what, (unsigned)c->hs_value);
+    case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
+        if (c->hs_value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH)
+            return s_fail(c, GX_CLIENT_TIMEOUT, "%s: %s", what,
+                          c->curve ? "the broker does not use CURVE (an --insecure-dev broker?): connect "
+                                     "without a server key"
+                                   : "the broker uses CURVE: give its server key and a registered key pair");
+        return s_fail(c, GX_CLIENT_TIMEOUT, "%s: the handshake failed (ZeroMQ protocol error 0x%x)%s", what,
+                      (unsigned)c->hs_value, c->curve ? ": " GX_CLIENT_CURVE_HINT : "");
+    default:
+        if (c->monitor && c->connects == 0) /* not even a TCP (or ipc) connection */
+            return s_fail(c, GX_CLIENT_TIMEOUT, "%s: could not connect; is gongxud running there?", what);
+        if (c->curve && !(c->monitor && c->hs_ok)) /* a wrong server key ends here: the broker hangs up */
+            return s_fail(c, GX_CLIENT_TIMEOUT, "%s: " GX_CLIENT_CURVE_HINT, what);
+        return s_fail(c, GX_CLIENT_TIMEOUT, "%s", what);
+    }
+}
+
 /* Sends req and waits for its reply (or error) until timeout_ms; queues notices.
  * An error envelope with request_id 0 answers the pending call too: the broker
  * sends that when it could not read our request id. */
@@ -299,11 +357,15 @@ static gx_client_rc s_call(gx_client *c, Gongxu__V1__Envelope *req, Gongxu__V1__
     req->version = GX_CLIENT_VERSION;
     req->request_id = c->next_request_id++;
     gx_client_rc rc = s_send(c, req, deadline);
+    if (rc == GX_CLIENT_TIMEOUT)
+        return s_no_reply(c, timeout_ms);
     if (rc != GX_CLIENT_OK)
         return rc;
     for (;;) {
         Gongxu__V1__Envelope *env;
         rc = s_recv(c, &env, deadline, false);
+        if (rc == GX_CLIENT_TIMEOUT)
+            return s_no_reply(c, timeout_ms);
         if (rc != GX_CLIENT_OK)
             return rc;
         if (env->body_case == GONGXU__V1__ENVELOPE__BODY_NOTICE) {
@@ -412,6 +474,7 @@ static void s_destroy(gx_client *c)
     }
     if (c->ctx)
         zmq_ctx_term(c->ctx);
+    free(c->endpoint);
     free(c->firm_id);
     free(c->client_name);
     free(c);
@@ -428,6 +491,27 @@ void gx_client_destroy(gx_client **c)
 static bool s_setopt(void *sock, int opt, int value)
 {
     return zmq_setsockopt(sock, opt, &value, sizeof value) == 0;
+}
+
+/* Makes c->sock a CURVE client of the broker with public key server_key. */
+static gx_client_rc s_curve(gx_client *c, const gx_client_opts *opts)
+{
+    if (!opts->public_key || !*opts->public_key || !opts->secret_key || !*opts->secret_key)
+        return s_fail(c, GX_CLIENT_ERROR, "CURVE needs the client's key pair");
+    const char *bad = !gx_keyfile_valid(opts->server_key)   ? "server key"
+                      : !gx_keyfile_valid(opts->public_key) ? "public key"
+                      : !gx_keyfile_valid(opts->secret_key) ? "secret key"
+                                                            : NULL;
+    if (bad)
+        return s_fail(c, GX_CLIENT_ERROR, "the %s is not a 40-character Z85 CURVE key", bad);
+    if (!zmq_has("curve"))
+        return s_fail(c, GX_CLIENT_ERROR, "this libzmq was built without CURVE");
+    if (zmq_setsockopt(c->sock, ZMQ_CURVE_SERVERKEY, opts->server_key, GX_KEY_Z85_LEN) != 0 ||
+        zmq_setsockopt(c->sock, ZMQ_CURVE_PUBLICKEY, opts->public_key, GX_KEY_Z85_LEN) != 0 ||
+        zmq_setsockopt(c->sock, ZMQ_CURVE_SECRETKEY, opts->secret_key, GX_KEY_Z85_LEN) != 0)
+        return s_fail(c, GX_CLIENT_ERROR, "cannot set the CURVE keys: %s", zmq_strerror(zmq_errno()));
+    c->curve = true;
+    return GX_CLIENT_OK;
 }
 
 gx_client_rc gx_client_connect(const gx_client_opts *opts, gx_client **out, int *refused_code, char *err,
@@ -454,7 +538,8 @@ gx_client_rc gx_client_connect(const gx_client_opts *opts, gx_client **out, int 
     c->as_operator = opts && opts->as_operator;
     c->firm_id = s_strdup0(opts ? opts->firm_id : NULL);
     c->client_name = s_strdup0(opts && opts->client_name ? opts->client_name : "libgongxu/1");
-    if (!c->firm_id || !c->client_name) {
+    c->endpoint = s_strdup0(endpoint);
+    if (!c->firm_id || !c->client_name || !c->endpoint) {
         s_fail(c, GX_CLIENT_ERROR, "out of memory");
         goto out;
     }
@@ -473,8 +558,12 @@ gx_client_rc gx_client_connect(const gx_client_opts *opts, gx_client **out, int 
         s_fail(c, GX_CLIENT_ERROR, "cannot set up the socket: %s", zmq_strerror(zmq_errno()));
         goto out;
     }
-    /* the monitor only serves reconnect handling: without it the client still works */
-    if (zmq_socket_monitor(c->sock, GX_CLIENT_MONITOR, ZMQ_EVENT_CONNECTED) == 0) {
+    if (opts && opts->server_key && *opts->server_key && s_curve(c, opts) != GX_CLIENT_OK)
+        goto out;
+    /* the monitor serves reconnect handling and better timeout messages: without
+     * it the client still works */
+    int events = ZMQ_EVENT_CONNECTED | GX_CLIENT_HANDSHAKE_EVENTS;
+    if (zmq_socket_monitor(c->sock, GX_CLIENT_MONITOR, events) == 0) {
         c->monitor = zmq_socket(c->ctx, ZMQ_PAIR);
         if (c->monitor &&
             (!s_setopt(c->monitor, ZMQ_LINGER, 0) || zmq_connect(c->monitor, GX_CLIENT_MONITOR) != 0)) {
@@ -490,8 +579,6 @@ gx_client_rc gx_client_connect(const gx_client_opts *opts, gx_client **out, int 
     rc = s_hello(c, &code);
     if (rc == GX_CLIENT_REFUSED && refused_code)
         *refused_code = code;
-    if (rc == GX_CLIENT_TIMEOUT)
-        s_fail(c, rc, "no answer from the broker at %s within %d ms", endpoint, c->timeout_ms);
 out:
     if (rc == GX_CLIENT_OK) {
         *out = c;

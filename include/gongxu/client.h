@@ -1,7 +1,13 @@
 /* gongxu/client.h — the C client library for the gongxu broker.
  *
- * One gx_client is one DEALER connection to the broker's ROUTER, bound to one
- * firm (or the operator role) by the Hello sent on connect. Requests are
+ * One gx_client is one DEALER connection to the broker's ROUTER. Against a
+ * broker with CURVE (server_key set) the connection is encrypted and its firm
+ * (or the operator role) is the one the broker registered this key pair for;
+ * the Hello sent on connect then only names it, and the broker refuses a Hello
+ * naming another firm. Against an --insecure-dev broker (no server_key) the
+ * Hello itself binds the firm. The broker refuses an unknown or revoked key
+ * during the CURVE handshake, before any message: that shows up as no reply
+ * (GX_CLIENT_TIMEOUT), never as a refusal. Requests are
  * Envelopes from <gongxu/v1/gongxu.pb-c.h>; the library sets version and
  * request_id, sends, and waits for the reply with the same request_id, queueing
  * any notice that arrives meanwhile. Notices are delivered once, in sequence
@@ -33,6 +39,9 @@ typedef struct gx_client_opts {
     bool as_operator;         /* ask for the operator role */
     const char *client_name;  /* free text sent in Hello, may be NULL */
     int timeout_ms;           /* per-call reply timeout; 0 = 5000 */
+    const char *server_key;   /* the broker's CURVE public key, Z85 (40 chars); NULL/"" = no CURVE */
+    const char *public_key;   /* our CURVE public key, Z85; required with server_key, else ignored */
+    const char *secret_key;   /* our CURVE secret key, Z85; required with server_key; not kept */
 } gx_client_opts;
 
 /* Result of library calls. */
@@ -43,8 +52,14 @@ typedef enum gx_client_rc {
     GX_CLIENT_REFUSED = 3,    /* the broker answered with an Error envelope */
 } gx_client_rc;
 
-/* Connects and says Hello. On GX_CLIENT_REFUSED the broker's error code is in
- * *refused_code when refused_code is not NULL. *out is set only on success. */
+/* Connects and says Hello. With opts->server_key the socket is a CURVE client
+ * (keys are copied into the socket; opts may be freed afterwards); a server_key
+ * without both client keys, or a key that is not 40 Z85 characters, is
+ * GX_CLIENT_ERROR before anything is sent. GX_CLIENT_TIMEOUT with CURVE most
+ * often means the handshake was refused (wrong server key, or a client key the
+ * broker does not know); err then says so. On GX_CLIENT_REFUSED the broker's
+ * error code is in *refused_code when refused_code is not NULL. *out is set
+ * only on success. */
 gx_client_rc gx_client_connect(const gx_client_opts *opts, gx_client **out, int *refused_code,
                                char *err, size_t errlen);
 

@@ -13,7 +13,7 @@ class Cli(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.broker = Broker().start()
-        op = Client(cls.broker.endpoint, operator=True)
+        op = cls.broker.client(operator=True)
         seed_walkthrough_firms(op)
         op.close()
 
@@ -26,8 +26,10 @@ class Cli(unittest.TestCase):
     def gx(self, *args, firm=None, server=None, stdin=None):
         cmd = [GONGXU, "-s", server or self.broker.endpoint]
         if firm:
-            cmd += ["-f", firm]
+            cmd += ["-f", firm, "--key", self.broker.keyfile(firm)]
         env = {k: v for k, v in os.environ.items() if not k.startswith("GONGXU_")}
+        env["GONGXU_SERVER_KEY"] = os.path.join(self.broker.data_dir, "broker.pub")
+        env["GONGXU_OPERATOR_KEY"] = os.path.join(self.broker.data_dir, "operator.key")
         return subprocess.run(cmd + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
                               input=stdin, timeout=60)
 
@@ -80,10 +82,10 @@ class Cli(unittest.TestCase):
         self.assertEqual(r.returncode, 75)  # --count not reached within --timeout
         r = self.gx("watch", "--timeout", "1", firm=SME_CERT)
         self.assertEqual(r.returncode, 0)  # no --count: the timeout is the plan
-        Client(self.broker.endpoint, ANCHOR).call(post_demand=pb.PostDemand(demand=pb.Demand(
+        self.broker.client(ANCHOR).call(post_demand=pb.PostDemand(demand=pb.Demand(
             kind=pb.PROCESSING, industry="C3670", processes=["surface.anodizing"], quantity=10,
             needed_by="2030-01-01", title="anodizing")))
-        Client(self.broker.endpoint, SME_CERT).call(subscribe=pb.Subscribe(subscription=pb.Subscription(
+        self.broker.client(SME_CERT).call(subscribe=pb.Subscribe(subscription=pb.Subscription(
             kinds=[pb.PROCESSING])))
         r = self.gx("--json", "watch", "--count", "1", "--timeout", "5", firm=SME_CERT)
         self.assertEqual(r.returncode, 0, r.stderr)
@@ -96,10 +98,32 @@ class Cli(unittest.TestCase):
         r = self.gx("--json", "watch", "--timeout", "1", firm=SME_CERT)
         self.assertEqual(r.stdout.decode().strip(), "")
 
+    def test_keygen_register_and_revoke_key(self):
+        tmp = tempfile.mkdtemp()
+        base = os.path.join(tmp, "firm")
+        r = self.gx("keygen", base)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(os.stat(base + ".key").st_mode & 0o777, 0o600)
+        self.assertEqual(self.gx("keygen", base).returncode, 73)  # never overwrites a key
+        r = self.gx("--operator", "register-key", SME_CERT, base + ".pub")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        cmd = lambda *a: subprocess.run([GONGXU, "-s", self.broker.endpoint, "--timeout", "2", "--key", base + ".key"]
+                                        + list(a), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                        env=dict(os.environ, GONGXU_SERVER_KEY=os.path.join(
+                                            self.broker.data_dir, "broker.pub")), timeout=30)
+        self.assertEqual(cmd("ping").returncode, 0)
+        r = self.gx("--operator", "revoke-key", base + ".pub")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = cmd("ping")
+        self.assertEqual(r.returncode, 69)  # refused at the handshake: looks unreachable, with a hint
+        r = self.gx("register-key", SME_CERT, base + ".pub", firm=SME_CERT)
+        self.assertEqual(r.returncode, 77)  # only operators manage keys
+
     def test_help_has_examples(self):
         r = subprocess.run([GONGXU, "--help"], stdout=subprocess.PIPE)
         self.assertEqual(r.returncode, 0)
-        self.assertIn(b"Examples:", r.stdout)
+        self.assertIn(b"Examples", r.stdout)
+        self.assertIn(b"keygen", r.stdout)
         self.assertIn(b"Exit status:", r.stdout)
 
 

@@ -15,10 +15,10 @@ SRC = os.environ.get("GX_SOURCE_DIR", ".")
 class Examples(unittest.TestCase):
     def setUp(self):
         self.broker = Broker().start()
-        op = Client(self.broker.endpoint, operator=True)
+        op = self.broker.client(operator=True)
         seed_walkthrough_firms(op)
-        Client(self.broker.endpoint, SME_CERT).call(post_offer=pb.PostOffer(offer=mg_offer()))
-        self.demand = Client(self.broker.endpoint, ANCHOR).call(
+        self.broker.client(SME_CERT).call(post_offer=pb.PostOffer(offer=mg_offer()))
+        self.demand = self.broker.client(ANCHOR).call(
             post_demand=pb.PostDemand(demand=mg_demand())).posting.id
 
     def tearDown(self):
@@ -26,7 +26,8 @@ class Examples(unittest.TestCase):
         self.broker.cleanup()
 
     def test_c_example_prints_and_acks(self):
-        env = dict(os.environ, GONGXU_SERVER=self.broker.endpoint)
+        env = dict(os.environ, GONGXU_SERVER=self.broker.endpoint, GONGXU_KEY=self.broker.keyfile(SME_CERT),
+                   GONGXU_SERVER_KEY=self.broker.server_key)
         p = subprocess.Popen([os.path.join(BIN, "example_watch"), SME_CERT], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, env=env)
         try:
@@ -38,12 +39,13 @@ class Examples(unittest.TestCase):
         notice = json.loads(line)
         self.assertEqual(notice["seq"], "1")
         self.assertEqual(notice["opportunity"]["demand"]["id"], str(self.demand))
-        c = Client(self.broker.endpoint, SME_CERT)
+        c = self.broker.client(SME_CERT)
         self.assertEqual(c.resume(from_last_ack=True).resumed_after, 1)  # the example acked it
         c.close()
 
     def test_python_example_prints_and_acks(self):
-        env = dict(os.environ, GX_PY=os.environ.get("GX_PY", ""))
+        env = dict(os.environ, GX_PY=os.environ.get("GX_PY", ""), GONGXU_KEY=self.broker.keyfile(SME_CERT),
+                   GONGXU_SERVER_KEY=self.broker.server_key)
         r = subprocess.run(["/usr/bin/python3", os.path.join(SRC, "clients/examples/watch.py"), SME_CERT,
                             self.broker.endpoint, "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            env=env, timeout=30)
@@ -51,7 +53,7 @@ class Examples(unittest.TestCase):
         out = r.stdout.decode()
         self.assertIn("resumed after 0; head 1", out)
         self.assertIn("#1 opportunity", out)
-        c = Client(self.broker.endpoint, SME_CERT)
+        c = self.broker.client(SME_CERT)
         self.assertEqual(c.resume(from_last_ack=True).resumed_after, 1)
         c.close()
 

@@ -22,9 +22,11 @@ class Walkthrough(unittest.TestCase):
     def test_readme_walkthrough_runs_as_written(self):
         with Broker() as broker:
             env = dict(os.environ, GONGXU_SERVER=broker.endpoint,
+                       GONGXU_SERVER_KEY=os.path.join(broker.data_dir, "broker.pub"),
+                       GONGXU_OPERATOR_KEY=os.path.join(broker.data_dir, "operator.key"),
                        PATH=os.path.abspath(BIN) + os.pathsep + os.environ["PATH"])
-            env.pop("GONGXU_FIRM", None)
-            env.pop("GONGXU_OPERATOR", None)
+            for k in ("GONGXU_FIRM", "GONGXU_OPERATOR", "GONGXU_KEY"):
+                env.pop(k, None)
             run = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", walkthrough_script()], cwd=SRC, env=env,
                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120,
                                  stdin=subprocess.DEVNULL)
@@ -44,14 +46,14 @@ class Walkthrough(unittest.TestCase):
             self.assertIn("details     Drawing MG-42 rev C; flatness 0.05 mm; PPAP level 3", out)
             self.assertIn("contact     Li Wei, procurement, +86 392 000 0001", out)
 
-            # the broker's own state agrees with what was printed
-            anchor = Client(broker.endpoint, ANCHOR)
+            # the broker's own state agrees with what was printed (from other keys of the same firms)
+            anchor = broker.client(ANCHOR)
             sl = anchor.call(get_shortlist=pb.GetShortlist(demand_id=demand)).shortlist
             self.assertEqual([c.firm_id for c in sl.candidates], [QBMG])
             anchor.resume(from_last_ack=True)
             got = [body_of(n) for n in anchor.drain(0.5)]
             self.assertEqual(got, ["details_released"])  # the two earlier notices were acked by watch
-            qbla = Client(broker.endpoint, QBLA)
+            qbla = broker.client(QBLA)
             view = qbla.call(get_posting=pb.GetPosting(posting_id=demand)).view.demand
             self.assertEqual(view.details, "")  # the near-missed firm never sees the drawing
             for c in (anchor, qbla):
