@@ -243,6 +243,8 @@ static void s_zap_release(gx_loop *l)
     int64_t now = s_now_ms();
     while (done < l->n_held && gx_broker_handshake_token(l->broker, now))
         s_zap_decide(l, &l->held[done++]);
+    if (!done)
+        return;
     memmove(l->held, l->held + done, (l->n_held - done) * sizeof *l->held);
     l->n_held -= done;
 }

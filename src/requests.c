@@ -234,6 +234,14 @@ static void s_register_key(s_req *q)
     s_key_reply(q, q->r->key, q->r->firm_id, false, b->now);
 }
 
+/* Tells a connection of a revoked key, unasked (request id 0), so that a
+ * client only listening for notices stops instead of waiting for ever. */
+static void s_tell_revoked(void *ctx, const gx_session *s)
+{
+    gx_requests_error(ctx, s->rid, s->rid_len, 0, GX_ERR_FORBIDDEN, "this key was revoked; this connection is no "
+                                                                    "longer served", NULL);
+}
+
 static void s_revoke_key(s_req *q)
 {
     gx_broker *b = q->b;
@@ -263,7 +271,7 @@ static void s_revoke_key(s_req *q)
     memcpy(firm, rec, GX_FIRM_ID_LEN);
     firm[GX_FIRM_ID_LEN] = 0;
     gx_auth_put(b->auth, q->r->key, firm, true); /* the key exists: cannot fail for room */
-    size_t dropped = gx_sessions_drop_key(b->sessions, q->r->key);
+    size_t dropped = gx_sessions_drop_key(b->sessions, q->r->key, s_tell_revoked, b);
     gx_log(GX_LOG_NOTICE, "key %.8s... of firm %s revoked; %zu open connection(s) no longer served", q->r->key, firm,
            dropped);
     s_key_reply(q, q->r->key, firm, true, (int64_t)gx_store_from_be64(rec + GX_FIRM_ID_LEN + 1));

@@ -179,12 +179,14 @@ gx_err gx_sessions_bind(gx_sessions *t, const void *rid, size_t len, const char 
     return GX_OK;
 }
 
-size_t gx_sessions_drop_key(gx_sessions *t, const char *key)
+size_t gx_sessions_drop_key(gx_sessions *t, const char *key, void (*fn)(void *ctx, const gx_session *s), void *ctx)
 {
     size_t n = 0;
     for (gx_session *s = t->lru_head; s;) {
         gx_session *next = s->lru_next;
         if (s->key[0] && strcmp(s->key, key) == 0) {
+            if (fn)
+                fn(ctx, s);
             gx_sessions_drop(t, s);
             n++;
         }

@@ -52,9 +52,9 @@ gx_err gx_sessions_bind(gx_sessions *t, const void *rid, size_t len, const char 
 /* Removes and frees s (e.g. its peer is gone). */
 void gx_sessions_drop(gx_sessions *t, gx_session *s);
 
-/* Drops every session that connected with CURVE key `key` (revocation);
- * returns how many. */
-size_t gx_sessions_drop_key(gx_sessions *t, const char *key);
+/* Drops every session that connected with CURVE key `key` (revocation),
+ * calling fn (may be NULL) on each just before; returns how many. */
+size_t gx_sessions_drop_key(gx_sessions *t, const char *key, void (*fn)(void *ctx, const gx_session *s), void *ctx);
 
 /* Puts s on the dirty list (idempotent). */
 void gx_sessions_mark(gx_sessions *t, gx_session *s);

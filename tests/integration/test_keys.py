@@ -61,6 +61,10 @@ class Keys(unittest.TestCase):
         info = self.op.call(revoke_key=pb.RevokeKey(public_key=old[0].decode())).key
         self.assertTrue(info.revoked)
         self.assertEqual(info.firm_id, ANCHOR)
+        # a connection that only listens is told, unasked
+        told = self.anchor.recv_envelope(2.0)
+        self.assertEqual((told.request_id, told.error.code), (0, pb.ERR_FORBIDDEN))
+        self.assertIn("revoked", told.error.message)
         # the open connection with the old key is refused from its next message on
         got = self.anchor.request(get_posting=pb.GetPosting(posting_id=self.demand))
         self.assertEqual(got.error.code, pb.ERR_FORBIDDEN)

@@ -499,6 +499,54 @@ TEST(json_names)
     CHECK_STR(buf, "nee");
 }
 
+/* A Z85 key uses '#', '=', '$' and friends: they must pass through unescaped and intact. */
+#define S_KEY "g/n)fQcXpPLAai@Yxc59Zkr0s2.iK.F-:zCXL{v#"
+
+TEST(key_requests_and_key_info)
+{
+    Gongxu__V1__RegisterKey rk = GONGXU__V1__REGISTER_KEY__INIT;
+    rk.firm_id = "91410600MA44RC6H3W";
+    rk.public_key = S_KEY;
+    Gongxu__V1__Envelope env = GONGXU__V1__ENVELOPE__INIT;
+    env.version = 1;
+    env.request_id = 7;
+    env.body_case = GONGXU__V1__ENVELOPE__BODY_REGISTER_KEY;
+    env.register_key = &rk;
+    char *text = s_text(&env.base);
+    CHECK_STR(text, "{\"registerKey\":{\"firmId\":\"91410600MA44RC6H3W\",\"publicKey\":\"" S_KEY
+                    "\"},\"requestId\":\"7\",\"version\":1}");
+    free(text);
+    ProtobufCMessage *back = s_through_text(&env.base, &text);
+    REQUIRE(back != NULL);
+    CHECK(s_same_bytes(&env.base, back));
+    protobuf_c_message_free_unpacked(back, NULL);
+    free(text);
+
+    char err[256];
+    Gongxu__V1__Envelope *rv = (Gongxu__V1__Envelope *)s_parse(
+        &gongxu__v1__envelope__descriptor, "{\"version\":1,\"revoke_key\":{\"public_key\":\"" S_KEY "\"}}",
+        err, sizeof err);
+    REQUIRE(rv != NULL);
+    CHECK_EQ_INT(rv->body_case, GONGXU__V1__ENVELOPE__BODY_REVOKE_KEY);
+    CHECK_STR(rv->revoke_key->public_key, S_KEY);
+    protobuf_c_message_free_unpacked(&rv->base, NULL);
+
+    Gongxu__V1__KeyInfo key = GONGXU__V1__KEY_INFO__INIT;
+    key.public_key = S_KEY;
+    key.firm_id = "91410600MA44RC6H3W";
+    key.revoked = 1;
+    key.created_at = INT64_C(1795628923);
+    Gongxu__V1__Reply reply = GONGXU__V1__REPLY__INIT;
+    reply.result_case = GONGXU__V1__REPLY__RESULT_KEY;
+    reply.key = &key;
+    text = s_text(&reply.base);
+    CHECK_STR(
+        text,
+        "{\"key\":{\"createdAt\":\"1795628923\",\"firmId\":\"91410600MA44RC6H3W\",\"publicKey\":\"" S_KEY
+        "\",\"revoked\":true}}");
+    free(text);
+}
+
 int main(void)
 {
     RUN(round_trip_full_demand);
@@ -516,5 +564,6 @@ int main(void)
     RUN(caps_are_enforced);
     RUN(non_finite_doubles_and_bad_utf8);
     RUN(json_names);
+    RUN(key_requests_and_key_info);
     return gx_test_done();
 }
