@@ -214,6 +214,26 @@ static gx_err s_dec_firm(s_dec *d, const Gongxu__V1__Firm *m, gx_firm *f)
     return GX_OK;
 }
 
+/* An optional PriceRange: *has tells whether it was given. */
+static gx_err s_range(s_dec *d, const Gongxu__V1__PriceRange *r, const char *field, bool *has, double *min,
+                      double *max)
+{
+    char f[64];
+    gx_err err;
+    if (!r)
+        return GX_OK;
+    snprintf(f, sizeof f, "%s.min", field);
+    if ((err = s_num(d, r->min, f)))
+        return err;
+    snprintf(f, sizeof f, "%s.max", field);
+    if ((err = s_num(d, r->max, f)))
+        return err;
+    *has = true;
+    *min = r->min;
+    *max = r->max;
+    return GX_OK;
+}
+
 static gx_err s_dec_demand(s_dec *d, const Gongxu__V1__Demand *m, gx_demand *x)
 {
     gx_err err;
@@ -251,14 +271,7 @@ static gx_err s_dec_demand(s_dec *d, const Gongxu__V1__Demand *m, gx_demand *x)
         (err = s_str(d, m->summary, true, "demand.summary", &x->summary)) ||
         (err = s_str(d, m->details, true, "demand.details", &x->details)))
         return err;
-    if (m->budget) {
-        if ((err = s_num(d, m->budget->min, "demand.budget.min")) || (err = s_num(d, m->budget->max, "demand.budget.max")))
-            return err;
-        x->has_budget = true;
-        x->budget_min = m->budget->min;
-        x->budget_max = m->budget->max;
-    }
-    return GX_OK;
+    return s_range(d, m->budget, "demand.budget", &x->has_budget, &x->budget_min, &x->budget_max);
 }
 
 static gx_err s_dec_offer(s_dec *d, const Gongxu__V1__Offer *m, gx_offer *x)
@@ -290,14 +303,7 @@ static gx_err s_dec_offer(s_dec *d, const Gongxu__V1__Offer *m, gx_offer *x)
         (err = s_str(d, m->title, false, "offer.title", &x->title)) ||
         (err = s_str(d, m->summary, true, "offer.summary", &x->summary)))
         return err;
-    if (m->price) {
-        if ((err = s_num(d, m->price->min, "offer.price.min")) || (err = s_num(d, m->price->max, "offer.price.max")))
-            return err;
-        x->has_price = true;
-        x->price_min = m->price->min;
-        x->price_max = m->price->max;
-    }
-    return GX_OK;
+    return s_range(d, m->price, "offer.price", &x->has_price, &x->price_min, &x->price_max);
 }
 
 static gx_err s_dec_sub(s_dec *d, const Gongxu__V1__Subscription *m, gx_sub *x)
