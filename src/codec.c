@@ -34,7 +34,7 @@ const char *gx_req_name(gx_req_type t)
         "none",        "hello",        "register_firm", "get_firm",      "post_demand",   "post_offer",
         "update_demand", "update_offer", "withdraw",   "subscribe",     "interest",      "accept",
         "decline",     "award",        "ack",           "resume",        "get_shortlist", "get_posting",
-        "list_postings", "get_stats",  "ping",          "register_key",  "revoke_key"};
+        "list_postings", "get_stats",  "ping",          "register_key",  "revoke_key",    "backup"};
     return (t >= 0 && t < GX_REQ__COUNT) ? names[t] : "?";
 }
 
@@ -440,6 +440,9 @@ static gx_err s_dec_body(s_dec *d, const s_env *e, gx_request *r)
     case GONGXU__V1__ENVELOPE__BODY_REVOKE_KEY:
         r->type = GX_REQ_REVOKE_KEY;
         return s_key(d, e->revoke_key->public_key, "revoke_key.public_key", r->key);
+    case GONGXU__V1__ENVELOPE__BODY_BACKUP:
+        r->type = GX_REQ_BACKUP;
+        return s_str(d, e->backup->dest, true, "backup.dest", &r->text);
     case GONGXU__V1__ENVELOPE__BODY_REPLY:
     case GONGXU__V1__ENVELOPE__BODY_ERROR:
     case GONGXU__V1__ENVELOPE__BODY_NOTICE:
@@ -956,6 +959,13 @@ gx_err gx_codec_encode_reply(const gx_reply *r, gx_buf *out)
         rep->key->firm_id = s_s(r->key_firm);
         rep->key->revoked = r->revoked;
         rep->key->created_at = r->created_at;
+        break;
+    case GX_REPLY_BACKUP:
+        rep->result_case = GONGXU__V1__REPLY__RESULT_BACKUP;
+        NEW(&a, Gongxu__V1__BackupInfo, GONGXU__V1__BACKUP_INFO__INIT, rep->backup);
+        rep->backup->dest = s_s(r->dest);
+        rep->backup->bytes = r->bytes;
+        rep->backup->started_at = r->created_at;
         break;
     case GX_REPLY_ACKED:
         rep->result_case = GONGXU__V1__REPLY__RESULT_ACKED;

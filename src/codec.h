@@ -55,6 +55,7 @@ typedef enum gx_req_type {
     GX_REQ_PING,
     GX_REQ_REGISTER_KEY,
     GX_REQ_REVOKE_KEY,
+    GX_REQ_BACKUP,
     GX_REQ__COUNT
 } gx_req_type;
 
@@ -72,7 +73,7 @@ typedef struct gx_request {
     char key[41];                        /* REGISTER_KEY, REVOKE_KEY: Z85 public key */
     bool flag;                           /* HELLO operator, REGISTER override_check,
                                             RESUME from_last_ack, LIST include_closed */
-    char *text;                          /* HELLO client, INTEREST message, DECLINE reason */
+    char *text;                          /* HELLO client, INTEREST message, DECLINE reason, BACKUP dest */
     double quantity;                     /* AWARD */
 } gx_request;
 void gx_request_fini(gx_request *r);
@@ -116,6 +117,7 @@ typedef enum gx_reply_type {
     GX_REPLY_FIRM,
     GX_REPLY_ACKED,
     GX_REPLY_KEY,
+    GX_REPLY_BACKUP,
 } gx_reply_type;
 
 /* A reply to encode; only the fields of its type are read. All borrowed. */
@@ -149,7 +151,9 @@ typedef struct gx_reply {
     const char *key;                          /* KEY: Z85 public key */
     const char *key_firm;                     /* KEY: its firm */
     bool revoked;                             /* KEY */
-    int64_t created_at;                       /* KEY */
+    int64_t created_at;                       /* KEY; BACKUP: started at */
+    const char *dest;                         /* BACKUP */
+    uint64_t bytes;                           /* BACKUP */
 } gx_reply;
 
 gx_err gx_codec_encode_reply(const gx_reply *r, gx_buf *out);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "log.h"
 #include "validate.h"
@@ -275,6 +276,37 @@ static void s_revoke_key(s_req *q)
     gx_log(GX_LOG_NOTICE, "key %.8s... of firm %s revoked; %zu open connection(s) no longer served", q->r->key, firm,
            dropped);
     s_key_reply(q, q->r->key, firm, true, (int64_t)gx_store_from_be64(rec + GX_FIRM_ID_LEN + 1));
+}
+
+/* ---------------------------------------------------------------- backup */
+
+static void s_backup(s_req *q)
+{
+    gx_broker *b = q->b;
+    struct stat st;
+    if (!s_need_operator(q))
+        return;
+    const char *dest = q->r->text;
+    if (!dest || dest[0] != '/') {
+        s_error(q, GX_ERR_INVALID, "backup.dest", "an absolute directory path on the broker's host");
+        return;
+    }
+    /* Everything acknowledged so far is committed (replies leave after their
+     * batch commits); a backup taken now holds it all, and LMDB copies a
+     * consistent snapshot while writers go on. */
+    int64_t started = b->now;
+    gx_err err = gx_store_backup(b->store, dest);
+    if (err) {
+        s_error(q, err == GX_ERR_EXISTS ? GX_ERR_CONFLICT : err == GX_ERR_IO ? GX_ERR_INVALID : err, "backup.dest",
+                "%s", gx_store_last_error(b->store));
+        return;
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/data.mdb", dest);
+    uint64_t bytes = stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+    gx_log(GX_LOG_NOTICE, "backup written to %s (%llu bytes)", dest, (unsigned long long)bytes);
+    gx_reply rep = {.type = GX_REPLY_BACKUP, .dest = dest, .bytes = bytes, .created_at = started};
+    s_reply(q, &rep);
 }
 
 /* ---------------------------------------------------------------- postings */
@@ -1131,6 +1163,7 @@ void gx_requests_handle(gx_broker *b, gx_session *s, const void *rid, size_t rid
     case GX_REQ_GET_STATS: s_get_stats(&q); break;
     case GX_REQ_REGISTER_KEY: s_register_key(&q); break;
     case GX_REQ_REVOKE_KEY: s_revoke_key(&q); break;
+    case GX_REQ_BACKUP: s_backup(&q); break;
     case GX_REQ_PING: {
         gx_reply rep = {.type = GX_REPLY_PONG};
         s_reply(&q, &rep);

@@ -481,6 +481,10 @@ void gx_cli_print_reply(const Gongxu__V1__Envelope *req, const Gongxu__V1__Reply
         printf("key %s of %s%s, registered %s\n", reply->key->public_key, reply->key->firm_id,
                reply->key->revoked ? " (revoked)" : "", s_when(reply->key->created_at));
         break;
+    case GONGXU__V1__REPLY__RESULT_BACKUP:
+        printf("backup written to %s (%" PRIu64 " bytes); copy the key files beside it\n", reply->backup->dest,
+               reply->backup->bytes);
+        break;
     case GONGXU__V1__REPLY__RESULT_ACKED:
         printf("acked up to #%" PRIu64 "\n", reply->acked->seq);
         break;

@@ -65,6 +65,8 @@ static const char s_help[] =
     "                                       and PATH.pub; prints the public key; never overwrites\n"
     "  register-key FIRM_ID KEY|FILE        let the firm connect with this public key (operator)\n"
     "  revoke-key KEY|FILE                  refuse this key from now on (operator)\n"
+    "  admin backup DEST                    the broker writes a consistent copy of its store into\n"
+    "                                       DEST on its host while it serves (operator)\n"
     "\n"
     "Keys: a broker with CURVE accepts only public keys an operator registered, and the key\n"
     "decides the firm. The broker keeps its public key in DATA_DIR/broker.pub and, from its\n"
@@ -631,6 +633,24 @@ static int s_cmd_revoke_key(gx_cli *g, int argc, char **argv)
     return s_request(g, "revoke_key", json_pack("{s:s}", "public_key", key));
 }
 
+/* admin backup DEST: a consistent copy of the broker's store, written by the
+ * broker into DEST on its own host (a relative DEST is taken from here). */
+static int s_cmd_backup(gx_cli *g, int argc, char **argv)
+{
+    s_args a;
+    char **pos = NULL, dest[2 * PATH_MAX + 2], cwd[PATH_MAX];
+    int rc = s_parse(g, argc, argv, s_no_opts, &a, 1, 1, "DEST", &pos);
+    if (rc != 0)
+        return rc;
+    if (pos[0][0] == '/')
+        snprintf(dest, sizeof dest, "%s", pos[0]);
+    else if (getcwd(cwd, sizeof cwd) && strlen(pos[0]) < PATH_MAX)
+        snprintf(dest, sizeof dest, "%s/%s", cwd, pos[0]);
+    else
+        return gx_cli_usage(g, "backup: DEST is too long");
+    return s_request(g, "backup", json_pack("{s:s}", "dest", dest));
+}
+
 /* keygen PATH: PATH.key (both keys, 0600) and PATH.pub; a PATH already ending
  * in .key or .pub names the pair too. Neither file is ever replaced. */
 static int s_cmd_keygen(gx_cli *g, int argc, char **argv)
@@ -817,6 +837,7 @@ static const s_cmd s_cmds[] = {
     {"keygen", NULL, s_cmd_keygen},
     {"register-key", NULL, s_cmd_register_key},
     {"revoke-key", NULL, s_cmd_revoke_key},
+    {"admin", "backup", s_cmd_backup},
     {"help", NULL, s_cmd_help},
 };
 

@@ -119,6 +119,17 @@ class Cli(unittest.TestCase):
         r = self.gx("register-key", SME_CERT, base + ".pub", firm=SME_CERT)
         self.assertEqual(r.returncode, 77)  # only operators manage keys
 
+    def test_admin_backup(self):
+        dest = os.path.join(tempfile.mkdtemp(), "copy")
+        r = self.gx("--operator", "admin", "backup", dest)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(b"backup written to", r.stdout)
+        self.assertTrue(os.path.getsize(os.path.join(dest, "data.mdb")) > 0)
+        r = self.gx("--operator", "admin", "backup", dest)
+        self.assertEqual(r.returncode, 65)  # CONFLICT: never over an existing backup
+        r = self.gx("admin", "backup", dest + "2", firm=SME_CERT)
+        self.assertEqual(r.returncode, 77)
+
     def test_help_has_examples(self):
         r = subprocess.run([GONGXU, "--help"], stdout=subprocess.PIPE)
         self.assertEqual(r.returncode, 0)
