@@ -1,0 +1,85 @@
+"""Delivery under stress: a consumer that stops reading never blocks the broker
+or other firms, and gets everything later; `gongxu watch` rides out a broker
+restart without losing or repeating a notice."""
+import os
+import socket
+import subprocess
+import time
+import unittest
+
+from gxharness import ANCHOR, GONGXU, SME_CERT, Broker, body_of, main, mg_demand, mg_offer, pb, seed_walkthrough_firms
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Delivery(unittest.TestCase):
+    def test_stalled_consumer_blocks_nobody_and_loses_nothing(self):
+        with Broker(extra_args=["-o", "delivery_window=20"]) as broker:
+            op = broker.client(operator=True)
+            seed_walkthrough_firms(op)
+            sme = broker.client(SME_CERT)
+            sme.call(post_offer=pb.PostOffer(offer=mg_offer()))
+            sme.resume(from_last_ack=True)  # ... and then reads nothing
+            anchor = broker.client(ANCHOR)
+            slowest = 0
+            for i in range(60):
+                t = time.perf_counter()
+                anchor.call(post_demand=pb.PostDemand(demand=mg_demand(title="d%d" % i)))
+                slowest = max(slowest, time.perf_counter() - t)
+            self.assertLess(slowest, 2.0)  # not a benchmark: only "never blocked"
+            got = sme.drain(0.5)
+            self.assertEqual([n.seq for n in got], list(range(1, 21)))  # the window: the rest wait in the inbox
+            sme.ack(20)
+            got += sme.drain(0.5)
+            sme.ack(40)
+            got += sme.drain(0.5)
+            self.assertEqual([n.seq for n in got], list(range(1, 61)))
+            self.assertEqual([n.opportunity.demand.title for n in got], ["d%d" % i for i in range(60)])
+            for c in (op, sme, anchor):
+                c.close()
+
+    def test_watch_survives_a_broker_restart(self):
+        port = free_port()
+        endpoint = "tcp://127.0.0.1:%d" % port
+        broker = Broker(extra_args=["-l", endpoint]).start()
+        try:
+            op = broker.client(operator=True)
+            seed_walkthrough_firms(op)
+            sme = broker.client(SME_CERT)
+            sme.call(post_offer=pb.PostOffer(offer=mg_offer()))
+            keyfile = broker.keyfile(SME_CERT)
+            env = dict(os.environ, GONGXU_SERVER_KEY=os.path.join(broker.data_dir, "broker.pub"))
+            watch = subprocess.Popen([GONGXU, "-s", endpoint, "--key", keyfile, "--json", "watch", "--count", "3",
+                                      "--timeout", "40"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+            anchor = broker.client(ANCHOR)
+            anchor.call(post_demand=pb.PostDemand(demand=mg_demand(title="before")))
+            time.sleep(1.0)  # watch prints and acks #1
+            for c in (op, sme, anchor):
+                c.close()
+            self.assertEqual(broker.stop(), 0)
+            time.sleep(0.5)
+            broker.start()  # same data dir, same port, same keys
+            anchor = broker.client(ANCHOR)
+            anchor.call(post_demand=pb.PostDemand(demand=mg_demand(title="after 1")))
+            anchor.call(post_demand=pb.PostDemand(demand=mg_demand(title="after 2")))
+            out, err = watch.communicate(timeout=60)
+            self.assertEqual(watch.returncode, 0, err)
+            notices = [l for l in out.decode().splitlines() if l.strip()]
+            self.assertEqual(len(notices), 3, out)
+            for title in ("before", "after 1", "after 2"):
+                self.assertEqual(sum(title in l for l in notices), 1, out)  # each once
+            anchor.close()
+        finally:
+            if broker.proc:
+                broker.stop()
+            broker.cleanup()
+
+
+if __name__ == "__main__":
+    main()
