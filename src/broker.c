@@ -777,6 +777,86 @@ size_t gx_broker_expire(gx_broker *b, int64_t now, const gx_broker_io *io)
     return err ? 0 : closed;
 }
 
+/* ------------------------------------------------------------------ retention */
+
+typedef struct s_age {
+    int64_t cutoff;    /* notices at or before this instant go */
+    uint64_t old;      /* how many from the oldest are that old */
+} s_age;
+
+static bool s_age_visit(void *ctx, uint64_t seq, const void *bytes, size_t len)
+{
+    s_age *a = ctx;
+    int64_t at;
+    if (gx_codec_notice_at(bytes, len, &at) != GX_OK || at > a->cutoff)
+        return false; /* oldest first: the first young one ends the old run */
+    a->old++;
+    return true;
+}
+
+typedef struct s_firms {
+    char (*ids)[GX_FIRM_ID_LEN + 1]; /* firms that have an inbox */
+    size_t n, cap;
+    bool oom;
+} s_firms;
+
+static bool s_firm_visit(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    s_firms *f = ctx;
+    if (klen != GX_FIRM_ID_LEN)
+        return true;
+    if (f->n == f->cap) {
+        size_t cap = f->cap ? f->cap * 2 : 64;
+        void *v = realloc(f->ids, cap * sizeof *f->ids);
+        if (!v) {
+            f->oom = true;
+            return false;
+        }
+        f->ids = v;
+        f->cap = cap;
+    }
+    memcpy(f->ids[f->n], key, GX_FIRM_ID_LEN);
+    f->ids[f->n++][GX_FIRM_ID_LEN] = 0;
+    return true;
+}
+
+uint64_t gx_broker_retention(gx_broker *b, int64_t now, const gx_broker_io *io)
+{
+    uint64_t dropped = 0;
+    s_firms firms = {0};
+    if (b->cfg.inbox_max_age_s <= 0)
+        return 0;
+    gx_broker_batch_begin(b, now, b->now_ms);
+    gx_err err = gx_broker_write_begin(b);
+    if (!err)
+        err = gx_store_scan(b->child, GX_T_CURSORS, NULL, 0, NULL, 0, s_firm_visit, &firms);
+    if (!err && firms.oom)
+        err = GX_ERR_NOMEM;
+    for (size_t i = 0; !err && i < firms.n; i++) {
+        gx_inbox_cursor c;
+        s_age a = {now - b->cfg.inbox_max_age_s, 0};
+        if ((err = gx_inbox_cursor_get(b->child, firms.ids[i], &c)))
+            break;
+        err = gx_inbox_read(b->child, firms.ids[i], c.pruned, 0, s_age_visit, &a);
+        if (!err && a.old) {
+            uint64_t n = 0;
+            err = gx_inbox_trim(b->child, firms.ids[i], c.head - c.pruned - a.old, &n);
+            dropped += n;
+        }
+    }
+    free(firms.ids);
+    err = dropped ? gx_broker_write_end(b, err) : (gx_store_abort(&b->child), err);
+    if (!dropped && b->txn) /* nothing changed: no commit, no fsync */
+        gx_store_abort(&b->txn);
+    if (err)
+        gx_log(GX_LOG_ERR, "retention: %s", gx_err_str(err));
+    else if (dropped)
+        gx_log(GX_LOG_INFO, "retention: %llu notices older than %lld s dropped", (unsigned long long)dropped,
+               (long long)b->cfg.inbox_max_age_s);
+    gx_broker_batch_end(b, io);
+    return err ? 0 : dropped;
+}
+
 /* ------------------------------------------------------------------ reload */
 
 gx_err gx_broker_reload(gx_broker *b, const gx_config *next, char *errbuf, size_t errlen)

@@ -70,6 +70,10 @@ void gx_broker_batch_end(gx_broker *b, const gx_broker_io *io);
 /* Enforces validity periods (its own batch). Returns postings expired. */
 size_t gx_broker_expire(gx_broker *b, int64_t now, const gx_broker_io *io);
 
+/* Drops, in every firm's inbox, the notices older than inbox_max_age_s
+ * (acknowledged or not; its own batch). Returns how many went. */
+uint64_t gx_broker_retention(gx_broker *b, int64_t now, const gx_broker_io *io);
+
 /* Delivers pending notices to sessions that can take them (after a stall). */
 void gx_broker_pump(gx_broker *b, const gx_broker_io *io);
 

@@ -1118,6 +1118,20 @@ oom:
     return err;
 }
 
+gx_err gx_codec_notice_at(const void *buf, size_t len, int64_t *at)
+{
+    s_env *e = gongxu__v1__envelope__unpack(NULL, len, buf);
+    if (!e)
+        return GX_ERR_MALFORMED;
+    gx_err err = GX_ERR_MALFORMED;
+    if (e->body_case == GONGXU__V1__ENVELOPE__BODY_NOTICE) {
+        *at = e->notice->at;
+        err = GX_OK;
+    }
+    gongxu__v1__envelope__free_unpacked(e, NULL);
+    return err;
+}
+
 gx_err gx_codec_encode_monitor(const gx_monitor_event *ev, gx_buf *out)
 {
     Gongxu__V1__MonitorEvent m = GONGXU__V1__MONITOR_EVENT__INIT;

@@ -206,6 +206,10 @@ typedef struct gx_notice {
 /* Encodes n as a complete Envelope (request_id 0, body notice). */
 gx_err gx_codec_encode_notice(const gx_notice *n, gx_buf *out);
 
+/* The `at` (unix seconds) of an encoded notice Envelope; GX_ERR_MALFORMED when
+ * the bytes are not one. */
+gx_err gx_codec_notice_at(const void *buf, size_t len, int64_t *at);
+
 /* ---- monitor stream */
 
 typedef struct gx_monitor_event {

@@ -56,6 +56,8 @@ static const s_key s_keys[] = {
     {"expiry_interval_ms", INT(expiry_interval_ms), 10, 3600000, "1000", true, "how often posting validity is enforced"},
     {"inbox_keep_acked", INT(inbox_keep_acked), 0, 1000000, "100", true, "acknowledged notices kept per firm"},
     {"inbox_max", INT(inbox_max), 100, 100000000, "100000", true, "notices kept per firm even if never acknowledged; older ones go (a resume from before them gets RESUME_GAP)"},
+    {"inbox_max_age_s", INT(inbox_max_age_s), 0, 3650LL * 86400, "2592000", true, "notices older than this many seconds go, acknowledged or not (0 keeps them); default 30 days"},
+    {"retention_interval_ms", INT(retention_interval_ms), 10, 86400000, "60000", true, "how often notices past inbox_max_age_s are swept"},
     {"delivery_window", INT(delivery_window), 1, 1000000, "1000", true, "unacknowledged notices in flight per connection"},
     {"sessions_max", INT(sessions_max), 1, 1000000, "10000", false, "connections bound to a firm at once"},
     {"hwm", INT(hwm), 10, 10000000, "100000", false, "ZeroMQ high-water marks of the broker's sockets"},

@@ -46,6 +46,8 @@ typedef struct gx_config {
     int64_t expiry_interval_ms;          /* how often validity is checked */
     int64_t inbox_keep_acked;            /* acknowledged notices kept per firm */
     int64_t inbox_max;                   /* notices kept per firm, acknowledged or not */
+    int64_t inbox_max_age_s;             /* notices older than this go, acknowledged or not (0 = keep) */
+    int64_t retention_interval_ms;       /* how often the age sweep runs */
     int64_t delivery_window;             /* unacknowledged notices in flight per session */
     int64_t sessions_max;                /* connections bound to a firm */
     int64_t hwm;                         /* ZeroMQ send/receive high-water marks */

@@ -385,11 +385,13 @@ gx_err gx_loop_run(gx_loop *l)
     bool stop = false;
     int64_t next_expiry = s_now_ms() + l->cfg.expiry_interval_ms;
     int64_t next_warning = s_now_ms() + 60000;
+    int64_t next_retention = s_now_ms() + l->cfg.retention_interval_ms;
     while (!stop) {
         zmq_pollitem_t items[3] = {{l->router, 0, ZMQ_POLLIN, 0}, {NULL, l->sigfd, ZMQ_POLLIN, 0},
                                    {l->zap, 0, ZMQ_POLLIN, 0}};
         int64_t now = s_now_ms();
-        long timeout = (long)(next_expiry > now ? next_expiry - now : 0);
+        int64_t next_timer = next_expiry < next_retention ? next_expiry : next_retention;
+        long timeout = (long)(next_timer > now ? next_timer - now : 0);
         if ((gx_broker_pending(l->broker) || l->n_held) && timeout > 10)
             timeout = 10; /* a peer was full, or handshakes wait for the rate: retry soon */
         if (zmq_poll(items, l->zap ? 3 : 2, timeout) < 0) {
@@ -423,6 +425,10 @@ gx_err gx_loop_run(gx_loop *l)
         if (now >= next_expiry) {
             gx_broker_expire(l->broker, now / 1000, &l->io);
             next_expiry = now + l->cfg.expiry_interval_ms;
+        }
+        if (now >= next_retention) {
+            gx_broker_retention(l->broker, now / 1000, &l->io);
+            next_retention = now + l->cfg.retention_interval_ms;
         }
         if (gx_broker_pending(l->broker))
             gx_broker_pump(l->broker, &l->io);

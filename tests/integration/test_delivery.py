@@ -44,6 +44,27 @@ class Delivery(unittest.TestCase):
             for c in (op, sme, anchor):
                 c.close()
 
+    def test_retention_by_age_is_told_not_silent(self):
+        with Broker(extra_args=["-o", "inbox_max_age_s=2", "-o", "retention_interval_ms=200"]) as broker:
+            op = broker.client(operator=True)
+            seed_walkthrough_firms(op)
+            sme = broker.client(SME_CERT)
+            sme.call(post_offer=pb.PostOffer(offer=mg_offer()))
+            anchor = broker.client(ANCHOR)
+            for i in range(3):
+                anchor.call(post_demand=pb.PostDemand(demand=mg_demand(title="old %d" % i)))
+            time.sleep(3.5)  # the three notices pass inbox_max_age_s, unread and unacked
+            anchor.call(post_demand=pb.PostDemand(demand=mg_demand(title="young")))
+            got = sme.request(resume=pb.Resume(from_last_ack=True))
+            self.assertEqual(got.error.code, pb.ERR_RESUME_GAP)  # said so, not silently skipped
+            self.assertIn("past retention", got.error.message)
+            self.assertEqual(sme.resume(after=3).resumed_after, 3)
+            got = sme.wait_notices(1)
+            self.assertEqual([(n.seq, n.opportunity.demand.title) for n in got], [(4, "young")])
+            self.assertIn("older than 2 s dropped", broker.read_log())
+            for c in (op, sme, anchor):
+                c.close()
+
     def test_watch_survives_a_broker_restart(self):
         port = free_port()
         endpoint = "tcp://127.0.0.1:%d" % port
