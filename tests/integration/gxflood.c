@@ -1,8 +1,11 @@
 /* gxflood — sends requests to a gongxud as fast as one connection can, for the
- * flood tests. Usage:
- *   gxflood ENDPOINT SERVER_KEY|- KEYFILE|- SECONDS [ping|post]
- * Prints "sent N replies R ok K rate_limited L other E" when done. Bounded in
- * time; loopback only (the tests start the broker it talks to). */
+ * flood tests and the group-commit benchmark. Usage:
+ *   gxflood ENDPOINT SERVER_KEY|- KEYFILE|- SECONDS [ping|post] [WINDOW]
+ * ping: Ping requests; post: PostOffer requests (durable writes). WINDOW caps
+ * requests in flight (0 = no cap). Prints "sent N replies R ok K rate_limited L
+ * other E seconds S" when done. Bounded in time; loopback only (the tests
+ * start the broker it talks to). */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,20 +53,40 @@ int main(int argc, char **argv)
         fprintf(stderr, "gxflood: connect: %s\n", zmq_strerror(zmq_errno()));
         return 69;
     }
+    bool post = argc > 5 && strcmp(argv[5], "post") == 0;
+    unsigned long window = argc > 6 ? strtoul(argv[6], NULL, 10) : 0;
     Gongxu__V1__Envelope env = GONGXU__V1__ENVELOPE__INIT;
     Gongxu__V1__Ping ping = GONGXU__V1__PING__INIT;
+    Gongxu__V1__PostOffer po = GONGXU__V1__POST_OFFER__INIT;
+    Gongxu__V1__Offer offer = GONGXU__V1__OFFER__INIT;
+    Gongxu__V1__Kind kinds[] = {GONGXU__V1__KIND__PROCESSING};
+    char *procs[] = {"surface.anodizing"};
     env.version = 1;
     env.request_id = 1;
-    env.body_case = GONGXU__V1__ENVELOPE__BODY_PING;
-    env.ping = &ping;
-    uint8_t frame[64];
+    if (post) { /* an offer that matches nothing the benchmark posts: the cost is the durable write */
+        offer.n_kinds = 1;
+        offer.kinds = kinds;
+        offer.n_processes = 1;
+        offer.processes = procs;
+        offer.monthly_capacity = 1000;
+        offer.title = "bench";
+        po.offer = &offer;
+        env.body_case = GONGXU__V1__ENVELOPE__BODY_POST_OFFER;
+        env.post_offer = &po;
+    } else {
+        env.body_case = GONGXU__V1__ENVELOPE__BODY_PING;
+        env.ping = &ping;
+    }
+    uint8_t frame[256];
     size_t len = gongxu__v1__envelope__pack(&env, frame);
     unsigned long sent = 0, replies = 0, ok = 0, limited = 0, other = 0;
-    double end = s_now() + seconds;
+    double start = s_now(), end = start + seconds;
     while (s_now() < end) {
-        for (int i = 0; i < 256; i++)
+        for (int i = 0; i < 256 && (!window || sent - replies < window); i++)
             if (zmq_send(s, frame, len, ZMQ_DONTWAIT) == (int)len)
                 sent++;
+        if (window && sent - replies >= window) /* wait for a reply rather than spin */
+            zmq_poll((zmq_pollitem_t[]){{s, 0, ZMQ_POLLIN, 0}}, 1, 100);
         zmq_msg_t m;
         zmq_msg_init(&m);
         while (zmq_msg_recv(&m, s, ZMQ_DONTWAIT) >= 0) {
@@ -81,7 +104,8 @@ int main(int argc, char **argv)
         }
         zmq_msg_close(&m);
     }
-    printf("sent %lu replies %lu ok %lu rate_limited %lu other %lu\n", sent, replies, ok, limited, other);
+    printf("sent %lu replies %lu ok %lu rate_limited %lu other %lu seconds %.3f\n", sent, replies, ok, limited,
+           other, s_now() - start);
     zmq_close(s);
     zmq_ctx_term(ctx);
     return 0;

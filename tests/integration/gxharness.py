@@ -93,9 +93,13 @@ class Broker:
         return path
 
     def flood(self, firm_id, seconds):
-        """Starts gxflood as firm_id; returns the Popen (stdout: its counts)."""
+        """Starts gxflood (pings) as firm_id; returns the Popen (stdout: its counts)."""
+        return self.flood_args(firm_id, seconds, "ping", 0)
+
+    def flood_args(self, firm_id, seconds, mode, window):
+        """Starts gxflood as firm_id sending `mode` requests with at most `window` in flight."""
         return subprocess.Popen([os.environ["GX_FLOOD"], self.endpoint, self.server_key or "-",
-                                 self.keyfile(firm_id) if self.server_key else "-", str(seconds)],
+                                 self.keyfile(firm_id) if self.server_key else "-", str(seconds), mode, str(window)],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
     def client(self, firm_id="", operator=False, hello=True, keypair=None):
