@@ -120,6 +120,19 @@ static gx_err s_owner_of_offer(gx_broker *b, uint64_t offer_id, char out[GX_FIRM
     return err;
 }
 
+/* The full explanation of a held pair, on the heap (about 3 KB); NULL with
+ * *err set when it cannot be had. The caller frees it. */
+static gx_explain *s_explained(gx_broker *b, uint64_t demand_id, uint64_t offer_id, gx_err *err)
+{
+    gx_explain *x = malloc(sizeof *x);
+    *err = x ? gx_engine_explain(b->engine, demand_id, offer_id, b->now, x) : GX_ERR_NOMEM;
+    if (*err) {
+        free(x);
+        return NULL;
+    }
+    return x;
+}
+
 static gx_err s_on_match(gx_broker *b, const gx_fx *f)
 {
     const gx_demand *d = gx_engine_demand(b->engine, f->demand_id);
@@ -136,11 +149,8 @@ static gx_err s_on_match(gx_broker *b, const gx_fx *f)
     gx_err err = gx_notify_told_get(b, d->id, o->owner, &flags, &rule);
     if (err || (flags & GX_TOLD_MATCH))
         return err;
-    gx_explain *x = malloc(sizeof *x);
-    if (!x)
-        return GX_ERR_NOMEM;
-    err = gx_engine_explain(b->engine, d->id, o->id, b->now, x);
-    if (!err) {
+    gx_explain *x = s_explained(b, d->id, o->id, &err);
+    if (x) {
         gx_notice n = {.type = GX_N_OPPORTUNITY, .demand = d, .demand_firm = df, .offer_id = o->id,
                        .rank = s_rank(b, d->id, o->id), .score = f->score, .expl = x};
         if (!(err = gx_notify_send(b, o->owner, &n)))
@@ -156,11 +166,9 @@ static gx_err s_on_shortlist_add(gx_broker *b, const gx_fx *f)
     const gx_offer *o = gx_engine_offer(b->engine, f->offer_id);
     if (!d || !o)
         return GX_OK;
-    gx_explain *x = malloc(sizeof *x);
-    if (!x)
-        return GX_ERR_NOMEM;
-    gx_err err = gx_engine_explain(b->engine, d->id, o->id, b->now, x);
-    if (!err) {
+    gx_err err;
+    gx_explain *x = s_explained(b, d->id, o->id, &err);
+    if (x) {
         gx_notice n = {.type = GX_N_CANDIDATE_ADDED, .demand_id = d->id, .offer_id = o->id,
                        .firm = gx_engine_firm(b->engine, o->owner), .rank = f->rank, .score = f->score,
                        .capacity = x->capacity_until_needed, .expl = x};
@@ -207,11 +215,8 @@ static gx_err s_on_near_miss(gx_broker *b, const gx_fx *f)
     gx_err err = gx_notify_told_get(b, d->id, o->owner, &flags, &rule);
     if (err || ((flags & GX_TOLD_NEAR) && rule == (uint8_t)f->rule) || (flags & GX_TOLD_MATCH))
         return err;
-    gx_explain *x = malloc(sizeof *x);
-    if (!x)
-        return GX_ERR_NOMEM;
-    err = gx_engine_explain(b->engine, d->id, o->id, b->now, x);
-    if (!err) {
+    gx_explain *x = s_explained(b, d->id, o->id, &err);
+    if (x) {
         char hint[GX_DETAIL_MAX + 64];
         gx_rules_hint(x, f->rule, hint, sizeof hint);
         ev.detail = hint;
