@@ -155,6 +155,7 @@ class Broker:
             self.proc.kill()
             rc = self.proc.wait()
             raise AssertionError("gongxud ignored SIGTERM")
+        self.proc.stdout.close()
         self.proc = None
         self.log.close()
         self.check_log()
@@ -165,6 +166,7 @@ class Broker:
         if self.proc:
             self.proc.kill()
             self.proc.wait()
+            self.proc.stdout.close()
             self.proc = None
             self.log.close()
             self.check_log()
@@ -288,7 +290,9 @@ class Client:
 def read_keyfile(path):
     """(public, secret) from a gongxu key file (`public-key = Z85`, `secret-key = Z85`)."""
     pub = sec = None
-    for line in open(path):
+    with open(path) as f:
+        lines = f.readlines()
+    for line in lines:
         parts = line.split()
         if len(parts) >= 3 and parts[1] == "=":
             if parts[0] == "public-key":
