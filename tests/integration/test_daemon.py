@@ -78,6 +78,25 @@ class Daemon(unittest.TestCase):
         finally:
             broker.cleanup()
 
+    def test_newer_schema_is_refused_with_a_clear_message(self):
+        broker = Broker().start()
+        try:
+            self.assertEqual(broker.stop(), 0)
+            # raise the stored schema version with Debian's lmdb-utils, as a newer broker would have
+            dump = subprocess.run(["mdb_dump", "-s", "meta", broker.data_dir], stdout=subprocess.PIPE, check=True)
+            lines = dump.stdout.decode().splitlines()
+            at = lines.index(" " + b"schema".hex())
+            self.assertEqual(lines[at + 1].strip(), "00000001")
+            lines[at + 1] = " 00000063"  # schema 99
+            subprocess.run(["mdb_load", "-s", "meta", broker.data_dir], input="\n".join(lines).encode() + b"\n",
+                           check=True)
+            r = subprocess.run([GONGXUD, "-d", broker.data_dir, "-l", "tcp://127.0.0.1:*", "-m", ""],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+            self.assertEqual(r.returncode, 74)
+            self.assertIn(b"schema 99 is newer than this broker's 1", r.stderr)
+        finally:
+            broker.cleanup()
+
     def test_idle_broker_does_not_commit_on_expiry_ticks(self):
         broker = Broker(extra_args=["-o", "expiry_interval_ms=20"]).start()
         try:
