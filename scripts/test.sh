@@ -9,6 +9,8 @@ scripts/deps.sh test
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGX_WERROR=ON >/dev/null
 cmake --build build -j"$(nproc)"
 (cd build && ctest --output-on-failure -j2 --timeout 600)
+# what the crash-torture and flood tests checked and saw (ctest hides a passing test's output)
+grep -hoE '(torture|flood|other firm): .*' build/Testing/Temporary/LastTest.log || true
 # 2. the same suite under AddressSanitizer + UndefinedBehaviorSanitizer; a sanitizer
 #    report in any broker log fails its test (tests/integration/gxharness.py)
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DGX_SANITIZE=ON -DGX_WERROR=ON >/dev/null

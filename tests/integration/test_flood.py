@@ -38,7 +38,7 @@ class Flood(unittest.TestCase):
                 lat.append((time.perf_counter() - t) * 1000)
                 n += 1
             out, err = flood.communicate(timeout=30)
-            counts = dict(zip(out.decode().split()[::2], map(int, out.decode().split()[1::2])))
+            counts = dict(zip(out.decode().split()[::2], map(float, out.decode().split()[1::2])))
             print("flood: %s" % out.decode().strip())
             print("other firm: %d requests under flood, latency ms p50 %.2f p99 %.2f max %.2f "
                   "(without flood: p50 %.2f p99 %.2f)" % (len(lat), pct(lat, 50), pct(lat, 99), max(lat),
