@@ -65,6 +65,29 @@ class Delivery(unittest.TestCase):
             for c in (op, sme, anchor):
                 c.close()
 
+    def test_retention_by_count(self):
+        """inbox_max caps a firm that never acks; inbox_keep_acked prunes what was acked."""
+        with Broker(extra_args=["-o", "inbox_max=100", "-o", "inbox_keep_acked=5"]) as broker:
+            op = broker.client(operator=True)
+            seed_walkthrough_firms(op)
+            sme = broker.client(SME_CERT)
+            sme.call(post_offer=pb.PostOffer(offer=mg_offer()))
+            anchor = broker.client(ANCHOR)
+            for i in range(110):  # 110 opportunities for an SME that reads nothing
+                anchor.call(post_demand=pb.PostDemand(demand=mg_demand(title="n%d" % i)))
+            got = sme.request(resume=pb.Resume(after_seq=0))
+            self.assertEqual(got.error.code, pb.ERR_RESUME_GAP)  # the oldest ten are gone, and it says so
+            info = sme.resume(after=10)
+            self.assertEqual((info.resumed_after, info.head_seq), (10, 110))
+            got = sme.drain(0.5)
+            self.assertEqual([n.seq for n in got], list(range(11, 111)))
+            sme.ack(100)  # keep only the last 5 acknowledged: 96..100, and the unacked 101..110
+            self.assertEqual(sme.request(resume=pb.Resume(after_seq=90)).error.code, pb.ERR_RESUME_GAP)
+            self.assertEqual(sme.resume(after=95).resumed_after, 95)
+            self.assertEqual([n.seq for n in sme.drain(0.5)], list(range(96, 111)))
+            for c in (op, sme, anchor):
+                c.close()
+
     def test_watch_survives_a_broker_restart(self):
         port = free_port()
         endpoint = "tcp://127.0.0.1:%d" % port
