@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <gongxu/keyfile.h>
+
 #include "gongxu/v1/gongxu.pb-c.h"
 
 typedef Gongxu__V1__Envelope s_env;
@@ -321,12 +323,12 @@ static gx_err s_dec_sub(s_dec *d, const Gongxu__V1__Subscription *m, gx_sub *x)
     return GX_OK;
 }
 
-/* A CURVE public key in Z85: 40 characters of the Z85 alphabet. */
+/* A CURVE public key in Z85 (the key-file format's own check: 40 characters
+ * that decode to 32 bytes). */
 static gx_err s_key(s_dec *d, const char *s, const char *field, char out[41])
 {
-    static const char z85[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
     out[0] = 0;
-    if (!s || strlen(s) != 40 || strspn(s, z85) != 40)
+    if (!gx_keyfile_valid(s))
         return s_fail(d, GX_ERR_INVALID, field, "a CURVE public key is 40 Z85 characters");
     memcpy(out, s, 41);
     return GX_OK;

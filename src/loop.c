@@ -95,6 +95,7 @@ gx_err gx_loop_new(const gx_config *cfg, gx_broker *b, gx_loop_reload_fn reload,
                    char *err, size_t errlen)
 {
     gx_err rc = GX_ERR_IO;
+    char sec[GX_KEY_LEN + 1] = ""; /* the broker's secret key, read once for both sockets */
     gx_loop *l = calloc(1, sizeof *l);
     if (!l)
         return GX_ERR_NOMEM;
@@ -122,7 +123,7 @@ gx_err gx_loop_new(const gx_config *cfg, gx_broker *b, gx_loop_reload_fn reload,
     if (!cfg->insecure_dev) {
         /* The ZAP handler exists before any socket binds: without one, libzmq
          * would admit every client that knows the server key. */
-        char path[GX_CONFIG_STR_MAX + 32], sec[GX_KEY_LEN + 1];
+        char path[GX_CONFIG_STR_MAX + 32];
         bool created;
         if (cfg->server_key[0])
             snprintf(path, sizeof path, "%s", cfg->server_key);
@@ -144,7 +145,6 @@ gx_err gx_loop_new(const gx_config *cfg, gx_broker *b, gx_loop_reload_fn reload,
             snprintf(err, errlen, "CURVE: %s", zmq_strerror(zmq_errno()));
             goto out;
         }
-        memset(sec, 0, sizeof sec);
     }
     int64_t maxmsg = cfg->max_frame_bytes;
     if (s_setint(l->router, ZMQ_ROUTER_MANDATORY, 1) || s_setint(l->router, ZMQ_SNDHWM, (int)cfg->hwm) ||
@@ -164,26 +164,18 @@ gx_err gx_loop_new(const gx_config *cfg, gx_broker *b, gx_loop_reload_fn reload,
             goto out;
         }
         if (!cfg->insecure_dev) {
-            char path[GX_CONFIG_STR_MAX + 32], pub[GX_KEY_LEN + 1], sec[GX_KEY_LEN + 1];
-            bool created;
-            snprintf(path, sizeof path, "%s", cfg->server_key[0] ? cfg->server_key : "");
-            if (!path[0])
-                snprintf(path, sizeof path, "%s/broker.key", cfg->data_dir);
-            if ((rc = gx_auth_server_key(path, pub, sec, &created, err, errlen)))
-                goto out;
-            rc = GX_ERR_IO;
             if (s_setint(l->pub, ZMQ_CURVE_SERVER, 1) || zmq_setsockopt(l->pub, ZMQ_CURVE_SECRETKEY, sec, GX_KEY_LEN) ||
                 zmq_setsockopt(l->pub, ZMQ_ZAP_DOMAIN, "gongxu-monitor", 14)) {
                 snprintf(err, errlen, "CURVE: %s", zmq_strerror(zmq_errno()));
                 goto out;
             }
-            memset(sec, 0, sizeof sec);
         }
         if ((rc = s_bind(l, l->pub, cfg->monitor, l->monitor_endpoint, sizeof l->monitor_endpoint, err, errlen)))
             goto out;
     }
     rc = GX_OK;
 out:
+    memset(sec, 0, sizeof sec); /* the secret key stays only inside libzmq */
     if (rc)
         gx_loop_destroy(&l);
     *out = l;

@@ -8,8 +8,6 @@ import unittest
 from gxharness import (ANCHOR, SME_CERT, SME_PLAIN, Broker, Refused, body_of, firm, main, mg_demand, mg_offer, pb,
                        seed_walkthrough_firms)
 
-OTHER = "91410600MA44ANCH0R"  # placeholder replaced in setUp
-
 
 class Authz(unittest.TestCase):
     @classmethod

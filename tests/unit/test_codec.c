@@ -248,6 +248,29 @@ TEST(error_and_notice_decode_on_the_client_side)
     gx_buf_fini(&b);
 }
 
+TEST(register_key_wants_a_decodable_key)
+{
+    uint8_t buf[256];
+    gx_request r;
+    char msg[256], field[64];
+    Gongxu__V1__Envelope e = GONGXU__V1__ENVELOPE__INIT;
+    Gongxu__V1__RegisterKey rk = GONGXU__V1__REGISTER_KEY__INIT;
+    e.version = 1;
+    e.body_case = GONGXU__V1__ENVELOPE__BODY_REGISTER_KEY;
+    e.register_key = &rk;
+    rk.firm_id = "91410600MA44ANCH0R";
+    rk.public_key = "########################################"; /* Z85 letters, but no 32-byte key */
+    size_t n = gongxu__v1__envelope__pack(&e, buf);
+    CHECK_EQ_INT(gx_codec_decode_request(buf, n, &LIM, &r, msg, sizeof msg, field, sizeof field), GX_ERR_INVALID);
+    CHECK_STR(field, "register_key.public_key");
+    gx_request_fini(&r);
+    rk.public_key = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"; /* ZeroMQ's documented example public key */
+    n = gongxu__v1__envelope__pack(&e, buf);
+    REQUIRE(gx_codec_decode_request(buf, n, &LIM, &r, msg, sizeof msg, field, sizeof field) == GX_OK);
+    CHECK_STR(r.key, "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7");
+    gx_request_fini(&r);
+}
+
 int main(void)
 {
     RUN(decodes_post_demand);
@@ -256,5 +279,6 @@ int main(void)
     RUN(limits_name_the_field);
     RUN(records_round_trip);
     RUN(error_and_notice_decode_on_the_client_side);
+    RUN(register_key_wants_a_decodable_key);
     return gx_test_done();
 }
