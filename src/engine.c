@@ -6,14 +6,29 @@
  * offer id ascending (the first K are the shortlist), and its near misses sorted
  * by offer id. Each open offer keeps "links": the demands it matches or nearly
  * matches, sorted by demand id, with the score, so it can be found in a
- * demand's vector by binary search. Per-kind lists of open demands and offers
- * pre-filter evaluation: a demand is only evaluated against offers serving its
- * kind, and an offer against demands of the kinds it serves.
+ * demand's vector by binary search.
  *
- * Near misses: a pair is a near miss when it fails exactly one hard rule and
- * that rule is neither KIND (another trade entirely) nor VALIDITY (a posting
- * about to expire). Pairs excluded by gx_rules_excluded (same firm, or a firm
- * graded D) are never evaluated. At most near_miss_max are kept per demand;
+ * Candidates. Two inverted indexes (index.h) keep evaluation proportional to
+ * the plausible candidates, not to the open postings. Offers are filed, per
+ * kind they serve, under every dotted prefix of their processes and materials
+ * and the section/class/subclass of their IPC classes. A new demand looks up
+ * the family keys (gx_rules_family_len) of one of its term rules — process,
+ * material or IPC, whichever has the shortest lists — and evaluates only the
+ * offers found: any offer that passes that rule, or is a relevant near miss on
+ * it (gx_rules_near_relevant), holds one of those keys, and a near miss on any
+ * other rule passes it. Demands are filed under the family keys of their first
+ * term rule that names terms (or '*'), and a new offer looks up its own keys
+ * (and '*') in the kinds it serves. Only a demand naming no process, material
+ * or IPC class is evaluated against every offer of its kind. Filing and
+ * unfiling cost O(keys); the per-kind lists remain for that fallback and for
+ * subscriptions.
+ *
+ * Near misses: a pair is a near miss when it fails exactly one hard rule, that
+ * rule is neither KIND (another trade entirely) nor VALIDITY (a posting about
+ * to expire), and the offer is relevant to it (gx_rules_near_relevant: on a
+ * process, material or technology failure it works in the same family). Pairs
+ * excluded by gx_rules_excluded (same firm, or a firm graded D) are never
+ * evaluated. At most near_miss_max are kept per demand;
  * when a demand is (re)evaluated the best-scored ones are kept, and a near miss
  * arriving at a full demand is neither recorded nor reported.
  *
@@ -32,6 +47,8 @@
  * or the demand itself changed, DISPLACED when a still-eligible offer was
  * pushed below rank K. */
 #include "engine.h"
+
+#include "index.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -259,6 +276,9 @@ typedef struct s_dem {
     size_t kpos;         /* index in the engine's list of its kind */
     unsigned k_pub;      /* shortlist length its last shortlist effects used */
     uint64_t gen;        /* options generation its scores were computed with */
+    gx_index_ref *refs;  /* n_refs places in the demand index */
+    uint32_t n_refs;     /* count */
+    uint64_t stamp;      /* last candidate search that saw it */
 } s_dem;
 
 typedef struct s_off {
@@ -266,6 +286,9 @@ typedef struct s_off {
     s_link *l;                   /* n_l links by demand id */
     size_t n_l, cap_l;           /* used, allocated */
     size_t kpos[GX_KIND__COUNT]; /* index in each kind's list it is in */
+    gx_index_ref *refs;          /* n_refs places in the offer index */
+    uint32_t n_refs;             /* count */
+    uint64_t stamp;              /* last candidate search that saw it */
 } s_off;
 
 /* A plain pointer list with per-entry position tracking done by the caller. */
@@ -289,6 +312,11 @@ struct gx_engine {
     unsigned k_scratch;         /* largest K ever configured */
     uint64_t gen;               /* bumped by set_opts: lazy re-rank */
     int64_t now;                /* latest time given to a mutating call */
+    gx_index *oix;              /* open offers by (kind, term family) */
+    gx_index *dix;              /* open demands by (kind, term family) */
+    uint64_t stamp;             /* candidate searches so far */
+    void **cand;                /* candidate scratch: n_cand postings */
+    size_t n_cand, cap_cand;    /* used, allocated */
 };
 
 /* One verdict in a plan: the other side of the pair and what it became. */
@@ -324,6 +352,7 @@ static void s_dem_free(s_dem *dem)
     gx_demand_fini(&dem->d);
     free(dem->m);
     free(dem->nm);
+    free(dem->refs);
     free(dem);
 }
 
@@ -331,6 +360,7 @@ static void s_off_free(s_off *off)
 {
     gx_offer_fini(&off->o);
     free(off->l);
+    free(off->refs);
     free(off);
 }
 
@@ -381,19 +411,14 @@ static void s_emit_near(gx_fxv *fx, uint64_t did, const s_near *nr)
 static int s_classify(const gx_engine *e, const gx_demand *d, const gx_firm *df, const gx_offer *o,
                       const gx_firm *of, int64_t now, double *score, gx_rule *rule)
 {
-    if (gx_rules_excluded(df, of))
-        return S_NONE;
-    gx_explain x;
-    gx_rules_evaluate(&e->opts.rules, d, df, o, of, now, false, &x);
-    *score = x.score;
-    *rule = GX_RULE_NONE;
-    if (x.n_failed == 0)
+    switch (gx_rules_classify(&e->opts.rules, d, df, o, of, now, score, rule)) {
+    case GX_PAIR_MATCH:
         return S_MATCH;
-    if (x.n_failed == 1 && x.failed != GX_RULE_KIND && x.failed != GX_RULE_VALIDITY) {
-        *rule = x.failed;
+    case GX_PAIR_NEAR:
         return S_NEAR;
+    default:
+        return S_NONE;
     }
-    return S_NONE;
 }
 
 static size_t s_m_pos(const s_dem *dem, double score, uint64_t id)
@@ -580,6 +605,262 @@ static void s_off_kinds_move(gx_engine *e, s_off *off, uint32_t from, uint32_t t
     }
 }
 
+/* ------------------------------------------------------------------ index */
+
+/* One index key: a tag and a prefix of a posting's term (not NUL-terminated). */
+typedef struct s_key {
+    const char *p; /* start, inside the posting */
+    size_t len;    /* length */
+    char tag;      /* 'p' process, 'm' material, 'i' IPC, '*' none */
+} s_key;
+
+typedef struct s_keys {
+    s_key *v;   /* n keys, distinct */
+    size_t n;   /* used */
+    size_t cap; /* allocated */
+} s_keys;
+
+static gx_err s_key_add(s_keys *k, char tag, const char *p, size_t len)
+{
+    for (size_t i = 0; i < k->n; i++)
+        if (k->v[i].tag == tag && k->v[i].len == len && memcmp(k->v[i].p, p, len) == 0)
+            return GX_OK;
+    gx_err err = S_GROW(k->v, k->cap, k->n + 1);
+    if (!err)
+        k->v[k->n++] = (s_key){.p = p, .len = len, .tag = tag};
+    return err;
+}
+
+static const gx_rule s_term_rules[] = {GX_RULE_PROCESS, GX_RULE_MATERIAL, GX_RULE_TECHNOLOGY};
+
+static const gx_strv *s_dem_terms(const gx_demand *d, gx_rule r, char *tag)
+{
+    *tag = r == GX_RULE_PROCESS ? 'p' : r == GX_RULE_MATERIAL ? 'm' : 'i';
+    return r == GX_RULE_PROCESS ? &d->processes : r == GX_RULE_MATERIAL ? &d->materials : &d->ipc;
+}
+
+/* The family keys of d's terms under rule r: what an offer must hold one of to
+ * pass r or to be a relevant near miss on it (gx_rules_near_relevant). */
+static gx_err s_family_keys(const gx_demand *d, gx_rule r, s_keys *k)
+{
+    char tag;
+    const gx_strv *sv = s_dem_terms(d, r, &tag);
+    gx_err err = GX_OK;
+    for (uint32_t i = 0; !err && i < sv->n; i++)
+        err = s_key_add(k, tag, sv->v[i], gx_rules_family_len(r, sv->v[i]));
+    return err;
+}
+
+/* The keys an offer is filed under, in each kind it serves: every dotted
+ * prefix of its processes and materials (the term itself included), and the
+ * 1-, 3- and 4-character prefixes (section, class, subclass) of its IPC
+ * classes — every family key a demand it can serve may ask for. */
+static gx_err s_offer_keys(const gx_offer *o, s_keys *k)
+{
+    gx_err err = GX_OK;
+    const gx_strv *sv[2] = {&o->processes, &o->materials};
+    static const char tags[2] = {'p', 'm'};
+    for (int t = 0; t < 2; t++)
+        for (uint32_t i = 0; i < sv[t]->n; i++)
+            for (const char *s = sv[t]->v[i], *q = s;; q++) {
+                if ((*q == '.' || *q == '\0') && (err = s_key_add(k, tags[t], s, (size_t)(q - s))))
+                    return err;
+                if (!*q)
+                    break;
+            }
+    static const size_t lens[] = {1, 3, 4};
+    for (uint32_t i = 0; i < o->ipc.n; i++)
+        for (int j = 0; j < 3; j++)
+            if (lens[j] <= strlen(o->ipc.v[i]) && (err = s_key_add(k, 'i', o->ipc.v[i], lens[j])))
+                return err;
+    return err;
+}
+
+/* The keys a demand is filed under: the family keys of its first term rule
+ * that names any terms (processes, else materials, else IPC classes), or '*'. */
+static gx_err s_demand_keys(const gx_demand *d, s_keys *k)
+{
+    for (size_t r = 0; r < sizeof s_term_rules / sizeof *s_term_rules; r++) {
+        char tag;
+        if (s_dem_terms(d, s_term_rules[r], &tag)->n)
+            return s_family_keys(d, s_term_rules[r], k);
+    }
+    return s_key_add(k, '*', "", 0);
+}
+
+static gx_index_ref *s_off_refs(void *item, uint32_t *n)
+{
+    s_off *off = item;
+    *n = off->n_refs;
+    return off->refs;
+}
+
+static gx_index_ref *s_dem_refs(void *item, uint32_t *n)
+{
+    s_dem *dem = item;
+    *n = dem->n_refs;
+    return dem->refs;
+}
+
+/* Where a posting will be filed: list numbers, created and reserved, and the
+ * refs array to fill, allocated. */
+typedef struct s_filing {
+    uint32_t *lists;    /* n list numbers */
+    gx_index_ref *refs; /* n refs, filled by s_file */
+    uint32_t n;         /* count */
+} s_filing;
+
+static void s_filing_fini(s_filing *f)
+{
+    free(f->lists);
+    free(f->refs);
+    memset(f, 0, sizeof *f);
+}
+
+/* Plans filing keys k under every kind in `kinds` (GX_BIT set) of ix. */
+static gx_err s_filing_plan(gx_index *ix, uint32_t kinds, const s_keys *k, s_filing *f)
+{
+    size_t n = 0;
+    for (unsigned kd = 1; kd < GX_KIND__COUNT; kd++)
+        n += (kinds & GX_BIT(kd)) ? k->n : 0;
+    if (n > UINT32_MAX || (n && (!(f->lists = malloc(n * sizeof *f->lists)) ||
+                                 !(f->refs = malloc(n * sizeof *f->refs)))))
+        return GX_ERR_NOMEM;
+    for (unsigned kd = 1; kd < GX_KIND__COUNT; kd++)
+        for (size_t i = 0; (kinds & GX_BIT(kd)) && i < k->n; i++) {
+            uint32_t l = gx_index_list(ix, kd, k->v[i].tag, k->v[i].p, k->v[i].len, 1);
+            if (l == UINT32_MAX || gx_index_reserve(ix, l))
+                return GX_ERR_NOMEM;
+            f->lists[f->n++] = l;
+        }
+    return GX_OK;
+}
+
+/* Moves a posting from its old places (*refs, *n_refs) to the planned ones. */
+static void s_file(gx_index *ix, void *item, gx_index_ref **refs, uint32_t *n_refs, s_filing *f)
+{
+    for (uint32_t i = *n_refs; i-- > 0;)
+        gx_index_del(ix, &(*refs)[i]);
+    free(*refs);
+    *refs = NULL;
+    *n_refs = 0;
+    for (uint32_t i = 0; i < f->n; i++)
+        gx_index_put(ix, f->lists[i], item, &f->refs[i]);
+    *refs = f->refs;
+    *n_refs = f->n;
+    f->refs = NULL;
+}
+
+static gx_err s_offer_filing(gx_engine *e, const gx_offer *o, s_filing *f)
+{
+    s_keys k = {0};
+    gx_err err = s_offer_keys(o, &k);
+    if (!err)
+        err = s_filing_plan(e->oix, o->kinds, &k, f);
+    free(k.v);
+    return err;
+}
+
+static gx_err s_demand_filing(gx_engine *e, const gx_demand *d, s_filing *f)
+{
+    s_keys k = {0};
+    gx_err err = s_demand_keys(d, &k);
+    if (!err)
+        err = s_filing_plan(e->dix, s_kind_valid(d->kind) ? GX_BIT(d->kind) : 0, &k, f);
+    free(k.v);
+    return err;
+}
+
+/* Adds item to the candidate scratch unless this search has seen it. */
+static gx_err s_cand_push(gx_engine *e, void *item, uint64_t *stamp)
+{
+    if (*stamp == e->stamp)
+        return GX_OK;
+    *stamp = e->stamp;
+    gx_err err = S_GROW(e->cand, e->cap_cand, e->n_cand + 1);
+    if (!err)
+        e->cand[e->n_cand++] = item;
+    return err;
+}
+
+/* The open offers that may match demand d or be a near miss of it: those in
+ * the family of its term rule with the shortest lists (every candidate must
+ * pass that rule or be a relevant near miss on it), or, when d names no
+ * terms, every offer of its kind. *v is borrowed until the next search. */
+static gx_err s_offer_cands(gx_engine *e, const gx_demand *d, void *const **v, size_t *n)
+{
+    s_keys best = {0}, k = {0};
+    size_t best_cost = SIZE_MAX;
+    gx_err err = GX_OK;
+    for (size_t r = 0; r < sizeof s_term_rules / sizeof *s_term_rules && !err; r++) {
+        char tag;
+        if (!s_dem_terms(d, s_term_rules[r], &tag)->n)
+            continue;
+        k.n = 0;
+        if ((err = s_family_keys(d, s_term_rules[r], &k)))
+            break;
+        size_t cost = 0, ln;
+        for (size_t i = 0; i < k.n; i++) {
+            uint32_t l = gx_index_list(e->oix, d->kind, k.v[i].tag, k.v[i].p, k.v[i].len, 0);
+            gx_index_items(e->oix, l, &ln);
+            cost += ln;
+        }
+        if (cost < best_cost) {
+            s_keys t = best;
+            best = k;
+            k = t;
+            best_cost = cost;
+        }
+    }
+    if (!err && best_cost == SIZE_MAX) {
+        *v = e->ok[d->kind].v;
+        *n = e->ok[d->kind].n;
+        goto out;
+    }
+    e->stamp++;
+    e->n_cand = 0;
+    for (size_t i = 0; !err && i < best.n; i++) {
+        size_t ln;
+        uint32_t l = gx_index_list(e->oix, d->kind, best.v[i].tag, best.v[i].p, best.v[i].len, 0);
+        void *const *items = gx_index_items(e->oix, l, &ln);
+        for (size_t j = 0; !err && j < ln; j++)
+            err = s_cand_push(e, items[j], &((s_off *)items[j])->stamp);
+    }
+    *v = e->cand;
+    *n = e->n_cand;
+out:
+    free(best.v);
+    free(k.v);
+    return err;
+}
+
+/* The open demands that offer o may match or nearly match: those filed under
+ * any of its keys, or under '*', in the kinds it serves. */
+static gx_err s_demand_cands(gx_engine *e, const gx_offer *o, void *const **v, size_t *n)
+{
+    s_keys k = {0};
+    gx_err err = s_offer_keys(o, &k);
+    if (!err)
+        err = s_key_add(&k, '*', "", 0);
+    e->stamp++;
+    e->n_cand = 0;
+    for (unsigned kd = 1; !err && kd < GX_KIND__COUNT; kd++) {
+        if (!s_serves(o->kinds, kd))
+            continue;
+        for (size_t i = 0; !err && i < k.n; i++) {
+            size_t ln;
+            uint32_t l = gx_index_list(e->dix, kd, k.v[i].tag, k.v[i].p, k.v[i].len, 0);
+            void *const *items = gx_index_items(e->dix, l, &ln);
+            for (size_t j = 0; !err && j < ln; j++)
+                err = s_cand_push(e, items[j], &((s_dem *)items[j])->stamp);
+        }
+    }
+    *v = e->cand;
+    *n = e->n_cand;
+    free(k.v);
+    return err;
+}
+
 /* ------------------------------------------------------------------ sub hits */
 
 /* Whether sub should hear of demand d of firm df: it passes the filters, is not
@@ -640,11 +921,11 @@ static int s_cmp_step_id(const void *a, const void *b)
 static gx_err s_dplan_build(gx_engine *e, const s_dem *dem, const gx_demand *d, const gx_firm *df,
                             const gx_demand *od, const gx_firm *odf, int64_t now, gx_fxv *fx, s_dplan *p)
 {
-    gx_err err = GX_OK;
-    size_t n_near = 0;
-    const s_plist *l = &e->ok[d->kind];
-    for (size_t i = 0; i < l->n; i++) {
-        s_off *off = l->v[i];
+    size_t n_near = 0, cn;
+    void *const *cv;
+    gx_err err = s_offer_cands(e, d, &cv, &cn);
+    for (size_t i = 0; !err && i < cn; i++) {
+        s_off *off = cv[i];
         const gx_firm *of = s_firm_get(e, off->o.owner);
         double score;
         gx_rule rule;
@@ -656,6 +937,8 @@ static gx_err s_dplan_build(gx_engine *e, const s_dem *dem, const gx_demand *d, 
         p->st.v[p->st.n++] = (s_step){.id = off->o.id, .p = off, .score = score, .rule = rule, .ns = ns};
         n_near += ns == S_NEAR;
     }
+    if (err)
+        goto out;
     if (n_near > e->opts.near_miss_max) { /* keep the best-scored near misses */
         s_sort(p->st.v, p->st.n, sizeof *p->st.v, s_cmp_step_near);
         memmove(p->st.v + e->opts.near_miss_max, p->st.v + n_near, (p->st.n - n_near) * sizeof *p->st.v);
@@ -760,12 +1043,14 @@ static gx_err s_demand_reeval(gx_engine *e, s_dem *dem, gx_demand *newd, const g
                               gx_reason cause, int64_t now, gx_fxv *fx)
 {
     s_dplan p = {0};
+    s_filing f = {0};
     gx_err err;
     const gx_demand *d = newd ? newd : &dem->d;
     gx_firm *nf = s_firm_get(e, d->owner);
     if (!nf)
         return GX_ERR_NOT_FOUND;
-    if ((err = s_dplan_build(e, dem, d, nf, &dem->d, old_df, now, fx, &p)))
+    if ((err = s_dplan_build(e, dem, d, nf, &dem->d, old_df, now, fx, &p)) ||
+        (newd && (err = s_demand_filing(e, newd, &f))))
         goto out;
     if (newd && newd->kind != dem->d.kind &&
         (err = S_GROW(e->dk[newd->kind].v, e->dk[newd->kind].cap, e->dk[newd->kind].n + 1)))
@@ -775,6 +1060,7 @@ static gx_err s_demand_reeval(gx_engine *e, s_dem *dem, gx_demand *newd, const g
             s_dem_unindex(e, dem);
             dem->kpos = s_plist_push(&e->dk[newd->kind], dem);
         }
+        s_file(e->dix, dem, &dem->refs, &dem->n_refs, &f);
         gx_demand_fini(&dem->d);
         dem->d = *newd;
         memset(newd, 0, sizeof *newd);
@@ -782,6 +1068,7 @@ static gx_err s_demand_reeval(gx_engine *e, s_dem *dem, gx_demand *newd, const g
     s_dplan_commit(e, dem, &p, cause, fx);
 out:
     s_dplan_fini(&p);
+    s_filing_fini(&f);
     return err;
 }
 
@@ -803,6 +1090,7 @@ static gx_err s_demand_close(gx_engine *e, s_dem *dem, gx_fx first_fx, gx_fxv *f
         if (off)
             s_kremove(off->l, &off->n_l, sizeof *off->l, did);
     }
+    s_file(e->dix, dem, &dem->refs, &dem->n_refs, &(s_filing){0});
     s_dem_unindex(e, dem);
     s_map_remove(&e->demands, did, NULL);
     s_dem_free(dem);
@@ -845,22 +1133,21 @@ static gx_err s_oplan_build(gx_engine *e, const s_off *off, const gx_offer *o, i
     size_t n_fx = extra_fx;
     s_steps hits = {0};
     const gx_firm *of = o ? s_firm_get(e, o->owner) : NULL;
-    for (unsigned k = 1; of && k < GX_KIND__COUNT; k++) {
-        if (!s_serves(o->kinds, k))
+    void *const *cv = NULL;
+    size_t cn = 0;
+    if (of && (err = s_demand_cands(e, o, &cv, &cn)))
+        goto out;
+    for (size_t i = 0; i < cn; i++) {
+        s_dem *dem = cv[i];
+        const gx_firm *df = s_firm_get(e, dem->d.owner);
+        double score;
+        gx_rule rule;
+        int ns = df ? s_classify(e, &dem->d, df, o, of, now, &score, &rule) : S_NONE;
+        if (ns == S_NONE)
             continue;
-        const s_plist *l = &e->dk[k];
-        for (size_t i = 0; i < l->n; i++) {
-            s_dem *dem = l->v[i];
-            const gx_firm *df = s_firm_get(e, dem->d.owner);
-            double score;
-            gx_rule rule;
-            int ns = df ? s_classify(e, &dem->d, df, o, of, now, &score, &rule) : S_NONE;
-            if (ns == S_NONE)
-                continue;
-            if ((err = S_GROW(hits.v, hits.cap, hits.n + 1)))
-                goto out;
-            hits.v[hits.n++] = (s_step){.id = dem->d.id, .p = dem, .score = score, .rule = rule, .ns = ns};
-        }
+        if ((err = S_GROW(hits.v, hits.cap, hits.n + 1)))
+            goto out;
+        hits.v[hits.n++] = (s_step){.id = dem->d.id, .p = dem, .score = score, .rule = rule, .ns = ns};
     }
     s_sort(hits.v, hits.n, sizeof *hits.v, s_cmp_step_id);
     /* merge with the old links; decide near-miss room; reserve */
@@ -966,16 +1253,18 @@ static gx_err s_offer_reeval(gx_engine *e, s_off *off, gx_offer *newo, gx_reason
                              gx_fxv *fx)
 {
     s_oplan p = {0};
+    s_filing f = {0};
     gx_err err;
     const gx_offer *o = newo ? newo : &off->o;
     if (!s_firm_get(e, o->owner))
         return GX_ERR_NOT_FOUND;
     if ((err = s_oplan_build(e, off, o, now, 0, fx, &p)))
         goto out;
-    if (newo && (err = s_off_kinds_reserve(e, off->o.kinds, newo->kinds)))
+    if (newo && ((err = s_off_kinds_reserve(e, off->o.kinds, newo->kinds)) || (err = s_offer_filing(e, newo, &f))))
         goto out;
     if (newo) {
         s_off_kinds_move(e, off, off->o.kinds, newo->kinds);
+        s_file(e->oix, off, &off->refs, &off->n_refs, &f);
         gx_offer_fini(&off->o);
         off->o = *newo;
         memset(newo, 0, sizeof *newo);
@@ -983,6 +1272,7 @@ static gx_err s_offer_reeval(gx_engine *e, s_off *off, gx_offer *newo, gx_reason
     s_oplan_commit(e, off, &p, cause, fx);
 out:
     s_oplan_fini(&p);
+    s_filing_fini(&f);
     return err;
 }
 
@@ -999,6 +1289,7 @@ static gx_err s_offer_close(gx_engine *e, s_off *off, gx_reason why, gx_fx first
     s_oplan_commit(e, off, &p, why, fx);
     s_oplan_fini(&p);
     s_off_kinds_move(e, off, off->o.kinds, 0);
+    s_file(e->oix, off, &off->refs, &off->n_refs, &(s_filing){0});
     s_map_remove(&e->offers, off->o.id, NULL);
     s_off_free(off);
     return GX_OK;
@@ -1077,7 +1368,11 @@ gx_err gx_engine_new(const gx_engine_opts *opts, gx_engine **out)
     gx_engine *e = calloc(1, sizeof *e);
     if (!e)
         return GX_ERR_NOMEM;
-    gx_err err = gx_engine_set_opts(e, opts);
+    gx_err err = gx_index_new(s_off_refs, &e->oix);
+    if (!err)
+        err = gx_index_new(s_dem_refs, &e->dix);
+    if (!err)
+        err = gx_engine_set_opts(e, opts);
     if (err) {
         gx_engine_destroy(&e);
         return err;
@@ -1117,6 +1412,9 @@ void gx_engine_destroy(gx_engine **ep)
         free(e->ok[k].v);
     }
     free(e->snap);
+    free(e->cand);
+    gx_index_destroy(&e->oix);
+    gx_index_destroy(&e->dix);
     s_td_free(e->td, e->opts.rules.n_three_districts);
     free(e);
     *ep = NULL;
@@ -1207,20 +1505,21 @@ gx_err gx_engine_add_demand(gx_engine *e, gx_demand *in, int64_t now, gx_fxv *fx
     gx_demand d = *in;
     memset(in, 0, sizeof *in);
     s_dplan p = {0};
+    s_filing f = {0};
     s_dem *dem = NULL;
     gx_err err;
     e->now = now;
-    gx_firm *f = s_firm_get(e, d.owner);
+    gx_firm *fm = s_firm_get(e, d.owner);
     if (d.state != GX_STATE_OPEN || !s_kind_valid(d.kind))
         err = GX_ERR_INVALID;
-    else if (!f)
+    else if (!fm)
         err = GX_ERR_NOT_FOUND;
     else if (s_dem_get(e, d.id))
         err = GX_ERR_EXISTS;
     else if (!(dem = calloc(1, sizeof *dem)))
         err = GX_ERR_NOMEM;
-    else if (!(err = s_dplan_build(e, NULL, &d, f, NULL, NULL, now, fx, &p)) &&
-             !(err = s_map_reserve(&e->demands, e->demands.n + 1)))
+    else if (!(err = s_dplan_build(e, NULL, &d, fm, NULL, NULL, now, fx, &p)) &&
+             !(err = s_map_reserve(&e->demands, e->demands.n + 1)) && !(err = s_demand_filing(e, &d, &f)))
         err = S_GROW(e->dk[d.kind].v, e->dk[d.kind].cap, e->dk[d.kind].n + 1);
     if (err)
         goto out;
@@ -1229,11 +1528,13 @@ gx_err gx_engine_add_demand(gx_engine *e, gx_demand *in, int64_t now, gx_fxv *fx
     dem->gen = e->gen;
     s_map_insert(&e->demands, dem->d.id, dem);
     dem->kpos = s_plist_push(&e->dk[dem->d.kind], dem);
+    s_file(e->dix, dem, &dem->refs, &dem->n_refs, &f);
     s_dplan_commit(e, dem, &p, GX_REASON_NONE, fx);
     dem = NULL;
 out:
     free(dem);
     s_dplan_fini(&p);
+    s_filing_fini(&f);
     gx_demand_fini(&d);
     return err;
 }
@@ -1272,6 +1573,7 @@ gx_err gx_engine_add_offer(gx_engine *e, gx_offer *in, int64_t now, gx_fxv *fx)
     gx_offer o = *in;
     memset(in, 0, sizeof *in);
     s_oplan p = {0};
+    s_filing fl = {0};
     s_off *off = NULL;
     gx_err err;
     e->now = now;
@@ -1285,7 +1587,7 @@ gx_err gx_engine_add_offer(gx_engine *e, gx_offer *in, int64_t now, gx_fxv *fx)
     else if (!(off = calloc(1, sizeof *off)))
         err = GX_ERR_NOMEM;
     else if (!(err = s_oplan_build(e, off, &o, now, 0, fx, &p)) &&
-             !(err = s_map_reserve(&e->offers, e->offers.n + 1)))
+             !(err = s_map_reserve(&e->offers, e->offers.n + 1)) && !(err = s_offer_filing(e, &o, &fl)))
         err = s_off_kinds_reserve(e, 0, o.kinds);
     if (err)
         goto out;
@@ -1293,11 +1595,13 @@ gx_err gx_engine_add_offer(gx_engine *e, gx_offer *in, int64_t now, gx_fxv *fx)
     memset(&o, 0, sizeof o);
     s_map_insert(&e->offers, off->o.id, off);
     s_off_kinds_move(e, off, 0, off->o.kinds);
+    s_file(e->oix, off, &off->refs, &off->n_refs, &fl);
     s_oplan_commit(e, off, &p, GX_REASON_NONE, fx);
     off = NULL;
 out:
     free(off);
     s_oplan_fini(&p);
+    s_filing_fini(&fl);
     gx_offer_fini(&o);
     return err;
 }

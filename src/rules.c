@@ -831,6 +831,137 @@ void gx_rules_evaluate(const gx_rules_opts *opts, const gx_demand *d, const gx_f
     s_score(&c, out);
 }
 
+/* ------------------------------------------------------------------ classify */
+
+size_t gx_rules_family_len(gx_rule r, const char *want)
+{
+    size_t n = strlen(want);
+    if (r == GX_RULE_TECHNOLOGY) /* subclass, class or section */
+        return n >= 4 ? 4 : n >= 3 ? 3 : n >= 1 ? 1 : 0;
+    const char *dot = strrchr(want, '.');
+    return dot ? (size_t)(dot - want) : n;
+}
+
+/* True when some term of have lies in the family of want: it is covered by
+ * want's family prefix (dotted terms) or starts with it (IPC). */
+static bool s_in_family(gx_rule r, const gx_strv *have, const char *want)
+{
+    size_t n = gx_rules_family_len(r, want);
+    if (r == GX_RULE_TECHNOLOGY && n == 0)
+        return false;
+    for (uint32_t i = 0; i < have->n; i++) {
+        const char *h = have->v[i];
+        if (strncmp(h, want, n) != 0)
+            continue;
+        if (r == GX_RULE_TECHNOLOGY || h[n] == '\0' || h[n] == '.')
+            return true;
+    }
+    return false;
+}
+
+bool gx_rules_near_relevant(const gx_demand *d, const gx_offer *o, gx_rule failed)
+{
+    const gx_strv *want = NULL, *have = NULL;
+    switch (failed) {
+    case GX_RULE_PROCESS:
+        want = &d->processes, have = &o->processes;
+        break;
+    case GX_RULE_MATERIAL:
+        want = &d->materials, have = &o->materials;
+        break;
+    case GX_RULE_TECHNOLOGY:
+        want = &d->ipc, have = &o->ipc;
+        break;
+    default:
+        return true;
+    }
+    if (want->n == 0)
+        return true; /* failed on TRL or mode alone */
+    for (uint32_t i = 0; i < want->n; i++)
+        if (s_in_family(failed, have, want->v[i]))
+            return true;
+    return false;
+}
+
+gx_pair gx_rules_classify(const gx_rules_opts *opts, const gx_demand *d, const gx_firm *df, const gx_offer *o,
+                          const gx_firm *of, int64_t now, double *score, gx_rule *rule)
+{
+    *score = 0;
+    *rule = GX_RULE_NONE;
+    if (gx_rules_excluded(df, of) || d->kind <= GX_KIND_NONE || d->kind >= GX_KIND__COUNT ||
+        !(o->kinds & GX_BIT(d->kind)) || !s_open(d->state, d->expires_at, now) ||
+        !s_open(o->state, o->expires_at, now))
+        return GX_PAIR_NONE; /* KIND and VALIDITY failures are never near */
+    s_ctx c = {.opts = opts, .d = d, .df = df, .o = o, .of = of, .now = now, .dist = -1};
+    c.today = gx_date_of(now, opts->utc_offset_min);
+    int64_t du = (int64_t)d->needed_by - c.today;
+    c.days_until = du > 0 ? (int32_t)du : 0;
+    c.cap_until = o->monthly_capacity * c.days_until / 30.0;
+    s_out w = {0};
+    /* cheapest first; two failures end it */
+    static const gx_rule order[] = {GX_RULE_CREDIT,   GX_RULE_MIN_ORDER,     GX_RULE_LEAD_TIME,  GX_RULE_CAPACITY,
+                                    GX_RULE_PRICE,    GX_RULE_PROCESS,       GX_RULE_MATERIAL,   GX_RULE_CERTIFICATION,
+                                    GX_RULE_REGION,   GX_RULE_TECHNOLOGY,    GX_RULE_DISTANCE};
+    unsigned failed = 0;
+    for (size_t i = 0; i < sizeof order / sizeof *order; i++) {
+        bool ok = true;
+        switch (order[i]) {
+        case GX_RULE_CREDIT:
+            ok = s_rule_credit(&c, &w);
+            break;
+        case GX_RULE_MIN_ORDER:
+            ok = s_rule_min_order(&c, &w);
+            break;
+        case GX_RULE_LEAD_TIME:
+            ok = s_rule_lead_time(&c, &w);
+            break;
+        case GX_RULE_CAPACITY:
+            ok = s_rule_capacity(&c, &w);
+            break;
+        case GX_RULE_PRICE:
+            ok = s_rule_price(&c, &w);
+            break;
+        case GX_RULE_PROCESS:
+            ok = s_rule_terms(&d->processes, &o->processes, &w);
+            break;
+        case GX_RULE_MATERIAL:
+            ok = s_rule_terms(&d->materials, &o->materials, &w);
+            break;
+        case GX_RULE_CERTIFICATION:
+            ok = s_rule_cert(&c, &w);
+            break;
+        case GX_RULE_REGION:
+            ok = s_rule_region(&c, &w);
+            break;
+        case GX_RULE_TECHNOLOGY:
+            ok = s_rule_technology(&c, &w);
+            break;
+        case GX_RULE_DISTANCE:
+            if (df->has_location && of->has_location) {
+                double km = gx_rules_distance_km(df->lat, df->lon, of->lat, of->lon);
+                c.dist = isfinite(km) ? km : -1;
+            }
+            ok = s_rule_distance(&c, &w);
+            break;
+        default:
+            break;
+        }
+        if (!ok) {
+            if (++failed > 1)
+                return GX_PAIR_NONE;
+            *rule = order[i];
+        }
+    }
+    if (failed && !gx_rules_near_relevant(d, o, *rule)) {
+        *rule = GX_RULE_NONE;
+        return GX_PAIR_NONE;
+    }
+    gx_explain x;
+    s_score(&c, &x);
+    *score = x.score;
+    return failed ? GX_PAIR_NEAR : GX_PAIR_MATCH;
+}
+
 /* ------------------------------------------------------------------ hints */
 
 /* Copies the text of detail after key up to any of stops (or the end) into

@@ -36,6 +36,33 @@ void gx_rules_evaluate(const gx_rules_opts *opts, const gx_demand *d, const gx_f
                        const gx_offer *o, const gx_firm *of, int64_t now, bool details,
                        gx_explain *out);
 
+/* How a pair stands: not considered, eligible, or a near miss. */
+typedef enum gx_pair { GX_PAIR_NONE = 0, GX_PAIR_MATCH, GX_PAIR_NEAR } gx_pair;
+
+/* The matching fast path: MATCH (with *score) when every hard rule holds;
+ * NEAR (with *score and the one failing *rule) when exactly one rule other than
+ * KIND and VALIDITY fails and gx_rules_near_relevant holds; else NONE, also for
+ * gx_rules_excluded pairs. Agrees with gx_rules_evaluate on every verdict and
+ * score (the engine's property test checks it) but stops at the second failure
+ * and writes no details. */
+gx_pair gx_rules_classify(const gx_rules_opts *opts, const gx_demand *d, const gx_firm *df, const gx_offer *o,
+                          const gx_firm *of, int64_t now, double *score, gx_rule *rule);
+
+/* Whether a pair failing only rule `failed` is worth calling a near miss. For
+ * PROCESS, MATERIAL and TECHNOLOGY the offer must work in the family of at
+ * least one wanted term — cover its parent ("casting.die" for
+ * "casting.die.magnesium"; the term itself when it has no parent) or, for IPC,
+ * share its subclass (first 4 characters; class or section when shorter) — so
+ * an anodiser is not a "near miss" for a die-casting demand; a TRL or mode
+ * failure alone is always relevant, as is every other rule. This is also what
+ * lets the engine's index find every near miss without scanning. */
+bool gx_rules_near_relevant(const gx_demand *d, const gx_offer *o, gx_rule failed);
+
+/* Length of the family prefix of a wanted term under rule r (PROCESS and
+ * MATERIAL: up to its last dot, or all of it; TECHNOLOGY: 4, 3 or 1 — subclass,
+ * class or section — and 0 for an empty term). */
+size_t gx_rules_family_len(gx_rule r, const char *want);
+
 /* A one-line hint for an SME whose offer fails only rule r of e, e.g.
  * "add IATF16949 to qualify" or "lead time 30 d is 12 d too long". Writes into
  * buf (n bytes) and returns buf. */

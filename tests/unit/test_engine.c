@@ -846,18 +846,28 @@ static void p_firm(gx_engine *e, int i, gx_fxv *fx)
 static gx_demand p_demand(uint64_t id)
 {
     static const char *const ind[] = {"C3670", "C3671", "C3360", "C3976", NULL};
-    static const char *const proc[] = {"casting.die", "casting", "machining.cnc", "surface.anodizing"};
+    static const char *const proc[] = {"casting.die", "casting", "machining.cnc", "surface.anodizing",
+                                       "casting.die.aluminium", "machining.cnc.5axis"};
     static const char *const mat[] = {"magnesium", "aluminium.adc12", NULL};
+    static const char *const ipc[] = {"B22D", "B22D 17/00", "H01L 21/02", "H", "C22C"};
     gx_demand d = {0};
     d.id = id;
     d.state = GX_STATE_OPEN;
     snprintf(d.owner, sizeof d.owner, "%s", g_fid[rnd(P_FIRMS)]);
-    d.kind = (gx_kind)(1 + rnd(3));
+    d.kind = (gx_kind)(1 + rnd(4));
     const char *s = pick(ind, 5);
     d.industry = s ? strdup(s) : NULL;
-    gx_strv_push(&d.processes, pick(proc, 4));
+    if (rnd(6)) /* some demands name no process: found by material, IPC or kind alone */
+        gx_strv_push(&d.processes, pick(proc, 6));
+    if (!rnd(4))
+        gx_strv_push(&d.processes, pick(proc, 6));
     if ((s = pick(mat, 3)))
         gx_strv_push(&d.materials, s);
+    if (d.kind == GX_KIND_TECH_TRANSFER || !rnd(10)) {
+        if (rnd(3))
+            gx_strv_push(&d.ipc, pick(ipc, 5));
+        d.min_trl = rnd(2) ? 0 : 1 + rnd(9);
+    }
     if (!rnd(4))
         gx_strv_push(&d.certs, "ISO9001");
     d.quantity = 500 + rnd(8) * 500;
@@ -883,8 +893,12 @@ static gx_offer p_offer(uint64_t id)
     o.id = id;
     o.state = GX_STATE_OPEN;
     snprintf(o.owner, sizeof o.owner, "%s", g_fid[rnd(P_FIRMS)]);
-    o.kinds = GX_BIT(1 + rnd(3)) | (rnd(2) ? GX_BIT(1 + rnd(3)) : 0);
+    static const char *const ipc[] = {"B22D 17/00", "B22D 21/04", "H01L 21/02", "H05K 3/34", "C22C 23/02"};
+    o.kinds = GX_BIT(1 + rnd(4)) | (rnd(2) ? GX_BIT(1 + rnd(4)) : 0);
     gx_strv_push(&o.industries, pick(ind, 4));
+    for (int i = 0, n = (int)rnd(3); i < n; i++)
+        gx_strv_push(&o.ipc, pick(ipc, 5));
+    o.trl = rnd(10);
     for (int i = 0, n = 1 + (int)rnd(3); i < n; i++)
         gx_strv_push(&o.processes, pick(proc, 5));
     for (int i = 0, n = (int)rnd(3); i < n; i++)
@@ -997,10 +1011,22 @@ static bool consistent(const gx_engine *e, const gx_rules_opts *ro, unsigned k, 
                 continue;
             gx_explain x;
             gx_rules_evaluate(ro, d, df, o, of, g_now, false, &x);
+            bool is_near = x.n_failed == 1 && x.failed != GX_RULE_KIND && x.failed != GX_RULE_VALIDITY &&
+                           gx_rules_near_relevant(d, o, x.failed);
             if (x.n_failed == 0)
                 want[nw++] = (gx_match){.offer_id = oid, .score = x.score};
-            else if (x.n_failed == 1 && x.failed != GX_RULE_KIND && x.failed != GX_RULE_VALIDITY)
+            else if (is_near)
                 near[oid] = (uint8_t)x.failed;
+            /* the fast path agrees with the full evaluation */
+            double cs;
+            gx_rule cr;
+            gx_pair cp = gx_rules_classify(ro, d, df, o, of, g_now, &cs, &cr);
+            gx_pair bp = x.n_failed == 0 ? GX_PAIR_MATCH : is_near ? GX_PAIR_NEAR : GX_PAIR_NONE;
+            if (cp != bp || (cp != GX_PAIR_NONE && (cs != x.score || cr != (is_near ? x.failed : GX_RULE_NONE))))
+                return fprintf(stderr, "  step %d: classify d%llu o%llu: %d %g %d, evaluate %d %g %d\n", step,
+                               (unsigned long long)did, (unsigned long long)oid, cp, cs, cr, bp, x.score,
+                               x.failed),
+                       false;
         }
         qsort(want, nw, sizeof *want, cmp_match);
         size_t n;
