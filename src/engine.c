@@ -267,7 +267,25 @@ typedef struct s_link {
     gx_rule rule;       /* GX_RULE_NONE: a match; else the near-miss rule */
 } s_link;
 
+/* A 128-bit Bloom signature of index keys: a clear bit proves a key absent. */
+typedef struct s_sig {
+    uint64_t w[2];
+} s_sig;
+
+/* What a demand asks of an offer's signature. Per term rule (process,
+ * material, technology): has[r] when it names terms; an offer lacking every
+ * fam[r] key is neither a match nor a near miss; one lacking any term[r] key
+ * fails r. An offer lacking any cert key fails CERTIFICATION; one lacking the
+ * region key (region 1) or every three-district key (region 2) fails REGION. */
+typedef struct s_dmask {
+    s_sig fam[3], term[3];
+    bool has[3];
+    s_sig cert, region; /* required schemes; the district, city or province */
+    int region_mode;    /* 0 none, 1 region key required, 2 one of the three */
+} s_dmask;
+
 typedef struct s_dem {
+    uint64_t stamp;      /* last candidate search that saw it */
     gx_demand d;         /* the posting */
     gx_match *m;         /* n_m matches, best first */
     size_t n_m, cap_m;   /* used, allocated */
@@ -276,19 +294,22 @@ typedef struct s_dem {
     size_t kpos;         /* index in the engine's list of its kind */
     unsigned k_pub;      /* shortlist length its last shortlist effects used */
     uint64_t gen;        /* options generation its scores were computed with */
+    const gx_firm *f;    /* its owner (firms are never freed before the engine) */
+    s_dmask mask;        /* its terms, for the candidate filter */
     gx_index_ref *refs;  /* n_refs places in the demand index */
     uint32_t n_refs;     /* count */
-    uint64_t stamp;      /* last candidate search that saw it */
 } s_dem;
 
 typedef struct s_off {
+    s_sig sig;                   /* first, on one cache line with the next two: */
+    uint64_t stamp;              /* what the candidate search reads */
+    const gx_firm *f;            /* its owner */
     gx_offer o;                  /* the posting */
     s_link *l;                   /* n_l links by demand id */
     size_t n_l, cap_l;           /* used, allocated */
     size_t kpos[GX_KIND__COUNT]; /* index in each kind's list it is in */
     gx_index_ref *refs;          /* n_refs places in the offer index */
     uint32_t n_refs;             /* count */
-    uint64_t stamp;              /* last candidate search that saw it */
 } s_off;
 
 /* A plain pointer list with per-entry position tracking done by the caller. */
@@ -315,6 +336,7 @@ struct gx_engine {
     gx_index *oix;              /* open offers by (kind, term family) */
     gx_index *dix;              /* open demands by (kind, term family) */
     uint64_t stamp;             /* candidate searches so far */
+    s_sig three;                /* keys of the three districts */
     void **cand;                /* candidate scratch: n_cand postings */
     size_t n_cand, cap_cand;    /* used, allocated */
 };
@@ -409,9 +431,9 @@ static void s_emit_near(gx_fxv *fx, uint64_t did, const s_near *nr)
 
 /* Classifies (d, o) at now: S_MATCH, S_NEAR (with *rule) or S_NONE. */
 static int s_classify(const gx_engine *e, const gx_demand *d, const gx_firm *df, const gx_offer *o,
-                      const gx_firm *of, int64_t now, double *score, gx_rule *rule)
+                      const gx_firm *of, int64_t now, uint32_t known_fail, double *score, gx_rule *rule)
 {
-    switch (gx_rules_classify(&e->opts.rules, d, df, o, of, now, score, rule)) {
+    switch (gx_rules_classify(&e->opts.rules, d, df, o, of, now, known_fail, score, rule)) {
     case GX_PAIR_MATCH:
         return S_MATCH;
     case GX_PAIR_NEAR:
@@ -688,6 +710,111 @@ static gx_err s_demand_keys(const gx_demand *d, s_keys *k)
     return s_key_add(k, '*', "", 0);
 }
 
+static void s_sig_add(s_sig *sg, char tag, const char *p, size_t len)
+{
+    uint64_t h = (1469598103934665603ull ^ (unsigned char)tag) * 1099511628211ull;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)p[i]) * 1099511628211ull;
+    h ^= h >> 29;
+    sg->w[(h >> 6) & 1] |= 1ull << (h & 63);
+}
+
+static bool s_sig_any(const s_sig *a, const s_sig *b)
+{
+    return ((a->w[0] & b->w[0]) | (a->w[1] & b->w[1])) != 0;
+}
+
+static bool s_sig_all(const s_sig *need, const s_sig *have)
+{
+    return ((need->w[0] & ~have->w[0]) | (need->w[1] & ~have->w[1])) == 0;
+}
+
+/* The signature of an offer: its index keys and its firm's certification
+ * schemes (held, expired or not) and places — district ('d'), city ('t', the
+ * first four digits of the county) and province ('v', the first two). */
+static void s_offer_sig(const s_keys *k, const gx_firm *of, s_sig *sg)
+{
+    memset(sg, 0, sizeof *sg);
+    for (size_t i = 0; i < k->n; i++)
+        s_sig_add(sg, k->v[i].tag, k->v[i].p, k->v[i].len);
+    for (uint32_t i = 0; of && i < of->n_certs; i++)
+        if (of->certs[i].scheme)
+            s_sig_add(sg, 'c', of->certs[i].scheme, strlen(of->certs[i].scheme));
+    if (!of)
+        return;
+    const char *dist = gx_firm_district(of);
+    s_sig_add(sg, 'd', dist, strlen(dist));
+    size_t cl = strlen(of->county);
+    if (cl >= 4)
+        s_sig_add(sg, 't', of->county, 4);
+    if (cl >= 2)
+        s_sig_add(sg, 'v', of->county, 2);
+}
+
+/* The masks of demand d of firm df: family keys as in s_family_keys; term
+ * keys are the terms themselves (an offer covers a process or material
+ * exactly when the term is one of its keys) and, for IPC, the family key
+ * again; the required schemes; the place its scope names (gx_rules' region
+ * rule, demand side). */
+static void s_dmask_of(const gx_demand *d, const gx_firm *df, s_dmask *m)
+{
+    memset(m, 0, sizeof *m);
+    for (uint32_t i = 0; i < d->certs.n; i++)
+        s_sig_add(&m->cert, 'c', d->certs.v[i], strlen(d->certs.v[i]));
+    size_t cl = df ? strlen(df->county) : 0;
+    const char *dist = df ? gx_firm_district(df) : "";
+    if (d->scope == GX_SCOPE_SAME_DISTRICT && dist[0]) {
+        m->region_mode = 1;
+        s_sig_add(&m->region, 'd', dist, strlen(dist));
+    } else if (d->scope == GX_SCOPE_THREE_DISTRICTS) {
+        m->region_mode = 2;
+    } else if (d->scope == GX_SCOPE_SAME_CITY && cl >= 4) {
+        m->region_mode = 1;
+        s_sig_add(&m->region, 't', df->county, 4);
+    } else if (d->scope == GX_SCOPE_SAME_PROVINCE && cl >= 2) {
+        m->region_mode = 1;
+        s_sig_add(&m->region, 'v', df->county, 2);
+    }
+    for (size_t r = 0; r < 3; r++) {
+        char tag;
+        const gx_strv *sv = s_dem_terms(d, s_term_rules[r], &tag);
+        m->has[r] = sv->n > 0;
+        for (uint32_t i = 0; i < sv->n; i++) {
+            size_t fl = gx_rules_family_len(s_term_rules[r], sv->v[i]);
+            s_sig_add(&m->fam[r], tag, sv->v[i], fl);
+            s_sig_add(&m->term[r], tag, sv->v[i], tag == 'i' ? fl : strlen(sv->v[i]));
+        }
+    }
+}
+
+/* False when the pair can be neither a match nor a near miss: the offer is
+ * outside the family of some term rule, or certainly fails two rules. *fails
+ * gets the rules it certainly fails (GX_BIT(gx_rule) set). */
+static bool s_plausible(const gx_engine *e, const s_dmask *m, const s_sig *sig, uint32_t *fails)
+{
+    unsigned n = 0;
+    *fails = 0;
+    if (!s_sig_all(&m->cert, sig)) {
+        *fails |= GX_BIT(GX_RULE_CERTIFICATION);
+        n++;
+    }
+    if ((m->region_mode == 1 && !s_sig_all(&m->region, sig)) || (m->region_mode == 2 && !s_sig_any(&e->three, sig))) {
+        *fails |= GX_BIT(GX_RULE_REGION);
+        n++;
+    }
+    for (size_t r = 0; r < 3; r++) {
+        if (!m->has[r])
+            continue;
+        if (!s_sig_any(&m->fam[r], sig))
+            return false;
+        if (!s_sig_all(&m->term[r], sig)) {
+            *fails |= GX_BIT(s_term_rules[r]);
+            n++;
+        }
+    }
+    return n < 2;
+}
+
 static gx_index_ref *s_off_refs(void *item, uint32_t *n)
 {
     s_off *off = item;
@@ -708,6 +835,7 @@ typedef struct s_filing {
     uint32_t *lists;    /* n list numbers */
     gx_index_ref *refs; /* n refs, filled by s_file */
     uint32_t n;         /* count */
+    s_sig sig;          /* of the keys */
 } s_filing;
 
 static void s_filing_fini(s_filing *f)
@@ -757,6 +885,7 @@ static gx_err s_offer_filing(gx_engine *e, const gx_offer *o, s_filing *f)
     gx_err err = s_offer_keys(o, &k);
     if (!err)
         err = s_filing_plan(e->oix, o->kinds, &k, f);
+    s_offer_sig(&k, s_firm_get(e, o->owner), &f->sig);
     free(k.v);
     return err;
 }
@@ -785,9 +914,10 @@ static gx_err s_cand_push(gx_engine *e, void *item, uint64_t *stamp)
 
 /* The open offers that may match demand d or be a near miss of it: those in
  * the family of its term rule with the shortest lists (every candidate must
- * pass that rule or be a relevant near miss on it), or, when d names no
- * terms, every offer of its kind. *v is borrowed until the next search. */
-static gx_err s_offer_cands(gx_engine *e, const gx_demand *d, void *const **v, size_t *n)
+ * pass that rule or be a relevant near miss on it) and plausible under its
+ * mask, or, when d names no terms, every offer of its kind. *v is borrowed
+ * until the next search. */
+static gx_err s_offer_cands(gx_engine *e, const gx_demand *d, const s_dmask *mask, void *const **v, size_t *n)
 {
     s_keys best = {0}, k = {0};
     size_t best_cost = SIZE_MAX;
@@ -823,8 +953,14 @@ static gx_err s_offer_cands(gx_engine *e, const gx_demand *d, void *const **v, s
         size_t ln;
         uint32_t l = gx_index_list(e->oix, d->kind, best.v[i].tag, best.v[i].p, best.v[i].len, 0);
         void *const *items = gx_index_items(e->oix, l, &ln);
-        for (size_t j = 0; !err && j < ln; j++)
-            err = s_cand_push(e, items[j], &((s_off *)items[j])->stamp);
+        for (size_t j = 0; !err && j < ln; j++) {
+            if (j + 8 < ln)
+                __builtin_prefetch(items[j + 8]);
+            s_off *off = items[j];
+            uint32_t kf;
+            if (off->stamp != e->stamp && s_plausible(e, mask, &off->sig, &kf))
+                err = s_cand_push(e, off, &off->stamp);
+        }
     }
     *v = e->cand;
     *n = e->n_cand;
@@ -835,11 +971,13 @@ out:
 }
 
 /* The open demands that offer o may match or nearly match: those filed under
- * any of its keys, or under '*', in the kinds it serves. */
-static gx_err s_demand_cands(gx_engine *e, const gx_offer *o, void *const **v, size_t *n)
+ * any of its keys, or under '*', in the kinds it serves; *sig is the
+ * signature of those keys. */
+static gx_err s_demand_cands(gx_engine *e, const gx_offer *o, void *const **v, size_t *n, s_sig *sig)
 {
     s_keys k = {0};
     gx_err err = s_offer_keys(o, &k);
+    s_offer_sig(&k, s_firm_get(e, o->owner), sig);
     if (!err)
         err = s_key_add(&k, '*', "", 0);
     e->stamp++;
@@ -923,13 +1061,18 @@ static gx_err s_dplan_build(gx_engine *e, const s_dem *dem, const gx_demand *d, 
 {
     size_t n_near = 0, cn;
     void *const *cv;
-    gx_err err = s_offer_cands(e, d, &cv, &cn);
+    s_dmask mask;
+    s_dmask_of(d, df, &mask);
+    gx_err err = s_offer_cands(e, d, &mask, &cv, &cn);
     for (size_t i = 0; !err && i < cn; i++) {
         s_off *off = cv[i];
-        const gx_firm *of = s_firm_get(e, off->o.owner);
+        uint32_t kf;
+        if (!s_plausible(e, &mask, &off->sig, &kf))
+            continue;
+        const gx_firm *of = off->f;
         double score;
         gx_rule rule;
-        int ns = of ? s_classify(e, d, df, &off->o, of, now, &score, &rule) : S_NONE;
+        int ns = of ? s_classify(e, d, df, &off->o, of, now, kf, &score, &rule) : S_NONE;
         if (ns == S_NONE)
             continue;
         if ((err = S_GROW(p->st.v, p->st.cap, p->st.n + 1)))
@@ -1061,10 +1204,12 @@ static gx_err s_demand_reeval(gx_engine *e, s_dem *dem, gx_demand *newd, const g
             dem->kpos = s_plist_push(&e->dk[newd->kind], dem);
         }
         s_file(e->dix, dem, &dem->refs, &dem->n_refs, &f);
+        dem->f = nf;
         gx_demand_fini(&dem->d);
         dem->d = *newd;
         memset(newd, 0, sizeof *newd);
     }
+    s_dmask_of(&dem->d, nf, &dem->mask); /* the demand or its firm changed */
     s_dplan_commit(e, dem, &p, cause, fx);
 out:
     s_dplan_fini(&p);
@@ -1135,14 +1280,18 @@ static gx_err s_oplan_build(gx_engine *e, const s_off *off, const gx_offer *o, i
     const gx_firm *of = o ? s_firm_get(e, o->owner) : NULL;
     void *const *cv = NULL;
     size_t cn = 0;
-    if (of && (err = s_demand_cands(e, o, &cv, &cn)))
+    s_sig sig;
+    if (of && (err = s_demand_cands(e, o, &cv, &cn, &sig)))
         goto out;
     for (size_t i = 0; i < cn; i++) {
         s_dem *dem = cv[i];
-        const gx_firm *df = s_firm_get(e, dem->d.owner);
+        uint32_t kf;
+        if (!s_plausible(e, &dem->mask, &sig, &kf))
+            continue;
+        const gx_firm *df = dem->f;
         double score;
         gx_rule rule;
-        int ns = df ? s_classify(e, &dem->d, df, o, of, now, &score, &rule) : S_NONE;
+        int ns = df ? s_classify(e, &dem->d, df, o, of, now, kf, &score, &rule) : S_NONE;
         if (ns == S_NONE)
             continue;
         if ((err = S_GROW(hits.v, hits.cap, hits.n + 1)))
@@ -1262,9 +1411,20 @@ static gx_err s_offer_reeval(gx_engine *e, s_off *off, gx_offer *newo, gx_reason
         goto out;
     if (newo && ((err = s_off_kinds_reserve(e, off->o.kinds, newo->kinds)) || (err = s_offer_filing(e, newo, &f))))
         goto out;
+    if (!newo) { /* its firm changed: same keys, new signature */
+        s_keys k = {0};
+        if ((err = s_offer_keys(o, &k))) {
+            free(k.v);
+            goto out;
+        }
+        s_offer_sig(&k, s_firm_get(e, o->owner), &f.sig);
+        free(k.v);
+    }
+    off->sig = f.sig;
     if (newo) {
         s_off_kinds_move(e, off, off->o.kinds, newo->kinds);
         s_file(e->oix, off, &off->refs, &off->n_refs, &f);
+        off->f = s_firm_get(e, newo->owner);
         gx_offer_fini(&off->o);
         off->o = *newo;
         memset(newo, 0, sizeof *newo);
@@ -1358,6 +1518,10 @@ gx_err gx_engine_set_opts(gx_engine *e, const gx_engine_opts *opts)
     e->opts = *opts;
     e->td = td;
     e->opts.rules.three_districts = (const char *const *)td;
+    memset(&e->three, 0, sizeof e->three);
+    for (size_t i = 0; i < e->opts.rules.n_three_districts; i++)
+        if (td[i])
+            s_sig_add(&e->three, 'd', td[i], strlen(td[i]));
     e->gen++;
     return GX_OK;
 }
@@ -1524,6 +1688,8 @@ gx_err gx_engine_add_demand(gx_engine *e, gx_demand *in, int64_t now, gx_fxv *fx
     if (err)
         goto out;
     dem->d = d;
+    dem->f = fm;
+    s_dmask_of(&dem->d, fm, &dem->mask);
     memset(&d, 0, sizeof d);
     dem->gen = e->gen;
     s_map_insert(&e->demands, dem->d.id, dem);
@@ -1592,9 +1758,11 @@ gx_err gx_engine_add_offer(gx_engine *e, gx_offer *in, int64_t now, gx_fxv *fx)
     if (err)
         goto out;
     off->o = o;
+    off->f = f;
     memset(&o, 0, sizeof o);
     s_map_insert(&e->offers, off->o.id, off);
     s_off_kinds_move(e, off, 0, off->o.kinds);
+    off->sig = fl.sig;
     s_file(e->oix, off, &off->refs, &off->n_refs, &fl);
     s_oplan_commit(e, off, &p, GX_REASON_NONE, fx);
     off = NULL;

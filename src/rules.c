@@ -139,6 +139,8 @@ static const char *s_unit(const gx_demand *d, char buf[40])
 
 static void s_put_list(s_out *w, const gx_strv *sv)
 {
+    if (!w->p)
+        return;
     if (sv->n == 0)
         s_put(w, "none");
     for (uint32_t i = 0; i < sv->n; i++)
@@ -162,6 +164,8 @@ static const char *s_mode_name(unsigned m)
 
 static void s_put_modes(s_out *w, uint32_t modes)
 {
+    if (!w->p)
+        return;
     bool any = false;
     for (unsigned m = GX_MODE_LICENCE; m <= GX_MODE_JOINT_DEVELOPMENT; m++)
         if (modes & GX_BIT(m)) {
@@ -510,6 +514,8 @@ static bool s_in_scope(const gx_rules_opts *opts, gx_scope scope, const gx_firm 
 static void s_put_scope(s_out *w, const char *side, gx_scope scope, const gx_firm *home,
                         const char *other_name, const gx_firm *other, bool ok)
 {
+    if (!w->p)
+        return;
     s_put(w, "%s scope %s", side, s_scope_name(scope));
     switch (scope) {
     case GX_SCOPE_SAME_DISTRICT:
@@ -587,6 +593,8 @@ static bool s_rule_credit(const s_ctx *c, s_out *w)
 
 static void s_put_range(s_out *w, double lo, double hi)
 {
+    if (!w->p)
+        return;
     char a[32], b[32];
     if (hi > 0)
         s_put(w, "%s-%s CNY", s_num(lo, a), s_num(hi, b));
@@ -838,7 +846,9 @@ size_t gx_rules_family_len(gx_rule r, const char *want)
     size_t n = strlen(want);
     if (r == GX_RULE_TECHNOLOGY) /* subclass, class or section */
         return n >= 4 ? 4 : n >= 3 ? 3 : n >= 1 ? 1 : 0;
-    const char *dot = strrchr(want, '.');
+    const char *dot = strrchr(want, '.'), *first = strchr(want, '.');
+    if (r == GX_RULE_PROCESS && dot == first)
+        return n; /* a top-level process is a whole trade: no family above the term */
     return dot ? (size_t)(dot - want) : n;
 }
 
@@ -884,13 +894,12 @@ bool gx_rules_near_relevant(const gx_demand *d, const gx_offer *o, gx_rule faile
 }
 
 gx_pair gx_rules_classify(const gx_rules_opts *opts, const gx_demand *d, const gx_firm *df, const gx_offer *o,
-                          const gx_firm *of, int64_t now, double *score, gx_rule *rule)
+                          const gx_firm *of, int64_t now, uint32_t known_fail, double *score, gx_rule *rule)
 {
     *score = 0;
     *rule = GX_RULE_NONE;
-    if (gx_rules_excluded(df, of) || d->kind <= GX_KIND_NONE || d->kind >= GX_KIND__COUNT ||
-        !(o->kinds & GX_BIT(d->kind)) || !s_open(d->state, d->expires_at, now) ||
-        !s_open(o->state, o->expires_at, now))
+    if (d->kind <= GX_KIND_NONE || d->kind >= GX_KIND__COUNT || !(o->kinds & GX_BIT(d->kind)) ||
+        !s_open(d->state, d->expires_at, now) || !s_open(o->state, o->expires_at, now))
         return GX_PAIR_NONE; /* KIND and VALIDITY failures are never near */
     s_ctx c = {.opts = opts, .d = d, .df = df, .o = o, .of = of, .now = now, .dist = -1};
     c.today = gx_date_of(now, opts->utc_offset_min);
@@ -898,13 +907,21 @@ gx_pair gx_rules_classify(const gx_rules_opts *opts, const gx_demand *d, const g
     c.days_until = du > 0 ? (int32_t)du : 0;
     c.cap_until = o->monthly_capacity * c.days_until / 30.0;
     s_out w = {0};
-    /* cheapest first; two failures end it */
-    static const gx_rule order[] = {GX_RULE_CREDIT,   GX_RULE_MIN_ORDER,     GX_RULE_LEAD_TIME,  GX_RULE_CAPACITY,
-                                    GX_RULE_PRICE,    GX_RULE_PROCESS,       GX_RULE_MATERIAL,   GX_RULE_CERTIFICATION,
-                                    GX_RULE_REGION,   GX_RULE_TECHNOLOGY,    GX_RULE_DISTANCE};
+    /* the offer's own figures first, then its firm's; two failures end it */
+    static const gx_rule order[] = {GX_RULE_MIN_ORDER, GX_RULE_LEAD_TIME, GX_RULE_CAPACITY,      GX_RULE_PRICE,
+                                    GX_RULE_CREDIT,    GX_RULE_REGION,    GX_RULE_CERTIFICATION, GX_RULE_PROCESS,
+                                    GX_RULE_MATERIAL,  GX_RULE_TECHNOLOGY, GX_RULE_DISTANCE};
     unsigned failed = 0;
+    for (size_t i = 0; i < sizeof order / sizeof *order; i++) /* failures the caller proved */
+        if (known_fail & GX_BIT(order[i])) {
+            if (++failed > 1)
+                return GX_PAIR_NONE;
+            *rule = order[i];
+        }
     for (size_t i = 0; i < sizeof order / sizeof *order; i++) {
         bool ok = true;
+        if (known_fail & GX_BIT(order[i]))
+            continue;
         switch (order[i]) {
         case GX_RULE_CREDIT:
             ok = s_rule_credit(&c, &w);
@@ -952,7 +969,7 @@ gx_pair gx_rules_classify(const gx_rules_opts *opts, const gx_demand *d, const g
             *rule = order[i];
         }
     }
-    if (failed && !gx_rules_near_relevant(d, o, *rule)) {
+    if ((failed && !gx_rules_near_relevant(d, o, *rule)) || gx_rules_excluded(df, of)) {
         *rule = GX_RULE_NONE;
         return GX_PAIR_NONE;
     }

@@ -44,22 +44,27 @@ typedef enum gx_pair { GX_PAIR_NONE = 0, GX_PAIR_MATCH, GX_PAIR_NEAR } gx_pair;
  * KIND and VALIDITY fails and gx_rules_near_relevant holds; else NONE, also for
  * gx_rules_excluded pairs. Agrees with gx_rules_evaluate on every verdict and
  * score (the engine's property test checks it) but stops at the second failure
- * and writes no details. */
+ * and writes no details. known_fail (GX_BIT(gx_rule) set) names rules the
+ * caller has already proven to fail, which are then not evaluated; pass 0
+ * when nothing is known. */
 gx_pair gx_rules_classify(const gx_rules_opts *opts, const gx_demand *d, const gx_firm *df, const gx_offer *o,
-                          const gx_firm *of, int64_t now, double *score, gx_rule *rule);
+                          const gx_firm *of, int64_t now, uint32_t known_fail, double *score, gx_rule *rule);
 
 /* Whether a pair failing only rule `failed` is worth calling a near miss. For
  * PROCESS, MATERIAL and TECHNOLOGY the offer must work in the family of at
- * least one wanted term — cover its parent ("casting.die" for
- * "casting.die.magnesium"; the term itself when it has no parent) or, for IPC,
+ * least one wanted term — cover its family (gx_rules_family_len: its parent,
+ * "casting.die" for "casting.die.magnesium" or "magnesium" for
+ * "magnesium.am60b"; the term itself when it has no parent, and for a process
+ * two levels deep, since a top-level process is a whole trade) or, for IPC,
  * share its subclass (first 4 characters; class or section when shorter) — so
  * an anodiser is not a "near miss" for a die-casting demand; a TRL or mode
  * failure alone is always relevant, as is every other rule. This is also what
  * lets the engine's index find every near miss without scanning. */
 bool gx_rules_near_relevant(const gx_demand *d, const gx_offer *o, gx_rule failed);
 
-/* Length of the family prefix of a wanted term under rule r (PROCESS and
- * MATERIAL: up to its last dot, or all of it; TECHNOLOGY: 4, 3 or 1 — subclass,
+/* Length of the family prefix of a wanted term under rule r (MATERIAL: up to
+ * its last dot, or all of it; PROCESS: the same when it has two or more dots,
+ * else all of it; TECHNOLOGY: 4, 3 or 1 — subclass,
  * class or section — and 0 for an empty term). */
 size_t gx_rules_family_len(gx_rule r, const char *want);
 
