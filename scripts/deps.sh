@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Installs the Debian packages gongxu needs to build, run and test, if missing.
 # Idempotent: does nothing (and needs no network) when everything is there.
-# Usage: scripts/deps.sh [build|test]   (test adds what the test suite needs)
+# Usage: scripts/deps.sh [build|test|bench]   (test and bench add what the test
+# suite and the benchmarks need, PostgreSQL 15 included)
 set -euo pipefail
 want=(build-essential cmake pkg-config libzmq3-dev libprotobuf-c-dev protobuf-c-compiler
       liblmdb-dev lmdb-utils libjansson-dev)
-if [ "${1:-build}" = test ]; then
-  want+=(python3 python3-zmq python3-protobuf protobuf-compiler clang libclang-rt-14-dev)
+if [ "${1:-build}" = test ] || [ "${1:-build}" = bench ]; then
+  # PostgreSQL 15 is the other side of tests/bench/run, whose smoke the suite runs
+  want+=(python3 python3-zmq python3-protobuf protobuf-compiler clang libclang-rt-14-dev
+         postgresql-15 libpq-dev util-linux)
 fi
 missing=()
 for p in "${want[@]}"; do

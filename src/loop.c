@@ -81,8 +81,11 @@ static gx_err s_bind(gx_loop *l, void *sock, const char *endpoint, char *bound, 
         return GX_ERR_IO;
     }
     size_t n = boundlen;
-    if (zmq_getsockopt(sock, ZMQ_LAST_ENDPOINT, bound, &n) != 0)
-        snprintf(bound, boundlen, "%s", endpoint);
+    if (zmq_getsockopt(sock, ZMQ_LAST_ENDPOINT, bound, &n) != 0 && boundlen > 0) {
+        size_t cut = strnlen(endpoint, boundlen - 1); /* cut to fit, as snprintf would */
+        memcpy(bound, endpoint, cut);
+        bound[cut] = '\0';
+    }
     return GX_OK;
 }
 

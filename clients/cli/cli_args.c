@@ -197,7 +197,7 @@ int gx_cli_public_key(const gx_cli *g, const char *what, const char *arg, char o
         memcpy(out, arg, GX_KEY_Z85_LEN + 1);
         return 0;
     }
-    char err[400], msg[512];
+    char err[400], msg[640];
     if (gx_keyfile_read(arg, out, NULL, err, sizeof err) == 0)
         return 0;
     snprintf(msg, sizeof msg, "%s: %s (expected a 40-character Z85 key or a key file)", what, err);

@@ -186,7 +186,7 @@ int main(int argc, char **argv)
 {
     gx_wl_opts wl = {.seed = 1, .now = S_NOW};
     size_t sizes[S_MAX_SIZES] = {10000, 100000, 1000000}, n_sizes = 3, demands = 100000, samples = 1000;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(argv[i], "--seed") && v) {
             wl.seed = strtoull(v, NULL, 10);
@@ -202,7 +202,6 @@ int main(int argc, char **argv)
             fprintf(stderr, "usage: engine_bench [--seed S] [--sizes N,..] [--demands M] [--samples X]\n");
             return 64;
         }
-        i++;
     }
     if (!samples || samples > 1000000 || !n_sizes) {
         fprintf(stderr, "engine_bench: --samples must be 1..1000000 and --sizes non-empty\n");

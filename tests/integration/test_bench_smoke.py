@@ -2,7 +2,9 @@
 tiny size and its figures are sane. No timing assertion: performance is measured
 by the benchmarks themselves, reported in the README."""
 import json
+import math
 import os
+import shutil
 import subprocess
 import tempfile
 import unittest
@@ -20,12 +22,72 @@ class BenchSmoke(unittest.TestCase):
                            timeout=120)
         self.assertEqual(r.returncode, 0, r.stderr.decode())
         print(r.stdout.decode())
-        rows = json.load(open(out))["rows"]
+        with open(out) as f:
+            rows = json.load(f)["rows"]
         self.assertEqual([row["clients"] for row in rows], [2])
         for row in rows:
             self.assertGreater(row["batch_max_1"], 0)  # some posts were acknowledged at all
             self.assertGreater(row["group_commit"], 0)
             self.assertLess(row["group_commit"], 10_000_000)  # and no impossible figure
+
+
+    def test_comparison_benchmark_smoke(self):
+        """tests/bench/run --smoke on the suite's own build: every phase runs (the
+        engine, the floors, gongxud with gxload, PostgreSQL), every
+        row of the table is there and its figures are positive, finite and not
+        absurd. Nothing is compared with a target."""
+        tmp = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, tmp, True)
+        out = os.path.join(tmp, "bench.json")
+        r = subprocess.run(["/usr/bin/python3", os.path.join(SRC, "tests/bench/run"), "--smoke", "--json", out,
+                            "--build-dir", os.environ.get("GX_BIN", "build")],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=170)
+        print(r.stdout.decode())
+        self.assertEqual(r.returncode, 0, r.stderr.decode()[-6000:])
+        with open(out) as f:
+            doc = json.load(f)
+        for k in ("nproc", "cpu", "ram_gib", "kernel", "date"):
+            self.assertTrue(doc["machine"][k], k)
+        rows = {row["key"]: row for row in doc["rows"]}
+        # scripts/deps.sh test installs PostgreSQL 15: its side must run too, not be skipped
+        self.assertEqual(doc["errors"], [])
+        us, big = 60e6, 1e7  # a minute in microseconds; ten million of anything per second or per posting
+
+        def sane(key, col, hi):
+            v = rows[key][col]
+            self.assertIsNotNone(v, "%s: no %s figure" % (key, col))
+            self.assertTrue(isinstance(v, (int, float)) and math.isfinite(v) and 0 < v < hi,
+                            "%s %s = %r" % (key, col, v))
+            return v
+
+        for key in ("engine_demand_p50_1000", "engine_demand_p99_1000", "engine_offer_p50", "engine_offer_p99"):
+            sane(key, "gongxu", us)
+        sane("engine_bytes_per_posting", "gongxu", 1e6)
+        for key, hi in (("ingest_acks_per_s", big), ("ingest_ack_p50", us), ("ingest_ack_p99", us),
+                        ("notice_p50", us), ("notice_p99", us)):
+            sane(key, "gongxu", hi)
+            sane(key, "floor", hi)
+            sane(key, "ratio_floor", 1e6)
+            sane(key, "postgresql", hi)
+            sane(key, "ratio_pg", 1e6)
+        for side in ("gongxu", "postgresql"):
+            self.assertLessEqual(sane("notice_share", side, 100.0001), 100)
+            self.assertLessEqual(rows["notice_p50"][side], rows["notice_p99"][side])
+        self.assertLessEqual(rows["ingest_ack_p50"]["gongxu"], rows["ingest_ack_p99"]["gongxu"])
+        sane("restart_s", "gongxu", 120)
+        for key in ("rss_mb", "rss_anon_mb", "rss_restart_mb"):
+            sane(key, "gongxu", 64 * 1024)
+        sane("store_bytes_per_posting", "gongxu", 1e6)
+        sane("rtt_p50", "floor", us)
+        sane("rtt_p99", "floor", us)
+        g = doc["raw"]["gongxu"]
+        self.assertEqual(g["setup"]["errors"], 0)
+        self.assertEqual(g["preload"]["acks"], doc["params"]["preload"])  # every preload posting acknowledged
+        self.assertEqual(g["ingest"]["errors"], 0)
+        self.assertEqual(g["notice"]["errors"], 0)
+        self.assertEqual(g["notice"]["acked"], g["notice"]["posted"])
+        self.assertEqual(g["open_restart"]["demands_open"] + g["open_restart"]["offers_open"],
+                         g["open_postings"])  # the restarted broker has every open posting back
 
 
 if __name__ == "__main__":

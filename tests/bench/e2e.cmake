@@ -1,0 +1,11 @@
+# The end-to-end load client (gxload): a real ZeroMQ + CURVE client of a real
+# gongxud, posting the shared deterministic workload. Driven by tests/bench/run.
+# It needs the workload library; until that target exists it is not built.
+if(TARGET gx_workload)
+  add_executable(gxload ${CMAKE_CURRENT_SOURCE_DIR}/gxload.c ${CMAKE_CURRENT_SOURCE_DIR}/gxload_net.c
+    ${CMAKE_CURRENT_SOURCE_DIR}/gxload_pick.c)
+  target_include_directories(gxload PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
+  find_package(Threads REQUIRED)
+  # gx_core for the record encoders of src/codec.h (the requests go over the real socket)
+  target_link_libraries(gxload PRIVATE gx_workload gx_core gx_proto gongxu_keyfile PkgConfig::ZMQ Threads::Threads)
+endif()
