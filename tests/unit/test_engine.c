@@ -1020,8 +1020,17 @@ static bool consistent(const gx_engine *e, const gx_rules_opts *ro, unsigned k, 
             /* the fast path agrees with the full evaluation */
             double cs;
             gx_rule cr;
-            gx_pair cp = gx_rules_classify(ro, d, df, o, of, g_now, &cs, &cr);
+            gx_pair cp = gx_rules_classify(ro, d, df, o, of, g_now, 0, &cs, &cr);
             gx_pair bp = x.n_failed == 0 ? GX_PAIR_MATCH : is_near ? GX_PAIR_NEAR : GX_PAIR_NONE;
+            uint32_t known = 0; /* and so does it when told some of the failures beforehand */
+            for (int r = GX_RULE_PROCESS; r <= GX_RULE_REGION; r++)
+                if (!x.rules[r].pass && (oid + (uint64_t)r) % 2)
+                    known |= GX_BIT(r);
+            double ks;
+            gx_rule kr;
+            if (gx_rules_classify(ro, d, df, o, of, g_now, known, &ks, &kr) != cp ||
+                (cp != GX_PAIR_NONE && (ks != cs || kr != cr)))
+                return fprintf(stderr, "  step %d: classify with known failures %#x differs\n", step, known), false;
             if (cp != bp || (cp != GX_PAIR_NONE && (cs != x.score || cr != (is_near ? x.failed : GX_RULE_NONE))))
                 return fprintf(stderr, "  step %d: classify d%llu o%llu: %d %g %d, evaluate %d %g %d\n", step,
                                (unsigned long long)did, (unsigned long long)oid, cp, cs, cr, bp, x.score,
