@@ -37,6 +37,8 @@ static const s_key s_keys[] = {
     {"map_max_mb", INT(map_max_mb), 1, 1 << 24, "16384", false, "LMDB map growth limit, MiB; writes get STORAGE_FULL beyond"},
     {"shortlist_k", INT(shortlist_k), 1, 1000, "10", true, "candidates in each demand's shortlist"},
     {"near_miss_max", INT(near_miss_max), 0, 10000, "50", true, "near misses kept per demand"},
+    {"near_miss_tell_max", INT(near_miss_tell_max), 0, 10000, "5", true,
+     "near-miss notices told per request, best-scored first; the rest are only recorded"},
     {"weight_industry", DBL(weight_industry), 0, 1000, "15", true, "score weight: industry-code closeness"},
     {"weight_process", DBL(weight_process), 0, 1000, "15", true, "score weight: process specificity"},
     {"weight_distance", DBL(weight_distance), 0, 1000, "20", true, "score weight: distance"},

@@ -27,6 +27,7 @@ typedef struct gx_config {
     int64_t map_max_mb;                  /* LMDB map growth limit */
     int64_t shortlist_k;                 /* shortlist length */
     int64_t near_miss_max;               /* near misses kept per demand */
+    int64_t near_miss_tell_max;          /* near-miss notices told per request */
     double weight_industry;              /* score weights */
     double weight_process;
     double weight_distance;

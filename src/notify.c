@@ -8,6 +8,7 @@
  * near miss recomputed after a restart is not repeated). */
 #include "broker_int.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,8 +202,12 @@ static gx_err s_on_shortlist_remove(gx_broker *b, const gx_fx *f)
     return gx_notify_send(b, d->owner, &n);
 }
 
-static gx_err s_on_near_miss(gx_broker *b, const gx_fx *f)
+/* tell: whether the SME hears of it; one not told is recorded by the engine
+ * and counted in Stats, but neither pushed nor put on the monitor stream. */
+static gx_err s_on_near_miss(gx_broker *b, const gx_fx *f, bool tell)
 {
+    if (!tell)
+        return GX_OK;
     const gx_demand *d = gx_engine_demand(b->engine, f->demand_id);
     const gx_offer *o = gx_engine_offer(b->engine, f->offer_id);
     if (!d || !o)
@@ -247,9 +252,47 @@ static gx_err s_on_sub_hit(gx_broker *b, const gx_fx *f)
     return err;
 }
 
+static int s_cmp_desc(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x > y ? -1 : x < y;
+}
+
+/* The score a near miss needs to be told (*ties of exactly that score may
+ * be): all when there are at most near_miss_tell_max. */
+static gx_err s_tell_bar(const gx_broker *b, const gx_fxv *fx, double *bar, size_t *ties)
+{
+    size_t n = 0, max = (size_t)b->cfg.near_miss_tell_max;
+    for (size_t i = 0; i < fx->n; i++)
+        n += fx->v[i].type == GX_FX_NEAR_MISS;
+    *bar = -1;
+    *ties = SIZE_MAX;
+    if (n <= max)
+        return GX_OK;
+    *bar = HUGE_VAL;
+    *ties = 0;
+    if (max == 0)
+        return GX_OK;
+    double *s = malloc(n * sizeof *s);
+    if (!s)
+        return GX_ERR_NOMEM;
+    n = 0;
+    for (size_t i = 0; i < fx->n; i++)
+        if (fx->v[i].type == GX_FX_NEAR_MISS)
+            s[n++] = fx->v[i].score;
+    qsort(s, n, sizeof *s, s_cmp_desc);
+    *bar = s[max - 1];
+    for (size_t i = 0; i < max; i++)
+        *ties += s[i] == *bar;
+    free(s);
+    return GX_OK;
+}
+
 gx_err gx_notify_effects(gx_broker *b, const gx_fxv *fx)
 {
-    gx_err err = GX_OK;
+    double bar;
+    size_t ties;
+    gx_err err = s_tell_bar(b, fx, &bar, &ties);
     /* Subscription hits go last, so a firm matched by an offer hears of it
      * through the richer Opportunity (with its explanation) first. */
     for (int pass = 0; pass < 2 && !err; pass++) {
@@ -261,7 +304,12 @@ gx_err gx_notify_effects(gx_broker *b, const gx_fxv *fx)
             case GX_FX_MATCH: err = s_on_match(b, f); break;
             case GX_FX_SHORTLIST_ADD: err = s_on_shortlist_add(b, f); break;
             case GX_FX_SHORTLIST_REMOVE: err = s_on_shortlist_remove(b, f); break;
-            case GX_FX_NEAR_MISS: err = s_on_near_miss(b, f); break;
+            case GX_FX_NEAR_MISS: {
+                bool tell = f->score > bar || (f->score == bar && ties > 0);
+                ties -= f->score == bar && ties > 0;
+                err = s_on_near_miss(b, f, tell);
+                break;
+            }
             case GX_FX_SUB_HIT: err = s_on_sub_hit(b, f); break;
             default: break; /* UNMATCH needs no notice; *_CLOSED are handled by the caller */
             }

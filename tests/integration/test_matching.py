@@ -58,6 +58,22 @@ class Matching(unittest.TestCase):
         self.assertEqual(near[0].near_miss.demand.summary, "AZ91D housings for an engine control unit")
         self.assertNotIn("MG-42", str(near[0]))
 
+    def test_one_offer_nearly_fitting_many_demands_tells_the_five_best(self):
+        """near_miss_tell_max (5): every near miss is recorded and counted, the SME hears of the
+        best-scored five that its offer created, each once."""
+        demands = []
+        for i in range(8):  # quantities from large to small: the capacity term ranks them
+            demands.append(self.anchor.call(post_demand=pb.PostDemand(
+                demand=mg_demand(quantity=5000 - 500 * i))).posting.id)
+        self.plain.drain()
+        self.plain.call(post_offer=pb.PostOffer(offer=mg_offer()))  # lacks IATF 16949: near to all eight
+        near = [n.near_miss for n in self.plain.drain() if body_of(n) == "near_miss"]
+        self.assertEqual(len(near), 5)
+        self.assertTrue(all(n.rule == pb.RULE_CERTIFICATION for n in near))
+        self.assertEqual(len({n.demand.id for n in near}), 5)
+        stats = self.op.call(get_stats=pb.GetStats()).stats
+        self.assertEqual(stats.near_misses, 8)  # all recorded for the operator
+
     def test_offer_after_demand_matches_too_and_update_removes_it(self):
         d = self.anchor.call(post_demand=pb.PostDemand(demand=mg_demand())).posting.id
         self.assertEqual(self.anchor.call(get_shortlist=pb.GetShortlist(demand_id=d)).shortlist.eligible, 0)
