@@ -121,20 +121,67 @@ static gx_err s_owner_of_offer(gx_broker *b, uint64_t offer_id, char out[GX_FIRM
     return err;
 }
 
-/* The full explanation of a held pair, on the heap (about 3 KB); NULL with
- * *err set when it cannot be had. The caller frees it. */
-static gx_explain *s_explained(gx_broker *b, uint64_t demand_id, uint64_t offer_id, gx_err *err)
+/* Explanations made while one request's effects are turned into notices:
+ * a shortlisted pair is explained once for its Opportunity and its
+ * CandidateAdded. Open addressing on (demand, offer); the engine does not
+ * change while the cache lives. */
+typedef struct s_xcache {
+    struct s_xslot {
+        uint64_t d, o;   /* the pair; d 0 = empty */
+        gx_explain *x;   /* owned */
+    } *v;
+    size_t cap;          /* power of two, or 0: no caching */
+    gx_explain *spill;   /* the last one that found no room, owned */
+} s_xcache;
+
+static void s_xcache_init(s_xcache *c, size_t n_fx)
 {
+    size_t cap = 16;
+    while (cap < 2 * n_fx && cap < ((size_t)1 << 20))
+        cap *= 2;
+    c->v = calloc(cap, sizeof *c->v);
+    c->cap = c->v ? cap : 0; /* out of memory: explain every time */
+    c->spill = NULL;
+}
+
+static void s_xcache_fini(s_xcache *c)
+{
+    for (size_t i = 0; i < c->cap; i++)
+        free(c->v[i].x);
+    free(c->v);
+    free(c->spill);
+}
+
+/* The full explanation of a held pair (about 3 KB), borrowed from the cache
+ * until it is finished; NULL with *err set when it cannot be had. */
+static const gx_explain *s_explained(gx_broker *b, s_xcache *c, uint64_t demand_id, uint64_t offer_id,
+                                     gx_err *err)
+{
+    size_t i = c->cap ? (size_t)((demand_id * 0x9E3779B97F4A7C15ull) ^ offer_id) & (c->cap - 1) : 0;
+    for (size_t probes = 0; c->cap && probes < c->cap; probes++, i = (i + 1) & (c->cap - 1)) {
+        if (c->v[i].d == demand_id && c->v[i].o == offer_id) {
+            *err = GX_OK;
+            return c->v[i].x;
+        }
+        if (!c->v[i].d)
+            break;
+    }
     gx_explain *x = malloc(sizeof *x);
     *err = x ? gx_engine_explain(b->engine, demand_id, offer_id, b->now, x) : GX_ERR_NOMEM;
     if (*err) {
         free(x);
         return NULL;
     }
+    if (c->cap && !c->v[i].d) { /* kept while fewer than cap/2 are held */
+        c->v[i] = (struct s_xslot){demand_id, offer_id, x};
+        return x;
+    }
+    free(c->spill); /* no room: lives until the next miss or the end */
+    c->spill = x;
     return x;
 }
 
-static gx_err s_on_match(gx_broker *b, const gx_fx *f)
+static gx_err s_on_match(gx_broker *b, s_xcache *c, const gx_fx *f)
 {
     const gx_demand *d = gx_engine_demand(b->engine, f->demand_id);
     const gx_offer *o = gx_engine_offer(b->engine, f->offer_id);
@@ -150,25 +197,24 @@ static gx_err s_on_match(gx_broker *b, const gx_fx *f)
     gx_err err = gx_notify_told_get(b, d->id, o->owner, &flags, &rule);
     if (err || (flags & GX_TOLD_MATCH))
         return err;
-    gx_explain *x = s_explained(b, d->id, o->id, &err);
+    const gx_explain *x = s_explained(b, c, d->id, o->id, &err);
     if (x) {
         gx_notice n = {.type = GX_N_OPPORTUNITY, .demand = d, .demand_firm = df, .offer_id = o->id,
                        .rank = s_rank(b, d->id, o->id), .score = f->score, .expl = x};
         if (!(err = gx_notify_send(b, o->owner, &n)))
             err = gx_notify_told_set(b, d->id, o->owner, GX_TOLD_MATCH, 0);
     }
-    free(x);
     return err;
 }
 
-static gx_err s_on_shortlist_add(gx_broker *b, const gx_fx *f)
+static gx_err s_on_shortlist_add(gx_broker *b, s_xcache *c, const gx_fx *f)
 {
     const gx_demand *d = gx_engine_demand(b->engine, f->demand_id);
     const gx_offer *o = gx_engine_offer(b->engine, f->offer_id);
     if (!d || !o)
         return GX_OK;
     gx_err err;
-    gx_explain *x = s_explained(b, d->id, o->id, &err);
+    const gx_explain *x = s_explained(b, c, d->id, o->id, &err);
     if (x) {
         gx_notice n = {.type = GX_N_CANDIDATE_ADDED, .demand_id = d->id, .offer_id = o->id,
                        .firm = gx_engine_firm(b->engine, o->owner), .rank = f->rank, .score = f->score,
@@ -178,7 +224,6 @@ static gx_err s_on_shortlist_add(gx_broker *b, const gx_fx *f)
     gx_monitor_event ev = {.at = b->now, .type = "shortlist", .demand_id = d->id, .offer_id = o->id,
                            .kind = d->kind, .industry = d->industry, .score = f->score, .state = GX_STATE_OPEN};
     gx_broker_event(b, &ev);
-    free(x);
     return err;
 }
 
@@ -204,7 +249,7 @@ static gx_err s_on_shortlist_remove(gx_broker *b, const gx_fx *f)
 
 /* tell: whether the SME hears of it; one not told is recorded by the engine
  * and counted in Stats, but neither pushed nor put on the monitor stream. */
-static gx_err s_on_near_miss(gx_broker *b, const gx_fx *f, bool tell)
+static gx_err s_on_near_miss(gx_broker *b, s_xcache *c, const gx_fx *f, bool tell)
 {
     if (!tell)
         return GX_OK;
@@ -220,7 +265,7 @@ static gx_err s_on_near_miss(gx_broker *b, const gx_fx *f, bool tell)
     gx_err err = gx_notify_told_get(b, d->id, o->owner, &flags, &rule);
     if (err || ((flags & GX_TOLD_NEAR) && rule == (uint8_t)f->rule) || (flags & GX_TOLD_MATCH))
         return err;
-    gx_explain *x = s_explained(b, d->id, o->id, &err);
+    const gx_explain *x = s_explained(b, c, d->id, o->id, &err);
     if (x) {
         char hint[GX_DETAIL_MAX + 64];
         gx_rules_hint(x, f->rule, hint, sizeof hint);
@@ -231,7 +276,6 @@ static gx_err s_on_near_miss(gx_broker *b, const gx_fx *f, bool tell)
         if (!(err = gx_notify_send(b, o->owner, &n)))
             err = gx_notify_told_set(b, d->id, o->owner, GX_TOLD_NEAR, (uint8_t)f->rule);
     }
-    free(x);
     return err;
 }
 
@@ -292,6 +336,8 @@ gx_err gx_notify_effects(gx_broker *b, const gx_fxv *fx)
 {
     double bar;
     size_t ties;
+    s_xcache xc;
+    s_xcache_init(&xc, fx->n);
     gx_err err = s_tell_bar(b, fx, &bar, &ties);
     /* Subscription hits go last, so a firm matched by an offer hears of it
      * through the richer Opportunity (with its explanation) first. */
@@ -301,13 +347,13 @@ gx_err gx_notify_effects(gx_broker *b, const gx_fxv *fx)
             if ((f->type == GX_FX_SUB_HIT) != (pass == 1))
                 continue;
             switch (f->type) {
-            case GX_FX_MATCH: err = s_on_match(b, f); break;
-            case GX_FX_SHORTLIST_ADD: err = s_on_shortlist_add(b, f); break;
+            case GX_FX_MATCH: err = s_on_match(b, &xc, f); break;
+            case GX_FX_SHORTLIST_ADD: err = s_on_shortlist_add(b, &xc, f); break;
             case GX_FX_SHORTLIST_REMOVE: err = s_on_shortlist_remove(b, f); break;
             case GX_FX_NEAR_MISS: {
                 bool tell = f->score > bar || (f->score == bar && ties > 0);
                 ties -= f->score == bar && ties > 0;
-                err = s_on_near_miss(b, f, tell);
+                err = s_on_near_miss(b, &xc, f, tell);
                 break;
             }
             case GX_FX_SUB_HIT: err = s_on_sub_hit(b, f); break;
@@ -315,6 +361,7 @@ gx_err gx_notify_effects(gx_broker *b, const gx_fxv *fx)
             }
         }
     }
+    s_xcache_fini(&xc);
     return err;
 }
 
