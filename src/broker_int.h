@@ -65,7 +65,7 @@ struct gx_broker {
     gx_pending_event *events;       /* this batch's monitor events */
     size_t n_events, cap_events;
     size_t events_mark;             /* n_events when the current request began */
-    char (*touched)[GX_FIRM_ID_LEN + 1]; /* firms whose inbox grew this batch */
+    char (*touched)[GX_FIRM_ID_LEN + 1]; /* firms whose inbox grew this batch (repeats possible) */
     size_t n_touched, cap_touched;
 
     gx_fxv fx;                      /* scratch effects list */

@@ -70,6 +70,8 @@ class BenchSmoke(unittest.TestCase):
             sane(key, "ratio_floor", 1e6)
             sane(key, "postgresql", hi)
             sane(key, "ratio_pg", 1e6)
+        for key in ("notice_low_p50", "notice_low_p99"):  # gongxu again, at a load it sustains
+            sane(key, "gongxu", us)
         for side in ("gongxu", "postgresql"):
             self.assertLessEqual(sane("notice_share", side, 100.0001), 100)
             self.assertLessEqual(rows["notice_p50"][side], rows["notice_p99"][side])
