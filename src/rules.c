@@ -764,6 +764,41 @@ static void s_score(const s_ctx *c, gx_explain *out)
     out->score = sw > 0 ? 100.0 * s / sw : 0;
 }
 
+/* Rule r of the pair in c; details into w when w->p is set. */
+static bool s_rule(const s_ctx *c, gx_rule r, s_out *w)
+{
+    switch (r) {
+    case GX_RULE_KIND:
+        return s_rule_kind(c, w);
+    case GX_RULE_PROCESS:
+        return s_rule_terms(&c->d->processes, &c->o->processes, w);
+    case GX_RULE_MATERIAL:
+        return s_rule_terms(&c->d->materials, &c->o->materials, w);
+    case GX_RULE_TECHNOLOGY:
+        return s_rule_technology(c, w);
+    case GX_RULE_CERTIFICATION:
+        return s_rule_cert(c, w);
+    case GX_RULE_LEAD_TIME:
+        return s_rule_lead_time(c, w);
+    case GX_RULE_MIN_ORDER:
+        return s_rule_min_order(c, w);
+    case GX_RULE_CAPACITY:
+        return s_rule_capacity(c, w);
+    case GX_RULE_REGION:
+        return s_rule_region(c, w);
+    case GX_RULE_DISTANCE:
+        return s_rule_distance(c, w);
+    case GX_RULE_CREDIT:
+        return s_rule_credit(c, w);
+    case GX_RULE_PRICE:
+        return s_rule_price(c, w);
+    case GX_RULE_VALIDITY:
+        return s_rule_validity(c, w);
+    default:
+        return true;
+    }
+}
+
 void gx_rules_evaluate(const gx_rules_opts *opts, const gx_demand *d, const gx_firm *df, const gx_offer *o,
                        const gx_firm *of, int64_t now, bool details, gx_explain *out)
 {
@@ -787,51 +822,7 @@ void gx_rules_evaluate(const gx_rules_opts *opts, const gx_demand *d, const gx_f
     for (int r = 1; r < GX_RULE__COUNT; r++) {
         s_out w = {.p = details ? out->rules[r].detail : NULL, .len = 0};
         out->rules[r].detail[0] = '\0';
-        bool ok = false;
-        switch ((gx_rule)r) {
-        case GX_RULE_KIND:
-            ok = s_rule_kind(&c, &w);
-            break;
-        case GX_RULE_PROCESS:
-            ok = s_rule_terms(&d->processes, &o->processes, &w);
-            break;
-        case GX_RULE_MATERIAL:
-            ok = s_rule_terms(&d->materials, &o->materials, &w);
-            break;
-        case GX_RULE_TECHNOLOGY:
-            ok = s_rule_technology(&c, &w);
-            break;
-        case GX_RULE_CERTIFICATION:
-            ok = s_rule_cert(&c, &w);
-            break;
-        case GX_RULE_LEAD_TIME:
-            ok = s_rule_lead_time(&c, &w);
-            break;
-        case GX_RULE_MIN_ORDER:
-            ok = s_rule_min_order(&c, &w);
-            break;
-        case GX_RULE_CAPACITY:
-            ok = s_rule_capacity(&c, &w);
-            break;
-        case GX_RULE_REGION:
-            ok = s_rule_region(&c, &w);
-            break;
-        case GX_RULE_DISTANCE:
-            ok = s_rule_distance(&c, &w);
-            break;
-        case GX_RULE_CREDIT:
-            ok = s_rule_credit(&c, &w);
-            break;
-        case GX_RULE_PRICE:
-            ok = s_rule_price(&c, &w);
-            break;
-        case GX_RULE_VALIDITY:
-            ok = s_rule_validity(&c, &w);
-            break;
-        default:
-            ok = true;
-            break;
-        }
+        bool ok = s_rule(&c, (gx_rule)r, &w);
         out->rules[r].pass = ok;
         if (!ok && out->n_failed++ == 0)
             out->failed = (gx_rule)r;
@@ -919,50 +910,13 @@ gx_pair gx_rules_classify(const gx_rules_opts *opts, const gx_demand *d, const g
             *rule = order[i];
         }
     for (size_t i = 0; i < sizeof order / sizeof *order; i++) {
-        bool ok = true;
         if (known_fail & GX_BIT(order[i]))
             continue;
-        switch (order[i]) {
-        case GX_RULE_CREDIT:
-            ok = s_rule_credit(&c, &w);
-            break;
-        case GX_RULE_MIN_ORDER:
-            ok = s_rule_min_order(&c, &w);
-            break;
-        case GX_RULE_LEAD_TIME:
-            ok = s_rule_lead_time(&c, &w);
-            break;
-        case GX_RULE_CAPACITY:
-            ok = s_rule_capacity(&c, &w);
-            break;
-        case GX_RULE_PRICE:
-            ok = s_rule_price(&c, &w);
-            break;
-        case GX_RULE_PROCESS:
-            ok = s_rule_terms(&d->processes, &o->processes, &w);
-            break;
-        case GX_RULE_MATERIAL:
-            ok = s_rule_terms(&d->materials, &o->materials, &w);
-            break;
-        case GX_RULE_CERTIFICATION:
-            ok = s_rule_cert(&c, &w);
-            break;
-        case GX_RULE_REGION:
-            ok = s_rule_region(&c, &w);
-            break;
-        case GX_RULE_TECHNOLOGY:
-            ok = s_rule_technology(&c, &w);
-            break;
-        case GX_RULE_DISTANCE:
-            if (df->has_location && of->has_location) {
-                double km = gx_rules_distance_km(df->lat, df->lon, of->lat, of->lon);
-                c.dist = isfinite(km) ? km : -1;
-            }
-            ok = s_rule_distance(&c, &w);
-            break;
-        default:
-            break;
+        if (order[i] == GX_RULE_DISTANCE && df->has_location && of->has_location) {
+            double km = gx_rules_distance_km(df->lat, df->lon, of->lat, of->lon);
+            c.dist = isfinite(km) ? km : -1; /* only now: most pairs never get here */
         }
+        bool ok = s_rule(&c, order[i], &w);
         if (!ok) {
             if (++failed > 1)
                 return GX_PAIR_NONE;

@@ -3,7 +3,7 @@
 # It needs the workload library; until that target exists it is not built.
 if(TARGET gx_workload)
   add_executable(gxload ${CMAKE_CURRENT_SOURCE_DIR}/gxload.c ${CMAKE_CURRENT_SOURCE_DIR}/gxload_net.c
-    ${CMAKE_CURRENT_SOURCE_DIR}/gxload_pick.c)
+    ${CMAKE_CURRENT_SOURCE_DIR}/pick.c)
   target_include_directories(gxload PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
   find_package(Threads REQUIRED)
   # gx_core for the record encoders of src/codec.h (the requests go over the real socket)

@@ -31,7 +31,7 @@
  *                             odd: offer N/2 + k/2. Posted by the client's firm
  *                             (workload firm c for client c), which the broker
  *                             makes its owner: a connection acts for one firm.
- *   notice posting k:         the k-th picked demand (gxload_pick.h: indexes
+ *   notice posting k:         the k-th picked demand (pick.h: indexes
  *                             N/2, N/2+1, ... that have an eligible preloaded
  *                             offer), posted by its workload owner at
  *                             t0 + k/RATE. Its notice: the first
@@ -60,7 +60,7 @@
 
 #include "codec.h"
 #include "gxload_net.h"
-#include "gxload_pick.h"
+#include "pick.h"
 #include "model.h"
 #include "workload.h"
 

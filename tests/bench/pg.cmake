@@ -9,7 +9,7 @@ target_link_libraries(floor_bench PRIVATE PkgConfig::ZMQ PkgConfig::LMDB Threads
 
 pkg_check_modules(PQ IMPORTED_TARGET libpq)
 if(PQ_FOUND AND TARGET gx_workload)
-  add_executable(pg_bench ${CMAKE_CURRENT_SOURCE_DIR}/pg_bench.c ${CMAKE_CURRENT_SOURCE_DIR}/pg_sql.c
+  add_executable(pg_bench ${CMAKE_CURRENT_SOURCE_DIR}/pg_bench.c ${CMAKE_CURRENT_SOURCE_DIR}/pick.c ${CMAKE_CURRENT_SOURCE_DIR}/pg_sql.c
     ${CMAKE_CURRENT_SOURCE_DIR}/pg_srv.c)
   target_link_libraries(pg_bench PRIVATE gx_workload gx_core PkgConfig::PQ Threads::Threads ${MATH_LIB})
 elseif(NOT PQ_FOUND)

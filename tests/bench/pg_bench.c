@@ -63,6 +63,7 @@
 #include "pg_lat.h"
 #include "pg_sql.h"
 #include "pg_srv.h"
+#include "pick.h"
 #include "rules.h"
 #include "workload.h"
 
@@ -293,66 +294,15 @@ static bool s_eligible(const run *r, const gx_demand *d, const gx_offer *o, gx_r
     return x.n_failed == 0;
 }
 
-/* Cheap necessary conditions (kind, process and material coverage) first. */
-static bool s_quick(const gx_demand *d, const gx_offer *o)
-{
-    if (d->kind <= GX_KIND_NONE || d->kind >= GX_KIND__COUNT || !(o->kinds & GX_BIT(d->kind)))
-        return false;
-    for (uint32_t i = 0; i < d->processes.n; i++) {
-        bool ok = false;
-        for (uint32_t j = 0; !ok && j < o->processes.n; j++)
-            ok = gx_rules_term_covers(o->processes.v[j], d->processes.v[i]);
-        if (!ok)
-            return false;
-    }
-    for (uint32_t i = 0; i < d->materials.n; i++) {
-        bool ok = false;
-        for (uint32_t j = 0; !ok && j < o->materials.n; j++)
-            ok = gx_rules_term_covers(o->materials.v[j], d->materials.v[i]);
-        if (!ok)
-            return false;
-    }
-    return true;
-}
-
-/* The pick rule (see the head comment): count demand indexes >= N/2 with an
- * eligible preloaded offer, in index order. Returns a malloc'd array. */
+/* The pick rule (pick.h, shared with gxload). Returns a malloc'd array. */
 static uint64_t *s_pick(const run *r, uint64_t count)
 {
-    uint64_t half = r->o->preload / 2;
-    if (half == 0)
-        s_die("picking demands needs a preload of at least 2");
-    gx_offer *offers = calloc(half, sizeof *offers);
-    uint64_t *out = calloc(count, sizeof *out);
-    if (!offers || !out)
+    uint64_t *out = calloc(count ? count : 1, sizeof *out);
+    if (!out)
         s_die("out of memory");
-    for (uint64_t j = 0; j < half; j++)
-        s_offer(r, j, &offers[j]);
-    uint64_t got = 0, i = half, t_note = lat_now_ns() + S_PROGRESS_NS;
-    for (; got < count && !g_stop; i++) {
-        gx_demand d = {0};
-        s_demand(r, i, &d);
-        for (uint64_t j = 0; j < half; j++) {
-            gx_rule f;
-            if (s_quick(&d, &offers[j]) && s_eligible(r, &d, &offers[j], &f)) {
-                out[got++] = i;
-                break;
-            }
-        }
-        gx_demand_fini(&d);
-        if (lat_now_ns() >= t_note) {
-            fprintf(stderr, "pick: %" PRIu64 " of %" PRIu64 " demands (%" PRIu64 " looked at)\n", got, count,
-                    i - half + 1);
-            t_note += S_PROGRESS_NS;
-        }
-    }
-    if (g_stop)
-        s_die("interrupted");
-    fprintf(stderr, "pick: %" PRIu64 " demands with an eligible preloaded offer among %" PRIu64 " looked at\n", got,
-            i - half);
-    for (uint64_t j = 0; j < half; j++)
-        gx_offer_fini(&offers[j]);
-    free(offers);
+    if (gxl_pick(&r->wl, r->o->preload, count, out) != 0)
+        s_die("picking %" PRIu64 " demands failed", count);
+    fprintf(stderr, "pick: %" PRIu64 " demands with an eligible preloaded offer\n", count);
     return out;
 }
 
@@ -958,7 +908,7 @@ static int s_check(run *r)
                 const gx_demand *d = side == 0 ? &ds[ref] : &ds[x];
                 const gx_offer *of = side == 0 ? &os[x] : &os[ref];
                 gx_rule f;
-                bool ref_ok = s_quick(d, of) && s_eligible(r, d, of, &f);
+                bool ref_ok = gxl_quick(d, of) && s_eligible(r, d, of, &f);
                 if (!ref_ok)
                     s_eligible(r, d, of, &f);
                 bool db_ok = at < n && st[at] == x;

@@ -1,5 +1,5 @@
-/* gxload_pick.c — see gxload_pick.h. */
-#include "gxload_pick.h"
+/* pick.c — see pick.h. */
+#include "pick.h"
 
 #include <inttypes.h>
 #include <stdbool.h>
@@ -26,8 +26,7 @@ static const gx_firm *s_firm(const gx_firm *v, size_t n, const char *id)
     return bsearch(&key, v, n, sizeof *v, s_cmp_firm);
 }
 
-/* Cheap necessary conditions first: kind, then process and material coverage. */
-static bool s_quick(const gx_demand *d, const gx_offer *o)
+bool gxl_quick(const gx_demand *d, const gx_offer *o)
 {
     if (d->kind <= GX_KIND_NONE || d->kind >= GX_KIND__COUNT || !(o->kinds & GX_BIT(d->kind)))
         return false;
@@ -80,7 +79,7 @@ int gxl_pick(const gx_wl_opts *wl, uint64_t preload, uint64_t count, uint64_t *o
             goto out;
         const gx_firm *df = s_firm(firms, wl->firms, d.owner);
         for (uint64_t j = 0; df && j < half; j++) {
-            if (!s_quick(&d, &offers[j]))
+            if (!gxl_quick(&d, &offers[j]))
                 continue;
             const gx_firm *of = s_firm(firms, wl->firms, offers[j].owner);
             if (!of || gx_rules_excluded(df, of))
