@@ -8,8 +8,9 @@
  * matches, sorted by demand id, with the score, so it can be found in a
  * demand's vector by binary search.
  *
- * Candidates. Two inverted indexes (index.h) keep evaluation proportional to
- * the plausible candidates, not to the open postings. Offers are filed, per
+ * Candidates. Two inverted indexes (index.h, keyed as terms.h says) keep
+ * evaluation proportional to the plausible candidates, not to the open
+ * postings. Offers are filed, per
  * kind they serve, under every dotted prefix of their processes and materials
  * and the section/class/subclass of their IPC classes. A new demand looks up
  * the family keys (gx_rules_family_len) of one of its term rules — process,
@@ -18,8 +19,11 @@
  * it (gx_rules_near_relevant), holds one of those keys, and a near miss on any
  * other rule passes it. Demands are filed under the family keys of their first
  * term rule that names terms (or '*'), and a new offer looks up its own keys
- * (and '*') in the kinds it serves. Only a demand naming no process, material
- * or IPC class is evaluated against every offer of its kind. Filing and
+ * (and '*') in the kinds it serves. Before any rule runs, each candidate's
+ * Bloom signature (gx_terms_plausible) drops the pairs certain to fail two
+ * rules, and the rules it proves failed are not evaluated again. Only a
+ * demand naming no process, material or IPC class is evaluated against every
+ * offer of its kind. Filing and
  * unfiling cost O(keys); the per-kind lists remain for that fallback and for
  * subscriptions.
  *
@@ -49,6 +53,7 @@
 #include "engine.h"
 
 #include "index.h"
+#include "terms.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -267,22 +272,6 @@ typedef struct s_link {
     gx_rule rule;       /* GX_RULE_NONE: a match; else the near-miss rule */
 } s_link;
 
-/* A 128-bit Bloom signature of index keys: a clear bit proves a key absent. */
-typedef struct s_sig {
-    uint64_t w[2];
-} s_sig;
-
-/* What a demand asks of an offer's signature. Per term rule (process,
- * material, technology): has[r] when it names terms; an offer lacking every
- * fam[r] key is neither a match nor a near miss; one lacking any term[r] key
- * fails r. An offer lacking any cert key fails CERTIFICATION; one lacking the
- * region key (region 1) or every three-district key (region 2) fails REGION. */
-typedef struct s_dmask {
-    s_sig fam[3], term[3];
-    bool has[3];
-    s_sig cert, region; /* required schemes; the district, city or province */
-    int region_mode;    /* 0 none, 1 region key required, 2 one of the three */
-} s_dmask;
 
 typedef struct s_dem {
     uint64_t stamp;      /* last candidate search that saw it */
@@ -295,13 +284,13 @@ typedef struct s_dem {
     unsigned k_pub;      /* shortlist length its last shortlist effects used */
     uint64_t gen;        /* options generation its scores were computed with */
     const gx_firm *f;    /* its owner (firms are never freed before the engine) */
-    s_dmask mask;        /* its terms, for the candidate filter */
+    gx_dmask mask;        /* its terms, for the candidate filter */
     gx_index_ref *refs;  /* n_refs places in the demand index */
     uint32_t n_refs;     /* count */
 } s_dem;
 
 typedef struct s_off {
-    s_sig sig;                   /* first, on one cache line with the next two: */
+    gx_sig sig;                   /* first, on one cache line with the next two: */
     uint64_t stamp;              /* what the candidate search reads */
     const gx_firm *f;            /* its owner */
     gx_offer o;                  /* the posting */
@@ -336,7 +325,7 @@ struct gx_engine {
     gx_index *oix;              /* open offers by (kind, term family) */
     gx_index *dix;              /* open demands by (kind, term family) */
     uint64_t stamp;             /* candidate searches so far */
-    s_sig three;                /* keys of the three districts */
+    gx_sig three;                /* keys of the three districts */
     void **cand;                /* candidate scratch: n_cand postings */
     size_t n_cand, cap_cand;    /* used, allocated */
 };
@@ -629,192 +618,6 @@ static void s_off_kinds_move(gx_engine *e, s_off *off, uint32_t from, uint32_t t
 
 /* ------------------------------------------------------------------ index */
 
-/* One index key: a tag and a prefix of a posting's term (not NUL-terminated). */
-typedef struct s_key {
-    const char *p; /* start, inside the posting */
-    size_t len;    /* length */
-    char tag;      /* 'p' process, 'm' material, 'i' IPC, '*' none */
-} s_key;
-
-typedef struct s_keys {
-    s_key *v;   /* n keys, distinct */
-    size_t n;   /* used */
-    size_t cap; /* allocated */
-} s_keys;
-
-static gx_err s_key_add(s_keys *k, char tag, const char *p, size_t len)
-{
-    for (size_t i = 0; i < k->n; i++)
-        if (k->v[i].tag == tag && k->v[i].len == len && memcmp(k->v[i].p, p, len) == 0)
-            return GX_OK;
-    gx_err err = S_GROW(k->v, k->cap, k->n + 1);
-    if (!err)
-        k->v[k->n++] = (s_key){.p = p, .len = len, .tag = tag};
-    return err;
-}
-
-static const gx_rule s_term_rules[] = {GX_RULE_PROCESS, GX_RULE_MATERIAL, GX_RULE_TECHNOLOGY};
-
-static const gx_strv *s_dem_terms(const gx_demand *d, gx_rule r, char *tag)
-{
-    *tag = r == GX_RULE_PROCESS ? 'p' : r == GX_RULE_MATERIAL ? 'm' : 'i';
-    return r == GX_RULE_PROCESS ? &d->processes : r == GX_RULE_MATERIAL ? &d->materials : &d->ipc;
-}
-
-/* The family keys of d's terms under rule r: what an offer must hold one of to
- * pass r or to be a relevant near miss on it (gx_rules_near_relevant). */
-static gx_err s_family_keys(const gx_demand *d, gx_rule r, s_keys *k)
-{
-    char tag;
-    const gx_strv *sv = s_dem_terms(d, r, &tag);
-    gx_err err = GX_OK;
-    for (uint32_t i = 0; !err && i < sv->n; i++)
-        err = s_key_add(k, tag, sv->v[i], gx_rules_family_len(r, sv->v[i]));
-    return err;
-}
-
-/* The keys an offer is filed under, in each kind it serves: every dotted
- * prefix of its processes and materials (the term itself included), and the
- * 1-, 3- and 4-character prefixes (section, class, subclass) of its IPC
- * classes — every family key a demand it can serve may ask for. */
-static gx_err s_offer_keys(const gx_offer *o, s_keys *k)
-{
-    gx_err err = GX_OK;
-    const gx_strv *sv[2] = {&o->processes, &o->materials};
-    static const char tags[2] = {'p', 'm'};
-    for (int t = 0; t < 2; t++)
-        for (uint32_t i = 0; i < sv[t]->n; i++)
-            for (const char *s = sv[t]->v[i], *q = s;; q++) {
-                if ((*q == '.' || *q == '\0') && (err = s_key_add(k, tags[t], s, (size_t)(q - s))))
-                    return err;
-                if (!*q)
-                    break;
-            }
-    static const size_t lens[] = {1, 3, 4};
-    for (uint32_t i = 0; i < o->ipc.n; i++)
-        for (int j = 0; j < 3; j++)
-            if (lens[j] <= strlen(o->ipc.v[i]) && (err = s_key_add(k, 'i', o->ipc.v[i], lens[j])))
-                return err;
-    return err;
-}
-
-/* The keys a demand is filed under: the family keys of its first term rule
- * that names any terms (processes, else materials, else IPC classes), or '*'. */
-static gx_err s_demand_keys(const gx_demand *d, s_keys *k)
-{
-    for (size_t r = 0; r < sizeof s_term_rules / sizeof *s_term_rules; r++) {
-        char tag;
-        if (s_dem_terms(d, s_term_rules[r], &tag)->n)
-            return s_family_keys(d, s_term_rules[r], k);
-    }
-    return s_key_add(k, '*', "", 0);
-}
-
-static void s_sig_add(s_sig *sg, char tag, const char *p, size_t len)
-{
-    uint64_t h = (1469598103934665603ull ^ (unsigned char)tag) * 1099511628211ull;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)p[i]) * 1099511628211ull;
-    h ^= h >> 29;
-    sg->w[(h >> 6) & 1] |= 1ull << (h & 63);
-}
-
-static bool s_sig_any(const s_sig *a, const s_sig *b)
-{
-    return ((a->w[0] & b->w[0]) | (a->w[1] & b->w[1])) != 0;
-}
-
-static bool s_sig_all(const s_sig *need, const s_sig *have)
-{
-    return ((need->w[0] & ~have->w[0]) | (need->w[1] & ~have->w[1])) == 0;
-}
-
-/* The signature of an offer: its index keys and its firm's certification
- * schemes (held, expired or not) and places — district ('d'), city ('t', the
- * first four digits of the county) and province ('v', the first two). */
-static void s_offer_sig(const s_keys *k, const gx_firm *of, s_sig *sg)
-{
-    memset(sg, 0, sizeof *sg);
-    for (size_t i = 0; i < k->n; i++)
-        s_sig_add(sg, k->v[i].tag, k->v[i].p, k->v[i].len);
-    for (uint32_t i = 0; of && i < of->n_certs; i++)
-        if (of->certs[i].scheme)
-            s_sig_add(sg, 'c', of->certs[i].scheme, strlen(of->certs[i].scheme));
-    if (!of)
-        return;
-    const char *dist = gx_firm_district(of);
-    s_sig_add(sg, 'd', dist, strlen(dist));
-    size_t cl = strlen(of->county);
-    if (cl >= 4)
-        s_sig_add(sg, 't', of->county, 4);
-    if (cl >= 2)
-        s_sig_add(sg, 'v', of->county, 2);
-}
-
-/* The masks of demand d of firm df: family keys as in s_family_keys; term
- * keys are the terms themselves (an offer covers a process or material
- * exactly when the term is one of its keys) and, for IPC, the family key
- * again; the required schemes; the place its scope names (gx_rules' region
- * rule, demand side). */
-static void s_dmask_of(const gx_demand *d, const gx_firm *df, s_dmask *m)
-{
-    memset(m, 0, sizeof *m);
-    for (uint32_t i = 0; i < d->certs.n; i++)
-        s_sig_add(&m->cert, 'c', d->certs.v[i], strlen(d->certs.v[i]));
-    size_t cl = df ? strlen(df->county) : 0;
-    const char *dist = df ? gx_firm_district(df) : "";
-    if (d->scope == GX_SCOPE_SAME_DISTRICT && dist[0]) {
-        m->region_mode = 1;
-        s_sig_add(&m->region, 'd', dist, strlen(dist));
-    } else if (d->scope == GX_SCOPE_THREE_DISTRICTS) {
-        m->region_mode = 2;
-    } else if (d->scope == GX_SCOPE_SAME_CITY && cl >= 4) {
-        m->region_mode = 1;
-        s_sig_add(&m->region, 't', df->county, 4);
-    } else if (d->scope == GX_SCOPE_SAME_PROVINCE && cl >= 2) {
-        m->region_mode = 1;
-        s_sig_add(&m->region, 'v', df->county, 2);
-    }
-    for (size_t r = 0; r < 3; r++) {
-        char tag;
-        const gx_strv *sv = s_dem_terms(d, s_term_rules[r], &tag);
-        m->has[r] = sv->n > 0;
-        for (uint32_t i = 0; i < sv->n; i++) {
-            size_t fl = gx_rules_family_len(s_term_rules[r], sv->v[i]);
-            s_sig_add(&m->fam[r], tag, sv->v[i], fl);
-            s_sig_add(&m->term[r], tag, sv->v[i], tag == 'i' ? fl : strlen(sv->v[i]));
-        }
-    }
-}
-
-/* False when the pair can be neither a match nor a near miss: the offer is
- * outside the family of some term rule, or certainly fails two rules. *fails
- * gets the rules it certainly fails (GX_BIT(gx_rule) set). */
-static bool s_plausible(const gx_engine *e, const s_dmask *m, const s_sig *sig, uint32_t *fails)
-{
-    unsigned n = 0;
-    *fails = 0;
-    if (!s_sig_all(&m->cert, sig)) {
-        *fails |= GX_BIT(GX_RULE_CERTIFICATION);
-        n++;
-    }
-    if ((m->region_mode == 1 && !s_sig_all(&m->region, sig)) || (m->region_mode == 2 && !s_sig_any(&e->three, sig))) {
-        *fails |= GX_BIT(GX_RULE_REGION);
-        n++;
-    }
-    for (size_t r = 0; r < 3; r++) {
-        if (!m->has[r])
-            continue;
-        if (!s_sig_any(&m->fam[r], sig))
-            return false;
-        if (!s_sig_all(&m->term[r], sig)) {
-            *fails |= GX_BIT(s_term_rules[r]);
-            n++;
-        }
-    }
-    return n < 2;
-}
-
 static gx_index_ref *s_off_refs(void *item, uint32_t *n)
 {
     s_off *off = item;
@@ -835,7 +638,7 @@ typedef struct s_filing {
     uint32_t *lists;    /* n list numbers */
     gx_index_ref *refs; /* n refs, filled by s_file */
     uint32_t n;         /* count */
-    s_sig sig;          /* of the keys */
+    gx_sig sig;          /* of the keys */
 } s_filing;
 
 static void s_filing_fini(s_filing *f)
@@ -846,7 +649,7 @@ static void s_filing_fini(s_filing *f)
 }
 
 /* Plans filing keys k under every kind in `kinds` (GX_BIT set) of ix. */
-static gx_err s_filing_plan(gx_index *ix, uint32_t kinds, const s_keys *k, s_filing *f)
+static gx_err s_filing_plan(gx_index *ix, uint32_t kinds, const gx_keys *k, s_filing *f)
 {
     size_t n = 0;
     for (unsigned kd = 1; kd < GX_KIND__COUNT; kd++)
@@ -881,22 +684,22 @@ static void s_file(gx_index *ix, void *item, gx_index_ref **refs, uint32_t *n_re
 
 static gx_err s_offer_filing(gx_engine *e, const gx_offer *o, s_filing *f)
 {
-    s_keys k = {0};
-    gx_err err = s_offer_keys(o, &k);
+    gx_keys k = {0};
+    gx_err err = gx_terms_offer_keys(o, &k);
     if (!err)
         err = s_filing_plan(e->oix, o->kinds, &k, f);
-    s_offer_sig(&k, s_firm_get(e, o->owner), &f->sig);
-    free(k.v);
+    gx_terms_offer_sig(&k, s_firm_get(e, o->owner), &f->sig);
+    gx_keys_fini(&k);
     return err;
 }
 
 static gx_err s_demand_filing(gx_engine *e, const gx_demand *d, s_filing *f)
 {
-    s_keys k = {0};
-    gx_err err = s_demand_keys(d, &k);
+    gx_keys k = {0};
+    gx_err err = gx_terms_demand_keys(d, &k);
     if (!err)
         err = s_filing_plan(e->dix, s_kind_valid(d->kind) ? GX_BIT(d->kind) : 0, &k, f);
-    free(k.v);
+    gx_keys_fini(&k);
     return err;
 }
 
@@ -917,17 +720,17 @@ static gx_err s_cand_push(gx_engine *e, void *item, uint64_t *stamp)
  * pass that rule or be a relevant near miss on it) and plausible under its
  * mask, or, when d names no terms, every offer of its kind. *v is borrowed
  * until the next search. */
-static gx_err s_offer_cands(gx_engine *e, const gx_demand *d, const s_dmask *mask, void *const **v, size_t *n)
+static gx_err s_offer_cands(gx_engine *e, const gx_demand *d, const gx_dmask *mask, void *const **v, size_t *n)
 {
-    s_keys best = {0}, k = {0};
+    gx_keys best = {0}, k = {0};
     size_t best_cost = SIZE_MAX;
     gx_err err = GX_OK;
-    for (size_t r = 0; r < sizeof s_term_rules / sizeof *s_term_rules && !err; r++) {
+    for (size_t r = 0; r < sizeof gx_term_rules / sizeof *gx_term_rules && !err; r++) {
         char tag;
-        if (!s_dem_terms(d, s_term_rules[r], &tag)->n)
+        if (!gx_terms_wanted(d, gx_term_rules[r], &tag)->n)
             continue;
         k.n = 0;
-        if ((err = s_family_keys(d, s_term_rules[r], &k)))
+        if ((err = gx_terms_family_keys(d, gx_term_rules[r], &k)))
             break;
         size_t cost = 0, ln;
         for (size_t i = 0; i < k.n; i++) {
@@ -936,7 +739,7 @@ static gx_err s_offer_cands(gx_engine *e, const gx_demand *d, const s_dmask *mas
             cost += ln;
         }
         if (cost < best_cost) {
-            s_keys t = best;
+            gx_keys t = best;
             best = k;
             k = t;
             best_cost = cost;
@@ -958,28 +761,28 @@ static gx_err s_offer_cands(gx_engine *e, const gx_demand *d, const s_dmask *mas
                 __builtin_prefetch(items[j + 8]);
             s_off *off = items[j];
             uint32_t kf;
-            if (off->stamp != e->stamp && s_plausible(e, mask, &off->sig, &kf))
+            if (off->stamp != e->stamp && gx_terms_plausible(&e->three, mask, &off->sig, &kf))
                 err = s_cand_push(e, off, &off->stamp);
         }
     }
     *v = e->cand;
     *n = e->n_cand;
 out:
-    free(best.v);
-    free(k.v);
+    gx_keys_fini(&best);
+    gx_keys_fini(&k);
     return err;
 }
 
 /* The open demands that offer o may match or nearly match: those filed under
  * any of its keys, or under '*', in the kinds it serves; *sig is the
  * signature of those keys. */
-static gx_err s_demand_cands(gx_engine *e, const gx_offer *o, void *const **v, size_t *n, s_sig *sig)
+static gx_err s_demand_cands(gx_engine *e, const gx_offer *o, void *const **v, size_t *n, gx_sig *sig)
 {
-    s_keys k = {0};
-    gx_err err = s_offer_keys(o, &k);
-    s_offer_sig(&k, s_firm_get(e, o->owner), sig);
+    gx_keys k = {0};
+    gx_err err = gx_terms_offer_keys(o, &k);
+    gx_terms_offer_sig(&k, s_firm_get(e, o->owner), sig);
     if (!err)
-        err = s_key_add(&k, '*', "", 0);
+        err = gx_keys_add(&k, '*', "", 0);
     e->stamp++;
     e->n_cand = 0;
     for (unsigned kd = 1; !err && kd < GX_KIND__COUNT; kd++) {
@@ -995,7 +798,7 @@ static gx_err s_demand_cands(gx_engine *e, const gx_offer *o, void *const **v, s
     }
     *v = e->cand;
     *n = e->n_cand;
-    free(k.v);
+    gx_keys_fini(&k);
     return err;
 }
 
@@ -1061,13 +864,13 @@ static gx_err s_dplan_build(gx_engine *e, const s_dem *dem, const gx_demand *d, 
 {
     size_t n_near = 0, cn;
     void *const *cv;
-    s_dmask mask;
-    s_dmask_of(d, df, &mask);
+    gx_dmask mask;
+    gx_terms_dmask(d, df, &mask);
     gx_err err = s_offer_cands(e, d, &mask, &cv, &cn);
     for (size_t i = 0; !err && i < cn; i++) {
         s_off *off = cv[i];
         uint32_t kf;
-        if (!s_plausible(e, &mask, &off->sig, &kf))
+        if (!gx_terms_plausible(&e->three, &mask, &off->sig, &kf))
             continue;
         const gx_firm *of = off->f;
         double score;
@@ -1209,7 +1012,7 @@ static gx_err s_demand_reeval(gx_engine *e, s_dem *dem, gx_demand *newd, const g
         dem->d = *newd;
         memset(newd, 0, sizeof *newd);
     }
-    s_dmask_of(&dem->d, nf, &dem->mask); /* the demand or its firm changed */
+    gx_terms_dmask(&dem->d, nf, &dem->mask); /* the demand or its firm changed */
     s_dplan_commit(e, dem, &p, cause, fx);
 out:
     s_dplan_fini(&p);
@@ -1280,13 +1083,13 @@ static gx_err s_oplan_build(gx_engine *e, const s_off *off, const gx_offer *o, i
     const gx_firm *of = o ? s_firm_get(e, o->owner) : NULL;
     void *const *cv = NULL;
     size_t cn = 0;
-    s_sig sig;
+    gx_sig sig;
     if (of && (err = s_demand_cands(e, o, &cv, &cn, &sig)))
         goto out;
     for (size_t i = 0; i < cn; i++) {
         s_dem *dem = cv[i];
         uint32_t kf;
-        if (!s_plausible(e, &dem->mask, &sig, &kf))
+        if (!gx_terms_plausible(&e->three, &dem->mask, &sig, &kf))
             continue;
         const gx_firm *df = dem->f;
         double score;
@@ -1412,13 +1215,13 @@ static gx_err s_offer_reeval(gx_engine *e, s_off *off, gx_offer *newo, gx_reason
     if (newo && ((err = s_off_kinds_reserve(e, off->o.kinds, newo->kinds)) || (err = s_offer_filing(e, newo, &f))))
         goto out;
     if (!newo) { /* its firm changed: same keys, new signature */
-        s_keys k = {0};
-        if ((err = s_offer_keys(o, &k))) {
-            free(k.v);
+        gx_keys k = {0};
+        if ((err = gx_terms_offer_keys(o, &k))) {
+            gx_keys_fini(&k);
             goto out;
         }
-        s_offer_sig(&k, s_firm_get(e, o->owner), &f.sig);
-        free(k.v);
+        gx_terms_offer_sig(&k, s_firm_get(e, o->owner), &f.sig);
+        gx_keys_fini(&k);
     }
     off->sig = f.sig;
     if (newo) {
@@ -1521,7 +1324,7 @@ gx_err gx_engine_set_opts(gx_engine *e, const gx_engine_opts *opts)
     memset(&e->three, 0, sizeof e->three);
     for (size_t i = 0; i < e->opts.rules.n_three_districts; i++)
         if (td[i])
-            s_sig_add(&e->three, 'd', td[i], strlen(td[i]));
+            gx_sig_add(&e->three, 'd', td[i], strlen(td[i]));
     e->gen++;
     return GX_OK;
 }
@@ -1689,7 +1492,7 @@ gx_err gx_engine_add_demand(gx_engine *e, gx_demand *in, int64_t now, gx_fxv *fx
         goto out;
     dem->d = d;
     dem->f = fm;
-    s_dmask_of(&dem->d, fm, &dem->mask);
+    gx_terms_dmask(&dem->d, fm, &dem->mask);
     memset(&d, 0, sizeof d);
     dem->gen = e->gen;
     s_map_insert(&e->demands, dem->d.id, dem);
