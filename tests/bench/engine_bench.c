@@ -1,6 +1,7 @@
 /* engine_bench — the matching engine alone, on the city-shaped workload.
  *
  *   engine_bench [--seed S] [--sizes N1,N2,...] [--demands M] [--samples X]
+ *   engine_bench --rebuild N [--seed S]
  *
  * For each size N: an engine with the workload's firms and N open offers
  * (loaded as at start, effects discarded), then X new demands, each timed
@@ -14,7 +15,12 @@
  *     "demand_max_us":..,"matches_per_demand":..,"near_per_demand":..,
  *     "bytes_per_posting":..,"load_s":..}],
  *    "offer":{"open_demands":M,"offer_p50_us":..,"offer_p99_us":..,
- *     "offer_max_us":..,"matches_per_offer":..,"bytes_per_posting":..,"load_s":..}} */
+ *     "offer_max_us":..,"matches_per_offer":..,"bytes_per_posting":..,"load_s":..}}
+ *
+ * --rebuild N: what gongxud does at start, without the store: N/2 offers,
+ * then N/2 demands (each matched against the offers), effects discarded.
+ * Prints {"postings":N,"rebuild_s":..,"offers_s":..,"demands_s":..,
+ * "bytes_per_posting":..,"matches":..} — a lower bound of restart-to-ready. */
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -197,10 +203,45 @@ static s_result s_run(const gx_wl_opts *wl, size_t n, size_t samples, int demand
     return r;
 }
 
+static int s_rebuild(gx_wl_opts *wl, size_t n)
+{
+    wl->firms = s_firms_for(n);
+    gx_engine *e = s_engine(wl);
+    size_t h0 = s_heap();
+    fprintf(stderr, "engine_bench: rebuild of %zu postings (%zu firms)\n", n, wl->firms);
+    double off_s = s_load(e, wl, n / 2, 1);
+    fprintf(stderr, "engine_bench:   %zu offers in %.1f s\n", n / 2, off_s);
+    double t0 = s_mono(), last = t0;
+    for (size_t i = 0; i < n - n / 2; i++) {
+        gx_demand d = {0};
+        gx_err err = gx_wl_demand(wl, i, &d);
+        d.id = (uint64_t)n + 1 + i; /* after the offers' ids */
+        if (err || (err = gx_engine_add_demand(e, &d, wl->now, NULL)))
+            s_die("rebuild demand", err);
+        gx_demand_fini(&d);
+        if (s_mono() - last >= 10) {
+            last = s_mono();
+            fprintf(stderr, "engine_bench:   %zu of %zu demands (%.0f/s)\n", i + 1, n - n / 2,
+                    (double)(i + 1) / (last - t0));
+        }
+    }
+    double dem_s = s_mono() - t0;
+    size_t h1 = s_heap();
+    gx_engine_stats st;
+    gx_engine_stats_get(e, &st);
+    printf("{\"postings\":%zu,\"rebuild_s\":%.3f,\"offers_s\":%.3f,\"demands_s\":%.3f,"
+           "\"bytes_per_posting\":%.0f,\"matches\":%llu}\n",
+           n, off_s + dem_s, off_s, dem_s, h1 > h0 ? (double)(h1 - h0) / (double)n : 0.0,
+           (unsigned long long)st.matches);
+    gx_engine_destroy(&e);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     gx_wl_opts wl = {.seed = 1, .now = S_NOW};
     size_t sizes[S_MAX_SIZES] = {10000, 100000, 1000000}, n_sizes = 3, demands = 100000, samples = 1000;
+    size_t rebuild = 0;
     for (int i = 1; i < argc; i += 2) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(argv[i], "--seed") && v) {
@@ -211,6 +252,8 @@ int main(int argc, char **argv)
                 sizes[n_sizes++] = strtoul(p, &p, 10);
         } else if (!strcmp(argv[i], "--demands") && v) {
             demands = strtoul(v, NULL, 10);
+        } else if (!strcmp(argv[i], "--rebuild") && v) {
+            rebuild = strtoul(v, NULL, 10);
         } else if (!strcmp(argv[i], "--samples") && v) {
             samples = strtoul(v, NULL, 10);
         } else {
@@ -218,6 +261,8 @@ int main(int argc, char **argv)
             return 64;
         }
     }
+    if (rebuild)
+        return s_rebuild(&wl, rebuild);
     if (!samples || samples > 1000000 || !n_sizes) {
         fprintf(stderr, "engine_bench: --samples must be 1..1000000 and --sizes non-empty\n");
         return 64;

@@ -77,6 +77,8 @@ class BenchSmoke(unittest.TestCase):
             self.assertLessEqual(rows["notice_p50"][side], rows["notice_p99"][side])
         self.assertLessEqual(rows["ingest_ack_p50"]["gongxu"], rows["ingest_ack_p99"]["gongxu"])
         sane("restart_s", "gongxu", 120)
+        sane("engine_rebuild_s", "gongxu", 120)
+        sane("engine_rebuild_bytes", "gongxu", 1e6)
         for key in ("rss_mb", "rss_anon_mb", "rss_restart_mb"):
             sane(key, "gongxu", 64 * 1024)
         sane("store_bytes_per_posting", "gongxu", 1e6)
