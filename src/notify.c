@@ -175,7 +175,7 @@ static const gx_explain *s_explained(gx_broker *b, s_xcache *c, uint64_t demand_
         free(x);
         return NULL;
     }
-    if (c->cap && !c->v[i].d) { /* kept while fewer than cap/2 are held */
+    if (c->cap && !c->v[i].d) { /* kept while the table has an empty slot */
         c->v[i] = (struct s_xslot){demand_id, offer_id, x};
         return x;
     }
