@@ -764,6 +764,28 @@ static void s_score(const s_ctx *c, gx_explain *out)
     out->score = sw > 0 ? 100.0 * s / sw : 0;
 }
 
+/* The context of a pair at now, all but the distance (c->dist -1). */
+static void s_ctx_init(s_ctx *c, const gx_rules_opts *opts, const gx_demand *d, const gx_firm *df,
+                       const gx_offer *o, const gx_firm *of, int64_t now)
+{
+    *c = (s_ctx){.opts = opts, .d = d, .df = df, .o = o, .of = of, .now = now, .dist = -1};
+    c->today = gx_date_of(now, opts->utc_offset_min);
+    int64_t du = (int64_t)d->needed_by - c->today;
+    c->days_until = du > 0 ? (int32_t)du : 0;
+    c->cap_until = o->monthly_capacity * c->days_until / 30.0;
+}
+
+/* Fills c->dist: km between the firms, -1 when either has no location. */
+static void s_ctx_distance(s_ctx *c)
+{
+    c->dist = -1;
+    if (c->df->has_location && c->of->has_location) {
+        double km = gx_rules_distance_km(c->df->lat, c->df->lon, c->of->lat, c->of->lon);
+        if (isfinite(km))
+            c->dist = km;
+    }
+}
+
 /* Rule r of the pair in c; details into w when w->p is set. */
 static bool s_rule(const s_ctx *c, gx_rule r, s_out *w)
 {
@@ -802,17 +824,9 @@ static bool s_rule(const s_ctx *c, gx_rule r, s_out *w)
 void gx_rules_evaluate(const gx_rules_opts *opts, const gx_demand *d, const gx_firm *df, const gx_offer *o,
                        const gx_firm *of, int64_t now, bool details, gx_explain *out)
 {
-    s_ctx c = {.opts = opts, .d = d, .df = df, .o = o, .of = of, .now = now};
-    c.today = gx_date_of(now, opts->utc_offset_min);
-    int64_t du = (int64_t)d->needed_by - c.today;
-    c.days_until = du > 0 ? (int32_t)du : 0;
-    c.cap_until = o->monthly_capacity * c.days_until / 30.0;
-    c.dist = -1;
-    if (df->has_location && of->has_location) {
-        double km = gx_rules_distance_km(df->lat, df->lon, of->lat, of->lon);
-        if (isfinite(km))
-            c.dist = km;
-    }
+    s_ctx c;
+    s_ctx_init(&c, opts, d, df, o, of, now);
+    s_ctx_distance(&c);
     out->distance_km = c.dist;
     out->capacity_until_needed = c.cap_until;
     out->n_failed = 0;
@@ -889,15 +903,11 @@ gx_pair gx_rules_classify(const gx_rules_opts *opts, const gx_demand *d, const g
 {
     *score = 0;
     *rule = GX_RULE_NONE;
-    if (d->kind <= GX_KIND_NONE || d->kind >= GX_KIND__COUNT || !(o->kinds & GX_BIT(d->kind)) ||
-        !s_open(d->state, d->expires_at, now) || !s_open(o->state, o->expires_at, now))
-        return GX_PAIR_NONE; /* KIND and VALIDITY failures are never near */
-    s_ctx c = {.opts = opts, .d = d, .df = df, .o = o, .of = of, .now = now, .dist = -1};
-    c.today = gx_date_of(now, opts->utc_offset_min);
-    int64_t du = (int64_t)d->needed_by - c.today;
-    c.days_until = du > 0 ? (int32_t)du : 0;
-    c.cap_until = o->monthly_capacity * c.days_until / 30.0;
+    s_ctx c;
+    s_ctx_init(&c, opts, d, df, o, of, now);
     s_out w = {0};
+    if (!s_rule(&c, GX_RULE_KIND, &w) || !s_rule(&c, GX_RULE_VALIDITY, &w))
+        return GX_PAIR_NONE; /* KIND and VALIDITY failures are never near */
     /* the offer's own figures first, then its firm's; two failures end it */
     static const gx_rule order[] = {GX_RULE_MIN_ORDER, GX_RULE_LEAD_TIME, GX_RULE_CAPACITY,      GX_RULE_PRICE,
                                     GX_RULE_CREDIT,    GX_RULE_REGION,    GX_RULE_CERTIFICATION, GX_RULE_PROCESS,
@@ -912,10 +922,8 @@ gx_pair gx_rules_classify(const gx_rules_opts *opts, const gx_demand *d, const g
     for (size_t i = 0; i < sizeof order / sizeof *order; i++) {
         if (known_fail & GX_BIT(order[i]))
             continue;
-        if (order[i] == GX_RULE_DISTANCE && df->has_location && of->has_location) {
-            double km = gx_rules_distance_km(df->lat, df->lon, of->lat, of->lon);
-            c.dist = isfinite(km) ? km : -1; /* only now: most pairs never get here */
-        }
+        if (order[i] == GX_RULE_DISTANCE)
+            s_ctx_distance(&c); /* only now: most pairs never get here */
         bool ok = s_rule(&c, order[i], &w);
         if (!ok) {
             if (++failed > 1)
