@@ -682,15 +682,11 @@ static void s_file(gx_index *ix, void *item, gx_index_ref **refs, uint32_t *n_re
     f->refs = NULL;
 }
 
-static gx_err s_offer_filing(gx_engine *e, const gx_offer *o, s_filing *f)
+/* Plans filing offer o under its keys k (gx_terms_offer_keys), with signature sig. */
+static gx_err s_offer_filing(gx_engine *e, const gx_offer *o, const gx_keys *k, const gx_sig *sig, s_filing *f)
 {
-    gx_keys k = {0};
-    gx_err err = gx_terms_offer_keys(o, &k);
-    if (!err)
-        err = s_filing_plan(e->oix, o->kinds, &k, f);
-    gx_terms_offer_sig(&k, s_firm_get(e, o->owner), &f->sig);
-    gx_keys_fini(&k);
-    return err;
+    f->sig = *sig;
+    return s_filing_plan(e->oix, o->kinds, k, f);
 }
 
 static gx_err s_demand_filing(gx_engine *e, const gx_demand *d, s_filing *f)
@@ -774,23 +770,19 @@ out:
 }
 
 /* The open demands that offer o may match or nearly match: those filed under
- * any of its keys, or under '*', in the kinds it serves; *sig is the
- * signature of those keys. */
-static gx_err s_demand_cands(gx_engine *e, const gx_offer *o, void *const **v, size_t *n, gx_sig *sig)
+ * any of its keys k, or under '*', in the kinds it serves. */
+static gx_err s_demand_cands(gx_engine *e, const gx_offer *o, const gx_keys *k, void *const **v, size_t *n)
 {
-    gx_keys k = {0};
-    gx_err err = gx_terms_offer_keys(o, &k);
-    gx_terms_offer_sig(&k, s_firm_get(e, o->owner), sig);
-    if (!err)
-        err = gx_keys_add(&k, '*', "", 0);
+    gx_err err = GX_OK;
     e->stamp++;
     e->n_cand = 0;
     for (unsigned kd = 1; !err && kd < GX_KIND__COUNT; kd++) {
         if (!s_serves(o->kinds, kd))
             continue;
-        for (size_t i = 0; !err && i < k.n; i++) {
+        for (size_t i = 0; !err && i <= k->n; i++) { /* its keys, then '*' */
             size_t ln;
-            uint32_t l = gx_index_list(e->dix, kd, k.v[i].tag, k.v[i].p, k.v[i].len, 0);
+            const gx_key *ki = i < k->n ? &k->v[i] : &(gx_key){.p = "", .len = 0, .tag = '*'};
+            uint32_t l = gx_index_list(e->dix, kd, ki->tag, ki->p, ki->len, 0);
             void *const *items = gx_index_items(e->dix, l, &ln);
             for (size_t j = 0; !err && j < ln; j++)
                 err = s_cand_push(e, items[j], &((s_dem *)items[j])->stamp);
@@ -798,7 +790,6 @@ static gx_err s_demand_cands(gx_engine *e, const gx_offer *o, void *const **v, s
     }
     *v = e->cand;
     *n = e->n_cand;
-    gx_keys_fini(&k);
     return err;
 }
 
@@ -1050,15 +1041,18 @@ static gx_err s_demand_close(gx_engine *e, s_dem *dem, gx_fx first_fx, gx_fxv *f
 /* What (re)evaluating one offer will do: per demand touched (old links merged
  * with new verdicts, by demand id) the new state, and the new link list. */
 typedef struct s_oplan {
-    s_steps st; /* steps by demand id */
-    s_link *l;  /* the new links */
-    size_t n_l; /* count */
+    s_steps st;  /* steps by demand id */
+    s_link *l;   /* the new links */
+    size_t n_l;  /* count */
+    gx_keys keys; /* the offer's index keys (none when closing) */
+    gx_sig sig;  /* and its signature */
 } s_oplan;
 
 static void s_oplan_fini(s_oplan *p)
 {
     free(p->st.v);
     free(p->l);
+    gx_keys_fini(&p->keys);
     memset(p, 0, sizeof *p);
 }
 
@@ -1083,13 +1077,17 @@ static gx_err s_oplan_build(gx_engine *e, const s_off *off, const gx_offer *o, i
     const gx_firm *of = o ? s_firm_get(e, o->owner) : NULL;
     void *const *cv = NULL;
     size_t cn = 0;
-    gx_sig sig;
-    if (of && (err = s_demand_cands(e, o, &cv, &cn, &sig)))
+    if (o) {
+        if ((err = gx_terms_offer_keys(o, &p->keys)))
+            goto out;
+        gx_terms_offer_sig(&p->keys, of, &p->sig);
+    }
+    if (of && (err = s_demand_cands(e, o, &p->keys, &cv, &cn)))
         goto out;
     for (size_t i = 0; i < cn; i++) {
         s_dem *dem = cv[i];
         uint32_t kf;
-        if (!gx_terms_plausible(&e->three, &dem->mask, &sig, &kf))
+        if (!gx_terms_plausible(&e->three, &dem->mask, &p->sig, &kf))
             continue;
         const gx_firm *df = dem->f;
         double score;
@@ -1212,18 +1210,10 @@ static gx_err s_offer_reeval(gx_engine *e, s_off *off, gx_offer *newo, gx_reason
         return GX_ERR_NOT_FOUND;
     if ((err = s_oplan_build(e, off, o, now, 0, fx, &p)))
         goto out;
-    if (newo && ((err = s_off_kinds_reserve(e, off->o.kinds, newo->kinds)) || (err = s_offer_filing(e, newo, &f))))
+    if (newo && ((err = s_off_kinds_reserve(e, off->o.kinds, newo->kinds)) ||
+                 (err = s_offer_filing(e, newo, &p.keys, &p.sig, &f))))
         goto out;
-    if (!newo) { /* its firm changed: same keys, new signature */
-        gx_keys k = {0};
-        if ((err = gx_terms_offer_keys(o, &k))) {
-            gx_keys_fini(&k);
-            goto out;
-        }
-        gx_terms_offer_sig(&k, s_firm_get(e, o->owner), &f.sig);
-        gx_keys_fini(&k);
-    }
-    off->sig = f.sig;
+    off->sig = p.sig; /* new content, or the same with its firm changed */
     if (newo) {
         s_off_kinds_move(e, off, off->o.kinds, newo->kinds);
         s_file(e->oix, off, &off->refs, &off->n_refs, &f);
@@ -1556,7 +1546,7 @@ gx_err gx_engine_add_offer(gx_engine *e, gx_offer *in, int64_t now, gx_fxv *fx)
     else if (!(off = calloc(1, sizeof *off)))
         err = GX_ERR_NOMEM;
     else if (!(err = s_oplan_build(e, off, &o, now, 0, fx, &p)) &&
-             !(err = s_map_reserve(&e->offers, e->offers.n + 1)) && !(err = s_offer_filing(e, &o, &fl)))
+             !(err = s_map_reserve(&e->offers, e->offers.n + 1)) && !(err = s_offer_filing(e, &o, &p.keys, &p.sig, &fl)))
         err = s_off_kinds_reserve(e, 0, o.kinds);
     if (err)
         goto out;
