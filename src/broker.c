@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 
@@ -190,6 +191,7 @@ gx_err gx_broker_new(const gx_config *cfg, int64_t now, gx_broker **out, char *e
     if (!b)
         return GX_ERR_NOMEM;
     b->cfg = *cfg;
+    gx_report_init(&b->obs, now * 1000);
     b->now = now;
     s_limits(b);
     char verr[512];
@@ -246,8 +248,10 @@ static void s_clear_batch(gx_broker *b)
 {
     for (size_t i = 0; i < b->n_replies; i++)
         gx_buf_fini(&b->replies[i].payload);
-    for (size_t i = 0; i < b->n_events; i++)
+    for (size_t i = 0; i < b->n_events; i++) {
         gx_buf_fini(&b->events[i].payload);
+        free(b->events[i].json);
+    }
     b->n_replies = b->n_events = b->n_touched = 0;
 }
 
@@ -262,6 +266,7 @@ void gx_broker_destroy(gx_broker **pb)
     free(b->replies);
     free(b->events);
     free(b->touched);
+    gx_stats_table_fini(&b->obs.last30);
     gx_fxv_fini(&b->fx);
     gx_engine_destroy(&b->engine);
     gx_sessions_destroy(&b->sessions);
@@ -433,7 +438,7 @@ gx_err gx_broker_write_end(gx_broker *b, gx_err err)
 
 void gx_broker_event(gx_broker *b, const gx_monitor_event *ev)
 {
-    if (!b->cfg.monitor[0])
+    if (!b->cfg.monitor[0] && !b->cfg.http_listen[0])
         return;
     if (b->n_events == b->cap_events) {
         size_t cap = b->cap_events ? b->cap_events * 2 : 64;
@@ -446,6 +451,7 @@ void gx_broker_event(gx_broker *b, const gx_monitor_event *ev)
     gx_pending_event *pe = &b->events[b->n_events];
     if (gx_codec_encode_monitor(ev, &pe->payload) == GX_OK) {
         pe->topic = ev->type;
+        pe->json = b->cfg.http_listen[0] ? gx_report_event_json(b, ev) : NULL;
         b->n_events++;
     }
 }
@@ -465,6 +471,7 @@ static gx_pending_reply *s_reply_slot(gx_broker *b, const void *rid, size_t rid_
     memcpy(p->rid, rid, rid_len);
     p->rid_len = (uint8_t)rid_len;
     p->request_id = request_id;
+    p->req_type = b->cur_req;
     return p;
 }
 
@@ -489,6 +496,7 @@ void gx_requests_error(gx_broker *b, const void *rid, size_t rid_len, uint64_t r
     if (!p || gx_codec_encode_error(request_id, err, msg, field, &p->payload) != GX_OK)
         return; /* out of memory: the client times out, the broker keeps serving */
     p->is_error = true;
+    p->err = (unsigned)err < GX_OUTCOMES - 1 ? (uint8_t)err : GX_OUTCOMES - 1;
     b->n_replies++;
 }
 
@@ -550,6 +558,7 @@ void gx_broker_handle(gx_broker *b, const void *rid, size_t rid_len, const char 
     gx_request req;
     char msg[384], field[96];
     b->counters.requests++;
+    b->cur_req = GX_REQ_NONE;
     if (rid_len == 0 || rid_len > GX_RID_MAX)
         return; /* not a ROUTER peer we can answer */
     if (frames != 1) {
@@ -565,6 +574,7 @@ void gx_broker_handle(gx_broker *b, const void *rid, size_t rid_len, const char 
         return;
     }
     gx_session *s;
+    b->cur_req = (uint8_t)req.type;
     b->events_mark = b->n_events; /* a failing request drops only its own events */
     if (s_session(b, rid, rid_len, user_id, &req, &s)) {
         /* One bucket per firm: many connections do not multiply the rate.
@@ -592,7 +602,12 @@ void gx_broker_batch_end(gx_broker *b, const gx_broker_io *io)
 {
     gx_err err = GX_OK;
     if (b->txn) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         err = gx_store_commit(&b->txn);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        gx_hist_observe(&b->obs.commit_seconds, (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+        gx_hist_observe(&b->obs.batch_requests, (double)b->n_replies);
         if (err) {
             b->counters.commit_failures++;
             gx_log(GX_LOG_ERR, "commit of %zu requests failed: %s (%s)", b->n_replies, gx_err_str(err),
@@ -614,8 +629,10 @@ void gx_broker_batch_end(gx_broker *b, const gx_broker_io *io)
                                       NULL, &p->payload) == GX_OK)
                 p->is_error = true;
         }
-        while (b->n_events)
+        while (b->n_events) {
             gx_buf_fini(&b->events[--b->n_events].payload);
+            free(b->events[b->n_events].json);
+        }
         b->n_touched = 0;
     }
     if (b->engine_dirty) {
@@ -631,8 +648,18 @@ void gx_broker_batch_end(gx_broker *b, const gx_broker_io *io)
                 gx_sessions_drop(b->sessions, s);
         }
     }
-    for (size_t i = 0; io && i < b->n_events; i++)
-        io->publish(io->ctx, b->events[i].topic, b->events[i].payload.data, b->events[i].payload.len);
+    for (size_t i = 0; i < b->n_replies; i++) {
+        const gx_pending_reply *p = &b->replies[i];
+        b->obs.req[p->req_type < GX_REQ__COUNT ? p->req_type : 0][p->is_error ? p->err : 0]++;
+    }
+    for (size_t i = 0; i < b->n_events; i++) {
+        const gx_pending_event *e = &b->events[i];
+        gx_report_flow(&b->obs, e->topic, b->now);
+        if (io && b->cfg.monitor[0])
+            io->publish(io->ctx, e->topic, e->payload.data, e->payload.len);
+        if (io && e->json && io->publish_json)
+            io->publish_json(io->ctx, e->topic, e->json);
+    }
     s_mark_touched(b);
     s_clear_batch(b);
     if (io)
@@ -655,6 +682,16 @@ static bool s_pump_visit(void *ctx, uint64_t seq, const void *bytes, size_t len)
     gx_send_rc rc = p->io->send(p->io->ctx, p->s->rid, p->s->rid_len, bytes, len);
     if (rc == GX_SEND_OK) {
         p->s->sent = seq;
+        p->b->obs.delivered++;
+        int64_t at;
+        /* Fresh notices (written in this batch's second or later) time the
+         * path from the batch's start to ZeroMQ; replayed backlog does not. */
+        if (gx_codec_notice_at(bytes, len, &at) == GX_OK && at >= p->b->now) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            int64_t ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+            gx_hist_observe(&p->b->obs.notice_latency, ms > p->b->now_ms ? (ms - p->b->now_ms) / 1e3 : 0.0);
+        }
         return true;
     }
     p->stop = true;

@@ -35,6 +35,8 @@ typedef struct gx_broker_io {
     gx_send_rc (*send)(void *ctx, const void *rid, size_t rid_len, const void *data, size_t len);
     /* Publishes one monitor event under topic. */
     void (*publish)(void *ctx, const char *topic, const void *data, size_t len);
+    /* The same event as a JSON object, for /events (may be NULL). */
+    void (*publish_json)(void *ctx, const char *topic, const char *json);
 } gx_broker_io;
 
 /* Opens the store in cfg->data_dir, loads the vocabulary, rebuilds the engine
@@ -83,6 +85,17 @@ bool gx_broker_pending(const gx_broker *b);
 /* Applies the reloadable keys of next (weights, K, limits, vocabulary, log
  * level). err names what could not be applied, "" when all went well. */
 gx_err gx_broker_reload(gx_broker *b, const gx_config *next, char *err, size_t errlen);
+
+/* ---- what operators read (report.c) */
+
+/* Tells the broker what the loop knows: whether it is serving (sockets bound,
+ * not stopping) and how many /events streams are open. */
+void gx_broker_set_serving(gx_broker *b, bool ready, size_t streams);
+
+/* Answers an operator HTTP page: "/metrics" (Prometheus text format 0.0.4),
+ * "/healthz", "/readyz" (503 unless serving and the store answers),
+ * "/api/snapshot" (the dashboard's JSON). Same contract as gx_http_page_fn. */
+bool gx_broker_http_page(void *broker, const char *path, int *status, const char **type, char **body, size_t *len);
 
 /* Figures for logs and tests. */
 typedef struct gx_broker_counters {

@@ -20,6 +20,8 @@ typedef struct gx_pending_reply {
     uint8_t rid_len;
     uint64_t request_id;       /* to rewrite it as an error if the commit fails */
     bool is_error;             /* already an error reply */
+    uint8_t req_type;          /* gx_req_type answered (NONE when undecodable), for metrics */
+    uint8_t err;               /* its wire error code when is_error */
     gx_buf payload;            /* encoded Envelope */
 } gx_pending_reply;
 
@@ -27,7 +29,54 @@ typedef struct gx_pending_reply {
 typedef struct gx_pending_event {
     const char *topic;         /* static string */
     gx_buf payload;            /* encoded MonitorEvent */
+    char *json;                /* the same as JSON for /events (NULL without HTTP) */
 } gx_pending_event;
+
+/* ---- operator figures (kept by broker.c, rendered by report.c) */
+
+#define GX_HIST_N 14           /* finite buckets of a histogram */
+#define GX_FLOW_MINUTES 60     /* minutes of match flow kept */
+#define GX_OUTCOMES 16         /* wire error codes 0..14, and 15 for any other */
+
+typedef struct gx_hist {
+    const double *le;          /* GX_HIST_N upper bounds, ascending */
+    uint64_t n[GX_HIST_N + 1]; /* observations per bucket (the last is +Inf); not cumulative */
+    uint64_t count;
+    double sum;
+} gx_hist;
+void gx_hist_observe(gx_hist *h, double v);
+
+/* Statistics by date range (report.c): postings created in [from, to),
+ * grouped by district column, industry chain and kind. */
+typedef struct gx_stats_filter {
+    int64_t from, to;          /* unix seconds; 0 = open end */
+    const char *district;      /* a column id ("410611", "hebi.etdz", "city", "other") or a firm district; NULL = all */
+    const char *industry;      /* GB/T 4754 prefix; NULL = all */
+    gx_kind kind;              /* 0 = all */
+} gx_stats_filter;
+
+typedef struct gx_stats_table {
+    gx_stats_row *rows;
+    size_t n, cap;
+} gx_stats_table;
+
+typedef struct gx_obs {
+    int64_t started_ms;                          /* broker start */
+    uint64_t req[GX_REQ__COUNT][GX_OUTCOMES];    /* replies by request type and outcome */
+    uint64_t postings[3];                        /* accepted new demands, offers, subscriptions */
+    uint64_t matches, near_misses;               /* MATCH and NEAR_MISS effects committed */
+    uint64_t delivered;                          /* notices handed to a connection */
+    gx_hist commit_seconds;                      /* duration of each group commit */
+    gx_hist batch_requests;                      /* requests per committed batch */
+    gx_hist notice_latency;                      /* batch start -> fresh notice handed to ZeroMQ, s */
+    int64_t flow_minute[GX_FLOW_MINUTES];        /* unix minute held by each slot */
+    uint32_t flow_postings[GX_FLOW_MINUTES];     /* new postings in that minute */
+    uint32_t flow_matches[GX_FLOW_MINUTES];      /* matches in that minute */
+    bool ready;                                  /* serving: sockets bound, not stopping (set by the loop) */
+    size_t streams;                              /* /events streams (set by the loop) */
+    gx_stats_table last30;                       /* the snapshot's 30-day figures (cached) */
+    int64_t last30_at;                           /* when computed; 0 = never */
+} gx_obs;
 
 /* "told" flags: what a firm has been told about a demand (GX_T_TOLD). */
 enum {
@@ -69,6 +118,8 @@ struct gx_broker {
     size_t n_touched, cap_touched;
 
     gx_fxv fx;                      /* scratch effects list */
+    gx_obs obs;                     /* operator figures */
+    uint8_t cur_req;                /* gx_req_type being handled, for metrics */
     gx_broker_counters counters;    /* figures */
     uint64_t rate_limited;          /* requests refused by the rate limit */
 };
@@ -104,6 +155,29 @@ void gx_requests_handle(gx_broker *b, gx_session *s, const void *rid, size_t rid
 void gx_requests_reply(gx_broker *b, const void *rid, size_t rid_len, const gx_reply *r);
 void gx_requests_error(gx_broker *b, const void *rid, size_t rid_len, uint64_t request_id, gx_err err,
                        const char *msg, const char *field);
+
+/* ---- report.c (operator figures; see broker.h for the HTTP pages) */
+/* The monitor event as one JSON object (malloc'd), or NULL out of memory. */
+char *gx_report_event_json(const gx_broker *b, const gx_monitor_event *ev);
+/* Scans the store for statistics (a read transaction of its own); rows sorted
+ * by district, chain, kind. Costs a pass over every stored posting. */
+gx_err gx_report_range(gx_broker *b, const gx_stats_filter *f, gx_stats_table *out);
+void gx_stats_table_fini(gx_stats_table *t);
+/* Fills each row's district and chain names (borrowed from the vocabulary). */
+void gx_report_names(const gx_broker *b, gx_stats_table *t);
+/* Counts a committed event into the minute flow. */
+void gx_report_flow(gx_obs *o, const char *topic, int64_t now);
+/* Sets up the histograms' bounds. */
+void gx_report_init(gx_obs *o, int64_t now_ms);
+
+/* A demand's first match, kept for time-to-first-match and "found a local
+ * supplier" statistics (GX_T_FIRST; 22 bytes on disk, big-endian). */
+typedef struct gx_first_match {
+    int64_t at;                       /* unix seconds */
+    uint64_t offer_id;
+    char county[GX_COUNTY_LEN + 1];   /* the supplier's county */
+} gx_first_match;
+gx_err gx_first_match_get(gx_txn *t, uint64_t demand_id, gx_first_match *out);
 
 /* ---- notify.c (all inside the current child transaction) */
 /* Writes one notice to firm's inbox with the next sequence number. */

@@ -27,6 +27,8 @@ void gx_request_fini(gx_request *r)
     gx_offer_fini(&r->offer);
     gx_sub_fini(&r->sub);
     free(r->text);
+    free(r->stats.district);
+    free(r->stats.industry);
     memset(r, 0, sizeof *r);
 }
 
@@ -428,9 +430,27 @@ static gx_err s_dec_body(s_dec *d, const s_env *e, gx_request *r)
         r->type = GX_REQ_LIST_POSTINGS;
         r->flag = e->list_postings->include_closed;
         return GX_OK;
-    case GONGXU__V1__ENVELOPE__BODY_GET_STATS:
+    case GONGXU__V1__ENVELOPE__BODY_GET_STATS: {
+        const Gongxu__V1__GetStats *m = e->get_stats;
+        gx_stats_req *q = &r->stats;
         r->type = GX_REQ_GET_STATS;
+        if ((err = s_enum(d, m->kind, GX_KIND__COUNT - 1, "get_stats.kind")))
+            return err;
+        q->kind = (gx_kind)m->kind;
+        if (m->from && m->from[0] && gx_date_parse(m->from, &q->from_day) != GX_OK)
+            return s_fail(d, GX_ERR_INVALID, "get_stats.from", "from: '%.40s' is not a date YYYY-MM-DD", m->from);
+        if (m->to && m->to[0] && gx_date_parse(m->to, &q->to_day) != GX_OK)
+            return s_fail(d, GX_ERR_INVALID, "get_stats.to", "to: '%.40s' is not a date YYYY-MM-DD", m->to);
+        if (q->from_day && q->to_day && q->to_day < q->from_day)
+            return s_fail(d, GX_ERR_INVALID, "get_stats.to", "to (%s) is before from (%s)", m->to, m->from);
+        if ((m->district && m->district[0] &&
+             (err = s_str(d, m->district, false, "get_stats.district", &q->district))) ||
+            (m->industry && m->industry[0] &&
+             (err = s_str(d, m->industry, false, "get_stats.industry", &q->industry))))
+            return err;
+        q->breakdown = m->breakdown || q->from_day || q->to_day || q->district || q->industry || q->kind;
         return GX_OK;
+    }
     case GONGXU__V1__ENVELOPE__BODY_PING:
         r->type = GX_REQ_PING;
         return GX_OK;
@@ -943,6 +963,35 @@ gx_err gx_codec_encode_reply(const gx_reply *r, gx_buf *out)
         s->demands_unmatched = es->demands_unmatched;
         s->notices = r->stats->notices;
         s->requests = r->stats->requests;
+        s->from = s_s(r->stats->from);
+        s->to = s_s(r->stats->to);
+        if (r->stats->n_rows) {
+            s->n_rows = r->stats->n_rows;
+            s->rows = s_alloc(&a, s->n_rows * sizeof *s->rows);
+            if (!s->rows)
+                goto oom;
+            for (size_t i = 0; i < s->n_rows; i++) {
+                const gx_stats_row *x = &r->stats->rows[i];
+                Gongxu__V1__StatsRow *m;
+                NEW(&a, Gongxu__V1__StatsRow, GONGXU__V1__STATS_ROW__INIT, m);
+                s->rows[i] = m;
+                m->district = s_s(x->district);
+                m->district_name = s_s(x->district_name);
+                m->chain = s_s(x->chain);
+                m->chain_name = s_s(x->chain_name);
+                m->kind = (Gongxu__V1__Kind)x->kind;
+                m->demands_posted = x->demands_posted;
+                m->demands_open = x->demands_open;
+                m->demands_matched = x->demands_matched;
+                m->demands_matched_local = x->demands_matched_local;
+                m->demands_awarded = x->demands_awarded;
+                m->offers_posted = x->offers_posted;
+                m->offers_open = x->offers_open;
+                m->fill_rate = x->fill_rate;
+                m->ttfm_p50_s = x->ttfm_p50_s;
+                m->ttfm_mean_s = x->ttfm_mean_s;
+            }
+        }
         if (!(s->demands_by_kind = s_counts(&a, es->demands_by_kind, GX_KIND__COUNT, s_kind_name, &s->n_demands_by_kind)) ||
             !(s->near_misses_by_rule =
                   s_counts(&a, es->near_misses_by_rule, GX_RULE__COUNT, s_rule_name, &s->n_near_misses_by_rule)))

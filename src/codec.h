@@ -59,6 +59,16 @@ typedef enum gx_req_type {
     GX_REQ__COUNT
 } gx_req_type;
 
+/* GetStats: what range and breakdown is asked for. */
+typedef struct gx_stats_req {
+    bool breakdown;         /* the table is wanted (set also by any filter) */
+    int32_t from_day;       /* days since 1970-01-01, first included; 0 = open */
+    int32_t to_day;         /* last day included; 0 = open */
+    char *district;         /* NULL = all */
+    char *industry;         /* NULL = all */
+    gx_kind kind;           /* 0 = all */
+} gx_stats_req;
+
 /* One decoded request. Which fields are set depends on type. */
 typedef struct gx_request {
     uint64_t request_id;                 /* echoed in the reply */
@@ -74,6 +84,7 @@ typedef struct gx_request {
     bool flag;                           /* HELLO operator, REGISTER override_check,
                                             RESUME from_last_ack, LIST include_closed */
     char *text;                          /* HELLO client, INTEREST message, DECLINE reason, BACKUP dest */
+    gx_stats_req stats;                  /* GET_STATS */
     double quantity;                     /* AWARD */
 } gx_request;
 void gx_request_fini(gx_request *r);
@@ -98,10 +109,25 @@ typedef struct gx_candidate_view {
     const gx_explain *expl;     /* may be NULL */
 } gx_candidate_view;
 
+/* One row of statistics by district column, industry chain and kind. */
+typedef struct gx_stats_row {
+    char district[65];                  /* column id */
+    char chain[4];                      /* industry chain: section + division, "C36" */
+    gx_kind kind;
+    uint64_t demands_posted, demands_open, demands_matched, demands_matched_local, demands_awarded;
+    uint64_t offers_posted, offers_open; /* an offer counts under each kind it serves */
+    double fill_rate;                   /* matched / posted */
+    double ttfm_sum_s, ttfm_mean_s, ttfm_p50_s; /* time to first match; -1 when none matched */
+    const char *district_name, *chain_name; /* for people; may be NULL */
+} gx_stats_row;
+
 typedef struct gx_stats_view {
     int64_t at;                          /* when taken */
     const gx_engine_stats *engine;       /* engine counts */
     uint64_t notices, requests;          /* since start */
+    const gx_stats_row *rows;            /* the table, n_rows (may be 0) */
+    size_t n_rows;
+    const char *from, *to;               /* the range asked, "" when open */
 } gx_stats_view;
 
 typedef enum gx_reply_type {

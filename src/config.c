@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http.h"
 #include "log.h"
 
 typedef enum { S_STR, S_INT, S_DBL, S_BOOL } s_type;
@@ -30,6 +31,11 @@ typedef struct s_key {
 static const s_key s_keys[] = {
     {"listen", STR(listen), 0, 0, "tcp://127.0.0.1:7450", false, "client endpoint (ZeroMQ ROUTER)"},
     {"monitor", STR(monitor), 0, 0, "tcp://127.0.0.1:7451", false, "operator monitor stream (ZeroMQ PUB); empty disables"},
+    {"http_listen", STR(http_listen), 0, 0, "127.0.0.1:7452", false,
+     "operator HTTP (dashboard, /metrics, /healthz, /readyz, /api/snapshot, /events) as ADDRESS:PORT; empty disables"},
+    {"http_allow_remote", BOOL(http_allow_remote), 0, 0, "false", false,
+     "let http_listen bind a non-loopback address (the HTTP side has no authentication: put a proxy with TLS and auth in front)"},
+    {"events_replay", INT(events_replay), 16, 1000000, "4096", false, "match-flow events kept for /events Last-Event-ID replay"},
     {"data_dir", STR(data_dir), 0, 0, "./var/gongxu", false, "LMDB data directory"},
     {"vocabulary", STR(vocabulary), 0, 0, "", true, "vocabulary file; empty means the embedded default"},
     {"log_level", STR(log_level), 0, 0, "info", true, "err, warning, notice, info or debug"},
@@ -266,6 +272,21 @@ gx_err gx_config_validate(const gx_config *c, char *err, size_t errlen)
     if (w <= 0) {
         snprintf(err, errlen, "every score weight is 0: at least one must be positive");
         return GX_ERR_CONFIG;
+    }
+    if (c->http_listen[0]) {
+        char host[64], why[256];
+        uint16_t port;
+        if (!gx_http_parse_listen(c->http_listen, host, sizeof host, &port, why, sizeof why)) {
+            snprintf(err, errlen, "http_listen: %s", why);
+            return GX_ERR_CONFIG;
+        }
+        if (!c->http_allow_remote && !gx_http_is_loopback(host)) {
+            snprintf(err, errlen,
+                     "http_listen: %s is not a loopback address, and the operator HTTP side has no authentication; "
+                     "set http_allow_remote = true to bind it anyway (behind a proxy with TLS and auth)",
+                     c->http_listen);
+            return GX_ERR_CONFIG;
+        }
     }
     if (!c->listen[0] || !c->data_dir[0]) {
         snprintf(err, errlen, "%s must not be empty", !c->listen[0] ? "listen" : "data_dir");

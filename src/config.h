@@ -20,6 +20,9 @@
 typedef struct gx_config {
     char listen[GX_CONFIG_STR_MAX];      /* client ROUTER endpoint */
     char monitor[GX_CONFIG_STR_MAX];     /* monitor PUB endpoint ("" = off) */
+    char http_listen[GX_CONFIG_STR_MAX]; /* operator HTTP ADDRESS:PORT ("" = off) */
+    bool http_allow_remote;              /* allow a non-loopback http_listen */
+    int64_t events_replay;               /* /events replay buffer, events */
     char data_dir[GX_CONFIG_STR_MAX];    /* LMDB directory */
     char vocabulary[GX_CONFIG_STR_MAX];  /* vocabulary file ("" = embedded) */
     char log_level[16];                  /* err .. debug */

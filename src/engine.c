@@ -1790,3 +1790,25 @@ void gx_engine_stats_get(const gx_engine *e, gx_engine_stats *out)
         }
     }
 }
+
+void gx_engine_each_demand(const gx_engine *e, gx_engine_demand_fn fn, void *ctx)
+{
+    for (int k = 1; k < GX_KIND__COUNT; k++)
+        for (size_t i = 0; i < e->dk[k].n; i++) {
+            const s_dem *d = e->dk[k].v[i];
+            uint32_t by_rule[GX_RULE__COUNT] = {0};
+            for (size_t j = 0; j < d->n_nm; j++)
+                if (d->nm[j].rule > GX_RULE_NONE && d->nm[j].rule < GX_RULE__COUNT)
+                    by_rule[d->nm[j].rule]++;
+            fn(ctx, &d->d, d->f, d->n_m, by_rule);
+        }
+}
+
+void gx_engine_each_offer(const gx_engine *e, gx_engine_offer_fn fn, void *ctx)
+{
+    for (size_t i = 0; i < e->offers.cap; i++) {
+        const s_off *o = e->offers.s[i].val;
+        if (o)
+            fn(ctx, &o->o, o->f);
+    }
+}

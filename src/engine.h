@@ -176,4 +176,13 @@ size_t gx_engine_near_misses(const gx_engine *e, uint64_t demand_id, uint64_t *o
 
 void gx_engine_stats_get(const gx_engine *e, gx_engine_stats *out);
 
+/* Visits every open demand (by kind, in no useful order) with its number of
+ * matches and how many of its near misses failed each rule; and every open
+ * offer once. For operator reports: O(open postings). */
+typedef void (*gx_engine_demand_fn)(void *ctx, const gx_demand *d, const gx_firm *owner, size_t n_matches,
+                                    const uint32_t nm_by_rule[GX_RULE__COUNT]);
+typedef void (*gx_engine_offer_fn)(void *ctx, const gx_offer *o, const gx_firm *owner);
+void gx_engine_each_demand(const gx_engine *e, gx_engine_demand_fn fn, void *ctx);
+void gx_engine_each_offer(const gx_engine *e, gx_engine_offer_fn fn, void *ctx);
+
 #endif

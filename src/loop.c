@@ -7,11 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
 #include "auth.h"
+#include "http.h"
 #include "log.h"
 
 /* One ZAP request (RFC 27) waiting for its answer. */
@@ -41,6 +43,8 @@ struct gx_loop {
     gx_loop_reload_fn reload;      /* rebuilds the config on SIGHUP */
     void *reload_ctx;
     gx_broker_io io;               /* how the broker sends */
+    gx_http *http;                 /* operator HTTP, NULL when off */
+    uint64_t watchdog_us;          /* systemd WatchdogSec, 0 when off */
 };
 
 static int64_t s_now_ms(void)
@@ -71,6 +75,12 @@ static void s_publish(void *ctx, const char *topic, const void *data, size_t len
     /* PUB drops at its high-water mark: the monitor never slows the broker. */
     if (zmq_send(l->pub, topic, strlen(topic), ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0)
         zmq_send(l->pub, data, len, ZMQ_DONTWAIT);
+}
+
+static void s_publish_json(void *ctx, const char *topic, const char *json)
+{
+    gx_loop *l = ctx;
+    gx_http_event(l->http, topic, json);
 }
 
 static gx_err s_bind(gx_loop *l, void *sock, const char *endpoint, char *bound, size_t boundlen, char *err,
@@ -107,7 +117,7 @@ gx_err gx_loop_new(const gx_config *cfg, gx_broker *b, gx_loop_reload_fn reload,
     l->sigfd = -1;
     l->reload = reload;
     l->reload_ctx = reload_ctx;
-    l->io = (gx_broker_io){l, s_send, s_publish};
+    l->io = (gx_broker_io){l, s_send, s_publish, s_publish_json};
     sigset_t mask;
     sigemptyset(&mask);
     sigaddset(&mask, SIGTERM);
@@ -176,6 +186,12 @@ gx_err gx_loop_new(const gx_config *cfg, gx_broker *b, gx_loop_reload_fn reload,
         if ((rc = s_bind(l, l->pub, cfg->monitor, l->monitor_endpoint, sizeof l->monitor_endpoint, err, errlen)))
             goto out;
     }
+    if (cfg->http_listen[0]) {
+        gx_http_opts ho = {.listen = cfg->http_listen, .allow_remote = cfg->http_allow_remote,
+                           .replay = (size_t)cfg->events_replay, .page = gx_broker_http_page, .page_ctx = b};
+        if ((rc = gx_http_new(&ho, &l->http, err, errlen)))
+            goto out;
+    }
     rc = GX_OK;
 out:
     memset(sec, 0, sizeof sec); /* the secret key stays only inside libzmq */
@@ -198,6 +214,11 @@ const char *gx_loop_monitor_endpoint(const gx_loop *l)
 const char *gx_loop_server_key(const gx_loop *l)
 {
     return l->server_pub;
+}
+
+const char *gx_loop_http_url(const gx_loop *l)
+{
+    return l->http ? gx_http_url(l->http) : "";
 }
 
 /* Sends the ZAP reply for r: version, request id, status, text, user id, metadata. */
@@ -357,7 +378,14 @@ static size_t s_batch(gx_loop *l)
     return n;
 }
 
-static void s_reload(gx_loop *l)
+static uint64_t s_mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void s_reload_apply(gx_loop *l)
 {
     gx_config next;
     char err[512];
@@ -375,21 +403,48 @@ static void s_reload(gx_loop *l)
     gx_log(GX_LOG_NOTICE, "configuration reloaded");
 }
 
+/* SIGHUP: systemd hears RELOADING=1 before and READY=1 after (ExecReload). */
+static void s_reload(gx_loop *l)
+{
+    sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long)s_mono_us());
+    s_reload_apply(l);
+    sd_notify(0, "READY=1\nSTATUS=serving");
+}
+
 gx_err gx_loop_run(gx_loop *l)
 {
     bool stop = false;
     int64_t next_expiry = s_now_ms() + l->cfg.expiry_interval_ms;
     int64_t next_warning = s_now_ms() + 60000;
     int64_t next_retention = s_now_ms() + l->cfg.retention_interval_ms;
+    int64_t next_watchdog = 0;
+    if (sd_watchdog_enabled(0, &l->watchdog_us) <= 0)
+        l->watchdog_us = 0;
+    gx_broker_set_serving(l->broker, true, 0);
+    sd_notifyf(0, "READY=1\nSTATUS=serving %s%s%s\nMAINPID=%lu", l->endpoint, l->http ? ", http " : "",
+               l->http ? gx_http_url(l->http) : "", (unsigned long)getpid());
     while (!stop) {
-        zmq_pollitem_t items[3] = {{l->router, 0, ZMQ_POLLIN, 0}, {NULL, l->sigfd, ZMQ_POLLIN, 0},
+        zmq_pollitem_t items[4] = {{l->router, 0, ZMQ_POLLIN, 0}, {NULL, l->sigfd, ZMQ_POLLIN, 0},
+                                   {NULL, l->http ? gx_http_fd(l->http) : -1, ZMQ_POLLIN, 0},
                                    {l->zap, 0, ZMQ_POLLIN, 0}};
         int64_t now = s_now_ms();
         int64_t next_timer = next_expiry < next_retention ? next_expiry : next_retention;
+        if (l->watchdog_us && next_watchdog < next_timer)
+            next_timer = next_watchdog;
         long timeout = (long)(next_timer > now ? next_timer - now : 0);
         if ((gx_broker_pending(l->broker) || l->n_held) && timeout > 10)
             timeout = 10; /* a peer was full, or handshakes wait for the rate: retry soon */
-        if (zmq_poll(items, l->zap ? 3 : 2, timeout) < 0) {
+        if (l->http) {
+            long ht = gx_http_timeout_ms(l->http);
+            if (ht >= 0 && ht < timeout)
+                timeout = ht;
+        }
+        int n_items = l->zap ? 4 : 3;
+        if (!l->http) { /* no HTTP: the ZAP socket moves into its slot */
+            items[2] = items[3];
+            n_items--;
+        }
+        if (zmq_poll(items, n_items, timeout) < 0) {
             if (zmq_errno() == EINTR)
                 continue;
             gx_log(GX_LOG_ERR, "zmq_poll: %s", zmq_strerror(zmq_errno()));
@@ -406,7 +461,7 @@ gx_err gx_loop_run(gx_loop *l)
                 }
             }
         }
-        if (l->zap && (items[2].revents & ZMQ_POLLIN))
+        if (l->zap && (items[n_items - 1].revents & ZMQ_POLLIN))
             s_zap(l);
         if (l->n_held)
             s_zap_release(l);
@@ -427,7 +482,17 @@ gx_err gx_loop_run(gx_loop *l)
         }
         if (gx_broker_pending(l->broker))
             gx_broker_pump(l->broker, &l->io);
+        if (l->http) {
+            gx_broker_set_serving(l->broker, true, gx_http_streams(l->http));
+            gx_http_run(l->http, now);
+        }
+        if (l->watchdog_us && now >= next_watchdog) {
+            sd_notify(0, "WATCHDOG=1");
+            next_watchdog = now + (int64_t)(l->watchdog_us / 2000);
+        }
     }
+    gx_broker_set_serving(l->broker, false, 0);
+    sd_notify(0, "STOPPING=1\nSTATUS=stopping: answering requests already waiting");
     /* Requests already waiting are answered, for at most a second: a client
      * that keeps sending must not keep the broker from stopping. */
     zmq_unbind(l->router, l->endpoint);
@@ -442,6 +507,7 @@ void gx_loop_destroy(gx_loop **pl)
     gx_loop *l = *pl;
     if (!l)
         return;
+    gx_http_destroy(&l->http);
     if (l->router)
         zmq_close(l->router);
     if (l->pub)

@@ -1,8 +1,11 @@
 /* loop.h — the event loop: the only owner of sockets.
  *
  * Binds the client ROUTER (ZMQ_ROUTER_MANDATORY, so a full or vanished peer is
- * an error we see instead of a silent drop) and the monitor PUB, and polls them
- * together with a signalfd (SIGTERM/SIGINT stop, SIGHUP reloads). Each wake-up
+ * an error we see instead of a silent drop), the monitor PUB and the operator
+ * HTTP side (http.h), and polls them together with a signalfd (SIGTERM/SIGINT
+ * stop, SIGHUP reloads). Speaks systemd's sd_notify protocol when NOTIFY_SOCKET
+ * is set: READY=1 once bound, RELOADING=1 / READY=1 around a reload,
+ * STOPPING=1, and WATCHDOG=1 at half of WatchdogSec. Each wake-up
  * drains up to batch_max waiting requests into one broker batch: one durable
  * commit, then every reply. Timers drive validity expiry and retries of
  * deliveries that hit a high-water mark. Single thread. */
@@ -29,6 +32,8 @@ gx_err gx_loop_new(const gx_config *cfg, gx_broker *b, gx_loop_reload_fn reload,
 /* The endpoints actually bound (a "*" port resolved), for logs and tests. */
 const char *gx_loop_endpoint(const gx_loop *l);
 const char *gx_loop_monitor_endpoint(const gx_loop *l);
+/* The operator HTTP side's URL ("http://127.0.0.1:7452"), "" when off. */
+const char *gx_loop_http_url(const gx_loop *l);
 /* The broker's CURVE public key (Z85), "" in --insecure-dev mode. */
 const char *gx_loop_server_key(const gx_loop *l);
 

@@ -73,7 +73,7 @@ static void s_usage(FILE *out)
             "registered for them (gongxu register-key).\n"
             "\n"
             "Once bound, gongxud prints one line on stdout:\n"
-            "  gongxud ready listen=ENDPOINT monitor=ENDPOINT server_key=Z85\n"
+            "  gongxud ready listen=ENDPOINT monitor=ENDPOINT server_key=Z85 http=URL\n"
             "\n"
             "exit status: 0 stopped cleanly; 64 usage; 78 configuration; 74 data directory;\n"
             "71 sockets could not be bound; 70 internal error.\n");
@@ -186,8 +186,9 @@ int main(int argc, char **argv)
     }
     gx_log(GX_LOG_INFO, "gongxud %s serving %s (monitor %s), data in %s", GX_VERSION, gx_loop_endpoint(loop),
            cfg.monitor[0] ? gx_loop_monitor_endpoint(loop) : "off", cfg.data_dir);
-    printf("gongxud ready listen=%s monitor=%s server_key=%s\n", gx_loop_endpoint(loop),
-           cfg.monitor[0] ? gx_loop_monitor_endpoint(loop) : "", cfg.insecure_dev ? "" : gx_loop_server_key(loop));
+    printf("gongxud ready listen=%s monitor=%s server_key=%s http=%s\n", gx_loop_endpoint(loop),
+           cfg.monitor[0] ? gx_loop_monitor_endpoint(loop) : "", cfg.insecure_dev ? "" : gx_loop_server_key(loop),
+           gx_loop_http_url(loop));
     fflush(stdout);
     if (gx_loop_run(loop) != GX_OK)
         status = EX_SOFTWARE;

@@ -184,6 +184,44 @@ static const gx_explain *s_explained(gx_broker *b, s_xcache *c, uint64_t demand_
     return x;
 }
 
+#define S_FIRST_LEN (8 + 8 + GX_COUNTY_LEN)
+
+gx_err gx_first_match_get(gx_txn *t, uint64_t demand_id, gx_first_match *out)
+{
+    uint8_t key[8];
+    const void *v;
+    size_t vl;
+    gx_store_be64(key, demand_id);
+    gx_err err = gx_store_get(t, GX_T_FIRST, key, sizeof key, &v, &vl);
+    if (err)
+        return err;
+    if (vl != S_FIRST_LEN)
+        return gx_store_failf(t, GX_ERR_INTERNAL, "first_match %llu: %zu bytes, want %d",
+                              (unsigned long long)demand_id, vl, S_FIRST_LEN);
+    out->at = (int64_t)gx_store_from_be64(v);
+    out->offer_id = gx_store_from_be64((const uint8_t *)v + 8);
+    memcpy(out->county, (const uint8_t *)v + 16, GX_COUNTY_LEN);
+    out->county[GX_COUNTY_LEN] = '\0';
+    return GX_OK;
+}
+
+/* Records the demand's first match, once. */
+static gx_err s_first_match(gx_broker *b, uint64_t demand_id, uint64_t offer_id, const gx_firm *of)
+{
+    uint8_t key[8], val[S_FIRST_LEN] = {0};
+    const void *v;
+    size_t vl;
+    gx_store_be64(key, demand_id);
+    gx_err err = gx_store_get(b->child, GX_T_FIRST, key, sizeof key, &v, &vl);
+    if (err != GX_ERR_NOT_FOUND)
+        return err;
+    gx_store_be64(val, (uint64_t)b->now);
+    gx_store_be64(val + 8, offer_id);
+    if (of)
+        memcpy(val + 16, of->county, GX_COUNTY_LEN);
+    return gx_store_put(b->child, GX_T_FIRST, key, sizeof key, val, sizeof val);
+}
+
 static gx_err s_on_match(gx_broker *b, s_xcache *c, const gx_fx *f)
 {
     const gx_demand *d = gx_engine_demand(b->engine, f->demand_id);
@@ -196,8 +234,10 @@ static gx_err s_on_match(gx_broker *b, s_xcache *c, const gx_fx *f)
                            .industry = d->industry, .district = df ? gx_firm_district(df) : NULL, .score = f->score,
                            .detail = of ? gx_firm_district(of) : NULL};
     gx_broker_event(b, &ev);
+    gx_err err = s_first_match(b, d->id, o->id, of);
     uint8_t flags, rule;
-    gx_err err = gx_notify_told_get(b, d->id, o->owner, &flags, &rule);
+    if (!err)
+        err = gx_notify_told_get(b, d->id, o->owner, &flags, &rule);
     if (err || (flags & GX_TOLD_MATCH))
         return err;
     const gx_explain *x = s_explained(b, c, d->id, o->id, &err);

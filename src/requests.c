@@ -1132,10 +1132,32 @@ static void s_get_stats(s_req *q)
         return;
     gx_engine_stats es;
     gx_engine_stats_get(q->b->engine, &es);
+    const gx_stats_req *sr = &q->r->stats;
+    char from[11] = "", to[11] = "";
     gx_stats_view sv = {.at = q->b->now, .engine = &es, .notices = q->b->counters.notices,
-                        .requests = q->b->counters.requests};
+                        .requests = q->b->counters.requests, .from = from, .to = to};
+    gx_stats_table t = {0};
+    if (sr->breakdown) {
+        int64_t off = q->b->cfg.utc_offset_minutes * 60;
+        gx_stats_filter f = {.from = sr->from_day ? (int64_t)sr->from_day * 86400 - off : 0,
+                             .to = sr->to_day ? ((int64_t)sr->to_day + 1) * 86400 - off : 0,
+                             .district = sr->district, .industry = sr->industry, .kind = sr->kind};
+        if (sr->from_day)
+            gx_date_format(sr->from_day, from);
+        if (sr->to_day)
+            gx_date_format(sr->to_day, to);
+        gx_err err = gx_report_range(q->b, &f, &t);
+        if (err) {
+            s_error(q, err, NULL, "could not read the statistics from the store: %s", gx_err_str(err));
+            return;
+        }
+        gx_report_names(q->b, &t);
+        sv.rows = t.rows;
+        sv.n_rows = t.n;
+    }
     gx_reply rep = {.type = GX_REPLY_STATS, .stats = &sv};
     s_reply(q, &rep);
+    gx_stats_table_fini(&t);
 }
 
 void gx_requests_handle(gx_broker *b, gx_session *s, const void *rid, size_t rid_len, gx_request *r)

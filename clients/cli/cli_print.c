@@ -365,6 +365,46 @@ static void s_stats(const Gongxu__V1__Stats *s)
     printf("%-16s%" PRIu64 "\n", "requests", s->requests);
     s_counts("demands by kind", s->n_demands_by_kind, s->demands_by_kind, s_key_word);
     s_counts("near misses by rule", s->n_near_misses_by_rule, s->near_misses_by_rule, s_key_word);
+    if (!s->n_rows && !s->from[0] && !s->to[0])
+        return;
+    printf("\npostings created %s%s .. %s: %zu row%s\n", s->from[0] ? "from " : "", s->from[0] ? s->from : "the start",
+           s->to[0] ? s->to : "today", s->n_rows, s->n_rows == 1 ? "" : "s");
+    if (!s->n_rows)
+        return;
+    printf("%-10s %-5s %-20s %8s %8s %8s %6s %8s %6s %9s %9s\n", "district", "chain", "kind", "demands", "matched",
+           "local", "fill", "awarded", "offers", "ttfm p50", "ttfm avg");
+    uint64_t tp = 0, tm = 0, tl = 0, ta = 0, to = 0;
+    for (size_t i = 0; i < s->n_rows; i++) {
+        const Gongxu__V1__StatsRow *r = s->rows[i];
+        const ProtobufCEnumValue *k = protobuf_c_enum_descriptor_get_value(&gongxu__v1__kind__descriptor, r->kind);
+        char p50[16] = "-", avg[16] = "-";
+        if (r->ttfm_p50_s >= 0)
+            snprintf(p50, sizeof p50, "%.0fs", r->ttfm_p50_s);
+        if (r->ttfm_mean_s >= 0)
+            snprintf(avg, sizeof avg, "%.0fs", r->ttfm_mean_s);
+        printf("%-10s %-5s %-20s %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %5.0f%% %8" PRIu64 " %6" PRIu64 " %9s %9s\n",
+               r->district, r->chain, k ? s_key_word(k->name) : "?", r->demands_posted, r->demands_matched,
+               r->demands_matched_local, r->fill_rate * 100, r->demands_awarded, r->offers_posted, p50, avg);
+        tp += r->demands_posted;
+        tm += r->demands_matched;
+        tl += r->demands_matched_local;
+        ta += r->demands_awarded;
+        to += r->offers_posted;
+    }
+    printf("%-10s %-5s %-20s %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %5.0f%% %8" PRIu64 " %6" PRIu64 "\n", "total", "",
+           "", tp, tm, tl, tp ? 100.0 * (double)tm / (double)tp : 0.0, ta, to);
+    printf("(districts: ");
+    const char *sep = "";
+    for (size_t i = 0; i < s->n_rows; i++) {
+        bool seen = false;
+        for (size_t j = 0; j < i; j++)
+            seen |= strcmp(s->rows[j]->district, s->rows[i]->district) == 0;
+        if (!seen) {
+            printf("%s%s = %s", sep, s->rows[i]->district, s->rows[i]->district_name);
+            sep = "; ";
+        }
+    }
+    printf(")\n");
 }
 
 /* ------------------------------------------------------------------ replies */

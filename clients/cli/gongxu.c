@@ -59,7 +59,12 @@ static const char s_help[] =
     "  shortlist DEMAND_ID                  ranked candidates, each rule PASS/FAIL with its detail\n"
     "  show ID                              one posting\n"
     "  list [--all]                         your postings (--all: closed ones too)\n"
-    "  stats                                broker statistics\n"
+    "  stats [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--district D] [--industry PREFIX]\n"
+    "        [--kind KIND] [--breakdown]     broker statistics (operator); with a range, a filter or\n"
+    "                                       --breakdown also postings created in the range by\n"
+    "                                       district (410611, hebi.etdz, hebi.urdz, city, other),\n"
+    "                                       industry chain and kind: matched, local, fill rate,\n"
+    "                                       time to first match\n"
     "  ping                                 check that the broker answers\n"
     "  keygen PATH                          make a CURVE key pair: PATH.key (both keys, mode 0600)\n"
     "                                       and PATH.pub; prints the public key; never overwrites\n"
@@ -582,10 +587,43 @@ static int s_cmd_list(gx_cli *g, int argc, char **argv)
 
 static int s_cmd_stats(gx_cli *g, int argc, char **argv)
 {
+    static const struct option opts[] = {
+        {"from", required_argument, NULL, GX_CLI_OPT_BASE + 0},
+        {"to", required_argument, NULL, GX_CLI_OPT_BASE + 1},
+        {"district", required_argument, NULL, GX_CLI_OPT_BASE + 2},
+        {"industry", required_argument, NULL, GX_CLI_OPT_BASE + 3},
+        {"kind", required_argument, NULL, GX_CLI_OPT_BASE + 4},
+        {"breakdown", no_argument, NULL, GX_CLI_OPT_BASE + 5},
+        {NULL, 0, NULL, 0},
+    };
     s_args a;
     char **pos = NULL;
-    int rc = s_parse(g, argc, argv, s_no_opts, &a, 0, 0, "no arguments", &pos);
-    return rc != 0 ? rc : s_request(g, "get_stats", json_object());
+    int rc = s_parse(g, argc, argv, opts, &a, 0, 0, "no arguments, only options", &pos);
+    if (rc != 0)
+        return rc;
+    for (int i = 0; i < 2; i++)
+        if (a.val[i] && !gx_cli_date(a.val[i]))
+            return gx_cli_usage(g, "--%s: expected a date YYYY-MM-DD, got \"%s\"", opts[i].name, a.val[i]);
+    if (a.val[0] && a.val[1] && strcmp(a.val[1], a.val[0]) < 0)
+        return gx_cli_usage(g, "--to %s is before --from %s", a.val[1], a.val[0]);
+    json_t *body = json_object();
+    static const char *const keys[] = {"from", "to", "district", "industry"};
+    for (int i = 0; i < 4; i++)
+        if (a.val[i])
+            json_object_set_new(body, keys[i], json_string(a.val[i]));
+    if (a.val[4]) {
+        const ProtobufCEnumValue *v = gx_cli_enum(&gongxu__v1__kind__descriptor, "", a.val[4]);
+        if (!v) {
+            char words[256];
+            json_decref(body);
+            return gx_cli_usage(g, "--kind: expected one of %s, got \"%s\"",
+                                gx_cli_enum_words(&gongxu__v1__kind__descriptor, "", words, sizeof words), a.val[4]);
+        }
+        json_object_set_new(body, "kind", json_string(v->name));
+    }
+    if (a.val[5])
+        json_object_set_new(body, "breakdown", json_true());
+    return s_request(g, "get_stats", body);
 }
 
 static int s_cmd_help(gx_cli *g, int argc, char **argv)

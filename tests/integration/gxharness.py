@@ -56,11 +56,12 @@ class Broker:
         self.proc = None
         self.endpoint = None
         self.monitor = None
+        self.http = None
         self.log_path = os.path.join(self.tmp, "gongxud.log")
 
     def start(self, timeout=10):
         args = [GONGXUD, "-d", self.data_dir, "-l", "tcp://127.0.0.1:*", "-m", "tcp://127.0.0.1:*",
-                "--log-level", "debug"] + self.extra_args
+                "-o", "http_listen=127.0.0.1:0", "--log-level", "debug"] + self.extra_args
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.log, stdin=subprocess.DEVNULL)
         deadline = time.time() + timeout
@@ -76,6 +77,7 @@ class Broker:
             raise RuntimeError("gongxud did not become ready:\n" + self.read_log())
         fields = dict(f.split("=", 1) for f in line.decode().split()[2:])
         self.endpoint, self.monitor = fields["listen"], fields["monitor"]
+        self.http = fields.get("http") or None  # operator HTTP base URL
         self.server_key = fields.get("server_key") or None
         return self
 

@@ -90,7 +90,8 @@ class Daemon(unittest.TestCase):
             lines[at + 1] = " 00000063"  # schema 99
             subprocess.run(["mdb_load", "-s", "meta", broker.data_dir], input="\n".join(lines).encode() + b"\n",
                            check=True)
-            r = subprocess.run([GONGXUD, "-d", broker.data_dir, "-l", "tcp://127.0.0.1:*", "-m", ""],
+            r = subprocess.run([GONGXUD, "-d", broker.data_dir, "-l", "tcp://127.0.0.1:*", "-m", "",
+                                "-o", "http_listen=127.0.0.1:0"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
             self.assertEqual(r.returncode, 74)
             self.assertIn(b"schema 99 is newer than this broker's 1", r.stderr)

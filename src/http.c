@@ -1,0 +1,428 @@
+/* http.c — libmicrohttpd in external-epoll mode, the dashboard assets and the
+ * /events stream. See http.h. */
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "log.h"
+
+#define S_EVENT_MAX 16384          /* longest event, bytes (monitor events are far smaller) */
+#define S_BLOCK 65536              /* bytes MHD asks a stream for at most */
+#define S_STREAMS_MAX 64           /* /events streams at once */
+#define S_KEEPALIVE_MS 15000       /* a comment line after this much silence */
+#define S_WAKE_MS 5000             /* how often idle streams are looked at */
+
+/* One event, kept as the bytes sent: "id: N\nevent: T\ndata: {...}\n\n". */
+typedef struct s_event {
+    uint64_t id;
+    char *text;
+    size_t len;
+} s_event;
+
+/* One /events connection. */
+typedef struct s_stream {
+    gx_http *h;
+    struct MHD_Connection *conn;
+    uint64_t next;                 /* id of the next event to send */
+    bool hello;                    /* the retry line went out */
+    bool suspended;                /* parked until an event or a wake-up */
+    int64_t last_write_ms;
+    struct s_stream *prev, *next_s;
+} s_stream;
+
+struct gx_http {
+    struct MHD_Daemon *d;
+    char url[96];
+    gx_http_page_fn page;
+    void *page_ctx;
+    s_event *ring;                 /* event id k lives at ring[k % cap] */
+    size_t cap;
+    uint64_t head;                 /* newest event id; 0 before the first */
+    s_stream *streams;             /* every open stream */
+    size_t n_streams;
+    int64_t now_ms;
+    int64_t next_wake_ms;
+    bool stopping;
+};
+
+bool gx_http_parse_listen(const char *listen, char *host, size_t hostlen, uint16_t *port, char *err, size_t errlen)
+{
+    const char *colon, *h = listen;
+    size_t n;
+    if (listen[0] == '[') {
+        const char *close = strchr(listen, ']');
+        if (!close || close[1] != ':') {
+            snprintf(err, errlen, "'%s': an IPv6 address is written [ADDRESS]:PORT", listen);
+            return false;
+        }
+        h = listen + 1;
+        n = (size_t)(close - h);
+        colon = close + 1;
+    } else {
+        colon = strrchr(listen, ':');
+        if (!colon || colon == listen) {
+            snprintf(err, errlen, "'%s' is not ADDRESS:PORT", listen);
+            return false;
+        }
+        n = (size_t)(colon - listen);
+    }
+    char *end = NULL;
+    errno = 0;
+    long p = strtol(colon + 1, &end, 10);
+    if (!colon[1] || errno || *end || p < 0 || p > 65535) {
+        snprintf(err, errlen, "'%s': the port must be a number 0..65535", listen);
+        return false;
+    }
+    if (n == 0 || n >= hostlen) {
+        snprintf(err, errlen, "'%s': bad address", listen);
+        return false;
+    }
+    memcpy(host, h, n);
+    host[n] = '\0';
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (strcmp(host, "localhost") != 0 && inet_pton(AF_INET, host, &a4) != 1 && inet_pton(AF_INET6, host, &a6) != 1) {
+        snprintf(err, errlen, "'%s': the address must be numeric (or localhost)", listen);
+        return false;
+    }
+    *port = (uint16_t)p;
+    return true;
+}
+
+bool gx_http_is_loopback(const char *host)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (strcmp(host, "localhost") == 0)
+        return true;
+    if (inet_pton(AF_INET, host, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, host, &a6) == 1)
+        return IN6_IS_ADDR_LOOPBACK(&a6);
+    return false;
+}
+
+static void s_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    gx_log(GX_LOG_INFO, "http: %s", msg);
+}
+
+/* ---- /events */
+
+static void s_unlink(s_stream *s)
+{
+    gx_http *h = s->h;
+    if (s->prev)
+        s->prev->next_s = s->next_s;
+    else
+        h->streams = s->next_s;
+    if (s->next_s)
+        s->next_s->prev = s->prev;
+    h->n_streams--;
+}
+
+static void s_stream_free(void *cls)
+{
+    s_stream *s = cls;
+    s_unlink(s);
+    free(s);
+}
+
+static uint64_t s_oldest(const gx_http *h)
+{
+    return h->head >= h->cap ? h->head - h->cap + 1 : 1;
+}
+
+/* Writes what a stream has waiting into buf; suspends it when there is nothing. */
+static ssize_t s_stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    s_stream *s = cls;
+    gx_http *h = s->h;
+    size_t n = 0;
+    if (h->stopping)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    if (!s->hello) {
+        n += (size_t)snprintf(buf, max, "retry: 2000\n\n");
+        s->hello = true;
+    }
+    if (s->next < s_oldest(h) && s->next <= h->head) {
+        /* Fell out of the replay buffer: say so, then go on from the oldest kept. */
+        int w = snprintf(buf + n, max - n, "event: gap\ndata: {\"missed_from\":%llu,\"resumes_at\":%llu}\n\n",
+                         (unsigned long long)s->next, (unsigned long long)s_oldest(h));
+        if (w > 0 && (size_t)w < max - n)
+            n += (size_t)w;
+        s->next = s_oldest(h);
+    }
+    while (s->next <= h->head) {
+        const s_event *ev = &h->ring[s->next % h->cap];
+        if (ev->len > max - n)
+            break;
+        memcpy(buf + n, ev->text, ev->len);
+        n += ev->len;
+        s->next++;
+    }
+    if (n == 0 && h->now_ms - s->last_write_ms >= S_KEEPALIVE_MS)
+        n = (size_t)snprintf(buf, max, ": keepalive\n\n");
+    if (n) {
+        s->last_write_ms = h->now_ms;
+        return (ssize_t)n;
+    }
+    MHD_suspend_connection(s->conn);
+    s->suspended = true;
+    return 0;
+}
+
+static void s_wake(gx_http *h)
+{
+    for (s_stream *s = h->streams; s; s = s->next_s)
+        if (s->suspended) {
+            s->suspended = false;
+            MHD_resume_connection(s->conn);
+        }
+}
+
+static enum MHD_Result s_events(gx_http *h, struct MHD_Connection *c)
+{
+    if (h->n_streams >= S_STREAMS_MAX) {
+        static const char msg[] = "too many /events streams\n";
+        struct MHD_Response *r = MHD_create_response_from_buffer(sizeof msg - 1, (void *)msg, MHD_RESPMEM_PERSISTENT);
+        MHD_add_response_header(r, "Retry-After", "10");
+        enum MHD_Result rc = MHD_queue_response(c, MHD_HTTP_SERVICE_UNAVAILABLE, r);
+        MHD_destroy_response(r);
+        return rc;
+    }
+    s_stream *s = calloc(1, sizeof *s);
+    if (!s)
+        return MHD_NO;
+    s->h = h;
+    s->conn = c;
+    s->next = h->head + 1; /* a new stream starts with what happens next */
+    s->last_write_ms = h->now_ms;
+    const char *last = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID");
+    if (last && *last) {
+        char *end = NULL;
+        errno = 0;
+        unsigned long long v = strtoull(last, &end, 10);
+        if (!errno && !*end && v <= h->head)
+            s->next = v + 1;
+    }
+    struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, S_BLOCK, s_stream_read, s, s_stream_free);
+    if (!r) {
+        free(s);
+        return MHD_NO;
+    }
+    s->next_s = h->streams;
+    if (h->streams)
+        h->streams->prev = s;
+    h->streams = s;
+    h->n_streams++;
+    MHD_add_response_header(r, "Content-Type", "text/event-stream; charset=utf-8");
+    MHD_add_response_header(r, "Cache-Control", "no-cache");
+    MHD_add_response_header(r, "X-Accel-Buffering", "no");
+    enum MHD_Result rc = MHD_queue_response(c, MHD_HTTP_OK, r);
+    MHD_destroy_response(r); /* the connection holds it; s_stream_free runs when it ends */
+    return rc;
+}
+
+void gx_http_event(gx_http *h, const char *type, const char *json)
+{
+    size_t jl = strlen(json);
+    if (!h || jl < 2 || json[0] != '{' || jl > S_EVENT_MAX - 128)
+        return;
+    uint64_t id = h->head + 1;
+    char idtxt[24];
+    int il = snprintf(idtxt, sizeof idtxt, "%llu", (unsigned long long)id);
+    /* data: {"id":N,<rest of json> */
+    size_t cap = jl + strlen(type) + 2 * (size_t)il + 64;
+    char *text = malloc(cap);
+    if (!text)
+        return;
+    int n = jl > 2 ? snprintf(text, cap, "id: %s\nevent: %s\ndata: {\"id\":%s,%s\n\n", idtxt, type, idtxt, json + 1)
+                   : snprintf(text, cap, "id: %s\nevent: %s\ndata: {\"id\":%s}\n\n", idtxt, type, idtxt);
+    s_event *slot = &h->ring[id % h->cap];
+    free(slot->text);
+    *slot = (s_event){id, text, (size_t)n};
+    h->head = id;
+    s_wake(h);
+}
+
+size_t gx_http_streams(const gx_http *h)
+{
+    return h ? h->n_streams : 0;
+}
+
+/* ---- requests */
+
+static enum MHD_Result s_send(struct MHD_Connection *c, int status, const char *type, struct MHD_Response *r)
+{
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, "Content-Type", type);
+    MHD_add_response_header(r, "Cache-Control", "no-cache");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(r, "Content-Security-Policy",
+                            "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'");
+    enum MHD_Result rc = MHD_queue_response(c, (unsigned)status, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
+static enum MHD_Result s_text(struct MHD_Connection *c, int status, const char *msg)
+{
+    return s_send(c, status, "text/plain; charset=utf-8",
+                  MHD_create_response_from_buffer(strlen(msg), (void *)msg, MHD_RESPMEM_MUST_COPY));
+}
+
+static enum MHD_Result s_handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                                const char *version, const char *upload, size_t *upload_size, void **con_cls)
+{
+    gx_http *h = cls;
+    if (*upload_size) { /* a body on a GET: read and ignore it */
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+        struct MHD_Response *r = MHD_create_response_from_buffer(sizeof "only GET and HEAD\n" - 1,
+                                                                 (void *)"only GET and HEAD\n", MHD_RESPMEM_PERSISTENT);
+        if (r)
+            MHD_add_response_header(r, "Allow", "GET, HEAD");
+        return s_send(c, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain; charset=utf-8", r);
+    }
+    if (strcmp(url, "/events") == 0)
+        return s_events(h, c);
+    const char *path = strcmp(url, "/") == 0 || strcmp(url, "/index.html") == 0 ? "/" : url;
+    for (size_t i = 0; i < gx_dashboard_assets_n; i++)
+        if (strcmp(gx_dashboard_assets[i].path, path) == 0)
+            return s_send(c, MHD_HTTP_OK, gx_dashboard_assets[i].type,
+                          MHD_create_response_from_buffer(gx_dashboard_assets[i].len,
+                                                          (void *)gx_dashboard_assets[i].data, MHD_RESPMEM_PERSISTENT));
+    int status = 500;
+    const char *type = "text/plain; charset=utf-8";
+    char *body = NULL;
+    size_t len = 0;
+    if (h->page && h->page(h->page_ctx, url, &status, &type, &body, &len)) {
+        if (!body)
+            return s_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
+        return s_send(c, status, type, MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE));
+    }
+    return s_text(c, MHD_HTTP_NOT_FOUND,
+                  "not found; try / (dashboard), /metrics, /healthz, /readyz, /api/snapshot, /events\n");
+}
+
+/* ---- lifecycle */
+
+gx_err gx_http_new(const gx_http_opts *o, gx_http **out, char *err, size_t errlen)
+{
+    char host[64];
+    uint16_t port;
+    *out = NULL;
+    if (!gx_http_parse_listen(o->listen, host, sizeof host, &port, err, errlen))
+        return GX_ERR_CONFIG;
+    if (!o->allow_remote && !gx_http_is_loopback(host)) {
+        snprintf(err, errlen,
+                 "http_listen %s is not a loopback address: the operator HTTP side has no authentication; "
+                 "set http_allow_remote = true to bind it anyway (behind a proxy with TLS and auth)",
+                 o->listen);
+        return GX_ERR_CONFIG;
+    }
+    gx_http *h = calloc(1, sizeof *h);
+    if (!h)
+        return GX_ERR_NOMEM;
+    h->cap = o->replay ? o->replay : 1;
+    h->ring = calloc(h->cap, sizeof *h->ring);
+    h->page = o->page;
+    h->page_ctx = o->page_ctx;
+    if (!h->ring) {
+        free(h);
+        return GX_ERR_NOMEM;
+    }
+    struct sockaddr_storage sa = {0};
+    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    bool v6 = strchr(host, ':') != NULL;
+    if (v6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&sa;
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons(port);
+        inet_pton(AF_INET6, host, &a->sin6_addr);
+        flags |= MHD_USE_IPv6;
+    } else {
+        struct sockaddr_in *a = (struct sockaddr_in *)&sa;
+        a->sin_family = AF_INET;
+        a->sin_port = htons(port);
+        inet_pton(AF_INET, strcmp(host, "localhost") == 0 ? "127.0.0.1" : host, &a->sin_addr);
+    }
+    h->d = MHD_start_daemon(flags, port, NULL, NULL, s_handle, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)256, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+                            MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log,
+                            NULL, MHD_OPTION_END);
+    if (!h->d) {
+        snprintf(err, errlen, "cannot serve HTTP on %s: %s", o->listen, errno ? strerror(errno) : "MHD refused");
+        gx_http_destroy(&h);
+        return GX_ERR_IO;
+    }
+    const union MHD_DaemonInfo *pi = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
+    snprintf(h->url, sizeof h->url, v6 ? "http://[%s]:%u" : "http://%s:%u", host, pi ? pi->port : port);
+    *out = h;
+    return GX_OK;
+}
+
+const char *gx_http_url(const gx_http *h)
+{
+    return h->url;
+}
+
+int gx_http_fd(const gx_http *h)
+{
+    const union MHD_DaemonInfo *i = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_EPOLL_FD);
+    return i ? i->epoll_fd : -1;
+}
+
+long gx_http_timeout_ms(const gx_http *h)
+{
+    MHD_UNSIGNED_LONG_LONG t;
+    long wake = h->n_streams ? S_WAKE_MS : -1;
+    if (MHD_get_timeout(h->d, &t) == MHD_YES && (wake < 0 || t < (MHD_UNSIGNED_LONG_LONG)wake))
+        return (long)t;
+    return wake;
+}
+
+void gx_http_run(gx_http *h, int64_t now_ms)
+{
+    h->now_ms = now_ms;
+    if (now_ms >= h->next_wake_ms) { /* idle streams get their keep-alive, and closed ones are noticed */
+        s_wake(h);
+        h->next_wake_ms = now_ms + S_WAKE_MS;
+    }
+    MHD_run(h->d);
+}
+
+void gx_http_destroy(gx_http **ph)
+{
+    gx_http *h = *ph;
+    if (!h)
+        return;
+    if (h->d) {
+        h->stopping = true;
+        s_wake(h);
+        MHD_run(h->d);
+        MHD_stop_daemon(h->d);
+    }
+    for (size_t i = 0; i < h->cap; i++)
+        free(h->ring[i].text);
+    free(h->ring);
+    free(h);
+    *ph = NULL;
+}

@@ -1,0 +1,81 @@
+/* http.h — the operator's HTTP side: libmicrohttpd, driven by the event loop.
+ *
+ * One MHD daemon in external-epoll mode: the loop polls gx_http_fd() next to
+ * its ZeroMQ sockets and calls gx_http_run() when it is readable or
+ * gx_http_timeout_ms() has passed, so every handler runs on the loop's thread
+ * and reads the broker without locks. Serves:
+ *  - the dashboard assets embedded at build time (src/dashboard/: "/" and its files);
+ *  - /events, server-sent events of the match flow from a bounded replay buffer
+ *    (gx_http_event appends; a reconnecting client's Last-Event-ID resumes after
+ *    that event, or gets an "event: gap" when it fell out of the buffer);
+ *  - everything else through the page callback (/metrics, /healthz, ...).
+ * GET and HEAD only. Binds loopback unless the caller allows otherwise. */
+#ifndef GX_HTTP_H
+#define GX_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+typedef struct gx_http gx_http;
+
+/* One embedded file of the dashboard (generated from src/dashboard/ at build time). */
+typedef struct gx_http_asset {
+    const char *path;           /* "/", "/app.js", "/vendor/..." */
+    const char *type;           /* Content-Type */
+    const unsigned char *data;
+    unsigned long len;
+} gx_http_asset;
+extern const gx_http_asset gx_dashboard_assets[];
+extern const size_t gx_dashboard_assets_n;
+
+/* Answers one GET for path (no query string): fills *status (200, 404, 503,
+ * ...), *type (a static string) and *body (malloc'd, *len bytes; the server
+ * frees it). Returns false for an unknown path. */
+typedef bool (*gx_http_page_fn)(void *ctx, const char *path, int *status, const char **type, char **body,
+                                size_t *len);
+
+typedef struct gx_http_opts {
+    const char *listen;        /* "ADDRESS:PORT" or "[v6]:PORT"; port 0 picks one */
+    bool allow_remote;         /* else a non-loopback address is refused */
+    size_t replay;             /* events kept for Last-Event-ID replay */
+    gx_http_page_fn page;      /* dynamic pages */
+    void *page_ctx;
+} gx_http_opts;
+
+/* Parses "ADDRESS:PORT" (IPv4, "[IPv6]", or "localhost"); false with a
+ * message in err when malformed. Resolves nothing else: names other than
+ * localhost are refused, so what is bound is what the operator read. */
+bool gx_http_parse_listen(const char *listen, char *host, size_t hostlen, uint16_t *port, char *err, size_t errlen);
+
+/* True when the address text (as parse_listen gives it) is loopback. */
+bool gx_http_is_loopback(const char *host);
+
+/* Starts the daemon (bound, not yet serving until gx_http_run).
+ * GX_ERR_CONFIG for a refused or malformed address, GX_ERR_IO when it cannot bind. */
+gx_err gx_http_new(const gx_http_opts *opts, gx_http **out, char *err, size_t errlen);
+
+/* The bound address as a URL ("http://127.0.0.1:7452"). */
+const char *gx_http_url(const gx_http *h);
+
+/* The file descriptor the loop polls for input, and how long it may wait (ms,
+ * -1 = no timeout of MHD's own). */
+int gx_http_fd(const gx_http *h);
+long gx_http_timeout_ms(const gx_http *h);
+
+/* Does all pending HTTP work without blocking. now_ms drives keep-alives. */
+void gx_http_run(gx_http *h, int64_t now_ms);
+
+/* Appends one match-flow event (type "match", "demand", ...; json an object
+ * without its id, which this adds) and wakes /events streams. */
+void gx_http_event(gx_http *h, const char *type, const char *json);
+
+/* Number of /events streams connected. */
+size_t gx_http_streams(const gx_http *h);
+
+/* Stops the daemon (closing every connection) and frees. NULLs *h, tolerates NULL. */
+void gx_http_destroy(gx_http **h);
+
+#endif

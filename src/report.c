@@ -1,0 +1,922 @@
+/* report.c — what operators read: Prometheus metrics, health, the dashboard's
+ * JSON snapshot (industry map, unmet demand, match flow) and statistics by
+ * date range. Reads the broker (engine, store, figures); changes nothing but
+ * its caches. Runs on the loop's thread like the rest of the broker. */
+#include "broker_int.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+
+#define S_BYKIND_CACHE_S 30     /* the snapshot's 30-day figures are recomputed at most this often */
+#define S_UNMET_MAX 50          /* unmet-demand groups in the snapshot */
+
+static const double s_le_seconds[GX_HIST_N] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                               0.1,    0.25,  0.5,    1,     2.5,  5,     10};
+static const double s_le_count[GX_HIST_N] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192};
+
+static const char *const s_outcome[GX_OUTCOMES] = {
+    "ok",        "malformed",    "bad_request",  "invalid",  "unknown_code",        "too_large",
+    "unauthenticated", "forbidden", "not_found", "conflict", "rate_limited",        "storage_full",
+    "internal",  "unsupported_version", "resume_gap", "other"};
+
+void gx_hist_observe(gx_hist *h, double v)
+{
+    size_t i = 0;
+    while (i < GX_HIST_N && v > h->le[i])
+        i++;
+    h->n[i]++;
+    h->count++;
+    h->sum += v;
+}
+
+void gx_report_init(gx_obs *o, int64_t now_ms)
+{
+    memset(o, 0, sizeof *o);
+    o->started_ms = now_ms;
+    o->commit_seconds.le = s_le_seconds;
+    o->notice_latency.le = s_le_seconds;
+    o->batch_requests.le = s_le_count;
+}
+
+void gx_report_flow(gx_obs *o, const char *topic, int64_t now)
+{
+    bool posting = strcmp(topic, "demand") == 0 || strcmp(topic, "offer") == 0;
+    bool match = strcmp(topic, "match") == 0;
+    if (match)
+        o->matches++;
+    else if (strcmp(topic, "near_miss") == 0)
+        o->near_misses++;
+    else if (posting)
+        o->postings[topic[0] == 'o']++;
+    if (!posting && !match)
+        return;
+    int64_t minute = now / 60;
+    size_t slot = (size_t)(minute % GX_FLOW_MINUTES);
+    if (o->flow_minute[slot] != minute) {
+        o->flow_minute[slot] = minute;
+        o->flow_postings[slot] = o->flow_matches[slot] = 0;
+    }
+    if (posting)
+        o->flow_postings[slot]++;
+    else
+        o->flow_matches[slot]++;
+}
+
+void gx_broker_set_serving(gx_broker *b, bool ready, size_t streams)
+{
+    b->obs.ready = ready;
+    b->obs.streams = streams;
+}
+
+/* ------------------------------------------------------------------ districts and chains */
+
+/* The dashboard's columns: each of the three districts, the rest of the city,
+ * and everything outside it. */
+typedef struct s_geo {
+    const char *const *three;
+    size_t n_three;
+    char city[5];            /* first four digits of the three districts' county */
+} s_geo;
+
+static void s_geo_init(const gx_broker *b, s_geo *g)
+{
+    g->three = gx_vocab_three_districts(b->vocab, &g->n_three);
+    g->city[0] = '\0';
+    for (size_t i = 0; i < g->n_three && !g->city[0]; i++) {
+        const char *county = gx_vocab_zone_county(b->vocab, g->three[i]);
+        if (!county && strlen(g->three[i]) == GX_COUNTY_LEN)
+            county = g->three[i];
+        if (county) {
+            memcpy(g->city, county, 4);
+            g->city[4] = '\0';
+        }
+    }
+}
+
+/* The column of a firm in its county / district. */
+static const char *s_geo_of(const s_geo *g, const char *district, const char *county)
+{
+    for (size_t i = 0; district && i < g->n_three; i++)
+        if (strcmp(district, g->three[i]) == 0)
+            return g->three[i];
+    if (g->city[0] && county && strncmp(county, g->city, 4) == 0)
+        return "city";
+    return "other";
+}
+
+static const char *s_geo_name(const gx_broker *b, const char *id)
+{
+    if (strcmp(id, "city") == 0)
+        return "Rest of the city";
+    if (strcmp(id, "other") == 0)
+        return "Outside the city";
+    const char *n = gx_vocab_name(b->vocab, GX_V_ZONE, id, false);
+    if (!n)
+        n = gx_vocab_name(b->vocab, GX_V_COUNTY, id, false);
+    return n ? n : id;
+}
+
+/* The industry chain of a GB/T 4754 code: its section letter and division ("C36"). */
+static void s_chain(const char *industry, char out[4])
+{
+    size_t n = industry ? strlen(industry) : 0;
+    if (n >= 3) {
+        memcpy(out, industry, 3);
+        out[3] = '\0';
+    } else {
+        snprintf(out, 4, "%s", n ? industry : "-");
+    }
+}
+
+static const char *s_chain_name(const gx_broker *b, const char *chain)
+{
+    const char *n = gx_vocab_name(b->vocab, GX_V_INDUSTRY, chain, false);
+    return n ? n : chain;
+}
+
+/* ------------------------------------------------------------------ statistics by date range */
+
+static int s_cmp_dbl(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static gx_stats_row *s_row(gx_stats_table *t, const char *district, const char *chain, gx_kind kind)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (t->rows[i].kind == kind && strcmp(t->rows[i].district, district) == 0 &&
+            strcmp(t->rows[i].chain, chain) == 0)
+            return &t->rows[i];
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 32;
+        gx_stats_row *v = realloc(t->rows, cap * sizeof *v);
+        if (!v)
+            return NULL;
+        t->rows = v;
+        t->cap = cap;
+    }
+    gx_stats_row *r = &t->rows[t->n++];
+    memset(r, 0, sizeof *r);
+    snprintf(r->district, sizeof r->district, "%s", district);
+    snprintf(r->chain, sizeof r->chain, "%s", chain);
+    r->kind = kind;
+    return r;
+}
+
+/* Time-to-first-match samples per row, for the median. */
+typedef struct s_ttfm {
+    double *v;
+    size_t n, cap;
+} s_ttfm;
+
+typedef struct s_scan {
+    gx_broker *b;
+    gx_txn *t;
+    const gx_stats_filter *f;
+    s_geo geo;
+    gx_stats_table *out;
+    s_ttfm *tt;              /* one per row, grown with out->rows */
+    size_t cap_tt;
+    gx_err err;
+} s_scan;
+
+static bool s_keep(const s_scan *s, int64_t created, const char *geo, const char *district, const char *industry,
+                   gx_kind kind)
+{
+    const gx_stats_filter *f = s->f;
+    if ((f->from && created < f->from) || (f->to && created >= f->to))
+        return false;
+    if (f->kind && kind != f->kind)
+        return false;
+    if (f->district && f->district[0] && strcmp(f->district, geo) != 0 &&
+        (!district || strcmp(f->district, district) != 0))
+        return false;
+    if (f->industry && f->industry[0] && (!industry || strncmp(industry, f->industry, strlen(f->industry)) != 0))
+        return false;
+    return true;
+}
+
+static gx_stats_row *s_scan_row(s_scan *s, const char *geo, const char *chain, gx_kind kind, size_t *idx)
+{
+    gx_stats_row *r = s_row(s->out, geo, chain, kind);
+    if (!r) {
+        s->err = GX_ERR_NOMEM;
+        return NULL;
+    }
+    *idx = (size_t)(r - s->out->rows);
+    if (s->cap_tt < s->out->cap) {
+        s_ttfm *v = realloc(s->tt, s->out->cap * sizeof *v);
+        if (!v) {
+            s->err = GX_ERR_NOMEM;
+            return NULL;
+        }
+        memset(v + s->cap_tt, 0, (s->out->cap - s->cap_tt) * sizeof *v);
+        s->tt = v;
+        s->cap_tt = s->out->cap;
+    }
+    return r;
+}
+
+static bool s_scan_demand(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    s_scan *s = ctx;
+    gx_demand d;
+    if (gx_codec_decode_demand(val, vlen, &d) != GX_OK)
+        return true; /* a record this broker cannot read is not counted */
+    const gx_firm *f = gx_engine_firm(s->b->engine, d.owner);
+    const char *district = f ? gx_firm_district(f) : NULL;
+    const char *geo = s_geo_of(&s->geo, district, f ? f->county : NULL);
+    if (s_keep(s, d.created_at, geo, district, d.industry, d.kind)) {
+        char chain[4];
+        size_t idx;
+        s_chain(d.industry, chain);
+        gx_stats_row *r = s_scan_row(s, geo, chain, d.kind, &idx);
+        if (r) {
+            gx_first_match fm;
+            r->demands_posted++;
+            r->demands_open += d.state == GX_STATE_OPEN;
+            r->demands_awarded += d.state == GX_STATE_AWARDED || d.quantity < d.original_quantity;
+            gx_err e = gx_first_match_get(s->t, d.id, &fm);
+            if (e == GX_OK) {
+                r->demands_matched++;
+                r->demands_matched_local += s->geo.city[0] && strncmp(fm.county, s->geo.city, 4) == 0;
+                double secs = fm.at > d.created_at ? (double)(fm.at - d.created_at) : 0.0;
+                r->ttfm_sum_s += secs;
+                s_ttfm *tt = &s->tt[idx];
+                if (tt->n == tt->cap) {
+                    size_t cap = tt->cap ? tt->cap * 2 : 16;
+                    double *v = realloc(tt->v, cap * sizeof *v);
+                    if (v) {
+                        tt->v = v;
+                        tt->cap = cap;
+                    }
+                }
+                if (tt->n < tt->cap)
+                    tt->v[tt->n++] = secs;
+            } else if (e != GX_ERR_NOT_FOUND) {
+                s->err = e;
+            }
+        }
+    }
+    gx_demand_fini(&d);
+    return !s->err;
+}
+
+static bool s_scan_offer(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    s_scan *s = ctx;
+    gx_offer o;
+    if (gx_codec_decode_offer(val, vlen, &o) != GX_OK)
+        return true;
+    const gx_firm *f = gx_engine_firm(s->b->engine, o.owner);
+    const char *district = f ? gx_firm_district(f) : NULL;
+    const char *geo = s_geo_of(&s->geo, district, f ? f->county : NULL);
+    const char *industry = o.industries.n ? o.industries.v[0] : NULL;
+    for (int k = 1; k < GX_KIND__COUNT && !s->err; k++) {
+        if (!(o.kinds & GX_BIT(k)) || !s_keep(s, o.created_at, geo, district, industry, (gx_kind)k))
+            continue;
+        char chain[4];
+        size_t idx;
+        s_chain(industry, chain);
+        gx_stats_row *r = s_scan_row(s, geo, chain, (gx_kind)k, &idx);
+        if (r) {
+            r->offers_posted++;
+            r->offers_open += o.state == GX_STATE_OPEN;
+        }
+    }
+    gx_offer_fini(&o);
+    return !s->err;
+}
+
+static int s_cmp_row(const void *a, const void *b)
+{
+    const gx_stats_row *x = a, *y = b;
+    int c = strcmp(x->district, y->district);
+    if (!c)
+        c = strcmp(x->chain, y->chain);
+    return c ? c : (int)x->kind - (int)y->kind;
+}
+
+gx_err gx_report_range(gx_broker *b, const gx_stats_filter *f, gx_stats_table *out)
+{
+    memset(out, 0, sizeof *out);
+    s_scan s = {.b = b, .f = f, .out = out};
+    s_geo_init(b, &s.geo);
+    gx_err err = gx_store_begin(b->store, false, &s.t);
+    if (err)
+        return err;
+    err = gx_store_scan(s.t, GX_T_DEMANDS, NULL, 0, NULL, 0, s_scan_demand, &s);
+    if (!err && !s.err)
+        err = gx_store_scan(s.t, GX_T_OFFERS, NULL, 0, NULL, 0, s_scan_offer, &s);
+    gx_store_abort(&s.t);
+    if (!err)
+        err = s.err;
+    for (size_t i = 0; i < out->n; i++) {
+        gx_stats_row *r = &out->rows[i];
+        s_ttfm *tt = i < s.cap_tt ? &s.tt[i] : NULL;
+        r->fill_rate = r->demands_posted ? (double)r->demands_matched / (double)r->demands_posted : 0;
+        r->ttfm_mean_s = r->demands_matched ? r->ttfm_sum_s / (double)r->demands_matched : -1;
+        r->ttfm_p50_s = -1;
+        if (tt && tt->n) {
+            qsort(tt->v, tt->n, sizeof *tt->v, s_cmp_dbl);
+            r->ttfm_p50_s = tt->n % 2 ? tt->v[tt->n / 2] : (tt->v[tt->n / 2 - 1] + tt->v[tt->n / 2]) / 2;
+        }
+    }
+    for (size_t i = 0; i < s.cap_tt; i++)
+        free(s.tt[i].v);
+    free(s.tt);
+    if (err) {
+        gx_stats_table_fini(out);
+        return err;
+    }
+    if (out->n > 1)
+        qsort(out->rows, out->n, sizeof *out->rows, s_cmp_row);
+    return GX_OK;
+}
+
+void gx_report_names(const gx_broker *b, gx_stats_table *t)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        t->rows[i].district_name = s_geo_name(b, t->rows[i].district);
+        t->rows[i].chain_name = s_chain_name(b, t->rows[i].chain);
+    }
+}
+
+void gx_stats_table_fini(gx_stats_table *t)
+{
+    free(t->rows);
+    memset(t, 0, sizeof *t);
+}
+
+/* ------------------------------------------------------------------ monitor events as JSON */
+
+char *gx_report_event_json(const gx_broker *b, const gx_monitor_event *ev)
+{
+    json_t *o = json_pack("{s:I, s:s, s:I, s:I, s:s, s:s?, s:s?, s:f}", "at", (json_int_t)ev->at, "type", ev->type,
+                          "demand_id", (json_int_t)ev->demand_id, "offer_id", (json_int_t)ev->offer_id, "kind",
+                          ev->kind ? gx_kind_name(ev->kind) : "", "industry", ev->industry, "district", ev->district,
+                          "score", isfinite(ev->score) ? ev->score : 0.0);
+    if (!o)
+        return NULL;
+    json_object_set_new(o, "rule", ev->rule ? json_string(gx_rule_name(ev->rule)) : json_null());
+    json_object_set_new(o, "state", ev->state ? json_string(gx_state_name(ev->state)) : json_null());
+    if (ev->detail)
+        json_object_set_new(o, "detail", json_string(ev->detail));
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return s;
+}
+
+/* ------------------------------------------------------------------ Prometheus text */
+
+typedef struct s_text {
+    char *p;
+    size_t n, cap;
+    bool oom;
+} s_text;
+
+static void __attribute__((format(printf, 2, 3))) s_put(s_text *t, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        size_t room = t->cap - t->n;
+        int w = t->p ? vsnprintf(t->p + t->n, room, fmt, ap) : -1;
+        va_end(ap);
+        if (w >= 0 && (size_t)w < room) {
+            t->n += (size_t)w;
+            return;
+        }
+        size_t cap = t->cap ? t->cap * 2 : 16384;
+        while (w >= 0 && cap - t->n <= (size_t)w)
+            cap *= 2;
+        char *p = t->oom ? NULL : realloc(t->p, cap);
+        if (!p) {
+            t->oom = true;
+            return;
+        }
+        t->p = p;
+        t->cap = cap;
+    }
+}
+
+static void s_family(s_text *t, const char *name, const char *type, const char *help)
+{
+    s_put(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void s_hist(s_text *t, const char *name, const char *help, const gx_hist *h)
+{
+    uint64_t cum = 0;
+    s_family(t, name, "histogram", help);
+    for (size_t i = 0; i < GX_HIST_N; i++) {
+        cum += h->n[i];
+        s_put(t, "%s_bucket{le=\"%g\"} %llu\n", name, h->le[i], (unsigned long long)cum);
+    }
+    s_put(t, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.9g\n%s_count %llu\n", name, (unsigned long long)h->count, name,
+          h->sum, name, (unsigned long long)h->count);
+}
+
+typedef struct s_tally {
+    uint64_t offers_by_kind[GX_KIND__COUNT];
+} s_tally;
+
+static void s_tally_offer(void *ctx, const gx_offer *o, const gx_firm *owner)
+{
+    s_tally *t = ctx;
+    for (int k = 1; k < GX_KIND__COUNT; k++)
+        if (o->kinds & GX_BIT(k))
+            t->offers_by_kind[k]++;
+}
+
+/* Notices written and not yet acknowledged, over every firm's inbox. */
+typedef struct s_pending {
+    gx_txn *t;
+    uint64_t n;
+} s_pending;
+
+static bool s_pending_visit(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    s_pending *p = ctx;
+    char firm[GX_FIRM_ID_LEN + 1];
+    gx_inbox_cursor c;
+    if (klen != GX_FIRM_ID_LEN)
+        return true;
+    memcpy(firm, key, GX_FIRM_ID_LEN);
+    firm[GX_FIRM_ID_LEN] = '\0';
+    if (gx_inbox_cursor_get(p->t, firm, &c) == GX_OK) {
+        uint64_t from = c.acked > c.pruned ? c.acked : c.pruned;
+        p->n += c.head > from ? c.head - from : 0;
+    }
+    return true;
+}
+
+static bool s_store_ok(gx_broker *b, uint64_t *pending)
+{
+    s_pending p = {0};
+    if (gx_store_begin(b->store, false, &p.t) != GX_OK)
+        return false;
+    gx_err err = gx_store_scan(p.t, GX_T_CURSORS, NULL, 0, NULL, 0, s_pending_visit, &p);
+    gx_store_abort(&p.t);
+    if (pending)
+        *pending = p.n;
+    return err == GX_OK;
+}
+
+static char *s_metrics(gx_broker *b, size_t *len)
+{
+    s_text t = {0};
+    gx_engine_stats es;
+    s_tally tally = {{0}};
+    uint64_t pending = 0;
+    bool store_ok = s_store_ok(b, &pending);
+    gx_engine_stats_get(b->engine, &es);
+    gx_engine_each_offer(b->engine, s_tally_offer, &tally);
+    const gx_obs *o = &b->obs;
+
+    s_family(&t, "gongxu_build_info", "gauge", "Build of the running gongxud (always 1).");
+    s_put(&t, "gongxu_build_info{version=\"%s\"} 1\n", GX_VERSION);
+    s_family(&t, "gongxu_start_time_seconds", "gauge", "When the broker started, unix seconds.");
+    s_put(&t, "gongxu_start_time_seconds %.3f\n", o->started_ms / 1e3);
+    s_family(&t, "gongxu_ready", "gauge", "1 while the broker serves: store open, sockets bound, not stopping.");
+    s_put(&t, "gongxu_ready %d\n", o->ready && store_ok);
+
+    s_family(&t, "gongxu_requests_total", "counter", "Requests answered, by request type and outcome.");
+    for (int r = 0; r < GX_REQ__COUNT; r++)
+        for (int e = 0; e < GX_OUTCOMES; e++)
+            if (o->req[r][e] || (e == 0 && r != GX_REQ_NONE))
+                s_put(&t, "gongxu_requests_total{type=\"%s\",outcome=\"%s\"} %llu\n",
+                      r == GX_REQ_NONE ? "undecodable" : gx_req_name((gx_req_type)r), s_outcome[e],
+                      (unsigned long long)o->req[r][e]);
+    s_family(&t, "gongxu_rate_limited_total", "counter", "Requests refused by the per-firm rate limit.");
+    s_put(&t, "gongxu_rate_limited_total %llu\n", (unsigned long long)b->counters.rate_limited);
+
+    s_family(&t, "gongxu_postings_open", "gauge", "Open postings by side and kind (an offer counts under each kind it serves).");
+    for (int k = 1; k < GX_KIND__COUNT; k++) {
+        s_put(&t, "gongxu_postings_open{side=\"demand\",kind=\"%s\"} %llu\n", gx_kind_name((gx_kind)k),
+              (unsigned long long)es.demands_by_kind[k]);
+        s_put(&t, "gongxu_postings_open{side=\"offer\",kind=\"%s\"} %llu\n", gx_kind_name((gx_kind)k),
+              (unsigned long long)tally.offers_by_kind[k]);
+    }
+    s_family(&t, "gongxu_subscriptions_open", "gauge", "Open subscriptions.");
+    s_put(&t, "gongxu_subscriptions_open %llu\n", (unsigned long long)es.subs);
+    s_family(&t, "gongxu_firms", "gauge", "Registered firms.");
+    s_put(&t, "gongxu_firms %llu\n", (unsigned long long)es.firms);
+    s_family(&t, "gongxu_postings_total", "counter", "New postings accepted since start, by side.");
+    s_put(&t, "gongxu_postings_total{side=\"demand\"} %llu\ngongxu_postings_total{side=\"offer\"} %llu\n",
+          (unsigned long long)o->postings[0], (unsigned long long)o->postings[1]);
+
+    s_family(&t, "gongxu_matches", "gauge", "Eligible demand-offer pairs currently held.");
+    s_put(&t, "gongxu_matches %llu\n", (unsigned long long)es.matches);
+    s_family(&t, "gongxu_near_misses", "gauge", "Near-miss pairs currently held.");
+    s_put(&t, "gongxu_near_misses %llu\n", (unsigned long long)es.near_misses);
+    s_family(&t, "gongxu_demands_unmatched", "gauge", "Open demands with no eligible offer.");
+    s_put(&t, "gongxu_demands_unmatched %llu\n", (unsigned long long)es.demands_unmatched);
+    s_family(&t, "gongxu_matches_total", "counter", "Pairs that became eligible since start.");
+    s_put(&t, "gongxu_matches_total %llu\n", (unsigned long long)o->matches);
+    s_family(&t, "gongxu_near_misses_total", "counter", "Pairs that became near misses since start.");
+    s_put(&t, "gongxu_near_misses_total %llu\n", (unsigned long long)o->near_misses);
+
+    s_family(&t, "gongxu_notices_written_total", "counter", "Notices written durably to firms' inboxes since start.");
+    s_put(&t, "gongxu_notices_written_total %llu\n", (unsigned long long)b->counters.notices);
+    s_family(&t, "gongxu_notices_sent_total", "counter", "Notices handed to a firm's connection since start.");
+    s_put(&t, "gongxu_notices_sent_total %llu\n", (unsigned long long)o->delivered);
+    s_family(&t, "gongxu_notices_pending", "gauge", "Notices kept and not yet acknowledged, over every inbox.");
+    s_put(&t, "gongxu_notices_pending %llu\n", (unsigned long long)pending);
+    s_hist(&t, "gongxu_notice_latency_seconds",
+           "From the start of the batch that read a request to its fresh notices handed to ZeroMQ.",
+           &o->notice_latency);
+
+    s_family(&t, "gongxu_commits_total", "counter", "Group commits (durable LMDB write transactions).");
+    s_put(&t, "gongxu_commits_total %llu\n", (unsigned long long)b->counters.batches);
+    s_family(&t, "gongxu_commit_failures_total", "counter", "Group commits that failed (their requests got errors).");
+    s_put(&t, "gongxu_commit_failures_total %llu\n", (unsigned long long)b->counters.commit_failures);
+    s_hist(&t, "gongxu_commit_duration_seconds", "Duration of each group commit, fsync included.", &o->commit_seconds);
+    s_hist(&t, "gongxu_commit_batch_requests", "Requests answered per group commit.", &o->batch_requests);
+
+    size_t map = 0, used = 0;
+    gx_store_usage(b->store, &map, &used);
+    s_family(&t, "gongxu_lmdb_map_size_bytes", "gauge", "LMDB map size (grows up to map_max_mb).");
+    s_put(&t, "gongxu_lmdb_map_size_bytes %zu\n", map);
+    s_family(&t, "gongxu_lmdb_map_used_bytes", "gauge", "LMDB pages in use times page size.");
+    s_put(&t, "gongxu_lmdb_map_used_bytes %zu\n", used);
+    s_family(&t, "gongxu_lmdb_map_max_bytes", "gauge", "LMDB growth limit (map_max_mb).");
+    s_put(&t, "gongxu_lmdb_map_max_bytes %llu\n", (unsigned long long)b->cfg.map_max_mb << 20);
+
+    s_family(&t, "gongxu_sessions", "gauge", "Connections bound to a firm.");
+    s_put(&t, "gongxu_sessions %zu\n", gx_sessions_count(b->sessions));
+    s_family(&t, "gongxu_event_streams", "gauge", "Open /events streams.");
+    s_put(&t, "gongxu_event_streams %zu\n", o->streams);
+    if (t.oom) {
+        free(t.p);
+        return NULL;
+    }
+    *len = t.n;
+    return t.p;
+}
+
+/* ------------------------------------------------------------------ the dashboard snapshot */
+
+typedef struct s_cell {
+    char chain[4];
+    const char *geo;
+    uint64_t demands, offers, matched;
+} s_cell;
+
+typedef struct s_unmet {
+    gx_rule rule;
+    char need[160];
+    char process[GX_VOCAB_MAX_ID + 1];
+    const char *geo;
+    uint64_t demands, near_misses;
+} s_unmet;
+
+typedef struct s_snap {
+    gx_broker *b;
+    s_geo geo;
+    s_cell *cells;
+    size_t n_cells, cap_cells;
+    s_unmet *unmet;
+    size_t n_unmet, cap_unmet;
+    bool oom;
+} s_snap;
+
+static s_cell *s_cell_of(s_snap *s, const char *chain, const char *geo)
+{
+    for (size_t i = 0; i < s->n_cells; i++)
+        if (s->cells[i].geo == geo && strcmp(s->cells[i].chain, chain) == 0)
+            return &s->cells[i];
+    if (s->n_cells == s->cap_cells) {
+        size_t cap = s->cap_cells ? s->cap_cells * 2 : 64;
+        s_cell *v = realloc(s->cells, cap * sizeof *v);
+        if (!v) {
+            s->oom = true;
+            return NULL;
+        }
+        s->cells = v;
+        s->cap_cells = cap;
+    }
+    s_cell *c = &s->cells[s->n_cells++];
+    memset(c, 0, sizeof *c);
+    memcpy(c->chain, chain, sizeof c->chain);
+    c->geo = geo;
+    return c;
+}
+
+static void s_join(char *out, size_t cap, const gx_strv *v)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    for (uint32_t i = 0; i < v->n && n + 1 < cap; i++) {
+        int w = snprintf(out + n, cap - n, "%s%s", i ? ", " : "", v->v[i]);
+        if (w < 0)
+            break;
+        n += (size_t)w < cap - n ? (size_t)w : cap - n - 1;
+    }
+}
+
+/* What a demand needs that the rule checks, in words. */
+static void s_need(const gx_demand *d, gx_rule r, char *out, size_t cap)
+{
+    char date[11];
+    switch (r) {
+    case GX_RULE_PROCESS: s_join(out, cap, &d->processes); break;
+    case GX_RULE_MATERIAL: s_join(out, cap, &d->materials); break;
+    case GX_RULE_TECHNOLOGY: s_join(out, cap, &d->ipc); break;
+    case GX_RULE_CERTIFICATION: s_join(out, cap, &d->certs); break;
+    case GX_RULE_LEAD_TIME:
+        gx_date_format(d->needed_by, date);
+        snprintf(out, cap, "delivery by %s", date);
+        break;
+    case GX_RULE_CAPACITY:
+        gx_date_format(d->needed_by, date);
+        snprintf(out, cap, "capacity for %g %s by %s", d->quantity, d->unit ? d->unit : "", date);
+        break;
+    case GX_RULE_MIN_ORDER: snprintf(out, cap, "orders as small as %g %s", d->quantity, d->unit ? d->unit : ""); break;
+    case GX_RULE_REGION: snprintf(out, cap, "a supplier within the demand's region scope"); break;
+    case GX_RULE_DISTANCE: snprintf(out, cap, "a supplier within %g km", d->max_distance_km); break;
+    case GX_RULE_CREDIT: snprintf(out, cap, "credit grade %s or better", gx_credit_name(d->min_credit)); break;
+    case GX_RULE_PRICE: snprintf(out, cap, "a price within %g..%g", d->budget_min, d->budget_max); break;
+    default: snprintf(out, cap, "any supplier"); break;
+    }
+}
+
+static void s_snap_demand(void *ctx, const gx_demand *d, const gx_firm *owner, size_t n_matches,
+                          const uint32_t nm_by_rule[GX_RULE__COUNT])
+{
+    s_snap *s = ctx;
+    const char *geo = s_geo_of(&s->geo, owner ? gx_firm_district(owner) : NULL, owner ? owner->county : NULL);
+    char chain[4];
+    s_chain(d->industry, chain);
+    s_cell *c = s_cell_of(s, chain, geo);
+    if (c) {
+        c->demands++;
+        c->matched += n_matches > 0;
+    }
+    if (n_matches)
+        return;
+    gx_rule top = GX_RULE_NONE;
+    uint64_t nm = 0;
+    for (int r = 1; r < GX_RULE__COUNT; r++) {
+        nm += nm_by_rule[r];
+        if (nm_by_rule[r] > (top ? nm_by_rule[top] : 0))
+            top = (gx_rule)r;
+    }
+    s_unmet key = {.rule = top, .geo = geo};
+    s_need(d, top, key.need, sizeof key.need);
+    snprintf(key.process, sizeof key.process, "%s",
+             d->processes.n ? d->processes.v[0] : d->ipc.n ? d->ipc.v[0] : d->industry ? d->industry : "");
+    for (size_t i = 0; i < s->n_unmet; i++) {
+        s_unmet *u = &s->unmet[i];
+        if (u->rule == key.rule && u->geo == geo && strcmp(u->need, key.need) == 0 &&
+            strcmp(u->process, key.process) == 0) {
+            u->demands++;
+            u->near_misses += nm;
+            return;
+        }
+    }
+    if (s->n_unmet == s->cap_unmet) {
+        size_t cap = s->cap_unmet ? s->cap_unmet * 2 : 32;
+        s_unmet *v = realloc(s->unmet, cap * sizeof *v);
+        if (!v) {
+            s->oom = true;
+            return;
+        }
+        s->unmet = v;
+        s->cap_unmet = cap;
+    }
+    key.demands = 1;
+    key.near_misses = nm;
+    s->unmet[s->n_unmet++] = key;
+}
+
+static void s_snap_offer(void *ctx, const gx_offer *o, const gx_firm *owner)
+{
+    s_snap *s = ctx;
+    const char *geo = s_geo_of(&s->geo, owner ? gx_firm_district(owner) : NULL, owner ? owner->county : NULL);
+    char chain[4];
+    s_chain(o->industries.n ? o->industries.v[0] : NULL, chain);
+    s_cell *c = s_cell_of(s, chain, geo);
+    if (c)
+        c->offers++;
+}
+
+static int s_cmp_unmet(const void *a, const void *b)
+{
+    const s_unmet *x = a, *y = b;
+    if (x->demands != y->demands)
+        return x->demands < y->demands ? 1 : -1;
+    return x->near_misses < y->near_misses ? 1 : x->near_misses > y->near_misses ? -1 : 0;
+}
+
+/* The name of a process, material, IPC class or industry code, for people. */
+static const char *s_term_name(const gx_broker *b, const char *id)
+{
+    const char *n = gx_vocab_name(b->vocab, GX_V_PROCESS, id, false);
+    if (!n)
+        n = gx_vocab_name(b->vocab, GX_V_INDUSTRY, id, false);
+    return n ? n : id;
+}
+
+static json_t *s_unmet_json(const gx_broker *b, const s_unmet *u)
+{
+    char text[512];
+    const char *pname = s_term_name(b, u->process), *gname = s_geo_name(b, u->geo);
+    switch (u->rule) {
+    case GX_RULE_NONE:
+        snprintf(text, sizeof text, "no %s supplier at all for demand in %s", pname, gname);
+        break;
+    case GX_RULE_CERTIFICATION:
+        snprintf(text, sizeof text, "no %s supplier with %s for demand in %s", pname, u->need, gname);
+        break;
+    case GX_RULE_PROCESS:
+    case GX_RULE_MATERIAL:
+    case GX_RULE_TECHNOLOGY:
+        snprintf(text, sizeof text, "no supplier of %s (%s) for demand in %s", u->need, gx_rule_name(u->rule), gname);
+        break;
+    default:
+        snprintf(text, sizeof text, "no %s supplier offering %s for demand in %s", pname, u->need, gname);
+        break;
+    }
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s}", "rule",
+                     u->rule ? gx_rule_name(u->rule) : "no_candidate", "need", u->need, "process", u->process,
+                     "process_name", pname, "district", u->geo, "district_name", gname, "demands",
+                     (json_int_t)u->demands, "near_misses", (json_int_t)u->near_misses, "text", text);
+}
+
+static json_t *s_row_json(const gx_broker *b, const gx_stats_row *r, bool with_place)
+{
+    json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f}", "kind", gx_kind_name(r->kind),
+                          "demands_posted", (json_int_t)r->demands_posted, "demands_open", (json_int_t)r->demands_open,
+                          "demands_matched", (json_int_t)r->demands_matched, "demands_matched_local",
+                          (json_int_t)r->demands_matched_local, "demands_awarded", (json_int_t)r->demands_awarded,
+                          "offers_posted", (json_int_t)r->offers_posted, "offers_open", (json_int_t)r->offers_open,
+                          "fill_rate", r->fill_rate);
+    if (!o)
+        return NULL;
+    json_object_set_new(o, "ttfm_p50_s", r->ttfm_p50_s >= 0 ? json_real(r->ttfm_p50_s) : json_null());
+    json_object_set_new(o, "ttfm_mean_s", r->ttfm_mean_s >= 0 ? json_real(r->ttfm_mean_s) : json_null());
+    if (with_place) {
+        json_object_set_new(o, "district", json_string(r->district));
+        json_object_set_new(o, "district_name", json_string(s_geo_name(b, r->district)));
+        json_object_set_new(o, "chain", json_string(r->chain));
+        json_object_set_new(o, "chain_name", json_string(s_chain_name(b, r->chain)));
+    }
+    return o;
+}
+
+/* Adds rows of the same kind together (for the by-kind view). */
+static void s_by_kind(const gx_stats_table *t, gx_stats_row out[GX_KIND__COUNT])
+{
+    memset(out, 0, GX_KIND__COUNT * sizeof *out);
+    for (int k = 0; k < GX_KIND__COUNT; k++) {
+        out[k].kind = (gx_kind)k;
+        out[k].ttfm_p50_s = -1;
+    }
+    for (size_t i = 0; i < t->n; i++) {
+        const gx_stats_row *r = &t->rows[i];
+        gx_stats_row *o = &out[r->kind < GX_KIND__COUNT ? r->kind : 0];
+        o->demands_posted += r->demands_posted;
+        o->demands_open += r->demands_open;
+        o->demands_matched += r->demands_matched;
+        o->demands_matched_local += r->demands_matched_local;
+        o->demands_awarded += r->demands_awarded;
+        o->offers_posted += r->offers_posted;
+        o->offers_open += r->offers_open;
+        o->ttfm_sum_s += r->ttfm_sum_s;
+        /* the median of medians, weighted by matched demands: an estimate, said so in the README */
+        if (r->ttfm_p50_s >= 0 && (o->ttfm_p50_s < 0 || r->demands_matched > o->demands_matched / 2))
+            o->ttfm_p50_s = r->ttfm_p50_s;
+    }
+    for (int k = 0; k < GX_KIND__COUNT; k++) {
+        gx_stats_row *o = &out[k];
+        o->fill_rate = o->demands_posted ? (double)o->demands_matched / (double)o->demands_posted : 0;
+        o->ttfm_mean_s = o->demands_matched ? o->ttfm_sum_s / (double)o->demands_matched : -1;
+    }
+}
+
+static char *s_snapshot(gx_broker *b, size_t *len)
+{
+    int64_t now = (int64_t)time(NULL);
+    gx_engine_stats es;
+    uint64_t pending = 0;
+    bool store_ok = s_store_ok(b, &pending);
+    gx_engine_stats_get(b->engine, &es);
+    if (!b->obs.last30_at || now - b->obs.last30_at >= S_BYKIND_CACHE_S) {
+        gx_stats_filter f = {.from = now - 30 * 86400};
+        gx_stats_table t;
+        if (gx_report_range(b, &f, &t) == GX_OK) {
+            gx_stats_table_fini(&b->obs.last30);
+            b->obs.last30 = t;
+            b->obs.last30_at = now;
+        }
+    }
+    s_snap s = {.b = b};
+    s_geo_init(b, &s.geo);
+    gx_engine_each_demand(b->engine, s_snap_demand, &s);
+    gx_engine_each_offer(b->engine, s_snap_offer, &s);
+
+    json_t *root = json_object();
+    json_object_set_new(root, "at", json_integer(now));
+    json_object_set_new(root, "version", json_string(GX_VERSION));
+    json_object_set_new(root, "ready", json_boolean(b->obs.ready && store_ok));
+    json_object_set_new(root, "uptime_s", json_integer(now - b->obs.started_ms / 1000));
+    json_object_set_new(
+        root, "totals",
+        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "firms", (json_int_t)es.firms,
+                  "demands_open", (json_int_t)es.demands_open, "offers_open", (json_int_t)es.offers_open,
+                  "subscriptions", (json_int_t)es.subs, "matches", (json_int_t)es.matches, "near_misses",
+                  (json_int_t)es.near_misses, "demands_unmatched", (json_int_t)es.demands_unmatched, "notices_sent",
+                  (json_int_t)b->counters.notices, "notices_pending", (json_int_t)pending, "sessions",
+                  (json_int_t)gx_sessions_count(b->sessions), "requests", (json_int_t)b->counters.requests));
+    json_t *flow = json_array();
+    int64_t minute = now / 60;
+    for (int64_t m = minute - GX_FLOW_MINUTES + 1; m <= minute; m++) {
+        size_t slot = (size_t)(m % GX_FLOW_MINUTES);
+        bool here = b->obs.flow_minute[slot] == m;
+        json_array_append_new(flow, json_pack("{s:I, s:I, s:I}", "t", (json_int_t)(m * 60), "postings",
+                                              (json_int_t)(here ? b->obs.flow_postings[slot] : 0), "matches",
+                                              (json_int_t)(here ? b->obs.flow_matches[slot] : 0)));
+    }
+    json_object_set_new(root, "flow", flow);
+    json_t *districts = json_array();
+    for (size_t i = 0; i < s.geo.n_three; i++)
+        json_array_append_new(districts,
+                              json_pack("{s:s, s:s}", "id", s.geo.three[i], "name", s_geo_name(b, s.geo.three[i])));
+    json_array_append_new(districts, json_pack("{s:s, s:s}", "id", "city", "name", s_geo_name(b, "city")));
+    json_array_append_new(districts, json_pack("{s:s, s:s}", "id", "other", "name", s_geo_name(b, "other")));
+    json_object_set_new(root, "districts", districts);
+    json_t *map = json_array();
+    for (size_t i = 0; i < s.n_cells; i++) {
+        const s_cell *c = &s.cells[i];
+        json_array_append_new(
+            map, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:f}", "chain", c->chain, "name", s_chain_name(b, c->chain),
+                           "district", c->geo, "demands_open", (json_int_t)c->demands, "offers_open",
+                           (json_int_t)c->offers, "demands_matched", (json_int_t)c->matched, "match_rate",
+                           c->demands ? (double)c->matched / (double)c->demands : 0.0));
+    }
+    json_object_set_new(root, "industry_map", map);
+    if (s.n_unmet > 1)
+        qsort(s.unmet, s.n_unmet, sizeof *s.unmet, s_cmp_unmet);
+    json_t *unmet = json_array();
+    for (size_t i = 0; i < s.n_unmet && i < S_UNMET_MAX; i++)
+        json_array_append_new(unmet, s_unmet_json(b, &s.unmet[i]));
+    json_object_set_new(root, "unmet", unmet);
+    gx_stats_row kinds[GX_KIND__COUNT];
+    s_by_kind(&b->obs.last30, kinds);
+    json_t *bk = json_array();
+    for (int k = 1; k < GX_KIND__COUNT; k++)
+        json_array_append_new(bk, s_row_json(b, &kinds[k], false));
+    json_object_set_new(root, "by_kind", bk);
+    free(s.cells);
+    free(s.unmet);
+    char *out = s.oom ? NULL : json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    *len = out ? strlen(out) : 0;
+    return out;
+}
+
+/* ------------------------------------------------------------------ pages */
+
+static char *s_dup(const char *text, size_t *len)
+{
+    *len = strlen(text);
+    char *p = malloc(*len + 1);
+    if (p)
+        memcpy(p, text, *len + 1);
+    return p;
+}
+
+bool gx_broker_http_page(void *broker, const char *path, int *status, const char **type, char **body, size_t *len)
+{
+    gx_broker *b = broker;
+    *status = 200;
+    *type = "text/plain; charset=utf-8";
+    if (strcmp(path, "/metrics") == 0) {
+        *type = "text/plain; version=0.0.4; charset=utf-8";
+        *body = s_metrics(b, len);
+    } else if (strcmp(path, "/healthz") == 0) {
+        *body = s_dup("ok\n", len);
+    } else if (strcmp(path, "/readyz") == 0) {
+        bool store_ok = s_store_ok(b, NULL);
+        bool ready = b->obs.ready && store_ok;
+        *status = ready ? 200 : 503;
+        *body = s_dup(ready ? "ready\n" : !store_ok ? "not ready: the store does not answer\n"
+                                                    : "not ready: not serving (starting or stopping)\n",
+                      len);
+    } else if (strcmp(path, "/api/snapshot") == 0) {
+        *type = "application/json";
+        *body = s_snapshot(b, len);
+    } else {
+        return false;
+    }
+    return true;
+}
