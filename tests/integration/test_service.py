@@ -1,0 +1,99 @@
+"""Running gongxud as a service: the example configuration lists every key and
+is valid; the systemd unit passes systemd-analyze verify without a complaint;
+the watchdog is fed at half of WatchdogSec."""
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+from gxharness import BIN, GONGXUD, main
+
+SRC = os.environ.get("GX_SOURCE_DIR", ".")
+CONF = os.path.join(SRC, "src", "dist", "gongxud.conf")
+UNIT = os.path.join(BIN, "gongxud.service")  # configured from src/dist/gongxud.service.in
+
+
+class Service(unittest.TestCase):
+    def test_example_config_has_every_key_and_is_valid(self):
+        dump = subprocess.run([GONGXUD, "--dump-config"], stdout=subprocess.PIPE, check=True, timeout=30)
+        keys = re.findall(r"^([a-z_]+) = ", dump.stdout.decode(), re.M)
+        self.assertGreater(len(keys), 40)
+        text = open(CONF).read()
+        example = re.findall(r"^([a-z_]+) = ", text, re.M)
+        self.assertEqual(sorted(example), sorted(keys), "src/dist/gongxud.conf must list every key once")
+        # every key has its comment line just above it
+        lines = text.splitlines()
+        for i, line in enumerate(lines):
+            if re.match(r"^[a-z_]+ = ", line):
+                self.assertTrue(lines[i - 1].startswith("# "), line)
+        r = subprocess.run([GONGXUD, "--config", CONF, "--check-config"], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(b"data_dir=/var/lib/gongxu", r.stdout)
+
+    def test_unit_verifies_cleanly(self):
+        analyze = shutil.which("systemd-analyze")
+        self.assertIsNotNone(analyze, "systemd-analyze (Debian package systemd) is required")
+        unit = open(UNIT).read()
+        for want in ("Type=notify", "ExecReload=/bin/kill -HUP $MAINPID", "WatchdogSec=", "StateDirectory=gongxu",
+                     "--config /etc/gongxu/gongxud.conf"):
+            self.assertIn(want, unit)
+        self.assertNotIn("@", unit.replace("$MAINPID", ""), "an unconfigured @VARIABLE@ is left")
+        tmp = tempfile.mkdtemp(prefix="gx.unit.", dir=os.environ.get("GX_TEST_TMP"))
+        try:
+            # verify checks that ExecStart exists: point it at this build's broker
+            path = os.path.join(tmp, "gongxud.service")
+            with open(path, "w") as f:
+                f.write(re.sub(r"^ExecStart=\S+", "ExecStart=" + os.path.abspath(GONGXUD), unit, flags=re.M))
+            r = subprocess.run([analyze, "verify", path], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               timeout=60)
+            out = r.stdout.decode()
+            self.assertEqual((r.returncode, out), (0, ""), "systemd-analyze verify: " + out)
+            # and the check is real: a misspelt directive is reported
+            with open(path, "w") as f:
+                f.write(unit.replace("ProtectHome=", "ProtectHom=").replace(
+                    unit.split("ExecStart=")[1].split()[0], os.path.abspath(GONGXUD)))
+            r = subprocess.run([analyze, "verify", path], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               timeout=60)
+            self.assertIn("ProtectHom", r.stdout.decode())
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def test_watchdog_is_fed(self):
+        tmp = tempfile.mkdtemp(prefix="gx.wd.", dir=os.environ.get("GX_TEST_TMP"))
+        path = os.path.join(tmp, "notify.sock")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(path)
+        sock.settimeout(5)
+        env = dict(os.environ, NOTIFY_SOCKET=path, WATCHDOG_USEC="400000")
+        env.pop("WATCHDOG_PID", None)
+        proc = subprocess.Popen([GONGXUD, "-d", os.path.join(tmp, "data"), "-l", "tcp://127.0.0.1:*", "-m", "",
+                                 "-o", "http_listen=127.0.0.1:0"], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, env=env)
+        try:
+            seen, ready = [], False
+            deadline = time.time() + 10
+            while len(seen) < 4 and time.time() < deadline:
+                m = sock.recv(4096).decode()
+                ready |= "READY=1" in m.split("\n")
+                if "WATCHDOG=1" in m.split("\n"):
+                    seen.append(time.time())
+            self.assertTrue(ready)
+            self.assertEqual(len(seen), 4, "WATCHDOG=1 should come every 200 ms (half of WATCHDOG_USEC)")
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            sock.close()
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
