@@ -81,6 +81,8 @@ class BenchSmoke(unittest.TestCase):
         sane("engine_rebuild_bytes", "gongxu", 1e6)
         for key in ("rss_mb", "rss_anon_mb", "rss_restart_mb"):
             sane(key, "gongxu", 64 * 1024)
+        for key in ("ops_metrics_ms", "ops_snapshot_first_ms", "ops_snapshot_ms", "ops_stats_ms"):
+            sane(key, "gongxu", 60 * 1000)
         sane("store_bytes_per_posting", "gongxu", 1e6)
         sane("rtt_p50", "floor", us)
         sane("rtt_p99", "floor", us)
