@@ -32,7 +32,8 @@ typedef struct s_stream {
     gx_http *h;
     struct MHD_Connection *conn;
     uint64_t next;                 /* id of the next event to send */
-    bool hello;                    /* the retry line went out */
+    char pend[S_EVENT_MAX + 128];  /* text being written when it did not fit at once */
+    size_t pend_len, pend_off;     /* its length, and how much went out */
     bool suspended;                /* parked until an event or a wake-up */
     int64_t last_write_ms;
     struct s_stream *prev, *next_s;
@@ -146,7 +147,19 @@ static uint64_t s_oldest(const gx_http *h)
     return h->head >= h->cap ? h->head - h->cap + 1 : 1;
 }
 
-/* Writes what a stream has waiting into buf; suspends it when there is nothing. */
+/* Puts text in the stream's pending buffer (empty before). */
+static void s_pend(s_stream *s, const char *text, size_t len)
+{
+    if (len > sizeof s->pend)
+        len = sizeof s->pend; /* never: events are capped below its size */
+    memcpy(s->pend, text, len);
+    s->pend_len = len;
+    s->pend_off = 0;
+}
+
+/* Writes what a stream has waiting into buf (max bytes, any size MHD likes):
+ * whole events while they fit, the rest of one through the pending buffer;
+ * suspends the connection when there is nothing to say. */
 static ssize_t s_stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
     s_stream *s = cls;
@@ -154,28 +167,40 @@ static ssize_t s_stream_read(void *cls, uint64_t pos, char *buf, size_t max)
     size_t n = 0;
     if (h->stopping)
         return MHD_CONTENT_READER_END_OF_STREAM;
-    if (!s->hello) {
-        n += (size_t)snprintf(buf, max, "retry: 2000\n\n");
-        s->hello = true;
-    }
-    if (s->next < s_oldest(h) && s->next <= h->head) {
-        /* Fell out of the replay buffer: say so, then go on from the oldest kept. */
-        int w = snprintf(buf + n, max - n, "event: gap\ndata: {\"missed_from\":%llu,\"resumes_at\":%llu}\n\n",
-                         (unsigned long long)s->next, (unsigned long long)s_oldest(h));
-        if (w > 0 && (size_t)w < max - n)
-            n += (size_t)w;
-        s->next = s_oldest(h);
-    }
-    while (s->next <= h->head) {
-        const s_event *ev = &h->ring[s->next % h->cap];
-        if (ev->len > max - n)
+    while (n < max) {
+        if (s->pend_off < s->pend_len) {
+            size_t k = s->pend_len - s->pend_off < max - n ? s->pend_len - s->pend_off : max - n;
+            memcpy(buf + n, s->pend + s->pend_off, k);
+            n += k;
+            s->pend_off += k;
+            continue;
+        }
+        if (s->next > h->head)
             break;
-        memcpy(buf + n, ev->text, ev->len);
-        n += ev->len;
+        if (s->next < s_oldest(h)) {
+            /* Fell out of the replay buffer: say so, then go on from the oldest kept. */
+            char gap[160];
+            int w = snprintf(gap, sizeof gap, "event: gap\ndata: {\"missed_from\":%llu,\"resumes_at\":%llu}\n\n",
+                             (unsigned long long)s->next, (unsigned long long)s_oldest(h));
+            s_pend(s, gap, (size_t)w);
+            s->next = s_oldest(h);
+            continue;
+        }
+        const s_event *ev = &h->ring[s->next % h->cap];
         s->next++;
+        if (ev->len <= max - n) {
+            memcpy(buf + n, ev->text, ev->len);
+            n += ev->len;
+        } else {
+            s_pend(s, ev->text, ev->len); /* a copy: the ring may move on before it is all out */
+        }
     }
-    if (n == 0 && h->now_ms - s->last_write_ms >= S_KEEPALIVE_MS)
-        n = (size_t)snprintf(buf, max, ": keepalive\n\n");
+    if (n == 0 && h->now_ms - s->last_write_ms >= S_KEEPALIVE_MS) {
+        s_pend(s, ": keepalive\n\n", 13);
+        n = max < 13 ? max : 13;
+        memcpy(buf, s->pend, n);
+        s->pend_off = n;
+    }
     if (n) {
         s->last_write_ms = h->now_ms;
         return (ssize_t)n;
@@ -211,6 +236,7 @@ static enum MHD_Result s_events(gx_http *h, struct MHD_Connection *c)
     s->conn = c;
     s->next = h->head + 1; /* a new stream starts with what happens next */
     s->last_write_ms = h->now_ms;
+    s_pend(s, "retry: 2000\n\n", 13); /* reconnect after 2 s */
     const char *last = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID");
     if (last && *last) {
         char *end = NULL;
