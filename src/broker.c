@@ -267,6 +267,7 @@ void gx_broker_destroy(gx_broker **pb)
     free(b->events);
     free(b->touched);
     gx_stats_table_fini(&b->obs.last30);
+    free(b->obs.snapshot);
     gx_fxv_fini(&b->fx);
     gx_engine_destroy(&b->engine);
     gx_sessions_destroy(&b->sessions);

@@ -74,8 +74,15 @@ typedef struct gx_obs {
     uint32_t flow_matches[GX_FLOW_MINUTES];      /* matches in that minute */
     bool ready;                                  /* serving: sockets bound, not stopping (set by the loop) */
     size_t streams;                              /* /events streams (set by the loop) */
-    gx_stats_table last30;                       /* the snapshot's 30-day figures (cached) */
-    int64_t last30_at;                           /* when computed; 0 = never */
+    gx_stats_table last30;                       /* the snapshot's 30-day figures (reused as report.c says) */
+    int64_t last30_us;                           /* when made (CLOCK_MONOTONIC); 0 = never */
+    int64_t last30_cost_us;                      /* how long the pass took */
+    uint64_t last30_commits;                     /* commits counted when it was made */
+    char *snapshot;                              /* the last /api/snapshot body (report.c says when it is reused) */
+    size_t snapshot_len;
+    int64_t snapshot_us;                         /* when it was made (CLOCK_MONOTONIC) */
+    int64_t snapshot_cost_us;                    /* how long making it took */
+    uint64_t snapshot_commits;                   /* commits counted when it was made */
 } gx_obs;
 
 /* "told" flags: what a firm has been told about a demand (GX_T_TOLD). */

@@ -329,6 +329,9 @@ static enum MHD_Result s_handle(void *cls, struct MHD_Connection *c, const char 
     }
     if (strcmp(url, "/events") == 0)
         return s_events(h, c);
+    if (strcmp(url, "/favicon.ico") == 0) /* browsers ask; there is none */
+        return s_send(c, MHD_HTTP_NO_CONTENT, "text/plain; charset=utf-8",
+                      MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT));
     const char *path = strcmp(url, "/") == 0 || strcmp(url, "/index.html") == 0 ? "/" : url;
     for (size_t i = 0; i < gx_dashboard_assets_n; i++)
         if (strcmp(gx_dashboard_assets[i].path, path) == 0)
@@ -358,10 +361,7 @@ gx_err gx_http_new(const gx_http_opts *o, gx_http **out, char *err, size_t errle
     if (!gx_http_parse_listen(o->listen, host, sizeof host, &port, err, errlen))
         return GX_ERR_CONFIG;
     if (!o->allow_remote && !gx_http_is_loopback(host)) {
-        snprintf(err, errlen,
-                 "http_listen %s is not a loopback address: the operator HTTP side has no authentication; "
-                 "set http_allow_remote = true to bind it anyway (behind a proxy with TLS and auth)",
-                 o->listen);
+        snprintf(err, errlen, "%s is not a loopback address, and allow_remote is off", o->listen);
         return GX_ERR_CONFIG;
     }
     gx_http *h = calloc(1, sizeof *h);

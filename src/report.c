@@ -14,8 +14,14 @@
 
 #include "log.h"
 
-#define S_BYKIND_CACHE_S 30     /* the snapshot's 30-day figures are recomputed at most this often */
 #define S_UNMET_MAX 50          /* unmet-demand groups in the snapshot */
+
+static int64_t s_mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 static const double s_le_seconds[GX_HIST_N] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                                0.1,    0.25,  0.5,    1,     2.5,  5,     10};
@@ -141,6 +147,95 @@ static const char *s_chain_name(const gx_broker *b, const char *chain)
     return n ? n : chain;
 }
 
+/* ------------------------------------------------------------------ grouping by a text key */
+
+#define S_KEY 256 /* longest group key, bytes with its NUL */
+
+/* Text keys -> 0, 1, 2, ... in order of first sight, found by hash in O(1):
+ * the grouping behind the industry map, the unmet-demand table and the
+ * statistics rows (a pass over 10^5 postings must not compare each with
+ * every group). Callers keep their groups in an array indexed the same way. */
+typedef struct s_keyix {
+    char (*keys)[S_KEY];  /* n keys, by index */
+    size_t n, cap;
+    uint32_t *slot;       /* scap slots: index + 1, 0 = empty; at most half full */
+    size_t scap;
+} s_keyix;
+
+static uint64_t s_hash(const char *k)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (; *k; k++)
+        h = (h ^ (unsigned char)*k) * 1099511628211ull;
+    return h;
+}
+
+static bool s_keyix_grow(s_keyix *ix)
+{
+    size_t scap = ix->scap ? ix->scap * 2 : 64;
+    uint32_t *slot = calloc(scap, sizeof *slot);
+    if (!slot)
+        return false;
+    for (size_t i = 0; i < ix->n; i++) {
+        size_t j = (size_t)s_hash(ix->keys[i]) & (scap - 1);
+        while (slot[j])
+            j = (j + 1) & (scap - 1);
+        slot[j] = (uint32_t)i + 1;
+    }
+    free(ix->slot);
+    ix->slot = slot;
+    ix->scap = scap;
+    return true;
+}
+
+/* The index of key, added as the next one when new (*added true).
+ * SIZE_MAX out of memory. */
+static size_t s_keyix_get(s_keyix *ix, const char *key, bool *added)
+{
+    *added = false;
+    if ((ix->n + 1) * 2 > ix->scap && !s_keyix_grow(ix))
+        return SIZE_MAX;
+    size_t j = (size_t)s_hash(key) & (ix->scap - 1);
+    for (; ix->slot[j]; j = (j + 1) & (ix->scap - 1))
+        if (strcmp(ix->keys[ix->slot[j] - 1], key) == 0)
+            return ix->slot[j] - 1;
+    if (ix->n == ix->cap) {
+        size_t cap = ix->cap ? ix->cap * 2 : 32;
+        void *v = realloc(ix->keys, cap * sizeof *ix->keys);
+        if (!v)
+            return SIZE_MAX;
+        ix->keys = v;
+        ix->cap = cap;
+    }
+    snprintf(ix->keys[ix->n], S_KEY, "%s", key);
+    ix->slot[j] = (uint32_t)ix->n + 1;
+    *added = true;
+    return ix->n++;
+}
+
+static void s_keyix_fini(s_keyix *ix)
+{
+    free(ix->keys);
+    free(ix->slot);
+    memset(ix, 0, sizeof *ix);
+}
+
+/* Makes room for one more element at index n of the array at *pp. */
+static bool s_room(void *pp, size_t *cap, size_t n, size_t size)
+{
+    if (n < *cap)
+        return true;
+    size_t nc = *cap ? *cap * 2 : 32;
+    void *old;
+    memcpy(&old, pp, sizeof old);
+    void *p = realloc(old, nc * size);
+    if (!p)
+        return false;
+    memcpy(pp, &p, sizeof p);
+    *cap = nc;
+    return true;
+}
+
 /* ------------------------------------------------------------------ statistics by date range */
 
 static int s_cmp_dbl(const void *a, const void *b)
@@ -149,25 +244,22 @@ static int s_cmp_dbl(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static gx_stats_row *s_row(gx_stats_table *t, const char *district, const char *chain, gx_kind kind)
+static gx_stats_row *s_row(gx_stats_table *t, s_keyix *ix, const char *district, const char *chain, gx_kind kind)
 {
-    for (size_t i = 0; i < t->n; i++)
-        if (t->rows[i].kind == kind && strcmp(t->rows[i].district, district) == 0 &&
-            strcmp(t->rows[i].chain, chain) == 0)
-            return &t->rows[i];
-    if (t->n == t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 32;
-        gx_stats_row *v = realloc(t->rows, cap * sizeof *v);
-        if (!v)
-            return NULL;
-        t->rows = v;
-        t->cap = cap;
+    char key[S_KEY];
+    bool added;
+    snprintf(key, sizeof key, "%s|%s|%d", district, chain, (int)kind);
+    size_t i = s_keyix_get(ix, key, &added);
+    if (i == SIZE_MAX || (added && !s_room(&t->rows, &t->cap, i, sizeof *t->rows)))
+        return NULL;
+    gx_stats_row *r = &t->rows[i];
+    if (added) {
+        memset(r, 0, sizeof *r);
+        snprintf(r->district, sizeof r->district, "%s", district);
+        snprintf(r->chain, sizeof r->chain, "%s", chain);
+        r->kind = kind;
+        t->n = i + 1;
     }
-    gx_stats_row *r = &t->rows[t->n++];
-    memset(r, 0, sizeof *r);
-    snprintf(r->district, sizeof r->district, "%s", district);
-    snprintf(r->chain, sizeof r->chain, "%s", chain);
-    r->kind = kind;
     return r;
 }
 
@@ -183,6 +275,7 @@ typedef struct s_scan {
     const gx_stats_filter *f;
     s_geo geo;
     gx_stats_table *out;
+    s_keyix ix;              /* the rows by district, chain and kind */
     s_ttfm *tt;              /* one per row, grown with out->rows */
     size_t cap_tt;
     gx_err err;
@@ -206,7 +299,7 @@ static bool s_keep(const s_scan *s, int64_t created, const char *geo, const char
 
 static gx_stats_row *s_scan_row(s_scan *s, const char *geo, const char *chain, gx_kind kind, size_t *idx)
 {
-    gx_stats_row *r = s_row(s->out, geo, chain, kind);
+    gx_stats_row *r = s_row(s->out, &s->ix, geo, chain, kind);
     if (!r) {
         s->err = GX_ERR_NOMEM;
         return NULL;
@@ -333,6 +426,7 @@ gx_err gx_report_range(gx_broker *b, const gx_stats_filter *f, gx_stats_table *o
     for (size_t i = 0; i < s.cap_tt; i++)
         free(s.tt[i].v);
     free(s.tt);
+    s_keyix_fini(&s.ix);
     if (err) {
         gx_stats_table_fini(out);
         return err;
@@ -584,30 +678,30 @@ typedef struct s_snap {
     s_geo geo;
     s_cell *cells;
     size_t n_cells, cap_cells;
+    s_keyix cell_ix;             /* "chain|geo" -> cell */
     s_unmet *unmet;
     size_t n_unmet, cap_unmet;
+    s_keyix unmet_ix;            /* "rule|need|process|geo" -> group */
     bool oom;
 } s_snap;
 
 static s_cell *s_cell_of(s_snap *s, const char *chain, const char *geo)
 {
-    for (size_t i = 0; i < s->n_cells; i++)
-        if (s->cells[i].geo == geo && strcmp(s->cells[i].chain, chain) == 0)
-            return &s->cells[i];
-    if (s->n_cells == s->cap_cells) {
-        size_t cap = s->cap_cells ? s->cap_cells * 2 : 64;
-        s_cell *v = realloc(s->cells, cap * sizeof *v);
-        if (!v) {
-            s->oom = true;
-            return NULL;
-        }
-        s->cells = v;
-        s->cap_cells = cap;
+    char key[S_KEY];
+    bool added;
+    snprintf(key, sizeof key, "%s|%s", chain, geo);
+    size_t i = s_keyix_get(&s->cell_ix, key, &added);
+    if (i == SIZE_MAX || (added && !s_room(&s->cells, &s->cap_cells, i, sizeof *s->cells))) {
+        s->oom = true;
+        return NULL;
     }
-    s_cell *c = &s->cells[s->n_cells++];
-    memset(c, 0, sizeof *c);
-    memcpy(c->chain, chain, sizeof c->chain);
-    c->geo = geo;
+    s_cell *c = &s->cells[i];
+    if (added) {
+        memset(c, 0, sizeof *c);
+        memcpy(c->chain, chain, sizeof c->chain);
+        c->geo = geo;
+        s->n_cells = i + 1;
+    }
     return c;
 }
 
@@ -674,28 +768,20 @@ static void s_snap_demand(void *ctx, const gx_demand *d, const gx_firm *owner, s
     s_need(d, top, key.need, sizeof key.need);
     snprintf(key.process, sizeof key.process, "%s",
              d->processes.n ? d->processes.v[0] : d->ipc.n ? d->ipc.v[0] : d->industry ? d->industry : "");
-    for (size_t i = 0; i < s->n_unmet; i++) {
-        s_unmet *u = &s->unmet[i];
-        if (u->rule == key.rule && u->geo == geo && strcmp(u->need, key.need) == 0 &&
-            strcmp(u->process, key.process) == 0) {
-            u->demands++;
-            u->near_misses += nm;
-            return;
-        }
+    char k[S_KEY];
+    bool added;
+    snprintf(k, sizeof k, "%d|%s|%s|%s", (int)key.rule, key.need, key.process, geo);
+    size_t i = s_keyix_get(&s->unmet_ix, k, &added);
+    if (i == SIZE_MAX || (added && !s_room(&s->unmet, &s->cap_unmet, i, sizeof *s->unmet))) {
+        s->oom = true;
+        return;
     }
-    if (s->n_unmet == s->cap_unmet) {
-        size_t cap = s->cap_unmet ? s->cap_unmet * 2 : 32;
-        s_unmet *v = realloc(s->unmet, cap * sizeof *v);
-        if (!v) {
-            s->oom = true;
-            return;
-        }
-        s->unmet = v;
-        s->cap_unmet = cap;
+    if (added) {
+        s->unmet[i] = key;
+        s->n_unmet = i + 1;
     }
-    key.demands = 1;
-    key.near_misses = nm;
-    s->unmet[s->n_unmet++] = key;
+    s->unmet[i].demands++;
+    s->unmet[i].near_misses += nm;
 }
 
 static void s_snap_offer(void *ctx, const gx_offer *o, const gx_firm *owner)
@@ -810,13 +896,20 @@ static char *s_snapshot(gx_broker *b, size_t *len)
     uint64_t pending = 0;
     bool store_ok = s_store_ok(b, &pending);
     gx_engine_stats_get(b->engine, &es);
-    if (!b->obs.last30_at || now - b->obs.last30_at >= S_BYKIND_CACHE_S) {
+    /* The 30-day figures are a pass over the store: made again when something
+     * was committed since, but no sooner than ten times what the last pass cost. */
+    gx_obs *o = &b->obs;
+    int64_t t0 = s_mono_us();
+    if (!o->last30_us ||
+        (o->last30_commits != b->counters.batches && t0 - o->last30_us >= 10 * o->last30_cost_us)) {
         gx_stats_filter f = {.from = now - 30 * 86400};
         gx_stats_table t;
         if (gx_report_range(b, &f, &t) == GX_OK) {
-            gx_stats_table_fini(&b->obs.last30);
-            b->obs.last30 = t;
-            b->obs.last30_at = now;
+            gx_stats_table_fini(&o->last30);
+            o->last30 = t;
+            o->last30_us = s_mono_us();
+            o->last30_cost_us = o->last30_us - t0;
+            o->last30_commits = b->counters.batches;
         }
     }
     s_snap s = {.b = b};
@@ -878,6 +971,8 @@ static char *s_snapshot(gx_broker *b, size_t *len)
     json_object_set_new(root, "by_kind", bk);
     free(s.cells);
     free(s.unmet);
+    s_keyix_fini(&s.cell_ix);
+    s_keyix_fini(&s.unmet_ix);
     char *out = s.oom ? NULL : json_dumps(root, JSON_COMPACT);
     json_decref(root);
     *len = out ? strlen(out) : 0;
@@ -913,8 +1008,30 @@ bool gx_broker_http_page(void *broker, const char *path, int *status, const char
                                                     : "not ready: not serving (starting or stopping)\n",
                       len);
     } else if (strcmp(path, "/api/snapshot") == 0) {
+        /* A snapshot is a pass over the open postings (README, Operations): the
+         * last one is served again while nothing was committed since, or while it
+         * is younger than ten times what it cost to make — so however many
+         * dashboards poll, making snapshots takes at most a tenth of the loop. */
+        gx_obs *o = &b->obs;
+        int64_t now_us = s_mono_us();
+        bool same = o->snapshot && o->snapshot_commits == b->counters.batches;
+        if (!o->snapshot || (!same && now_us - o->snapshot_us >= 10 * o->snapshot_cost_us)) {
+            size_t n = 0;
+            char *fresh = s_snapshot(b, &n);
+            if (fresh) {
+                free(o->snapshot);
+                o->snapshot = fresh;
+                o->snapshot_len = n;
+                o->snapshot_us = s_mono_us();
+                o->snapshot_cost_us = o->snapshot_us - now_us;
+                o->snapshot_commits = b->counters.batches;
+            }
+        }
         *type = "application/json";
-        *body = s_snapshot(b, len);
+        *len = o->snapshot_len;
+        *body = o->snapshot ? malloc(o->snapshot_len + 1) : NULL;
+        if (*body)
+            memcpy(*body, o->snapshot, o->snapshot_len + 1);
     } else {
         return false;
     }
