@@ -135,6 +135,7 @@ typedef struct s_xcache {
     } *v;
     size_t cap;          /* power of two, or 0: no caching */
     gx_explain *spill;   /* the last one that found no room, owned */
+    uint64_t first_seen; /* the last demand whose first match was checked (effects come grouped by demand) */
 } s_xcache;
 
 static void s_xcache_init(s_xcache *c, size_t n_fx)
@@ -145,6 +146,7 @@ static void s_xcache_init(s_xcache *c, size_t n_fx)
     c->v = calloc(cap, sizeof *c->v);
     c->cap = c->v ? cap : 0; /* out of memory: explain every time */
     c->spill = NULL;
+    c->first_seen = 0;
 }
 
 static void s_xcache_fini(s_xcache *c)
@@ -234,7 +236,11 @@ static gx_err s_on_match(gx_broker *b, s_xcache *c, const gx_fx *f)
                            .industry = d->industry, .district = df ? gx_firm_district(df) : NULL, .score = f->score,
                            .detail = of ? gx_firm_district(of) : NULL};
     gx_broker_event(b, &ev);
-    gx_err err = s_first_match(b, d->id, o->id, of);
+    gx_err err = GX_OK;
+    if (c->first_seen != d->id) {
+        c->first_seen = d->id;
+        err = s_first_match(b, d->id, o->id, of);
+    }
     uint8_t flags, rule;
     if (!err)
         err = gx_notify_told_get(b, d->id, o->owner, &flags, &rule);
