@@ -889,6 +889,56 @@ static void s_by_kind(const gx_stats_table *t, gx_stats_row out[GX_KIND__COUNT])
     }
 }
 
+/* A histogram for people: count, mean and the bucket bounds that hold the
+ * median and the 99th percentile (upper bounds; null beyond the last). */
+static json_t *s_hist_json(const gx_hist *h)
+{
+    json_t *o = json_pack("{s:I, s:f}", "count", (json_int_t)h->count, "mean", h->count ? h->sum / (double)h->count : 0.0);
+    static const double q[2] = {0.5, 0.99};
+    static const char *const name[2] = {"p50_le", "p99_le"};
+    for (int k = 0; k < 2; k++) {
+        uint64_t cum = 0, want = (uint64_t)ceil(q[k] * (double)h->count);
+        json_t *v = json_null();
+        for (size_t i = 0; h->count && i <= GX_HIST_N; i++) {
+            cum += h->n[i];
+            if (cum >= want) {
+                v = i < GX_HIST_N ? json_real(h->le[i]) : json_null();
+                break;
+            }
+        }
+        json_object_set_new(o, name[k], v);
+    }
+    return o;
+}
+
+/* The figures of /metrics that are about the broker itself, for the snapshot. */
+static json_t *s_broker_json(gx_broker *b, uint64_t pending)
+{
+    const gx_obs *o = &b->obs;
+    json_t *req = json_object();
+    for (int r = 0; r < GX_REQ__COUNT; r++)
+        for (int e = 0; e < GX_OUTCOMES; e++) {
+            if (!o->req[r][e])
+                continue;
+            const char *type = r == GX_REQ_NONE ? "undecodable" : gx_req_name((gx_req_type)r);
+            json_t *t = json_object_get(req, type);
+            if (!t)
+                json_object_set_new(req, type, t = json_object());
+            json_object_set_new(t, s_outcome[e], json_integer((json_int_t)o->req[r][e]));
+        }
+    size_t map = 0, used = 0;
+    gx_store_usage(b->store, &map, &used);
+    return json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:{s:I, s:I, s:I}, s:I}", "requests", req,
+                     "rate_limited", (json_int_t)b->counters.rate_limited, "notices_written",
+                     (json_int_t)b->counters.notices, "notices_sent", (json_int_t)o->delivered, "notices_pending",
+                     (json_int_t)pending, "commits", (json_int_t)b->counters.batches, "commit_failures",
+                     (json_int_t)b->counters.commit_failures, "notice_latency_s", s_hist_json(&o->notice_latency),
+                     "commit_duration_s", s_hist_json(&o->commit_seconds), "commit_batch_requests",
+                     s_hist_json(&o->batch_requests), "lmdb", "map_size_bytes", (json_int_t)map, "map_used_bytes",
+                     (json_int_t)used, "map_max_bytes", (json_int_t)(b->cfg.map_max_mb << 20), "event_streams",
+                     (json_int_t)o->streams);
+}
+
 static char *s_snapshot(gx_broker *b, size_t *len)
 {
     int64_t now = (int64_t)time(NULL);
@@ -940,6 +990,7 @@ static char *s_snapshot(gx_broker *b, size_t *len)
                                               (json_int_t)(here ? b->obs.flow_matches[slot] : 0)));
     }
     json_object_set_new(root, "flow", flow);
+    json_object_set_new(root, "broker", s_broker_json(b, pending));
     json_t *districts = json_array();
     for (size_t i = 0; i < s.geo.n_three; i++)
         json_array_append_new(districts,

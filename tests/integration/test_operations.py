@@ -171,6 +171,15 @@ class Operations(unittest.TestCase):
         self.assertEqual(cells[("C36", "hebi.etdz")]["match_rate"], 0)
         self.assertEqual([x["id"] for x in snap["districts"]][-2:], ["city", "other"])
         self.assertEqual(sum(m["postings"] for m in snap["flow"]), 2)
+        # the broker's own figures, as /metrics has them
+        br = snap["broker"]
+        self.assertEqual(br["requests"]["post_demand"], {"ok": 1})
+        self.assertEqual(br["requests"]["post_offer"], {"ok": 1})
+        self.assertGreaterEqual(br["commits"], 2)
+        self.assertGreater(br["commit_duration_s"]["count"], 0)
+        self.assertIsNotNone(br["commit_duration_s"]["p99_le"])
+        self.assertGreater(br["lmdb"]["map_used_bytes"], 0)
+        self.assertGreater(br["notices_written"], 0)
         # the certified caster arrives: the demand is met, the unmet table empties (a
         # snapshot may be served again for up to ten times what it cost to make)
         self.cert.call(post_offer=pb.PostOffer(offer=mg_offer()))
