@@ -244,15 +244,23 @@ out:
     return err;
 }
 
+/* Drops the queued monitor events from the n-th on. */
+static void s_events_truncate(gx_broker *b, size_t n)
+{
+    while (b->n_events > n) {
+        gx_pending_event *e = &b->events[--b->n_events];
+        gx_buf_fini(&e->payload);
+        free(e->json);
+        e->json = NULL;
+    }
+}
+
 static void s_clear_batch(gx_broker *b)
 {
     for (size_t i = 0; i < b->n_replies; i++)
         gx_buf_fini(&b->replies[i].payload);
-    for (size_t i = 0; i < b->n_events; i++) {
-        gx_buf_fini(&b->events[i].payload);
-        free(b->events[i].json);
-    }
-    b->n_replies = b->n_events = b->n_touched = 0;
+    s_events_truncate(b, 0);
+    b->n_replies = b->n_touched = 0;
 }
 
 void gx_broker_destroy(gx_broker **pb)
@@ -430,8 +438,7 @@ gx_err gx_broker_write_end(gx_broker *b, gx_err err)
          * the batch as it stands, so the rest of the batch never sees it. */
         if (b->engine_touched && s_rebuild_engine(b, b->txn) != GX_OK)
             gx_log(GX_LOG_ERR, "rebuilding the engine after a refused request failed; retrying after the commit");
-        while (b->n_events > b->events_mark)
-            gx_buf_fini(&b->events[--b->n_events].payload);
+        s_events_truncate(b, b->events_mark);
     }
     b->engine_touched = false;
     return err;
@@ -630,10 +637,7 @@ void gx_broker_batch_end(gx_broker *b, const gx_broker_io *io)
                                       NULL, &p->payload) == GX_OK)
                 p->is_error = true;
         }
-        while (b->n_events) {
-            gx_buf_fini(&b->events[--b->n_events].payload);
-            free(b->events[b->n_events].json);
-        }
+        s_events_truncate(b, 0);
         b->n_touched = 0;
     }
     if (b->engine_dirty) {
