@@ -53,6 +53,7 @@ typedef struct gx_stats_filter {
     const char *district;      /* a column id ("410611", "hebi.etdz", "city", "other") or a firm district; NULL = all */
     const char *industry;      /* GB/T 4754 prefix; NULL = all */
     gx_kind kind;              /* 0 = all */
+    bool kind_only;            /* group by kind alone (district and chain "*") */
 } gx_stats_filter;
 
 typedef struct gx_stats_table {

@@ -331,7 +331,8 @@ static bool s_scan_demand(void *ctx, const void *key, size_t klen, const void *v
         char chain[4];
         size_t idx;
         s_chain(d.industry, chain);
-        gx_stats_row *r = s_scan_row(s, geo, chain, d.kind, &idx);
+        gx_stats_row *r = s->f->kind_only ? s_scan_row(s, "*", "*", d.kind, &idx)
+                                          : s_scan_row(s, geo, chain, d.kind, &idx);
         if (r) {
             gx_first_match fm;
             r->demands_posted++;
@@ -379,7 +380,8 @@ static bool s_scan_offer(void *ctx, const void *key, size_t klen, const void *va
         char chain[4];
         size_t idx;
         s_chain(industry, chain);
-        gx_stats_row *r = s_scan_row(s, geo, chain, (gx_kind)k, &idx);
+        gx_stats_row *r = s->f->kind_only ? s_scan_row(s, "*", "*", (gx_kind)k, &idx)
+                                          : s_scan_row(s, geo, chain, (gx_kind)k, &idx);
         if (r) {
             r->offers_posted++;
             r->offers_open += o.state == GX_STATE_OPEN;
@@ -859,34 +861,17 @@ static json_t *s_row_json(const gx_broker *b, const gx_stats_row *r, bool with_p
     return o;
 }
 
-/* Adds rows of the same kind together (for the by-kind view). */
+/* The by-kind view from a kind_only table: one row per kind, empty ones too. */
 static void s_by_kind(const gx_stats_table *t, gx_stats_row out[GX_KIND__COUNT])
 {
     memset(out, 0, GX_KIND__COUNT * sizeof *out);
     for (int k = 0; k < GX_KIND__COUNT; k++) {
         out[k].kind = (gx_kind)k;
-        out[k].ttfm_p50_s = -1;
+        out[k].ttfm_p50_s = out[k].ttfm_mean_s = -1;
     }
-    for (size_t i = 0; i < t->n; i++) {
-        const gx_stats_row *r = &t->rows[i];
-        gx_stats_row *o = &out[r->kind < GX_KIND__COUNT ? r->kind : 0];
-        o->demands_posted += r->demands_posted;
-        o->demands_open += r->demands_open;
-        o->demands_matched += r->demands_matched;
-        o->demands_matched_local += r->demands_matched_local;
-        o->demands_awarded += r->demands_awarded;
-        o->offers_posted += r->offers_posted;
-        o->offers_open += r->offers_open;
-        o->ttfm_sum_s += r->ttfm_sum_s;
-        /* the median of medians, weighted by matched demands: an estimate, said so in the README */
-        if (r->ttfm_p50_s >= 0 && (o->ttfm_p50_s < 0 || r->demands_matched > o->demands_matched / 2))
-            o->ttfm_p50_s = r->ttfm_p50_s;
-    }
-    for (int k = 0; k < GX_KIND__COUNT; k++) {
-        gx_stats_row *o = &out[k];
-        o->fill_rate = o->demands_posted ? (double)o->demands_matched / (double)o->demands_posted : 0;
-        o->ttfm_mean_s = o->demands_matched ? o->ttfm_sum_s / (double)o->demands_matched : -1;
-    }
+    for (size_t i = 0; i < t->n; i++)
+        if (t->rows[i].kind < GX_KIND__COUNT)
+            out[t->rows[i].kind] = t->rows[i];
 }
 
 /* A histogram for people: count, mean and the bucket bounds that hold the
@@ -952,7 +937,7 @@ static char *s_snapshot(gx_broker *b, size_t *len)
     int64_t t0 = s_mono_us();
     if (!o->last30_us ||
         (o->last30_commits != b->counters.batches && t0 - o->last30_us >= 10 * o->last30_cost_us)) {
-        gx_stats_filter f = {.from = now - 30 * 86400};
+        gx_stats_filter f = {.from = now - 30 * 86400, .kind_only = true};
         gx_stats_table t;
         if (gx_report_range(b, &f, &t) == GX_OK) {
             gx_stats_table_fini(&o->last30);

@@ -186,10 +186,20 @@ class Operations(unittest.TestCase):
         deadline = time.time() + 5
         while True:
             snap = json.loads(get(self.base + "/api/snapshot")[2])
-            if snap["unmet"] == [] or time.time() > deadline:
+            kinds = {k["kind"]: k for k in snap["by_kind"]}
+            if (snap["unmet"] == [] and kinds["parts_supply"]["demands_matched"] == 1) or time.time() > deadline:
                 break
             time.sleep(0.05)
         self.assertEqual(snap["unmet"], [])
+        # time to first match and fill rate by kind (the last 30 days)
+        self.assertEqual(len(kinds), 5)
+        pk = kinds["parts_supply"]
+        self.assertEqual((pk["demands_posted"], pk["demands_matched"], pk["fill_rate"], pk["offers_posted"]),
+                         (1, 1, 1.0, 2))
+        self.assertGreaterEqual(pk["ttfm_p50_s"], 0)
+        self.assertEqual(pk["ttfm_p50_s"], pk["ttfm_mean_s"])
+        self.assertEqual(kinds["processing"]["demands_posted"], 0)
+        self.assertIsNone(kinds["processing"]["ttfm_p50_s"])
         self.assertEqual(snap["totals"]["matches"], 1)
         self.assertEqual({(c["chain"], c["district"]): c["match_rate"] for c in snap["industry_map"]}
                          [("C36", "hebi.etdz")], 1.0)
