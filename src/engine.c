@@ -260,11 +260,7 @@ static void s_map_remove(s_map *m, uint64_t key, const char *sid)
 
 /* ------------------------------------------------------------------ entries */
 
-typedef struct s_near {
-    uint64_t offer_id; /* first member: sort key */
-    double score;      /* score when recorded */
-    gx_rule rule;      /* the one failing rule */
-} s_near;
+typedef gx_near s_near; /* engine.h: offer_id first (the sort key), score, rule */
 
 typedef struct s_link {
     uint64_t demand_id; /* first member: sort key */
@@ -1811,4 +1807,92 @@ void gx_engine_each_offer(const gx_engine *e, gx_engine_offer_fn fn, void *ctx)
         if (o)
             fn(ctx, &o->o, o->f);
     }
+}
+
+const gx_near *gx_engine_near_list(const gx_engine *e, uint64_t demand_id, size_t *n)
+{
+    const s_dem *dem = s_dem_get(e, demand_id);
+    *n = dem ? dem->n_nm : 0;
+    return dem ? dem->nm : NULL;
+}
+
+gx_err gx_engine_restore_demand(gx_engine *e, gx_demand *in, const gx_match *m, size_t n_m, const gx_near *nm,
+                                size_t n_nm, int64_t now)
+{
+    gx_demand d = *in;
+    memset(in, 0, sizeof *in);
+    s_filing f = {0};
+    s_dem *dem = NULL;
+    gx_err err = GX_OK;
+    e->now = now;
+    gx_firm *fm = s_firm_get(e, d.owner);
+    if (d.state != GX_STATE_OPEN || !s_kind_valid(d.kind))
+        err = GX_ERR_INVALID;
+    else if (!fm)
+        err = GX_ERR_NOT_FOUND;
+    else if (s_dem_get(e, d.id))
+        err = GX_ERR_EXISTS;
+    /* The lists must be what an engine could hold: matches best first, near
+     * misses by offer id, every offer held, serving the kind, in one list only,
+     * and this demand after every demand the offers already link to. */
+    uint64_t stamp = ++e->stamp; /* marks the offers seen, to refuse one listed twice */
+    for (size_t i = 0; !err && i < n_m + n_nm; i++) {
+        uint64_t oid = i < n_m ? m[i].offer_id : nm[i - n_m].offer_id;
+        s_off *off = s_off_get(e, oid);
+        if (!off || off->stamp == stamp || !s_serves(off->o.kinds, d.kind) ||
+            (off->n_l && off->l[off->n_l - 1].demand_id >= d.id))
+            err = GX_ERR_INVALID;
+        else if (i < n_m && i > 0 && s_cmp_match(&m[i - 1], &m[i]) >= 0)
+            err = GX_ERR_INVALID;
+        else if (i > n_m && nm[i - n_m - 1].offer_id >= oid)
+            err = GX_ERR_INVALID;
+        else if (i >= n_m && (nm[i - n_m].rule <= GX_RULE_NONE || nm[i - n_m].rule >= GX_RULE__COUNT))
+            err = GX_ERR_INVALID;
+        else
+            off->stamp = stamp;
+    }
+    if (!err && !(dem = calloc(1, sizeof *dem)))
+        err = GX_ERR_NOMEM;
+    if (!err && n_m && !(dem->m = malloc(n_m * sizeof *dem->m)))
+        err = GX_ERR_NOMEM;
+    if (!err && n_nm && !(dem->nm = malloc(n_nm * sizeof *dem->nm)))
+        err = GX_ERR_NOMEM;
+    for (size_t i = 0; !err && i < n_m + n_nm; i++) {
+        s_off *off = s_off_get(e, i < n_m ? m[i].offer_id : nm[i - n_m].offer_id);
+        err = S_GROW(off->l, off->cap_l, off->n_l + 1);
+    }
+    if (!err && !(err = s_map_reserve(&e->demands, e->demands.n + 1)) && !(err = s_demand_filing(e, &d, &f)))
+        err = S_GROW(e->dk[d.kind].v, e->dk[d.kind].cap, e->dk[d.kind].n + 1);
+    if (err)
+        goto out;
+    /* nothing can fail from here */
+    memcpy(dem->m, m, n_m * sizeof *m);
+    dem->n_m = dem->cap_m = n_m;
+    memcpy(dem->nm, nm, n_nm * sizeof *nm);
+    dem->n_nm = dem->cap_nm = n_nm;
+    for (size_t i = 0; i < n_m + n_nm; i++) {
+        s_link l = i < n_m ? (s_link){.demand_id = d.id, .score = m[i].score, .rule = GX_RULE_NONE}
+                           : (s_link){.demand_id = d.id, .score = nm[i - n_m].score, .rule = nm[i - n_m].rule};
+        s_off *off = s_off_get(e, i < n_m ? m[i].offer_id : nm[i - n_m].offer_id);
+        off->l[off->n_l++] = l; /* demands come in id order: appending keeps the links sorted */
+    }
+    dem->d = d;
+    dem->f = fm;
+    gx_terms_dmask(&dem->d, fm, &dem->mask);
+    memset(&d, 0, sizeof d);
+    dem->gen = e->gen;
+    dem->k_pub = e->opts.shortlist_k;
+    s_map_insert(&e->demands, dem->d.id, dem);
+    dem->kpos = s_plist_push(&e->dk[dem->d.kind], dem);
+    s_file(e->dix, dem, &dem->refs, &dem->n_refs, &f);
+    dem = NULL;
+out:
+    if (dem) {
+        free(dem->m);
+        free(dem->nm);
+        free(dem);
+    }
+    s_filing_fini(&f);
+    gx_demand_fini(&d);
+    return err;
 }

@@ -72,6 +72,13 @@ typedef struct gx_match {
     double score;
 } gx_match;
 
+/* One near miss of a demand. */
+typedef struct gx_near {
+    uint64_t offer_id; /* first member: the sort key */
+    double score;      /* score when recorded */
+    gx_rule rule;      /* the one failing rule */
+} gx_near;
+
 typedef struct gx_engine_stats {
     uint64_t firms, demands_open, offers_open, subs;
     uint64_t matches;                        /* eligible pairs held */
@@ -175,6 +182,23 @@ size_t gx_engine_near_misses(const gx_engine *e, uint64_t demand_id, uint64_t *o
                              gx_rule *rules, size_t cap);
 
 void gx_engine_stats_get(const gx_engine *e, gx_engine_stats *out);
+
+/* ---- saving and restoring the match state (snapshot.h writes it to a file) */
+
+/* The near misses of an open demand, by offer id (*n of them; NULL when the
+ * demand is not held). Borrowed until the next mutating call. */
+const gx_near *gx_engine_near_list(const gx_engine *e, uint64_t demand_id, size_t *n);
+
+/* Adds an OPEN demand with the matches and near misses an engine held for it
+ * (gx_engine_matches order: score descending, then offer id; near misses by
+ * offer id), without evaluating a pair and without effects: a restart from a
+ * snapshot. Its offers must be held already, and demands must be restored in
+ * increasing id order after every offer. GX_ERR_INVALID when the lists could
+ * not be an engine's (an offer not held or not serving the kind, a list out
+ * of order, an offer twice): the caller then rebuilds by matching. Ownership
+ * of *d as gx_engine_add_demand. */
+gx_err gx_engine_restore_demand(gx_engine *e, gx_demand *d, const gx_match *m, size_t n_m, const gx_near *nm,
+                                size_t n_nm, int64_t now);
 
 /* Visits every open demand (by kind, in no useful order) with its number of
  * matches and how many of its near misses failed each rule; and every open

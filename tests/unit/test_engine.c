@@ -1422,6 +1422,226 @@ TEST(failing_allocator)
 }
 #endif
 
+/* Copies A's firms and open offers into a new engine, then restores A's open
+ * demands in id order with the lists A holds: what a restart from a snapshot does. */
+static gx_engine *restored_copy(const gx_engine *a, const gx_engine_opts *opts, uint64_t next_d, uint64_t next_o)
+{
+    gx_engine *b = NULL;
+    if (gx_engine_new(opts, &b) != GX_OK)
+        return NULL;
+    for (int i = 0; i < P_FIRMS; i++) {
+        const gx_firm *f = gx_engine_firm(a, g_fid[i]);
+        if (f && gx_engine_put_firm(b, f, g_now, NULL) != GX_OK)
+            goto fail;
+    }
+    for (uint64_t id = 1; id < next_o; id++) {
+        const gx_offer *o = gx_engine_offer(a, id);
+        gx_offer c = {0};
+        if (o && (gx_offer_copy(&c, o) != GX_OK || gx_engine_add_offer(b, &c, g_now, NULL) != GX_OK))
+            goto fail;
+    }
+    for (uint64_t id = 1; id < next_d; id++) {
+        const gx_demand *d = gx_engine_demand(a, id);
+        if (!d)
+            continue;
+        size_t n_m, n_nm;
+        const gx_match *m = gx_engine_matches(a, id, &n_m);
+        const gx_near *nm = gx_engine_near_list(a, id, &n_nm);
+        gx_demand c = {0};
+        if (gx_demand_copy(&c, d) != GX_OK || gx_engine_restore_demand(b, &c, m, n_m, nm, n_nm, g_now) != GX_OK)
+            goto fail;
+    }
+    return b;
+fail:
+    gx_engine_destroy(&b);
+    return NULL;
+}
+
+/* Every open demand's matches (ids and scores) and near misses, hashed. */
+static uint64_t lists_digest(const gx_engine *e, uint64_t next_d)
+{
+    uint64_t h = 1469598103934665603ULL;
+#define LMIX(v) (h = (h ^ (uint64_t)(v)) * 1099511628211ULL)
+    for (uint64_t d = 1; d < next_d; d++) {
+        size_t n, nn;
+        const gx_match *m = gx_engine_matches(e, d, &n);
+        const gx_near *nm = gx_engine_near_list(e, d, &nn);
+        LMIX(d);
+        LMIX(n);
+        for (size_t i = 0; i < n; i++) {
+            LMIX(m[i].offer_id);
+            LMIX((uint64_t)(m[i].score * 1e6));
+        }
+        LMIX(nn);
+        for (size_t i = 0; i < nn; i++) {
+            LMIX(nm[i].offer_id * 31 + nm[i].rule);
+            LMIX((uint64_t)(nm[i].score * 1e6));
+        }
+    }
+#undef LMIX
+    return h;
+}
+
+static bool fx_equal(const gx_fxv *x, const gx_fxv *y)
+{
+    if (x->n != y->n)
+        return false;
+    for (size_t i = 0; i < x->n; i++) {
+        const gx_fx *p = &x->v[i], *q = &y->v[i];
+        if (p->type != q->type || p->demand_id != q->demand_id || p->offer_id != q->offer_id ||
+            p->sub_id != q->sub_id || p->score != q->score || p->rank != q->rank || p->rule != q->rule ||
+            p->reason != q->reason || p->state != q->state)
+            return false;
+    }
+    return true;
+}
+
+/* A restored engine is the live one: same lists, and the same effects for
+ * every change that follows (which reads the offers' links too). */
+TEST(restore_is_the_live_engine)
+{
+    gx_engine_opts opts;
+    gx_engine_opts_default(&opts);
+    opts.rules.three_districts = THREE;
+    opts.rules.n_three_districts = 3;
+    opts.shortlist_k = 3;
+    uint64_t pairs = 0;
+    for (uint64_t seed = 1; seed <= 3; seed++) {
+        gx_engine *a = NULL;
+        REQUIRE(gx_engine_new(&opts, &a) == GX_OK);
+        g_rng = 0x51ED270B27A2B1E5ULL * seed;
+        memset(g_dopen, 0, sizeof g_dopen);
+        memset(g_oopen, 0, sizeof g_oopen);
+        for (int i = 0; i < P_FIRMS; i++) {
+            snprintf(g_fid[i], sizeof g_fid[i], "9141060%011d", i);
+            p_firm(a, i, NULL);
+        }
+        uint64_t next_d = 1, next_o = 1;
+        for (int step = 0; step < 200; step++) { /* a world with history: updates, closings, firm changes */
+            uint32_t r = rnd(100);
+            if (r < 30 && next_d < P_MAXID) {
+                gx_demand d = p_demand(next_d++);
+                gx_engine_add_demand(a, &d, g_now, NULL);
+            } else if (r < 70 && next_o < P_MAXID) {
+                gx_offer o = p_offer(next_o++);
+                gx_engine_add_offer(a, &o, g_now, NULL);
+            } else if (r < 80 && next_o > 1) {
+                gx_offer o = p_offer(1 + rnd((uint32_t)next_o - 1));
+                gx_engine_update_offer(a, &o, g_now, NULL);
+            } else if (r < 88 && next_o > 1) {
+                gx_engine_close_offer(a, 1 + rnd((uint32_t)next_o - 1), GX_STATE_WITHDRAWN, NULL);
+            } else if (r < 94 && next_d > 1) {
+                gx_demand d = p_demand(1 + rnd((uint32_t)next_d - 1));
+                gx_engine_update_demand(a, &d, g_now, NULL);
+            } else {
+                p_firm(a, (int)rnd(P_FIRMS), NULL);
+            }
+        }
+        gx_engine *b = restored_copy(a, &opts, next_d, next_o);
+        REQUIRE(b);
+        CHECK(lists_digest(a, next_d) == lists_digest(b, next_d));
+        gx_engine_stats sa, sb;
+        gx_engine_stats_get(a, &sa);
+        gx_engine_stats_get(b, &sb);
+        CHECK(memcmp(&sa, &sb, sizeof sa) == 0);
+        pairs += sa.matches + sa.near_misses;
+        /* the same changes, made to both, have the same effects */
+        gx_fxv fa = {0}, fb = {0};
+        uint64_t rng = g_rng;
+        for (int step = 0; step < 120; step++) {
+            fx_clear(&fa);
+            fx_clear(&fb);
+            uint32_t r = rnd(100), id;
+            gx_err ea, eb;
+            if (r < 25 && next_o > 1) {
+                id = 1 + rnd((uint32_t)next_o - 1);
+                ea = gx_engine_close_offer(a, id, GX_STATE_WITHDRAWN, &fa);
+                eb = gx_engine_close_offer(b, id, GX_STATE_WITHDRAWN, &fb);
+            } else if (r < 50 && next_o > 1) {
+                id = 1 + rnd((uint32_t)next_o - 1);
+                uint64_t keep = g_rng;
+                gx_offer o1 = p_offer(id);
+                g_rng = keep;
+                gx_offer o2 = p_offer(id);
+                ea = gx_engine_update_offer(a, &o1, g_now, &fa);
+                eb = gx_engine_update_offer(b, &o2, g_now, &fb);
+            } else if (r < 65 && next_d > 1) {
+                id = 1 + rnd((uint32_t)next_d - 1);
+                ea = gx_engine_close_demand(a, id, GX_STATE_AWARDED, &fa);
+                eb = gx_engine_close_demand(b, id, GX_STATE_AWARDED, &fb);
+            } else if (r < 80 && next_o < P_MAXID) {
+                uint64_t keep = g_rng;
+                gx_offer o1 = p_offer(next_o);
+                g_rng = keep;
+                gx_offer o2 = p_offer(next_o++);
+                ea = gx_engine_add_offer(a, &o1, g_now, &fa);
+                eb = gx_engine_add_offer(b, &o2, g_now, &fb);
+            } else if (next_d > 1) {
+                id = 1 + rnd((uint32_t)next_d - 1);
+                uint64_t keep = g_rng;
+                gx_demand d1 = p_demand(id);
+                g_rng = keep;
+                gx_demand d2 = p_demand(id);
+                ea = gx_engine_update_demand(a, &d1, g_now, &fa);
+                eb = gx_engine_update_demand(b, &d2, g_now, &fb);
+            } else {
+                continue;
+            }
+            CHECK_EQ_INT(ea, eb);
+            if (!fx_equal(&fa, &fb)) {
+                fprintf(stderr, "  seed %llu step %d (r=%u): live then restored effects differ\n",
+                        (unsigned long long)seed, step, r);
+                fx_dump(&fa);
+                fx_dump(&fb);
+                CHECK(0);
+                break;
+            }
+        }
+        (void)rng;
+        CHECK(lists_digest(a, next_d) == lists_digest(b, next_d));
+        gx_fxv_fini(&fa);
+        gx_fxv_fini(&fb);
+        gx_engine_destroy(&a);
+        gx_engine_destroy(&b);
+    }
+    printf("     %llu pairs restored\n", (unsigned long long)pairs);
+    CHECK(pairs > 60);
+}
+
+/* A restore refuses lists no engine could hold. */
+TEST(restore_refuses_impossible_lists)
+{
+    gx_engine *e = mk_engine(3);
+    std_firms(e);
+    REQUIRE(add_o(e, mk_offer(1, SME1, 10), NULL) == GX_OK);
+    REQUIRE(add_o(e, mk_offer(2, SME2, 10), NULL) == GX_OK);
+    gx_match ok[2] = {{1, 80}, {2, 70}}, unordered[2] = {{1, 70}, {2, 80}}, twice[2] = {{1, 80}, {1, 70}},
+             missing[1] = {{9, 50}};
+    gx_near both[1] = {{1, 40, GX_RULE_CERTIFICATION}}, norule[1] = {{2, 40, GX_RULE_NONE}};
+    struct {
+        const gx_match *m;
+        size_t n_m;
+        const gx_near *nm;
+        size_t n_nm;
+    } bad[] = {{unordered, 2, NULL, 0}, {twice, 2, NULL, 0}, {missing, 1, NULL, 0}, {ok, 2, both, 1},
+               {ok, 1, norule, 1}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        gx_demand d = mk_demand(5, ANCHOR);
+        CHECK_EQ_INT(gx_engine_restore_demand(e, &d, bad[i].m, bad[i].n_m, bad[i].nm, bad[i].n_nm, g_now),
+                     GX_ERR_INVALID);
+        CHECK(!gx_engine_demand(e, 5));
+    }
+    gx_demand d = mk_demand(5, ANCHOR);
+    CHECK_EQ_INT(gx_engine_restore_demand(e, &d, ok, 2, NULL, 0, g_now), GX_OK);
+    size_t n;
+    const gx_match *m = gx_engine_matches(e, 5, &n);
+    CHECK(n == 2 && m[0].offer_id == 1 && m[1].offer_id == 2);
+    /* a demand with a lower id than one already restored cannot follow it */
+    gx_demand d4 = mk_demand(4, ANCHOR);
+    CHECK_EQ_INT(gx_engine_restore_demand(e, &d4, ok, 1, NULL, 0, g_now), GX_ERR_INVALID);
+    gx_engine_destroy(&e);
+}
+
 int main(void)
 {
     init_time();
@@ -1442,6 +1662,8 @@ int main(void)
     RUN(set_opts_reranks_lazily);
     RUN(tech_transfer_by_kind);
     RUN(property_matches_equal_brute_force);
+    RUN(restore_is_the_live_engine);
+    RUN(restore_refuses_impossible_lists);
 #ifdef GX_TEST_FAILING_ALLOC
     RUN(failing_allocator);
 #endif
