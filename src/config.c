@@ -1,13 +1,14 @@
 /* config.c — the table of configuration keys and its parser. */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "http.h"
 #include "log.h"
 
 typedef enum { S_STR, S_INT, S_DBL, S_BOOL } s_type;
@@ -69,6 +70,8 @@ static const s_key s_keys[] = {
     {"delivery_window", INT(delivery_window), 1, 1000000, "1000", true, "unacknowledged notices in flight per connection"},
     {"sessions_max", INT(sessions_max), 1, 1000000, "10000", false, "connections bound to a firm at once"},
     {"hwm", INT(hwm), 10, 10000000, "100000", false, "ZeroMQ high-water marks of the broker's sockets"},
+    {"engine_snapshot", BOOL(engine_snapshot), 0, 0, "true", false,
+     "at a clean stop, save the engine's matches to <data_dir>/engine.snap, so that the next start does not match every pair again"},
     {"no_sync", BOOL(no_sync), 0, 0, "false", false, "benchmarks only: commit without fsync (NOT durable)"},
     {"server_key", STR(server_key), 0, 0, "", false, "broker CURVE key file; empty means <data_dir>/broker.key, created on first start"},
     {"operator_keys", STR(operator_keys), 0, 0, "", true, "file of operator public keys; empty means <data_dir>/operator_keys (first one created on first start)"},
@@ -255,6 +258,63 @@ out:
     return rc;
 }
 
+bool gx_config_parse_listen(const char *listen, char *host, size_t hostlen, uint16_t *port, char *err, size_t errlen)
+{
+    const char *colon, *h = listen;
+    size_t n;
+    if (listen[0] == '[') {
+        const char *close = strchr(listen, ']');
+        if (!close || close[1] != ':') {
+            snprintf(err, errlen, "'%s': an IPv6 address is written [ADDRESS]:PORT", listen);
+            return false;
+        }
+        h = listen + 1;
+        n = (size_t)(close - h);
+        colon = close + 1;
+    } else {
+        colon = strrchr(listen, ':');
+        if (!colon || colon == listen) {
+            snprintf(err, errlen, "'%s' is not ADDRESS:PORT", listen);
+            return false;
+        }
+        n = (size_t)(colon - listen);
+    }
+    char *end = NULL;
+    errno = 0;
+    long p = strtol(colon + 1, &end, 10);
+    if (!colon[1] || errno || *end || p < 0 || p > 65535) {
+        snprintf(err, errlen, "'%s': the port must be a number 0..65535", listen);
+        return false;
+    }
+    if (n == 0 || n >= hostlen) {
+        snprintf(err, errlen, "'%s': bad address", listen);
+        return false;
+    }
+    memcpy(host, h, n);
+    host[n] = '\0';
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (strcmp(host, "localhost") != 0 && inet_pton(AF_INET, host, &a4) != 1 && inet_pton(AF_INET6, host, &a6) != 1) {
+        snprintf(err, errlen, "'%s': the address must be numeric (or localhost)", listen);
+        return false;
+    }
+    *port = (uint16_t)p;
+    return true;
+}
+
+bool gx_config_is_loopback(const char *host)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (strcmp(host, "localhost") == 0)
+        return true;
+    if (inet_pton(AF_INET, host, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, host, &a6) == 1)
+        return IN6_IS_ADDR_LOOPBACK(&a6);
+    return false;
+}
+
 gx_err gx_config_validate(const gx_config *c, char *err, size_t errlen)
 {
     gx_log_level lvl;
@@ -276,11 +336,11 @@ gx_err gx_config_validate(const gx_config *c, char *err, size_t errlen)
     if (c->http_listen[0]) {
         char host[64], why[256];
         uint16_t port;
-        if (!gx_http_parse_listen(c->http_listen, host, sizeof host, &port, why, sizeof why)) {
+        if (!gx_config_parse_listen(c->http_listen, host, sizeof host, &port, why, sizeof why)) {
             snprintf(err, errlen, "http_listen: %s", why);
             return GX_ERR_CONFIG;
         }
-        if (!c->http_allow_remote && !gx_http_is_loopback(host)) {
+        if (!c->http_allow_remote && !gx_config_is_loopback(host)) {
             snprintf(err, errlen,
                      "http_listen: %s is not a loopback address, and the operator HTTP side has no authentication; "
                      "set http_allow_remote = true to bind it anyway (behind a proxy with TLS and auth)",

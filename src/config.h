@@ -56,6 +56,7 @@ typedef struct gx_config {
     int64_t sessions_max;                /* connections bound to a firm */
     int64_t hwm;                         /* ZeroMQ send/receive high-water marks */
     bool no_sync;                        /* benchmarks only: LMDB without fsync (NOT durable) */
+    bool engine_snapshot;                /* save the engine's lists at a clean stop */
     char server_key[GX_CONFIG_STR_MAX];  /* broker key file ("" = <data_dir>/broker.key) */
     char operator_keys[GX_CONFIG_STR_MAX]; /* operator public keys ("" = <data_dir>/operator_keys) */
     int64_t rate_per_firm;               /* requests per second per firm (token bucket) */
@@ -84,6 +85,15 @@ gx_err gx_config_validate(const gx_config *c, char *err, size_t errlen);
 /* Copies reloadable keys from next into cur; writes into err the names of
  * non-reloadable keys that differ (they need a restart), or "" when none. */
 void gx_config_apply_reload(gx_config *cur, const gx_config *next, char *err, size_t errlen);
+
+/* Parses an http_listen value, "ADDRESS:PORT" (IPv4, "[IPv6]" or "localhost"),
+ * into host and port; false with a message in err when malformed. Names other
+ * than localhost are refused, so that what is bound is what the operator read. */
+bool gx_config_parse_listen(const char *listen, char *host, size_t hostlen, uint16_t *port, char *err,
+                            size_t errlen);
+
+/* True when host (as gx_config_parse_listen gives it) is a loopback address. */
+bool gx_config_is_loopback(const char *host);
 
 /* Writes every key with its value, type, bounds and reloadability, one per
  * line, as a commented config file. */

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "config.h"
 #include "log.h"
 
 #define S_EVENT_MAX 16384          /* longest event, bytes (monitor events are far smaller) */
@@ -53,63 +54,6 @@ struct gx_http {
     int64_t next_wake_ms;
     bool stopping;
 };
-
-bool gx_http_parse_listen(const char *listen, char *host, size_t hostlen, uint16_t *port, char *err, size_t errlen)
-{
-    const char *colon, *h = listen;
-    size_t n;
-    if (listen[0] == '[') {
-        const char *close = strchr(listen, ']');
-        if (!close || close[1] != ':') {
-            snprintf(err, errlen, "'%s': an IPv6 address is written [ADDRESS]:PORT", listen);
-            return false;
-        }
-        h = listen + 1;
-        n = (size_t)(close - h);
-        colon = close + 1;
-    } else {
-        colon = strrchr(listen, ':');
-        if (!colon || colon == listen) {
-            snprintf(err, errlen, "'%s' is not ADDRESS:PORT", listen);
-            return false;
-        }
-        n = (size_t)(colon - listen);
-    }
-    char *end = NULL;
-    errno = 0;
-    long p = strtol(colon + 1, &end, 10);
-    if (!colon[1] || errno || *end || p < 0 || p > 65535) {
-        snprintf(err, errlen, "'%s': the port must be a number 0..65535", listen);
-        return false;
-    }
-    if (n == 0 || n >= hostlen) {
-        snprintf(err, errlen, "'%s': bad address", listen);
-        return false;
-    }
-    memcpy(host, h, n);
-    host[n] = '\0';
-    struct in_addr a4;
-    struct in6_addr a6;
-    if (strcmp(host, "localhost") != 0 && inet_pton(AF_INET, host, &a4) != 1 && inet_pton(AF_INET6, host, &a6) != 1) {
-        snprintf(err, errlen, "'%s': the address must be numeric (or localhost)", listen);
-        return false;
-    }
-    *port = (uint16_t)p;
-    return true;
-}
-
-bool gx_http_is_loopback(const char *host)
-{
-    struct in_addr a4;
-    struct in6_addr a6;
-    if (strcmp(host, "localhost") == 0)
-        return true;
-    if (inet_pton(AF_INET, host, &a4) == 1)
-        return (ntohl(a4.s_addr) >> 24) == 127;
-    if (inet_pton(AF_INET6, host, &a6) == 1)
-        return IN6_IS_ADDR_LOOPBACK(&a6);
-    return false;
-}
 
 static void s_mhd_log(void *cls, const char *fmt, va_list ap)
 {
@@ -358,9 +302,9 @@ gx_err gx_http_new(const gx_http_opts *o, gx_http **out, char *err, size_t errle
     char host[64];
     uint16_t port;
     *out = NULL;
-    if (!gx_http_parse_listen(o->listen, host, sizeof host, &port, err, errlen))
+    if (!gx_config_parse_listen(o->listen, host, sizeof host, &port, err, errlen))
         return GX_ERR_CONFIG;
-    if (!o->allow_remote && !gx_http_is_loopback(host)) {
+    if (!o->allow_remote && !gx_config_is_loopback(host)) {
         snprintf(err, errlen, "%s is not a loopback address, and allow_remote is off", o->listen);
         return GX_ERR_CONFIG;
     }

@@ -45,14 +45,6 @@ typedef struct gx_http_opts {
     void *page_ctx;
 } gx_http_opts;
 
-/* Parses "ADDRESS:PORT" (IPv4, "[IPv6]", or "localhost"); false with a
- * message in err when malformed. Resolves nothing else: names other than
- * localhost are refused, so what is bound is what the operator read. */
-bool gx_http_parse_listen(const char *listen, char *host, size_t hostlen, uint16_t *port, char *err, size_t errlen);
-
-/* True when the address text (as parse_listen gives it) is loopback. */
-bool gx_http_is_loopback(const char *host);
-
 /* Starts the daemon (bound, not yet serving until gx_http_run).
  * GX_ERR_CONFIG for a refused or malformed address, GX_ERR_IO when it cannot bind. */
 gx_err gx_http_new(const gx_http_opts *opts, gx_http **out, char *err, size_t errlen);
