@@ -2,12 +2,15 @@
  * notice delivery. Request handlers are in requests.c, notices in notify.c. */
 #include "broker_int.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
+#include "snapshot.h"
 
 /* ------------------------------------------------------------------ setup */
 
@@ -47,7 +50,31 @@ typedef struct s_load {
     gx_table table;    /* table being visited */
     gx_err err;        /* first failure */
     uint64_t loaded;   /* records taken */
+    gx_snapshot *snap; /* demands' lists saved at the last clean stop, or NULL */
+    uint64_t restored; /* demands taken from it */
+    uint64_t matched;  /* demands it should have had and did not: matched afresh */
 } s_load;
+
+/* An open demand from the store into the engine: with the lists the snapshot
+ * kept for it when there is one the engine accepts, else matched afresh. */
+static gx_err s_load_demand(s_load *l, gx_demand *d)
+{
+    const gx_match *m;
+    const gx_near *nm;
+    size_t n_m, n_nm;
+    if (l->snap && gx_snapshot_lists(l->snap, d->id, &m, &n_m, &nm, &n_nm)) {
+        gx_demand c = {0};
+        gx_err err = gx_demand_copy(&c, d);
+        if (!err)
+            err = gx_engine_restore_demand(l->b->engine, &c, m, n_m, nm, n_nm, l->b->now);
+        if (err != GX_ERR_INVALID) {
+            l->restored += err == GX_OK;
+            return err;
+        }
+    }
+    l->matched += l->snap != NULL;
+    return gx_engine_add_demand(l->b->engine, d, l->b->now, NULL);
+}
 
 static bool s_load_visit(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
 {
@@ -76,7 +103,7 @@ static bool s_load_visit(void *ctx, const void *key, size_t klen, const void *va
         gx_demand d;
         if ((err = gx_codec_decode_demand(val, vlen, &d)) == GX_OK) {
             if (d.state == GX_STATE_OPEN && !(err = gx_quota_add(l->b->open, d.owner, 1)))
-                err = gx_engine_add_demand(e, &d, l->b->now, NULL);
+                err = s_load_demand(l, &d);
             gx_demand_fini(&d);
         }
         break;
@@ -133,7 +160,7 @@ static gx_err s_rebuild_auth(gx_broker *b, gx_txn *t)
         gx_log(GX_LOG_ERR, "operator keys: %s", err);
         return rc;
     }
-    s_load l = {b, GX_T_KEYS, GX_OK, 0};
+    s_load l = {.b = b, .table = GX_T_KEYS};
     rc = gx_store_scan(t, GX_T_KEYS, NULL, 0, NULL, 0, s_key_visit, &l);
     return rc ? rc : l.err;
 }
@@ -141,7 +168,8 @@ static gx_err s_rebuild_auth(gx_broker *b, gx_txn *t)
 /* Builds a fresh engine and key registry from the store — read in t, or in a
  * read transaction of its own when t is NULL — and swaps them in only when
  * both loaded completely; on failure the old ones stay and stay dirty. */
-static gx_err s_rebuild_engine(gx_broker *b, gx_txn *t)
+static gx_err s_rebuild_engine_from(gx_broker *b, gx_txn *t, gx_snapshot *snap, uint64_t *restored,
+                                    uint64_t *matched)
 {
     gx_engine_opts eo;
     gx_engine *e = NULL, *old_engine = b->engine;
@@ -159,10 +187,12 @@ static gx_err s_rebuild_engine(gx_broker *b, gx_txn *t)
     b->auth = NULL;
     static const gx_table order[] = {GX_T_FIRMS, GX_T_OFFERS, GX_T_DEMANDS, GX_T_SUBS};
     for (size_t i = 0; !err && i < sizeof order / sizeof order[0]; i++) {
-        s_load l = {b, order[i], GX_OK, 0};
+        s_load l = {b, order[i], GX_OK, 0, snap, 0, 0};
         err = gx_store_scan(t, order[i], NULL, 0, NULL, 0, s_load_visit, &l);
         if (!err)
             err = l.err;
+        if (order[i] == GX_T_DEMANDS && restored)
+            *restored = l.restored, *matched = l.matched;
     }
     if (!err)
         err = s_rebuild_auth(b, t);
@@ -181,6 +211,94 @@ static gx_err s_rebuild_engine(gx_broker *b, gx_txn *t)
     gx_auth_destroy(&old_auth);
     gx_quota_destroy(&old_open);
     b->engine_dirty = false;
+    return GX_OK;
+}
+
+/* Rebuilds the engine from the store by matching every pair. */
+static gx_err s_rebuild_engine(gx_broker *b, gx_txn *t)
+{
+    return s_rebuild_engine_from(b, t, NULL, NULL, NULL);
+}
+
+/* What the match state depends on besides the store: the broker's version,
+ * the engine options and the vocabulary. A snapshot is used only under the same. */
+static uint64_t s_fingerprint(const gx_broker *b)
+{
+    gx_engine_opts o;
+    s_engine_opts(b, &o);
+    uint64_t h = 1469598103934665603ull;
+#define S_MIX(p, n)                                                                                            \
+    for (size_t i_ = 0; i_ < (n); i_++)                                                                        \
+        h = (h ^ ((const unsigned char *)(p))[i_]) * 1099511628211ull;
+    S_MIX(GX_VERSION, sizeof GX_VERSION);
+    S_MIX(&o.shortlist_k, sizeof o.shortlist_k);
+    S_MIX(&o.near_miss_max, sizeof o.near_miss_max);
+    S_MIX(o.rules.weights, sizeof o.rules.weights);
+    S_MIX(&o.rules.utc_offset_min, sizeof o.rules.utc_offset_min);
+    S_MIX(&o.rules.distance_full_km, sizeof o.rules.distance_full_km);
+    for (size_t i = 0; i < o.rules.n_three_districts; i++)
+        S_MIX(o.rules.three_districts[i], strlen(o.rules.three_districts[i]) + 1);
+    uint64_t v = gx_vocab_fingerprint(b->vocab);
+    S_MIX(&v, sizeof v);
+#undef S_MIX
+    return h;
+}
+
+static void s_snapshot_path(const gx_broker *b, char *out, size_t len)
+{
+    snprintf(out, len, "%s/engine.snap", b->cfg.data_dir);
+}
+
+/* The engine at start: from the snapshot of the last clean stop when it still
+ * describes the store, else by matching every pair. The snapshot is removed
+ * once read: it describes this store only until the next write. */
+static gx_err s_start_engine(gx_broker *b)
+{
+    char path[GX_CONFIG_STR_MAX + 32], why[512];
+    gx_snapshot *snap = NULL;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    s_snapshot_path(b, path, sizeof path);
+    gx_err serr = GX_ERR_NOT_FOUND;
+    if (b->cfg.engine_snapshot) {
+        serr = gx_snapshot_open(path, gx_store_txnid(b->store), s_fingerprint(b), &snap, why, sizeof why);
+        if (serr && serr != GX_ERR_NOT_FOUND)
+            gx_log(GX_LOG_NOTICE, "engine snapshot not used: %s; matching every pair", why);
+    }
+    uint64_t restored = 0, matched = 0;
+    gx_err err = s_rebuild_engine_from(b, NULL, snap, &restored, &matched);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+    if (snap) {
+        gx_log(GX_LOG_INFO, "engine restored from %s in %.2f s: %llu demands with their saved lists, %llu matched "
+               "afresh", path, secs, (unsigned long long)restored, (unsigned long long)matched);
+        gx_snapshot_close(&snap);
+    } else if (!err) {
+        gx_log(GX_LOG_INFO, "engine rebuilt by matching every pair in %.2f s", secs);
+    }
+    if (serr != GX_ERR_NOT_FOUND && unlink(path) != 0)
+        gx_log(GX_LOG_WARNING, "cannot remove %s: %s", path, strerror(errno));
+    return err;
+}
+
+gx_err gx_broker_save_snapshot(gx_broker *b)
+{
+    char path[GX_CONFIG_STR_MAX + 32];
+    if (!b->cfg.engine_snapshot || b->engine_dirty || b->txn)
+        return GX_OK;
+    s_snapshot_path(b, path, sizeof path);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    uint64_t bytes = 0;
+    gx_err err = gx_snapshot_write(path, b->engine, gx_store_txnid(b->store), s_fingerprint(b), &bytes);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (err) {
+        gx_log(GX_LOG_WARNING, "engine snapshot not saved (%s: %s); the next start matches every pair",
+               gx_err_str(err), strerror(errno));
+        return err;
+    }
+    gx_log(GX_LOG_INFO, "engine snapshot saved: %s, %llu bytes in %.2f s", path, (unsigned long long)bytes,
+           (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
     return GX_OK;
 }
 
@@ -225,7 +343,7 @@ gx_err gx_broker_new(const gx_config *cfg, int64_t now, gx_broker **out, char *e
             gx_log(GX_LOG_NOTICE, "first start: created the operator key %s (keep it secret) and listed it in %s",
                    keypath, b->operator_keys);
     }
-    if ((err = s_rebuild_engine(b, NULL))) {
+    if ((err = s_start_engine(b))) {
         snprintf(errbuf, errlen, "rebuilding the engine from %s: %s", cfg->data_dir, gx_err_str(err));
         goto out;
     }

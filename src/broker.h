@@ -40,9 +40,16 @@ typedef struct gx_broker_io {
 } gx_broker_io;
 
 /* Opens the store in cfg->data_dir, loads the vocabulary, rebuilds the engine
- * from the store and enforces validity expired while the broker was down (those
- * notices are committed before this returns). err receives a message on failure. */
+ * from the store (from the snapshot of the last clean stop when it still
+ * describes the store) and enforces validity expired while the broker was down
+ * (those notices are committed before this returns). err receives a message on
+ * failure. */
 gx_err gx_broker_new(const gx_config *cfg, int64_t now, gx_broker **out, char *err, size_t errlen);
+
+/* At a clean stop, after the last batch: saves the engine's lists to
+ * <data_dir>/engine.snap (snapshot.h) when engine_snapshot is on, so the next
+ * start need not match every pair. A failure is logged and only costs that. */
+gx_err gx_broker_save_snapshot(gx_broker *b);
 
 /* Frees everything; the caller has ended any batch. NULLs *b, tolerates NULL. */
 void gx_broker_destroy(gx_broker **b);

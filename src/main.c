@@ -193,6 +193,8 @@ int main(int argc, char **argv)
     if (gx_loop_run(loop) != GX_OK)
         status = EX_SOFTWARE;
     gx_loop_destroy(&loop);
+    if (status == EX_OK)
+        gx_broker_save_snapshot(broker);
     gx_broker_counters bc;
     gx_broker_counters_get(broker, &bc);
     gx_broker_destroy(&broker);

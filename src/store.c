@@ -797,6 +797,13 @@ gx_err gx_store_count(gx_txn *t, gx_table tb, uint64_t *out)
 
 /* ---- environment */
 
+uint64_t gx_store_txnid(gx_store *s)
+{
+    assert(s);
+    MDB_envinfo info;
+    return mdb_env_info(s->env, &info) == 0 ? (uint64_t)info.me_last_txnid : 0;
+}
+
 void gx_store_usage(gx_store *s, size_t *map_size, size_t *used)
 {
     assert(s);

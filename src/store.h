@@ -121,6 +121,10 @@ gx_err gx_store_next_id(gx_txn *t, const char *counter, uint64_t *out);
 /* Number of entries in a table. */
 gx_err gx_store_count(gx_txn *t, gx_table tb, uint64_t *out);
 
+/* The id of the last committed write transaction: it changes with every
+ * commit, so a file that recorded it knows whether the store moved on since. */
+uint64_t gx_store_txnid(gx_store *s);
+
 /* Map size and bytes in use (last page used x page size). */
 void gx_store_usage(gx_store *s, size_t *map_size, size_t *used);
 

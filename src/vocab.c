@@ -58,6 +58,7 @@ struct gx_vocab {
     s_slot *slots;             /* hash table of ids, aliases and names */
     size_t n_slots;            /* table size, a power of two at least twice the keys */
     size_t count[GX_V__COUNT]; /* entries per class */
+    uint64_t fingerprint;      /* FNV-1a of the source text */
     const char **three;        /* ids flagged "three", in file order */
     size_t n_three;            /* length of three */
     char div_section[100];     /* section letter of each industry division, 0 if none */
@@ -544,6 +545,9 @@ gx_err gx_vocab_parse(const char *text, size_t len, gx_vocab **out, char *errbuf
     if (len)
         memcpy(v->text, text, len);
     v->text[len] = '\0';
+    v->fingerprint = 1469598103934665603ull;
+    for (size_t i = 0; i < len; i++)
+        v->fingerprint = (v->fingerprint ^ (unsigned char)text[i]) * 1099511628211ull;
     if ((err = s_parse_lines(v, len, errbuf, errlen)) || (err = s_build_index(v, errbuf, errlen)) ||
         (err = s_check_refs(v, errbuf, errlen)) || (err = s_collect_three(v, errbuf, errlen)))
         goto out;
@@ -668,6 +672,12 @@ const char *const *gx_vocab_three_districts(const gx_vocab *v, size_t *n)
     assert(v && n);
     *n = v->n_three;
     return v->three;
+}
+
+uint64_t gx_vocab_fingerprint(const gx_vocab *v)
+{
+    assert(v);
+    return v->fingerprint;
 }
 
 size_t gx_vocab_count(const gx_vocab *v, gx_vclass c)

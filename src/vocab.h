@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "err.h"
 
@@ -78,6 +79,10 @@ const char *gx_vocab_zone_county(const gx_vocab *v, const char *zone);
 /* The districts (county codes and zone ids) marked as the "three districts" of
  * the city plan, as a borrowed array of *n borrowed strings. */
 const char *const *gx_vocab_three_districts(const gx_vocab *v, size_t *n);
+
+/* A hash of the text the vocabulary was parsed from: equal fingerprints, same
+ * vocabulary (for the engine snapshot, which is only valid under the same one). */
+uint64_t gx_vocab_fingerprint(const gx_vocab *v);
 
 /* Number of entries in class c. */
 size_t gx_vocab_count(const gx_vocab *v, gx_vclass c);

@@ -1,5 +1,7 @@
 """A broker restart — clean (SIGTERM) or a crash (SIGKILL) — keeps postings,
 shortlists and inboxes: everything acknowledged before it."""
+import os
+import re
 import unittest
 
 from gxharness import (ANCHOR, SME_CERT, SME_PLAIN, Broker, Client, body_of, main, mg_demand, mg_offer, pb,
@@ -58,6 +60,111 @@ class Restart(unittest.TestCase):
 
     def test_kill_9_loses_nothing_acknowledged(self):
         self.run_case(crash=True)
+
+
+class Snapshot(unittest.TestCase):
+    """A clean stop saves the engine's lists (engine.snap); the next start takes
+    them instead of matching every pair, but only while they describe the store."""
+
+    def setUp(self):
+        self.broker = Broker().start()
+        self.snap = os.path.join(self.broker.data_dir, "engine.snap")
+        op = self.broker.client(operator=True)
+        seed_walkthrough_firms(op)
+        cert, plain = self.broker.client(SME_CERT), self.broker.client(SME_PLAIN)
+        for i in range(3):
+            cert.call(post_offer=pb.PostOffer(offer=mg_offer(monthly_capacity=20000 + 1000 * i)))
+            plain.call(post_offer=pb.PostOffer(offer=mg_offer(lead_time_days=10 + i)))
+        anchor = self.broker.client(ANCHOR)
+        self.demands = [anchor.call(post_demand=pb.PostDemand(demand=mg_demand(quantity=1000 * (i + 1)))).posting.id
+                        for i in range(4)]
+        self.demands.append(anchor.call(post_demand=pb.PostDemand(
+            demand=mg_demand(certifications=[], title="no certificate needed"))).posting.id)
+        self.before = self.state()
+        for c in (op, cert, plain, anchor):
+            c.close()
+
+    def tearDown(self):
+        self.broker.stop()
+        self.broker.cleanup()
+
+    def state(self):
+        """Every demand's shortlist (ids, scores, eligible count) as the anchor sees it."""
+        anchor = self.broker.client(ANCHOR)
+        out = {}
+        for d in self.demands:
+            sl = anchor.call(get_shortlist=pb.GetShortlist(demand_id=d)).shortlist
+            out[d] = ([(c.offer_id, round(c.score, 9)) for c in sl.candidates], sl.eligible)
+        anchor.close()
+        return out
+
+    def log_since(self, mark):
+        return self.broker.read_log_all()[mark:]
+
+    def test_clean_restart_restores_the_lists(self):
+        self.assertEqual(self.broker.stop(), 0)
+        self.assertTrue(os.path.exists(self.snap))
+        mark = len(self.broker.read_log_all())
+        self.broker.start()
+        log = self.log_since(mark)
+        self.assertRegex(log, r"engine restored from .*engine\.snap in [0-9.]+ s: 5 demands with their saved "
+                              r"lists, 0 matched afresh")
+        self.assertFalse(os.path.exists(self.snap), "read once, then removed")
+        self.assertEqual(self.state(), self.before)
+        # and the restored engine goes on matching: a new offer joins the shortlists
+        cert = self.broker.client(SME_CERT)
+        cert.call(post_offer=pb.PostOffer(offer=mg_offer(monthly_capacity=90000)))
+        cert.close()
+        after = self.state()
+        self.assertTrue(all(after[d][1] == self.before[d][1] + 1 for d in self.demands), after)
+
+    def test_a_write_after_the_snapshot_voids_it(self):
+        self.assertEqual(self.broker.stop(), 0)
+        saved = open(self.snap, "rb").read()
+        # a start that does not read it (and so leaves it), a write, a crash: the file is stale
+        self.broker.extra_args = ["-o", "engine_snapshot=false"]
+        self.broker.start()
+        self.assertTrue(os.path.exists(self.snap))
+        cert = self.broker.client(SME_CERT)
+        cert.call(post_offer=pb.PostOffer(offer=mg_offer(monthly_capacity=90000)))
+        cert.close()
+        expected = self.state()
+        self.broker.kill()
+        self.assertEqual(open(self.snap, "rb").read(), saved)
+        self.broker.extra_args = []
+        mark = len(self.broker.read_log_all())
+        self.broker.start()
+        log = self.log_since(mark)
+        self.assertIn("engine snapshot not used", log)
+        self.assertIn("before the store's last write", log)
+        self.assertEqual(self.state(), expected)
+
+    def test_other_options_void_it(self):
+        self.assertEqual(self.broker.stop(), 0)
+        self.broker.extra_args = ["-o", "shortlist_k=1"]
+        mark = len(self.broker.read_log_all())
+        self.broker.start()
+        self.assertIn("under other options or another vocabulary", self.log_since(mark))
+        after = self.state()
+        self.assertTrue(all(len(after[d][0]) <= 1 and after[d][1] == self.before[d][1] for d in self.demands))
+
+    def test_a_damaged_file_is_not_used(self):
+        self.assertEqual(self.broker.stop(), 0)
+        data = bytearray(open(self.snap, "rb").read())
+        data[60] ^= 0x40  # inside the body: an offer id or a score
+        open(self.snap, "wb").write(bytes(data))
+        mark = len(self.broker.read_log_all())
+        self.broker.start()
+        self.assertIn("fails its checksum", self.log_since(mark))
+        self.assertEqual(self.state(), self.before)
+        # and one cut short
+        self.assertEqual(self.broker.stop(), 0)
+        data = open(self.snap, "rb").read()
+        open(self.snap, "wb").write(data[:-16])
+        mark = len(self.broker.read_log_all())
+        self.broker.start()
+        self.assertIn("cut short", self.log_since(mark))
+        self.assertEqual(self.state(), self.before)
 
 
 if __name__ == "__main__":

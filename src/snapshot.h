@@ -1,0 +1,50 @@
+/* snapshot.h — the engine's match state, saved at a clean stop and read back
+ * at start, so that a restart does not evaluate every pair again.
+ *
+ * One file (the broker keeps it as <data_dir>/engine.snap), written to a
+ * temporary name, fsynced and renamed after the last commit of a clean stop.
+ * It holds, per open demand in id order, the matches and near misses the
+ * engine held, under a header with the store's last transaction id and a
+ * fingerprint of everything that decides matching (the broker's version, the
+ * engine options, the vocabulary), and ends with a checksum of all before it.
+ * A reader gets it only when the transaction id and the fingerprint are the
+ * ones it gives and the checksum holds: any write since (or a kill -9 before
+ * the file was written) moves the transaction id on, and the broker then
+ * matches every pair as before. No protobuf, LMDB or ZeroMQ here: file I/O and
+ * the engine's lists only. */
+#ifndef GX_SNAPSHOT_H
+#define GX_SNAPSHOT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine.h"
+#include "err.h"
+
+typedef struct gx_snapshot gx_snapshot;
+
+/* Writes the lists of every open demand of e into path (atomically: path.tmp,
+ * fsync, rename, fsync of the directory). *bytes gets the file's size.
+ * GX_ERR_IO (errno says why) or GX_ERR_NOMEM; no file is left on failure. */
+gx_err gx_snapshot_write(const char *path, const gx_engine *e, uint64_t txnid, uint64_t fingerprint,
+                         uint64_t *bytes);
+
+/* Opens path for reading. GX_ERR_NOT_FOUND when there is no file; GX_ERR_CONFLICT
+ * when it was written for another transaction id or fingerprint;
+ * GX_ERR_INVALID when it is damaged (why says how, for the log). */
+gx_err gx_snapshot_open(const char *path, uint64_t txnid, uint64_t fingerprint, gx_snapshot **out, char *why,
+                        size_t whylen);
+
+/* Number of demands the snapshot holds. */
+uint64_t gx_snapshot_demands(const gx_snapshot *s);
+
+/* The lists saved for demand_id: ask for ids in increasing order (the order
+ * they were saved in, which is the store's). False when the snapshot has no
+ * entry for it. *m and *nm are valid until the next call or close. */
+bool gx_snapshot_lists(gx_snapshot *s, uint64_t demand_id, const gx_match **m, size_t *n_m, const gx_near **nm,
+                       size_t *n_nm);
+
+void gx_snapshot_close(gx_snapshot **s);
+
+#endif
