@@ -77,6 +77,13 @@ class BenchSmoke(unittest.TestCase):
             self.assertLessEqual(rows["notice_p50"][side], rows["notice_p99"][side])
         self.assertLessEqual(rows["ingest_ack_p50"]["gongxu"], rows["ingest_ack_p99"]["gongxu"])
         sane("restart_s", "gongxu", 120)
+        sane("restart_crash_s", "gongxu", 120)
+        sane("snapshot_bytes_per_posting", "gongxu", 1e7)  # the clean stop did save the engine's lists
+        # both restarts came back with every open posting
+        g = doc["raw"]["gongxu"]
+        for key in ("open_restart", "open_restart_crash"):
+            self.assertEqual((g[key]["demands_open"], g[key]["offers_open"]),
+                             (g["open_big"]["demands_open"], g["open_big"]["offers_open"]), key)
         sane("engine_rebuild_s", "gongxu", 120)
         sane("engine_rebuild_bytes", "gongxu", 1e6)
         for key in ("rss_mb", "rss_anon_mb", "rss_restart_mb"):
