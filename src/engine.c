@@ -1866,9 +1866,11 @@ gx_err gx_engine_restore_demand(gx_engine *e, gx_demand *in, const gx_match *m, 
     if (err)
         goto out;
     /* nothing can fail from here */
-    memcpy(dem->m, m, n_m * sizeof *m);
+    if (n_m)
+        memcpy(dem->m, m, n_m * sizeof *m);
     dem->n_m = dem->cap_m = n_m;
-    memcpy(dem->nm, nm, n_nm * sizeof *nm);
+    if (n_nm)
+        memcpy(dem->nm, nm, n_nm * sizeof *nm);
     dem->n_nm = dem->cap_nm = n_nm;
     for (size_t i = 0; i < n_m + n_nm; i++) {
         s_link l = i < n_m ? (s_link){.demand_id = d.id, .score = m[i].score, .rule = GX_RULE_NONE}
