@@ -1453,6 +1453,18 @@ void gx_engine_count_award(gx_engine *e, const char *firm_id)
 
 /* ------------------------------------------------------------------ demands */
 
+/* What every new demand must be: open, of a kind, owned by a held firm (its
+ * firm in *fm), with an id not held yet. */
+static gx_err s_demand_new(gx_engine *e, const gx_demand *d, gx_firm **fm)
+{
+    *fm = s_firm_get(e, d->owner);
+    if (d->state != GX_STATE_OPEN || !s_kind_valid(d->kind))
+        return GX_ERR_INVALID;
+    if (!*fm)
+        return GX_ERR_NOT_FOUND;
+    return s_dem_get(e, d->id) ? GX_ERR_EXISTS : GX_OK;
+}
+
 gx_err gx_engine_add_demand(gx_engine *e, gx_demand *in, int64_t now, gx_fxv *fx)
 {
     gx_demand d = *in;
@@ -1460,18 +1472,12 @@ gx_err gx_engine_add_demand(gx_engine *e, gx_demand *in, int64_t now, gx_fxv *fx
     s_dplan p = {0};
     s_filing f = {0};
     s_dem *dem = NULL;
-    gx_err err;
     e->now = now;
-    gx_firm *fm = s_firm_get(e, d.owner);
-    if (d.state != GX_STATE_OPEN || !s_kind_valid(d.kind))
-        err = GX_ERR_INVALID;
-    else if (!fm)
-        err = GX_ERR_NOT_FOUND;
-    else if (s_dem_get(e, d.id))
-        err = GX_ERR_EXISTS;
-    else if (!(dem = calloc(1, sizeof *dem)))
+    gx_firm *fm = NULL;
+    gx_err err = s_demand_new(e, &d, &fm);
+    if (!err && !(dem = calloc(1, sizeof *dem)))
         err = GX_ERR_NOMEM;
-    else if (!(err = s_dplan_build(e, NULL, &d, fm, NULL, NULL, now, fx, &p)) &&
+    if (!err && !(err = s_dplan_build(e, NULL, &d, fm, NULL, NULL, now, fx, &p)) &&
              !(err = s_map_reserve(&e->demands, e->demands.n + 1)) && !(err = s_demand_filing(e, &d, &f)))
         err = S_GROW(e->dk[d.kind].v, e->dk[d.kind].cap, e->dk[d.kind].n + 1);
     if (err)
@@ -1823,15 +1829,9 @@ gx_err gx_engine_restore_demand(gx_engine *e, gx_demand *in, const gx_match *m, 
     memset(in, 0, sizeof *in);
     s_filing f = {0};
     s_dem *dem = NULL;
-    gx_err err = GX_OK;
     e->now = now;
-    gx_firm *fm = s_firm_get(e, d.owner);
-    if (d.state != GX_STATE_OPEN || !s_kind_valid(d.kind))
-        err = GX_ERR_INVALID;
-    else if (!fm)
-        err = GX_ERR_NOT_FOUND;
-    else if (s_dem_get(e, d.id))
-        err = GX_ERR_EXISTS;
+    gx_firm *fm = NULL;
+    gx_err err = s_demand_new(e, &d, &fm);
     /* The lists must be what an engine could hold: matches best first, near
      * misses by offer id, every offer held, serving the kind, in one list only,
      * and this demand after every demand the offers already link to. */
