@@ -368,8 +368,6 @@ static void s_events_truncate(gx_broker *b, size_t n)
     while (b->n_events > n) {
         gx_pending_event *e = &b->events[--b->n_events];
         gx_buf_fini(&e->payload);
-        free(e->json);
-        e->json = NULL;
     }
 }
 
@@ -577,7 +575,6 @@ void gx_broker_event(gx_broker *b, const gx_monitor_event *ev)
     gx_pending_event *pe = &b->events[b->n_events];
     if (gx_codec_encode_monitor(ev, &pe->payload) == GX_OK) {
         pe->topic = ev->type;
-        pe->json = b->cfg.http_listen[0] ? gx_report_event_json(b, ev) : NULL;
         b->n_events++;
     }
 }
@@ -720,7 +717,7 @@ void gx_broker_handle(gx_broker *b, const void *rid, size_t rid_len, const char 
 static void s_mark_touched(gx_broker *b)
 {
     for (size_t i = 0; i < b->n_touched; i++)
-        gx_sessions_mark_firm(b->sessions, b->touched[i]);
+        gx_sessions_mark_firm(b->sessions, b->touched[i].firm, b->touched[i].seq);
     b->n_touched = 0;
 }
 
@@ -778,10 +775,8 @@ void gx_broker_batch_end(gx_broker *b, const gx_broker_io *io)
     for (size_t i = 0; i < b->n_events; i++) {
         const gx_pending_event *e = &b->events[i];
         gx_report_flow(&b->obs, e->topic, b->now);
-        if (io && b->cfg.monitor[0])
+        if (io)
             io->publish(io->ctx, e->topic, e->payload.data, e->payload.len);
-        if (io && e->json && io->publish_json)
-            io->publish_json(io->ctx, e->topic, e->json);
     }
     s_mark_touched(b);
     s_clear_batch(b);
@@ -797,6 +792,7 @@ typedef struct s_pump {
     const gx_broker_io *io;
     bool stop;        /* the session stalled or went away */
     bool gone;        /* the peer is gone */
+    uint64_t fresh_from; /* notices from this seq on were written by the last batch */
 } s_pump;
 
 static bool s_pump_visit(void *ctx, uint64_t seq, const void *bytes, size_t len)
@@ -806,10 +802,9 @@ static bool s_pump_visit(void *ctx, uint64_t seq, const void *bytes, size_t len)
     if (rc == GX_SEND_OK) {
         p->s->sent = seq;
         p->b->obs.delivered++;
-        int64_t at;
-        /* Fresh notices (written in this batch's second or later) time the
-         * path from the batch's start to ZeroMQ; replayed backlog does not. */
-        if (gx_codec_notice_at(bytes, len, &at) == GX_OK && at >= p->b->now) {
+        /* Notices the last batch wrote time the path from its start to ZeroMQ;
+         * backlog (a resume, a stalled connection) does not. */
+        if (p->fresh_from && seq >= p->fresh_from) {
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
             int64_t ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
@@ -841,12 +836,14 @@ void gx_broker_pump(gx_broker *b, const gx_broker_io *io)
         }
         for (size_t i = 0; i < n; i++) {
             gx_session *s = batch[i];
+            uint64_t fresh = s->fresh_from; /* what it does not take now is backlog from here on */
+            s->fresh_from = 0;
             uint64_t window = (uint64_t)b->cfg.delivery_window;
             uint64_t inflight = s->sent > s->acked ? s->sent - s->acked : 0;
             if (!s->resumed || !s->firm[0] || inflight >= window)
                 continue;
             s->stalled = false;
-            s_pump p = {b, s, io, false, false};
+            s_pump p = {b, s, io, false, false, fresh};
             gx_err err = gx_inbox_read(t, s->firm, s->sent, (size_t)(window - inflight), s_pump_visit, &p);
             bool retry = p.stop;
             if (err == GX_ERR_RESUME_GAP) {

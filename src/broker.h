@@ -33,10 +33,9 @@ typedef struct gx_broker_io {
     void *ctx;
     /* Sends one frame to the client with routing id rid. */
     gx_send_rc (*send)(void *ctx, const void *rid, size_t rid_len, const void *data, size_t len);
-    /* Publishes one monitor event under topic. */
+    /* Publishes one monitor event (an encoded MonitorEvent) under topic, a
+     * static string: on the monitor stream and on /events, whichever are on. */
     void (*publish)(void *ctx, const char *topic, const void *data, size_t len);
-    /* The same event as a JSON object, for /events (may be NULL). */
-    void (*publish_json)(void *ctx, const char *topic, const char *json);
 } gx_broker_io;
 
 /* Opens the store in cfg->data_dir, loads the vocabulary, rebuilds the engine
@@ -103,6 +102,11 @@ void gx_broker_set_serving(gx_broker *b, bool ready, size_t streams);
  * "/healthz", "/readyz" (503 unless serving and the store answers),
  * "/api/snapshot" (the dashboard's JSON). Same contract as gx_http_page_fn. */
 bool gx_broker_http_page(void *broker, const char *path, int *status, const char **type, char **body, size_t *len);
+
+/* Writes an encoded MonitorEvent as one server-sent event of /events (the
+ * JSON of the monitor stream's fields); gx_http_render_fn's contract. */
+size_t gx_broker_render_event(void *broker, uint64_t id, const char *type, const void *data, size_t len, char *out,
+                              size_t cap);
 
 /* Figures for logs and tests. */
 typedef struct gx_broker_counters {

@@ -29,7 +29,6 @@ typedef struct gx_pending_reply {
 typedef struct gx_pending_event {
     const char *topic;         /* static string */
     gx_buf payload;            /* encoded MonitorEvent */
-    char *json;                /* the same as JSON for /events (NULL without HTTP) */
 } gx_pending_event;
 
 /* ---- operator figures (kept by broker.c, rendered by report.c) */
@@ -122,7 +121,10 @@ struct gx_broker {
     gx_pending_event *events;       /* this batch's monitor events */
     size_t n_events, cap_events;
     size_t events_mark;             /* n_events when the current request began */
-    char (*touched)[GX_FIRM_ID_LEN + 1]; /* firms whose inbox grew this batch (repeats possible) */
+    struct gx_touched {
+        char firm[GX_FIRM_ID_LEN + 1];
+        uint64_t seq;               /* the first notice written for it (in this run of entries) */
+    } *touched;                     /* firms whose inbox grew this batch (repeats possible) */
     size_t n_touched, cap_touched;
 
     gx_fxv fx;                      /* scratch effects list */
@@ -165,8 +167,6 @@ void gx_requests_error(gx_broker *b, const void *rid, size_t rid_len, uint64_t r
                        const char *msg, const char *field);
 
 /* ---- report.c (operator figures; see broker.h for the HTTP pages) */
-/* The monitor event as one JSON object (malloc'd), or NULL out of memory. */
-char *gx_report_event_json(const gx_broker *b, const gx_monitor_event *ev);
 /* Scans the store for statistics (a read transaction of its own); rows sorted
  * by district, chain, kind. Costs a pass over every stored posting. */
 gx_err gx_report_range(gx_broker *b, const gx_stats_filter *f, gx_stats_table *out);

@@ -1183,6 +1183,33 @@ gx_err gx_codec_notice_at(const void *buf, size_t len, int64_t *at)
     return err;
 }
 
+gx_err gx_codec_decode_monitor(const void *buf, size_t len, gx_monitor_event *ev, void **hold)
+{
+    Gongxu__V1__MonitorEvent *m = gongxu__v1__monitor_event__unpack(NULL, len, buf);
+    *hold = m;
+    memset(ev, 0, sizeof *ev);
+    if (!m)
+        return GX_ERR_MALFORMED;
+    ev->at = m->at;
+    ev->type = m->type;
+    ev->demand_id = m->demand_id;
+    ev->offer_id = m->offer_id;
+    ev->kind = (int)m->kind >= 0 && (int)m->kind < GX_KIND__COUNT ? (gx_kind)m->kind : GX_KIND_NONE;
+    ev->industry = m->industry && m->industry[0] ? m->industry : NULL;
+    ev->district = m->district && m->district[0] ? m->district : NULL;
+    ev->score = m->score;
+    ev->rule = (int)m->rule >= 0 && (int)m->rule < GX_RULE__COUNT ? (gx_rule)m->rule : GX_RULE_NONE;
+    ev->state = (int)m->state >= 0 && (int)m->state <= GX_STATE_EXPIRED ? (gx_state)m->state : GX_STATE_NONE;
+    ev->detail = m->detail && m->detail[0] ? m->detail : NULL;
+    return GX_OK;
+}
+
+void gx_codec_monitor_release(void *hold)
+{
+    if (hold)
+        gongxu__v1__monitor_event__free_unpacked(hold, NULL);
+}
+
 gx_err gx_codec_encode_monitor(const gx_monitor_event *ev, gx_buf *out)
 {
     Gongxu__V1__MonitorEvent m = GONGXU__V1__MONITOR_EVENT__INIT;

@@ -253,6 +253,11 @@ typedef struct gx_monitor_event {
 
 gx_err gx_codec_encode_monitor(const gx_monitor_event *ev, gx_buf *out);
 
+/* Decodes a MonitorEvent into *ev, whose strings point into *hold until
+ * gx_codec_monitor_release(*hold). GX_ERR_MALFORMED on bad bytes. */
+gx_err gx_codec_decode_monitor(const void *buf, size_t len, gx_monitor_event *ev, void **hold);
+void gx_codec_monitor_release(void *hold);
+
 /* ---- stored records (the wire messages Firm, Demand, Offer, Subscription) */
 
 gx_err gx_codec_encode_firm(const gx_firm *f, gx_buf *out);

@@ -21,10 +21,11 @@
 #define S_KEEPALIVE_MS 15000       /* a comment line after this much silence */
 #define S_WAKE_MS 5000             /* how often idle streams are looked at */
 
-/* One event, kept as the bytes sent: "id: N\nevent: T\ndata: {...}\n\n". */
+/* One event as it was given: rendered only when a stream sends it. */
 typedef struct s_event {
     uint64_t id;
-    char *text;
+    const char *type;   /* static */
+    void *data;
     size_t len;
 } s_event;
 
@@ -44,7 +45,8 @@ struct gx_http {
     struct MHD_Daemon *d;
     char url[96];
     gx_http_page_fn page;
-    void *page_ctx;
+    gx_http_render_fn render;
+    void *ctx;
     s_event *ring;                 /* event id k lives at ring[k % cap] */
     size_t cap;
     uint64_t head;                 /* newest event id; 0 before the first */
@@ -132,12 +134,9 @@ static ssize_t s_stream_read(void *cls, uint64_t pos, char *buf, size_t max)
         }
         const s_event *ev = &h->ring[s->next % h->cap];
         s->next++;
-        if (ev->len <= max - n) {
-            memcpy(buf + n, ev->text, ev->len);
-            n += ev->len;
-        } else {
-            s_pend(s, ev->text, ev->len); /* a copy: the ring may move on before it is all out */
-        }
+        /* rendered into the pending buffer, then copied out as room allows */
+        s->pend_len = h->render ? h->render(h->ctx, ev->id, ev->type, ev->data, ev->len, s->pend, sizeof s->pend) : 0;
+        s->pend_off = 0;
     }
     if (n == 0 && h->now_ms - s->last_write_ms >= S_KEEPALIVE_MS) {
         s_pend(s, ": keepalive\n\n", 13);
@@ -207,24 +206,19 @@ static enum MHD_Result s_events(gx_http *h, struct MHD_Connection *c)
     return rc;
 }
 
-void gx_http_event(gx_http *h, const char *type, const char *json)
+void gx_http_event(gx_http *h, const char *type, const void *data, size_t len)
 {
-    size_t jl = strlen(json);
-    if (!h || jl < 2 || json[0] != '{' || jl > S_EVENT_MAX - 128)
+    if (!h || len > S_EVENT_MAX)
         return;
+    void *copy = malloc(len ? len : 1);
+    if (!copy)
+        return;
+    if (len)
+        memcpy(copy, data, len);
     uint64_t id = h->head + 1;
-    char idtxt[24];
-    int il = snprintf(idtxt, sizeof idtxt, "%llu", (unsigned long long)id);
-    /* data: {"id":N,<rest of json> */
-    size_t cap = jl + strlen(type) + 2 * (size_t)il + 64;
-    char *text = malloc(cap);
-    if (!text)
-        return;
-    int n = jl > 2 ? snprintf(text, cap, "id: %s\nevent: %s\ndata: {\"id\":%s,%s\n\n", idtxt, type, idtxt, json + 1)
-                   : snprintf(text, cap, "id: %s\nevent: %s\ndata: {\"id\":%s}\n\n", idtxt, type, idtxt);
     s_event *slot = &h->ring[id % h->cap];
-    free(slot->text);
-    *slot = (s_event){id, text, (size_t)n};
+    free(slot->data);
+    *slot = (s_event){id, type, copy, len};
     h->head = id;
     s_wake(h);
 }
@@ -286,7 +280,7 @@ static enum MHD_Result s_handle(void *cls, struct MHD_Connection *c, const char 
     const char *type = "text/plain; charset=utf-8";
     char *body = NULL;
     size_t len = 0;
-    if (h->page && h->page(h->page_ctx, url, &status, &type, &body, &len)) {
+    if (h->page && h->page(h->ctx, url, &status, &type, &body, &len)) {
         if (!body)
             return s_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
         return s_send(c, status, type, MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE));
@@ -314,7 +308,8 @@ gx_err gx_http_new(const gx_http_opts *o, gx_http **out, char *err, size_t errle
     h->cap = o->replay ? o->replay : 1;
     h->ring = calloc(h->cap, sizeof *h->ring);
     h->page = o->page;
-    h->page_ctx = o->page_ctx;
+    h->render = o->render;
+    h->ctx = o->ctx;
     if (!h->ring) {
         free(h);
         return GX_ERR_NOMEM;
@@ -391,7 +386,7 @@ void gx_http_destroy(gx_http **ph)
         MHD_stop_daemon(h->d);
     }
     for (size_t i = 0; i < h->cap; i++)
-        free(h->ring[i].text);
+        free(h->ring[i].data);
     free(h->ring);
     free(h);
     *ph = NULL;

@@ -6,8 +6,9 @@
  * and reads the broker without locks. Serves:
  *  - the dashboard assets embedded at build time (src/dashboard/: "/" and its files);
  *  - /events, server-sent events of the match flow from a bounded replay buffer
- *    (gx_http_event appends; a reconnecting client's Last-Event-ID resumes after
- *    that event, or gets an "event: gap" when it fell out of the buffer);
+ *    (gx_http_event appends; the render callback writes an event when a stream
+ *    sends it; a reconnecting client's Last-Event-ID resumes after that event,
+ *    or gets an "event: gap" when it fell out of the buffer);
  *  - everything else through the page callback (/metrics, /healthz, ...).
  * GET and HEAD only. Binds loopback unless the caller allows otherwise. */
 #ifndef GX_HTTP_H
@@ -37,12 +38,20 @@ extern const size_t gx_dashboard_assets_n;
 typedef bool (*gx_http_page_fn)(void *ctx, const char *path, int *status, const char **type, char **body,
                                 size_t *len);
 
+/* Writes event id (type, and the bytes gx_http_event was given) as one
+ * server-sent event ("id: N\nevent: T\ndata: {...}\n\n") into out (cap bytes);
+ * returns its length, or 0 to leave the event out. Called when a stream
+ * sends it, so that events nobody reads cost nothing but their copy. */
+typedef size_t (*gx_http_render_fn)(void *ctx, uint64_t id, const char *type, const void *data, size_t len,
+                                    char *out, size_t cap);
+
 typedef struct gx_http_opts {
     const char *listen;        /* "ADDRESS:PORT" or "[v6]:PORT"; port 0 picks one */
     bool allow_remote;         /* else a non-loopback address is refused */
     size_t replay;             /* events kept for Last-Event-ID replay */
     gx_http_page_fn page;      /* dynamic pages */
-    void *page_ctx;
+    gx_http_render_fn render;  /* /events */
+    void *ctx;                 /* for both */
 } gx_http_opts;
 
 /* Starts the daemon (bound, not yet serving until gx_http_run).
@@ -60,9 +69,9 @@ long gx_http_timeout_ms(const gx_http *h);
 /* Does all pending HTTP work without blocking. now_ms drives keep-alives. */
 void gx_http_run(gx_http *h, int64_t now_ms);
 
-/* Appends one match-flow event (type "match", "demand", ...; json an object
- * without its id, which this adds) and wakes /events streams. */
-void gx_http_event(gx_http *h, const char *type, const char *json);
+/* Appends one match-flow event (type "match", "demand", ...; data as the
+ * render callback understands it, copied) and wakes /events streams. */
+void gx_http_event(gx_http *h, const char *type, const void *data, size_t len);
 
 /* Number of /events streams connected. */
 size_t gx_http_streams(const gx_http *h);

@@ -70,17 +70,10 @@ static gx_send_rc s_send(void *ctx, const void *rid, size_t rid_len, const void 
 static void s_publish(void *ctx, const char *topic, const void *data, size_t len)
 {
     gx_loop *l = ctx;
-    if (!l->pub)
-        return;
     /* PUB drops at its high-water mark: the monitor never slows the broker. */
-    if (zmq_send(l->pub, topic, strlen(topic), ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0)
+    if (l->pub && zmq_send(l->pub, topic, strlen(topic), ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0)
         zmq_send(l->pub, data, len, ZMQ_DONTWAIT);
-}
-
-static void s_publish_json(void *ctx, const char *topic, const char *json)
-{
-    gx_loop *l = ctx;
-    gx_http_event(l->http, topic, json);
+    gx_http_event(l->http, topic, data, len); /* kept for /events; rendered only when sent */
 }
 
 static gx_err s_bind(gx_loop *l, void *sock, const char *endpoint, char *bound, size_t boundlen, char *err,
@@ -117,7 +110,7 @@ gx_err gx_loop_new(const gx_config *cfg, gx_broker *b, gx_loop_reload_fn reload,
     l->sigfd = -1;
     l->reload = reload;
     l->reload_ctx = reload_ctx;
-    l->io = (gx_broker_io){l, s_send, s_publish, s_publish_json};
+    l->io = (gx_broker_io){l, s_send, s_publish};
     sigset_t mask;
     sigemptyset(&mask);
     sigaddset(&mask, SIGTERM);
@@ -188,7 +181,8 @@ gx_err gx_loop_new(const gx_config *cfg, gx_broker *b, gx_loop_reload_fn reload,
     }
     if (cfg->http_listen[0]) {
         gx_http_opts ho = {.listen = cfg->http_listen, .allow_remote = cfg->http_allow_remote,
-                           .replay = (size_t)cfg->events_replay, .page = gx_broker_http_page, .page_ctx = b};
+                           .replay = (size_t)cfg->events_replay, .page = gx_broker_http_page,
+                           .render = gx_broker_render_event, .ctx = b};
         if ((rc = gx_http_new(&ho, &l->http, err, errlen)))
             goto out;
     }

@@ -57,10 +57,10 @@ gx_err gx_notify_told_set(gx_broker *b, uint64_t demand_id, const char *firm, ui
 /* Remembers that firm's inbox grew in this batch. Marking a firm at the end
  * of the batch is idempotent, so only the latest few entries are checked for
  * a repeat: constant time per notice, at worst one entry per notice. */
-static void s_touch(gx_broker *b, const char *firm)
+static void s_touch(gx_broker *b, const char *firm, uint64_t seq)
 {
     for (size_t i = b->n_touched, k = 0; i > 0 && k < 8; i--, k++)
-        if (strcmp(b->touched[i - 1], firm) == 0)
+        if (strcmp(b->touched[i - 1].firm, firm) == 0)
             return;
     if (b->n_touched == b->cap_touched) {
         size_t cap = b->cap_touched ? b->cap_touched * 2 : 32;
@@ -70,7 +70,8 @@ static void s_touch(gx_broker *b, const char *firm)
         b->touched = v;
         b->cap_touched = cap;
     }
-    snprintf(b->touched[b->n_touched++], GX_FIRM_ID_LEN + 1, "%s", firm);
+    snprintf(b->touched[b->n_touched].firm, GX_FIRM_ID_LEN + 1, "%s", firm);
+    b->touched[b->n_touched++].seq = seq;
 }
 
 gx_err gx_notify_send(gx_broker *b, const char *firm, gx_notice *n)
@@ -91,7 +92,7 @@ gx_err gx_notify_send(gx_broker *b, const char *firm, gx_notice *n)
         err = gx_inbox_trim(b->child, firm, (uint64_t)b->cfg.inbox_max, NULL);
     if (!err) {
         b->counters.notices++;
-        s_touch(b, firm);
+        s_touch(b, firm, seq);
     }
     return err;
 }

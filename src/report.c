@@ -454,21 +454,36 @@ void gx_stats_table_fini(gx_stats_table *t)
 
 /* ------------------------------------------------------------------ monitor events as JSON */
 
-char *gx_report_event_json(const gx_broker *b, const gx_monitor_event *ev)
+size_t gx_broker_render_event(void *broker, uint64_t id, const char *type, const void *data, size_t len, char *out,
+                              size_t cap)
 {
-    json_t *o = json_pack("{s:I, s:s, s:I, s:I, s:s, s:s?, s:s?, s:f}", "at", (json_int_t)ev->at, "type", ev->type,
-                          "demand_id", (json_int_t)ev->demand_id, "offer_id", (json_int_t)ev->offer_id, "kind",
-                          ev->kind ? gx_kind_name(ev->kind) : "", "industry", ev->industry, "district", ev->district,
-                          "score", isfinite(ev->score) ? ev->score : 0.0);
-    if (!o)
-        return NULL;
-    json_object_set_new(o, "rule", ev->rule ? json_string(gx_rule_name(ev->rule)) : json_null());
-    json_object_set_new(o, "state", ev->state ? json_string(gx_state_name(ev->state)) : json_null());
-    if (ev->detail)
-        json_object_set_new(o, "detail", json_string(ev->detail));
-    char *s = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    return s;
+    (void)broker;
+    gx_monitor_event ev;
+    void *hold = NULL;
+    size_t n = 0;
+    if (gx_codec_decode_monitor(data, len, &ev, &hold) != GX_OK) {
+        gx_codec_monitor_release(hold);
+        return 0;
+    }
+    json_t *o = json_pack("{s:I, s:I, s:s, s:I, s:I, s:s, s:s?, s:s?, s:f}", "id", (json_int_t)id, "at",
+                          (json_int_t)ev.at, "type", type, "demand_id", (json_int_t)ev.demand_id, "offer_id",
+                          (json_int_t)ev.offer_id, "kind", ev.kind ? gx_kind_name(ev.kind) : "", "industry",
+                          ev.industry, "district", ev.district, "score", isfinite(ev.score) ? ev.score : 0.0);
+    if (o) {
+        json_object_set_new(o, "rule", ev.rule ? json_string(gx_rule_name(ev.rule)) : json_null());
+        json_object_set_new(o, "state", ev.state ? json_string(gx_state_name(ev.state)) : json_null());
+        if (ev.detail)
+            json_object_set_new(o, "detail", json_string(ev.detail));
+        char *js = json_dumps(o, JSON_COMPACT);
+        json_decref(o);
+        if (js) {
+            int w = snprintf(out, cap, "id: %llu\nevent: %s\ndata: %s\n\n", (unsigned long long)id, type, js);
+            n = w > 0 && (size_t)w < cap ? (size_t)w : 0; /* one that does not fit is left out */
+            free(js);
+        }
+    }
+    gx_codec_monitor_release(hold);
+    return n;
 }
 
 /* ------------------------------------------------------------------ Prometheus text */

@@ -203,11 +203,14 @@ void gx_sessions_mark(gx_sessions *t, gx_session *s)
     t->dirty[t->ndirty++] = s;
 }
 
-void gx_sessions_mark_firm(gx_sessions *t, const char *firm)
+void gx_sessions_mark_firm(gx_sessions *t, const char *firm, uint64_t fresh_from)
 {
     for (gx_session *s = *s_firm_slot(t, firm); s; s = s->firm_next)
-        if (s->resumed && strcmp(s->firm, firm) == 0)
+        if (s->resumed && strcmp(s->firm, firm) == 0) {
+            if (fresh_from && (!s->fresh_from || fresh_from < s->fresh_from))
+                s->fresh_from = fresh_from;
             gx_sessions_mark(t, s);
+        }
 }
 
 size_t gx_sessions_take_dirty(gx_sessions *t, gx_session **out, size_t cap)

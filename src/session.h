@@ -30,6 +30,7 @@ typedef struct gx_session {
     uint64_t acked;                     /* highest seq acknowledged on this session */
     int64_t last_active_ms;             /* for eviction */
     bool dirty;                         /* on the dirty list: may have notices to send */
+    uint64_t fresh_from;                /* first notice seq the last batch wrote for its firm; 0 = none */
     struct gx_session *rid_next;        /* hash chain by routing id */
     struct gx_session *firm_next;       /* hash chain by firm */
     struct gx_session *lru_prev, *lru_next; /* activity order, most recent first */
@@ -59,8 +60,10 @@ size_t gx_sessions_drop_key(gx_sessions *t, const char *key, void (*fn)(void *ct
 /* Puts s on the dirty list (idempotent). */
 void gx_sessions_mark(gx_sessions *t, gx_session *s);
 
-/* Marks every resumed session of firm dirty. */
-void gx_sessions_mark_firm(gx_sessions *t, const char *firm);
+/* Marks every resumed session of firm dirty; fresh_from (0 = none) is the
+ * first notice seq the batch just committed wrote for the firm, so that
+ * delivery can time those (and not backlog) for the latency histogram. */
+void gx_sessions_mark_firm(gx_sessions *t, const char *firm, uint64_t fresh_from);
 
 /* Takes the dirty list: returns up to cap sessions into out (clearing their
  * dirty flag) and how many were written. Sessions left over stay dirty. */

@@ -46,8 +46,8 @@ TEST(mark_firm_reaches_only_resumed_sessions_of_that_firm)
     gx_sessions_bind(t, "2", 1, "FIRMA", false, 0, &a2);
     gx_sessions_bind(t, "3", 1, "FIRMB", false, 0, &b1);
     a1->resumed = b1->resumed = true;
-    gx_sessions_mark_firm(t, "FIRMA");
-    gx_sessions_mark_firm(t, "FIRMA"); /* idempotent */
+    gx_sessions_mark_firm(t, "FIRMA", 0);
+    gx_sessions_mark_firm(t, "FIRMA", 0); /* idempotent */
     CHECK(gx_sessions_has_dirty(t));
     size_t n = gx_sessions_take_dirty(t, out, 8);
     CHECK_EQ_INT(n, 1);
