@@ -1772,7 +1772,19 @@ size_t gx_engine_near_misses(const gx_engine *e, uint64_t demand_id, uint64_t *o
     return n;
 }
 
+static void s_stats(const gx_engine *e, gx_engine_stats *out, bool by_rule);
+
 void gx_engine_stats_get(const gx_engine *e, gx_engine_stats *out)
+{
+    s_stats(e, out, true);
+}
+
+void gx_engine_counts(const gx_engine *e, gx_engine_stats *out)
+{
+    s_stats(e, out, false);
+}
+
+static void s_stats(const gx_engine *e, gx_engine_stats *out, bool by_rule)
 {
     memset(out, 0, sizeof *out);
     out->firms = e->firms.n;
@@ -1786,7 +1798,7 @@ void gx_engine_stats_get(const gx_engine *e, gx_engine_stats *out)
             out->matches += d->n_m;
             out->near_misses += d->n_nm;
             out->demands_unmatched += d->n_m == 0;
-            for (size_t j = 0; j < d->n_nm; j++)
+            for (size_t j = 0; by_rule && j < d->n_nm; j++)
                 if (d->nm[j].rule > GX_RULE_NONE && d->nm[j].rule < GX_RULE__COUNT)
                     out->near_misses_by_rule[d->nm[j].rule]++;
         }

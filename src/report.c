@@ -589,7 +589,7 @@ static char *s_metrics(gx_broker *b, size_t *len)
     s_tally tally = {{0}};
     uint64_t pending = 0;
     bool store_ok = s_store_ok(b, &pending);
-    gx_engine_stats_get(b->engine, &es);
+    gx_engine_counts(b->engine, &es);
     gx_engine_each_offer(b->engine, s_tally_offer, &tally);
     const gx_obs *o = &b->obs;
 
@@ -945,7 +945,7 @@ static char *s_snapshot(gx_broker *b, size_t *len)
     gx_engine_stats es;
     uint64_t pending = 0;
     bool store_ok = s_store_ok(b, &pending);
-    gx_engine_stats_get(b->engine, &es);
+    gx_engine_counts(b->engine, &es);
     /* The 30-day figures are a pass over the store: made again when something
      * was committed since, but no sooner than ten times what the last pass cost. */
     gx_obs *o = &b->obs;
