@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -220,17 +221,23 @@ static gx_err s_rebuild_engine(gx_broker *b, gx_txn *t)
     return s_rebuild_engine_from(b, t, NULL, NULL, NULL);
 }
 
-/* What the match state depends on besides the store: the broker's version,
- * the engine options and the vocabulary. A snapshot is used only under the same. */
+/* What the match state depends on besides the store: the broker itself (its
+ * version, and the very binary: size and time of /proc/self/exe, so that any
+ * other build matches afresh), the engine options and the vocabulary. A
+ * snapshot is used only under the same. */
 static uint64_t s_fingerprint(const gx_broker *b)
 {
     gx_engine_opts o;
     s_engine_opts(b, &o);
     uint64_t h = 1469598103934665603ull;
+    struct stat exe = {0};
+    stat("/proc/self/exe", &exe);
+    int64_t bin[3] = {(int64_t)exe.st_size, (int64_t)exe.st_mtim.tv_sec, (int64_t)exe.st_mtim.tv_nsec};
 #define S_MIX(p, n)                                                                                            \
     for (size_t i_ = 0; i_ < (n); i_++)                                                                        \
         h = (h ^ ((const unsigned char *)(p))[i_]) * 1099511628211ull;
     S_MIX(GX_VERSION, sizeof GX_VERSION);
+    S_MIX(bin, sizeof bin);
     S_MIX(&o.shortlist_k, sizeof o.shortlist_k);
     S_MIX(&o.near_miss_max, sizeof o.near_miss_max);
     S_MIX(o.rules.weights, sizeof o.rules.weights);

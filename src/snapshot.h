@@ -5,7 +5,7 @@
  * temporary name, fsynced and renamed after the last commit of a clean stop.
  * It holds, per open demand in id order, the matches and near misses the
  * engine held, under a header with the store's last transaction id and a
- * fingerprint of everything that decides matching (the broker's version, the
+ * fingerprint of everything that decides matching (the broker binary, the
  * engine options, the vocabulary), and ends with a checksum of all before it.
  * A reader gets it only when the transaction id and the fingerprint are the
  * ones it gives and the checksum holds: any write since (or a kill -9 before
