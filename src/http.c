@@ -329,10 +329,10 @@ gx_err gx_http_new(const gx_http_opts *o, gx_http **out, char *err, size_t errle
         a->sin_port = htons(port);
         inet_pton(AF_INET, strcmp(host, "localhost") == 0 ? "127.0.0.1" : host, &a->sin_addr);
     }
-    h->d = MHD_start_daemon(flags, port, NULL, NULL, s_handle, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)256, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
-                            MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log,
-                            NULL, MHD_OPTION_END);
+    h->d = MHD_start_daemon(flags, port, NULL, NULL, s_handle, h, MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log, NULL,
+                            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_LIMIT, (unsigned)256,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_LISTENING_ADDRESS_REUSE,
+                            (unsigned)1, MHD_OPTION_END);
     if (!h->d) {
         snprintf(err, errlen, "cannot serve HTTP on %s: %s", o->listen, errno ? strerror(errno) : "MHD refused");
         gx_http_destroy(&h);
