@@ -633,7 +633,8 @@ static char *s_metrics(gx_broker *b, size_t *len)
     s_put(&t, "gongxu_demands_unmatched %llu\n", (unsigned long long)es.demands_unmatched);
     s_family(&t, "gongxu_matches_total", "counter", "Pairs that became eligible since start.");
     s_put(&t, "gongxu_matches_total %llu\n", (unsigned long long)o->matches);
-    s_family(&t, "gongxu_near_misses_total", "counter", "Pairs that became near misses since start.");
+    s_family(&t, "gongxu_near_misses_total", "counter",
+             "Near misses told to firms since start (at most near_miss_tell_max per request; gongxu_near_misses holds them all).");
     s_put(&t, "gongxu_near_misses_total %llu\n", (unsigned long long)o->near_misses);
 
     s_family(&t, "gongxu_notices_written_total", "counter", "Notices written durably to firms' inboxes since start.");
