@@ -65,27 +65,7 @@
 
 /* ------------------------------------------------------------------ vectors */
 
-/* Grows the array whose pointer is at pp to hold need elements of size bytes. */
-static gx_err s_grow(void *pp, size_t *cap, size_t need, size_t size)
-{
-    if (need <= *cap)
-        return GX_OK;
-    size_t nc = *cap ? *cap : 4;
-    while (nc < need) {
-        if (nc > SIZE_MAX / 2 / size)
-            return GX_ERR_NOMEM;
-        nc *= 2;
-    }
-    void *old;
-    memcpy(&old, pp, sizeof old);
-    void *p = realloc(old, nc * size);
-    if (!p)
-        return GX_ERR_NOMEM;
-    memcpy(pp, &p, sizeof p);
-    *cap = nc;
-    return GX_OK;
-}
-#define S_GROW(arr, cap, need) s_grow(&(arr), &(cap), (need), sizeof *(arr))
+#define S_GROW(arr, cap, need) gx_grow(&(arr), &(cap), (need), sizeof *(arr))
 
 /* Index of the first element whose leading u64 key is >= key, in an array of n
  * elements of size bytes sorted by that key. */
@@ -1837,13 +1817,12 @@ const gx_near *gx_engine_near_list(const gx_engine *e, uint64_t demand_id, size_
 gx_err gx_engine_restore_demand(gx_engine *e, gx_demand *in, const gx_match *m, size_t n_m, const gx_near *nm,
                                 size_t n_nm, int64_t now)
 {
-    gx_demand d = *in;
-    memset(in, 0, sizeof *in);
+    const gx_demand *d = in; /* taken only once nothing can fail */
     s_filing f = {0};
     s_dem *dem = NULL;
     e->now = now;
     gx_firm *fm = NULL;
-    gx_err err = s_demand_new(e, &d, &fm);
+    gx_err err = s_demand_new(e, d, &fm);
     /* The lists must be what an engine could hold: matches best first, near
      * misses by offer id, every offer held, serving the kind, in one list only,
      * and this demand after every demand the offers already link to. */
@@ -1851,8 +1830,8 @@ gx_err gx_engine_restore_demand(gx_engine *e, gx_demand *in, const gx_match *m, 
     for (size_t i = 0; !err && i < n_m + n_nm; i++) {
         uint64_t oid = i < n_m ? m[i].offer_id : nm[i - n_m].offer_id;
         s_off *off = s_off_get(e, oid);
-        if (!off || off->stamp == stamp || !s_serves(off->o.kinds, d.kind) ||
-            (off->n_l && off->l[off->n_l - 1].demand_id >= d.id))
+        if (!off || off->stamp == stamp || !s_serves(off->o.kinds, d->kind) ||
+            (off->n_l && off->l[off->n_l - 1].demand_id >= d->id))
             err = GX_ERR_INVALID;
         else if (i < n_m && i > 0 && s_cmp_match(&m[i - 1], &m[i]) >= 0)
             err = GX_ERR_INVALID;
@@ -1873,8 +1852,8 @@ gx_err gx_engine_restore_demand(gx_engine *e, gx_demand *in, const gx_match *m, 
         s_off *off = s_off_get(e, i < n_m ? m[i].offer_id : nm[i - n_m].offer_id);
         err = S_GROW(off->l, off->cap_l, off->n_l + 1);
     }
-    if (!err && !(err = s_map_reserve(&e->demands, e->demands.n + 1)) && !(err = s_demand_filing(e, &d, &f)))
-        err = S_GROW(e->dk[d.kind].v, e->dk[d.kind].cap, e->dk[d.kind].n + 1);
+    if (!err && !(err = s_map_reserve(&e->demands, e->demands.n + 1)) && !(err = s_demand_filing(e, d, &f)))
+        err = S_GROW(e->dk[d->kind].v, e->dk[d->kind].cap, e->dk[d->kind].n + 1);
     if (err)
         goto out;
     /* nothing can fail from here */
@@ -1885,15 +1864,15 @@ gx_err gx_engine_restore_demand(gx_engine *e, gx_demand *in, const gx_match *m, 
         memcpy(dem->nm, nm, n_nm * sizeof *nm);
     dem->n_nm = dem->cap_nm = n_nm;
     for (size_t i = 0; i < n_m + n_nm; i++) {
-        s_link l = i < n_m ? (s_link){.demand_id = d.id, .score = m[i].score, .rule = GX_RULE_NONE}
-                           : (s_link){.demand_id = d.id, .score = nm[i - n_m].score, .rule = nm[i - n_m].rule};
+        s_link l = i < n_m ? (s_link){.demand_id = d->id, .score = m[i].score, .rule = GX_RULE_NONE}
+                           : (s_link){.demand_id = d->id, .score = nm[i - n_m].score, .rule = nm[i - n_m].rule};
         s_off *off = s_off_get(e, i < n_m ? m[i].offer_id : nm[i - n_m].offer_id);
         off->l[off->n_l++] = l; /* demands come in id order: appending keeps the links sorted */
     }
-    dem->d = d;
+    dem->d = *in;
+    memset(in, 0, sizeof *in);
     dem->f = fm;
     gx_terms_dmask(&dem->d, fm, &dem->mask);
-    memset(&d, 0, sizeof d);
     dem->gen = e->gen;
     dem->k_pub = e->opts.shortlist_k;
     s_map_insert(&e->demands, dem->d.id, dem);
@@ -1907,6 +1886,5 @@ out:
         free(dem);
     }
     s_filing_fini(&f);
-    gx_demand_fini(&d);
     return err;
 }

@@ -198,8 +198,9 @@ const gx_near *gx_engine_near_list(const gx_engine *e, uint64_t demand_id, size_
  * snapshot. Its offers must be held already, and demands must be restored in
  * increasing id order after every offer. GX_ERR_INVALID when the lists could
  * not be an engine's (an offer not held or not serving the kind, a list out
- * of order, an offer twice): the caller then rebuilds by matching. Ownership
- * of *d as gx_engine_add_demand. */
+ * of order, an offer twice): the caller then rebuilds by matching. *d is taken
+ * (and zeroed) only on GX_OK; on any error it stays the caller's, so that it
+ * can still be added by gx_engine_add_demand. */
 gx_err gx_engine_restore_demand(gx_engine *e, gx_demand *d, const gx_match *m, size_t n_m, const gx_near *nm,
                                 size_t n_nm, int64_t now);
 

@@ -1448,8 +1448,10 @@ static gx_engine *restored_copy(const gx_engine *a, const gx_engine_opts *opts, 
         const gx_match *m = gx_engine_matches(a, id, &n_m);
         const gx_near *nm = gx_engine_near_list(a, id, &n_nm);
         gx_demand c = {0};
-        if (gx_demand_copy(&c, d) != GX_OK || gx_engine_restore_demand(b, &c, m, n_m, nm, n_nm, g_now) != GX_OK)
+        if (gx_demand_copy(&c, d) != GX_OK || gx_engine_restore_demand(b, &c, m, n_m, nm, n_nm, g_now) != GX_OK) {
+            gx_demand_fini(&c);
             goto fail;
+        }
     }
     return b;
 fail:
@@ -1630,15 +1632,20 @@ TEST(restore_refuses_impossible_lists)
         CHECK_EQ_INT(gx_engine_restore_demand(e, &d, bad[i].m, bad[i].n_m, bad[i].nm, bad[i].n_nm, g_now),
                      GX_ERR_INVALID);
         CHECK(!gx_engine_demand(e, 5));
+        /* refused, the demand is still the caller's: it can be matched instead */
+        CHECK(d.id == 5 && d.industry && strcmp(d.owner, ANCHOR) == 0);
+        gx_demand_fini(&d);
     }
     gx_demand d = mk_demand(5, ANCHOR);
     CHECK_EQ_INT(gx_engine_restore_demand(e, &d, ok, 2, NULL, 0, g_now), GX_OK);
+    CHECK(d.id == 0 && !d.industry); /* taken */
     size_t n;
     const gx_match *m = gx_engine_matches(e, 5, &n);
     CHECK(n == 2 && m[0].offer_id == 1 && m[1].offer_id == 2);
     /* a demand with a lower id than one already restored cannot follow it */
     gx_demand d4 = mk_demand(4, ANCHOR);
     CHECK_EQ_INT(gx_engine_restore_demand(e, &d4, ok, 1, NULL, 0, g_now), GX_ERR_INVALID);
+    CHECK_EQ_INT(add_d(e, d4, NULL), GX_OK); /* and matched instead, as the broker does */
     gx_engine_destroy(&e);
 }
 
