@@ -345,3 +345,23 @@ int32_t gx_date_of(int64_t now, int offset_min)
         d--;
     return (int32_t)d;
 }
+
+gx_err gx_grow(void *pp, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap)
+        return GX_OK;
+    size_t nc = *cap ? *cap : 4;
+    while (nc < need) {
+        if (nc > SIZE_MAX / 2 / size)
+            return GX_ERR_NOMEM;
+        nc *= 2;
+    }
+    void *old;
+    memcpy(&old, pp, sizeof old);
+    void *p = realloc(old, nc * size);
+    if (!p)
+        return GX_ERR_NOMEM;
+    memcpy(pp, &p, sizeof p);
+    *cap = nc;
+    return GX_OK;
+}

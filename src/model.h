@@ -260,6 +260,10 @@ const char *gx_rule_name(gx_rule r);       /* "certification" ... */
 const char *gx_term_name(gx_term t);       /* "industry" ... */
 const char *gx_credit_name(gx_credit c);   /* "A".."D", "-" */
 
+/* Grows the array whose pointer is at pp (capacity *cap elements of size
+ * bytes) to hold need elements, doubling; GX_ERR_NOMEM leaves it as it was. */
+gx_err gx_grow(void *pp, size_t *cap, size_t need, size_t size);
+
 /* ---- dates: days since 1970-01-01 in the proleptic Gregorian calendar */
 
 /* Parses "YYYY-MM-DD" (exactly) into *days. GX_ERR_INVALID on anything else,

@@ -220,20 +220,10 @@ static void s_keyix_fini(s_keyix *ix)
     memset(ix, 0, sizeof *ix);
 }
 
-/* Makes room for one more element at index n of the array at *pp. */
+/* Makes room for an element at index n of the array at *pp. */
 static bool s_room(void *pp, size_t *cap, size_t n, size_t size)
 {
-    if (n < *cap)
-        return true;
-    size_t nc = *cap ? *cap * 2 : 32;
-    void *old;
-    memcpy(&old, pp, sizeof old);
-    void *p = realloc(old, nc * size);
-    if (!p)
-        return false;
-    memcpy(pp, &p, sizeof p);
-    *cap = nc;
-    return true;
+    return gx_grow(pp, cap, n + 1, size) == GX_OK;
 }
 
 /* ------------------------------------------------------------------ statistics by date range */
@@ -345,16 +335,10 @@ static bool s_scan_demand(void *ctx, const void *key, size_t klen, const void *v
                 double secs = fm.at > d.created_at ? (double)(fm.at - d.created_at) : 0.0;
                 r->ttfm_sum_s += secs;
                 s_ttfm *tt = &s->tt[idx];
-                if (tt->n == tt->cap) {
-                    size_t cap = tt->cap ? tt->cap * 2 : 16;
-                    double *v = realloc(tt->v, cap * sizeof *v);
-                    if (v) {
-                        tt->v = v;
-                        tt->cap = cap;
-                    }
-                }
-                if (tt->n < tt->cap)
+                if (s_room(&tt->v, &tt->cap, tt->n, sizeof *tt->v))
                     tt->v[tt->n++] = secs;
+                else
+                    s->err = GX_ERR_NOMEM; /* a median of some samples would be a wrong one */
             } else if (e != GX_ERR_NOT_FOUND) {
                 s->err = e;
             }
@@ -570,12 +554,15 @@ static bool s_pending_visit(void *ctx, const void *key, size_t klen, const void 
     return true;
 }
 
+/* True when the store answers a read; with pending, also counts the notices
+ * pending over every inbox (a pass over the firms' cursors, which /readyz,
+ * asking with NULL, does without). */
 static bool s_store_ok(gx_broker *b, uint64_t *pending)
 {
     s_pending p = {0};
     if (gx_store_begin(b->store, false, &p.t) != GX_OK)
         return false;
-    gx_err err = gx_store_scan(p.t, GX_T_CURSORS, NULL, 0, NULL, 0, s_pending_visit, &p);
+    gx_err err = pending ? gx_store_scan(p.t, GX_T_CURSORS, NULL, 0, NULL, 0, s_pending_visit, &p) : GX_OK;
     gx_store_abort(&p.t);
     if (pending)
         *pending = p.n;
