@@ -8,6 +8,7 @@ every test talks to the real one over real sockets.
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -188,6 +189,52 @@ class Broker:
                 self.stop()
         finally:
             self.cleanup()
+
+
+class Notified:
+    """gongxud under a stand-in for systemd: a datagram socket at NOTIFY_SOCKET
+    that receives its sd_notify messages (env adds variables such as
+    WATCHDOG_USEC). A context manager; stops the broker by PID."""
+
+    def __init__(self, **env):
+        self.tmp = tempfile.mkdtemp(prefix="gx.notify.", dir=os.environ.get("GX_TEST_TMP"))
+        path = os.path.join(self.tmp, "notify.sock")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(path)
+        self.sock.settimeout(10)
+        full = dict(os.environ, NOTIFY_SOCKET=path, **env)
+        full.pop("WATCHDOG_PID", None)
+        self.proc = subprocess.Popen([GONGXUD, "-d", os.path.join(self.tmp, "data"), "-l", "tcp://127.0.0.1:*",
+                                      "-m", "", "-o", "http_listen=127.0.0.1:0"], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, env=full)
+        self.messages = []
+
+    def recv(self):
+        """The next message (raises socket.timeout after 10 s)."""
+        m = self.sock.recv(4096).decode()
+        self.messages.append(m)
+        return m
+
+    def until(self, word):
+        """Reads messages until one has the line word; returns that message."""
+        while True:
+            m = self.recv()
+            if word in m.split("\n"):
+                return m
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.sock.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 class Refused(Exception):

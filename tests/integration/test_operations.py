@@ -8,7 +8,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -16,8 +15,8 @@ import unittest
 import urllib.error
 import urllib.request
 
-from gxharness import (ANCHOR, BIN, GONGXUD, SME_CERT, SME_PLAIN, Broker, body_of, main, mg_demand, mg_offer, pb,
-                       seed_walkthrough_firms)
+from gxharness import (ANCHOR, BIN, GONGXUD, SME_CERT, SME_PLAIN, Broker, Notified, main, mg_demand,
+                       mg_offer, pb, seed_walkthrough_firms)
 
 GONGXU = os.path.join(BIN, "gongxu")
 
@@ -316,41 +315,18 @@ class Notify(unittest.TestCase):
     """systemd's sd_notify protocol, with a datagram socket standing in for systemd."""
 
     def test_ready_reloading_stopping(self):
-        tmp = tempfile.mkdtemp(prefix="gx.notify.", dir=os.environ.get("GX_TEST_TMP"))
-        path = os.path.join(tmp, "notify.sock")
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        sock.bind(path)
-        sock.settimeout(10)
-        env = dict(os.environ, NOTIFY_SOCKET=path)
-        proc = subprocess.Popen([GONGXUD, "-d", os.path.join(tmp, "data"), "-l", "tcp://127.0.0.1:*", "-m", "",
-                                 "-o", "http_listen=127.0.0.1:0"], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, env=env)
-        try:
-            msgs = []
-
-            def until(word):
-                while True:
-                    m = sock.recv(4096).decode()
-                    msgs.append(m)
-                    if word in m.split("\n"):
-                        return m
-
-            ready = until("READY=1")
-            self.assertIn("MAINPID=%d" % proc.pid, ready)
+        with Notified() as n:
+            ready = n.until("READY=1")
+            self.assertIn("MAINPID=%d" % n.proc.pid, ready)
             self.assertIn("STATUS=serving", ready)
-            proc.send_signal(signal.SIGHUP)
-            reloading = until("READY=1")
+            n.proc.send_signal(signal.SIGHUP)
+            reloading = n.until("READY=1")
+            msgs = n.messages
             self.assertTrue(any(m.startswith("RELOADING=1") and "MONOTONIC_USEC=" in m for m in msgs), msgs)
             self.assertLess(msgs.index([m for m in msgs if m.startswith("RELOADING=1")][-1]), msgs.index(reloading))
-            proc.send_signal(signal.SIGTERM)
-            until("STOPPING=1")
-            self.assertEqual(proc.wait(timeout=15), 0)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            sock.close()
-            shutil.rmtree(tmp, ignore_errors=True)
+            n.proc.send_signal(signal.SIGTERM)
+            n.until("STOPPING=1")
+            self.assertEqual(n.proc.wait(timeout=15), 0)
 
 
 if __name__ == "__main__":

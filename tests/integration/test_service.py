@@ -4,13 +4,12 @@ the watchdog is fed at half of WatchdogSec."""
 import os
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 import unittest
 
-from gxharness import BIN, GONGXUD, main
+from gxharness import BIN, GONGXUD, Notified, main
 
 SRC = os.environ.get("GX_SOURCE_DIR", ".")
 CONF = os.path.join(SRC, "src", "dist", "gongxud.conf")
@@ -64,35 +63,16 @@ class Service(unittest.TestCase):
             shutil.rmtree(tmp, ignore_errors=True)
 
     def test_watchdog_is_fed(self):
-        tmp = tempfile.mkdtemp(prefix="gx.wd.", dir=os.environ.get("GX_TEST_TMP"))
-        path = os.path.join(tmp, "notify.sock")
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        sock.bind(path)
-        sock.settimeout(5)
-        env = dict(os.environ, NOTIFY_SOCKET=path, WATCHDOG_USEC="400000")
-        env.pop("WATCHDOG_PID", None)
-        proc = subprocess.Popen([GONGXUD, "-d", os.path.join(tmp, "data"), "-l", "tcp://127.0.0.1:*", "-m", "",
-                                 "-o", "http_listen=127.0.0.1:0"], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, env=env)
-        try:
+        with Notified(WATCHDOG_USEC="400000") as n:
             seen, ready = [], False
             deadline = time.time() + 10
             while len(seen) < 4 and time.time() < deadline:
-                m = sock.recv(4096).decode()
-                ready |= "READY=1" in m.split("\n")
-                if "WATCHDOG=1" in m.split("\n"):
+                lines = n.recv().split("\n")
+                ready |= "READY=1" in lines
+                if "WATCHDOG=1" in lines:
                     seen.append(time.time())
             self.assertTrue(ready)
             self.assertEqual(len(seen), 4, "WATCHDOG=1 should come every 200 ms (half of WATCHDOG_USEC)")
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-            sock.close()
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
