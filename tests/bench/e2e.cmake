@@ -9,3 +9,9 @@ if(TARGET gx_workload)
   # gx_core for the record encoders of src/codec.h (the requests go over the real socket)
   target_link_libraries(gxload PRIVATE gx_workload gx_core gx_proto gongxu_keyfile PkgConfig::ZMQ Threads::Threads)
 endif()
+# The store-direct loader (gxbulk): grows a stopped broker's store to the
+# restart and memory sizes in minutes instead of hours.
+if(TARGET gx_workload)
+  add_executable(gxbulk ${CMAKE_CURRENT_SOURCE_DIR}/gxbulk.c)
+  target_link_libraries(gxbulk PRIVATE gx_workload gx_core)
+endif()

@@ -101,6 +101,16 @@ class BenchSmoke(unittest.TestCase):
         self.assertEqual(g["notice"]["acked"], g["notice"]["posted"])
         self.assertEqual(g["open_restart"]["demands_open"] + g["open_restart"]["offers_open"],
                          g["open_postings"])  # the restarted broker has every open posting back
+        # growth went store-direct (gxbulk, the default): every posting written is open after the
+        # start that followed, and that start matched the same pairs as the snapshot restart holds
+        self.assertEqual(g["grow"], "bulk")
+        self.assertEqual(g["bulk"]["written"], doc["params"]["big"])
+        before, after = g["open_before_grow"], g["open_big"]
+        self.assertEqual(after["demands_open"] + after["offers_open"],
+                         before["demands_open"] + before["offers_open"] + g["bulk"]["written"])
+        self.assertGreater(after["matches"], before["matches"])  # the new postings were matched
+        for key in ("open_restart", "open_restart_crash"):
+            self.assertEqual(g[key]["matches"], after["matches"], key)
 
 
 if __name__ == "__main__":
