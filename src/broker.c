@@ -46,6 +46,18 @@ static void s_limits(gx_broker *b)
                              (double)b->cfg.handshakes_per_second);
 }
 
+/* Progress of a start: logged, and told to whoever started us (systemd). */
+typedef struct s_progress {
+    gx_broker_progress_fn fn; /* may be NULL: then only logged */
+    void *arg;
+    int64_t interval_ms;      /* between reports */
+    double t0;                /* monotonic seconds at the start of the load */
+    double demands_t0;        /* when the demand table's turn came */
+    double next;              /* when the next report is due */
+    const char *how;          /* "matching every pair", "restoring the engine snapshot" */
+    uint64_t offers, demands; /* records in the two tables at the start */
+} s_progress;
+
 typedef struct s_load {
     gx_broker *b;      /* broker being loaded */
     gx_table table;    /* table being visited */
@@ -54,7 +66,42 @@ typedef struct s_load {
     gx_snapshot *snap; /* demands' lists saved at the last clean stop, or NULL */
     uint64_t restored; /* demands taken from it */
     uint64_t matched;  /* demands it should have had and did not: matched afresh */
+    s_progress *pr;    /* a start's progress, or NULL (a rebuild while serving) */
 } s_load;
+
+static double s_mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Reports where the load is: which table, how far, how long so far and, once
+ * demands are being matched, about how long is left (demands cost nearly all
+ * of a start; offers and firms take seconds). */
+static void s_progress_report(s_progress *pr, const s_load *l)
+{
+    double now = s_mono(), secs = now - pr->t0;
+    char line[256];
+    if (!l) {
+        snprintf(line, sizeof line, "starting: %s: %llu offer and %llu demand records to load", pr->how,
+                 (unsigned long long)pr->offers, (unsigned long long)pr->demands);
+    } else if (l->table == GX_T_DEMANDS && pr->demands) {
+        double share = (double)l->loaded / (double)pr->demands;
+        double per = l->loaded ? (now - pr->demands_t0) / (double)l->loaded : 0;
+        snprintf(line, sizeof line, "starting: %s: %llu of %llu demand records (%.0f%%), %.0f s so far, about %.0f s "
+                 "left", pr->how, (unsigned long long)l->loaded, (unsigned long long)pr->demands, 100 * share, secs,
+                 per * (double)(pr->demands - (l->loaded < pr->demands ? l->loaded : pr->demands)));
+    } else {
+        snprintf(line, sizeof line, "starting: %s: %llu %s records loaded, %.0f s so far", pr->how,
+                 (unsigned long long)l->loaded, l->table == GX_T_OFFERS ? "offer" : l->table == GX_T_FIRMS ? "firm"
+                 : l->table == GX_T_DEMANDS ? "demand" : "subscription", secs);
+    }
+    gx_log(GX_LOG_NOTICE, "%s", line);
+    if (pr->fn)
+        pr->fn(pr->arg, line, pr->interval_ms);
+    pr->next = now + (double)pr->interval_ms / 1000.0;
+}
 
 /* An open demand from the store into the engine: with the lists the snapshot
  * kept for it when there is one the engine accepts, else matched afresh. */
@@ -124,6 +171,8 @@ static bool s_load_visit(void *ctx, const void *key, size_t klen, const void *va
         return false;
     }
     l->loaded++;
+    if (l->pr && (l->loaded & 63) == 0 && s_mono() >= l->pr->next)
+        s_progress_report(l->pr, l);
     return true;
 }
 
@@ -166,8 +215,8 @@ static gx_err s_rebuild_auth(gx_broker *b, gx_txn *t)
 /* Builds a fresh engine and key registry from the store — read in t, or in a
  * read transaction of its own when t is NULL — and swaps them in only when
  * both loaded completely; on failure the old ones stay and stay dirty. */
-static gx_err s_rebuild_engine_from(gx_broker *b, gx_txn *t, gx_snapshot *snap, uint64_t *restored,
-                                    uint64_t *matched)
+static gx_err s_rebuild_engine_from(gx_broker *b, gx_txn *t, gx_snapshot *snap, s_progress *pr,
+                                    uint64_t *restored, uint64_t *matched)
 {
     gx_engine_opts eo;
     gx_engine *e = NULL, *old_engine = b->engine;
@@ -183,9 +232,14 @@ static gx_err s_rebuild_engine_from(gx_broker *b, gx_txn *t, gx_snapshot *snap, 
         t = own;
     b->engine = e; /* s_load_visit and s_rebuild_auth fill b->engine / b->auth */
     b->auth = NULL;
+    if (pr && !err && !(err = gx_store_count(t, GX_T_OFFERS, &pr->offers)) &&
+        !(err = gx_store_count(t, GX_T_DEMANDS, &pr->demands)))
+        s_progress_report(pr, NULL);
     static const gx_table order[] = {GX_T_FIRMS, GX_T_OFFERS, GX_T_DEMANDS, GX_T_SUBS};
     for (size_t i = 0; !err && i < sizeof order / sizeof order[0]; i++) {
-        s_load l = {b, order[i], GX_OK, 0, snap, 0, 0};
+        s_load l = {b, order[i], GX_OK, 0, snap, 0, 0, pr};
+        if (pr && order[i] == GX_T_DEMANDS)
+            pr->demands_t0 = s_mono();
         err = gx_store_scan(t, order[i], NULL, 0, NULL, 0, s_load_visit, &l);
         if (!err)
             err = l.err;
@@ -215,7 +269,7 @@ static gx_err s_rebuild_engine_from(gx_broker *b, gx_txn *t, gx_snapshot *snap, 
 /* Rebuilds the engine from the store by matching every pair. */
 static gx_err s_rebuild_engine(gx_broker *b, gx_txn *t)
 {
-    return s_rebuild_engine_from(b, t, NULL, NULL, NULL);
+    return s_rebuild_engine_from(b, t, NULL, NULL, NULL, NULL);
 }
 
 /* What the match state depends on besides the store: the broker itself (its
@@ -256,7 +310,7 @@ static void s_snapshot_path(const gx_broker *b, char *out, size_t len)
 /* The engine at start: from the snapshot of the last clean stop when it still
  * describes the store, else by matching every pair. The snapshot is removed
  * once read: it describes this store only until the next write. */
-static gx_err s_start_engine(gx_broker *b)
+static gx_err s_start_engine(gx_broker *b, gx_broker_progress_fn progress, void *arg)
 {
     char path[GX_CONFIG_STR_MAX + 32], why[512];
     gx_snapshot *snap = NULL;
@@ -270,7 +324,9 @@ static gx_err s_start_engine(gx_broker *b)
             gx_log(GX_LOG_NOTICE, "engine snapshot not used: %s; matching every pair", why);
     }
     uint64_t restored = 0, matched = 0;
-    gx_err err = s_rebuild_engine_from(b, NULL, snap, &restored, &matched);
+    s_progress pr = {.fn = progress, .arg = arg, .interval_ms = b->cfg.start_progress_ms, .t0 = s_mono(),
+                     .how = snap ? "restoring the engine snapshot" : "matching every pair"};
+    gx_err err = s_rebuild_engine_from(b, NULL, snap, &pr, &restored, &matched);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
     if (snap) {
@@ -306,7 +362,8 @@ gx_err gx_broker_save_snapshot(gx_broker *b)
     return GX_OK;
 }
 
-gx_err gx_broker_new(const gx_config *cfg, int64_t now, gx_broker **out, char *errbuf, size_t errlen)
+gx_err gx_broker_new(const gx_config *cfg, int64_t now, gx_broker_progress_fn progress, void *arg, gx_broker **out,
+                     char *errbuf, size_t errlen)
 {
     gx_err err;
     gx_broker *b = calloc(1, sizeof *b);
@@ -347,7 +404,7 @@ gx_err gx_broker_new(const gx_config *cfg, int64_t now, gx_broker **out, char *e
             gx_log(GX_LOG_NOTICE, "first start: created the operator key %s (keep it secret) and listed it in %s",
                    keypath, b->operator_keys);
     }
-    if ((err = s_start_engine(b))) {
+    if ((err = s_start_engine(b, progress, arg))) {
         snprintf(errbuf, errlen, "rebuilding the engine from %s: %s", cfg->data_dir, gx_err_str(err));
         goto out;
     }

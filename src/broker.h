@@ -38,12 +38,20 @@ typedef struct gx_broker_io {
     void (*publish)(void *ctx, const char *topic, const void *data, size_t len);
 } gx_broker_io;
 
+/* How a long start is going, told every cfg->start_progress_ms while the
+ * engine is loaded (and once as it begins): status is one line for people
+ * ("starting: matching every pair: 120000 of 500000 demands (24%), ...");
+ * the next call comes about next_ms later unless the start ends first. */
+typedef void (*gx_broker_progress_fn)(void *arg, const char *status, int64_t next_ms);
+
 /* Opens the store in cfg->data_dir, loads the vocabulary, rebuilds the engine
  * from the store (from the snapshot of the last clean stop when it still
- * describes the store) and enforces validity expired while the broker was down
+ * describes the store; progress, when not NULL, hears how that goes and the
+ * same lines are logged) and enforces validity expired while the broker was down
  * (those notices are committed before this returns). err receives a message on
  * failure. */
-gx_err gx_broker_new(const gx_config *cfg, int64_t now, gx_broker **out, char *err, size_t errlen);
+gx_err gx_broker_new(const gx_config *cfg, int64_t now, gx_broker_progress_fn progress, void *arg, gx_broker **out,
+                     char *err, size_t errlen);
 
 /* At a clean stop, after the last batch: saves the engine's lists to
  * <data_dir>/engine.snap (snapshot.h) when engine_snapshot is on, so the next

@@ -72,6 +72,8 @@ static const s_key s_keys[] = {
     {"hwm", INT(hwm), 10, 10000000, "100000", false, "ZeroMQ high-water marks of the broker's sockets"},
     {"engine_snapshot", BOOL(engine_snapshot), 0, 0, "true", false,
      "at a clean stop, save the engine's matches to <data_dir>/engine.snap, so that the next start does not match every pair again"},
+    {"start_progress_ms", INT(start_progress_ms), 100, 3600000, "5000", false,
+     "while a start loads the engine, how often it logs its progress and tells systemd (STATUS, EXTEND_TIMEOUT_USEC)"},
     {"no_sync", BOOL(no_sync), 0, 0, "false", false, "benchmarks only: commit without fsync (NOT durable)"},
     {"server_key", STR(server_key), 0, 0, "", false, "broker CURVE key file; empty means <data_dir>/broker.key, created on first start"},
     {"operator_keys", STR(operator_keys), 0, 0, "", true, "file of operator public keys; empty means <data_dir>/operator_keys (first one created on first start)"},

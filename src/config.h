@@ -57,6 +57,7 @@ typedef struct gx_config {
     int64_t hwm;                         /* ZeroMQ send/receive high-water marks */
     bool no_sync;                        /* benchmarks only: LMDB without fsync (NOT durable) */
     bool engine_snapshot;                /* save the engine's lists at a clean stop */
+    int64_t start_progress_ms;           /* progress report interval while a start loads the engine */
     char server_key[GX_CONFIG_STR_MAX];  /* broker key file ("" = <data_dir>/broker.key) */
     char operator_keys[GX_CONFIG_STR_MAX]; /* operator public keys ("" = <data_dir>/operator_keys) */
     int64_t rate_per_firm;               /* requests per second per firm (token bucket) */

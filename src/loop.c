@@ -397,6 +397,13 @@ static void s_reload_apply(gx_loop *l)
     gx_log(GX_LOG_NOTICE, "configuration reloaded");
 }
 
+void gx_loop_starting(void *arg, const char *status, int64_t next_ms)
+{
+    (void)arg;
+    int64_t extend_ms = next_ms * 3 > 60000 ? next_ms * 3 : 60000;
+    sd_notifyf(0, "STATUS=%s\nEXTEND_TIMEOUT_USEC=%llu", status, (unsigned long long)extend_ms * 1000ull);
+}
+
 /* SIGHUP: systemd hears RELOADING=1 before and READY=1 after (ExecReload). */
 static void s_reload(gx_loop *l)
 {

@@ -4,7 +4,8 @@
  * an error we see instead of a silent drop), the monitor PUB and the operator
  * HTTP side (http.h), and polls them together with a signalfd (SIGTERM/SIGINT
  * stop, SIGHUP reloads). Speaks systemd's sd_notify protocol when NOTIFY_SOCKET
- * is set: READY=1 once bound, RELOADING=1 / READY=1 around a reload,
+ * is set: STATUS= and EXTEND_TIMEOUT_USEC= while a start loads the engine
+ * (gx_loop_starting), READY=1 once bound, RELOADING=1 / READY=1 around a reload,
  * STOPPING=1, and WATCHDOG=1 at half of WatchdogSec. Each wake-up
  * drains up to batch_max waiting requests into one broker batch: one durable
  * commit, then every reply. Timers drive validity expiry and retries of
@@ -14,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "broker.h"
 #include "config.h"
@@ -23,6 +25,12 @@ typedef struct gx_loop gx_loop;
 /* Builds the configuration anew for a reload (file + overrides); returns
  * GX_OK or GX_ERR_CONFIG with a message in err. */
 typedef gx_err (*gx_loop_reload_fn)(void *ctx, gx_config *next, char *err, size_t errlen);
+
+/* A gx_broker_progress_fn for gx_broker_new, before there is a loop: tells
+ * systemd the status line and extends its start timeout past the next report
+ * (three intervals, at least a minute), so that a start which takes longer than
+ * TimeoutStartSec but keeps reporting is not killed. arg is unused. */
+void gx_loop_starting(void *arg, const char *status, int64_t next_ms);
 
 /* Creates sockets and binds them; blocks SIGTERM, SIGINT and SIGHUP for the
  * signalfd. The broker is borrowed. */

@@ -175,7 +175,7 @@ int main(int argc, char **argv)
     gx_broker *broker = NULL;
     gx_loop *loop = NULL;
     int status = EX_OK;
-    if (gx_broker_new(&cfg, (int64_t)time(NULL), &broker, err, sizeof err) != GX_OK) {
+    if (gx_broker_new(&cfg, (int64_t)time(NULL), gx_loop_starting, NULL, &broker, err, sizeof err) != GX_OK) {
         gx_log(GX_LOG_ERR, "%s", err);
         return EX_IOERR;
     }

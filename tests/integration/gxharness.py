@@ -194,9 +194,11 @@ class Broker:
 class Notified:
     """gongxud under a stand-in for systemd: a datagram socket at NOTIFY_SOCKET
     that receives its sd_notify messages (env adds variables such as
-    WATCHDOG_USEC). A context manager; stops the broker by PID."""
+    WATCHDOG_USEC; data_dir, when given, is used instead of a fresh one, and
+    extra_args are added to the command line). A context manager; stops the
+    broker by PID."""
 
-    def __init__(self, **env):
+    def __init__(self, data_dir=None, extra_args=(), **env):
         self.tmp = tempfile.mkdtemp(prefix="gx.notify.", dir=os.environ.get("GX_TEST_TMP"))
         path = os.path.join(self.tmp, "notify.sock")
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -204,8 +206,9 @@ class Notified:
         self.sock.settimeout(10)
         full = dict(os.environ, NOTIFY_SOCKET=path, **env)
         full.pop("WATCHDOG_PID", None)
-        self.proc = subprocess.Popen([GONGXUD, "-d", os.path.join(self.tmp, "data"), "-l", "tcp://127.0.0.1:*",
-                                      "-m", "", "-o", "http_listen=127.0.0.1:0"], stdout=subprocess.DEVNULL,
+        self.proc = subprocess.Popen([GONGXUD, "-d", data_dir or os.path.join(self.tmp, "data"), "-l",
+                                      "tcp://127.0.0.1:*", "-m", "", "-o", "http_listen=127.0.0.1:0"]
+                                     + list(extra_args), stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, env=full)
         self.messages = []
 

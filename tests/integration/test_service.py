@@ -1,6 +1,7 @@
 """Running gongxud as a service: the example configuration lists every key and
 is valid; the systemd unit passes systemd-analyze verify without a complaint;
-the watchdog is fed at half of WatchdogSec."""
+the watchdog is fed at half of WatchdogSec; a long start reports its progress
+and keeps systemd's start timeout from expiring."""
 import os
 import re
 import shutil
@@ -9,7 +10,7 @@ import tempfile
 import time
 import unittest
 
-from gxharness import BIN, GONGXUD, Notified, main
+from gxharness import BIN, GONGXUD, Broker, Notified, main
 
 SRC = os.environ.get("GX_SOURCE_DIR", ".")
 CONF = os.path.join(SRC, "src", "dist", "gongxud.conf")
@@ -73,6 +74,38 @@ class Service(unittest.TestCase):
                     seen.append(time.time())
             self.assertTrue(ready)
             self.assertEqual(len(seen), 4, "WATCHDOG=1 should come every 200 ms (half of WATCHDOG_USEC)")
+
+    def test_long_start_reports_progress(self):
+        """A start that matches every pair (no snapshot) logs where it is and tells
+        systemd STATUS= with EXTEND_TIMEOUT_USEC= before READY=1, so that a start
+        longer than TimeoutStartSec that keeps reporting is not killed."""
+        tmp = tempfile.mkdtemp(prefix="gx.start.", dir=os.environ.get("GX_TEST_TMP"))
+        self.addCleanup(shutil.rmtree, tmp, True)
+        data, now = os.path.join(tmp, "data"), str(int(time.time()))
+        # the workload's firms, registered through a real broker; then 20,000 of their
+        # postings written straight to its store (tests/bench/gxbulk), unmatched
+        with Broker(data_dir=data) as b:
+            subprocess.run([os.path.join(BIN, "tests/bench/gxload"), "setup", "--endpoint", b.endpoint,
+                            "--server-key", os.path.join(data, "broker.pub"), "--operator-key",
+                            os.path.join(data, "operator.key"), "--keys", os.path.join(tmp, "keys"),
+                            "--seed", "1", "--firms", "20", "--now", now], check=True, timeout=120,
+                           stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        subprocess.run([os.path.join(BIN, "tests/bench/gxbulk"), "--data", data, "--seed", "1", "--firms", "20",
+                        "--now", now, "--start", "0", "--count", "20000", "--no-sync"], check=True, timeout=120,
+                       stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        with Notified(data_dir=data, extra_args=["-o", "start_progress_ms=100"]) as n:
+            n.sock.settimeout(300)  # the start itself may take a while under a sanitizer
+            n.until("READY=1")
+            starting = [dict(x.split("=", 1) for x in m.split("\n") if "=" in x) for m in n.messages[:-1]]
+            self.assertTrue(starting, "no message before READY=1")
+            for m in starting:
+                self.assertTrue(m["STATUS"].startswith("starting: matching every pair"), m)
+                self.assertGreaterEqual(int(m["EXTEND_TIMEOUT_USEC"]), 60 * 10**6, m)
+            self.assertIn("10000 demand records to load", starting[0]["STATUS"])
+            demands = [m["STATUS"] for m in starting if "of 10000 demand records (" in m["STATUS"]]
+            self.assertTrue(demands, "no report while the demands were being matched: %r" % starting)
+            self.assertIn("s left", demands[-1])
+            print("start reports: %d, the last: %s" % (len(starting), starting[-1]["STATUS"]))
 
 
 if __name__ == "__main__":

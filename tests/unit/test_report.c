@@ -16,7 +16,7 @@ static gx_broker *s_broker(const char *tag)
     snprintf(c.data_dir, sizeof c.data_dir, "%s", gx_test_dir(tag));
     c.insecure_dev = true;
     gx_broker *b = NULL;
-    if (gx_broker_new(&c, 1790000000, &b, err, sizeof err) != GX_OK)
+    if (gx_broker_new(&c, 1790000000, NULL, NULL, &b, err, sizeof err) != GX_OK)
         fprintf(stderr, "  broker: %s\n", err);
     return b;
 }
