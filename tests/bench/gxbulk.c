@@ -11,7 +11,9 @@
  * Nothing is matched and no notice is written: the next start of gongxud
  * finds no usable engine snapshot (the store moved on) and matches every pair,
  * as after a crash. The firms must already be registered (gxload setup) with
- * the same --seed, --firms and --now.
+ * the same --seed, --firms and --now. A running gongxud holds the store's
+ * lock, and gxbulk then refuses to start: a live engine would not see the
+ * postings, and the snapshot of its next clean stop would claim it had.
  *
  * Commits every --batch postings (durably unless --no-sync); prints one JSON
  * line on stdout, progress on stderr. Loopback-free: it only touches files. */
@@ -122,7 +124,8 @@ int main(int argc, char **argv)
     gx_store *st = NULL;
     gx_err err = gx_store_open(&so, &st);
     if (err) {
-        fprintf(stderr, "gxbulk: cannot open the store in %s: %s\n", dir, gx_err_str(err));
+        fprintf(stderr, "gxbulk: cannot open the store in %s: %s (%s)\n", dir, gx_err_str(err),
+                gx_store_last_error(NULL));
         return 1;
     }
     gx_wl_opts wl = {.seed = seed, .firms = (size_t)firms, .now = (int64_t)now};

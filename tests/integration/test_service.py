@@ -90,6 +90,12 @@ class Service(unittest.TestCase):
                             os.path.join(data, "operator.key"), "--keys", os.path.join(tmp, "keys"),
                             "--seed", "1", "--firms", "20", "--now", now], check=True, timeout=120,
                            stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+            # not while the broker runs: its engine would never see the postings
+            r = subprocess.run([os.path.join(BIN, "tests/bench/gxbulk"), "--data", data, "--now", now, "--count",
+                                "10"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60,
+                               stdin=subprocess.DEVNULL)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("in use by another broker", r.stderr.decode())
         subprocess.run([os.path.join(BIN, "tests/bench/gxbulk"), "--data", data, "--seed", "1", "--firms", "20",
                         "--now", now, "--start", "0", "--count", "20000", "--no-sync"], check=True, timeout=120,
                        stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
