@@ -26,13 +26,6 @@ struct gx_auth {
     size_t n_ops;
 };
 
-static uint64_t s_hash(const char *k)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; *k; k++)
-        h = (h ^ (uint8_t)*k) * 1099511628211ull;
-    return h;
-}
 
 gx_err gx_auth_new(gx_auth **out)
 {
@@ -63,7 +56,7 @@ void gx_auth_destroy(gx_auth **pa)
 
 static s_entry *s_slot(s_entry *slots, size_t cap, const char *key)
 {
-    size_t i = s_hash(key) & (cap - 1);
+    size_t i = gx_fnv1a_str(GX_FNV_SEED, key) & (cap - 1);
     while (slots[i].key[0] && strcmp(slots[i].key, key) != 0)
         i = (i + 1) & (cap - 1);
     return &slots[i];

@@ -69,11 +69,10 @@ typedef struct s_load {
     s_progress *pr;    /* a start's progress, or NULL (a rebuild while serving) */
 } s_load;
 
+/* Seconds on the monotonic clock (log.h). */
 static double s_mono(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return (double)gx_mono_us() / 1e6;
 }
 
 /* Reports where the load is: which table, how far, how long so far and, once
@@ -280,25 +279,21 @@ static uint64_t s_fingerprint(const gx_broker *b)
 {
     gx_engine_opts o;
     s_engine_opts(b, &o);
-    uint64_t h = 1469598103934665603ull;
+    uint64_t h = GX_FNV_SEED;
     struct stat exe = {0};
     stat("/proc/self/exe", &exe);
     int64_t bin[3] = {(int64_t)exe.st_size, (int64_t)exe.st_mtim.tv_sec, (int64_t)exe.st_mtim.tv_nsec};
-#define S_MIX(p, n)                                                                                            \
-    for (size_t i_ = 0; i_ < (n); i_++)                                                                        \
-        h = (h ^ ((const unsigned char *)(p))[i_]) * 1099511628211ull;
-    S_MIX(GX_VERSION, sizeof GX_VERSION);
-    S_MIX(bin, sizeof bin);
-    S_MIX(&o.shortlist_k, sizeof o.shortlist_k);
-    S_MIX(&o.near_miss_max, sizeof o.near_miss_max);
-    S_MIX(o.rules.weights, sizeof o.rules.weights);
-    S_MIX(&o.rules.utc_offset_min, sizeof o.rules.utc_offset_min);
-    S_MIX(&o.rules.distance_full_km, sizeof o.rules.distance_full_km);
+    h = gx_fnv1a(h, GX_VERSION, sizeof GX_VERSION);
+    h = gx_fnv1a(h, bin, sizeof bin);
+    h = gx_fnv1a(h, &o.shortlist_k, sizeof o.shortlist_k);
+    h = gx_fnv1a(h, &o.near_miss_max, sizeof o.near_miss_max);
+    h = gx_fnv1a(h, o.rules.weights, sizeof o.rules.weights);
+    h = gx_fnv1a(h, &o.rules.utc_offset_min, sizeof o.rules.utc_offset_min);
+    h = gx_fnv1a(h, &o.rules.distance_full_km, sizeof o.rules.distance_full_km);
     for (size_t i = 0; i < o.rules.n_three_districts; i++)
-        S_MIX(o.rules.three_districts[i], strlen(o.rules.three_districts[i]) + 1);
+        h = gx_fnv1a(h, o.rules.three_districts[i], strlen(o.rules.three_districts[i]) + 1);
     uint64_t v = gx_vocab_fingerprint(b->vocab);
-    S_MIX(&v, sizeof v);
-#undef S_MIX
+    h = gx_fnv1a(h, &v, sizeof v);
     return h;
 }
 
@@ -314,8 +309,7 @@ static gx_err s_start_engine(gx_broker *b, gx_broker_progress_fn progress, void 
 {
     char path[GX_CONFIG_STR_MAX + 32], why[512];
     gx_snapshot *snap = NULL;
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = s_mono();
     s_snapshot_path(b, path, sizeof path);
     gx_err serr = GX_ERR_NOT_FOUND;
     if (b->cfg.engine_snapshot) {
@@ -324,11 +318,10 @@ static gx_err s_start_engine(gx_broker *b, gx_broker_progress_fn progress, void 
             gx_log(GX_LOG_NOTICE, "engine snapshot not used: %s; matching every pair", why);
     }
     uint64_t restored = 0, matched = 0;
-    s_progress pr = {.fn = progress, .arg = arg, .interval_ms = b->cfg.start_progress_ms, .t0 = s_mono(),
+    s_progress pr = {.fn = progress, .arg = arg, .interval_ms = b->cfg.start_progress_ms, .t0 = t0,
                      .how = snap ? "restoring the engine snapshot" : "matching every pair"};
     gx_err err = s_rebuild_engine_from(b, NULL, snap, &pr, &restored, &matched);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double secs = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+    double secs = s_mono() - t0;
     if (snap) {
         gx_log(GX_LOG_INFO, "engine restored from %s in %.2f s: %llu demands with their saved lists, %llu matched "
                "afresh", path, secs, (unsigned long long)restored, (unsigned long long)matched);
@@ -347,18 +340,16 @@ gx_err gx_broker_save_snapshot(gx_broker *b)
     if (!b->cfg.engine_snapshot || b->engine_dirty || b->txn)
         return GX_OK;
     s_snapshot_path(b, path, sizeof path);
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = s_mono();
     uint64_t bytes = 0;
     gx_err err = gx_snapshot_write(path, b->engine, gx_store_txnid(b->store), s_fingerprint(b), &bytes);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = s_mono() - t0;
     if (err) {
         gx_log(GX_LOG_WARNING, "engine snapshot not saved (%s: %s); the next start matches every pair",
                gx_err_str(err), strerror(errno));
         return err;
     }
-    gx_log(GX_LOG_INFO, "engine snapshot saved: %s, %llu bytes in %.2f s", path, (unsigned long long)bytes,
-           (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+    gx_log(GX_LOG_INFO, "engine snapshot saved: %s, %llu bytes in %.2f s", path, (unsigned long long)bytes, secs);
     return GX_OK;
 }
 
@@ -786,11 +777,9 @@ void gx_broker_batch_end(gx_broker *b, const gx_broker_io *io)
 {
     gx_err err = GX_OK;
     if (b->txn) {
-        struct timespec t0, t1;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
+        double t0 = s_mono();
         err = gx_store_commit(&b->txn);
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        gx_hist_observe(&b->obs.commit_seconds, (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+        gx_hist_observe(&b->obs.commit_seconds, s_mono() - t0);
         gx_hist_observe(&b->obs.batch_requests, (double)b->n_replies);
         if (err) {
             b->counters.commit_failures++;

@@ -150,13 +150,6 @@ static size_t s_mix(uint64_t k)
     return (size_t)k;
 }
 
-static uint64_t s_str_hash(const char *s)
-{
-    uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-    return h;
-}
 
 /* Slot of key, or SIZE_MAX. For the firm map sid is the firm id, compared with
  * the entry's: a gx_firm, whose first member is the id string. */
@@ -323,7 +316,7 @@ typedef struct s_steps {
 
 static gx_firm *s_firm_get(const gx_engine *e, const char *id)
 {
-    return s_map_get(&e->firms, s_str_hash(id), id);
+    return s_map_get(&e->firms, gx_fnv1a_str(GX_FNV_SEED, id), id);
 }
 static s_dem *s_dem_get(const gx_engine *e, uint64_t id)
 {
@@ -1396,7 +1389,7 @@ gx_err gx_engine_put_firm(gx_engine *e, const gx_firm *f, int64_t now, gx_fxv *f
         }
         *fe = nf;
         memset(&nf, 0, sizeof nf);
-        s_map_insert(&e->firms, s_str_hash(fe->id), fe);
+        s_map_insert(&e->firms, gx_fnv1a_str(GX_FNV_SEED, fe->id), fe);
         goto out;
     }
     if ((err = s_collect(&e->demands, true, f->id, 0, &dids, &nd)) ||

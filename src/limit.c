@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model.h"
+
 #define S_KEY_MAX 64
 
 typedef struct s_bucket {
@@ -20,13 +22,6 @@ struct gx_limiter {
     uint64_t refused;     /* refusals */
 };
 
-static uint64_t s_hash(const char *k)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; *k; k++)
-        h = (h ^ (uint8_t)*k) * 1099511628211ull;
-    return h;
-}
 
 gx_err gx_limiter_new(size_t max_keys, gx_limiter **out)
 {
@@ -93,7 +88,7 @@ static void s_recycle(gx_limiter *l)
     for (size_t i = 0; i < l->cap; i++) {
         if (!old[i].key[0] || old[i].last_ms < cut)
             continue;
-        size_t j = s_hash(old[i].key) & (l->cap - 1);
+        size_t j = gx_fnv1a_str(GX_FNV_SEED, old[i].key) & (l->cap - 1);
         while (l->b[j].key[0])
             j = (j + 1) & (l->cap - 1);
         l->b[j] = old[i];
@@ -105,7 +100,7 @@ static void s_recycle(gx_limiter *l)
 bool gx_limiter_take(gx_limiter *l, const char *key, int64_t now_ms)
 {
     assert(key[0]); /* "" marks a free slot: a programming error, not input */
-    size_t i = s_hash(key) & (l->cap - 1);
+    size_t i = gx_fnv1a_str(GX_FNV_SEED, key) & (l->cap - 1);
     while (l->b[i].key[0] && strncmp(l->b[i].key, key, S_KEY_MAX - 1) != 0)
         i = (i + 1) & (l->cap - 1);
     s_bucket *b = &l->b[i];
@@ -175,7 +170,7 @@ void gx_quota_destroy(gx_quota **pq)
 
 static s_count *s_count_slot(s_count *c, size_t cap, const char *key)
 {
-    size_t i = s_hash(key) & (cap - 1);
+    size_t i = gx_fnv1a_str(GX_FNV_SEED, key) & (cap - 1);
     while (c[i].key[0] && strncmp(c[i].key, key, S_KEY_MAX - 1) != 0)
         i = (i + 1) & (cap - 1);
     return &c[i];

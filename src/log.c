@@ -68,3 +68,10 @@ void gx_log(gx_log_level level, const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, "%s\n", line); /* one fprintf: lines from one process do not interleave */
 }
+
+int64_t gx_mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}

@@ -7,6 +7,7 @@
 #define GX_LOG_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 typedef enum gx_log_level {
     GX_LOG_ERR = 3,
@@ -23,6 +24,10 @@ gx_log_level gx_log_get_level(void);
 /* Parses "err", "warning", "notice", "info", "debug" (or 0-7). */
 bool gx_log_parse_level(const char *s, gx_log_level *out);
 const char *gx_log_level_name(gx_log_level level);
+
+/* Microseconds on CLOCK_MONOTONIC: the one clock for durations that are
+ * logged or measured (start, snapshot, commits, reports, sd_notify). */
+int64_t gx_mono_us(void);
 
 /* Writes one line when level passes the threshold. */
 void gx_log(gx_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

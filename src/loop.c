@@ -372,13 +372,6 @@ static size_t s_batch(gx_loop *l)
     return n;
 }
 
-static uint64_t s_mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 static void s_reload_apply(gx_loop *l)
 {
     gx_config next;
@@ -407,7 +400,7 @@ void gx_loop_starting(void *arg, const char *status, int64_t next_ms)
 /* SIGHUP: systemd hears RELOADING=1 before and READY=1 after (ExecReload). */
 static void s_reload(gx_loop *l)
 {
-    sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long)s_mono_us());
+    sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long)gx_mono_us());
     s_reload_apply(l);
     sd_notify(0, "READY=1\nSTATUS=serving");
 }

@@ -365,3 +365,18 @@ gx_err gx_grow(void *pp, size_t *cap, size_t need, size_t size)
     *cap = nc;
     return GX_OK;
 }
+
+uint64_t gx_fnv1a(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 1099511628211ull;
+    return h;
+}
+
+uint64_t gx_fnv1a_str(uint64_t h, const char *s)
+{
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}

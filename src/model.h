@@ -264,6 +264,13 @@ const char *gx_credit_name(gx_credit c);   /* "A".."D", "-" */
  * bytes) to hold need elements, doubling; GX_ERR_NOMEM leaves it as it was. */
 gx_err gx_grow(void *pp, size_t *cap, size_t need, size_t size);
 
+/* FNV-1a, continuing from h (GX_FNV_SEED to begin): over n bytes at p, or
+ * over the NUL-terminated string s. The hash of every in-memory table and of
+ * the vocabulary and engine fingerprints. */
+#define GX_FNV_SEED 1469598103934665603ull
+uint64_t gx_fnv1a(uint64_t h, const void *p, size_t n);
+uint64_t gx_fnv1a_str(uint64_t h, const char *s);
+
 /* ---- dates: days since 1970-01-01 in the proleptic Gregorian calendar */
 
 /* Parses "YYYY-MM-DD" (exactly) into *days. GX_ERR_INVALID on anything else,

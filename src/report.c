@@ -16,13 +16,6 @@
 
 #define S_UNMET_MAX 50          /* unmet-demand groups in the snapshot */
 
-static int64_t s_mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static const double s_le_seconds[GX_HIST_N] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                                0.1,    0.25,  0.5,    1,     2.5,  5,     10};
 static const double s_le_count[GX_HIST_N] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192};
@@ -162,13 +155,6 @@ typedef struct s_keyix {
     size_t scap;
 } s_keyix;
 
-static uint64_t s_hash(const char *k)
-{
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (; *k; k++)
-        h = (h ^ (unsigned char)*k) * 1099511628211ull;
-    return h;
-}
 
 static bool s_keyix_grow(s_keyix *ix)
 {
@@ -177,7 +163,7 @@ static bool s_keyix_grow(s_keyix *ix)
     if (!slot)
         return false;
     for (size_t i = 0; i < ix->n; i++) {
-        size_t j = (size_t)s_hash(ix->keys[i]) & (scap - 1);
+        size_t j = (size_t)gx_fnv1a_str(GX_FNV_SEED, ix->keys[i]) & (scap - 1);
         while (slot[j])
             j = (j + 1) & (scap - 1);
         slot[j] = (uint32_t)i + 1;
@@ -195,7 +181,7 @@ static size_t s_keyix_get(s_keyix *ix, const char *key, bool *added)
     *added = false;
     if ((ix->n + 1) * 2 > ix->scap && !s_keyix_grow(ix))
         return SIZE_MAX;
-    size_t j = (size_t)s_hash(key) & (ix->scap - 1);
+    size_t j = (size_t)gx_fnv1a_str(GX_FNV_SEED, key) & (ix->scap - 1);
     for (; ix->slot[j]; j = (j + 1) & (ix->scap - 1))
         if (strcmp(ix->keys[ix->slot[j] - 1], key) == 0)
             return ix->slot[j] - 1;
@@ -937,7 +923,7 @@ static char *s_snapshot(gx_broker *b, size_t *len)
     /* The 30-day figures are a pass over the store: made again when something
      * was committed since, but no sooner than ten times what the last pass cost. */
     gx_obs *o = &b->obs;
-    int64_t t0 = s_mono_us();
+    int64_t t0 = gx_mono_us();
     if (!o->last30_us ||
         (o->last30_commits != b->counters.batches && t0 - o->last30_us >= 10 * o->last30_cost_us)) {
         gx_stats_filter f = {.from = now - 30 * 86400, .kind_only = true};
@@ -945,7 +931,7 @@ static char *s_snapshot(gx_broker *b, size_t *len)
         if (gx_report_range(b, &f, &t) == GX_OK) {
             gx_stats_table_fini(&o->last30);
             o->last30 = t;
-            o->last30_us = s_mono_us();
+            o->last30_us = gx_mono_us();
             o->last30_cost_us = o->last30_us - t0;
             o->last30_commits = b->counters.batches;
         }
@@ -1052,7 +1038,7 @@ bool gx_broker_http_page(void *broker, const char *path, int *status, const char
          * is younger than ten times what it cost to make — so however many
          * dashboards poll, making snapshots takes at most a tenth of the loop. */
         gx_obs *o = &b->obs;
-        int64_t now_us = s_mono_us();
+        int64_t now_us = gx_mono_us();
         bool same = o->snapshot && o->snapshot_commits == b->counters.batches;
         if (!o->snapshot || (!same && now_us - o->snapshot_us >= 10 * o->snapshot_cost_us)) {
             size_t n = 0;
@@ -1061,7 +1047,7 @@ bool gx_broker_http_page(void *broker, const char *path, int *status, const char
                 free(o->snapshot);
                 o->snapshot = fresh;
                 o->snapshot_len = n;
-                o->snapshot_us = s_mono_us();
+                o->snapshot_us = gx_mono_us();
                 o->snapshot_cost_us = o->snapshot_us - now_us;
                 o->snapshot_commits = b->counters.batches;
             }

@@ -17,14 +17,6 @@ struct gx_sessions {
     uint64_t evicted;        /* evictions since creation */
 };
 
-static uint64_t s_hash(const void *p, size_t n)
-{
-    const uint8_t *b = p;
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ b[i]) * 1099511628211ull;
-    return h;
-}
 
 gx_err gx_sessions_new(size_t max, gx_sessions **out)
 {
@@ -65,12 +57,12 @@ void gx_sessions_destroy(gx_sessions **pt)
 
 static gx_session **s_rid_slot(gx_sessions *t, const void *rid, size_t len)
 {
-    return &t->by_rid[s_hash(rid, len) & (t->nbuckets - 1)];
+    return &t->by_rid[gx_fnv1a(GX_FNV_SEED, rid, len) & (t->nbuckets - 1)];
 }
 
 static gx_session **s_firm_slot(gx_sessions *t, const char *firm)
 {
-    return &t->by_firm[s_hash(firm, strlen(firm)) & (t->nbuckets - 1)];
+    return &t->by_firm[gx_fnv1a(GX_FNV_SEED, firm, strlen(firm)) & (t->nbuckets - 1)];
 }
 
 static void s_lru_unlink(gx_sessions *t, gx_session *s)

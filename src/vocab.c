@@ -545,9 +545,7 @@ gx_err gx_vocab_parse(const char *text, size_t len, gx_vocab **out, char *errbuf
     if (len)
         memcpy(v->text, text, len);
     v->text[len] = '\0';
-    v->fingerprint = 1469598103934665603ull;
-    for (size_t i = 0; i < len; i++)
-        v->fingerprint = (v->fingerprint ^ (unsigned char)text[i]) * 1099511628211ull;
+    v->fingerprint = gx_fnv1a(GX_FNV_SEED, text, len);
     if ((err = s_parse_lines(v, len, errbuf, errlen)) || (err = s_build_index(v, errbuf, errlen)) ||
         (err = s_check_refs(v, errbuf, errlen)) || (err = s_collect_three(v, errbuf, errlen)))
         goto out;
