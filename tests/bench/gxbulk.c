@@ -56,29 +56,30 @@ static bool s_u64(const char *s, uint64_t *out)
     return true;
 }
 
-/* Puts posting g (new id from the counter) into t. */
+/* Puts posting g (new id from the counter) into t: its record under its id in
+ * the demands or offers table, as the broker's put does. */
 static gx_err s_put(gx_txn *t, const gx_wl_opts *wl, uint64_t g)
 {
+    bool demand = g % 2 == 0;
+    gx_demand d = {0};
+    gx_offer o = {0};
     gx_buf rec = {0};
-    uint8_t k[8];
-    gx_err err;
-    if (g % 2 == 0) {
-        gx_demand d = {0};
-        if (!(err = gx_wl_demand(wl, g / 2, &d)) && !(err = gx_store_next_id(t, "posting", &d.id)) &&
-            !(err = gx_codec_encode_demand(&d, &rec))) {
-            gx_store_be64(k, d.id);
-            err = gx_store_put(t, GX_T_DEMANDS, k, 8, rec.data, rec.len);
-        }
-        gx_demand_fini(&d);
-    } else {
-        gx_offer o = {0};
-        if (!(err = gx_wl_offer(wl, g / 2, &o)) && !(err = gx_store_next_id(t, "posting", &o.id)) &&
-            !(err = gx_codec_encode_offer(&o, &rec))) {
-            gx_store_be64(k, o.id);
-            err = gx_store_put(t, GX_T_OFFERS, k, 8, rec.data, rec.len);
-        }
-        gx_offer_fini(&o);
+    uint64_t id = 0;
+    gx_err err = gx_store_next_id(t, "posting", &id);
+    if (!err && demand && !(err = gx_wl_demand(wl, g / 2, &d))) {
+        d.id = id;
+        err = gx_codec_encode_demand(&d, &rec);
+    } else if (!err && !demand && !(err = gx_wl_offer(wl, g / 2, &o))) {
+        o.id = id;
+        err = gx_codec_encode_offer(&o, &rec);
     }
+    if (!err) {
+        uint8_t k[8];
+        gx_store_be64(k, id);
+        err = gx_store_put(t, demand ? GX_T_DEMANDS : GX_T_OFFERS, k, 8, rec.data, rec.len);
+    }
+    gx_demand_fini(&d);
+    gx_offer_fini(&o);
     gx_buf_fini(&rec);
     return err;
 }
