@@ -185,14 +185,8 @@ static size_t s_keyix_get(s_keyix *ix, const char *key, bool *added)
     for (; ix->slot[j]; j = (j + 1) & (ix->scap - 1))
         if (strcmp(ix->keys[ix->slot[j] - 1], key) == 0)
             return ix->slot[j] - 1;
-    if (ix->n == ix->cap) {
-        size_t cap = ix->cap ? ix->cap * 2 : 32;
-        void *v = realloc(ix->keys, cap * sizeof *ix->keys);
-        if (!v)
-            return SIZE_MAX;
-        ix->keys = v;
-        ix->cap = cap;
-    }
+    if (gx_grow(&ix->keys, &ix->cap, ix->n + 1, sizeof *ix->keys))
+        return SIZE_MAX;
     snprintf(ix->keys[ix->n], S_KEY, "%s", key);
     ix->slot[j] = (uint32_t)ix->n + 1;
     *added = true;
@@ -1009,10 +1003,7 @@ static char *s_snapshot(gx_broker *b, size_t *len)
 static char *s_dup(const char *text, size_t *len)
 {
     *len = strlen(text);
-    char *p = malloc(*len + 1);
-    if (p)
-        memcpy(p, text, *len + 1);
-    return p;
+    return strdup(text);
 }
 
 bool gx_broker_http_page(void *broker, const char *path, int *status, const char **type, char **body, size_t *len)

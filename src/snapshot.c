@@ -69,15 +69,9 @@ static void s_collect(void *ctx, const gx_demand *d, const gx_firm *owner, size_
                       const uint32_t nm_by_rule[GX_RULE__COUNT])
 {
     s_ids *ids = ctx;
-    if (ids->n == ids->cap) {
-        size_t cap = ids->cap ? ids->cap * 2 : 1024;
-        uint64_t *v = realloc(ids->v, cap * sizeof *v);
-        if (!v) {
-            ids->oom = true;
-            return;
-        }
-        ids->v = v;
-        ids->cap = cap;
+    if (gx_grow(&ids->v, &ids->cap, ids->n + 1, sizeof *ids->v)) {
+        ids->oom = true;
+        return;
     }
     ids->v[ids->n++] = d->id;
 }
@@ -280,13 +274,8 @@ bool gx_snapshot_lists(gx_snapshot *s, uint64_t demand_id, const gx_match **m, s
             s->pos = next;
             continue;
         }
-        if (b > s->cap_near) {
-            gx_near *v = realloc(s->near, b * sizeof *v);
-            if (!v)
-                return false;
-            s->near = v;
-            s->cap_near = b;
-        }
+        if (gx_grow(&s->near, &s->cap_near, b, sizeof *s->near))
+            return false;
         const uint64_t *w = s->map + s->pos + 3 + 2 * a;
         for (size_t i = 0; i < b; i++) {
             s->near[i].offer_id = w[3 * i];
