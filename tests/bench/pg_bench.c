@@ -40,9 +40,10 @@
  * CHECKPOINT. Defaults: seed 1, firms 2000, preload 10000, clients 8,
  * seconds 10.
  *
- * Own server: pg_srv.h (initdb in a temp dir under D, loopback, stock
- * durability). One JSON line on stdout; progress on stderr; on any failure a
- * message and exit 1, the server stopped and its directory removed. */
+ * Own server: pg_srv.h (initdb in a temp dir under D, or under /var/tmp when
+ * the postgres user cannot reach D; loopback, stock durability). One JSON line
+ * on stdout; progress on stderr; on any failure a message and exit 1, the
+ * server stopped and its directory removed. */
 #include <errno.h>
 #include <inttypes.h>
 #include <libpq-fe.h>

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <grp.h>
 #include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
@@ -57,6 +58,11 @@ static int s_run(const pg_srv *s, const char *const *argv, const char *log, int 
         if (nul >= 0)
             dup2(nul, 0);
         setpgid(0, 0);
+        /* Not the caller's working directory, which the postgres user may not be
+         * able to enter (a clone under /root, mode 0700: initdb then says "could
+         * not change directory"): the server's own directory. */
+        if (chdir(s->root) != 0 && chdir("/") != 0)
+            _exit(127);
         execvp(full[0], (char *const *)full);
         _exit(127);
     }
@@ -93,6 +99,26 @@ static int s_free_port(void)
         port = ntohs(a.sin_port);
     close(fd);
     return port;
+}
+
+/* Whether user uid/gid can search dir, every directory above it included: the
+ * check runs in a child that becomes that user, so the kernel answers. */
+static bool s_reachable_as(const char *dir, uid_t uid, gid_t gid)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        return false;
+    if (pid == 0) {
+        struct passwd *pw = getpwuid(uid);
+        if (!pw || initgroups(pw->pw_name, gid) != 0 || setgid(gid) != 0 || setuid(uid) != 0)
+            _exit(2);
+        _exit(access(dir, X_OK) == 0 ? 0 : 1);
+    }
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR)
+            return false;
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
 
 /* Appends the last lines of a log to err, for a failure message. */
@@ -143,7 +169,16 @@ int pg_srv_start(pg_srv *s, const char *parent, int max_connections, int shared_
         s_err(err, n, "--dir %s: %s", parent, strerror(errno));
         return -1;
     }
-    int w = snprintf(tmpl, sizeof tmpl, "%s/pg-XXXXXX", abs);
+    /* The server runs as postgres, which must reach its directory. Under a tree
+     * it cannot enter (a clone under /root, mode 0700) the cluster goes to a
+     * private directory in /var/tmp (on disk, unlike a tmpfs /tmp), else /tmp. */
+    const char *where = abs;
+    if (s->as_postgres && !s_reachable_as(abs, uid, gid)) {
+        where = s_reachable_as("/var/tmp", uid, gid) ? "/var/tmp" : "/tmp";
+        fprintf(stderr, "pg_bench: the postgres user cannot reach %s; the cluster goes under %s\n", abs,
+                where);
+    }
+    int w = snprintf(tmpl, sizeof tmpl, "%s/pg-XXXXXX", where);
     free(abs);
     if (w < 0 || (size_t)w >= sizeof tmpl - 100) {
         s_err(err, n, "--dir path too long");
@@ -167,8 +202,7 @@ int pg_srv_start(pg_srv *s, const char *parent, int max_connections, int shared_
                             "-U", "bench", "--no-sync", NULL};
     int rc = s_run(s, initdb, log, 120);
     if (rc != 0) {
-        s_err(err, n, "initdb failed (status %d)%s", rc,
-              s->as_postgres ? " as user postgres: is every directory above --dir searchable by it?" : "");
+        s_err(err, n, "initdb failed (status %d)%s in %s", rc, s->as_postgres ? " as user postgres" : "", s->data);
         s_tail(log, err, n);
         return -1;
     }

@@ -5,7 +5,10 @@
  * directory and stock durability (fsync on, synchronous_commit on, default WAL
  * settings); only shared_buffers and max_connections are set. When the process
  * runs as root, initdb and pg_ctl run as the `postgres` user (runuser) and the
- * directory is chowned to it. pg_srv_stop stops the server (pg_ctl stop -m fast)
+ * directory is chowned to it; when that user cannot reach the parent (a tree
+ * under /root, mode 0700), the directory goes under /var/tmp (else /tmp)
+ * instead, said on stderr. Children run in that directory, never in the
+ * caller's working directory. pg_srv_stop stops the server (pg_ctl stop -m fast)
  * and removes the directory; it is safe to call twice and on a half-started
  * server. Every child process is waited for with a deadline and killed past it.
  * Not thread-safe: the main thread starts and stops. */
@@ -18,7 +21,7 @@
 #define PG_BIN "/usr/lib/postgresql/15/bin"
 
 typedef struct pg_srv {
-    char root[1024];     /* the temp directory, "" before start */
+    char root[1024];     /* the temp directory, "" before start (see above for where) */
     char data[1100];     /* root/data: the cluster */
     int port;            /* TCP port on 127.0.0.1 */
     bool started;        /* pg_ctl start succeeded: stop must run */
