@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -271,20 +270,17 @@ static gx_err s_rebuild_engine(gx_broker *b, gx_txn *t)
     return s_rebuild_engine_from(b, t, NULL, NULL, NULL, NULL);
 }
 
-/* What the match state depends on besides the store: the broker itself (its
- * version, and the very binary: size and time of /proc/self/exe, so that any
- * other build matches afresh), the engine options and the vocabulary. A
- * snapshot is used only under the same. */
+/* What the match state depends on besides the store: the engine's format
+ * (GX_ENGINE_FORMAT: what its rules and lists mean), the engine options and the
+ * vocabulary. A snapshot is used only under the same. Not the binary: a
+ * rebuild of the same code (a second configure, a new mtime) keeps the lists. */
 static uint64_t s_fingerprint(const gx_broker *b)
 {
     gx_engine_opts o;
     s_engine_opts(b, &o);
     uint64_t h = GX_FNV_SEED;
-    struct stat exe = {0};
-    stat("/proc/self/exe", &exe);
-    int64_t bin[3] = {(int64_t)exe.st_size, (int64_t)exe.st_mtim.tv_sec, (int64_t)exe.st_mtim.tv_nsec};
-    h = gx_fnv1a(h, GX_VERSION, sizeof GX_VERSION);
-    h = gx_fnv1a(h, bin, sizeof bin);
+    uint32_t format = GX_ENGINE_FORMAT;
+    h = gx_fnv1a(h, &format, sizeof format);
     h = gx_fnv1a(h, &o.shortlist_k, sizeof o.shortlist_k);
     h = gx_fnv1a(h, &o.near_miss_max, sizeof o.near_miss_max);
     h = gx_fnv1a(h, o.rules.weights, sizeof o.rules.weights);
@@ -666,9 +662,15 @@ void gx_requests_reply(gx_broker *b, const void *rid, size_t rid_len, const gx_r
 void gx_requests_error(gx_broker *b, const void *rid, size_t rid_len, uint64_t request_id, gx_err err,
                        const char *msg, const char *field)
 {
+    gx_requests_error_suggest(b, rid, rid_len, request_id, err, msg, field, NULL, 0);
+}
+
+void gx_requests_error_suggest(gx_broker *b, const void *rid, size_t rid_len, uint64_t request_id, gx_err err,
+                               const char *msg, const char *field, const char *const *suggest, size_t n)
+{
     b->counters.errors++;
     gx_pending_reply *p = s_reply_slot(b, rid, rid_len, request_id);
-    if (!p || gx_codec_encode_error(request_id, err, msg, field, &p->payload) != GX_OK)
+    if (!p || gx_codec_encode_error_suggest(request_id, err, msg, field, suggest, n, &p->payload) != GX_OK)
         return; /* out of memory: the client times out, the broker keeps serving */
     p->is_error = true;
     p->err = (unsigned)err < GX_OUTCOMES - 1 ? (uint8_t)err : GX_OUTCOMES - 1;

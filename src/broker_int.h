@@ -165,6 +165,9 @@ void gx_requests_handle(gx_broker *b, gx_session *s, const void *rid, size_t rid
 void gx_requests_reply(gx_broker *b, const void *rid, size_t rid_len, const gx_reply *r);
 void gx_requests_error(gx_broker *b, const void *rid, size_t rid_len, uint64_t request_id, gx_err err,
                        const char *msg, const char *field);
+/* gx_requests_error with Error.suggestions (n borrowed ids). */
+void gx_requests_error_suggest(gx_broker *b, const void *rid, size_t rid_len, uint64_t request_id, gx_err err,
+                               const char *msg, const char *field, const char *const *suggest, size_t n);
 
 /* ---- report.c (operator figures; see broker.h for the HTTP pages) */
 /* Scans the store for statistics (a read transaction of its own); rows sorted

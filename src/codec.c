@@ -38,7 +38,8 @@ const char *gx_req_name(gx_req_type t)
         "none",        "hello",        "register_firm", "get_firm",      "post_demand",   "post_offer",
         "update_demand", "update_offer", "withdraw",   "subscribe",     "interest",      "accept",
         "decline",     "award",        "ack",           "resume",        "get_shortlist", "get_posting",
-        "list_postings", "get_stats",  "ping",          "register_key",  "revoke_key",    "backup"};
+        "list_postings", "get_stats",  "ping",          "register_key",  "revoke_key",    "backup",
+        "find_codes"};
     return (t >= 0 && t < GX_REQ__COUNT) ? names[t] : "?";
 }
 
@@ -465,6 +466,18 @@ static gx_err s_dec_body(s_dec *d, const s_env *e, gx_request *r)
     case GONGXU__V1__ENVELOPE__BODY_BACKUP:
         r->type = GX_REQ_BACKUP;
         return s_str(d, e->backup->dest, true, "backup.dest", &r->text);
+    case GONGXU__V1__ENVELOPE__BODY_FIND_CODES: {
+        const Gongxu__V1__FindCodes *m = e->find_codes;
+        r->type = GX_REQ_FIND_CODES;
+        if ((err = s_enum(d, m->code_class, GX_V__COUNT, "find_codes.code_class")))
+            return err;
+        /* the wire's classes are ours shifted by one: 0 there is "every class" */
+        r->code_class = m->code_class ? (gx_vclass)(m->code_class - 1) : GX_V__COUNT;
+        if (m->limit > GX_FIND_CODES_MAX)
+            return s_fail(d, GX_ERR_INVALID, "find_codes.limit", "at most %d entries at a time", GX_FIND_CODES_MAX);
+        r->limit = m->limit ? m->limit : GX_FIND_CODES_DEFAULT;
+        return s_str(d, m->text, false, "find_codes.text", &r->text);
+    }
     case GONGXU__V1__ENVELOPE__BODY_REPLY:
     case GONGXU__V1__ENVELOPE__BODY_ERROR:
     case GONGXU__V1__ENVELOPE__BODY_NOTICE:
@@ -872,7 +885,38 @@ gx_err gx_codec_encode_reply(const gx_reply *r, gx_buf *out)
     case GX_REPLY_PONG:
         rep->result_case = GONGXU__V1__REPLY__RESULT_PONG;
         NEW(&a, Gongxu__V1__Ping, GONGXU__V1__PING__INIT, rep->pong);
+        if (r->limits) {
+            rep->pong->version = (char *)GX_VERSION;
+            rep->pong->max_frame_bytes = r->max_frame;
+            rep->pong->max_string_bytes = (uint32_t)r->limits->max_string;
+            rep->pong->max_text_bytes = (uint32_t)r->limits->max_text;
+            rep->pong->max_repeated = (uint32_t)r->limits->max_repeated;
+        }
         break;
+    case GX_REPLY_CODES: {
+        Gongxu__V1__CodeList *l;
+        rep->result_case = GONGXU__V1__REPLY__RESULT_CODES;
+        NEW(&a, Gongxu__V1__CodeList, GONGXU__V1__CODE_LIST__INIT, l);
+        rep->codes = l;
+        l->total = r->total;
+        l->entries = s_alloc(&a, (r->n_entries ? r->n_entries : 1) * sizeof *l->entries);
+        if (!l->entries)
+            goto oom;
+        for (size_t i = 0; i < r->n_entries; i++) {
+            const gx_vocab_entry *v = &r->entries[i];
+            Gongxu__V1__CodeEntry *c;
+            NEW(&a, Gongxu__V1__CodeEntry, GONGXU__V1__CODE_ENTRY__INIT, c);
+            l->entries[l->n_entries++] = c;
+            c->code_class = (Gongxu__V1__CodeClass)(v->cls + 1);
+            c->id = s_s(v->id);
+            c->name_zh = s_s(v->zh);
+            c->name_en = s_s(v->en);
+            c->county = s_s(v->county);
+            c->n_aliases = v->n_aliases;
+            c->aliases = (char **)v->aliases; /* borrowed, read by the packer only */
+        }
+        break;
+    }
     case GX_REPLY_POSTING:
         rep->result_case = GONGXU__V1__REPLY__RESULT_POSTING;
         NEW(&a, Gongxu__V1__PostingRef, GONGXU__V1__POSTING_REF__INIT, rep->posting);
@@ -1032,6 +1076,12 @@ oom:
 
 gx_err gx_codec_encode_error(uint64_t request_id, gx_err err, const char *message, const char *field, gx_buf *out)
 {
+    return gx_codec_encode_error_suggest(request_id, err, message, field, NULL, 0, out);
+}
+
+gx_err gx_codec_encode_error_suggest(uint64_t request_id, gx_err err, const char *message, const char *field,
+                                     const char *const *suggest, size_t n, gx_buf *out)
+{
     s_env e = GONGXU__V1__ENVELOPE__INIT;
     Gongxu__V1__Error m = GONGXU__V1__ERROR__INIT;
     memset(out, 0, sizeof *out);
@@ -1042,6 +1092,8 @@ gx_err gx_codec_encode_error(uint64_t request_id, gx_err err, const char *messag
     m.code = (Gongxu__V1__ErrorCode)gx_err_wire(err);
     m.message = s_s(message && *message ? message : gx_err_str(err));
     m.field = s_s(field);
+    m.n_suggestions = n;
+    m.suggestions = (char **)suggest; /* read, never freed, by s_pack */
     return s_pack(&e.base, out);
 }
 

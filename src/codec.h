@@ -16,6 +16,7 @@
 
 #include "engine.h"
 #include "model.h"
+#include "vocab.h"
 
 /* A malloc'd byte buffer. */
 typedef struct gx_buf {
@@ -30,6 +31,9 @@ typedef struct gx_limits {
     size_t max_text;     /* summary, details, messages: bytes */
     size_t max_repeated; /* entries in any repeated field */
 } gx_limits;
+
+#define GX_FIND_CODES_DEFAULT 50 /* FindCodes.limit 0 */
+#define GX_FIND_CODES_MAX 1000   /* the largest FindCodes.limit */
 
 typedef enum gx_req_type {
     GX_REQ_NONE = 0,
@@ -56,6 +60,7 @@ typedef enum gx_req_type {
     GX_REQ_REGISTER_KEY,
     GX_REQ_REVOKE_KEY,
     GX_REQ_BACKUP,
+    GX_REQ_FIND_CODES,
     GX_REQ__COUNT
 } gx_req_type;
 
@@ -83,7 +88,10 @@ typedef struct gx_request {
     char key[41];                        /* REGISTER_KEY, REVOKE_KEY: Z85 public key */
     bool flag;                           /* HELLO operator, REGISTER override_check,
                                             RESUME from_last_ack, LIST include_closed */
-    char *text;                          /* HELLO client, INTEREST message, DECLINE reason, BACKUP dest */
+    char *text;                          /* HELLO client, INTEREST message, DECLINE reason, BACKUP dest,
+                                            FIND_CODES text */
+    gx_vclass code_class;                /* FIND_CODES: GX_V__COUNT for every class */
+    uint32_t limit;                      /* FIND_CODES: most entries wanted (1..GX_FIND_CODES_MAX) */
     gx_stats_req stats;                  /* GET_STATS */
     double quantity;                     /* AWARD */
 } gx_request;
@@ -144,6 +152,7 @@ typedef enum gx_reply_type {
     GX_REPLY_ACKED,
     GX_REPLY_KEY,
     GX_REPLY_BACKUP,
+    GX_REPLY_CODES,
 } gx_reply_type;
 
 /* A reply to encode; only the fields of its type are read. All borrowed. */
@@ -180,6 +189,11 @@ typedef struct gx_reply {
     int64_t created_at;                       /* KEY; BACKUP: started at */
     const char *dest;                         /* BACKUP */
     uint64_t bytes;                           /* BACKUP */
+    const gx_limits *limits;                  /* PONG to Hello and Ping: the caps to tell, else NULL */
+    uint32_t max_frame;                       /* PONG with limits: max_frame_bytes */
+    const gx_vocab_entry *entries;            /* CODES: n_entries found */
+    size_t n_entries;
+    uint32_t total;                           /* CODES: how many matched in all */
 } gx_reply;
 
 gx_err gx_codec_encode_reply(const gx_reply *r, gx_buf *out);
@@ -187,6 +201,11 @@ gx_err gx_codec_encode_reply(const gx_reply *r, gx_buf *out);
 /* An error reply; message and field may be NULL. */
 gx_err gx_codec_encode_error(uint64_t request_id, gx_err err, const char *message, const char *field,
                              gx_buf *out);
+
+/* The same with Error.suggestions: n borrowed ids (the closest known codes to
+ * an unknown one). */
+gx_err gx_codec_encode_error_suggest(uint64_t request_id, gx_err err, const char *message, const char *field,
+                                     const char *const *suggest, size_t n, gx_buf *out);
 
 /* ---- notices */
 

@@ -56,7 +56,7 @@ static const s_key s_keys[] = {
     {"weight_track_record", DBL(weight_track_record), 0, 1000, "5", true, "score weight: awards won"},
     {"distance_full_km", DBL(distance_full_km), 1, 20000, "100", true, "distance at which the distance term reaches 0"},
     {"utc_offset_minutes", INT(utc_offset_minutes), -720, 840, "480", false, "time zone of 'today' for dates (480 = China)"},
-    {"default_validity_days", INT(default_validity_days), 1, 3650, "90", true, "validity of a posting that gives no expires_at"},
+    {"default_validity_days", INT(default_validity_days), 1, 3650, "90", true, "validity of an offer that gives no expires_at (a demand without one stays open until the end of its needed-by day)"},
     {"max_frame_bytes", INT(max_frame_bytes), 1024, 64 << 20, "262144", false, "largest accepted message (ZMQ_MAXMSGSIZE)"},
     {"max_string_bytes", INT(max_string_bytes), 16, 65536, "256", true, "longest short string field (codes, names, units)"},
     {"max_text_bytes", INT(max_text_bytes), 64, 1 << 20, "16384", true, "longest text field (summary, details, messages)"},

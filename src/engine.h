@@ -28,6 +28,13 @@ typedef struct gx_engine gx_engine;
 #define GX_ENGINE_K_MAX 1000            /* largest shortlist_k accepted */
 #define GX_ENGINE_NEAR_MISS_MAX 10000   /* largest near_miss_max accepted */
 
+/* What the engine's lists mean, as a number: bump it with every change to a
+ * rule, the score, the near-miss test or what the lists hold. The broker's
+ * engine snapshot records it and is not used under another one, so an upgraded
+ * broker matches afresh exactly when the matching changed — and not when the
+ * same code is merely rebuilt. */
+#define GX_ENGINE_FORMAT 1
+
 typedef struct gx_engine_opts {
     gx_rules_opts rules;     /* weights, time zone, three districts (copied) */
     unsigned shortlist_k;    /* shortlist length K, >= 1; default 10 */

@@ -73,7 +73,7 @@ static void s_usage(FILE *out)
             "registered for them (gongxu register-key).\n"
             "\n"
             "Once bound, gongxud prints one line on stdout:\n"
-            "  gongxud ready listen=ENDPOINT monitor=ENDPOINT server_key=Z85 http=URL\n"
+            "  gongxud ready listen=ENDPOINT monitor=ENDPOINT server_key='Z85' http=URL  (the key quoted for a shell)\n"
             "\n"
             "exit status: 0 stopped cleanly; 64 usage; 78 configuration; 74 data directory;\n"
             "71 sockets could not be bound; 70 internal error.\n");
@@ -186,7 +186,9 @@ int main(int argc, char **argv)
     }
     gx_log(GX_LOG_INFO, "gongxud %s serving %s (monitor %s), data in %s", GX_VERSION, gx_loop_endpoint(loop),
            cfg.monitor[0] ? gx_loop_monitor_endpoint(loop) : "off", cfg.data_dir);
-    printf("gongxud ready listen=%s monitor=%s server_key=%s http=%s\n", gx_loop_endpoint(loop),
+    /* Z85 holds shell-special characters ({, $, >) but never a single quote:
+     * quoted, the line can be pasted into a shell. */
+    printf("gongxud ready listen=%s monitor=%s server_key='%s' http=%s\n", gx_loop_endpoint(loop),
            cfg.monitor[0] ? gx_loop_monitor_endpoint(loop) : "", cfg.insecure_dev ? "" : gx_loop_server_key(loop),
            gx_loop_http_url(loop));
     fflush(stdout);

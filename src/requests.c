@@ -39,6 +39,17 @@ static void s_error(s_req *q, gx_err err, const char *field, const char *fmt, ..
     gx_requests_error(q->b, q->rid, q->rid_len, q->r->request_id, err, msg[0] ? msg : NULL, field);
 }
 
+/* The error reply for a failed validation, with its suggestions. */
+static void s_verror(s_req *q, gx_err err, const gx_verr *ve)
+{
+    if (err == GX_ERR_NOMEM) { /* validation wrote no message */
+        s_error(q, GX_ERR_INTERNAL, NULL, "out of memory; nothing was changed");
+        return;
+    }
+    gx_requests_error_suggest(q->b, q->rid, q->rid_len, q->r->request_id, err, ve->msg, ve->field, ve->suggest,
+                              ve->n_suggest);
+}
+
 static void s_reply(s_req *q, gx_reply *rep)
 {
     rep->request_id = q->r->request_id;
@@ -122,7 +133,7 @@ static void s_hello(s_req *q)
             s_error(q, GX_ERR_FORBIDDEN, "hello.operator", "this key is not an operator key");
             return;
         }
-        gx_reply rep = {.type = GX_REPLY_PONG};
+        gx_reply rep = {.type = GX_REPLY_PONG, .limits = &q->b->limits, .max_frame = (uint32_t)q->b->cfg.max_frame_bytes};
         s_reply(q, &rep);
         return;
     }
@@ -142,7 +153,7 @@ static void s_hello(s_req *q)
     }
     gx_log(GX_LOG_DEBUG, "session for %s%s (%s)", r->firm_id[0] ? r->firm_id : "-", r->flag ? " as operator" : "",
            r->text ? r->text : "");
-    gx_reply rep = {.type = GX_REPLY_PONG};
+    gx_reply rep = {.type = GX_REPLY_PONG, .limits = &q->b->limits, .max_frame = (uint32_t)q->b->cfg.max_frame_bytes};
     s_reply(q, &rep);
 }
 
@@ -154,7 +165,7 @@ static void s_register_firm(s_req *q)
         return;
     gx_err err = gx_validate_firm(b->vocab, &q->r->firm, q->r->flag, &ve);
     if (err) {
-        s_error(q, err, ve.field, "%s", ve.msg);
+        s_verror(q, err, &ve);
         return;
     }
     const gx_firm *old = gx_engine_firm(b->engine, q->r->firm.id);
@@ -363,9 +374,8 @@ static void s_post_demand(s_req *q, bool update)
             goto out;
         }
     }
-    if ((err = gx_validate_demand(b->vocab, d, b->now, (int)b->cfg.utc_offset_minutes,
-                                  b->cfg.default_validity_days * 86400, &ve))) {
-        s_error(q, err, ve.field, "%s", ve.msg);
+    if ((err = gx_validate_demand(b->vocab, d, b->now, (int)b->cfg.utc_offset_minutes, &ve))) {
+        s_verror(q, err, &ve);
         goto out;
     }
     memcpy(d->owner, q->s->firm, sizeof d->owner);
@@ -450,7 +460,7 @@ static void s_post_offer(s_req *q, bool update)
         }
     }
     if ((err = gx_validate_offer(b->vocab, o, b->now, b->cfg.default_validity_days * 86400, &ve))) {
-        s_error(q, err, ve.field, "%s", ve.msg);
+        s_verror(q, err, &ve);
         goto out;
     }
     memcpy(o->owner, q->s->firm, sizeof o->owner);
@@ -501,7 +511,7 @@ static void s_subscribe(s_req *q)
     if (!s_need_firm(q) || !s_need_room(q))
         return;
     if ((err = gx_validate_sub(b->vocab, s, &ve))) {
-        s_error(q, err, ve.field, "%s", ve.msg);
+        s_verror(q, err, &ve);
         return;
     }
     memcpy(s->owner, q->s->firm, sizeof s->owner);
@@ -1126,9 +1136,63 @@ out:
     free(sp);
 }
 
+/* The district and industry filters of GetStats must name something: a county
+ * or zone of the vocabulary or a column ("city", "other"), an industry code at
+ * any level (made canonical: "36" is "C36"). An unknown one is UNKNOWN_CODE
+ * with suggestions, not an empty table. */
+static bool s_stats_filters(s_req *q)
+{
+    gx_stats_req *sr = &q->r->stats;
+    const gx_vocab *v = q->b->vocab;
+    const char *sug[GX_VERR_SUGGEST];
+    size_t n = 0;
+    if (sr->district && strcmp(sr->district, "city") != 0 && strcmp(sr->district, "other") != 0) {
+        const char *id = gx_vocab_resolve(v, GX_V_COUNTY, sr->district);
+        if (!id)
+            id = gx_vocab_resolve(v, GX_V_ZONE, sr->district);
+        if (!id) {
+            n = gx_vocab_suggest(v, GX_V_ZONE, sr->district, sug, GX_VERR_SUGGEST);
+            n += gx_vocab_suggest(v, GX_V_COUNTY, sr->district, sug + n, GX_VERR_SUGGEST - n);
+            char msg[256];
+            snprintf(msg, sizeof msg, "get_stats.district: unknown district '%.64s': give a county code (410611), "
+                     "a zone (hebi.etdz), \"city\" or \"other\"", sr->district);
+            gx_requests_error_suggest(q->b, q->rid, q->rid_len, q->r->request_id, GX_ERR_UNKNOWN_CODE, msg,
+                                      "get_stats.district", sug, n);
+            return false;
+        }
+        char *copy = strdup(id);
+        if (!copy) {
+            s_error(q, GX_ERR_INTERNAL, NULL, "out of memory");
+            return false;
+        }
+        free(sr->district);
+        sr->district = copy;
+    }
+    if (sr->industry) {
+        const char *id = gx_vocab_resolve(v, GX_V_INDUSTRY, sr->industry);
+        if (!id) {
+            n = gx_vocab_suggest(v, GX_V_INDUSTRY, sr->industry, sug, GX_VERR_SUGGEST);
+            char msg[256];
+            snprintf(msg, sizeof msg, "get_stats.industry: unknown industry code '%.64s' (GB/T 4754-2017, at any "
+                     "level: C, C36, C367, C3670)", sr->industry);
+            gx_requests_error_suggest(q->b, q->rid, q->rid_len, q->r->request_id, GX_ERR_UNKNOWN_CODE, msg,
+                                      "get_stats.industry", sug, n);
+            return false;
+        }
+        char *copy = strdup(id);
+        if (!copy) {
+            s_error(q, GX_ERR_INTERNAL, NULL, "out of memory");
+            return false;
+        }
+        free(sr->industry);
+        sr->industry = copy;
+    }
+    return true;
+}
+
 static void s_get_stats(s_req *q)
 {
-    if (!s_need_operator(q))
+    if (!s_need_operator(q) || !s_stats_filters(q))
         return;
     gx_engine_stats es;
     gx_engine_stats_get(q->b->engine, &es);
@@ -1160,6 +1224,26 @@ static void s_get_stats(s_req *q)
     gx_stats_table_fini(&t);
 }
 
+/* FindCodes: the vocabulary, searched; for anyone connected. */
+static void s_find_codes(s_req *q)
+{
+    if (!q->s) {
+        s_error(q, GX_ERR_UNAUTHENTICATED, NULL, "say Hello first");
+        return;
+    }
+    gx_vocab_entry *found = malloc(q->r->limit * sizeof *found);
+    if (!found) {
+        s_error(q, GX_ERR_INTERNAL, NULL, "out of memory");
+        return;
+    }
+    const char *text = q->r->text ? q->r->text : "";
+    size_t total = gx_vocab_find(q->b->vocab, q->r->code_class, text, found, q->r->limit);
+    gx_reply rep = {.type = GX_REPLY_CODES, .entries = found, .n_entries = total < q->r->limit ? total : q->r->limit,
+                    .total = total > UINT32_MAX ? UINT32_MAX : (uint32_t)total};
+    s_reply(q, &rep);
+    free(found);
+}
+
 void gx_requests_handle(gx_broker *b, gx_session *s, const void *rid, size_t rid_len, gx_request *r)
 {
     s_req q = {b, s, rid, rid_len, r};
@@ -1187,10 +1271,11 @@ void gx_requests_handle(gx_broker *b, gx_session *s, const void *rid, size_t rid
     case GX_REQ_REVOKE_KEY: s_revoke_key(&q); break;
     case GX_REQ_BACKUP: s_backup(&q); break;
     case GX_REQ_PING: {
-        gx_reply rep = {.type = GX_REPLY_PONG};
+        gx_reply rep = {.type = GX_REPLY_PONG, .limits = &b->limits, .max_frame = (uint32_t)b->cfg.max_frame_bytes};
         s_reply(&q, &rep);
         break;
     }
+    case GX_REQ_FIND_CODES: s_find_codes(&q); break;
     default: s_error(&q, GX_ERR_BAD_REQUEST, "body", "unsupported request"); break;
     }
 }

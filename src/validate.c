@@ -21,7 +21,18 @@ static gx_err s_fail(gx_verr *e, gx_err err, const char *field, const char *fmt,
     va_end(ap);
     e->msg[gx_utf8_valid_prefix(e->msg, strlen(e->msg))] = 0; /* a cut must not split a character */
     snprintf(e->field, sizeof e->field, "%s", field);
+    e->n_suggest = 0;
     return err;
+}
+
+/* s_fail for a code of class c that is not in the vocabulary, with the closest
+ * ids as suggestions. */
+static gx_err s_unknown(gx_verr *e, const gx_vocab *v, gx_vclass c, const char *term, const char *field,
+                        const char *what)
+{
+    s_fail(e, GX_ERR_UNKNOWN_CODE, field, "unknown %s '%s'", what, term);
+    e->n_suggest = gx_vocab_suggest(v, c, term, e->suggest, GX_VERR_SUGGEST);
+    return GX_ERR_UNKNOWN_CODE;
 }
 
 static const char *const s_class_name[GX_V__COUNT] = {"process", "material", "industry code",
@@ -32,7 +43,7 @@ static gx_err s_canon(const gx_vocab *v, gx_vclass c, char **term, const char *f
 {
     const char *id = gx_vocab_resolve(v, c, *term);
     if (!id)
-        return s_fail(e, GX_ERR_UNKNOWN_CODE, field, "unknown %s '%s'", s_class_name[c], *term);
+        return s_unknown(e, v, c, *term, field, s_class_name[c]);
     if (strcmp(id, *term) != 0) {
         char *copy = strdup(id);
         if (!copy)
@@ -100,7 +111,7 @@ gx_err gx_validate_firm(const gx_vocab *v, gx_firm *f, bool override_check, gx_v
     if (!f->county[0])
         return s_fail(e, GX_ERR_INVALID, "firm.county", "required");
     if (!gx_vocab_resolve(v, GX_V_COUNTY, f->county))
-        return s_fail(e, GX_ERR_UNKNOWN_CODE, "firm.county", "unknown county code '%s'", f->county);
+        return s_unknown(e, v, GX_V_COUNTY, f->county, "firm.county", "county code");
     if (f->zone) {
         if ((err = s_canon(v, GX_V_ZONE, &f->zone, "firm.zone", e)))
             return err;
@@ -128,8 +139,7 @@ static gx_err s_validity(int64_t *expires_at, int64_t now, int64_t def, const ch
     return GX_OK;
 }
 
-gx_err gx_validate_demand(const gx_vocab *v, gx_demand *d, int64_t now, int utc_offset_min, int64_t default_validity_s,
-                          gx_verr *e)
+gx_err gx_validate_demand(const gx_vocab *v, gx_demand *d, int64_t now, int utc_offset_min, gx_verr *e)
 {
     gx_err err;
     if (d->kind <= GX_KIND_NONE || d->kind >= GX_KIND__COUNT)
@@ -164,7 +174,11 @@ gx_err gx_validate_demand(const gx_vocab *v, gx_demand *d, int64_t now, int utc_
         return s_fail(e, GX_ERR_INVALID, "demand.min_credit", "D firms are never matched; use A, B or C");
     if (d->min_credit == GX_CREDIT_NONE)
         d->min_credit = GX_CREDIT_C;
-    if ((err = s_validity(&d->expires_at, now, default_validity_s, "demand.expires_at", e)) ||
+    /* A demand can be met until the end of its needed-by day (lead time 0), so
+     * by default it stays open exactly that long: never closed while a supplier
+     * could still deliver, never open after no one can. */
+    int64_t until_needed = ((int64_t)d->needed_by + 1) * 86400 - (int64_t)utc_offset_min * 60 - now;
+    if ((err = s_validity(&d->expires_at, now, until_needed, "demand.expires_at", e)) ||
         (err = s_text_default(&d->unit, "pcs")))
         return err;
     return GX_OK;
@@ -202,8 +216,16 @@ gx_err gx_validate_sub(const gx_vocab *v, gx_sub *s, gx_verr *e)
         snprintf(f, sizeof f, "subscription.districts[%u]", i);
         if (gx_vocab_resolve(v, GX_V_COUNTY, s->districts.v[i]))
             continue;
-        if ((err = s_canon(v, GX_V_ZONE, &s->districts.v[i], f, e)))
-            return s_fail(e, GX_ERR_UNKNOWN_CODE, f, "unknown county code or zone '%s'", s->districts.v[i]);
+        if ((err = s_canon(v, GX_V_ZONE, &s->districts.v[i], f, e)) && err != GX_ERR_UNKNOWN_CODE)
+            return err;
+        if (err) { /* the suggestions from either class */
+            const char *zones[GX_VERR_SUGGEST];
+            size_t nz = gx_vocab_suggest(v, GX_V_ZONE, s->districts.v[i], zones, GX_VERR_SUGGEST);
+            s_unknown(e, v, GX_V_COUNTY, s->districts.v[i], f, "county code or zone");
+            for (size_t j = 0; j < nz && e->n_suggest < GX_VERR_SUGGEST; j++)
+                e->suggest[e->n_suggest++] = zones[j];
+            return err;
+        }
     }
     return GX_OK;
 }

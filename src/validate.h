@@ -17,22 +17,28 @@
 #include "vocab.h"
 
 /* Where a validation error is written. */
+#define GX_VERR_SUGGEST 5 /* closest ids offered for an unknown code */
+
 typedef struct gx_verr {
-    char msg[320];   /* human message */
-    char field[96];  /* offending field */
+    char msg[320];                        /* human message */
+    char field[96];                       /* offending field */
+    const char *suggest[GX_VERR_SUGGEST]; /* GX_ERR_UNKNOWN_CODE: the closest ids, best first,
+                                             borrowed from the vocabulary */
+    size_t n_suggest;                     /* entries in suggest (0 for other errors) */
 } gx_verr;
 
 /* A firm being registered. override_check accepts a USCC whose check character
  * fails (legacy codes) but never one with bad syntax. */
 gx_err gx_validate_firm(const gx_vocab *v, gx_firm *f, bool override_check, gx_verr *e);
 
-/* A demand being posted or updated at time now; fills expires_at from
- * default_validity_s when 0, the unit when empty ("pcs"), and min_credit C when
- * unspecified. */
-gx_err gx_validate_demand(const gx_vocab *v, gx_demand *d, int64_t now, int utc_offset_min,
-                          int64_t default_validity_s, gx_verr *e);
+/* A demand being posted or updated at time now; fills expires_at when 0 with
+ * the end of the needed-by day (in utc_offset_min: the last day a supplier
+ * with no lead time can still deliver), the unit when empty ("pcs"), and
+ * min_credit C when unspecified. */
+gx_err gx_validate_demand(const gx_vocab *v, gx_demand *d, int64_t now, int utc_offset_min, gx_verr *e);
 
-/* An offer being posted or updated at time now. */
+/* An offer being posted or updated at time now; fills expires_at when 0 with
+ * now + default_validity_s. */
 gx_err gx_validate_offer(const gx_vocab *v, gx_offer *o, int64_t now, int64_t default_validity_s, gx_verr *e);
 
 /* A subscription: prefixes must be known codes (any level) and districts known

@@ -684,6 +684,188 @@ size_t gx_vocab_count(const gx_vocab *v, gx_vclass c)
     return (c >= 0 && c < GX_V__COUNT) ? v->count[c] : 0;
 }
 
+/* ---------------------------------------------------------------- finding codes */
+
+/* Does hay contain needle (nlen bytes), ASCII letters folded? */
+static bool s_contains_fold(const char *hay, const char *needle, size_t nlen)
+{
+    if (!hay)
+        return false;
+    if (nlen == 0)
+        return true;
+    for (const char *p = hay; *p; p++)
+        if (s_fold(*p) == s_fold(needle[0]) && strlen(p) >= nlen && s_eq_fold(p, needle, nlen))
+            return true;
+    return false;
+}
+
+static bool s_eq_key(const char *key, const char *text, size_t n)
+{
+    return key && strlen(key) == n && s_eq_fold(key, text, n);
+}
+
+static bool s_prefix_key(const char *key, const char *text, size_t n)
+{
+    return key && strlen(key) >= n && s_eq_fold(key, text, n);
+}
+
+/* How well entry e matches text: 0 an id, alias or name equal to it, 1 an id or
+ * alias starting with it, 2 it anywhere in an id, alias or name, 3 no match. */
+static int s_match_rank(const gx_vocab *v, const s_entry *e, const char *text, size_t n)
+{
+    const char *const *al = v->aliases + e->alias0;
+    int rank = 3;
+    if (s_eq_key(e->id, text, n) || s_eq_key(e->zh, text, n) || s_eq_key(e->en, text, n))
+        return 0;
+    for (uint32_t i = 0; i < e->n_aliases; i++)
+        if (s_eq_key(al[i], text, n))
+            return 0;
+    if (s_prefix_key(e->id, text, n))
+        rank = 1;
+    for (uint32_t i = 0; i < e->n_aliases && rank > 1; i++)
+        if (s_prefix_key(al[i], text, n))
+            rank = 1;
+    if (rank > 2 && (s_contains_fold(e->id, text, n) || s_contains_fold(e->zh, text, n) ||
+                     s_contains_fold(e->en, text, n)))
+        rank = 2;
+    for (uint32_t i = 0; i < e->n_aliases && rank > 2; i++)
+        if (s_contains_fold(al[i], text, n))
+            rank = 2;
+    return rank;
+}
+
+static void s_entry_view(const gx_vocab *v, const s_entry *e, gx_vocab_entry *out)
+{
+    out->cls = (gx_vclass)e->cls;
+    out->id = e->id;
+    out->zh = e->zh;
+    out->en = e->en;
+    out->county = e->county;
+    out->aliases = v->aliases + e->alias0;
+    out->n_aliases = e->n_aliases;
+}
+
+size_t gx_vocab_find(const gx_vocab *v, gx_vclass c, const char *text, gx_vocab_entry *out, size_t max)
+{
+    assert(v && text);
+    while (s_space(*text))
+        text++;
+    size_t n = strlen(text), total = 0, filled = 0;
+    while (n && s_space(text[n - 1]))
+        n--;
+    /* one pass per rank keeps the order without sorting or allocating */
+    for (int rank = 0; rank <= 2; rank++)
+        for (size_t i = 0; i < v->n_entries; i++) {
+            const s_entry *e = &v->entries[i];
+            if (c != GX_V__COUNT && e->cls != c)
+                continue;
+            if ((n ? s_match_rank(v, e, text, n) : 2) != rank)
+                continue;
+            total++;
+            if (filled < max)
+                s_entry_view(v, e, &out[filled++]);
+        }
+    return total;
+}
+
+/* Edit distance (insert, delete, substitute; ASCII letters folded) between a
+ * and b when it is at most k, else k + 1. Banded: O(len * k). */
+static size_t s_distance(const char *a, size_t la, const char *b, size_t lb, size_t k)
+{
+    enum { S_MAXLEN = 96 };
+    if (la > S_MAXLEN || lb > S_MAXLEN || (la > lb ? la - lb : lb - la) > k)
+        return k + 1;
+    size_t prev[S_MAXLEN + 2], cur[S_MAXLEN + 2], inf = k + 1;
+    for (size_t j = 0; j <= lb; j++)
+        prev[j] = j < inf ? j : inf;
+    prev[lb + 1] = inf;
+    for (size_t i = 1; i <= la; i++) {
+        /* only cells within k of the diagonal can end at most k; the cells
+         * just outside the band read as k + 1 */
+        size_t lo = i > k ? i - k : 1, hi = i + k < lb ? i + k : lb, best = inf;
+        cur[0] = i < inf ? i : inf;
+        cur[lo - 1] = lo > 1 ? inf : cur[0];
+        for (size_t j = lo; j <= hi; j++) {
+            size_t d = prev[j - 1] + (s_fold(a[i - 1]) != s_fold(b[j - 1]));
+            if (prev[j] + 1 < d)
+                d = prev[j] + 1;
+            if (cur[j - 1] + 1 < d)
+                d = cur[j - 1] + 1;
+            cur[j] = d < inf ? d : inf;
+            if (cur[j] < best)
+                best = cur[j];
+        }
+        cur[hi + 1] = inf;
+        if (best >= inf)
+            return inf;
+        memcpy(prev + lo - 1, cur + lo - 1, sizeof prev[0] * (hi - lo + 3));
+    }
+    return prev[lb];
+}
+
+/* The smaller of the distances between term and key and between term and the
+ * key's last dotted segment ("magnesum" is near "casting.die.magnesium"). */
+static size_t s_key_distance(const char *term, size_t n, const char *key, size_t k)
+{
+    if (!key)
+        return k + 1;
+    size_t d = s_distance(term, n, key, strlen(key), k);
+    const char *dot = strrchr(key, '.');
+    if (dot && !memchr(term, '.', n)) {
+        size_t d2 = s_distance(term, n, dot + 1, strlen(dot + 1), k);
+        d = d2 < d ? d2 : d;
+    }
+    return d;
+}
+
+size_t gx_vocab_suggest(const gx_vocab *v, gx_vclass c, const char *term, const char **out, size_t max)
+{
+    assert(v && term && (out || !max));
+    enum { S_MAX_SUGGEST = 16 };
+    size_t dist[S_MAX_SUGGEST], got = 0;
+    while (s_space(*term))
+        term++;
+    size_t n = strnlen(term, 97);
+    while (n && s_space(term[n - 1]))
+        n--;
+    if (max > S_MAX_SUGGEST)
+        max = S_MAX_SUGGEST;
+    if (n == 0 || n > 96 || c < 0 || c >= GX_V__COUNT)
+        return 0;
+    size_t k = n <= 4 ? 1 : n <= 10 ? 2 : 3; /* typos allowed grow with the term */
+    for (size_t i = 0; i < v->n_entries; i++) {
+        const s_entry *e = &v->entries[i];
+        if (e->cls != c)
+            continue;
+        size_t d = s_key_distance(term, n, e->id, k);
+        d = d > s_key_distance(term, n, e->en, k) ? s_key_distance(term, n, e->en, k) : d;
+        for (uint32_t a = 0; a < e->n_aliases && d > 0; a++) {
+            size_t da = s_key_distance(term, n, v->aliases[e->alias0 + a], k);
+            d = da < d ? da : d;
+        }
+        if (d > k && n >= 3 && s_match_rank(v, e, term, n) <= 2)
+            d = k + 1; /* contains the term, or starts with it: after every near spelling */
+        else if (d > k)
+            continue;
+        /* insert by distance, file order among equals */
+        size_t at = got;
+        while (at > 0 && dist[at - 1] > d)
+            at--;
+        if (at >= max)
+            continue;
+        size_t last = got < max ? got : max - 1;
+        for (size_t j = last; j > at; j--) {
+            out[j] = out[j - 1];
+            dist[j] = dist[j - 1];
+        }
+        out[at] = e->id;
+        dist[at] = d;
+        if (got < max)
+            got++;
+    }
+    return got;
+}
+
 gx_err gx_vocab_ipc_normalize(const char *in, char *out, size_t outlen)
 {
     assert(out && outlen);

@@ -87,6 +87,32 @@ uint64_t gx_vocab_fingerprint(const gx_vocab *v);
 /* Number of entries in class c. */
 size_t gx_vocab_count(const gx_vocab *v, gx_vclass c);
 
+/* One vocabulary entry, borrowed from its gx_vocab (valid while it lives). */
+typedef struct gx_vocab_entry {
+    gx_vclass cls;                /* its class */
+    const char *id;               /* canonical id */
+    const char *zh;               /* Chinese name */
+    const char *en;               /* English name */
+    const char *county;           /* zones: the county the zone lies in; else NULL */
+    const char *const *aliases;   /* n_aliases other spellings */
+    size_t n_aliases;
+} gx_vocab_entry;
+
+/* Finds the entries of class c (GX_V__COUNT: every class) whose id, an alias or
+ * a name holds text (ASCII letters compared case-insensitively, spaces around
+ * text ignored; "" matches every entry). Best first: an id, alias or name equal
+ * to text, then an id or alias starting with it, then the rest, each in file
+ * order. Writes at most max entries to out; returns how many matched in all. */
+size_t gx_vocab_find(const gx_vocab *v, gx_vclass c, const char *text, gx_vocab_entry *out, size_t max);
+
+/* The ids of class c closest to term, a code that did not resolve: ids,
+ * aliases and English names within a few typos (1 for terms up to 4 bytes, 2 up
+ * to 10, else 3; a dotted id's last segment counts too), then entries holding
+ * term (3 bytes or more). Best first, at most max (<= 16) borrowed ids in out;
+ * returns how many. Cost: the class's keys times term length times the typos
+ * allowed, so it may run on every refused request. */
+size_t gx_vocab_suggest(const gx_vocab *v, gx_vclass c, const char *term, const char **out, size_t max);
+
 /* Normalises an IPC class ("h01l21/02", "H01L 21/02", "H01L") into out as
  * "H01L 21/02" / "H01L" form. GX_ERR_INVALID when it is not an IPC symbol:
  * section A-H, two-digit class, subclass letter, optional "group/subgroup".

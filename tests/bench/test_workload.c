@@ -111,7 +111,7 @@ TEST(every_record_is_valid_canonical_broker_input)
             REQUIRE(gx_wl_demand(&o, i, &d) == GX_OK);
             REQUIRE(gx_codec_encode_demand(&d, &a) == GX_OK);
             gx_err err = s_wire(GONGXU__V1__ENVELOPE__BODY_POST_DEMAND, &a, &r);
-            if (!err && (err = gx_validate_demand(V, &r.demand, NOW, 480, 90 * 86400, &e)))
+            if (!err && (err = gx_validate_demand(V, &r.demand, NOW, 480, &e)))
                 fprintf(stderr, "  demand %llu: %s\n", (unsigned long long)i, e.msg);
             if (!err)
                 err = gx_codec_encode_demand(&r.demand, &b);

@@ -234,8 +234,7 @@ static void s_request(gx_request *r)
         return;
     case GX_REQ_POST_DEMAND:
     case GX_REQ_UPDATE_DEMAND:
-        if ((err = gx_validate_demand(s_vocab, &r->demand, S_NOW, (int)s_cfg.utc_offset_minutes, validity,
-                                      &ve)))
+        if ((err = gx_validate_demand(s_vocab, &r->demand, S_NOW, (int)s_cfg.utc_offset_minutes, &ve)))
             break;
         memcpy(r->demand.owner, S_OWNER, sizeof r->demand.owner);
         r->demand.state = GX_STATE_OPEN;

@@ -59,9 +59,10 @@ class Broker:
         self.monitor = None
         self.http = None
         self.log_path = os.path.join(self.tmp, "gongxud.log")
+        self.binary = GONGXUD  # a test may run a copy (a rebuilt binary)
 
     def start(self, timeout=10):
-        args = [GONGXUD, "-d", self.data_dir, "-l", "tcp://127.0.0.1:*", "-m", "tcp://127.0.0.1:*",
+        args = [self.binary, "-d", self.data_dir, "-l", "tcp://127.0.0.1:*", "-m", "tcp://127.0.0.1:*",
                 "-o", "http_listen=127.0.0.1:0", "--log-level", "debug"] + self.extra_args
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.log, stdin=subprocess.DEVNULL)
@@ -79,7 +80,7 @@ class Broker:
         fields = dict(f.split("=", 1) for f in line.decode().split()[2:])
         self.endpoint, self.monitor = fields["listen"], fields["monitor"]
         self.http = fields.get("http") or None  # operator HTTP base URL
-        self.server_key = fields.get("server_key") or None
+        self.server_key = fields.get("server_key", "").strip("'") or None  # quoted: Z85 has shell characters
         return self
 
     def operator_keypair(self):

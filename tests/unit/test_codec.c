@@ -221,6 +221,18 @@ TEST(error_and_notice_decode_on_the_client_side)
     CHECK_EQ_INT(e->body_case, GONGXU__V1__ENVELOPE__BODY_ERROR);
     CHECK_EQ_INT(e->error->code, GONGXU__V1__ERROR_CODE__ERR_UNKNOWN_CODE);
     CHECK_STR(e->error->field, "demand.processes[0]");
+    CHECK_EQ_INT(e->error->n_suggestions, 0);
+    gongxu__v1__envelope__free_unpacked(e, NULL);
+    gx_buf_fini(&b);
+
+    const char *near[] = {"casting.die.magnesium", "casting.die"};
+    REQUIRE(gx_codec_encode_error_suggest(32, GX_ERR_UNKNOWN_CODE, "unknown", "demand.processes[0]", near, 2, &b) ==
+            GX_OK);
+    e = gongxu__v1__envelope__unpack(NULL, b.len, b.data);
+    REQUIRE(e != NULL && e->body_case == GONGXU__V1__ENVELOPE__BODY_ERROR);
+    REQUIRE(e->error->n_suggestions == 2);
+    CHECK_STR(e->error->suggestions[0], "casting.die.magnesium");
+    CHECK_STR(e->error->suggestions[1], "casting.die");
     gongxu__v1__envelope__free_unpacked(e, NULL);
     gx_buf_fini(&b);
 

@@ -23,14 +23,16 @@ TEST(demand_is_canonicalised)
 {
     gx_demand d = s_demand();
     gx_verr e;
-    REQUIRE(gx_validate_demand(V, &d, NOW, 480, 90 * 86400, &e) == GX_OK);
+    REQUIRE(gx_validate_demand(V, &d, NOW, 480, &e) == GX_OK);
     CHECK_STR(d.industry, "C3670");
     CHECK_STR(d.processes.v[0], "casting.die.magnesium");
     CHECK_STR(d.materials.v[0], "material.metal.magnesium.az91d");
     CHECK_STR(d.certs.v[0], "IATF16949");
     CHECK_STR(d.unit, "pcs");
     CHECK_EQ_INT(d.min_credit, GX_CREDIT_C);
-    CHECK_EQ_INT(d.expires_at, NOW + 90 * 86400);
+    int32_t next_day; /* open until the needed-by day (2027-03-01) ends in China */
+    gx_date_parse("2027-03-02", &next_day);
+    CHECK_EQ_INT(d.expires_at, (int64_t)next_day * 86400 - 480 * 60);
     gx_demand_fini(&d);
 }
 
@@ -40,14 +42,14 @@ TEST(unknown_codes_are_named)
     gx_verr e;
     free(d.processes.v[0]);
     d.processes.v[0] = strdup("casting.die.titanium");
-    CHECK_EQ_INT(gx_validate_demand(V, &d, NOW, 480, 86400, &e), GX_ERR_UNKNOWN_CODE);
+    CHECK_EQ_INT(gx_validate_demand(V, &d, NOW, 480, &e), GX_ERR_UNKNOWN_CODE);
     CHECK_STR(e.field, "demand.processes[0]");
     CHECK(strstr(e.msg, "casting.die.titanium") != NULL);
     gx_demand_fini(&d);
     d = s_demand();
     free(d.industry);
     d.industry = strdup("Z9999");
-    CHECK_EQ_INT(gx_validate_demand(V, &d, NOW, 480, 86400, &e), GX_ERR_UNKNOWN_CODE);
+    CHECK_EQ_INT(gx_validate_demand(V, &d, NOW, 480, &e), GX_ERR_UNKNOWN_CODE);
     CHECK(strstr(e.msg, "Z9999") != NULL);
     gx_demand_fini(&d);
 }
@@ -57,30 +59,30 @@ TEST(demand_domain_checks)
     gx_verr e;
     gx_demand d = s_demand();
     d.kind = GX_KIND_NONE;
-    CHECK_EQ_INT(gx_validate_demand(V, &d, NOW, 480, 86400, &e), GX_ERR_INVALID);
+    CHECK_EQ_INT(gx_validate_demand(V, &d, NOW, 480, &e), GX_ERR_INVALID);
     CHECK_STR(e.field, "demand.kind");
     gx_demand_fini(&d);
     d = s_demand();
     d.quantity = 0;
-    CHECK_EQ_INT(gx_validate_demand(V, &d, NOW, 480, 86400, &e), GX_ERR_INVALID);
+    CHECK_EQ_INT(gx_validate_demand(V, &d, NOW, 480, &e), GX_ERR_INVALID);
     CHECK_STR(e.field, "demand.quantity");
     gx_demand_fini(&d);
     d = s_demand();
     gx_date_parse("2026-11-01", &d.needed_by); /* in the past */
-    CHECK_EQ_INT(gx_validate_demand(V, &d, NOW, 480, 86400, &e), GX_ERR_INVALID);
+    CHECK_EQ_INT(gx_validate_demand(V, &d, NOW, 480, &e), GX_ERR_INVALID);
     CHECK_STR(e.field, "demand.needed_by");
     gx_demand_fini(&d);
     d = s_demand();
     d.expires_at = NOW - 1;
-    CHECK_EQ_INT(gx_validate_demand(V, &d, NOW, 480, 86400, &e), GX_ERR_INVALID);
+    CHECK_EQ_INT(gx_validate_demand(V, &d, NOW, 480, &e), GX_ERR_INVALID);
     gx_demand_fini(&d);
     d = s_demand();
     gx_strv_push(&d.processes, "casting.die.magnesium"); /* alias + id = same code twice */
-    CHECK_EQ_INT(gx_validate_demand(V, &d, NOW, 480, 86400, &e), GX_ERR_INVALID);
+    CHECK_EQ_INT(gx_validate_demand(V, &d, NOW, 480, &e), GX_ERR_INVALID);
     gx_demand_fini(&d);
     d = s_demand();
     gx_strv_push(&d.ipc, "not an ipc");
-    CHECK_EQ_INT(gx_validate_demand(V, &d, NOW, 480, 86400, &e), GX_ERR_INVALID);
+    CHECK_EQ_INT(gx_validate_demand(V, &d, NOW, 480, &e), GX_ERR_INVALID);
     CHECK_STR(e.field, "demand.ipc[0]");
     gx_demand_fini(&d);
 }

@@ -542,6 +542,71 @@ TEST(load_reads_files_and_reports_io_errors)
     rmdir(dir);
 }
 
+/* Is id among the n entries? */
+static bool s_has_entry(const gx_vocab_entry *e, size_t n, const char *id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(e[i].id, id) == 0)
+            return true;
+    return false;
+}
+
+TEST(find_ranks_exact_then_prefix_then_anywhere)
+{
+    const gx_vocab *v = s_default;
+    gx_vocab_entry e[64];
+    /* an alias given exactly comes first, with its names and aliases */
+    size_t n = gx_vocab_find(v, GX_V__COUNT, "az91d", e, 64);
+    REQUIRE(n >= 1);
+    CHECK_EQ_INT(e[0].cls, GX_V_MATERIAL);
+    CHECK(e[0].zh && e[0].en && e[0].n_aliases >= 1);
+    /* a prefix of ids: every casting.die entry, the parent itself first */
+    n = gx_vocab_find(v, GX_V_PROCESS, "casting.die", e, 64);
+    REQUIRE(n >= 4 && n <= 64);
+    CHECK_STR(e[0].id, "casting.die");
+    CHECK(s_has_entry(e, n, "casting.die.magnesium"));
+    for (size_t i = 0; i < n; i++)
+        CHECK_EQ_INT(e[i].cls, GX_V_PROCESS);
+    /* Chinese text inside a name */
+    n = gx_vocab_find(v, GX_V_PROCESS, "压铸", e, 64);
+    CHECK(s_has_entry(e, n < 64 ? n : 64, "casting.die.magnesium"));
+    /* a zone carries its county */
+    n = gx_vocab_find(v, GX_V_ZONE, "hebi.etdz", e, 64);
+    REQUIRE(n == 1);
+    CHECK(e[0].county != NULL && strlen(e[0].county) == 6);
+    /* the limit bounds what is written, not what is counted; "" lists a class */
+    size_t all = gx_vocab_find(v, GX_V_CERT, "", e, 2);
+    CHECK_EQ_INT(all, gx_vocab_count(v, GX_V_CERT));
+    CHECK_EQ_INT(gx_vocab_find(v, GX_V__COUNT, "no such thing at all", e, 64), 0);
+}
+
+TEST(suggest_finds_the_near_spellings)
+{
+    const gx_vocab *v = s_default;
+    const char *s[5];
+    size_t n = gx_vocab_suggest(v, GX_V_PROCESS, "casting.die.magnesum", s, 5);
+    REQUIRE(n >= 1);
+    CHECK_STR(s[0], "casting.die.magnesium");
+    n = gx_vocab_suggest(v, GX_V_PROCESS, "magnesum", s, 5); /* the last segment of an id */
+    REQUIRE(n >= 1);
+    CHECK_STR(s[0], "casting.die.magnesium");
+    n = gx_vocab_suggest(v, GX_V_CERT, "IATF1694", s, 5);
+    REQUIRE(n >= 1);
+    CHECK_STR(s[0], "IATF16949");
+    n = gx_vocab_suggest(v, GX_V_ZONE, "HEBI.ETD", s, 5); /* case does not count as a typo */
+    REQUIRE(n >= 1);
+    CHECK_STR(s[0], "hebi.etdz");
+    CHECK_EQ_INT(gx_vocab_suggest(v, GX_V_INDUSTRY, "Q9Z9Z", s, 5), 0);
+    CHECK_EQ_INT(gx_vocab_suggest(v, GX_V_PROCESS, "", s, 5), 0);
+    /* never more than asked */
+    CHECK(gx_vocab_suggest(v, GX_V_PROCESS, "casting", s, 2) <= 2);
+    /* a long term is refused, not overrun */
+    char big[300];
+    memset(big, 'a', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    CHECK_EQ_INT(gx_vocab_suggest(v, GX_V_PROCESS, big, s, 5), 0);
+}
+
 TEST(ipc_normalise_good)
 {
     static const char *const cases[][2] = {
@@ -639,6 +704,8 @@ int main(void)
     RUN(caps_are_enforced);
     RUN(errbuf_is_always_terminated);
     RUN(load_reads_files_and_reports_io_errors);
+    RUN(find_ranks_exact_then_prefix_then_anywhere);
+    RUN(suggest_finds_the_near_spellings);
     RUN(ipc_normalise_good);
     RUN(ipc_normalise_bad);
     gx_vocab_destroy(&s_default);
