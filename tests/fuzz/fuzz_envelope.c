@@ -130,10 +130,10 @@ static void s_sendable(const gx_buf *buf, const char *what)
 
 /* The error reply requests.c sends for err with msg and field. */
 static void s_error_reply(uint64_t request_id, gx_err err, const char *msg, const char *field,
-                          const char *what)
+                          const char *const *suggest, size_t n_suggest, const char *what)
 {
     gx_buf out = {0};
-    gx_err e2 = gx_codec_encode_error(request_id, err, msg, field, &out);
+    gx_err e2 = gx_codec_encode_error_suggest(request_id, err, msg, field, suggest, n_suggest, &out);
     if (e2 && e2 != GX_ERR_NOMEM)
         s_die("encoding an error reply", gx_err_str(e2));
     if (!e2)
@@ -267,13 +267,39 @@ static void s_request(gx_request *r)
         s_trip_sub(&r->sub, "a subscription as stored");
         s_view(GX_REPLY_SUB, NULL, NULL, &r->sub, NULL, r->request_id);
         return;
+    case GX_REQ_FIND_CODES: { /* requests.c's s_find_codes, and the suggestions for the same text */
+        static gx_vocab_entry found[GX_FIND_CODES_MAX];
+        const char *text = r->text ? r->text : "";
+        size_t total = gx_vocab_find(s_vocab, r->code_class, text, found, r->limit);
+        if (total > gx_vocab_find(s_vocab, GX_V__COUNT, text, found, 0))
+            s_die("a class holds no more entries than every class", text);
+        gx_reply rep = {.type = GX_REPLY_CODES, .request_id = r->request_id, .entries = found,
+                        .n_entries = total < r->limit ? total : r->limit, .total = (uint32_t)total};
+        gx_buf out = {0};
+        gx_err e2 = gx_codec_encode_reply(&rep, &out);
+        if (e2 && e2 != GX_ERR_NOMEM)
+            s_die("encoding a code list", gx_err_str(e2));
+        if (!e2)
+            s_sendable(&out, "the codes found");
+        gx_buf_fini(&out);
+        const char *near[GX_VERR_SUGGEST];
+        for (int c = 0; c < GX_V__COUNT; c++) {
+            size_t n = gx_vocab_suggest(s_vocab, (gx_vclass)c, text, near, GX_VERR_SUGGEST);
+            if (n > GX_VERR_SUGGEST)
+                s_die("suggestions stay within what was asked", text);
+            s_error_reply(r->request_id, GX_ERR_UNKNOWN_CODE, "unknown", "find_codes.text", near, n,
+                          "suggestions for an unknown code");
+        }
+        return;
+    }
     default:
         return; /* the rest carry ids, a firm id and free text: nothing to validate here */
     }
     if (strnlen(ve.msg, sizeof ve.msg) == sizeof ve.msg ||
         strnlen(ve.field, sizeof ve.field) == sizeof ve.field)
         s_die("a validation error's message and field are NUL-terminated", NULL);
-    s_error_reply(r->request_id, err, ve.msg, ve.field, "the error reply to a refused validation");
+    s_error_reply(r->request_id, err, ve.msg, ve.field, ve.suggest, err == GX_ERR_UNKNOWN_CODE ? ve.n_suggest : 0,
+                  "the error reply to a refused validation");
 }
 
 /* The same bytes read as a stored record; whatever decodes must round-trip. */
@@ -294,7 +320,7 @@ static gx_err s_frame(const uint8_t *data, size_t size, const gx_limits *lim)
     if (err) {
         if (strnlen(msg, sizeof msg) == sizeof msg || strnlen(field, sizeof field) == sizeof field)
             s_die("the decode error message and field are NUL-terminated", NULL);
-        s_error_reply(r.request_id, err, msg, field, "the error reply to a refused frame");
+        s_error_reply(r.request_id, err, msg, field, NULL, 0, "the error reply to a refused frame");
     } else {
         s_request(&r);
     }

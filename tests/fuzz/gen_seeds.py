@@ -153,6 +153,8 @@ def envelopes():
         "list_postings": env(23, list_postings=pb.ListPostings(include_closed=True)),
         "get_stats": env(24, get_stats=pb.GetStats()),
         "ping": env(2**64 - 1, ping=pb.Ping()),
+        "find_codes": env(28, find_codes=pb.FindCodes(text="magnesium", code_class=pb.CODE_PROCESS, limit=20)),
+        "find_codes_zh": env(29, find_codes=pb.FindCodes(text="压铸")),
         # refused: a reply sent to the broker, a future version, no body
         "refused_reply": env(25, reply=pb.Reply(pong=pb.Ping())),
         "refused_version2": pb.Envelope(version=2, request_id=26, ping=pb.Ping()),
