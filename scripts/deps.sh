@@ -12,7 +12,13 @@ if [ "${1:-build}" = test ] || [ "${1:-build}" = bench ]; then
   # dashboard's browser test; systemd brings systemd-analyze (the unit file check)
   want+=(python3 python3-zmq python3-protobuf protobuf-compiler clang libclang-rt-14-dev
          postgresql-15 libpq-dev util-linux prometheus chromium systemd)
-  # node and npm: Debian's, unless a node with npm is already on the PATH
+  # node and npm: Debian's (Debian 12: nodejs 18.20.4), unless a node with npm is already
+  # on the PATH. tests/browser's lock file is kept installable on Debian's node (engines
+  # node >=$node_min; test browser.debian_node), so Debian's is always enough. A node on
+  # the PATH is left alone even when too old: installing Debian's would not take its
+  # place on the PATH (nor replace another repository's nodejs package); it is named
+  # below instead, and `npm ci` (engine-strict, tests/browser/.npmrc) refuses it.
+  node_min=18
   if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
     want+=(nodejs npm)
   fi
@@ -21,10 +27,16 @@ missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
-echo "installing: ${missing[*]}" >&2
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}" >&2
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if [ -n "${node_min:-}" ] && ! node -e "process.exit(+process.versions.node.split('.')[0] >= $node_min ? 0 : 1)"; then
+  echo "scripts/deps.sh: $(command -v node) is node $(node --version), older than the $node_min the" \
+       "browser test needs (tests/browser/package.json); put a newer one, such as Debian's" \
+       "/usr/bin/node, first on the PATH" >&2
+fi

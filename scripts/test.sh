@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 scripts/deps.sh test
 # playwright-core for the dashboard's browser test (tests/browser), pinned by its lock file;
 # it drives Debian's /usr/bin/chromium and never downloads a browser
-(cd tests/browser && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error --prefer-offline)
+(cd tests/browser && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --prefer-offline)
 # 1. the release build: what users run
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGX_WERROR=ON -DGX_TESTS=ON >/dev/null
 cmake --build build -j"$(nproc)"
