@@ -75,7 +75,10 @@ static gx_err s_ipc_v(gx_strv *sv, const char *field, gx_verr *e)
         char norm[64], f[96];
         snprintf(f, sizeof f, "%s[%u]", field, i);
         if (gx_vocab_ipc_normalize(sv->v[i], norm, sizeof norm) != GX_OK)
-            return s_fail(e, GX_ERR_INVALID, f, "'%s' is not an IPC class such as 'H01L 21/02'", sv->v[i]);
+            return s_fail(e, GX_ERR_INVALID, f,
+                          "'%s' is not an IPC symbol: a section (H), class (H01), subclass (H01L), "
+                          "main group (H01L 21/00) or subgroup (H01L 21/02)",
+                          sv->v[i]);
         char *copy = strdup(norm);
         if (!copy)
             return GX_ERR_NOMEM;

@@ -866,6 +866,14 @@ size_t gx_vocab_suggest(const gx_vocab *v, gx_vclass c, const char *term, const 
     return got;
 }
 
+/* True when only spaces are left at p. */
+static bool s_ipc_rest_blank(const char *p)
+{
+    while (*p == ' ')
+        p++;
+    return !*p;
+}
+
 gx_err gx_vocab_ipc_normalize(const char *in, char *out, size_t outlen)
 {
     assert(out && outlen);
@@ -875,42 +883,59 @@ gx_err gx_vocab_ipc_normalize(const char *in, char *out, size_t outlen)
     const char *p = in;
     while (*p == ' ')
         p++;
-    char sec = s_fold(p[0]), sub;
-    if (sec < 'a' || sec > 'h' || !s_digit(p[1]) || !s_digit(p[2]))
+    char sec = s_fold(p[0]);
+    if (sec < 'a' || sec > 'h')
         return GX_ERR_INVALID;
-    sub = s_fold(p[3]);
+    char head[5] = {(char)(sec - 'a' + 'A'), '\0'};
+    int w = -1;
+    if (s_ipc_rest_blank(p + 1)) { /* section */
+        w = snprintf(out, outlen, "%s", head);
+        goto out;
+    }
+    if (!s_digit(p[1]) || !s_digit(p[2]))
+        return GX_ERR_INVALID;
+    head[1] = p[1], head[2] = p[2];
+    if (s_ipc_rest_blank(p + 3)) { /* class */
+        w = snprintf(out, outlen, "%s", head);
+        goto out;
+    }
+    char sub = s_fold(p[3]);
     if (sub < 'a' || sub > 'z')
         return GX_ERR_INVALID;
-    char head[5] = {(char)(sec - 'a' + 'A'), p[1], p[2], (char)(sub - 'a' + 'A'), '\0'};
+    head[3] = (char)(sub - 'a' + 'A');
     p += 4;
     while (*p == ' ')
         p++;
-    int w;
-    if (!*p) {
+    if (!*p) { /* subclass */
         w = snprintf(out, outlen, "%s", head);
-    } else {
-        const char *g = p; /* main group: 1-4 digits, leading zeros dropped, not 0 */
-        while (s_digit(*p))
-            p++;
-        size_t glen = (size_t)(p - g);
-        if (glen == 0 || glen > 4 || *p++ != '/')
-            return GX_ERR_INVALID;
-        while (glen > 1 && *g == '0')
-            g++, glen--;
-        if (*g == '0')
-            return GX_ERR_INVALID;
-        const char *sg = p; /* subgroup: 2-6 digits, kept as written */
-        while (s_digit(*p))
-            p++;
-        size_t sglen = (size_t)(p - sg);
-        if (sglen < 2 || sglen > 6)
-            return GX_ERR_INVALID;
-        while (*p == ' ')
-            p++;
-        if (*p)
-            return GX_ERR_INVALID;
-        w = snprintf(out, outlen, "%s %.*s/%.*s", head, (int)glen, g, (int)sglen, sg);
+        goto out;
     }
+    const char *g = p; /* main group: 1-4 digits, leading zeros dropped, not 0 */
+    while (s_digit(*p))
+        p++;
+    size_t glen = (size_t)(p - g);
+    if (glen == 0 || glen > 4)
+        return GX_ERR_INVALID;
+    while (glen > 1 && *g == '0')
+        g++, glen--;
+    if (*g == '0')
+        return GX_ERR_INVALID;
+    const char *sg = "00"; /* "H01L 21" is the main group, "H01L 21/00" */
+    size_t sglen = 2;
+    if (!s_ipc_rest_blank(p)) {
+        if (*p++ != '/')
+            return GX_ERR_INVALID;
+        sg = p; /* subgroup: 2-6 digits, zeros after the second dropped */
+        while (s_digit(*p))
+            p++;
+        sglen = (size_t)(p - sg);
+        if (sglen < 2 || sglen > 6 || !s_ipc_rest_blank(p))
+            return GX_ERR_INVALID;
+        while (sglen > 2 && sg[sglen - 1] == '0')
+            sglen--;
+    }
+    w = snprintf(out, outlen, "%s %.*s/%.*s", head, (int)glen, g, (int)sglen, sg);
+out:
     if (w < 0 || (size_t)w >= outlen) {
         out[0] = '\0';
         return GX_ERR_TOO_LARGE;

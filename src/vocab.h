@@ -113,12 +113,16 @@ size_t gx_vocab_find(const gx_vocab *v, gx_vclass c, const char *text, gx_vocab_
  * allowed, so it may run on every refused request. */
 size_t gx_vocab_suggest(const gx_vocab *v, gx_vclass c, const char *term, const char **out, size_t max);
 
-/* Normalises an IPC class ("h01l21/02", "H01L 21/02", "H01L") into out as
- * "H01L 21/02" / "H01L" form. GX_ERR_INVALID when it is not an IPC symbol:
- * section A-H, two-digit class, subclass letter, optional "group/subgroup".
- * Letters may be lower case; spaces around the symbol are dropped, spaces
- * between subclass and group become one, leading zeros of the main group go
- * ("h01l  0021/02" -> "H01L 21/02").
+/* Normalises an IPC symbol of any level into out, in one canonical spelling:
+ * section "H", class "H01", subclass "H01L", main group "H01L 21/00" (also
+ * written "H01L 21", "H01L21" or "H01L 21/000"), subgroup "H01L 21/02".
+ * GX_ERR_INVALID when it is not an IPC symbol: section A-H, then optionally a
+ * two-digit class, then optionally a subclass letter, then optionally a main
+ * group of 1-4 digits (not 0) and a "/subgroup" of 2-6 digits. Letters may be
+ * lower case; spaces around the symbol are dropped, spaces between subclass
+ * and group become one, leading zeros of the main group go, and zeros ending
+ * a subgroup beyond its first two digits go too, since the digits after the
+ * stroke read as a decimal fraction ("h01l  0021/020" -> "H01L 21/02").
  * GX_ERR_TOO_LARGE when the result does not fit outlen (GX_IPC_MAX always does). */
 gx_err gx_vocab_ipc_normalize(const char *in, char *out, size_t outlen);
 

@@ -87,6 +87,44 @@ TEST(demand_domain_checks)
     gx_demand_fini(&d);
 }
 
+/* A demand may ask for an IPC section, class, subclass, main group or
+ * subgroup, each stored in one spelling (regression: "H01" and "H01L 21" were
+ * refused); an offer likewise. */
+TEST(ipc_at_every_level)
+{
+    static const char *const in[][2] = {
+        {"h", "H"},
+        {"H01", "H01"},
+        {"h01l", "H01L"},
+        {"H01L 21", "H01L 21/00"},
+        {"H01L21/00", "H01L 21/00"},
+        {"H01L 0021/020", "H01L 21/02"},
+    };
+    gx_verr e;
+    gx_demand d = s_demand();
+    d.kind = GX_KIND_TECH_TRANSFER;
+    gx_offer o = {0};
+    o.kinds = GX_BIT(GX_KIND_TECH_TRANSFER);
+    for (size_t i = 0; i < sizeof in / sizeof in[0]; i++) {
+        gx_strv_push(&d.ipc, in[i][0]);
+        gx_strv_push(&o.ipc, in[i][0]);
+    }
+    REQUIRE(gx_validate_demand(V, &d, NOW, 480, &e) == GX_OK);
+    REQUIRE(gx_validate_offer(V, &o, NOW, 86400, &e) == GX_OK);
+    for (size_t i = 0; i < sizeof in / sizeof in[0]; i++) {
+        CHECK_STR(d.ipc.v[i], in[i][1]);
+        CHECK_STR(o.ipc.v[i], in[i][1]);
+    }
+    gx_demand_fini(&d);
+    gx_offer_fini(&o);
+    d = s_demand();
+    gx_strv_push(&d.ipc, "H01L 21/2"); /* a subgroup has two digits or more */
+    CHECK_EQ_INT(gx_validate_demand(V, &d, NOW, 480, &e), GX_ERR_INVALID);
+    CHECK_STR(e.field, "demand.ipc[0]");
+    CHECK(strstr(e.msg, "main group (H01L 21/00) or subgroup (H01L 21/02)") != NULL);
+    gx_demand_fini(&d);
+}
+
 TEST(firm_checks)
 {
     gx_verr e;
@@ -150,6 +188,7 @@ int main(void)
     RUN(demand_is_canonicalised);
     RUN(unknown_codes_are_named);
     RUN(demand_domain_checks);
+    RUN(ipc_at_every_level);
     RUN(firm_checks);
     RUN(offer_and_subscription);
     gx_vocab_destroy(&V);

@@ -623,6 +623,15 @@ TEST(ipc_normalise_good)
         {"H04W 4/70", "H04W 4/70"},
         {"B29C 45/1671", "B29C 45/1671"},
         {"H01L 9999/999999", "H01L 9999/999999"},
+        /* every level: section, class, subclass, main group (three spellings) */
+        {"h", "H"},
+        {" H01 ", "H01"},
+        {"H01L 21", "H01L 21/00"},
+        {"h01l21", "H01L 21/00"},
+        {"H01L 21/000", "H01L 21/00"},
+        {"H01L1", "H01L 1/00"},
+        {"H01L 21/020", "H01L 21/02"}, /* subgroup digits are a decimal fraction */
+        {"H01L 21/0270", "H01L 21/027"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char out[GX_IPC_MAX];
@@ -639,12 +648,14 @@ TEST(ipc_normalise_bad)
     static const char *const bad[] = {
         "",
         "   ",
-        "H01",
+        "H0",
         "H0L",
+        "H 01",
+        "H01 L",
+        "H01L 21/0",
         "I01L",
         "Y02E 10/50",
         "HO1L",
-        "H01L 21",
         "H01L 21/",
         "H01L 21/2",
         "H01L /02",
@@ -656,7 +667,6 @@ TEST(ipc_normalise_bad)
         "H01L-21/02",
         "H01L 21/02x",
         "H01L 21/02 junk",
-        "H01L1",
         "H01LL",
         "1H01L",
         "H01L21.02",
