@@ -825,7 +825,7 @@ static gx_err s_dplan_build(gx_engine *e, const s_dem *dem, const gx_demand *d, 
     size_t n_near = 0, cn;
     void *const *cv;
     gx_dmask mask;
-    gx_terms_dmask(d, df, &mask);
+    gx_terms_dmask(&e->opts.rules, d, df, &mask);
     gx_err err = s_offer_cands(e, d, &mask, &cv, &cn);
     for (size_t i = 0; !err && i < cn; i++) {
         s_off *off = cv[i];
@@ -972,7 +972,7 @@ static gx_err s_demand_reeval(gx_engine *e, s_dem *dem, gx_demand *newd, const g
         dem->d = *newd;
         memset(newd, 0, sizeof *newd);
     }
-    gx_terms_dmask(&dem->d, nf, &dem->mask); /* the demand or its firm changed */
+    gx_terms_dmask(&e->opts.rules, &dem->d, nf, &dem->mask); /* the demand or its firm changed */
     s_dplan_commit(e, dem, &p, cause, fx);
 out:
     s_dplan_fini(&p);
@@ -1284,6 +1284,14 @@ gx_err gx_engine_set_opts(gx_engine *e, const gx_engine_opts *opts)
     for (size_t i = 0; i < e->opts.rules.n_three_districts; i++)
         if (td[i])
             gx_sig_add(&e->three, 'd', td[i], strlen(td[i]));
+    /* a firm's district depends on the three districts (gx_rules_district),
+     * and so does the region key of every demand's mask; offers' signatures
+     * hold both zone and county and need nothing */
+    for (size_t i = 0; i < e->demands.cap; i++) {
+        s_dem *dem = e->demands.s[i].val;
+        if (dem)
+            gx_terms_dmask(&e->opts.rules, &dem->d, dem->f, &dem->mask);
+    }
     e->gen++;
     return GX_OK;
 }
@@ -1457,7 +1465,7 @@ gx_err gx_engine_add_demand(gx_engine *e, gx_demand *in, int64_t now, gx_fxv *fx
         goto out;
     dem->d = d;
     dem->f = fm;
-    gx_terms_dmask(&dem->d, fm, &dem->mask);
+    gx_terms_dmask(&e->opts.rules, &dem->d, fm, &dem->mask);
     memset(&d, 0, sizeof d);
     dem->gen = e->gen;
     s_map_insert(&e->demands, dem->d.id, dem);
@@ -1721,9 +1729,11 @@ gx_err gx_engine_proposed_set(const gx_engine *e, uint64_t demand_id, int64_t no
     int64_t du = (int64_t)dem->d.needed_by - gx_date_of(now, e->opts.rules.utc_offset_min);
     double days = du > 0 ? (double)du : 0, q = dem->d.quantity, sum = 0;
     size_t limit = dem->d.max_suppliers ? s_min(cap, dem->d.max_suppliers) : cap;
+    bool by_capacity = gx_rules_applies(dem->d.kind, GX_RULE_CAPACITY);
     for (size_t i = 0; i < dem->n_m && *n < limit && sum < q; i++) {
         const s_off *o = s_off_get(e, dem->m[i].offer_id);
-        double c = o ? o->o.monthly_capacity * days / 30.0 : 0;
+        /* a licence is not produced by the month: one licensor grants all */
+        double c = !o ? 0 : by_capacity ? o->o.monthly_capacity * days / 30.0 : q;
         if (!(c > 0))
             continue; /* contributes nothing to the quantity */
         ids[(*n)++] = dem->m[i].offer_id;
@@ -1865,7 +1875,7 @@ gx_err gx_engine_restore_demand(gx_engine *e, gx_demand *in, const gx_match *m, 
     dem->d = *in;
     memset(in, 0, sizeof *in);
     dem->f = fm;
-    gx_terms_dmask(&dem->d, fm, &dem->mask);
+    gx_terms_dmask(&e->opts.rules, &dem->d, fm, &dem->mask);
     dem->gen = e->gen;
     dem->k_pub = e->opts.shortlist_k;
     s_map_insert(&e->demands, dem->d.id, dem);

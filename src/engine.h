@@ -33,7 +33,7 @@ typedef struct gx_engine gx_engine;
  * engine snapshot records it and is not used under another one, so an upgraded
  * broker matches afresh exactly when the matching changed — and not when the
  * same code is merely rebuilt. */
-#define GX_ENGINE_FORMAT 1
+#define GX_ENGINE_FORMAT 2
 
 typedef struct gx_engine_opts {
     gx_rules_opts rules;     /* weights, time zone, three districts (copied) */
@@ -105,7 +105,8 @@ gx_err gx_engine_new(const gx_engine_opts *opts, gx_engine **out);
 void gx_engine_destroy(gx_engine **e);
 
 /* Replaces weights and K at run time (config reload); shortlists re-rank lazily
- * at their next change. */
+ * at their next change. New three districts take effect for every pair
+ * evaluated from then on (which pairs match is not recomputed here). */
 gx_err gx_engine_set_opts(gx_engine *e, const gx_engine_opts *opts);
 
 /* In every mutating call below: `now` is unix seconds; fx may be NULL to
@@ -178,9 +179,11 @@ bool gx_engine_firm_matches(const gx_engine *e, uint64_t demand_id, const char *
 
 /* For a splittable demand: greedily the best-scored matches whose capacity
  * until needed-by covers the remaining quantity, at most max_suppliers (0 = no
- * limit) and at most cap. Writes up to cap offer ids into ids, their count into
- * *n and capacity/quantity into *coverage (may be < 1 when not coverable).
- * GX_ERR_NOT_FOUND when the demand is not held; *n 0 when not splittable. */
+ * limit) and at most cap; for a TECH_TRANSFER demand, where capacity does not
+ * apply (gx_rules_applies), the best match alone covers it. Writes up to cap
+ * offer ids into ids, their count into *n and capacity/quantity into
+ * *coverage (may be < 1 when not coverable). GX_ERR_NOT_FOUND when the demand
+ * is not held; *n 0 when not splittable. */
 gx_err gx_engine_proposed_set(const gx_engine *e, uint64_t demand_id, int64_t now, uint64_t *ids,
                               size_t cap, size_t *n, double *coverage);
 

@@ -8,24 +8,32 @@
  *   process        every required process is covered by an offered one: equal,
  *   material       or a dotted descendant ("casting.die.magnesium" covers
  *                  "casting.die"; "casting.dies" does not); materials likewise
- *   technology     only for TECH_TRANSFER demands or demands naming IPC classes,
- *                  a minimum TRL or transfer modes: each IPC class covered by
- *                  an offered one at a symbol boundary (offer "H01L 21/02"
- *                  covers "H01L", "H01L 21" and "H01L 21/02", not "H01L 2"),
- *                  offer TRL >= required, and one wanted mode offered
+ *   technology     only for TECH_TRANSFER demands or demands naming IPC codes,
+ *                  a minimum TRL or transfer modes: each IPC code covered by
+ *                  an offered one equal or below it in the IPC hierarchy
+ *                  (gx_rules_ipc_covers: offer "H01L 21/02" covers "H", "H01",
+ *                  "H01L", "H01L 21/00" and itself, not "H01L 21/027"), offer
+ *                  TRL >= required, and one wanted mode offered
  *   certification  each required scheme held by the offer's firm with
  *                  valid_until >= today; expired certificates do not count
  *   lead_time      today + lead time <= needed_by
- *   min_order      offer minimum order <= demanded quantity
+ *   min_order      offer minimum order <= demanded quantity; not applicable
+ *                  to TECH_TRANSFER (gx_rules_applies: a licence has no
+ *                  minimum order, and its quantity counts licences, not the
+ *                  units of the offer's figures)
  *   capacity       splittable demands pass; otherwise monthly capacity x
- *                  days_until / 30 >= quantity
+ *                  days_until / 30 >= quantity; not applicable to
+ *                  TECH_TRANSFER (a licence is not produced by the month)
  *   region         the demand's scope, measured from the demand firm, holds for
  *                  the offer firm, and the offer's service scope, measured from
  *                  the offer firm, holds for the demand firm (same district =
- *                  equal district, a firm's district being its zone or else its
- *                  county; three districts = district listed in
- *                  opts->three_districts; same city / province = first 4 / 2
- *                  digits of the county code; none or anywhere always holds)
+ *                  equal district, gx_rules_district: a firm's district is its
+ *                  zone when that zone is one of opts->three_districts — the
+ *                  development and demonstration zones, districts in their own
+ *                  right — and its county otherwise, whatever park it sits in;
+ *                  three districts = district listed in opts->three_districts;
+ *                  same city / province = first 4 / 2 digits of the county
+ *                  code; none or anywhere always holds)
  *   distance       great-circle distance within the demand's maximum and the
  *                  offer's service radius, each when set; when a limit is set
  *                  but either firm has no location the rule FAILS ("distance
@@ -36,6 +44,11 @@
  *   price          unit price range and budget overlap when both are given (a
  *                  maximum of 0 is open-ended)
  *   validity       both postings OPEN and unexpired (expires_at 0 = never)
+ *
+ * A rule that does not apply to the demand's kind passes, its detail saying
+ * "not applicable to <kind>". Figures compared are printed with enough digits
+ * that the printed values compare as the real ones do (a distance of 10.04
+ * km against a 10 km limit reads "10.04 km", never "10.0 km").
  *
  * Scoring. Every pair gets a score from 0 to 100: the weighted mean of eight
  * terms, each between 0 and 1, score = 100 x sum(w x t) / sum(w). Defaults
@@ -55,7 +68,8 @@
  *   credit 15        supplier grade A 1.0, B 0.7, C or ungraded 0.4, D 0
  *   capacity 10      headroom: min(1, r / 2) with r = capacity until
  *                    needed-by / quantity (so twice the need scores 1),
- *                    splittable demands alike; 1 when quantity is 0
+ *                    splittable demands alike; 1 when quantity is 0 or the
+ *                    capacity rule does not apply (TECH_TRANSFER)
  *   lead_time 10     slack: (days_until - lead time) / days_until, clamped
  *                    to 0..1; 0 when the needed-by date is today or past
  *   price 10         0.5 without both a budget and a price; 1 when the
@@ -124,6 +138,38 @@ static const char *s_num(double x, char buf[32])
         snprintf(buf, 32, "%.0f", x);
     else
         snprintf(buf, 32, "%.2f", x);
+    return buf;
+}
+
+/* A figure a posting gives (a limit, a quantity, a price) as s_num writes it
+ * when that reads back as exactly x, else with the fewest decimals that do:
+ * what a rule compares is printed as it is ("12.345", not "12.35"). */
+static const char *s_exact(double x, char buf[32])
+{
+    s_num(x, buf);
+    for (int p = 1; p <= 9 && strtod(buf, NULL) != x; p++)
+        snprintf(buf, 32, "%.*f", p, x);
+    if (strtod(buf, NULL) != x)
+        snprintf(buf, 32, "%.17g", x);
+    return buf;
+}
+
+/* A computed figure (a distance, a capacity) with at least `decimals`
+ * decimals and as many more as it takes for the printed value to compare with
+ * each of refs[0..n) — printed by s_exact — as x itself does: "10.04 km" against
+ * a 10 km limit, never "10.0 km"; "9.96 km", never "10.0 km", within it. */
+static const char *s_vs(double x, int decimals, const double *refs, size_t n, char buf[32])
+{
+    for (int p = decimals; p <= 12; p++) {
+        snprintf(buf, 32, "%.*f", p, x);
+        double v = strtod(buf, NULL);
+        bool same = true;
+        for (size_t i = 0; same && i < n; i++)
+            same = (v < refs[i]) == (x < refs[i]) && (v > refs[i]) == (x > refs[i]);
+        if (same)
+            return buf;
+    }
+    snprintf(buf, 32, "%.17g", x);
     return buf;
 }
 
@@ -213,17 +259,16 @@ bool gx_rules_term_covers(const char *have, const char *want)
     return strncmp(have, want, n) == 0 && (have[n] == '\0' || have[n] == '.');
 }
 
-/* IPC prefix coverage at a symbol boundary: section (1 char), class (3),
- * subclass (4), then " main group" and "/subgroup". */
-static bool s_ipc_covers(const char *have, const char *want)
+bool gx_rules_ipc_covers(const char *have, const char *want)
 {
     if (!have || !want || !want[0])
         return false;
     size_t n = strlen(want);
-    if (strncmp(have, want, n) != 0)
-        return false;
-    char next = have[n];
-    return next == '\0' || next == ' ' || next == '/' || n == 1 || n == 3;
+    if (n <= 4) /* section, class, subclass: every code that starts with it */
+        return strncmp(have, want, n) == 0;
+    if (n > 3 && strcmp(want + n - 3, "/00") == 0) /* main group: "H01L 21/" and any subgroup */
+        return strncmp(have, want, n - 2) == 0 && have[n - 2] != '\0';
+    return strcmp(have, want) == 0; /* a subgroup: itself only */
 }
 
 double gx_rules_distance_km(double lat1, double lon1, double lat2, double lon2)
@@ -316,7 +361,7 @@ static bool s_rule_terms(const gx_strv *want, const gx_strv *have, s_out *w)
 static bool s_ipc_covered(const gx_strv *have, const char *want)
 {
     for (uint32_t i = 0; i < have->n; i++)
-        if (s_ipc_covers(have->v[i], want))
+        if (gx_rules_ipc_covers(have->v[i], want))
             return true;
     return false;
 }
@@ -452,29 +497,44 @@ static bool s_rule_lead_time(const s_ctx *c, s_out *w)
     return ok;
 }
 
+bool gx_rules_applies(gx_kind kind, gx_rule r)
+{
+    return !(kind == GX_KIND_TECH_TRANSFER && (r == GX_RULE_MIN_ORDER || r == GX_RULE_CAPACITY));
+}
+
 static bool s_rule_min_order(const s_ctx *c, s_out *w)
 {
+    if (!gx_rules_applies(c->d->kind, GX_RULE_MIN_ORDER)) {
+        s_put(w, "not applicable to %s: a licence has no minimum order", gx_kind_name(c->d->kind));
+        return true;
+    }
     bool ok = c->o->min_order <= c->d->quantity;
     if (w->p) {
         char a[32], b[32], u[40];
         s_unit(c->d, u);
-        s_put(w, "min order %s%s; quantity %s%s", s_num(c->o->min_order, a), u, s_num(c->d->quantity, b), u);
+        s_put(w, "min order %s%s; quantity %s%s", s_exact(c->o->min_order, a), u, s_exact(c->d->quantity, b),
+              u);
     }
     return ok;
 }
 
 static bool s_rule_capacity(const s_ctx *c, s_out *w)
 {
+    if (!gx_rules_applies(c->d->kind, GX_RULE_CAPACITY)) {
+        s_put(w, "not applicable to %s: a licence is not produced by the month", gx_kind_name(c->d->kind));
+        return true;
+    }
     bool ok = c->d->splittable || c->cap_until >= c->d->quantity;
     if (w->p) {
         char a[32], b[32], q[32], u[40];
         s_unit(c->d, u);
         if (c->d->splittable)
             s_put(w, "split allowed; ");
-        s_put(w, "capacity %s%s by ", s_num(c->cap_until, a), u);
+        double x = c->cap_until;
+        s_put(w, "capacity %s%s by ", s_vs(x, x == floor(x) ? 0 : 2, &c->d->quantity, 1, a), u);
         s_put_date(w, c->d->needed_by);
-        s_put(w, " (%s%s/month x %d d); quantity %s%s", s_num(c->o->monthly_capacity, b), u, c->days_until,
-              s_num(c->d->quantity, q), u);
+        s_put(w, " (%s%s/month x %d d); quantity %s%s", s_exact(c->o->monthly_capacity, b), u, c->days_until,
+              s_exact(c->d->quantity, q), u);
     }
     return ok;
 }
@@ -487,6 +547,11 @@ static bool s_in_three(const gx_rules_opts *opts, const char *district)
     return false;
 }
 
+const char *gx_rules_district(const gx_rules_opts *opts, const gx_firm *f)
+{
+    return f->zone && f->zone[0] && s_in_three(opts, f->zone) ? f->zone : f->county;
+}
+
 static bool s_prefix_eq(const char *a, const char *b, size_t n)
 {
     return strlen(a) >= n && strlen(b) >= n && strncmp(a, b, n) == 0;
@@ -495,7 +560,7 @@ static bool s_prefix_eq(const char *a, const char *b, size_t n)
 /* Whether firm `other` lies within `scope` measured from firm `home`. */
 static bool s_in_scope(const gx_rules_opts *opts, gx_scope scope, const gx_firm *home, const gx_firm *other)
 {
-    const char *hd = gx_firm_district(home), *od = gx_firm_district(other);
+    const char *hd = gx_rules_district(opts, home), *od = gx_rules_district(opts, other);
     switch (scope) {
     case GX_SCOPE_SAME_DISTRICT:
         return od[0] && strcmp(hd, od) == 0;
@@ -511,18 +576,19 @@ static bool s_in_scope(const gx_rules_opts *opts, gx_scope scope, const gx_firm 
 }
 
 /* One side of the region rule: "demand scope same_city: offer firm 410611 vs 410602 (outside)". */
-static void s_put_scope(s_out *w, const char *side, gx_scope scope, const gx_firm *home,
-                        const char *other_name, const gx_firm *other, bool ok)
+static void s_put_scope(const gx_rules_opts *opts, s_out *w, const char *side, gx_scope scope,
+                        const gx_firm *home, const char *other_name, const gx_firm *other, bool ok)
 {
     if (!w->p)
         return;
     s_put(w, "%s scope %s", side, s_scope_name(scope));
     switch (scope) {
     case GX_SCOPE_SAME_DISTRICT:
-        s_put(w, ": %s firm in %s vs %s", other_name, gx_firm_district(other), gx_firm_district(home));
+        s_put(w, ": %s firm in %s vs %s", other_name, gx_rules_district(opts, other),
+              gx_rules_district(opts, home));
         break;
     case GX_SCOPE_THREE_DISTRICTS:
-        s_put(w, ": %s firm in %s", other_name, gx_firm_district(other));
+        s_put(w, ": %s firm in %s", other_name, gx_rules_district(opts, other));
         break;
     case GX_SCOPE_SAME_CITY:
     case GX_SCOPE_SAME_PROVINCE:
@@ -540,9 +606,9 @@ static bool s_rule_region(const s_ctx *c, s_out *w)
     bool dok = s_in_scope(c->opts, c->d->scope, c->df, c->of);
     bool ook = s_in_scope(c->opts, c->o->service_scope, c->of, c->df);
     if (w->p) {
-        s_put_scope(w, "demand", c->d->scope, c->df, "offer", c->of, dok);
+        s_put_scope(c->opts, w, "demand", c->d->scope, c->df, "offer", c->of, dok);
         s_put(w, "; ");
-        s_put_scope(w, "offer service", c->o->service_scope, c->of, "demand", c->df, ook);
+        s_put_scope(c->opts, w, "offer service", c->o->service_scope, c->of, "demand", c->df, ook);
     }
     return dok && ook;
 }
@@ -560,15 +626,22 @@ static bool s_rule_distance(const s_ctx *c, s_out *w)
         s_put(w, "distance unknown: %s location", who);
     } else {
         ok = !(dmax > 0 && c->dist > dmax) && !(orad > 0 && c->dist > orad);
-        s_put(w, "%.1f km", c->dist);
+        double lim[2];
+        size_t n = 0;
+        if (dmax > 0)
+            lim[n++] = dmax;
+        if (orad > 0)
+            lim[n++] = orad;
+        char a[32];
+        s_put(w, "%s km", s_vs(c->dist, 1, lim, n, a));
     }
     char b[32];
     if (!w->p)
         return ok;
     if (dmax > 0)
-        s_put(w, "; limit %s km", s_num(dmax, b));
+        s_put(w, "; limit %s km", s_exact(dmax, b));
     if (orad > 0)
-        s_put(w, "; service radius %s km", s_num(orad, b));
+        s_put(w, "; service radius %s km", s_exact(orad, b));
     if (!limited)
         s_put(w, "; no limit");
     return ok;
@@ -597,9 +670,9 @@ static void s_put_range(s_out *w, double lo, double hi)
         return;
     char a[32], b[32];
     if (hi > 0)
-        s_put(w, "%s-%s CNY", s_num(lo, a), s_num(hi, b));
+        s_put(w, "%s-%s CNY", s_exact(lo, a), s_exact(hi, b));
     else
-        s_put(w, "%s+ CNY", s_num(lo, a));
+        s_put(w, "%s+ CNY", s_exact(lo, a));
 }
 
 static bool s_rule_price(const s_ctx *c, s_out *w)
@@ -748,7 +821,9 @@ static void s_score(const s_ctx *c, gx_explain *out)
     static const double credit[] = {0.4, 1.0, 0.7, 0.4, 0};
     gx_credit g = c->of->credit;
     t[GX_TERM_CREDIT] = (g >= GX_CREDIT_NONE && g <= GX_CREDIT_D) ? credit[g] : 0.4;
-    t[GX_TERM_CAPACITY] = c->d->quantity > 0 ? s_clamp01(c->cap_until / c->d->quantity / 2) : 1.0;
+    t[GX_TERM_CAPACITY] = c->d->quantity > 0 && gx_rules_applies(c->d->kind, GX_RULE_CAPACITY)
+                              ? s_clamp01(c->cap_until / c->d->quantity / 2)
+                              : 1.0;
     t[GX_TERM_LEAD_TIME] =
         c->days_until > 0 ? s_clamp01((double)((int64_t)c->days_until - c->o->lead_time_days) / c->days_until)
                           : 0;
@@ -1002,18 +1077,18 @@ static void s_hint_price(const char *dt, char *buf, size_t n)
     double bmin = strtod(b + 7, &end), bmax = *end == '-' ? strtod(end + 1, NULL) : 0;
     char x[32], y[32];
     if (bmax > 0 && pmin > bmax)
-        snprintf(buf, n, "lower the price to at most %s CNY to qualify (now from %s CNY)", s_num(bmax, x),
-                 s_num(pmin, y));
+        snprintf(buf, n, "lower the price to at most %s CNY to qualify (now from %s CNY)", s_exact(bmax, x),
+                 s_exact(pmin, y));
     else if (pmax > 0 && pmax < bmin)
-        snprintf(buf, n, "price up to %s CNY is below the budget minimum %s CNY", s_num(pmax, x),
-                 s_num(bmin, y));
+        snprintf(buf, n, "price up to %s CNY is below the budget minimum %s CNY", s_exact(pmax, x),
+                 s_exact(bmin, y));
     else
         snprintf(buf, n, "bring the price within the budget to qualify");
 }
 
 static void s_hint_distance(const gx_explain *e, const char *dt, char *buf, size_t n)
 {
-    char v[GX_DETAIL_MAX], x[32];
+    char v[GX_DETAIL_MAX], x[32], y[32];
     if (s_field(dt, "distance unknown: ", ";", v, sizeof v)) {
         snprintf(buf, n, "register firm locations so distance can be checked (%s)", v);
         return;
@@ -1021,9 +1096,10 @@ static void s_hint_distance(const gx_explain *e, const char *dt, char *buf, size
     const char *l = strstr(dt, "; limit "), *r = strstr(dt, "; service radius ");
     double lim = l ? strtod(l + 8, NULL) : 0, rad = r ? strtod(r + 17, NULL) : 0;
     if (lim > 0 && e->distance_km > lim)
-        snprintf(buf, n, "%.1f km exceeds the demand's %s km limit", e->distance_km, s_num(lim, x));
+        snprintf(buf, n, "%s km exceeds the demand's %s km limit", s_vs(e->distance_km, 1, &lim, 1, y),
+                 s_exact(lim, x));
     else if (rad > 0 && e->distance_km > rad)
-        snprintf(buf, n, "widen the service radius from %s km to %.0f km to qualify", s_num(rad, x),
+        snprintf(buf, n, "widen the service radius from %s km to %.0f km to qualify", s_exact(rad, x),
                  ceil(e->distance_km));
     else
         snprintf(buf, n, "too far for the distance limits");

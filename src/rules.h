@@ -56,8 +56,9 @@ gx_pair gx_rules_classify(const gx_rules_opts *opts, const gx_demand *d, const g
  * "casting.die" for "casting.die.magnesium" or "magnesium" for
  * "magnesium.am60b"; the term itself when it has no parent, and for a process
  * two levels deep, since a top-level process is a whole trade) or, for IPC,
- * share its subclass (first 4 characters; class or section when shorter) — so
- * an anodiser is not a "near miss" for a die-casting demand; a TRL or mode
+ * hold a code in its subclass (first 4 characters: "H01L" for "H01L 21/00"
+ * or "H01L 21/02"; the class or section itself when that is what is wanted) —
+ * so an anodiser is not a "near miss" for a die-casting demand; a TRL or mode
  * failure alone is always relevant, as is every other rule. This is also what
  * lets the engine's index find every near miss without scanning. */
 bool gx_rules_near_relevant(const gx_demand *d, const gx_offer *o, gx_rule failed);
@@ -83,5 +84,28 @@ double gx_rules_distance_km(double lat1, double lon1, double lat2, double lon2);
 /* True when `have` satisfies `want` in a dotted hierarchy: equal, or `have`
  * is a descendant ("casting.die.magnesium" satisfies "casting.die"). */
 bool gx_rules_term_covers(const char *have, const char *want);
+
+/* True when IPC code `have` lies equal to or below `want` in the IPC
+ * hierarchy, both in the canonical spelling of gx_vocab_ipc_normalize: a
+ * section ("H"), class ("H01") or subclass ("H01L") covers every code that
+ * starts with it; a main group ("H01L 21/00") covers itself and every
+ * subgroup of it ("H01L 21/02", "H01L 21/027"); a subgroup covers only
+ * itself, since which subgroups lie below another is given by indentation in
+ * the IPC scheme, not by the numbers, and gongxu does not ship the scheme. */
+bool gx_rules_ipc_covers(const char *have, const char *want);
+
+/* Whether rule r applies to demands of this kind. MIN_ORDER and CAPACITY do
+ * not apply to TECH_TRANSFER: a licence has no minimum order and is not
+ * produced by the month (a technology offer may give 0 for both). Every other
+ * rule applies to every kind. A rule that does not apply passes, its detail
+ * "not applicable to tech_transfer: ...", and scores its term as 1. */
+bool gx_rules_applies(gx_kind kind, gx_rule r);
+
+/* A firm's district for the region rule and the engine's signatures: its
+ * zone when that zone is one of opts' three districts (the development and
+ * demonstration zones, districts in their own right), else its county —
+ * whatever other park or cluster it sits in (a firm in a Qibin park is in
+ * Qibin, 410611). Borrowed from f. */
+const char *gx_rules_district(const gx_rules_opts *opts, const gx_firm *f);
 
 #endif

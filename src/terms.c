@@ -100,8 +100,10 @@ bool gx_sig_all(const gx_sig *need, const gx_sig *have)
 }
 
 /* The signature of an offer: its index keys and its firm's certification
- * schemes (held, expired or not) and places — district ('d'), city ('t', the
- * first four digits of the county) and province ('v', the first two). */
+ * schemes (held, expired or not) and places — district ('d': both its zone and
+ * its county, so that whichever is its district under any three-district list
+ * is in, gx_rules_district), city ('t', the first four digits of the county)
+ * and province ('v', the first two). */
 void gx_terms_offer_sig(const gx_keys *k, const gx_firm *of, gx_sig *sg)
 {
     memset(sg, 0, sizeof *sg);
@@ -112,9 +114,10 @@ void gx_terms_offer_sig(const gx_keys *k, const gx_firm *of, gx_sig *sg)
             gx_sig_add(sg, 'c', of->certs[i].scheme, strlen(of->certs[i].scheme));
     if (!of)
         return;
-    const char *dist = gx_firm_district(of);
-    gx_sig_add(sg, 'd', dist, strlen(dist));
+    if (of->zone && of->zone[0])
+        gx_sig_add(sg, 'd', of->zone, strlen(of->zone));
     size_t cl = strlen(of->county);
+    gx_sig_add(sg, 'd', of->county, cl);
     if (cl >= 4)
         gx_sig_add(sg, 't', of->county, 4);
     if (cl >= 2)
@@ -125,14 +128,14 @@ void gx_terms_offer_sig(const gx_keys *k, const gx_firm *of, gx_sig *sg)
  * keys are the terms themselves (an offer covers a process or material
  * exactly when the term is one of its keys) and, for IPC, the family key
  * again; the required schemes; the place its scope names (gx_rules' region
- * rule, demand side). */
-void gx_terms_dmask(const gx_demand *d, const gx_firm *df, gx_dmask *m)
+ * rule, demand side, with df's district under ro). */
+void gx_terms_dmask(const gx_rules_opts *ro, const gx_demand *d, const gx_firm *df, gx_dmask *m)
 {
     memset(m, 0, sizeof *m);
     for (uint32_t i = 0; i < d->certs.n; i++)
         gx_sig_add(&m->cert, 'c', d->certs.v[i], strlen(d->certs.v[i]));
     size_t cl = df ? strlen(df->county) : 0;
-    const char *dist = df ? gx_firm_district(df) : "";
+    const char *dist = df ? gx_rules_district(ro, df) : "";
     if (d->scope == GX_SCOPE_SAME_DISTRICT && dist[0]) {
         m->region_mode = 1;
         gx_sig_add(&m->region, 'd', dist, strlen(dist));

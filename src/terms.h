@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "model.h"
+#include "rules.h"
 
 /* One index key: a tag and a prefix of a posting's term (not NUL-terminated). */
 typedef struct gx_key {
@@ -77,8 +78,10 @@ bool gx_sig_all(const gx_sig *need, const gx_sig *have); /* every key of need ma
 /* The signature of an offer with keys k and firm of (may be NULL). */
 void gx_terms_offer_sig(const gx_keys *k, const gx_firm *of, gx_sig *sg);
 
-/* The mask of demand d of firm df (may be NULL). */
-void gx_terms_dmask(const gx_demand *d, const gx_firm *df, gx_dmask *m);
+/* The mask of demand d of firm df (may be NULL), whose district is taken
+ * under ro's three districts (gx_rules_district): recompute it when they
+ * change. */
+void gx_terms_dmask(const gx_rules_opts *ro, const gx_demand *d, const gx_firm *df, gx_dmask *m);
 
 /* False when an offer of signature sig can be neither a match nor a near miss
  * of the demand of mask m: outside the family of one of its term rules, or

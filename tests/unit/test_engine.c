@@ -807,6 +807,73 @@ TEST(tech_transfer_by_kind)
     gx_engine_destroy(&e);
 }
 
+/* A tech-transfer offer may have no monthly capacity: it still matches a
+ * non-splittable technology demand, and alone covers a splittable one. */
+TEST(tech_transfer_offer_without_capacity_matches)
+{
+    gx_engine *e = mk_engine(10);
+    gx_fxv fx = {0};
+    std_firms(e);
+    gx_demand d = mk_demand(1, ANCHOR);
+    d.kind = GX_KIND_TECH_TRANSFER;
+    d.quantity = 1;
+    gx_strv_push(&d.ipc, "H01L 21/00");
+    add_d(e, d, NULL);
+    gx_demand d2 = mk_demand(2, ANCHOR);
+    d2.kind = GX_KIND_TECH_TRANSFER;
+    d2.quantity = 2;
+    d2.splittable = true;
+    gx_strv_push(&d2.ipc, "H01L");
+    add_d(e, d2, NULL);
+    gx_offer o = mk_offer(11, SME1, 10);
+    o.kinds = GX_BIT(GX_KIND_TECH_TRANSFER);
+    o.monthly_capacity = 0;
+    o.min_order = 0;
+    gx_strv_push(&o.ipc, "H01L 21/02");
+    add_o(e, o, &fx);
+    FX_IS(&fx, {GX_FX_MATCH, 1, 11, ANY}, {GX_FX_SHORTLIST_ADD, 1, 11, 1}, {GX_FX_MATCH, 2, 11, ANY},
+          {GX_FX_SHORTLIST_ADD, 2, 11, 1});
+    uint64_t ids[4];
+    size_t n;
+    double cov;
+    REQUIRE(gx_engine_proposed_set(e, 2, g_now, ids, 4, &n, &cov) == GX_OK);
+    CHECK(n == 1 && ids[0] == 11 && cov == 1.0);
+    gx_explain x;
+    REQUIRE(gx_engine_explain(e, 1, 11, g_now, &x) == GX_OK);
+    CHECK(x.n_failed == 0 && strstr(x.rules[GX_RULE_CAPACITY].detail, "not applicable to tech_transfer"));
+    gx_fxv_fini(&fx);
+    gx_engine_destroy(&e);
+}
+
+/* The region key of every demand's mask follows new three districts: a demand
+ * whose firm's park stops being a district of its own is in its county. */
+TEST(set_opts_three_districts_recomputes_demand_masks)
+{
+    static const char *const with_park[] = {"410611", "hebi.etdz", "hebi.qbpark"};
+    gx_engine_opts o;
+    gx_engine_opts_default(&o);
+    o.rules.three_districts = with_park;
+    o.rules.n_three_districts = 3;
+    gx_engine *e = NULL;
+    REQUIRE(gx_engine_new(&o, &e) == GX_OK);
+    gx_fxv fx = {0};
+    gx_firm f;
+    firm_init(&f, ANCHOR, "410611", "hebi.qbpark", 35.75, 114.30, GX_CREDIT_A, NULL);
+    REQUIRE(gx_engine_put_firm(e, &f, g_now, NULL) == GX_OK);
+    gx_firm_fini(&f);
+    put_firm(e, SME1, GX_CREDIT_B, NULL, NULL); /* Qibin, no zone */
+    gx_demand d = mk_demand(1, ANCHOR);
+    d.scope = GX_SCOPE_SAME_DISTRICT;
+    gx_strv_push(&d.certs, "IATF16949"); /* one certain failure beside */
+    add_d(e, d, NULL);
+    o.rules.three_districts = THREE; /* the park is in Qibin now */
+    REQUIRE(gx_engine_set_opts(e, &o) == GX_OK);
+    add_o(e, mk_offer(11, SME1, 10), &fx);
+    FX_IS(&fx, {GX_FX_NEAR_MISS, 1, 11, GX_RULE_CERTIFICATION});
+    gx_fxv_fini(&fx);
+    gx_engine_destroy(&e);
+}
+
 /* ---- randomized comparison against brute force */
 
 #define P_FIRMS 10
@@ -827,16 +894,20 @@ static const char *pick(const char *const *v, size_t n)
 
 static char g_fid[P_FIRMS][GX_FIRM_ID_LEN + 1];
 
+/* Firms in Qibin (no zone, one of the two zones of its own, or a Qibin park
+ * that is not: in Qibin all the same), in Qi County with or without its
+ * cluster, elsewhere in Hebi, Xinxiang and Zhengzhou. */
 static void p_firm(gx_engine *e, int i, gx_fxv *fx)
 {
-    static const char *const counties[] = {"410611", "410611", "410602", "410702", "410105"};
-    static const char *const zones[] = {NULL, "hebi.etdz", "hebi.demo", NULL};
-    static const double lat[] = {35.75, 35.70, 35.90, 35.30, 34.75},
-                        lon[] = {114.30, 114.25, 114.20, 113.93, 113.62};
-    int c = (int)rnd(5);
+    static const char *const counties[] = {"410611", "410611", "410622", "410602", "410702", "410105"};
+    static const char *const zones[] = {NULL, "hebi.etdz", "hebi.demo", "hebi.qbpark", NULL};
+    static const double lat[] = {35.75, 35.70, 35.62, 35.90, 35.30, 34.75},
+                        lon[] = {114.30, 114.25, 114.18, 114.20, 113.93, 113.62};
+    int c = (int)rnd(6);
+    const char *zone = c < 2 ? pick(zones, 5) : c == 2 && rnd(2) ? "hebi.qixian" : NULL;
     gx_firm f;
-    firm_init(&f, g_fid[i], counties[c], c < 2 ? pick(zones, 4) : NULL, lat[c] + rnd(100) / 1000.0,
-              lon[c] + rnd(100) / 1000.0, (gx_credit)rnd(5), rnd(2) ? "ISO9001" : NULL);
+    firm_init(&f, g_fid[i], counties[c], zone, lat[c] + rnd(100) / 1000.0, lon[c] + rnd(100) / 1000.0,
+              (gx_credit)rnd(5), rnd(2) ? "ISO9001" : NULL);
     f.has_location = rnd(8) != 0;
     if (gx_engine_put_firm(e, &f, g_now, fx) != GX_OK)
         abort();
@@ -849,7 +920,9 @@ static gx_demand p_demand(uint64_t id)
     static const char *const proc[] = {"casting.die", "casting", "machining.cnc", "surface.anodizing",
                                        "casting.die.aluminium", "machining.cnc.5axis"};
     static const char *const mat[] = {"magnesium", "aluminium.adc12", NULL};
-    static const char *const ipc[] = {"B22D", "B22D 17/00", "H01L 21/02", "H", "C22C"};
+    /* every IPC level: section, class, subclass, main group, subgroup */
+    static const char *const ipc[] = {"B22D", "B22D 17/00", "H01L 21/02", "H",  "C22C",
+                                      "H01",  "H01L 21/00", "B22D 17/20", "B22"};
     gx_demand d = {0};
     d.id = id;
     d.state = GX_STATE_OPEN;
@@ -865,7 +938,7 @@ static gx_demand p_demand(uint64_t id)
         gx_strv_push(&d.materials, s);
     if (d.kind == GX_KIND_TECH_TRANSFER || !rnd(10)) {
         if (rnd(3))
-            gx_strv_push(&d.ipc, pick(ipc, 5));
+            gx_strv_push(&d.ipc, pick(ipc, 9));
         d.min_trl = rnd(2) ? 0 : 1 + rnd(9);
     }
     if (!rnd(4))
@@ -893,11 +966,12 @@ static gx_offer p_offer(uint64_t id)
     o.id = id;
     o.state = GX_STATE_OPEN;
     snprintf(o.owner, sizeof o.owner, "%s", g_fid[rnd(P_FIRMS)]);
-    static const char *const ipc[] = {"B22D 17/00", "B22D 21/04", "H01L 21/02", "H05K 3/34", "C22C 23/02"};
+    static const char *const ipc[] = {"B22D 17/00", "B22D 21/04",  "H01L 21/02", "H05K 3/34", "C22C 23/02",
+                                      "B22D 17/20", "H01L 21/027", "H01",        "H01L 23/00"};
     o.kinds = GX_BIT(1 + rnd(4)) | (rnd(2) ? GX_BIT(1 + rnd(4)) : 0);
     gx_strv_push(&o.industries, pick(ind, 4));
     for (int i = 0, n = (int)rnd(3); i < n; i++)
-        gx_strv_push(&o.ipc, pick(ipc, 5));
+        gx_strv_push(&o.ipc, pick(ipc, 9));
     o.trl = rnd(10);
     for (int i = 0, n = 1 + (int)rnd(3); i < n; i++)
         gx_strv_push(&o.processes, pick(proc, 5));
@@ -905,6 +979,10 @@ static gx_offer p_offer(uint64_t id)
         gx_strv_push(&o.materials, pick(mat, 3));
     o.monthly_capacity = 100 + rnd(30) * 100;
     o.min_order = rnd(4) * 500;
+    if (o.kinds == GX_BIT(GX_KIND_TECH_TRANSFER) && rnd(2)) { /* a licensor: no capacity, a big minimum */
+        o.monthly_capacity = 0;
+        o.min_order = rnd(2) ? 0 : 10000;
+    }
     o.lead_time_days = 5 + rnd(80);
     if ((o.has_price = rnd(2))) {
         o.price_min = rnd(15);
@@ -919,6 +997,29 @@ static bool g_dopen[P_MAXID], g_oopen[P_MAXID];
 static bool g_mmodel[P_MAXID][P_MAXID]; /* MATCH/UNMATCH replayed */
 static bool g_smodel[P_MAXID][P_MAXID]; /* SHORTLIST_ADD/REMOVE replayed */
 static uint8_t g_near_before[P_MAXID][P_MAXID];
+
+/* Eligible pairs seen of the cases the workload must exercise: a licensor
+ * without capacity, a firm in a park outside the three districts under a
+ * district scope, an IPC main group covered by a subgroup below it. */
+static unsigned long g_seen_licensor, g_seen_park, g_seen_main_group;
+
+static bool in_park(const gx_firm *f)
+{
+    return f->zone && (strcmp(f->zone, "hebi.qbpark") == 0 || strcmp(f->zone, "hebi.qixian") == 0);
+}
+
+static void count_cases(const gx_demand *d, const gx_firm *df, const gx_offer *o, const gx_firm *of)
+{
+    g_seen_licensor += d->kind == GX_KIND_TECH_TRANSFER && !d->splittable && o->monthly_capacity == 0;
+    bool district_scope = d->scope == GX_SCOPE_SAME_DISTRICT || d->scope == GX_SCOPE_THREE_DISTRICTS ||
+                          o->service_scope == GX_SCOPE_SAME_DISTRICT ||
+                          o->service_scope == GX_SCOPE_THREE_DISTRICTS;
+    g_seen_park += district_scope && (in_park(df) || in_park(of));
+    for (uint32_t i = 0; i < d->ipc.n; i++)
+        for (uint32_t j = 0; j < o->ipc.n; j++)
+            g_seen_main_group += strstr(d->ipc.v[i], "/00") && strcmp(d->ipc.v[i], o->ipc.v[j]) != 0 &&
+                                 gx_rules_ipc_covers(o->ipc.v[j], d->ipc.v[i]);
+}
 
 static int cmp_match(const void *a, const void *b)
 {
@@ -1013,10 +1114,12 @@ static bool consistent(const gx_engine *e, const gx_rules_opts *ro, unsigned k, 
             gx_rules_evaluate(ro, d, df, o, of, g_now, false, &x);
             bool is_near = x.n_failed == 1 && x.failed != GX_RULE_KIND && x.failed != GX_RULE_VALIDITY &&
                            gx_rules_near_relevant(d, o, x.failed);
-            if (x.n_failed == 0)
+            if (x.n_failed == 0) {
                 want[nw++] = (gx_match){.offer_id = oid, .score = x.score};
-            else if (is_near)
+                count_cases(d, df, o, of);
+            } else if (is_near) {
                 near[oid] = (uint8_t)x.failed;
+            }
             /* the fast path agrees with the full evaluation */
             double cs;
             gx_rule cr;
@@ -1194,6 +1297,10 @@ TEST(property_matches_equal_brute_force)
     }
     CHECK(total_matches > 20 * seeds); /* the random world does produce matches */
     CHECK(total_near > 20 * seeds);
+    printf("     eligible pairs seen: licensor without capacity %lu, firm in another park %lu, IPC main "
+           "group %lu\n",
+           g_seen_licensor, g_seen_park, g_seen_main_group);
+    CHECK(g_seen_licensor > 0 && g_seen_park > 0 && g_seen_main_group > 0);
 }
 
 /* ---- a failing allocator: the Nth allocation from now fails, once */
@@ -1668,6 +1775,8 @@ int main(void)
     RUN(add_errors_take_ownership);
     RUN(set_opts_reranks_lazily);
     RUN(tech_transfer_by_kind);
+    RUN(tech_transfer_offer_without_capacity_matches);
+    RUN(set_opts_three_districts_recomputes_demand_masks);
     RUN(property_matches_equal_brute_force);
     RUN(restore_is_the_live_engine);
     RUN(restore_refuses_impossible_lists);

@@ -219,7 +219,7 @@ TEST(rule_material)
 static void make_tech(fixture *f)
 {
     f->d.kind = GX_KIND_TECH_TRANSFER;
-    strv_set(&f->d.ipc, "H01L 21", NULL);
+    strv_set(&f->d.ipc, "H01L 21/00", NULL); /* a main group */
     f->d.min_trl = 6;
     f->d.modes = GX_BIT(GX_MODE_LICENCE);
     f->o.kinds |= GX_BIT(GX_KIND_TECH_TRANSFER);
@@ -236,7 +236,8 @@ TEST(rule_technology)
     make_tech(&f);
     eval(&f, &x);
     CHECK_EQ_INT(x.n_failed, 0);
-    CHECK(has(x.rules[GX_RULE_TECHNOLOGY].detail, "IPC H01L 21 covered; TRL 7 >= 6; mode licence offered"));
+    CHECK(
+        has(x.rules[GX_RULE_TECHNOLOGY].detail, "IPC H01L 21/00 covered; TRL 7 >= 6; mode licence offered"));
 
     f.o.trl = 5;
     eval(&f, &x);
@@ -264,6 +265,247 @@ TEST(rule_technology)
     f.d.modes = 0; /* any mode */
     eval(&f, &x);
     CHECK(x.rules[GX_RULE_TECHNOLOGY].pass);
+    teardown(&f);
+}
+
+/* The IPC hierarchy: a required code is covered by an offered code equal to
+ * or below it (regression: "H01L 21/00" did not cover "H01L 21/02"). */
+TEST(ipc_covers_along_the_hierarchy)
+{
+    static const struct {
+        const char *have, *want;
+        bool covers;
+    } cases[] = {
+        {"H01L 21/02", "H", true},
+        {"H01L 21/02", "H01", true},
+        {"H01L 21/02", "H01L", true},
+        {"H01L 21/02", "H01L 21/00", true},  /* a main group covers its subgroups */
+        {"H01L 21/027", "H01L 21/00", true}, /* at any depth */
+        {"H01L 21/00", "H01L 21/00", true},
+        {"H01L 21/02", "H01L 21/02", true},
+        {"H01", "H01", true},
+        {"H01", "H", true},
+        {"H01L 21/027", "H01L 21/02", false}, /* subgroup under subgroup: by indentation, not number */
+        {"H01L 21/00", "H01L 21/02", false},  /* a main group is above its subgroups */
+        {"H01L", "H01L 21/00", false},
+        {"H01", "H01L", false},
+        {"H01L 210/02", "H01L 21/00", false},
+        {"H01L 2/02", "H01L 21/00", false},
+        {"H01L 21/02", "H01L 2", false}, /* not a symbol */
+        {"H01M 21/02", "H01L", false},
+        {"H02J 7/00", "H01", false},
+        {"G06N 3/08", "H", false},
+        {NULL, "H", false},
+        {"H01L", "", false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        bool got = gx_rules_ipc_covers(cases[i].have, cases[i].want);
+        if (got != cases[i].covers)
+            fprintf(stderr, "  \"%s\" covers \"%s\": %d\n", cases[i].have ? cases[i].have : "(null)",
+                    cases[i].want, got);
+        CHECK(got == cases[i].covers);
+    }
+}
+
+TEST(rule_technology_at_every_ipc_level)
+{
+    fixture f;
+    setup(&f);
+    gx_explain x;
+    make_tech(&f);
+    static const char *const wants[] = {"H", "H01", "H01L", "H01L 21/00", "H01L 21/02"};
+    for (size_t i = 0; i < 5; i++) {
+        strv_set(&f.d.ipc, wants[i], NULL);
+        eval(&f, &x);
+        CHECK_EQ_INT(x.n_failed, 0);
+    }
+    strv_set(&f.o.ipc, "H01L 21/027", NULL);
+    strv_set(&f.d.ipc, "H01L 21/00", "H01L 21/02");
+    eval(&f, &x);
+    ONLY_FAILS(x, GX_RULE_TECHNOLOGY);
+    CHECK(has(x.rules[GX_RULE_TECHNOLOGY].detail, "missing IPC H01L 21/02 (offers H01L 21/027)"));
+    /* a near miss: the offer works in the subclass of what is wanted */
+    CHECK(gx_rules_near_relevant(&f.d, &f.o, GX_RULE_TECHNOLOGY));
+    strv_set(&f.o.ipc, "H05K 3/34", NULL); /* same section, another subclass: not related */
+    CHECK(!gx_rules_near_relevant(&f.d, &f.o, GX_RULE_TECHNOLOGY));
+    strv_set(&f.d.ipc, "H01", NULL); /* a whole class: its family is the class */
+    CHECK(!gx_rules_near_relevant(&f.d, &f.o, GX_RULE_TECHNOLOGY));
+    strv_set(&f.o.ipc, "H01M 10/05", NULL);
+    eval(&f, &x);
+    CHECK_EQ_INT(x.n_failed, 0);
+    CHECK_EQ_INT(gx_rules_family_len(GX_RULE_TECHNOLOGY, "H01L 21/00"), 4);
+    CHECK_EQ_INT(gx_rules_family_len(GX_RULE_TECHNOLOGY, "H01"), 3);
+    CHECK_EQ_INT(gx_rules_family_len(GX_RULE_TECHNOLOGY, "H"), 1);
+    teardown(&f);
+}
+
+/* Which rules apply to which kind (regression: a tech-transfer offer, which
+ * may give monthly capacity 0, failed the capacity rule of every
+ * non-splittable technology demand and could never match). */
+TEST(tech_transfer_offer_without_capacity_matches)
+{
+    fixture f;
+    setup(&f);
+    gx_explain x;
+    make_tech(&f);
+    f.o.kinds = GX_BIT(GX_KIND_TECH_TRANSFER) | GX_BIT(GX_KIND_PARTS_SUPPLY);
+    f.o.monthly_capacity = 0;
+    f.o.min_order = 1000; /* its parts business's minimum, in pieces */
+    f.d.quantity = 1;     /* one licence */
+    free(f.d.unit);
+    f.d.unit = strdup("licence");
+    f.d.splittable = false;
+    eval(&f, &x);
+    CHECK_EQ_INT(x.n_failed, 0);
+    CHECK(x.rules[GX_RULE_CAPACITY].pass && x.rules[GX_RULE_MIN_ORDER].pass);
+    CHECK(has(x.rules[GX_RULE_CAPACITY].detail, "not applicable to tech_transfer"));
+    CHECK(has(x.rules[GX_RULE_MIN_ORDER].detail, "not applicable to tech_transfer"));
+    CHECK(x.terms[GX_TERM_CAPACITY] == 1.0); /* nothing to measure, as for an empty requirement */
+    CHECK(x.capacity_until_needed == 0);
+    char h[160];
+    CHECK_STR(gx_rules_hint(&x, GX_RULE_CAPACITY, h, sizeof h), "capacity: no change needed");
+    double sc;
+    gx_rule r;
+    CHECK(gx_rules_classify(&f.opts, &f.d, &f.anchor, &f.o, &f.sme, f.now, 0, &sc, &r) == GX_PAIR_MATCH);
+    CHECK(sc == x.score);
+    /* every other rule still applies: lead time and price */
+    f.o.lead_time_days = 101;
+    eval(&f, &x);
+    ONLY_FAILS(x, GX_RULE_LEAD_TIME);
+    f.o.lead_time_days = 20;
+    f.o.price_min = 20;
+    eval(&f, &x);
+    ONLY_FAILS(x, GX_RULE_PRICE);
+    f.o.price_min = 11;
+    /* service outsourcing is measured like production: capacity applies */
+    f.d.kind = GX_KIND_SERVICE_OUTSOURCING;
+    f.o.kinds = GX_BIT(GX_KIND_SERVICE_OUTSOURCING);
+    strv_set(&f.d.ipc, NULL, NULL);
+    f.d.min_trl = 0;
+    f.d.modes = 0;
+    f.o.min_order = 0;
+    eval(&f, &x);
+    ONLY_FAILS(x, GX_RULE_CAPACITY);
+    CHECK(x.terms[GX_TERM_CAPACITY] == 0);
+    for (int k = GX_KIND_PARTS_SUPPLY; k < GX_KIND__COUNT; k++)
+        for (int rr = GX_RULE_KIND; rr < GX_RULE__COUNT; rr++)
+            CHECK(gx_rules_applies((gx_kind)k, (gx_rule)rr) ==
+                  !(k == GX_KIND_TECH_TRANSFER && (rr == GX_RULE_MIN_ORDER || rr == GX_RULE_CAPACITY)));
+    teardown(&f);
+}
+
+/* The number printed before "km" in a distance detail or hint. */
+static double km_of(const char *s)
+{
+    return strtod(s, NULL);
+}
+
+/* A compared figure is printed with enough digits to show the comparison
+ * (regression: "10.0 km exceeds the demand's 10 km limit"). */
+TEST(distance_prints_enough_digits)
+{
+    fixture f;
+    setup(&f);
+    gx_explain x;
+    char h[160];
+    f.d.scope = GX_SCOPE_SAME_PROVINCE;
+    const double per_km = 180 / (M_PI * 6371.0088); /* degrees of latitude per km */
+    f.sme.lat = f.anchor.lat + 10.04 * per_km;
+    f.sme.lon = f.anchor.lon;
+    f.d.max_distance_km = 10;
+    eval(&f, &x);
+    ONLY_FAILS(x, GX_RULE_DISTANCE);
+    CHECK(has(x.rules[GX_RULE_DISTANCE].detail, "10.04 km; limit 10 km"));
+    CHECK_STR(gx_rules_hint(&x, GX_RULE_DISTANCE, h, sizeof h), "10.04 km exceeds the demand's 10 km limit");
+    f.sme.lat = f.anchor.lat + 9.96 * per_km; /* within: never printed as 10.0 */
+    eval(&f, &x);
+    CHECK(x.rules[GX_RULE_DISTANCE].pass);
+    CHECK(has(x.rules[GX_RULE_DISTANCE].detail, "9.96 km; limit 10 km"));
+    /* a hair over, against a limit with three decimals, and the offer's radius */
+    static const double excess[] = {1e-6, 3e-4, 0.02, -0.02, -3e-4, 0};
+    static const double limits[] = {10, 12.345, 7.5};
+    for (size_t li = 0; li < 3; li++)
+        for (size_t i = 0; i < sizeof excess / sizeof excess[0]; i++) {
+            f.d.max_distance_km = limits[li];
+            f.o.service_radius_km = limits[li] + 1;
+            f.sme.lat = f.anchor.lat + (limits[li] + excess[i]) * per_km;
+            eval(&f, &x);
+            const char *dt = x.rules[GX_RULE_DISTANCE].detail;
+            const char *lt = strstr(dt, "; limit ");
+            REQUIRE(lt);
+            double shown = km_of(dt), lim = km_of(lt + 8);
+            CHECK(lim == limits[li]); /* the limit as given */
+            bool fails = x.distance_km > limits[li];
+            CHECK(x.rules[GX_RULE_DISTANCE].pass == !fails);
+            if ((shown > lim) != fails || (shown < lim) != (x.distance_km < limits[li]))
+                fprintf(stderr, "  %.17g km against %g reads \"%s\"\n", x.distance_km, limits[li], dt);
+            CHECK((shown > lim) == fails);
+            CHECK((shown < lim) == (x.distance_km < limits[li]));
+            if (fails) {
+                gx_rules_hint(&x, GX_RULE_DISTANCE, h, sizeof h);
+                CHECK(km_of(h) > limits[li]);
+            }
+        }
+    teardown(&f);
+}
+
+TEST(capacity_and_min_order_print_enough_digits)
+{
+    fixture f;
+    setup(&f);
+    gx_explain x;
+    f.o.monthly_capacity = 1499.9997; /* 4999.999 in 100 days, for 5000 */
+    eval(&f, &x);
+    ONLY_FAILS(x, GX_RULE_CAPACITY);
+    CHECK(has(x.rules[GX_RULE_CAPACITY].detail, "capacity 4999.999 pcs by 2027-03-05 (1499.9997 pcs/month"));
+    f.o.monthly_capacity = 3000;
+    f.o.min_order = 5000.004;
+    eval(&f, &x);
+    ONLY_FAILS(x, GX_RULE_MIN_ORDER);
+    CHECK(has(x.rules[GX_RULE_MIN_ORDER].detail, "min order 5000.004 pcs; quantity 5000 pcs"));
+    f.o.min_order = 12.5; /* figures that print exactly keep their usual form */
+    eval(&f, &x);
+    CHECK(has(x.rules[GX_RULE_MIN_ORDER].detail, "min order 12.50 pcs"));
+    teardown(&f);
+}
+
+/* A firm's district is its zone only when that zone is one of the three
+ * districts; in any other park it is its county (regression: a Qibin firm in
+ * a Qibin park outside the two named zones was outside the three districts). */
+TEST(rule_region_firm_in_another_park_is_in_its_county)
+{
+    fixture f;
+    setup(&f);
+    gx_explain x;
+    f.d.max_distance_km = 0;
+    set_firm(&f.sme, "91410611SME0000002", "410611", "hebi.qbpark", 35.76, 114.31, GX_CREDIT_B);
+    add_cert(&f.sme, "ISO9001", f.today + 365);
+    CHECK_STR(gx_rules_district(&f.opts, &f.sme), "410611");
+    CHECK_STR(gx_rules_district(&f.opts, &f.anchor), "hebi.etdz");
+    eval(&f, &x);
+    CHECK_EQ_INT(x.n_failed, 0);
+    CHECK(has(x.rules[GX_RULE_REGION].detail, "demand scope three_districts: offer firm in 410611;"));
+    /* same district: with a zoneless Qibin firm yes, with the ETDZ anchor no */
+    f.o.service_scope = GX_SCOPE_SAME_DISTRICT;
+    eval(&f, &x);
+    ONLY_FAILS(x, GX_RULE_REGION);
+    CHECK(has(x.rules[GX_RULE_REGION].detail, "demand firm in hebi.etdz vs 410611 (outside)"));
+    set_firm(&f.anchor, "91410600ANCHOR0001", "410611", NULL, 35.7480, 114.2970, GX_CREDIT_A);
+    eval(&f, &x);
+    CHECK_EQ_INT(x.n_failed, 0);
+    CHECK(has(x.rules[GX_RULE_REGION].detail,
+              "offer service scope same_district: demand firm in 410611 vs 410611"));
+    /* Qi County: a firm in the county's industrial cluster is in Qi County */
+    set_firm(&f.anchor, "91410600ANCHOR0001", "410622", NULL, 35.61, 114.20, GX_CREDIT_A);
+    set_firm(&f.sme, "91410611SME0000002", "410622", "hebi.qixian", 35.62, 114.18, GX_CREDIT_B);
+    add_cert(&f.sme, "ISO9001", f.today + 365);
+    f.d.scope = GX_SCOPE_SAME_DISTRICT;
+    eval(&f, &x);
+    CHECK_EQ_INT(x.n_failed, 0);
+    CHECK(has(x.rules[GX_RULE_REGION].detail, "demand scope same_district: offer firm in 410622 vs 410622"));
+    f.d.scope = GX_SCOPE_THREE_DISTRICTS; /* and not in the three districts */
+    eval(&f, &x);
+    ONLY_FAILS(x, GX_RULE_REGION);
     teardown(&f);
 }
 
@@ -786,6 +1028,12 @@ int main(void)
     RUN(rule_process);
     RUN(rule_material);
     RUN(rule_technology);
+    RUN(ipc_covers_along_the_hierarchy);
+    RUN(rule_technology_at_every_ipc_level);
+    RUN(tech_transfer_offer_without_capacity_matches);
+    RUN(distance_prints_enough_digits);
+    RUN(capacity_and_min_order_print_enough_digits);
+    RUN(rule_region_firm_in_another_park_is_in_its_county);
     RUN(rule_certification);
     RUN(expired_certificate_does_not_count);
     RUN(rule_lead_time);
