@@ -1,13 +1,45 @@
 """Two-sided continuous matching against a real gongxud: shortlists with
 explanations, near misses naming the missing rule, updates, withdrawals,
-subscriptions, the monitor stream."""
+subscriptions, the monitor stream; which rules apply to a tech transfer, IPC
+codes of every level, distances printed to the digit that decides, and what
+a district is."""
+import math
+import os
 import time
 import unittest
 
 import zmq
 
-from gxharness import (ANCHOR, SME_CERT, SME_FAR, SME_PLAIN, Broker, Client, body_of, firm, main, mg_demand,
-                       mg_offer, pb, seed_walkthrough_firms)
+from gxharness import (ANCHOR, SME_CERT, SME_FAR, SME_PLAIN, Broker, Client, Refused, body_of, firm, main,
+                       mg_demand, mg_offer, pb, seed_walkthrough_firms, uscc)
+
+SME_NORTH = uscc("91410611MA49QBNT7")  # die caster 10.04 km north of the anchor
+SME_PARK = uscc("91410611MA48QBPK6")  # die caster in a Qibin park that is not one of the two zones
+ANCHOR_QX = uscc("91410622MA47QXAN4")  # anchor in Qi County, no zone
+SME_QX = uscc("91410622MA47QXMG5")  # die caster in the Qi County industrial cluster
+KM_PER_DEGREE = math.pi * 6371.0088 / 180  # of latitude, on the broker's sphere
+
+
+def tech_demand(**over):
+    d = mg_demand(kind=pb.TECH_TRANSFER, processes=[], materials=[], certifications=[], quantity=1,
+                  unit="licence", ipc=["H01L"], min_trl=5, modes=[pb.LICENCE],
+                  title="Wafer cleaning know-how", summary="a licence for wafer cleaning")
+    for k, v in over.items():
+        setattr(d, k, v) if not isinstance(v, list) else (d.ClearField(k), getattr(d, k).extend(v))
+    return d
+
+
+def tech_offer(**over):
+    o = mg_offer(kinds=[pb.TECH_TRANSFER], processes=[], materials=[], monthly_capacity=0, min_order=0,
+                 lead_time_days=30, ipc=["H01L 21/02"], trl=7, modes=[pb.LICENCE],
+                 title="Wafer cleaning process, licensed")
+    for k, v in over.items():
+        setattr(o, k, v) if not isinstance(v, list) else (o.ClearField(k), getattr(o, k).extend(v))
+    return o
+
+
+def rules_of(expl):
+    return {pb.Rule.Name(r.rule): r for r in expl.rules}
 
 
 class Matching(unittest.TestCase):
@@ -131,6 +163,54 @@ class Matching(unittest.TestCase):
                if body_of(n) == "opportunity" and n.opportunity.subscription_id == ref.id]
         self.assertEqual(sorted(got), sorted([d1, d2]))
 
+    def test_tech_transfer_offer_without_capacity_is_shortlisted(self):
+        """A licence has no monthly capacity and no minimum order: a tech-transfer offer
+        giving neither matches a technology demand that is not splittable."""
+        o = self.cert.call(post_offer=pb.PostOffer(offer=tech_offer())).posting.id
+        d = self.anchor.call(post_demand=pb.PostDemand(demand=tech_demand())).posting
+        self.assertEqual(d.candidates, 1)
+        sl = self.anchor.call(get_shortlist=pb.GetShortlist(demand_id=d.id)).shortlist
+        self.assertEqual([c.offer_id for c in sl.candidates], [o])
+        rules = rules_of(sl.candidates[0].explanation)
+        for name in ("RULE_CAPACITY", "RULE_MIN_ORDER"):
+            self.assertTrue(getattr(rules[name], "pass"))
+            self.assertIn("not applicable to tech_transfer", rules[name].detail)
+        self.assertFalse([n for n in self.cert.drain() if body_of(n) == "near_miss"])
+
+    def test_ipc_codes_of_every_level_are_accepted_and_covered_along_the_hierarchy(self):
+        """A demand may ask for a class and a main group; the offer's subgroup below both
+        covers them. A subgroup is not covered by another subgroup."""
+        d = self.anchor.call(post_demand=pb.PostDemand(demand=tech_demand(ipc=["h01", "H01L 21"]))).posting.id
+        view = self.anchor.call(get_posting=pb.GetPosting(posting_id=d)).view
+        self.assertEqual(list(view.demand.ipc), ["H01", "H01L 21/00"])
+        o = self.cert.call(post_offer=pb.PostOffer(offer=tech_offer(ipc=["H01L 21/02"]))).posting.id
+        sl = self.anchor.call(get_shortlist=pb.GetShortlist(demand_id=d)).shortlist
+        self.assertEqual([c.offer_id for c in sl.candidates], [o])
+        self.assertIn("IPC H01, H01L 21/00 covered", rules_of(sl.candidates[0].explanation)["RULE_TECHNOLOGY"].detail)
+        d2 = self.anchor.call(post_demand=pb.PostDemand(demand=tech_demand(ipc=["H01L 21/027"]))).posting.id
+        self.assertEqual(self.anchor.call(get_shortlist=pb.GetShortlist(demand_id=d2)).shortlist.eligible, 0)
+        with self.assertRaises(Refused) as refused:
+            self.anchor.call(post_demand=pb.PostDemand(demand=tech_demand(ipc=["H01L 21/2"])))
+        self.assertEqual(refused.exception.code, pb.ERR_INVALID_FIELD)
+        self.assertIn("main group (H01L 21/00)", refused.exception.error.message)
+
+    def test_a_distance_just_over_the_limit_reads_over_it(self):
+        """10.04 km against a 10 km limit is told as 10.04 km, not 10.0 km."""
+        self.op.call(register_firm=pb.RegisterFirm(firm=firm(
+            SME_NORTH, "Qibin North Die Casting", "410611", "", pb.CREDIT_B, [("IATF16949", "2028-06-30")],
+            35.73 + 10.04 / KM_PER_DEGREE, 114.35)))
+        north = self.broker.client(SME_NORTH)
+        north.resume(from_last_ack=True)
+        self.anchor.call(post_demand=pb.PostDemand(demand=mg_demand(max_distance_km=10)))
+        north.drain()
+        north.call(post_offer=pb.PostOffer(offer=mg_offer()))
+        near = [n.near_miss for n in north.drain() if body_of(n) == "near_miss"]
+        self.assertEqual(len(near), 1)
+        self.assertEqual(near[0].rule, pb.RULE_DISTANCE)
+        self.assertEqual(near[0].hint, "10.04 km exceeds the demand's 10 km limit")
+        self.assertIn("10.04 km; limit 10 km", rules_of(near[0].explanation)["RULE_DISTANCE"].detail)
+        north.close()
+
     def monitor(self, keypair):
         sub = zmq.Context.instance().socket(zmq.SUB)
         sub.setsockopt(zmq.SUBSCRIBE, b"")
@@ -169,6 +249,62 @@ class Matching(unittest.TestCase):
         sub.close()
         self.assertIn(b"match", topics)
         self.assertIn(b"offer", topics)
+
+
+class Districts(unittest.TestCase):
+    """A firm's district is the development or demonstration zone when it is in one, else
+    its county, whatever other park it is in. The broker runs a vocabulary that adds a
+    Qibin park outside the two zones."""
+
+    def setUp(self):
+        self.broker = Broker()
+        vocab = os.path.join(self.broker.tmp, "vocabulary.tsv")
+        with open(os.path.join(os.environ["GX_SOURCE_DIR"], "src", "data", "vocabulary.tsv"), encoding="utf-8") as f:
+            text = f.read()
+        with open(vocab, "w", encoding="utf-8") as f:
+            f.write(text + "zone\thebi.qbpark\t淇滨测试园区\tQibin Test Park\tQTP\t410611\n")
+        self.broker.extra_args += ["-o", "vocabulary=" + vocab]
+        self.broker.start()
+        self.op = self.broker.client(operator=True)
+        seed_walkthrough_firms(self.op)
+        self.clients = []
+
+    def tearDown(self):
+        for c in [self.op] + self.clients:
+            c.close()
+        self.broker.stop()
+        self.broker.cleanup()
+
+    def join(self, fid, name, county, zone, lat, lon):
+        self.op.call(register_firm=pb.RegisterFirm(firm=firm(
+            fid, name, county, zone, pb.CREDIT_B, [("IATF16949", "2028-06-30")], lat, lon)))
+        c = self.broker.client(fid)
+        self.clients.append(c)
+        return c
+
+    def test_a_qibin_firm_in_another_park_is_in_the_three_districts(self):
+        park = self.join(SME_PARK, "Qibin Park Die Casting", "410611", "hebi.qbpark", 35.76, 114.31)
+        o = park.call(post_offer=pb.PostOffer(offer=mg_offer())).posting.id
+        anchor = self.broker.client(ANCHOR)
+        self.clients.append(anchor)
+        d = anchor.call(post_demand=pb.PostDemand(demand=mg_demand(scope=pb.THREE_DISTRICTS))).posting.id
+        sl = anchor.call(get_shortlist=pb.GetShortlist(demand_id=d)).shortlist
+        self.assertEqual([c.offer_id for c in sl.candidates], [o])
+        self.assertIn("demand scope three_districts: offer firm in 410611",
+                      rules_of(sl.candidates[0].explanation)["RULE_REGION"].detail)
+
+    def test_a_firm_in_the_qi_county_cluster_is_in_qi_county(self):
+        anchor = self.join(ANCHOR_QX, "Qi County Auto Parts", "410622", "", 35.61, 114.20)
+        sme = self.join(SME_QX, "Qi County Cluster Die Casting", "410622", "hebi.qixian", 35.62, 114.18)
+        o = sme.call(post_offer=pb.PostOffer(offer=mg_offer())).posting.id
+        d = anchor.call(post_demand=pb.PostDemand(demand=mg_demand(scope=pb.SAME_DISTRICT))).posting.id
+        sl = anchor.call(get_shortlist=pb.GetShortlist(demand_id=d)).shortlist
+        self.assertEqual([c.offer_id for c in sl.candidates], [o])
+        self.assertIn("demand scope same_district: offer firm in 410622 vs 410622",
+                      rules_of(sl.candidates[0].explanation)["RULE_REGION"].detail)
+        # and Qi County is not one of the three districts
+        d3 = anchor.call(post_demand=pb.PostDemand(demand=mg_demand(scope=pb.THREE_DISTRICTS))).posting.id
+        self.assertEqual(anchor.call(get_shortlist=pb.GetShortlist(demand_id=d3)).shortlist.eligible, 0)
 
 
 if __name__ == "__main__":
