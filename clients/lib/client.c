@@ -14,16 +14,28 @@
  *
  * With CURVE the broker checks our key in the handshake (ZAP) and refuses an
  * unknown one by closing the connection, so a refusal looks like silence. The
- * monitor also reports failed handshakes; when one was seen the timeout message
- * names its cause (key refused, mechanism mismatch), else it gives the hint. */
+ * monitor also reports connection attempts and failed handshakes, and the
+ * timeout message names the cause from them (s_no_reply): no connection at all,
+ * a peer that never completed the ZeroMQ greeting, a key refused, a broker
+ * that hung up during the CURVE handshake. Where the monitor cannot tell a peer
+ * that is not ZeroMQ from a broker that refuses our server key (both hang up),
+ * a short plain TCP look at the peer's first bytes does (s_probe_zmtp).
+ *
+ * The reply to Hello carries the broker's limits; a request over its
+ * max_frame_bytes would only get the connection dropped, so it is refused
+ * before sending. */
 #include <gongxu/client.h>
 
 #include <errno.h>
+#include <netdb.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <gongxu/keyfile.h>
 #include <zmq.h>
@@ -40,7 +52,8 @@
 #define GX_CLIENT_HANDSHAKE_EVENTS                                                                           \
     (ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |                                  \
      ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
-#define GX_CLIENT_CURVE_HINT "is the server key right and is this key registered?"
+#define GX_CLIENT_PROBE_MS 500 /* s_probe_zmtp: connecting, then waiting for the peer's greeting */
+#define GX_CLIENT_ZAP_TRY_AGAIN 300u /* ZAP status: temporary refusal (the broker's handshake rate) */
 
 struct gx_client {
     void *ctx;                /* our own ZeroMQ context */
@@ -52,8 +65,13 @@ struct gx_client {
     bool as_operator;         /* sent in every Hello */
     bool curve;               /* the socket is a CURVE client */
     bool hs_ok;               /* the current connection finished its handshake */
+    bool hs_ever;             /* some connection finished its handshake */
     uint16_t hs_event;        /* last failed handshake (ZMQ_EVENT_HANDSHAKE_FAILED_*), 0 after a success */
     uint32_t hs_value;        /* its value: a ZMQ_PROTOCOL_ERROR_* or a ZAP status code */
+    unsigned disconnects;     /* ZMQ_EVENT_DISCONNECTED seen so far */
+    unsigned sent_disconnects; /* disconnects when the last request was sent */
+    size_t sent_len;          /* packed size of the last request sent */
+    gx_client_limits limits;  /* what the broker said in its last Hello or Ping reply */
     int timeout_ms;           /* default reply timeout */
     uint64_t next_request_id; /* the next request's id; starts at 1 */
     unsigned connects;        /* ZMQ_EVENT_CONNECTED seen so far */
@@ -195,8 +213,10 @@ static void s_drain_monitor(gx_client *c)
             c->hs_ok = false;
             if (++c->connects > 1)
                 c->rebind = true;
+        } else if (event == ZMQ_EVENT_DISCONNECTED) {
+            c->disconnects++;
         } else if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
-            c->hs_ok = true;
+            c->hs_ok = c->hs_ever = true;
             c->hs_event = 0;
         } else if (event & GX_CLIENT_HANDSHAKE_EVENTS) {
             c->hs_event = event;
@@ -205,11 +225,49 @@ static void s_drain_monitor(gx_client *c)
     }
 }
 
-/* Packs env and sends it as one frame, waiting for room until deadline. */
+size_t gx_client_max_request(const gx_client *c)
+{
+    if (!c || !c->limits.max_frame_bytes)
+        return 0;
+    size_t max = c->limits.max_frame_bytes, overhead = c->curve ? GX_CLIENT_CURVE_OVERHEAD : 0;
+    return max > overhead ? max - overhead : 0;
+}
+
+void gx_client_limits_get(const gx_client *c, gx_client_limits *out)
+{
+    memset(out, 0, sizeof *out);
+    if (c)
+        *out = c->limits;
+}
+
+/* Keeps the limits a Ping (the reply to Hello or Ping) carries. */
+static void s_keep_limits(gx_client *c, const Gongxu__V1__Ping *p)
+{
+    memset(&c->limits, 0, sizeof c->limits);
+    if (!p)
+        return;
+    snprintf(c->limits.version, sizeof c->limits.version, "%s", p->version ? p->version : "");
+    c->limits.max_frame_bytes = p->max_frame_bytes;
+    c->limits.max_string_bytes = p->max_string_bytes;
+    c->limits.max_text_bytes = p->max_text_bytes;
+    c->limits.max_repeated = p->max_repeated;
+}
+
+/* Packs env and sends it as one frame, waiting for room until deadline. A
+ * frame over the broker's max_frame_bytes is not sent: the broker would drop
+ * the connection for it without a reply. */
 static gx_client_rc s_send(gx_client *c, const Gongxu__V1__Envelope *env, int64_t deadline)
 {
     gx_client_rc rc = GX_CLIENT_OK;
-    size_t len = gongxu__v1__envelope__get_packed_size(env);
+    size_t len = gongxu__v1__envelope__get_packed_size(env), max = gx_client_max_request(c);
+    if (max && len > max)
+        return s_fail(c, GX_CLIENT_TOO_LARGE,
+                      "the request is %zu bytes, more than the broker at %.160s reads in one message: %zu bytes "
+                      "(its max_frame_bytes, %u%s); nothing was sent",
+                      len, c->endpoint, max, (unsigned)c->limits.max_frame_bytes,
+                      c->curve ? ", less 33 for CURVE" : "");
+    c->sent_len = len;
+    c->sent_disconnects = c->disconnects;
     uint8_t *buf = malloc(len ? len : 1);
     if (!buf)
         return s_fail(c, GX_CLIENT_ERROR, "out of memory packing a request");
@@ -313,34 +371,127 @@ out:
     return rc;
 }
 
+/* Looks at what listens at a tcp:// endpoint: connects with a plain socket and
+ * reads the first bytes. A ZeroMQ peer greets at once with its signature (0xFF,
+ * eight bytes, 0x7F); an HTTP server, say, waits for a request or answers in
+ * text. 1: a ZeroMQ peer; 0: a peer that is not; -1: cannot tell (not tcp://,
+ * a name that does not resolve, no connection). Only called to explain a
+ * failure, within GX_CLIENT_PROBE_MS for each address tried. */
+static int s_probe_zmtp(const char *endpoint)
+{
+    if (strncmp(endpoint, "tcp://", 6) != 0)
+        return -1;
+    const char *at = strchr(endpoint + 6, ';'); /* "tcp://source;host:port" */
+    at = at ? at + 1 : endpoint + 6;
+    const char *colon = strrchr(at, ':');
+    char host[256];
+    size_t n = colon ? (size_t)(colon - at) : 0;
+    if (!colon || n == 0 || n >= sizeof host || !colon[1])
+        return -1;
+    memcpy(host, at, n);
+    host[n] = '\0';
+    if (host[0] == '[' && n > 2 && host[n - 1] == ']') { /* [::1] */
+        memmove(host, host + 1, n - 2);
+        host[n - 2] = '\0';
+    }
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
+    if (getaddrinfo(host, colon + 1, &hints, &res) != 0)
+        return -1;
+    int verdict = -1;
+    for (struct addrinfo *ai = res; ai && verdict < 0; ai = ai->ai_next) {
+        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+        if (fd < 0)
+            continue;
+        struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+        int soerr = 0;
+        socklen_t slen = sizeof soerr;
+        bool up = connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 ||
+                  (errno == EINPROGRESS && poll(&pfd, 1, GX_CLIENT_PROBE_MS) == 1 &&
+                   getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &slen) == 0 && soerr == 0);
+        if (up) {
+            uint8_t greet[10];
+            size_t got = 0;
+            int64_t deadline = s_now_ms() + GX_CLIENT_PROBE_MS;
+            pfd.events = POLLIN;
+            while (got < sizeof greet && poll(&pfd, 1, (int)s_left(deadline)) == 1) {
+                ssize_t r = recv(fd, greet + got, sizeof greet - got, 0);
+                if (r <= 0)
+                    break;
+                got += (size_t)r;
+            }
+            verdict = got == sizeof greet && greet[0] == 0xFF && (greet[9] & 0x01) ? 1 : 0;
+        }
+        close(fd);
+    }
+    freeaddrinfo(res);
+    return verdict;
+}
+
 /* The message of a call that got no reply within timeout_ms: the endpoint and,
- * as far as the monitor tells, why. Returns GX_CLIENT_TIMEOUT. */
+ * as far as the monitor (and, where it cannot tell, s_probe_zmtp) tells, why.
+ * Every sentence is here, for translation. Returns GX_CLIENT_TIMEOUT. */
 static gx_client_rc s_no_reply(gx_client *c, int timeout_ms)
 {
-    char what[256];
-    snprintf(what, sizeof what, "no reply from the broker at %.160s within %d ms", c->endpoint, timeout_ms);
+    const char *e = c->endpoint;
     s_drain_monitor(c);
-    switch (c->hs_event) {
-    case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
+    if (!c->monitor) /* no monitor: the old hint is all there is */
+        return s_fail(c, GX_CLIENT_TIMEOUT, "no reply from the broker at %.160s within %d ms%s", e, timeout_ms,
+                      c->curve ? ": is the server key right, and is this key registered?" : "");
+    if (c->connects == 0)
         return s_fail(c, GX_CLIENT_TIMEOUT,
-                      "%s: the broker refused this key in the CURVE handshake (ZAP status %u): is it "
-                      "registered, and not revoked?",
-                      what, (unsigned)c->hs_value);
-    case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
-        if (c->hs_value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH)
-            return s_fail(c, GX_CLIENT_TIMEOUT, "%s: %s", what,
-                          c->curve ? "the broker does not use CURVE (an --insecure-dev broker?): connect "
-                                     "without a server key"
-                                   : "the broker uses CURVE: give its server key and a registered key pair");
-        return s_fail(c, GX_CLIENT_TIMEOUT, "%s: the handshake failed (ZeroMQ protocol error 0x%x)%s", what,
-                      (unsigned)c->hs_value, c->curve ? ": " GX_CLIENT_CURVE_HINT : "");
-    default:
-        if (c->monitor && c->connects == 0) /* not even a TCP (or ipc) connection */
-            return s_fail(c, GX_CLIENT_TIMEOUT, "%s: could not connect; is gongxud running there?", what);
-        if (c->curve && !(c->monitor && c->hs_ok)) /* a wrong server key ends here: the broker hangs up */
-            return s_fail(c, GX_CLIENT_TIMEOUT, "%s: " GX_CLIENT_CURVE_HINT, what);
-        return s_fail(c, GX_CLIENT_TIMEOUT, "%s", what);
+                      "nothing answers at %.160s: is gongxud running, and is this its client port? (no "
+                      "connection within %d ms)",
+                      e, timeout_ms);
+    if (c->hs_event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH && c->hs_value == GX_CLIENT_ZAP_TRY_AGAIN)
+        return s_fail(c, GX_CLIENT_TIMEOUT,
+                      "the broker at %.160s is taking too many new connections (ZAP status 300, its "
+                      "handshakes_per_second): try again in a moment",
+                      e);
+    if (c->hs_event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+        return s_fail(c, GX_CLIENT_TIMEOUT,
+                      "the broker at %.160s refused this key in the CURVE handshake (ZAP status %u): it is not "
+                      "registered, or it was revoked; an operator registers its public key with gongxu "
+                      "--operator register-key FIRM KEY.pub",
+                      e, (unsigned)c->hs_value);
+    if (c->hs_event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL &&
+        c->hs_value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH)
+        return s_fail(c, GX_CLIENT_TIMEOUT, "the broker at %.160s %s", e,
+                      c->curve ? "does not use CURVE (an --insecure-dev broker?): connect without a server key"
+                               : "uses CURVE: give its server key and a registered key pair");
+    if (!c->hs_ever) { /* connected, but no handshake ever completed */
+        int zmtp = s_probe_zmtp(e);
+        if (zmtp == 0)
+            return s_fail(c, GX_CLIENT_TIMEOUT,
+                          "%.160s is not a gongxu broker (ZeroMQ handshake failed); the client port is 7450 by "
+                          "default (listen= in gongxud's ready line)",
+                          e);
+        if (c->curve && (zmtp == 1 || c->disconnects > 0))
+            return s_fail(c, GX_CLIENT_TIMEOUT,
+                          "the broker at %.160s hung up during the CURVE handshake: the server key given is "
+                          "not this broker's (it is in broker.pub in the broker's data directory)",
+                          e);
+        if (c->hs_event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
+            return s_fail(c, GX_CLIENT_TIMEOUT,
+                          "%.160s broke off the ZeroMQ handshake (protocol error 0x%x): is it a gongxu broker's "
+                          "client port?",
+                          e, (unsigned)c->hs_value);
+        return s_fail(c, GX_CLIENT_TIMEOUT,
+                      "%.160s accepted the connection, but the ZeroMQ handshake did not complete within %d ms: "
+                      "is it a gongxu broker's client port?",
+                      e, timeout_ms);
     }
+    if (!c->limits.max_frame_bytes && c->sent_len + (c->curve ? GX_CLIENT_CURVE_OVERHEAD : 0) >
+                                          GX_CLIENT_DEFAULT_MAX_FRAME)
+        return s_fail(c, GX_CLIENT_TIMEOUT,
+                      "no reply from the broker at %.160s within %d ms: the request was %zu bytes, more than the "
+                      "default max_frame_bytes (%d)%s; a broker drops the connection of a message over its "
+                      "max_frame_bytes without a reply: send less, or have the operator raise max_frame_bytes",
+                      e, timeout_ms, c->sent_len, GX_CLIENT_DEFAULT_MAX_FRAME,
+                      c->disconnects > c->sent_disconnects ? ", and it dropped the connection" : "");
+    return s_fail(c, GX_CLIENT_TIMEOUT,
+                  "no reply from the broker at %.160s within %d ms: it is connected but did not answer; it may "
+                  "be busy (--timeout gives it longer)",
+                  e, timeout_ms);
 }
 
 /* Sends req and waits for its reply (or error) until timeout_ms; queues notices.
@@ -406,6 +557,8 @@ static gx_client_rc s_hello(gx_client *c, int *code)
     gx_client_rc rc = s_call(c, &req, &reply, 0);
     if (rc == GX_CLIENT_REFUSED && code)
         *code = reply->error->code;
+    if (rc == GX_CLIENT_OK) /* an older broker answers with an empty Ping: limits 0 */
+        s_keep_limits(c, reply->reply->result_case == GONGXU__V1__REPLY__RESULT_PONG ? reply->reply->pong : NULL);
     gongxu__v1__envelope__free_unpacked(reply, NULL);
     return rc;
 }
@@ -562,7 +715,7 @@ gx_client_rc gx_client_connect(const gx_client_opts *opts, gx_client **out, int 
         goto out;
     /* the monitor serves reconnect handling and better timeout messages: without
      * it the client still works */
-    int events = ZMQ_EVENT_CONNECTED | GX_CLIENT_HANDSHAKE_EVENTS;
+    int events = ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED | GX_CLIENT_HANDSHAKE_EVENTS;
     if (zmq_socket_monitor(c->sock, GX_CLIENT_MONITOR, events) == 0) {
         c->monitor = zmq_socket(c->ctx, ZMQ_PAIR);
         if (c->monitor &&
@@ -598,7 +751,11 @@ gx_client_rc gx_client_call(gx_client *c, Gongxu__V1__Envelope *req, Gongxu__V1_
     gx_client_rc rc = s_rebind(c);
     if (rc != GX_CLIENT_OK)
         return rc;
-    return s_call(c, req, reply, timeout_ms);
+    rc = s_call(c, req, reply, timeout_ms);
+    if (rc == GX_CLIENT_OK && req->body_case == GONGXU__V1__ENVELOPE__BODY_PING &&
+        (*reply)->reply->result_case == GONGXU__V1__REPLY__RESULT_PONG)
+        s_keep_limits(c, (*reply)->reply->pong);
+    return rc;
 }
 
 /* Also resets the notice stream: notices queued but not delivered are

@@ -7,7 +7,11 @@
  * naming another firm. Against an --insecure-dev broker (no server_key) the
  * Hello itself binds the firm. The broker refuses an unknown or revoked key
  * during the CURVE handshake, before any message: that shows up as no reply
- * (GX_CLIENT_TIMEOUT), never as a refusal. Requests are
+ * (GX_CLIENT_TIMEOUT), never as a refusal; the library's socket monitor then
+ * tells why (nothing listening, not a ZeroMQ broker, key refused, wrong server
+ * key) in gx_client_error. The broker's reply to Hello tells its limits; a
+ * request over its max_frame_bytes, which the broker would answer by dropping
+ * the connection, is refused here instead (GX_CLIENT_TOO_LARGE). Requests are
  * Envelopes from <gongxu/v1/gongxu.pb-c.h>; the library sets version and
  * request_id, sends, and waits for the reply with the same request_id, queueing
  * any notice that arrives meanwhile. Notices are delivered once, in sequence
@@ -30,6 +34,8 @@ extern "C" {
 #endif
 
 #define GX_CLIENT_DEFAULT_ENDPOINT "tcp://127.0.0.1:7450"
+#define GX_CLIENT_DEFAULT_MAX_FRAME 262144 /* the broker's default max_frame_bytes */
+#define GX_CLIENT_CURVE_OVERHEAD 33        /* bytes CURVE adds to a message, counted by max_frame_bytes */
 
 typedef struct gx_client gx_client;
 
@@ -50,14 +56,27 @@ typedef enum gx_client_rc {
     GX_CLIENT_TIMEOUT = 1,    /* no reply / notice within the timeout */
     GX_CLIENT_ERROR = 2,      /* transport or encoding failure; see gx_client_error */
     GX_CLIENT_REFUSED = 3,    /* the broker answered with an Error envelope */
+    GX_CLIENT_TOO_LARGE = 4,  /* not sent: over the broker's max_frame_bytes; gx_client_error says by how much */
 } gx_client_rc;
+
+/* What the broker said it enforces, in its reply to Hello (and to Ping). */
+typedef struct gx_client_limits {
+    char version[32];          /* the broker's version; "" when it did not say */
+    uint32_t max_frame_bytes;  /* largest message it reads; 0 when it did not say (an older broker) */
+    uint32_t max_string_bytes; /* longest short string (codes, names, units); 0: did not say */
+    uint32_t max_text_bytes;   /* longest text (summary, details, messages); 0: did not say */
+    uint32_t max_repeated;     /* most entries in one repeated field; 0: did not say */
+} gx_client_limits;
 
 /* Connects and says Hello. With opts->server_key the socket is a CURVE client
  * (keys are copied into the socket; opts may be freed afterwards); a server_key
  * without both client keys, or a key that is not 40 Z85 characters, is
- * GX_CLIENT_ERROR before anything is sent. GX_CLIENT_TIMEOUT with CURVE most
- * often means the handshake was refused (wrong server key, or a client key the
- * broker does not know); err then says so. On GX_CLIENT_REFUSED the broker's
+ * GX_CLIENT_ERROR before anything is sent. On GX_CLIENT_TIMEOUT err says what
+ * the socket monitor saw: no connection at all (nothing listens there), a peer
+ * that is not a ZeroMQ broker (the ZeroMQ handshake never completed), a key
+ * the broker refused (not registered, or revoked: its ZAP status), or a broker
+ * that hung up during the CURVE handshake (the server key is not its key).
+ * On GX_CLIENT_REFUSED the broker's
  * error code is in *refused_code when refused_code is not NULL. *out is set
  * only on success. */
 gx_client_rc gx_client_connect(const gx_client_opts *opts, gx_client **out, int *refused_code,
@@ -67,7 +86,8 @@ gx_client_rc gx_client_connect(const gx_client_opts *opts, gx_client **out, int 
 void gx_client_destroy(gx_client **c);
 
 /* Sends req (its version and request_id are overwritten) and waits up to
- * timeout_ms (0 = the connection's default) for its reply. On GX_CLIENT_OK or
+ * timeout_ms (0 = the connection's default) for its reply. A request larger
+ * than gx_client_max_request is GX_CLIENT_TOO_LARGE, unsent. On GX_CLIENT_OK or
  * GX_CLIENT_REFUSED, *reply is the reply Envelope (body reply or error), owned by
  * the caller: free with gongxu__v1__envelope__free_unpacked(*reply, NULL). */
 gx_client_rc gx_client_call(gx_client *c, Gongxu__V1__Envelope *req, Gongxu__V1__Envelope **reply,
@@ -86,6 +106,15 @@ gx_client_rc gx_client_next_notice(gx_client *c, Gongxu__V1__Envelope **notice, 
 
 /* Acknowledges every notice up to seq (waits for the broker's reply). */
 gx_client_rc gx_client_ack(gx_client *c, uint64_t seq);
+
+/* The limits the broker told in its reply to the last Hello or Ping on c
+ * (all 0 when it did not say). */
+void gx_client_limits_get(const gx_client *c, gx_client_limits *out);
+
+/* The largest packed Envelope c sends: the broker's max_frame_bytes, less
+ * GX_CLIENT_CURVE_OVERHEAD with CURVE; 0 when the broker did not say. Larger
+ * requests get GX_CLIENT_TOO_LARGE without being sent. */
+size_t gx_client_max_request(const gx_client *c);
 
 /* The last transport error message, or "" (valid until the next call). */
 const char *gx_client_error(const gx_client *c);
