@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <sysexits.h>
 
+#include <gongxu/client.h>
 #include <gongxu/json.h>
 #include <gongxu/keyfile.h>
 #include <gongxu/v1/gongxu.pb-c.h>
@@ -42,12 +43,18 @@ typedef struct gx_cli {
     bool dry_run;                /* --dry-run: print the request Envelope as JSON, send nothing */
     int timeout_ms;              /* --timeout: reply timeout of each request */
     char cmd[32];                /* the command words, "post demand", for messages */
+    const char *operator_only;   /* an operator-only command's words for messages ("statistics need"), else NULL */
 } gx_cli;
 
-/* ------------------------------------------------------------ gongxu.c */
+/* ------------------------------------------------------------ cli_help.c */
 
-/* Writes the --help text (usage, commands, examples, exit codes) to out. */
+/* Writes the overview (usage, global options, commands, exit codes, examples). */
 void gx_cli_help(FILE *out);
+
+/* Writes the help of one command: synopsis, what it does, its flags, an
+ * example; with sub NULL, every page of name (post: demand and offer). 0, or -1
+ * when there is no such command. */
+int gx_cli_help_command(FILE *out, const char *name, const char *sub);
 
 /* ------------------------------------------------------------ cli_args.c */
 
@@ -99,7 +106,21 @@ int gx_cli_public_key(const gx_cli *g, const char *what, const char *arg, char o
 bool gx_cli_double(const char *s, double *out);             /* finite decimal number */
 bool gx_cli_u64(const char *s, uint64_t *out);              /* decimal, no sign */
 bool gx_cli_u32(const char *s, uint32_t *out);              /* decimal, no sign, <= UINT32_MAX */
-bool gx_cli_date(const char *s);                            /* a real calendar day YYYY-MM-DD */
+void gx_cli_today(char out[11]);                            /* today's local date, YYYY-MM-DD */
+
+/* NULL when s is a real calendar day YYYY-MM-DD; else what is wrong with it,
+ * in buf ("2028-02-30 is not a date: February 2028 has 29 days"). */
+const char *gx_cli_date_problem(const char *s, char *buf, size_t len);
+
+/* The offset of the first byte of s that is not valid UTF-8 (overlong forms,
+ * surrogates and code points past U+10FFFF included, as the broker and jansson
+ * refuse them), or SIZE_MAX when s is valid. */
+size_t gx_cli_utf8_bad(const char *s);
+
+/* 0 when s is valid UTF-8; else prints a usage error naming what ("--title",
+ * "FIRM_ID") and where, and returns EX_USAGE. Every text sent to the broker
+ * goes through this: jansson refuses invalid UTF-8, and so does the broker. */
+int gx_cli_text(const gx_cli *g, const char *what, const char *s);
 bool gx_cli_duration(const char *s, int64_t *secs);         /* "90s", "15m", "12h", "30d", "2w" */
 bool gx_cli_range(const char *s, double *min, double *max); /* "MIN:MAX", 0 <= MIN <= MAX */
 
@@ -140,6 +161,38 @@ int gx_cli_build_posting(gx_cli *g, gx_cli_what what, bool update, int argc, cha
                          gx_cli_posting *out);
 
 void gx_cli_posting_fini(gx_cli_posting *p);
+
+/* Sets every field of set (proto names, as the flags give them) over base,
+ * removing base's lowerCamelCase spelling of it first so the two never both
+ * appear; a list replaces the whole list. */
+void gx_cli_merge(json_t *base, const json_t *set);
+
+/* The flag (without "--") that sets the proto field named field in some
+ * command ("processes" -> "process"), or NULL. */
+const char *gx_cli_flag_of(const char *field);
+
+/* Writes one line per flag of a posting command ("  --kind KIND  what is
+ * needed (required): parts_supply|..."), from the same table the parser uses;
+ * --revision only for update. */
+void gx_cli_flags_help(FILE *out, gx_cli_what what, bool update);
+
+/* ------------------------------------------------------------ cli_check.c */
+
+/* A JSON object's member in either spelling (proto name or lowerCamelCase). */
+json_t *gx_cli_member(const json_t *obj, const char *proto_name);
+
+/* Warns on stderr about each certificate of firm (proto3 JSON) that expired
+ * before today: the broker accepts it, but it does not count for matching. */
+void gx_cli_warn_expired(const gx_cli *g, const json_t *firm);
+
+/* 0 when req is within the limits the broker told (0 limits are not
+ * checked); else prints which field is over which limit (its bytes or
+ * entries, the limit and the broker's key for it) and returns EX_DATAERR. */
+int gx_cli_check_limits(const gx_cli *g, const Gongxu__V1__Envelope *req, const gx_client_limits *lim);
+
+/* "demand.details (--details, 1048576 bytes)": the largest string of req, in
+ * buf; NULL when it has none. */
+const char *gx_cli_largest_field(const Gongxu__V1__Envelope *req, char *buf, size_t len);
 
 /* ------------------------------------------------------------ cli_print.c */
 

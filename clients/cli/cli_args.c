@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 enum {
@@ -41,13 +43,13 @@ static const struct option s_global_opts[] = {
 
 int gx_cli_usage(const gx_cli *g, const char *fmt, ...)
 {
-    char msg[512];
+    char msg[768];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     if (g && g->cmd[0])
-        fprintf(stderr, "gongxu: %s: %s; see gongxu --help\n", g->cmd, msg);
+        fprintf(stderr, "gongxu: %s: %s; see gongxu help %s\n", g->cmd, msg, g->cmd);
     else
         fprintf(stderr, "gongxu: %s; see gongxu --help\n", msg);
     return EX_USAGE;
@@ -65,6 +67,8 @@ static int s_global(gx_cli *g, int val, const char *arg)
         g->server = arg;
         return 0;
     case 'f':
+        if (gx_cli_text(g, "--firm", arg) != 0)
+            return EX_USAGE;
         g->firm = arg;
         return 0;
     case S_OPT_OPERATOR:
@@ -90,13 +94,22 @@ static int s_global(gx_cli *g, int val, const char *arg)
         return 0;
     case S_OPT_TIMEOUT:
         if (!gx_cli_double(arg, &secs) || secs <= 0 || secs > S_MAX_TIMEOUT_S)
-            return gx_cli_usage(g, "--timeout: expected seconds in (0, %.0f], got \"%s\"", S_MAX_TIMEOUT_S,
-                                arg);
+            return gx_cli_usage(g, "--timeout must be a number of seconds more than 0 (at most %.0f), got \"%s\"",
+                                S_MAX_TIMEOUT_S, arg);
         g->timeout_ms = (int)(secs * 1000 + 0.5);
         if (g->timeout_ms < 1)
             g->timeout_ms = 1;
         return 0;
-    case 'h':
+    case 'h': /* after a command word: that command's help */
+        if (g->cmd[0]) {
+            char name[sizeof g->cmd];
+            snprintf(name, sizeof name, "%s", g->cmd);
+            char *sub = strchr(name, ' ');
+            if (sub)
+                *sub++ = '\0';
+            if (gx_cli_help_command(stdout, name, sub) == 0)
+                return -1;
+        }
         gx_cli_help(stdout);
         return -1;
     case S_OPT_VERSION:
@@ -106,14 +119,116 @@ static int s_global(gx_cli *g, int val, const char *arg)
     return gx_cli_usage(g, "unhandled option");
 }
 
-/* Reports a getopt error ('?' or ':') for the option just read. */
-static int s_opt_error(const gx_cli *g, int c, char **argv)
+/* The length of an option word's name: "--title=x" -> 5 ("title"). */
+static size_t s_name_len(const char *name)
 {
-    char shortopt[3] = {'-', (char)optopt, '\0'};
-    const char *which = optopt ? shortopt : argv[optind - 1];
-    if (c == ':')
-        return gx_cli_usage(g, "option %s needs a value", which);
-    return gx_cli_usage(g, "unknown option %s", which);
+    return strcspn(name, "=");
+}
+
+/* Edit distance of a and b (short names only), for "did you mean". */
+static size_t s_distance(const char *a, size_t na, const char *b)
+{
+    size_t nb = strlen(b), row[64];
+    if (na >= 63 || nb >= 63)
+        return 99;
+    for (size_t j = 0; j <= nb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= na; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= nb; j++) {
+            size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[nb];
+}
+
+/* The option of opts named by val (a short option letter or a long option's val). */
+static const struct option *s_by_val(const struct option *opts, int val)
+{
+    for (const struct option *o = opts; o->name; o++)
+        if (o->val == val)
+            return o;
+    return NULL;
+}
+
+/* Reports a getopt error ('?' or ':') for the option just read, naming it as
+ * it was typed: getopt's optopt is the val of a long option (>= 256 for the
+ * commands' own), so it is only printed for short options. */
+static int s_opt_error(const gx_cli *g, int c, char **argv, const struct option *opts)
+{
+    const char *word = optind > 0 ? argv[optind - 1] : "";
+    bool is_long = strncmp(word, "--", 2) == 0 && word[2];
+    if (c == ':') { /* a missing value: getopt has stepped past the option word */
+        const struct option *o = s_by_val(opts, optopt);
+        if (is_long && o)
+            return gx_cli_usage(g, "--%s needs a value", o->name);
+        return gx_cli_usage(g, "-%c needs a value", optopt);
+    }
+    if (is_long && optopt) { /* a known long option that takes no value, given one */
+        const struct option *o = s_by_val(opts, optopt);
+        if (o && o->has_arg == no_argument && strchr(word, '='))
+            return gx_cli_usage(g, "--%s takes no value, got \"%s\"", o->name, word);
+    }
+    if (!is_long || optopt) {
+        if (optopt > ' ' && optopt < 127)
+            return gx_cli_usage(g, "unknown option -%c", optopt);
+        return gx_cli_usage(g, "unknown option %s", word);
+    }
+    /* an unknown or ambiguous long option: getopt sets optopt 0 for both */
+    const char *name = word + 2;
+    size_t n = s_name_len(name), matches = 0;
+    char list[512] = "";
+    size_t used = 0;
+    for (const struct option *o = opts; o->name; o++) {
+        if (strncmp(o->name, name, n) != 0)
+            continue;
+        matches++;
+        int w = snprintf(list + used, sizeof list - used, "%s--%s", used ? ", " : "", o->name);
+        if (w > 0 && (size_t)w < sizeof list - used)
+            used += (size_t)w;
+    }
+    if (matches > 1)
+        return gx_cli_usage(g, "--%.*s is ambiguous: it could be %s", (int)n, name, list);
+    const struct option *best = NULL;
+    size_t best_d = n <= 3 ? 1 : 2; /* farther than that is no hint */
+    for (const struct option *o = opts; o->name; o++) {
+        size_t d = s_distance(name, n, o->name);
+        if (d <= best_d && (!best || d < s_distance(name, n, best->name)))
+            best = o;
+    }
+    if (best)
+        return gx_cli_usage(g, "unknown option --%.*s (did you mean --%s?)", (int)n, name, best->name);
+    return gx_cli_usage(g, "unknown option --%.*s", (int)n, name);
+}
+
+/* A value read as the next word that is itself one of our long options
+ * ("--title --summary x"): almost always a forgotten value. */
+static int s_value_is_option(const gx_cli *g, int c, char **argv, const struct option *opts)
+{
+    if (!optarg || optind < 1 || argv[optind - 1] != optarg || strncmp(optarg, "--", 2) != 0)
+        return 0;
+    size_t n = s_name_len(optarg + 2);
+    for (const struct option *o = opts; o->name; o++) {
+        if (strlen(o->name) != n || strncmp(o->name, optarg + 2, n) != 0)
+            continue;
+        const struct option *self = s_by_val(opts, c);
+        const char *typed = optind >= 2 ? argv[optind - 2] : "";
+        char me[80];
+        if (strncmp(typed, "--", 2) == 0 && self)
+            snprintf(me, sizeof me, "--%s", self->name);
+        else
+            snprintf(me, sizeof me, "-%c", c > ' ' && c < 127 ? c : '?');
+        return gx_cli_usage(g, "%s needs a value (\"%s\" is an option; to mean that text, write --%s=%s)", me,
+                            optarg, self ? self->name : "OPTION", optarg);
+    }
+    return 0;
 }
 
 int gx_cli_parse_global(gx_cli *g, int argc, char **argv, int *cmd_at)
@@ -142,8 +257,10 @@ int gx_cli_parse_global(gx_cli *g, int argc, char **argv, int *cmd_at)
     /* '+': stop at the command word; ':': report missing values as ':' */
     while ((c = getopt_long(argc, argv, "+:s:f:h", s_global_opts, NULL)) != -1) {
         if (c == '?' || c == ':')
-            return s_opt_error(g, c, argv);
-        int rc = s_global(g, c, optarg);
+            return s_opt_error(g, c, argv, s_global_opts);
+        int rc = s_value_is_option(g, c, argv, s_global_opts);
+        if (rc == 0)
+            rc = s_global(g, c, optarg);
         if (rc != 0)
             return rc;
     }
@@ -173,8 +290,10 @@ int gx_cli_getopt(gx_cli *g, int argc, char **argv, const struct option *opts, g
     int c;
     while ((c = getopt_long(argc, argv, ":s:f:h", all, NULL)) != -1) {
         if (c == '?' || c == ':')
-            return s_opt_error(g, c, argv);
-        int rc = c >= GX_CLI_OPT_BASE ? fn(g, state, c, optarg) : s_global(g, c, optarg);
+            return s_opt_error(g, c, argv, all);
+        int rc = s_value_is_option(g, c, argv, all);
+        if (rc == 0)
+            rc = c >= GX_CLI_OPT_BASE ? fn(g, state, c, optarg) : s_global(g, c, optarg);
         if (rc != 0)
             return rc;
     }
@@ -216,6 +335,20 @@ static const char *s_local(char *buf, size_t len, const char *name)
     return access(buf, F_OK) == 0 ? buf : NULL;
 }
 
+/* Warns, as ssh does, when a file holding a secret key can be read (or
+ * written) by its group or others; goes on all the same. */
+static void s_warn_open_key(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 || !(st.st_mode & 077))
+        return;
+    unsigned mode = (unsigned)(st.st_mode & 07777);
+    const char *who = (st.st_mode & S_IROTH) ? "readable by others"
+                      : (st.st_mode & S_IRGRP) ? "readable by its group"
+                                               : "writable by its group or others";
+    fprintf(stderr, "gongxu: WARNING: key file %s is %s (mode %04o); chmod 600 %s\n", path, who, mode, path);
+}
+
 int gx_cli_keys_find(const gx_cli *g, gx_cli_keys *k)
 {
     char local_pub[64], local_op[64], msg[512], err[400];
@@ -242,11 +375,17 @@ int gx_cli_keys_find(const gx_cli *g, gx_cli_keys *k)
                                 g->key_from);
         return 0;
     }
+    if (!key && g->as_operator)
+        return gx_cli_usage(g,
+                            "--operator needs the operator's key pair: set $GONGXU_OPERATOR_KEY to the "
+                            "operator.key in gongxud's data directory, or give --key FILE (there is no "
+                            "%s/operator.key here)",
+                            GX_CLI_LOCAL_DIR);
     if (!key)
         return gx_cli_usage(g,
                             "with CURVE (the broker's key from %s) we need a key pair too: give --key FILE "
-                            "or set $GONGXU_KEY%s; gongxu keygen makes one, an operator registers it",
-                            server_from, g->as_operator ? " or $GONGXU_OPERATOR_KEY" : "");
+                            "or set $GONGXU_KEY; gongxu keygen makes one, an operator registers it",
+                            server_from);
     /* a default file is named by its path, which the reader's messages hold */
     int rc = gx_cli_public_key(g, server_from == server ? "server key" : server_from, server, k->server);
     if (rc != 0)
@@ -259,6 +398,8 @@ int gx_cli_keys_find(const gx_cli *g, gx_cli_keys *k)
         snprintf(msg, sizeof msg, "%s%s%s has no secret-key: give the .key file keygen wrote, not the .pub",
                  from, sep, key);
         rc = s_noinput(g, msg);
+    } else {
+        s_warn_open_key(key);
     }
     if (rc != 0) {
         gx_cli_keys_wipe(k);
@@ -307,20 +448,86 @@ bool gx_cli_u32(const char *s, uint32_t *out)
     return true;
 }
 
-bool gx_cli_date(const char *s)
+const char *gx_cli_date_problem(const char *s, char *buf, size_t len)
 {
     static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
-        return false;
-    for (int i = 0; i < 10; i++)
+    static const char *const months[] = {"January", "February", "March",     "April",   "May",      "June",
+                                         "July",    "August",   "September", "October", "November", "December"};
+    bool shape = strlen(s) == 10 && s[4] == '-' && s[7] == '-';
+    for (int i = 0; shape && i < 10; i++)
         if (i != 4 && i != 7 && !isdigit((unsigned char)s[i]))
-            return false;
+            shape = false;
+    if (!shape) {
+        snprintf(buf, len, "expected a date YYYY-MM-DD");
+        return buf;
+    }
     int y = atoi(s), m = atoi(s + 5), d = atoi(s + 8);
-    if (y < 1 || m < 1 || m > 12 || d < 1)
-        return false;
+    if (y < 1) {
+        snprintf(buf, len, "%s is not a date: there is no year 0", s);
+        return buf;
+    }
+    if (m < 1 || m > 12) {
+        snprintf(buf, len, "%s is not a date: there is no month %02d", s, m);
+        return buf;
+    }
     bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
     int max = mdays[m - 1] + (m == 2 && leap);
-    return d <= max;
+    if (d < 1 || d > max) {
+        snprintf(buf, len, "%s is not a date: %s %04d has %d days", s, months[m - 1], y, max);
+        return buf;
+    }
+    return NULL;
+}
+
+void gx_cli_today(char out[11])
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    if (!localtime_r(&now, &tm) || strftime(out, 11, "%Y-%m-%d", &tm) != 10)
+        snprintf(out, 11, "1970-01-01");
+}
+
+size_t gx_cli_utf8_bad(const char *str)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    while (s[i]) {
+        unsigned c = s[i];
+        size_t n;
+        uint32_t cp, min;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if ((c & 0xE0) == 0xC0) {
+            n = 2, cp = c & 0x1F, min = 0x80;
+        } else if ((c & 0xF0) == 0xE0) {
+            n = 3, cp = c & 0x0F, min = 0x800;
+        } else if ((c & 0xF8) == 0xF0) {
+            n = 4, cp = c & 0x07, min = 0x10000;
+        } else {
+            return i;
+        }
+        for (size_t k = 1; k < n; k++) {
+            if ((s[i + k] & 0xC0) != 0x80) /* also stops at the terminating NUL */
+                return i;
+            cp = (cp << 6) | (s[i + k] & 0x3F);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) /* overlong, too big, surrogate */
+            return i;
+        i += n;
+    }
+    return SIZE_MAX;
+}
+
+int gx_cli_text(const gx_cli *g, const char *what, const char *s)
+{
+    size_t at = gx_cli_utf8_bad(s);
+    if (at == SIZE_MAX)
+        return 0;
+    return gx_cli_usage(g,
+                        "%s is not valid UTF-8 (byte %zu is 0x%02x): the broker takes UTF-8 only; GBK or GB 18030 "
+                        "text needs converting, e.g. with iconv -f GB18030 -t UTF-8",
+                        what, at + 1, (unsigned char)s[at]);
 }
 
 bool gx_cli_duration(const char *s, int64_t *secs)

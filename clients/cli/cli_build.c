@@ -35,94 +35,100 @@ typedef struct s_flag {
     const char *prefix;               /* S_ENUM: prefix the value names carry ("CREDIT_") */
     double min;                       /* S_NUM, S_UINT: lower bound */
     double max;                       /* S_NUM, S_UINT: upper bound */
+    bool above;                       /* S_NUM, S_UINT: the value must be above min, not equal to it */
+    const char *want;                 /* S_NUM, S_UINT: what the broker takes, in words ("more than 0") */
+    const char *arg;                  /* the argument's name in help ("CODE"); NULL for S_FLAG */
+    const char *help;                 /* one line of help; S_ENUM adds the accepted words */
 } s_flag;
 
 #define S_BIG 1e15 /* upper bound of quantities and distances: beyond it is a typo */
 #define S_MAX_FLAGS 40
 
-/* Table rows; designated so unused members stay zero. */
+/* Table rows; designated so unused members stay zero. The bounds of numbers
+ * are what the broker accepts (src/codec.c, src/validate.c); S_BIG is ours. */
 /* clang-format off */
-#define S_ONE(n, f, t) {.name = n, .field = f, .type = t}
-#define S_MANY(n, f, t) {.name = n, .field = f, .type = t, .repeated = true}
-#define S_NUMBER(n, f, t, lo, hi) {.name = n, .field = f, .type = t, .min = lo, .max = hi}
-#define S_ENUM_ONE(n, f, en, pre) {.name = n, .field = f, .type = S_ENUM, .e = &en, .prefix = pre}
-#define S_ENUM_MANY(n, f, en, pre) {.name = n, .field = f, .type = S_ENUM, .repeated = true, .e = &en, .prefix = pre}
+#define S_ONE(n, f, t, a, h) {.name = n, .field = f, .type = t, .arg = a, .help = h}
+#define S_MANY(n, f, t, a, h) {.name = n, .field = f, .type = t, .repeated = true, .arg = a, .help = h}
+#define S_NUMBER(n, f, t, lo, hi, w, a, h) {.name = n, .field = f, .type = t, .min = lo, .max = hi, .want = w, .arg = a, .help = h}
+#define S_ABOVE(n, f, t, lo, hi, w, a, h) {.name = n, .field = f, .type = t, .min = lo, .max = hi, .above = true, .want = w, .arg = a, .help = h}
+#define S_ENUM_ONE(n, f, en, pre, a, h) {.name = n, .field = f, .type = S_ENUM, .e = &en, .prefix = pre, .arg = a, .help = h}
+#define S_ENUM_MANY(n, f, en, pre, a, h) {.name = n, .field = f, .type = S_ENUM, .repeated = true, .e = &en, .prefix = pre, .arg = a, .help = h}
 #define S_END {.name = NULL}
-/* clang-format on */
 
 static const s_flag s_firm_flags[] = {
-    S_ONE("id", "id", S_STR),
-    S_ONE("name", "name", S_STR),
-    S_ONE("county", "county", S_STR),
-    S_ONE("zone", "zone", S_STR),
-    S_NUMBER("lat", "location.lat", S_NUM, -90, 90),
-    S_NUMBER("lon", "location.lon", S_NUM, -180, 180),
-    S_ENUM_ONE("credit", "credit", gongxu__v1__credit__descriptor, "CREDIT_"),
-    S_ENUM_MANY("role", "roles", gongxu__v1__role__descriptor, ""),
-    S_MANY("cert", "certifications", S_CERT),
-    S_ONE("contact", "contact", S_STR),
-    S_ONE("override-check", NULL, S_OVERRIDE),
-    S_ONE("file", NULL, S_FILE),
+    S_ONE("id", "id", S_STR, "USCC", "the firm's 18-character Unified Social Credit Code (required)"),
+    S_ONE("name", "name", S_STR, "NAME", "the firm's name (required)"),
+    S_ONE("county", "county", S_STR, "CODE", "GB/T 2260 county code, e.g. 410611 (required; gongxu vocab --class county)"),
+    S_ONE("zone", "zone", S_STR, "ZONE", "the park or zone it is in, e.g. hebi.etdz (gongxu vocab --class zone)"),
+    S_NUMBER("lat", "location.lat", S_NUM, -90, 90, "a latitude in degrees from -90 to 90", "DEG", "latitude, with --lon: distances are measured from here"),
+    S_NUMBER("lon", "location.lon", S_NUM, -180, 180, "a longitude in degrees from -180 to 180", "DEG", "longitude, with --lat"),
+    S_ENUM_ONE("credit", "credit", gongxu__v1__credit__descriptor, "CREDIT_", "GRADE", "public credit grade (default C; D firms are never matched)"),
+    S_ENUM_MANY("role", "roles", gongxu__v1__role__descriptor, "", "ROLE", "what the firm does on the platform"),
+    S_MANY("cert", "certifications", S_CERT, "SCHEME:NUMBER:YYYY-MM-DD", "a certificate held and its expiry, e.g. IATF16949:0412:2028-06-30"),
+    S_ONE("contact", "contact", S_STR, "TEXT", "who to talk to; released to a counterpart only after acceptance"),
+    S_ONE("override-check", NULL, S_OVERRIDE, NULL, "accept an id whose check character fails (legacy codes)"),
+    S_ONE("file", NULL, S_FILE, "FILE", "the Firm as proto3 JSON (\"-\": standard input); flags replace its fields"),
     S_END,
 };
 
 static const s_flag s_demand_flags[] = {
-    S_ENUM_ONE("kind", "kind", gongxu__v1__kind__descriptor, ""),
-    S_ONE("industry", "industry", S_STR),
-    S_MANY("process", "processes", S_STR),
-    S_MANY("material", "materials", S_STR),
-    S_NUMBER("quantity", "quantity", S_NUM, 0, S_BIG),
-    S_ONE("unit", "unit", S_STR),
-    S_ONE("needed-by", "needed_by", S_DATE),
-    S_ONE("budget", "budget", S_RANGE),
-    S_MANY("cert", "certifications", S_STR),
-    S_ENUM_ONE("min-credit", "min_credit", gongxu__v1__credit__descriptor, "CREDIT_"),
-    S_ENUM_ONE("scope", "scope", gongxu__v1__scope__descriptor, ""),
-    S_NUMBER("max-distance", "max_distance_km", S_NUM, 0, S_BIG),
-    S_ONE("split", "splittable", S_FLAG),
-    S_NUMBER("max-suppliers", "max_suppliers", S_UINT, 0, UINT32_MAX),
-    S_ONE("title", "title", S_STR),
-    S_ONE("summary", "summary", S_STR),
-    S_ONE("details", "details", S_STR),
-    S_ONE("expires-in", "expires_at", S_DURATION),
-    S_MANY("ipc", "ipc", S_STR),
-    S_NUMBER("min-trl", "min_trl", S_UINT, 1, 9),
-    S_ENUM_MANY("mode", "modes", gongxu__v1__transfer_mode__descriptor, ""),
-    S_ONE("revision", "revision", S_REVISION),
-    S_ONE("file", NULL, S_FILE),
+    S_ENUM_ONE("kind", "kind", gongxu__v1__kind__descriptor, "", "KIND", "what is needed (required)"),
+    S_ONE("industry", "industry", S_STR, "CODE", "GB/T 4754 industry code, e.g. C3670 (required; gongxu vocab --class industry)"),
+    S_MANY("process", "processes", S_STR, "ID", "a required process, e.g. casting.die.magnesium (gongxu vocab --class process)"),
+    S_MANY("material", "materials", S_STR, "ID", "a required material, e.g. AZ91D (gongxu vocab --class material)"),
+    S_ABOVE("quantity", "quantity", S_NUM, 0, S_BIG, "a number more than 0", "Q", "how many units (required)"),
+    S_ONE("unit", "unit", S_STR, "UNIT", "the unit of the quantity (default pcs)"),
+    S_ONE("needed-by", "needed_by", S_DATE, "YYYY-MM-DD", "the day it is needed by (required)"),
+    S_ONE("budget", "budget", S_RANGE, "MIN:MAX", "unit budget in CNY"),
+    S_MANY("cert", "certifications", S_STR, "SCHEME", "a certificate the supplier must hold, e.g. IATF16949"),
+    S_ENUM_ONE("min-credit", "min_credit", gongxu__v1__credit__descriptor, "CREDIT_", "GRADE", "lowest supplier credit grade (default C)"),
+    S_ENUM_ONE("scope", "scope", gongxu__v1__scope__descriptor, "", "SCOPE", "where suppliers may be (default anywhere)"),
+    S_ABOVE("max-distance", "max_distance_km", S_NUM, 0, S_BIG, "a distance in km more than 0 (leave it out for no limit)", "KM", "farthest a supplier may be"),
+    S_ONE("split", "splittable", S_FLAG, NULL, "the quantity may be split across suppliers"),
+    S_NUMBER("max-suppliers", "max_suppliers", S_UINT, 1, UINT32_MAX, "a whole number, 1 or more (leave it out for any number)", "N", "with --split: at most this many suppliers"),
+    S_ONE("title", "title", S_STR, "TEXT", "a short public title"),
+    S_ONE("summary", "summary", S_STR, "TEXT", "the public summary suppliers see"),
+    S_ONE("details", "details", S_STR, "TEXT", "confidential: released only to a supplier you accept"),
+    S_ONE("expires-in", "expires_at", S_DURATION, "DURATION", "open for this long: 90s, 15m, 12h, 30d, 2w (default: the broker's)"),
+    S_MANY("ipc", "ipc", S_STR, "CLASS", "tech_transfer: an IPC patent class, e.g. 'H01L 21/02'"),
+    S_NUMBER("min-trl", "min_trl", S_UINT, 1, 9, "a whole number from 1 to 9", "TRL", "tech_transfer: lowest technology readiness level"),
+    S_ENUM_MANY("mode", "modes", gongxu__v1__transfer_mode__descriptor, "", "MODE", "tech_transfer: an acceptable transfer mode"),
+    S_ONE("revision", "revision", S_REVISION, "N", "update only if it is still at revision N (default: the one just read)"),
+    S_ONE("file", NULL, S_FILE, "FILE", "the Demand as proto3 JSON (\"-\": standard input); flags replace its fields"),
     S_END,
 };
 
 static const s_flag s_offer_flags[] = {
-    S_ENUM_MANY("kind", "kinds", gongxu__v1__kind__descriptor, ""),
-    S_MANY("industry", "industries", S_STR),
-    S_MANY("process", "processes", S_STR),
-    S_MANY("material", "materials", S_STR),
-    S_NUMBER("capacity", "monthly_capacity", S_NUM, 0, S_BIG),
-    S_NUMBER("min-order", "min_order", S_NUM, 0, S_BIG),
-    S_NUMBER("lead-time", "lead_time_days", S_UINT, 0, 36600),
-    S_ONE("price", "price", S_RANGE),
-    S_ENUM_ONE("service-scope", "service_scope", gongxu__v1__scope__descriptor, ""),
-    S_NUMBER("radius", "service_radius_km", S_NUM, 0, S_BIG),
-    S_ONE("title", "title", S_STR),
-    S_ONE("summary", "summary", S_STR),
-    S_ONE("expires-in", "expires_at", S_DURATION),
-    S_MANY("ipc", "ipc", S_STR),
-    S_NUMBER("trl", "trl", S_UINT, 1, 9),
-    S_ENUM_MANY("mode", "modes", gongxu__v1__transfer_mode__descriptor, ""),
-    S_ONE("revision", "revision", S_REVISION),
-    S_ONE("file", NULL, S_FILE),
+    S_ENUM_MANY("kind", "kinds", gongxu__v1__kind__descriptor, "", "KIND", "a kind of demand served (at least one)"),
+    S_MANY("industry", "industries", S_STR, "CODE", "a GB/T 4754 industry code served, e.g. C3670"),
+    S_MANY("process", "processes", S_STR, "ID", "a process offered, e.g. casting.die.magnesium"),
+    S_MANY("material", "materials", S_STR, "ID", "a material worked, e.g. AZ91D"),
+    S_NUMBER("capacity", "monthly_capacity", S_NUM, 0, S_BIG, "a number, 0 or more (0 only for a tech_transfer offer)", "Q", "units per 30 days (required unless tech_transfer only)"),
+    S_NUMBER("min-order", "min_order", S_NUM, 0, S_BIG, "a number, 0 or more", "Q", "smallest order taken"),
+    S_NUMBER("lead-time", "lead_time_days", S_UINT, 0, 3650, "a whole number of days, 0 or more (at most 3650)", "DAYS", "days from order to delivery"),
+    S_ONE("price", "price", S_RANGE, "MIN:MAX", "unit price range in CNY"),
+    S_ENUM_ONE("service-scope", "service_scope", gongxu__v1__scope__descriptor, "", "SCOPE", "where customers may be (default anywhere)"),
+    S_ABOVE("radius", "service_radius_km", S_NUM, 0, S_BIG, "a distance in km more than 0 (leave it out for no limit)", "KM", "farthest customer served"),
+    S_ONE("title", "title", S_STR, "TEXT", "a short title"),
+    S_ONE("summary", "summary", S_STR, "TEXT", "a summary of the capability"),
+    S_ONE("expires-in", "expires_at", S_DURATION, "DURATION", "open for this long: 90s, 15m, 12h, 30d, 2w (default: the broker's)"),
+    S_MANY("ipc", "ipc", S_STR, "CLASS", "tech_transfer: an IPC patent class held"),
+    S_NUMBER("trl", "trl", S_UINT, 1, 9, "a whole number from 1 to 9", "TRL", "tech_transfer: technology readiness level"),
+    S_ENUM_MANY("mode", "modes", gongxu__v1__transfer_mode__descriptor, "", "MODE", "tech_transfer: a transfer mode offered"),
+    S_ONE("revision", "revision", S_REVISION, "N", "update only if it is still at revision N (default: the one just read)"),
+    S_ONE("file", NULL, S_FILE, "FILE", "the Offer as proto3 JSON (\"-\": standard input); flags replace its fields"),
     S_END,
 };
 
 static const s_flag s_subscription_flags[] = {
-    S_ENUM_MANY("kind", "kinds", gongxu__v1__kind__descriptor, ""),
-    S_MANY("industry", "industry_prefixes", S_STR),
-    S_MANY("process", "process_prefixes", S_STR),
-    S_MANY("district", "districts", S_STR),
-    S_ONE("file", NULL, S_FILE),
+    S_ENUM_MANY("kind", "kinds", gongxu__v1__kind__descriptor, "", "KIND", "only demands of this kind"),
+    S_MANY("industry", "industry_prefixes", S_STR, "PREFIX", "only demands in this industry code or below it, e.g. C36"),
+    S_MANY("process", "process_prefixes", S_STR, "PREFIX", "only demands needing this process or below it, e.g. casting"),
+    S_MANY("district", "districts", S_STR, "D", "only demands from this county code or zone"),
+    S_ONE("file", NULL, S_FILE, "FILE", "the Subscription as proto3 JSON (\"-\": standard input)"),
     S_END,
 };
+/* clang-format on */
 
 /* The state of one posting command's parse. */
 typedef struct s_build {
@@ -212,12 +218,32 @@ static int s_bad(gx_cli *g, const s_flag *f, const char *want, const char *arg)
     return gx_cli_usage(g, "--%s: expected %s, got \"%s\"", f->name, want, arg);
 }
 
-/* A Certification from SCHEME:NUMBER:YYYY-MM-DD (the number may hold colons). */
-static json_t *s_cert(const char *arg)
+/* A number flag out of its bounds, or not a number at all: one message, the
+ * bounds the broker accepts. Only a value past our own typo ceiling gets
+ * another. */
+static int s_bad_number(gx_cli *g, const s_flag *f, const char *arg, double v, bool number)
+{
+    if (number && v > f->max && f->max >= S_BIG)
+        return gx_cli_usage(g, "--%s must be at most %g, got \"%s\"", f->name, f->max, arg);
+    return gx_cli_usage(g, "--%s must be %s, got \"%s\"", f->name, f->want, arg);
+}
+
+/* A Certification from SCHEME:NUMBER:YYYY-MM-DD (the number may hold colons);
+ * NULL after printing the problem. */
+static json_t *s_cert(gx_cli *g, const s_flag *f, const char *arg, int *rc)
 {
     const char *first = strchr(arg, ':'), *last = strrchr(arg, ':');
-    if (!first || first == last || first == arg || last == first + 1 || !gx_cli_date(last + 1))
+    char why[160];
+    *rc = EX_USAGE;
+    if (!first || first == last || first == arg || last == first + 1) {
+        s_bad(g, f, "SCHEME:NUMBER:YYYY-MM-DD (e.g. IATF16949:0412-A:2028-06-30)", arg);
         return NULL;
+    }
+    if (gx_cli_date_problem(last + 1, why, sizeof why)) {
+        gx_cli_usage(g, "--%s %s: %s", f->name, arg, why);
+        return NULL;
+    }
+    *rc = 0;
     return json_pack("{s:s%, s:s%, s:s}", "scheme", arg, (size_t)(first - arg), "number", first + 1,
                      (size_t)(last - first - 1), "valid_until", last + 1);
 }
@@ -226,29 +252,31 @@ static int s_on_flag(gx_cli *g, void *state, int val, const char *arg)
 {
     s_build *b = state;
     const s_flag *f = &b->flags[val - GX_CLI_OPT_BASE];
-    double d, lo, hi;
-    uint64_t u;
+    double d = 0, lo, hi;
     int64_t secs;
-    char words[256];
+    char words[256], what[64];
+    int rc;
+    snprintf(what, sizeof what, "--%s", f->name);
+    if (arg && f->type != S_FILE && (rc = gx_cli_text(g, what, arg)) != 0) /* a path is any bytes */
+        return rc;
     switch (f->type) {
     case S_STR:
         return s_put(g, b, f, json_string(arg));
     case S_NUM:
-        if (!gx_cli_double(arg, &d))
-            return s_bad(g, f, "a number", arg);
-        if (d < f->min || d > f->max)
-            return gx_cli_usage(g, "--%s: %s is out of range [%g, %g]", f->name, arg, f->min, f->max);
-        return s_put(g, b, f, json_real(d));
-    case S_UINT:
-        if (!gx_cli_u64(arg, &u))
-            return s_bad(g, f, "a whole number", arg);
-        if ((double)u < f->min || (double)u > f->max)
-            return gx_cli_usage(g, "--%s: %s is out of range [%.0f, %.0f]", f->name, arg, f->min, f->max);
-        return s_put(g, b, f, json_integer((json_int_t)u));
-    case S_DATE:
-        if (!gx_cli_date(arg))
-            return s_bad(g, f, "a date YYYY-MM-DD", arg);
+    case S_UINT: {
+        bool number = gx_cli_double(arg, &d);
+        if (!number || (f->above ? d <= f->min : d < f->min) || d > f->max ||
+            (f->type == S_UINT && d != (double)(uint64_t)d))
+            return s_bad_number(g, f, arg, d, number);
+        return s_put(g, b, f, f->type == S_UINT ? json_integer((json_int_t)d) : json_real(d));
+    }
+    case S_DATE: {
+        const char *why = gx_cli_date_problem(arg, words, sizeof words);
+        if (why)
+            return strcmp(why, "expected a date YYYY-MM-DD") == 0 ? s_bad(g, f, "a date YYYY-MM-DD", arg)
+                                                                  : gx_cli_usage(g, "--%s: %s", f->name, why);
         return s_put(g, b, f, json_string(arg));
+    }
     case S_DURATION: {
         if (!gx_cli_duration(arg, &secs))
             return s_bad(g, f, "a duration such as 30d, 12h, 15m or 90s", arg);
@@ -269,18 +297,18 @@ static int s_on_flag(gx_cli *g, void *state, int val, const char *arg)
     case S_FLAG:
         return s_put(g, b, f, json_true());
     case S_CERT: {
-        json_t *cert = s_cert(arg);
-        if (!cert)
-            return s_bad(g, f, "SCHEME:NUMBER:YYYY-MM-DD", arg);
-        return s_put(g, b, f, cert);
+        json_t *cert = s_cert(g, f, arg, &rc);
+        return cert ? s_put(g, b, f, cert) : rc;
     }
-    case S_REVISION:
+    case S_REVISION: {
+        uint64_t u;
         if (!b->update)
             return gx_cli_usage(g, "--revision belongs to update");
-        if (!gx_cli_u64(arg, &u) || u > UINT32_MAX)
-            return s_bad(g, f, "a revision number", arg);
+        if (!gx_cli_u64(arg, &u) || u == 0 || u > UINT32_MAX)
+            return s_bad(g, f, "a revision number (1 or more)", arg);
         b->has_revision = true;
         return s_put(g, b, f, json_integer((json_int_t)u));
+    }
     case S_FILE:
         if (b->file)
             return gx_cli_usage(g, "--file given twice");
@@ -323,13 +351,11 @@ static int s_load_file(gx_cli *g, const char *path, const ProtobufCMessageDescri
     return 0;
 }
 
-/* Sets every flag-given field over the file's, removing the file's spelling
- * of it (camel or snake) first so the two never both appear. */
-static void s_merge(json_t *file, json_t *set)
+void gx_cli_merge(json_t *file, const json_t *set)
 {
     const char *key;
     json_t *val;
-    json_object_foreach(set, key, val)
+    json_object_foreach((json_t *)set, key, val)
     {
         char camel[64];
         gx_json_name(key, camel, sizeof camel);
@@ -367,7 +393,7 @@ int gx_cli_build_posting(gx_cli *g, gx_cli_what what, bool update, int argc, cha
         rc = s_load_file(g, b.file, s_descriptor(what), &body);
         if (rc != 0)
             goto out;
-        s_merge(body, b.set);
+        gx_cli_merge(body, b.set);
     } else {
         body = json_incref(b.set);
         size_t given = json_object_size(b.set) - (b.has_revision ? 1 : 0);
@@ -403,3 +429,46 @@ void gx_cli_posting_fini(gx_cli_posting *p)
     json_decref(p->body);
     p->body = NULL;
 }
+
+void gx_cli_flags_help(FILE *out, gx_cli_what what, bool update)
+{
+    char left[96], words[256];
+    for (const s_flag *f = s_table(what); f->name; f++) {
+        if (f->type == S_REVISION && !update)
+            continue;
+        snprintf(left, sizeof left, "--%s%s%s%s", f->name, f->arg ? " " : "", f->arg ? f->arg : "",
+                 f->repeated ? "..." : "");
+        if (strlen(left) > 24)
+            fprintf(out, "  %s\n  %-24s  ", left, "");
+        else
+            fprintf(out, "  %-24s  ", left);
+        fputs(f->help, out);
+        if (f->type == S_ENUM) {
+            gx_cli_enum_words(f->e, f->prefix, words, sizeof words);
+            if (strlen(f->help) + strlen(words) > 70) /* the words on a line of their own */
+                fprintf(out, ":\n  %-24s    %s", "", words);
+            else
+                fprintf(out, ": %s", words);
+        }
+        if (f->type == S_FILE && update)
+            fputs("; the file is the full replacement", out);
+        fputc('\n', out);
+    }
+}
+
+const char *gx_cli_flag_of(const char *field)
+{
+    static const gx_cli_what all[] = {GX_CLI_DEMAND, GX_CLI_OFFER, GX_CLI_FIRM, GX_CLI_SUBSCRIPTION};
+    static const char *const others[][2] = {{"message", "message"}, {"reason", "reason"}}; /* interest, decline */
+    for (size_t t = 0; t < sizeof all / sizeof all[0]; t++)
+        for (const s_flag *f = s_table(all[t]); f->name; f++) {
+            const char *dot = f->field ? strrchr(f->field, '.') : NULL;
+            if (f->field && strcmp(dot ? dot + 1 : f->field, field) == 0)
+                return f->name;
+        }
+    for (size_t i = 0; i < sizeof others / sizeof others[0]; i++)
+        if (strcmp(others[i][0], field) == 0)
+            return others[i][1];
+    return NULL;
+}
+

@@ -407,6 +407,108 @@ static void s_stats(const Gongxu__V1__Stats *s)
     printf(")\n");
 }
 
+/* ------------------------------------------------------------------ vocabulary */
+
+#define S_ZH_COLS 24 /* widest Chinese name shown, in terminal columns */
+#define S_EN_COLS 40 /* widest English name shown */
+#define S_ID_COLS 32 /* widest id shown */
+
+/* Terminal columns of one code point: East Asian wide and fullwidth forms take two. */
+static int s_cols(uint32_t cp)
+{
+    return (cp >= 0x1100 && cp <= 0x115F) || (cp >= 0x2E80 && cp <= 0xA4CF && cp != 0x303F) ||
+                   (cp >= 0xAC00 && cp <= 0xD7A3) || (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0xFE30 && cp <= 0xFE4F) ||
+                   (cp >= 0xFF00 && cp <= 0xFF60) || (cp >= 0xFFE0 && cp <= 0xFFE6) || (cp >= 0x20000 && cp <= 0x3FFFD)
+               ? 2
+               : 1;
+}
+
+/* The next code point of UTF-8 text at *p (the broker sends only valid UTF-8). */
+static uint32_t s_next(const char **p)
+{
+    const unsigned char *s = (const unsigned char *)*p;
+    uint32_t cp = s[0];
+    size_t n = cp < 0x80 ? 1 : cp < 0xE0 ? 2 : cp < 0xF0 ? 3 : 4;
+    if (n > 1)
+        cp &= 0x3F >> (n - 1);
+    for (size_t k = 1; k < n && s[k]; k++)
+        cp = (cp << 6) | (s[k] & 0x3F);
+    for (size_t k = 0; k < n && **p; k++)
+        (*p)++;
+    return cp;
+}
+
+/* Writes s padded with spaces to cols terminal columns, cut with "…" when
+ * wider; the last column (pad false) is written whole. */
+static void s_cell(const char *s, int cols, bool pad)
+{
+    int used = 0, total = 0;
+    for (const char *p = s; *p;)
+        total += s_cols(s_next(&p));
+    if (!pad) {
+        fputs(s, stdout);
+        return;
+    }
+    const char *p = s;
+    while (*p) {
+        const char *at = p;
+        int w = s_cols(s_next(&p));
+        if (total > cols && used + w > cols - 1) { /* room for the ellipsis */
+            fputs("\u2026", stdout);
+            used++;
+            break;
+        }
+        fwrite(at, 1, (size_t)(p - at), stdout);
+        used += w;
+    }
+    printf("%*s", cols - used + 2, "");
+}
+
+static int s_width(const char *s, int cap)
+{
+    int w = 0;
+    for (const char *p = s; *p;)
+        w += s_cols(s_next(&p));
+    return w > cap ? cap : w;
+}
+
+static void s_codes(const Gongxu__V1__FindCodes *q, const Gongxu__V1__CodeList *l)
+{
+    if (!l->n_entries) {
+        printf("no code matches \"%s\"%s%s\n", q ? q->text : "", q && q->code_class ? " among " : "",
+               q && q->code_class ? s_word(&gongxu__v1__code_class__descriptor, q->code_class, "CODE_") : "");
+        return;
+    }
+    int wc = 5, wi = 2, wz = 6, we = 12; /* at least the headers */
+    for (size_t i = 0; i < l->n_entries; i++) {
+        const Gongxu__V1__CodeEntry *e = l->entries[i];
+        int c = s_width(s_word(&gongxu__v1__code_class__descriptor, e->code_class, "CODE_"), 16);
+        wc = c > wc ? c : wc;
+        wi = s_width(e->id, S_ID_COLS) > wi ? s_width(e->id, S_ID_COLS) : wi;
+        wz = s_width(e->name_zh, S_ZH_COLS) > wz ? s_width(e->name_zh, S_ZH_COLS) : wz;
+        we = s_width(e->name_en, S_EN_COLS) > we ? s_width(e->name_en, S_EN_COLS) : we;
+    }
+    s_cell("class", wc, true);
+    s_cell("id", wi, true);
+    s_cell("\u4e2d\u6587\u540d", wz, true); /* 中文名 */
+    s_cell("English name", we, true);
+    printf("aliases\n");
+    for (size_t i = 0; i < l->n_entries; i++) {
+        const Gongxu__V1__CodeEntry *e = l->entries[i];
+        s_cell(s_word(&gongxu__v1__code_class__descriptor, e->code_class, "CODE_"), wc, true);
+        s_cell(e->id, wi, true);
+        s_cell(e->name_zh, wz, true);
+        s_cell(e->name_en, we, true);
+        for (size_t k = 0; k < e->n_aliases; k++)
+            printf("%s%s", k ? ", " : "", e->aliases[k]);
+        if (*e->county)
+            printf("%s(in county %s)", e->n_aliases ? "  " : "", e->county);
+        printf("\n");
+    }
+    if (l->total > l->n_entries)
+        printf("%zu of %u shown; --limit N shows more, TEXT or --class fewer\n", l->n_entries, l->total);
+}
+
 /* ------------------------------------------------------------------ replies */
 
 static const char *s_plural(uint32_t n, const char *one, const char *many)
@@ -485,8 +587,19 @@ void gx_cli_print_reply(const Gongxu__V1__Envelope *req, const Gongxu__V1__Reply
         break;
     }
     switch (reply->result_case) {
-    case GONGXU__V1__REPLY__RESULT_PONG:
-        printf("pong\n");
+    case GONGXU__V1__REPLY__RESULT_PONG: {
+        const Gongxu__V1__Ping *p = reply->pong;
+        printf("pong");
+        if (p && *p->version)
+            printf(" from gongxud %s", p->version);
+        if (p && p->max_frame_bytes)
+            printf(": max_frame_bytes %u, max_string_bytes %u, max_text_bytes %u, max_repeated %u",
+                   p->max_frame_bytes, p->max_string_bytes, p->max_text_bytes, p->max_repeated);
+        printf("\n");
+        break;
+    }
+    case GONGXU__V1__REPLY__RESULT_CODES:
+        s_codes(req->body_case == GONGXU__V1__ENVELOPE__BODY_FIND_CODES ? req->find_codes : NULL, reply->codes);
         break;
     case GONGXU__V1__REPLY__RESULT_POSTING:
         printf("posting %" PRIu64 " (revision %u) %s\n", ref->id, ref->revision, s_state(ref->state));

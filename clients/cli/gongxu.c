@@ -1,8 +1,8 @@
-/* gongxu.c — the gongxu command-line tool: main, the help text and the commands.
+/* gongxu.c — the gongxu command-line tool: main and the commands.
  *
  * Every command builds its request as proto3 JSON, converts it once into an
  * Envelope, and then either prints it (--dry-run) or connects, sends it and
- * prints the reply. Exit codes follow <sysexits.h>; see s_help. */
+ * prints the reply. Exit codes follow <sysexits.h>; see cli_help.c. */
 #include "cli.h"
 
 #include <libgen.h>
@@ -15,132 +15,6 @@
 #include <gongxu/client.h>
 
 #define S_WATCH_SLICE_MS 3600000 /* longest single wait in watch; it loops to its deadline */
-
-static const char s_help[] =
-    "usage: gongxu [global options] COMMAND [args]\n"
-    "\n"
-    "Talks to a gongxu supply-chain matchmaking broker: registers firms, posts\n"
-    "demands and offers, shows the explained shortlist, follows notices, docks.\n"
-    "\n"
-    "Global options (also accepted after the command, except --timeout after watch):\n"
-    "  -s, --server ENDPOINT  broker endpoint (default $GONGXU_SERVER, else " GX_CLIENT_DEFAULT_ENDPOINT ")\n"
-    "  -f, --firm USCC        act as this firm (default $GONGXU_FIRM); with CURVE the key decides\n"
-    "      --operator         ask for the operator role (default on when $GONGXU_OPERATOR=1)\n"
-    "      --key FILE         our CURVE key pair, a .key file from keygen (default $GONGXU_KEY;\n"
-    "                         with --operator $GONGXU_OPERATOR_KEY, else " GX_CLI_LOCAL_DIR "/operator.key)\n"
-    "      --server-key KEY|FILE  the broker's CURVE public key: Z85 or a key file (default\n"
-    "                         $GONGXU_SERVER_KEY, else " GX_CLI_LOCAL_DIR "/broker.pub if it exists);\n"
-    "                         with none, or with \"none\", the connection is plain: for a broker\n"
-    "                         run --insecure-dev\n"
-    "      --json             print JSON Lines: one proto3-JSON object per reply or notice\n"
-    "      --timeout SECONDS  wait this long for each reply (default 5)\n"
-    "  -h, --help             show this help\n"
-    "      --version          show the version\n"
-    "\n"
-    "Commands:\n"
-    "  register --id USCC --name NAME --county CODE [--zone ZONE] [--lat DEG --lon DEG]\n"
-    "           [--credit A|B|C|D] [--role anchor|sme|operator]... [--contact TEXT]\n"
-    "           [--cert SCHEME:NUMBER:YYYY-MM-DD]... [--override-check]\n"
-    "  register --file firm.json [--override-check]   create or replace a firm (operator)\n"
-    "  firm USCC                            show a firm\n"
-    "  post demand DEMAND-FLAGS | --file demand.json\n"
-    "  post offer OFFER-FLAGS | --file offer.json\n"
-    "  update demand ID [DEMAND-FLAGS | --file demand.json] [--revision N]\n"
-    "  update offer ID [OFFER-FLAGS | --file offer.json] [--revision N]\n"
-    "                                       full replacement; --revision: the one you saw\n"
-    "  withdraw ID                          withdraw a demand, an offer or a subscription\n"
-    "  subscribe [--kind KIND]... [--industry PREFIX]... [--process PREFIX]... [--district D]...\n"
-    "  watch [--count N] [--timeout SECONDS] [--from-seq N] [--no-ack]\n"
-    "                                       print notices (see below)\n"
-    "  interest DEMAND_ID [--offer ID] [--message TEXT]\n"
-    "  accept DEMAND_ID FIRM_ID             release details and contacts to both firms\n"
-    "  decline DEMAND_ID FIRM_ID [--reason TEXT]\n"
-    "  award DEMAND_ID FIRM_ID [--quantity Q]   (no quantity: all that remains)\n"
-    "  shortlist DEMAND_ID                  ranked candidates, each rule PASS/FAIL with its detail\n"
-    "  show ID                              one posting\n"
-    "  list [--all]                         your postings (--all: closed ones too)\n"
-    "  stats [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--district D] [--industry PREFIX]\n"
-    "        [--kind KIND] [--breakdown]     broker statistics (operator); with a range, a filter or\n"
-    "                                       --breakdown also postings created in the range by\n"
-    "                                       district (410611, hebi.etdz, hebi.urdz, city, other),\n"
-    "                                       industry chain and kind: matched, local, fill rate,\n"
-    "                                       time to first match\n"
-    "  ping                                 check that the broker answers\n"
-    "  keygen PATH                          make a CURVE key pair: PATH.key (both keys, mode 0600)\n"
-    "                                       and PATH.pub; prints the public key; never overwrites\n"
-    "  register-key FIRM_ID KEY|FILE        let the firm connect with this public key (operator)\n"
-    "  revoke-key KEY|FILE                  refuse this key from now on (operator)\n"
-    "  admin backup DEST                    the broker writes a consistent copy of its store into\n"
-    "                                       DEST on its host while it serves (operator)\n"
-    "\n"
-    "Keys: a broker with CURVE accepts only public keys an operator registered, and the key\n"
-    "decides the firm. The broker keeps its public key in DATA_DIR/broker.pub and, from its\n"
-    "first start, an operator key pair in DATA_DIR/operator.key. In the quick start (data\n"
-    "directory " GX_CLI_LOCAL_DIR ") both are found by default.\n"
-    "\n"
-    "Demand flags (... may be repeated):\n"
-    "  --kind parts_supply|processing|intermediate_goods|tech_transfer|service_outsourcing\n"
-    "  --industry CODE (GB/T 4754, e.g. C3670)  --process ID...  --material ID...\n"
-    "  --quantity Q  --unit UNIT  --needed-by YYYY-MM-DD  --budget MIN:MAX (per unit, CNY)\n"
-    "  --cert SCHEME...  --min-credit A|B|C|D  --max-distance KM\n"
-    "  --scope same_district|three_districts|same_city|same_province|anywhere\n"
-    "  --split  --max-suppliers N  --title TEXT  --summary TEXT  --details TEXT (confidential)\n"
-    "  --expires-in DURATION (90s, 15m, 12h, 30d, 2w)\n"
-    "  --ipc CLASS...  --min-trl 1-9  --mode licence|assignment|joint_development...\n"
-    "Offer flags:\n"
-    "  --kind KIND...  --industry CODE...  --process ID...  --material ID...\n"
-    "  --capacity Q (per 30 days)  --min-order Q  --lead-time DAYS  --price MIN:MAX\n"
-    "  --service-scope SCOPE  --radius KM  --title TEXT  --summary TEXT  --expires-in DURATION\n"
-    "  --ipc CLASS...  --trl 1-9  --mode MODE...\n"
-    "--file holds the proto3 JSON of the Firm, Demand or Offer (\"-\" reads standard input);\n"
-    "flags given with it replace the file's fields (a repeated flag replaces the whole list).\n"
-    "\n"
-    "watch sends Resume (after the last acknowledged notice, or after --from-seq N), prints\n"
-    "each notice and acknowledges it once printed (unless --no-ack). It stops after --count\n"
-    "notices or when --timeout seconds have passed; with neither it runs until interrupted.\n"
-    "\n"
-    "Exit status:\n"
-    "   0  success; watch: --count notices seen, or --timeout passed when no --count\n"
-    "   1  NOT_FOUND: no such firm or posting\n"
-    "  64  bad command line\n"
-    "  65  the broker refused the request's data: MALFORMED, BAD_REQUEST, INVALID_FIELD,\n"
-    "      UNKNOWN_CODE, TOO_LARGE, CONFLICT, UNSUPPORTED_VERSION, RESUME_GAP\n"
-    "  66  --file unreadable, not JSON, or not a valid message; a key or key file unreadable\n"
-    "  69  broker unreachable, or no reply within --timeout; with CURVE also a refused\n"
-    "      handshake: wrong server key, or a key that is not registered or was revoked\n"
-    "  70  INTERNAL, or a malformed answer from the broker\n"
-    "  73  keygen: PATH.key or PATH.pub exists or cannot be written\n"
-    "  74  standard output could not be written\n"
-    "  75  try again later: RATE_LIMITED, STORAGE_FULL; watch --count not reached in --timeout\n"
-    "  77  FORBIDDEN, UNAUTHENTICATED\n"
-    "Broker errors are printed on stderr as \"gongxu: CODE: message\".\n"
-    "\n"
-    "Examples, against a broker with CURVE started in this directory (the operator's key pair\n"
-    "and the broker's public key are then found in " GX_CLI_LOCAL_DIR "):\n"
-    "  gongxu --operator register --id 91410600MA44RC6H3W --name 'Hebi Auto Electronics' \\\n"
-    "      --county 410611 --zone hebi.etdz --lat 35.75 --lon 114.30 --credit A --role anchor\n"
-    "  gongxu keygen hebi-auto         # hebi-auto.key (keep it secret) and hebi-auto.pub\n"
-    "  gongxu --operator register-key 91410600MA44RC6H3W hebi-auto.pub\n"
-    "  gongxu --key hebi-auto.key post demand --kind parts_supply --industry C3670 \\\n"
-    "      --process casting.die.magnesium --quantity 5000 --unit pcs --needed-by 2027-03-31 \\\n"
-    "      --cert IATF16949 --scope three_districts --title 'Magnesium housings' --expires-in 30d\n"
-    "  gongxu --key hebi-auto.key shortlist 12\n"
-    "  gongxu --key hebi-auto.key post demand --file demand.json --quantity 8000\n"
-    "  export GONGXU_KEY=$PWD/mg-cast.key  # a supplier's key (registered for 91410611MA9G7KQ2EQ)\n"
-    "  gongxu post offer --kind parts_supply --kind processing \\\n"
-    "      --industry C3670 --process casting.die --capacity 20000 --lead-time 14\n"
-    "  gongxu watch --count 1 --timeout 30\n"
-    "  gongxu --json watch --timeout 10 | jq -c .nearMiss\n"
-    "  gongxu interest 12 --offer 7 --message 'Can start in May'\n"
-    "Another host: -s tcp://HOST:7450 --server-key broker.pub (a copy of the broker's).\n"
-    "A broker run --insecure-dev has no CURVE and trusts -f instead (--server-key none if an\n"
-    "old broker.pub is still in " GX_CLI_LOCAL_DIR "):\n"
-    "  gongxu -f 91410611MA9G7KQ2EQ watch --count 1 --timeout 30\n";
-
-void gx_cli_help(FILE *out)
-{
-    fputs(s_help, out);
-}
 
 /* ------------------------------------------------------------------ plumbing */
 
@@ -170,13 +44,44 @@ static int s_exit_for(int code)
     }
 }
 
-/* Prints a broker Error as "gongxu: CODE: message" and returns its exit code. */
-static int s_broker_error(const Gongxu__V1__Error *e)
+/* The vocabulary class a field of an UNKNOWN_CODE error names, as vocab
+ * --class takes it, or NULL ("demand.processes[0]" -> "process"). */
+static const char *s_code_class(const char *field)
+{
+    static const char *const map[][2] = {
+        {"process", "process"}, {"material", "material"}, {"industr", "industry"},
+        {"certification", "cert"}, {"county", "county"},  {"zone", "zone"},
+    };
+    const char *dot = strrchr(field, '.');
+    const char *last = dot ? dot + 1 : field;
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (strstr(last, map[i][0]))
+            return map[i][1];
+    return NULL;
+}
+
+/* Prints a broker Error as "gongxu: CODE: message" and returns its exit code.
+ * UNKNOWN_CODE also gets the broker's suggestions and a pointer at vocab; a
+ * FORBIDDEN operator-only command names --operator. */
+static int s_broker_error(const gx_cli *g, const Gongxu__V1__Error *e)
 {
     fprintf(stderr, "gongxu: %s: %s", gx_cli_error_name(e->code), *e->message ? e->message : "(no message)");
     if (*e->field && !strstr(e->message, e->field))
         fprintf(stderr, " (field %s)", e->field);
+    if (e->code == GONGXU__V1__ERROR_CODE__ERR_FORBIDDEN && g->operator_only && !g->as_operator)
+        fprintf(stderr, "; %s the operator key: --operator", g->operator_only);
     fputc('\n', stderr);
+    if (e->code == GONGXU__V1__ERROR_CODE__ERR_UNKNOWN_CODE) {
+        const char *cls = s_code_class(e->field);
+        if (e->n_suggestions) {
+            fprintf(stderr, "  did you mean: ");
+            for (size_t i = 0; i < e->n_suggestions; i++)
+                fprintf(stderr, "%s%s", i ? ", " : "", e->suggestions[i]);
+            fprintf(stderr, "?\n");
+        }
+        fprintf(stderr, "  gongxu vocab search TEXT%s%s looks codes up by id, alias or name\n", cls ? " --class " : "",
+                cls ? cls : "");
+    }
     return s_exit_for(e->code);
 }
 
@@ -190,13 +95,33 @@ static int s_refused(int code, const char *msg, const char *hint)
     return s_exit_for(code);
 }
 
-/* The exit code for a failed library call, after printing why. */
-static int s_client_failure(gx_client *c, gx_client_rc rc, const gx_cli *g)
+/* True when req is over the broker's default max_frame_bytes and the broker
+ * did not tell its own: the library then explains a timeout by it. */
+static bool s_over_default_frame(gx_client *c, const Gongxu__V1__Envelope *req)
 {
+    gx_client_limits lim;
+    gx_client_limits_get(c, &lim);
+    return req && !lim.max_frame_bytes &&
+           gongxu__v1__envelope__get_packed_size(req) + GX_CLIENT_CURVE_OVERHEAD > GX_CLIENT_DEFAULT_MAX_FRAME;
+}
+
+/* The exit code for a failed library call about req (may be NULL), after
+ * printing why. */
+static int s_client_failure(gx_client *c, gx_client_rc rc, const gx_cli *g, const Gongxu__V1__Envelope *req)
+{
+    char big[160];
     switch (rc) {
-    case GX_CLIENT_TIMEOUT: /* the library says where, how long and, with CURVE, why */
-        fprintf(stderr, "gongxu: %s: %s\n", g->cmd, gx_client_error(c));
-        return EX_UNAVAILABLE;
+    case GX_CLIENT_TOO_LARGE: /* not sent: the library says how large against which limit */
+    case GX_CLIENT_TIMEOUT:   /* the library says where, how long and why, as far as it can tell */
+        fprintf(stderr, "gongxu: %s: %s", g->cmd, gx_client_error(c));
+        if (rc == GX_CLIENT_TIMEOUT && !s_over_default_frame(c, req)) {
+            fputc('\n', stderr);
+            return EX_UNAVAILABLE;
+        }
+        if (req && gx_cli_largest_field(req, big, sizeof big))
+            fprintf(stderr, "; the largest field is %s", big);
+        fputc('\n', stderr);
+        return EX_DATAERR;
     case GX_CLIENT_REFUSED:
         return s_refused(gx_client_refused_code(c), gx_client_error(c), NULL);
     default:
@@ -208,6 +133,11 @@ static int s_client_failure(gx_client *c, gx_client_rc rc, const gx_cli *g)
 static int s_connect(const gx_cli *g, gx_client **out)
 {
     gx_cli_keys keys;
+    if (g->operator_only && !g->as_operator && !g->key)
+        return gx_cli_usage(g,
+                            "%s the operator key: add --operator (it takes $GONGXU_OPERATOR_KEY, else "
+                            "%s/operator.key)",
+                            g->operator_only, GX_CLI_LOCAL_DIR);
     int rc = gx_cli_keys_find(g, &keys);
     if (rc != 0)
         return rc;
@@ -282,19 +212,26 @@ static int s_request(gx_cli *g, const char *key, json_t *body)
     rc = s_connect(g, &c);
     if (rc != 0)
         goto out;
+    gx_client_limits lim;
+    gx_client_limits_get(c, &lim);
+    rc = gx_cli_check_limits(g, req, &lim);
+    if (rc != 0)
+        goto out;
     gx_client_rc crc = gx_client_call(c, req, &reply, g->timeout_ms);
     if (crc == GX_CLIENT_REFUSED) {
-        rc = s_broker_error(reply->error);
+        rc = s_broker_error(g, reply->error);
         goto out;
     }
     if (crc != GX_CLIENT_OK) {
-        rc = s_client_failure(c, crc, g);
+        rc = s_client_failure(c, crc, g, req);
         goto out;
     }
     if (g->json)
         rc = s_print_json(&reply->reply->base);
     else
         gx_cli_print_reply(req, reply->reply);
+    if (rc == 0 && reply->reply->result_case == GONGXU__V1__REPLY__RESULT_CODES && !reply->reply->codes->n_entries)
+        rc = GX_CLI_EX_NOT_FOUND; /* vocab: nothing matches */
 out:
     gongxu__v1__envelope__free_unpacked(reply, NULL);
     gongxu__v1__envelope__free_unpacked(req, NULL);
@@ -316,6 +253,10 @@ static int s_collect(gx_cli *g, void *state, int val, const char *arg)
 {
     s_args *a = state;
     int i = val - GX_CLI_OPT_BASE;
+    char what[64];
+    snprintf(what, sizeof what, "--%s", a->opts[i].name);
+    if (arg && gx_cli_text(g, what, arg) != 0)
+        return EX_USAGE;
     if (a->val[i])
         return gx_cli_usage(g, "--%s given twice", a->opts[i].name);
     a->val[i] = arg ? arg : "";
@@ -356,7 +297,7 @@ static int s_firm_arg(gx_cli *g, const char *what, const char *arg)
 {
     if (!*arg)
         return gx_cli_usage(g, "%s must not be empty", what);
-    return 0;
+    return gx_cli_text(g, what, arg);
 }
 
 /* ------------------------------------------------------------------ commands */
@@ -373,10 +314,114 @@ static int s_cmd_register(gx_cli *g, int argc, char **argv)
         rc = gx_cli_usage(g, "unexpected argument \"%s\"", p.pos[0]);
         goto out;
     }
+    gx_cli_warn_expired(g, p.body);
     json_t *body = json_pack("{s:O, s:b}", "firm", p.body, "override_check", p.override_check);
     rc = s_request(g, "register_firm", body);
 out:
     gx_cli_posting_fini(&p);
+    return rc;
+}
+
+/* The fields of a Demand or Offer only the broker sets: dropped from the
+ * posting read back before it is sent as an update. */
+static const char *const s_broker_set[] = {"owner", "state", "created_at", "original_quantity"};
+
+/* update demand|offer ID with flags: reads the posting, sets the flags over
+ * it and sends the whole of it with the revision read (or --revision), so
+ * only the fields given change and a change made in between is refused
+ * (CONFLICT) rather than overwritten. The owner reads its confidential
+ * details too, so they survive. */
+static int s_update(gx_cli *g, gx_cli_what what, uint64_t id, gx_cli_posting *p)
+{
+    const char *noun = what == GX_CLI_DEMAND ? "demand" : "offer";
+    char ids[24], key[32];
+    gx_client *c = NULL;
+    Gongxu__V1__Envelope *get = NULL, *got = NULL, *req = NULL, *reply = NULL;
+    json_t *body = NULL;
+    snprintf(ids, sizeof ids, "%llu", (unsigned long long)id);
+    int rc = s_envelope(g, "get_posting", json_pack("{s:s}", "posting_id", ids), &get);
+    if (rc == 0)
+        rc = s_connect(g, &c); /* --dry-run too: the update is made from what is there */
+    if (rc != 0)
+        goto out;
+    gx_client_rc crc = gx_client_call(c, get, &got, g->timeout_ms);
+    if (crc == GX_CLIENT_REFUSED) {
+        rc = s_broker_error(g, got->error);
+        goto out;
+    }
+    if (crc != GX_CLIENT_OK) {
+        rc = s_client_failure(c, crc, g, NULL);
+        goto out;
+    }
+    const Gongxu__V1__PostingView *view = got->reply->result_case == GONGXU__V1__REPLY__RESULT_VIEW ? got->reply->view
+                                                                                                  : NULL;
+    const ProtobufCMessage *now = NULL; /* demand and offer share a union: look at the case */
+    if (view && what == GX_CLI_DEMAND && view->posting_case == GONGXU__V1__POSTING_VIEW__POSTING_DEMAND)
+        now = &view->demand->base;
+    else if (view && what == GX_CLI_OFFER && view->posting_case == GONGXU__V1__POSTING_VIEW__POSTING_OFFER)
+        now = &view->offer->base;
+    if (!now) {
+        const char *is = view && view->posting_case == GONGXU__V1__POSTING_VIEW__POSTING_DEMAND ? "a demand"
+                         : view && view->posting_case == GONGXU__V1__POSTING_VIEW__POSTING_OFFER ? "an offer"
+                                                                                                 : "a subscription";
+        rc = gx_cli_usage(g, "posting %s is %s, not %s %s", ids, is, what == GX_CLI_DEMAND ? "a" : "an", noun);
+        goto out;
+    }
+    uint32_t read_at = what == GX_CLI_DEMAND ? view->demand->revision : view->offer->revision;
+    body = gx_json_from_message(now);
+    if (!body) {
+        rc = EX_OSERR;
+        goto out;
+    }
+    for (size_t i = 0; i < sizeof s_broker_set / sizeof s_broker_set[0]; i++) {
+        char camel[64];
+        gx_json_name(s_broker_set[i], camel, sizeof camel);
+        json_object_del(body, camel);
+        json_object_del(body, s_broker_set[i]);
+    }
+    gx_cli_merge(body, p->body);
+    if (!p->has_revision)
+        json_object_set_new(body, "revision", json_integer(read_at));
+    snprintf(key, sizeof key, "update_%s", noun);
+    rc = s_envelope(g, key, json_pack("{s:O}", noun, body), &req);
+    if (rc != 0)
+        goto out;
+    if (g->dry_run) {
+        rc = s_print_json(&req->base);
+        goto out;
+    }
+    gx_client_limits lim;
+    gx_client_limits_get(c, &lim);
+    if ((rc = gx_cli_check_limits(g, req, &lim)) != 0)
+        goto out;
+    crc = gx_client_call(c, req, &reply, g->timeout_ms);
+    if (crc == GX_CLIENT_REFUSED && reply->error->code == GONGXU__V1__ERROR_CODE__ERR_CONFLICT && !p->has_revision &&
+        strstr(reply->error->field, "revision")) {
+        fprintf(stderr,
+                "gongxu: CONFLICT: %s %s changed while this update was being made (it was read at revision %u: "
+                "%s): nothing was changed; run the command again to apply your flags to what is there now "
+                "(gongxu show %s)\n",
+                noun, ids, read_at, reply->error->message, ids);
+        rc = EX_DATAERR;
+    } else if (crc == GX_CLIENT_REFUSED) {
+        rc = s_broker_error(g, reply->error);
+        if (reply->error->code == GONGXU__V1__ERROR_CODE__ERR_CONFLICT && p->has_revision)
+            fprintf(stderr, "  gongxu show %s shows it as it is now; without --revision, update changes only the "
+                            "fields given over that\n", ids);
+    } else if (crc != GX_CLIENT_OK) {
+        rc = s_client_failure(c, crc, g, req);
+    } else if (g->json) {
+        rc = s_print_json(&reply->reply->base);
+    } else {
+        gx_cli_print_reply(req, reply->reply);
+    }
+out:
+    json_decref(body);
+    gongxu__v1__envelope__free_unpacked(reply, NULL);
+    gongxu__v1__envelope__free_unpacked(req, NULL);
+    gongxu__v1__envelope__free_unpacked(got, NULL);
+    gongxu__v1__envelope__free_unpacked(get, NULL);
+    gx_client_destroy(&c);
     return rc;
 }
 
@@ -397,6 +442,12 @@ static int s_post(gx_cli *g, gx_cli_what what, bool update, int argc, char **arg
         rc = s_id(g, "ID", p.pos[0], &id);
         if (rc != 0)
             goto out;
+        if (!p.from_file) { /* only the fields given: over what is there */
+            uint64_t n = strtoull(json_string_value(id), NULL, 10);
+            json_decref(id);
+            rc = s_update(g, what, n, &p);
+            goto out;
+        }
         json_object_set_new(p.body, "id", id); /* "id" is the same in both spellings */
     }
     char key[32];
@@ -564,7 +615,8 @@ static int s_cmd_award(gx_cli *g, int argc, char **argv)
         return rc;
     if (a.val[0] && (!gx_cli_double(a.val[0], &q) || q <= 0)) {
         json_decref(body);
-        return gx_cli_usage(g, "--quantity: expected a positive number, got \"%s\"", a.val[0]);
+        return gx_cli_usage(g, "--quantity must be a number more than 0 (leave it out for all that remains), got \"%s\"",
+                            a.val[0]);
     }
     if (q > 0)
         json_object_set_new(body, "quantity", json_real(q));
@@ -601,9 +653,10 @@ static int s_cmd_stats(gx_cli *g, int argc, char **argv)
     int rc = s_parse(g, argc, argv, opts, &a, 0, 0, "no arguments, only options", &pos);
     if (rc != 0)
         return rc;
+    char why[128];
     for (int i = 0; i < 2; i++)
-        if (a.val[i] && !gx_cli_date(a.val[i]))
-            return gx_cli_usage(g, "--%s: expected a date YYYY-MM-DD, got \"%s\"", opts[i].name, a.val[i]);
+        if (a.val[i] && gx_cli_date_problem(a.val[i], why, sizeof why))
+            return gx_cli_usage(g, "--%s: %s, got \"%s\"", opts[i].name, why, a.val[i]);
     if (a.val[0] && a.val[1] && strcmp(a.val[1], a.val[0]) < 0)
         return gx_cli_usage(g, "--to %s is before --from %s", a.val[1], a.val[0]);
     json_t *body = json_object();
@@ -626,13 +679,59 @@ static int s_cmd_stats(gx_cli *g, int argc, char **argv)
     return s_request(g, "get_stats", body);
 }
 
+/* help [COMMAND [SUB]]: the overview, or one command's page (both of post's). */
 static int s_cmd_help(gx_cli *g, int argc, char **argv)
 {
-    (void)g;
-    (void)argc;
-    (void)argv;
-    gx_cli_help(stdout);
-    return 0;
+    if (argc < 2) {
+        gx_cli_help(stdout);
+        return 0;
+    }
+    if (gx_cli_help_command(stdout, argv[1], argc > 2 ? argv[2] : NULL) == 0)
+        return 0;
+    g->cmd[0] = '\0';
+    return gx_cli_usage(g, "no command \"%s%s%s\"", argv[1], argc > 2 ? " " : "", argc > 2 ? argv[2] : "");
+}
+
+/* vocab [search] [TEXT] [--class CLASS] [--limit N]: FindCodes. */
+static int s_cmd_vocab(gx_cli *g, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"class", required_argument, NULL, GX_CLI_OPT_BASE + 0},
+        {"limit", required_argument, NULL, GX_CLI_OPT_BASE + 1},
+        {NULL, 0, NULL, 0},
+    };
+    s_args a;
+    char **pos = NULL, words[256];
+    uint32_t limit = 0;
+    int rc = s_parse(g, argc, argv, opts, &a, 0, 2, "[search] [TEXT]", &pos);
+    if (rc != 0)
+        return rc;
+    int n = argc - (int)(pos - argv);
+    bool search = n > 0 && strcmp(pos[0], "search") == 0;
+    if (n == 2 && !search)
+        return gx_cli_usage(g, "expected [search] [TEXT], got \"%s\" \"%s\" (quote a TEXT with spaces)", pos[0], pos[1]);
+    const char *text = search ? (n == 2 ? pos[1] : "") : (n == 1 ? pos[0] : "");
+    if ((rc = gx_cli_text(g, "TEXT", text)) != 0)
+        return rc;
+    json_t *body = json_pack("{s:s}", "text", text);
+    if (a.val[0]) {
+        const ProtobufCEnumValue *v = gx_cli_enum(&gongxu__v1__code_class__descriptor, "CODE_", a.val[0]);
+        if (!v) {
+            json_decref(body);
+            return gx_cli_usage(g, "--class: expected one of %s, got \"%s\"",
+                                gx_cli_enum_words(&gongxu__v1__code_class__descriptor, "CODE_", words, sizeof words),
+                                a.val[0]);
+        }
+        json_object_set_new(body, "code_class", json_string(v->name));
+    }
+    if (a.val[1]) {
+        if (!gx_cli_u32(a.val[1], &limit) || limit < 1 || limit > 1000) {
+            json_decref(body);
+            return gx_cli_usage(g, "--limit must be a whole number from 1 to 1000, got \"%s\"", a.val[1]);
+        }
+        json_object_set_new(body, "limit", json_integer(limit));
+    }
+    return s_request(g, "find_codes", body);
 }
 
 static int s_cmd_ping(gx_cli *g, int argc, char **argv)
@@ -678,6 +777,8 @@ static int s_cmd_backup(gx_cli *g, int argc, char **argv)
     s_args a;
     char **pos = NULL, dest[2 * PATH_MAX + 2], cwd[PATH_MAX];
     int rc = s_parse(g, argc, argv, s_no_opts, &a, 1, 1, "DEST", &pos);
+    if (rc == 0)
+        rc = gx_cli_text(g, "DEST", pos[0]); /* the broker takes the path as UTF-8 text */
     if (rc != 0)
         return rc;
     if (pos[0][0] == '/')
@@ -771,11 +872,12 @@ static int s_cmd_watch(gx_cli *g, int argc, char **argv)
     if (rc != 0)
         return rc;
     if (a.val[0] && (!gx_cli_u64(a.val[0], &count) || count == 0))
-        return gx_cli_usage(g, "--count: expected a positive whole number, got \"%s\"", a.val[0]);
+        return gx_cli_usage(g, "--count must be a whole number, 1 or more, got \"%s\"", a.val[0]);
     if (a.val[1] && (!gx_cli_double(a.val[1], &secs) || secs < 0 || secs > 366.0 * 86400))
-        return gx_cli_usage(g, "--timeout: expected seconds (0 or more), got \"%s\"", a.val[1]);
+        return gx_cli_usage(g, "--timeout must be a number of seconds, 0 or more (at most a year), got \"%s\"",
+                            a.val[1]);
     if (a.val[2] && !gx_cli_u64(a.val[2], &from))
-        return gx_cli_usage(g, "--from-seq: expected a notice number, got \"%s\"", a.val[2]);
+        return gx_cli_usage(g, "--from-seq must be a notice number, 0 or more, got \"%s\"", a.val[2]);
     bool ack = a.val[3] == NULL;
 
     if (g->dry_run) {
@@ -793,7 +895,7 @@ static int s_cmd_watch(gx_cli *g, int argc, char **argv)
         goto out;
     gx_client_rc crc = gx_client_resume(c, a.val[2] == NULL, from, NULL);
     if (crc != GX_CLIENT_OK) {
-        rc = s_client_failure(c, crc, g);
+        rc = s_client_failure(c, crc, g, NULL);
         goto out;
     }
     int64_t deadline = secs < 0 ? -1 : s_now_ms() + (int64_t)(secs * 1000 + 0.5);
@@ -810,7 +912,7 @@ static int s_cmd_watch(gx_cli *g, int argc, char **argv)
             continue; /* a slice of a long wait ended */
         }
         if (crc != GX_CLIENT_OK) {
-            rc = s_client_failure(c, crc, g);
+            rc = s_client_failure(c, crc, g, NULL);
             goto out;
         }
         if (g->json) {
@@ -824,7 +926,7 @@ static int s_cmd_watch(gx_cli *g, int argc, char **argv)
         if (ack) {
             crc = gx_client_ack(c, n->notice->seq);
             if (crc != GX_CLIENT_OK) {
-                rc = s_client_failure(c, crc, g);
+                rc = s_client_failure(c, crc, g, NULL);
                 goto out;
             }
         }
@@ -848,35 +950,37 @@ out:
 typedef int (*s_run_fn)(gx_cli *g, int argc, char **argv);
 
 typedef struct s_cmd {
-    const char *name; /* first command word */
-    const char *sub;  /* second word, or NULL */
-    s_run_fn run;     /* gets argv from the last command word on */
+    const char *name;     /* first command word */
+    const char *sub;      /* second word, or NULL */
+    s_run_fn run;         /* gets argv from the last command word on */
+    const char *operator; /* operator-only: what it does, for "... need(s) the operator key" */
 } s_cmd;
 
 static const s_cmd s_cmds[] = {
-    {"register", NULL, s_cmd_register},
-    {"firm", NULL, s_cmd_firm},
-    {"post", "demand", s_cmd_post_demand},
-    {"post", "offer", s_cmd_post_offer},
-    {"update", "demand", s_cmd_update_demand},
-    {"update", "offer", s_cmd_update_offer},
-    {"withdraw", NULL, s_cmd_withdraw},
-    {"subscribe", NULL, s_cmd_subscribe},
-    {"watch", NULL, s_cmd_watch},
-    {"interest", NULL, s_cmd_interest},
-    {"accept", NULL, s_cmd_accept},
-    {"decline", NULL, s_cmd_decline},
-    {"award", NULL, s_cmd_award},
-    {"shortlist", NULL, s_cmd_shortlist},
-    {"show", NULL, s_cmd_show},
-    {"list", NULL, s_cmd_list},
-    {"stats", NULL, s_cmd_stats},
-    {"ping", NULL, s_cmd_ping},
-    {"keygen", NULL, s_cmd_keygen},
-    {"register-key", NULL, s_cmd_register_key},
-    {"revoke-key", NULL, s_cmd_revoke_key},
-    {"admin", "backup", s_cmd_backup},
-    {"help", NULL, s_cmd_help},
+    {"register", NULL, s_cmd_register, "registering a firm needs"},
+    {"firm", NULL, s_cmd_firm, NULL},
+    {"post", "demand", s_cmd_post_demand, NULL},
+    {"post", "offer", s_cmd_post_offer, NULL},
+    {"update", "demand", s_cmd_update_demand, NULL},
+    {"update", "offer", s_cmd_update_offer, NULL},
+    {"withdraw", NULL, s_cmd_withdraw, NULL},
+    {"subscribe", NULL, s_cmd_subscribe, NULL},
+    {"watch", NULL, s_cmd_watch, NULL},
+    {"interest", NULL, s_cmd_interest, NULL},
+    {"accept", NULL, s_cmd_accept, NULL},
+    {"decline", NULL, s_cmd_decline, NULL},
+    {"award", NULL, s_cmd_award, NULL},
+    {"shortlist", NULL, s_cmd_shortlist, NULL},
+    {"show", NULL, s_cmd_show, NULL},
+    {"list", NULL, s_cmd_list, NULL},
+    {"stats", NULL, s_cmd_stats, "statistics need"},
+    {"ping", NULL, s_cmd_ping, NULL},
+    {"vocab", NULL, s_cmd_vocab, NULL},
+    {"keygen", NULL, s_cmd_keygen, NULL},
+    {"register-key", NULL, s_cmd_register_key, "registering a key needs"},
+    {"revoke-key", NULL, s_cmd_revoke_key, "revoking a key needs"},
+    {"admin", "backup", s_cmd_backup, "a backup needs"},
+    {"help", NULL, s_cmd_help, NULL},
 };
 
 int main(int argc, char **argv)
@@ -899,12 +1003,17 @@ int main(int argc, char **argv)
         if (cmd->sub && (!sub || strcmp(cmd->sub, sub) != 0))
             continue;
         snprintf(g.cmd, sizeof g.cmd, "%s%s%s", name, cmd->sub ? " " : "", cmd->sub ? cmd->sub : "");
+        g.operator_only = cmd->operator;
         int skip = cmd->sub ? 1 : 0;
         rc = cmd->run(&g, argc - at - skip, argv + at + skip);
         return rc < 0 ? 0 : rc;
     }
     if (known) {
         snprintf(g.cmd, sizeof g.cmd, "%s", name);
+        if (sub && (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0))
+            return gx_cli_help_command(stdout, name, NULL) == 0 ? 0 : EX_SOFTWARE;
+        if (strcmp(name, "admin") == 0)
+            return gx_cli_usage(&g, "expected \"admin backup\"");
         return gx_cli_usage(&g, "expected \"%s demand\" or \"%s offer\"", name, name);
     }
     return gx_cli_usage(&g, "unknown command \"%s\"", name);

@@ -66,7 +66,7 @@ class Cli(unittest.TestCase):
         self.assertEqual(r.returncode, 1, r.stderr)
         r = self.gx("post", "demand", "--quantity", "lots", firm=ANCHOR)
         self.assertEqual(r.returncode, 64)
-        self.assertIn(b"--help", r.stderr)
+        self.assertIn(b"see gongxu help post demand", r.stderr)
         r = self.gx("frobnicate", firm=ANCHOR)
         self.assertEqual(r.returncode, 64)
         r = self.gx("post", "demand", "--file", "/nonexistent.json", firm=ANCHOR)
