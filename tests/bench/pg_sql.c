@@ -68,7 +68,7 @@ const char pg_schema_sql[] =
     "  name text NOT NULL,\n"
     "  county text NOT NULL,              -- GB/T 2260\n"
     "  zone text,\n"
-    "  district text NOT NULL,            -- zone if any, else county\n"
+    "  district text NOT NULL,            -- the zone if one of the three districts, else county\n"
     "  lat float8, lon float8,            -- NULL when unknown\n"
     "  credit smallint NOT NULL,          -- 0 ungraded, 1 A .. 4 D\n"
     "  awards int NOT NULL DEFAULT 0);\n"
@@ -112,7 +112,7 @@ const char pg_schema_sql[] =
     "  ipc text[] NOT NULL,\n"
     "  proc_expanded text[] NOT NULL,     -- processes and all their dotted ancestors\n"
     "  mat_expanded text[] NOT NULL,      -- materials likewise\n"
-    "  ipc_expanded text[] NOT NULL,      -- IPC classes and their symbol-boundary prefixes\n"
+    "  ipc_expanded text[] NOT NULL,      -- IPC codes and every code at or above them\n"
     "  monthly_capacity float8 NOT NULL, min_order float8 NOT NULL, lead_time_days int NOT NULL,\n"
     "  price_min float8, price_max float8, -- NULL when no price\n"
     "  service_scope smallint NOT NULL, service_radius_km float8 NOT NULL,\n"
@@ -184,10 +184,10 @@ static const char s_elig[] =
     "    AND NOT EXISTS (SELECT 1 FROM unnest(d.certs) AS r (scheme) WHERE NOT EXISTS (\n"
     "          SELECT 1 FROM firm_certs c WHERE c.firm_id = of.id AND c.scheme = r.scheme\n"
     "            AND c.valid_until >= @TODAY))\n"
-    /* lead time, minimum order, capacity */
+    /* lead time, minimum order, capacity (neither of the last two for tech transfer) */
     "    AND @TODAY + o.lead_time_days <= d.needed_by\n"
-    "    AND o.min_order <= d.quantity\n"
-    "    AND (d.splittable\n"
+    "    AND (d.kind = 4 OR o.min_order <= d.quantity)\n"
+    "    AND (d.kind = 4 OR d.splittable\n"
     "         OR o.monthly_capacity * greatest(d.needed_by - @TODAY, 0) / 30.0::float8 >= d.quantity)\n"
     /* region: both scopes */
     "    AND gx_in_scope(d.scope, df.county, df.district, of.county, of.district)\n"
@@ -207,7 +207,8 @@ static const char s_elig[] =
 
 static const char s_score[] =
     "gx_score(gx_km(df.lat, df.lon, of.lat, of.lon), of.credit, o.monthly_capacity,"
-    " greatest(d.needed_by - @TODAY, 0), d.quantity, o.lead_time_days, of.awards)";
+    " greatest(d.needed_by - @TODAY, 0), CASE WHEN d.kind = 4 THEN 0 ELSE d.quantity END, o.lead_time_days,"
+    " of.awards)";
 
 /* Copies t into b with @NOW and @TODAY replaced. */
 static int s_subst(pg_buf *b, const char *t, const char *now, const char *today)
@@ -477,17 +478,26 @@ static int s_expand_terms(const gx_strv *in, gx_strv *out)
     return 0;
 }
 
-/* Each IPC class with every prefix that it covers at a symbol boundary: the
- * section (1 character), class (3), and every prefix followed by ' ' or '/'
- * (src/rules.c s_ipc_covers). */
+/* Each IPC code with every code it covers (src/rules.c gx_rules_ipc_covers):
+ * its section, class and subclass, its main group ("H01L 21/00" for
+ * "H01L 21/02") and itself. */
 static int s_expand_ipc(const gx_strv *in, gx_strv *out)
 {
     for (uint32_t i = 0; i < in->n; i++) {
-        const char *s = in->v[i];
+        const char *s = in->v[i], *slash = strchr(s, '/');
         size_t n = strlen(s);
-        for (size_t k = 1; k <= n; k++)
-            if ((k == n || k == 1 || k == 3 || s[k] == ' ' || s[k] == '/') && s_push_n(out, s, k))
+        static const size_t lens[] = {1, 3, 4}; /* section, class, subclass */
+        for (size_t k = 0; k < 3; k++)
+            if (lens[k] < n && s_push_n(out, s, lens[k]))
                 return -1;
+        if (slash && strcmp(slash, "/00") != 0) {
+            char main_group[32];
+            snprintf(main_group, sizeof main_group, "%.*s/00", (int)(slash - s), s);
+            if (s_push_n(out, main_group, strlen(main_group)))
+                return -1;
+        }
+        if (s_push_n(out, s, n))
+            return -1;
     }
     return 0;
 }
@@ -647,7 +657,10 @@ int pg_copy_firm(pg_buf *b, const gx_firm *f)
     s_field(&r, f->name ? f->name : "");
     s_field(&r, f->county);
     s_field(&r, f->zone && f->zone[0] ? f->zone : NULL);
-    s_field(&r, gx_firm_district(f));
+    /* the district of src/rules.c gx_rules_district under the three districts of
+     * the shipped vocabulary, as gx_in_scope lists them */
+    bool own = f->zone && (strcmp(f->zone, "hebi.etdz") == 0 || strcmp(f->zone, "hebi.urdz") == 0);
+    s_field(&r, own ? f->zone : f->county);
     if (f->has_location) {
         s_dbl(&r, f->lat);
         s_dbl(&r, f->lon);
