@@ -40,10 +40,12 @@ typedef struct gx_cli {
     const char *server_key_from; /* "--server-key" or "$GONGXU_SERVER_KEY", for messages */
     bool as_operator;            /* --operator, or $GONGXU_OPERATOR=1 */
     bool json;                   /* --json: JSON Lines on stdout */
-    bool dry_run;                /* --dry-run: print the request Envelope as JSON, send nothing */
+    bool dry_run;                /* --dry-run: print the request Envelope as JSON, send nothing (but an
+                                  * update with flags reads the posting it changes) */
     int timeout_ms;              /* --timeout: reply timeout of each request */
     char cmd[32];                /* the command words, "post demand", for messages */
-    const char *operator_only;   /* an operator-only command's words for messages ("statistics need"), else NULL */
+    const char
+        *operator_only; /* an operator-only command's words for messages ("statistics need"), else NULL */
 } gx_cli;
 
 /* ------------------------------------------------------------ cli_help.c */
@@ -103,10 +105,10 @@ void gx_cli_keys_wipe(gx_cli_keys *k);
 int gx_cli_public_key(const gx_cli *g, const char *what, const char *arg, char out[GX_KEY_Z85_LEN + 1]);
 
 /* Strict value parsers: the whole string must be the value. */
-bool gx_cli_double(const char *s, double *out);             /* finite decimal number */
-bool gx_cli_u64(const char *s, uint64_t *out);              /* decimal, no sign */
-bool gx_cli_u32(const char *s, uint32_t *out);              /* decimal, no sign, <= UINT32_MAX */
-void gx_cli_today(char out[11]);                            /* today's local date, YYYY-MM-DD */
+bool gx_cli_double(const char *s, double *out); /* finite decimal number */
+bool gx_cli_u64(const char *s, uint64_t *out);  /* decimal, no sign */
+bool gx_cli_u32(const char *s, uint32_t *out);  /* decimal, no sign, <= UINT32_MAX */
+void gx_cli_today(char out[11]);                /* today's local date, YYYY-MM-DD */
 
 /* NULL when s is a real calendar day YYYY-MM-DD; else what is wrong with it,
  * in buf ("2028-02-30 is not a date: February 2028 has 29 days"). */

@@ -94,8 +94,9 @@ static int s_global(gx_cli *g, int val, const char *arg)
         return 0;
     case S_OPT_TIMEOUT:
         if (!gx_cli_double(arg, &secs) || secs <= 0 || secs > S_MAX_TIMEOUT_S)
-            return gx_cli_usage(g, "--timeout must be a number of seconds more than 0 (at most %.0f), got \"%s\"",
-                                S_MAX_TIMEOUT_S, arg);
+            return gx_cli_usage(
+                g, "--timeout must be a number of seconds more than 0 (at most %.0f), got \"%s\"",
+                S_MAX_TIMEOUT_S, arg);
         g->timeout_ms = (int)(secs * 1000 + 0.5);
         if (g->timeout_ms < 1)
             g->timeout_ms = 1;
@@ -343,7 +344,7 @@ static void s_warn_open_key(const char *path)
     if (stat(path, &st) != 0 || !(st.st_mode & 077))
         return;
     unsigned mode = (unsigned)(st.st_mode & 07777);
-    const char *who = (st.st_mode & S_IROTH) ? "readable by others"
+    const char *who = (st.st_mode & S_IROTH)   ? "readable by others"
                       : (st.st_mode & S_IRGRP) ? "readable by its group"
                                                : "writable by its group or others";
     fprintf(stderr, "gongxu: WARNING: key file %s is %s (mode %04o); chmod 600 %s\n", path, who, mode, path);
@@ -451,8 +452,9 @@ bool gx_cli_u32(const char *s, uint32_t *out)
 const char *gx_cli_date_problem(const char *s, char *buf, size_t len)
 {
     static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    static const char *const months[] = {"January", "February", "March",     "April",   "May",      "June",
-                                         "July",    "August",   "September", "October", "November", "December"};
+    static const char *const months[] = {"January",   "February", "March",    "April",
+                                         "May",       "June",     "July",     "August",
+                                         "September", "October",  "November", "December"};
     bool shape = strlen(s) == 10 && s[4] == '-' && s[7] == '-';
     for (int i = 0; shape && i < 10; i++)
         if (i != 4 && i != 7 && !isdigit((unsigned char)s[i]))
@@ -524,10 +526,11 @@ int gx_cli_text(const gx_cli *g, const char *what, const char *s)
     size_t at = gx_cli_utf8_bad(s);
     if (at == SIZE_MAX)
         return 0;
-    return gx_cli_usage(g,
-                        "%s is not valid UTF-8 (byte %zu is 0x%02x): the broker takes UTF-8 only; GBK or GB 18030 "
-                        "text needs converting, e.g. with iconv -f GB18030 -t UTF-8",
-                        what, at + 1, (unsigned char)s[at]);
+    return gx_cli_usage(
+        g,
+        "%s is not valid UTF-8 (byte %zu is 0x%02x): the broker takes UTF-8 only; GBK or GB 18030 "
+        "text needs converting, e.g. with iconv -f GB18030 -t UTF-8",
+        what, at + 1, (unsigned char)s[at]);
 }
 
 bool gx_cli_duration(const char *s, int64_t *secs)

@@ -459,7 +459,8 @@ void gx_cli_flags_help(FILE *out, gx_cli_what what, bool update)
 const char *gx_cli_flag_of(const char *field)
 {
     static const gx_cli_what all[] = {GX_CLI_DEMAND, GX_CLI_OFFER, GX_CLI_FIRM, GX_CLI_SUBSCRIPTION};
-    static const char *const others[][2] = {{"message", "message"}, {"reason", "reason"}}; /* interest, decline */
+    static const char *const others[][2] = {{"message", "message"},
+                                            {"reason", "reason"}}; /* interest, decline */
     for (size_t t = 0; t < sizeof all / sizeof all[0]; t++)
         for (const s_flag *f = s_table(all[t]); f->name; f++) {
             const char *dot = f->field ? strrchr(f->field, '.') : NULL;
@@ -471,4 +472,3 @@ const char *gx_cli_flag_of(const char *field)
             return others[i][1];
     return NULL;
 }
-

@@ -38,11 +38,12 @@ void gx_cli_warn_expired(const gx_cli *g, const json_t *firm)
             continue;
         const char *scheme = json_string_value(gx_cli_member(c, "scheme"));
         const char *number = json_string_value(gx_cli_member(c, "number"));
-        fprintf(stderr,
-                "gongxu: %s: warning: certificate %s%s%s expired on %s (today is %s): it is accepted, but will "
-                "not count for matching until renewed\n",
-                g->cmd, scheme ? scheme : "?", number && *number ? " no. " : "", number ? number : "", until,
-                today);
+        fprintf(
+            stderr,
+            "gongxu: %s: warning: certificate %s%s%s expired on %s (today is %s): it is accepted, but will "
+            "not count for matching until renewed\n",
+            g->cmd, scheme ? scheme : "?", number && *number ? " no. " : "", number ? number : "", until,
+            today);
     }
 }
 
@@ -98,7 +99,8 @@ static void s_walk_message(s_walk *w, const ProtobufCMessage *m, int depth)
         return;
     for (unsigned i = 0; i < d->n_fields; i++) {
         const ProtobufCFieldDescriptor *f = &d->fields[i];
-        if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) && *(const uint32_t *)s_at(m, f->quantifier_offset) != f->id)
+        if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+            *(const uint32_t *)s_at(m, f->quantifier_offset) != f->id)
             continue;
         snprintf(w->path + at, sizeof w->path - at, "%s%s", at ? "." : "", f->name);
         if (f->label == PROTOBUF_C_LABEL_REPEATED) {
@@ -179,7 +181,8 @@ int gx_cli_check_limits(const gx_cli *g, const Gongxu__V1__Envelope *req, const 
         return 0;
     bool count = strcmp(w.bad_key, "max_repeated") == 0;
     const char *flag = s_flag_at(w.bad);
-    fprintf(stderr, "gongxu: %s: %s%s%s%s has %zu %s; the broker takes at most %u (its %s); nothing was sent\n",
+    fprintf(stderr,
+            "gongxu: %s: %s%s%s%s has %zu %s; the broker takes at most %u (its %s); nothing was sent\n",
             g->cmd, w.bad, flag ? " (--" : "", flag ? flag : "", flag ? ")" : "", w.bad_size,
             count ? "entries" : "bytes", (unsigned)w.bad_limit, w.bad_key);
     return EX_DATAERR;

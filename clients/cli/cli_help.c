@@ -89,8 +89,8 @@ static const s_page s_pages[] = {
      "Accepts a firm's interest in your demand: the demand's details and both firms' contacts\n"
      "are released to that pair.",
      NULL, 0, false, "gongxu accept 3 91410611MA45QBMG1C"},
-    {"decline", NULL, "decline DEMAND_ID FIRM_ID [--reason TEXT]", "Declines a firm's interest in your demand.",
-     "  --reason TEXT             told to the firm\n", 0, false,
+    {"decline", NULL, "decline DEMAND_ID FIRM_ID [--reason TEXT]",
+     "Declines a firm's interest in your demand.", "  --reason TEXT             told to the firm\n", 0, false,
      "gongxu decline 3 91410611MA45QBLA2K --reason 'IATF 16949 is required'"},
     {"award", NULL, "award DEMAND_ID FIRM_ID [--quantity Q]",
      "Awards your demand to a firm whose interest you accepted: all that remains closes it,\n"
@@ -101,9 +101,8 @@ static const s_page s_pages[] = {
      "Shows the ranked suppliers of a demand, each hard rule PASS or FAIL with the values\n"
      "compared, and the score's terms.",
      NULL, 0, false, "gongxu shortlist 3"},
-    {"show", NULL, "show ID",
-     "Shows one posting: your own (details included), or a demand's public part.", NULL, 0, false,
-     "gongxu show 3"},
+    {"show", NULL, "show ID", "Shows one posting: your own (details included), or a demand's public part.",
+     NULL, 0, false, "gongxu show 3"},
     {"list", NULL, "list [--all]", "Lists your open postings and subscriptions.",
      "  --all                     closed ones too (awarded, withdrawn, expired)\n", 0, false,
      "gongxu list --all"},

@@ -417,8 +417,9 @@ static void s_stats(const Gongxu__V1__Stats *s)
 static int s_cols(uint32_t cp)
 {
     return (cp >= 0x1100 && cp <= 0x115F) || (cp >= 0x2E80 && cp <= 0xA4CF && cp != 0x303F) ||
-                   (cp >= 0xAC00 && cp <= 0xD7A3) || (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0xFE30 && cp <= 0xFE4F) ||
-                   (cp >= 0xFF00 && cp <= 0xFF60) || (cp >= 0xFFE0 && cp <= 0xFFE6) || (cp >= 0x20000 && cp <= 0x3FFFD)
+                   (cp >= 0xAC00 && cp <= 0xD7A3) || (cp >= 0xF900 && cp <= 0xFAFF) ||
+                   (cp >= 0xFE30 && cp <= 0xFE4F) || (cp >= 0xFF00 && cp <= 0xFF60) ||
+                   (cp >= 0xFFE0 && cp <= 0xFFE6) || (cp >= 0x20000 && cp <= 0x3FFFD)
                ? 2
                : 1;
 }
@@ -599,7 +600,8 @@ void gx_cli_print_reply(const Gongxu__V1__Envelope *req, const Gongxu__V1__Reply
         break;
     }
     case GONGXU__V1__REPLY__RESULT_CODES:
-        s_codes(req->body_case == GONGXU__V1__ENVELOPE__BODY_FIND_CODES ? req->find_codes : NULL, reply->codes);
+        s_codes(req->body_case == GONGXU__V1__ENVELOPE__BODY_FIND_CODES ? req->find_codes : NULL,
+                reply->codes);
         break;
     case GONGXU__V1__REPLY__RESULT_POSTING:
         printf("posting %" PRIu64 " (revision %u) %s\n", ref->id, ref->revision, s_state(ref->state));

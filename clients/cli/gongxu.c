@@ -49,8 +49,8 @@ static int s_exit_for(int code)
 static const char *s_code_class(const char *field)
 {
     static const char *const map[][2] = {
-        {"process", "process"}, {"material", "material"}, {"industr", "industry"},
-        {"certification", "cert"}, {"county", "county"},  {"zone", "zone"},
+        {"process", "process"},    {"material", "material"}, {"industr", "industry"},
+        {"certification", "cert"}, {"county", "county"},     {"zone", "zone"},
     };
     const char *dot = strrchr(field, '.');
     const char *last = dot ? dot + 1 : field;
@@ -79,8 +79,8 @@ static int s_broker_error(const gx_cli *g, const Gongxu__V1__Error *e)
                 fprintf(stderr, "%s%s", i ? ", " : "", e->suggestions[i]);
             fprintf(stderr, "?\n");
         }
-        fprintf(stderr, "  gongxu vocab search TEXT%s%s looks codes up by id, alias or name\n", cls ? " --class " : "",
-                cls ? cls : "");
+        fprintf(stderr, "  gongxu vocab search TEXT%s%s looks codes up by id, alias or name\n",
+                cls ? " --class " : "", cls ? cls : "");
     }
     return s_exit_for(e->code);
 }
@@ -102,7 +102,8 @@ static bool s_over_default_frame(gx_client *c, const Gongxu__V1__Envelope *req)
     gx_client_limits lim;
     gx_client_limits_get(c, &lim);
     return req && !lim.max_frame_bytes &&
-           gongxu__v1__envelope__get_packed_size(req) + GX_CLIENT_CURVE_OVERHEAD > GX_CLIENT_DEFAULT_MAX_FRAME;
+           gongxu__v1__envelope__get_packed_size(req) + GX_CLIENT_CURVE_OVERHEAD >
+               GX_CLIENT_DEFAULT_MAX_FRAME;
 }
 
 /* The exit code for a failed library call about req (may be NULL), after
@@ -230,7 +231,8 @@ static int s_request(gx_cli *g, const char *key, json_t *body)
         rc = s_print_json(&reply->reply->base);
     else
         gx_cli_print_reply(req, reply->reply);
-    if (rc == 0 && reply->reply->result_case == GONGXU__V1__REPLY__RESULT_CODES && !reply->reply->codes->n_entries)
+    if (rc == 0 && reply->reply->result_case == GONGXU__V1__REPLY__RESULT_CODES &&
+        !reply->reply->codes->n_entries)
         rc = GX_CLI_EX_NOT_FOUND; /* vocab: nothing matches */
 out:
     gongxu__v1__envelope__free_unpacked(reply, NULL);
@@ -353,8 +355,8 @@ static int s_update(gx_cli *g, gx_cli_what what, uint64_t id, gx_cli_posting *p)
         rc = s_client_failure(c, crc, g, NULL);
         goto out;
     }
-    const Gongxu__V1__PostingView *view = got->reply->result_case == GONGXU__V1__REPLY__RESULT_VIEW ? got->reply->view
-                                                                                                  : NULL;
+    const Gongxu__V1__PostingView *view =
+        got->reply->result_case == GONGXU__V1__REPLY__RESULT_VIEW ? got->reply->view : NULL;
     const ProtobufCMessage *now = NULL; /* demand and offer share a union: look at the case */
     if (view && what == GX_CLI_DEMAND && view->posting_case == GONGXU__V1__POSTING_VIEW__POSTING_DEMAND)
         now = &view->demand->base;
@@ -362,9 +364,11 @@ static int s_update(gx_cli *g, gx_cli_what what, uint64_t id, gx_cli_posting *p)
         now = &view->offer->base;
     if (!now) {
         const char *is = view && view->posting_case == GONGXU__V1__POSTING_VIEW__POSTING_DEMAND ? "a demand"
-                         : view && view->posting_case == GONGXU__V1__POSTING_VIEW__POSTING_OFFER ? "an offer"
-                                                                                                 : "a subscription";
-        rc = gx_cli_usage(g, "posting %s is %s, not %s %s", ids, is, what == GX_CLI_DEMAND ? "a" : "an", noun);
+                         : view && view->posting_case == GONGXU__V1__POSTING_VIEW__POSTING_OFFER
+                             ? "an offer"
+                             : "a subscription";
+        rc =
+            gx_cli_usage(g, "posting %s is %s, not %s %s", ids, is, what == GX_CLI_DEMAND ? "a" : "an", noun);
         goto out;
     }
     uint32_t read_at = what == GX_CLI_DEMAND ? view->demand->revision : view->offer->revision;
@@ -395,19 +399,22 @@ static int s_update(gx_cli *g, gx_cli_what what, uint64_t id, gx_cli_posting *p)
     if ((rc = gx_cli_check_limits(g, req, &lim)) != 0)
         goto out;
     crc = gx_client_call(c, req, &reply, g->timeout_ms);
-    if (crc == GX_CLIENT_REFUSED && reply->error->code == GONGXU__V1__ERROR_CODE__ERR_CONFLICT && !p->has_revision &&
-        strstr(reply->error->field, "revision")) {
-        fprintf(stderr,
-                "gongxu: CONFLICT: %s %s changed while this update was being made (it was read at revision %u: "
-                "%s): nothing was changed; run the command again to apply your flags to what is there now "
-                "(gongxu show %s)\n",
-                noun, ids, read_at, reply->error->message, ids);
+    if (crc == GX_CLIENT_REFUSED && reply->error->code == GONGXU__V1__ERROR_CODE__ERR_CONFLICT &&
+        !p->has_revision && strstr(reply->error->field, "revision")) {
+        fprintf(
+            stderr,
+            "gongxu: CONFLICT: %s %s changed while this update was being made (it was read at revision %u: "
+            "%s): nothing was changed; run the command again to apply your flags to what is there now "
+            "(gongxu show %s)\n",
+            noun, ids, read_at, reply->error->message, ids);
         rc = EX_DATAERR;
     } else if (crc == GX_CLIENT_REFUSED) {
         rc = s_broker_error(g, reply->error);
         if (reply->error->code == GONGXU__V1__ERROR_CODE__ERR_CONFLICT && p->has_revision)
-            fprintf(stderr, "  gongxu show %s shows it as it is now; without --revision, update changes only the "
-                            "fields given over that\n", ids);
+            fprintf(stderr,
+                    "  gongxu show %s shows it as it is now; without --revision, update changes only the "
+                    "fields given over that\n",
+                    ids);
     } else if (crc != GX_CLIENT_OK) {
         rc = s_client_failure(c, crc, g, req);
     } else if (g->json) {
@@ -615,8 +622,9 @@ static int s_cmd_award(gx_cli *g, int argc, char **argv)
         return rc;
     if (a.val[0] && (!gx_cli_double(a.val[0], &q) || q <= 0)) {
         json_decref(body);
-        return gx_cli_usage(g, "--quantity must be a number more than 0 (leave it out for all that remains), got \"%s\"",
-                            a.val[0]);
+        return gx_cli_usage(
+            g, "--quantity must be a number more than 0 (leave it out for all that remains), got \"%s\"",
+            a.val[0]);
     }
     if (q > 0)
         json_object_set_new(body, "quantity", json_real(q));
@@ -709,7 +717,8 @@ static int s_cmd_vocab(gx_cli *g, int argc, char **argv)
     int n = argc - (int)(pos - argv);
     bool search = n > 0 && strcmp(pos[0], "search") == 0;
     if (n == 2 && !search)
-        return gx_cli_usage(g, "expected [search] [TEXT], got \"%s\" \"%s\" (quote a TEXT with spaces)", pos[0], pos[1]);
+        return gx_cli_usage(g, "expected [search] [TEXT], got \"%s\" \"%s\" (quote a TEXT with spaces)",
+                            pos[0], pos[1]);
     const char *text = search ? (n == 2 ? pos[1] : "") : (n == 1 ? pos[0] : "");
     if ((rc = gx_cli_text(g, "TEXT", text)) != 0)
         return rc;
@@ -718,9 +727,10 @@ static int s_cmd_vocab(gx_cli *g, int argc, char **argv)
         const ProtobufCEnumValue *v = gx_cli_enum(&gongxu__v1__code_class__descriptor, "CODE_", a.val[0]);
         if (!v) {
             json_decref(body);
-            return gx_cli_usage(g, "--class: expected one of %s, got \"%s\"",
-                                gx_cli_enum_words(&gongxu__v1__code_class__descriptor, "CODE_", words, sizeof words),
-                                a.val[0]);
+            return gx_cli_usage(
+                g, "--class: expected one of %s, got \"%s\"",
+                gx_cli_enum_words(&gongxu__v1__code_class__descriptor, "CODE_", words, sizeof words),
+                a.val[0]);
         }
         json_object_set_new(body, "code_class", json_string(v->name));
     }
@@ -874,8 +884,8 @@ static int s_cmd_watch(gx_cli *g, int argc, char **argv)
     if (a.val[0] && (!gx_cli_u64(a.val[0], &count) || count == 0))
         return gx_cli_usage(g, "--count must be a whole number, 1 or more, got \"%s\"", a.val[0]);
     if (a.val[1] && (!gx_cli_double(a.val[1], &secs) || secs < 0 || secs > 366.0 * 86400))
-        return gx_cli_usage(g, "--timeout must be a number of seconds, 0 or more (at most a year), got \"%s\"",
-                            a.val[1]);
+        return gx_cli_usage(
+            g, "--timeout must be a number of seconds, 0 or more (at most a year), got \"%s\"", a.val[1]);
     if (a.val[2] && !gx_cli_u64(a.val[2], &from))
         return gx_cli_usage(g, "--from-seq must be a notice number, 0 or more, got \"%s\"", a.val[2]);
     bool ack = a.val[3] == NULL;

@@ -52,33 +52,33 @@
 #define GX_CLIENT_HANDSHAKE_EVENTS                                                                           \
     (ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |                                  \
      ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
-#define GX_CLIENT_PROBE_MS 500 /* s_probe_zmtp: connecting, then waiting for the peer's greeting */
+#define GX_CLIENT_PROBE_MS 500       /* s_probe_zmtp: connecting, then waiting for the peer's greeting */
 #define GX_CLIENT_ZAP_TRY_AGAIN 300u /* ZAP status: temporary refusal (the broker's handshake rate) */
 
 struct gx_client {
-    void *ctx;                /* our own ZeroMQ context */
-    void *sock;               /* DEALER connected to the broker */
-    void *monitor;            /* PAIR receiving sock's connect events; NULL if unavailable */
-    char *endpoint;           /* where we connect, for messages */
-    char *firm_id;            /* sent in every Hello; "" for none */
-    char *client_name;        /* sent in every Hello */
-    bool as_operator;         /* sent in every Hello */
-    bool curve;               /* the socket is a CURVE client */
-    bool hs_ok;               /* the current connection finished its handshake */
-    bool hs_ever;             /* some connection finished its handshake */
-    uint16_t hs_event;        /* last failed handshake (ZMQ_EVENT_HANDSHAKE_FAILED_*), 0 after a success */
-    uint32_t hs_value;        /* its value: a ZMQ_PROTOCOL_ERROR_* or a ZAP status code */
-    unsigned disconnects;     /* ZMQ_EVENT_DISCONNECTED seen so far */
+    void *ctx;                 /* our own ZeroMQ context */
+    void *sock;                /* DEALER connected to the broker */
+    void *monitor;             /* PAIR receiving sock's connect events; NULL if unavailable */
+    char *endpoint;            /* where we connect, for messages */
+    char *firm_id;             /* sent in every Hello; "" for none */
+    char *client_name;         /* sent in every Hello */
+    bool as_operator;          /* sent in every Hello */
+    bool curve;                /* the socket is a CURVE client */
+    bool hs_ok;                /* the current connection finished its handshake */
+    bool hs_ever;              /* some connection finished its handshake */
+    uint16_t hs_event;         /* last failed handshake (ZMQ_EVENT_HANDSHAKE_FAILED_*), 0 after a success */
+    uint32_t hs_value;         /* its value: a ZMQ_PROTOCOL_ERROR_* or a ZAP status code */
+    unsigned disconnects;      /* ZMQ_EVENT_DISCONNECTED seen so far */
     unsigned sent_disconnects; /* disconnects when the last request was sent */
-    size_t sent_len;          /* packed size of the last request sent */
-    gx_client_limits limits;  /* what the broker said in its last Hello or Ping reply */
-    int timeout_ms;           /* default reply timeout */
-    uint64_t next_request_id; /* the next request's id; starts at 1 */
-    unsigned connects;        /* ZMQ_EVENT_CONNECTED seen so far */
-    bool rebind;              /* reconnected: Hello (and Resume) again before going on */
-    bool resumed;             /* the application asked for notices */
-    uint64_t last_seq;        /* seq of the last notice delivered */
-    int refused_code;         /* ErrorCode of the last refused call, else 0 */
+    size_t sent_len;           /* packed size of the last request sent */
+    gx_client_limits limits;   /* what the broker said in its last Hello or Ping reply */
+    int timeout_ms;            /* default reply timeout */
+    uint64_t next_request_id;  /* the next request's id; starts at 1 */
+    unsigned connects;         /* ZMQ_EVENT_CONNECTED seen so far */
+    bool rebind;               /* reconnected: Hello (and Resume) again before going on */
+    bool resumed;              /* the application asked for notices */
+    uint64_t last_seq;         /* seq of the last notice delivered */
+    int refused_code;          /* ErrorCode of the last refused call, else 0 */
     Gongxu__V1__Envelope **queue; /* ring of notices received but not yet delivered */
     size_t q_head;                /* index of the oldest queued notice */
     size_t q_len;                 /* notices queued */
@@ -261,11 +261,12 @@ static gx_client_rc s_send(gx_client *c, const Gongxu__V1__Envelope *env, int64_
     gx_client_rc rc = GX_CLIENT_OK;
     size_t len = gongxu__v1__envelope__get_packed_size(env), max = gx_client_max_request(c);
     if (max && len > max)
-        return s_fail(c, GX_CLIENT_TOO_LARGE,
-                      "the request is %zu bytes, more than the broker at %.160s reads in one message: %zu bytes "
-                      "(its max_frame_bytes, %u%s); nothing was sent",
-                      len, c->endpoint, max, (unsigned)c->limits.max_frame_bytes,
-                      c->curve ? ", less 33 for CURVE" : "");
+        return s_fail(
+            c, GX_CLIENT_TOO_LARGE,
+            "the request is %zu bytes, more than the broker at %.160s reads in one message: %zu bytes "
+            "(its max_frame_bytes, %u%s); nothing was sent",
+            len, c->endpoint, max, (unsigned)c->limits.max_frame_bytes,
+            c->curve ? ", less 33 for CURVE" : "");
     c->sent_len = len;
     c->sent_disconnects = c->disconnects;
     uint8_t *buf = malloc(len ? len : 1);
@@ -435,8 +436,8 @@ static gx_client_rc s_no_reply(gx_client *c, int timeout_ms)
     const char *e = c->endpoint;
     s_drain_monitor(c);
     if (!c->monitor) /* no monitor: the old hint is all there is */
-        return s_fail(c, GX_CLIENT_TIMEOUT, "no reply from the broker at %.160s within %d ms%s", e, timeout_ms,
-                      c->curve ? ": is the server key right, and is this key registered?" : "");
+        return s_fail(c, GX_CLIENT_TIMEOUT, "no reply from the broker at %.160s within %d ms%s", e,
+                      timeout_ms, c->curve ? ": is the server key right, and is this key registered?" : "");
     if (c->connects == 0)
         return s_fail(c, GX_CLIENT_TIMEOUT,
                       "nothing answers at %.160s: is gongxud running, and is this its client port? (no "
@@ -448,50 +449,57 @@ static gx_client_rc s_no_reply(gx_client *c, int timeout_ms)
                       "handshakes_per_second): try again in a moment",
                       e);
     if (c->hs_event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
-        return s_fail(c, GX_CLIENT_TIMEOUT,
-                      "the broker at %.160s refused this key in the CURVE handshake (ZAP status %u): it is not "
-                      "registered, or it was revoked; an operator registers its public key with gongxu "
-                      "--operator register-key FIRM KEY.pub",
-                      e, (unsigned)c->hs_value);
+        return s_fail(
+            c, GX_CLIENT_TIMEOUT,
+            "the broker at %.160s refused this key in the CURVE handshake (ZAP status %u): it is not "
+            "registered, or it was revoked; an operator registers its public key with gongxu "
+            "--operator register-key FIRM KEY.pub",
+            e, (unsigned)c->hs_value);
     if (c->hs_event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL &&
         c->hs_value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH)
         return s_fail(c, GX_CLIENT_TIMEOUT, "the broker at %.160s %s", e,
-                      c->curve ? "does not use CURVE (an --insecure-dev broker?): connect without a server key"
-                               : "uses CURVE: give its server key and a registered key pair");
+                      c->curve
+                          ? "does not use CURVE (an --insecure-dev broker?): connect without a server key"
+                          : "uses CURVE: give its server key and a registered key pair");
     if (!c->hs_ever) { /* connected, but no handshake ever completed */
         int zmtp = s_probe_zmtp(e);
         if (zmtp == 0)
-            return s_fail(c, GX_CLIENT_TIMEOUT,
-                          "%.160s is not a gongxu broker (ZeroMQ handshake failed); the client port is 7450 by "
-                          "default (listen= in gongxud's ready line)",
-                          e);
+            return s_fail(
+                c, GX_CLIENT_TIMEOUT,
+                "%.160s is not a gongxu broker (ZeroMQ handshake failed); the client port is 7450 by "
+                "default (listen= in gongxud's ready line)",
+                e);
         if (c->curve && (zmtp == 1 || c->disconnects > 0))
             return s_fail(c, GX_CLIENT_TIMEOUT,
                           "the broker at %.160s hung up during the CURVE handshake: the server key given is "
                           "not this broker's (it is in broker.pub in the broker's data directory)",
                           e);
         if (c->hs_event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
-            return s_fail(c, GX_CLIENT_TIMEOUT,
-                          "%.160s broke off the ZeroMQ handshake (protocol error 0x%x): is it a gongxu broker's "
-                          "client port?",
-                          e, (unsigned)c->hs_value);
-        return s_fail(c, GX_CLIENT_TIMEOUT,
-                      "%.160s accepted the connection, but the ZeroMQ handshake did not complete within %d ms: "
-                      "is it a gongxu broker's client port?",
-                      e, timeout_ms);
+            return s_fail(
+                c, GX_CLIENT_TIMEOUT,
+                "%.160s broke off the ZeroMQ handshake (protocol error 0x%x): is it a gongxu broker's "
+                "client port?",
+                e, (unsigned)c->hs_value);
+        return s_fail(
+            c, GX_CLIENT_TIMEOUT,
+            "%.160s accepted the connection, but the ZeroMQ handshake did not complete within %d ms: "
+            "is it a gongxu broker's client port?",
+            e, timeout_ms);
     }
-    if (!c->limits.max_frame_bytes && c->sent_len + (c->curve ? GX_CLIENT_CURVE_OVERHEAD : 0) >
-                                          GX_CLIENT_DEFAULT_MAX_FRAME)
-        return s_fail(c, GX_CLIENT_TIMEOUT,
-                      "no reply from the broker at %.160s within %d ms: the request was %zu bytes, more than the "
-                      "default max_frame_bytes (%d)%s; a broker drops the connection of a message over its "
-                      "max_frame_bytes without a reply: send less, or have the operator raise max_frame_bytes",
-                      e, timeout_ms, c->sent_len, GX_CLIENT_DEFAULT_MAX_FRAME,
-                      c->disconnects > c->sent_disconnects ? ", and it dropped the connection" : "");
-    return s_fail(c, GX_CLIENT_TIMEOUT,
-                  "no reply from the broker at %.160s within %d ms: it is connected but did not answer; it may "
-                  "be busy (--timeout gives it longer)",
-                  e, timeout_ms);
+    if (!c->limits.max_frame_bytes &&
+        c->sent_len + (c->curve ? GX_CLIENT_CURVE_OVERHEAD : 0) > GX_CLIENT_DEFAULT_MAX_FRAME)
+        return s_fail(
+            c, GX_CLIENT_TIMEOUT,
+            "no reply from the broker at %.160s within %d ms: the request was %zu bytes, more than the "
+            "default max_frame_bytes (%d)%s; a broker drops the connection of a message over its "
+            "max_frame_bytes without a reply: send less, or have the operator raise max_frame_bytes",
+            e, timeout_ms, c->sent_len, GX_CLIENT_DEFAULT_MAX_FRAME,
+            c->disconnects > c->sent_disconnects ? ", and it dropped the connection" : "");
+    return s_fail(
+        c, GX_CLIENT_TIMEOUT,
+        "no reply from the broker at %.160s within %d ms: it is connected but did not answer; it may "
+        "be busy (--timeout gives it longer)",
+        e, timeout_ms);
 }
 
 /* Sends req and waits for its reply (or error) until timeout_ms; queues notices.
@@ -558,7 +566,8 @@ static gx_client_rc s_hello(gx_client *c, int *code)
     if (rc == GX_CLIENT_REFUSED && code)
         *code = reply->error->code;
     if (rc == GX_CLIENT_OK) /* an older broker answers with an empty Ping: limits 0 */
-        s_keep_limits(c, reply->reply->result_case == GONGXU__V1__REPLY__RESULT_PONG ? reply->reply->pong : NULL);
+        s_keep_limits(c, reply->reply->result_case == GONGXU__V1__REPLY__RESULT_PONG ? reply->reply->pong
+                                                                                     : NULL);
     gongxu__v1__envelope__free_unpacked(reply, NULL);
     return rc;
 }

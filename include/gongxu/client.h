@@ -53,10 +53,11 @@ typedef struct gx_client_opts {
 /* Result of library calls. */
 typedef enum gx_client_rc {
     GX_CLIENT_OK = 0,
-    GX_CLIENT_TIMEOUT = 1,    /* no reply / notice within the timeout */
-    GX_CLIENT_ERROR = 2,      /* transport or encoding failure; see gx_client_error */
-    GX_CLIENT_REFUSED = 3,    /* the broker answered with an Error envelope */
-    GX_CLIENT_TOO_LARGE = 4,  /* not sent: over the broker's max_frame_bytes; gx_client_error says by how much */
+    GX_CLIENT_TIMEOUT = 1, /* no reply / notice within the timeout */
+    GX_CLIENT_ERROR = 2,   /* transport or encoding failure; see gx_client_error */
+    GX_CLIENT_REFUSED = 3, /* the broker answered with an Error envelope */
+    GX_CLIENT_TOO_LARGE =
+        4, /* not sent: over the broker's max_frame_bytes; gx_client_error says by how much */
 } gx_client_rc;
 
 /* What the broker said it enforces, in its reply to Hello (and to Ping). */

@@ -78,6 +78,12 @@ class Interposer:
         self.ctx.term()
 
 
+def seed(broker):
+    op = broker.client(operator=True)
+    seed_walkthrough_firms(op)
+    op.close()
+
+
 def old_broker_reply(env):
     """What a broker from before the limits said to Hello and Ping: an empty Ping."""
     if env.WhichOneof("body") == "reply" and env.reply.WhichOneof("result") == "pong":
@@ -197,7 +203,7 @@ class TooLarge(unittest.TestCase):
 
     def test_a_megabyte_of_details_is_refused_at_once_naming_the_limit(self):
         with Broker() as b:
-            seed_walkthrough_firms(b.client(operator=True))
+            seed(b)
             r = self.run_cli(b, "post", "demand", "--file", self.demand_file(b.tmp, 1000000))
             self.assertEqual(r.returncode, 65, r.err)
             self.assertLess(r.seconds, 4)  # no waiting for a timeout
@@ -208,7 +214,7 @@ class TooLarge(unittest.TestCase):
     def test_over_max_frame_bytes_is_refused_by_the_library(self):
         # the text limit raised as far as the frame's: the whole message is what is too large
         with Broker(extra_args=["-o", "max_text_bytes=262144"]) as b:
-            seed_walkthrough_firms(b.client(operator=True))
+            seed(b)
             r = self.run_cli(b, "post", "demand", "--file", self.demand_file(b.tmp, 262144))
             self.assertEqual(r.returncode, 65, r.err)
             self.assertLess(r.seconds, 4)
@@ -221,7 +227,7 @@ class TooLarge(unittest.TestCase):
 
     def test_a_broker_that_did_not_tell_its_limits_gets_the_default_explained(self):
         with Broker(insecure=True) as b:
-            seed_walkthrough_firms(b.client(operator=True))
+            seed(b)
             hop = Interposer(b.endpoint, on_reply=old_broker_reply)
             try:
                 hop_broker = type("B", (), {"endpoint": hop.endpoint})

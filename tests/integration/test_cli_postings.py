@@ -13,7 +13,7 @@ import tempfile
 import unittest
 
 from gxharness import ANCHOR, GONGXU, SME_CERT, Broker, Client, main, mg_demand, mg_offer, pb, seed_walkthrough_firms
-from test_cli_connect import Interposer
+from test_cli_connect import Interposer, seed
 
 
 class Cli:
@@ -24,6 +24,13 @@ class Cli:
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, timeout=60)
         r.err = r.stderr.decode()
         return r
+
+    def call(self, firm, **body):
+        c = self.broker.client(firm)
+        try:
+            return c.call(**body)
+        finally:
+            c.close()
 
     def show(self, pid, firm=ANCHOR):
         r = self.gx("--json", "show", str(pid), firm=firm)
@@ -50,7 +57,7 @@ class Update(Cli, unittest.TestCase):
         d = mg_demand(**over)
         if budget:
             d.budget.min, d.budget.max = budget
-        return self.broker.client(ANCHOR).call(post_demand=pb.PostDemand(demand=d)).posting.id
+        return self.call(ANCHOR, post_demand=pb.PostDemand(demand=d)).posting.id
 
     def test_update_changes_only_the_fields_given(self):
         did = self.post_demand(details="drawing MG-42 rev C; PPAP level 3", budget=(10, 20))
@@ -78,7 +85,7 @@ class Update(Cli, unittest.TestCase):
         self.assertEqual(after["materials"], ["material.metal.magnesium.az91d"])
 
     def test_update_offer_keeps_the_rest(self):
-        oid = self.broker.client(SME_CERT).call(post_offer=pb.PostOffer(offer=mg_offer())).posting.id
+        oid = self.call(SME_CERT, post_offer=pb.PostOffer(offer=mg_offer())).posting.id
         r = self.gx("update", "offer", str(oid), "--lead-time", "15", firm=SME_CERT)
         self.assertEqual(r.returncode, 0, r.err)
         after = self.show(oid, firm=SME_CERT)
@@ -96,7 +103,7 @@ class Update(Cli, unittest.TestCase):
         self.assertEqual(self.show(did)["title"], "second")
 
     def test_the_wrong_kind_of_posting_and_someone_elses(self):
-        oid = self.broker.client(SME_CERT).call(post_offer=pb.PostOffer(offer=mg_offer())).posting.id
+        oid = self.call(SME_CERT, post_offer=pb.PostOffer(offer=mg_offer())).posting.id
         r = self.gx("update", "demand", str(oid), "--quantity", "5", firm=SME_CERT)
         self.assertEqual(r.returncode, 64, r.err)
         self.assertIn("posting %d is an offer, not a demand" % oid, r.err)
@@ -125,8 +132,9 @@ class Race(unittest.TestCase):
 
     def test_a_change_made_in_between_is_not_overwritten(self):
         with Broker(insecure=True) as b:
-            seed_walkthrough_firms(b.client(operator=True))
-            did = b.client(ANCHOR).call(post_demand=pb.PostDemand(demand=mg_demand())).posting.id
+            seed(b)
+            anchor = b.client(ANCHOR)
+            did = anchor.call(post_demand=pb.PostDemand(demand=mg_demand())).posting.id
             raced = []
 
             def meanwhile(env):
@@ -153,7 +161,8 @@ class Race(unittest.TestCase):
             self.assertEqual(r.returncode, 65, err)
             self.assertIn("demand %d changed while this update was being made (it was read at revision 1" % did, err)
             self.assertIn("nothing was changed; run the command again", err)
-            now = b.client(ANCHOR).call(get_posting=pb.GetPosting(posting_id=did)).view.demand
+            now = anchor.call(get_posting=pb.GetPosting(posting_id=did)).view.demand
+            anchor.close()
             self.assertEqual((now.title, now.quantity, now.revision), ("changed meanwhile", 5000, 2))
 
 
