@@ -99,11 +99,16 @@ static void s_geo_init(const gx_broker *b, s_geo *g)
     }
 }
 
-/* The column of a firm in its county / district. */
+/* The column of a firm in its county / district: as the region rule has it
+ * (gx_rules_district), a firm in a park that is not one of the three districts
+ * is in its county's column (a Qibin firm in another Qibin park is in Qibin's). */
 static const char *s_geo_of(const s_geo *g, const char *district, const char *county)
 {
     for (size_t i = 0; district && i < g->n_three; i++)
         if (strcmp(district, g->three[i]) == 0)
+            return g->three[i];
+    for (size_t i = 0; county && i < g->n_three; i++)
+        if (strcmp(county, g->three[i]) == 0)
             return g->three[i];
     if (g->city[0] && county && strncmp(county, g->city, 4) == 0)
         return "city";

@@ -3,10 +3,12 @@ explanations, near misses naming the missing rule, updates, withdrawals,
 subscriptions, the monitor stream; which rules apply to a tech transfer, IPC
 codes of every level, distances printed to the digit that decides, and what
 a district is."""
+import json
 import math
 import os
 import time
 import unittest
+import urllib.request
 
 import zmq
 
@@ -292,6 +294,11 @@ class Districts(unittest.TestCase):
         self.assertEqual([c.offer_id for c in sl.candidates], [o])
         self.assertIn("demand scope three_districts: offer firm in 410611",
                       rules_of(sl.candidates[0].explanation)["RULE_REGION"].detail)
+        # the dashboard's industry map counts its offer in Qibin's column, not the rest of the city
+        with urllib.request.urlopen(self.broker.http + "/api/snapshot", timeout=5) as r:
+            snap = json.loads(r.read().decode())
+        offers = {c["district"]: c["offers_open"] for c in snap["industry_map"] if c["offers_open"]}
+        self.assertEqual(offers, {"410611": 1})
 
     def test_a_firm_in_the_qi_county_cluster_is_in_qi_county(self):
         anchor = self.join(ANCHOR_QX, "Qi County Auto Parts", "410622", "", 35.61, 114.20)
