@@ -238,8 +238,11 @@ int gx_cli_parse_global(gx_cli *g, int argc, char **argv, int *cmd_at)
     g->timeout_ms = GX_CLI_DEFAULT_TIMEOUT_MS;
     if ((env = getenv("GONGXU_SERVER")) && *env)
         g->server = env;
-    if ((env = getenv("GONGXU_FIRM")) && *env)
+    if ((env = getenv("GONGXU_FIRM")) && *env) {
+        if (gx_cli_text(g, "$GONGXU_FIRM", env) != 0)
+            return EX_USAGE;
         g->firm = env;
+    }
     if ((env = getenv("GONGXU_KEY")) && *env) {
         g->key = env;
         g->key_from = "$GONGXU_KEY";

@@ -452,8 +452,9 @@ static gx_client_rc s_no_reply(gx_client *c, int timeout_ms)
         return s_fail(
             c, GX_CLIENT_TIMEOUT,
             "the broker at %.160s refused this key in the CURVE handshake (ZAP status %u): it is not "
-            "registered, or it was revoked; an operator registers its public key with gongxu "
-            "--operator register-key FIRM KEY.pub",
+            "registered, or it was revoked (an operator registers its public key with gongxu "
+            "--operator register-key FIRM KEY.pub), or this is the monitor port, which takes operator keys "
+            "only",
             e, (unsigned)c->hs_value);
     if (c->hs_event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL &&
         c->hs_value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH)
@@ -498,7 +499,7 @@ static gx_client_rc s_no_reply(gx_client *c, int timeout_ms)
     return s_fail(
         c, GX_CLIENT_TIMEOUT,
         "no reply from the broker at %.160s within %d ms: it is connected but did not answer; it may "
-        "be busy (--timeout gives it longer)",
+        "be busy (--timeout gives it longer), or this is not its client port",
         e, timeout_ms);
 }
 

@@ -103,6 +103,9 @@ class Text(unittest.TestCase):
         self.refused("admin", "backup", g, what="DEST")
         self.refused("vocab", "search", g, what="TEXT")
         self.refused("-f", g, "ping", what="--firm")
+        r = gx("--dry-run", "ping", env={"GONGXU_FIRM": g})
+        self.assertEqual(r.returncode, 64, r)
+        self.assertIn(b"$GONGXU_FIRM is not valid UTF-8", r.stderr)
 
     def test_the_position_of_the_bad_byte(self):
         r = gx("--dry-run", "post", "demand", "--title", b"Mg housing " + self.GBK)
