@@ -328,10 +328,16 @@ static int s_load_file(gx_cli *g, const char *path, const ProtobufCMessageDescri
     json_error_t jerr;
     json_t *j = strcmp(path, "-") == 0 ? json_loadf(stdin, 0, &jerr) : json_load_file(path, 0, &jerr);
     if (!j) {
+        /* jansson's words for bytes that are not UTF-8: say what to do about them */
+        const char *hint = strncmp(jerr.text, "unable to decode byte", 21) == 0
+                               ? " (the file is not UTF-8; GBK or GB 18030 text needs converting, e.g. with "
+                                 "iconv -f GB18030 -t UTF-8)"
+                               : "";
         if (jerr.line > 0)
-            fprintf(stderr, "gongxu: %s: %s:%d:%d: %s\n", g->cmd, path, jerr.line, jerr.column, jerr.text);
+            fprintf(stderr, "gongxu: %s: %s:%d:%d: %s%s\n", g->cmd, path, jerr.line, jerr.column, jerr.text,
+                    hint);
         else
-            fprintf(stderr, "gongxu: %s: %s\n", g->cmd, jerr.text);
+            fprintf(stderr, "gongxu: %s: %s%s\n", g->cmd, jerr.text, hint);
         return EX_NOINPUT;
     }
     if (!json_is_object(j)) {

@@ -112,6 +112,17 @@ class Text(unittest.TestCase):
         self.assertIn(b"byte 12 is 0xba", r.stderr)
         self.assertIn(b"iconv", r.stderr)  # what to do about it
 
+    def test_a_file_that_is_not_utf8(self):
+        with tempfile.NamedTemporaryFile("wb", suffix=".json", delete=False) as f:
+            f.write(b'{"kind": "PARTS_SUPPLY", "title": "' + self.GBK + b'"}')
+        try:
+            r = gx("--dry-run", "post", "demand", "--file", f.name)
+        finally:
+            os.unlink(f.name)
+        self.assertEqual(r.returncode, 66, r)
+        self.assertIn(b"unable to decode byte 0xba", r.stderr)  # where: jansson's line and column
+        self.assertIn(b"the file is not UTF-8", r.stderr)
+
     def test_utf8_text_passes(self):
         r = gx("--dry-run", "post", "demand", "--title", "镁合金壳体")
         self.assertEqual(r.returncode, 0, r.stderr)
