@@ -1136,6 +1136,19 @@ out:
     free(sp);
 }
 
+/* Replaces *filter by its canonical id (borrowed from the vocabulary). */
+static bool s_set_filter(s_req *q, char **filter, const char *id)
+{
+    char *copy = strdup(id);
+    if (!copy) {
+        s_error(q, GX_ERR_INTERNAL, NULL, "out of memory");
+        return false;
+    }
+    free(*filter);
+    *filter = copy;
+    return true;
+}
+
 /* The district and industry filters of GetStats must name something: a county
  * or zone of the vocabulary or a column ("city", "other"), an industry code at
  * any level (made canonical: "36" is "C36"). An unknown one is UNKNOWN_CODE
@@ -1144,48 +1157,35 @@ static bool s_stats_filters(s_req *q)
 {
     gx_stats_req *sr = &q->r->stats;
     const gx_vocab *v = q->b->vocab;
-    const char *sug[GX_VERR_SUGGEST];
-    size_t n = 0;
+    const char *sug[GX_VERR_SUGGEST], *id;
+    char msg[256];
+    size_t n;
     if (sr->district && strcmp(sr->district, "city") != 0 && strcmp(sr->district, "other") != 0) {
-        const char *id = gx_vocab_resolve(v, GX_V_COUNTY, sr->district);
-        if (!id)
+        if (!(id = gx_vocab_resolve(v, GX_V_COUNTY, sr->district)))
             id = gx_vocab_resolve(v, GX_V_ZONE, sr->district);
         if (!id) {
             n = gx_vocab_suggest(v, GX_V_ZONE, sr->district, sug, GX_VERR_SUGGEST);
             n += gx_vocab_suggest(v, GX_V_COUNTY, sr->district, sug + n, GX_VERR_SUGGEST - n);
-            char msg[256];
             snprintf(msg, sizeof msg, "get_stats.district: unknown district '%.64s': give a county code (410611), "
                      "a zone (hebi.etdz), \"city\" or \"other\"", sr->district);
             gx_requests_error_suggest(q->b, q->rid, q->rid_len, q->r->request_id, GX_ERR_UNKNOWN_CODE, msg,
                                       "get_stats.district", sug, n);
             return false;
         }
-        char *copy = strdup(id);
-        if (!copy) {
-            s_error(q, GX_ERR_INTERNAL, NULL, "out of memory");
+        if (!s_set_filter(q, &sr->district, id))
             return false;
-        }
-        free(sr->district);
-        sr->district = copy;
     }
     if (sr->industry) {
-        const char *id = gx_vocab_resolve(v, GX_V_INDUSTRY, sr->industry);
-        if (!id) {
+        if (!(id = gx_vocab_resolve(v, GX_V_INDUSTRY, sr->industry))) {
             n = gx_vocab_suggest(v, GX_V_INDUSTRY, sr->industry, sug, GX_VERR_SUGGEST);
-            char msg[256];
             snprintf(msg, sizeof msg, "get_stats.industry: unknown industry code '%.64s' (GB/T 4754-2017, at any "
                      "level: C, C36, C367, C3670)", sr->industry);
             gx_requests_error_suggest(q->b, q->rid, q->rid_len, q->r->request_id, GX_ERR_UNKNOWN_CODE, msg,
                                       "get_stats.industry", sug, n);
             return false;
         }
-        char *copy = strdup(id);
-        if (!copy) {
-            s_error(q, GX_ERR_INTERNAL, NULL, "out of memory");
+        if (!s_set_filter(q, &sr->industry, id))
             return false;
-        }
-        free(sr->industry);
-        sr->industry = copy;
     }
     return true;
 }

@@ -192,6 +192,56 @@ class Broker:
             self.cleanup()
 
 
+class SeededBroker(unittest.TestCase):
+    """Base of a test class that shares one broker with the README's cast
+    registered (seed_walkthrough_firms); extra_args go to gongxud. The broker is
+    stopped by PID after the class, and the class fails if it did not stop
+    cleanly."""
+
+    extra_args = ()
+
+    @classmethod
+    def setUpClass(cls):
+        cls.broker = Broker(extra_args=cls.extra_args).start()
+        op = cls.broker.client(operator=True)
+        seed_walkthrough_firms(op)
+        op.close()
+
+    @classmethod
+    def tearDownClass(cls):
+        rc = cls.broker.stop()
+        cls.broker.cleanup()
+        assert rc == 0, rc
+
+
+def cli_env(broker=None, **extra):
+    """The environment of a gongxu run: the caller's without any GONGXU_
+    variable; with a broker, its public key and its operator key pair (so
+    --operator works); then extra."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GONGXU_")}
+    if broker:
+        env["GONGXU_SERVER_KEY"] = os.path.join(broker.data_dir, "broker.pub")
+        env["GONGXU_OPERATOR_KEY"] = os.path.join(broker.data_dir, "operator.key")
+    env.update(extra)
+    return env
+
+
+def run_cli(broker, *args, firm=None, server=None, env=None, stdin=None):
+    """Runs `gongxu -s ENDPOINT [--key FIRM's key] ARGS` against broker (server
+    overrides its endpoint) in cli_env(broker) (env overrides it). Returns the
+    CompletedProcess, with stderr decoded as .err and the run's length as
+    .seconds."""
+    cmd = [GONGXU, "-s", server or broker.endpoint]
+    if firm:
+        cmd += ["--key", broker.keyfile(firm)]
+    t0 = time.time()
+    r = subprocess.run(cmd + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       env=env if env is not None else cli_env(broker), input=stdin, timeout=60)
+    r.seconds = time.time() - t0
+    r.err = r.stderr.decode(errors="replace")
+    return r
+
+
 class Notified:
     """gongxud under a stand-in for systemd: a datagram socket at NOTIFY_SOCKET
     that receives its sd_notify messages (env adds variables such as

@@ -4,34 +4,13 @@ import json
 import os
 import subprocess
 import tempfile
-import unittest
 
-from gxharness import ANCHOR, SME_CERT, GONGXU, Broker, Client, main, pb, seed_walkthrough_firms
+from gxharness import ANCHOR, SME_CERT, GONGXU, SeededBroker, main, pb, run_cli
 
 
-class Cli(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.broker = Broker().start()
-        op = cls.broker.client(operator=True)
-        seed_walkthrough_firms(op)
-        op.close()
-
-    @classmethod
-    def tearDownClass(cls):
-        rc = cls.broker.stop()
-        cls.broker.cleanup()
-        assert rc == 0, rc
-
+class Cli(SeededBroker):
     def gx(self, *args, firm=None, server=None, stdin=None):
-        cmd = [GONGXU, "-s", server or self.broker.endpoint]
-        if firm:
-            cmd += ["-f", firm, "--key", self.broker.keyfile(firm)]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("GONGXU_")}
-        env["GONGXU_SERVER_KEY"] = os.path.join(self.broker.data_dir, "broker.pub")
-        env["GONGXU_OPERATOR_KEY"] = os.path.join(self.broker.data_dir, "operator.key")
-        return subprocess.run(cmd + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-                              input=stdin, timeout=60)
+        return run_cli(self.broker, *args, firm=firm, server=server, stdin=stdin)
 
     def test_post_from_json_file_and_list_as_json(self):
         demand = {"kind": "PARTS_SUPPLY", "industry": "C3670", "processes": ["casting.die.magnesium"],

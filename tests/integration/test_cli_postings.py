@@ -9,21 +9,15 @@ broker's suggestions."""
 import json
 import os
 import subprocess
-import tempfile
 import unittest
 
-from gxharness import ANCHOR, GONGXU, SME_CERT, Broker, Client, main, mg_demand, mg_offer, pb, seed_walkthrough_firms
+from gxharness import ANCHOR, GONGXU, SME_CERT, Broker, Client, SeededBroker, main, mg_demand, mg_offer, pb, run_cli
 from test_cli_connect import Interposer, seed
 
 
 class Cli:
     def gx(self, *args, firm=ANCHOR):
-        env = {k: v for k, v in os.environ.items() if not k.startswith("GONGXU_")}
-        env["GONGXU_SERVER_KEY"] = os.path.join(self.broker.data_dir, "broker.pub")
-        r = subprocess.run([GONGXU, "-s", self.broker.endpoint, "--key", self.broker.keyfile(firm)] + list(args),
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, timeout=60)
-        r.err = r.stderr.decode()
-        return r
+        return run_cli(self.broker, *args, firm=firm)
 
     def call(self, firm, **body):
         c = self.broker.client(firm)
@@ -39,20 +33,7 @@ class Cli:
         return view.get("demand") or view.get("offer")
 
 
-class Update(Cli, unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.broker = Broker().start()
-        op = cls.broker.client(operator=True)
-        seed_walkthrough_firms(op)
-        op.close()
-
-    @classmethod
-    def tearDownClass(cls):
-        rc = cls.broker.stop()
-        cls.broker.cleanup()
-        assert rc == 0, rc
-
+class Update(Cli, SeededBroker):
     def post_demand(self, budget=None, **over):
         d = mg_demand(**over)
         if budget:
@@ -166,20 +147,7 @@ class Race(unittest.TestCase):
             self.assertEqual((now.title, now.quantity, now.revision), ("changed meanwhile", 5000, 2))
 
 
-class Vocab(Cli, unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.broker = Broker().start()
-        op = cls.broker.client(operator=True)
-        seed_walkthrough_firms(op)
-        op.close()
-
-    @classmethod
-    def tearDownClass(cls):
-        rc = cls.broker.stop()
-        cls.broker.cleanup()
-        assert rc == 0, rc
-
+class Vocab(Cli, SeededBroker):
     def test_search_prints_a_table(self):
         r = self.gx("vocab", "search", "AZ91D", firm=SME_CERT)
         self.assertEqual(r.returncode, 0, r.err)

@@ -8,10 +8,9 @@ import os
 import re
 import subprocess
 import tempfile
-import time
 import unittest
 
-from gxharness import ANCHOR, GONGXU, Broker, main, seed_walkthrough_firms
+from gxharness import ANCHOR, GONGXU, SeededBroker, main
 
 
 def gx(*args, env=None, stdin=None):
@@ -248,24 +247,15 @@ class Help(unittest.TestCase):
         self.assertIn(b'no command "frobnicate"', r.stderr)
 
 
-class Keys(unittest.TestCase):
+class Keys(SeededBroker):
     """Operator-only commands without --operator, and key files open to others."""
 
     @classmethod
     def setUpClass(cls):
-        cls.broker = Broker().start()
-        op = cls.broker.client(operator=True)
-        seed_walkthrough_firms(op)
-        op.close()
+        super().setUpClass()
         cls.env = {"GONGXU_SERVER": cls.broker.endpoint,
                    "GONGXU_SERVER_KEY": os.path.join(cls.broker.data_dir, "broker.pub"),
                    "GONGXU_OPERATOR_KEY": os.path.join(cls.broker.data_dir, "operator.key")}
-
-    @classmethod
-    def tearDownClass(cls):
-        rc = cls.broker.stop()
-        cls.broker.cleanup()
-        assert rc == 0, rc
 
     def test_operator_only_commands_name_operator(self):
         pub = os.path.join(self.broker.data_dir, "broker.pub")

@@ -8,32 +8,13 @@ import re
 import shlex
 import subprocess
 import time
-import unittest
 
-from gxharness import (ANCHOR, GONGXU, GONGXUD, SME_CERT, Broker, Refused, main, mg_demand, pb,
-                       seed_walkthrough_firms)
+from gxharness import ANCHOR, GONGXUD, SME_CERT, Broker, Refused, SeededBroker, main, mg_demand, pb, run_cli
 
 
-class FirstHour(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.broker = Broker().start()
-        op = cls.broker.client(operator=True)
-        seed_walkthrough_firms(op)
-        op.close()
-
-    @classmethod
-    def tearDownClass(cls):
-        rc = cls.broker.stop()
-        cls.broker.cleanup()
-        assert rc == 0, rc
-
+class FirstHour(SeededBroker):
     def gx(self, *args):
-        env = {k: v for k, v in os.environ.items() if not k.startswith("GONGXU_")}
-        env["GONGXU_SERVER_KEY"] = os.path.join(self.broker.data_dir, "broker.pub")
-        env["GONGXU_OPERATOR_KEY"] = os.path.join(self.broker.data_dir, "operator.key")
-        return subprocess.run([GONGXU, "-s", self.broker.endpoint] + list(args), stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, env=env, timeout=60)
+        return run_cli(self.broker, *args)
 
     def test_ready_line_key_is_quoted_for_a_shell(self):
         tmp = os.path.join(self.broker.tmp, "second")
