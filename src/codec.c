@@ -35,11 +35,11 @@ void gx_request_fini(gx_request *r)
 const char *gx_req_name(gx_req_type t)
 {
     static const char *const names[] = {
-        "none",        "hello",        "register_firm", "get_firm",      "post_demand",   "post_offer",
-        "update_demand", "update_offer", "withdraw",   "subscribe",     "interest",      "accept",
-        "decline",     "award",        "ack",           "resume",        "get_shortlist", "get_posting",
-        "list_postings", "get_stats",  "ping",          "register_key",  "revoke_key",    "backup",
-        "find_codes"};
+        "none",       "hello",         "register_firm", "get_firm",      "post_demand",
+        "post_offer", "update_demand", "update_offer",  "withdraw",      "subscribe",
+        "interest",   "accept",        "decline",       "award",         "ack",
+        "resume",     "get_shortlist", "get_posting",   "list_postings", "get_stats",
+        "ping",       "register_key",  "revoke_key",    "backup",        "find_codes"};
     return (t >= 0 && t < GX_REQ__COUNT) ? names[t] : "?";
 }
 
@@ -474,7 +474,8 @@ static gx_err s_dec_body(s_dec *d, const s_env *e, gx_request *r)
         /* the wire's classes are ours shifted by one: 0 there is "every class" */
         r->code_class = m->code_class ? (gx_vclass)(m->code_class - 1) : GX_V__COUNT;
         if (m->limit > GX_FIND_CODES_MAX)
-            return s_fail(d, GX_ERR_INVALID, "find_codes.limit", "at most %d entries at a time", GX_FIND_CODES_MAX);
+            return s_fail(d, GX_ERR_INVALID, "find_codes.limit", "at most %d entries at a time",
+                          GX_FIND_CODES_MAX);
         r->limit = m->limit ? m->limit : GX_FIND_CODES_DEFAULT;
         return s_str(d, m->text, false, "find_codes.text", &r->text);
     }

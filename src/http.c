@@ -330,15 +330,17 @@ gx_err gx_http_new(const gx_http_opts *o, gx_http **out, char *err, size_t errle
         inet_pton(AF_INET, strcmp(host, "localhost") == 0 ? "127.0.0.1" : host, &a->sin_addr);
     }
     h->d = MHD_start_daemon(flags, port, NULL, NULL, s_handle, h, MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log, NULL,
-                            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_LIMIT, (unsigned)256,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_END);
+                            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_LIMIT,
+                            (unsigned)256, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_END);
     /* No MHD_OPTION_LISTENING_ADDRESS_REUSE: it sets SO_REUSEPORT, with which a
      * second broker binds the same port and the kernel deals requests to both. */
     if (!h->d) {
         int e = errno;
         if (e == EADDRINUSE)
-            snprintf(err, errlen, "cannot serve HTTP on %s: the port is in use (another gongxud?); choose another "
-                     "http_listen, or http_listen = \"\" to turn HTTP off", o->listen);
+            snprintf(err, errlen,
+                     "cannot serve HTTP on %s: the port is in use (another gongxud?); choose another "
+                     "http_listen, or http_listen = \"\" to turn HTTP off",
+                     o->listen);
         else
             snprintf(err, errlen, "cannot serve HTTP on %s: %s", o->listen, e ? strerror(e) : "MHD refused");
         gx_http_destroy(&h);

@@ -46,14 +46,21 @@ static void s_verror(s_req *q, gx_err err, const gx_verr *ve)
         s_error(q, GX_ERR_INTERNAL, NULL, "out of memory; nothing was changed");
         return;
     }
-    gx_requests_error_suggest(q->b, q->rid, q->rid_len, q->r->request_id, err, ve->msg, ve->field, ve->suggest,
-                              ve->n_suggest);
+    gx_requests_error_suggest(q->b, q->rid, q->rid_len, q->r->request_id, err, ve->msg, ve->field,
+                              ve->suggest, ve->n_suggest);
 }
 
 static void s_reply(s_req *q, gx_reply *rep)
 {
     rep->request_id = q->r->request_id;
     gx_requests_reply(q->b, q->rid, q->rid_len, rep);
+}
+
+/* The reply to Hello and Ping: a Ping with the broker's version and limits. */
+static void s_reply_limits(s_req *q)
+{
+    gx_reply rep = {.type = GX_REPLY_PONG, .limits = &q->b->limits, .max_frame = (uint32_t)q->b->cfg.max_frame_bytes};
+    s_reply(q, &rep);
 }
 
 /* Reports a failed write: store errors are logged, the client gets the code. */
@@ -133,8 +140,7 @@ static void s_hello(s_req *q)
             s_error(q, GX_ERR_FORBIDDEN, "hello.operator", "this key is not an operator key");
             return;
         }
-        gx_reply rep = {.type = GX_REPLY_PONG, .limits = &q->b->limits, .max_frame = (uint32_t)q->b->cfg.max_frame_bytes};
-        s_reply(q, &rep);
+        s_reply_limits(q);
         return;
     }
     if (!r->firm_id[0] && !r->flag) {
@@ -153,8 +159,7 @@ static void s_hello(s_req *q)
     }
     gx_log(GX_LOG_DEBUG, "session for %s%s (%s)", r->firm_id[0] ? r->firm_id : "-", r->flag ? " as operator" : "",
            r->text ? r->text : "");
-    gx_reply rep = {.type = GX_REPLY_PONG, .limits = &q->b->limits, .max_frame = (uint32_t)q->b->cfg.max_frame_bytes};
-    s_reply(q, &rep);
+    s_reply_limits(q);
 }
 
 static void s_register_firm(s_req *q)
@@ -1166,8 +1171,10 @@ static bool s_stats_filters(s_req *q)
         if (!id) {
             n = gx_vocab_suggest(v, GX_V_ZONE, sr->district, sug, GX_VERR_SUGGEST);
             n += gx_vocab_suggest(v, GX_V_COUNTY, sr->district, sug + n, GX_VERR_SUGGEST - n);
-            snprintf(msg, sizeof msg, "get_stats.district: unknown district '%.64s': give a county code (410611), "
-                     "a zone (hebi.etdz), \"city\" or \"other\"", sr->district);
+            snprintf(msg, sizeof msg,
+                     "get_stats.district: unknown district '%.64s': give a county code (410611), "
+                     "a zone (hebi.etdz), \"city\" or \"other\"",
+                     sr->district);
             gx_requests_error_suggest(q->b, q->rid, q->rid_len, q->r->request_id, GX_ERR_UNKNOWN_CODE, msg,
                                       "get_stats.district", sug, n);
             return false;
@@ -1178,8 +1185,10 @@ static bool s_stats_filters(s_req *q)
     if (sr->industry) {
         if (!(id = gx_vocab_resolve(v, GX_V_INDUSTRY, sr->industry))) {
             n = gx_vocab_suggest(v, GX_V_INDUSTRY, sr->industry, sug, GX_VERR_SUGGEST);
-            snprintf(msg, sizeof msg, "get_stats.industry: unknown industry code '%.64s' (GB/T 4754-2017, at any "
-                     "level: C, C36, C367, C3670)", sr->industry);
+            snprintf(msg, sizeof msg,
+                     "get_stats.industry: unknown industry code '%.64s' (GB/T 4754-2017, at any "
+                     "level: C, C36, C367, C3670)",
+                     sr->industry);
             gx_requests_error_suggest(q->b, q->rid, q->rid_len, q->r->request_id, GX_ERR_UNKNOWN_CODE, msg,
                                       "get_stats.industry", sug, n);
             return false;
@@ -1238,7 +1247,9 @@ static void s_find_codes(s_req *q)
     }
     const char *text = q->r->text ? q->r->text : "";
     size_t total = gx_vocab_find(q->b->vocab, q->r->code_class, text, found, q->r->limit);
-    gx_reply rep = {.type = GX_REPLY_CODES, .entries = found, .n_entries = total < q->r->limit ? total : q->r->limit,
+    gx_reply rep = {.type = GX_REPLY_CODES,
+                    .entries = found,
+                    .n_entries = total < q->r->limit ? total : q->r->limit,
                     .total = total > UINT32_MAX ? UINT32_MAX : (uint32_t)total};
     s_reply(q, &rep);
     free(found);
@@ -1270,12 +1281,10 @@ void gx_requests_handle(gx_broker *b, gx_session *s, const void *rid, size_t rid
     case GX_REQ_REGISTER_KEY: s_register_key(&q); break;
     case GX_REQ_REVOKE_KEY: s_revoke_key(&q); break;
     case GX_REQ_BACKUP: s_backup(&q); break;
-    case GX_REQ_PING: {
-        gx_reply rep = {.type = GX_REPLY_PONG, .limits = &b->limits, .max_frame = (uint32_t)b->cfg.max_frame_bytes};
-        s_reply(&q, &rep);
+    case GX_REQ_PING: s_reply_limits(&q); break;
+    case GX_REQ_FIND_CODES:
+        s_find_codes(&q);
         break;
-    }
-    case GX_REQ_FIND_CODES: s_find_codes(&q); break;
     default: s_error(&q, GX_ERR_BAD_REQUEST, "body", "unsupported request"); break;
     }
 }

@@ -89,12 +89,12 @@ size_t gx_vocab_count(const gx_vocab *v, gx_vclass c);
 
 /* One vocabulary entry, borrowed from its gx_vocab (valid while it lives). */
 typedef struct gx_vocab_entry {
-    gx_vclass cls;                /* its class */
-    const char *id;               /* canonical id */
-    const char *zh;               /* Chinese name */
-    const char *en;               /* English name */
-    const char *county;           /* zones: the county the zone lies in; else NULL */
-    const char *const *aliases;   /* n_aliases other spellings */
+    gx_vclass cls;              /* its class */
+    const char *id;             /* canonical id */
+    const char *zh;             /* Chinese name */
+    const char *en;             /* English name */
+    const char *county;         /* zones: the county the zone lies in; else NULL */
+    const char *const *aliases; /* n_aliases other spellings */
     size_t n_aliases;
 } gx_vocab_entry;
 

@@ -273,8 +273,11 @@ static void s_request(gx_request *r)
         size_t total = gx_vocab_find(s_vocab, r->code_class, text, found, r->limit);
         if (total > gx_vocab_find(s_vocab, GX_V__COUNT, text, found, 0))
             s_die("a class holds no more entries than every class", text);
-        gx_reply rep = {.type = GX_REPLY_CODES, .request_id = r->request_id, .entries = found,
-                        .n_entries = total < r->limit ? total : r->limit, .total = (uint32_t)total};
+        gx_reply rep = {.type = GX_REPLY_CODES,
+                        .request_id = r->request_id,
+                        .entries = found,
+                        .n_entries = total < r->limit ? total : r->limit,
+                        .total = (uint32_t)total};
         gx_buf out = {0};
         gx_err e2 = gx_codec_encode_reply(&rep, &out);
         if (e2 && e2 != GX_ERR_NOMEM)
@@ -298,8 +301,8 @@ static void s_request(gx_request *r)
     if (strnlen(ve.msg, sizeof ve.msg) == sizeof ve.msg ||
         strnlen(ve.field, sizeof ve.field) == sizeof ve.field)
         s_die("a validation error's message and field are NUL-terminated", NULL);
-    s_error_reply(r->request_id, err, ve.msg, ve.field, ve.suggest, err == GX_ERR_UNKNOWN_CODE ? ve.n_suggest : 0,
-                  "the error reply to a refused validation");
+    s_error_reply(r->request_id, err, ve.msg, ve.field, ve.suggest,
+                  err == GX_ERR_UNKNOWN_CODE ? ve.n_suggest : 0, "the error reply to a refused validation");
 }
 
 /* The same bytes read as a stored record; whatever decodes must round-trip. */
