@@ -7,7 +7,7 @@
 # passes; only scripts/deps.sh is a stub (the real one is not what is tested, and
 # installs packages).
 #
-#   tests/build/test_sh_stages.sh SOURCE_DIR SCRATCH_DIR
+#   tests/tooling/test_sh_stages.sh SOURCE_DIR SCRATCH_DIR
 set -u -o pipefail
 src=$1 dir=$2
 rm -rf "$dir"
