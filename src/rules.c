@@ -626,14 +626,16 @@ static bool s_rule_distance(const s_ctx *c, s_out *w)
         s_put(w, "distance unknown: %s location", who);
     } else {
         ok = !(dmax > 0 && c->dist > dmax) && !(orad > 0 && c->dist > orad);
-        double lim[2];
-        size_t n = 0;
-        if (dmax > 0)
-            lim[n++] = dmax;
-        if (orad > 0)
-            lim[n++] = orad;
-        char a[32];
-        s_put(w, "%s km", s_vs(c->dist, 1, lim, n, a));
+        if (w->p) { /* formatting costs more than the rule: only for an explanation */
+            double lim[2];
+            size_t n = 0;
+            if (dmax > 0)
+                lim[n++] = dmax;
+            if (orad > 0)
+                lim[n++] = orad;
+            char a[32];
+            s_put(w, "%s km", s_vs(c->dist, 1, lim, n, a));
+        }
     }
     char b[32];
     if (!w->p)
