@@ -250,7 +250,9 @@ bool gx_utf8_valid(const char *s, size_t n);
  * where to cut a message that must stay sendable. */
 size_t gx_utf8_valid_prefix(const char *s, size_t n);
 
-/* A firm's district: its zone if it has one, else its county. */
+/* Where a firm is, as events, summaries and statistics name it: its zone if it
+ * has one, else its county. Not the region rule's district, in which only the
+ * three districts' zones count (gx_rules_district in rules.h). */
 const char *gx_firm_district(const gx_firm *f);
 
 /* Static lower-case names for logs and CLI text. Never NULL. */
