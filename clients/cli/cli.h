@@ -25,6 +25,9 @@
 #define GX_VERSION "0.1.0"
 #endif
 
+/* What to do about text that is not UTF-8 (Chinese text from older tools is often GBK). */
+#define GX_CLI_UTF8_HINT "GBK or GB 18030 text needs converting, e.g. with iconv -f GB18030 -t UTF-8"
+
 #define GX_CLI_EX_NOT_FOUND 1           /* the broker answered ERR_NOT_FOUND */
 #define GX_CLI_DEFAULT_TIMEOUT_MS 5000  /* --timeout default */
 #define GX_CLI_OPT_BASE 1000            /* getopt vals of command options start here */
@@ -113,11 +116,6 @@ void gx_cli_today(char out[11]);                /* today's local date, YYYY-MM-D
 /* NULL when s is a real calendar day YYYY-MM-DD; else what is wrong with it,
  * in buf ("2028-02-30 is not a date: February 2028 has 29 days"). */
 const char *gx_cli_date_problem(const char *s, char *buf, size_t len);
-
-/* The offset of the first byte of s that is not valid UTF-8 (overlong forms,
- * surrogates and code points past U+10FFFF included, as the broker and jansson
- * refuse them), or SIZE_MAX when s is valid. */
-size_t gx_cli_utf8_bad(const char *s);
 
 /* 0 when s is valid UTF-8; else prints a usage error naming what ("--title",
  * "FIRM_ID") and where, and returns EX_USAGE. Every text sent to the broker

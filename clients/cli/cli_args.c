@@ -492,48 +492,13 @@ void gx_cli_today(char out[11])
         snprintf(out, 11, "1970-01-01");
 }
 
-size_t gx_cli_utf8_bad(const char *str)
-{
-    const unsigned char *s = (const unsigned char *)str;
-    size_t i = 0;
-    while (s[i]) {
-        unsigned c = s[i];
-        size_t n;
-        uint32_t cp, min;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if ((c & 0xE0) == 0xC0) {
-            n = 2, cp = c & 0x1F, min = 0x80;
-        } else if ((c & 0xF0) == 0xE0) {
-            n = 3, cp = c & 0x0F, min = 0x800;
-        } else if ((c & 0xF8) == 0xF0) {
-            n = 4, cp = c & 0x07, min = 0x10000;
-        } else {
-            return i;
-        }
-        for (size_t k = 1; k < n; k++) {
-            if ((s[i + k] & 0xC0) != 0x80) /* also stops at the terminating NUL */
-                return i;
-            cp = (cp << 6) | (s[i + k] & 0x3F);
-        }
-        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) /* overlong, too big, surrogate */
-            return i;
-        i += n;
-    }
-    return SIZE_MAX;
-}
-
 int gx_cli_text(const gx_cli *g, const char *what, const char *s)
 {
-    size_t at = gx_cli_utf8_bad(s);
+    size_t at = gx_json_utf8_bad(s);
     if (at == SIZE_MAX)
         return 0;
-    return gx_cli_usage(
-        g,
-        "%s is not valid UTF-8 (byte %zu is 0x%02x): the broker takes UTF-8 only; GBK or GB 18030 "
-        "text needs converting, e.g. with iconv -f GB18030 -t UTF-8",
-        what, at + 1, (unsigned char)s[at]);
+    return gx_cli_usage(g, "%s is not valid UTF-8 (byte %zu is 0x%02x): the broker takes UTF-8 only; " GX_CLI_UTF8_HINT,
+                        what, at + 1, (unsigned char)s[at]);
 }
 
 bool gx_cli_duration(const char *s, int64_t *secs)

@@ -330,8 +330,7 @@ static int s_load_file(gx_cli *g, const char *path, const ProtobufCMessageDescri
     if (!j) {
         /* jansson's words for bytes that are not UTF-8: say what to do about them */
         const char *hint = strncmp(jerr.text, "unable to decode byte", 21) == 0
-                               ? " (the file is not UTF-8; GBK or GB 18030 text needs converting, e.g. with "
-                                 "iconv -f GB18030 -t UTF-8)"
+                               ? " (the file is not UTF-8; " GX_CLI_UTF8_HINT ")"
                                : "";
         if (jerr.line > 0)
             fprintf(stderr, "gongxu: %s: %s:%d:%d: %s%s\n", g->cmd, path, jerr.line, jerr.column, jerr.text,

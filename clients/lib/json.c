@@ -190,6 +190,38 @@ static bool s_b64_decode(const char *s, size_t len, uint8_t **out, size_t *outle
 
 /* ------------------------------------------------------------------ output */
 
+/* The length of the valid UTF-8 sequence at p (at most left bytes), or 0. */
+static size_t s_utf8_seq(const unsigned char *p, size_t left)
+{
+    size_t n = 0;
+    if (p[0] < 0x80)
+        n = 1;
+    else if (p[0] >= 0xc2 && p[0] <= 0xdf)
+        n = 2;
+    else if (p[0] >= 0xe0 && p[0] <= 0xef)
+        n = 3;
+    else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+        n = 4;
+    bool ok = n > 0 && n <= left;
+    for (size_t k = 1; ok && k < n; k++)
+        ok = (p[k] & 0xc0) == 0x80;
+    if (ok && n == 3) /* no overlongs, no surrogates */
+        ok = !(p[0] == 0xe0 && p[1] < 0xa0) && !(p[0] == 0xed && p[1] >= 0xa0);
+    if (ok && n == 4) /* no overlongs, nothing past U+10FFFF */
+        ok = !(p[0] == 0xf0 && p[1] < 0x90) && !(p[0] == 0xf4 && p[1] >= 0x90);
+    return ok ? n : 0;
+}
+
+size_t gx_json_utf8_bad(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t len = strlen(s);
+    for (size_t i = 0, n; i < len; i += n)
+        if (!(n = s_utf8_seq(p + i, len - i)))
+            return i;
+    return SIZE_MAX;
+}
+
 /* A JSON string from bytes that should be UTF-8; invalid sequences become
  * U+FFFD so that data from the wire never makes the conversion fail. */
 static json_t *s_string_out(const char *s)
@@ -206,23 +238,8 @@ static json_t *s_string_out(const char *s)
     size_t o = 0;
     const unsigned char *p = (const unsigned char *)s;
     for (size_t i = 0; i < len;) {
-        size_t n = 0;
-        if (p[i] < 0x80)
-            n = 1;
-        else if (p[i] >= 0xc2 && p[i] <= 0xdf)
-            n = 2;
-        else if (p[i] >= 0xe0 && p[i] <= 0xef)
-            n = 3;
-        else if (p[i] >= 0xf0 && p[i] <= 0xf4)
-            n = 4;
-        bool ok = n > 0 && i + n <= len;
-        for (size_t k = 1; ok && k < n; k++)
-            ok = (p[i + k] & 0xc0) == 0x80;
-        if (ok && n == 3) /* no overlongs, no surrogates */
-            ok = !(p[i] == 0xe0 && p[i + 1] < 0xa0) && !(p[i] == 0xed && p[i + 1] >= 0xa0);
-        if (ok && n == 4)
-            ok = !(p[i] == 0xf0 && p[i + 1] < 0x90) && !(p[i] == 0xf4 && p[i + 1] >= 0x90);
-        if (ok) {
+        size_t n = s_utf8_seq(p + i, len - i);
+        if (n) {
             memcpy(buf + o, p + i, n);
             o += n;
             i += n;

@@ -12,6 +12,7 @@
 #define GONGXU_JSON_H
 
 #include <stddef.h>
+#include <stdint.h> /* SIZE_MAX, which gx_json_utf8_bad returns for valid text */
 
 #include <jansson.h>
 #include <protobuf-c/protobuf-c.h>
@@ -33,6 +34,11 @@ ProtobufCMessage *gx_json_to_message(const ProtobufCMessageDescriptor *desc, con
  * proto field name into out, NUL-terminated when outlen > 0, and returns its full
  * length like snprintf (truncated when that is >= outlen). */
 size_t gx_json_name(const char *proto_name, char *out, size_t outlen);
+
+/* The offset of the first byte of the NUL-terminated s that is not valid UTF-8
+ * (overlong forms, surrogates and code points past U+10FFFF included, as the
+ * broker and jansson refuse them), or SIZE_MAX when s is valid. */
+size_t gx_json_utf8_bad(const char *s);
 
 #ifdef __cplusplus
 }

@@ -465,6 +465,19 @@ TEST(caps_are_enforced)
     json_decref(obj);
 }
 
+TEST(utf8_bad_finds_the_first_bad_byte)
+{
+    CHECK(gx_json_utf8_bad("") == SIZE_MAX);
+    CHECK(gx_json_utf8_bad("AZ91D 镁合金压铸 \xf0\x9f\x98\x80") == SIZE_MAX);
+    CHECK_EQ_INT(gx_json_utf8_bad("ab\xff"), 2);           /* never a lead byte */
+    CHECK_EQ_INT(gx_json_utf8_bad("\xc0\xaf"), 0);         /* overlong '/' */
+    CHECK_EQ_INT(gx_json_utf8_bad("x\xe0\x80\xaf"), 1);    /* overlong, three bytes */
+    CHECK_EQ_INT(gx_json_utf8_bad("\xed\xa0\x80"), 0);     /* a surrogate */
+    CHECK_EQ_INT(gx_json_utf8_bad("\xf4\x90\x80\x80"), 0); /* past U+10FFFF */
+    CHECK_EQ_INT(gx_json_utf8_bad("镁\xe5\x90"), 3);       /* cut short at the end */
+    CHECK_EQ_INT(gx_json_utf8_bad("\xd6\xd0\xce\xc4"), 0); /* GBK for 中文 */
+}
+
 TEST(non_finite_doubles_and_bad_utf8)
 {
     Gongxu__V1__Location loc = GONGXU__V1__LOCATION__INIT;
@@ -562,6 +575,7 @@ int main(void)
     RUN(oneof_takes_one_member);
     RUN(failure_half_way_frees_everything);
     RUN(caps_are_enforced);
+    RUN(utf8_bad_finds_the_first_bad_byte);
     RUN(non_finite_doubles_and_bad_utf8);
     RUN(json_names);
     RUN(key_requests_and_key_info);
