@@ -214,6 +214,15 @@ class SeededBroker(unittest.TestCase):
         assert rc == 0, rc
 
 
+def free_port():
+    """A loopback port nothing listens on (the kernel's pick, closed again)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
 def cli_env(broker=None, **extra):
     """The environment of a gongxu run: the caller's without any GONGXU_
     variable; with a broker, its public key and its operator key pair (so

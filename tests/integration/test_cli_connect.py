@@ -13,16 +13,7 @@ import tempfile
 import threading
 import unittest
 
-from gxharness import ANCHOR, GONGXU, Broker, SeededBroker, cli_env, main, pb, run_cli, seed_walkthrough_firms, zmq
-
-
-def free_port():
-    """A loopback port nothing listens on (the kernel's pick, closed again)."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+from gxharness import ANCHOR, GONGXU, Broker, SeededBroker, cli_env, free_port, main, pb, run_cli, seed_walkthrough_firms, zmq
 
 
 class Interposer:

@@ -2,20 +2,11 @@
 or other firms, and gets everything later; `gongxu watch` rides out a broker
 restart without losing or repeating a notice."""
 import os
-import socket
 import subprocess
 import time
 import unittest
 
-from gxharness import ANCHOR, GONGXU, SME_CERT, Broker, body_of, main, mg_demand, mg_offer, pb, seed_walkthrough_firms
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+from gxharness import ANCHOR, GONGXU, SME_CERT, Broker, body_of, free_port, main, mg_demand, mg_offer, pb, seed_walkthrough_firms
 
 
 class Delivery(unittest.TestCase):
