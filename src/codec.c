@@ -634,7 +634,56 @@ oom:
     return NULL;
 }
 
-static Gongxu__V1__Demand *s_demand(s_arena *a, const gx_demand *d, bool with_details)
+/* What a reader of a demand who is not its owner does not see: each field's
+ * name on the wire and whether an accepted docking partner sees it. The public
+ * terms (kind, industry, processes, materials, certifications, quantity, unit,
+ * needed-by, scope, splitting, title, summary, expiry, the IPC classes, TRL and
+ * modes of a technology demand) are what a firm needs to decide whether to
+ * answer; the rest is the owner's negotiating position (budget), its screening
+ * thresholds (credit grade, distance, number of suppliers), its history
+ * (quantity first posted, creation time) and the confidential details, which
+ * docking releases to the accepted firm only. */
+typedef enum s_held {
+    S_HELD_BUDGET,
+    S_HELD_MIN_CREDIT,
+    S_HELD_MAX_DISTANCE,
+    S_HELD_MAX_SUPPLIERS,
+    S_HELD_ORIGINAL_QUANTITY,
+    S_HELD_CREATED_AT,
+    S_HELD_DETAILS,
+    S_HELD__COUNT
+} s_held;
+
+static const struct {
+    const char *field;
+    bool partner_sees;
+} s_demand_fields[S_HELD__COUNT] = {
+    [S_HELD_BUDGET] = {"budget", false},
+    [S_HELD_MIN_CREDIT] = {"min_credit", false},
+    [S_HELD_MAX_DISTANCE] = {"max_distance_km", false},
+    [S_HELD_MAX_SUPPLIERS] = {"max_suppliers", false},
+    [S_HELD_ORIGINAL_QUANTITY] = {"original_quantity", false},
+    [S_HELD_CREATED_AT] = {"created_at", false},
+    [S_HELD_DETAILS] = {"details", true},
+};
+
+/* Clears field h of m, which view may not see, and names it in m->withheld. */
+static void s_withhold(Gongxu__V1__Demand *m, s_held h)
+{
+    switch (h) {
+    case S_HELD_BUDGET: m->budget = NULL; break;
+    case S_HELD_MIN_CREDIT: m->min_credit = GONGXU__V1__CREDIT__CREDIT_UNSPECIFIED; break;
+    case S_HELD_MAX_DISTANCE: m->max_distance_km = 0; break;
+    case S_HELD_MAX_SUPPLIERS: m->max_suppliers = 0; break;
+    case S_HELD_ORIGINAL_QUANTITY: m->original_quantity = 0; break;
+    case S_HELD_CREATED_AT: m->created_at = 0; break;
+    case S_HELD_DETAILS: m->details = ""; break;
+    case S_HELD__COUNT: return;
+    }
+    m->withheld[m->n_withheld++] = (char *)s_demand_fields[h].field;
+}
+
+static Gongxu__V1__Demand *s_demand(s_arena *a, const gx_demand *d, gx_view view)
 {
     Gongxu__V1__Demand *m;
     NEW(a, Gongxu__V1__Demand, GONGXU__V1__DEMAND__INIT, m);
@@ -672,9 +721,16 @@ static Gongxu__V1__Demand *s_demand(s_arena *a, const gx_demand *d, bool with_de
         goto oom;
     m->title = s_s(d->title);
     m->summary = s_s(d->summary);
-    m->details = with_details ? s_s(d->details) : "";
+    m->details = s_s(d->details);
     m->expires_at = d->expires_at;
     m->created_at = d->created_at;
+    if (view != GX_VIEW_OWNER) {
+        if (!(m->withheld = s_alloc(a, S_HELD__COUNT * sizeof *m->withheld)))
+            goto oom;
+        for (int h = 0; h < S_HELD__COUNT; h++)
+            if (!(view == GX_VIEW_PARTNER && s_demand_fields[h].partner_sees))
+                s_withhold(m, (s_held)h);
+    }
     return m;
 oom:
     return NULL;
@@ -951,7 +1007,7 @@ gx_err gx_codec_encode_reply(const gx_reply *r, gx_buf *out)
         rep->view = v;
         if (r->type == GX_REPLY_DEMAND) {
             v->posting_case = GONGXU__V1__POSTING_VIEW__POSTING_DEMAND;
-            if (!(v->demand = s_demand(&a, r->demand, r->with_details)))
+            if (!(v->demand = s_demand(&a, r->demand, r->view)))
                 goto oom;
         } else if (r->type == GX_REPLY_OFFER) {
             v->posting_case = GONGXU__V1__POSTING_VIEW__POSTING_OFFER;
@@ -976,7 +1032,7 @@ gx_err gx_codec_encode_reply(const gx_reply *r, gx_buf *out)
         if (!l->demands || !l->offers || !l->subscriptions)
             goto oom;
         for (size_t i = 0; i < r->n_demands; i++)
-            if (!(l->demands[l->n_demands++] = s_demand(&a, r->demands[i], true)))
+            if (!(l->demands[l->n_demands++] = s_demand(&a, r->demands[i], GX_VIEW_OWNER)))
                 goto oom;
         for (size_t i = 0; i < r->n_offers; i++)
             if (!(l->offers[l->n_offers++] = s_offer(&a, r->offers[i])))
@@ -1297,7 +1353,7 @@ gx_err gx_codec_encode_monitor(const gx_monitor_event *ev, gx_buf *out)
     }
 
 S_ENCODE_RECORD(gx_codec_encode_firm, gx_firm, s_firm(&a, x, true))
-S_ENCODE_RECORD(gx_codec_encode_demand, gx_demand, s_demand(&a, x, true))
+S_ENCODE_RECORD(gx_codec_encode_demand, gx_demand, s_demand(&a, x, GX_VIEW_OWNER))
 S_ENCODE_RECORD(gx_codec_encode_offer, gx_offer, s_offer(&a, x))
 S_ENCODE_RECORD(gx_codec_encode_sub, gx_sub, s_sub(&a, x))
 

@@ -138,6 +138,15 @@ typedef struct gx_stats_view {
     const char *from, *to;               /* the range asked, "" when open */
 } gx_stats_view;
 
+/* Who reads a demand, which decides the fields it shows (codec.c, s_demand_fields:
+ * the one table of what each reader sees; the README's Security section prints it).
+ * Values chosen so that a bool "with everything" converts to OWNER. */
+typedef enum gx_view {
+    GX_VIEW_PUBLIC = 0,  /* any registered firm: the public terms of the demand */
+    GX_VIEW_OWNER = 1,   /* its owner or an operator (and the store's own record): every field */
+    GX_VIEW_PARTNER = 2, /* a firm whose docking on it was accepted: public terms + details */
+} gx_view;
+
 typedef enum gx_reply_type {
     GX_REPLY_PONG = 1,
     GX_REPLY_POSTING,
@@ -169,7 +178,8 @@ typedef struct gx_reply {
     size_t n_set;
     double coverage;                          /* SHORTLIST */
     const gx_demand *demand;                  /* DEMAND */
-    bool with_details;                        /* DEMAND: include confidential details */
+    gx_view view;                             /* DEMAND: who asks (decides the fields shown) */
+    bool with_details;                        /* FIRM: include the contact */
     const gx_offer *offer;                    /* OFFER */
     const gx_sub *sub;                        /* SUB */
     const gx_firm *firm;                      /* FIRM */

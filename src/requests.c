@@ -993,7 +993,9 @@ static void s_get_posting(s_req *q)
             s_dock_get(b, d.id, me, &state, &offer_id);
         rep.type = GX_REPLY_DEMAND;
         rep.demand = &d;
-        rep.with_details = s_owns(q, d.owner) || s_is_operator(q) || state == GX_DOCK_ACCEPTED;
+        rep.view = s_owns(q, d.owner) || s_is_operator(q) ? GX_VIEW_OWNER
+                   : state == GX_DOCK_ACCEPTED            ? GX_VIEW_PARTNER
+                                                          : GX_VIEW_PUBLIC;
     } else if (err == GX_ERR_NOT_FOUND && !(err = gx_broker_get_offer(b, q->r->id, &o))) {
         if (!s_owns(q, o.owner) && !s_is_operator(q)) {
             s_error(q, GX_ERR_FORBIDDEN, "get_posting.posting_id", "offer %llu belongs to another firm",

@@ -194,6 +194,8 @@ static void s_demand(const Gongxu__V1__Demand *d)
         s_line("created", s_when(d->created_at));
     if (d->expires_at)
         s_line("expires", s_when(d->expires_at));
+    if (d->n_withheld) /* another firm's demand: say what exists but is not shown */
+        s_list_strings("withheld", d->n_withheld, d->withheld);
 }
 
 static void s_offer(const Gongxu__V1__Offer *o)

@@ -112,5 +112,51 @@ class Authz(unittest.TestCase):
         self.assertTrue(self.sme.wait_notices(1))
 
 
+class DemandFields(unittest.TestCase):
+    """Every field of a demand, read by its owner, an operator, a firm whose docking
+    was accepted and any other firm: the table of the README's Security section."""
+    OWNER_ONLY = {"budget", "min_credit", "max_distance_km", "max_suppliers", "original_quantity", "created_at"}
+
+    def test_each_field_by_reader(self):
+        b = Broker().start()
+        clients = []
+        try:
+            op = b.client(operator=True)
+            seed_walkthrough_firms(op)
+            anchor, partner, other = b.client(ANCHOR), b.client(SME_CERT), b.client(SME_PLAIN)
+            clients = [op, anchor, partner, other]
+            offer = partner.call(post_offer=pb.PostOffer(offer=mg_offer())).posting.id
+            d = mg_demand(min_credit=pb.CREDIT_B, max_distance_km=80, splittable=True, max_suppliers=3)
+            d.budget.min, d.budget.max = 18, 26
+            demand = anchor.call(post_demand=pb.PostDemand(demand=d)).posting.id
+            view = lambda c: c.call(get_posting=pb.GetPosting(posting_id=demand)).view.demand
+            full = view(anchor)
+            names = [f.name for f in pb.Demand.DESCRIPTOR.fields if f.name != "withheld"]
+            for name in self.OWNER_ONLY | {"details"}:  # set, so that "hidden" is not "empty anyway"
+                self.assertTrue(full.HasField(name) if name == "budget" else getattr(full, name), name)
+            self.assertEqual(list(full.withheld), [])
+            self.assertEqual(view(op), full)
+            partner.call(interest=pb.Interest(demand_id=demand, offer_id=offer, message="we can"))
+            anchor.call(accept=pb.Accept(demand_id=demand, firm_id=SME_CERT))
+            for reader, hidden in ((other, self.OWNER_ONLY | {"details"}), (partner, self.OWNER_ONLY)):
+                got = view(reader)
+                self.assertEqual(sorted(got.withheld), sorted(hidden))
+                for name in names:
+                    if name in hidden:
+                        if name == "budget":
+                            self.assertFalse(got.HasField(name), name)
+                        else:
+                            self.assertEqual(getattr(got, name), getattr(pb.Demand(), name), name)
+                    else:
+                        self.assertEqual(getattr(got, name), getattr(full, name), name)
+            self.assertEqual(view(other).summary, "AZ91D housings for an engine control unit")
+            self.assertEqual(view(partner).details, "drawing MG-42 rev C; 0.05 mm")
+        finally:
+            for c in clients:
+                c.close()
+            b.stop()
+            b.cleanup()
+
+
 if __name__ == "__main__":
     main()
