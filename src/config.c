@@ -57,7 +57,7 @@ static const s_key s_keys[] = {
     {"distance_full_km", DBL(distance_full_km), 1, 20000, "100", true, "distance at which the distance term reaches 0"},
     {"utc_offset_minutes", INT(utc_offset_minutes), -720, 840, "480", false, "time zone of 'today' for dates (480 = China)"},
     {"default_validity_days", INT(default_validity_days), 1, 3650, "90", true, "validity of an offer that gives no expires_at (a demand without one stays open until the end of its needed-by day)"},
-    {"max_frame_bytes", INT(max_frame_bytes), 1024, 64 << 20, "262144", false, "largest accepted message (ZMQ_MAXMSGSIZE)"},
+    {"max_frame_bytes", INT(max_frame_bytes), 1024, 64 << 20, "262144", false, "largest accepted message in bytes, as the client wrote it (before CURVE adds 33); a larger one drops the connection"},
     {"max_string_bytes", INT(max_string_bytes), 16, 65536, "256", true, "longest short string field (codes, names, units)"},
     {"max_text_bytes", INT(max_text_bytes), 64, 1 << 20, "16384", true, "longest text field (summary, details, messages)"},
     {"max_repeated", INT(max_repeated), 1, 10000, "64", true, "most entries in any repeated field"},

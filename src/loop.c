@@ -16,6 +16,8 @@
 #include "http.h"
 #include "log.h"
 
+#define S_CURVE_OVERHEAD 33 /* bytes CURVE adds to each message on the wire */
+
 /* One ZAP request (RFC 27) waiting for its answer. */
 typedef struct s_zap_req {
     uint8_t peer[256];             /* the ZAP client's routing id on our ROUTER */
@@ -152,7 +154,10 @@ gx_err gx_loop_new(const gx_config *cfg, gx_broker *b, gx_loop_reload_fn reload,
             goto out;
         }
     }
-    int64_t maxmsg = cfg->max_frame_bytes;
+    /* max_frame_bytes counts the message as the client wrote it: CURVE's MESSAGE
+     * command wraps it in 33 more bytes (command name 8, nonce 8, flags 1, MAC 16),
+     * and ZMQ_MAXMSGSIZE sees the wrapped frame. */
+    int64_t maxmsg = cfg->max_frame_bytes + (cfg->insecure_dev ? 0 : S_CURVE_OVERHEAD);
     if (s_setint(l->router, ZMQ_ROUTER_MANDATORY, 1) || s_setint(l->router, ZMQ_SNDHWM, (int)cfg->hwm) ||
         s_setint(l->router, ZMQ_RCVHWM, (int)cfg->hwm) || s_setint(l->router, ZMQ_LINGER, 1000) ||
         s_setint(l->router, ZMQ_HEARTBEAT_IVL, 10000) || s_setint(l->router, ZMQ_HEARTBEAT_TIMEOUT, 30000) ||

@@ -229,8 +229,7 @@ size_t gx_client_max_request(const gx_client *c)
 {
     if (!c || !c->limits.max_frame_bytes)
         return 0;
-    size_t max = c->limits.max_frame_bytes, overhead = c->curve ? GX_CLIENT_CURVE_OVERHEAD : 0;
-    return max > overhead ? max - overhead : 0;
+    return c->limits.max_frame_bytes;
 }
 
 void gx_client_limits_get(const gx_client *c, gx_client_limits *out)
@@ -264,9 +263,8 @@ static gx_client_rc s_send(gx_client *c, const Gongxu__V1__Envelope *env, int64_
         return s_fail(
             c, GX_CLIENT_TOO_LARGE,
             "the request is %zu bytes, more than the broker at %.160s reads in one message: %zu bytes "
-            "(its max_frame_bytes, %u%s); nothing was sent",
-            len, c->endpoint, max, (unsigned)c->limits.max_frame_bytes,
-            c->curve ? ", less 33 for CURVE" : "");
+            "(its max_frame_bytes); nothing was sent",
+            len, c->endpoint, max);
     c->sent_len = len;
     c->sent_disconnects = c->disconnects;
     uint8_t *buf = malloc(len ? len : 1);

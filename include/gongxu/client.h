@@ -35,7 +35,7 @@ extern "C" {
 
 #define GX_CLIENT_DEFAULT_ENDPOINT "tcp://127.0.0.1:7450"
 #define GX_CLIENT_DEFAULT_MAX_FRAME 262144 /* the broker's default max_frame_bytes */
-#define GX_CLIENT_CURVE_OVERHEAD 33        /* bytes CURVE adds to a message, counted by max_frame_bytes */
+#define GX_CLIENT_CURVE_OVERHEAD 33        /* bytes CURVE adds to a message: counted by a broker that did not tell its limits */
 
 typedef struct gx_client gx_client;
 
@@ -112,9 +112,9 @@ gx_client_rc gx_client_ack(gx_client *c, uint64_t seq);
  * (all 0 when it did not say). */
 void gx_client_limits_get(const gx_client *c, gx_client_limits *out);
 
-/* The largest packed Envelope c sends: the broker's max_frame_bytes, less
- * GX_CLIENT_CURVE_OVERHEAD with CURVE; 0 when the broker did not say. Larger
- * requests get GX_CLIENT_TOO_LARGE without being sent. */
+/* The largest packed Envelope c sends: the broker's max_frame_bytes (a broker
+ * that tells its limits counts the message before CURVE wraps it); 0 when the
+ * broker did not say. Larger requests get GX_CLIENT_TOO_LARGE without being sent. */
 size_t gx_client_max_request(const gx_client *c);
 
 /* The last transport error message, or "" (valid until the next call). */
