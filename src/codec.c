@@ -490,6 +490,98 @@ static gx_err s_dec_body(s_dec *d, const s_env *e, gx_request *r)
     }
 }
 
+/* ---- NUL in strings: protobuf-c hands a string field over as a C string, so
+ * "abc\0def" would arrive as "abc" and "casting\0.die.zinc" as "casting". The
+ * wire still holds the bytes: walk it along the descriptors and name the first
+ * string field with a NUL, e.g. "demand.processes[1]". Called only on a frame
+ * that unpacked, so the walk sees valid wire data (bounds are checked anyway). */
+
+typedef struct s_wire {
+    const uint8_t *p, *end;
+} s_wire;
+
+static bool s_wire_varint(s_wire *w, uint64_t *v)
+{
+    *v = 0;
+    for (int shift = 0; shift < 64 && w->p < w->end; shift += 7) {
+        uint8_t b = *w->p++;
+        *v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80))
+            return true;
+    }
+    return false;
+}
+
+/* How many times field number num occurs in [start, upto): the index of a repeated entry. */
+static size_t s_wire_index(const uint8_t *start, const uint8_t *upto, uint32_t num)
+{
+    s_wire w = {start, upto};
+    size_t k = 0;
+    uint64_t tag, n;
+    while (w.p < w.end && s_wire_varint(&w, &tag)) {
+        switch (tag & 7) {
+        case 0: s_wire_varint(&w, &n); break;
+        case 1: w.p += 8; break;
+        case 5: w.p += 4; break;
+        case 2:
+            if (!s_wire_varint(&w, &n) || n > (uint64_t)(w.end - w.p))
+                return k;
+            w.p += n;
+            break;
+        default: return k;
+        }
+        k += (uint32_t)(tag >> 3) == num;
+    }
+    return k;
+}
+
+/* True when a string field in the message md encoded in [p, p + n) holds a NUL;
+ * its path is then in path (appended at plen). */
+static bool s_wire_nul(const ProtobufCMessageDescriptor *md, const uint8_t *p, size_t n, char *path, size_t cap,
+                       size_t plen, int depth)
+{
+    s_wire w = {p, p + n};
+    uint64_t tag, v;
+    while (depth < 32 && w.p < w.end) {
+        const uint8_t *at = w.p;
+        if (!s_wire_varint(&w, &tag))
+            return false;
+        switch (tag & 7) {
+        case 0:
+            if (!s_wire_varint(&w, &v))
+                return false;
+            continue;
+        case 1: w.p += 8; continue;
+        case 5: w.p += 4; continue;
+        case 2: break;
+        default: return false; /* groups: not in our schema, and unpack refused them */
+        }
+        if (!s_wire_varint(&w, &v) || v > (uint64_t)(w.end - w.p))
+            return false;
+        const uint8_t *val = w.p;
+        w.p += v;
+        const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(md, (unsigned)(tag >> 3));
+        if (!f || (f->type != PROTOBUF_C_TYPE_STRING && f->type != PROTOBUF_C_TYPE_MESSAGE))
+            continue;
+        if (f->type == PROTOBUF_C_TYPE_STRING && !memchr(val, 0, (size_t)v))
+            continue;
+        size_t len = plen;
+        if (depth > 0 && len < cap) { /* the Envelope's body is named by the request, not the path */
+            int k = f->label == PROTOBUF_C_LABEL_REPEATED
+                        ? snprintf(path + len, cap - len, "%s%s[%zu]", len ? "." : "", f->name,
+                                   s_wire_index(p, at, f->id))
+                        : snprintf(path + len, cap - len, "%s%s", len ? "." : "", f->name);
+            len = k < 0 ? len : (size_t)k + len < cap ? (size_t)k + len : cap - 1;
+        }
+        if (f->type == PROTOBUF_C_TYPE_STRING)
+            return true;
+        if (s_wire_nul(f->descriptor, val, (size_t)v, path, cap, len, depth + 1))
+            return true;
+        path[plen] = 0;
+    }
+    return false;
+}
+
 gx_err gx_codec_decode_request(const void *buf, size_t len, const gx_limits *lim, gx_request *out, char *msg,
                                size_t msglen, char *field, size_t fieldlen)
 {
@@ -504,8 +596,12 @@ gx_err gx_codec_decode_request(const void *buf, size_t len, const gx_limits *lim
         return s_fail(&d, GX_ERR_MALFORMED, "frame", "%zu bytes that are not a gongxu.v1.Envelope", len);
     out->request_id = e->request_id;
     gx_err err;
+    char nul_at[160] = "";
     if (e->version != 1)
         err = s_fail(&d, GX_ERR_UNSUPPORTED_VERSION, "version", "%u; this broker speaks version 1", e->version);
+    else if (memchr(buf, 0, len) && s_wire_nul(&gongxu__v1__envelope__descriptor, buf, len, nul_at, sizeof nul_at, 0, 0))
+        err = s_fail(&d, GX_ERR_INVALID, nul_at[0] ? nul_at : "frame",
+                     "contains a NUL byte (\\0), which would cut the text short; remove it");
     else
         err = s_dec_body(&d, e, out);
     gongxu__v1__envelope__free_unpacked(e, NULL);

@@ -6,6 +6,15 @@ from gxharness import (ANCHOR, SME_CERT, Broker, Client, Refused, main, mg_deman
                        seed_walkthrough_firms)
 
 
+def _varint(n):
+    out = b""
+    while True:
+        b, n = n & 0x7f, n >> 7
+        out += bytes([b | (0x80 if n else 0)])
+        if not n:
+            return out
+
+
 class BadInput(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -80,6 +89,46 @@ class BadInput(unittest.TestCase):
         with self.assertRaises(TimeoutError):
             victim.recv_envelope(1.0)
         victim.close()
+
+    def test_nul_in_a_string_is_refused_by_name(self):
+        # "casting\0.die.zinc" used to be stored as "casting" and then matched every casting offer
+        mine = lambda: len(self.bad.call(list_postings=pb.ListPostings(include_closed=True)).postings.demands)
+        before = mine()
+        for field, demand, where in (
+                ("processes", mg_demand(processes=["casting.die.magnesium", "casting#.die.zinc"]),
+                 "demand.processes[1]"),
+                ("details", mg_demand(details="abc#def"), "demand.details")):
+            raw = bytearray(pb.Envelope(version=1, request_id=77, post_demand=pb.PostDemand(demand=demand))
+                            .SerializeToString())
+            raw[raw.index(b"#")] = 0
+            got = self.raw_error(bytes(raw))
+            self.assertEqual(got.request_id, 77)
+            self.assertEqual(got.error.code, pb.ERR_INVALID_FIELD, field)
+            self.assertEqual(got.error.field, where)
+            self.assertIn("NUL byte", got.error.message)
+        self.assertEqual(mine(), before)  # nothing was stored
+
+    def test_a_message_of_exactly_max_frame_bytes_is_read(self):
+        # max_frame_bytes (65536 here) counts the message as written, before CURVE adds 33 bytes
+        def padded(total):
+            env = pb.Envelope(version=1, request_id=5, ping=pb.Ping()).SerializeToString()
+            # an unknown field 900 (length-delimited) pads the frame to the exact size
+            for body in range(total, 0, -1):
+                pad = b"\xa2\x38" + _varint(body) + b"p" * body
+                if len(env) + len(pad) == total:
+                    return env + pad
+            raise AssertionError("cannot pad to %d" % total)
+        c = self.broker.client(SME_CERT)
+        try:
+            c.send_raw(padded(65536))
+            got = c.recv_envelope(5.0)
+            self.assertEqual(got.request_id, 5)
+            self.assertTrue(got.reply.HasField("pong"), got)
+            c.send_raw(padded(65537))  # one byte more: libzmq drops the connection, no reply
+            with self.assertRaises(TimeoutError):
+                c.recv_envelope(1.0)
+        finally:
+            c.close()
 
     def test_unknown_codes_are_named(self):
         err = self.error_of(post_offer=pb.PostOffer(offer=mg_offer(processes=["casting.die.unobtainium"])))

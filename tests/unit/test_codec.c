@@ -149,6 +149,47 @@ TEST(limits_name_the_field)
     gx_request_fini(&r);
 }
 
+/* protobuf-c packs strings by strlen, so the NUL is put into the packed bytes. */
+static void s_poke_nul(uint8_t *buf, size_t n, char mark)
+{
+    uint8_t *at = memchr(buf, mark, n);
+    REQUIRE(at != NULL);
+    *at = 0;
+}
+
+TEST(nul_in_a_string_is_refused_by_name)
+{
+    uint8_t buf[8192];
+    Gongxu__V1__Envelope e = GONGXU__V1__ENVELOPE__INIT;
+    Gongxu__V1__PostDemand pd = GONGXU__V1__POST_DEMAND__INIT;
+    Gongxu__V1__Demand d = s_demand();
+    pd.demand = &d;
+    e.version = 1;
+    e.body_case = GONGXU__V1__ENVELOPE__BODY_POST_DEMAND;
+    e.post_demand = &pd;
+    char *procs[2] = {"casting.die.zinc", "casting#.die.zinc"};
+    d.n_processes = 2;
+    d.processes = procs;
+    gx_request r;
+    char msg[256], field[64];
+    size_t n = s_pack(&e, buf);
+    s_poke_nul(buf, n, '#');
+    CHECK_EQ_INT(gx_codec_decode_request(buf, n, &LIM, &r, msg, sizeof msg, field, sizeof field), GX_ERR_INVALID);
+    CHECK_STR(field, "demand.processes[1]");
+    CHECK(strstr(msg, "NUL byte") != NULL);
+    d.n_processes = 0;
+    d.details = "abc#def";
+    n = s_pack(&e, buf);
+    s_poke_nul(buf, n, '#');
+    CHECK_EQ_INT(gx_codec_decode_request(buf, n, &LIM, &r, msg, sizeof msg, field, sizeof field), GX_ERR_INVALID);
+    CHECK_STR(field, "demand.details");
+    d.details = "abc-def"; /* and without one, the same request decodes */
+    n = s_pack(&e, buf);
+    REQUIRE(gx_codec_decode_request(buf, n, &LIM, &r, msg, sizeof msg, field, sizeof field) == GX_OK);
+    CHECK_STR(r.demand.details, "abc-def");
+    gx_request_fini(&r);
+}
+
 TEST(records_round_trip)
 {
     gx_demand d = {0}, d2;
@@ -289,6 +330,7 @@ int main(void)
     RUN(truncated_and_garbage_frames_are_malformed);
     RUN(version_and_empty_body);
     RUN(limits_name_the_field);
+    RUN(nul_in_a_string_is_refused_by_name);
     RUN(records_round_trip);
     RUN(error_and_notice_decode_on_the_client_side);
     RUN(register_key_wants_a_decodable_key);
