@@ -264,9 +264,11 @@ static gx_err s_rebuild_engine_from(gx_broker *b, gx_txn *t, gx_snapshot *snap, 
     return GX_OK;
 }
 
-/* Rebuilds the engine from the store by matching every pair. */
+/* Rebuilds the engine from the store by matching every pair (after start: the
+ * way back when a change cannot be taken back, or after a reload). */
 static gx_err s_rebuild_engine(gx_broker *b, gx_txn *t)
 {
+    b->counters.engine_rebuilds++;
     return s_rebuild_engine_from(b, t, NULL, NULL, NULL, NULL);
 }
 
@@ -425,6 +427,7 @@ static void s_clear_batch(gx_broker *b)
         gx_buf_fini(&b->replies[i].payload);
     s_events_truncate(b, 0);
     b->n_replies = b->n_touched = 0;
+    b->n_undo = b->undo_mark = 0;
 }
 
 void gx_broker_destroy(gx_broker **pb)
@@ -438,6 +441,7 @@ void gx_broker_destroy(gx_broker **pb)
     free(b->replies);
     free(b->events);
     free(b->touched);
+    free(b->undo);
     gx_stats_table_fini(&b->obs.last30);
     free(b->obs.snapshot);
     gx_fxv_fini(&b->fx);
@@ -544,11 +548,31 @@ static gx_err s_put(gx_broker *b, gx_table tb, const void *key, size_t klen, gx_
     return err;
 }
 
+/* Notes that the engine may be told about this posting, firm or open count. */
+static void s_note(gx_broker *b, uint8_t what, uint64_t id, const char *firm, int delta)
+{
+    if (b->n_undo == b->cap_undo) {
+        size_t cap = b->cap_undo ? 2 * b->cap_undo : 64;
+        struct gx_undo *v = realloc(b->undo, cap * sizeof *v);
+        if (!v) {
+            b->undo_lost = true;
+            return;
+        }
+        b->undo = v;
+        b->cap_undo = cap;
+    }
+    struct gx_undo *u = &b->undo[b->n_undo++];
+    *u = (struct gx_undo){.what = what, .delta = (int8_t)delta, .id = id};
+    if (firm)
+        snprintf(u->firm, sizeof u->firm, "%s", firm);
+}
+
 gx_err gx_broker_put_demand(gx_broker *b, const gx_demand *d)
 {
     gx_buf rec;
     uint8_t k[8];
     s_key64(k, d->id);
+    s_note(b, GX_UNDO_DEMAND, d->id, NULL, 0);
     return s_put(b, GX_T_DEMANDS, k, 8, &rec, gx_codec_encode_demand(d, &rec));
 }
 
@@ -557,6 +581,7 @@ gx_err gx_broker_put_offer(gx_broker *b, const gx_offer *o)
     gx_buf rec;
     uint8_t k[8];
     s_key64(k, o->id);
+    s_note(b, GX_UNDO_OFFER, o->id, NULL, 0);
     return s_put(b, GX_T_OFFERS, k, 8, &rec, gx_codec_encode_offer(o, &rec));
 }
 
@@ -565,13 +590,137 @@ gx_err gx_broker_put_sub(gx_broker *b, const gx_sub *s)
     gx_buf rec;
     uint8_t k[8];
     s_key64(k, s->id);
+    s_note(b, GX_UNDO_SUB, s->id, NULL, 0);
     return s_put(b, GX_T_SUBS, k, 8, &rec, gx_codec_encode_sub(s, &rec));
+}
+
+gx_err gx_broker_del_sub(gx_broker *b, uint64_t id)
+{
+    uint8_t k[8];
+    s_key64(k, id);
+    s_note(b, GX_UNDO_SUB, id, NULL, 0);
+    return gx_store_del(b->child, GX_T_SUBS, k, 8);
 }
 
 gx_err gx_broker_put_firm(gx_broker *b, const gx_firm *f)
 {
     gx_buf rec;
+    s_note(b, GX_UNDO_FIRM, 0, f->id, 0);
     return s_put(b, GX_T_FIRMS, f->id, strlen(f->id), &rec, gx_codec_encode_firm(f, &rec));
+}
+
+/* ---- taking a change back out of the engine */
+
+/* Reads record key of table tb in t into a malloc'd copy; GX_ERR_NOT_FOUND when absent. */
+static gx_err s_read(gx_txn *t, gx_table tb, const void *key, size_t klen, gx_buf *copy)
+{
+    const void *v;
+    size_t vl;
+    gx_err err = gx_store_get(t, tb, key, klen, &v, &vl);
+    if (err)
+        return err;
+    if (!(copy->data = malloc(vl ? vl : 1)))
+        return GX_ERR_NOMEM;
+    memcpy(copy->data, v, vl);
+    copy->len = vl;
+    return GX_OK;
+}
+
+/* Puts one posting or firm back into the engine as t holds it: added, updated
+ * or closed, whatever makes the engine's copy the store's. Effects go to fx
+ * and are dropped: nobody was told of the change being taken back. */
+static gx_err s_undo_one(gx_broker *b, gx_txn *t, const struct gx_undo *u, gx_fxv *fx)
+{
+    gx_engine *e = b->engine;
+    gx_buf raw = {0};
+    uint8_t k[8];
+    s_key64(k, u->id);
+    gx_err err;
+    fx->n = 0;
+    switch (u->what) {
+    case GX_UNDO_FIRM: {
+        gx_firm f;
+        if ((err = s_read(t, GX_T_FIRMS, u->firm, strlen(u->firm), &raw)) == GX_ERR_NOT_FOUND)
+            return gx_engine_firm(e, u->firm) ? GX_ERR_INTERNAL : GX_OK; /* a firm cannot be taken out */
+        if (err || (err = gx_codec_decode_firm(raw.data, raw.len, &f)))
+            break;
+        err = gx_engine_put_firm(e, &f, b->now, fx);
+        gx_firm_fini(&f);
+        break;
+    }
+    case GX_UNDO_DEMAND: {
+        gx_demand d = {0};
+        bool held = gx_engine_demand(e, u->id) != NULL;
+        err = s_read(t, GX_T_DEMANDS, k, 8, &raw);
+        if (!err && !(err = gx_codec_decode_demand(raw.data, raw.len, &d)) && d.state == GX_STATE_OPEN)
+            err = held ? gx_engine_update_demand(e, &d, b->now, fx) : gx_engine_add_demand(e, &d, b->now, fx);
+        else if ((!err || err == GX_ERR_NOT_FOUND) && held)
+            err = gx_engine_close_demand(e, u->id, err ? GX_STATE_WITHDRAWN : d.state, fx);
+        else if (err == GX_ERR_NOT_FOUND)
+            err = GX_OK;
+        gx_demand_fini(&d);
+        break;
+    }
+    case GX_UNDO_OFFER: {
+        gx_offer o = {0};
+        bool held = gx_engine_offer(e, u->id) != NULL;
+        err = s_read(t, GX_T_OFFERS, k, 8, &raw);
+        if (!err && !(err = gx_codec_decode_offer(raw.data, raw.len, &o)) && o.state == GX_STATE_OPEN)
+            err = held ? gx_engine_update_offer(e, &o, b->now, fx) : gx_engine_add_offer(e, &o, b->now, fx);
+        else if ((!err || err == GX_ERR_NOT_FOUND) && held)
+            err = gx_engine_close_offer(e, u->id, err ? GX_STATE_WITHDRAWN : o.state, fx);
+        else if (err == GX_ERR_NOT_FOUND)
+            err = GX_OK;
+        gx_offer_fini(&o);
+        break;
+    }
+    case GX_UNDO_SUB: {
+        gx_sub s = {0};
+        bool held = gx_engine_sub(e, u->id) != NULL;
+        err = s_read(t, GX_T_SUBS, k, 8, &raw);
+        if (!err && !held && !(err = gx_codec_decode_sub(raw.data, raw.len, &s)))
+            err = gx_engine_add_sub(e, &s, b->now, fx);
+        else if (err == GX_ERR_NOT_FOUND)
+            err = held ? gx_engine_remove_sub(e, u->id) : GX_OK;
+        gx_sub_fini(&s);
+        break;
+    }
+    case GX_UNDO_OPEN:
+        err = gx_quota_add(b->open, u->firm, -u->delta);
+        break;
+    default: err = GX_ERR_INTERNAL;
+    }
+    gx_buf_fini(&raw);
+    return err;
+}
+
+/* Takes the changes noted from entry `from` on back out of the engine, newest
+ * first, reading what the store holds in t (or in a read transaction of its own
+ * when t is NULL: after a failed commit). When that cannot be done exactly it
+ * rebuilds the engine from the store, which always can. */
+static void s_undo(gx_broker *b, gx_txn *t, size_t from, const char *why)
+{
+    gx_txn *own = NULL, *read = t;
+    gx_fxv fx = {0};
+    gx_err err = b->undo_lost ? GX_ERR_NOMEM : GX_OK;
+    size_t n = b->n_undo - from;
+    if (!err && !read && !(err = gx_store_begin(b->store, false, &own)))
+        read = own;
+    for (size_t i = b->n_undo; !err && i > from; i--)
+        err = s_undo_one(b, read, &b->undo[i - 1], &fx);
+    gx_fxv_fini(&fx);
+    gx_store_abort(&own);
+    b->n_undo = from;
+    b->undo_lost = false;
+    if (!err) {
+        b->counters.engine_undos++;
+        gx_log(GX_LOG_INFO, "%s: %zu changes taken back out of the engine", why, n);
+        return;
+    }
+    gx_log(GX_LOG_WARNING, "%s: the engine could not take its change back (%s); matching every pair again", why,
+           gx_err_str(err));
+    if (s_rebuild_engine(b, t) != GX_OK)
+        gx_log(GX_LOG_ERR, "rebuilding the engine after a refused request failed; retrying after the commit");
 }
 
 /* ------------------------------------------------------------------ batches */
@@ -587,6 +736,7 @@ gx_err gx_broker_write_begin(gx_broker *b)
     gx_err err;
     b->engine_touched = false;
     b->events_mark = b->n_events;
+    b->undo_mark = b->n_undo;
     if (!b->txn && (err = gx_store_begin(b->store, true, &b->txn)))
         return err;
     return gx_store_begin_child(b->txn, &b->child);
@@ -598,10 +748,13 @@ gx_err gx_broker_write_end(gx_broker *b, gx_err err)
         err = gx_store_commit(&b->child);
     if (err) {
         gx_store_abort(&b->child);
-        /* The engine saw a change the store did not keep: rebuild it now, from
-         * the batch as it stands, so the rest of the batch never sees it. */
-        if (b->engine_touched && s_rebuild_engine(b, b->txn) != GX_OK)
-            gx_log(GX_LOG_ERR, "rebuilding the engine after a refused request failed; retrying after the commit");
+        /* The engine may have seen a change the store did not keep: put what
+         * this request touched back as the batch holds it, so the rest of the
+         * batch never sees the change. Nothing touched, nothing to do. */
+        if (b->engine_touched)
+            s_undo(b, b->txn, b->undo_mark, "a refused request");
+        else
+            b->n_undo = b->undo_mark;
         s_events_truncate(b, b->events_mark);
     }
     b->engine_touched = false;
@@ -679,6 +832,7 @@ void gx_requests_error_suggest(gx_broker *b, const void *rid, size_t rid_len, ui
 
 void gx_broker_count_open(gx_broker *b, const char *firm, int delta)
 {
+    s_note(b, GX_UNDO_OPEN, 0, firm, delta);
     if (gx_quota_add(b->open, firm, delta) != GX_OK)
         b->engine_dirty = true; /* recounted with the next rebuild */
 }
@@ -787,7 +941,20 @@ void gx_broker_batch_end(gx_broker *b, const gx_broker_io *io)
             b->counters.commit_failures++;
             gx_log(GX_LOG_ERR, "commit of %zu requests failed: %s (%s)", b->n_replies, gx_err_str(err),
                    gx_store_last_error(b->store));
-            b->engine_dirty = true;
+            /* Nothing of the batch is in the store: take it all back out of the
+             * engine, and read the keys again (a registered key is in memory). */
+            s_undo(b, NULL, 0, "a failed commit");
+            gx_auth *old_auth = b->auth;
+            b->auth = NULL;
+            gx_txn *t = NULL;
+            if (!gx_store_begin(b->store, false, &t) && !s_rebuild_auth(b, t)) {
+                gx_auth_destroy(&old_auth);
+            } else {
+                gx_auth_destroy(&b->auth);
+                b->auth = old_auth;
+                b->engine_dirty = true; /* the next rebuild reads the keys too */
+            }
+            gx_store_abort(&t);
         } else {
             b->counters.batches++;
         }
@@ -949,6 +1116,10 @@ size_t gx_broker_expire(gx_broker *b, int64_t now, const gx_broker_io *io)
         return 0;
     gx_err err = gx_broker_write_begin(b);
     b->engine_touched = true; /* from here a failure means the store did not follow the engine */
+    for (size_t i = 0; i < b->fx.n; i++) /* what the engine closed by itself, to put back on failure */
+        if (b->fx.v[i].type == GX_FX_DEMAND_CLOSED || b->fx.v[i].type == GX_FX_OFFER_CLOSED)
+            s_note(b, b->fx.v[i].type == GX_FX_DEMAND_CLOSED ? GX_UNDO_DEMAND : GX_UNDO_OFFER,
+                   b->fx.v[i].type == GX_FX_DEMAND_CLOSED ? b->fx.v[i].demand_id : b->fx.v[i].offer_id, NULL, 0);
     for (size_t i = 0; !err && i < b->fx.n; i++) {
         const gx_fx *f = &b->fx.v[i];
         if (f->type == GX_FX_DEMAND_CLOSED) {

@@ -123,6 +123,8 @@ typedef struct gx_broker_counters {
     uint64_t notices;         /* notices written to inboxes */
     uint64_t batches;         /* write transactions committed */
     uint64_t commit_failures; /* batches whose commit failed */
+    uint64_t engine_undos;    /* refused requests or failed commits taken back out of the engine */
+    uint64_t engine_rebuilds; /* times the engine matched every pair again after start */
     uint64_t rate_limited;    /* requests refused by the per-firm rate limit */
 } gx_broker_counters;
 void gx_broker_counters_get(const gx_broker *b, gx_broker_counters *out);

@@ -96,6 +96,8 @@ enum {
 /* Docking states (GX_T_DOCKING). */
 enum { GX_DOCK_PENDING = 1, GX_DOCK_ACCEPTED = 2, GX_DOCK_DECLINED = 3 };
 
+enum { GX_UNDO_FIRM = 1, GX_UNDO_DEMAND, GX_UNDO_OFFER, GX_UNDO_SUB, GX_UNDO_OPEN };
+
 struct gx_broker {
     gx_config cfg;                  /* current configuration */
     gx_store *store;                /* LMDB */
@@ -127,6 +129,20 @@ struct gx_broker {
     } *touched;                     /* firms whose inbox grew this batch (repeats possible) */
     size_t n_touched, cap_touched;
 
+    /* What the engine was told since the batch began, so that a request the
+     * store refused (or a batch whose commit failed) is taken back out of the
+     * engine by putting those few postings and firms back as the store holds
+     * them — not by matching every pair again. */
+    struct gx_undo {
+        uint8_t what;               /* GX_UNDO_* */
+        int8_t delta;               /* OPEN: what was added to the firm's open count */
+        uint64_t id;                /* DEMAND, OFFER, SUB */
+        char firm[GX_FIRM_ID_LEN + 1]; /* FIRM, OPEN */
+    } *undo;
+    size_t n_undo, cap_undo;
+    size_t undo_mark;               /* n_undo when the current request began */
+    bool undo_lost;                 /* an entry could not be kept: only a rebuild is sure */
+
     gx_fxv fx;                      /* scratch effects list */
     gx_obs obs;                     /* operator figures */
     uint8_t cur_req;                /* gx_req_type being handled, for metrics */
@@ -151,6 +167,12 @@ gx_err gx_broker_put_demand(gx_broker *b, const gx_demand *d);
 gx_err gx_broker_put_offer(gx_broker *b, const gx_offer *o);
 gx_err gx_broker_put_sub(gx_broker *b, const gx_sub *s);
 gx_err gx_broker_put_firm(gx_broker *b, const gx_firm *f);
+/* Deletes a subscription's record. */
+gx_err gx_broker_del_sub(gx_broker *b, uint64_t id);
+/* Every put and del above, and every open count, is noted so that a refused
+ * request or a failed commit can be taken back out of the engine (broker.c,
+ * s_undo). A change to the engine must follow one of them; gx_broker_expire
+ * notes what the engine closed by itself. */
 /* The transaction to read in: the child if open, else the batch txn, else NULL. */
 gx_txn *gx_broker_txn(gx_broker *b);
 

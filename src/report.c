@@ -623,6 +623,12 @@ static char *s_metrics(gx_broker *b, size_t *len)
     s_put(&t, "gongxu_commits_total %llu\n", (unsigned long long)b->counters.batches);
     s_family(&t, "gongxu_commit_failures_total", "counter", "Group commits that failed (their requests got errors).");
     s_put(&t, "gongxu_commit_failures_total %llu\n", (unsigned long long)b->counters.commit_failures);
+    s_family(&t, "gongxu_engine_undos_total", "counter",
+             "Refused requests and failed commits whose changes were taken back out of the engine.");
+    s_put(&t, "gongxu_engine_undos_total %llu\n", (unsigned long long)b->counters.engine_undos);
+    s_family(&t, "gongxu_engine_rebuilds_total", "counter",
+             "Times the engine matched every pair again after start (a change it could not take back, a reload).");
+    s_put(&t, "gongxu_engine_rebuilds_total %llu\n", (unsigned long long)b->counters.engine_rebuilds);
     s_hist(&t, "gongxu_commit_duration_seconds", "Duration of each group commit, fsync included.", &o->commit_seconds);
     s_hist(&t, "gongxu_commit_batch_requests", "Requests answered per group commit.", &o->batch_requests);
 

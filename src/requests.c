@@ -595,9 +595,7 @@ static void s_withdraw(s_req *q)
         what = "subscription";
         if (!s_owns(q, sub.owner))
             goto forbidden;
-        uint8_t k[8];
-        gx_store_be64(k, id);
-        if (!(err = gx_broker_write_begin(b)) && !(err = gx_store_del(b->child, GX_T_SUBS, k, 8))) {
+        if (!(err = gx_broker_write_begin(b)) && !(err = gx_broker_del_sub(b, id))) {
             b->engine_touched = true;
             if ((err = gx_engine_remove_sub(b->engine, id)) == GX_ERR_NOT_FOUND)
                 err = GX_OK;
