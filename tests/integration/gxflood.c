@@ -32,14 +32,18 @@ static double s_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void *s_socket(void *ctx, const char *endpoint, const char *server_key, const char *pub,
-                      const char *sec)
+/* A DEALER to endpoint; with stingy, it takes in as little as ZeroMQ and the
+ * kernel allow, so that what it does not read stays with the broker. */
+static void *s_socket(void *ctx, const char *endpoint, const char *server_key, const char *pub, const char *sec,
+                      bool stingy)
 {
     void *s = zmq_socket(ctx, ZMQ_DEALER);
-    int zero = 0, big = 1000000, never = -1;
+    int zero = 0, one = 1, big = 1000000, never = -1, small = 4096;
     zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt(s, ZMQ_SNDHWM, &big, sizeof big);
-    zmq_setsockopt(s, ZMQ_RCVHWM, &big, sizeof big);
+    zmq_setsockopt(s, ZMQ_RCVHWM, stingy ? &one : &big, sizeof big);
+    if (stingy)
+        zmq_setsockopt(s, ZMQ_RCVBUF, &small, sizeof small);
     if (server_key) {
         zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, server_key, 40);
         zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, pub, 40);
@@ -87,7 +91,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < nconns; i++) {
         if (keys) /* a key nobody registered */
             zmq_curve_keypair(pub, sec);
-        socks[i] = s_socket(ctx, argv[1], server_key, pub, sec);
+        socks[i] = s_socket(ctx, argv[1], server_key, pub, sec, resume);
     }
     double start = s_now(), end = start + seconds;
     unsigned long sent = 0, replies = 0, ok = 0, limited = 0, other = 0;
