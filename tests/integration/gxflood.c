@@ -34,8 +34,8 @@ static double s_now(void)
 
 /* A DEALER to endpoint; with stingy, it takes in as little as ZeroMQ and the
  * kernel allow, so that what it does not read stays with the broker. */
-static void *s_socket(void *ctx, const char *endpoint, const char *server_key, const char *pub, const char *sec,
-                      bool stingy)
+static void *s_socket(void *ctx, const char *endpoint, const char *server_key, const char *pub,
+                      const char *sec, bool stingy)
 {
     void *s = zmq_socket(ctx, ZMQ_DEALER);
     int zero = 0, one = 1, big = 1000000, never = -1, small = 4096;
