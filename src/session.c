@@ -305,10 +305,12 @@ static void s_out_set(gx_session *s, uint64_t bytes)
 void gx_sessions_resume(gx_sessions *t, gx_session *s, uint64_t after, uint64_t acked)
 {
     bool in_flight = s->resumed && s->sent > (acked > s->acked ? acked : s->acked);
-    if (!in_flight || after > s->sent) {
+    if (!in_flight) {
         s->sent = after;
         s->n_ck = 0;
         s_out_set(s, 0);
+    } else if (after > s->sent) {
+        s->sent = after; /* skips ahead; what is in flight still counts until acknowledged */
     }
     s->resumed = true;
     if (acked > s->acked)

@@ -116,7 +116,8 @@ class Flood(unittest.TestCase):
             peak = before
             l_other = {"ping": [], "post": []}
             l_own = []
-            running = lambda: all(a.poll() is None for a in attacks)  # noqa: E731
+            end = time.time() + seconds - 1
+            running = lambda: time.time() < end and any(a.poll() is None for a in attacks)  # noqa: E731
             time.sleep(0.5)
             while running():
                 r = timed(anchor, 20, stop=lambda: not running(), write_every=10)
@@ -127,7 +128,10 @@ class Flood(unittest.TestCase):
                 l_own.append((time.perf_counter() - t) * 1000)
                 self.assertIn(g.WhichOneof("body"), ("reply", "error"))
                 peak = max(peak, rss_mb(pid))
-            outs = [a.communicate(timeout=30)[0].decode().strip() for a in attacks]
+            outs = [a.communicate(timeout=30) for a in attacks]
+            for a, (o, e) in zip(attacks, outs):
+                self.assertEqual(a.returncode, 0, "gxflood failed: %s" % e.decode())
+            outs = [o.decode().strip() for o, e in outs]
             peak = max(peak, rss_mb(pid))
             after = rss_mb(pid)
             deadline = time.time() + 15  # freed memory goes back within a trim interval (10 s)
