@@ -145,8 +145,12 @@ class Flood(unittest.TestCase):
             print(line("attacking firm's own connection, Ping", q_own["ping"], l_own))
             print("broker RSS: before %.0f MB, peak %.0f MB, after %.0f MB" % (before, peak, after))
             self.assertGreater(len(l_other["ping"]), 0)
-            # without bounds, ten non-reading connections held gigabytes; with them, tens of MB
-            self.assertLess(peak - before, 400, "the broker's memory grew by %.0f MB" % (peak - before))
+            # without bounds, ten non-reading connections held gigabytes; with them, tens of MB (an
+            # AddressSanitizer build holds freed memory in its quarantine: its RSS says nothing of ours)
+            with open(broker.binary, "rb") as f:
+                asan = b"AddressSanitizer" in f.read()
+            if not asan:
+                self.assertLess(peak - before, 400, "the broker's memory grew by %.0f MB" % (peak - before))
             anchor.call(ping=pb.Ping())  # still served after
             for c in (op, anchor, own):
                 c.close()
