@@ -883,11 +883,56 @@ static bool s_session(gx_broker *b, const void *rid, size_t rid_len, const char 
     return true;
 }
 
+/* Refuses a request over its firm's rate; the refusals are logged together,
+ * at most one line each ten seconds, so that a flood does not flood the log. */
+static void s_rate_refused(gx_broker *b, const char *firm, const void *rid, size_t rid_len,
+                           uint64_t request_id)
+{
+    b->counters.rate_limited++;
+    b->rl_unlogged++;
+    snprintf(b->rl_firm, sizeof b->rl_firm, "%s", firm);
+    if (b->now_ms - b->rl_logged_ms >= 10000) {
+        gx_log(GX_LOG_NOTICE,
+               "%llu requests refused over rate_per_firm since the last such line (firm %s the last)",
+               (unsigned long long)b->rl_unlogged, b->rl_firm);
+        b->rl_unlogged = 0;
+        b->rl_logged_ms = b->now_ms;
+    }
+    gx_requests_error(b, rid, rid_len, request_id, GX_ERR_RATE_LIMITED,
+                      "over rate_per_firm requests per second; retry later", NULL);
+}
+
+/* Queues ERR_EVICTED, unasked (request_id 0), to the session the last bind
+ * evicted, so that its client says Hello and resumes instead of waiting for
+ * notices that no longer come. */
+static void s_tell_evicted(gx_broker *b)
+{
+    gx_session v;
+    if (!gx_sessions_take_evicted(b->sessions, &v))
+        return;
+    char msg[256];
+    snprintf(
+        msg, sizeof msg,
+        "this connection's session was closed: sessions_max (%lld) connections were open and this firm held "
+        "the most; say Hello again and Resume after the last notice processed",
+        (long long)b->cfg.sessions_max);
+    gx_log(GX_LOG_INFO, "session of firm %s evicted (sessions_max %lld)%s", v.firm[0] ? v.firm : "(operator)",
+           (long long)b->cfg.sessions_max, v.resumed ? ", a resumed one" : "");
+    uint8_t req = b->cur_req;
+    b->cur_req = GX_REQ_NONE;
+    size_t n = b->n_replies;
+    gx_requests_error(b, v.rid, v.rid_len, 0, GX_ERR_EVICTED, msg, NULL);
+    if (b->n_replies > n)
+        b->replies[n].unasked = true;
+    b->cur_req = req;
+}
+
 void gx_broker_handle(gx_broker *b, const void *rid, size_t rid_len, const char *user_id, const void *frame,
                       size_t len, int frames)
 {
     gx_request req;
     char msg[384], field[96];
+    uint64_t request_id;
     b->counters.requests++;
     b->cur_req = GX_REQ_NONE;
     if (rid_len == 0 || rid_len > GX_RID_MAX)
@@ -896,6 +941,30 @@ void gx_broker_handle(gx_broker *b, const void *rid, size_t rid_len, const char 
         gx_requests_error(b, rid, rid_len, 0, GX_ERR_MALFORMED,
                           "a request is exactly one frame holding one gongxu.v1.Envelope", "frame");
         return;
+    }
+    if (gx_sessions_take_closed(b->sessions, rid, rid_len)) {
+        /* Closed while its queue was full, so it was not told then: told now,
+         * and this request is not served (its client rebinds and resends). */
+        gx_codec_peek_request_id(frame, len, &request_id);
+        gx_requests_error(
+            b, rid, rid_len, request_id, GX_ERR_EVICTED,
+            "this connection's session was closed because it did not read what the broker sent; say "
+            "Hello again and Resume after the last notice processed",
+            NULL);
+        return;
+    }
+    /* A connection whose firm is over its rate is refused before its request is
+     * decoded: a flood of refusals costs a hash lookup and a small reply each. */
+    bool taken = false;
+    gx_session *known = gx_sessions_find(b->sessions, rid, rid_len, b->now_ms);
+    if (known && !known->is_operator && known->firm[0] &&
+        (b->cfg.insecure_dev || (user_id && strcmp(known->key, user_id) == 0))) {
+        if (!gx_limiter_take(b->rates, known->firm, b->now_ms) &&
+            gx_codec_peek_request_id(frame, len, &request_id)) {
+            s_rate_refused(b, known->firm, rid, rid_len, request_id);
+            return;
+        }
+        taken = true; /* a frame the peek cannot read is answered by the full decode below */
     }
     gx_err err = gx_codec_decode_request(frame, len, &b->limits, &req, msg, sizeof msg, field, sizeof field);
     if (err) {
@@ -911,14 +980,12 @@ void gx_broker_handle(gx_broker *b, const void *rid, size_t rid_len, const char 
         /* One bucket per firm: many connections do not multiply the rate.
          * Operators are trusted (and register firms in bulk): not limited. */
         const char *bucket = s && !s->is_operator ? s->firm : "";
-        if (bucket[0] && !gx_limiter_take(b->rates, bucket, b->now_ms)) {
-            b->counters.rate_limited++;
-            gx_requests_error(b, rid, rid_len, req.request_id, GX_ERR_RATE_LIMITED,
-                              "over rate_per_firm requests per second; retry later", NULL);
-        } else {
+        if (bucket[0] && !taken && !gx_limiter_take(b->rates, bucket, b->now_ms))
+            s_rate_refused(b, bucket, rid, rid_len, req.request_id);
+        else
             gx_requests_handle(b, s, rid, rid_len, &req);
-        }
     }
+    s_tell_evicted(b); /* a bind here (or a Hello) may have evicted another session */
     gx_request_fini(&req);
 }
 
@@ -981,11 +1048,29 @@ void gx_broker_batch_end(gx_broker *b, const gx_broker_io *io)
     }
     for (size_t i = 0; io && i < b->n_replies; i++) {
         gx_pending_reply *p = &b->replies[i];
-        if (p->payload.data && io->send(io->ctx, p->rid, p->rid_len, p->payload.data, p->payload.len) == GX_SEND_GONE) {
-            gx_session *s = gx_sessions_find(b->sessions, p->rid, p->rid_len, b->now_ms);
-            if (s)
-                gx_sessions_drop(b->sessions, s);
+        if (!p->payload.data)
+            continue;
+        gx_send_rc rc = io->send(io->ctx, p->rid, p->rid_len, p->payload.data, p->payload.len);
+        if (rc == GX_SEND_OK) {
+            b->evicted_told += p->unasked;
+            continue;
         }
+        gx_session *s = gx_sessions_find(b->sessions, p->rid, p->rid_len, b->now_ms);
+        if (rc == GX_SEND_FULL) {
+            /* send_hwm messages wait for this peer, which does not read: it
+             * holds no more of our memory. Its session goes; its next request
+             * is told why (it cannot be told now). */
+            if (s && !p->unasked) {
+                b->closed_slow++;
+                gx_log(GX_LOG_WARNING,
+                       "closed the session of a connection (firm %s) that does not read: %lld "
+                       "messages (send_hwm) wait for it",
+                       s && s->firm[0] ? s->firm : "unknown", (long long)b->cfg.send_hwm);
+            }
+            gx_sessions_closed(b->sessions, p->rid, p->rid_len);
+        }
+        if (s)
+            gx_sessions_drop(b->sessions, s);
     }
     for (size_t i = 0; i < b->n_replies; i++) {
         const gx_pending_reply *p = &b->replies[i];
@@ -1019,7 +1104,7 @@ static bool s_pump_visit(void *ctx, uint64_t seq, const void *bytes, size_t len)
     s_pump *p = ctx;
     gx_send_rc rc = p->io->send(p->io->ctx, p->s->rid, p->s->rid_len, bytes, len);
     if (rc == GX_SEND_OK) {
-        p->s->sent = seq;
+        gx_session_sent(p->s, seq, len);
         p->b->obs.delivered++;
         /* Notices the last batch wrote time the path from its start to ZeroMQ;
          * backlog (a resume, a stalled connection) does not. */
@@ -1028,6 +1113,14 @@ static bool s_pump_visit(void *ctx, uint64_t seq, const void *bytes, size_t len)
             clock_gettime(CLOCK_REALTIME, &ts);
             int64_t ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
             gx_hist_observe(&p->b->obs.notice_latency, ms > p->b->now_ms ? (ms - p->b->now_ms) / 1e3 : 0.0);
+        }
+        /* The window counts bytes as well as notices: a firm's explanations
+         * are kilobytes each, and what is in flight sits in ZeroMQ's queue. */
+        if (p->s->out_bytes >= (uint64_t)p->b->cfg.delivery_window_bytes)
+            return false;
+        if (gx_session_firm_bytes(p->s) >= (uint64_t)p->b->cfg.firm_window_bytes) {
+            gx_session_firm_blocked(p->s);
+            return false;
         }
         return true;
     }
@@ -1059,8 +1152,15 @@ void gx_broker_pump(gx_broker *b, const gx_broker_io *io)
             s->fresh_from = 0;
             uint64_t window = (uint64_t)b->cfg.delivery_window;
             uint64_t inflight = s->sent > s->acked ? s->sent - s->acked : 0;
-            if (!s->resumed || !s->firm[0] || inflight >= window)
+            if (gx_session_settle(s, (uint64_t)b->cfg.firm_window_bytes))
+                gx_sessions_mark_firm(b->sessions, s->firm, 0); /* the firm's bound opened */
+            if (!s->resumed || !s->firm[0] || inflight >= window ||
+                s->out_bytes >= (uint64_t)b->cfg.delivery_window_bytes)
                 continue;
+            if (gx_session_firm_bytes(s) >= (uint64_t)b->cfg.firm_window_bytes) {
+                gx_session_firm_blocked(s);
+                continue;
+            }
             s->stalled = false;
             s_pump p = {b, s, io, false, false, fresh};
             gx_err err = gx_inbox_read(t, s->firm, s->sent, (size_t)(window - inflight), s_pump_visit, &p);

@@ -22,6 +22,7 @@ typedef struct gx_pending_reply {
     bool is_error;             /* already an error reply */
     uint8_t req_type;          /* gx_req_type answered (NONE when undecodable), for metrics */
     uint8_t err;               /* its wire error code when is_error */
+    bool unasked;              /* sent unasked (ERR_EVICTED to a closed session), not a reply */
     gx_buf payload;            /* encoded Envelope */
 } gx_pending_reply;
 
@@ -148,6 +149,11 @@ struct gx_broker {
     uint8_t cur_req;                /* gx_req_type being handled, for metrics */
     gx_broker_counters counters;    /* figures */
     uint64_t rate_limited;          /* requests refused by the rate limit */
+    uint64_t rl_unlogged;           /* rate-limit refusals not yet in a log line */
+    int64_t rl_logged_ms;           /* when the last such line was written */
+    char rl_firm[GX_FIRM_ID_LEN + 1]; /* the firm refused last, for that line */
+    uint64_t closed_slow;           /* connections closed for not reading (send queue full) */
+    uint64_t evicted_told;          /* evicted connections told at once (ERR_EVICTED, request_id 0) */
 };
 
 /* ---- broker.c */

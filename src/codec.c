@@ -1227,6 +1227,56 @@ oom:
     return err;
 }
 
+/* One base-128 varint at *p (at most 10 bytes); false when cut short. */
+static bool s_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+    *v = 0;
+    for (int shift = 0; shift < 70 && *p < end; shift += 7) {
+        uint8_t c = *(*p)++;
+        *v |= (uint64_t)(c & 0x7f) << shift;
+        if (!(c & 0x80))
+            return true;
+    }
+    return false;
+}
+
+bool gx_codec_peek_request_id(const void *buf, size_t len, uint64_t *id)
+{
+    const uint8_t *p = buf, *end = p + len;
+    *id = 0;
+    while (p < end) {
+        uint64_t tag, v;
+        if (!s_varint(&p, end, &tag))
+            return false;
+        switch (tag & 7) {
+        case 0: /* varint */
+            if (!s_varint(&p, end, &v))
+                return false;
+            if (tag >> 3 == 2)
+                *id = v;
+            break;
+        case 1: /* 64-bit */
+            if (end - p < 8)
+                return false;
+            p += 8;
+            break;
+        case 2: /* length-delimited */
+            if (!s_varint(&p, end, &v) || v > (uint64_t)(end - p))
+                return false;
+            p += v;
+            break;
+        case 5: /* 32-bit */
+            if (end - p < 4)
+                return false;
+            p += 4;
+            break;
+        default:
+            return false;
+        }
+    }
+    return true;
+}
+
 gx_err gx_codec_encode_error(uint64_t request_id, gx_err err, const char *message, const char *field, gx_buf *out)
 {
     return gx_codec_encode_error_suggest(request_id, err, message, field, NULL, 0, out);

@@ -100,6 +100,12 @@ void gx_request_fini(gx_request *r);
 /* Static name of a request type ("post_demand"), for logs and metrics. */
 const char *gx_req_name(gx_req_type t);
 
+/* The Envelope's request_id (field 2) read straight off the wire, without
+ * decoding the rest: for refusing a request before paying for its decode (a
+ * rate-limited flood). False when the top-level fields do not parse; *id is 0
+ * when the field is absent. */
+bool gx_codec_peek_request_id(const void *buf, size_t len, uint64_t *id);
+
 /* Decodes one frame. On failure returns the error and writes a message (and the
  * offending field, when known) for the error reply; out->request_id is set
  * whenever the envelope itself could be parsed, else 0. out is always safe to

@@ -81,6 +81,10 @@ static const s_key s_keys[] = {
     {"rate_burst", INT(rate_burst), 1, 10000000, "1000", true, "requests one firm may make at once (bucket size)"},
     {"max_open_postings", INT(max_open_postings), 1, 100000000, "10000", true, "open demands, offers and subscriptions per firm"},
     {"handshakes_per_second", INT(handshakes_per_second), 1, 100000, "200", true, "new CURVE connections admitted per second (a handshake costs CPU)"},
+    {"frames_per_turn", INT(frames_per_turn), 1, 65536, "8", true, "most requests taken from one connection per loop turn; the rest wait for the next turn, so a busy connection cannot hold up the others"},
+    {"delivery_window_bytes", INT(delivery_window_bytes), 4096, 1LL << 30, "4194304", true, "notice bytes in flight per connection; with delivery_window, whichever is reached first"},
+    {"firm_window_bytes", INT(firm_window_bytes), 4096, 1LL << 34, "33554432", true, "notice bytes in flight over all connections of one firm"},
+    {"send_hwm", INT(send_hwm), 10, 10000000, "10000", false, "messages queued to one client connection (ZMQ_SNDHWM); a connection whose queue is full when its reply is due is closed"},
 };
 #define S_NKEYS (sizeof s_keys / sizeof s_keys[0])
 

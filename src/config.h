@@ -64,6 +64,10 @@ typedef struct gx_config {
     int64_t rate_burst;                  /* bucket size */
     int64_t max_open_postings;           /* open demands + offers + subscriptions per firm */
     int64_t handshakes_per_second;       /* new CURVE connections admitted per second */
+    int64_t frames_per_turn;             /* requests from one connection per loop turn */
+    int64_t delivery_window_bytes;       /* notice bytes in flight per session */
+    int64_t firm_window_bytes;           /* notice bytes in flight per firm */
+    int64_t send_hwm;                    /* ZMQ_SNDHWM of the client ROUTER */
     bool insecure_dev;                   /* NOT a config key: only the --insecure-dev flag sets it */
 } gx_config;
 

@@ -19,6 +19,8 @@ const char *gx_err_str(gx_err err)
     case GX_ERR_INTERNAL: return "internal error";
     case GX_ERR_UNSUPPORTED_VERSION: return "unsupported protocol version";
     case GX_ERR_RESUME_GAP: return "notices before the retention horizon are gone";
+    case GX_ERR_EVICTED:
+        return "session closed by the broker";
     case GX_ERR_NOMEM: return "out of memory";
     case GX_ERR_IO: return "I/O error";
     case GX_ERR_CONFIG: return "configuration error";
@@ -30,7 +32,7 @@ const char *gx_err_str(gx_err err)
 
 int gx_err_wire(gx_err err)
 {
-    if (err >= GX_ERR_MALFORMED && err <= GX_ERR_RESUME_GAP)
+    if (err >= GX_ERR_MALFORMED && err <= GX_ERR_EVICTED)
         return (int)err;
     return (int)GX_ERR_INTERNAL;
 }

@@ -25,6 +25,7 @@ typedef enum gx_err {
     GX_ERR_INTERNAL = 12,
     GX_ERR_UNSUPPORTED_VERSION = 13,
     GX_ERR_RESUME_GAP = 14,          /* asked for notices past retention */
+    GX_ERR_EVICTED = 15,             /* the connection's session was closed by the broker */
     /* internal only */
     GX_ERR_NOMEM = 100,
     GX_ERR_IO = 101,                 /* file or socket I/O failed; see errno/log */

@@ -2,6 +2,7 @@
 #include "loop.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +48,18 @@ struct gx_loop {
     gx_broker_io io;               /* how the broker sends */
     gx_http *http;                 /* operator HTTP, NULL when off */
     uint64_t watchdog_us;          /* systemd WatchdogSec, 0 when off */
+    /* Fair turns: each batch takes at most frames_per_turn messages of one
+     * connection; the one that would exceed that waits here for the next. */
+    zmq_msg_t carry_rid, carry_payload; /* the waiting message (routing id, payload) */
+    int carry_frames;                   /* its payload frames; -1 = nothing waiting */
+    struct s_turn {
+        uint64_t h;            /* hash of a routing id seen this turn */
+        uint32_t n;            /* its messages this turn */
+        uint32_t turn;         /* the turn the slot belongs to */
+    } turns[1024];             /* open addressing, cleared by advancing `turn` */
+    uint32_t turn;             /* current turn number */
+    uint64_t refused_unknown;  /* handshakes refused for an unknown or revoked key, not yet logged */
+    int64_t refused_logged_ms; /* when those were last logged */
 };
 
 static int64_t s_now_ms(void)
@@ -110,6 +123,7 @@ gx_err gx_loop_new(const gx_config *cfg, gx_broker *b, gx_loop_reload_fn reload,
     l->cfg = *cfg;
     l->broker = b;
     l->sigfd = -1;
+    l->carry_frames = -1;
     l->reload = reload;
     l->reload_ctx = reload_ctx;
     l->io = (gx_broker_io){l, s_send, s_publish};
@@ -158,7 +172,9 @@ gx_err gx_loop_new(const gx_config *cfg, gx_broker *b, gx_loop_reload_fn reload,
      * command wraps it in 33 more bytes (command name 8, nonce 8, flags 1, MAC 16),
      * and ZMQ_MAXMSGSIZE sees the wrapped frame. */
     int64_t maxmsg = cfg->max_frame_bytes + (cfg->insecure_dev ? 0 : S_CURVE_OVERHEAD);
-    if (s_setint(l->router, ZMQ_ROUTER_MANDATORY, 1) || s_setint(l->router, ZMQ_SNDHWM, (int)cfg->hwm) ||
+    /* send_hwm bounds the messages ZeroMQ holds for one peer (the delivery
+     * window bounds the notices among them in bytes too). */
+    if (s_setint(l->router, ZMQ_ROUTER_MANDATORY, 1) || s_setint(l->router, ZMQ_SNDHWM, (int)cfg->send_hwm) ||
         s_setint(l->router, ZMQ_RCVHWM, (int)cfg->hwm) || s_setint(l->router, ZMQ_LINGER, 1000) ||
         s_setint(l->router, ZMQ_HEARTBEAT_IVL, 10000) || s_setint(l->router, ZMQ_HEARTBEAT_TIMEOUT, 30000) ||
         zmq_setsockopt(l->router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg)) {
@@ -233,22 +249,37 @@ static void s_zap_answer(gx_loop *l, const s_zap_req *r, const char *status, con
     zmq_send(l->zap, "", 0, 0);
 }
 
+/* Refuses a ZAP request whose key the registry does not admit. Refusals are
+ * logged one by one up to ten per ten seconds, then counted into one line. */
+static void s_zap_refuse(gx_loop *l, const s_zap_req *r, gx_err err)
+{
+    const char *text = !r->key[0] ? "only CURVE connections are served"
+                       : err == GX_ERR_FORBIDDEN
+                           ? (r->monitor ? "the monitor stream is for operators" : "key revoked")
+                           : "key not registered";
+    int64_t now = s_now_ms();
+    if (now - l->refused_logged_ms >= 10000) {
+        if (l->refused_unknown > 10)
+            gx_log(GX_LOG_NOTICE,
+                   "refused %llu more connections with keys not admitted in the last ten seconds",
+                   (unsigned long long)(l->refused_unknown - 10));
+        l->refused_unknown = 0;
+        l->refused_logged_ms = now;
+    }
+    if (++l->refused_unknown <= 10)
+        gx_log(GX_LOG_INFO, "refused a %s connection: %s (key %.8s...)", r->monitor ? "monitor" : "client",
+               text, r->key);
+    s_zap_answer(l, r, "400", text, "");
+}
+
 /* Decides one ZAP request that has its handshake token. */
 static void s_zap_decide(gx_loop *l, const s_zap_req *r)
 {
-    if (!r->key[0]) {
-        s_zap_answer(l, r, "400", "only CURVE connections are served", "");
-        return;
-    }
-    gx_err err = gx_broker_admit(l->broker, r->monitor, r->key);
-    if (!err) {
+    gx_err err = r->key[0] ? gx_broker_admit(l->broker, r->monitor, r->key) : GX_ERR_UNAUTHENTICATED;
+    if (!err)
         s_zap_answer(l, r, "200", "OK", r->key); /* the User-Id every message will carry */
-        return;
-    }
-    const char *text = err == GX_ERR_FORBIDDEN ? (r->monitor ? "the monitor stream is for operators" : "key revoked")
-                                               : "key not registered";
-    gx_log(GX_LOG_INFO, "refused a %s connection: %s (key %.8s...)", r->monitor ? "monitor" : "client", text, r->key);
-    s_zap_answer(l, r, "400", text, "");
+    else
+        s_zap_refuse(l, r, err);
 }
 
 /* Answers held handshakes while the rate allows, oldest first. */
@@ -304,6 +335,14 @@ static void s_zap(gx_loop *l)
             r.monitor = zmq_msg_size(&part[4]) == 14 && memcmp(zmq_msg_data(&part[4]), "gongxu-monitor", 14) == 0;
             zmq_z85_encode(r.key, zmq_msg_data(&part[8]), 32);
         }
+        /* A key the registry does not admit is refused at once: it neither
+         * waits nor takes one of the handshakes_per_second registered firms
+         * need (the CURVE work is done by now; the answer is all that is left). */
+        gx_err admit = r.key[0] ? gx_broker_admit(l->broker, r.monitor, r.key) : GX_ERR_UNAUTHENTICATED;
+        if (admit) {
+            s_zap_refuse(l, &r, admit);
+            goto out;
+        }
         s_zap_release(l); /* the held ones first: arrival order */
         if (l->n_held == 0 && gx_broker_handshake_token(l->broker, s_now_ms())) {
             s_zap_decide(l, &r);
@@ -330,49 +369,104 @@ out:
         zmq_msg_close(&part[i]);
 }
 
-/* Reads one message (routing frame + payload frames) and hands it over.
- * Returns false when nothing was waiting. */
-static bool s_read_one(gx_loop *l)
+/* Receives one message (routing frame + payload frames) into rid/payload;
+ * *frames counts the payload frames (extra ones are discarded, and answered
+ * MALFORMED by the broker). Returns false when nothing was waiting. */
+static bool s_recv_one(gx_loop *l, zmq_msg_t *rid, zmq_msg_t *payload, int *frames)
 {
-    zmq_msg_t rid, payload, extra;
-    zmq_msg_init(&rid);
-    if (zmq_msg_recv(&rid, l->router, ZMQ_DONTWAIT) < 0) {
-        zmq_msg_close(&rid);
+    zmq_msg_t extra;
+    zmq_msg_init(rid);
+    zmq_msg_init(payload);
+    *frames = 0;
+    if (zmq_msg_recv(rid, l->router, ZMQ_DONTWAIT) < 0)
         return false;
-    }
-    int frames = 0;
-    zmq_msg_init(&payload);
-    if (zmq_msg_more(&rid) && zmq_msg_recv(&payload, l->router, 0) >= 0) {
-        frames = 1;
-        bool more = zmq_msg_more(&payload);
-        while (more) { /* extra frames: counted, discarded, answered MALFORMED */
+    if (zmq_msg_more(rid) && zmq_msg_recv(payload, l->router, 0) >= 0) {
+        *frames = 1;
+        bool more = zmq_msg_more(payload);
+        while (more) {
             zmq_msg_init(&extra);
             if (zmq_msg_recv(&extra, l->router, 0) < 0) {
                 zmq_msg_close(&extra);
                 break;
             }
-            frames++;
+            (*frames)++;
             more = zmq_msg_more(&extra);
             zmq_msg_close(&extra);
         }
     }
-    /* The ZAP handler's User-Id (the client's key) rides on every message. */
-    const char *user_id = l->zap && frames ? zmq_msg_gets(&payload, "User-Id") : NULL;
-    gx_broker_handle(l->broker, zmq_msg_data(&rid), zmq_msg_size(&rid), user_id, zmq_msg_data(&payload),
-                     zmq_msg_size(&payload), frames);
-    zmq_msg_close(&payload);
-    zmq_msg_close(&rid);
     return true;
 }
 
-/* Drains up to batch_max waiting requests into one batch. */
+static void s_hand_over(gx_loop *l, zmq_msg_t *rid, zmq_msg_t *payload, int frames)
+{
+    /* The ZAP handler's User-Id (the client's key) rides on every message. */
+    const char *user_id = l->zap && frames ? zmq_msg_gets(payload, "User-Id") : NULL;
+    gx_broker_handle(l->broker, zmq_msg_data(rid), zmq_msg_size(rid), user_id, zmq_msg_data(payload),
+                     zmq_msg_size(payload), frames);
+    zmq_msg_close(payload);
+    zmq_msg_close(rid);
+}
+
+/* Counts one message of routing id rid into this turn; false when its
+ * connection already had frames_per_turn. The table is small: a turn holds
+ * at most batch_max messages, and a full table ends the turn too. */
+static bool s_turn_take(gx_loop *l, const void *rid, size_t len)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ ((const uint8_t *)rid)[i]) * 1099511628211ull;
+    size_t n = sizeof l->turns / sizeof l->turns[0];
+    for (size_t k = 0, i = (size_t)h & (n - 1); k < n / 2; k++, i = (i + 1) & (n - 1)) {
+        struct s_turn *t = &l->turns[i];
+        if (t->turn != l->turn) {
+            *t = (struct s_turn){h, 1, l->turn};
+            return true;
+        }
+        if (t->h == h)
+            return t->n < (uint32_t)l->cfg.frames_per_turn ? (t->n++, true) : false;
+    }
+    return false;
+}
+
+/* Drains up to batch_max waiting requests into one batch, at most
+ * frames_per_turn of them from any one connection: ZeroMQ hands the
+ * connections' messages over in turn, so the first message over that share
+ * ends the batch and opens the next. A flooding connection then costs another
+ * a few of its own requests' time, not batch_max of them. */
 static size_t s_batch(gx_loop *l)
 {
     int64_t ms = s_now_ms();
     size_t n = 0;
+    zmq_msg_t rid, payload;
+    int frames;
+    if (++l->turn == 0)
+        l->turn = 1; /* 0 marks a slot never used */
     gx_broker_batch_begin(l->broker, ms / 1000, ms);
-    while (n < (size_t)l->cfg.batch_max && s_read_one(l))
+    if (l->carry_frames >= 0) {
+        s_turn_take(l, zmq_msg_data(&l->carry_rid), zmq_msg_size(&l->carry_rid));
+        s_hand_over(l, &l->carry_rid, &l->carry_payload, l->carry_frames);
+        l->carry_frames = -1;
         n++;
+    }
+    while (n < (size_t)l->cfg.batch_max) {
+        if (!s_recv_one(l, &rid, &payload, &frames)) {
+            zmq_msg_close(&payload);
+            zmq_msg_close(&rid);
+            break;
+        }
+        if (!s_turn_take(l, zmq_msg_data(&rid), zmq_msg_size(&rid))) {
+            zmq_msg_init(&l->carry_rid);
+            zmq_msg_init(&l->carry_payload);
+            zmq_msg_move(&l->carry_rid, &rid);
+            zmq_msg_move(&l->carry_payload, &payload);
+            zmq_msg_close(&rid);
+            zmq_msg_close(&payload);
+            l->carry_frames = frames;
+            break;
+        }
+        s_hand_over(l, &rid, &payload, frames);
+        n++;
+    }
     gx_broker_batch_end(l->broker, &l->io);
     return n;
 }
@@ -417,6 +511,7 @@ gx_err gx_loop_run(gx_loop *l)
     int64_t next_warning = s_now_ms() + 60000;
     int64_t next_retention = s_now_ms() + l->cfg.retention_interval_ms;
     int64_t next_watchdog = 0;
+    int64_t next_trim = s_now_ms() + 10000;
     if (sd_watchdog_enabled(0, &l->watchdog_us) <= 0)
         l->watchdog_us = 0;
     gx_broker_set_serving(l->broker, true, 0);
@@ -428,11 +523,15 @@ gx_err gx_loop_run(gx_loop *l)
                                    {l->zap, 0, ZMQ_POLLIN, 0}};
         int64_t now = s_now_ms();
         int64_t next_timer = next_expiry < next_retention ? next_expiry : next_retention;
+        if (next_trim < next_timer)
+            next_timer = next_trim;
         if (l->watchdog_us && next_watchdog < next_timer)
             next_timer = next_watchdog;
         long timeout = (long)(next_timer > now ? next_timer - now : 0);
         if ((gx_broker_pending(l->broker) || l->n_held) && timeout > 10)
             timeout = 10; /* a peer was full, or handshakes wait for the rate: retry soon */
+        if (l->carry_frames >= 0)
+            timeout = 0; /* a request waits for its turn */
         if (l->http) {
             long ht = gx_http_timeout_ms(l->http);
             if (ht >= 0 && ht < timeout)
@@ -464,8 +563,13 @@ gx_err gx_loop_run(gx_loop *l)
             s_zap(l);
         if (l->n_held)
             s_zap_release(l);
-        if (items[0].revents & ZMQ_POLLIN)
-            s_batch(l);
+        if ((items[0].revents & ZMQ_POLLIN) || l->carry_frames >= 0) {
+            /* Fair turns are short: run several before polling again, each
+             * its own batch (committed and answered), for at most a few ms. */
+            int64_t until = s_now_ms() + 5;
+            for (int k = 0; k < 64 && s_batch(l) > 0 && l->carry_frames >= 0 && s_now_ms() < until; k++)
+                ;
+        }
         now = s_now_ms();
         if (l->cfg.insecure_dev && now >= next_warning) {
             gx_log(GX_LOG_WARNING, "INSECURE DEVELOPMENT MODE: no CURVE, clients name their own firm");
@@ -474,6 +578,12 @@ gx_err gx_loop_run(gx_loop *l)
         if (now >= next_expiry) {
             gx_broker_expire(l->broker, now / 1000, &l->io);
             next_expiry = now + l->cfg.expiry_interval_ms;
+        }
+        if (now >= next_trim) {
+            /* Memory freed when connections go (ZeroMQ's queues, held by its
+             * I/O thread's arena) goes back to the system, not only to malloc. */
+            malloc_trim(0);
+            next_trim = now + 10000;
         }
         if (now >= next_retention) {
             gx_broker_retention(l->broker, now / 1000, &l->io);
@@ -507,6 +617,10 @@ void gx_loop_destroy(gx_loop **pl)
     if (!l)
         return;
     gx_http_destroy(&l->http);
+    if (l->carry_frames >= 0) {
+        zmq_msg_close(&l->carry_rid);
+        zmq_msg_close(&l->carry_payload);
+    }
     if (l->router)
         zmq_close(l->router);
     if (l->pub)

@@ -910,10 +910,7 @@ static void s_resume(s_req *q)
     }
     if (after > c.head)
         after = c.head;
-    q->s->resumed = true;
-    q->s->sent = after;
-    q->s->acked = after > c.acked ? after : c.acked;
-    gx_sessions_mark(b->sessions, q->s);
+    gx_sessions_resume(b->sessions, q->s, after, after > c.acked ? after : c.acked);
     gx_reply rep = {.type = GX_REPLY_RESUME, .resumed_after = after, .head = c.head};
     s_reply(q, &rep);
 }

@@ -1,9 +1,20 @@
 /* session.c — the session table: chained hashes by routing id and by firm,
- * an LRU list for eviction, and a dirty list for delivery. */
+ * per-firm figures, an LRU list for eviction, and a dirty list for delivery. */
 #include "session.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+/* What a firm holds: its sessions and the notice bytes they have in flight. */
+struct gx_sess_firm {
+    char firm[GX_FIRM_ID_LEN + 1];
+    size_t n;                  /* sessions */
+    uint64_t out_bytes;        /* sum of its sessions' out_bytes */
+    bool blocked;              /* a session was held back for firm_window_bytes */
+    struct gx_sess_firm *next; /* hash chain */
+};
+
+#define S_CLOSED_MAX 256 /* routing ids closed untold, remembered */
 
 struct gx_sessions {
     gx_session **by_rid;     /* nbuckets chains */
@@ -15,6 +26,12 @@ struct gx_sessions {
     gx_session **dirty;      /* sessions with dirty set; capacity max */
     size_t ndirty;
     uint64_t evicted;        /* evictions since creation */
+    gx_sess_firm **firms;    /* nbuckets chains of per-firm figures */
+    gx_session victim;       /* the last evicted session (copy, links cleared) */
+    bool has_victim;         /* not yet taken */
+    uint64_t closed[S_CLOSED_MAX]; /* hashes of routing ids closed untold; 0 = free */
+    size_t closed_next;            /* ring position */
+    size_t n_closed;               /* non-zero entries */
 };
 
 
@@ -30,7 +47,8 @@ gx_err gx_sessions_new(size_t max, gx_sessions **out)
     t->by_rid = calloc(t->nbuckets, sizeof *t->by_rid);
     t->by_firm = calloc(t->nbuckets, sizeof *t->by_firm);
     t->dirty = calloc(t->max, sizeof *t->dirty);
-    if (!t->by_rid || !t->by_firm || !t->dirty) {
+    t->firms = calloc(t->nbuckets, sizeof *t->firms);
+    if (!t->by_rid || !t->by_firm || !t->dirty || !t->firms) {
         gx_sessions_destroy(&t);
         return GX_ERR_NOMEM;
     }
@@ -48,6 +66,14 @@ void gx_sessions_destroy(gx_sessions **pt)
         free(s);
         s = next;
     }
+    for (size_t i = 0; t->firms && i < t->nbuckets; i++) {
+        for (gx_sess_firm *f = t->firms[i]; f;) {
+            gx_sess_firm *next = f->next;
+            free(f);
+            f = next;
+        }
+    }
+    free(t->firms);
     free(t->by_rid);
     free(t->by_firm);
     free(t->dirty);
@@ -63,6 +89,37 @@ static gx_session **s_rid_slot(gx_sessions *t, const void *rid, size_t len)
 static gx_session **s_firm_slot(gx_sessions *t, const char *firm)
 {
     return &t->by_firm[gx_fnv1a(GX_FNV_SEED, firm, strlen(firm)) & (t->nbuckets - 1)];
+}
+
+/* The figures of firm, created when absent (NULL when out of memory). */
+static gx_sess_firm *s_firm_get(gx_sessions *t, const char *firm)
+{
+    gx_sess_firm **slot = &t->firms[gx_fnv1a(GX_FNV_SEED, firm, strlen(firm)) & (t->nbuckets - 1)];
+    for (gx_sess_firm *f = *slot; f; f = f->next)
+        if (strcmp(f->firm, firm) == 0)
+            return f;
+    gx_sess_firm *f = calloc(1, sizeof *f);
+    if (!f)
+        return NULL;
+    memcpy(f->firm, firm, strlen(firm) + 1);
+    f->next = *slot;
+    *slot = f;
+    return f;
+}
+
+/* Lets go of one session of f; frees f with its last. */
+static void s_firm_put(gx_sessions *t, gx_sess_firm *f)
+{
+    if (!f || --f->n > 0)
+        return;
+    gx_sess_firm **slot = &t->firms[gx_fnv1a(GX_FNV_SEED, f->firm, strlen(f->firm)) & (t->nbuckets - 1)];
+    for (; *slot; slot = &(*slot)->next) {
+        if (*slot == f) {
+            *slot = f->next;
+            break;
+        }
+    }
+    free(f);
 }
 
 static void s_lru_unlink(gx_sessions *t, gx_session *s)
@@ -118,6 +175,10 @@ void gx_sessions_drop(gx_sessions *t, gx_session *s)
     s_unchain(s_rid_slot(t, s->rid, s->rid_len), s, false);
     s_unchain(s_firm_slot(t, s->firm), s, true);
     s_lru_unlink(t, s);
+    if (s->fr) {
+        s->fr->out_bytes -= s->fr->out_bytes < s->out_bytes ? s->fr->out_bytes : s->out_bytes;
+        s_firm_put(t, s->fr);
+    }
     if (s->dirty) {
         for (size_t i = 0; i < t->ndirty; i++) {
             if (t->dirty[i] == s) {
@@ -139,21 +200,42 @@ gx_err gx_sessions_bind(gx_sessions *t, const void *rid, size_t len, const char 
     if (s) {
         gx_sessions_drop(t, s); /* rebinding: start clean */
     } else if (t->count >= t->max) {
-        /* Evict the least recently active session that is not following its
-         * notices; a live watcher goes only when every session is one. */
-        gx_session *victim = t->lru_tail;
+        /* Evict fairly: from the firm holding the most sessions (the binding
+         * firm first among equals: it makes the pressure), its least recently
+         * active session that is not following its notices; a resumed one only
+         * when that firm has no other. One pass, oldest first. */
+        gx_session *victim = NULL;
+        size_t vn = 0;
+        bool vmine = false, vidle = false;
         for (gx_session *c = t->lru_tail; c; c = c->lru_prev) {
-            if (!c->resumed) {
+            size_t n = c->fr ? c->fr->n : 1;
+            bool mine = strcmp(c->firm, firm) == 0, idle = !c->resumed;
+            if (!victim || n > vn || (n == vn && mine && !vmine) ||
+                (n == vn && mine == vmine && idle && !vidle)) {
                 victim = c;
-                break;
+                vn = n;
+                vmine = mine;
+                vidle = idle;
             }
         }
         t->evicted++;
+        t->victim = *victim;
+        t->victim.rid_next = t->victim.lru_prev = t->victim.lru_next = t->victim.firm_next = NULL;
+        t->victim.fr = NULL;
+        t->has_victim = true;
         gx_sessions_drop(t, victim);
     }
-    s = calloc(1, sizeof *s);
-    if (!s)
+    gx_sess_firm *fr = s_firm_get(t, firm);
+    s = fr ? calloc(1, sizeof *s) : NULL;
+    if (!s) {
+        if (fr && fr->n == 0) {
+            fr->n = 1;
+            s_firm_put(t, fr);
+        }
         return GX_ERR_NOMEM;
+    }
+    fr->n++;
+    s->fr = fr;
     memcpy(s->rid, rid, len);
     s->rid_len = (uint8_t)len;
     memcpy(s->firm, firm, strlen(firm) + 1);
@@ -169,6 +251,126 @@ gx_err gx_sessions_bind(gx_sessions *t, const void *rid, size_t len, const char 
     t->count++;
     *out = s;
     return GX_OK;
+}
+
+bool gx_sessions_take_evicted(gx_sessions *t, gx_session *out)
+{
+    if (!t->has_victim)
+        return false;
+    *out = t->victim;
+    t->has_victim = false;
+    return true;
+}
+
+static uint64_t s_rid_hash(const void *rid, size_t len)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a, 64 bits: a false match is one in 2^64 */
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ ((const uint8_t *)rid)[i]) * 1099511628211ull;
+    return h ? h : 1;
+}
+
+void gx_sessions_closed(gx_sessions *t, const void *rid, size_t len)
+{
+    uint64_t *slot = &t->closed[t->closed_next];
+    t->n_closed += *slot == 0;
+    *slot = s_rid_hash(rid, len);
+    t->closed_next = (t->closed_next + 1) % S_CLOSED_MAX;
+}
+
+bool gx_sessions_take_closed(gx_sessions *t, const void *rid, size_t len)
+{
+    if (!t->n_closed)
+        return false;
+    uint64_t h = s_rid_hash(rid, len);
+    for (size_t i = 0; i < S_CLOSED_MAX; i++) {
+        if (t->closed[i] == h) {
+            t->closed[i] = 0;
+            t->n_closed--;
+            return true;
+        }
+    }
+    return false;
+}
+
+static void s_out_set(gx_session *s, uint64_t bytes)
+{
+    if (s->fr) {
+        s->fr->out_bytes -= s->fr->out_bytes < s->out_bytes ? s->fr->out_bytes : s->out_bytes;
+        s->fr->out_bytes += bytes;
+    }
+    s->out_bytes = bytes;
+}
+
+void gx_sessions_resume(gx_sessions *t, gx_session *s, uint64_t after, uint64_t acked)
+{
+    bool in_flight = s->resumed && s->sent > (acked > s->acked ? acked : s->acked);
+    if (!in_flight) {
+        s->sent = after;
+        s->n_ck = 0;
+        s_out_set(s, 0);
+    } else if (after > s->sent) {
+        s->sent = after; /* skips ahead; what is in flight still counts until acknowledged */
+    }
+    s->resumed = true;
+    if (acked > s->acked)
+        s->acked = acked;
+    gx_sessions_mark(t, s);
+}
+
+void gx_session_sent(gx_session *s, uint64_t seq, size_t len)
+{
+    s->sent = seq;
+    s_out_set(s, s->out_bytes + len);
+    if (s->n_ck == GX_SESS_CK) {
+        /* Full: merge the two adjacent checkpoints that hold least together, so
+         * an ack keeps releasing in steps of about a GX_SESS_CK-th of what is
+         * in flight. */
+        uint8_t best = 0;
+        for (uint8_t i = 1; i + 1 < s->n_ck; i++)
+            if (s->ck[i].bytes + s->ck[i + 1].bytes < s->ck[best].bytes + s->ck[best + 1].bytes)
+                best = i;
+        s->ck[best].seq = s->ck[best + 1].seq;
+        s->ck[best].bytes += s->ck[best + 1].bytes;
+        memmove(s->ck + best + 1, s->ck + best + 2, (size_t)(s->n_ck - best - 2) * sizeof s->ck[0]);
+        s->n_ck--;
+    }
+    s->ck[s->n_ck].seq = seq;
+    s->ck[s->n_ck++].bytes = len;
+}
+
+bool gx_session_settle(gx_session *s, uint64_t firm_max)
+{
+    uint8_t k = 0;
+    uint64_t freed = 0;
+    while (k < s->n_ck && s->ck[k].seq <= s->acked)
+        freed += s->ck[k++].bytes;
+    if (!k)
+        return false;
+    memmove(s->ck, s->ck + k, (size_t)(s->n_ck - k) * sizeof s->ck[0]);
+    s->n_ck = (uint8_t)(s->n_ck - k);
+    s_out_set(s, s->out_bytes > freed ? s->out_bytes - freed : 0);
+    if (s->fr && s->fr->blocked && s->fr->out_bytes < firm_max) {
+        s->fr->blocked = false;
+        return true;
+    }
+    return false;
+}
+
+uint64_t gx_session_firm_bytes(const gx_session *s)
+{
+    return s->fr ? s->fr->out_bytes : s->out_bytes;
+}
+
+void gx_session_firm_blocked(gx_session *s)
+{
+    if (s->fr)
+        s->fr->blocked = true;
+}
+
+size_t gx_session_firm_count(const gx_session *s)
+{
+    return s->fr ? s->fr->n : 1;
 }
 
 size_t gx_sessions_drop_key(gx_sessions *t, const char *key, void (*fn)(void *ctx, const gx_session *s), void *ctx)

@@ -4,8 +4,11 @@
  * created by gx_sessions_bind, the single place where identity is established
  * (today from the Hello request; with CURVE, from the ZAP User-Id), so request
  * handling never asks how a firm was identified. Each session carries its
- * notice delivery cursor. The table is capped: binding beyond the cap evicts the
- * least recently active session (its client must Hello again).
+ * notice delivery cursor and what it has in flight (frames and bytes, for the
+ * delivery window). The table is capped: binding beyond the cap evicts fairly —
+ * from the firm holding the most sessions, its least recently active one, a
+ * session following its notices (resumed) only when that firm has no other —
+ * and keeps the victim for the broker to tell (gx_sessions_take_evicted).
  * Single-threaded (the event loop). */
 #ifndef GX_SESSION_H
 #define GX_SESSION_H
@@ -17,6 +20,10 @@
 #include "model.h"
 
 #define GX_RID_MAX 255 /* ZeroMQ routing ids are at most 255 bytes */
+
+typedef struct gx_sess_firm gx_sess_firm; /* per-firm figures, private to session.c */
+
+#define GX_SESS_CK 8 /* checkpoints of bytes in flight per session */
 
 typedef struct gx_session {
     uint8_t rid[GX_RID_MAX];            /* ROUTER routing id */
@@ -31,6 +38,12 @@ typedef struct gx_session {
     int64_t last_active_ms;             /* for eviction */
     bool dirty;                         /* on the dirty list: may have notices to send */
     uint64_t fresh_from;                /* first notice seq the last batch wrote for its firm; 0 = none */
+    uint64_t out_bytes;                 /* notice bytes sent and not yet known acknowledged (see gx_session_sent) */
+    struct {
+        uint64_t seq, bytes;            /* acknowledging seq releases bytes */
+    } ck[GX_SESS_CK];                   /* oldest first */
+    uint8_t n_ck;                       /* checkpoints held */
+    gx_sess_firm *fr;                   /* its firm's figures */
     struct gx_session *rid_next;        /* hash chain by routing id */
     struct gx_session *firm_next;       /* hash chain by firm */
     struct gx_session *lru_prev, *lru_next; /* activity order, most recent first */
@@ -49,6 +62,39 @@ gx_session *gx_sessions_find(gx_sessions *t, const void *rid, size_t len, int64_
  * GX_ERR_INVALID when len is 0 or over GX_RID_MAX. */
 gx_err gx_sessions_bind(gx_sessions *t, const void *rid, size_t len, const char *firm, bool is_operator,
                         int64_t now_ms, gx_session **out);
+
+/* The session the last bind evicted, copied into *out (its routing id, firm,
+ * whether it was resumed), once: true when there is one to tell. */
+bool gx_sessions_take_evicted(gx_sessions *t, gx_session *out);
+
+/* Remembers that routing id rid was closed by the broker and could not be told
+ * at once (its queue was full): gx_sessions_take_closed then tells, once. A
+ * bounded ring: the oldest are forgotten. */
+void gx_sessions_closed(gx_sessions *t, const void *rid, size_t len);
+bool gx_sessions_take_closed(gx_sessions *t, const void *rid, size_t len);
+
+/* Resume on s after seq `after`, acknowledged up to `acked`. While notices
+ * handed to this connection are unacknowledged (in flight), a resume does not
+ * queue them again: the cursor stays where it is (a client that wants them
+ * again reconnects, or acknowledges first). Otherwise, or when `after` is
+ * past the cursor, delivery restarts after `after`. */
+void gx_sessions_resume(gx_sessions *t, gx_session *s, uint64_t after, uint64_t acked);
+
+/* Records notice seq of len bytes handed to s's connection. */
+void gx_session_sent(gx_session *s, uint64_t seq, size_t len);
+
+/* Releases the bytes of notices up to s->acked; returns true when its firm
+ * had been held back by firm_window_bytes and is now below it (the caller
+ * marks the firm's sessions). */
+bool gx_session_settle(gx_session *s, uint64_t firm_max);
+
+/* Notice bytes in flight over all of s's firm's sessions; *blocked set when
+ * the caller holds s back for the firm's bound (cleared by settle). */
+uint64_t gx_session_firm_bytes(const gx_session *s);
+void gx_session_firm_blocked(gx_session *s);
+
+/* Sessions of s's firm. */
+size_t gx_session_firm_count(const gx_session *s);
 
 /* Removes and frees s (e.g. its peer is gone). */
 void gx_sessions_drop(gx_sessions *t, gx_session *s);

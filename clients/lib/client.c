@@ -501,6 +501,13 @@ static gx_client_rc s_no_reply(gx_client *c, int timeout_ms)
         e, timeout_ms);
 }
 
+/* True for ERR_EVICTED: the broker closed this connection's session. */
+static bool s_evicted(const Gongxu__V1__Envelope *env)
+{
+    return env->body_case == GONGXU__V1__ENVELOPE__BODY_ERROR && env->error &&
+           env->error->code == GONGXU__V1__ERROR_CODE__ERR_EVICTED;
+}
+
 /* Sends req and waits for its reply (or error) until timeout_ms; queues notices.
  * An error envelope with request_id 0 answers the pending call too: the broker
  * sends that when it could not read our request id. */
@@ -532,6 +539,14 @@ static gx_client_rc s_call(gx_client *c, Gongxu__V1__Envelope *req, Gongxu__V1__
                 return rc;
             continue;
         }
+        if (env->request_id == 0 && s_evicted(env)) {
+            /* told unasked that the broker closed our session: rebind before the
+             * next call; this one is still answered (its request opens a new
+             * session) */
+            c->rebind = true;
+            gongxu__v1__envelope__free_unpacked(env, NULL);
+            continue;
+        }
         bool ours = env->request_id == req->request_id ||
                     (env->request_id == 0 && env->body_case == GONGXU__V1__ENVELOPE__BODY_ERROR);
         if (!ours) { /* the late reply to a call that timed out */
@@ -540,6 +555,8 @@ static gx_client_rc s_call(gx_client *c, Gongxu__V1__Envelope *req, Gongxu__V1__
         }
         *reply = env;
         if (env->body_case == GONGXU__V1__ENVELOPE__BODY_ERROR) {
+            if (s_evicted(env))
+                c->rebind = true; /* the request was not served: the caller rebinds and sends it again */
             c->refused_code = env->error->code;
             s_fail(c, GX_CLIENT_REFUSED, "%s: %s", s_error_name(env->error->code),
                    env->error->message ? env->error->message : "");
@@ -760,14 +777,26 @@ gx_client_rc gx_client_call(gx_client *c, Gongxu__V1__Envelope *req, Gongxu__V1_
     if (rc != GX_CLIENT_OK)
         return rc;
     rc = s_call(c, req, reply, timeout_ms);
+    if (rc == GX_CLIENT_REFUSED && c->refused_code == GONGXU__V1__ERROR_CODE__ERR_EVICTED) {
+        /* refused unserved because the broker had closed our session: once more,
+         * on a session of its own (Hello, and Resume if we had resumed) */
+        gongxu__v1__envelope__free_unpacked(*reply, NULL);
+        *reply = NULL;
+        c->refused_code = 0;
+        if ((rc = s_rebind(c)) != GX_CLIENT_OK)
+            return rc;
+        rc = s_call(c, req, reply, timeout_ms);
+    }
     if (rc == GX_CLIENT_OK && req->body_case == GONGXU__V1__ENVELOPE__BODY_PING &&
         (*reply)->reply->result_case == GONGXU__V1__REPLY__RESULT_PONG)
         s_keep_limits(c, (*reply)->reply->pong);
     return rc;
 }
 
-/* Also resets the notice stream: notices queued but not delivered are
- * discarded, and delivery restarts after the seq the broker resumes from. */
+/* Also resets the notice stream: delivery restarts after the seq the broker
+ * resumes from. Notices already queued past it are kept (a broker hands each
+ * notice to one connection once, so it does not send those again); older ones
+ * are dropped by seq. */
 gx_client_rc gx_client_resume(gx_client *c, bool from_last_ack, uint64_t after, Gongxu__V1__ResumeInfo *info)
 {
     Gongxu__V1__ResumeInfo got = GONGXU__V1__RESUME_INFO__INIT;
@@ -775,8 +804,13 @@ gx_client_rc gx_client_resume(gx_client *c, bool from_last_ack, uint64_t after, 
     gx_client_rc rc = s_rebind(c);
     if (rc != GX_CLIENT_OK)
         return rc;
-    s_queue_clear(c);
     rc = s_resume(c, from_last_ack, after, &got);
+    if (rc == GX_CLIENT_REFUSED && c->refused_code == GONGXU__V1__ERROR_CODE__ERR_EVICTED) {
+        c->refused_code = 0;
+        if ((rc = s_rebind(c)) != GX_CLIENT_OK)
+            return rc;
+        rc = s_resume(c, from_last_ack, after, &got);
+    }
     if (rc != GX_CLIENT_OK)
         return rc;
     c->resumed = true;
@@ -812,6 +846,8 @@ gx_client_rc gx_client_next_notice(gx_client *c, Gongxu__V1__Envelope **notice, 
         if (!env) /* reconnected: rebind at the top */
             continue;
         if (env->body_case != GONGXU__V1__ENVELOPE__BODY_NOTICE) {
+            if (s_evicted(env))
+                c->rebind = true; /* our session was closed: Hello and Resume at the top */
             gongxu__v1__envelope__free_unpacked(env, NULL); /* a late reply */
             continue;
         }

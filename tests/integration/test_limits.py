@@ -1,8 +1,11 @@
-"""Per-firm caps with clear error replies: open postings, request rate."""
+"""Per-firm caps with clear error replies: open postings, request rate, sessions."""
+import json
+import subprocess
 import time
 import unittest
 
-from gxharness import ANCHOR, SME_CERT, Broker, Refused, main, mg_demand, mg_offer, pb, seed_walkthrough_firms
+from gxharness import ANCHOR, GONGXU, SME_CERT, Broker, Refused, cli_env, main, mg_demand, mg_offer, pb, \
+    seed_walkthrough_firms
 
 
 class Limits(unittest.TestCase):
@@ -65,6 +68,65 @@ class Limits(unittest.TestCase):
             self.assertGreater(elapsed, 1.0)  # six handshakes at two a second cannot all pass at once
             self.assertIn("handshake held back", broker.read_log())
             for c in clients + [op]:
+                c.close()
+
+    def test_resumed_watcher_survives_another_firm_opening_many(self):
+        """sessions_max reached by ANCHOR's resumed connections: SME_CERT's one watcher stays, ANCHOR's go, told."""
+        with Broker(extra_args=["-o", "sessions_max=4"]) as broker:
+            op = broker.client(operator=True)  # an operator session too
+            seed_walkthrough_firms(op)
+            sme = broker.client(SME_CERT)
+            sme.call(post_offer=pb.PostOffer(offer=mg_offer()))
+            sme.resume(after=0)
+            many = []
+            for _ in range(8):  # each resumed: as "live" as the watcher
+                c = broker.client(ANCHOR)
+                c.resume(after=0)
+                many.append(c)
+            many[-1].call(post_demand=pb.PostDemand(demand=mg_demand()))
+            got = sme.wait_notices(1, timeout=5)
+            self.assertEqual([n.WhichOneof("body") for n in got], ["opportunity"], "the watcher was evicted")
+            told = 0
+            for c in many[:-2]:  # the oldest of ANCHOR's were evicted, and each was told
+                try:
+                    env = c.recv_envelope(2)
+                except TimeoutError:
+                    continue
+                while env.WhichOneof("body") == "notice":
+                    env = c.recv_envelope(2)
+                self.assertEqual((env.request_id, env.WhichOneof("body"), env.error.code), (0, "error", pb.ERR_EVICTED))
+                self.assertIn("sessions_max", env.error.message)
+                told += 1
+            self.assertGreaterEqual(told, 4)
+            for c in many + [sme, op]:
+                c.close()
+
+    def test_evicted_watch_resumes_without_loss(self):
+        """The client library (gongxu watch) is told it was evicted, says Hello, resumes, and misses nothing."""
+        with Broker(extra_args=["-o", "sessions_max=3"]) as broker:
+            op = broker.client(operator=True)
+            seed_walkthrough_firms(op)
+            op.close()
+            sme = broker.client(SME_CERT)
+            sme.call(post_offer=pb.PostOffer(offer=mg_offer()))
+            sme.close()
+            anchor = broker.client(ANCHOR)
+            watch = subprocess.Popen([GONGXU, "-s", broker.endpoint, "--key", broker.keyfile(SME_CERT), "--json",
+                                      "watch", "--count", "3", "--timeout", "30"], stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, env=cli_env(broker))
+            anchor.call(post_demand=pb.PostDemand(demand=mg_demand(title="one")))
+            time.sleep(1.0)  # the watch has it
+            # SME_CERT opens more: the watch is its firm's oldest session, and its firm now holds the most
+            others = [broker.client(SME_CERT) for _ in range(2)]
+            anchor.call(post_demand=pb.PostDemand(demand=mg_demand(title="two")))
+            time.sleep(1.0)
+            anchor.call(post_demand=pb.PostDemand(demand=mg_demand(title="three")))
+            out, err = watch.communicate(timeout=40)
+            seqs = [json.loads(x)["seq"] for x in out.decode().splitlines() if x.strip()]
+            self.assertEqual(watch.returncode, 0, err.decode())
+            self.assertEqual([int(s) for s in seqs], [1, 2, 3])
+            self.assertIn("evicted (sessions_max 3), a resumed one", broker.read_log_all())  # the watch itself
+            for c in others + [anchor]:
                 c.close()
 
 
