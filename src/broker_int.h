@@ -36,7 +36,7 @@ typedef struct gx_pending_event {
 
 #define GX_HIST_N 14           /* finite buckets of a histogram */
 #define GX_FLOW_MINUTES 60     /* minutes of match flow kept */
-#define GX_OUTCOMES 16         /* wire error codes 0..14, and 15 for any other */
+#define GX_OUTCOMES 17         /* wire error codes 0..15, and 16 for any other */
 
 typedef struct gx_hist {
     const double *le;          /* GX_HIST_N upper bounds, ascending */

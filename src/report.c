@@ -23,7 +23,7 @@ static const double s_le_count[GX_HIST_N] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 5
 static const char *const s_outcome[GX_OUTCOMES] = {
     "ok",        "malformed",    "bad_request",  "invalid",  "unknown_code",        "too_large",
     "unauthenticated", "forbidden", "not_found", "conflict", "rate_limited",        "storage_full",
-    "internal",  "unsupported_version", "resume_gap", "other"};
+    "internal",  "unsupported_version", "resume_gap", "evicted", "other"};
 
 void gx_hist_observe(gx_hist *h, double v)
 {
