@@ -311,13 +311,14 @@ static gx_err s_start_engine(gx_broker *b, gx_broker_progress_fn progress, void 
     s_snapshot_path(b, path, sizeof path);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     if (unlink(tmp) == 0)
-        gx_log(GX_LOG_NOTICE, "removed %s, left by a stop that did not finish writing the engine snapshot", tmp);
+        gx_log(GX_LOG_NOTICE, "removed %s, left by a stop that did not finish writing the engine snapshot",
+               tmp);
     else if (errno != ENOENT)
         gx_log(GX_LOG_WARNING, "cannot remove %s: %s", tmp, strerror(errno));
     gx_err serr = GX_ERR_NOT_FOUND;
     if (b->cfg.engine_snapshot) {
-        serr = gx_snapshot_open(path, gx_store_id(b->store), gx_store_txnid(b->store), s_fingerprint(b), &snap, why,
-                                sizeof why);
+        serr = gx_snapshot_open(path, gx_store_id(b->store), gx_store_txnid(b->store), s_fingerprint(b),
+                                &snap, why, sizeof why);
         if (serr && serr != GX_ERR_NOT_FOUND)
             gx_log(GX_LOG_NOTICE, "engine snapshot not used: %s; matching every pair", why);
     }
@@ -346,8 +347,8 @@ gx_err gx_broker_save_snapshot(gx_broker *b)
     s_snapshot_path(b, path, sizeof path);
     double t0 = s_mono();
     uint64_t bytes = 0;
-    gx_err err = gx_snapshot_write(path, b->engine, gx_store_id(b->store), gx_store_txnid(b->store), s_fingerprint(b),
-                                   &bytes);
+    gx_err err = gx_snapshot_write(path, b->engine, gx_store_id(b->store), gx_store_txnid(b->store),
+                                   s_fingerprint(b), &bytes);
     double secs = s_mono() - t0;
     if (err) {
         gx_log(GX_LOG_WARNING, "engine snapshot not saved (%s: %s); the next start matches every pair",
@@ -374,8 +375,10 @@ gx_err gx_broker_new(const gx_config *cfg, int64_t now, gx_broker_progress_fn pr
         snprintf(errbuf, errlen, "vocabulary %s: %s", cfg->vocabulary[0] ? cfg->vocabulary : "(embedded)", verr);
         goto out;
     }
-    gx_store_opts so = {.dir = cfg->data_dir, .map_size = (size_t)cfg->map_size_mb << 20,
-                        .map_max = (size_t)cfg->map_max_mb << 20, .no_sync = cfg->no_sync};
+    gx_store_opts so = {.dir = cfg->data_dir,
+                        .map_size = (size_t)cfg->map_size_mb << 20,
+                        .map_max = (size_t)cfg->map_max_mb << 20,
+                        .no_sync = cfg->no_sync};
     if ((err = gx_store_open(&so, &b->store))) {
         /* a damaged store's message names the file, what is wrong and what to do */
         if (err == GX_ERR_MALFORMED)

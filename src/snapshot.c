@@ -205,7 +205,8 @@ gx_err gx_snapshot_open(const char *path, const uint8_t store_id[GX_SNAPSHOT_ID_
     if (fd < 0) {
         if (errno == ENOENT)
             return GX_ERR_NOT_FOUND;
-        snprintf(why, whylen, "cannot open %s: %s", path, errno == ELOOP ? "it is a symbolic link" : strerror(errno));
+        snprintf(why, whylen, "cannot open %s: %s", path,
+                 errno == ELOOP ? "it is a symbolic link" : strerror(errno));
         return GX_ERR_INVALID;
     }
     struct stat st;
@@ -259,8 +260,10 @@ gx_err gx_snapshot_open(const char *path, const uint8_t store_id[GX_SNAPSHOT_ID_
             snprintf(why, whylen, "%s was written for another store (its store identity differs)", path);
             err = GX_ERR_CONFLICT;
         } else if (h[S_H_TXNID] != txnid) {
-            snprintf(why, whylen, "%s was written before the store's last write (at transaction %llu; the store is at %llu)", path,
-                     (unsigned long long)h[S_H_TXNID], (unsigned long long)txnid);
+            snprintf(
+                why, whylen,
+                "%s was written before the store's last write (at transaction %llu; the store is at %llu)",
+                path, (unsigned long long)h[S_H_TXNID], (unsigned long long)txnid);
             err = GX_ERR_CONFLICT;
         } else if (h[S_H_FINGERPRINT] != fingerprint) {
             snprintf(why, whylen, "%s was written under other options or another vocabulary", path);

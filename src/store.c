@@ -31,7 +31,8 @@
  * pair, the first operator key and its list, the engine snapshot). Any of them
  * shows that a store was created there, so a missing or empty data.mdb beside
  * them is damage, not a fresh start. */
-static const char *const s_evidence[] = {"broker.key", "broker.pub", "operator.key", "operator_keys", "engine.snap"};
+static const char *const s_evidence[] = {"broker.key", "broker.pub", "operator.key", "operator_keys",
+                                         "engine.snap"};
 
 /* What to do about a damaged store, the end of every refusal. */
 static const char s_advice[] =
@@ -66,7 +67,7 @@ struct gx_store {
     bool id_added;            /* this open wrote the identity into an older build's store */
     unsigned missing;         /* bit per gx_table absent from a read-only store */
     uint8_t id[GX_STORE_ID_LEN]; /* the store identity */
-    char err[S_ERR_LEN];      /* message of the last failure */
+    char err[S_ERR_LEN];         /* message of the last failure */
 };
 
 struct gx_txn {
@@ -308,8 +309,8 @@ enum {
     S_PAGEHDR = 16,
     S_META_MAGIC = 0,
     S_META_VERSION = 4,
-    S_META_PSIZE = 24,     /* mm_psize: md_pad of the free list's MDB_db */
-    S_META_FREE_ROOT = 64, /* 24 + 40 */
+    S_META_PSIZE = 24,      /* mm_psize: md_pad of the free list's MDB_db */
+    S_META_FREE_ROOT = 64,  /* 24 + 40 */
     S_META_MAIN_ROOT = 112, /* 24 + 48 + 40 */
     S_META_LAST_PG = 120,
     S_META_TXNID = 128,
@@ -435,7 +436,8 @@ static gx_err s_check_meta(gx_store *s, MDB_txn *txn, bool *has_id)
     MDB_val k = {sizeof "schema" - 1, (void *)"schema"}, v;
     int rc = mdb_get(txn, s->dbi[GX_T_META], &k, &v);
     if (rc == MDB_NOTFOUND)
-        return s_damaged(s, "has a 'meta' table without the schema record every gongxu store gets at creation");
+        return s_damaged(s,
+                         "has a 'meta' table without the schema record every gongxu store gets at creation");
     if (rc)
         return s_damaged(s, "cannot read its schema record (%s)", mdb_strerror(rc));
     if (v.mv_size != 4)
@@ -446,8 +448,9 @@ static gx_err s_check_meta(gx_store *s, MDB_txn *txn, bool *has_id)
         return s_failf(s, GX_ERR_SCHEMA, "data dir schema %u is newer than this broker's %d (%s)", found,
                        GX_STORE_SCHEMA, s->dir);
     if (found < GX_STORE_SCHEMA) /* no older schema was ever released: nothing to migrate from */
-        return s_failf(s, GX_ERR_SCHEMA, "data dir schema %u is older than this broker's %d and has no upgrade (%s)",
-                       found, GX_STORE_SCHEMA, s->dir);
+        return s_failf(s, GX_ERR_SCHEMA,
+                       "data dir schema %u is older than this broker's %d and has no upgrade (%s)", found,
+                       GX_STORE_SCHEMA, s->dir);
     k.mv_size = sizeof S_ID_KEY - 1;
     k.mv_data = (void *)S_ID_KEY;
     rc = mdb_get(txn, s->dbi[GX_T_META], &k, &v);
@@ -494,7 +497,8 @@ static gx_err s_check(gx_store *s, bool *fresh, bool *has_id)
             err = s_damaged(s, "is %s, but this data directory was initialised (%s is there)",
                             fd < 0 ? "missing" : "empty (0 bytes)", evidence);
         else if (s->read_only)
-            err = s_failf(s, GX_ERR_NOT_FOUND, "%s holds no store (no %s)", s->dir, fd < 0 ? S_DATA_NAME : "data");
+            err = s_failf(s, GX_ERR_NOT_FOUND, "%s holds no store (no %s)", s->dir,
+                          fd < 0 ? S_DATA_NAME : "data");
         *fresh = true;
         goto out;
     }
@@ -507,8 +511,10 @@ static gx_err s_check(gx_store *s, bool *fresh, bool *has_id)
     }
     uint64_t psize = m[0].psize;
     if ((uint64_t)st.st_size < 2 * psize) {
-        err = s_damaged(s, "is %lld bytes, less than the two %llu-byte meta pages every LMDB file starts with: "
-                        "the file was cut short", (long long)st.st_size, (unsigned long long)psize);
+        err = s_damaged(s,
+                        "is %lld bytes, less than the two %llu-byte meta pages every LMDB file starts with: "
+                        "the file was cut short",
+                        (long long)st.st_size, (unsigned long long)psize);
         goto out;
     }
     s_read_meta(fd, (off_t)psize, &m[1]);
@@ -537,22 +543,28 @@ static gx_err s_check(gx_store *s, bool *fresh, bool *has_id)
     uint64_t pages = (uint64_t)st.st_size / psize, last = (uint64_t)info.me_last_pgno;
     if (last < 1 || (nm->main_root != S_P_INVALID && nm->main_root > last) ||
         (nm->free_root != S_P_INVALID && nm->free_root > last)) {
-        err = s_damaged(s, "has a damaged meta page: its newest (page %d, transaction %llu) points to page %llu, "
-                        "beyond the last page in use (%llu)", nm_page, (unsigned long long)info.me_last_txnid,
-                        (unsigned long long)(nm->main_root != S_P_INVALID && nm->main_root > last ? nm->main_root
-                                                                                             : nm->free_root),
-                        (unsigned long long)last);
+        err = s_damaged(
+            s,
+            "has a damaged meta page: its newest (page %d, transaction %llu) points to page %llu, "
+            "beyond the last page in use (%llu)",
+            nm_page, (unsigned long long)info.me_last_txnid,
+            (unsigned long long)(nm->main_root != S_P_INVALID && nm->main_root > last ? nm->main_root
+                                                                                      : nm->free_root),
+            (unsigned long long)last);
         goto out;
     }
     /* Every page LMDB may read must lie inside the file: a read past its end through
      * the map raises SIGBUS. Pages past the end are allowed only when free. */
     if ((uint64_t)st.st_size % psize != 0 ||
-        (last >= pages && ((nm->main_root != S_P_INVALID && nm->main_root >= pages) ||
-                           (nm->free_root != S_P_INVALID && nm->free_root >= pages) || !s_tail_free(s, pages, last)))) {
-        err = s_damaged(s, "is %lld bytes, but its newest meta page (transaction %llu) says the store uses %llu "
-                        "pages of %llu bytes (%llu bytes): the file was cut short", (long long)st.st_size,
-                        (unsigned long long)info.me_last_txnid, (unsigned long long)(last + 1),
-                        (unsigned long long)psize, (unsigned long long)((last + 1) * psize));
+        (last >= pages &&
+         ((nm->main_root != S_P_INVALID && nm->main_root >= pages) ||
+          (nm->free_root != S_P_INVALID && nm->free_root >= pages) || !s_tail_free(s, pages, last)))) {
+        err = s_damaged(s,
+                        "is %lld bytes, but its newest meta page (transaction %llu) says the store uses %llu "
+                        "pages of %llu bytes (%llu bytes): the file was cut short",
+                        (long long)st.st_size, (unsigned long long)info.me_last_txnid,
+                        (unsigned long long)(last + 1), (unsigned long long)psize,
+                        (unsigned long long)((last + 1) * psize));
         goto out;
     }
 
@@ -566,7 +578,8 @@ static gx_err s_check(gx_store *s, bool *fresh, bool *has_id)
         goto out;
     }
     if (rc == MDB_NOTFOUND) {
-        err = s_damaged(s, "has no 'meta' table in the tree its newest meta page (page %d, transaction %llu) "
+        err = s_damaged(s,
+                        "has no 'meta' table in the tree its newest meta page (page %d, transaction %llu) "
                         "points to: that meta page or the tree is damaged, or this is not a gongxu store",
                         nm_page, (unsigned long long)info.me_last_txnid);
         goto out;
@@ -810,9 +823,12 @@ gx_err gx_store_init_fresh(const gx_store_opts *opts, char *moved, size_t movedl
     bool fresh = false, has_id = false;
     err = s_check(s, &fresh, &has_id);
     if (!err && !fresh) {
-        err = s_failf(s, GX_ERR_EXISTS, "--init-fresh refused: the store in %s is not damaged, so nothing was "
-                      "changed; start without --init-fresh (to start afresh on purpose, move the directory aside "
-                      "yourself)", s->dir);
+        err = s_failf(
+            s, GX_ERR_EXISTS,
+            "--init-fresh refused: the store in %s is not damaged, so nothing was "
+            "changed; start without --init-fresh (to start afresh on purpose, move the directory aside "
+            "yourself)",
+            s->dir);
         goto out;
     }
     if (err && err != GX_ERR_MALFORMED)
@@ -827,8 +843,9 @@ gx_err gx_store_init_fresh(const gx_store_opts *opts, char *moved, size_t movedl
         strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%S", gmtime_r(&now, &tm));
         snprintf(aside, sizeof aside, "%s/%s.damaged-%s", s->dir, S_DATA_NAME, stamp);
         if (lstat(aside, &st) == 0 || rename(path, aside) != 0) {
-            err = lstat(aside, &st) == 0 ? s_failf(s, GX_ERR_EXISTS, "%s already exists; try again in a second", aside)
-                                         : s_fail(s, errno, "cannot move %s aside", path);
+            err = lstat(aside, &st) == 0
+                      ? s_failf(s, GX_ERR_EXISTS, "%s already exists; try again in a second", aside)
+                      : s_fail(s, errno, "cannot move %s aside", path);
             goto out;
         }
         snprintf(moved, movedlen, "%s", aside);

@@ -40,17 +40,17 @@
 #define GX_STORE_ID_LEN 16                /* bytes of the store identity */
 
 typedef enum gx_table {
-    GX_T_META = 0,   /* name -> value: "schema", "store_id", counters "id:<name>" */
-    GX_T_FIRMS,      /* firm id (18 bytes) -> Firm record */
-    GX_T_DEMANDS,    /* id (u64 BE) -> Demand record */
-    GX_T_OFFERS,     /* id (u64 BE) -> Offer record */
-    GX_T_SUBS,       /* id (u64 BE) -> Subscription record */
-    GX_T_INBOX,      /* firm id + seq (u64 BE) -> Envelope bytes of the notice */
-    GX_T_CURSORS,    /* firm id -> inbox cursor (inbox.c) */
-    GX_T_DOCKING,    /* demand id (u64 BE) + firm id -> docking record (broker) */
-    GX_T_TOLD,       /* demand id (u64 BE) + firm id -> what the firm was told (broker) */
-    GX_T_KEYS,       /* CURVE public key (Z85, 40 bytes) -> key record (auth) */
-    GX_T_FIRST,      /* demand id (u64 BE) -> its first match (notify.c, gx_first_match) */
+    GX_T_META = 0, /* name -> value: "schema", "store_id", counters "id:<name>" */
+    GX_T_FIRMS,    /* firm id (18 bytes) -> Firm record */
+    GX_T_DEMANDS,  /* id (u64 BE) -> Demand record */
+    GX_T_OFFERS,   /* id (u64 BE) -> Offer record */
+    GX_T_SUBS,     /* id (u64 BE) -> Subscription record */
+    GX_T_INBOX,    /* firm id + seq (u64 BE) -> Envelope bytes of the notice */
+    GX_T_CURSORS,  /* firm id -> inbox cursor (inbox.c) */
+    GX_T_DOCKING,  /* demand id (u64 BE) + firm id -> docking record (broker) */
+    GX_T_TOLD,     /* demand id (u64 BE) + firm id -> what the firm was told (broker) */
+    GX_T_KEYS,     /* CURVE public key (Z85, 40 bytes) -> key record (auth) */
+    GX_T_FIRST,    /* demand id (u64 BE) -> its first match (notify.c, gx_first_match) */
     GX_T__COUNT
 } gx_table;
 

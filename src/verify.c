@@ -31,12 +31,12 @@ typedef struct s_firms {
 
 typedef struct s_verify {
     FILE *out;
-    gx_table table;                  /* table being walked */
-    uint64_t records[GX_T__COUNT];   /* per table */
-    uint64_t bad[GX_T__COUNT];       /* records that do not decode or have the wrong shape */
-    uint64_t broken;                 /* references that do not resolve */
-    unsigned shown;                  /* problems printed */
-    uint64_t counter;                /* META id:posting, the last posting id handed out */
+    gx_table table;                /* table being walked */
+    uint64_t records[GX_T__COUNT]; /* per table */
+    uint64_t bad[GX_T__COUNT];     /* records that do not decode or have the wrong shape */
+    uint64_t broken;               /* references that do not resolve */
+    unsigned shown;                /* problems printed */
+    uint64_t counter;              /* META id:posting, the last posting id handed out */
     bool has_counter;
     s_firms firms;
     s_ids demands, offers;
@@ -175,7 +175,8 @@ static void s_firm(s_verify *v, const uint8_t *key, size_t klen, const void *val
 
 static void s_posting(s_verify *v, const uint8_t *key, size_t klen, const void *val, size_t vlen)
 {
-    static const char *const kinds[] = {[GX_T_DEMANDS] = "demand", [GX_T_OFFERS] = "offer", [GX_T_SUBS] = "subscription"};
+    static const char *const kinds[] = {
+        [GX_T_DEMANDS] = "demand", [GX_T_OFFERS] = "offer", [GX_T_SUBS] = "subscription"};
     const char *kind = kinds[v->table];
     if (klen != 8) {
         s_bad(v, "key of %zu bytes, want 8", klen);
@@ -212,7 +213,8 @@ static void s_posting(s_verify *v, const uint8_t *key, size_t klen, const void *
         return;
     }
     if (got != id) {
-        s_bad(v, "%s %llu holds the record of %s %llu", kind, (unsigned long long)id, kind, (unsigned long long)got);
+        s_bad(v, "%s %llu holds the record of %s %llu", kind, (unsigned long long)id, kind,
+              (unsigned long long)got);
         return;
     }
     char what[64];
@@ -238,8 +240,8 @@ static void s_inbox(s_verify *v, const uint8_t *key, size_t klen, const void *va
         return;
     }
     char what[64];
-    snprintf(what, sizeof what, "notice %llu of %.18s", (unsigned long long)gx_store_from_be64(key + GX_FIRM_ID_LEN),
-             (const char *)key);
+    snprintf(what, sizeof what, "notice %llu of %.18s",
+             (unsigned long long)gx_store_from_be64(key + GX_FIRM_ID_LEN), (const char *)key);
     if (gx_codec_notice_refs(val, vlen, &d, &o) != GX_OK) {
         s_bad(v, "%s does not decode", what);
         return;
@@ -252,11 +254,13 @@ static void s_inbox(s_verify *v, const uint8_t *key, size_t klen, const void *va
 static void s_cursor(s_verify *v, const uint8_t *key, size_t klen, const void *val, size_t vlen)
 {
     if (klen != GX_FIRM_ID_LEN || vlen != S_CURSOR_LEN) {
-        s_bad(v, "key of %zu bytes and value of %zu, want %d and %d", klen, vlen, GX_FIRM_ID_LEN, S_CURSOR_LEN);
+        s_bad(v, "key of %zu bytes and value of %zu, want %d and %d", klen, vlen, GX_FIRM_ID_LEN,
+              S_CURSOR_LEN);
         return;
     }
     const uint8_t *p = val;
-    uint64_t head = gx_store_from_be64(p), acked = gx_store_from_be64(p + 8), pruned = gx_store_from_be64(p + 16);
+    uint64_t head = gx_store_from_be64(p), acked = gx_store_from_be64(p + 8),
+             pruned = gx_store_from_be64(p + 16);
     if (acked > head || pruned > head)
         s_bad(v, "inbox cursor of %.18s: head %llu, acked %llu, pruned %llu", (const char *)key,
               (unsigned long long)head, (unsigned long long)acked, (unsigned long long)pruned);
@@ -287,7 +291,8 @@ static void s_pair(s_verify *v, const uint8_t *key, size_t klen, const void *val
 static void s_key(s_verify *v, const uint8_t *key, size_t klen, const void *val, size_t vlen)
 {
     if (klen != GX_KEY_LEN || vlen < S_KEY_REC_MIN) {
-        s_bad(v, "key of %zu bytes and value of %zu, want %d and at least %d", klen, vlen, GX_KEY_LEN, S_KEY_REC_MIN);
+        s_bad(v, "key of %zu bytes and value of %zu, want %d and at least %d", klen, vlen, GX_KEY_LEN,
+              S_KEY_REC_MIN);
         return;
     }
     char what[80];
@@ -313,18 +318,35 @@ static bool s_visit(void *ctx, const void *key, size_t klen, const void *val, si
     s_verify *v = ctx;
     v->records[v->table]++;
     switch (v->table) {
-    case GX_T_META: s_meta(v, key, klen, val, vlen); break;
-    case GX_T_FIRMS: s_firm(v, key, klen, val, vlen); break;
+    case GX_T_META:
+        s_meta(v, key, klen, val, vlen);
+        break;
+    case GX_T_FIRMS:
+        s_firm(v, key, klen, val, vlen);
+        break;
     case GX_T_DEMANDS:
     case GX_T_OFFERS:
-    case GX_T_SUBS: s_posting(v, key, klen, val, vlen); break;
-    case GX_T_INBOX: s_inbox(v, key, klen, val, vlen); break;
-    case GX_T_CURSORS: s_cursor(v, key, klen, val, vlen); break;
+    case GX_T_SUBS:
+        s_posting(v, key, klen, val, vlen);
+        break;
+    case GX_T_INBOX:
+        s_inbox(v, key, klen, val, vlen);
+        break;
+    case GX_T_CURSORS:
+        s_cursor(v, key, klen, val, vlen);
+        break;
     case GX_T_DOCKING:
-    case GX_T_TOLD: s_pair(v, key, klen, val, vlen); break;
-    case GX_T_KEYS: s_key(v, key, klen, val, vlen); break;
-    case GX_T_FIRST: s_first(v, key, klen, val, vlen); break;
-    default: break;
+    case GX_T_TOLD:
+        s_pair(v, key, klen, val, vlen);
+        break;
+    case GX_T_KEYS:
+        s_key(v, key, klen, val, vlen);
+        break;
+    case GX_T_FIRST:
+        s_first(v, key, klen, val, vlen);
+        break;
+    default:
+        break;
     }
     return !v->oom;
 }
@@ -358,11 +380,14 @@ int gx_verify_dir(const char *dir, FILE *out)
     for (int i = 0; i < GX_STORE_ID_LEN; i++)
         fprintf(out, "%02x", id[i]);
     fprintf(out, "%s, transaction %llu, %zu bytes in use\n",
-            memcmp(id, (const uint8_t[GX_STORE_ID_LEN]){0}, GX_STORE_ID_LEN) == 0 ? " (none yet: an older build)" : "",
+            memcmp(id, (const uint8_t[GX_STORE_ID_LEN]){0}, GX_STORE_ID_LEN) == 0
+                ? " (none yet: an older build)"
+                : "",
             (unsigned long long)gx_store_txnid(s), used);
     /* referenced tables before the ones that refer to them */
-    static const gx_table order[] = {GX_T_META,  GX_T_FIRMS,   GX_T_DEMANDS, GX_T_OFFERS, GX_T_SUBS, GX_T_INBOX,
-                                     GX_T_CURSORS, GX_T_DOCKING, GX_T_TOLD,  GX_T_KEYS,   GX_T_FIRST};
+    static const gx_table order[] = {GX_T_META, GX_T_FIRMS, GX_T_DEMANDS, GX_T_OFFERS,
+                                     GX_T_SUBS, GX_T_INBOX, GX_T_CURSORS, GX_T_DOCKING,
+                                     GX_T_TOLD, GX_T_KEYS,  GX_T_FIRST};
     for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
         v.table = order[i];
         err = gx_store_scan(t, v.table, NULL, 0, NULL, 0, s_visit, &v);
@@ -382,8 +407,9 @@ int gx_verify_dir(const char *dir, FILE *out)
     fprintf(out, "%-12s %12s %8s\n", "table", "records", "bad");
     uint64_t bad = 0;
     for (int i = 0; i < GX_T__COUNT; i++) {
-        fprintf(out, "%-12s %12llu %8llu%s\n", gx_store_table_name((gx_table)i), (unsigned long long)v.records[i],
-                (unsigned long long)v.bad[i], gx_store_table_missing(s, (gx_table)i) ? "  (no table: an older build)" : "");
+        fprintf(out, "%-12s %12llu %8llu%s\n", gx_store_table_name((gx_table)i),
+                (unsigned long long)v.records[i], (unsigned long long)v.bad[i],
+                gx_store_table_missing(s, (gx_table)i) ? "  (no table: an older build)" : "");
         bad += v.bad[i];
     }
     fprintf(out, "cross-references: %llu broken\n", (unsigned long long)v.broken);

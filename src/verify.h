@@ -16,9 +16,9 @@
 #include <stdio.h>
 
 enum {
-    GX_VERIFY_HEALTHY = 0,  /* every record decodes and every reference resolves */
-    GX_VERIFY_DAMAGED = 1,  /* refused by the damage checks, a bad record or a broken reference */
-    GX_VERIFY_CANNOT = 2,   /* no store, another schema, locked by a running broker, I/O or memory */
+    GX_VERIFY_HEALTHY = 0, /* every record decodes and every reference resolves */
+    GX_VERIFY_DAMAGED = 1, /* refused by the damage checks, a bad record or a broken reference */
+    GX_VERIFY_CANNOT = 2,  /* no store, another schema, locked by a running broker, I/O or memory */
 };
 
 /* Verifies the store in dir, printing the summary to out; returns one of the

@@ -692,7 +692,6 @@ TEST(keys_over_the_limit_are_rejected)
     gx_store_close(&s);
 }
 
-
 /* ---- damage checks and the store identity (issue 13) */
 
 static off_t s_file_size(const char *dir)
@@ -742,7 +741,7 @@ TEST(store_identity_is_random_written_at_creation_and_kept)
     memcpy(ida, gx_store_id(s), sizeof ida);
     CHECK(memcmp(ida, zero, sizeof zero) != 0);
     CHECK(memcmp(ida, gx_store_id(s2), sizeof ida) != 0); /* two stores, two identities */
-    CHECK(!gx_store_id_added(s));                       /* new, not added to an old store */
+    CHECK(!gx_store_id_added(s));                         /* new, not added to an old store */
     gx_store_close(&s);
     gx_store_close(&s2);
     s = s_open(a, 0, 0);
@@ -778,8 +777,9 @@ TEST(empty_or_missing_data_mdb_beside_key_files_is_refused)
     CHECK_EQ_INT(gx_store_open(&o, &s), GX_ERR_MALFORMED);
     CHECK(!s);
     const char *msg = gx_store_last_error(NULL);
-    CHECK(strstr(msg, "/data.mdb is empty (0 bytes), but this data directory was initialised (operator.key is "
-                      "there). The store was not opened and nothing was written.") != NULL);
+    CHECK(strstr(msg,
+                 "/data.mdb is empty (0 bytes), but this data directory was initialised (operator.key is "
+                 "there). The store was not opened and nothing was written.") != NULL);
     CHECK(strstr(msg, "gongxud --init-fresh") != NULL && strstr(msg, "admin backup") != NULL);
     CHECK(s_file_size(dir) == 0); /* not written */
     char path[600];
@@ -822,7 +822,8 @@ TEST(truncated_data_mdb_is_refused_and_not_written)
                           "less than the two 4096-byte meta pages", "the file was cut short"};
     for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
         char copy[2048];
-        snprintf(copy, sizeof copy, "cp '%s' '%s.keep' && truncate -s %lld '%s'", path, path, (long long)cuts[i], path);
+        snprintf(copy, sizeof copy, "cp '%s' '%s.keep' && truncate -s %lld '%s'", path, path,
+                 (long long)cuts[i], path);
         REQUIRE(system(copy) == 0);
         gx_store_opts o = {.dir = dir};
         gx_store *s = NULL;
