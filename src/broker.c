@@ -301,17 +301,26 @@ static void s_snapshot_path(const gx_broker *b, char *out, size_t len)
 }
 
 /* The engine at start: from the snapshot of the last clean stop when it still
- * describes the store, else by matching every pair. The snapshot is removed
- * once read: it describes this store only until the next write. */
+ * describes the store (same store identity, transaction id and fingerprint,
+ * checksum intact), else by matching every pair. The snapshot is removed once
+ * read: it describes this store only until the next write. A temporary file
+ * left by a stop killed while it wrote the snapshot is removed too. */
 static gx_err s_start_engine(gx_broker *b, gx_broker_progress_fn progress, void *arg)
 {
-    char path[GX_CONFIG_STR_MAX + 32], why[512];
+    char path[GX_CONFIG_STR_MAX + 32], tmp[GX_CONFIG_STR_MAX + 40], why[GX_CONFIG_STR_MAX + 200];
     gx_snapshot *snap = NULL;
     double t0 = s_mono();
     s_snapshot_path(b, path, sizeof path);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    if (unlink(tmp) == 0)
+        gx_log(GX_LOG_NOTICE, "removed %s, left by a stop that did not finish writing the engine snapshot",
+               tmp);
+    else if (errno != ENOENT)
+        gx_log(GX_LOG_WARNING, "cannot remove %s: %s", tmp, strerror(errno));
     gx_err serr = GX_ERR_NOT_FOUND;
     if (b->cfg.engine_snapshot) {
-        serr = gx_snapshot_open(path, gx_store_txnid(b->store), s_fingerprint(b), &snap, why, sizeof why);
+        serr = gx_snapshot_open(path, gx_store_id(b->store), gx_store_txnid(b->store), s_fingerprint(b),
+                                &snap, why, sizeof why);
         if (serr && serr != GX_ERR_NOT_FOUND)
             gx_log(GX_LOG_NOTICE, "engine snapshot not used: %s; matching every pair", why);
     }
@@ -340,7 +349,8 @@ gx_err gx_broker_save_snapshot(gx_broker *b)
     s_snapshot_path(b, path, sizeof path);
     double t0 = s_mono();
     uint64_t bytes = 0;
-    gx_err err = gx_snapshot_write(path, b->engine, gx_store_txnid(b->store), s_fingerprint(b), &bytes);
+    gx_err err = gx_snapshot_write(path, b->engine, gx_store_id(b->store), gx_store_txnid(b->store),
+                                   s_fingerprint(b), &bytes);
     double secs = s_mono() - t0;
     if (err) {
         gx_log(GX_LOG_WARNING, "engine snapshot not saved (%s: %s); the next start matches every pair",
@@ -367,12 +377,21 @@ gx_err gx_broker_new(const gx_config *cfg, int64_t now, gx_broker_progress_fn pr
         snprintf(errbuf, errlen, "vocabulary %s: %s", cfg->vocabulary[0] ? cfg->vocabulary : "(embedded)", verr);
         goto out;
     }
-    gx_store_opts so = {cfg->data_dir, (size_t)cfg->map_size_mb << 20, (size_t)cfg->map_max_mb << 20, cfg->no_sync};
+    gx_store_opts so = {.dir = cfg->data_dir,
+                        .map_size = (size_t)cfg->map_size_mb << 20,
+                        .map_max = (size_t)cfg->map_max_mb << 20,
+                        .no_sync = cfg->no_sync};
     if ((err = gx_store_open(&so, &b->store))) {
-        snprintf(errbuf, errlen, "store %s: %s", cfg->data_dir,
-                 gx_store_last_error(NULL));
+        /* a damaged store's message names the file, what is wrong and what to do */
+        if (err == GX_ERR_MALFORMED)
+            snprintf(errbuf, errlen, "refusing to start: %s", gx_store_last_error(NULL));
+        else
+            snprintf(errbuf, errlen, "store %s: %s", cfg->data_dir, gx_store_last_error(NULL));
         goto out;
     }
+    if (gx_store_id_added(b->store))
+        gx_log(GX_LOG_NOTICE, "store %s: wrote its store identity (an older build created it without one)",
+               cfg->data_dir);
     if ((err = gx_sessions_new((size_t)cfg->sessions_max, &b->sessions)) ||
         (err = gx_limiter_new((size_t)cfg->sessions_max * 2, &b->rates)) || (err = gx_limiter_new(1, &b->handshakes))) {
         snprintf(errbuf, errlen, "sessions: %s", gx_err_str(err));

@@ -1438,6 +1438,63 @@ gx_err gx_codec_notice_at(const void *buf, size_t len, int64_t *at)
     return err;
 }
 
+gx_err gx_codec_notice_refs(const void *buf, size_t len, uint64_t *demand_id, uint64_t *offer_id)
+{
+    *demand_id = *offer_id = 0;
+    s_env *e = gongxu__v1__envelope__unpack(NULL, len, buf);
+    if (!e)
+        return GX_ERR_MALFORMED;
+    gx_err err = GX_ERR_MALFORMED;
+    const Gongxu__V1__Notice *n = e->body_case == GONGXU__V1__ENVELOPE__BODY_NOTICE ? e->notice : NULL;
+    const Gongxu__V1__DemandSummary *ds = NULL;
+    if (n) {
+        err = GX_OK;
+        switch (n->body_case) {
+        case GONGXU__V1__NOTICE__BODY_CANDIDATE_ADDED:
+            *demand_id = n->candidate_added->demand_id;
+            *offer_id = n->candidate_added->candidate ? n->candidate_added->candidate->offer_id : 0;
+            break;
+        case GONGXU__V1__NOTICE__BODY_CANDIDATE_REMOVED:
+            *demand_id = n->candidate_removed->demand_id;
+            *offer_id = n->candidate_removed->offer_id;
+            break;
+        case GONGXU__V1__NOTICE__BODY_OPPORTUNITY:
+            ds = n->opportunity->demand;
+            *offer_id = n->opportunity->offer_id;
+            break;
+        case GONGXU__V1__NOTICE__BODY_NEAR_MISS:
+            ds = n->near_miss->demand;
+            *offer_id = n->near_miss->offer_id;
+            break;
+        case GONGXU__V1__NOTICE__BODY_INTEREST_RECEIVED:
+            *demand_id = n->interest_received->demand_id;
+            *offer_id = n->interest_received->offer_id;
+            break;
+        case GONGXU__V1__NOTICE__BODY_INTEREST_DECLINED:
+            *demand_id = n->interest_declined->demand_id;
+            break;
+        case GONGXU__V1__NOTICE__BODY_DETAILS_RELEASED:
+            *demand_id = n->details_released->demand_id;
+            break;
+        case GONGXU__V1__NOTICE__BODY_DEMAND_UPDATED:
+        case GONGXU__V1__NOTICE__BODY_DEMAND_WITHDRAWN:
+        case GONGXU__V1__NOTICE__BODY_DEMAND_AWARDED:
+        case GONGXU__V1__NOTICE__BODY_DEMAND_EXPIRED:
+            ds = n->demand_updated->demand; /* the four share DemandChanged */
+            break;
+        case GONGXU__V1__NOTICE__BODY_OFFER_EXPIRED:
+            *offer_id = n->offer_expired->offer_id;
+            break;
+        default:
+            err = GX_ERR_MALFORMED;
+        }
+    }
+    if (ds)
+        *demand_id = ds->id;
+    gongxu__v1__envelope__free_unpacked(e, NULL);
+    return err;
+}
+
 gx_err gx_codec_decode_monitor(const void *buf, size_t len, gx_monitor_event *ev, void **hold)
 {
     Gongxu__V1__MonitorEvent *m = gongxu__v1__monitor_event__unpack(NULL, len, buf);

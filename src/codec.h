@@ -271,6 +271,11 @@ gx_err gx_codec_encode_notice(const gx_notice *n, gx_buf *out);
  * the bytes are not one. */
 gx_err gx_codec_notice_at(const void *buf, size_t len, int64_t *at);
 
+/* The postings a stored notice names (0 where it names none: a subscription's
+ * opportunity has no offer), for gongxud --verify. GX_ERR_MALFORMED when the
+ * bytes are not a notice Envelope. */
+gx_err gx_codec_notice_refs(const void *buf, size_t len, uint64_t *demand_id, uint64_t *offer_id);
+
 /* ---- monitor stream */
 
 typedef struct gx_monitor_event {

@@ -11,6 +11,8 @@
 #include "config.h"
 #include "log.h"
 #include "loop.h"
+#include "store.h"
+#include "verify.h"
 #include "vocab.h"
 
 #define MAX_OVERRIDES 128
@@ -48,49 +50,64 @@ static bool s_loopback(const char *ep)
 
 static void s_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: gongxud [options]\n"
-            "\n"
-            "The gongxu supply-chain matchmaking broker. Runs in the foreground, logs to stderr,\n"
-            "stops on SIGTERM/SIGINT, reloads reloadable keys on SIGHUP.\n"
-            "\n"
-            "options:\n"
-            "  -c, --config FILE      read `key = value` configuration from FILE\n"
-            "  -d, --data-dir DIR     data directory (key data_dir; default ./var/gongxu)\n"
-            "  -l, --listen ENDPOINT  client endpoint (key listen; default tcp://127.0.0.1:7450)\n"
-            "  -m, --monitor ENDPOINT monitor stream (key monitor; default tcp://127.0.0.1:7451)\n"
-            "      --log-level LEVEL  err, warning, notice, info or debug\n"
-            "  -o, --set KEY=VALUE    set any configuration key (repeatable)\n"
-            "      --insecure-dev     development only: no CURVE; clients name their firm in Hello\n"
-            "      --check-config     validate configuration and vocabulary, then exit\n"
-            "      --dump-config      print the effective configuration with every key documented\n"
-            "  -h, --help             this text\n"
-            "      --version          print the version\n"
-            "\n"
-            "Security: CURVE on both sockets. On first start the data directory gets the broker's\n"
-            "key pair (broker.key, secret; broker.pub for clients) and a first operator key\n"
-            "(operator.key, secret; listed in operator_keys). Firms connect with keys an operator\n"
-            "registered for them (gongxu register-key).\n"
-            "\n"
-            "Once bound, gongxud prints one line on stdout:\n"
-            "  gongxud ready listen=ENDPOINT monitor=ENDPOINT server_key='Z85' http=URL  (the key quoted for a shell)\n"
-            "\n"
-            "exit status: 0 stopped cleanly; 64 usage; 78 configuration; 74 data directory;\n"
-            "71 sockets could not be bound; 70 internal error.\n");
+    fprintf(
+        out,
+        "usage: gongxud [options]\n"
+        "\n"
+        "The gongxu supply-chain matchmaking broker. Runs in the foreground, logs to stderr,\n"
+        "stops on SIGTERM/SIGINT, reloads reloadable keys on SIGHUP.\n"
+        "\n"
+        "options:\n"
+        "  -c, --config FILE      read `key = value` configuration from FILE\n"
+        "  -d, --data-dir DIR     data directory (key data_dir; default ./var/gongxu)\n"
+        "  -l, --listen ENDPOINT  client endpoint (key listen; default tcp://127.0.0.1:7450)\n"
+        "  -m, --monitor ENDPOINT monitor stream (key monitor; default tcp://127.0.0.1:7451)\n"
+        "      --log-level LEVEL  err, warning, notice, info or debug\n"
+        "  -o, --set KEY=VALUE    set any configuration key (repeatable)\n"
+        "      --insecure-dev     development only: no CURVE; clients name their firm in Hello\n"
+        "      --check-config     validate configuration and vocabulary, then exit\n"
+        "      --dump-config      print the effective configuration with every key documented\n"
+        "      --verify DIR       check the store of a stopped data directory (every record and\n"
+        "                         reference), print a summary; exit 0 healthy, 1 damaged, 2 cannot check\n"
+        "      --init-fresh       only after a start was refused because the store is damaged: move the\n"
+        "                         damaged data.mdb aside (data.mdb.damaged-TIME) and start with an empty\n"
+        "                         store; refused, changing nothing, when the store is healthy\n"
+        "  -h, --help             this text\n"
+        "      --version          print the version\n"
+        "\n"
+        "Security: CURVE on both sockets. On first start the data directory gets the broker's\n"
+        "key pair (broker.key, secret; broker.pub for clients) and a first operator key\n"
+        "(operator.key, secret; listed in operator_keys). Firms connect with keys an operator\n"
+        "registered for them (gongxu register-key).\n"
+        "\n"
+        "Once bound, gongxud prints one line on stdout:\n"
+        "  gongxud ready listen=ENDPOINT monitor=ENDPOINT server_key='Z85' http=URL  (the key quoted for a "
+        "shell)\n"
+        "\n"
+        "exit status: 0 stopped cleanly; 64 usage; 78 configuration; 74 data directory (a damaged\n"
+        "store is refused with a message that names the file and what to do);\n"
+        "71 sockets could not be bound; 70 internal error.\n");
 }
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},   {"data-dir", required_argument, NULL, 'd'},
-        {"listen", required_argument, NULL, 'l'},   {"monitor", required_argument, NULL, 'm'},
-        {"log-level", required_argument, NULL, 'L'}, {"set", required_argument, NULL, 'o'},
-        {"check-config", no_argument, NULL, 'C'},   {"dump-config", no_argument, NULL, 'D'},
-        {"help", no_argument, NULL, 'h'},           {"version", no_argument, NULL, 'V'},
-        {"insecure-dev", no_argument, NULL, 'I'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"data-dir", required_argument, NULL, 'd'},
+                                         {"listen", required_argument, NULL, 'l'},
+                                         {"monitor", required_argument, NULL, 'm'},
+                                         {"log-level", required_argument, NULL, 'L'},
+                                         {"set", required_argument, NULL, 'o'},
+                                         {"check-config", no_argument, NULL, 'C'},
+                                         {"dump-config", no_argument, NULL, 'D'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {"version", no_argument, NULL, 'V'},
+                                         {"insecure-dev", no_argument, NULL, 'I'},
+                                         {"verify", required_argument, NULL, 'Y'},
+                                         {"init-fresh", no_argument, NULL, 'F'},
+                                         {NULL, 0, NULL, 0}};
     static s_source src;
-    bool check = false, dump = false, insecure = false;
+    bool check = false, dump = false, insecure = false, init_fresh = false;
+    const char *verify = NULL;
     int c;
     while ((c = getopt_long(argc, argv, "c:d:l:m:o:h", opts, NULL)) != -1) {
         const char *key = NULL;
@@ -114,6 +131,12 @@ int main(int argc, char **argv)
         }
         case 'C': check = true; continue;
         case 'I': insecure = true; continue;
+        case 'Y':
+            verify = optarg;
+            continue;
+        case 'F':
+            init_fresh = true;
+            continue;
         case 'D': dump = true; continue;
         case 'h': s_usage(stdout); return EX_OK;
         case 'V': printf("gongxud %s\n", GX_VERSION); return EX_OK;
@@ -130,6 +153,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "gongxud: unexpected argument '%s'\n", argv[optind]);
         return EX_USAGE;
     }
+    if (verify) /* needs no configuration: a stopped directory, read only */
+        return gx_verify_dir(verify, stdout);
 
     gx_config cfg;
     char err[1024];
@@ -172,6 +197,23 @@ int main(int argc, char **argv)
                                "Never use this with real firms' data.");
     if (cfg.no_sync)
         gx_log(GX_LOG_WARNING, "no_sync is on: commits are NOT durable (benchmarks only)");
+    if (init_fresh) {
+        char moved[1200];
+        gx_store_opts so = {.dir = cfg.data_dir,
+                            .map_size = (size_t)cfg.map_size_mb << 20,
+                            .map_max = (size_t)cfg.map_max_mb << 20,
+                            .no_sync = cfg.no_sync};
+        if (gx_store_init_fresh(&so, moved, sizeof moved) != GX_OK) {
+            gx_log(GX_LOG_ERR, "%s", gx_store_last_error(NULL));
+            return EX_IOERR;
+        }
+        if (moved[0])
+            gx_log(GX_LOG_WARNING,
+                   "--init-fresh: moved the damaged store to %s and created an empty store in %s", moved,
+                   cfg.data_dir);
+        else
+            gx_log(GX_LOG_WARNING, "--init-fresh: created an empty store in %s", cfg.data_dir);
+    }
     gx_broker *broker = NULL;
     gx_loop *loop = NULL;
     int status = EX_OK;

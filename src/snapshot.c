@@ -1,7 +1,8 @@
 /* snapshot.c — the engine's lists in a file. See snapshot.h.
  *
  * Layout (8-byte words, this machine's byte order: the file never leaves it):
- *   header   "GXSNAP\0\1", txnid, fingerprint, demands, body bytes
+ *   header   "GXSNAP\0\2", txnid, fingerprint, store identity (2 words), demands,
+ *            body bytes
  *   body     per demand, by increasing id: id, n_m, n_nm,
  *            n_m x (offer id, score), n_nm x (offer id, score, rule)
  *   trailer  checksum of the body's words, then of the header's */
@@ -17,11 +18,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char s_magic[8] = {'G', 'X', 'S', 'N', 'A', 'P', 0, 1};
+static const char s_magic[8] = {'G', 'X', 'S', 'N', 'A', 'P', 0, 2};
 
 /* The matches are read in place from the mapped file. */
 _Static_assert(sizeof(gx_match) == 16 && offsetof(gx_match, score) == 8, "gx_match is (u64 offer_id, double score)");
-#define S_HEADER_WORDS 5
+#define S_HEADER_WORDS 7
+enum { S_H_TXNID = 1, S_H_FINGERPRINT = 2, S_H_ID = 3, S_H_DEMANDS = 5, S_H_BYTES = 6 };
+_Static_assert(GX_SNAPSHOT_ID_LEN == 2 * sizeof(uint64_t), "the identity is two header words");
 
 static uint64_t s_mix(uint64_t h, uint64_t w)
 {
@@ -103,8 +106,8 @@ static int s_sync_dir(const char *path)
     return rc;
 }
 
-gx_err gx_snapshot_write(const char *path, const gx_engine *e, uint64_t txnid, uint64_t fingerprint,
-                         uint64_t *bytes)
+gx_err gx_snapshot_write(const char *path, const gx_engine *e, const uint8_t store_id[GX_SNAPSHOT_ID_LEN],
+                         uint64_t txnid, uint64_t fingerprint, uint64_t *bytes)
 {
     char tmp[4200];
     if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
@@ -119,7 +122,9 @@ gx_err gx_snapshot_write(const char *path, const gx_engine *e, uint64_t txnid, u
     }
     if (ids.n > 1)
         qsort(ids.v, ids.n, sizeof *ids.v, s_cmp_id);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    /* a new file of our own: never write through whatever else has the name */
+    unlink(tmp);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     s_out o = {.f = fd >= 0 ? fdopen(fd, "wb") : NULL};
     if (!o.f) {
         if (fd >= 0)
@@ -128,8 +133,12 @@ gx_err gx_snapshot_write(const char *path, const gx_engine *e, uint64_t txnid, u
         return GX_ERR_IO;
     }
     setvbuf(o.f, NULL, _IOFBF, 1 << 20);
-    uint64_t header[S_HEADER_WORDS] = {0, txnid, fingerprint, ids.n, 0};
+    uint64_t header[S_HEADER_WORDS] = {0};
     memcpy(&header[0], s_magic, sizeof s_magic);
+    header[S_H_TXNID] = txnid;
+    header[S_H_FINGERPRINT] = fingerprint;
+    memcpy(&header[S_H_ID], store_id, GX_SNAPSHOT_ID_LEN);
+    header[S_H_DEMANDS] = ids.n;
     if (fwrite(header, sizeof header, 1, o.f) != 1)
         o.bad = true;
     for (size_t i = 0; i < ids.n && !o.bad; i++) {
@@ -150,7 +159,7 @@ gx_err gx_snapshot_write(const char *path, const gx_engine *e, uint64_t txnid, u
         }
     }
     free(ids.v);
-    header[4] = o.bytes;
+    header[S_H_BYTES] = o.bytes;
     uint64_t sum = s_sum_header(o.sum, header);
     if (o.bad || fwrite(&sum, sizeof sum, 1, o.f) != 1 || fseek(o.f, 0, SEEK_SET) != 0 ||
         fwrite(header, sizeof header, 1, o.f) != 1 || fflush(o.f) != 0 || fsync(fileno(o.f)) != 0) {
@@ -185,21 +194,29 @@ struct gx_snapshot {
     size_t cap_near;
 };
 
-gx_err gx_snapshot_open(const char *path, uint64_t txnid, uint64_t fingerprint, gx_snapshot **out, char *why,
-                        size_t whylen)
+gx_err gx_snapshot_open(const char *path, const uint8_t store_id[GX_SNAPSHOT_ID_LEN], uint64_t txnid,
+                        uint64_t fingerprint, gx_snapshot **out, char *why, size_t whylen)
 {
     *out = NULL;
     why[0] = '\0';
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO (or device) with the name must not hold the start in open();
+     * O_NOFOLLOW: the broker writes a regular file here, never a link */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
         if (errno == ENOENT)
             return GX_ERR_NOT_FOUND;
-        snprintf(why, whylen, "cannot open %s: %s", path, strerror(errno));
+        snprintf(why, whylen, "cannot open %s: %s", path,
+                 errno == ELOOP ? "it is a symbolic link" : strerror(errno));
         return GX_ERR_INVALID;
     }
     struct stat st;
     size_t min = (S_HEADER_WORDS + 1) * sizeof(uint64_t);
-    if (fstat(fd, &st) != 0 || (size_t)st.st_size < min || st.st_size % 8) {
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        snprintf(why, whylen, "%s is not a regular file", path);
+        close(fd);
+        return GX_ERR_INVALID;
+    }
+    if ((size_t)st.st_size < min || st.st_size % 8) {
         snprintf(why, whylen, "%s is %lld bytes: not a snapshot", path, (long long)st.st_size);
         close(fd);
         return GX_ERR_INVALID;
@@ -222,26 +239,35 @@ gx_err gx_snapshot_open(const char *path, uint64_t txnid, uint64_t fingerprint, 
     s->words = (size_t)st.st_size / 8;
     const uint64_t *h = s->map;
     gx_err err = GX_OK;
+    /* Damage first (the checksum covers every word before it), then whose it is. */
     if (memcmp(h, s_magic, sizeof s_magic) != 0) {
         snprintf(why, whylen, "%s: not a snapshot of this format", path);
         err = GX_ERR_INVALID;
-    } else if (h[1] != txnid || h[2] != fingerprint) {
-        snprintf(why, whylen, "%s was written %s", path,
-                 h[1] != txnid ? "before the store's last write" : "under other options or another vocabulary");
-        err = GX_ERR_CONFLICT;
-    } else if (h[4] % 8 || h[4] / 8 != s->words - S_HEADER_WORDS - 1) {
+    } else if (h[S_H_BYTES] % 8 || h[S_H_BYTES] / 8 != s->words - S_HEADER_WORDS - 1) {
         snprintf(why, whylen, "%s is cut short or padded", path);
         err = GX_ERR_INVALID;
     } else {
         s->pos = S_HEADER_WORDS;
         s->end = s->words - 1;
-        s->demands = h[3];
+        s->demands = h[S_H_DEMANDS];
         uint64_t sum = 0;
         for (size_t i = s->pos; i < s->end; i++)
             sum = s_mix(sum, s->map[i]);
         if (s_sum_header(sum, h) != s->map[s->end]) {
             snprintf(why, whylen, "%s fails its checksum", path);
             err = GX_ERR_INVALID;
+        } else if (memcmp(&h[S_H_ID], store_id, GX_SNAPSHOT_ID_LEN) != 0) {
+            snprintf(why, whylen, "%s was written for another store (its store identity differs)", path);
+            err = GX_ERR_CONFLICT;
+        } else if (h[S_H_TXNID] != txnid) {
+            snprintf(
+                why, whylen,
+                "%s was written before the store's last write (at transaction %llu; the store is at %llu)",
+                path, (unsigned long long)h[S_H_TXNID], (unsigned long long)txnid);
+            err = GX_ERR_CONFLICT;
+        } else if (h[S_H_FINGERPRINT] != fingerprint) {
+            snprintf(why, whylen, "%s was written under other options or another vocabulary", path);
+            err = GX_ERR_CONFLICT;
         }
     }
     if (err) {

@@ -4,13 +4,15 @@
  * One file (the broker keeps it as <data_dir>/engine.snap), written to a
  * temporary name, fsynced and renamed after the last commit of a clean stop.
  * It holds, per open demand in id order, the matches and near misses the
- * engine held, under a header with the store's last transaction id and a
- * fingerprint of everything that decides matching (the broker binary, the
- * engine options, the vocabulary), and ends with a checksum of all before it.
- * A reader gets it only when the transaction id and the fingerprint are the
- * ones it gives and the checksum holds: any write since (or a kill -9 before
- * the file was written) moves the transaction id on, and the broker then
- * matches every pair as before. No protobuf, LMDB or ZeroMQ here: file I/O and
+ * engine held, under a header with the store's identity, its last transaction
+ * id and a fingerprint of everything that decides matching (the engine format
+ * and options, the vocabulary), and ends with a checksum of every word before
+ * it. A reader gets it only when the checksum holds and the identity, the
+ * transaction id and the fingerprint are the ones it gives: any write since (or
+ * a kill -9 before the file was written) moves the transaction id on, another
+ * data directory's snapshot has another identity, and the broker then matches
+ * every pair as before. Only a regular file is read, opened without blocking
+ * (a FIFO of the name does not hold the start). No protobuf, LMDB or ZeroMQ here: file I/O and
  * the engine's lists only. */
 #ifndef GX_SNAPSHOT_H
 #define GX_SNAPSHOT_H
@@ -22,19 +24,22 @@
 #include "engine.h"
 #include "err.h"
 
+#define GX_SNAPSHOT_ID_LEN 16 /* bytes of the store identity (GX_STORE_ID_LEN) */
+
 typedef struct gx_snapshot gx_snapshot;
 
-/* Writes the lists of every open demand of e into path (atomically: path.tmp,
- * fsync, rename, fsync of the directory). *bytes gets the file's size.
+/* Writes the lists of every open demand of e into path (atomically: a new
+ * path.tmp, fsync, rename, fsync of the directory). *bytes gets the file's size.
  * GX_ERR_IO (errno says why) or GX_ERR_NOMEM; no file is left on failure. */
-gx_err gx_snapshot_write(const char *path, const gx_engine *e, uint64_t txnid, uint64_t fingerprint,
-                         uint64_t *bytes);
+gx_err gx_snapshot_write(const char *path, const gx_engine *e, const uint8_t store_id[GX_SNAPSHOT_ID_LEN],
+                         uint64_t txnid, uint64_t fingerprint, uint64_t *bytes);
 
 /* Opens path for reading. GX_ERR_NOT_FOUND when there is no file; GX_ERR_CONFLICT
- * when it was written for another transaction id or fingerprint;
- * GX_ERR_INVALID when it is damaged (why says how, for the log). */
-gx_err gx_snapshot_open(const char *path, uint64_t txnid, uint64_t fingerprint, gx_snapshot **out, char *why,
-                        size_t whylen);
+ * when it was written for another store, transaction id or fingerprint;
+ * GX_ERR_INVALID when it is damaged or not a regular file (why says which, for
+ * the log). */
+gx_err gx_snapshot_open(const char *path, const uint8_t store_id[GX_SNAPSHOT_ID_LEN], uint64_t txnid,
+                        uint64_t fingerprint, gx_snapshot **out, char *why, size_t whylen);
 
 /* Number of demands the snapshot holds. */
 uint64_t gx_snapshot_demands(const gx_snapshot *s);

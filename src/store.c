@@ -12,7 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define S_DEFAULT_MAP_SIZE ((size_t)256 << 20)
@@ -21,6 +24,21 @@
 #define S_PATH_MAX 1024 /* longest data or backup directory we accept */
 #define S_LOCK_NAME "gongxu.lock"
 #define S_DATA_NAME "data.mdb"
+#define S_ERR_LEN 1024 /* a refusal names a path, what is wrong and what to do */
+#define S_ID_KEY "store_id"
+
+/* Files the broker keeps beside data.mdb once it has run on a directory (its key
+ * pair, the first operator key and its list, the engine snapshot). Any of them
+ * shows that a store was created there, so a missing or empty data.mdb beside
+ * them is damage, not a fresh start. */
+static const char *const s_evidence[] = {"broker.key", "broker.pub", "operator.key", "operator_keys",
+                                         "engine.snap"};
+
+/* What to do about a damaged store, the end of every refusal. */
+static const char s_advice[] =
+    "The store was not opened and nothing was written. Restore data.mdb from a backup (made by `gongxu "
+    "--operator admin backup` or `mdb_copy`), or start with an empty store: `gongxud --init-fresh` moves the "
+    "damaged data.mdb aside and creates a new one (nothing is deleted).";
 
 /* LMDB table names, indexed by gx_table; they are the on-disk names. */
 static const char *const s_table_names[GX_T__COUNT] = {
@@ -44,7 +62,12 @@ struct gx_store {
     bool writing;             /* a top-level write transaction is active */
     bool wants_growth;        /* a write hit MDB_MAP_FULL: grow before the next write txn */
     unsigned stale_readers;   /* reader slots of dead processes cleared at open */
-    char err[384];            /* message of the last failure */
+    bool read_only;           /* opened to check and read only (verify): no write, ever */
+    bool damaged;             /* the last failure was a damage check (GX_ERR_MALFORMED) */
+    bool id_added;            /* this open wrote the identity into an older build's store */
+    unsigned missing;         /* bit per gx_table absent from a read-only store */
+    uint8_t id[GX_STORE_ID_LEN]; /* the store identity */
+    char err[S_ERR_LEN];         /* message of the last failure */
 };
 
 struct gx_txn {
@@ -57,7 +80,7 @@ struct gx_txn {
 
 /* Why a failed gx_store_open failed: there is no store to hold the message then, so
  * gx_store_last_error(NULL) reads it from here. Per thread, so no locking. */
-static _Thread_local char s_open_err[384];
+static _Thread_local char s_open_err[S_ERR_LEN];
 
 /* ---- errors */
 
@@ -202,15 +225,6 @@ static gx_err s_lock_dir(gx_store *s)
     return GX_OK;
 }
 
-/* True when the environment has no data file yet (or an empty one). */
-static bool s_is_fresh(const char *dir)
-{
-    char path[S_PATH_MAX + sizeof S_DATA_NAME + 1];
-    snprintf(path, sizeof path, "%s/%s", dir, S_DATA_NAME);
-    struct stat st;
-    return stat(path, &st) != 0 || st.st_size == 0;
-}
-
 /* Reads the map size LMDB is using into s->map_size. */
 static gx_err s_refresh_map(gx_store *s)
 {
@@ -257,8 +271,348 @@ static gx_err s_grow(gx_store *s)
     return s_set_map(s, want);
 }
 
-/* Opens every table and checks or writes the schema version, in one write txn. */
-static gx_err s_open_tables(gx_store *s)
+/* ---- damage checks (before any write; see store.h) */
+
+/* Records a refusal of a damaged store: "<dir>/data.mdb <what>. <advice>". */
+static gx_err s_damaged(gx_store *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static gx_err s_damaged(gx_store *s, const char *fmt, ...)
+{
+    char what[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    snprintf(s->err, sizeof s->err, "%s/%s %s. %s", s->dir, S_DATA_NAME, what, s_advice);
+    s->damaged = true;
+    return GX_ERR_MALFORMED;
+}
+
+/* The first file of s_evidence present in dir (any type), or NULL. */
+static const char *s_evidence_in(const char *dir)
+{
+    char path[S_PATH_MAX + 32];
+    struct stat st;
+    for (size_t i = 0; i < sizeof s_evidence / sizeof s_evidence[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, s_evidence[i]);
+        if (lstat(path, &st) == 0)
+            return s_evidence[i];
+    }
+    return NULL;
+}
+
+/* The fields of an LMDB meta page this file checks. On-disk layout of LMDB 0.9
+ * (mdb.c, data version 1) on a 64-bit machine: a page starts with a 16-byte
+ * header (MDB_page up to mp_ptrs); the meta (MDB_meta) follows it: magic u32,
+ * version u32, address, map size, then two MDB_db of 48 bytes each (the free
+ * list's, the main tree's; md_root at offset 40 of each), last page, txnid. */
+enum {
+    S_PAGEHDR = 16,
+    S_META_MAGIC = 0,
+    S_META_VERSION = 4,
+    S_META_PSIZE = 24,      /* mm_psize: md_pad of the free list's MDB_db */
+    S_META_FREE_ROOT = 64,  /* 24 + 40 */
+    S_META_MAIN_ROOT = 112, /* 24 + 48 + 40 */
+    S_META_LAST_PG = 120,
+    S_META_TXNID = 128,
+    S_META_LEN = 136,
+};
+#define S_MDB_MAGIC 0xBEEFC0DEu
+#define S_P_INVALID UINT64_MAX /* an empty tree's root */
+
+typedef struct s_meta {
+    bool ok;            /* magic and version are LMDB 0.9's */
+    uint32_t psize;     /* page size */
+    uint64_t free_root; /* root page of the free list, S_P_INVALID when empty */
+    uint64_t main_root; /* root page of the main tree (the named tables) */
+    uint64_t last_pg;   /* last page in use */
+    uint64_t txnid;     /* transaction that wrote this meta */
+} s_meta;
+
+static uint64_t s_u64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static uint32_t s_u32(const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* Reads the meta of the page at off with pread (never through a map: a file
+ * shorter than a page reads short instead of raising SIGBUS). */
+static void s_read_meta(int fd, off_t off, s_meta *m)
+{
+    uint8_t b[S_PAGEHDR + S_META_LEN];
+    memset(m, 0, sizeof *m);
+    if (sizeof(size_t) != 8 || pread(fd, b, sizeof b, off) != (ssize_t)sizeof b)
+        return;
+    const uint8_t *p = b + S_PAGEHDR;
+    m->ok = s_u32(p + S_META_MAGIC) == S_MDB_MAGIC && s_u32(p + S_META_VERSION) == 1;
+    m->psize = s_u32(p + S_META_PSIZE);
+    m->free_root = s_u64(p + S_META_FREE_ROOT);
+    m->main_root = s_u64(p + S_META_MAIN_ROOT);
+    m->last_pg = s_u64(p + S_META_LAST_PG);
+    m->txnid = s_u64(p + S_META_TXNID);
+}
+
+/* In a child process: exit status 0 when every page first..last is listed in the
+ * free list of the store in dir, 1 when one is not, 2 when it cannot tell. */
+static int s_child_tail_free(const char *dir, uint64_t first, uint64_t last)
+{
+    if (last - first >= (uint64_t)1 << 28)
+        return 1; /* more than a terabyte missing: not free pages at the end */
+    size_t n = (size_t)(last - first + 1), seen = 0;
+    uint8_t *mark = calloc(n, 1);
+    MDB_env *env = NULL;
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    if (!mark || mdb_env_create(&env) || mdb_env_open(env, dir, MDB_RDONLY | MDB_NOLOCK | MDB_NOTLS, 0600) ||
+        mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) || mdb_cursor_open(txn, 0 /* the free list */, &cur))
+        return 2;
+    /* each record: the pages a transaction freed, as an ID list (count, then ids) */
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        const uint8_t *p = v.mv_data;
+        if (v.mv_size < sizeof(size_t))
+            return 2;
+        size_t count = (size_t)s_u64(p);
+        if (count > v.mv_size / sizeof(size_t) - 1)
+            return 2;
+        for (size_t i = 1; i <= count; i++) {
+            uint64_t pg = s_u64(p + i * sizeof(size_t));
+            if (pg >= first && pg <= last && !mark[pg - first]) {
+                mark[pg - first] = 1;
+                seen++;
+            }
+        }
+    }
+    return rc == MDB_NOTFOUND && seen == n ? 0 : rc == MDB_NOTFOUND ? 1 : 2;
+}
+
+/* True when the pages first..last, past the end of data.mdb, are all free: LMDB
+ * does not write a page it allocated and freed in one transaction, so a healthy
+ * file may end a few pages short of the last page in use. The free list is read
+ * in a child process: if a page of the free list itself lies past the end, the
+ * map access kills the child (SIGBUS), which is then the answer. */
+static bool s_tail_free(gx_store *s, uint64_t first, uint64_t last)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0)
+        return false;
+    if (pid == 0)
+        _exit(s_child_tail_free(s->dir, first, last));
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+/* Opens every table in the read transaction txn of a checked store; a table an
+ * older build did not have is noted in s->missing. */
+static gx_err s_open_tables_ro(gx_store *s, MDB_txn *txn)
+{
+    for (int i = 0; i < GX_T__COUNT; i++) {
+        int rc = mdb_dbi_open(txn, s_table_names[i], 0, &s->dbi[i]);
+        if (rc == MDB_NOTFOUND && i != GX_T_META) {
+            s->missing |= 1u << i;
+            continue;
+        }
+        if (rc)
+            return s_damaged(s, "cannot open its table '%s' (%s)", s_table_names[i], mdb_strerror(rc));
+    }
+    return GX_OK;
+}
+
+/* Checks the schema record and reads the identity (*has_id false when an older
+ * build wrote the store). */
+static gx_err s_check_meta(gx_store *s, MDB_txn *txn, bool *has_id)
+{
+    MDB_val k = {sizeof "schema" - 1, (void *)"schema"}, v;
+    int rc = mdb_get(txn, s->dbi[GX_T_META], &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return s_damaged(s,
+                         "has a 'meta' table without the schema record every gongxu store gets at creation");
+    if (rc)
+        return s_damaged(s, "cannot read its schema record (%s)", mdb_strerror(rc));
+    if (v.mv_size != 4)
+        return s_damaged(s, "has a corrupt schema record (%zu bytes, want 4)", v.mv_size);
+    const uint8_t *p = v.mv_data;
+    uint32_t found = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+    if (found > GX_STORE_SCHEMA)
+        return s_failf(s, GX_ERR_SCHEMA, "data dir schema %u is newer than this broker's %d (%s)", found,
+                       GX_STORE_SCHEMA, s->dir);
+    if (found < GX_STORE_SCHEMA) /* no older schema was ever released: nothing to migrate from */
+        return s_failf(s, GX_ERR_SCHEMA,
+                       "data dir schema %u is older than this broker's %d and has no upgrade (%s)", found,
+                       GX_STORE_SCHEMA, s->dir);
+    k.mv_size = sizeof S_ID_KEY - 1;
+    k.mv_data = (void *)S_ID_KEY;
+    rc = mdb_get(txn, s->dbi[GX_T_META], &k, &v);
+    *has_id = rc == 0;
+    if (rc == MDB_NOTFOUND)
+        return GX_OK;
+    if (rc)
+        return s_damaged(s, "cannot read its store identity (%s)", mdb_strerror(rc));
+    if (v.mv_size != GX_STORE_ID_LEN)
+        return s_damaged(s, "has a corrupt store identity (%zu bytes, want %d)", v.mv_size, GX_STORE_ID_LEN);
+    memcpy(s->id, v.mv_data, GX_STORE_ID_LEN);
+    return GX_OK;
+}
+
+/* The damage checks of store.h, on a read-only environment that never writes
+ * (not even the lock file: MDB_NOLOCK, the directory lock keeps writers out).
+ * *fresh when the directory holds no store to check (no data.mdb, an empty one,
+ * or one whose creation never committed) and nothing shows it was initialised;
+ * *has_id when the store has its identity. With s->read_only the environment
+ * stays open for reading; otherwise it is closed again. */
+static gx_err s_check(gx_store *s, bool *fresh, bool *has_id)
+{
+    char path[S_PATH_MAX + sizeof S_DATA_NAME + 1];
+    snprintf(path, sizeof path, "%s/%s", s->dir, S_DATA_NAME);
+    *fresh = *has_id = false;
+    const char *evidence = s_evidence_in(s->dir);
+    MDB_txn *txn = NULL;
+    gx_err err = GX_OK;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    struct stat st = {0};
+    if (fd < 0 && errno != ENOENT)
+        return errno == ELOOP ? s_damaged(s, "is a symbolic link; the store must be a regular file")
+                              : s_fail(s, errno, "cannot open %s", path);
+    if (fd >= 0 && fstat(fd, &st) != 0) {
+        err = s_fail(s, errno, "cannot stat %s", path);
+        goto out;
+    }
+    if (fd >= 0 && !S_ISREG(st.st_mode)) {
+        err = s_damaged(s, "is not a regular file");
+        goto out;
+    }
+    if (fd < 0 || st.st_size == 0) {
+        if (evidence)
+            err = s_damaged(s, "is %s, but this data directory was initialised (%s is there)",
+                            fd < 0 ? "missing" : "empty (0 bytes)", evidence);
+        else if (s->read_only)
+            err = s_failf(s, GX_ERR_NOT_FOUND, "%s holds no store (no %s)", s->dir,
+                          fd < 0 ? S_DATA_NAME : "data");
+        *fresh = true;
+        goto out;
+    }
+
+    s_meta m[2];
+    s_read_meta(fd, 0, &m[0]);
+    if (!m[0].ok || m[0].psize < 512 || m[0].psize > (1u << 20) || (m[0].psize & (m[0].psize - 1))) {
+        err = s_damaged(s, "does not start with an LMDB meta page (%lld bytes)", (long long)st.st_size);
+        goto out;
+    }
+    uint64_t psize = m[0].psize;
+    if ((uint64_t)st.st_size < 2 * psize) {
+        err = s_damaged(s,
+                        "is %lld bytes, less than the two %llu-byte meta pages every LMDB file starts with: "
+                        "the file was cut short",
+                        (long long)st.st_size, (unsigned long long)psize);
+        goto out;
+    }
+    s_read_meta(fd, (off_t)psize, &m[1]);
+
+    int rc = mdb_env_create(&s->env);
+    if (rc) {
+        s->env = NULL;
+        err = s_fail(s, rc, "cannot create the LMDB environment");
+        goto out;
+    }
+    if ((rc = mdb_env_set_maxdbs(s->env, GX_T__COUNT + 2)) ||
+        (rc = mdb_env_open(s->env, s->dir, MDB_RDONLY | MDB_NOLOCK | MDB_NOTLS, 0600))) {
+        err = s_damaged(s, "cannot be read by LMDB (%s)", mdb_strerror(rc));
+        goto out;
+    }
+    MDB_envinfo info;
+    MDB_stat est;
+    if ((rc = mdb_env_info(s->env, &info)) || (rc = mdb_env_stat(s->env, &est))) {
+        err = s_fail(s, rc, "cannot read environment information");
+        goto out;
+    }
+    s->page_size = est.ms_psize;
+    /* the meta LMDB chose: the one with the larger transaction id */
+    const s_meta *nm = m[1].ok && m[1].txnid == (uint64_t)info.me_last_txnid ? &m[1] : &m[0];
+    int nm_page = nm == &m[1];
+    uint64_t pages = (uint64_t)st.st_size / psize, last = (uint64_t)info.me_last_pgno;
+    if (last < 1 || (nm->main_root != S_P_INVALID && nm->main_root > last) ||
+        (nm->free_root != S_P_INVALID && nm->free_root > last)) {
+        err = s_damaged(
+            s,
+            "has a damaged meta page: its newest (page %d, transaction %llu) points to page %llu, "
+            "beyond the last page in use (%llu)",
+            nm_page, (unsigned long long)info.me_last_txnid,
+            (unsigned long long)(nm->main_root != S_P_INVALID && nm->main_root > last ? nm->main_root
+                                                                                      : nm->free_root),
+            (unsigned long long)last);
+        goto out;
+    }
+    /* Every page LMDB may read must lie inside the file: a read past its end through
+     * the map raises SIGBUS. Pages past the end are allowed only when free. */
+    if ((uint64_t)st.st_size % psize != 0 ||
+        (last >= pages &&
+         ((nm->main_root != S_P_INVALID && nm->main_root >= pages) ||
+          (nm->free_root != S_P_INVALID && nm->free_root >= pages) || !s_tail_free(s, pages, last)))) {
+        err = s_damaged(s,
+                        "is %lld bytes, but its newest meta page (transaction %llu) says the store uses %llu "
+                        "pages of %llu bytes (%llu bytes): the file was cut short",
+                        (long long)st.st_size, (unsigned long long)info.me_last_txnid,
+                        (unsigned long long)(last + 1), (unsigned long long)psize,
+                        (unsigned long long)((last + 1) * psize));
+        goto out;
+    }
+
+    if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn))) {
+        err = s_damaged(s, "cannot be read (%s)", mdb_strerror(rc));
+        goto out;
+    }
+    rc = mdb_dbi_open(txn, s_table_names[GX_T_META], 0, &s->dbi[GX_T_META]);
+    if (rc == MDB_NOTFOUND && info.me_last_txnid == 0 && !evidence && !s->read_only) {
+        *fresh = true; /* created, but the first transaction never committed: nothing to lose */
+        goto out;
+    }
+    if (rc == MDB_NOTFOUND) {
+        err = s_damaged(s,
+                        "has no 'meta' table in the tree its newest meta page (page %d, transaction %llu) "
+                        "points to: that meta page or the tree is damaged, or this is not a gongxu store",
+                        nm_page, (unsigned long long)info.me_last_txnid);
+        goto out;
+    }
+    if (rc) {
+        err = s_damaged(s, "cannot open its 'meta' table (%s)", mdb_strerror(rc));
+        goto out;
+    }
+    if ((err = s_check_meta(s, txn, has_id)) || (err = s_open_tables_ro(s, txn)))
+        goto out;
+    if (s->read_only) {
+        rc = mdb_txn_commit(txn); /* keeps the table handles */
+        txn = NULL;
+        if (rc)
+            err = s_fail(s, rc, "cannot end the check transaction");
+    }
+out:
+    if (txn)
+        mdb_txn_abort(txn);
+    if (fd >= 0)
+        close(fd);
+    if ((err || !s->read_only || *fresh) && s->env) {
+        mdb_env_close(s->env);
+        s->env = NULL;
+        s->missing = 0;
+    }
+    return err;
+}
+
+/* Opens every table (creating the ones missing), and writes the schema version
+ * and identity of a new store (the identity also into a store an older build
+ * created), in one write txn. */
+static gx_err s_open_tables(gx_store *s, bool fresh, bool has_id)
 {
     gx_err err = GX_OK;
     MDB_txn *txn = NULL;
@@ -274,44 +628,29 @@ static gx_err s_open_tables(gx_store *s)
             goto out;
         }
     }
-
-    MDB_val k = {sizeof "schema" - 1, (void *)"schema"}, v;
-    rc = mdb_get(txn, s->dbi[GX_T_META], &k, &v);
-    if (rc == MDB_NOTFOUND) {
+    if (fresh) {
         uint8_t be[4] = {(uint8_t)(GX_STORE_SCHEMA >> 24), (uint8_t)(GX_STORE_SCHEMA >> 16),
                          (uint8_t)(GX_STORE_SCHEMA >> 8), (uint8_t)GX_STORE_SCHEMA};
-        v.mv_size = sizeof be;
-        v.mv_data = be;
-        rc = mdb_put(txn, s->dbi[GX_T_META], &k, &v, 0);
+        MDB_val k = {sizeof "schema" - 1, (void *)"schema"}, v = {sizeof be, be};
+        rc = mdb_put(txn, s->dbi[GX_T_META], &k, &v, MDB_NOOVERWRITE);
         if (rc) {
             err = s_fail(s, rc, "cannot write the schema version");
             goto out;
         }
-    } else if (rc) {
-        err = s_fail(s, rc, "cannot read the schema version");
-        goto out;
-    } else {
-        if (v.mv_size != 4) {
-            err = s_failf(s, GX_ERR_SCHEMA, "data dir %s has a corrupt schema record (%zu bytes, want 4)",
-                          s->dir, v.mv_size);
-            goto out;
-        }
-        const uint8_t *p = v.mv_data;
-        uint32_t found = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-        if (found > GX_STORE_SCHEMA) {
-            err = s_failf(s, GX_ERR_SCHEMA, "data dir schema %u is newer than this broker's %d (%s)", found,
-                          GX_STORE_SCHEMA, s->dir);
-            goto out;
-        }
-        if (found < GX_STORE_SCHEMA) {
-            /* No older schema has ever been released, so there is nothing to migrate from. */
-            err = s_failf(s, GX_ERR_SCHEMA,
-                          "data dir schema %u is older than this broker's %d and has no upgrade (%s)", found,
-                          GX_STORE_SCHEMA, s->dir);
-            goto out;
-        }
     }
-
+    if (!has_id) {
+        if (getrandom(s->id, sizeof s->id, 0) != (ssize_t)sizeof s->id) {
+            err = s_fail(s, errno, "cannot draw a random store identity");
+            goto out;
+        }
+        MDB_val k = {sizeof S_ID_KEY - 1, (void *)S_ID_KEY}, v = {sizeof s->id, s->id};
+        rc = mdb_put(txn, s->dbi[GX_T_META], &k, &v, MDB_NOOVERWRITE);
+        if (rc) {
+            err = s_fail(s, rc, "cannot write the store identity");
+            goto out;
+        }
+        s->id_added = !fresh;
+    }
     rc = mdb_txn_commit(txn);
     txn = NULL;
     if (rc)
@@ -327,7 +666,7 @@ static void s_free(gx_store *s)
     if (!s)
         return;
     if (s->env) {
-        if (s->no_sync)
+        if (s->no_sync && !s->read_only)
             mdb_env_sync(s->env, 1); /* a clean shutdown is durable even without per-commit fsync */
         mdb_env_close(s->env);
     }
@@ -339,12 +678,11 @@ static void s_free(gx_store *s)
 
 /* ---- lifecycle */
 
-gx_err gx_store_open(const gx_store_opts *opts, gx_store **out)
+/* The store with its options checked, its directory locked: not yet opened. */
+static gx_err s_prepare(const gx_store_opts *opts, gx_store **out)
 {
-    assert(opts && out);
     *out = NULL;
     gx_err err = GX_OK;
-    int rc;
     gx_store *s = calloc(1, sizeof *s);
     if (!s) {
         snprintf(s_open_err, sizeof s_open_err, "out of memory opening the store");
@@ -376,70 +714,19 @@ gx_err gx_store_open(const gx_store_opts *opts, gx_store **out)
         err = s_failf(s, GX_ERR_NOMEM, "out of memory opening the store");
         goto out;
     }
+    s->map_size = map_size; /* what a new store gets; s_fit_map reads the real one */
     s->map_max = map_max;
     s->no_sync = opts->no_sync;
+    s->read_only = opts->read_only;
 
-    err = s_mkdirs(s, s->dir, 0700);
-    if (err)
-        goto out;
-    err = s_lock_dir(s);
-    if (err)
-        goto out;
-    bool fresh = s_is_fresh(s->dir);
-
-    rc = mdb_env_create(&s->env);
-    if (rc) {
-        s->env = NULL;
-        err = s_fail(s, rc, "cannot create the LMDB environment");
-        goto out;
-    }
-    rc = mdb_env_set_maxdbs(s->env, GX_T__COUNT + 2);
-    if (!rc)
-        rc = mdb_env_set_maxreaders(s->env, S_MAX_READERS);
-    if (!rc && fresh)
-        rc = mdb_env_set_mapsize(s->env, map_size);
-    if (rc) {
-        err = s_fail(s, rc, "cannot configure the LMDB environment");
-        goto out;
-    }
-    /* MDB_NOTLS ties reader slots to transactions instead of the thread, which lifts
-     * LMDB's one-transaction-per-thread rule for read-only ones: the event loop may
-     * hold a read snapshot while a write batch is open, and gx_store_backup's own
-     * reader runs while the caller holds one. Costless for a single thread.
-     * No MDB_NOSYNC/MDB_NOMETASYNC/MDB_WRITEMAP: a commit returns only once fsync()ed. */
-    unsigned flags = MDB_NOTLS | (opts->no_sync ? MDB_NOSYNC : 0);
-    rc = mdb_env_open(s->env, s->dir, flags, 0600);
-    if (rc) {
-        err = s_fail(s, rc, "cannot open the LMDB environment");
-        goto out;
-    }
-
-    int maxkey = mdb_env_get_maxkeysize(s->env);
-    s->max_key = maxkey > 0 && maxkey < GX_STORE_MAX_KEY ? (size_t)maxkey : GX_STORE_MAX_KEY;
-    MDB_stat st;
-    rc = mdb_env_stat(s->env, &st);
-    if (rc) {
-        err = s_fail(s, rc, "cannot read environment statistics");
-        goto out;
-    }
-    s->page_size = st.ms_psize;
-
-    int dead = 0;
-    rc = mdb_reader_check(s->env, &dead);
-    if (rc) {
-        err = s_fail(s, rc, "cannot check the reader table");
-        goto out;
-    }
-    s->stale_readers = dead > 0 ? (unsigned)dead : 0;
-
-    err = s_fit_map(s, map_size);
-    if (err)
-        goto out;
-    err = s_open_tables(s);
-    if (err)
-        goto out;
-    if (fresh && !s->no_sync)
-        err = s_fsync_path(s, s->dir, true); /* make the new data file's directory entry durable */
+    struct stat st;
+    if (s->read_only && (stat(s->dir, &st) != 0 || !S_ISDIR(st.st_mode)))
+        err = stat(s->dir, &st) != 0 ? s_fail(s, errno, "cannot open data directory %s", s->dir)
+                                     : s_failf(s, GX_ERR_IO, "%s is not a directory", s->dir);
+    else
+        err = s_mkdirs(s, s->dir, 0700);
+    if (!err)
+        err = s_lock_dir(s);
 out:
     if (err) {
         memcpy(s_open_err, s->err, sizeof s_open_err);
@@ -448,6 +735,129 @@ out:
     }
     *out = s;
     return GX_OK;
+}
+
+/* Opens the checked store read-write (creating it when fresh). */
+static gx_err s_open_rw(gx_store *s, bool fresh, bool has_id)
+{
+    int rc = mdb_env_create(&s->env);
+    if (rc) {
+        s->env = NULL;
+        return s_fail(s, rc, "cannot create the LMDB environment");
+    }
+    size_t map_size = s->map_size;
+    rc = mdb_env_set_maxdbs(s->env, GX_T__COUNT + 2);
+    if (!rc)
+        rc = mdb_env_set_maxreaders(s->env, S_MAX_READERS);
+    if (!rc && fresh)
+        rc = mdb_env_set_mapsize(s->env, map_size);
+    if (rc)
+        return s_fail(s, rc, "cannot configure the LMDB environment");
+    /* MDB_NOTLS ties reader slots to transactions instead of the thread, which lifts
+     * LMDB's one-transaction-per-thread rule for read-only ones: the event loop may
+     * hold a read snapshot while a write batch is open, and gx_store_backup's own
+     * reader runs while the caller holds one. Costless for a single thread.
+     * No MDB_NOSYNC/MDB_NOMETASYNC/MDB_WRITEMAP: a commit returns only once fsync()ed. */
+    unsigned flags = MDB_NOTLS | (s->no_sync ? MDB_NOSYNC : 0);
+    rc = mdb_env_open(s->env, s->dir, flags, 0600);
+    if (rc)
+        return s_fail(s, rc, "cannot open the LMDB environment");
+
+    int maxkey = mdb_env_get_maxkeysize(s->env);
+    s->max_key = maxkey > 0 && maxkey < GX_STORE_MAX_KEY ? (size_t)maxkey : GX_STORE_MAX_KEY;
+    MDB_stat st;
+    rc = mdb_env_stat(s->env, &st);
+    if (rc)
+        return s_fail(s, rc, "cannot read environment statistics");
+    s->page_size = st.ms_psize;
+
+    int dead = 0;
+    rc = mdb_reader_check(s->env, &dead);
+    if (rc)
+        return s_fail(s, rc, "cannot check the reader table");
+    s->stale_readers = dead > 0 ? (unsigned)dead : 0;
+
+    gx_err err = s_fit_map(s, map_size);
+    if (!err)
+        err = s_open_tables(s, fresh, has_id);
+    if (!err && fresh && !s->no_sync)
+        err = s_fsync_path(s, s->dir, true); /* make the new data file's directory entry durable */
+    return err;
+}
+
+gx_err gx_store_open(const gx_store_opts *opts, gx_store **out)
+{
+    assert(opts && out);
+    *out = NULL;
+    gx_store *s = NULL;
+    gx_err err = s_prepare(opts, &s);
+    if (err)
+        return err;
+    bool fresh = false, has_id = false;
+    err = s_check(s, &fresh, &has_id);
+    if (!err && s->read_only) {
+        int maxkey = mdb_env_get_maxkeysize(s->env);
+        s->max_key = maxkey > 0 && maxkey < GX_STORE_MAX_KEY ? (size_t)maxkey : GX_STORE_MAX_KEY;
+        if (!has_id)
+            memset(s->id, 0, sizeof s->id);
+    } else if (!err) {
+        err = s_open_rw(s, fresh, has_id);
+    }
+    if (err) {
+        memcpy(s_open_err, s->err, sizeof s_open_err);
+        s_free(s);
+        return err;
+    }
+    *out = s;
+    return GX_OK;
+}
+
+gx_err gx_store_init_fresh(const gx_store_opts *opts, char *moved, size_t movedlen)
+{
+    assert(opts && !opts->read_only && moved && movedlen);
+    moved[0] = '\0';
+    gx_store *s = NULL;
+    gx_err err = s_prepare(opts, &s);
+    if (err)
+        return err;
+    bool fresh = false, has_id = false;
+    err = s_check(s, &fresh, &has_id);
+    if (!err && !fresh) {
+        err = s_failf(
+            s, GX_ERR_EXISTS,
+            "--init-fresh refused: the store in %s is not damaged, so nothing was "
+            "changed; start without --init-fresh (to start afresh on purpose, move the directory aside "
+            "yourself)",
+            s->dir);
+        goto out;
+    }
+    if (err && err != GX_ERR_MALFORMED)
+        goto out; /* not damage (another schema, no permission): nothing to replace */
+    char path[S_PATH_MAX + sizeof S_DATA_NAME + 1], aside[S_PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/%s", s->dir, S_DATA_NAME);
+    struct stat st;
+    if (lstat(path, &st) == 0) {
+        char stamp[32];
+        time_t now = time(NULL);
+        struct tm tm;
+        strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%S", gmtime_r(&now, &tm));
+        snprintf(aside, sizeof aside, "%s/%s.damaged-%s", s->dir, S_DATA_NAME, stamp);
+        if (lstat(aside, &st) == 0 || rename(path, aside) != 0) {
+            err = lstat(aside, &st) == 0
+                      ? s_failf(s, GX_ERR_EXISTS, "%s already exists; try again in a second", aside)
+                      : s_fail(s, errno, "cannot move %s aside", path);
+            goto out;
+        }
+        snprintf(moved, movedlen, "%s", aside);
+        s_fsync_path(s, s->dir, true);
+    }
+    s->damaged = false;
+    err = s_open_rw(s, true, false);
+out:
+    if (err)
+        memcpy(s_open_err, s->err, sizeof s_open_err);
+    s_free(s);
+    return err;
 }
 
 void gx_store_close(gx_store **sp)
@@ -462,6 +872,30 @@ void gx_store_close(gx_store **sp)
 const char *gx_store_last_error(const gx_store *s)
 {
     return s ? s->err : s_open_err;
+}
+
+const uint8_t *gx_store_id(const gx_store *s)
+{
+    assert(s);
+    return s->id;
+}
+
+bool gx_store_id_added(const gx_store *s)
+{
+    assert(s);
+    return s->id_added;
+}
+
+bool gx_store_table_missing(const gx_store *s, gx_table tb)
+{
+    assert(s && tb < GX_T__COUNT);
+    return (s->missing >> tb) & 1u;
+}
+
+const char *gx_store_table_name(gx_table tb)
+{
+    assert(tb < GX_T__COUNT);
+    return s_table_names[tb];
 }
 
 unsigned gx_store_stale_readers(const gx_store *s)
@@ -488,6 +922,8 @@ gx_err gx_store_begin(gx_store *s, bool write, gx_txn **out)
     assert(s && out);
     assert(!(write && s->writing)); /* one write transaction at a time */
     *out = NULL;
+    if (write && s->read_only)
+        return s_failf(s, GX_ERR_INVALID, "the store in %s was opened read-only", s->dir);
     gx_err err = GX_OK;
     gx_txn *t = calloc(1, sizeof *t);
     if (!t) {
@@ -638,6 +1074,8 @@ gx_err gx_store_get(gx_txn *t, gx_table tb, const void *key, size_t klen, const 
     gx_err err = s_check_key(s, "get", tb, klen);
     if (err)
         return err;
+    if (s->missing & (1u << tb))
+        return GX_ERR_NOT_FOUND;
     MDB_val k = {klen, (void *)key}, v;
     int rc = mdb_get(t->txn, s->dbi[tb], &k, &v);
     if (rc == MDB_NOTFOUND)
@@ -699,6 +1137,8 @@ gx_err gx_store_scan(gx_txn *t, gx_table tb, const void *prefix, size_t plen, co
     MDB_cursor *cur = NULL;
     MDB_val k, v;
     int rc = 0;
+    if (s->missing & (1u << tb))
+        return GX_OK; /* a table an older build did not have, in a read-only store: empty */
     gx_err err = s_seek(t, tb, prefix, plen, from, flen, &cur, &k, &v, &rc);
     if (err)
         goto out;
@@ -787,6 +1227,9 @@ gx_err gx_store_next_id(gx_txn *t, const char *counter, uint64_t *out)
 gx_err gx_store_count(gx_txn *t, gx_table tb, uint64_t *out)
 {
     assert(t && !t->has_child && tb < GX_T__COUNT && out);
+    *out = 0;
+    if (t->s->missing & (1u << tb))
+        return GX_OK;
     MDB_stat st;
     int rc = mdb_stat(t->txn, t->s->dbi[tb], &st);
     if (rc)

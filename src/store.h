@@ -7,9 +7,20 @@
  * once per batch of requests (group commit) with full durability: after
  * gx_store_commit returns GX_OK the batch survives kill -9 and power loss.
  *
- * A schema version is stored in the meta table at creation; opening a data dir
- * written by a newer schema fails with GX_ERR_SCHEMA. Stale readers are cleared
- * (mdb_reader_check) at open. When a write hits the map size, the store grows the
+ * A schema version and a random store identity (16 bytes, "store_id") are stored
+ * in the meta table at creation; opening a data dir written by a newer schema
+ * fails with GX_ERR_SCHEMA. A store of this schema written before identities
+ * existed gets one at its first read-write open. Stale readers are cleared
+ * (mdb_reader_check) at open.
+ *
+ * A damaged store is refused, never served, and never written to: before the
+ * read-write open, the store is opened read-only and checked — data.mdb is
+ * there and not empty when the directory shows it was initialised (the broker's
+ * key files or engine.snap beside it), the file is as long as LMDB's newest
+ * meta page says it is in use (or the pages missing at its end are all free),
+ * and the tree that meta page points to holds the meta table with a schema
+ * record. These checks cost O(1) (the free list only when the file ends
+ * short); gongxud --verify walks every record. When a write hits the map size, the store grows the
  * map (doubling, up to opts.map_max) and reports GX_ERR_STORAGE_FULL beyond it.
  *
  * Threads: one write transaction at a time (the event loop); read transactions
@@ -26,19 +37,20 @@
 #define GX_STORE_SCHEMA 1
 #define GX_STORE_MAX_KEY 511              /* longest key (LMDB's limit); longer -> GX_ERR_INVALID */
 #define GX_STORE_MAX_VALUE (64u << 20)    /* largest value; larger -> GX_ERR_TOO_LARGE */
+#define GX_STORE_ID_LEN 16                /* bytes of the store identity */
 
 typedef enum gx_table {
-    GX_T_META = 0,   /* name -> value: "schema", counters */
-    GX_T_FIRMS,      /* firm id (18 bytes) -> Firm record */
-    GX_T_DEMANDS,    /* id (u64 BE) -> Demand record */
-    GX_T_OFFERS,     /* id (u64 BE) -> Offer record */
-    GX_T_SUBS,       /* id (u64 BE) -> Subscription record */
-    GX_T_INBOX,      /* firm id + seq (u64 BE) -> Envelope bytes of the notice */
-    GX_T_CURSORS,    /* firm id -> inbox cursor (inbox.c) */
-    GX_T_DOCKING,    /* demand id (u64 BE) + firm id -> docking record (broker) */
-    GX_T_TOLD,       /* demand id (u64 BE) + firm id -> what the firm was told (broker) */
-    GX_T_KEYS,       /* CURVE public key (Z85, 40 bytes) -> key record (auth) */
-    GX_T_FIRST,      /* demand id (u64 BE) -> its first match (notify.c, gx_first_match) */
+    GX_T_META = 0, /* name -> value: "schema", "store_id", counters "id:<name>" */
+    GX_T_FIRMS,    /* firm id (18 bytes) -> Firm record */
+    GX_T_DEMANDS,  /* id (u64 BE) -> Demand record */
+    GX_T_OFFERS,   /* id (u64 BE) -> Offer record */
+    GX_T_SUBS,     /* id (u64 BE) -> Subscription record */
+    GX_T_INBOX,    /* firm id + seq (u64 BE) -> Envelope bytes of the notice */
+    GX_T_CURSORS,  /* firm id -> inbox cursor (inbox.c) */
+    GX_T_DOCKING,  /* demand id (u64 BE) + firm id -> docking record (broker) */
+    GX_T_TOLD,     /* demand id (u64 BE) + firm id -> what the firm was told (broker) */
+    GX_T_KEYS,     /* CURVE public key (Z85, 40 bytes) -> key record (auth) */
+    GX_T_FIRST,    /* demand id (u64 BE) -> its first match (notify.c, gx_first_match) */
     GX_T__COUNT
 } gx_table;
 
@@ -50,12 +62,36 @@ typedef struct gx_store_opts {
     size_t map_size;       /* initial map size in bytes; default 256 MiB */
     size_t map_max;        /* growth limit in bytes; default 16 GiB; >= map_size */
     bool no_sync;          /* tests and benchmarks only: skip fsync (NOT durable) */
+    bool read_only;        /* check and read only (gongxud --verify): never writes, never creates */
 } gx_store_opts;
 
-/* Opens (creating when empty) the store in opts->dir. GX_ERR_SCHEMA for a newer
- * schema, GX_ERR_IO when the directory or environment cannot be opened; the
- * reason is logged by the caller from errno/gx_store_last_error(). */
+/* Opens (creating when the directory holds no store) the store in opts->dir.
+ * GX_ERR_MALFORMED when the store is damaged (see above; the message names the
+ * file, what is wrong and what to do), GX_ERR_SCHEMA for another schema,
+ * GX_ERR_IO when the directory or environment cannot be opened (or another
+ * process holds the directory's lock), GX_ERR_NOT_FOUND with read_only when
+ * there is no store. The reason is in gx_store_last_error(NULL). */
 gx_err gx_store_open(const gx_store_opts *opts, gx_store **out);
+
+/* gongxud --init-fresh: when the store in opts->dir is refused as damaged (or
+ * missing beside the key files), renames data.mdb to data.mdb.damaged-<time>
+ * (nothing is deleted; *moved gets the new path, "" when there was no file) and
+ * creates an empty store in its place. GX_ERR_EXISTS, changing nothing, when
+ * the store is healthy: --init-fresh never discards a store that opens. */
+gx_err gx_store_init_fresh(const gx_store_opts *opts, char *moved, size_t movedlen);
+
+/* The store's identity (GX_STORE_ID_LEN bytes), valid while s is open. */
+const uint8_t *gx_store_id(const gx_store *s);
+
+/* True when this open wrote the identity into a store an older build created. */
+bool gx_store_id_added(const gx_store *s);
+
+/* True when the table does not exist (only a read_only store can miss one: a
+ * read-write open creates the tables an older build did not have). */
+bool gx_store_table_missing(const gx_store *s, gx_table tb);
+
+/* The on-disk name of a table ("firms"). */
+const char *gx_store_table_name(gx_table tb);
 
 /* Closes; the caller must have ended every transaction. NULLs *s, tolerates NULL. */
 void gx_store_close(gx_store **s);

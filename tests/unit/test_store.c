@@ -370,8 +370,8 @@ TEST(newer_schema_is_refused_with_both_versions_named)
 
     char dir2[512];
     snprintf(dir2, sizeof dir2, "%s", gx_test_dir("store_schema_bad"));
-    CHECK_EQ_INT(s_reopen_with_schema(dir2, "x", 1), GX_ERR_SCHEMA);
-    CHECK(strstr(gx_store_last_error(NULL), "corrupt") != NULL);
+    CHECK_EQ_INT(s_reopen_with_schema(dir2, "x", 1), GX_ERR_MALFORMED); /* damage, not another schema */
+    CHECK(strstr(gx_store_last_error(NULL), "corrupt schema record (1 bytes, want 4)") != NULL);
 }
 
 TEST(open_failures_say_why)
@@ -692,6 +692,255 @@ TEST(keys_over_the_limit_are_rejected)
     gx_store_close(&s);
 }
 
+/* ---- damage checks and the store identity (issue 13) */
+
+static off_t s_file_size(const char *dir)
+{
+    char path[600];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    return stat(path, &st) == 0 ? st.st_size : -1;
+}
+
+static void s_touch(const char *dir, const char *name, off_t size)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    REQUIRE(f);
+    fclose(f);
+    REQUIRE(truncate(path, size) == 0);
+}
+
+/* A store with n firm records of vlen bytes each, closed again. */
+static void s_fill(const char *dir, int n, size_t vlen)
+{
+    gx_store *s = s_open(dir, 0, 0);
+    REQUIRE(s);
+    gx_txn *t = NULL;
+    char *val = calloc(1, vlen);
+    REQUIRE(val && gx_store_begin(s, true, &t) == GX_OK);
+    for (int i = 0; i < n; i++) {
+        char k[32];
+        snprintf(k, sizeof k, "firm-%06d", i);
+        REQUIRE(gx_store_put(t, GX_T_FIRMS, k, strlen(k), val, vlen) == GX_OK);
+    }
+    REQUIRE(gx_store_commit(&t) == GX_OK);
+    free(val);
+    gx_store_close(&s);
+}
+
+TEST(store_identity_is_random_written_at_creation_and_kept)
+{
+    char a[512], b[512];
+    uint8_t ida[GX_STORE_ID_LEN], zero[GX_STORE_ID_LEN] = {0};
+    snprintf(a, sizeof a, "%s", gx_test_dir("store_id_a"));
+    snprintf(b, sizeof b, "%s", gx_test_dir("store_id_b"));
+    gx_store *s = s_open(a, 0, 0), *s2 = s_open(b, 0, 0);
+    REQUIRE(s && s2);
+    memcpy(ida, gx_store_id(s), sizeof ida);
+    CHECK(memcmp(ida, zero, sizeof zero) != 0);
+    CHECK(memcmp(ida, gx_store_id(s2), sizeof ida) != 0); /* two stores, two identities */
+    CHECK(!gx_store_id_added(s));                         /* new, not added to an old store */
+    gx_store_close(&s);
+    gx_store_close(&s2);
+    s = s_open(a, 0, 0);
+    REQUIRE(s);
+    CHECK(memcmp(ida, gx_store_id(s), sizeof ida) == 0); /* kept across opens */
+    /* a store an older build created has none: it gets one at its next open, once */
+    gx_txn *t = NULL;
+    REQUIRE(gx_store_begin(s, true, &t) == GX_OK);
+    REQUIRE(gx_store_del(t, GX_T_META, "store_id", 8) == GX_OK);
+    REQUIRE(gx_store_commit(&t) == GX_OK);
+    gx_store_close(&s);
+    s = s_open(a, 0, 0);
+    REQUIRE(s);
+    CHECK(gx_store_id_added(s));
+    memcpy(ida, gx_store_id(s), sizeof ida);
+    CHECK(memcmp(ida, zero, sizeof zero) != 0);
+    gx_store_close(&s);
+    s = s_open(a, 0, 0);
+    REQUIRE(s);
+    CHECK(!gx_store_id_added(s));
+    CHECK(memcmp(ida, gx_store_id(s), sizeof ida) == 0);
+    gx_store_close(&s);
+}
+
+TEST(empty_or_missing_data_mdb_beside_key_files_is_refused)
+{
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s", gx_test_dir("store_empty"));
+    s_touch(dir, "data.mdb", 0);
+    s_touch(dir, "operator.key", 100);
+    gx_store_opts o = {.dir = dir};
+    gx_store *s = NULL;
+    CHECK_EQ_INT(gx_store_open(&o, &s), GX_ERR_MALFORMED);
+    CHECK(!s);
+    const char *msg = gx_store_last_error(NULL);
+    CHECK(strstr(msg,
+                 "/data.mdb is empty (0 bytes), but this data directory was initialised (operator.key is "
+                 "there). The store was not opened and nothing was written.") != NULL);
+    CHECK(strstr(msg, "gongxud --init-fresh") != NULL && strstr(msg, "admin backup") != NULL);
+    CHECK(s_file_size(dir) == 0); /* not written */
+    char path[600];
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    REQUIRE(unlink(path) == 0);
+    CHECK_EQ_INT(gx_store_open(&o, &s), GX_ERR_MALFORMED);
+    CHECK(strstr(gx_store_last_error(NULL), "/data.mdb is missing, but") != NULL);
+    CHECK(s_file_size(dir) == -1);
+
+    /* --init-fresh creates an empty store (nothing there to move aside) */
+    char moved[700];
+    CHECK_EQ_INT(gx_store_init_fresh(&o, moved, sizeof moved), GX_OK);
+    CHECK_STR(moved, "");
+    s = s_open(dir, 0, 0);
+    REQUIRE(s);
+    gx_store_close(&s);
+    /* and refuses, changing nothing, once the store is healthy */
+    CHECK_EQ_INT(gx_store_init_fresh(&o, moved, sizeof moved), GX_ERR_EXISTS);
+    CHECK(strstr(gx_store_last_error(NULL), "is not damaged, so nothing was changed") != NULL);
+
+    /* without key files an empty data.mdb is a store whose creation never finished */
+    char dir2[512];
+    snprintf(dir2, sizeof dir2, "%s", gx_test_dir("store_empty_fresh"));
+    s_touch(dir2, "data.mdb", 0);
+    s = s_open(dir2, 0, 0);
+    CHECK(s);
+    gx_store_close(&s);
+}
+
+TEST(truncated_data_mdb_is_refused_and_not_written)
+{
+    char dir[512], path[600];
+    snprintf(dir, sizeof dir, "%s", gx_test_dir("store_cut"));
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    s_fill(dir, 2000, 200);
+    off_t full = s_file_size(dir);
+    REQUIRE(full > 64 * 4096);
+    off_t cuts[] = {full / 2 / 4096 * 4096, 8192, 4096, full - 1};
+    const char *want[] = {"the file was cut short", "the file was cut short",
+                          "less than the two 4096-byte meta pages", "the file was cut short"};
+    for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+        char copy[2048];
+        snprintf(copy, sizeof copy, "cp '%s' '%s.keep' && truncate -s %lld '%s'", path, path,
+                 (long long)cuts[i], path);
+        REQUIRE(system(copy) == 0);
+        gx_store_opts o = {.dir = dir};
+        gx_store *s = NULL;
+        CHECK_EQ_INT(gx_store_open(&o, &s), GX_ERR_MALFORMED); /* and no SIGBUS */
+        if (!strstr(gx_store_last_error(NULL), want[i]))
+            fprintf(stderr, "  cut to %lld: %s\n", (long long)cuts[i], gx_store_last_error(NULL));
+        CHECK(strstr(gx_store_last_error(NULL), want[i]) != NULL);
+        CHECK(s_file_size(dir) == cuts[i]);
+        o.read_only = true;
+        CHECK_EQ_INT(gx_store_open(&o, &s), GX_ERR_MALFORMED);
+        snprintf(copy, sizeof copy, "mv '%s.keep' '%s'", path, path);
+        REQUIRE(system(copy) == 0);
+    }
+    gx_store *s = s_open(dir, 0, 0); /* the whole file again: nothing was lost */
+    REQUIRE(s);
+    gx_txn *t = NULL;
+    uint64_t n = 0;
+    REQUIRE(gx_store_begin(s, false, &t) == GX_OK);
+    CHECK(gx_store_count(t, GX_T_FIRMS, &n) == GX_OK && n == 2000);
+    gx_store_abort(&t);
+    gx_store_close(&s);
+
+    /* --init-fresh moves the damaged file aside and starts empty */
+    REQUIRE(truncate(path, 8192) == 0);
+    gx_store_opts o = {.dir = dir};
+    char moved[700];
+    CHECK_EQ_INT(gx_store_init_fresh(&o, moved, sizeof moved), GX_OK);
+    CHECK(strstr(moved, "/data.mdb.damaged-") != NULL);
+    struct stat st;
+    CHECK(stat(moved, &st) == 0 && st.st_size == 8192);
+    s = s_open(dir, 0, 0);
+    REQUIRE(s);
+    REQUIRE(gx_store_begin(s, false, &t) == GX_OK);
+    CHECK(gx_store_count(t, GX_T_FIRMS, &n) == GX_OK && n == 0);
+    gx_store_abort(&t);
+    gx_store_close(&s);
+}
+
+/* LMDB does not write a page it allocated and freed in the same transaction, so a
+ * healthy data.mdb may end a few pages before its last page in use: such a file
+ * must open (the missing pages are in the free list). */
+TEST(healthy_file_ending_in_unwritten_free_pages_opens)
+{
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s", gx_test_dir("store_tail"));
+    gx_store_opts o = {.dir = dir, .no_sync = true};
+    gx_store *s = NULL;
+    REQUIRE(gx_store_open(&o, &s) == GX_OK);
+    unsigned seed = 1;
+    bool short_seen = false;
+    char *val = calloc(1, 16000);
+    REQUIRE(val);
+    for (int it = 0; it < 40000 && !short_seen; it++) {
+        gx_txn *t = NULL;
+        REQUIRE(gx_store_begin(s, true, &t) == GX_OK);
+        int ops = 1 + (int)(rand_r(&seed) % 50);
+        for (int j = 0; j < ops; j++) {
+            char k[16];
+            snprintf(k, sizeof k, "%08u", rand_r(&seed) % 20000);
+            unsigned r = rand_r(&seed) % 15;
+            if (r < 5) {
+                REQUIRE(gx_store_del(t, GX_T_FIRMS, k, 8) == GX_OK);
+            } else if (r < 7) {
+                char upto[16];
+                snprintf(upto, sizeof upto, "%08u", (unsigned)atoi(k) + 200);
+                REQUIRE(gx_store_del_range(t, GX_T_FIRMS, "", 0, upto, 8, NULL) == GX_OK);
+            } else {
+                size_t vlen = r < 10 ? 5000 + rand_r(&seed) % 10000 : 50 + rand_r(&seed) % 300;
+                REQUIRE(gx_store_put(t, GX_T_FIRMS, k, 8, val, vlen) == GX_OK);
+            }
+        }
+        REQUIRE(gx_store_commit(&t) == GX_OK);
+        size_t used = 0;
+        gx_store_usage(s, NULL, &used);
+        short_seen = s_file_size(dir) < (off_t)used;
+    }
+    free(val);
+    gx_store_close(&s);
+    REQUIRE(short_seen);
+    s = s_open(dir, 0, 0);
+    CHECK(s);
+    gx_store_close(&s);
+}
+
+TEST(read_only_open_reads_and_never_writes)
+{
+    char dir[512], path[600];
+    snprintf(dir, sizeof dir, "%s", gx_test_dir("store_ro"));
+    s_fill(dir, 10, 20);
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    struct stat before, after;
+    REQUIRE(stat(path, &before) == 0);
+    gx_store_opts o = {.dir = dir, .read_only = true};
+    gx_store *s = NULL;
+    REQUIRE(gx_store_open(&o, &s) == GX_OK);
+    gx_txn *t = NULL;
+    uint64_t n = 0;
+    REQUIRE(gx_store_begin(s, false, &t) == GX_OK);
+    CHECK(gx_store_count(t, GX_T_FIRMS, &n) == GX_OK && n == 10);
+    gx_store_abort(&t);
+    CHECK_EQ_INT(gx_store_begin(s, true, &t), GX_ERR_INVALID);
+    /* a second opener is kept out while it is open (a broker, or another verify) */
+    gx_store *s2 = NULL;
+    CHECK_EQ_INT(gx_store_open(&o, &s2), GX_ERR_IO);
+    CHECK(strstr(gx_store_last_error(NULL), "in use by another broker") != NULL);
+    gx_store_close(&s);
+    REQUIRE(stat(path, &after) == 0);
+    CHECK(before.st_size == after.st_size && before.st_mtim.tv_sec == after.st_mtim.tv_sec &&
+          before.st_mtim.tv_nsec == after.st_mtim.tv_nsec);
+    char nodir[600];
+    snprintf(nodir, sizeof nodir, "%s/nothing-here", dir);
+    o.dir = nodir;
+    CHECK_EQ_INT(gx_store_open(&o, &s), GX_ERR_IO);
+    struct stat st;
+    CHECK(stat(nodir, &st) != 0); /* not created */
+}
+
 int main(void)
 {
     RUN(put_get_del_round_trip);
@@ -708,5 +957,10 @@ int main(void)
     RUN(full_map_in_a_child_spares_the_rest_of_the_batch);
     RUN(backup_copies_everything_and_refuses_non_empty_dest);
     RUN(keys_over_the_limit_are_rejected);
+    RUN(store_identity_is_random_written_at_creation_and_kept);
+    RUN(empty_or_missing_data_mdb_beside_key_files_is_refused);
+    RUN(truncated_data_mdb_is_refused_and_not_written);
+    RUN(healthy_file_ending_in_unwritten_free_pages_opens);
+    RUN(read_only_open_reads_and_never_writes);
     return gx_test_done();
 }

@@ -1,0 +1,430 @@
+/* verify.c — gongxud --verify. See verify.h. */
+#include "verify.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "codec.h"
+#include "model.h"
+#include "store.h"
+
+#define S_SHOW_MAX 20 /* problems named one by one; the rest are counted */
+#define S_DOCK_LEN (8 + GX_FIRM_ID_LEN)
+#define S_INBOX_KEY (GX_FIRM_ID_LEN + 8)
+#define S_CURSOR_LEN 24
+#define S_FIRST_LEN (8 + 8 + GX_COUNTY_LEN)
+#define S_KEY_REC_MIN (GX_FIRM_ID_LEN + 1)
+
+typedef struct s_ids {
+    uint64_t *v; /* in increasing order: the store's key order */
+    size_t n, cap;
+} s_ids;
+
+typedef struct s_firms {
+    char *v; /* n ids of GX_FIRM_ID_LEN bytes, in key order */
+    size_t n, cap;
+} s_firms;
+
+typedef struct s_verify {
+    FILE *out;
+    gx_table table;                /* table being walked */
+    uint64_t records[GX_T__COUNT]; /* per table */
+    uint64_t bad[GX_T__COUNT];     /* records that do not decode or have the wrong shape */
+    uint64_t broken;               /* references that do not resolve */
+    unsigned shown;                /* problems printed */
+    uint64_t counter;              /* META id:posting, the last posting id handed out */
+    bool has_counter;
+    s_firms firms;
+    s_ids demands, offers;
+    bool oom;
+} s_verify;
+
+static void s_problem(s_verify *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void s_problem(s_verify *v, const char *fmt, ...)
+{
+    if (v->shown++ >= S_SHOW_MAX)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(v->out, "  %s: ", gx_store_table_name(v->table));
+    vfprintf(v->out, fmt, ap);
+    fputc('\n', v->out);
+    va_end(ap);
+}
+
+/* A record of the wrong shape. */
+static void s_bad(s_verify *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void s_bad(s_verify *v, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    v->bad[v->table]++;
+    s_problem(v, "bad record: %s", msg);
+}
+
+static void s_push_id(s_verify *v, s_ids *ids, uint64_t id)
+{
+    if (gx_grow(&ids->v, &ids->cap, ids->n + 1, sizeof *ids->v)) {
+        v->oom = true;
+        return;
+    }
+    ids->v[ids->n++] = id;
+}
+
+static bool s_has_id(const s_ids *ids, uint64_t id)
+{
+    size_t lo = 0, hi = ids->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ids->v[mid] == id)
+            return true;
+        if (ids->v[mid] < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return false;
+}
+
+static bool s_has_firm(const s_verify *v, const void *id)
+{
+    size_t lo = 0, hi = v->firms.n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = memcmp(v->firms.v + mid * GX_FIRM_ID_LEN, id, GX_FIRM_ID_LEN);
+        if (c == 0)
+            return true;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return false;
+}
+
+/* Reference checks: each names what refers, and to what. */
+static void s_ref_firm(s_verify *v, const char *what, const void *firm)
+{
+    if (!s_has_firm(v, firm)) {
+        v->broken++;
+        s_problem(v, "%s names firm %.18s, which does not exist", what, (const char *)firm);
+    }
+}
+
+static void s_ref_posting(s_verify *v, const char *what, const char *kind, const s_ids *ids, uint64_t id)
+{
+    if (id && !s_has_id(ids, id)) {
+        v->broken++;
+        s_problem(v, "%s names %s %llu, which does not exist", what, kind, (unsigned long long)id);
+    }
+}
+
+static void s_check_id(s_verify *v, const char *what, uint64_t id)
+{
+    if (v->has_counter && id > v->counter) {
+        v->broken++;
+        s_problem(v, "%s is beyond the posting counter (%llu)", what, (unsigned long long)v->counter);
+    }
+}
+
+static void s_meta(s_verify *v, const uint8_t *key, size_t klen, const void *val, size_t vlen)
+{
+    if (klen == 6 && memcmp(key, "schema", 6) == 0) {
+        if (vlen != 4)
+            s_bad(v, "schema: %zu bytes, want 4", vlen);
+    } else if (klen == 8 && memcmp(key, "store_id", 8) == 0) {
+        if (vlen != GX_STORE_ID_LEN)
+            s_bad(v, "store_id: %zu bytes, want %d", vlen, GX_STORE_ID_LEN);
+    } else if (klen > 3 && memcmp(key, "id:", 3) == 0) {
+        if (vlen != 8) {
+            s_bad(v, "counter %.*s: %zu bytes, want 8", (int)klen, (const char *)key, vlen);
+        } else if (klen == 10 && memcmp(key, "id:posting", 10) == 0) {
+            v->counter = gx_store_from_be64(val);
+            v->has_counter = true;
+        }
+    }
+}
+
+static void s_firm(s_verify *v, const uint8_t *key, size_t klen, const void *val, size_t vlen)
+{
+    gx_firm f;
+    if (klen != GX_FIRM_ID_LEN) {
+        s_bad(v, "key of %zu bytes, want %d", klen, GX_FIRM_ID_LEN);
+        return;
+    }
+    if (gx_codec_decode_firm(val, vlen, &f) != GX_OK) {
+        s_bad(v, "firm %.18s does not decode", (const char *)key);
+        return;
+    }
+    if (memcmp(f.id, key, GX_FIRM_ID_LEN) != 0 || f.id[GX_FIRM_ID_LEN])
+        s_bad(v, "firm %.18s holds the record of firm %s", (const char *)key, f.id);
+    gx_firm_fini(&f);
+    if (gx_grow(&v->firms.v, &v->firms.cap, (v->firms.n + 1) * GX_FIRM_ID_LEN, 1)) {
+        v->oom = true;
+        return;
+    }
+    memcpy(v->firms.v + v->firms.n++ * GX_FIRM_ID_LEN, key, GX_FIRM_ID_LEN);
+}
+
+static void s_posting(s_verify *v, const uint8_t *key, size_t klen, const void *val, size_t vlen)
+{
+    static const char *const kinds[] = {
+        [GX_T_DEMANDS] = "demand", [GX_T_OFFERS] = "offer", [GX_T_SUBS] = "subscription"};
+    const char *kind = kinds[v->table];
+    if (klen != 8) {
+        s_bad(v, "key of %zu bytes, want 8", klen);
+        return;
+    }
+    uint64_t id = gx_store_from_be64(key), got = 0;
+    char owner[GX_FIRM_ID_LEN + 1] = "";
+    gx_err err;
+    if (v->table == GX_T_DEMANDS) {
+        gx_demand d;
+        if (!(err = gx_codec_decode_demand(val, vlen, &d))) {
+            got = d.id;
+            memcpy(owner, d.owner, sizeof owner);
+            gx_demand_fini(&d);
+        }
+    } else if (v->table == GX_T_OFFERS) {
+        gx_offer o;
+        if (!(err = gx_codec_decode_offer(val, vlen, &o))) {
+            got = o.id;
+            memcpy(owner, o.owner, sizeof owner);
+            gx_offer_fini(&o);
+        }
+    } else {
+        gx_sub s;
+        if (!(err = gx_codec_decode_sub(val, vlen, &s))) {
+            got = s.id;
+            memcpy(owner, s.owner, sizeof owner);
+            gx_sub_fini(&s);
+        }
+    }
+    owner[GX_FIRM_ID_LEN] = '\0';
+    if (err) {
+        s_bad(v, "%s %llu does not decode", kind, (unsigned long long)id);
+        return;
+    }
+    if (got != id) {
+        s_bad(v, "%s %llu holds the record of %s %llu", kind, (unsigned long long)id, kind,
+              (unsigned long long)got);
+        return;
+    }
+    char what[64];
+    snprintf(what, sizeof what, "%s %llu", kind, (unsigned long long)id);
+    if (strlen(owner) != GX_FIRM_ID_LEN) {
+        v->broken++;
+        s_problem(v, "%s has no owner", what);
+    } else {
+        s_ref_firm(v, what, owner);
+    }
+    s_check_id(v, what, id);
+    if (v->table == GX_T_DEMANDS)
+        s_push_id(v, &v->demands, id);
+    else if (v->table == GX_T_OFFERS)
+        s_push_id(v, &v->offers, id);
+}
+
+static void s_inbox(s_verify *v, const uint8_t *key, size_t klen, const void *val, size_t vlen)
+{
+    uint64_t d = 0, o = 0;
+    if (klen != S_INBOX_KEY) {
+        s_bad(v, "key of %zu bytes, want %d", klen, S_INBOX_KEY);
+        return;
+    }
+    char what[64];
+    snprintf(what, sizeof what, "notice %llu of %.18s",
+             (unsigned long long)gx_store_from_be64(key + GX_FIRM_ID_LEN), (const char *)key);
+    if (gx_codec_notice_refs(val, vlen, &d, &o) != GX_OK) {
+        s_bad(v, "%s does not decode", what);
+        return;
+    }
+    s_ref_firm(v, what, key);
+    s_ref_posting(v, what, "demand", &v->demands, d);
+    s_ref_posting(v, what, "offer", &v->offers, o);
+}
+
+static void s_cursor(s_verify *v, const uint8_t *key, size_t klen, const void *val, size_t vlen)
+{
+    if (klen != GX_FIRM_ID_LEN || vlen != S_CURSOR_LEN) {
+        s_bad(v, "key of %zu bytes and value of %zu, want %d and %d", klen, vlen, GX_FIRM_ID_LEN,
+              S_CURSOR_LEN);
+        return;
+    }
+    const uint8_t *p = val;
+    uint64_t head = gx_store_from_be64(p), acked = gx_store_from_be64(p + 8),
+             pruned = gx_store_from_be64(p + 16);
+    if (acked > head || pruned > head)
+        s_bad(v, "inbox cursor of %.18s: head %llu, acked %llu, pruned %llu", (const char *)key,
+              (unsigned long long)head, (unsigned long long)acked, (unsigned long long)pruned);
+    char what[64];
+    snprintf(what, sizeof what, "the inbox cursor of %.18s", (const char *)key);
+    s_ref_firm(v, what, key);
+}
+
+/* docking and told: demand id + firm id -> a few bytes */
+static void s_pair(s_verify *v, const uint8_t *key, size_t klen, const void *val, size_t vlen)
+{
+    bool dock = v->table == GX_T_DOCKING;
+    size_t want = dock ? 9 : 2;
+    if (klen != S_DOCK_LEN || vlen < want) {
+        s_bad(v, "key of %zu bytes and value of %zu, want %d and at least %zu", klen, vlen, S_DOCK_LEN, want);
+        return;
+    }
+    uint64_t d = gx_store_from_be64(key);
+    char what[96];
+    snprintf(what, sizeof what, "the %s row of demand %llu and %.18s", dock ? "docking" : "told",
+             (unsigned long long)d, (const char *)key + 8);
+    s_ref_posting(v, what, "demand", &v->demands, d ? d : UINT64_MAX);
+    s_ref_firm(v, what, key + 8);
+    if (dock)
+        s_ref_posting(v, what, "offer", &v->offers, gx_store_from_be64((const uint8_t *)val + 1));
+}
+
+static void s_key(s_verify *v, const uint8_t *key, size_t klen, const void *val, size_t vlen)
+{
+    if (klen != GX_KEY_LEN || vlen < S_KEY_REC_MIN) {
+        s_bad(v, "key of %zu bytes and value of %zu, want %d and at least %d", klen, vlen, GX_KEY_LEN,
+              S_KEY_REC_MIN);
+        return;
+    }
+    char what[80];
+    snprintf(what, sizeof what, "key %.40s", (const char *)key);
+    s_ref_firm(v, what, val);
+}
+
+static void s_first(s_verify *v, const uint8_t *key, size_t klen, const void *val, size_t vlen)
+{
+    if (klen != 8 || vlen != S_FIRST_LEN) {
+        s_bad(v, "key of %zu bytes and value of %zu, want 8 and %d", klen, vlen, S_FIRST_LEN);
+        return;
+    }
+    uint64_t d = gx_store_from_be64(key);
+    char what[64];
+    snprintf(what, sizeof what, "the first match of demand %llu", (unsigned long long)d);
+    s_ref_posting(v, what, "demand", &v->demands, d ? d : UINT64_MAX);
+    s_ref_posting(v, what, "offer", &v->offers, gx_store_from_be64((const uint8_t *)val + 8));
+}
+
+static bool s_visit(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    s_verify *v = ctx;
+    v->records[v->table]++;
+    switch (v->table) {
+    case GX_T_META:
+        s_meta(v, key, klen, val, vlen);
+        break;
+    case GX_T_FIRMS:
+        s_firm(v, key, klen, val, vlen);
+        break;
+    case GX_T_DEMANDS:
+    case GX_T_OFFERS:
+    case GX_T_SUBS:
+        s_posting(v, key, klen, val, vlen);
+        break;
+    case GX_T_INBOX:
+        s_inbox(v, key, klen, val, vlen);
+        break;
+    case GX_T_CURSORS:
+        s_cursor(v, key, klen, val, vlen);
+        break;
+    case GX_T_DOCKING:
+    case GX_T_TOLD:
+        s_pair(v, key, klen, val, vlen);
+        break;
+    case GX_T_KEYS:
+        s_key(v, key, klen, val, vlen);
+        break;
+    case GX_T_FIRST:
+        s_first(v, key, klen, val, vlen);
+        break;
+    default:
+        break;
+    }
+    return !v->oom;
+}
+
+int gx_verify_dir(const char *dir, FILE *out)
+{
+    gx_store_opts o = {.dir = dir, .read_only = true};
+    gx_store *s = NULL;
+    gx_err err = gx_store_open(&o, &s);
+    if (err == GX_ERR_MALFORMED) {
+        fprintf(out, "DAMAGED: %s\n", gx_store_last_error(NULL));
+        return GX_VERIFY_DAMAGED;
+    }
+    if (err) {
+        fprintf(out, "cannot verify %s: %s\n", dir, gx_store_last_error(NULL));
+        return GX_VERIFY_CANNOT;
+    }
+    s_verify v = {.out = out};
+    gx_txn *t = NULL;
+    int status = GX_VERIFY_HEALTHY;
+    bool walk_failed = false;
+    if ((err = gx_store_begin(s, false, &t))) {
+        fprintf(out, "cannot verify %s: %s\n", dir, gx_store_last_error(s));
+        status = GX_VERIFY_CANNOT;
+        goto out;
+    }
+    const uint8_t *id = gx_store_id(s);
+    size_t map = 0, used = 0;
+    gx_store_usage(s, &map, &used);
+    fprintf(out, "verifying %s: store identity ", dir);
+    for (int i = 0; i < GX_STORE_ID_LEN; i++)
+        fprintf(out, "%02x", id[i]);
+    fprintf(out, "%s, transaction %llu, %zu bytes in use\n",
+            memcmp(id, (const uint8_t[GX_STORE_ID_LEN]){0}, GX_STORE_ID_LEN) == 0
+                ? " (none yet: an older build)"
+                : "",
+            (unsigned long long)gx_store_txnid(s), used);
+    /* referenced tables before the ones that refer to them */
+    static const gx_table order[] = {GX_T_META, GX_T_FIRMS, GX_T_DEMANDS, GX_T_OFFERS,
+                                     GX_T_SUBS, GX_T_INBOX, GX_T_CURSORS, GX_T_DOCKING,
+                                     GX_T_TOLD, GX_T_KEYS,  GX_T_FIRST};
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+        v.table = order[i];
+        err = gx_store_scan(t, v.table, NULL, 0, NULL, 0, s_visit, &v);
+        if (v.oom) {
+            fprintf(out, "cannot verify %s: out of memory\n", dir);
+            status = GX_VERIFY_CANNOT;
+            goto out;
+        }
+        if (err) {
+            walk_failed = true;
+            s_problem(&v, "the walk stopped after %llu records: %s", (unsigned long long)v.records[v.table],
+                      gx_store_last_error(s));
+        }
+    }
+    if (v.shown > S_SHOW_MAX)
+        fprintf(out, "  ... and %u more problems\n", v.shown - S_SHOW_MAX);
+    fprintf(out, "%-12s %12s %8s\n", "table", "records", "bad");
+    uint64_t bad = 0;
+    for (int i = 0; i < GX_T__COUNT; i++) {
+        fprintf(out, "%-12s %12llu %8llu%s\n", gx_store_table_name((gx_table)i),
+                (unsigned long long)v.records[i], (unsigned long long)v.bad[i],
+                gx_store_table_missing(s, (gx_table)i) ? "  (no table: an older build)" : "");
+        bad += v.bad[i];
+    }
+    fprintf(out, "cross-references: %llu broken\n", (unsigned long long)v.broken);
+    if (bad || v.broken || walk_failed) {
+        fprintf(out, "DAMAGED: %llu bad records, %llu broken references%s\n", (unsigned long long)bad,
+                (unsigned long long)v.broken, walk_failed ? ", a table could not be read to its end" : "");
+        status = GX_VERIFY_DAMAGED;
+    } else {
+        fprintf(out, "healthy: every record decodes and every reference resolves\n");
+    }
+out:
+    gx_store_abort(&t);
+    gx_store_close(&s);
+    free(v.firms.v);
+    free(v.demands.v);
+    free(v.offers.v);
+    return status;
+}
