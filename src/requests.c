@@ -949,7 +949,9 @@ static void s_get_shortlist(s_req *q)
         s_error(q, GX_ERR_INTERNAL, NULL, "out of memory");
         goto out;
     }
-    for (size_t i = 0; i < nc + n_set; i++) {
+    /* The proposed set is taken from the matches in rank order, so one forward
+     * pass over them finds every rank: the cost is O(matches), not O(set x matches). */
+    for (size_t i = 0, j = 0; i < nc + n_set; i++) {
         uint64_t oid = i < nc ? m[i].offer_id : set_ids[i - nc];
         const gx_offer *o = gx_engine_offer(b->engine, oid);
         gx_engine_explain(b->engine, d->id, oid, b->now, &x[i]);
@@ -958,12 +960,21 @@ static void s_get_shortlist(s_req *q)
         v[i].score = x[i].score;
         v[i].expl = &x[i];
         v[i].rank = 0;
-        for (size_t j = 0; j < n; j++)
-            if (m[j].offer_id == oid) {
-                v[i].rank = (uint32_t)j + 1;
-                v[i].score = m[j].score;
-                break;
-            }
+        if (i == nc)
+            j = 0;
+        size_t from = j;
+        while (j < n && m[j].offer_id != oid)
+            j++;
+        if (j == n && from) /* not in rank order after all: look from the top */
+            for (j = 0; j < from && m[j].offer_id != oid; j++)
+                ;
+        if (j < n && m[j].offer_id == oid) {
+            v[i].rank = (uint32_t)j + 1;
+            v[i].score = m[j].score;
+            j++;
+        } else {
+            j = from;
+        }
     }
     gx_reply rep = {.type = GX_REPLY_SHORTLIST, .id = d->id, .revision = d->revision, .count = (uint32_t)n,
                     .cands = v, .n_cands = nc, .set = v + nc, .n_set = n_set, .coverage = coverage};
