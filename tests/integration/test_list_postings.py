@@ -3,6 +3,7 @@ owner index: every posting exactly once, in a stable order (demands, offers,
 subscriptions; open before closed; by id), never another firm's, and at a cost
 that follows what it returns rather than what the store holds (issue 13). A
 store written before the index gets it once, at start. Against a real gongxud."""
+import json
 import os
 import re
 import shutil
@@ -11,7 +12,7 @@ import subprocess
 import time
 import unittest
 
-from gxharness import (ANCHOR, SME_CERT, SME_PLAIN, Broker, Refused, main, mg_demand, mg_offer, pb,
+from gxharness import (ANCHOR, SME_CERT, SME_PLAIN, Broker, Refused, main, mg_demand, mg_offer, pb, run_cli,
                        seed_walkthrough_firms)
 
 OPEN = pb.OPEN
@@ -190,6 +191,71 @@ class ListPostings(unittest.TestCase):
             self.me.call(withdraw=pb.Withdraw(posting_id=new))
             self.__class__.postings = [p if p != victim else (p[0], p[1], False) for p in self.postings] + [
                 ("offer", new, False)]
+
+
+class Cli(unittest.TestCase):
+    """gongxu list: a page and how to get the next; --all-pages; --json."""
+
+    @classmethod
+    def setUpClass(cls):
+        b = cls.broker = Broker().start()
+        op = b.client(operator=True)
+        seed_walkthrough_firms(op)
+        op.close()
+        me = b.client(SME_PLAIN)
+        cls.ids = [me.call(post_offer=pb.PostOffer(offer=mg_offer(title="cli %d" % i))).posting.id for i in range(7)]
+        me.call(withdraw=pb.Withdraw(posting_id=cls.ids[3]))
+        me.close()
+
+    @classmethod
+    def tearDownClass(cls):
+        rc = cls.broker.stop()
+        cls.broker.cleanup()
+        assert rc == 0
+
+    def gx(self, *args):
+        r = run_cli(self.broker, *args, firm=SME_PLAIN)
+        self.assertEqual(r.returncode, 0, r.err)
+        return r.stdout.decode()
+
+    def test_a_page_says_how_to_get_the_next(self):
+        seen, args = [], ["list", "--limit", "2"]
+        for _ in range(10):
+            out = self.gx(*args)
+            lines = out.splitlines()
+            seen += [int(ln.split()[1]) for ln in lines if ln.startswith("offer ")]
+            if not lines[-1].startswith("more: "):
+                break
+            self.assertEqual(len([ln for ln in lines if ln.startswith("offer ")]), 2)
+            hint = lines[-1].split()
+            self.assertEqual(hint[1:4], ["gongxu", "list", "--limit"])
+            args = hint[2:hint.index("(or")]
+        self.assertEqual(seen, [i for i in self.ids if i != self.ids[3]])
+
+    def test_all_pages_and_json_lines(self):
+        out = self.gx("list", "--all", "--limit", "3", "--all-pages")
+        self.assertEqual([int(ln.split()[1]) for ln in out.splitlines() if ln.startswith("offer ")],
+                         [i for i in self.ids if i != self.ids[3]] + [self.ids[3]])
+        self.assertNotIn("more:", out)
+        pages = [json.loads(ln) for ln in self.gx("--json", "list", "--limit", "4", "--all-pages").splitlines()]
+        self.assertEqual(len(pages), 2)
+        self.assertTrue(pages[0]["postings"]["nextCursor"])
+        self.assertNotIn("nextCursor", pages[1]["postings"])
+        self.assertEqual([int(o["id"]) for p in pages for o in p["postings"]["offers"]],
+                         [i for i in self.ids if i != self.ids[3]])
+        one = [json.loads(ln) for ln in self.gx("--json", "list", "--limit", "4").splitlines()]
+        self.assertEqual(len(one), 1)  # without --all-pages: one page, the cursor in it
+
+    def test_bad_limit_and_cursor(self):
+        r = run_cli(self.broker, "list", "--limit", "0", firm=SME_PLAIN)
+        self.assertEqual(r.returncode, 64, r.err)
+        self.assertIn("--limit", r.err)
+        r = run_cli(self.broker, "list", "--limit", "1001", firm=SME_PLAIN)
+        self.assertEqual(r.returncode, 64, r.err)
+        r = run_cli(self.broker, "list", "--cursor", "nonsense", firm=SME_PLAIN)
+        self.assertEqual(r.returncode, 65, r.err)
+        self.assertIn("list_postings.cursor", r.err)
+        self.assertIn("INVALID_FIELD", r.err)
 
 
 def dump_without_owner_index(src, dst):
