@@ -1209,7 +1209,7 @@ static void s_list_postings(s_req *q)
                                 group == at ? sizeof from : 0, s_list_visit, &l);
         }
     gx_store_abort(&l.t);
-    s_charge(q, l.read, S_LIST_PER_TOKEN);
+    s_charge(q, l.read - (l.next[0] != 0), S_LIST_PER_TOKEN); /* the look past the page is free */
     if (!err)
         err = l.err;
     dp = calloc(l.n_demands + 1, sizeof *dp);
