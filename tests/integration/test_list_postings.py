@@ -379,6 +379,92 @@ class Cost(unittest.TestCase):
                 c.close()
 
 
+def list_at_rate(endpoint, server_key, keypair, rate, seconds, out):
+    """Runs in a process of its own: ListPostings (default page) as SME_PLAIN at
+    `rate` a second for `seconds`; puts (sent, served, refused) on out."""
+    from gxharness import Client
+    c = Client(endpoint, SME_PLAIN, server_key=server_key, keypair=keypair)
+    sent = served = refused = 0
+    t0 = time.time()
+
+    def drain(wait_ms):
+        nonlocal served, refused
+        while c.sock.poll(wait_ms):
+            env = pb.Envelope()
+            env.ParseFromString(c.sock.recv())
+            if env.WhichOneof("body") == "error":
+                refused += 1
+            elif env.WhichOneof("body") == "reply":
+                served += 1
+            wait_ms = 0
+    while time.time() - t0 < seconds:
+        while time.time() < t0 + sent / rate:
+            drain(1)
+        env = pb.Envelope(version=1, request_id=c.next_id, list_postings=pb.ListPostings())
+        c.next_id += 1
+        c.sock.send(env.SerializeToString())
+        sent += 1
+    end = time.time() + 30
+    while served + refused < sent and time.time() < end:
+        drain(100)
+    c.close()
+    out.put((sent, served, refused))
+
+
+class Stall(unittest.TestCase):
+    def test_a_firm_listing_at_450_a_second_does_not_stall_another(self):
+        """The issue's case: 30,000 postings in the store, one firm sends
+        ListPostings at 450 a second (inside the default rate limit) while another
+        pings. Latencies are printed; asserted is only that every Ping is answered
+        within 5 s (before the index, the first one was not)."""
+        import multiprocessing
+        with Broker(extra_args=["-o", "no_sync=true", "-o", "max_open_postings=100000", "-o", "rate_burst=100000",
+                                "-o", "rate_per_firm=100000"]) as b:
+            op = b.client(operator=True)
+            seed_walkthrough_firms(op)
+            me, bulk = b.client(SME_PLAIN), b.client(SME_CERT)
+            for _ in range(10):
+                me.call(post_offer=pb.PostOffer(offer=mg_offer()))
+            self.assertEqual(pipeline(bulk, [dict(post_offer=pb.PostOffer(offer=mg_offer()))] * 30000), 0)
+            for c in (op, me, bulk):
+                c.close()
+            keys = dict(b.keys)
+            self.assertEqual(b.stop(), 0)
+            b.extra_args = ["-o", "max_open_postings=100000"]  # the default rate limit: 500/s, bursts of 1000
+            b.keys = keys
+            b.start()
+            pinger = b.client(ANCHOR)
+
+            def pings(seconds):
+                lat, t0 = [], time.time()
+                while time.time() - t0 < seconds:
+                    t = time.perf_counter()
+                    pinger.call(timeout=5, ping=pb.Ping())
+                    lat.append((time.perf_counter() - t) * 1000)
+                    time.sleep(0.01)
+                return lat
+            quiet = pings(3)
+            mp = multiprocessing.get_context("spawn")
+            out = mp.Queue()
+            lister = mp.Process(target=list_at_rate, args=(b.endpoint, b.server_key, b.keys[SME_PLAIN], 450, 6, out))
+            lister.start()
+            try:
+                time.sleep(0.5)
+                busy = pings(5)
+                sent, served, refused = out.get(timeout=60)
+            finally:
+                lister.join(10)
+                if lister.is_alive():
+                    lister.kill()
+            q = statistics.quantiles
+            print("30,000 offers in the store; a firm sent %d ListPostings at 450/s: %d served, %d refused; "
+                  "another firm's Ping p50 %.2f ms p99 %.2f ms (alone: p50 %.2f ms p99 %.2f ms)"
+                  % (sent, served, refused, statistics.median(busy), q(busy, n=100)[98], statistics.median(quiet),
+                     q(quiet, n=100)[98]))
+            self.assertEqual(served + refused, sent)
+            pinger.close()
+
+
 class Charged(unittest.TestCase):
     def test_a_large_page_is_charged_to_the_rate_limit_by_its_size(self):
         """A page that reads 500 postings costs 5 requests of the rate limit; a
