@@ -350,35 +350,6 @@ def latency_ms(client, n):
     return statistics.median(times), sorted(times)[int(n * 0.99) - 1]
 
 
-class Cost(unittest.TestCase):
-    def test_cost_follows_what_is_returned_not_the_store(self):
-        """Ten postings of our own, listed beside 300 and then 30,000 of another
-        firm: the figures are printed; the test asserts only that the 100-fold
-        store does not make the call anywhere near 100 times slower."""
-        with Broker(extra_args=["-o", "no_sync=true", "-o", "max_open_postings=100000", "-o", "rate_burst=100000",
-                                "-o", "rate_per_firm=100000"]) as b:
-            op = b.client(operator=True)
-            seed_walkthrough_firms(op)
-            me, bulk = b.client(SME_PLAIN), b.client(SME_CERT)
-            for _ in range(10):
-                me.call(post_offer=pb.PostOffer(offer=mg_offer()))
-            figures = []
-            have = 0
-            for target in (300, 30000):
-                self.assertEqual(pipeline(bulk, [dict(post_offer=pb.PostOffer(offer=mg_offer()))] * (target - have)),
-                                 0)
-                have = target
-                latency_ms(me, 20)  # warm
-                p50, p99 = latency_ms(me, 200)
-                figures.append((target, p50, p99))
-                print("ListPostings of 10 own offers, %d offers of another firm in the store: p50 %.3f ms, "
-                      "p99 %.3f ms" % (target, p50, p99))
-            # a scan of the store would make it ~100x slower; reading the index, it stays where it was
-            self.assertLess(figures[1][1], 10 * figures[0][1] + 2.0, figures)
-            for c in (op, me, bulk):
-                c.close()
-
-
 def list_at_rate(endpoint, server_key, keypair, rate, seconds, out):
     """Runs in a process of its own: ListPostings (default page) as SME_PLAIN at
     `rate` a second for `seconds`; puts (sent, served, refused) on out."""
@@ -411,13 +382,16 @@ def list_at_rate(endpoint, server_key, keypair, rate, seconds, out):
     out.put((sent, served, refused))
 
 
-class Stall(unittest.TestCase):
-    def test_a_firm_listing_at_450_a_second_does_not_stall_another(self):
-        """The issue's case: 30,000 postings in the store, one firm sends
-        ListPostings at 450 a second (inside the default rate limit) while another
-        pings. Latencies are printed; asserted is only that every Ping is answered
-        within 5 s (before the index, the first one was not)."""
-        import multiprocessing
+class Cost(unittest.TestCase):
+    """Ten postings of our own beside 300 and then 30,000 of another firm; then,
+    on the same store under the default rate limit, the issue's case: one firm
+    sends ListPostings at 450 a second while another pings. Latencies are
+    printed; asserted is only what a scan of the store per call misses by far:
+    the 100-fold store does not make a listing anywhere near 100 times slower,
+    and every Ping is answered within 5 s (before the index, the first was not).
+    One test, so that the 30,000 postings are written once."""
+
+    def test_cost_follows_what_is_returned_not_the_store(self):
         with Broker(extra_args=["-o", "no_sync=true", "-o", "max_open_postings=100000", "-o", "rate_burst=100000",
                                 "-o", "rate_per_firm=100000"]) as b:
             op = b.client(operator=True)
@@ -425,7 +399,19 @@ class Stall(unittest.TestCase):
             me, bulk = b.client(SME_PLAIN), b.client(SME_CERT)
             for _ in range(10):
                 me.call(post_offer=pb.PostOffer(offer=mg_offer()))
-            self.assertEqual(pipeline(bulk, [dict(post_offer=pb.PostOffer(offer=mg_offer()))] * 30000), 0)
+            figures = []
+            have = 0
+            for target in (300, 30000):
+                self.assertEqual(pipeline(bulk, [dict(post_offer=pb.PostOffer(offer=mg_offer()))] * (target - have)),
+                                 0)
+                have = target
+                latency_ms(me, 20)  # warm
+                p50, p99 = latency_ms(me, 200)
+                figures.append((target, p50, p99))
+                print("ListPostings of 10 own offers, %d offers of another firm in the store: p50 %.3f ms, "
+                      "p99 %.3f ms" % (target, p50, p99))
+            # a scan of the store would make it ~100x slower; reading the index, it stays where it was
+            self.assertLess(figures[1][1], 10 * figures[0][1] + 2.0, figures)
             for c in (op, me, bulk):
                 c.close()
             keys = dict(b.keys)
@@ -433,36 +419,40 @@ class Stall(unittest.TestCase):
             b.extra_args = ["-o", "max_open_postings=100000"]  # the default rate limit: 500/s, bursts of 1000
             b.keys = keys
             b.start()
-            pinger = b.client(ANCHOR)
+            self.lister_beside_a_pinger(b)
 
-            def pings(seconds):
-                lat, t0 = [], time.time()
-                while time.time() - t0 < seconds:
-                    t = time.perf_counter()
-                    pinger.call(timeout=5, ping=pb.Ping())
-                    lat.append((time.perf_counter() - t) * 1000)
-                    time.sleep(0.01)
-                return lat
-            quiet = pings(3)
-            mp = multiprocessing.get_context("spawn")
-            out = mp.Queue()
-            lister = mp.Process(target=list_at_rate, args=(b.endpoint, b.server_key, b.keys[SME_PLAIN], 450, 6, out))
-            lister.start()
-            try:
-                time.sleep(0.5)
-                busy = pings(5)
-                sent, served, refused = out.get(timeout=60)
-            finally:
-                lister.join(10)
-                if lister.is_alive():
-                    lister.kill()
-            q = statistics.quantiles
-            print("30,000 offers in the store; a firm sent %d ListPostings at 450/s: %d served, %d refused; "
-                  "another firm's Ping p50 %.2f ms p99 %.2f ms (alone: p50 %.2f ms p99 %.2f ms)"
-                  % (sent, served, refused, statistics.median(busy), q(busy, n=100)[98], statistics.median(quiet),
-                     q(quiet, n=100)[98]))
-            self.assertEqual(served + refused, sent)
-            pinger.close()
+    def lister_beside_a_pinger(self, b):
+        import multiprocessing
+        pinger = b.client(ANCHOR)
+
+        def pings(seconds):
+            lat, t0 = [], time.time()
+            while time.time() - t0 < seconds:
+                t = time.perf_counter()
+                pinger.call(timeout=5, ping=pb.Ping())
+                lat.append((time.perf_counter() - t) * 1000)
+                time.sleep(0.01)
+            return lat
+        quiet = pings(3)
+        mp = multiprocessing.get_context("spawn")
+        out = mp.Queue()
+        lister = mp.Process(target=list_at_rate, args=(b.endpoint, b.server_key, b.keys[SME_PLAIN], 450, 6, out))
+        lister.start()
+        try:
+            time.sleep(0.5)
+            busy = pings(5)
+            sent, served, refused = out.get(timeout=60)
+        finally:
+            lister.join(10)
+            if lister.is_alive():
+                lister.kill()
+        q = statistics.quantiles
+        print("30,000 offers in the store; a firm sent %d ListPostings at 450/s: %d served, %d refused; "
+              "another firm's Ping p50 %.2f ms p99 %.2f ms (alone: p50 %.2f ms p99 %.2f ms)"
+              % (sent, served, refused, statistics.median(busy), q(busy, n=100)[98], statistics.median(quiet),
+                 q(quiet, n=100)[98]))
+        self.assertEqual(served + refused, sent)
+        pinger.close()
 
 
 class Charged(unittest.TestCase):
