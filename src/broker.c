@@ -361,6 +361,108 @@ gx_err gx_broker_save_snapshot(gx_broker *b)
     return GX_OK;
 }
 
+/* The one-time build of the owner index (GX_T_OWNED) for a store written before
+ * it had one: every posting filed under its owner in one write transaction
+ * that also writes the mark "owner_index" in meta, so it runs at most once. */
+static gx_err s_owned_put(gx_txn *t, const char *owner, uint8_t kind, gx_state state, uint64_t id);
+
+typedef struct s_index_build {
+    gx_txn *t;      /* the write transaction */
+    gx_table table; /* being walked */
+    uint64_t n;     /* postings filed */
+    gx_err err;
+} s_index_build;
+
+static bool s_index_visit(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    s_index_build *ib = ctx;
+    char owner[GX_FIRM_ID_LEN + 1] = "";
+    uint8_t kind;
+    gx_state state = GX_STATE_OPEN;
+    gx_err err = GX_ERR_MALFORMED;
+    if (klen != 8)
+        goto out;
+    if (ib->table == GX_T_DEMANDS) {
+        gx_demand d;
+        kind = GX_OWNED_DEMAND;
+        if (!(err = gx_codec_decode_demand(val, vlen, &d))) {
+            memcpy(owner, d.owner, sizeof owner);
+            state = d.state;
+            gx_demand_fini(&d);
+        }
+    } else if (ib->table == GX_T_OFFERS) {
+        gx_offer o;
+        kind = GX_OWNED_OFFER;
+        if (!(err = gx_codec_decode_offer(val, vlen, &o))) {
+            memcpy(owner, o.owner, sizeof owner);
+            state = o.state;
+            gx_offer_fini(&o);
+        }
+    } else {
+        gx_sub s;
+        kind = GX_OWNED_SUB;
+        if (!(err = gx_codec_decode_sub(val, vlen, &s))) {
+            memcpy(owner, s.owner, sizeof owner);
+            gx_sub_fini(&s);
+        }
+    }
+    if (!err)
+        err = s_owned_put(ib->t, owner, kind, state, gx_store_from_be64(key));
+out:
+    if (err) {
+        gx_log(GX_LOG_ERR, "indexing postings by owner: a record of table %s (key %zu bytes): %s",
+               ib->table == GX_T_DEMANDS  ? "demands"
+               : ib->table == GX_T_OFFERS ? "offers"
+                                          : "subs",
+               klen, gx_err_str(err));
+        ib->err = err;
+        return false;
+    }
+    ib->n++;
+    return true;
+}
+
+static gx_err s_owner_index(gx_broker *b)
+{
+    static const char mark[] = "owner_index";
+    static const gx_table tables[] = {GX_T_DEMANDS, GX_T_OFFERS, GX_T_SUBS};
+    const uint8_t one = 1;
+    const void *v;
+    size_t vl;
+    gx_err err;
+    /* A full map is grown by the store before the next write transaction. */
+    for (int attempt = 0;; attempt++) {
+        gx_txn *t = NULL;
+        double t0 = s_mono();
+        if ((err = gx_store_begin(b->store, true, &t)))
+            return err;
+        if ((err = gx_store_get(t, GX_T_META, mark, sizeof mark - 1, &v, &vl)) != GX_ERR_NOT_FOUND) {
+            gx_store_abort(&t);
+            return err; /* GX_OK: indexed already */
+        }
+        s_index_build ib = {.t = t};
+        err = GX_OK;
+        for (size_t i = 0; !err && i < sizeof tables / sizeof tables[0]; i++) {
+            ib.table = tables[i];
+            if (!(err = gx_store_scan(t, tables[i], NULL, 0, NULL, 0, s_index_visit, &ib)))
+                err = ib.err;
+        }
+        if (!err)
+            err = gx_store_put(t, GX_T_META, mark, sizeof mark - 1, &one, 1);
+        if (!err)
+            err = gx_store_commit(&t);
+        gx_store_abort(&t);
+        if (err == GX_ERR_STORAGE_FULL && attempt < 8)
+            continue;
+        if (!err && ib.n)
+            gx_log(GX_LOG_NOTICE,
+                   "indexed %llu postings by owner in %.2f s (once, for a store written before the "
+                   "owner index)",
+                   (unsigned long long)ib.n, s_mono() - t0);
+        return err;
+    }
+}
+
 gx_err gx_broker_new(const gx_config *cfg, int64_t now, gx_broker_progress_fn progress, void *arg, gx_broker **out,
                      char *errbuf, size_t errlen)
 {
@@ -392,6 +494,11 @@ gx_err gx_broker_new(const gx_config *cfg, int64_t now, gx_broker_progress_fn pr
     if (gx_store_id_added(b->store))
         gx_log(GX_LOG_NOTICE, "store %s: wrote its store identity (an older build created it without one)",
                cfg->data_dir);
+    if ((err = s_owner_index(b))) {
+        snprintf(errbuf, errlen, "store %s: indexing postings by owner: %s (%s)", cfg->data_dir,
+                 gx_err_str(err), gx_store_last_error(b->store));
+        goto out;
+    }
     if ((err = gx_sessions_new((size_t)cfg->sessions_max, &b->sessions)) ||
         (err = gx_limiter_new((size_t)cfg->sessions_max * 2, &b->rates)) || (err = gx_limiter_new(1, &b->handshakes))) {
         snprintf(errbuf, errlen, "sessions: %s", gx_err_str(err));
@@ -586,13 +693,39 @@ static void s_note(gx_broker *b, uint8_t what, uint64_t id, const char *firm, in
         snprintf(u->firm, sizeof u->firm, "%s", firm);
 }
 
+void gx_broker_owned_key(uint8_t k[GX_OWNED_KEY_LEN], const char *firm, uint8_t kind, bool closed,
+                         uint64_t id)
+{
+    size_t n = strnlen(firm, GX_FIRM_ID_LEN);
+    memcpy(k, firm, n);
+    memset(k + n, 0, GX_FIRM_ID_LEN - n); /* a shorter id is padded with NULs */
+    k[GX_FIRM_ID_LEN] = kind;
+    k[GX_FIRM_ID_LEN + 1] = closed;
+    gx_store_be64(k + GX_FIRM_ID_LEN + 2, id);
+}
+
+/* Files posting id under its owner in t: the entry of the other state goes
+ * (a posting that closed leaves the open range), so each posting has one. */
+static gx_err s_owned_put(gx_txn *t, const char *owner, uint8_t kind, gx_state state, uint64_t id)
+{
+    uint8_t k[GX_OWNED_KEY_LEN], v = (uint8_t)state;
+    bool closed = state != GX_STATE_OPEN;
+    gx_broker_owned_key(k, owner, kind, !closed, id);
+    gx_err err = gx_store_del(t, GX_T_OWNED, k, sizeof k);
+    if (err)
+        return err;
+    gx_broker_owned_key(k, owner, kind, closed, id);
+    return gx_store_put(t, GX_T_OWNED, k, sizeof k, &v, 1);
+}
+
 gx_err gx_broker_put_demand(gx_broker *b, const gx_demand *d)
 {
     gx_buf rec;
     uint8_t k[8];
     s_key64(k, d->id);
     s_note(b, GX_UNDO_DEMAND, d->id, NULL, 0);
-    return s_put(b, GX_T_DEMANDS, k, 8, &rec, gx_codec_encode_demand(d, &rec));
+    gx_err err = s_put(b, GX_T_DEMANDS, k, 8, &rec, gx_codec_encode_demand(d, &rec));
+    return err ? err : s_owned_put(b->child, d->owner, GX_OWNED_DEMAND, d->state, d->id);
 }
 
 gx_err gx_broker_put_offer(gx_broker *b, const gx_offer *o)
@@ -601,7 +734,8 @@ gx_err gx_broker_put_offer(gx_broker *b, const gx_offer *o)
     uint8_t k[8];
     s_key64(k, o->id);
     s_note(b, GX_UNDO_OFFER, o->id, NULL, 0);
-    return s_put(b, GX_T_OFFERS, k, 8, &rec, gx_codec_encode_offer(o, &rec));
+    gx_err err = s_put(b, GX_T_OFFERS, k, 8, &rec, gx_codec_encode_offer(o, &rec));
+    return err ? err : s_owned_put(b->child, o->owner, GX_OWNED_OFFER, o->state, o->id);
 }
 
 gx_err gx_broker_put_sub(gx_broker *b, const gx_sub *s)
@@ -610,15 +744,20 @@ gx_err gx_broker_put_sub(gx_broker *b, const gx_sub *s)
     uint8_t k[8];
     s_key64(k, s->id);
     s_note(b, GX_UNDO_SUB, s->id, NULL, 0);
-    return s_put(b, GX_T_SUBS, k, 8, &rec, gx_codec_encode_sub(s, &rec));
+    gx_err err = s_put(b, GX_T_SUBS, k, 8, &rec, gx_codec_encode_sub(s, &rec));
+    return err ? err : s_owned_put(b->child, s->owner, GX_OWNED_SUB, GX_STATE_OPEN, s->id);
 }
 
-gx_err gx_broker_del_sub(gx_broker *b, uint64_t id)
+gx_err gx_broker_del_sub(gx_broker *b, const gx_sub *s)
 {
-    uint8_t k[8];
-    s_key64(k, id);
-    s_note(b, GX_UNDO_SUB, id, NULL, 0);
-    return gx_store_del(b->child, GX_T_SUBS, k, 8);
+    s_note(b, GX_UNDO_SUB, s->id, NULL, 0);
+    uint8_t k[GX_OWNED_KEY_LEN];
+    s_key64(k, s->id);
+    gx_err err = gx_store_del(b->child, GX_T_SUBS, k, 8);
+    if (err)
+        return err;
+    gx_broker_owned_key(k, s->owner, GX_OWNED_SUB, false, s->id);
+    return gx_store_del(b->child, GX_T_OWNED, k, sizeof k);
 }
 
 gx_err gx_broker_put_firm(gx_broker *b, const gx_firm *f)

@@ -172,13 +172,23 @@ gx_err gx_broker_get_firm(gx_broker *b, const char *id, gx_firm *out);
 gx_err gx_broker_put_demand(gx_broker *b, const gx_demand *d);
 gx_err gx_broker_put_offer(gx_broker *b, const gx_offer *o);
 gx_err gx_broker_put_sub(gx_broker *b, const gx_sub *s);
+/* Deletes a subscription's record and its owner index entry. */
+gx_err gx_broker_del_sub(gx_broker *b, const gx_sub *s);
 gx_err gx_broker_put_firm(gx_broker *b, const gx_firm *f);
-/* Deletes a subscription's record. */
-gx_err gx_broker_del_sub(gx_broker *b, uint64_t id);
 /* Every put and del above, and every open count, is noted so that a refused
  * request or a failed commit can be taken back out of the engine (broker.c,
  * s_undo). A change to the engine must follow one of them; gx_broker_expire
  * notes what the engine closed by itself. */
+
+/* The owner index (GX_T_OWNED), kept by the put functions above in the same
+ * transaction as the record: key = owner firm id (18 bytes, NUL-padded) + kind
+ * (GX_OWNED_*) + closed (0 open, 1 awarded/withdrawn/expired) + posting id (u64
+ * BE), value = the state byte. A firm's open postings of a kind are one key
+ * range, so listing them reads only them, never its closed ones or others'. */
+#define GX_OWNED_KEY_LEN (GX_FIRM_ID_LEN + 2 + 8)
+enum { GX_OWNED_DEMAND = 1, GX_OWNED_OFFER = 2, GX_OWNED_SUB = 3 };
+void gx_broker_owned_key(uint8_t k[GX_OWNED_KEY_LEN], const char *firm, uint8_t kind, bool closed,
+                         uint64_t id);
 /* The transaction to read in: the child if open, else the batch txn, else NULL. */
 gx_txn *gx_broker_txn(gx_broker *b);
 

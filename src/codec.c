@@ -430,7 +430,11 @@ static gx_err s_dec_body(s_dec *d, const s_env *e, gx_request *r)
     case GONGXU__V1__ENVELOPE__BODY_LIST_POSTINGS:
         r->type = GX_REQ_LIST_POSTINGS;
         r->flag = e->list_postings->include_closed;
-        return GX_OK;
+        if (e->list_postings->limit > GX_LIST_MAX)
+            return s_fail(d, GX_ERR_INVALID, "list_postings.limit", "at most %d postings a page",
+                          GX_LIST_MAX);
+        r->limit = e->list_postings->limit ? e->list_postings->limit : GX_LIST_DEFAULT;
+        return s_str(d, e->list_postings->cursor, false, "list_postings.cursor", &r->text);
     case GONGXU__V1__ENVELOPE__BODY_GET_STATS: {
         const Gongxu__V1__GetStats *m = e->get_stats;
         gx_stats_req *q = &r->stats;
@@ -1122,6 +1126,7 @@ gx_err gx_codec_encode_reply(const gx_reply *r, gx_buf *out)
         NEW(&a, Gongxu__V1__PostingList, GONGXU__V1__POSTING_LIST__INIT, l);
         rep->postings = l;
         l->truncated = r->truncated;
+        l->next_cursor = s_s(r->next_cursor);
         l->demands = s_alloc(&a, (r->n_demands + 1) * sizeof *l->demands);
         l->offers = s_alloc(&a, (r->n_offers + 1) * sizeof *l->offers);
         l->subscriptions = s_alloc(&a, (r->n_subs + 1) * sizeof *l->subscriptions);

@@ -34,6 +34,8 @@ typedef struct gx_limits {
 
 #define GX_FIND_CODES_DEFAULT 50 /* FindCodes.limit 0 */
 #define GX_FIND_CODES_MAX 1000   /* the largest FindCodes.limit */
+#define GX_LIST_DEFAULT 100      /* ListPostings.limit 0 */
+#define GX_LIST_MAX 1000         /* the largest ListPostings.limit */
 
 typedef enum gx_req_type {
     GX_REQ_NONE = 0,
@@ -89,9 +91,10 @@ typedef struct gx_request {
     bool flag;                           /* HELLO operator, REGISTER override_check,
                                             RESUME from_last_ack, LIST include_closed */
     char *text;                          /* HELLO client, INTEREST message, DECLINE reason, BACKUP dest,
-                                            FIND_CODES text */
+                                            FIND_CODES text, LIST cursor (NULL: first page) */
     gx_vclass code_class;                /* FIND_CODES: GX_V__COUNT for every class */
-    uint32_t limit;                      /* FIND_CODES: most entries wanted (1..GX_FIND_CODES_MAX) */
+    uint32_t limit;                      /* FIND_CODES: most entries wanted (1..GX_FIND_CODES_MAX);
+                                            LIST: most postings (1..GX_LIST_MAX) */
     gx_stats_req stats;                  /* GET_STATS */
     double quantity;                     /* AWARD */
 } gx_request;
@@ -195,7 +198,8 @@ typedef struct gx_reply {
     size_t n_offers;
     const gx_sub *const *subs;
     size_t n_subs;
-    bool truncated;                           /* LIST: more postings than one reply carries */
+    bool truncated;                           /* LIST: more postings follow */
+    const char *next_cursor;                  /* LIST: the next page's cursor; NULL or "" on the last */
     uint64_t resumed_after, head;             /* RESUME */
     const gx_stats_view *stats;               /* STATS */
     uint64_t seq;                             /* ACKED */

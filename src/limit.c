@@ -97,7 +97,8 @@ static void s_recycle(gx_limiter *l)
     free(old);
 }
 
-bool gx_limiter_take(gx_limiter *l, const char *key, int64_t now_ms)
+/* key's bucket (a new one full), refilled up to now_ms. */
+static s_bucket *s_bucket_at(gx_limiter *l, const char *key, int64_t now_ms)
 {
     assert(key[0]); /* "" marks a free slot: a programming error, not input */
     size_t i = gx_fnv1a_str(GX_FNV_SEED, key) & (l->cap - 1);
@@ -107,7 +108,7 @@ bool gx_limiter_take(gx_limiter *l, const char *key, int64_t now_ms)
     if (!b->key[0]) {
         if (l->used >= l->max) {
             s_recycle(l);
-            return gx_limiter_take(l, key, now_ms);
+            return s_bucket_at(l, key, now_ms);
         }
         strncpy(b->key, key, S_KEY_MAX - 1);
         b->tokens = l->burst;
@@ -120,12 +121,26 @@ bool gx_limiter_take(gx_limiter *l, const char *key, int64_t now_ms)
             b->tokens = l->burst;
         b->last_ms = now_ms;
     }
+    return b;
+}
+
+bool gx_limiter_take(gx_limiter *l, const char *key, int64_t now_ms)
+{
+    s_bucket *b = s_bucket_at(l, key, now_ms);
     if (b->tokens >= 1) {
         b->tokens -= 1;
         return true;
     }
     l->refused++;
     return false;
+}
+
+void gx_limiter_charge(gx_limiter *l, const char *key, int64_t now_ms, double n)
+{
+    s_bucket *b = s_bucket_at(l, key, now_ms);
+    b->tokens -= n;
+    if (b->tokens < -l->burst)
+        b->tokens = -l->burst;
 }
 
 uint64_t gx_limiter_refused(const gx_limiter *l)

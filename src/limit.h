@@ -27,6 +27,11 @@ void gx_limiter_configure(gx_limiter *l, double rate, double burst);
  * must not be empty. */
 bool gx_limiter_take(gx_limiter *l, const char *key, int64_t now_ms);
 
+/* Takes n more tokens from key's bucket, for a request found to cost more than
+ * the one token it took (work that grows with what it returned). The bucket may
+ * go into debt, down to -burst: the key's next requests wait for the refill. */
+void gx_limiter_charge(gx_limiter *l, const char *key, int64_t now_ms, double n);
+
 /* Refusals since creation. */
 uint64_t gx_limiter_refused(const gx_limiter *l);
 

@@ -595,7 +595,7 @@ static void s_withdraw(s_req *q)
         what = "subscription";
         if (!s_owns(q, sub.owner))
             goto forbidden;
-        if (!(err = gx_broker_write_begin(b)) && !(err = gx_broker_del_sub(b, id))) {
+        if (!(err = gx_broker_write_begin(b)) && !(err = gx_broker_del_sub(b, &sub))) {
             b->engine_touched = true;
             if ((err = gx_engine_remove_sub(b->engine, id)) == GX_ERR_NOT_FOUND)
                 err = GX_OK;
@@ -946,7 +946,9 @@ static void s_get_shortlist(s_req *q)
         s_error(q, GX_ERR_INTERNAL, NULL, "out of memory");
         goto out;
     }
-    for (size_t i = 0; i < nc + n_set; i++) {
+    /* The proposed set is taken from the matches in rank order, so one forward
+     * pass over them finds every rank: the cost is O(matches), not O(set x matches). */
+    for (size_t i = 0, j = 0; i < nc + n_set; i++) {
         uint64_t oid = i < nc ? m[i].offer_id : set_ids[i - nc];
         const gx_offer *o = gx_engine_offer(b->engine, oid);
         gx_engine_explain(b->engine, d->id, oid, b->now, &x[i]);
@@ -955,12 +957,21 @@ static void s_get_shortlist(s_req *q)
         v[i].score = x[i].score;
         v[i].expl = &x[i];
         v[i].rank = 0;
-        for (size_t j = 0; j < n; j++)
-            if (m[j].offer_id == oid) {
-                v[i].rank = (uint32_t)j + 1;
-                v[i].score = m[j].score;
-                break;
-            }
+        if (i == nc)
+            j = 0;
+        size_t from = j;
+        while (j < n && m[j].offer_id != oid)
+            j++;
+        if (j == n && from) /* not in rank order after all: look from the top */
+            for (j = 0; j < from && m[j].offer_id != oid; j++)
+                ;
+        if (j < n && m[j].offer_id == oid) {
+            v[i].rank = (uint32_t)j + 1;
+            v[i].score = m[j].score;
+            j++;
+        } else {
+            j = from;
+        }
     }
     gx_reply rep = {.type = GX_REPLY_SHORTLIST, .id = d->id, .revision = d->revision, .count = (uint32_t)n,
                     .cands = v, .n_cands = nc, .set = v + nc, .n_set = n_set, .coverage = coverage};
@@ -1020,119 +1031,223 @@ out:
     gx_sub_fini(&s);
 }
 
+/* ---- ListPostings: a page of the owner index (GX_T_OWNED, broker_int.h).
+ *
+ * Groups in key order: demands open, demands closed, offers open, offers
+ * closed, subscriptions; each by id. A cursor is the index key (without the
+ * firm) of the first posting of the next page, in hex: kind, closed, id. The
+ * work is the entries read, at most limit + 1 (and about max_frame_bytes / 2
+ * of records), whatever else the store holds. */
+
+#define S_LIST_PER_TOKEN 100 /* postings read per request of the rate limit */
+#define S_CURSOR_BYTES (GX_OWNED_KEY_LEN - GX_FIRM_ID_LEN)
+#define S_CURSOR_LEN (2 * S_CURSOR_BYTES) /* hex digits */
+
 typedef struct s_list {
-    const char *owner;       /* whose postings */
-    bool include_closed;
-    gx_table table;
-    gx_demand *demands;      /* decoded, owned */
+    gx_txn *t;          /* read transaction */
+    const char *owner;  /* whose postings */
+    size_t max;         /* most postings in the page */
+    size_t budget;      /* bytes of records after which the page ends */
+    size_t bytes;       /* of the records taken */
+    size_t n;           /* postings taken */
+    size_t read;        /* index entries read */
+    gx_demand *demands; /* decoded, owned */
     gx_offer *offers;
     gx_sub *subs;
-    size_t n, cap;           /* of the array being filled */
-    size_t max;              /* cap on entries returned */
+    size_t n_demands, n_offers, n_subs;
+    char next[S_CURSOR_LEN + 1]; /* the next page's cursor once the page is full */
     gx_err err;
 } s_list;
 
+static void s_cursor_format(const uint8_t *k, char out[S_CURSOR_LEN + 1])
+{
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < S_CURSOR_BYTES; i++) {
+        out[2 * i] = hex[k[i] >> 4];
+        out[2 * i + 1] = hex[k[i] & 15];
+    }
+    out[S_CURSOR_LEN] = 0;
+}
+
+/* Reads a cursor into the key suffix k (kind, closed, id); false when it is not
+ * one s_cursor_format could have written. */
+static bool s_cursor_parse(const char *c, uint8_t k[S_CURSOR_BYTES])
+{
+    if (strlen(c) != S_CURSOR_LEN)
+        return false;
+    for (size_t i = 0; i < S_CURSOR_LEN; i++) {
+        int ch = c[i], v = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+        if (v < 0)
+            return false;
+        k[i / 2] = (uint8_t)(i % 2 ? (k[i / 2] << 4) | v : v);
+    }
+    return k[0] >= GX_OWNED_DEMAND && k[0] <= GX_OWNED_SUB && k[1] <= (k[0] != GX_OWNED_SUB);
+}
+
+/* Appends one slot to *arr (n used); NULL when out of memory. */
+static void *s_list_slot(void **arr, size_t n, size_t size)
+{
+    if (n == 0 || (n >= 8 && (n & (n - 1)) == 0)) { /* capacity 8, 16, 32, ...: full */
+        void *v = realloc(*arr, (n ? 2 * n : 8) * size);
+        if (!v)
+            return NULL;
+        *arr = v;
+    }
+    return (char *)*arr + n * size;
+}
+
+/* One index entry: the page's next posting, or the first of the next page. */
 static bool s_list_visit(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
 {
     s_list *l = ctx;
-    if (l->n >= l->max)
+    const uint8_t *k = key;
+    (void)val;
+    (void)vlen;
+    if (klen != GX_OWNED_KEY_LEN) {
+        l->err = gx_store_failf(l->t, GX_ERR_MALFORMED, "owner index: a key of %zu bytes", klen);
         return false;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 16;
-        size_t sz = l->table == GX_T_DEMANDS ? sizeof(gx_demand) : l->table == GX_T_OFFERS ? sizeof(gx_offer) : sizeof(gx_sub);
-        void **arr = l->table == GX_T_DEMANDS ? (void **)&l->demands : l->table == GX_T_OFFERS ? (void **)&l->offers : (void **)&l->subs;
-        void *v = realloc(*arr, cap * sz);
-        if (!v) {
-            l->err = GX_ERR_NOMEM;
-            return false;
-        }
-        *arr = v;
-        l->cap = cap;
     }
-    gx_err err;
-    const char *owner;
+    l->read++;
+    if (l->n >= l->max || (l->n && l->bytes >= l->budget)) {
+        s_cursor_format(k + GX_FIRM_ID_LEN, l->next);
+        return false;
+    }
+    uint8_t kind = k[GX_FIRM_ID_LEN];
+    bool closed = k[GX_FIRM_ID_LEN + 1];
+    gx_table tb = kind == GX_OWNED_DEMAND ? GX_T_DEMANDS : kind == GX_OWNED_OFFER ? GX_T_OFFERS : GX_T_SUBS;
+    const void *rec;
+    size_t rlen;
+    gx_err err = gx_store_get(l->t, tb, k + GX_FIRM_ID_LEN + 2, 8, &rec, &rlen);
+    if (err == GX_ERR_NOT_FOUND) /* never: the record and its entry change together */
+        return true;
+    const char *owner = NULL;
     gx_state state = GX_STATE_OPEN;
-    if (l->table == GX_T_DEMANDS) {
-        err = gx_codec_decode_demand(val, vlen, &l->demands[l->n]);
-        owner = l->demands[l->n].owner;
-        state = l->demands[l->n].state;
-        if (!err && (strcmp(owner, l->owner) || (!l->include_closed && state != GX_STATE_OPEN)))
-            gx_demand_fini(&l->demands[l->n]);
-        else if (!err)
-            l->n++;
-    } else if (l->table == GX_T_OFFERS) {
-        err = gx_codec_decode_offer(val, vlen, &l->offers[l->n]);
-        owner = l->offers[l->n].owner;
-        state = l->offers[l->n].state;
-        if (!err && (strcmp(owner, l->owner) || (!l->include_closed && state != GX_STATE_OPEN)))
-            gx_offer_fini(&l->offers[l->n]);
-        else if (!err)
-            l->n++;
-    } else {
-        err = gx_codec_decode_sub(val, vlen, &l->subs[l->n]);
-        if (!err && strcmp(l->subs[l->n].owner, l->owner))
-            gx_sub_fini(&l->subs[l->n]);
-        else if (!err)
-            l->n++;
+    if (!err && tb == GX_T_DEMANDS) {
+        gx_demand *d = s_list_slot((void **)&l->demands, l->n_demands, sizeof *d);
+        if (!d)
+            err = GX_ERR_NOMEM;
+        else if (!(err = gx_codec_decode_demand(rec, rlen, d)))
+            owner = d->owner, state = d->state, l->n_demands++;
+    } else if (!err && tb == GX_T_OFFERS) {
+        gx_offer *o = s_list_slot((void **)&l->offers, l->n_offers, sizeof *o);
+        if (!o)
+            err = GX_ERR_NOMEM;
+        else if (!(err = gx_codec_decode_offer(rec, rlen, o)))
+            owner = o->owner, state = o->state, l->n_offers++;
+    } else if (!err) {
+        gx_sub *s = s_list_slot((void **)&l->subs, l->n_subs, sizeof *s);
+        if (!s)
+            err = GX_ERR_NOMEM;
+        else if (!(err = gx_codec_decode_sub(rec, rlen, s)))
+            owner = s->owner, l->n_subs++;
     }
-    if (err)
+    if (err) {
         l->err = err;
-    return !err;
+        return false;
+    }
+    /* What the entry says must be what the record says; never list what is not ours. */
+    if (strcmp(owner, l->owner) != 0 || (state != GX_STATE_OPEN) != closed) {
+        gx_log(GX_LOG_WARNING, "owner index: entry for %s %llu disagrees with its record; not listed",
+               l->owner, (unsigned long long)gx_store_from_be64(k + GX_FIRM_ID_LEN + 2));
+        if (tb == GX_T_DEMANDS)
+            gx_demand_fini(&l->demands[--l->n_demands]);
+        else if (tb == GX_T_OFFERS)
+            gx_offer_fini(&l->offers[--l->n_offers]);
+        else
+            gx_sub_fini(&l->subs[--l->n_subs]);
+        return true;
+    }
+    l->n++;
+    l->bytes += rlen;
+    return true;
+}
+
+/* Charges a request whose work grew with what it returned: one more request of
+ * the firm's rate limit for every `per` units of work beyond the first `per`
+ * (which the token taken at dispatch paid). Operators are not limited. */
+static void s_charge(s_req *q, size_t work, size_t per)
+{
+    if (!q->s || q->s->is_operator || !q->s->firm[0] || work <= per)
+        return;
+    gx_limiter_charge(q->b->rates, q->s->firm, q->b->now_ms, (double)((work - 1) / per));
 }
 
 static void s_list_postings(s_req *q)
 {
     gx_broker *b = q->b;
-    gx_txn *t = NULL;
-    s_list ld = {0}, lo = {0}, ls = {0};
+    uint8_t from[GX_OWNED_KEY_LEN], prefix[GX_FIRM_ID_LEN + 2];
+    s_list l = {.owner = NULL};
     const gx_demand **dp = NULL;
     const gx_offer **op = NULL;
     const gx_sub **sp = NULL;
     if (!s_need_firm(q))
         return;
-    /* A reply fits in a frame: at most max_repeated of each. */
-    size_t max = (size_t)b->cfg.max_repeated;
-    ld = (s_list){.owner = q->s->firm, .include_closed = q->r->flag, .table = GX_T_DEMANDS, .max = max};
-    lo = (s_list){.owner = q->s->firm, .include_closed = q->r->flag, .table = GX_T_OFFERS, .max = max};
-    ls = (s_list){.owner = q->s->firm, .include_closed = true, .table = GX_T_SUBS, .max = max};
-    gx_err err = gx_store_begin(b->store, false, &t);
+    gx_broker_owned_key(from, q->s->firm, GX_OWNED_DEMAND, false, 0);
+    if (q->r->text && !s_cursor_parse(q->r->text, from + GX_FIRM_ID_LEN)) {
+        s_error(q, GX_ERR_INVALID, "list_postings.cursor",
+                "'%.40s' is not a cursor from this broker: give the next_cursor of the previous page, "
+                "or none for the first page",
+                q->r->text);
+        return;
+    }
+    l.owner = q->s->firm;
+    l.max = q->r->limit ? q->r->limit : GX_LIST_DEFAULT;
+    l.budget = (size_t)b->cfg.max_frame_bytes / 2;
+    memcpy(prefix, from, GX_FIRM_ID_LEN);
+    gx_err err = gx_store_begin(b->store, false, &l.t);
+    /* Each (kind, closed) group from the cursor's on is one key range; closed
+     * groups are skipped, not read, unless asked for. */
+    for (uint8_t kind = GX_OWNED_DEMAND; !err && kind <= GX_OWNED_SUB; kind++)
+        for (uint8_t closed = 0; !err && closed <= (kind != GX_OWNED_SUB); closed++) {
+            int group = kind * 2 + closed, at = from[GX_FIRM_ID_LEN] * 2 + from[GX_FIRM_ID_LEN + 1];
+            if (group < at || (closed && !q->r->flag) || l.next[0] || l.err)
+                continue;
+            prefix[GX_FIRM_ID_LEN] = kind;
+            prefix[GX_FIRM_ID_LEN + 1] = closed;
+            err = gx_store_scan(l.t, GX_T_OWNED, prefix, sizeof prefix, group == at ? from : NULL,
+                                group == at ? sizeof from : 0, s_list_visit, &l);
+        }
+    gx_store_abort(&l.t);
+    s_charge(q, l.read - (l.next[0] != 0), S_LIST_PER_TOKEN); /* the look past the page is free */
     if (!err)
-        err = gx_store_scan(t, GX_T_DEMANDS, NULL, 0, NULL, 0, s_list_visit, &ld);
-    if (!err)
-        err = gx_store_scan(t, GX_T_OFFERS, NULL, 0, NULL, 0, s_list_visit, &lo);
-    if (!err)
-        err = gx_store_scan(t, GX_T_SUBS, NULL, 0, NULL, 0, s_list_visit, &ls);
-    gx_store_abort(&t);
-    if (!err)
-        err = ld.err ? ld.err : lo.err ? lo.err : ls.err;
-    dp = calloc(ld.n + 1, sizeof *dp);
-    op = calloc(lo.n + 1, sizeof *op);
-    sp = calloc(ls.n + 1, sizeof *sp);
+        err = l.err;
+    dp = calloc(l.n_demands + 1, sizeof *dp);
+    op = calloc(l.n_offers + 1, sizeof *op);
+    sp = calloc(l.n_subs + 1, sizeof *sp);
     if (!err && (!dp || !op || !sp))
         err = GX_ERR_NOMEM;
     if (err) {
+        gx_log(GX_LOG_ERR, "listing the postings of %s: %s (%s)", q->s->firm, gx_err_str(err),
+               gx_store_last_error(b->store));
         s_error(q, GX_ERR_INTERNAL, NULL, "listing postings: %s", gx_err_str(err));
         goto out;
     }
-    for (size_t i = 0; i < ld.n; i++)
-        dp[i] = &ld.demands[i];
-    for (size_t i = 0; i < lo.n; i++)
-        op[i] = &lo.offers[i];
-    for (size_t i = 0; i < ls.n; i++)
-        sp[i] = &ls.subs[i];
-    gx_reply rep = {.type = GX_REPLY_LIST, .demands = dp, .n_demands = ld.n, .offers = op, .n_offers = lo.n,
-                    .subs = sp, .n_subs = ls.n, .truncated = ld.n >= max || lo.n >= max || ls.n >= max};
+    for (size_t i = 0; i < l.n_demands; i++)
+        dp[i] = &l.demands[i];
+    for (size_t i = 0; i < l.n_offers; i++)
+        op[i] = &l.offers[i];
+    for (size_t i = 0; i < l.n_subs; i++)
+        sp[i] = &l.subs[i];
+    gx_reply rep = {.type = GX_REPLY_LIST,
+                    .demands = dp,
+                    .n_demands = l.n_demands,
+                    .offers = op,
+                    .n_offers = l.n_offers,
+                    .subs = sp,
+                    .n_subs = l.n_subs,
+                    .truncated = l.next[0] != 0,
+                    .next_cursor = l.next};
     s_reply(q, &rep);
 out:
-    for (size_t i = 0; i < ld.n; i++)
-        gx_demand_fini(&ld.demands[i]);
-    for (size_t i = 0; i < lo.n; i++)
-        gx_offer_fini(&lo.offers[i]);
-    for (size_t i = 0; i < ls.n; i++)
-        gx_sub_fini(&ls.subs[i]);
-    free(ld.demands);
-    free(lo.offers);
-    free(ls.subs);
+    for (size_t i = 0; i < l.n_demands; i++)
+        gx_demand_fini(&l.demands[i]);
+    for (size_t i = 0; i < l.n_offers; i++)
+        gx_offer_fini(&l.offers[i]);
+    for (size_t i = 0; i < l.n_subs; i++)
+        gx_sub_fini(&l.subs[i]);
+    free(l.demands);
+    free(l.offers);
+    free(l.subs);
     free(dp);
     free(op);
     free(sp);

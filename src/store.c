@@ -45,7 +45,7 @@ static const char *const s_table_names[GX_T__COUNT] = {
     [GX_T_META] = "meta",       [GX_T_FIRMS] = "firms",     [GX_T_DEMANDS] = "demands",
     [GX_T_OFFERS] = "offers",   [GX_T_SUBS] = "subs",       [GX_T_INBOX] = "inbox",
     [GX_T_CURSORS] = "cursors", [GX_T_DOCKING] = "docking", [GX_T_TOLD] = "told",
-    [GX_T_KEYS] = "keys",       [GX_T_FIRST] = "first_match",
+    [GX_T_KEYS] = "keys",       [GX_T_FIRST] = "first_match", [GX_T_OWNED] = "owned",
 };
 
 struct gx_store {

@@ -103,9 +103,15 @@ static const s_page s_pages[] = {
      NULL, 0, false, "gongxu shortlist 3"},
     {"show", NULL, "show ID", "Shows one posting: your own (details included), or a demand's public part.",
      NULL, 0, false, "gongxu show 3"},
-    {"list", NULL, "list [--all]", "Lists your open postings and subscriptions.",
-     "  --all                     closed ones too (awarded, withdrawn, expired)\n", 0, false,
-     "gongxu list --all"},
+    {"list", NULL, "list [--all] [--limit N] [--cursor C] [--all-pages]",
+     "Lists your open postings and subscriptions, a page at a time: demands, then offers, then\n"
+     "subscriptions, each by id (with --all, closed ones after the open ones of each kind).\n"
+     "When more follow, the last line says how to get the next page.",
+     "  --all                     closed ones too (awarded, withdrawn, expired)\n"
+     "  --limit N                 postings per page, 1 to 1000 (default: the broker's, 100)\n"
+     "  --cursor C                the page that starts at C, from the previous page's last line\n"
+     "  --all-pages               every page, one after another (with --json, one line per page)\n",
+     0, false, "gongxu list --all --all-pages"},
     {"stats", NULL,
      "stats [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--district D] [--industry PREFIX]\n"
      "      [--kind KIND] [--breakdown]",

@@ -631,18 +631,90 @@ static int s_cmd_award(gx_cli *g, int argc, char **argv)
     return s_request(g, "award", body);
 }
 
+/* list: a page of your postings (the broker's cursor says where the next
+ * starts), or with --all-pages every page on one connection. */
 static int s_cmd_list(gx_cli *g, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"all", no_argument, NULL, GX_CLI_OPT_BASE + 0},
+        {"limit", required_argument, NULL, GX_CLI_OPT_BASE + 1},
+        {"cursor", required_argument, NULL, GX_CLI_OPT_BASE + 2},
+        {"all-pages", no_argument, NULL, GX_CLI_OPT_BASE + 3},
         {NULL, 0, NULL, 0},
     };
     s_args a;
     char **pos = NULL;
-    int rc = s_parse(g, argc, argv, opts, &a, 0, 0, "no arguments but --all", &pos);
+    uint32_t limit = 0;
+    int rc = s_parse(g, argc, argv, opts, &a, 0, 0, "no arguments, only options", &pos);
     if (rc != 0)
         return rc;
-    return s_request(g, "list_postings", json_pack("{s:b}", "include_closed", a.val[0] != NULL));
+    if (a.val[1] && (!gx_cli_u32(a.val[1], &limit) || limit < 1 || limit > 1000))
+        return gx_cli_usage(g, "--limit: expected a number of postings from 1 to 1000, got \"%s\"", a.val[1]);
+    bool closed = a.val[0] != NULL, every = a.val[3] != NULL;
+    char *cursor = strdup(a.val[2] ? a.val[2] : "");
+    Gongxu__V1__Envelope *req = NULL, *reply = NULL;
+    gx_client *c = NULL;
+    if (!cursor) {
+        fprintf(stderr, "gongxu: %s: out of memory\n", g->cmd);
+        return EX_OSERR;
+    }
+    for (int pages = 0;; pages++) {
+        json_t *body = json_pack("{s:b}", "include_closed", closed);
+        if (body && limit)
+            json_object_set_new(body, "limit", json_integer(limit));
+        if (body && *cursor)
+            json_object_set_new(body, "cursor", json_string(cursor));
+        if ((rc = s_envelope(g, "list_postings", body, &req)) != 0)
+            break;
+        if (g->dry_run) {
+            rc = s_print_json(&req->base);
+            break;
+        }
+        if (!c && (rc = s_connect(g, &c)) != 0)
+            break;
+        gx_client_rc crc = gx_client_call(c, req, &reply, g->timeout_ms);
+        if (crc == GX_CLIENT_REFUSED) {
+            rc = s_broker_error(g, reply->error);
+            break;
+        }
+        if (crc != GX_CLIENT_OK) {
+            rc = s_client_failure(c, crc, g, req);
+            break;
+        }
+        const Gongxu__V1__PostingList *l =
+            reply->reply->result_case == GONGXU__V1__REPLY__RESULT_POSTINGS ? reply->reply->postings : NULL;
+        if (g->json)
+            rc = s_print_json(&reply->reply->base);
+        else if (!pages || (l && (l->n_demands || l->n_offers || l->n_subscriptions)))
+            gx_cli_print_reply(req, reply->reply); /* "no postings" only for a first page */
+        const char *next = l && l->next_cursor ? l->next_cursor : "";
+        if (rc != 0 || !*next)
+            break;
+        free(cursor);
+        if (!(cursor = strdup(next))) {
+            fprintf(stderr, "gongxu: %s: out of memory\n", g->cmd);
+            rc = EX_OSERR;
+            break;
+        }
+        if (!every) {
+            if (!g->json) {
+                char lim[32] = "";
+                if (limit)
+                    snprintf(lim, sizeof lim, " --limit %u", (unsigned)limit);
+                printf("more: gongxu list%s%s --cursor %s (or --all-pages for every page)\n",
+                       closed ? " --all" : "", lim, cursor);
+            }
+            break;
+        }
+        gongxu__v1__envelope__free_unpacked(reply, NULL);
+        gongxu__v1__envelope__free_unpacked(req, NULL);
+        reply = req = NULL;
+    }
+    gongxu__v1__envelope__free_unpacked(reply, NULL);
+    gongxu__v1__envelope__free_unpacked(req, NULL);
+    gx_client_destroy(&c);
+    free(cursor);
+    return rc;
 }
 
 static int s_cmd_stats(gx_cli *g, int argc, char **argv)

@@ -1,4 +1,5 @@
-/* test_limit.c — token buckets: burst, refill, isolation between keys, recycling. */
+/* test_limit.c — token buckets: burst, refill, isolation between keys, recycling,
+ * charging by cost. */
 #include "gxtest.h"
 #include "limit.h"
 
@@ -38,6 +39,25 @@ TEST(full_table_recycles_idle_keys)
     gx_limiter_destroy(&l);
 }
 
+TEST(a_costly_request_is_charged_into_debt)
+{
+    gx_limiter *l;
+    REQUIRE(gx_limiter_new(8, &l) == GX_OK);
+    gx_limiter_configure(l, 10, 5); /* 10/s, bursts of 5 */
+    CHECK(gx_limiter_take(l, "A", 1000));
+    gx_limiter_charge(l, "A", 1000, 6); /* 4 left, 6 more: 2 in debt */
+    CHECK(!gx_limiter_take(l, "A", 1000));
+    CHECK(!gx_limiter_take(l, "A", 1250)); /* 2.5 tokens back: 0.5 */
+    CHECK(gx_limiter_take(l, "A", 1300));  /* 1 */
+    CHECK(gx_limiter_take(l, "B", 1300));  /* another firm is not affected */
+    gx_limiter_charge(l, "A", 1300, 1000); /* the debt stops at one burst */
+    CHECK(!gx_limiter_take(l, "A", 1750));
+    CHECK(gx_limiter_take(l, "A", 1900)); /* -5 + 6 = 1 */
+    CHECK(!gx_limiter_take(l, "A", 1900));
+    CHECK_EQ_INT(gx_limiter_refused(l), 4); /* a charge is no refusal */
+    gx_limiter_destroy(&l);
+}
+
 TEST(quotas_count_per_key)
 {
     gx_quota *q;
@@ -64,6 +84,7 @@ int main(void)
 {
     RUN(burst_then_refused_then_refilled);
     RUN(full_table_recycles_idle_keys);
+    RUN(a_costly_request_is_charged_into_debt);
     RUN(quotas_count_per_key);
     return gx_test_done();
 }
