@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "auth.h"
+#include "broker_int.h" /* the owner index's key (gx_broker_owned_key) */
 #include "codec.h"
 #include "model.h"
 #include "store.h"
@@ -40,6 +41,8 @@ typedef struct s_verify {
     bool has_counter;
     s_firms firms;
     s_ids demands, offers;
+    bool indexed;                  /* META owner_index: the owner index is kept */
+    gx_txn *t;                     /* the walk's read transaction */
     bool oom;
 } s_verify;
 
@@ -139,6 +142,8 @@ static void s_meta(s_verify *v, const uint8_t *key, size_t klen, const void *val
     if (klen == 6 && memcmp(key, "schema", 6) == 0) {
         if (vlen != 4)
             s_bad(v, "schema: %zu bytes, want 4", vlen);
+    } else if (klen == 11 && memcmp(key, "owner_index", 11) == 0) {
+        v->indexed = true;
     } else if (klen == 8 && memcmp(key, "store_id", 8) == 0) {
         if (vlen != GX_STORE_ID_LEN)
             s_bad(v, "store_id: %zu bytes, want %d", vlen, GX_STORE_ID_LEN);
@@ -173,6 +178,78 @@ static void s_firm(s_verify *v, const uint8_t *key, size_t klen, const void *val
     memcpy(v->firms.v + v->firms.n++ * GX_FIRM_ID_LEN, key, GX_FIRM_ID_LEN);
 }
 
+static uint8_t s_owned_kind(gx_table tb)
+{
+    return tb == GX_T_DEMANDS ? GX_OWNED_DEMAND : tb == GX_T_OFFERS ? GX_OWNED_OFFER : GX_OWNED_SUB;
+}
+
+/* A posting is listed under its owner, in the range of its state. */
+static void s_owned_has(s_verify *v, const char *what, const char *owner, gx_table tb, gx_state state, uint64_t id)
+{
+    if (!v->indexed)
+        return; /* an older build's store, indexed at its next start */
+    uint8_t k[GX_OWNED_KEY_LEN];
+    const void *val;
+    size_t vlen;
+    gx_broker_owned_key(k, owner, s_owned_kind(tb), state != GX_STATE_OPEN, id);
+    if (gx_store_get(v->t, GX_T_OWNED, k, sizeof k, &val, &vlen) != GX_OK) {
+        v->broken++;
+        s_problem(v, "%s (%s) is missing from its owner's index", what, gx_state_name(state));
+    }
+}
+
+/* owned: firm id + kind + closed + posting id -> state; the posting must be
+ * that firm's, of that kind, in that state. */
+static void s_owned(s_verify *v, const uint8_t *key, size_t klen, const void *val, size_t vlen)
+{
+    if (klen != GX_OWNED_KEY_LEN || vlen != 1 || key[GX_FIRM_ID_LEN] < GX_OWNED_DEMAND ||
+        key[GX_FIRM_ID_LEN] > GX_OWNED_SUB || key[GX_FIRM_ID_LEN + 1] > 1) {
+        s_bad(v, "key of %zu bytes and value of %zu, want %d and 1, kind 1..3, closed 0 or 1", klen, vlen,
+              GX_OWNED_KEY_LEN);
+        return;
+    }
+    static const gx_table tables[] = {0, GX_T_DEMANDS, GX_T_OFFERS, GX_T_SUBS};
+    static const char *const kinds[] = {"", "demand", "offer", "subscription"};
+    uint8_t kind = key[GX_FIRM_ID_LEN];
+    bool closed = key[GX_FIRM_ID_LEN + 1];
+    uint64_t id = gx_store_from_be64(key + GX_FIRM_ID_LEN + 2);
+    uint8_t k8[8];
+    gx_store_be64(k8, id);
+    const void *rec;
+    size_t rlen;
+    char what[96];
+    snprintf(what, sizeof what, "the index entry of %.18s for %s %llu", (const char *)key, kinds[kind],
+             (unsigned long long)id);
+    if (gx_store_get(v->t, tables[kind], k8, 8, &rec, &rlen) != GX_OK) {
+        v->broken++;
+        s_problem(v, "%s names a posting that does not exist", what);
+        return;
+    }
+    gx_state state = GX_STATE_OPEN;
+    char owner[GX_FIRM_ID_LEN + 1] = "";
+    gx_err err;
+    if (kind == GX_OWNED_DEMAND) {
+        gx_demand d;
+        if (!(err = gx_codec_decode_demand(rec, rlen, &d)))
+            state = d.state, memcpy(owner, d.owner, sizeof owner), gx_demand_fini(&d);
+    } else if (kind == GX_OWNED_OFFER) {
+        gx_offer o;
+        if (!(err = gx_codec_decode_offer(rec, rlen, &o)))
+            state = o.state, memcpy(owner, o.owner, sizeof owner), gx_offer_fini(&o);
+    } else {
+        gx_sub s;
+        if (!(err = gx_codec_decode_sub(rec, rlen, &s)))
+            memcpy(owner, s.owner, sizeof owner), gx_sub_fini(&s);
+    }
+    if (err)
+        return; /* counted as a bad record where it lives */
+    if (memcmp(owner, key, GX_FIRM_ID_LEN) != 0 || closed != (state != GX_STATE_OPEN) ||
+        *(const uint8_t *)val != (uint8_t)state) {
+        v->broken++;
+        s_problem(v, "%s disagrees with the posting (owner %s, %s)", what, owner, gx_state_name(state));
+    }
+}
+
 static void s_posting(s_verify *v, const uint8_t *key, size_t klen, const void *val, size_t vlen)
 {
     static const char *const kinds[] = {
@@ -184,11 +261,13 @@ static void s_posting(s_verify *v, const uint8_t *key, size_t klen, const void *
     }
     uint64_t id = gx_store_from_be64(key), got = 0;
     char owner[GX_FIRM_ID_LEN + 1] = "";
+    gx_state state = GX_STATE_OPEN;
     gx_err err;
     if (v->table == GX_T_DEMANDS) {
         gx_demand d;
         if (!(err = gx_codec_decode_demand(val, vlen, &d))) {
             got = d.id;
+            state = d.state;
             memcpy(owner, d.owner, sizeof owner);
             gx_demand_fini(&d);
         }
@@ -196,6 +275,7 @@ static void s_posting(s_verify *v, const uint8_t *key, size_t klen, const void *
         gx_offer o;
         if (!(err = gx_codec_decode_offer(val, vlen, &o))) {
             got = o.id;
+            state = o.state;
             memcpy(owner, o.owner, sizeof owner);
             gx_offer_fini(&o);
         }
@@ -224,6 +304,7 @@ static void s_posting(s_verify *v, const uint8_t *key, size_t klen, const void *
         s_problem(v, "%s has no owner", what);
     } else {
         s_ref_firm(v, what, owner);
+        s_owned_has(v, what, owner, v->table, state, id);
     }
     s_check_id(v, what, id);
     if (v->table == GX_T_DEMANDS)
@@ -345,6 +426,9 @@ static bool s_visit(void *ctx, const void *key, size_t klen, const void *val, si
     case GX_T_FIRST:
         s_first(v, key, klen, val, vlen);
         break;
+    case GX_T_OWNED:
+        s_owned(v, key, klen, val, vlen);
+        break;
     default:
         break;
     }
@@ -373,6 +457,7 @@ int gx_verify_dir(const char *dir, FILE *out)
         status = GX_VERIFY_CANNOT;
         goto out;
     }
+    v.t = t;
     const uint8_t *id = gx_store_id(s);
     size_t map = 0, used = 0;
     gx_store_usage(s, &map, &used);
@@ -387,7 +472,7 @@ int gx_verify_dir(const char *dir, FILE *out)
     /* referenced tables before the ones that refer to them */
     static const gx_table order[] = {GX_T_META, GX_T_FIRMS, GX_T_DEMANDS, GX_T_OFFERS,
                                      GX_T_SUBS, GX_T_INBOX, GX_T_CURSORS, GX_T_DOCKING,
-                                     GX_T_TOLD, GX_T_KEYS,  GX_T_FIRST};
+                                     GX_T_TOLD, GX_T_KEYS,  GX_T_FIRST, GX_T_OWNED};
     for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
         v.table = order[i];
         err = gx_store_scan(t, v.table, NULL, 0, NULL, 0, s_visit, &v);

@@ -292,8 +292,8 @@ class VerifyBackup(unittest.TestCase):
             rc, out = verify(dest)
             self.assertEqual(rc, 0, out)
             self.assertIn("healthy", out)
-            if not (shutil.which("mdb_dump") and shutil.which("mdb_load")):
-                self.skipTest("mdb_dump/mdb_load (lmdb-utils) not installed")
+            self.assertTrue(shutil.which("mdb_dump") and shutil.which("mdb_load"),
+                            "mdb_dump/mdb_load: lmdb-utils is a test dependency (scripts/deps.sh test)")
             # the same store without the certified caster's firm record: its offer,
             # keys, cursor and notices now name a firm that does not exist
             dump = subprocess.run(["mdb_dump", "-a", dest], stdout=subprocess.PIPE, check=True).stdout.decode()
@@ -310,6 +310,16 @@ class VerifyBackup(unittest.TestCase):
             self.assertRegex(out, r"offers: offer \d+ names firm %s, which does not exist" % SME_CERT)
             self.assertRegex(out, r"keys: key \S{40} names firm %s, which does not exist" % SME_CERT)
             self.assertRegex(out, r"DAMAGED: 0 bad records, \d+ broken references")
+            # and without the first entry of the owner index: that posting is missing from it
+            section = dump.index("database=owned\n")
+            at = dump.index("\n ", dump.index("HEADER=END\n", section)) + 1
+            value_end = dump.index("\n", dump.index("\n", at) + 1)
+            unindexed = os.path.join(broker.tmp, "unindexed")
+            os.mkdir(unindexed)
+            subprocess.run(["mdb_load", unindexed], input=(dump[:at] + dump[value_end + 1:]).encode(), check=True)
+            rc, out = verify(unindexed)
+            self.assertEqual(rc, 1, out)
+            self.assertRegex(out, r"(demand|offer|subscription) \d+ \(open\) is missing from its owner's index")
 
 
 if __name__ == "__main__":
