@@ -69,7 +69,7 @@ static const s_key s_keys[] = {
     {"retention_interval_ms", INT(retention_interval_ms), 10, 86400000, "60000", true, "how often notices past inbox_max_age_s are swept"},
     {"delivery_window", INT(delivery_window), 1, 1000000, "1000", true, "unacknowledged notices in flight per connection"},
     {"sessions_max", INT(sessions_max), 1, 1000000, "10000", false, "connections bound to a firm at once"},
-    {"hwm", INT(hwm), 10, 10000000, "100000", false, "ZeroMQ high-water marks of the broker's sockets"},
+    {"hwm", INT(hwm), 10, 10000000, "100000", false, "ZeroMQ high-water marks of the broker's sockets other than the client send queue (send_hwm)"},
     {"engine_snapshot", BOOL(engine_snapshot), 0, 0, "true", false,
      "at a clean stop, save the engine's matches to <data_dir>/engine.snap, so that the next start does not match every pair again"},
     {"start_progress_ms", INT(start_progress_ms), 100, 3600000, "5000", false,
@@ -85,6 +85,7 @@ static const s_key s_keys[] = {
     {"delivery_window_bytes", INT(delivery_window_bytes), 4096, 1LL << 30, "4194304", true, "notice bytes in flight per connection; with delivery_window, whichever is reached first"},
     {"firm_window_bytes", INT(firm_window_bytes), 4096, 1LL << 34, "33554432", true, "notice bytes in flight over all connections of one firm"},
     {"send_hwm", INT(send_hwm), 10, 10000000, "10000", false, "messages queued to one client connection (ZMQ_SNDHWM); a connection whose queue is full when its reply is due is closed"},
+    {"io_threads", INT(io_threads), 1, 64, "2", false, "ZeroMQ I/O threads (CURVE encryption and socket I/O), connections spread over them; one flooding connection then holds up only those on its thread"},
 };
 #define S_NKEYS (sizeof s_keys / sizeof s_keys[0])
 

@@ -68,6 +68,7 @@ typedef struct gx_config {
     int64_t delivery_window_bytes;       /* notice bytes in flight per session */
     int64_t firm_window_bytes;           /* notice bytes in flight per firm */
     int64_t send_hwm;                    /* ZMQ_SNDHWM of the client ROUTER */
+    int64_t io_threads;                  /* ZMQ_IO_THREADS of the context */
     bool insecure_dev;                   /* NOT a config key: only the --insecure-dev flag sets it */
 } gx_config;
 

@@ -138,7 +138,10 @@ gx_err gx_loop_new(const gx_config *cfg, gx_broker *b, gx_loop_reload_fn reload,
         snprintf(err, errlen, "signalfd: %s", strerror(errno));
         goto out;
     }
-    if (!(l->ctx = zmq_ctx_new()) || !(l->router = zmq_socket(l->ctx, ZMQ_ROUTER))) {
+    /* More than one I/O thread: the CURVE work of a flooding connection then
+     * delays only the connections that share its thread. Set before any socket. */
+    if (!(l->ctx = zmq_ctx_new()) || zmq_ctx_set(l->ctx, ZMQ_IO_THREADS, (int)cfg->io_threads) != 0 ||
+        !(l->router = zmq_socket(l->ctx, ZMQ_ROUTER))) {
         snprintf(err, errlen, "zmq: %s", zmq_strerror(zmq_errno()));
         goto out;
     }
