@@ -554,6 +554,7 @@ static void s_clear_batch(gx_broker *b)
     s_events_truncate(b, 0);
     b->n_replies = b->n_touched = 0;
     b->n_undo = b->undo_mark = 0;
+    b->undo_lost = false;
 }
 
 void gx_broker_destroy(gx_broker **pb)
@@ -1309,9 +1310,9 @@ void gx_broker_pump(gx_broker *b, const gx_broker_io *io)
             uint64_t fresh = s->fresh_from; /* what it does not take now is backlog from here on */
             s->fresh_from = 0;
             uint64_t window = (uint64_t)b->cfg.delivery_window;
-            uint64_t inflight = s->sent > s->acked ? s->sent - s->acked : 0;
             if (gx_session_settle(s, (uint64_t)b->cfg.firm_window_bytes))
                 gx_sessions_mark_firm(b->sessions, s->firm, 0); /* the firm's bound opened */
+            uint64_t inflight = s->out_n; /* sent and not acknowledged, whatever was resumed since */
             if (!s->resumed || !s->firm[0] || inflight >= window ||
                 s->out_bytes >= (uint64_t)b->cfg.delivery_window_bytes)
                 continue;

@@ -910,7 +910,7 @@ static void s_resume(s_req *q)
     }
     if (after > c.head)
         after = c.head;
-    gx_sessions_resume(b->sessions, q->s, after, after > c.acked ? after : c.acked);
+    gx_sessions_resume(b->sessions, q->s, after, c.acked);
     gx_reply rep = {.type = GX_REPLY_RESUME, .resumed_after = after, .head = c.head};
     s_reply(q, &rep);
 }

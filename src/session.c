@@ -175,10 +175,16 @@ void gx_sessions_drop(gx_sessions *t, gx_session *s)
     s_unchain(s_rid_slot(t, s->rid, s->rid_len), s, false);
     s_unchain(s_firm_slot(t, s->firm), s, true);
     s_lru_unlink(t, s);
+    bool wake = false;
     if (s->fr) {
         s->fr->out_bytes -= s->fr->out_bytes < s->out_bytes ? s->fr->out_bytes : s->out_bytes;
+        wake = s->fr->blocked && s->out_bytes > 0; /* what it held is free for the firm's others */
+        if (wake)
+            s->fr->blocked = false;
         s_firm_put(t, s->fr);
     }
+    if (wake)
+        gx_sessions_mark_firm(t, s->firm, 0); /* s is off the firm's chain already */
     if (s->dirty) {
         for (size_t i = 0; i < t->ndirty; i++) {
             if (t->dirty[i] == s) {
@@ -200,18 +206,19 @@ gx_err gx_sessions_bind(gx_sessions *t, const void *rid, size_t len, const char 
     if (s) {
         gx_sessions_drop(t, s); /* rebinding: start clean */
     } else if (t->count >= t->max) {
-        /* Evict fairly: from the firm holding the most sessions (the binding
-         * firm first among equals: it makes the pressure), its least recently
-         * active session that is not following its notices; a resumed one only
-         * when that firm has no other. One pass, oldest first. */
+        /* Evict fairly: from the firm holding the most sessions, a session
+         * that is not following its notices before one that is (a firm's
+         * watcher goes only when no firm that many sessions hold has an idle
+         * one), the binding firm's first among equals (it makes the pressure),
+         * the least recently active first. One pass, oldest first. */
         gx_session *victim = NULL;
         size_t vn = 0;
         bool vmine = false, vidle = false;
         for (gx_session *c = t->lru_tail; c; c = c->lru_prev) {
             size_t n = c->fr ? c->fr->n : 1;
             bool mine = strcmp(c->firm, firm) == 0, idle = !c->resumed;
-            if (!victim || n > vn || (n == vn && mine && !vmine) ||
-                (n == vn && mine == vmine && idle && !vidle)) {
+            if (!victim || n > vn || (n == vn && idle && !vidle) ||
+                (n == vn && idle == vidle && mine && !vmine)) {
                 victim = c;
                 vn = n;
                 vmine = mine;
@@ -304,17 +311,12 @@ static void s_out_set(gx_session *s, uint64_t bytes)
 
 void gx_sessions_resume(gx_sessions *t, gx_session *s, uint64_t after, uint64_t acked)
 {
-    bool in_flight = s->resumed && s->sent > (acked > s->acked ? acked : s->acked);
-    if (!in_flight) {
-        s->sent = after;
-        s->n_ck = 0;
-        s_out_set(s, 0);
-    } else if (after > s->sent) {
-        s->sent = after; /* skips ahead; what is in flight still counts until acknowledged */
-    }
-    s->resumed = true;
     if (acked > s->acked)
         s->acked = acked;
+    gx_session_settle(s, UINT64_MAX); /* what the acknowledgement covers is no longer in flight */
+    if (!s->out_n || after > s->sent) /* a skip ahead: what is in flight still counts until acknowledged */
+        s->sent = after;
+    s->resumed = true;
     gx_sessions_mark(t, s);
 }
 
@@ -332,19 +334,24 @@ void gx_session_sent(gx_session *s, uint64_t seq, size_t len)
                 best = i;
         s->ck[best].seq = s->ck[best + 1].seq;
         s->ck[best].bytes += s->ck[best + 1].bytes;
+        s->ck[best].n += s->ck[best + 1].n;
         memmove(s->ck + best + 1, s->ck + best + 2, (size_t)(s->n_ck - best - 2) * sizeof s->ck[0]);
         s->n_ck--;
     }
     s->ck[s->n_ck].seq = seq;
+    s->ck[s->n_ck].n = 1;
     s->ck[s->n_ck++].bytes = len;
+    s->out_n++;
 }
 
 bool gx_session_settle(gx_session *s, uint64_t firm_max)
 {
     uint8_t k = 0;
     uint64_t freed = 0;
-    while (k < s->n_ck && s->ck[k].seq <= s->acked)
+    while (k < s->n_ck && s->ck[k].seq <= s->acked) {
+        s->out_n -= s->out_n < s->ck[k].n ? s->out_n : s->ck[k].n;
         freed += s->ck[k++].bytes;
+    }
     if (!k)
         return false;
     memmove(s->ck, s->ck + k, (size_t)(s->n_ck - k) * sizeof s->ck[0]);

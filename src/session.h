@@ -34,13 +34,14 @@ typedef struct gx_session {
     bool resumed;                       /* asked for notices (Resume) */
     bool stalled;                       /* last send hit the high-water mark */
     uint64_t sent;                      /* highest notice seq sent */
-    uint64_t acked;                     /* highest seq acknowledged on this session */
+    uint64_t acked;                     /* highest seq acknowledged (durably, by an Ack or before) */
     int64_t last_active_ms;             /* for eviction */
     bool dirty;                         /* on the dirty list: may have notices to send */
     uint64_t fresh_from;                /* first notice seq the last batch wrote for its firm; 0 = none */
     uint64_t out_bytes;                 /* notice bytes sent and not yet known acknowledged (see gx_session_sent) */
+    uint64_t out_n;                     /* notices sent and not yet known acknowledged: the window's count */
     struct {
-        uint64_t seq, bytes;            /* acknowledging seq releases bytes */
+        uint64_t seq, bytes, n;         /* acknowledging seq releases bytes and n notices */
     } ck[GX_SESS_CK];                   /* oldest first */
     uint8_t n_ck;                       /* checkpoints held */
     gx_sess_firm *fr;                   /* its firm's figures */
@@ -73,11 +74,14 @@ bool gx_sessions_take_evicted(gx_sessions *t, gx_session *out);
 void gx_sessions_closed(gx_sessions *t, const void *rid, size_t len);
 bool gx_sessions_take_closed(gx_sessions *t, const void *rid, size_t len);
 
-/* Resume on s after seq `after`, acknowledged up to `acked`. While notices
- * handed to this connection are unacknowledged (in flight), a resume does not
- * queue them again: the cursor stays where it is (a client that wants them
- * again reconnects, or acknowledges first). Otherwise, or when `after` is
- * past the cursor, delivery restarts after `after`. */
+/* Resume on s after seq `after`; `acked` is the firm's durable acknowledgement
+ * (never the resume point: asking to start later acknowledges nothing). While
+ * notices handed to this connection are unacknowledged (in flight), a resume
+ * does not queue them again: the cursor stays where it is (a client that wants
+ * them again reconnects, or acknowledges first). Otherwise, or when `after` is
+ * past the cursor, delivery restarts after `after`. The bytes of notices in
+ * flight stay counted until an acknowledgement releases them, whatever the
+ * resume: repeating a Resume never opens the byte window. */
 void gx_sessions_resume(gx_sessions *t, gx_session *s, uint64_t after, uint64_t acked);
 
 /* Records notice seq of len bytes handed to s's connection. */

@@ -35,6 +35,34 @@ class Delivery(unittest.TestCase):
             for c in (op, sme, anchor):
                 c.close()
 
+    def test_resuming_again_and_again_does_not_reopen_the_window(self):
+        # A Resume after the newest notice used to count as an acknowledgement, so
+        # Resume(head), Resume(0), Resume(head), ... queued another window each time
+        # on a connection that reads nothing.
+        with Broker(extra_args=["-o", "delivery_window=10"]) as broker:
+            op = broker.client(operator=True)
+            seed_walkthrough_firms(op)
+            sme = broker.client(SME_CERT)
+            sme.call(post_offer=pb.PostOffer(offer=mg_offer()))
+            anchor = broker.client(ANCHOR)
+            for i in range(30):
+                anchor.call(post_demand=pb.PostDemand(demand=mg_demand(title="d%d" % i)))
+            head = sme.resume(after=0).head_seq
+            self.assertEqual(head, 30)
+            for _ in range(20):  # neither reads nor acknowledges
+                sme.resume(after=head)
+                sme.resume(after=0)
+            got = sme.drain(0.5)  # everything queued for this connection arrives now
+            self.assertEqual(len([n for n in got if n.seq <= 10]), len(got))
+            self.assertLessEqual(len(got), 10, [n.seq for n in got])
+            # an acknowledgement is the one thing that opens the window; then a resume is served
+            sme.ack(10)
+            sme.resume(after=10)
+            got = sme.drain(0.5)
+            self.assertEqual([n.seq for n in got], list(range(11, 21)))
+            for c in (op, sme, anchor):
+                c.close()
+
     def test_retention_by_age_is_told_not_silent(self):
         with Broker(extra_args=["-o", "inbox_max_age_s=2", "-o", "retention_interval_ms=200"]) as broker:
             op = broker.client(operator=True)

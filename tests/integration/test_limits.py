@@ -116,8 +116,12 @@ class Limits(unittest.TestCase):
                                      stderr=subprocess.PIPE, env=cli_env(broker))
             anchor.call(post_demand=pb.PostDemand(demand=mg_demand(title="one")))
             time.sleep(1.0)  # the watch has it
-            # SME_CERT opens more: the watch is its firm's oldest session, and its firm now holds the most
-            others = [broker.client(SME_CERT) for _ in range(2)]
+            # SME_CERT opens another that follows its notices too, then one more: its firm now
+            # holds the most sessions, none of them idle, and the watch is the oldest of them.
+            # (When the watch comes back, the idle newcomer makes room for it.)
+            others = [broker.client(SME_CERT)]
+            others[0].resume(from_last_ack=True)
+            others.append(broker.client(SME_CERT))
             anchor.call(post_demand=pb.PostDemand(demand=mg_demand(title="two")))
             time.sleep(1.0)
             anchor.call(post_demand=pb.PostDemand(demand=mg_demand(title="three")))
