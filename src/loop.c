@@ -58,6 +58,7 @@ struct gx_loop {
         uint32_t turn;         /* the turn the slot belongs to */
     } turns[1024];             /* open addressing, cleared by advancing `turn` */
     uint32_t turn;             /* current turn number */
+    uint32_t turn_conns;       /* connections seen this turn */
     uint64_t refused_unknown;  /* handshakes refused for an unknown or revoked key, not yet logged */
     int64_t refused_logged_ms; /* when those were last logged */
 };
@@ -411,8 +412,12 @@ static void s_hand_over(gx_loop *l, zmq_msg_t *rid, zmq_msg_t *payload, int fram
 }
 
 /* Counts one message of routing id rid into this turn; false when its
- * connection already had frames_per_turn. The table is small: a turn holds
- * at most batch_max messages, and a full table ends the turn too. */
+ * connection already had frames_per_turn while another connection was served
+ * in the same turn. A connection alone in its turn keeps the whole batch (a
+ * bulk import still gets one fsync per batch_max requests): ZeroMQ hands the
+ * connections' messages over in turn, so as soon as another one has a message
+ * it is read next, and from then on the share holds. The table is small: a
+ * turn holds at most batch_max messages, and a full table ends the turn too. */
 static bool s_turn_take(gx_loop *l, const void *rid, size_t len)
 {
     uint64_t h = 1469598103934665603ull;
@@ -423,19 +428,21 @@ static bool s_turn_take(gx_loop *l, const void *rid, size_t len)
         struct s_turn *t = &l->turns[i];
         if (t->turn != l->turn) {
             *t = (struct s_turn){h, 1, l->turn};
+            l->turn_conns++;
             return true;
         }
         if (t->h == h)
-            return t->n < (uint32_t)l->cfg.frames_per_turn ? (t->n++, true) : false;
+            return t->n < (uint32_t)l->cfg.frames_per_turn || l->turn_conns == 1 ? (t->n++, true) : false;
     }
     return false;
 }
 
 /* Drains up to batch_max waiting requests into one batch, at most
- * frames_per_turn of them from any one connection: ZeroMQ hands the
- * connections' messages over in turn, so the first message over that share
- * ends the batch and opens the next. A flooding connection then costs another
- * a few of its own requests' time, not batch_max of them. */
+ * frames_per_turn of them from any one connection once two are in the turn
+ * (s_turn_take): ZeroMQ hands the connections' messages over in turn, so the
+ * first message over that share ends the batch and opens the next. A flooding
+ * connection then costs another a few of its own requests' time, not
+ * batch_max of them. */
 static size_t s_batch(gx_loop *l)
 {
     int64_t ms = s_now_ms();
@@ -444,6 +451,7 @@ static size_t s_batch(gx_loop *l)
     int frames;
     if (++l->turn == 0)
         l->turn = 1; /* 0 marks a slot never used */
+    l->turn_conns = 0;
     gx_broker_batch_begin(l->broker, ms / 1000, ms);
     if (l->carry_frames >= 0) {
         s_turn_take(l, zmq_msg_data(&l->carry_rid), zmq_msg_size(&l->carry_rid));
