@@ -1077,6 +1077,8 @@ static void s_tell_evicted(gx_broker *b)
         (long long)b->cfg.sessions_max);
     gx_log(GX_LOG_INFO, "session of firm %s evicted (sessions_max %lld)%s", v.firm[0] ? v.firm : "(operator)",
            (long long)b->cfg.sessions_max, v.resumed ? ", a resumed one" : "");
+    if (!v.tell_evicted)
+        return; /* an older client would take an unasked error for the answer to its pending call */
     uint8_t req = b->cur_req;
     b->cur_req = GX_REQ_NONE;
     size_t n = b->n_replies;
@@ -1226,7 +1228,8 @@ void gx_broker_batch_end(gx_broker *b, const gx_broker_io *io)
                        "messages (send_hwm) wait for it",
                        s && s->firm[0] ? s->firm : "unknown", (long long)b->cfg.send_hwm);
             }
-            gx_sessions_closed(b->sessions, p->rid, p->rid_len);
+            if (s && s->tell_evicted) /* an older client's next request just opens a new session */
+                gx_sessions_closed(b->sessions, p->rid, p->rid_len);
         }
         if (s)
             gx_sessions_drop(b->sessions, s);

@@ -349,6 +349,7 @@ static gx_err s_dec_body(s_dec *d, const s_env *e, gx_request *r)
     case GONGXU__V1__ENVELOPE__BODY_HELLO:
         r->type = GX_REQ_HELLO;
         r->flag = e->hello->operator_;
+        r->evicted_ok = e->hello->understands_evicted;
         if ((err = s_firm_id(d, e->hello->firm_id, "hello.firm_id", r->firm_id)))
             return err;
         return s_str(d, e->hello->client, false, "hello.client", &r->text);

@@ -88,6 +88,7 @@ typedef struct gx_request {
     uint64_t offer_id;                   /* INTEREST */
     char firm_id[GX_FIRM_ID_LEN + 1];    /* HELLO, GET_FIRM, ACCEPT, DECLINE, AWARD, REGISTER_KEY */
     char key[41];                        /* REGISTER_KEY, REVOKE_KEY: Z85 public key */
+    bool evicted_ok;                     /* HELLO: understands an unasked ERR_EVICTED */
     bool flag;                           /* HELLO operator, REGISTER override_check,
                                             RESUME from_last_ack, LIST include_closed */
     char *text;                          /* HELLO client, INTEREST message, DECLINE reason, BACKUP dest,

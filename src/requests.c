@@ -140,6 +140,7 @@ static void s_hello(s_req *q)
             s_error(q, GX_ERR_FORBIDDEN, "hello.operator", "this key is not an operator key");
             return;
         }
+        q->s->tell_evicted = r->evicted_ok;
         s_reply_limits(q);
         return;
     }
@@ -157,6 +158,7 @@ static void s_hello(s_req *q)
         s_error(q, err, NULL, "cannot open a session");
         return;
     }
+    s->tell_evicted = r->evicted_ok;
     gx_log(GX_LOG_DEBUG, "session for %s%s (%s)", r->firm_id[0] ? r->firm_id : "-", r->flag ? " as operator" : "",
            r->text ? r->text : "");
     s_reply_limits(q);

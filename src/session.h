@@ -32,6 +32,7 @@ typedef struct gx_session {
     char key[41];                       /* CURVE public key (Z85) it connected with; "" insecure */
     bool is_operator;                   /* may make operator requests */
     bool resumed;                       /* asked for notices (Resume) */
+    bool tell_evicted;                  /* its Hello said it handles an unasked ERR_EVICTED */
     bool stalled;                       /* last send hit the high-water mark */
     uint64_t sent;                      /* highest notice seq sent */
     uint64_t acked;                     /* highest seq acknowledged (durably, by an Ack or before) */

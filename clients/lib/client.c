@@ -574,6 +574,7 @@ static gx_client_rc s_hello(gx_client *c, int *code)
     hello.firm_id = c->firm_id;
     hello.operator_ = c->as_operator;
     hello.client = c->client_name;
+    hello.understands_evicted = true; /* s_call says Hello and resumes when told */
     Gongxu__V1__Envelope req = GONGXU__V1__ENVELOPE__INIT;
     req.body_case = GONGXU__V1__ENVELOPE__BODY_HELLO;
     req.hello = &hello;

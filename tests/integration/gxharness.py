@@ -106,11 +106,11 @@ class Broker:
                                  self.keyfile(firm_id) if self.server_key else "-", str(seconds), mode, str(window)],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
-    def client(self, firm_id="", operator=False, hello=True, keypair=None):
+    def client(self, firm_id="", operator=False, hello=True, keypair=None, evicted_ok=True):
         """A connection as firm_id (or the operator). With CURVE, the firm gets a
         key pair registered for it by the operator on first use."""
         if self.insecure:
-            return Client(self.endpoint, firm_id, operator, hello)
+            return Client(self.endpoint, firm_id, operator, hello, evicted_ok=evicted_ok)
         if operator and not firm_id:
             keypair = keypair or self.operator_keypair()
         elif keypair is None:
@@ -122,7 +122,8 @@ class Broker:
                 op.call(register_key=pb.RegisterKey(firm_id=firm_id, public_key=keypair[0].decode()))
                 op.close()
                 self.keys[firm_id] = keypair
-        return Client(self.endpoint, firm_id, operator, hello, server_key=self.server_key, keypair=keypair)
+        return Client(self.endpoint, firm_id, operator, hello, server_key=self.server_key, keypair=keypair,
+                      evicted_ok=evicted_ok)
 
     def read_log(self):
         try:
@@ -314,7 +315,9 @@ class Client:
 
     _ctx = zmq.Context.instance()
 
-    def __init__(self, endpoint, firm_id="", operator=False, hello=True, server_key=None, keypair=None):
+    def __init__(self, endpoint, firm_id="", operator=False, hello=True, server_key=None, keypair=None,
+                 evicted_ok=True):
+        """evicted_ok: the Hello says the client handles an unasked ERR_EVICTED (False: an older client)."""
         self.sock = self._ctx.socket(zmq.DEALER)
         self.sock.setsockopt(zmq.LINGER, 0)
         if server_key:
@@ -325,7 +328,8 @@ class Client:
         self.next_id = 1
         self.notices = []
         if hello:
-            self.call(hello=pb.Hello(firm_id=firm_id, operator=operator, client="gxharness"))
+            self.call(hello=pb.Hello(firm_id=firm_id, operator=operator, client="gxharness",
+                                     understands_evicted=evicted_ok))
 
     def close(self):
         self.sock.close(0)

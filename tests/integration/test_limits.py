@@ -101,6 +101,24 @@ class Limits(unittest.TestCase):
             for c in many + [sme, op]:
                 c.close()
 
+    def test_an_older_client_is_not_told_unasked_and_is_served_again(self):
+        """A client whose Hello does not say it handles an unasked ERR_EVICTED (one built before it
+        existed) would take it for the answer to its pending call: it is not sent one, and its next
+        request opens a new session and is served, as before."""
+        with Broker(extra_args=["-o", "sessions_max=2"]) as broker:
+            op = broker.client(operator=True)
+            seed_walkthrough_firms(op)
+            op.close()
+            old = broker.client(SME_CERT, evicted_ok=False)
+            new = [broker.client(ANCHOR), broker.client(ANCHOR)]  # the second evicts the older client's
+            self.assertIn("session of firm %s evicted" % SME_CERT, broker.read_log_all())
+            with self.assertRaises(TimeoutError):
+                old.recv_envelope(1.0)  # nothing unasked
+            got = old.request(ping=pb.Ping())  # served: the key opens a new session
+            self.assertEqual(got.WhichOneof("body"), "reply", got)
+            for c in new + [old]:
+                c.close()
+
     def test_evicted_watch_resumes_without_loss(self):
         """The client library (gongxu watch) is told it was evicted, says Hello, resumes, and misses nothing."""
         with Broker(extra_args=["-o", "sessions_max=3"]) as broker:
