@@ -5,6 +5,7 @@ the kernel picks (tcp://127.0.0.1:*), stopped by PID. A Client is one ZeroMQ
 DEALER connection speaking gongxu.v1 Envelopes. Nothing here imitates the broker:
 every test talks to the real one over real sockets.
 """
+import atexit
 import os
 import shutil
 import signal
@@ -18,6 +19,18 @@ import unittest
 sys.path.insert(0, os.environ.get("GX_PY", "build/python"))
 import zmq  # noqa: E402
 from gongxu.v1 import gongxu_pb2 as pb  # noqa: E402
+
+_running = set()  # brokers started and not yet stopped: none outlives the test process
+
+
+@atexit.register
+def _stop_leftovers():
+    """A test that failed before its cleanup (say, in setUpClass) still stops its broker by PID."""
+    for b in list(_running):
+        if b.proc and b.proc.poll() is None:
+            b.proc.kill()
+            b.proc.wait()
+        _running.discard(b)
 
 BIN = os.environ.get("GX_BIN", "build")
 GONGXUD = os.path.join(BIN, "gongxud")
@@ -66,6 +79,7 @@ class Broker:
                 "-o", "http_listen=127.0.0.1:0", "--log-level", "debug"] + self.extra_args
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.log, stdin=subprocess.DEVNULL)
+        _running.add(self)
         deadline = time.time() + timeout
         line = b""
         while time.time() < deadline:
@@ -162,6 +176,7 @@ class Broker:
             raise AssertionError("gongxud ignored SIGTERM")
         self.proc.stdout.close()
         self.proc = None
+        _running.discard(self)
         self.log.close()
         self.check_log()
         return rc
@@ -173,6 +188,7 @@ class Broker:
             self.proc.wait()
             self.proc.stdout.close()
             self.proc = None
+            _running.discard(self)
             self.log.close()
             self.check_log()
 
