@@ -1,5 +1,6 @@
 /* broker.c — lifecycle, rebuild from the store, batches (group commit) and
- * notice delivery. Request handlers are in requests.c, notices in notify.c. */
+ * notice delivery. Request handlers are in requests.c, notices in notify.c,
+ * records and the undo journal in records.c. */
 #include "broker_int.h"
 
 #include <errno.h>
@@ -266,7 +267,7 @@ static gx_err s_rebuild_engine_from(gx_broker *b, gx_txn *t, gx_snapshot *snap, 
 
 /* Rebuilds the engine from the store by matching every pair (after start: the
  * way back when a change cannot be taken back, or after a reload). */
-static gx_err s_rebuild_engine(gx_broker *b, gx_txn *t)
+gx_err gx_broker_rebuild_engine(gx_broker *b, gx_txn *t)
 {
     b->counters.engine_rebuilds++;
     return s_rebuild_engine_from(b, t, NULL, NULL, NULL, NULL);
@@ -361,108 +362,6 @@ gx_err gx_broker_save_snapshot(gx_broker *b)
     return GX_OK;
 }
 
-/* The one-time build of the owner index (GX_T_OWNED) for a store written before
- * it had one: every posting filed under its owner in one write transaction
- * that also writes the mark "owner_index" in meta, so it runs at most once. */
-static gx_err s_owned_put(gx_txn *t, const char *owner, uint8_t kind, gx_state state, uint64_t id);
-
-typedef struct s_index_build {
-    gx_txn *t;      /* the write transaction */
-    gx_table table; /* being walked */
-    uint64_t n;     /* postings filed */
-    gx_err err;
-} s_index_build;
-
-static bool s_index_visit(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
-{
-    s_index_build *ib = ctx;
-    char owner[GX_FIRM_ID_LEN + 1] = "";
-    uint8_t kind;
-    gx_state state = GX_STATE_OPEN;
-    gx_err err = GX_ERR_MALFORMED;
-    if (klen != 8)
-        goto out;
-    if (ib->table == GX_T_DEMANDS) {
-        gx_demand d;
-        kind = GX_OWNED_DEMAND;
-        if (!(err = gx_codec_decode_demand(val, vlen, &d))) {
-            memcpy(owner, d.owner, sizeof owner);
-            state = d.state;
-            gx_demand_fini(&d);
-        }
-    } else if (ib->table == GX_T_OFFERS) {
-        gx_offer o;
-        kind = GX_OWNED_OFFER;
-        if (!(err = gx_codec_decode_offer(val, vlen, &o))) {
-            memcpy(owner, o.owner, sizeof owner);
-            state = o.state;
-            gx_offer_fini(&o);
-        }
-    } else {
-        gx_sub s;
-        kind = GX_OWNED_SUB;
-        if (!(err = gx_codec_decode_sub(val, vlen, &s))) {
-            memcpy(owner, s.owner, sizeof owner);
-            gx_sub_fini(&s);
-        }
-    }
-    if (!err)
-        err = s_owned_put(ib->t, owner, kind, state, gx_store_from_be64(key));
-out:
-    if (err) {
-        gx_log(GX_LOG_ERR, "indexing postings by owner: a record of table %s (key %zu bytes): %s",
-               ib->table == GX_T_DEMANDS  ? "demands"
-               : ib->table == GX_T_OFFERS ? "offers"
-                                          : "subs",
-               klen, gx_err_str(err));
-        ib->err = err;
-        return false;
-    }
-    ib->n++;
-    return true;
-}
-
-static gx_err s_owner_index(gx_broker *b)
-{
-    static const char mark[] = "owner_index";
-    static const gx_table tables[] = {GX_T_DEMANDS, GX_T_OFFERS, GX_T_SUBS};
-    const uint8_t one = 1;
-    const void *v;
-    size_t vl;
-    gx_err err;
-    /* A full map is grown by the store before the next write transaction. */
-    for (int attempt = 0;; attempt++) {
-        gx_txn *t = NULL;
-        double t0 = s_mono();
-        if ((err = gx_store_begin(b->store, true, &t)))
-            return err;
-        if ((err = gx_store_get(t, GX_T_META, mark, sizeof mark - 1, &v, &vl)) != GX_ERR_NOT_FOUND) {
-            gx_store_abort(&t);
-            return err; /* GX_OK: indexed already */
-        }
-        s_index_build ib = {.t = t};
-        err = GX_OK;
-        for (size_t i = 0; !err && i < sizeof tables / sizeof tables[0]; i++) {
-            ib.table = tables[i];
-            if (!(err = gx_store_scan(t, tables[i], NULL, 0, NULL, 0, s_index_visit, &ib)))
-                err = ib.err;
-        }
-        if (!err)
-            err = gx_store_put(t, GX_T_META, mark, sizeof mark - 1, &one, 1);
-        if (!err)
-            err = gx_store_commit(&t);
-        gx_store_abort(&t);
-        if (err == GX_ERR_STORAGE_FULL && attempt < 8)
-            continue;
-        if (!err && ib.n)
-            gx_log(GX_LOG_NOTICE,
-                   "indexed %llu postings by owner in %.2f s (once, for a store written before the "
-                   "owner index)",
-                   (unsigned long long)ib.n, s_mono() - t0);
-        return err;
-    }
-}
-
 gx_err gx_broker_new(const gx_config *cfg, int64_t now, gx_broker_progress_fn progress, void *arg, gx_broker **out,
                      char *errbuf, size_t errlen)
 {
@@ -494,7 +393,7 @@ gx_err gx_broker_new(const gx_config *cfg, int64_t now, gx_broker_progress_fn pr
     if (gx_store_id_added(b->store))
         gx_log(GX_LOG_NOTICE, "store %s: wrote its store identity (an older build created it without one)",
                cfg->data_dir);
-    if ((err = s_owner_index(b))) {
+    if ((err = gx_records_index_owners(b))) {
         snprintf(errbuf, errlen, "store %s: indexing postings by owner: %s (%s)", cfg->data_dir,
                  gx_err_str(err), gx_store_last_error(b->store));
         goto out;
@@ -584,304 +483,6 @@ void gx_broker_destroy(gx_broker **pb)
     *pb = NULL;
 }
 
-/* ------------------------------------------------------------------ records */
-
-gx_txn *gx_broker_txn(gx_broker *b)
-{
-    return b->child ? b->child : b->txn;
-}
-
-static void s_key64(uint8_t k[8], uint64_t id)
-{
-    gx_store_be64(k, id);
-}
-
-/* Reads a record in the current transaction, or a read transaction of its own. */
-static gx_err s_get(gx_broker *b, gx_table tb, const void *key, size_t klen, gx_buf *copy)
-{
-    gx_txn *t = gx_broker_txn(b), *own = NULL;
-    const void *v;
-    size_t vl;
-    gx_err err;
-    if (!t) {
-        if ((err = gx_store_begin(b->store, false, &own)))
-            return err;
-        t = own;
-    }
-    err = gx_store_get(t, tb, key, klen, &v, &vl);
-    if (!err) {
-        copy->data = malloc(vl ? vl : 1);
-        copy->len = vl;
-        if (!copy->data)
-            err = GX_ERR_NOMEM;
-        else
-            memcpy(copy->data, v, vl);
-    }
-    gx_store_abort(&own);
-    return err;
-}
-
-static gx_err s_get_by_id(gx_broker *b, gx_table tb, uint64_t id, gx_buf *raw)
-{
-    uint8_t k[8];
-    s_key64(k, id);
-    return s_get(b, tb, k, 8, raw);
-}
-
-gx_err gx_broker_get_demand(gx_broker *b, uint64_t id, gx_demand *out)
-{
-    gx_buf raw = {0};
-    gx_err err = s_get_by_id(b, GX_T_DEMANDS, id, &raw);
-    if (!err)
-        err = gx_codec_decode_demand(raw.data, raw.len, out);
-    gx_buf_fini(&raw);
-    return err;
-}
-
-gx_err gx_broker_get_offer(gx_broker *b, uint64_t id, gx_offer *out)
-{
-    gx_buf raw = {0};
-    gx_err err = s_get_by_id(b, GX_T_OFFERS, id, &raw);
-    if (!err)
-        err = gx_codec_decode_offer(raw.data, raw.len, out);
-    gx_buf_fini(&raw);
-    return err;
-}
-
-gx_err gx_broker_get_sub(gx_broker *b, uint64_t id, gx_sub *out)
-{
-    gx_buf raw = {0};
-    gx_err err = s_get_by_id(b, GX_T_SUBS, id, &raw);
-    if (!err)
-        err = gx_codec_decode_sub(raw.data, raw.len, out);
-    gx_buf_fini(&raw);
-    return err;
-}
-
-gx_err gx_broker_get_firm(gx_broker *b, const char *id, gx_firm *out)
-{
-    gx_buf raw = {0};
-    gx_err err = s_get(b, GX_T_FIRMS, id, strlen(id), &raw);
-    if (!err)
-        err = gx_codec_decode_firm(raw.data, raw.len, out);
-    gx_buf_fini(&raw);
-    return err;
-}
-
-static gx_err s_put(gx_broker *b, gx_table tb, const void *key, size_t klen, gx_buf *rec, gx_err enc)
-{
-    gx_err err = enc ? enc : gx_store_put(b->child, tb, key, klen, rec->data, rec->len);
-    gx_buf_fini(rec);
-    return err;
-}
-
-/* Notes that the engine may be told about this posting, firm or open count. */
-static void s_note(gx_broker *b, uint8_t what, uint64_t id, const char *firm, int delta)
-{
-    if (b->n_undo == b->cap_undo) {
-        size_t cap = b->cap_undo ? 2 * b->cap_undo : 64;
-        struct gx_undo *v = realloc(b->undo, cap * sizeof *v);
-        if (!v) {
-            b->undo_lost = true;
-            return;
-        }
-        b->undo = v;
-        b->cap_undo = cap;
-    }
-    struct gx_undo *u = &b->undo[b->n_undo++];
-    *u = (struct gx_undo){.what = what, .delta = (int8_t)delta, .id = id};
-    if (firm)
-        snprintf(u->firm, sizeof u->firm, "%s", firm);
-}
-
-void gx_broker_owned_key(uint8_t k[GX_OWNED_KEY_LEN], const char *firm, uint8_t kind, bool closed,
-                         uint64_t id)
-{
-    size_t n = strnlen(firm, GX_FIRM_ID_LEN);
-    memcpy(k, firm, n);
-    memset(k + n, 0, GX_FIRM_ID_LEN - n); /* a shorter id is padded with NULs */
-    k[GX_FIRM_ID_LEN] = kind;
-    k[GX_FIRM_ID_LEN + 1] = closed;
-    gx_store_be64(k + GX_FIRM_ID_LEN + 2, id);
-}
-
-/* Files posting id under its owner in t: the entry of the other state goes
- * (a posting that closed leaves the open range), so each posting has one. */
-static gx_err s_owned_put(gx_txn *t, const char *owner, uint8_t kind, gx_state state, uint64_t id)
-{
-    uint8_t k[GX_OWNED_KEY_LEN], v = (uint8_t)state;
-    bool closed = state != GX_STATE_OPEN;
-    gx_broker_owned_key(k, owner, kind, !closed, id);
-    gx_err err = gx_store_del(t, GX_T_OWNED, k, sizeof k);
-    if (err)
-        return err;
-    gx_broker_owned_key(k, owner, kind, closed, id);
-    return gx_store_put(t, GX_T_OWNED, k, sizeof k, &v, 1);
-}
-
-gx_err gx_broker_put_demand(gx_broker *b, const gx_demand *d)
-{
-    gx_buf rec;
-    uint8_t k[8];
-    s_key64(k, d->id);
-    s_note(b, GX_UNDO_DEMAND, d->id, NULL, 0);
-    gx_err err = s_put(b, GX_T_DEMANDS, k, 8, &rec, gx_codec_encode_demand(d, &rec));
-    return err ? err : s_owned_put(b->child, d->owner, GX_OWNED_DEMAND, d->state, d->id);
-}
-
-gx_err gx_broker_put_offer(gx_broker *b, const gx_offer *o)
-{
-    gx_buf rec;
-    uint8_t k[8];
-    s_key64(k, o->id);
-    s_note(b, GX_UNDO_OFFER, o->id, NULL, 0);
-    gx_err err = s_put(b, GX_T_OFFERS, k, 8, &rec, gx_codec_encode_offer(o, &rec));
-    return err ? err : s_owned_put(b->child, o->owner, GX_OWNED_OFFER, o->state, o->id);
-}
-
-gx_err gx_broker_put_sub(gx_broker *b, const gx_sub *s)
-{
-    gx_buf rec;
-    uint8_t k[8];
-    s_key64(k, s->id);
-    s_note(b, GX_UNDO_SUB, s->id, NULL, 0);
-    gx_err err = s_put(b, GX_T_SUBS, k, 8, &rec, gx_codec_encode_sub(s, &rec));
-    return err ? err : s_owned_put(b->child, s->owner, GX_OWNED_SUB, GX_STATE_OPEN, s->id);
-}
-
-gx_err gx_broker_del_sub(gx_broker *b, const gx_sub *s)
-{
-    s_note(b, GX_UNDO_SUB, s->id, NULL, 0);
-    uint8_t k[GX_OWNED_KEY_LEN];
-    s_key64(k, s->id);
-    gx_err err = gx_store_del(b->child, GX_T_SUBS, k, 8);
-    if (err)
-        return err;
-    gx_broker_owned_key(k, s->owner, GX_OWNED_SUB, false, s->id);
-    return gx_store_del(b->child, GX_T_OWNED, k, sizeof k);
-}
-
-gx_err gx_broker_put_firm(gx_broker *b, const gx_firm *f)
-{
-    gx_buf rec;
-    s_note(b, GX_UNDO_FIRM, 0, f->id, 0);
-    return s_put(b, GX_T_FIRMS, f->id, strlen(f->id), &rec, gx_codec_encode_firm(f, &rec));
-}
-
-/* ---- taking a change back out of the engine */
-
-/* Reads record key of table tb in t into a malloc'd copy; GX_ERR_NOT_FOUND when absent. */
-static gx_err s_read(gx_txn *t, gx_table tb, const void *key, size_t klen, gx_buf *copy)
-{
-    const void *v;
-    size_t vl;
-    gx_err err = gx_store_get(t, tb, key, klen, &v, &vl);
-    if (err)
-        return err;
-    if (!(copy->data = malloc(vl ? vl : 1)))
-        return GX_ERR_NOMEM;
-    memcpy(copy->data, v, vl);
-    copy->len = vl;
-    return GX_OK;
-}
-
-/* Puts one posting or firm back into the engine as t holds it: added, updated
- * or closed, whatever makes the engine's copy the store's. Effects go to fx
- * and are dropped: nobody was told of the change being taken back. */
-static gx_err s_undo_one(gx_broker *b, gx_txn *t, const struct gx_undo *u, gx_fxv *fx)
-{
-    gx_engine *e = b->engine;
-    gx_buf raw = {0};
-    uint8_t k[8];
-    s_key64(k, u->id);
-    gx_err err;
-    fx->n = 0;
-    switch (u->what) {
-    case GX_UNDO_FIRM: {
-        gx_firm f;
-        if ((err = s_read(t, GX_T_FIRMS, u->firm, strlen(u->firm), &raw)) == GX_ERR_NOT_FOUND)
-            return gx_engine_firm(e, u->firm) ? GX_ERR_INTERNAL : GX_OK; /* a firm cannot be taken out */
-        if (err || (err = gx_codec_decode_firm(raw.data, raw.len, &f)))
-            break;
-        err = gx_engine_put_firm(e, &f, b->now, fx);
-        gx_firm_fini(&f);
-        break;
-    }
-    case GX_UNDO_DEMAND: {
-        gx_demand d = {0};
-        bool held = gx_engine_demand(e, u->id) != NULL;
-        err = s_read(t, GX_T_DEMANDS, k, 8, &raw);
-        if (!err && !(err = gx_codec_decode_demand(raw.data, raw.len, &d)) && d.state == GX_STATE_OPEN)
-            err = held ? gx_engine_update_demand(e, &d, b->now, fx) : gx_engine_add_demand(e, &d, b->now, fx);
-        else if ((!err || err == GX_ERR_NOT_FOUND) && held)
-            err = gx_engine_close_demand(e, u->id, err ? GX_STATE_WITHDRAWN : d.state, fx);
-        else if (err == GX_ERR_NOT_FOUND)
-            err = GX_OK;
-        gx_demand_fini(&d);
-        break;
-    }
-    case GX_UNDO_OFFER: {
-        gx_offer o = {0};
-        bool held = gx_engine_offer(e, u->id) != NULL;
-        err = s_read(t, GX_T_OFFERS, k, 8, &raw);
-        if (!err && !(err = gx_codec_decode_offer(raw.data, raw.len, &o)) && o.state == GX_STATE_OPEN)
-            err = held ? gx_engine_update_offer(e, &o, b->now, fx) : gx_engine_add_offer(e, &o, b->now, fx);
-        else if ((!err || err == GX_ERR_NOT_FOUND) && held)
-            err = gx_engine_close_offer(e, u->id, err ? GX_STATE_WITHDRAWN : o.state, fx);
-        else if (err == GX_ERR_NOT_FOUND)
-            err = GX_OK;
-        gx_offer_fini(&o);
-        break;
-    }
-    case GX_UNDO_SUB: {
-        gx_sub s = {0};
-        bool held = gx_engine_sub(e, u->id) != NULL;
-        err = s_read(t, GX_T_SUBS, k, 8, &raw);
-        if (!err && !held && !(err = gx_codec_decode_sub(raw.data, raw.len, &s)))
-            err = gx_engine_add_sub(e, &s, b->now, fx);
-        else if (err == GX_ERR_NOT_FOUND)
-            err = held ? gx_engine_remove_sub(e, u->id) : GX_OK;
-        gx_sub_fini(&s);
-        break;
-    }
-    case GX_UNDO_OPEN:
-        err = gx_quota_add(b->open, u->firm, -u->delta);
-        break;
-    default: err = GX_ERR_INTERNAL;
-    }
-    gx_buf_fini(&raw);
-    return err;
-}
-
-/* Takes the changes noted from entry `from` on back out of the engine, newest
- * first, reading what the store holds in t (or in a read transaction of its own
- * when t is NULL: after a failed commit). When that cannot be done exactly it
- * rebuilds the engine from the store, which always can. */
-static void s_undo(gx_broker *b, gx_txn *t, size_t from, const char *why)
-{
-    gx_txn *own = NULL, *read = t;
-    gx_fxv fx = {0};
-    gx_err err = b->undo_lost ? GX_ERR_NOMEM : GX_OK;
-    size_t n = b->n_undo - from;
-    if (!err && !read && !(err = gx_store_begin(b->store, false, &own)))
-        read = own;
-    for (size_t i = b->n_undo; !err && i > from; i--)
-        err = s_undo_one(b, read, &b->undo[i - 1], &fx);
-    gx_fxv_fini(&fx);
-    gx_store_abort(&own);
-    b->n_undo = from;
-    b->undo_lost = false;
-    if (!err) {
-        b->counters.engine_undos++;
-        gx_log(GX_LOG_INFO, "%s: %zu changes taken back out of the engine", why, n);
-        return;
-    }
-    gx_log(GX_LOG_WARNING, "%s: the engine could not take its change back (%s); matching every pair again", why,
-           gx_err_str(err));
-    if (s_rebuild_engine(b, t) != GX_OK)
-        gx_log(GX_LOG_ERR, "rebuilding the engine after a refused request failed; retrying after the commit");
-}
-
 /* ------------------------------------------------------------------ batches */
 
 void gx_broker_batch_begin(gx_broker *b, int64_t now, int64_t now_ms)
@@ -911,7 +512,7 @@ gx_err gx_broker_write_end(gx_broker *b, gx_err err)
          * this request touched back as the batch holds it, so the rest of the
          * batch never sees the change. Nothing touched, nothing to do. */
         if (b->engine_touched)
-            s_undo(b, b->txn, b->undo_mark, "a refused request");
+            gx_records_undo(b, b->txn, b->undo_mark, "a refused request");
         else
             b->n_undo = b->undo_mark;
         s_events_truncate(b, b->events_mark);
@@ -987,13 +588,6 @@ void gx_requests_error_suggest(gx_broker *b, const void *rid, size_t rid_len, ui
     p->is_error = true;
     p->err = (unsigned)err < GX_OUTCOMES - 1 ? (uint8_t)err : GX_OUTCOMES - 1;
     b->n_replies++;
-}
-
-void gx_broker_count_open(gx_broker *b, const char *firm, int delta)
-{
-    s_note(b, GX_UNDO_OPEN, 0, firm, delta);
-    if (gx_quota_add(b->open, firm, delta) != GX_OK)
-        b->engine_dirty = true; /* recounted with the next rebuild */
 }
 
 bool gx_broker_handshake_token(gx_broker *b, int64_t now_ms)
@@ -1171,7 +765,7 @@ void gx_broker_batch_end(gx_broker *b, const gx_broker_io *io)
                    gx_store_last_error(b->store));
             /* Nothing of the batch is in the store: take it all back out of the
              * engine, and read the keys again (a registered key is in memory). */
-            s_undo(b, NULL, 0, "a failed commit");
+            gx_records_undo(b, NULL, 0, "a failed commit");
             gx_auth *old_auth = b->auth;
             b->auth = NULL;
             gx_txn *t = NULL;
@@ -1203,7 +797,7 @@ void gx_broker_batch_end(gx_broker *b, const gx_broker_io *io)
         b->n_touched = 0;
     }
     if (b->engine_dirty) {
-        gx_err rerr = s_rebuild_engine(b, NULL);
+        gx_err rerr = gx_broker_rebuild_engine(b, NULL);
         if (rerr)
             gx_log(GX_LOG_ERR, "rebuilding the engine after a failed write: %s", gx_err_str(rerr));
     }
@@ -1380,7 +974,7 @@ size_t gx_broker_expire(gx_broker *b, int64_t now, const gx_broker_io *io)
     b->engine_touched = true; /* from here a failure means the store did not follow the engine */
     for (size_t i = 0; i < b->fx.n; i++) /* what the engine closed by itself, to put back on failure */
         if (b->fx.v[i].type == GX_FX_DEMAND_CLOSED || b->fx.v[i].type == GX_FX_OFFER_CLOSED)
-            s_note(b, b->fx.v[i].type == GX_FX_DEMAND_CLOSED ? GX_UNDO_DEMAND : GX_UNDO_OFFER,
+            gx_records_note(b, b->fx.v[i].type == GX_FX_DEMAND_CLOSED ? GX_UNDO_DEMAND : GX_UNDO_OFFER,
                    b->fx.v[i].type == GX_FX_DEMAND_CLOSED ? b->fx.v[i].demand_id : b->fx.v[i].offer_id, NULL, 0);
     for (size_t i = 0; !err && i < b->fx.n; i++) {
         const gx_fx *f = &b->fx.v[i];

@@ -176,9 +176,21 @@ gx_err gx_broker_put_sub(gx_broker *b, const gx_sub *s);
 gx_err gx_broker_del_sub(gx_broker *b, const gx_sub *s);
 gx_err gx_broker_put_firm(gx_broker *b, const gx_firm *f);
 /* Every put and del above, and every open count, is noted so that a refused
- * request or a failed commit can be taken back out of the engine (broker.c,
- * s_undo). A change to the engine must follow one of them; gx_broker_expire
- * notes what the engine closed by itself. */
+ * request or a failed commit can be taken back out of the engine (records.c,
+ * gx_records_undo). A change to the engine must follow one of them;
+ * gx_broker_expire notes what the engine closed by itself. */
+void gx_records_note(gx_broker *b, uint8_t what, uint64_t id, const char *firm, int delta);
+/* Takes the changes noted from entry `from` on back out of the engine, newest
+ * first, putting each posting and firm back as t holds it (a read transaction
+ * of its own when t is NULL: after a failed commit); rebuilds the engine from
+ * the store when that cannot be exact. why is for the log. */
+void gx_records_undo(gx_broker *b, gx_txn *t, size_t from, const char *why);
+/* Files every posting under its owner, once, for a store written before the
+ * owner index (marks "owner_index" in meta). */
+gx_err gx_records_index_owners(gx_broker *b);
+/* Rebuilds the engine (and the key registry and open counts) from the store
+ * read in t, or in a read transaction of its own when t is NULL. */
+gx_err gx_broker_rebuild_engine(gx_broker *b, gx_txn *t);
 
 /* The owner index (GX_T_OWNED), kept by the put functions above in the same
  * transaction as the record: key = owner firm id (18 bytes, NUL-padded) + kind
