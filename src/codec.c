@@ -526,8 +526,12 @@ static size_t s_wire_index(const uint8_t *start, const uint8_t *upto, uint32_t n
     while (w.p < w.end && s_wire_varint(&w, &tag)) {
         switch (tag & 7) {
         case 0: s_wire_varint(&w, &n); break;
-        case 1: w.p += 8; break;
-        case 5: w.p += 4; break;
+        case 1:
+        case 5:
+            if ((size_t)(w.end - w.p) < ((tag & 7) == 1 ? 8u : 4u))
+                return k;
+            w.p += (tag & 7) == 1 ? 8 : 4;
+            break;
         case 2:
             if (!s_wire_varint(&w, &n) || n > (uint64_t)(w.end - w.p))
                 return k;
@@ -556,8 +560,14 @@ static bool s_wire_nul(const ProtobufCMessageDescriptor *md, const uint8_t *p, s
             if (!s_wire_varint(&w, &v))
                 return false;
             continue;
-        case 1: w.p += 8; continue;
-        case 5: w.p += 4; continue;
+        case 1:
+        case 5: {
+            size_t step = (tag & 7) == 1 ? 8 : 4;
+            if ((size_t)(w.end - w.p) < step)
+                return false;
+            w.p += step;
+            continue;
+        }
         case 2: break;
         default: return false; /* groups: not in our schema, and unpack refused them */
         }

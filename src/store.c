@@ -398,7 +398,9 @@ static int s_child_tail_free(const char *dir, uint64_t first, uint64_t last)
  * does not write a page it allocated and freed in one transaction, so a healthy
  * file may end a few pages short of the last page in use. The free list is read
  * in a child process: if a page of the free list itself lies past the end, the
- * map access kills the child (SIGBUS), which is then the answer. */
+ * map access kills the child (SIGBUS), which is then the answer. The store is
+ * opened before the broker starts any thread (ZeroMQ's context comes later, in
+ * the loop), so the fork copies a single-threaded process. */
 static bool s_tail_free(gx_store *s, uint64_t first, uint64_t last)
 {
     fflush(NULL);
