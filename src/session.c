@@ -309,11 +309,27 @@ static void s_out_set(gx_session *s, uint64_t bytes)
     s->out_bytes = bytes;
 }
 
+/* Releases the checkpoints s->acked covers: their notices are no longer in flight. */
+static void s_release(gx_session *s)
+{
+    uint8_t k = 0;
+    uint64_t freed = 0;
+    while (k < s->n_ck && s->ck[k].seq <= s->acked) {
+        s->out_n -= s->out_n < s->ck[k].n ? s->out_n : s->ck[k].n;
+        freed += s->ck[k++].bytes;
+    }
+    if (!k)
+        return;
+    memmove(s->ck, s->ck + k, (size_t)(s->n_ck - k) * sizeof s->ck[0]);
+    s->n_ck = (uint8_t)(s->n_ck - k);
+    s_out_set(s, s->out_bytes > freed ? s->out_bytes - freed : 0);
+}
+
 void gx_sessions_resume(gx_sessions *t, gx_session *s, uint64_t after, uint64_t acked)
 {
     if (acked > s->acked)
         s->acked = acked;
-    gx_session_settle(s, UINT64_MAX); /* what the acknowledgement covers is no longer in flight */
+    s_release(s); /* what the acknowledgement covers is no longer in flight (the firm's bound: at the pump) */
     if (!s->out_n || after > s->sent) /* a skip ahead: what is in flight still counts until acknowledged */
         s->sent = after;
     s->resumed = true;
@@ -346,17 +362,9 @@ void gx_session_sent(gx_session *s, uint64_t seq, size_t len)
 
 bool gx_session_settle(gx_session *s, uint64_t firm_max)
 {
-    uint8_t k = 0;
-    uint64_t freed = 0;
-    while (k < s->n_ck && s->ck[k].seq <= s->acked) {
-        s->out_n -= s->out_n < s->ck[k].n ? s->out_n : s->ck[k].n;
-        freed += s->ck[k++].bytes;
-    }
-    if (!k)
-        return false;
-    memmove(s->ck, s->ck + k, (size_t)(s->n_ck - k) * sizeof s->ck[0]);
-    s->n_ck = (uint8_t)(s->n_ck - k);
-    s_out_set(s, s->out_bytes > freed ? s->out_bytes - freed : 0);
+    s_release(s);
+    /* whether or not this call freed anything: a Resume may have released
+     * bytes before, and the firm's bound is decided here only */
     if (s->fr && s->fr->blocked && s->fr->out_bytes < firm_max) {
         s->fr->blocked = false;
         return true;

@@ -59,10 +59,38 @@ TEST(mark_firm_reaches_only_resumed_sessions_of_that_firm)
     gx_sessions_destroy(&t);
 }
 
+TEST(a_firm_held_back_is_released_when_a_resume_freed_its_bytes)
+{
+    gx_sessions *t;
+    gx_session *a1, *a2, *out[8];
+    REQUIRE(gx_sessions_new(8, &t) == GX_OK);
+    gx_sessions_bind(t, "1", 1, "FIRMA", false, 0, &a1);
+    gx_sessions_bind(t, "2", 1, "FIRMA", false, 0, &a2);
+    gx_sessions_resume(t, a1, 0, 0);
+    gx_session_sent(a1, 1, 1000);
+    gx_session_sent(a1, 2, 1000);
+    CHECK_EQ_INT(a1->out_n, 2);
+    CHECK_EQ_INT(gx_session_firm_bytes(a2), 2000);
+    gx_session_firm_blocked(a2); /* the firm is at its bound: a2 is held back */
+    gx_sessions_resume(t, a1, 0, 0);
+    CHECK_EQ_INT(a1->sent, 2); /* in flight: a resume does not rewind */
+    gx_sessions_resume(t, a1, 0, 2); /* acknowledged through 2 (an Ack in the same batch) */
+    CHECK_EQ_INT(a1->out_n, 0);
+    CHECK_EQ_INT(a1->sent, 0); /* nothing in flight: the resume is served from 0 */
+    CHECK_EQ_INT(gx_session_firm_bytes(a2), 0);
+    gx_sessions_take_dirty(t, out, 8);
+    /* the pump's settle still sees the firm held back and now below the bound:
+     * it says so, so the firm's other sessions are woken */
+    CHECK(gx_session_settle(a1, 1500));
+    CHECK(!gx_session_settle(a1, 1500)); /* once */
+    gx_sessions_destroy(&t);
+}
+
 int main(void)
 {
     RUN(bind_find_rebind);
     RUN(evicts_least_recently_active);
     RUN(mark_firm_reaches_only_resumed_sessions_of_that_firm);
+    RUN(a_firm_held_back_is_released_when_a_resume_freed_its_bytes);
     return gx_test_done();
 }
