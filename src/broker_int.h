@@ -10,6 +10,7 @@
 #include "engine.h"
 #include "inbox.h"
 #include "limit.h"
+#include "owned.h"
 #include "session.h"
 #include "store.h"
 #include "vocab.h"
@@ -192,15 +193,6 @@ gx_err gx_records_index_owners(gx_broker *b);
  * read in t, or in a read transaction of its own when t is NULL. */
 gx_err gx_broker_rebuild_engine(gx_broker *b, gx_txn *t);
 
-/* The owner index (GX_T_OWNED), kept by the put functions above in the same
- * transaction as the record: key = owner firm id (18 bytes, NUL-padded) + kind
- * (GX_OWNED_*) + closed (0 open, 1 awarded/withdrawn/expired) + posting id (u64
- * BE), value = the state byte. A firm's open postings of a kind are one key
- * range, so listing them reads only them, never its closed ones or others'. */
-#define GX_OWNED_KEY_LEN (GX_FIRM_ID_LEN + 2 + 8)
-enum { GX_OWNED_DEMAND = 1, GX_OWNED_OFFER = 2, GX_OWNED_SUB = 3 };
-void gx_broker_owned_key(uint8_t k[GX_OWNED_KEY_LEN], const char *firm, uint8_t kind, bool closed,
-                         uint64_t id);
 /* The transaction to read in: the child if open, else the batch txn, else NULL. */
 gx_txn *gx_broker_txn(gx_broker *b);
 

@@ -29,27 +29,32 @@ static void s_key64(uint8_t k[8], uint64_t id)
     gx_store_be64(k, id);
 }
 
+/* Reads record key of table tb in t into a malloc'd copy; GX_ERR_NOT_FOUND when absent. */
+static gx_err s_read(gx_txn *t, gx_table tb, const void *key, size_t klen, gx_buf *copy)
+{
+    const void *v;
+    size_t vl;
+    gx_err err = gx_store_get(t, tb, key, klen, &v, &vl);
+    if (err)
+        return err;
+    if (!(copy->data = malloc(vl ? vl : 1)))
+        return GX_ERR_NOMEM;
+    memcpy(copy->data, v, vl);
+    copy->len = vl;
+    return GX_OK;
+}
+
 /* Reads a record in the current transaction, or a read transaction of its own. */
 static gx_err s_get(gx_broker *b, gx_table tb, const void *key, size_t klen, gx_buf *copy)
 {
     gx_txn *t = gx_broker_txn(b), *own = NULL;
-    const void *v;
-    size_t vl;
     gx_err err;
     if (!t) {
         if ((err = gx_store_begin(b->store, false, &own)))
             return err;
         t = own;
     }
-    err = gx_store_get(t, tb, key, klen, &v, &vl);
-    if (!err) {
-        copy->data = malloc(vl ? vl : 1);
-        copy->len = vl;
-        if (!copy->data)
-            err = GX_ERR_NOMEM;
-        else
-            memcpy(copy->data, v, vl);
-    }
+    err = s_read(t, tb, key, klen, copy);
     gx_store_abort(&own);
     return err;
 }
@@ -127,8 +132,7 @@ void gx_records_note(gx_broker *b, uint8_t what, uint64_t id, const char *firm, 
         snprintf(u->firm, sizeof u->firm, "%s", firm);
 }
 
-void gx_broker_owned_key(uint8_t k[GX_OWNED_KEY_LEN], const char *firm, uint8_t kind, bool closed,
-                         uint64_t id)
+void gx_owned_key(uint8_t k[GX_OWNED_KEY_LEN], const char *firm, uint8_t kind, bool closed, uint64_t id)
 {
     size_t n = strnlen(firm, GX_FIRM_ID_LEN);
     memcpy(k, firm, n);
@@ -144,11 +148,11 @@ static gx_err s_owned_put(gx_txn *t, const char *owner, uint8_t kind, gx_state s
 {
     uint8_t k[GX_OWNED_KEY_LEN], v = (uint8_t)state;
     bool closed = state != GX_STATE_OPEN;
-    gx_broker_owned_key(k, owner, kind, !closed, id);
+    gx_owned_key(k, owner, kind, !closed, id);
     gx_err err = gx_store_del(t, GX_T_OWNED, k, sizeof k);
     if (err)
         return err;
-    gx_broker_owned_key(k, owner, kind, closed, id);
+    gx_owned_key(k, owner, kind, closed, id);
     return gx_store_put(t, GX_T_OWNED, k, sizeof k, &v, 1);
 }
 
@@ -190,7 +194,7 @@ gx_err gx_broker_del_sub(gx_broker *b, const gx_sub *s)
     gx_err err = gx_store_del(b->child, GX_T_SUBS, k, 8);
     if (err)
         return err;
-    gx_broker_owned_key(k, s->owner, GX_OWNED_SUB, false, s->id);
+    gx_owned_key(k, s->owner, GX_OWNED_SUB, false, s->id);
     return gx_store_del(b->child, GX_T_OWNED, k, sizeof k);
 }
 
@@ -202,21 +206,6 @@ gx_err gx_broker_put_firm(gx_broker *b, const gx_firm *f)
 }
 
 /* ---- taking a change back out of the engine */
-
-/* Reads record key of table tb in t into a malloc'd copy; GX_ERR_NOT_FOUND when absent. */
-static gx_err s_read(gx_txn *t, gx_table tb, const void *key, size_t klen, gx_buf *copy)
-{
-    const void *v;
-    size_t vl;
-    gx_err err = gx_store_get(t, tb, key, klen, &v, &vl);
-    if (err)
-        return err;
-    if (!(copy->data = malloc(vl ? vl : 1)))
-        return GX_ERR_NOMEM;
-    memcpy(copy->data, v, vl);
-    copy->len = vl;
-    return GX_OK;
-}
 
 /* Puts one posting or firm back into the engine as t holds it: added, updated
  * or closed, whatever makes the engine's copy the store's. Effects go to fx

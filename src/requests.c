@@ -1184,7 +1184,7 @@ static void s_list_postings(s_req *q)
     const gx_sub **sp = NULL;
     if (!s_need_firm(q))
         return;
-    gx_broker_owned_key(from, q->s->firm, GX_OWNED_DEMAND, false, 0);
+    gx_owned_key(from, q->s->firm, GX_OWNED_DEMAND, false, 0);
     if (q->r->text && !s_cursor_parse(q->r->text, from + GX_FIRM_ID_LEN)) {
         s_error(q, GX_ERR_INVALID, "list_postings.cursor",
                 "'%.40s' is not a cursor from this broker: give the next_cursor of the previous page, "

@@ -51,7 +51,7 @@ typedef enum gx_table {
     GX_T_TOLD,     /* demand id (u64 BE) + firm id -> what the firm was told (broker) */
     GX_T_KEYS,     /* CURVE public key (Z85, 40 bytes) -> key record (auth) */
     GX_T_FIRST,    /* demand id (u64 BE) -> its first match (notify.c, gx_first_match) */
-    GX_T_OWNED,    /* firm id + kind + closed + id (u64 BE) -> state (broker_int.h) */
+    GX_T_OWNED,    /* firm id + kind + closed + id (u64 BE) -> state (owned.h) */
     GX_T__COUNT
 } gx_table;
 

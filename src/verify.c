@@ -8,9 +8,9 @@
 #include <string.h>
 
 #include "auth.h"
-#include "broker_int.h" /* the owner index's key (gx_broker_owned_key) */
 #include "codec.h"
 #include "model.h"
+#include "owned.h"
 #include "store.h"
 
 #define S_SHOW_MAX 20 /* problems named one by one; the rest are counted */
@@ -191,7 +191,7 @@ static void s_owned_has(s_verify *v, const char *what, const char *owner, gx_tab
     uint8_t k[GX_OWNED_KEY_LEN];
     const void *val;
     size_t vlen;
-    gx_broker_owned_key(k, owner, s_owned_kind(tb), state != GX_STATE_OPEN, id);
+    gx_owned_key(k, owner, s_owned_kind(tb), state != GX_STATE_OPEN, id);
     if (gx_store_get(v->t, GX_T_OWNED, k, sizeof k, &val, &vlen) != GX_OK) {
         v->broken++;
         s_problem(v, "%s (%s) is missing from its owner's index", what, gx_state_name(state));
