@@ -5,6 +5,8 @@
 
 #include "gxtest.h"
 
+#include <stdarg.h>
+
 #if defined(__GLIBC__) && defined(__GNUC__) && !defined(__clang__)
 #define GX_TEST_FAILING_ALLOC 1
 #endif
@@ -1303,6 +1305,221 @@ TEST(property_matches_equal_brute_force)
     CHECK(g_seen_licensor > 0 && g_seen_park > 0 && g_seen_main_group > 0);
 }
 
+/* ---- the same results as the engine of GX_ENGINE_FORMAT 2 (every match held)
+ *
+ * tests/unit/data/engine_golden.txt is what the engine that held every
+ * eligible pair (commit 3dc63b5) printed for the workload below: after every
+ * step its effects (UNMATCH aside: an engine holding only the shortlist
+ * reports it only for pairs it holds) sorted, and every 50 steps each open
+ * demand's shortlist (ids and scores), its number of eligible offers and its
+ * near misses. Time moves 40 s a step within one day, so no rule that reads
+ * the date changes its verdict except through the postings' own expiry, which
+ * gx_engine_expire closes at the start of each step. Any change in which pairs
+ * match, their scores, ranks, ties, shortlist effects, near misses (capped,
+ * first come) or who is told shows as a line that differs.
+ * GX_GOLDEN_WRITE=1 rewrites the file; GX_GOLDEN_OUT=path writes this run's
+ * trace there for a diff. */
+
+typedef struct g_trace {
+    char *s;
+    size_t n, cap;
+} g_trace;
+
+static void g_put(g_trace *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void g_put(g_trace *t, const char *fmt, ...)
+{
+    va_list ap;
+    for (;;) {
+        va_start(ap, fmt);
+        int w = vsnprintf(t->s ? t->s + t->n : NULL, t->s ? t->cap - t->n : 0, fmt, ap);
+        va_end(ap);
+        if (w < 0)
+            abort();
+        if (t->s && t->n + (size_t)w < t->cap) {
+            t->n += (size_t)w;
+            return;
+        }
+        size_t cap = t->cap ? t->cap * 2 : 1 << 16;
+        while (cap < t->n + (size_t)w + 1)
+            cap *= 2;
+        if (!(t->s = realloc(t->s, cap)))
+            abort();
+        t->cap = cap;
+    }
+}
+
+static int g_cmp_line(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The effects of one step, UNMATCH left out, one line each, sorted. */
+static void g_effects(g_trace *t, const gx_fxv *fx)
+{
+    char **lines = calloc(fx->n + 1, sizeof *lines);
+    size_t n = 0;
+    if (!lines)
+        abort();
+    for (size_t i = 0; i < fx->n; i++) {
+        const gx_fx *f = &fx->v[i];
+        if (f->type == GX_FX_UNMATCH)
+            continue;
+        char line[256];
+        snprintf(line, sizeof line, " %s d%llu o%llu s%llu x%ld %.17g\n", fx_name(f->type),
+                 (unsigned long long)f->demand_id, (unsigned long long)f->offer_id,
+                 (unsigned long long)f->sub_id, fx_extra(f), f->score);
+        if (!(lines[n++] = strdup(line)))
+            abort();
+    }
+    qsort(lines, n, sizeof *lines, g_cmp_line);
+    for (size_t i = 0; i < n; i++) {
+        g_put(t, "%s", lines[i]);
+        free(lines[i]);
+    }
+    free(lines);
+}
+
+/* Eligible offers of a demand, as the engine reports them. */
+static size_t g_eligible(const gx_engine *e, uint64_t did)
+{
+    size_t n;
+    gx_engine_matches(e, did, &n);
+    return n;
+}
+
+static void g_state(g_trace *t, const gx_engine *e, unsigned k)
+{
+    static uint64_t ids[P_MAXID];
+    static gx_rule rules[P_MAXID];
+    for (uint64_t did = 1; did < P_MAXID; did++) {
+        if (!gx_engine_demand(e, did))
+            continue;
+        size_t n;
+        const gx_match *m = gx_engine_matches(e, did, &n);
+        g_put(t, " d%llu eligible %zu top", (unsigned long long)did, g_eligible(e, did));
+        for (size_t i = 0; i < n && i < k; i++)
+            g_put(t, " %llu:%.17g", (unsigned long long)m[i].offer_id, m[i].score);
+        size_t nn = gx_engine_near_misses(e, did, ids, rules, P_MAXID);
+        size_t nl;
+        const gx_near *nl_v = gx_engine_near_list(e, did, &nl);
+        g_put(t, " near");
+        for (size_t i = 0; i < nn && i < nl; i++)
+            g_put(t, " %llu:%d:%.17g", (unsigned long long)ids[i], (int)rules[i], nl_v[i].score);
+        g_put(t, "\n");
+    }
+}
+
+static void g_run(g_trace *t, uint64_t seed, unsigned k, unsigned near_max)
+{
+    gx_engine_opts opts;
+    gx_engine_opts_default(&opts);
+    opts.rules.three_districts = THREE;
+    opts.rules.n_three_districts = 3;
+    opts.shortlist_k = k;
+    opts.near_miss_max = near_max;
+    gx_engine *e = NULL;
+    if (gx_engine_new(&opts, &e) != GX_OK)
+        abort();
+    gx_fxv fx = {0};
+    g_rng = 0x9E3779B97F4A7C15ULL * seed;
+    int64_t now = g_now;
+    g_put(t, "seed %llu k %u near_miss_max %u\n", (unsigned long long)seed, k, near_max);
+    for (int i = 0; i < P_FIRMS; i++) {
+        snprintf(g_fid[i], sizeof g_fid[i], "9141060%011d", i);
+        p_firm(e, i, NULL);
+    }
+    uint64_t next_d = 1, next_o = 1;
+    for (int step = 0; step < 700; step++) {
+        fx_clear(&fx);
+        now += 40;
+        size_t closed = gx_engine_expire(e, now, &fx);
+        uint32_t r = rnd(100);
+        uint64_t id = 0;
+        gx_err err = GX_OK;
+        const char *op = "firm";
+        if (r < 24 && next_d < P_MAXID) {
+            op = "+d";
+            id = next_d++;
+            gx_demand d = p_demand(id);
+            d.expires_at = rnd(3) ? 0 : now + 40 * (1 + rnd(300));
+            err = gx_engine_add_demand(e, &d, now, &fx);
+        } else if (r < 62 && next_o < P_MAXID) {
+            op = "+o";
+            id = next_o++;
+            gx_offer o = p_offer(id);
+            o.expires_at = rnd(3) ? 0 : now + 40 * (1 + rnd(300));
+            err = gx_engine_add_offer(e, &o, now, &fx);
+        } else if (r < 74 && next_o > 1) {
+            op = "~o";
+            id = 1 + rnd((uint32_t)next_o - 1);
+            gx_offer o = p_offer(id);
+            err = gx_engine_update_offer(e, &o, now, &fx);
+        } else if (r < 83 && next_d > 1) {
+            op = "~d";
+            id = 1 + rnd((uint32_t)next_d - 1);
+            gx_demand d = p_demand(id);
+            err = gx_engine_update_demand(e, &d, now, &fx);
+        } else if (r < 91 && next_o > 1) {
+            op = "-o";
+            id = 1 + rnd((uint32_t)next_o - 1);
+            err = gx_engine_close_offer(e, id, GX_STATE_WITHDRAWN, &fx);
+        } else if (r < 95 && next_d > 1) {
+            op = "-d";
+            id = 1 + rnd((uint32_t)next_d - 1);
+            err = gx_engine_close_demand(e, id, GX_STATE_AWARDED, &fx);
+        } else {
+            p_firm(e, (int)rnd(P_FIRMS), &fx);
+        }
+        g_put(t, "step %d expired %zu %s %llu err %d\n", step, closed, op, (unsigned long long)id, (int)err);
+        g_effects(t, &fx);
+        if (step % 50 == 49)
+            g_state(t, e, k);
+    }
+    g_state(t, e, k);
+    gx_fxv_fini(&fx);
+    gx_engine_destroy(&e);
+}
+
+TEST(same_results_as_format2_engine)
+{
+    g_trace t = {0};
+    g_run(&t, 11, 3, 4);   /* short lists that empty and refill; near misses capped */
+    g_run(&t, 12, 5, 50);
+    g_run(&t, 13, 1, GX_ENGINE_NEAR_MISS_MAX);
+    const char *src = getenv("GX_SOURCE_DIR");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/tests/unit/data/engine_golden.txt", src ? src : ".");
+    const char *out = getenv("GX_GOLDEN_OUT");
+    if (getenv("GX_GOLDEN_WRITE"))
+        out = path;
+    if (out) {
+        FILE *f = fopen(out, "w");
+        REQUIRE(f && fwrite(t.s, 1, t.n, f) == t.n && fclose(f) == 0);
+        printf("     wrote %s (%zu bytes)\n", out, t.n);
+    }
+    FILE *f = fopen(path, "r");
+    REQUIRE(f);
+    char *want = malloc(t.n + 2);
+    REQUIRE(want);
+    size_t got = fread(want, 1, t.n + 1, f);
+    fclose(f);
+    size_t i = 0;
+    while (i < got && i < t.n && want[i] == t.s[i])
+        i++;
+    if (i < got || i < t.n) {
+        size_t line = 1, bol = 0;
+        for (size_t j = 0; j < i; j++)
+            if (t.s[j] == '\n')
+                line++, bol = j + 1;
+        fprintf(stderr, "  trace differs from %s at line %zu:\n  got:  %.200s\n", path, line, t.s + bol);
+        size_t wb = bol < got ? bol : got;
+        fprintf(stderr, "  want: %.*s\n", (int)(got - wb < 200 ? got - wb : 200), want + wb);
+    }
+    CHECK(i == got && i == t.n);
+    free(want);
+    free(t.s);
+}
+
 /* ---- a failing allocator: the Nth allocation from now fails, once */
 
 #ifdef GX_TEST_FAILING_ALLOC
@@ -1778,6 +1995,7 @@ int main(void)
     RUN(tech_transfer_offer_without_capacity_matches);
     RUN(set_opts_three_districts_recomputes_demand_masks);
     RUN(property_matches_equal_brute_force);
+    RUN(same_results_as_format2_engine);
     RUN(restore_is_the_live_engine);
     RUN(restore_refuses_impossible_lists);
 #ifdef GX_TEST_FAILING_ALLOC
