@@ -108,9 +108,9 @@ static gx_err s_load_demand(s_load *l, gx_demand *d)
 {
     const gx_match *m;
     const gx_near *nm;
-    size_t n_m, n_nm;
-    if (l->snap && gx_snapshot_lists(l->snap, d->id, &m, &n_m, &nm, &n_nm)) {
-        gx_err err = gx_engine_restore_demand(l->b->engine, d, m, n_m, nm, n_nm, l->b->now);
+    size_t n_m, n_elig, n_nm;
+    if (l->snap && gx_snapshot_lists(l->snap, d->id, &m, &n_m, &n_elig, &nm, &n_nm)) {
+        gx_err err = gx_engine_restore_demand(l->b->engine, d, m, n_m, n_elig, nm, n_nm, l->b->now);
         if (err != GX_ERR_INVALID) { /* restored (d taken), or a failure the caller reports */
             l->restored += err == GX_OK;
             return err;

@@ -60,8 +60,9 @@
 #include <string.h>
 
 #define S_NONE 0
-#define S_MATCH 1
+#define S_MATCH 1 /* eligible; on an offer's side: and held by the demand */
 #define S_NEAR 2
+#define S_ELIG 3  /* eligible but not held (old states on an offer's side only) */
 
 /* ------------------------------------------------------------------ vectors */
 
@@ -245,8 +246,9 @@ typedef struct s_link {
 typedef struct s_dem {
     uint64_t stamp;      /* last candidate search that saw it */
     gx_demand d;         /* the posting */
-    gx_match *m;         /* n_m matches, best first */
+    gx_match *m;         /* n_m held matches, best first (at most 2K) */
     size_t n_m, cap_m;   /* used, allocated */
+    size_t n_elig;       /* eligible offers, held or not (>= n_m) */
     s_near *nm;          /* n_nm near misses by offer id */
     size_t n_nm, cap_nm; /* used, allocated */
     size_t kpos;         /* index in the engine's list of its kind */
@@ -263,11 +265,13 @@ typedef struct s_off {
     uint64_t stamp;              /* what the candidate search reads */
     const gx_firm *f;            /* its owner */
     gx_offer o;                  /* the posting */
-    s_link *l;                   /* n_l links by demand id */
+    s_link *l;                   /* n_l links by demand id: the demands holding it or
+                                  * holding it as a near miss */
     size_t n_l, cap_l;           /* used, allocated */
     size_t kpos[GX_KIND__COUNT]; /* index in each kind's list it is in */
     gx_index_ref *refs;          /* n_refs places in the offer index */
     uint32_t n_refs;             /* count */
+    uint64_t pend;               /* the firm change that last judged it again */
 } s_off;
 
 /* A plain pointer list with per-entry position tracking done by the caller. */
@@ -297,6 +301,20 @@ struct gx_engine {
     gx_sig three;                /* keys of the three districts */
     void **cand;                /* candidate scratch: n_cand postings */
     size_t n_cand, cap_cand;    /* used, allocated */
+    gx_match *rk;               /* ranking scratch: n_rk eligible offers of one demand */
+    size_t n_rk, cap_rk;        /* used, allocated */
+    uint64_t pairs;             /* pairs evaluated */
+    uint64_t refills;           /* held lists found again */
+    uint64_t mut;               /* mutating calls so far (for the firm-match cache) */
+    uint64_t fm_did, fm_mut;    /* the demand and call the firm-match cache is for */
+    const gx_firm *pend_f;      /* a firm whose offers are being judged again, */
+    const gx_firm *pend_old;    /* as it was before the change, */
+    uint64_t pend_mark;         /* the change's number (s_off.pend) */
+    struct s_fm {
+        uint64_t h;             /* hash of the owner's id */
+        const s_off *off;       /* an eligible offer of that owner */
+    } *fm;                      /* n_fm, by h */
+    size_t n_fm, cap_fm;        /* used, allocated */
 };
 
 /* One verdict in a plan: the other side of the pair and what it became. */
@@ -306,6 +324,9 @@ typedef struct s_step {
     double score; /* new score */
     gx_rule rule; /* new near-miss rule */
     int ns;       /* new state: S_NONE, S_MATCH, S_NEAR */
+    int os;       /* offer side: old state (S_ELIG: eligible, not held) */
+    double osc;   /* offer side: old score when held */
+    bool held;    /* demand side: the match is among the best 2K */
 } s_step;
 
 typedef struct s_steps {
@@ -334,6 +355,12 @@ static void s_dem_free(s_dem *dem)
     free(dem->nm);
     free(dem->refs);
     free(dem);
+}
+
+/* The longest a held list grows: the shortlist and a reserve as long. */
+static size_t s_hmax(const gx_engine *e)
+{
+    return 2 * (size_t)e->opts.shortlist_k;
 }
 
 static void s_off_free(s_off *off)
@@ -388,9 +415,26 @@ static void s_emit_near(gx_fxv *fx, uint64_t did, const s_near *nr)
 /* ------------------------------------------------------------------ pairs */
 
 /* Classifies (d, o) at now: S_MATCH, S_NEAR (with *rule) or S_NONE. */
-static int s_classify(const gx_engine *e, const gx_demand *d, const gx_firm *df, const gx_offer *o,
+/* When a pair is judged: now, or the last second both postings were open.
+ * A posting stays held until gx_engine_expire closes it, and every pair
+ * with it is judged as it stood before it expired, so that a count made in
+ * that gap and the offer's close afterwards agree (the date only takes
+ * eligibility away, so a pair judged later never counts where an earlier
+ * judgement did not). */
+static int64_t s_pair_time(const gx_demand *d, const gx_offer *o, int64_t now)
+{
+    if (d->expires_at > 0 && d->expires_at <= now)
+        now = d->expires_at - 1;
+    if (o->expires_at > 0 && o->expires_at <= now)
+        now = o->expires_at - 1;
+    return now;
+}
+
+static int s_classify(gx_engine *e, const gx_demand *d, const gx_firm *df, const gx_offer *o,
                       const gx_firm *of, int64_t now, uint32_t known_fail, double *score, gx_rule *rule)
 {
+    e->pairs++;
+    now = s_pair_time(d, o, now);
     switch (gx_rules_classify(&e->opts.rules, d, df, o, of, now, known_fail, score, rule)) {
     case GX_PAIR_MATCH:
         return S_MATCH;
@@ -456,29 +500,6 @@ static void s_snap(gx_engine *e, const s_dem *dem)
     e->n_snap = s_min(dem->n_m, dem->k_pub);
     for (size_t i = 0; i < e->n_snap; i++)
         e->snap[i] = dem->m[i].offer_id;
-}
-
-/* Re-scores a demand's matches after an options change (lazy re-rank); which
- * pairs match is left as it was. Cannot fail. */
-static void s_refresh(gx_engine *e, s_dem *dem)
-{
-    if (dem->gen == e->gen)
-        return;
-    dem->gen = e->gen;
-    const gx_firm *df = s_firm_get(e, dem->d.owner);
-    for (size_t i = 0; df && i < dem->n_m; i++) {
-        s_off *off = s_off_get(e, dem->m[i].offer_id);
-        const gx_firm *of = off ? s_firm_get(e, off->o.owner) : NULL;
-        if (!of)
-            continue;
-        gx_explain x;
-        gx_rules_evaluate(&e->opts.rules, &dem->d, df, &off->o, of, e->now, false, &x);
-        dem->m[i].score = x.score;
-        s_link *l = s_kfind(off->l, off->n_l, sizeof *off->l, dem->d.id);
-        if (l)
-            l->score = x.score;
-    }
-    s_sort(dem->m, dem->n_m, sizeof *dem->m, s_cmp_match);
 }
 
 static void s_emit_add(gx_fxv *fx, const s_dem *dem, size_t i)
@@ -762,6 +783,120 @@ static gx_err s_demand_cands(gx_engine *e, const gx_offer *o, const gx_keys *k, 
     return err;
 }
 
+/* ------------------------------------------------------------------ held lists */
+
+/* Whether (sa, ia) ranks before (sb, ib): score descending, then id. */
+static bool s_before(double sa, uint64_t ia, double sb, uint64_t ib)
+{
+    return sa > sb || (sa == sb && ia < ib);
+}
+
+/* Every open offer eligible for dem at now, best first, into e->rk. */
+static gx_err s_rank_all(gx_engine *e, const s_dem *dem, int64_t now)
+{
+    void *const *cv;
+    size_t cn;
+    e->n_rk = 0;
+    gx_err err = s_offer_cands(e, &dem->d, &dem->mask, &cv, &cn);
+    for (size_t i = 0; !err && i < cn; i++) {
+        s_off *off = cv[i];
+        uint32_t kf;
+        double score;
+        gx_rule rule;
+        /* while a firm's offers are judged again one by one, those not yet
+         * judged stand as they were, under the firm as it was */
+        const gx_firm *of = off->f == e->pend_f && off->pend != e->pend_mark ? e->pend_old : off->f;
+        if (!gx_terms_plausible(&e->three, &dem->mask, &off->sig, &kf) || !of ||
+            s_classify(e, &dem->d, dem->f, &off->o, of, now, kf, &score, &rule) != S_MATCH)
+            continue;
+        if (!(err = S_GROW(e->rk, e->cap_rk, e->n_rk + 1)))
+            e->rk[e->n_rk++] = (gx_match){.offer_id = off->o.id, .score = score};
+    }
+    if (!err)
+        s_sort(e->rk, e->n_rk, sizeof *e->rk, s_cmp_match);
+    return err;
+}
+
+/* Whether dem's held list must be found again: it fell below K while more
+ * offers are eligible, or its scores are from older options. */
+static bool s_needs_refill(const gx_engine *e, const s_dem *dem)
+{
+    return dem->gen != e->gen || (dem->n_m < e->opts.shortlist_k && dem->n_elig > dem->n_m);
+}
+
+/* Finds dem's held list again through the index: its best 2K eligible offers
+ * at now, and its eligible count. Out of memory it changes nothing: the list
+ * stays as it is (a valid prefix of the ranking) until the demand's next
+ * change. Emits nothing; the caller diffs the shortlist. */
+static gx_err s_refill(gx_engine *e, s_dem *dem, int64_t now)
+{
+    uint64_t did = dem->d.id;
+    gx_err err = s_rank_all(e, dem, now);
+    size_t n = err ? 0 : s_min(e->n_rk, s_hmax(e));
+    for (size_t i = 0; !err && i < n; i++) {
+        s_off *off = s_off_get(e, e->rk[i].offer_id);
+        if (!s_kfind(off->l, off->n_l, sizeof *off->l, did))
+            err = S_GROW(off->l, off->cap_l, off->n_l + 1);
+    }
+    if (!err && n > dem->cap_m)
+        err = S_GROW(dem->m, dem->cap_m, n);
+    if (err)
+        return err;
+    uint64_t mark = ++e->stamp;
+    for (size_t i = 0; i < n; i++)
+        s_off_get(e, e->rk[i].offer_id)->stamp = mark;
+    for (size_t i = 0; i < dem->n_m; i++) { /* held before, not now: lapsed, or re-ranked out */
+        s_off *off = s_off_get(e, dem->m[i].offer_id);
+        if (off && off->stamp != mark)
+            s_kremove(off->l, &off->n_l, sizeof *off->l, did);
+    }
+    for (size_t i = 0; i < n; i++) {
+        s_off *off = s_off_get(e, e->rk[i].offer_id);
+        s_link nl = {.demand_id = did, .score = e->rk[i].score, .rule = GX_RULE_NONE};
+        s_link *l = s_kfind(off->l, off->n_l, sizeof *off->l, did);
+        if (l && l->rule != GX_RULE_NONE) /* a near miss that now matches (new options) */
+            s_kremove(dem->nm, &dem->n_nm, sizeof *dem->nm, off->o.id);
+        if (l)
+            *l = nl;
+        else
+            s_kinsert(off->l, &off->n_l, sizeof *off->l, &nl);
+    }
+    if (n)
+        memcpy(dem->m, e->rk, n * sizeof *dem->m);
+    dem->n_m = n;
+    dem->n_elig = e->n_rk;
+    dem->gen = e->gen;
+    e->refills++;
+    return GX_OK;
+}
+
+/* Holds the eligible offer oid (score) in dem when it belongs among the best
+ * held: anywhere before the last held entry, or after it while every other
+ * eligible offer is held and there is room. A list grown past 2K loses its
+ * last entry (and that offer its link). Room for one more entry was reserved;
+ * dem->n_elig already counts oid. */
+static void s_hold(gx_engine *e, s_dem *dem, uint64_t oid, double score)
+{
+    bool complete = dem->n_m + 1 >= dem->n_elig;
+    const gx_match *last = dem->n_m ? &dem->m[dem->n_m - 1] : NULL;
+    if (!(last && s_before(score, oid, last->score, last->offer_id)) && !(complete && dem->n_m < s_hmax(e)))
+        return;
+    s_m_insert(dem, oid, score);
+    if (dem->n_m > s_hmax(e)) {
+        s_off *lo = s_off_get(e, dem->m[dem->n_m - 1].offer_id);
+        if (lo)
+            s_kremove(lo->l, &lo->n_l, sizeof *lo->l, dem->d.id);
+        dem->n_m--;
+    }
+}
+
+/* The index of oid in dem's held list, where it would sit with score. */
+static bool s_holds(const s_dem *dem, uint64_t oid, double score)
+{
+    size_t i = s_m_pos(dem, score, oid);
+    return i < dem->n_m && dem->m[i].offer_id == oid;
+}
+
 /* ------------------------------------------------------------------ sub hits */
 
 /* Whether sub should hear of demand d of firm df: it passes the filters, is not
@@ -781,10 +916,14 @@ static bool s_sub_hit(const gx_engine *e, const gx_sub *s, const gx_demand *d, c
 /* What (re)evaluating one demand will do, computed before anything changes. */
 typedef struct s_dplan {
     s_steps st;      /* kept verdicts (matches, retained near misses) by offer id */
-    gx_match *m;     /* the new ranked matches */
+    gx_match *m;     /* every new match, ranked (the first n_hold are held) */
     size_t n_m;      /* count */
+    size_t n_hold;   /* how many are held: min(n_m, 2K) */
     s_near *nm;      /* the new near misses by offer id */
     size_t n_nm;     /* count */
+    uint64_t *old;   /* offers eligible before but not held, by id */
+    size_t n_old;    /* count */
+    size_t cap_old;  /* allocated */
     uint64_t *subs;  /* subscriptions newly passed, by id */
     size_t n_subs;   /* count */
     size_t cap_subs; /* allocated */
@@ -795,6 +934,7 @@ static void s_dplan_fini(s_dplan *p)
     free(p->st.v);
     free(p->m);
     free(p->nm);
+    free(p->old);
     free(p->subs);
     memset(p, 0, sizeof *p);
 }
@@ -815,6 +955,41 @@ static int s_cmp_step_id(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* Whether the demand holds offer off as a match (its link says so). */
+static bool s_linked_match(const s_off *off, uint64_t did)
+{
+    const s_link *l = s_kfind(off->l, off->n_l, sizeof *off->l, did);
+    return l && l->rule == GX_RULE_NONE;
+}
+
+/* The offers eligible for a held demand before its change but not held: its
+ * old content od of firm odf classified at now through the index, skipped when
+ * every eligible offer is held. The date only takes eligibility away, so what
+ * matches now matched at the pair's last change. */
+static gx_err s_dplan_old(gx_engine *e, const s_dem *dem, const gx_demand *od, const gx_firm *odf, int64_t now,
+                          s_dplan *p)
+{
+    if (dem->n_elig <= dem->n_m)
+        return GX_OK;
+    size_t cn;
+    void *const *cv;
+    gx_err err = s_offer_cands(e, od, &dem->mask, &cv, &cn);
+    for (size_t i = 0; !err && i < cn; i++) {
+        s_off *off = cv[i];
+        uint32_t kf;
+        double score;
+        gx_rule rule;
+        if (!gx_terms_plausible(&e->three, &dem->mask, &off->sig, &kf) || !off->f ||
+            s_linked_match(off, od->id) ||
+            s_classify(e, od, odf, &off->o, off->f, now, kf, &score, &rule) != S_MATCH)
+            continue;
+        if (!(err = S_GROW(p->old, p->cap_old, p->n_old + 1)))
+            p->old[p->n_old++] = off->o.id;
+    }
+    s_sort(p->old, p->n_old, sizeof *p->old, s_cmp_u64);
+    return err;
+}
+
 /* Plans demand d (the content to evaluate, owned by firm df) for entry dem
  * (NULL when new): verdicts against open offers of its kind, new vectors, link
  * room, newly passed subscriptions (old content od of firm odf, NULL when new)
@@ -825,8 +1000,11 @@ static gx_err s_dplan_build(gx_engine *e, const s_dem *dem, const gx_demand *d, 
     size_t n_near = 0, cn;
     void *const *cv;
     gx_dmask mask;
+    gx_err err = dem ? s_dplan_old(e, dem, od, odf, now, p) : GX_OK;
+    if (err)
+        goto out;
     gx_terms_dmask(&e->opts.rules, d, df, &mask);
-    gx_err err = s_offer_cands(e, d, &mask, &cv, &cn);
+    err = s_offer_cands(e, d, &mask, &cv, &cn);
     for (size_t i = 0; !err && i < cn; i++) {
         s_off *off = cv[i];
         uint32_t kf;
@@ -864,12 +1042,18 @@ static gx_err s_dplan_build(gx_engine *e, const s_dem *dem, const gx_demand *d, 
             p->m[p->n_m++] = (gx_match){.offer_id = s->id, .score = s->score};
         else
             p->nm[p->n_nm++] = (s_near){.offer_id = s->id, .score = s->score, .rule = s->rule};
+    }
+    s_sort(p->m, p->n_m, sizeof *p->m, s_cmp_match);
+    p->n_hold = s_min(p->n_m, s_hmax(e));
+    for (size_t i = 0; i < p->n_hold; i++)
+        ((s_step *)s_kfind(p->st.v, p->st.n, sizeof *p->st.v, p->m[i].offer_id))->held = true;
+    for (size_t i = 0; i < p->st.n; i++) { /* links for what is held and near */
+        s_step *s = &p->st.v[i];
         s_off *off = s->p;
-        if (!dem || !s_kfind(off->l, off->n_l, sizeof *off->l, d->id))
+        if ((s->held || s->ns == S_NEAR) && (!dem || !s_kfind(off->l, off->n_l, sizeof *off->l, d->id)))
             if ((err = S_GROW(off->l, off->cap_l, off->n_l + 1)))
                 goto out;
     }
-    s_sort(p->m, p->n_m, sizeof *p->m, s_cmp_match);
     for (size_t i = 0; i < e->subs.cap; i++) {
         const gx_sub *s = e->subs.s[i].val;
         if (!s || !s_sub_hit(e, s, d, df) || (od && s_sub_hit(e, s, od, odf)))
@@ -879,7 +1063,7 @@ static gx_err s_dplan_build(gx_engine *e, const s_dem *dem, const gx_demand *d, 
         p->subs[p->n_subs++] = s->id;
     }
     s_sort(p->subs, p->n_subs, sizeof *p->subs, s_cmp_u64);
-    size_t old = dem ? dem->n_m + dem->k_pub : 0;
+    size_t old = dem ? dem->n_m + dem->k_pub + p->n_old : 0;
     err = s_fx_reserve(fx, old + p->n_m + e->opts.shortlist_k + p->n_nm + p->n_subs);
 out:
     return err;
@@ -890,27 +1074,30 @@ static void s_dplan_commit(gx_engine *e, s_dem *dem, s_dplan *p, gx_reason cause
 {
     uint64_t did = dem->d.id;
     s_snap(e, dem);
-    for (size_t i = 0; i < dem->n_m; i++) {
-        const s_step *s = s_kfind(p->st.v, p->st.n, sizeof *p->st.v, dem->m[i].offer_id);
+    for (size_t i = 0; i < dem->n_m + p->n_old; i++) { /* old rank order, then the unheld by id */
+        uint64_t oid = i < dem->n_m ? dem->m[i].offer_id : p->old[i - dem->n_m];
+        const s_step *s = s_kfind(p->st.v, p->st.n, sizeof *p->st.v, oid);
         if (!s || s->ns != S_MATCH)
-            s_emit_pair(fx, GX_FX_UNMATCH, did, dem->m[i].offer_id, 0, cause);
+            s_emit_pair(fx, GX_FX_UNMATCH, did, oid, 0, cause);
     }
     for (size_t i = 0; i < p->n_m; i++) {
-        const s_step *s = s_kfind(p->st.v, p->st.n, sizeof *p->st.v, p->m[i].offer_id);
-        const s_off *off = s->p;
-        const s_link *ol = s_kfind(off->l, off->n_l, sizeof *off->l, did);
-        if (!ol || ol->rule != GX_RULE_NONE)
-            s_emit_pair(fx, GX_FX_MATCH, did, s->id, s->score, GX_REASON_NONE);
+        uint64_t oid = p->m[i].offer_id;
+        const s_step *s = s_kfind(p->st.v, p->st.n, sizeof *p->st.v, oid);
+        if (!s_linked_match(s->p, did) && !s_kfind(p->old, p->n_old, sizeof *p->old, oid))
+            s_emit_pair(fx, GX_FX_MATCH, did, oid, s->score, GX_REASON_NONE);
     }
     /* links: drop those no longer kept, then set or add the kept ones */
     for (size_t i = 0; i < dem->n_m + dem->n_nm; i++) {
         uint64_t oid = i < dem->n_m ? dem->m[i].offer_id : dem->nm[i - dem->n_m].offer_id;
         s_off *off = s_off_get(e, oid);
-        if (off && !s_kfind(p->st.v, p->st.n, sizeof *p->st.v, oid))
+        const s_step *s = s_kfind(p->st.v, p->st.n, sizeof *p->st.v, oid);
+        if (off && !(s && (s->held || s->ns == S_NEAR)))
             s_kremove(off->l, &off->n_l, sizeof *off->l, did);
     }
     for (size_t i = 0; i < p->st.n; i++) {
         const s_step *s = &p->st.v[i];
+        if (!s->held && s->ns != S_NEAR)
+            continue;
         s_link nl = {.demand_id = did, .score = s->score, .rule = s->ns == S_MATCH ? GX_RULE_NONE : s->rule};
         s_off *off = s->p;
         s_link *ol = s_kfind(off->l, off->n_l, sizeof *off->l, did);
@@ -923,7 +1110,16 @@ static void s_dplan_commit(gx_engine *e, s_dem *dem, s_dplan *p, gx_reason cause
     s_near *old_nm = dem->nm;
     size_t old_n_nm = dem->n_nm;
     dem->m = p->m;
-    dem->n_m = dem->cap_m = p->n_m;
+    dem->n_m = p->n_hold;
+    dem->cap_m = p->n_m;
+    dem->n_elig = p->n_m;
+    if (p->n_m > p->n_hold) { /* give back what is not held */
+        gx_match *shrunk = realloc(dem->m, p->n_hold * sizeof *dem->m);
+        if (shrunk || !p->n_hold) {
+            dem->m = shrunk;
+            dem->cap_m = p->n_hold;
+        }
+    }
     dem->nm = p->nm;
     dem->n_nm = dem->cap_nm = p->n_nm;
     p->m = NULL;
@@ -980,7 +1176,7 @@ out:
     return err;
 }
 
-/* Removes a held demand, emitting UNMATCH (reason NONE) for its matches;
+/* Removes a held demand, emitting UNMATCH (reason NONE) for its held matches;
  * first_fx (type 0 = none) is emitted before them. */
 static gx_err s_demand_close(gx_engine *e, s_dem *dem, gx_fx first_fx, gx_fxv *fx)
 {
@@ -1007,14 +1203,14 @@ static gx_err s_demand_close(gx_engine *e, s_dem *dem, gx_fx first_fx, gx_fxv *f
 
 /* ------------------------------------------------------------------ offer side */
 
-/* What (re)evaluating one offer will do: per demand touched (old links merged
- * with new verdicts, by demand id) the new state, and the new link list. */
+/* What (re)evaluating one offer will do: per demand touched (old states
+ * merged with new verdicts, by demand id) the old and new state, and room for
+ * the new link list. */
 typedef struct s_oplan {
-    s_steps st;  /* steps by demand id */
-    s_link *l;   /* the new links */
-    size_t n_l;  /* count */
+    s_steps st;   /* steps by demand id */
+    s_link *l;    /* room for the new links: one per step */
     gx_keys keys; /* the offer's index keys (none when closing) */
-    gx_sig sig;  /* and its signature */
+    gx_sig sig;   /* and its signature */
 } s_oplan;
 
 static void s_oplan_fini(s_oplan *p)
@@ -1026,23 +1222,50 @@ static void s_oplan_fini(s_oplan *p)
 }
 
 /* Effect slots one pair change on dem may need: (UN)MATCH, NEAR_MISS and its
- * shortlist changes — one for the changed offer and one knock-on, unless a
- * lazy re-rank or a new K is pending, when the whole shortlist may turn over. */
+ * shortlist changes, which a refill or a re-rank may turn over entirely. */
 static size_t s_fx_bound(const gx_engine *e, const s_dem *dem)
 {
-    if (dem->gen == e->gen && dem->k_pub == e->opts.shortlist_k)
-        return 4;
-    return 2 + (size_t)dem->k_pub + e->opts.shortlist_k;
+    return 4 + (size_t)dem->k_pub + e->opts.shortlist_k;
 }
 
-/* Plans offer o (content to evaluate; NULL when closing) for entry off, with
- * room for extra_fx more effects. */
-static gx_err s_oplan_build(gx_engine *e, const s_off *off, const gx_offer *o, int64_t now, size_t extra_fx,
-                            gx_fxv *fx, s_oplan *p)
+/* The demands that off's old content (of firm old_of) was eligible for
+ * without being held by them: classified through the index, skipping demands
+ * that hold every eligible offer and those linked to it. Into *old by id. */
+
+static gx_err s_oplan_old(gx_engine *e, const s_off *off, const gx_firm *old_of, int64_t now, s_steps *old)
+{
+    gx_keys k = {0};
+    void *const *cv = NULL;
+    size_t cn = 0;
+    gx_err err = gx_terms_offer_keys(&off->o, &k);
+    if (!err)
+        err = s_demand_cands(e, &off->o, &k, &cv, &cn);
+    for (size_t i = 0; !err && i < cn; i++) {
+        s_dem *dem = cv[i];
+        uint32_t kf;
+        double score;
+        gx_rule rule;
+        if (dem->n_elig <= dem->n_m || !dem->f || s_kfind(off->l, off->n_l, sizeof *off->l, dem->d.id) ||
+            !gx_terms_plausible(&e->three, &dem->mask, &off->sig, &kf) ||
+            s_classify(e, &dem->d, dem->f, &off->o, old_of, now, kf, &score, &rule) != S_MATCH)
+            continue;
+        if (!(err = S_GROW(old->v, old->cap, old->n + 1)))
+            old->v[old->n++] = (s_step){.id = dem->d.id, .p = dem, .os = S_ELIG};
+    }
+    s_sort(old->v, old->n, sizeof *old->v, s_cmp_step_id);
+    gx_keys_fini(&k);
+    return err;
+}
+
+/* Plans offer o (content to evaluate; NULL when closing) for entry off (whose
+ * old content, when it has one, is of firm old_of), with room for extra_fx
+ * more effects. */
+static gx_err s_oplan_build(gx_engine *e, const s_off *off, const gx_offer *o, const gx_firm *old_of,
+                            int64_t now, size_t extra_fx, gx_fxv *fx, s_oplan *p)
 {
     gx_err err = GX_OK;
     size_t n_fx = extra_fx;
-    s_steps hits = {0};
+    s_steps hits = {0}, old = {0};
     const gx_firm *of = o ? s_firm_get(e, o->owner) : NULL;
     void *const *cv = NULL;
     size_t cn = 0;
@@ -1069,85 +1292,88 @@ static gx_err s_oplan_build(gx_engine *e, const s_off *off, const gx_offer *o, i
         hits.v[hits.n++] = (s_step){.id = dem->d.id, .p = dem, .score = score, .rule = rule, .ns = ns};
     }
     s_sort(hits.v, hits.n, sizeof *hits.v, s_cmp_step_id);
-    /* merge with the old links; decide near-miss room; reserve */
-    size_t i = 0, j = 0;
-    while (i < hits.n || j < off->n_l) {
-        s_step s;
-        const s_link *ol = NULL;
-        if (j >= off->n_l || (i < hits.n && hits.v[i].id < off->l[j].demand_id)) {
+    if (off->o.id && old_of && (err = s_oplan_old(e, off, old_of, now, &old)))
+        goto out;
+    /* merge new verdicts, links and old unheld matches by demand id; decide
+     * near-miss room; reserve */
+    size_t i = 0, j = 0, u = 0;
+    while (i < hits.n || j < off->n_l || u < old.n) {
+        uint64_t id = UINT64_MAX;
+        if (i < hits.n)
+            id = hits.v[i].id;
+        if (j < off->n_l && off->l[j].demand_id < id)
+            id = off->l[j].demand_id;
+        if (u < old.n && old.v[u].id < id)
+            id = old.v[u].id;
+        s_step s = {.id = id, .ns = S_NONE, .os = S_NONE};
+        if (i < hits.n && hits.v[i].id == id)
             s = hits.v[i++];
-        } else if (i >= hits.n || off->l[j].demand_id < hits.v[i].id) {
-            ol = &off->l[j++];
-            s = (s_step){.id = ol->demand_id, .p = s_dem_get(e, ol->demand_id), .ns = S_NONE};
-            if (!s.p)
-                continue;
-        } else {
-            ol = &off->l[j++];
-            s = hits.v[i++];
+        if (j < off->n_l && off->l[j].demand_id == id) {
+            const s_link *ol = &off->l[j++];
+            s.os = ol->rule == GX_RULE_NONE ? S_MATCH : S_NEAR;
+            s.osc = ol->score;
+        } else if (u < old.n && old.v[u].id == id) {
+            s.os = S_ELIG;
+            u++;
         }
-        s_dem *dem = s.p;
-        int os = !ol ? S_NONE : ol->rule == GX_RULE_NONE ? S_MATCH : S_NEAR;
-        if (s.ns == S_NEAR && os != S_NEAR && dem->n_nm >= e->opts.near_miss_max)
-            s.ns = S_NONE; /* no room: neither recorded nor reported */
-        if (s.ns == S_NONE && os == S_NONE)
+        if (!s.p && !(s.p = s_dem_get(e, id)))
             continue;
-        if (s.ns == S_MATCH && os != S_MATCH && (err = S_GROW(dem->m, dem->cap_m, dem->n_m + 1)))
+        s_dem *dem = s.p;
+        if (s.ns == S_NEAR && s.os != S_NEAR && dem->n_nm >= e->opts.near_miss_max)
+            s.ns = S_NONE; /* no room: neither recorded nor reported */
+        if (s.ns == S_NONE && s.os == S_NONE)
+            continue;
+        if (s.ns == S_MATCH && s.os != S_MATCH && (err = S_GROW(dem->m, dem->cap_m, dem->n_m + 1)))
             goto out;
-        if (s.ns == S_NEAR && os != S_NEAR && (err = S_GROW(dem->nm, dem->cap_nm, dem->n_nm + 1)))
+        if (s.ns == S_NEAR && s.os != S_NEAR && (err = S_GROW(dem->nm, dem->cap_nm, dem->n_nm + 1)))
             goto out;
         if ((err = S_GROW(p->st.v, p->st.cap, p->st.n + 1)))
             goto out;
         p->st.v[p->st.n++] = s;
         n_fx += s_fx_bound(e, dem);
     }
-    size_t n_keep = 0;
-    for (i = 0; i < p->st.n; i++)
-        n_keep += p->st.v[i].ns != S_NONE;
-    if (n_keep && !(p->l = malloc(n_keep * sizeof *p->l))) {
+    if (p->st.n && !(p->l = malloc(p->st.n * sizeof *p->l))) {
         err = GX_ERR_NOMEM;
         goto out;
-    }
-    for (i = 0; i < p->st.n; i++) {
-        const s_step *s = &p->st.v[i];
-        if (s->ns != S_NONE)
-            p->l[p->n_l++] = (s_link){
-                .demand_id = s->id, .score = s->score, .rule = s->ns == S_MATCH ? GX_RULE_NONE : s->rule};
     }
     err = s_fx_reserve(fx, n_fx);
 out:
     free(hits.v);
+    free(old.v);
     return err;
 }
 
-/* Applies a plan for off (content already the new one). Cannot fail. */
-static void s_oplan_commit(gx_engine *e, s_off *off, s_oplan *p, gx_reason cause, gx_fxv *fx)
+/* Applies a plan for off (content already the new one, filed where it now
+ * belongs; when closing, no longer filed). Cannot fail: a refill that runs
+ * out of memory leaves its list short. */
+static void s_oplan_commit(gx_engine *e, s_off *off, s_oplan *p, gx_reason cause, int64_t now, gx_fxv *fx)
 {
     uint64_t oid = off->o.id;
     for (size_t i = 0; i < p->st.n; i++) {
         const s_step *s = &p->st.v[i];
         s_dem *dem = s->p;
         uint64_t did = dem->d.id;
-        const s_link *ol = s_kfind(off->l, off->n_l, sizeof *off->l, did);
-        int os = !ol ? S_NONE : ol->rule == GX_RULE_NONE ? S_MATCH : S_NEAR;
-        bool sl = os == S_MATCH || s->ns == S_MATCH;
-        if (sl) {
-            s_snap(e, dem);
-            s_refresh(e, dem); /* may re-score ol */
-        }
-        if (os == S_MATCH)
-            s_m_remove(dem, oid, ol->score);
-        if (s->ns == S_MATCH)
-            s_m_insert(dem, oid, s->score);
-        if (os == S_MATCH && s->ns != S_MATCH)
-            s_emit_pair(fx, GX_FX_UNMATCH, did, oid, 0, cause);
-        if (os != S_MATCH && s->ns == S_MATCH)
-            s_emit_pair(fx, GX_FX_MATCH, did, oid, s->score, GX_REASON_NONE);
+        bool was_held = s->os == S_MATCH, was = was_held || s->os == S_ELIG, is = s->ns == S_MATCH;
+        bool sl = was_held || is || s_needs_refill(e, dem);
         if (sl)
-            s_diff(e, dem, &oid, s->ns == S_MATCH, cause, fx);
-        if (os == S_NEAR && s->ns != S_NEAR)
+            s_snap(e, dem);
+        if (was_held)
+            s_m_remove(dem, oid, s->osc);
+        dem->n_elig = dem->n_elig - (was && dem->n_elig) + is;
+        if (is && dem->gen == e->gen)
+            s_hold(e, dem, oid, s->score);
+        if (was && !is)
+            s_emit_pair(fx, GX_FX_UNMATCH, did, oid, 0, cause);
+        if (!was && is)
+            s_emit_pair(fx, GX_FX_MATCH, did, oid, s->score, GX_REASON_NONE);
+        if (s_needs_refill(e, dem))
+            s_refill(e, dem, now);
+        if (sl)
+            s_diff(e, dem, &oid, is, cause, fx);
+        if (s->os == S_NEAR && s->ns != S_NEAR)
             s_kremove(dem->nm, &dem->n_nm, sizeof *dem->nm, oid);
         if (s->ns == S_NEAR) {
-            s_near *nr = os == S_NEAR ? s_kfind(dem->nm, dem->n_nm, sizeof *dem->nm, oid) : NULL;
+            s_near *nr = s->os == S_NEAR ? s_kfind(dem->nm, dem->n_nm, sizeof *dem->nm, oid) : NULL;
             bool fresh = !nr || nr->rule != s->rule;
             if (nr) {
                 nr->rule = s->rule;
@@ -1160,16 +1386,27 @@ static void s_oplan_commit(gx_engine *e, s_off *off, s_oplan *p, gx_reason cause
                 s_emit_near(fx, did, &(s_near){.offer_id = oid, .score = s->score, .rule = s->rule});
         }
     }
+    /* the offer's links: the demands that now hold it, or hold it as a near miss */
+    size_t n_l = 0;
+    for (size_t i = 0; i < p->st.n; i++) {
+        const s_step *s = &p->st.v[i];
+        s_dem *dem = s->p;
+        if (s->ns == S_MATCH && s_holds(dem, oid, s->score))
+            p->l[n_l++] = (s_link){.demand_id = s->id, .score = s->score, .rule = GX_RULE_NONE};
+        else if (s->ns == S_NEAR)
+            p->l[n_l++] = (s_link){.demand_id = s->id, .score = s->score, .rule = s->rule};
+    }
     free(off->l);
     off->l = p->l;
-    off->n_l = off->cap_l = p->n_l;
+    off->n_l = n_l;
+    off->cap_l = p->st.n;
     p->l = NULL;
 }
 
 /* Re-evaluates a held offer: newo (taken, zeroed) replaces its content, or
- * NULL keeps it. */
-static gx_err s_offer_reeval(gx_engine *e, s_off *off, gx_offer *newo, gx_reason cause, int64_t now,
-                             gx_fxv *fx)
+ * NULL keeps it; old_of is its firm as it was (NULL: as it is). */
+static gx_err s_offer_reeval(gx_engine *e, s_off *off, gx_offer *newo, const gx_firm *old_of, gx_reason cause,
+                             int64_t now, gx_fxv *fx)
 {
     s_oplan p = {0};
     s_filing f = {0};
@@ -1177,7 +1414,7 @@ static gx_err s_offer_reeval(gx_engine *e, s_off *off, gx_offer *newo, gx_reason
     const gx_offer *o = newo ? newo : &off->o;
     if (!s_firm_get(e, o->owner))
         return GX_ERR_NOT_FOUND;
-    if ((err = s_oplan_build(e, off, o, now, 0, fx, &p)))
+    if ((err = s_oplan_build(e, off, o, old_of ? old_of : off->f, now, 0, fx, &p)))
         goto out;
     if (newo && ((err = s_off_kinds_reserve(e, off->o.kinds, newo->kinds)) ||
                  (err = s_offer_filing(e, newo, &p.keys, &p.sig, &f))))
@@ -1191,7 +1428,7 @@ static gx_err s_offer_reeval(gx_engine *e, s_off *off, gx_offer *newo, gx_reason
         off->o = *newo;
         memset(newo, 0, sizeof *newo);
     }
-    s_oplan_commit(e, off, &p, cause, fx);
+    s_oplan_commit(e, off, &p, cause, now, fx);
 out:
     s_oplan_fini(&p);
     s_filing_fini(&f);
@@ -1201,17 +1438,18 @@ out:
 static gx_err s_offer_close(gx_engine *e, s_off *off, gx_reason why, gx_fx first_fx, gx_fxv *fx)
 {
     s_oplan p = {0};
-    gx_err err = s_oplan_build(e, off, NULL, e->now, 1, fx, &p);
+    gx_err err = s_oplan_build(e, off, NULL, off->f, e->now, 1, fx, &p);
     if (err) {
         s_oplan_fini(&p);
         return err;
     }
     if (first_fx.type)
         s_emit(fx, first_fx);
-    s_oplan_commit(e, off, &p, why, fx);
-    s_oplan_fini(&p);
+    /* unfiled first, so that a refill cannot find it again */
     s_off_kinds_move(e, off, off->o.kinds, 0);
     s_file(e->oix, off, &off->refs, &off->n_refs, &(s_filing){0});
+    s_oplan_commit(e, off, &p, why, e->now, fx);
+    s_oplan_fini(&p);
     s_map_remove(&e->offers, off->o.id, NULL);
     s_off_free(off);
     return GX_OK;
@@ -1293,6 +1531,7 @@ gx_err gx_engine_set_opts(gx_engine *e, const gx_engine_opts *opts)
             gx_terms_dmask(&e->opts.rules, &dem->d, dem->f, &dem->mask);
     }
     e->gen++;
+    e->mut++;
     return GX_OK;
 }
 
@@ -1347,6 +1586,8 @@ void gx_engine_destroy(gx_engine **ep)
     }
     free(e->snap);
     free(e->cand);
+    free(e->rk);
+    free(e->fm);
     gx_index_destroy(&e->oix);
     gx_index_destroy(&e->dix);
     s_td_free(e->td, e->opts.rules.n_three_districts);
@@ -1385,6 +1626,7 @@ gx_err gx_engine_put_firm(gx_engine *e, const gx_firm *f, int64_t now, gx_fxv *f
     size_t nd = 0, no = 0;
     gx_err err;
     e->now = now;
+    e->mut++;
     if (!f->id[0] || !memchr(f->id, '\0', sizeof f->id))
         return GX_ERR_INVALID;
     if ((err = gx_firm_copy(&nf, f)))
@@ -1412,12 +1654,18 @@ gx_err gx_engine_put_firm(gx_engine *e, const gx_firm *f, int64_t now, gx_fxv *f
         if (dem && (err = s_demand_reeval(e, dem, NULL, &old, GX_REASON_FIRM_CHANGED, now, fx)))
             goto out;
     }
+    e->pend_f = fe;
+    e->pend_old = &old;
+    e->pend_mark = e->mut;
     for (size_t i = 0; i < no; i++) {
         s_off *off = s_off_get(e, oids[i]);
-        if (off && (err = s_offer_reeval(e, off, NULL, GX_REASON_FIRM_CHANGED, now, fx)))
+        if (off)
+            off->pend = e->pend_mark;
+        if (off && (err = s_offer_reeval(e, off, NULL, &old, GX_REASON_FIRM_CHANGED, now, fx)))
             goto out;
     }
 out:
+    e->pend_f = e->pend_old = NULL;
     gx_firm_fini(&nf);
     gx_firm_fini(&old);
     free(dids);
@@ -1428,6 +1676,7 @@ out:
 void gx_engine_count_award(gx_engine *e, const char *firm_id)
 {
     gx_firm *f = s_firm_get(e, firm_id);
+    e->mut++;
     if (f && f->awards < UINT32_MAX)
         f->awards++;
 }
@@ -1454,6 +1703,7 @@ gx_err gx_engine_add_demand(gx_engine *e, gx_demand *in, int64_t now, gx_fxv *fx
     s_filing f = {0};
     s_dem *dem = NULL;
     e->now = now;
+    e->mut++;
     gx_firm *fm = NULL;
     gx_err err = s_demand_new(e, &d, &fm);
     if (!err && !(dem = calloc(1, sizeof *dem)))
@@ -1487,6 +1737,7 @@ gx_err gx_engine_update_demand(gx_engine *e, gx_demand *in, int64_t now, gx_fxv 
     memset(in, 0, sizeof *in);
     gx_err err;
     e->now = now;
+    e->mut++;
     s_dem *dem = s_dem_get(e, d.id);
     if (d.state != GX_STATE_OPEN || !s_kind_valid(d.kind))
         err = GX_ERR_INVALID;
@@ -1505,6 +1756,7 @@ gx_err gx_engine_close_demand(gx_engine *e, uint64_t id, gx_state state, gx_fxv 
     s_dem *dem = s_dem_get(e, id);
     if (!dem)
         return GX_ERR_NOT_FOUND;
+    e->mut++;
     return s_demand_close(e, dem, (gx_fx){0}, fx);
 }
 
@@ -1519,6 +1771,7 @@ gx_err gx_engine_add_offer(gx_engine *e, gx_offer *in, int64_t now, gx_fxv *fx)
     s_off *off = NULL;
     gx_err err;
     e->now = now;
+    e->mut++;
     gx_firm *f = s_firm_get(e, o.owner);
     if (o.state != GX_STATE_OPEN)
         err = GX_ERR_INVALID;
@@ -1528,7 +1781,7 @@ gx_err gx_engine_add_offer(gx_engine *e, gx_offer *in, int64_t now, gx_fxv *fx)
         err = GX_ERR_EXISTS;
     else if (!(off = calloc(1, sizeof *off)))
         err = GX_ERR_NOMEM;
-    else if (!(err = s_oplan_build(e, off, &o, now, 0, fx, &p)) &&
+    else if (!(err = s_oplan_build(e, off, &o, NULL, now, 0, fx, &p)) &&
              !(err = s_map_reserve(&e->offers, e->offers.n + 1)) && !(err = s_offer_filing(e, &o, &p.keys, &p.sig, &fl)))
         err = s_off_kinds_reserve(e, 0, o.kinds);
     if (err)
@@ -1540,7 +1793,7 @@ gx_err gx_engine_add_offer(gx_engine *e, gx_offer *in, int64_t now, gx_fxv *fx)
     s_off_kinds_move(e, off, 0, off->o.kinds);
     off->sig = fl.sig;
     s_file(e->oix, off, &off->refs, &off->n_refs, &fl);
-    s_oplan_commit(e, off, &p, GX_REASON_NONE, fx);
+    s_oplan_commit(e, off, &p, GX_REASON_NONE, now, fx);
     off = NULL;
 out:
     free(off);
@@ -1556,13 +1809,14 @@ gx_err gx_engine_update_offer(gx_engine *e, gx_offer *in, int64_t now, gx_fxv *f
     memset(in, 0, sizeof *in);
     gx_err err;
     e->now = now;
+    e->mut++;
     s_off *off = s_off_get(e, o.id);
     if (o.state != GX_STATE_OPEN)
         err = GX_ERR_INVALID;
     else if (!off || !s_firm_get(e, o.owner))
         err = GX_ERR_NOT_FOUND;
     else
-        err = s_offer_reeval(e, off, &o, GX_REASON_OFFER_UPDATED, now, fx);
+        err = s_offer_reeval(e, off, &o, NULL, GX_REASON_OFFER_UPDATED, now, fx);
     gx_offer_fini(&o);
     return err;
 }
@@ -1574,6 +1828,7 @@ gx_err gx_engine_close_offer(gx_engine *e, uint64_t id, gx_state state, gx_fxv *
     s_off *off = s_off_get(e, id);
     if (!off)
         return GX_ERR_NOT_FOUND;
+    e->mut++;
     return s_offer_close(e, off,
                          state == GX_STATE_EXPIRED ? GX_REASON_OFFER_EXPIRED : GX_REASON_OFFER_WITHDRAWN,
                          (gx_fx){0}, fx);
@@ -1590,6 +1845,7 @@ gx_err gx_engine_add_sub(gx_engine *e, gx_sub *in, int64_t now, gx_fxv *fx)
     size_t n = 0, cap = 0;
     gx_err err = GX_OK;
     e->now = now;
+    e->mut++;
     if (!s_firm_get(e, s.owner))
         err = GX_ERR_NOT_FOUND;
     else if (s_map_get(&e->subs, s.id, NULL))
@@ -1642,6 +1898,7 @@ size_t gx_engine_expire(gx_engine *e, int64_t now, gx_fxv *fx)
     size_t closed = 0;
     bool ok = true;
     e->now = now;
+    e->mut++;
     /* demands first, so closing their offers does not churn their shortlists */
     for (int pass = 0; pass < 2 && ok; pass++) {
         uint64_t *ids = NULL;
@@ -1693,6 +1950,27 @@ const gx_match *gx_engine_matches(const gx_engine *e, uint64_t demand_id, size_t
     return d ? d->m : NULL;
 }
 
+size_t gx_engine_eligible(const gx_engine *e, uint64_t demand_id)
+{
+    const s_dem *d = s_dem_get(e, demand_id);
+    return d ? d->n_elig : 0;
+}
+
+gx_err gx_engine_rank(gx_engine *e, uint64_t demand_id, int64_t now, const gx_match **m, size_t *n)
+{
+    const s_dem *d = s_dem_get(e, demand_id);
+    *m = NULL;
+    *n = 0;
+    if (!d)
+        return GX_ERR_NOT_FOUND;
+    gx_err err = s_rank_all(e, d, now);
+    if (!err) {
+        *m = e->rk;
+        *n = e->n_rk;
+    }
+    return err;
+}
+
 gx_err gx_engine_explain(const gx_engine *e, uint64_t demand_id, uint64_t offer_id, int64_t now,
                          gx_explain *out)
 {
@@ -1705,7 +1983,13 @@ gx_err gx_engine_explain(const gx_engine *e, uint64_t demand_id, uint64_t offer_
     return GX_OK;
 }
 
-bool gx_engine_firm_matches(const gx_engine *e, uint64_t demand_id, const char *firm_id)
+static int s_cmp_fm(const void *a, const void *b)
+{
+    uint64_t x = ((const struct s_fm *)a)->h, y = ((const struct s_fm *)b)->h;
+    return x < y ? -1 : x > y;
+}
+
+bool gx_engine_firm_matches(gx_engine *e, uint64_t demand_id, const char *firm_id, int64_t now)
 {
     const s_dem *d = s_dem_get(e, demand_id);
     for (size_t i = 0; d && i < d->n_m; i++) {
@@ -1713,10 +1997,31 @@ bool gx_engine_firm_matches(const gx_engine *e, uint64_t demand_id, const char *
         if (o && strcmp(o->o.owner, firm_id) == 0)
             return true;
     }
+    if (!d || d->n_elig <= d->n_m)
+        return false;
+    /* Not among the held: the eligible offers' owners, found once per demand
+     * and change (a demand's update is told to many firms in a row). */
+    if (e->fm_did != demand_id || e->fm_mut != e->mut) {
+        e->fm_did = 0;
+        e->n_fm = 0;
+        if (s_rank_all(e, d, now) || S_GROW(e->fm, e->cap_fm, e->n_rk))
+            return false;
+        for (size_t i = 0; i < e->n_rk; i++) {
+            const s_off *o = s_off_get(e, e->rk[i].offer_id);
+            e->fm[e->n_fm++] = (struct s_fm){.h = gx_fnv1a_str(GX_FNV_SEED, o->o.owner), .off = o};
+        }
+        s_sort(e->fm, e->n_fm, sizeof *e->fm, s_cmp_fm);
+        e->fm_did = demand_id;
+        e->fm_mut = e->mut;
+    }
+    uint64_t h = gx_fnv1a_str(GX_FNV_SEED, firm_id);
+    for (size_t i = s_lower(e->fm, e->n_fm, sizeof *e->fm, h); i < e->n_fm && e->fm[i].h == h; i++)
+        if (strcmp(e->fm[i].off->o.owner, firm_id) == 0)
+            return true;
     return false;
 }
 
-gx_err gx_engine_proposed_set(const gx_engine *e, uint64_t demand_id, int64_t now, uint64_t *ids, size_t cap,
+gx_err gx_engine_proposed_set(gx_engine *e, uint64_t demand_id, int64_t now, uint64_t *ids, size_t cap,
                               size_t *n, double *coverage)
 {
     const s_dem *dem = s_dem_get(e, demand_id);
@@ -1730,14 +2035,25 @@ gx_err gx_engine_proposed_set(const gx_engine *e, uint64_t demand_id, int64_t no
     double days = du > 0 ? (double)du : 0, q = dem->d.quantity, sum = 0;
     size_t limit = dem->d.max_suppliers ? s_min(cap, dem->d.max_suppliers) : cap;
     bool by_capacity = gx_rules_applies(dem->d.kind, GX_RULE_CAPACITY);
-    for (size_t i = 0; i < dem->n_m && *n < limit && sum < q; i++) {
-        const s_off *o = s_off_get(e, dem->m[i].offer_id);
-        /* a licence is not produced by the month: one licensor grants all */
-        double c = !o ? 0 : by_capacity ? o->o.monthly_capacity * days / 30.0 : q;
-        if (!(c > 0))
-            continue; /* contributes nothing to the quantity */
-        ids[(*n)++] = dem->m[i].offer_id;
-        sum += c;
+    const gx_match *m = dem->m;
+    size_t n_m = dem->n_m;
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < n_m && *n < limit && sum < q; i++) {
+            const s_off *o = s_off_get(e, m[i].offer_id);
+            /* a licence is not produced by the month: one licensor grants all */
+            double c = !o ? 0 : by_capacity ? o->o.monthly_capacity * days / 30.0 : q;
+            if (!(c > 0))
+                continue; /* contributes nothing to the quantity */
+            ids[(*n)++] = m[i].offer_id;
+            sum += c;
+        }
+        /* not covered by the held list while more are eligible: rank them all */
+        if (pass || *n >= limit || sum >= q || dem->n_elig <= dem->n_m || s_rank_all(e, dem, now))
+            break;
+        m = e->rk;
+        n_m = e->n_rk;
+        *n = 0;
+        sum = 0;
     }
     *coverage = q > 0 ? sum / q : 1.0;
     return GX_OK;
@@ -1774,11 +2090,14 @@ static void s_stats(const gx_engine *e, gx_engine_stats *out, bool by_rule)
     out->demands_open = e->demands.n;
     out->offers_open = e->offers.n;
     out->subs = e->subs.n;
+    out->refills = e->refills;
+    out->pairs_evaluated = e->pairs;
     for (int k = 1; k < GX_KIND__COUNT; k++) {
         out->demands_by_kind[k] = e->dk[k].n;
         for (size_t i = 0; i < e->dk[k].n; i++) {
             const s_dem *d = e->dk[k].v[i];
-            out->matches += d->n_m;
+            out->matches += d->n_elig;
+            out->held += d->n_m;
             out->near_misses += d->n_nm;
             out->demands_unmatched += d->n_m == 0;
             for (size_t j = 0; by_rule && j < d->n_nm; j++)
@@ -1797,7 +2116,7 @@ void gx_engine_each_demand(const gx_engine *e, gx_engine_demand_fn fn, void *ctx
             for (size_t j = 0; j < d->n_nm; j++)
                 if (d->nm[j].rule > GX_RULE_NONE && d->nm[j].rule < GX_RULE__COUNT)
                     by_rule[d->nm[j].rule]++;
-            fn(ctx, &d->d, d->f, d->n_m, by_rule);
+            fn(ctx, &d->d, d->f, d->n_elig, by_rule);
         }
 }
 
@@ -1817,15 +2136,18 @@ const gx_near *gx_engine_near_list(const gx_engine *e, uint64_t demand_id, size_
     return dem ? dem->nm : NULL;
 }
 
-gx_err gx_engine_restore_demand(gx_engine *e, gx_demand *in, const gx_match *m, size_t n_m, const gx_near *nm,
-                                size_t n_nm, int64_t now)
+gx_err gx_engine_restore_demand(gx_engine *e, gx_demand *in, const gx_match *m, size_t n_m, size_t n_elig,
+                                const gx_near *nm, size_t n_nm, int64_t now)
 {
     const gx_demand *d = in; /* taken only once nothing can fail */
     s_filing f = {0};
     s_dem *dem = NULL;
     e->now = now;
+    e->mut++;
     gx_firm *fm = NULL;
     gx_err err = s_demand_new(e, d, &fm);
+    if (!err && n_elig < n_m)
+        err = GX_ERR_INVALID;
     /* The lists must be what an engine could hold: matches best first, near
      * misses by offer id, every offer held, serving the kind, in one list only,
      * and this demand after every demand the offers already link to. */
@@ -1863,6 +2185,7 @@ gx_err gx_engine_restore_demand(gx_engine *e, gx_demand *in, const gx_match *m, 
     if (n_m)
         memcpy(dem->m, m, n_m * sizeof *m);
     dem->n_m = dem->cap_m = n_m;
+    dem->n_elig = n_elig;
     if (n_nm)
         memcpy(dem->nm, nm, n_nm * sizeof *nm);
     dem->n_nm = dem->cap_nm = n_nm;
@@ -1891,3 +2214,4 @@ out:
     s_filing_fini(&f);
     return err;
 }
+

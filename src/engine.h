@@ -1,15 +1,23 @@
-/* engine.h — the matching engine: open postings, their matches and shortlists.
+/* engine.h — the matching engine: open postings, their shortlists and near misses.
  *
  * Holds every OPEN demand, offer and subscription and every registered firm,
- * and keeps, for each open demand, the set of eligible offers ranked by score
- * (its first K entries are the shortlist) and its near misses. Every change is
- * applied through one call that reports what it changed as effects (gx_fx) for
- * the broker to turn into notices; the engine itself knows nothing of ZeroMQ,
- * LMDB, protobuf or who is told what.
+ * and keeps, for each open demand, the best of its eligible offers ranked by
+ * score — its top K (the shortlist) and a reserve, at most 2K in all, "the
+ * held list" — the number of its eligible offers, and its near misses. Memory
+ * grows with postings, not with eligible pairs: an offer links back only to
+ * the demands that hold it. When a held list falls below K while more offers
+ * are eligible, the engine finds them again through its index (a refill), as
+ * for a new demand. Every change is applied through one call that reports what
+ * it changed as effects (gx_fx) for the broker to turn into notices; the
+ * engine itself knows nothing of ZeroMQ, LMDB, protobuf or who is told what.
  *
- * Invariants: matches of a demand are exactly the open offers that pass every
- * hard rule at the time of the last change touching the pair; they are ordered
- * by score descending, then offer id ascending; closed postings are not held.
+ * Invariants: the eligible offers of a demand are the open offers that passed
+ * every hard rule at the last change touching the pair (the demand, the offer,
+ * either firm) or the demand's last refill; the held list is the first of them
+ * in rank order (score descending, then offer id ascending), all of them when
+ * there are at most 2K, and at least min(K, eligible) of them unless a refill
+ * ran out of memory (it is then retried at the demand's next change); closed
+ * postings are not held.
  * A near miss is a pair failing exactly one hard rule other than KIND or
  * VALIDITY (pairs gx_rules_excluded never count); at most near_miss_max are
  * held per demand. Single-threaded: one engine belongs to one event loop. */
@@ -33,7 +41,7 @@ typedef struct gx_engine gx_engine;
  * engine snapshot records it and is not used under another one, so an upgraded
  * broker matches afresh exactly when the matching changed — and not when the
  * same code is merely rebuilt. */
-#define GX_ENGINE_FORMAT 2
+#define GX_ENGINE_FORMAT 3
 
 typedef struct gx_engine_opts {
     gx_rules_opts rules;     /* weights, time zone, three districts (copied) */
@@ -43,7 +51,8 @@ typedef struct gx_engine_opts {
 
 typedef enum gx_fx_type {
     GX_FX_MATCH = 1,        /* (demand_id, offer_id) became eligible; score */
-    GX_FX_UNMATCH,          /* (demand_id, offer_id) no longer eligible; reason */
+    GX_FX_UNMATCH,          /* (demand_id, offer_id) no longer eligible; reason (a closed
+                             * demand reports it for its held offers only) */
     GX_FX_SHORTLIST_ADD,    /* offer entered the demand's top K; rank, score */
     GX_FX_SHORTLIST_REMOVE, /* offer left the demand's top K; reason */
     GX_FX_NEAR_MISS,        /* pair newly fails exactly one rule; rule, score */
@@ -88,7 +97,10 @@ typedef struct gx_near {
 
 typedef struct gx_engine_stats {
     uint64_t firms, demands_open, offers_open, subs;
-    uint64_t matches;                        /* eligible pairs held */
+    uint64_t matches;                        /* eligible pairs (sum of the demands' counts) */
+    uint64_t held;                           /* of which held in shortlists and reserves */
+    uint64_t refills;                        /* held lists found again through the index */
+    uint64_t pairs_evaluated;                /* pairs whose rules ran, since the engine began */
     uint64_t near_misses;                    /* near-miss pairs held */
     uint64_t demands_unmatched;              /* open demands with no match */
     uint64_t demands_by_kind[GX_KIND__COUNT];
@@ -104,8 +116,8 @@ void gx_engine_opts_default(gx_engine_opts *o);
 gx_err gx_engine_new(const gx_engine_opts *opts, gx_engine **out);
 void gx_engine_destroy(gx_engine **e);
 
-/* Replaces weights and K at run time (config reload); shortlists re-rank lazily
- * at their next change. New three districts take effect for every pair
+/* Replaces weights and K at run time (config reload); each held list is found
+ * again through the index (re-ranked) at its demand's next change. New three districts take effect for every pair
  * evaluated from then on (which pairs match is not recomputed here). */
 gx_err gx_engine_set_opts(gx_engine *e, const gx_engine_opts *opts);
 
@@ -165,26 +177,38 @@ const gx_demand *gx_engine_demand(const gx_engine *e, uint64_t id);
 const gx_offer *gx_engine_offer(const gx_engine *e, uint64_t id);
 const gx_sub *gx_engine_sub(const gx_engine *e, uint64_t id);
 
-/* The ranked matches of an open demand: *n entries, best first (the shortlist
- * is the first min(*n, K)). NULL with *n 0 when the demand is not held. */
+/* The held list of an open demand: *n entries, best first (the shortlist is
+ * the first min(*n, K)). NULL with *n 0 when the demand is not held. */
 const gx_match *gx_engine_matches(const gx_engine *e, uint64_t demand_id, size_t *n);
+
+/* The number of eligible offers of an open demand as kept (see the invariant
+ * above: a pair counts as it stood at its last change); 0 when not held. */
+size_t gx_engine_eligible(const gx_engine *e, uint64_t demand_id);
+
+/* Every open offer eligible for demand_id at now, best first, found afresh
+ * through the index (the cost of one new demand's search): the exact count a
+ * reader is told, and ranks beyond the held list. *m is borrowed until the
+ * next call into the engine. GX_ERR_NOT_FOUND when the demand is not held. */
+gx_err gx_engine_rank(gx_engine *e, uint64_t demand_id, int64_t now, const gx_match **m, size_t *n);
 
 /* Full explanation (with details) of any demand/offer pair held, eligible or
  * not. GX_ERR_NOT_FOUND when either is not held. */
 gx_err gx_engine_explain(const gx_engine *e, uint64_t demand_id, uint64_t offer_id, int64_t now,
                          gx_explain *out);
 
-/* True when some open offer of firm_id currently matches demand_id. */
-bool gx_engine_firm_matches(const gx_engine *e, uint64_t demand_id, const char *firm_id);
+/* True when some open offer of firm_id matches demand_id at now (its held list
+ * first, then the firm's own open offers). */
+bool gx_engine_firm_matches(gx_engine *e, uint64_t demand_id, const char *firm_id, int64_t now);
 
-/* For a splittable demand: greedily the best-scored matches whose capacity
+/* For a splittable demand: greedily the best-scored matches (the held list,
+ * then, when that is not enough, every eligible offer found through the index) whose capacity
  * until needed-by covers the remaining quantity, at most max_suppliers (0 = no
  * limit) and at most cap; for a TECH_TRANSFER demand, where capacity does not
  * apply (gx_rules_applies), the best match alone covers it. Writes up to cap
  * offer ids into ids, their count into *n and capacity/quantity into
  * *coverage (may be < 1 when not coverable). GX_ERR_NOT_FOUND when the demand
  * is not held; *n 0 when not splittable. */
-gx_err gx_engine_proposed_set(const gx_engine *e, uint64_t demand_id, int64_t now, uint64_t *ids,
+gx_err gx_engine_proposed_set(gx_engine *e, uint64_t demand_id, int64_t now, uint64_t *ids,
                               size_t cap, size_t *n, double *coverage);
 
 /* Near misses of an open demand: up to cap (offer_id, rule) pairs. */
@@ -202,20 +226,21 @@ void gx_engine_counts(const gx_engine *e, gx_engine_stats *out);
  * demand is not held). Borrowed until the next mutating call. */
 const gx_near *gx_engine_near_list(const gx_engine *e, uint64_t demand_id, size_t *n);
 
-/* Adds an OPEN demand with the matches and near misses an engine held for it
- * (gx_engine_matches order: score descending, then offer id; near misses by
- * offer id), without evaluating a pair and without effects: a restart from a
- * snapshot. Its offers must be held already, and demands must be restored in
+/* Adds an OPEN demand with the held list, eligible count and near misses an
+ * engine held for it (gx_engine_matches order: score descending, then offer
+ * id; near misses by offer id), without evaluating a pair and without
+ * effects: a restart from a snapshot. n_elig must be at least n_m, and n_m at
+ * most 2K. Its offers must be held already, and demands must be restored in
  * increasing id order after every offer. GX_ERR_INVALID when the lists could
  * not be an engine's (an offer not held or not serving the kind, a list out
  * of order, an offer twice): the caller then rebuilds by matching. *d is taken
  * (and zeroed) only on GX_OK; on any error it stays the caller's, so that it
  * can still be added by gx_engine_add_demand. */
-gx_err gx_engine_restore_demand(gx_engine *e, gx_demand *d, const gx_match *m, size_t n_m, const gx_near *nm,
-                                size_t n_nm, int64_t now);
+gx_err gx_engine_restore_demand(gx_engine *e, gx_demand *d, const gx_match *m, size_t n_m, size_t n_elig,
+                                const gx_near *nm, size_t n_nm, int64_t now);
 
 /* Visits every open demand (by kind, in no useful order) with its number of
- * matches and how many of its near misses failed each rule; and every open
+ * eligible offers (gx_engine_eligible) and how many of its near misses failed each rule; and every open
  * offer once. For operator reports: O(open postings). */
 typedef void (*gx_engine_demand_fn)(void *ctx, const gx_demand *d, const gx_firm *owner, size_t n_matches,
                                     const uint32_t nm_by_rule[GX_RULE__COUNT]);

@@ -459,7 +459,7 @@ gx_err gx_notify_demand_changed(gx_broker *b, const gx_demand *d, int type, cons
             continue;
         bool winner = awarded_to && strcmp(firm, awarded_to) == 0;
         gx_notice n = {.type = (gx_notice_type)type, .demand = d, .demand_firm = df,
-                       .still_eligible = type == GX_N_DEMAND_UPDATED && gx_engine_firm_matches(b->engine, d->id, firm),
+                       .still_eligible = type == GX_N_DEMAND_UPDATED && gx_engine_firm_matches(b->engine, d->id, firm, b->now),
                        .awarded_to = winner ? awarded_to : NULL, .awarded_quantity = winner ? qty : 0};
         err = gx_notify_send(b, firm, &n);
     }

@@ -936,12 +936,21 @@ static void s_get_shortlist(s_req *q)
         return;
     }
     size_t n, k = (size_t)b->cfg.shortlist_k, n_set = 0;
-    const gx_match *m = gx_engine_matches(b->engine, d->id, &n);
+    const gx_match *held = gx_engine_matches(b->engine, d->id, &n);
     size_t nc = n < k ? n : k;
-    uint64_t set_ids[256];
+    uint64_t set_ids[256], shortlist[GX_ENGINE_K_MAX];
     double coverage = 0;
+    for (size_t i = 0; i < nc; i++)
+        shortlist[i] = held[i].offer_id;
     if (d->splittable)
         gx_engine_proposed_set(b->engine, d->id, b->now, set_ids, 256, &n_set, &coverage);
+    /* The count and the ranks beyond the held list, afresh through the index:
+     * exact now, whatever dates have passed since the pairs were matched. */
+    const gx_match *m;
+    if (gx_engine_rank(b->engine, d->id, b->now, &m, &n) != GX_OK) {
+        s_error(q, GX_ERR_INTERNAL, NULL, "out of memory");
+        return;
+    }
     gx_explain *x = calloc(nc + n_set + 1, sizeof *x);
     gx_candidate_view *v = calloc(nc + n_set + 1, sizeof *v);
     if (!x || !v) {
@@ -951,7 +960,7 @@ static void s_get_shortlist(s_req *q)
     /* The proposed set is taken from the matches in rank order, so one forward
      * pass over them finds every rank: the cost is O(matches), not O(set x matches). */
     for (size_t i = 0, j = 0; i < nc + n_set; i++) {
-        uint64_t oid = i < nc ? m[i].offer_id : set_ids[i - nc];
+        uint64_t oid = i < nc ? shortlist[i] : set_ids[i - nc];
         const gx_offer *o = gx_engine_offer(b->engine, oid);
         gx_engine_explain(b->engine, d->id, oid, b->now, &x[i]);
         v[i].offer_id = oid;

@@ -1,9 +1,9 @@
 /* snapshot.c — the engine's lists in a file. See snapshot.h.
  *
  * Layout (8-byte words, this machine's byte order: the file never leaves it):
- *   header   "GXSNAP\0\2", txnid, fingerprint, store identity (2 words), demands,
+ *   header   "GXSNAP\0\3", txnid, fingerprint, store identity (2 words), demands,
  *            body bytes
- *   body     per demand, by increasing id: id, n_m, n_nm,
+ *   body     per demand, by increasing id: id, n_m (held), n_elig (eligible), n_nm,
  *            n_m x (offer id, score), n_nm x (offer id, score, rule)
  *   trailer  checksum of the body's words, then of the header's */
 #include "snapshot.h"
@@ -18,7 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char s_magic[8] = {'G', 'X', 'S', 'N', 'A', 'P', 0, 2};
+static const char s_magic[8] = {'G', 'X', 'S', 'N', 'A', 'P', 0, 3};
 
 /* The matches are read in place from the mapped file. */
 _Static_assert(sizeof(gx_match) == 16 && offsetof(gx_match, score) == 8, "gx_match is (u64 offer_id, double score)");
@@ -147,6 +147,7 @@ gx_err gx_snapshot_write(const char *path, const gx_engine *e, const uint8_t sto
         const gx_near *nm = gx_engine_near_list(e, ids.v[i], &n_nm);
         s_word(&o, ids.v[i]);
         s_word(&o, n_m);
+        s_word(&o, gx_engine_eligible(e, ids.v[i]));
         s_word(&o, n_nm);
         for (size_t j = 0; j < n_m; j++) {
             s_word(&o, m[j].offer_id);
@@ -283,17 +284,17 @@ uint64_t gx_snapshot_demands(const gx_snapshot *s)
     return s->demands;
 }
 
-bool gx_snapshot_lists(gx_snapshot *s, uint64_t demand_id, const gx_match **m, size_t *n_m, const gx_near **nm,
-                       size_t *n_nm)
+bool gx_snapshot_lists(gx_snapshot *s, uint64_t demand_id, const gx_match **m, size_t *n_m, size_t *n_elig,
+                       const gx_near **nm, size_t *n_nm)
 {
-    while (s->pos + 3 <= s->end) {
-        uint64_t id = s->map[s->pos], a = s->map[s->pos + 1], b = s->map[s->pos + 2];
-        size_t left = s->end - s->pos - 3;
-        if (a > left / 2 || b > (left - 2 * a) / 3) {
+    while (s->pos + 4 <= s->end) {
+        uint64_t id = s->map[s->pos], a = s->map[s->pos + 1], el = s->map[s->pos + 2], b = s->map[s->pos + 3];
+        size_t left = s->end - s->pos - 4;
+        if (a > left / 2 || b > (left - 2 * a) / 3 || el < a) {
             s->pos = s->end; /* the checksum held, so this is not damage: treat as the end */
             return false;
         }
-        size_t next = s->pos + 3 + 2 * a + 3 * b;
+        size_t next = s->pos + 4 + 2 * a + 3 * b;
         if (id > demand_id)
             return false;
         if (id < demand_id) {
@@ -302,15 +303,16 @@ bool gx_snapshot_lists(gx_snapshot *s, uint64_t demand_id, const gx_match **m, s
         }
         if (gx_grow(&s->near, &s->cap_near, b, sizeof *s->near))
             return false;
-        const uint64_t *w = s->map + s->pos + 3 + 2 * a;
+        const uint64_t *w = s->map + s->pos + 4 + 2 * a;
         for (size_t i = 0; i < b; i++) {
             s->near[i].offer_id = w[3 * i];
             memcpy(&s->near[i].score, &w[3 * i + 1], sizeof(double));
             s->near[i].rule = w[3 * i + 2] < GX_RULE__COUNT ? (gx_rule)w[3 * i + 2] : GX_RULE_NONE;
         }
         /* gx_match is (u64, double): the matches are read in place */
-        *m = (const gx_match *)(const void *)(s->map + s->pos + 3);
+        *m = (const gx_match *)(const void *)(s->map + s->pos + 4);
         *n_m = a;
+        *n_elig = el;
         *nm = s->near;
         *n_nm = b;
         s->pos = next;

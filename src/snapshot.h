@@ -44,11 +44,12 @@ gx_err gx_snapshot_open(const char *path, const uint8_t store_id[GX_SNAPSHOT_ID_
 /* Number of demands the snapshot holds. */
 uint64_t gx_snapshot_demands(const gx_snapshot *s);
 
-/* The lists saved for demand_id: ask for ids in increasing order (the order
- * they were saved in, which is the store's). False when the snapshot has no
- * entry for it. *m and *nm are valid until the next call or close. */
-bool gx_snapshot_lists(gx_snapshot *s, uint64_t demand_id, const gx_match **m, size_t *n_m, const gx_near **nm,
-                       size_t *n_nm);
+/* The lists saved for demand_id (held list, eligible count, near misses): ask
+ * for ids in increasing order (the order they were saved in, which is the
+ * store's). False when the snapshot has no entry for it. *m and *nm are valid
+ * until the next call or close. */
+bool gx_snapshot_lists(gx_snapshot *s, uint64_t demand_id, const gx_match **m, size_t *n_m, size_t *n_elig,
+                       const gx_near **nm, size_t *n_nm);
 
 void gx_snapshot_close(gx_snapshot **s);
 
