@@ -86,6 +86,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "prep.h"
+
 #define S_EARTH_KM 6371.0088 /* IUGG mean Earth radius */
 
 /* A bounded writer for one detail string; p NULL means details are off. */
@@ -94,13 +96,22 @@ typedef struct s_out {
     size_t len; /* characters written so far */
 } s_out;
 
-/* What every rule needs to know about the pair. */
+/* What every rule needs to know about the pair. The figures are all the
+ * numeric rules and the score read, so both ways of classifying share them;
+ * the strings or the prepared records are for the rules on terms and places. */
 typedef struct s_ctx {
     const gx_rules_opts *opts; /* weights, time zone, three districts */
-    const gx_demand *d;        /* the demand */
+    const gx_dfig *dn;         /* the demand's figures */
+    const gx_ofig *on;         /* the offer's */
+    const gx_ffig *dfn, *ofn;  /* the firms' */
+    const gx_demand *d;        /* the demand (NULL when prepared) */
     const gx_firm *df;         /* its firm */
     const gx_offer *o;         /* the offer */
     const gx_firm *of;         /* its firm */
+    const gx_prep_demand *pd;  /* the prepared demand (NULL from strings) */
+    const gx_prep_firm *pdf;   /* its firm */
+    const gx_prep_offer *po;   /* the prepared offer */
+    const gx_prep_firm *pof;   /* its firm */
     int64_t now;               /* unix seconds */
     int32_t today;             /* civil date of now at the configured offset */
     int32_t days_until;        /* needed_by - today, >= 0 */
@@ -303,12 +314,139 @@ bool gx_rules_excluded(const gx_firm *demand_firm, const gx_firm *offer_firm)
            offer_firm->credit == GX_CREDIT_D;
 }
 
+/* ------------------------------------------------------------------ figures */
+
+void gx_rules_dfig(const gx_demand *d, gx_dfig *out)
+{
+    *out = (gx_dfig){
+        .kind = d->kind,
+        .state = d->state,
+        .expires_at = d->expires_at,
+        .quantity = d->quantity,
+        .needed_by = d->needed_by,
+        .has_budget = d->has_budget,
+        .splittable = d->splittable,
+        .tech = d->kind == GX_KIND_TECH_TRANSFER || d->ipc.n || d->min_trl || d->modes,
+        .budget_min = d->budget_min,
+        .budget_max = d->budget_max,
+        .min_credit = d->min_credit,
+        .scope = d->scope,
+        .max_distance_km = d->max_distance_km,
+        .min_trl = d->min_trl,
+        .modes = d->modes,
+    };
+}
+
+void gx_rules_ofig(const gx_offer *o, gx_ofig *out)
+{
+    *out = (gx_ofig){
+        .kinds = o->kinds,
+        .state = o->state,
+        .expires_at = o->expires_at,
+        .monthly_capacity = o->monthly_capacity,
+        .min_order = o->min_order,
+        .lead_time_days = o->lead_time_days,
+        .has_price = o->has_price,
+        .price_min = o->price_min,
+        .price_max = o->price_max,
+        .service_scope = o->service_scope,
+        .service_radius_km = o->service_radius_km,
+        .trl = o->trl,
+        .modes = o->modes,
+    };
+}
+
+void gx_rules_ffig(const gx_firm *f, gx_ffig *out)
+{
+    *out = (gx_ffig){.credit = f->credit,
+                     .awards = f->awards,
+                     .has_location = f->has_location,
+                     .lat = f->lat,
+                     .lon = f->lon};
+}
+
+/* The verdicts of the rules on figures, shared by both ways of classifying. */
+
+static bool s_ok_kind(const s_ctx *c)
+{
+    gx_kind k = c->dn->kind;
+    return k > GX_KIND_NONE && k < GX_KIND__COUNT && (c->on->kinds & GX_BIT(k));
+}
+
+static bool s_ok_trl(const s_ctx *c)
+{
+    return c->on->trl >= c->dn->min_trl;
+}
+
+static bool s_ok_mode(const s_ctx *c)
+{
+    return c->dn->modes == 0 || (c->dn->modes & c->on->modes) != 0;
+}
+
+static bool s_ok_lead_time(const s_ctx *c)
+{
+    return (int64_t)c->today + c->on->lead_time_days <= c->dn->needed_by;
+}
+
+static bool s_ok_min_order(const s_ctx *c)
+{
+    return !gx_rules_applies(c->dn->kind, GX_RULE_MIN_ORDER) || c->on->min_order <= c->dn->quantity;
+}
+
+static bool s_ok_capacity(const s_ctx *c)
+{
+    return !gx_rules_applies(c->dn->kind, GX_RULE_CAPACITY) || c->dn->splittable ||
+           c->cap_until >= c->dn->quantity;
+}
+
+static bool s_ok_distance(const s_ctx *c)
+{
+    double dmax = c->dn->max_distance_km, orad = c->on->service_radius_km;
+    if (c->dist < 0)
+        return !(dmax > 0 || orad > 0);
+    return !(dmax > 0 && c->dist > dmax) && !(orad > 0 && c->dist > orad);
+}
+
+/* Effective required grade: unset or D count as C. */
+static gx_credit s_credit_need(const s_ctx *c)
+{
+    gx_credit need = s_credit_eff(c->dn->min_credit);
+    return need == GX_CREDIT_D ? GX_CREDIT_C : need;
+}
+
+static bool s_ok_credit(const s_ctx *c)
+{
+    return c->ofn->credit != GX_CREDIT_D && c->dfn->credit != GX_CREDIT_D &&
+           s_credit_eff(c->ofn->credit) <= s_credit_need(c);
+}
+
+static bool s_ok_price(const s_ctx *c)
+{
+    if (!c->dn->has_budget || !c->on->has_price)
+        return true;
+    double dmax = c->dn->budget_max > 0 ? c->dn->budget_max : HUGE_VAL;
+    double omax = c->on->price_max > 0 ? c->on->price_max : HUGE_VAL;
+    return c->on->price_min <= dmax && c->dn->budget_min <= omax;
+}
+
+static bool s_open(gx_state st, int64_t expires_at, int64_t now)
+{
+    return st == GX_STATE_OPEN && (expires_at == 0 || expires_at > now);
+}
+
+static bool s_ok_validity(const s_ctx *c)
+{
+    return s_open(c->dn->state, c->dn->expires_at, c->now) && s_open(c->on->state, c->on->expires_at, c->now);
+}
+
 /* ------------------------------------------------------------------ rules */
 
 static bool s_rule_kind(const s_ctx *c, s_out *w)
 {
     gx_kind k = c->d->kind;
-    bool ok = k > GX_KIND_NONE && k < GX_KIND__COUNT && (c->o->kinds & GX_BIT(k));
+    bool ok = s_ok_kind(c);
+    if (!w->p)
+        return ok;
     s_put(w, "needs %s; offers ", gx_kind_name(k));
     bool any = false;
     for (unsigned i = 1; i < GX_KIND__COUNT; i++)
@@ -370,15 +508,15 @@ static bool s_rule_technology(const s_ctx *c, s_out *w)
 {
     const gx_demand *d = c->d;
     const gx_offer *o = c->o;
-    if (d->kind != GX_KIND_TECH_TRANSFER && d->ipc.n == 0 && d->min_trl == 0 && d->modes == 0) {
+    if (!c->dn->tech) {
         s_put(w, "not a technology demand");
         return true;
     }
     bool ipc_ok = true;
     for (uint32_t i = 0; ipc_ok && i < d->ipc.n; i++)
         ipc_ok = s_ipc_covered(&o->ipc, d->ipc.v[i]);
-    bool trl_ok = o->trl >= d->min_trl;
-    bool mode_ok = d->modes == 0 || (d->modes & o->modes) != 0;
+    bool trl_ok = s_ok_trl(c);
+    bool mode_ok = s_ok_mode(c);
     if (w->p) {
         if (d->ipc.n == 0) {
             s_put(w, "IPC any");
@@ -479,7 +617,9 @@ static bool s_rule_cert(const s_ctx *c, s_out *w)
 static bool s_rule_lead_time(const s_ctx *c, s_out *w)
 {
     int64_t ready = (int64_t)c->today + c->o->lead_time_days;
-    bool ok = ready <= c->d->needed_by;
+    bool ok = s_ok_lead_time(c);
+    if (!w->p)
+        return ok;
     s_put(w, "needed by ");
     s_put_date(w, c->d->needed_by);
     s_put(w, "; today ");
@@ -508,7 +648,7 @@ static bool s_rule_min_order(const s_ctx *c, s_out *w)
         s_put(w, "not applicable to %s: a licence has no minimum order", gx_kind_name(c->d->kind));
         return true;
     }
-    bool ok = c->o->min_order <= c->d->quantity;
+    bool ok = s_ok_min_order(c);
     if (w->p) {
         char a[32], b[32], u[40];
         s_unit(c->d, u);
@@ -524,7 +664,7 @@ static bool s_rule_capacity(const s_ctx *c, s_out *w)
         s_put(w, "not applicable to %s: a licence is not produced by the month", gx_kind_name(c->d->kind));
         return true;
     }
-    bool ok = c->d->splittable || c->cap_until >= c->d->quantity;
+    bool ok = s_ok_capacity(c);
     if (w->p) {
         char a[32], b[32], q[32], u[40];
         s_unit(c->d, u);
@@ -539,7 +679,7 @@ static bool s_rule_capacity(const s_ctx *c, s_out *w)
     return ok;
 }
 
-static bool s_in_three(const gx_rules_opts *opts, const char *district)
+bool gx_rules_in_three(const gx_rules_opts *opts, const char *district)
 {
     for (size_t i = 0; i < opts->n_three_districts; i++)
         if (opts->three_districts[i] && strcmp(opts->three_districts[i], district) == 0)
@@ -549,7 +689,7 @@ static bool s_in_three(const gx_rules_opts *opts, const char *district)
 
 const char *gx_rules_district(const gx_rules_opts *opts, const gx_firm *f)
 {
-    return f->zone && f->zone[0] && s_in_three(opts, f->zone) ? f->zone : f->county;
+    return f->zone && f->zone[0] && gx_rules_in_three(opts, f->zone) ? f->zone : f->county;
 }
 
 static bool s_prefix_eq(const char *a, const char *b, size_t n)
@@ -565,7 +705,7 @@ static bool s_in_scope(const gx_rules_opts *opts, gx_scope scope, const gx_firm 
     case GX_SCOPE_SAME_DISTRICT:
         return od[0] && strcmp(hd, od) == 0;
     case GX_SCOPE_THREE_DISTRICTS:
-        return s_in_three(opts, od);
+        return gx_rules_in_three(opts, od);
     case GX_SCOPE_SAME_CITY:
         return s_prefix_eq(home->county, other->county, 4);
     case GX_SCOPE_SAME_PROVINCE:
@@ -617,29 +757,25 @@ static bool s_rule_distance(const s_ctx *c, s_out *w)
 {
     double dmax = c->d->max_distance_km, orad = c->o->service_radius_km;
     bool limited = dmax > 0 || orad > 0;
-    bool ok;
+    bool ok = s_ok_distance(c);
+    if (!w->p)
+        return ok;
     if (c->dist < 0) {
-        ok = !limited;
         const char *who = !c->df->has_location && !c->of->has_location ? "neither firm has"
                           : !c->df->has_location                       ? "demand firm has no"
                                                                        : "offer firm has no";
         s_put(w, "distance unknown: %s location", who);
     } else {
-        ok = !(dmax > 0 && c->dist > dmax) && !(orad > 0 && c->dist > orad);
-        if (w->p) { /* formatting costs more than the rule: only for an explanation */
-            double lim[2];
-            size_t n = 0;
-            if (dmax > 0)
-                lim[n++] = dmax;
-            if (orad > 0)
-                lim[n++] = orad;
-            char a[32];
-            s_put(w, "%s km", s_vs(c->dist, 1, lim, n, a));
-        }
+        double lim[2];
+        size_t n = 0;
+        if (dmax > 0)
+            lim[n++] = dmax;
+        if (orad > 0)
+            lim[n++] = orad;
+        char a[32];
+        s_put(w, "%s km", s_vs(c->dist, 1, lim, n, a));
     }
     char b[32];
-    if (!w->p)
-        return ok;
     if (dmax > 0)
         s_put(w, "; limit %s km", s_exact(dmax, b));
     if (orad > 0)
@@ -651,10 +787,10 @@ static bool s_rule_distance(const s_ctx *c, s_out *w)
 
 static bool s_rule_credit(const s_ctx *c, s_out *w)
 {
-    gx_credit have = s_credit_eff(c->of->credit), need = s_credit_eff(c->d->min_credit);
-    if (need == GX_CREDIT_D)
-        need = GX_CREDIT_C;
-    bool ok = c->of->credit != GX_CREDIT_D && c->df->credit != GX_CREDIT_D && have <= need;
+    gx_credit need = s_credit_need(c);
+    bool ok = s_ok_credit(c);
+    if (!w->p)
+        return ok;
     s_put(w, "requires %s or better; supplier graded %s", gx_credit_name(need),
           gx_credit_name(c->of->credit));
     if (c->of->credit == GX_CREDIT_NONE)
@@ -695,9 +831,7 @@ static bool s_rule_price(const s_ctx *c, s_out *w)
         }
         return true;
     }
-    double dmax = d->budget_max > 0 ? d->budget_max : HUGE_VAL;
-    double omax = o->price_max > 0 ? o->price_max : HUGE_VAL;
-    bool ok = o->price_min <= dmax && d->budget_min <= omax;
+    bool ok = s_ok_price(c);
     s_put(w, "price ");
     s_put_range(w, o->price_min, o->price_max);
     s_put(w, "; budget ");
@@ -705,11 +839,6 @@ static bool s_rule_price(const s_ctx *c, s_out *w)
     if (!ok)
         s_put(w, "; no overlap");
     return ok;
-}
-
-static bool s_open(gx_state st, int64_t expires_at, int64_t now)
-{
-    return st == GX_STATE_OPEN && (expires_at == 0 || expires_at > now);
 }
 
 static void s_put_validity(const s_ctx *c, s_out *w, const char *side, gx_state st, int64_t expires_at)
@@ -726,14 +855,12 @@ static void s_put_validity(const s_ctx *c, s_out *w, const char *side, gx_state 
 
 static bool s_rule_validity(const s_ctx *c, s_out *w)
 {
-    bool dok = s_open(c->d->state, c->d->expires_at, c->now);
-    bool ook = s_open(c->o->state, c->o->expires_at, c->now);
     if (w->p) {
         s_put_validity(c, w, "demand", c->d->state, c->d->expires_at);
         s_put(w, "; ");
         s_put_validity(c, w, "offer", c->o->state, c->o->expires_at);
     }
-    return dok && ook;
+    return s_ok_validity(c);
 }
 
 /* ------------------------------------------------------------------ score */
@@ -795,8 +922,8 @@ static double s_term_process(const s_ctx *c)
 
 static double s_term_price(const s_ctx *c)
 {
-    const gx_demand *d = c->d;
-    const gx_offer *o = c->o;
+    const gx_dfig *d = c->dn;
+    const gx_ofig *o = c->on;
     if (!d->has_budget || !o->has_price)
         return 0.5;
     double dmax = d->budget_max > 0 ? d->budget_max : HUGE_VAL;
@@ -809,11 +936,14 @@ static double s_term_price(const s_ctx *c)
     return s_clamp01((dmax - lo) / (omax - o->price_min));
 }
 
-static void s_score(const s_ctx *c, gx_explain *out)
+/* The score of the pair in c, given its industry and process terms (which
+ * read the strings or the prepared records); the terms and the weights used
+ * into t and wout. */
+static double s_score(const s_ctx *c, double industry, double process, double t[GX_TERM__COUNT],
+                      double wout[GX_TERM__COUNT])
 {
-    double *t = out->terms;
-    t[GX_TERM_INDUSTRY] = s_term_industry(c);
-    t[GX_TERM_PROCESS] = s_term_process(c);
+    t[GX_TERM_INDUSTRY] = industry;
+    t[GX_TERM_PROCESS] = process;
     if (c->dist < 0) {
         t[GX_TERM_DISTANCE] = 0.5;
     } else {
@@ -821,43 +951,64 @@ static void s_score(const s_ctx *c, gx_explain *out)
         t[GX_TERM_DISTANCE] = s_clamp01(1 - c->dist / full);
     }
     static const double credit[] = {0.4, 1.0, 0.7, 0.4, 0};
-    gx_credit g = c->of->credit;
+    gx_credit g = c->ofn->credit;
     t[GX_TERM_CREDIT] = (g >= GX_CREDIT_NONE && g <= GX_CREDIT_D) ? credit[g] : 0.4;
-    t[GX_TERM_CAPACITY] = c->d->quantity > 0 && gx_rules_applies(c->d->kind, GX_RULE_CAPACITY)
-                              ? s_clamp01(c->cap_until / c->d->quantity / 2)
+    t[GX_TERM_CAPACITY] = c->dn->quantity > 0 && gx_rules_applies(c->dn->kind, GX_RULE_CAPACITY)
+                              ? s_clamp01(c->cap_until / c->dn->quantity / 2)
                               : 1.0;
     t[GX_TERM_LEAD_TIME] =
-        c->days_until > 0 ? s_clamp01((double)((int64_t)c->days_until - c->o->lead_time_days) / c->days_until)
-                          : 0;
+        c->days_until > 0
+            ? s_clamp01((double)((int64_t)c->days_until - c->on->lead_time_days) / c->days_until)
+            : 0;
     t[GX_TERM_PRICE] = s_term_price(c);
-    t[GX_TERM_TRACK_RECORD] = s_clamp01(c->of->awards / 10.0);
+    t[GX_TERM_TRACK_RECORD] = s_clamp01(c->ofn->awards / 10.0);
     double sw = 0, s = 0;
     for (int i = 0; i < GX_TERM__COUNT; i++) {
         double w = c->opts->weights[i] > 0 ? c->opts->weights[i] : 0;
-        out->weights[i] = w;
+        wout[i] = w;
         sw += w;
         s += w * t[i];
     }
-    out->score = sw > 0 ? 100.0 * s / sw : 0;
+    return sw > 0 ? 100.0 * s / sw : 0;
 }
 
-/* The context of a pair at now, all but the distance (c->dist -1). */
-static void s_ctx_init(s_ctx *c, const gx_rules_opts *opts, const gx_demand *d, const gx_firm *df,
-                       const gx_offer *o, const gx_firm *of, int64_t now)
+/* The context of a pair at now from its figures, all but the distance
+ * (c->dist -1) and the strings or prepared records. */
+static void s_ctx_init(s_ctx *c, const gx_rules_opts *opts, const gx_dfig *dn, const gx_ofig *on,
+                       const gx_ffig *dfn, const gx_ffig *ofn, int64_t now)
 {
-    *c = (s_ctx){.opts = opts, .d = d, .df = df, .o = o, .of = of, .now = now, .dist = -1};
+    *c = (s_ctx){.opts = opts, .dn = dn, .on = on, .dfn = dfn, .ofn = ofn, .now = now, .dist = -1};
     c->today = gx_date_of(now, opts->utc_offset_min);
-    int64_t du = (int64_t)d->needed_by - c->today;
+    int64_t du = (int64_t)dn->needed_by - c->today;
     c->days_until = du > 0 ? (int32_t)du : 0;
-    c->cap_until = o->monthly_capacity * c->days_until / 30.0;
+    c->cap_until = on->monthly_capacity * c->days_until / 30.0;
+}
+
+/* The figures of a pair given as strings (s_ctx points into one). */
+typedef struct s_figs {
+    gx_dfig d;      /* the demand's */
+    gx_ofig o;      /* the offer's */
+    gx_ffig df, of; /* the firms' */
+} s_figs;
+
+/* The context of a pair of postings and their firms at now (figures into f). */
+static void s_ctx_strings(s_ctx *c, s_figs *f, const gx_rules_opts *opts, const gx_demand *d,
+                          const gx_firm *df, const gx_offer *o, const gx_firm *of, int64_t now)
+{
+    gx_rules_dfig(d, &f->d);
+    gx_rules_ofig(o, &f->o);
+    gx_rules_ffig(df, &f->df);
+    gx_rules_ffig(of, &f->of);
+    s_ctx_init(c, opts, &f->d, &f->o, &f->df, &f->of, now);
+    c->d = d, c->df = df, c->o = o, c->of = of;
 }
 
 /* Fills c->dist: km between the firms, -1 when either has no location. */
 static void s_ctx_distance(s_ctx *c)
 {
     c->dist = -1;
-    if (c->df->has_location && c->of->has_location) {
-        double km = gx_rules_distance_km(c->df->lat, c->df->lon, c->of->lat, c->of->lon);
+    if (c->dfn->has_location && c->ofn->has_location) {
+        double km = gx_rules_distance_km(c->dfn->lat, c->dfn->lon, c->ofn->lat, c->ofn->lon);
         if (isfinite(km))
             c->dist = km;
     }
@@ -902,7 +1053,8 @@ void gx_rules_evaluate(const gx_rules_opts *opts, const gx_demand *d, const gx_f
                        const gx_firm *of, int64_t now, bool details, gx_explain *out)
 {
     s_ctx c;
-    s_ctx_init(&c, opts, d, df, o, of, now);
+    s_figs f;
+    s_ctx_strings(&c, &f, opts, d, df, o, of, now);
     s_ctx_distance(&c);
     out->distance_km = c.dist;
     out->capacity_until_needed = c.cap_until;
@@ -918,7 +1070,7 @@ void gx_rules_evaluate(const gx_rules_opts *opts, const gx_demand *d, const gx_f
         if (!ok && out->n_failed++ == 0)
             out->failed = (gx_rule)r;
     }
-    s_score(&c, out);
+    out->score = s_score(&c, s_term_industry(&c), s_term_process(&c), out->terms, out->weights);
 }
 
 /* ------------------------------------------------------------------ classify */
@@ -975,46 +1127,122 @@ bool gx_rules_near_relevant(const gx_demand *d, const gx_offer *o, gx_rule faile
     return false;
 }
 
-gx_pair gx_rules_classify(const gx_rules_opts *opts, const gx_demand *d, const gx_firm *df, const gx_offer *o,
-                          const gx_firm *of, int64_t now, uint32_t known_fail, double *score, gx_rule *rule)
+/* One rule's verdict on the pair in c, without details. */
+typedef bool (*s_check)(const s_ctx *c, gx_rule r);
+
+/* The rules of gx_rules_classify on the pair in c: -1 when the pair is none
+ * (KIND or VALIDITY fails, or two rules do; *rule then the first failure
+ * found, as gx_rules_classify leaves it), else the number of failures, 0 or
+ * 1 (*rule the failing one). check gives each rule's verdict. */
+static int s_classify(s_ctx *c, s_check check, uint32_t known_fail, gx_rule *rule)
 {
-    *score = 0;
-    *rule = GX_RULE_NONE;
-    s_ctx c;
-    s_ctx_init(&c, opts, d, df, o, of, now);
-    s_out w = {0};
-    if (!s_rule(&c, GX_RULE_KIND, &w) || !s_rule(&c, GX_RULE_VALIDITY, &w))
-        return GX_PAIR_NONE; /* KIND and VALIDITY failures are never near */
+    if (!check(c, GX_RULE_KIND) || !check(c, GX_RULE_VALIDITY))
+        return -1; /* KIND and VALIDITY failures are never near */
     /* the offer's own figures first, then its firm's; two failures end it */
     static const gx_rule order[] = {GX_RULE_MIN_ORDER, GX_RULE_LEAD_TIME, GX_RULE_CAPACITY,      GX_RULE_PRICE,
                                     GX_RULE_CREDIT,    GX_RULE_REGION,    GX_RULE_CERTIFICATION, GX_RULE_PROCESS,
                                     GX_RULE_MATERIAL,  GX_RULE_TECHNOLOGY, GX_RULE_DISTANCE};
-    unsigned failed = 0;
+    int failed = 0;
     for (size_t i = 0; i < sizeof order / sizeof *order; i++) /* failures the caller proved */
         if (known_fail & GX_BIT(order[i])) {
             if (++failed > 1)
-                return GX_PAIR_NONE;
+                return -1;
             *rule = order[i];
         }
     for (size_t i = 0; i < sizeof order / sizeof *order; i++) {
         if (known_fail & GX_BIT(order[i]))
             continue;
         if (order[i] == GX_RULE_DISTANCE)
-            s_ctx_distance(&c); /* only now: most pairs never get here */
-        bool ok = s_rule(&c, order[i], &w);
-        if (!ok) {
+            s_ctx_distance(c); /* only now: most pairs never get here */
+        if (!check(c, order[i])) {
             if (++failed > 1)
-                return GX_PAIR_NONE;
+                return -1;
             *rule = order[i];
         }
     }
+    return failed;
+}
+
+static bool s_check_strings(const s_ctx *c, gx_rule r)
+{
+    s_out w = {0};
+    return s_rule(c, r, &w);
+}
+
+gx_pair gx_rules_classify(const gx_rules_opts *opts, const gx_demand *d, const gx_firm *df, const gx_offer *o,
+                          const gx_firm *of, int64_t now, uint32_t known_fail, double *score, gx_rule *rule)
+{
+    *score = 0;
+    *rule = GX_RULE_NONE;
+    s_ctx c;
+    s_figs f;
+    s_ctx_strings(&c, &f, opts, d, df, o, of, now);
+    int failed = s_classify(&c, s_check_strings, known_fail, rule);
+    if (failed < 0)
+        return GX_PAIR_NONE;
     if ((failed && !gx_rules_near_relevant(d, o, *rule)) || gx_rules_excluded(df, of)) {
         *rule = GX_RULE_NONE;
         return GX_PAIR_NONE;
     }
-    gx_explain x;
-    s_score(&c, &x);
-    *score = x.score;
+    double t[GX_TERM__COUNT], w[GX_TERM__COUNT];
+    *score = s_score(&c, s_term_industry(&c), s_term_process(&c), t, w);
+    return failed ? GX_PAIR_NEAR : GX_PAIR_MATCH;
+}
+
+/* Rule r on prepared records: the rules on figures as above, the rules on
+ * terms, certificates and places through their ids (prep.h). */
+static bool s_check_prep(const s_ctx *c, gx_rule r)
+{
+    switch (r) {
+    case GX_RULE_KIND:
+        return s_ok_kind(c);
+    case GX_RULE_PROCESS:
+    case GX_RULE_MATERIAL:
+        return gx_prep_terms_ok(c->pd, c->po, r);
+    case GX_RULE_TECHNOLOGY:
+        return !c->dn->tech || (gx_prep_terms_ok(c->pd, c->po, r) && s_ok_trl(c) && s_ok_mode(c));
+    case GX_RULE_CERTIFICATION:
+        return gx_prep_certs_ok(c->pd, c->pof, c->today);
+    case GX_RULE_LEAD_TIME:
+        return s_ok_lead_time(c);
+    case GX_RULE_MIN_ORDER:
+        return s_ok_min_order(c);
+    case GX_RULE_CAPACITY:
+        return s_ok_capacity(c);
+    case GX_RULE_REGION:
+        return gx_prep_in_scope(c->dn->scope, c->pdf, c->pof) &&
+               gx_prep_in_scope(c->on->service_scope, c->pof, c->pdf);
+    case GX_RULE_DISTANCE:
+        return s_ok_distance(c);
+    case GX_RULE_CREDIT:
+        return s_ok_credit(c);
+    case GX_RULE_PRICE:
+        return s_ok_price(c);
+    case GX_RULE_VALIDITY:
+        return s_ok_validity(c);
+    default:
+        return true;
+    }
+}
+
+gx_pair gx_rules_classify_prep(const gx_rules_opts *opts, const gx_prep_demand *pd, const gx_prep_firm *pdf,
+                               const gx_prep_offer *po, const gx_prep_firm *pof, int64_t now,
+                               uint32_t known_fail, double *score, gx_rule *rule)
+{
+    *score = 0;
+    *rule = GX_RULE_NONE;
+    s_ctx c;
+    s_ctx_init(&c, opts, &pd->fig, &po->fig, &pdf->fig, &pof->fig, now);
+    c.pd = pd, c.pdf = pdf, c.po = po, c.pof = pof;
+    int failed = s_classify(&c, s_check_prep, known_fail, rule);
+    if (failed < 0)
+        return GX_PAIR_NONE;
+    if ((failed && !gx_prep_near_relevant(pd, po, *rule)) || gx_prep_excluded(pdf, pof)) {
+        *rule = GX_RULE_NONE;
+        return GX_PAIR_NONE;
+    }
+    double t[GX_TERM__COUNT], w[GX_TERM__COUNT];
+    *score = s_score(&c, gx_prep_term_industry(pd, po), gx_prep_term_process(pd, po), t, w);
     return failed ? GX_PAIR_NEAR : GX_PAIR_MATCH;
 }
 

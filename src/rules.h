@@ -21,6 +21,55 @@ typedef struct gx_rules_opts {
     double distance_full_km;             /* distance term is 1 at 0 km, 0 at this; default 100 */
 } gx_rules_opts;
 
+/* The figures of a demand the rules read: all of it but its strings. */
+typedef struct gx_dfig {
+    gx_kind kind;           /* what is needed */
+    gx_state state;         /* OPEN until awarded/withdrawn/expired */
+    int64_t expires_at;     /* unix seconds, 0 = never */
+    double quantity;        /* remaining quantity */
+    int32_t needed_by;      /* days since epoch */
+    bool has_budget;        /* budget_min/max valid */
+    bool splittable;        /* may go to several suppliers */
+    bool tech;              /* the technology rule applies (TECH_TRANSFER, IPC, TRL or modes) */
+    double budget_min;      /* unit budget, CNY */
+    double budget_max;      /* 0 = open-ended */
+    gx_credit min_credit;   /* weakest acceptable supplier grade */
+    gx_scope scope;         /* region scope */
+    double max_distance_km; /* 0 = no limit */
+    uint32_t min_trl;       /* 0 or 1..9 */
+    uint32_t modes;         /* GX_BIT(gx_mode), 0 = any */
+} gx_dfig;
+
+/* The figures of an offer the rules read. */
+typedef struct gx_ofig {
+    uint32_t kinds;           /* GX_BIT(gx_kind) set served */
+    gx_state state;           /* OPEN until withdrawn/expired */
+    int64_t expires_at;       /* unix seconds, 0 = never */
+    double monthly_capacity;  /* units per 30 days */
+    double min_order;         /* minimum order quantity */
+    uint32_t lead_time_days;  /* days from order to delivery */
+    bool has_price;           /* price_min/max valid */
+    double price_min;         /* unit price range, CNY */
+    double price_max;         /* 0 = open-ended */
+    gx_scope service_scope;   /* where it serves */
+    double service_radius_km; /* 0 = no limit */
+    uint32_t trl;             /* technology readiness */
+    uint32_t modes;           /* GX_BIT(gx_mode) offered */
+} gx_ofig;
+
+/* The figures of a firm the rules read. */
+typedef struct gx_ffig {
+    gx_credit credit;  /* public credit grade */
+    uint32_t awards;   /* track record */
+    bool has_location; /* lat/lon valid */
+    double lat, lon;   /* WGS 84 degrees */
+} gx_ffig;
+
+/* Copy the figures out of a posting or a firm (every field above). */
+void gx_rules_dfig(const gx_demand *d, gx_dfig *out);
+void gx_rules_ofig(const gx_offer *o, gx_ofig *out);
+void gx_rules_ffig(const gx_firm *f, gx_ffig *out);
+
 /* Fills o with the documented defaults (weights in README "Scoring"). */
 void gx_rules_opts_default(gx_rules_opts *o);
 
@@ -49,6 +98,22 @@ typedef enum gx_pair { GX_PAIR_NONE = 0, GX_PAIR_MATCH, GX_PAIR_NEAR } gx_pair;
  * when nothing is known. */
 gx_pair gx_rules_classify(const gx_rules_opts *opts, const gx_demand *d, const gx_firm *df, const gx_offer *o,
                           const gx_firm *of, int64_t now, uint32_t known_fail, double *score, gx_rule *rule);
+
+/* Prepared records (prep.h): the postings and firms with their strings as
+ * interned ids. */
+typedef struct gx_prep_demand gx_prep_demand;
+typedef struct gx_prep_offer gx_prep_offer;
+typedef struct gx_prep_firm gx_prep_firm;
+
+/* gx_rules_classify on prepared records: the same verdict, the same *score
+ * (the same double, bit for bit) and the same *rule as gx_rules_classify on
+ * the postings and firms they were built from, at the same now and
+ * known_fail, provided pdf and pof were built under opts' three districts and
+ * every record with the same intern table. Compares no strings and allocates
+ * nothing; any thread, as long as nothing rebuilds the records meanwhile. */
+gx_pair gx_rules_classify_prep(const gx_rules_opts *opts, const gx_prep_demand *pd, const gx_prep_firm *pdf,
+                               const gx_prep_offer *po, const gx_prep_firm *pof, int64_t now,
+                               uint32_t known_fail, double *score, gx_rule *rule);
 
 /* Whether a pair failing only rule `failed` is worth calling a near miss. For
  * PROCESS, MATERIAL and TECHNOLOGY the offer must work in the family of at
@@ -107,5 +172,9 @@ bool gx_rules_applies(gx_kind kind, gx_rule r);
  * whatever other park or cluster it sits in (a firm in a Qibin park is in
  * Qibin, 410611). Borrowed from f. */
 const char *gx_rules_district(const gx_rules_opts *opts, const gx_firm *f);
+
+/* Whether district (a county code or a zone id) is one of opts' three
+ * districts. */
+bool gx_rules_in_three(const gx_rules_opts *opts, const char *district);
 
 #endif
