@@ -51,16 +51,46 @@ static gx_err s_opts_copy(const gx_engine_opts *opts, char ***td)
     return GX_OK;
 }
 
+/* The prepared form of every held firm under rules options ro, one per slot
+ * of the firm map (*out, to be freed): all or nothing. */
+static gx_err s_firm_preps(gx_engine *e, const gx_rules_opts *ro, gx_prep_firm **out)
+{
+    gx_err err = GX_OK;
+    *out = e->firms.cap ? calloc(e->firms.cap, sizeof **out) : NULL;
+    if (e->firms.cap && !*out)
+        return GX_ERR_NOMEM;
+    for (size_t i = 0; !err && i < e->firms.cap; i++)
+        if (e->firms.s[i].val)
+            err = gx_prep_firm_build(&e->intern, ro, e->firms.s[i].val, &(*out)[i]);
+    if (err) {
+        for (size_t i = 0; i < e->firms.cap; i++)
+            gx_prep_firm_fini(&(*out)[i]);
+        free(*out);
+        *out = NULL;
+    }
+    return err;
+}
+
 gx_err gx_engine_set_opts(gx_engine *e, const gx_engine_opts *opts)
 {
     char **td;
+    gx_prep_firm *preps = NULL;
     gx_err err = s_opts_copy(opts, &td);
     if (err)
         return err;
+    gx_rules_opts ro = opts->rules; /* a firm's district depends on the three districts */
+    ro.three_districts = (const char *const *)td;
+    if ((err = s_firm_preps(e, &ro, &preps))) {
+        s_td_free(td, opts->rules.n_three_districts);
+        return err;
+    }
     if (opts->shortlist_k > e->k_scratch) {
         uint64_t *a = malloc(3 * (size_t)opts->shortlist_k * sizeof *a);
         if (!a) {
             s_td_free(td, opts->rules.n_three_districts);
+            for (size_t i = 0; i < e->firms.cap; i++)
+                gx_prep_firm_fini(&preps[i]);
+            free(preps);
             return GX_ERR_NOMEM;
         }
         free(e->snap);
@@ -73,6 +103,14 @@ gx_err gx_engine_set_opts(gx_engine *e, const gx_engine_opts *opts)
     e->opts = *opts;
     e->td = td;
     e->opts.rules.three_districts = (const char *const *)td;
+    for (size_t i = 0; i < e->firms.cap; i++) {
+        gx_efirm *fe = e->firms.s[i].val;
+        if (fe) {
+            gx_prep_firm_fini(&fe->prep);
+            fe->prep = preps[i];
+        }
+    }
+    free(preps);
     memset(&e->three, 0, sizeof e->three);
     for (size_t i = 0; i < e->opts.rules.n_three_districts; i++)
         if (td[i])
@@ -96,6 +134,7 @@ gx_err gx_engine_new(const gx_engine_opts *opts, gx_engine **out)
     gx_engine *e = calloc(1, sizeof *e);
     if (!e)
         return GX_ERR_NOMEM;
+    gx_intern_init(&e->intern);
     gx_err err = gx_index_new(gx_epost_off_refs, &e->oix);
     if (!err)
         err = gx_index_new(gx_epost_dem_refs, &e->dix);
@@ -121,9 +160,11 @@ void gx_engine_destroy(gx_engine **ep)
         if (e->offers.s[i].val)
             gx_epost_off_free(e->offers.s[i].val);
     for (size_t i = 0; i < e->firms.cap; i++) {
-        if (e->firms.s[i].val) {
-            gx_firm_fini(e->firms.s[i].val);
-            free(e->firms.s[i].val);
+        gx_efirm *fe = e->firms.s[i].val;
+        if (fe) {
+            gx_firm_fini(&fe->f);
+            gx_prep_firm_fini(&fe->prep);
+            free(fe);
         }
     }
     for (size_t i = 0; i < e->subs.cap; i++)
@@ -146,6 +187,7 @@ void gx_engine_destroy(gx_engine **ep)
     gx_index_destroy(&e->oix);
     gx_index_destroy(&e->dix);
     s_td_free(e->td, e->opts.rules.n_three_districts);
+    gx_intern_fini(&e->intern);
     free(e);
     *ep = NULL;
 }
@@ -174,7 +216,7 @@ static gx_err s_collect(const gx_emap *m, bool is_dem, const char *owner, int64_
 
 gx_err gx_engine_put_firm(gx_engine *e, const gx_firm *f, int64_t now, gx_fxv *fx)
 {
-    gx_firm nf = {0}, old = {0};
+    gx_efirm nf = {0}, old = {0};
     uint64_t *dids = NULL, *oids = NULL;
     size_t nd = 0, no = 0;
     gx_err err;
@@ -182,9 +224,9 @@ gx_err gx_engine_put_firm(gx_engine *e, const gx_firm *f, int64_t now, gx_fxv *f
     e->mut++;
     if (!f->id[0] || !memchr(f->id, '\0', sizeof f->id))
         return GX_ERR_INVALID;
-    if ((err = gx_firm_copy(&nf, f)))
-        return err;
-    gx_firm *fe = gx_epost_firm(e, f->id);
+    if ((err = gx_firm_copy(&nf.f, f)) || (err = gx_prep_firm_build(&e->intern, &e->opts.rules, f, &nf.prep)))
+        goto out;
+    gx_efirm *fe = (gx_efirm *)gx_epost_firm(e, f->id);
     if (!fe) {
         if ((err = gx_emap_reserve(&e->firms, e->firms.n + 1)) || !(fe = calloc(1, sizeof *fe))) {
             err = GX_ERR_NOMEM;
@@ -192,7 +234,7 @@ gx_err gx_engine_put_firm(gx_engine *e, const gx_firm *f, int64_t now, gx_fxv *f
         }
         *fe = nf;
         memset(&nf, 0, sizeof nf);
-        gx_emap_insert(&e->firms, gx_fnv1a_str(GX_FNV_SEED, fe->id), fe);
+        gx_emap_insert(&e->firms, gx_fnv1a_str(GX_FNV_SEED, fe->f.id), fe);
         goto out;
     }
     if ((err = s_collect(&e->demands, true, f->id, 0, &dids, &nd)) ||
@@ -204,23 +246,25 @@ gx_err gx_engine_put_firm(gx_engine *e, const gx_firm *f, int64_t now, gx_fxv *f
     /* the firm is replaced now; a failure below leaves some pairs as they were */
     for (size_t i = 0; i < nd; i++) {
         gx_edem *dem = gx_epost_dem(e, dids[i]);
-        if (dem && (err = gx_elist_demand_reeval(e, dem, NULL, &old, GX_REASON_FIRM_CHANGED, now, fx)))
+        if (dem && (err = gx_elist_demand_reeval(e, dem, NULL, &old.f, GX_REASON_FIRM_CHANGED, now, fx)))
             goto out;
     }
-    e->pend_f = fe;
-    e->pend_old = &old;
+    e->pend_f = &fe->f;
+    e->pend_old = &old.f;
     e->pend_mark = e->mut;
     for (size_t i = 0; i < no; i++) {
         gx_eoff *off = gx_epost_off(e, oids[i]);
         if (off)
             off->pend = e->pend_mark;
-        if (off && (err = gx_elist_offer_reeval(e, off, NULL, &old, GX_REASON_FIRM_CHANGED, now, fx)))
+        if (off && (err = gx_elist_offer_reeval(e, off, NULL, &old.f, GX_REASON_FIRM_CHANGED, now, fx)))
             goto out;
     }
 out:
     e->pend_f = e->pend_old = NULL;
-    gx_firm_fini(&nf);
-    gx_firm_fini(&old);
+    gx_firm_fini(&nf.f);
+    gx_prep_firm_fini(&nf.prep);
+    gx_firm_fini(&old.f);
+    gx_prep_firm_fini(&old.prep);
     free(dids);
     free(oids);
     return err;
@@ -228,10 +272,10 @@ out:
 
 void gx_engine_count_award(gx_engine *e, const char *firm_id)
 {
-    gx_firm *f = gx_epost_firm(e, firm_id);
+    gx_efirm *f = (gx_efirm *)gx_epost_firm(e, firm_id);
     e->mut++;
-    if (f && f->awards < UINT32_MAX)
-        f->awards++;
+    if (f && f->f.awards < UINT32_MAX)
+        f->prep.fig.awards = ++f->f.awards;
 }
 
 /* What every new demand must be: open, of a kind, owned by a held firm (its
@@ -672,6 +716,8 @@ gx_err gx_engine_restore_demand(gx_engine *e, gx_demand *in, const gx_match *m, 
         err = GX_ERR_NOMEM;
     if (!err && n_nm && !(dem->nm = malloc(n_nm * sizeof *dem->nm)))
         err = GX_ERR_NOMEM;
+    if (!err)
+        err = gx_prep_demand_build(&e->intern, d, &dem->prep);
     for (size_t i = 0; !err && i < n_m + n_nm; i++) {
         gx_eoff *off = gx_epost_off(e, i < n_m ? m[i].offer_id : nm[i - n_m].offer_id);
         err = S_GROW(off->l, off->cap_l, off->n_l + 1);
@@ -710,6 +756,7 @@ out:
     if (dem) {
         free(dem->m);
         free(dem->nm);
+        gx_prep_demand_fini(&dem->prep);
         free(dem);
     }
     gx_epost_filing_fini(&f);

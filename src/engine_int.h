@@ -18,6 +18,8 @@
 #include "engine.h"
 
 #include "index.h"
+#include "intern.h"
+#include "prep.h"
 #include "terms.h"
 
 #include <assert.h>
@@ -147,6 +149,20 @@ typedef struct gx_emap {
     size_t n;    /* occupied */
 } gx_emap;
 
+/* A firm as the engine holds it: the record, and its prepared form for the
+ * rules (prep.h), which depends on the options' three districts. The firm
+ * map and every gx_firm pointer the engine hands out point at f. */
+typedef struct gx_efirm {
+    gx_firm f;         /* first member: a gx_efirm is a gx_firm */
+    gx_prep_firm prep; /* interned, for gx_rules_classify_prep */
+} gx_efirm;
+
+/* The prepared form of a firm the engine holds (or of a gx_efirm's copy). */
+static inline const gx_prep_firm *gx_fprep(const gx_firm *f)
+{
+    return &((const gx_efirm *)(const void *)f)->prep;
+}
+
 /* A demand that holds an offer, in the offer's links. */
 typedef struct gx_elink {
     uint64_t demand_id; /* first member: sort key */
@@ -157,6 +173,7 @@ typedef struct gx_elink {
 typedef struct gx_edem {
     uint64_t stamp;      /* last candidate search that saw it */
     gx_demand d;         /* the posting */
+    gx_prep_demand prep; /* and its prepared form, for the rules */
     gx_match *m;         /* n_m held matches, best first (at most 2K) */
     size_t n_m, cap_m;   /* used, allocated */
     size_t n_elig;       /* eligible offers, held or not (>= n_m) */
@@ -176,6 +193,7 @@ typedef struct gx_eoff {
     uint64_t stamp;              /* what the candidate search reads */
     const gx_firm *f;            /* its owner */
     gx_offer o;                  /* the posting */
+    gx_prep_offer prep;          /* and its prepared form, for the rules */
     gx_elink *l;                 /* n_l links by demand id: the demands holding it or
                                   * holding it as a near miss */
     size_t n_l, cap_l;           /* used, allocated */
@@ -208,6 +226,7 @@ struct gx_engine {
     int64_t now;                  /* latest time given to a mutating call */
     gx_index *oix;                /* open offers by (kind, term family) */
     gx_index *dix;                /* open demands by (kind, term family) */
+    gx_intern intern;             /* the ids of every term, code and place in a prepared record */
     uint64_t stamp;               /* candidate searches so far */
     gx_sig three;                 /* keys of the three districts */
     void **cand;                  /* candidate scratch: n_cand postings */
@@ -282,7 +301,7 @@ void gx_epost_dem_free(gx_edem *dem);
 
 void gx_epost_off_free(gx_eoff *off);
 
-int gx_epost_classify(gx_engine *e, const gx_demand *d, const gx_firm *df, const gx_offer *o,
+int gx_epost_classify(gx_engine *e, const gx_prep_demand *d, const gx_firm *df, const gx_prep_offer *o,
                       const gx_firm *of, int64_t now, uint32_t known_fail, double *score, gx_rule *rule);
 
 /* Appends p; returns its index. Room was reserved. */

@@ -146,7 +146,7 @@ gx_err gx_elist_rank_all(gx_engine *e, const gx_edem *dem, int64_t now)
          * judged stand as they were, under the firm as it was */
         const gx_firm *of = off->f == e->pend_f && off->pend != e->pend_mark ? e->pend_old : off->f;
         if (!gx_terms_plausible(&e->three, &dem->mask, &off->sig, &kf) || !of ||
-            gx_epost_classify(e, &dem->d, dem->f, &off->o, of, now, kf, &score, &rule) != S_MATCH)
+            gx_epost_classify(e, &dem->prep, dem->f, &off->prep, of, now, kf, &score, &rule) != S_MATCH)
             continue;
         if (!(err = S_GROW(e->rk, e->cap_rk, e->n_rk + 1)))
             e->rk[e->n_rk++] = (gx_match){.offer_id = off->o.id, .score = score};
@@ -250,6 +250,7 @@ typedef struct s_dplan {
     uint64_t *subs;  /* subscriptions newly passed, by id */
     size_t n_subs;   /* count */
     size_t cap_subs; /* allocated */
+    gx_prep_demand pd; /* new content's prepared form (when it is not the held one) */
 } s_dplan;
 
 static void s_dplan_fini(s_dplan *p)
@@ -259,6 +260,7 @@ static void s_dplan_fini(s_dplan *p)
     free(p->nm);
     free(p->old);
     free(p->subs);
+    gx_prep_demand_fini(&p->pd);
     memset(p, 0, sizeof *p);
 }
 
@@ -294,7 +296,7 @@ static gx_err s_dplan_old(gx_engine *e, const gx_edem *dem, const gx_demand *od,
         gx_rule rule;
         if (!gx_terms_plausible(&e->three, &dem->mask, &off->sig, &kf) || !off->f ||
             s_linked_match(off, od->id) ||
-            gx_epost_classify(e, od, odf, &off->o, off->f, now, kf, &score, &rule) != S_MATCH)
+            gx_epost_classify(e, &dem->prep, odf, &off->prep, off->f, now, kf, &score, &rule) != S_MATCH)
             continue;
         if (!(err = S_GROW(p->old, p->cap_old, p->n_old + 1)))
             p->old[p->n_old++] = off->o.id;
@@ -313,7 +315,12 @@ static gx_err s_dplan_build(gx_engine *e, const gx_edem *dem, const gx_demand *d
     size_t n_near = 0, cn;
     void *const *cv;
     gx_dmask mask;
+    const gx_prep_demand *pd = &p->pd;
     gx_err err = dem ? s_dplan_old(e, dem, od, odf, now, p) : GX_OK;
+    if (!err && dem && d == &dem->d)
+        pd = &dem->prep;
+    else if (!err)
+        err = gx_prep_demand_build(&e->intern, d, &p->pd);
     if (err)
         goto out;
     gx_terms_dmask(&e->opts.rules, d, df, &mask);
@@ -326,7 +333,7 @@ static gx_err s_dplan_build(gx_engine *e, const gx_edem *dem, const gx_demand *d
         const gx_firm *of = off->f;
         double score;
         gx_rule rule;
-        int ns = of ? gx_epost_classify(e, d, df, &off->o, of, now, kf, &score, &rule) : S_NONE;
+        int ns = of ? gx_epost_classify(e, pd, df, &off->prep, of, now, kf, &score, &rule) : S_NONE;
         if (ns == S_NONE)
             continue;
         if ((err = S_GROW(p->st.v, p->st.cap, p->st.n + 1)))
@@ -470,6 +477,9 @@ gx_err gx_elist_demand_reeval(gx_engine *e, gx_edem *dem, gx_demand *newd, const
         gx_demand_fini(&dem->d);
         dem->d = *newd;
         memset(newd, 0, sizeof *newd);
+        gx_prep_demand_fini(&dem->prep);
+        dem->prep = p.pd;
+        memset(&p.pd, 0, sizeof p.pd);
     }
     gx_terms_dmask(&e->opts.rules, &dem->d, nf, &dem->mask); /* the demand or its firm changed */
     s_dplan_commit(e, dem, &p, cause, fx);
@@ -512,6 +522,7 @@ typedef struct s_oplan {
     gx_elink *l;  /* room for the new links: one per step */
     gx_keys keys; /* the offer's index keys (none when closing) */
     gx_sig sig;   /* and its signature */
+    gx_prep_offer po; /* new content's prepared form (when it is not the held one) */
 } s_oplan;
 
 static void s_oplan_fini(s_oplan *p)
@@ -519,6 +530,7 @@ static void s_oplan_fini(s_oplan *p)
     free(p->st.v);
     free(p->l);
     gx_keys_fini(&p->keys);
+    gx_prep_offer_fini(&p->po);
     memset(p, 0, sizeof *p);
 }
 
@@ -545,7 +557,7 @@ static gx_err s_oplan_old(gx_engine *e, const gx_eoff *off, const gx_firm *old_o
         gx_rule rule;
         if (dem->n_elig <= dem->n_m || !dem->f || gx_sv_find(off->l, off->n_l, sizeof *off->l, dem->d.id) ||
             !gx_terms_plausible(&e->three, &dem->mask, &off->sig, &kf) ||
-            gx_epost_classify(e, &dem->d, dem->f, &off->o, old_of, now, kf, &score, &rule) != S_MATCH)
+            gx_epost_classify(e, &dem->prep, dem->f, &off->prep, old_of, now, kf, &score, &rule) != S_MATCH)
             continue;
         if (!(err = S_GROW(old->v, old->cap, old->n + 1)))
             old->v[old->n++] = (gx_estep){.id = dem->d.id, .p = dem, .os = S_ELIG};
@@ -567,8 +579,10 @@ static gx_err s_oplan_build(gx_engine *e, const gx_eoff *off, const gx_offer *o,
     const gx_firm *of = o ? gx_epost_firm(e, o->owner) : NULL;
     void *const *cv = NULL;
     size_t cn = 0;
+    const gx_prep_offer *po = o == &off->o ? &off->prep : &p->po;
     if (o) {
-        if ((err = gx_terms_offer_keys(o, &p->keys)))
+        if ((err = gx_terms_offer_keys(o, &p->keys)) ||
+            (o != &off->o && (err = gx_prep_offer_build(&e->intern, o, &p->po))))
             goto out;
         gx_terms_offer_sig(&p->keys, of, &p->sig);
     }
@@ -582,7 +596,7 @@ static gx_err s_oplan_build(gx_engine *e, const gx_eoff *off, const gx_offer *o,
         const gx_firm *df = dem->f;
         double score;
         gx_rule rule;
-        int ns = df ? gx_epost_classify(e, &dem->d, df, o, of, now, kf, &score, &rule) : S_NONE;
+        int ns = df ? gx_epost_classify(e, &dem->prep, df, po, of, now, kf, &score, &rule) : S_NONE;
         if (ns == S_NONE)
             continue;
         if ((err = S_GROW(hits.v, hits.cap, hits.n + 1)))
@@ -711,6 +725,9 @@ gx_err gx_elist_offer_reeval(gx_engine *e, gx_eoff *off, gx_offer *newo, const g
         gx_offer_fini(&off->o);
         off->o = *newo;
         memset(newo, 0, sizeof *newo);
+        gx_prep_offer_fini(&off->prep);
+        off->prep = p.po;
+        memset(&p.po, 0, sizeof p.po);
     }
     s_oplan_commit(e, off, &p, cause, now, fx);
 out:
@@ -755,6 +772,8 @@ gx_err gx_elist_demand_add(gx_engine *e, gx_demand *in, gx_firm *fm, int64_t now
         goto out;
     dem->d = d;
     dem->f = fm;
+    dem->prep = p.pd;
+    memset(&p.pd, 0, sizeof p.pd);
     gx_terms_dmask(&e->opts.rules, &dem->d, fm, &dem->mask);
     memset(&d, 0, sizeof d);
     dem->gen = e->gen;
@@ -788,6 +807,8 @@ gx_err gx_elist_offer_add(gx_engine *e, gx_offer *in, gx_firm *f, int64_t now, g
         goto out;
     off->o = o;
     off->f = f;
+    off->prep = p.po;
+    memset(&p.po, 0, sizeof p.po);
     memset(&o, 0, sizeof o);
     gx_emap_insert(&e->offers, off->o.id, off);
     gx_epost_kinds_move(e, off, 0, off->o.kinds);

@@ -128,6 +128,7 @@ gx_eoff *gx_epost_off(const gx_engine *e, uint64_t id)
 void gx_epost_dem_free(gx_edem *dem)
 {
     gx_demand_fini(&dem->d);
+    gx_prep_demand_fini(&dem->prep);
     free(dem->m);
     free(dem->nm);
     free(dem->refs);
@@ -137,6 +138,7 @@ void gx_epost_dem_free(gx_edem *dem)
 void gx_epost_off_free(gx_eoff *off)
 {
     gx_offer_fini(&off->o);
+    gx_prep_offer_fini(&off->prep);
     free(off->l);
     free(off->refs);
     free(off);
@@ -149,21 +151,24 @@ void gx_epost_off_free(gx_eoff *off)
  * that gap and the offer's close afterwards agree (the date only takes
  * eligibility away, so a pair judged later never counts where an earlier
  * judgement did not). */
-static int64_t s_pair_time(const gx_demand *d, const gx_offer *o, int64_t now)
+static int64_t s_pair_time(int64_t d_expires, int64_t o_expires, int64_t now)
 {
-    if (d->expires_at > 0 && d->expires_at <= now)
-        now = d->expires_at - 1;
-    if (o->expires_at > 0 && o->expires_at <= now)
-        now = o->expires_at - 1;
+    if (d_expires > 0 && d_expires <= now)
+        now = d_expires - 1;
+    if (o_expires > 0 && o_expires <= now)
+        now = o_expires - 1;
     return now;
 }
 
-int gx_epost_classify(gx_engine *e, const gx_demand *d, const gx_firm *df, const gx_offer *o,
+/* Judges a pair on prepared records: no string compared (the firms must be
+ * the engine's, or copies of them, so that gx_fprep holds). */
+int gx_epost_classify(gx_engine *e, const gx_prep_demand *d, const gx_firm *df, const gx_prep_offer *o,
                       const gx_firm *of, int64_t now, uint32_t known_fail, double *score, gx_rule *rule)
 {
     e->pairs++;
-    now = s_pair_time(d, o, now);
-    switch (gx_rules_classify(&e->opts.rules, d, df, o, of, now, known_fail, score, rule)) {
+    now = s_pair_time(d->fig.expires_at, o->fig.expires_at, now);
+    switch (gx_rules_classify_prep(&e->opts.rules, d, gx_fprep(df), o, gx_fprep(of), now, known_fail, score,
+                                   rule)) {
     case GX_PAIR_MATCH:
         return S_MATCH;
     case GX_PAIR_NEAR:
