@@ -597,8 +597,15 @@ static char *s_metrics(gx_broker *b, size_t *len)
     s_put(&t, "gongxu_postings_total{side=\"demand\"} %llu\ngongxu_postings_total{side=\"offer\"} %llu\n",
           (unsigned long long)o->postings[0], (unsigned long long)o->postings[1]);
 
-    s_family(&t, "gongxu_matches", "gauge", "Eligible demand-offer pairs currently held.");
+    s_family(&t, "gongxu_matches", "gauge", "Eligible demand-offer pairs, as each demand's kept count says.");
     s_put(&t, "gongxu_matches %llu\n", (unsigned long long)es.matches);
+    s_family(&t, "gongxu_matches_held", "gauge", "Of those, pairs the engine holds: each demand's best 2K.");
+    s_put(&t, "gongxu_matches_held %llu\n", (unsigned long long)es.held);
+    s_family(&t, "gongxu_engine_refills_total", "counter",
+             "Held lists found again through the index (fallen below K, or new options).");
+    s_put(&t, "gongxu_engine_refills_total %llu\n", (unsigned long long)es.refills);
+    s_family(&t, "gongxu_engine_pairs_evaluated_total", "counter", "Demand-offer pairs whose rules ran.");
+    s_put(&t, "gongxu_engine_pairs_evaluated_total %llu\n", (unsigned long long)es.pairs_evaluated);
     s_family(&t, "gongxu_near_misses", "gauge", "Near-miss pairs currently held.");
     s_put(&t, "gongxu_near_misses %llu\n", (unsigned long long)es.near_misses);
     s_family(&t, "gongxu_demands_unmatched", "gauge", "Open demands with no eligible offer.");

@@ -8,6 +8,7 @@ index, an update that moves an offer down, a restart from the engine snapshot
 and a start after kill -9 — and every eligible supplier is told its
 Opportunity, held or not."""
 import unittest
+import urllib.request
 
 from gxharness import ANCHOR, Broker, body_of, firm, main, mg_demand, mg_offer, pb, seed_walkthrough_firms, uscc
 
@@ -50,6 +51,11 @@ class HeldLists(unittest.TestCase):
         self.assertEqual(a.posting.id, b.posting.id)  # the same ids on both: the same sequence
         return a.posting.id
 
+    def metrics(self, broker):
+        with urllib.request.urlopen(broker.http + "/metrics", timeout=5) as r:
+            lines = r.read().decode().splitlines()
+        return {ln.split()[0]: float(ln.split()[1]) for ln in lines if ln and not ln.startswith("#")}
+
     def check(self, did, what):
         s, b = self.both(ANCHOR, get_shortlist=pb.GetShortlist(demand_id=did))
         s, b = s.shortlist, b.shortlist
@@ -74,6 +80,10 @@ class HeldLists(unittest.TestCase):
         s = self.check(did, "after the demand")
         self.assertEqual(s.eligible, 5)
         self.assertGreater(len(s.proposed_set), 4)
+        # four held of the five, every one counted; the long list holds all five
+        small, big = self.metrics(self.small), self.metrics(self.big)
+        self.assertEqual((small["gongxu_matches"], small["gongxu_matches_held"]), (5, 4))
+        self.assertEqual((big["gongxu_matches"], big["gongxu_matches_held"]), (5, 5))
         offers += [self.offer(i) for i in range(5, 8)]  # three more, some below the held four
         self.check(did, "after three more offers")
         # every eligible supplier was told, held or not
@@ -89,6 +99,7 @@ class HeldLists(unittest.TestCase):
             owner = SMES[offers.index(top.offer_id)]
             self.both(owner, withdraw=pb.Withdraw(posting_id=top.offer_id))
             self.check(did, "after withdrawing %d" % top.offer_id)
+        self.assertGreater(self.metrics(self.small)["gongxu_engine_refills_total"], 0)
         # an update that moves a held offer down, below unheld ones
         left = self.check(did, "before the update").candidates
         owner = SMES[offers.index(left[0].offer_id)]
