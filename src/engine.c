@@ -737,8 +737,8 @@ gx_err gx_engine_restore_demand(gx_engine *e, gx_demand *in, const gx_match *m, 
     dem->n_nm = dem->cap_nm = n_nm;
     for (size_t i = 0; i < n_m + n_nm; i++) {
         gx_elink l =
-            i < n_m ? (gx_elink){.demand_id = d->id, .score = m[i].score, .rule = GX_RULE_NONE}
-                    : (gx_elink){.demand_id = d->id, .score = nm[i - n_m].score, .rule = nm[i - n_m].rule};
+            i < n_m ? (gx_elink){.demand_id = d->id, .rule = GX_RULE_NONE}
+                    : (gx_elink){.demand_id = d->id, .rule = nm[i - n_m].rule};
         gx_eoff *off = gx_epost_off(e, i < n_m ? m[i].offer_id : nm[i - n_m].offer_id);
         off->l[off->n_l++] = l; /* demands come in id order: appending keeps the links sorted */
     }

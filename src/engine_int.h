@@ -166,8 +166,7 @@ static inline const gx_prep_firm *gx_fprep(const gx_firm *f)
 /* A demand that holds an offer, in the offer's links. */
 typedef struct gx_elink {
     uint64_t demand_id; /* first member: sort key */
-    double score;       /* the pair's score, as held in the demand's vector */
-    gx_rule rule;       /* GX_RULE_NONE: a match; else the near-miss rule */
+    gx_rule rule;       /* GX_RULE_NONE: a match (held); else the near-miss rule */
 } gx_elink;
 
 typedef struct gx_edem {
@@ -255,7 +254,6 @@ typedef struct gx_estep {
     gx_rule rule; /* new near-miss rule */
     int ns;       /* new state: S_NONE, S_MATCH, S_NEAR */
     int os;       /* offer side: old state (S_ELIG: eligible, not held) */
-    double osc;   /* offer side: old score when held */
     bool held;    /* demand side: the match is among the best 2K */
 } gx_estep;
 

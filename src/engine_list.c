@@ -53,11 +53,15 @@ static void s_m_insert(gx_edem *dem, uint64_t id, double score)
     dem->n_m++;
 }
 
-static void s_m_remove(gx_edem *dem, uint64_t id, double score)
+/* Removes a held match, found by id: a held list is at most 2K long, and its
+ * offers' links need not keep the scores it is sorted by. */
+static void s_m_remove(gx_edem *dem, uint64_t id)
 {
-    size_t i = s_m_pos(dem, score, id);
-    assert(i < dem->n_m && dem->m[i].offer_id == id); /* links hold the scores the vector is sorted by */
-    if (i >= dem->n_m || dem->m[i].offer_id != id)
+    size_t i = 0;
+    while (i < dem->n_m && dem->m[i].offer_id != id)
+        i++;
+    assert(i < dem->n_m); /* a link as a match means held */
+    if (i >= dem->n_m)
         return;
     memmove(dem->m + i, dem->m + i + 1, (dem->n_m - i - 1) * sizeof *dem->m);
     dem->n_m--;
@@ -191,7 +195,7 @@ static gx_err s_refill(gx_engine *e, gx_edem *dem, int64_t now)
     }
     for (size_t i = 0; i < n; i++) {
         gx_eoff *off = gx_epost_off(e, e->rk[i].offer_id);
-        gx_elink nl = {.demand_id = did, .score = e->rk[i].score, .rule = GX_RULE_NONE};
+        gx_elink nl = {.demand_id = did, .rule = GX_RULE_NONE};
         gx_elink *l = gx_sv_find(off->l, off->n_l, sizeof *off->l, did);
         if (l && l->rule != GX_RULE_NONE) /* a near miss that now matches (new options) */
             gx_sv_remove(dem->nm, &dem->n_nm, sizeof *dem->nm, off->o.id);
@@ -414,7 +418,7 @@ static void s_dplan_commit(gx_engine *e, gx_edem *dem, s_dplan *p, gx_reason cau
         if (!s->held && s->ns != S_NEAR)
             continue;
         gx_elink nl = {
-            .demand_id = did, .score = s->score, .rule = s->ns == S_MATCH ? GX_RULE_NONE : s->rule};
+            .demand_id = did, .rule = s->ns == S_MATCH ? GX_RULE_NONE : s->rule};
         gx_eoff *off = s->p;
         gx_elink *ol = gx_sv_find(off->l, off->n_l, sizeof *off->l, did);
         if (ol)
@@ -623,7 +627,6 @@ static gx_err s_oplan_build(gx_engine *e, const gx_eoff *off, const gx_offer *o,
         if (j < off->n_l && off->l[j].demand_id == id) {
             const gx_elink *ol = &off->l[j++];
             s.os = ol->rule == GX_RULE_NONE ? S_MATCH : S_NEAR;
-            s.osc = ol->score;
         } else if (u < old.n && old.v[u].id == id) {
             s.os = S_ELIG;
             u++;
@@ -670,7 +673,7 @@ static void s_oplan_commit(gx_engine *e, gx_eoff *off, s_oplan *p, gx_reason cau
         if (sl)
             s_snap(e, dem);
         if (was_held)
-            s_m_remove(dem, oid, s->osc);
+            s_m_remove(dem, oid);
         dem->n_elig = dem->n_elig - (was && dem->n_elig) + is;
         if (is && dem->gen == e->gen)
             s_hold(e, dem, oid, s->score);
@@ -690,9 +693,9 @@ static void s_oplan_commit(gx_engine *e, gx_eoff *off, s_oplan *p, gx_reason cau
         const gx_estep *s = &p->st.v[i];
         gx_edem *dem = s->p;
         if (s->ns == S_MATCH && s_holds(dem, oid, s->score))
-            p->l[n_l++] = (gx_elink){.demand_id = s->id, .score = s->score, .rule = GX_RULE_NONE};
+            p->l[n_l++] = (gx_elink){.demand_id = s->id, .rule = GX_RULE_NONE};
         else if (s->ns == S_NEAR)
-            p->l[n_l++] = (gx_elink){.demand_id = s->id, .score = s->score, .rule = s->rule};
+            p->l[n_l++] = (gx_elink){.demand_id = s->id, .rule = s->rule};
     }
     free(off->l);
     off->l = p->l;
