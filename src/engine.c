@@ -297,6 +297,7 @@ struct gx_engine {
     gx_sig three;                /* keys of the three districts */
     void **cand;                /* candidate scratch: n_cand postings */
     size_t n_cand, cap_cand;    /* used, allocated */
+    uint64_t pairs_evaluated;   /* calls of gx_rules_classify (gx_engine_stats) */
 };
 
 /* One verdict in a plan: the other side of the pair and what it became. */
@@ -391,6 +392,7 @@ static void s_emit_near(gx_fxv *fx, uint64_t did, const s_near *nr)
 static int s_classify(const gx_engine *e, const gx_demand *d, const gx_firm *df, const gx_offer *o,
                       const gx_firm *of, int64_t now, uint32_t known_fail, double *score, gx_rule *rule)
 {
+    ((gx_engine *)e)->pairs_evaluated++; /* a statistic; engines are never const objects */
     switch (gx_rules_classify(&e->opts.rules, d, df, o, of, now, known_fail, score, rule)) {
     case GX_PAIR_MATCH:
         return S_MATCH;
@@ -1774,6 +1776,7 @@ static void s_stats(const gx_engine *e, gx_engine_stats *out, bool by_rule)
     out->demands_open = e->demands.n;
     out->offers_open = e->offers.n;
     out->subs = e->subs.n;
+    out->pairs_evaluated = e->pairs_evaluated;
     for (int k = 1; k < GX_KIND__COUNT; k++) {
         out->demands_by_kind[k] = e->dk[k].n;
         for (size_t i = 0; i < e->dk[k].n; i++) {

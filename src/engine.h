@@ -93,6 +93,7 @@ typedef struct gx_engine_stats {
     uint64_t demands_unmatched;              /* open demands with no match */
     uint64_t demands_by_kind[GX_KIND__COUNT];
     uint64_t near_misses_by_rule[GX_RULE__COUNT];
+    uint64_t pairs_evaluated; /* calls of gx_rules_classify since the engine was made */
 } gx_engine_stats;
 
 /* Defaults: K 10, near_miss_max 50, gx_rules_opts_default. */
