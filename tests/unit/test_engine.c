@@ -1652,6 +1652,7 @@ TEST(restore_is_the_live_engine)
         gx_engine_stats sa, sb;
         gx_engine_stats_get(a, &sa);
         gx_engine_stats_get(b, &sb);
+        sa.pairs_evaluated = sb.pairs_evaluated = 0; /* work done, not state: the copy evaluated other pairs */
         CHECK(memcmp(&sa, &sb, sizeof sa) == 0);
         pairs += sa.matches + sa.near_misses;
         /* the same changes, made to both, have the same effects */
