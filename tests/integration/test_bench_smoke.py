@@ -94,6 +94,8 @@ class BenchSmoke(unittest.TestCase):
         # issue 14's rows: the store grown through the broker, the cost per evaluated pair, and
         # ingest beside the bare LMDB floor writing gongxu's own records per posting
         sane("store_bytes_per_posting_broker", "gongxu", 1e6)
+        self.assertLessEqual(sane("store_table_bytes_per_posting_broker", "gongxu", 1e6),
+                             rows["store_bytes_per_posting_broker"]["gongxu"])
         sane("engine_demand_pairs_1000", "gongxu", big)
         sane("engine_us_per_pair", "gongxu", us)
         sane("engine_rebuild_pairs", "gongxu", 1e9)
