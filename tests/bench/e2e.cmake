@@ -15,3 +15,8 @@ if(TARGET gx_workload)
   add_executable(gxbulk ${CMAKE_CURRENT_SOURCE_DIR}/gxbulk.c)
   target_link_libraries(gxbulk PRIVATE gx_workload gx_core)
 endif()
+# storewalk: records and bytes per table of a gongxu store (tests/bench/run feeds
+# them to floor_bench's records floor). Plain LMDB, table names from src/store.h.
+add_executable(storewalk ${CMAKE_CURRENT_SOURCE_DIR}/storewalk.c)
+target_include_directories(storewalk PRIVATE ${CMAKE_SOURCE_DIR}/src)
+target_link_libraries(storewalk PRIVATE gx_core PkgConfig::LMDB)

@@ -13,14 +13,17 @@
  * Progress on stderr; one JSON line on stdout:
  *   {"seed":S,"rows":[{"open_offers":N,"demand_p50_us":..,"demand_p99_us":..,
  *     "demand_max_us":..,"matches_per_demand":..,"near_per_demand":..,
- *     "bytes_per_posting":..,"load_s":..}],
+ *     "bytes_per_posting":..,"load_s":..,"pairs_per_demand":..}],
  *    "offer":{"open_demands":M,"offer_p50_us":..,"offer_p99_us":..,
  *     "offer_max_us":..,"matches_per_offer":..,"bytes_per_posting":..,"load_s":..}}
  *
  * --rebuild N: what gongxud does at start, without the store: N/2 offers,
  * then N/2 demands (each matched against the offers), effects discarded.
  * Prints {"postings":N,"rebuild_s":..,"offers_s":..,"demands_s":..,
- * "bytes_per_posting":..,"matches":..} — a lower bound of restart-to-ready. */
+ * "bytes_per_posting":..,"matches":..,"pairs_evaluated":..,"us_per_pair":..} — a
+ * lower bound of restart-to-ready; us_per_pair is the demands' time over the pairs
+ * they evaluated (gx_engine_stats.pairs_evaluated: calls of gx_rules_classify), so
+ * it carries the index lookups, ranking and linking too. */
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,6 +145,7 @@ static double s_load(gx_engine *e, const gx_wl_opts *wl, size_t n, int offers)
 
 typedef struct s_result {
     double p50, p99, max, matches, near, bytes, load_s;
+    double pairs; /* pairs evaluated (gx_rules_classify calls) per sample */
 } s_result;
 
 /* Times `samples` new postings of the other side against an engine holding n. */
@@ -157,6 +161,8 @@ static s_result s_run(const gx_wl_opts *wl, size_t n, size_t samples, int demand
     double *lat = calloc(samples ? samples : 1, sizeof *lat);
     gx_fxv fx = {0};
     size_t matches = 0, near = 0;
+    gx_engine_stats st0, st1;
+    gx_engine_counts(e, &st0);
     for (size_t i = 0; i < samples; i++) {
         uint64_t idx = (uint64_t)n + 1000000000ull + i; /* postings never loaded */
         uint64_t id = (uint64_t)n + 1 + i;
@@ -195,6 +201,8 @@ static s_result s_run(const gx_wl_opts *wl, size_t n, size_t samples, int demand
     r.max = samples ? lat[samples - 1] : 0;
     r.matches = samples ? (double)matches / (double)samples : 0;
     r.near = samples ? (double)near / (double)samples : 0;
+    gx_engine_counts(e, &st1);
+    r.pairs = samples ? (double)(st1.pairs_evaluated - st0.pairs_evaluated) / (double)samples : 0;
     fprintf(stderr, "engine_bench:   p50 %.1f us p99 %.1f us max %.1f us; %.1f matches, %.1f near misses each\n", r.p50,
             r.p99, r.max, r.matches, r.near);
     gx_fxv_fini(&fx);
@@ -229,10 +237,12 @@ static int s_rebuild(gx_wl_opts *wl, size_t n)
     size_t h1 = s_heap();
     gx_engine_stats st;
     gx_engine_stats_get(e, &st);
+    /* every pair is evaluated while the demands go in (no demand is open while the offers load) */
     printf("{\"postings\":%zu,\"rebuild_s\":%.3f,\"offers_s\":%.3f,\"demands_s\":%.3f,"
-           "\"bytes_per_posting\":%.0f,\"matches\":%llu}\n",
+           "\"bytes_per_posting\":%.0f,\"matches\":%llu,\"pairs_evaluated\":%llu,\"us_per_pair\":%.3f}\n",
            n, off_s + dem_s, off_s, dem_s, h1 > h0 ? (double)(h1 - h0) / (double)n : 0.0,
-           (unsigned long long)st.matches);
+           (unsigned long long)st.matches, (unsigned long long)st.pairs_evaluated,
+           st.pairs_evaluated ? dem_s * 1e6 / (double)st.pairs_evaluated : 0.0);
     gx_engine_destroy(&e);
     return 0;
 }
@@ -273,8 +283,9 @@ int main(int argc, char **argv)
         s_result r = s_run(&wl, sizes[s], samples, 1);
         printf("%s{\"open_offers\":%zu,\"firms\":%zu,\"demand_p50_us\":%.2f,\"demand_p99_us\":%.2f,"
                "\"demand_max_us\":%.2f,\"matches_per_demand\":%.2f,\"near_per_demand\":%.2f,"
-               "\"bytes_per_posting\":%.0f,\"load_s\":%.2f}",
-               s ? "," : "", sizes[s], wl.firms, r.p50, r.p99, r.max, r.matches, r.near, r.bytes, r.load_s);
+               "\"bytes_per_posting\":%.0f,\"load_s\":%.2f,\"pairs_per_demand\":%.1f}",
+               s ? "," : "", sizes[s], wl.firms, r.p50, r.p99, r.max, r.matches, r.near, r.bytes, r.load_s,
+               r.pairs);
         fflush(stdout);
     }
     wl.firms = s_firms_for(demands);

@@ -21,9 +21,29 @@
  *       acks counts acknowledgements received within the S-second window;
  *       latencies cover every request sent in the window (late acks drained).
  *
+ *   floor_bench records --dir D --seconds S --batch B [--prefill N] [--firms F]
+ *                       [--map-mb M] [--notices NAME]
+ *                       --table NAME:PER:KEY:VAL:PATTERN [--table ...]
+ *       A bare LMDB loop with no network: per batch, B postings' worth of records
+ *       written in one write transaction and committed with full durability
+ *       (fsync), batch after batch for S seconds. Each --table says what one
+ *       posting writes to one table: PER records (a fraction is carried to the
+ *       next posting) with KEY-byte keys and VAL-byte values, and where their
+ *       keys fall: "append" (a new key after every other: a new posting's id),
+ *       "spread" (a new key under one of F owners chosen at random: a firm's
+ *       inbox, its owner index) or "rewrite" (one of F existing keys replaced:
+ *       an inbox cursor, a counter). tests/bench/run takes these figures from
+ *       a store gongxud grew (storewalk), so this is the fastest any program
+ *       can make the same records durable on this disk, in batches of the same
+ *       size. --prefill first writes N postings' worth without fsync (one
+ *       durable sync at its end), so the tree is as deep as gongxu's.
+ *       JSON: postings_per_s, records_per_s, bytes_per_s, notices_per_s (the
+ *       records of table --notices, default "inbox"), commits, batch,
+ *       commit_p50_us, commit_p99_us, prefill, prefill_s.
+ *
  * One JSON line on stdout; progress on stderr; exit 1 with a message on error.
  * Data lives in a fresh directory under D, removed at the end. Bounded in time:
- * at most S seconds plus a 10-second drain. */
+ * at most S seconds plus a 10-second drain (records: plus the prefill). */
 #include <errno.h>
 #include <inttypes.h>
 #include <lmdb.h>
@@ -47,6 +67,18 @@
 #define ACK_REPLY 16     /* the echoed head of a request: send time, sequence */
 #define BATCH_MAX 256
 #define DRAIN_NS (10ull * 1000000000u)
+#define REC_TABLES_MAX 32
+#define REC_KEY_MAX 511
+#define REC_VAL_MAX (1u << 20)
+
+typedef enum rec_pattern { REC_APPEND, REC_SPREAD, REC_REWRITE } rec_pattern;
+
+typedef struct rec_table {
+    char name[32];       /* LMDB database name */
+    double per;          /* records per posting */
+    unsigned klen, vlen; /* key and value bytes */
+    rec_pattern pat;     /* where the keys fall */
+} rec_table;
 
 typedef struct opts {
     const char *mode;   /* "rtt" or "ack" */
@@ -56,7 +88,13 @@ typedef struct opts {
     int window;         /* ack: requests in flight per client (closed loop) */
     double rate;        /* ack: total offered requests/s, 0 = closed loop */
     bool curve;         /* ack: CURVE on */
-    size_t map_mb;      /* ack: LMDB map size */
+    size_t map_mb;      /* ack, records: LMDB map size */
+    int batch;          /* records: postings per commit */
+    long prefill;       /* records: postings written before the window */
+    int firms;          /* records: owners of spread and rewritten keys */
+    const char *notices;              /* records: the table whose records are notices */
+    rec_table tables[REC_TABLES_MAX]; /* records: what one posting writes */
+    int n_tables;
 } opts;
 
 static void s_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -76,7 +114,9 @@ static void s_usage(void)
 {
     fputs("usage: floor_bench rtt --seconds S\n"
           "       floor_bench ack --dir D --clients C --seconds S [--window W] [--rate R] [--curve]"
-          " [--map-mb M]\n",
+          " [--map-mb M]\n"
+          "       floor_bench records --dir D --seconds S --batch B [--prefill N] [--firms F] [--map-mb M]"
+          " [--notices NAME] --table NAME:PER:KEY:VAL:append|spread|rewrite ...\n",
           stderr);
     exit(2);
 }
@@ -91,6 +131,37 @@ static double s_num_arg(const char *name, const char *v, double lo, double hi)
     return x;
 }
 
+/* --table NAME:PER:KEY:VAL:PATTERN */
+static void s_parse_table(opts *o, const char *v)
+{
+    if (o->n_tables == REC_TABLES_MAX)
+        s_die("at most %d --table", REC_TABLES_MAX);
+    rec_table *t = &o->tables[o->n_tables];
+    char per[64], klen[32], vlen[32], pat[16];
+    if (sscanf(v, "%31[^:]:%63[^:]:%31[^:]:%31[^:]:%15s", t->name, per, klen, vlen, pat) != 5)
+        s_die("--table wants NAME:PER:KEY:VAL:append|spread|rewrite, got '%s'", v);
+    t->per = s_num_arg("--table PER", per, 0, 1e6);
+    t->klen = (unsigned)s_num_arg("--table KEY", klen, 1, REC_KEY_MAX);
+    t->vlen = (unsigned)s_num_arg("--table VAL", vlen, 0, REC_VAL_MAX);
+    if (strcmp(pat, "append") == 0)
+        t->pat = REC_APPEND;
+    else if (strcmp(pat, "spread") == 0)
+        t->pat = REC_SPREAD;
+    else if (strcmp(pat, "rewrite") == 0)
+        t->pat = REC_REWRITE;
+    else
+        s_die("--table %s: pattern '%s' is none of append, spread, rewrite", t->name, pat);
+    if (t->pat == REC_APPEND && t->klen < 8)
+        s_die("--table %s: append keys need at least 8 bytes (a counter), got %u", t->name, t->klen);
+    if (t->pat == REC_SPREAD && t->klen < 10)
+        s_die("--table %s: spread keys need at least 10 bytes (an owner and a counter), got %u", t->name,
+              t->klen);
+    for (int i = 0; i < o->n_tables; i++)
+        if (strcmp(o->tables[i].name, t->name) == 0)
+            s_die("--table %s given twice", t->name);
+    o->n_tables++;
+}
+
 static void s_parse(int argc, char **argv, opts *o)
 {
     memset(o, 0, sizeof *o);
@@ -98,11 +169,16 @@ static void s_parse(int argc, char **argv, opts *o)
     o->clients = 1;
     o->window = 32;
     o->map_mb = 4096;
+    o->batch = 1;
+    o->firms = 1000;
+    o->notices = "inbox";
     if (argc < 2)
         s_usage();
     o->mode = argv[1];
-    if (strcmp(o->mode, "rtt") != 0 && strcmp(o->mode, "ack") != 0)
+    if (strcmp(o->mode, "rtt") != 0 && strcmp(o->mode, "ack") != 0 && strcmp(o->mode, "records") != 0)
         s_usage();
+    if (strcmp(o->mode, "records") == 0)
+        o->map_mb = 65536; /* address space only: the file grows with what is written */
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--curve") == 0) {
@@ -121,12 +197,24 @@ static void s_parse(int argc, char **argv, opts *o)
             o->rate = s_num_arg(a, v, 0, 10000000);
         else if (strcmp(a, "--map-mb") == 0)
             o->map_mb = (size_t)s_num_arg(a, v, 16, 1 << 20);
+        else if (strcmp(a, "--batch") == 0)
+            o->batch = (int)s_num_arg(a, v, 1, 1000000);
+        else if (strcmp(a, "--prefill") == 0)
+            o->prefill = (long)s_num_arg(a, v, 0, 1e8);
+        else if (strcmp(a, "--firms") == 0)
+            o->firms = (int)s_num_arg(a, v, 1, 1e7);
+        else if (strcmp(a, "--notices") == 0 && v)
+            o->notices = v;
+        else if (strcmp(a, "--table") == 0 && v)
+            s_parse_table(o, v);
         else
             s_usage();
         i++;
     }
-    if (strcmp(o->mode, "ack") == 0 && !o->dir)
-        s_die("ack needs --dir");
+    if (strcmp(o->mode, "rtt") != 0 && !o->dir)
+        s_die("%s needs --dir", o->mode);
+    if (strcmp(o->mode, "records") == 0 && o->n_tables == 0)
+        s_die("records needs at least one --table");
 }
 
 /* Sets an int socket option or dies. */
@@ -667,10 +755,202 @@ static int s_ack(const opts *o)
     return ret;
 }
 
+/* ------------------------------------------------------------------ records */
+
+typedef struct rec_state {
+    MDB_dbi dbi;        /* the table */
+    double carry;       /* records owed to the next posting */
+    uint64_t next;      /* append: next key */
+    uint64_t *per_firm; /* spread: next key under each owner */
+    uint64_t written;   /* records written in the window */
+} rec_state;
+
+typedef struct rec_run {
+    const opts *o;
+    MDB_env *env;
+    rec_state st[REC_TABLES_MAX];
+    uint64_t rng;           /* xorshift64 state */
+    uint8_t noise[1 << 16]; /* value bytes, random so that nothing is shared */
+    size_t noise_at;
+} rec_run;
+
+static uint64_t s_rand(rec_run *r)
+{
+    uint64_t x = r->rng;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return r->rng = x;
+}
+
+/* A key of t->klen bytes: the owner's number (spread, rewrite) in the head,
+ * padded, and the big-endian counter n in the last 8 bytes (append, spread). */
+static void s_rec_key(const rec_table *t, uint8_t *k, uint64_t owner, uint64_t n)
+{
+    memset(k, 0, t->klen);
+    unsigned head = t->pat == REC_REWRITE ? t->klen : t->klen - 8;
+    for (unsigned b = 0; b < head && b < 8; b++) /* the owner's low bytes end the head, big-endian */
+        k[head - 1 - b] = (uint8_t)(owner >> (8 * b));
+    if (t->pat != REC_REWRITE)
+        for (int b = 0; b < 8; b++)
+            k[t->klen - 8 + b] = (uint8_t)(n >> (56 - 8 * b));
+}
+
+/* Writes one posting's records; false with *rc set on an LMDB error. */
+static bool s_rec_posting(rec_run *r, MDB_txn *txn, int *rc)
+{
+    const opts *o = r->o;
+    uint8_t k[REC_KEY_MAX];
+    for (int i = 0; i < o->n_tables; i++) {
+        const rec_table *t = &o->tables[i];
+        rec_state *st = &r->st[i];
+        st->carry += t->per;
+        while (st->carry >= 1.0) {
+            st->carry -= 1.0;
+            uint64_t owner = s_rand(r) % (uint64_t)o->firms;
+            if (t->pat == REC_APPEND)
+                s_rec_key(t, k, 0, st->next++);
+            else if (t->pat == REC_SPREAD)
+                s_rec_key(t, k, owner + 1, st->per_firm[owner]++);
+            else
+                s_rec_key(t, k, owner + 1, 0);
+            if (r->noise_at + t->vlen > sizeof r->noise)
+                r->noise_at = 0;
+            MDB_val kv = {.mv_size = t->klen, .mv_data = k};
+            MDB_val vv = {.mv_size = t->vlen,
+                          .mv_data = t->vlen <= sizeof r->noise ? r->noise + r->noise_at : NULL};
+            if (!vv.mv_data) { /* a value larger than the noise: LMDB fills it in place */
+                if ((*rc = mdb_put(txn, st->dbi, &kv, &vv, MDB_RESERVE)) != 0)
+                    return false;
+                memset(vv.mv_data, 'v', t->vlen);
+            } else if ((*rc = mdb_put(txn, st->dbi, &kv, &vv, 0)) != 0) {
+                return false;
+            }
+            r->noise_at += t->vlen % 4093 + 1;
+            st->written++;
+        }
+    }
+    return true;
+}
+
+/* Writes n postings in one transaction and commits it (durably unless the env is NOSYNC). */
+static int s_rec_batch(rec_run *r, long n)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(r->env, NULL, 0, &txn);
+    if (rc)
+        return rc;
+    for (long i = 0; i < n; i++)
+        if (!s_rec_posting(r, txn, &rc)) {
+            mdb_txn_abort(txn);
+            return rc;
+        }
+    return mdb_txn_commit(txn);
+}
+
+static int s_records(const opts *o)
+{
+    static rec_run r; /* large; zeroed */
+    r.o = o;
+    r.rng = 0x9e3779b97f4a7c15ull;
+    for (size_t i = 0; i < sizeof r.noise; i++)
+        r.noise[i] = (uint8_t)s_rand(&r);
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/floor-records-XXXXXX", o->dir);
+    if (!mkdtemp(dir))
+        s_die("mkdtemp %s: %s", dir, strerror(errno));
+    int rc = mdb_env_create(&r.env);
+    if (!rc)
+        rc = mdb_env_set_mapsize(r.env, o->map_mb << 20);
+    if (!rc)
+        rc = mdb_env_set_maxdbs(r.env, REC_TABLES_MAX);
+    if (!rc) /* like gongxud: durable commits, no WRITEMAP; NOSYNC only while prefilling */
+        rc = mdb_env_open(r.env, dir, o->prefill ? MDB_NOSYNC : 0, 0600);
+    MDB_txn *txn = NULL;
+    if (!rc)
+        rc = mdb_txn_begin(r.env, NULL, 0, &txn);
+    for (int i = 0; !rc && i < o->n_tables; i++) {
+        rc = mdb_dbi_open(txn, o->tables[i].name, MDB_CREATE, &r.st[i].dbi);
+        if (!rc && o->tables[i].pat == REC_SPREAD && !(r.st[i].per_firm = calloc((size_t)o->firms, 8)))
+            s_die("out of memory");
+    }
+    if (!rc)
+        rc = mdb_txn_commit(txn);
+    const char *phase = "opening";
+    uint64_t p0 = lat_now_ns(), last = p0;
+    for (long done = 0; !rc && done < o->prefill;) {
+        phase = "prefilling";
+        long n = o->prefill - done < 1000 ? o->prefill - done : 1000;
+        rc = s_rec_batch(&r, n);
+        done += n;
+        if (lat_now_ns() >= last + 5000000000ull || done == o->prefill) {
+            last = lat_now_ns();
+            fprintf(stderr, "records: prefilled %ld of %ld postings, %.1f s\n", done, o->prefill,
+                    (double)(last - p0) / 1e9);
+        }
+    }
+    if (!rc && o->prefill && !(rc = mdb_env_sync(r.env, 1)))
+        rc = mdb_env_set_flags(r.env, MDB_NOSYNC, 0); /* every commit from here is fsync()ed */
+    double prefill_s = (double)(lat_now_ns() - p0) / 1e9;
+    for (int i = 0; i < o->n_tables; i++)
+        r.st[i].written = 0;
+
+    lat_set lat = {0};
+    uint64_t commits = 0, t0 = lat_now_ns(), end = t0 + (uint64_t)(o->seconds * 1e9), now = t0;
+    last = t0;
+    if (!rc)
+        fprintf(stderr, "records: %d postings per durable commit, %d table(s), %.1f s, data in %s\n",
+                o->batch, o->n_tables, o->seconds, dir);
+    while (!rc && now < end) {
+        phase = "writing";
+        uint64_t t = lat_now_ns();
+        rc = s_rec_batch(&r, o->batch);
+        now = lat_now_ns();
+        lat_add(&lat, now - t);
+        commits += !rc;
+        if (now >= last + 2000000000u) {
+            fprintf(stderr, "records: %" PRIu64 " commits after %.1f s\n", commits, (double)(now - t0) / 1e9);
+            last = now;
+        }
+    }
+    int ret = 0;
+    if (rc) {
+        fprintf(stderr, "floor_bench: LMDB in %s while %s: %s\n", dir, phase, mdb_strerror(rc));
+        ret = 1;
+    } else {
+        double secs = (double)(now - t0) / 1e9, postings = (double)commits * o->batch, recs = 0, bytes = 0,
+               notices = 0;
+        for (int i = 0; i < o->n_tables; i++) {
+            const rec_table *t = &o->tables[i];
+            recs += (double)r.st[i].written;
+            bytes += (double)r.st[i].written * (t->klen + t->vlen);
+            if (strcmp(t->name, o->notices) == 0)
+                notices = (double)r.st[i].written;
+        }
+        lat_sort(&lat);
+        fprintf(stderr, "records: %" PRIu64 " commits, %.0f postings, %.0f records, %.1f MB in %.1f s\n",
+                commits, postings, recs, bytes / 1e6, secs);
+        printf("{\"postings_per_s\":%.1f,\"records_per_s\":%.1f,\"bytes_per_s\":%.0f,\"notices_per_s\":%.1f,"
+               "\"commits\":%" PRIu64 ",\"batch\":%d,\"commit_p50_us\":%.1f,\"commit_p99_us\":%.1f,"
+               "\"prefill\":%ld,\"prefill_s\":%.1f,\"seconds\":%.2f}\n",
+               postings / secs, recs / secs, bytes / secs, notices / secs, commits, o->batch,
+               lat_q_us(&lat, 0.5), lat_q_us(&lat, 0.99), o->prefill, prefill_s, secs);
+    }
+    lat_free(&lat);
+    for (int i = 0; i < o->n_tables; i++)
+        free(r.st[i].per_firm);
+    if (r.env)
+        mdb_env_close(r.env);
+    s_rmtree_lmdb(dir);
+    return ret;
+}
+
 int main(int argc, char **argv)
 {
     opts o;
     s_parse(argc, argv, &o);
     signal(SIGPIPE, SIG_IGN);
+    if (strcmp(o.mode, "records") == 0)
+        return s_records(&o);
     return strcmp(o.mode, "rtt") == 0 ? s_rtt(&o) : s_ack(&o);
 }

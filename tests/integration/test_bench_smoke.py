@@ -91,6 +91,26 @@ class BenchSmoke(unittest.TestCase):
         for key in ("ops_metrics_ms", "ops_snapshot_first_ms", "ops_snapshot_ms", "ops_stats_ms"):
             sane(key, "gongxu", 60 * 1000)
         sane("store_bytes_per_posting", "gongxu", 1e6)
+        # issue 14's rows: the store grown through the broker, the cost per evaluated pair, and
+        # ingest beside the bare LMDB floor writing gongxu's own records per posting
+        sane("store_bytes_per_posting_broker", "gongxu", 1e6)
+        self.assertLessEqual(sane("store_table_bytes_per_posting_broker", "gongxu", 1e6),
+                             rows["store_bytes_per_posting_broker"]["gongxu"])
+        sane("engine_demand_pairs_1000", "gongxu", big)
+        sane("engine_us_per_pair", "gongxu", us)
+        sane("engine_rebuild_pairs", "gongxu", 1e9)
+        for key in ("ingest_vs_records_floor", "ingest_notices_per_s"):
+            sane(key, "gongxu", big)
+            sane(key, "floor", 1e9)
+            sane(key, "ratio_floor", 1e6)
+        for key in ("ingest_notices_per_posting", "ingest_records_per_posting"):
+            sane(key, "gongxu", 1e6)
+        sane("ingest_bytes_per_posting", "gongxu", 1e9)
+        self.assertGreaterEqual(sane("ingest_batch", "gongxu", 1e6), 1)
+        self.assertEqual(rows["ingest_batch"]["floor"], rows["ingest_batch"]["gongxu"])  # the floor's batch is gongxu's
+        per = doc["raw"]["gongxu"]["ingest_records"]["tables"]
+        for table in ("inbox", "demands", "offers", "owned"):  # what every posting writes, at least
+            self.assertGreater(per[table]["per_posting"], 0, table)
         sane("rtt_p50", "floor", us)
         sane("rtt_p99", "floor", us)
         g = doc["raw"]["gongxu"]
