@@ -1,7 +1,8 @@
 /* report.c — what operators read: Prometheus metrics, health, the dashboard's
  * JSON snapshot (industry map, unmet demand, match flow) and statistics by
- * date range. Reads the broker (engine, store, figures); changes nothing but
- * its caches. Runs on the loop's thread like the rest of the broker. */
+ * date range. Reads the context (records.h: engine, store, figures); changes
+ * nothing but its caches. Runs on the loop's thread like the rest of the
+ * broker. */
 #include "report.h"
 
 #include <jansson.h>
