@@ -1,7 +1,11 @@
 /* broker.c — lifecycle, rebuild from the store, batches (group commit) and
- * notice delivery. Request handlers are in requests.c, notices in notify.c,
- * records and the undo journal in records.c. */
-#include "broker_int.h"
+ * notice delivery. The top of the broker's layers: it owns the context
+ * (records.h) and calls down into the request handlers (requests.c), notices
+ * (notify.c), operator figures (report.c) and records and the undo journal
+ * (records.c); none of them calls back up. What they leave for it in the
+ * context (replies, events, touched firms, rebuild_now) it acts on when the
+ * call returns. */
+#include "broker.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -11,6 +15,10 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "notify.h"
+#include "records.h"
+#include "report.h"
+#include "requests.h"
 #include "snapshot.h"
 
 /* ------------------------------------------------------------------ setup */
@@ -265,12 +273,22 @@ static gx_err s_rebuild_engine_from(gx_broker *b, gx_txn *t, gx_snapshot *snap, 
     return GX_OK;
 }
 
-/* Rebuilds the engine from the store by matching every pair (after start: the
- * way back when a change cannot be taken back, or after a reload). */
-gx_err gx_broker_rebuild_engine(gx_broker *b, gx_txn *t)
+/* Rebuilds the engine (and the key registry and open counts) from the store
+ * read in t, or in a read transaction of its own when t is NULL, by matching
+ * every pair (after start: the way back when a change cannot be taken back). */
+static gx_err s_rebuild_engine(gx_broker *b, gx_txn *t)
 {
     b->counters.engine_rebuilds++;
+    b->rebuild_now = false; /* asked once; engine_dirty stays set if this fails */
     return s_rebuild_engine_from(b, t, NULL, NULL, NULL, NULL);
+}
+
+/* A change below (gx_records_undo) could not be taken back out of the engine
+ * exactly: rebuild it from the batch before the next request reads it. */
+static void s_rebuild_if_asked(gx_broker *b)
+{
+    if (b->rebuild_now && s_rebuild_engine(b, b->txn) != GX_OK)
+        gx_log(GX_LOG_ERR, "rebuilding the engine after a refused request failed; retrying after the commit");
 }
 
 /* What the match state depends on besides the store: the engine's format
@@ -437,20 +455,11 @@ out:
     return err;
 }
 
-/* Drops the queued monitor events from the n-th on. */
-static void s_events_truncate(gx_broker *b, size_t n)
-{
-    while (b->n_events > n) {
-        gx_pending_event *e = &b->events[--b->n_events];
-        gx_buf_fini(&e->payload);
-    }
-}
-
 static void s_clear_batch(gx_broker *b)
 {
     for (size_t i = 0; i < b->n_replies; i++)
         gx_buf_fini(&b->replies[i].payload);
-    s_events_truncate(b, 0);
+    gx_records_events_truncate(b, 0);
     b->n_replies = b->n_touched = 0;
     b->n_undo = b->undo_mark = 0;
     b->undo_lost = false;
@@ -489,105 +498,6 @@ void gx_broker_batch_begin(gx_broker *b, int64_t now, int64_t now_ms)
 {
     b->now = now;
     b->now_ms = now_ms;
-}
-
-gx_err gx_broker_write_begin(gx_broker *b)
-{
-    gx_err err;
-    b->engine_touched = false;
-    b->events_mark = b->n_events;
-    b->undo_mark = b->n_undo;
-    if (!b->txn && (err = gx_store_begin(b->store, true, &b->txn)))
-        return err;
-    return gx_store_begin_child(b->txn, &b->child);
-}
-
-gx_err gx_broker_write_end(gx_broker *b, gx_err err)
-{
-    if (!err && b->child)
-        err = gx_store_commit(&b->child);
-    if (err) {
-        gx_store_abort(&b->child);
-        /* The engine may have seen a change the store did not keep: put what
-         * this request touched back as the batch holds it, so the rest of the
-         * batch never sees the change. Nothing touched, nothing to do. */
-        if (b->engine_touched)
-            gx_records_undo(b, b->txn, b->undo_mark, "a refused request");
-        else
-            b->n_undo = b->undo_mark;
-        s_events_truncate(b, b->events_mark);
-    }
-    b->engine_touched = false;
-    return err;
-}
-
-void gx_broker_event(gx_broker *b, const gx_monitor_event *ev)
-{
-    if (!b->cfg.monitor[0] && !b->cfg.http_listen[0])
-        return;
-    if (b->n_events == b->cap_events) {
-        size_t cap = b->cap_events ? b->cap_events * 2 : 64;
-        gx_pending_event *v = realloc(b->events, cap * sizeof *v);
-        if (!v)
-            return; /* the monitor stream is best effort; the store is not */
-        b->events = v;
-        b->cap_events = cap;
-    }
-    gx_pending_event *pe = &b->events[b->n_events];
-    if (gx_codec_encode_monitor(ev, &pe->payload) == GX_OK) {
-        pe->topic = ev->type;
-        b->n_events++;
-    }
-}
-
-static gx_pending_reply *s_reply_slot(gx_broker *b, const void *rid, size_t rid_len, uint64_t request_id)
-{
-    if (b->n_replies == b->cap_replies) {
-        size_t cap = b->cap_replies ? b->cap_replies * 2 : 64;
-        gx_pending_reply *v = realloc(b->replies, cap * sizeof *v);
-        if (!v)
-            return NULL;
-        b->replies = v;
-        b->cap_replies = cap;
-    }
-    gx_pending_reply *p = &b->replies[b->n_replies];
-    memset(p, 0, sizeof *p);
-    memcpy(p->rid, rid, rid_len);
-    p->rid_len = (uint8_t)rid_len;
-    p->request_id = request_id;
-    p->req_type = b->cur_req;
-    return p;
-}
-
-void gx_requests_reply(gx_broker *b, const void *rid, size_t rid_len, const gx_reply *r)
-{
-    gx_pending_reply *p = s_reply_slot(b, rid, rid_len, r->request_id);
-    if (!p)
-        return;
-    gx_err err = gx_codec_encode_reply(r, &p->payload);
-    if (err) {
-        gx_requests_error(b, rid, rid_len, r->request_id, err, "could not encode the reply", NULL);
-        return;
-    }
-    b->n_replies++;
-}
-
-void gx_requests_error(gx_broker *b, const void *rid, size_t rid_len, uint64_t request_id, gx_err err,
-                       const char *msg, const char *field)
-{
-    gx_requests_error_suggest(b, rid, rid_len, request_id, err, msg, field, NULL, 0);
-}
-
-void gx_requests_error_suggest(gx_broker *b, const void *rid, size_t rid_len, uint64_t request_id, gx_err err,
-                               const char *msg, const char *field, const char *const *suggest, size_t n)
-{
-    b->counters.errors++;
-    gx_pending_reply *p = s_reply_slot(b, rid, rid_len, request_id);
-    if (!p || gx_codec_encode_error_suggest(request_id, err, msg, field, suggest, n, &p->payload) != GX_OK)
-        return; /* out of memory: the client times out, the broker keeps serving */
-    p->is_error = true;
-    p->err = (unsigned)err < GX_OUTCOMES - 1 ? (uint8_t)err : GX_OUTCOMES - 1;
-    b->n_replies++;
 }
 
 bool gx_broker_handshake_token(gx_broker *b, int64_t now_ms)
@@ -739,6 +649,7 @@ void gx_broker_handle(gx_broker *b, const void *rid, size_t rid_len, const char 
             s_rate_refused(b, bucket, rid, rid_len, req.request_id);
         else
             gx_requests_handle(b, s, rid, rid_len, &req);
+        s_rebuild_if_asked(b);
     }
     s_tell_evicted(b); /* a bind here (or a Hello) may have evicted another session */
     gx_request_fini(&req);
@@ -793,11 +704,11 @@ void gx_broker_batch_end(gx_broker *b, const gx_broker_io *io)
                                       NULL, &p->payload) == GX_OK)
                 p->is_error = true;
         }
-        s_events_truncate(b, 0);
+        gx_records_events_truncate(b, 0);
         b->n_touched = 0;
     }
     if (b->engine_dirty) {
-        gx_err rerr = gx_broker_rebuild_engine(b, NULL);
+        gx_err rerr = s_rebuild_engine(b, NULL);
         if (rerr)
             gx_log(GX_LOG_ERR, "rebuilding the engine after a failed write: %s", gx_err_str(rerr));
     }
@@ -970,7 +881,7 @@ size_t gx_broker_expire(gx_broker *b, int64_t now, const gx_broker_io *io)
     size_t closed = gx_engine_expire(b->engine, now, &b->fx);
     if (!closed && !b->fx.n)
         return 0;
-    gx_err err = gx_broker_write_begin(b);
+    gx_err err = gx_records_write_begin(b);
     b->engine_touched = true; /* from here a failure means the store did not follow the engine */
     for (size_t i = 0; i < b->fx.n; i++) /* what the engine closed by itself, to put back on failure */
         if (b->fx.v[i].type == GX_FX_DEMAND_CLOSED || b->fx.v[i].type == GX_FX_OFFER_CLOSED)
@@ -980,35 +891,36 @@ size_t gx_broker_expire(gx_broker *b, int64_t now, const gx_broker_io *io)
         const gx_fx *f = &b->fx.v[i];
         if (f->type == GX_FX_DEMAND_CLOSED) {
             gx_demand d;
-            if ((err = gx_broker_get_demand(b, f->demand_id, &d)))
+            if ((err = gx_records_get_demand(b, f->demand_id, &d)))
                 break;
             d.state = GX_STATE_EXPIRED;
-            gx_broker_count_open(b, d.owner, -1);
-            if (!(err = gx_broker_put_demand(b, &d)))
+            gx_records_count_open(b, d.owner, -1);
+            if (!(err = gx_records_put_demand(b, &d)))
                 err = gx_notify_demand_changed(b, &d, GX_N_DEMAND_EXPIRED, NULL, 0);
             gx_monitor_event ev = {.at = now, .type = "state", .demand_id = d.id, .kind = d.kind,
                                    .industry = d.industry, .state = GX_STATE_EXPIRED};
-            gx_broker_event(b, &ev);
+            gx_records_event(b, &ev);
             gx_demand_fini(&d);
         } else if (f->type == GX_FX_OFFER_CLOSED) {
             gx_offer o;
-            if ((err = gx_broker_get_offer(b, f->offer_id, &o)))
+            if ((err = gx_records_get_offer(b, f->offer_id, &o)))
                 break;
             o.state = GX_STATE_EXPIRED;
-            gx_broker_count_open(b, o.owner, -1);
-            if (!(err = gx_broker_put_offer(b, &o))) {
+            gx_records_count_open(b, o.owner, -1);
+            if (!(err = gx_records_put_offer(b, &o))) {
                 gx_notice n = {.type = GX_N_OFFER_EXPIRED, .at = now, .offer_id = o.id, .state = GX_STATE_EXPIRED};
                 err = gx_notify_send(b, o.owner, &n);
             }
             gx_monitor_event ev = {.at = now, .type = "state", .offer_id = o.id, .state = GX_STATE_EXPIRED};
-            gx_broker_event(b, &ev);
+            gx_records_event(b, &ev);
             gx_offer_fini(&o);
         }
     }
     if (!err)
         err = gx_notify_effects(b, &b->fx);
-    if ((err = gx_broker_write_end(b, err)))
+    if ((err = gx_records_write_end(b, err)))
         gx_log(GX_LOG_ERR, "expiry: %s", gx_err_str(err));
+    s_rebuild_if_asked(b);
     gx_broker_batch_end(b, io);
     return err ? 0 : closed;
 }
@@ -1063,7 +975,7 @@ uint64_t gx_broker_retention(gx_broker *b, int64_t now, const gx_broker_io *io)
     if (b->cfg.inbox_max_age_s <= 0)
         return 0;
     gx_broker_batch_begin(b, now, b->now_ms);
-    gx_err err = gx_broker_write_begin(b);
+    gx_err err = gx_records_write_begin(b);
     if (!err)
         err = gx_store_scan(b->child, GX_T_CURSORS, NULL, 0, NULL, 0, s_firm_visit, &firms);
     if (!err && firms.oom)
@@ -1081,7 +993,7 @@ uint64_t gx_broker_retention(gx_broker *b, int64_t now, const gx_broker_io *io)
         }
     }
     free(firms.ids);
-    err = dropped ? gx_broker_write_end(b, err) : (gx_store_abort(&b->child), err);
+    err = dropped ? gx_records_write_end(b, err) : (gx_store_abort(&b->child), err);
     if (!dropped && b->txn) /* nothing changed: no commit, no fsync */
         gx_store_abort(&b->txn);
     if (err)
@@ -1133,5 +1045,33 @@ gx_err gx_broker_reload(gx_broker *b, const gx_config *next, char *errbuf, size_
 
 void gx_broker_counters_get(const gx_broker *b, gx_broker_counters *out)
 {
-    *out = b->counters;
+    const gx_counters *c = &b->counters;
+    *out = (gx_broker_counters){.requests = c->requests,
+                                .errors = c->errors,
+                                .notices = c->notices,
+                                .batches = c->batches,
+                                .commit_failures = c->commit_failures,
+                                .engine_undos = c->engine_undos,
+                                .engine_rebuilds = c->engine_rebuilds,
+                                .rate_limited = c->rate_limited};
+}
+
+/* ------------------------------------------------------------------ what operators read (report.c) */
+
+void gx_broker_set_serving(gx_broker *b, bool ready, size_t streams)
+{
+    b->obs.ready = ready;
+    b->obs.streams = streams;
+}
+
+bool gx_broker_http_page(void *broker, const char *path, int *status, const char **type, char **body,
+                         size_t *len)
+{
+    return gx_report_page(broker, path, status, type, body, len);
+}
+
+size_t gx_broker_render_event(void *broker, uint64_t id, const char *type, const void *data, size_t len,
+                              char *out, size_t cap)
+{
+    return gx_report_render_event(broker, id, type, data, len, out, cap);
 }

@@ -20,7 +20,8 @@
 #include "config.h"
 #include "err.h"
 
-typedef struct gx_broker gx_broker;
+/* The broker is its context (records.h, the layer below it), opaque here. */
+typedef struct gx_ctx gx_broker;
 
 typedef enum gx_send_rc {
     GX_SEND_OK = 0,

@@ -2,8 +2,8 @@
  * put functions also keep the owner index and note what the engine may be
  * told), the one-time owner index of older stores, the open-posting counts, and
  * the undo journal that takes a change the store refused back out of the
- * engine. See broker_int.h. */
-#include "broker_int.h"
+ * engine. See records.h. */
+#include "records.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,9 +17,68 @@ static double s_mono(void)
     return (double)gx_mono_us() / 1e6;
 }
 
+/* ------------------------------------------------------------------ the request's transactions and events */
+
+gx_err gx_records_write_begin(gx_ctx *b)
+{
+    gx_err err;
+    b->engine_touched = false;
+    b->events_mark = b->n_events;
+    b->undo_mark = b->n_undo;
+    if (!b->txn && (err = gx_store_begin(b->store, true, &b->txn)))
+        return err;
+    return gx_store_begin_child(b->txn, &b->child);
+}
+
+gx_err gx_records_write_end(gx_ctx *b, gx_err err)
+{
+    if (!err && b->child)
+        err = gx_store_commit(&b->child);
+    if (err) {
+        gx_store_abort(&b->child);
+        /* The engine may have seen a change the store did not keep: put what
+         * this request touched back as the batch holds it, so the rest of the
+         * batch never sees the change. Nothing touched, nothing to do. */
+        if (b->engine_touched)
+            gx_records_undo(b, b->txn, b->undo_mark, "a refused request");
+        else
+            b->n_undo = b->undo_mark;
+        gx_records_events_truncate(b, b->events_mark);
+    }
+    b->engine_touched = false;
+    return err;
+}
+
+void gx_records_event(gx_ctx *b, const gx_monitor_event *ev)
+{
+    if (!b->cfg.monitor[0] && !b->cfg.http_listen[0])
+        return;
+    if (b->n_events == b->cap_events) {
+        size_t cap = b->cap_events ? b->cap_events * 2 : 64;
+        gx_pending_event *v = realloc(b->events, cap * sizeof *v);
+        if (!v)
+            return; /* the monitor stream is best effort; the store is not */
+        b->events = v;
+        b->cap_events = cap;
+    }
+    gx_pending_event *pe = &b->events[b->n_events];
+    if (gx_codec_encode_monitor(ev, &pe->payload) == GX_OK) {
+        pe->topic = ev->type;
+        b->n_events++;
+    }
+}
+
+void gx_records_events_truncate(gx_ctx *b, size_t n)
+{
+    while (b->n_events > n) {
+        gx_pending_event *e = &b->events[--b->n_events];
+        gx_buf_fini(&e->payload);
+    }
+}
+
 /* ------------------------------------------------------------------ records */
 
-gx_txn *gx_broker_txn(gx_broker *b)
+gx_txn *gx_records_txn(gx_ctx *b)
 {
     return b->child ? b->child : b->txn;
 }
@@ -45,9 +104,9 @@ static gx_err s_read(gx_txn *t, gx_table tb, const void *key, size_t klen, gx_bu
 }
 
 /* Reads a record in the current transaction, or a read transaction of its own. */
-static gx_err s_get(gx_broker *b, gx_table tb, const void *key, size_t klen, gx_buf *copy)
+static gx_err s_get(gx_ctx *b, gx_table tb, const void *key, size_t klen, gx_buf *copy)
 {
-    gx_txn *t = gx_broker_txn(b), *own = NULL;
+    gx_txn *t = gx_records_txn(b), *own = NULL;
     gx_err err;
     if (!t) {
         if ((err = gx_store_begin(b->store, false, &own)))
@@ -59,14 +118,14 @@ static gx_err s_get(gx_broker *b, gx_table tb, const void *key, size_t klen, gx_
     return err;
 }
 
-static gx_err s_get_by_id(gx_broker *b, gx_table tb, uint64_t id, gx_buf *raw)
+static gx_err s_get_by_id(gx_ctx *b, gx_table tb, uint64_t id, gx_buf *raw)
 {
     uint8_t k[8];
     s_key64(k, id);
     return s_get(b, tb, k, 8, raw);
 }
 
-gx_err gx_broker_get_demand(gx_broker *b, uint64_t id, gx_demand *out)
+gx_err gx_records_get_demand(gx_ctx *b, uint64_t id, gx_demand *out)
 {
     gx_buf raw = {0};
     gx_err err = s_get_by_id(b, GX_T_DEMANDS, id, &raw);
@@ -76,7 +135,7 @@ gx_err gx_broker_get_demand(gx_broker *b, uint64_t id, gx_demand *out)
     return err;
 }
 
-gx_err gx_broker_get_offer(gx_broker *b, uint64_t id, gx_offer *out)
+gx_err gx_records_get_offer(gx_ctx *b, uint64_t id, gx_offer *out)
 {
     gx_buf raw = {0};
     gx_err err = s_get_by_id(b, GX_T_OFFERS, id, &raw);
@@ -86,7 +145,7 @@ gx_err gx_broker_get_offer(gx_broker *b, uint64_t id, gx_offer *out)
     return err;
 }
 
-gx_err gx_broker_get_sub(gx_broker *b, uint64_t id, gx_sub *out)
+gx_err gx_records_get_sub(gx_ctx *b, uint64_t id, gx_sub *out)
 {
     gx_buf raw = {0};
     gx_err err = s_get_by_id(b, GX_T_SUBS, id, &raw);
@@ -96,7 +155,7 @@ gx_err gx_broker_get_sub(gx_broker *b, uint64_t id, gx_sub *out)
     return err;
 }
 
-gx_err gx_broker_get_firm(gx_broker *b, const char *id, gx_firm *out)
+gx_err gx_records_get_firm(gx_ctx *b, const char *id, gx_firm *out)
 {
     gx_buf raw = {0};
     gx_err err = s_get(b, GX_T_FIRMS, id, strlen(id), &raw);
@@ -106,7 +165,7 @@ gx_err gx_broker_get_firm(gx_broker *b, const char *id, gx_firm *out)
     return err;
 }
 
-static gx_err s_put(gx_broker *b, gx_table tb, const void *key, size_t klen, gx_buf *rec, gx_err enc)
+static gx_err s_put(gx_ctx *b, gx_table tb, const void *key, size_t klen, gx_buf *rec, gx_err enc)
 {
     gx_err err = enc ? enc : gx_store_put(b->child, tb, key, klen, rec->data, rec->len);
     gx_buf_fini(rec);
@@ -114,7 +173,7 @@ static gx_err s_put(gx_broker *b, gx_table tb, const void *key, size_t klen, gx_
 }
 
 /* Notes that the engine may be told about this posting, firm or open count. */
-void gx_records_note(gx_broker *b, uint8_t what, uint64_t id, const char *firm, int delta)
+void gx_records_note(gx_ctx *b, uint8_t what, uint64_t id, const char *firm, int delta)
 {
     if (b->n_undo == b->cap_undo) {
         size_t cap = b->cap_undo ? 2 * b->cap_undo : 64;
@@ -156,7 +215,7 @@ static gx_err s_owned_put(gx_txn *t, const char *owner, uint8_t kind, gx_state s
     return gx_store_put(t, GX_T_OWNED, k, sizeof k, &v, 1);
 }
 
-gx_err gx_broker_put_demand(gx_broker *b, const gx_demand *d)
+gx_err gx_records_put_demand(gx_ctx *b, const gx_demand *d)
 {
     gx_buf rec;
     uint8_t k[8];
@@ -166,7 +225,7 @@ gx_err gx_broker_put_demand(gx_broker *b, const gx_demand *d)
     return err ? err : s_owned_put(b->child, d->owner, GX_OWNED_DEMAND, d->state, d->id);
 }
 
-gx_err gx_broker_put_offer(gx_broker *b, const gx_offer *o)
+gx_err gx_records_put_offer(gx_ctx *b, const gx_offer *o)
 {
     gx_buf rec;
     uint8_t k[8];
@@ -176,7 +235,7 @@ gx_err gx_broker_put_offer(gx_broker *b, const gx_offer *o)
     return err ? err : s_owned_put(b->child, o->owner, GX_OWNED_OFFER, o->state, o->id);
 }
 
-gx_err gx_broker_put_sub(gx_broker *b, const gx_sub *s)
+gx_err gx_records_put_sub(gx_ctx *b, const gx_sub *s)
 {
     gx_buf rec;
     uint8_t k[8];
@@ -186,7 +245,7 @@ gx_err gx_broker_put_sub(gx_broker *b, const gx_sub *s)
     return err ? err : s_owned_put(b->child, s->owner, GX_OWNED_SUB, GX_STATE_OPEN, s->id);
 }
 
-gx_err gx_broker_del_sub(gx_broker *b, const gx_sub *s)
+gx_err gx_records_del_sub(gx_ctx *b, const gx_sub *s)
 {
     gx_records_note(b, GX_UNDO_SUB, s->id, NULL, 0);
     uint8_t k[GX_OWNED_KEY_LEN];
@@ -198,7 +257,7 @@ gx_err gx_broker_del_sub(gx_broker *b, const gx_sub *s)
     return gx_store_del(b->child, GX_T_OWNED, k, sizeof k);
 }
 
-gx_err gx_broker_put_firm(gx_broker *b, const gx_firm *f)
+gx_err gx_records_put_firm(gx_ctx *b, const gx_firm *f)
 {
     gx_buf rec;
     gx_records_note(b, GX_UNDO_FIRM, 0, f->id, 0);
@@ -210,7 +269,7 @@ gx_err gx_broker_put_firm(gx_broker *b, const gx_firm *f)
 /* Puts one posting or firm back into the engine as t holds it: added, updated
  * or closed, whatever makes the engine's copy the store's. Effects go to fx
  * and are dropped: nobody was told of the change being taken back. */
-static gx_err s_undo_one(gx_broker *b, gx_txn *t, const struct gx_undo *u, gx_fxv *fx)
+static gx_err s_undo_one(gx_ctx *b, gx_txn *t, const struct gx_undo *u, gx_fxv *fx)
 {
     gx_engine *e = b->engine;
     gx_buf raw = {0};
@@ -278,8 +337,8 @@ static gx_err s_undo_one(gx_broker *b, gx_txn *t, const struct gx_undo *u, gx_fx
 /* Takes the changes noted from entry `from` on back out of the engine, newest
  * first, reading what the store holds in t (or in a read transaction of its own
  * when t is NULL: after a failed commit). When that cannot be done exactly it
- * rebuilds the engine from the store, which always can. */
-void gx_records_undo(gx_broker *b, gx_txn *t, size_t from, const char *why)
+ * asks broker.c to rebuild the engine from the store, which always can. */
+void gx_records_undo(gx_ctx *b, gx_txn *t, size_t from, const char *why)
 {
     gx_txn *own = NULL, *read = t;
     gx_fxv fx = {0};
@@ -300,11 +359,12 @@ void gx_records_undo(gx_broker *b, gx_txn *t, size_t from, const char *why)
     }
     gx_log(GX_LOG_WARNING, "%s: the engine could not take its change back (%s); matching every pair again", why,
            gx_err_str(err));
-    if (gx_broker_rebuild_engine(b, t) != GX_OK)
-        gx_log(GX_LOG_ERR, "rebuilding the engine after a refused request failed; retrying after the commit");
+    /* broker.c rebuilds it from the store as soon as this call returns to it,
+     * before the next request; engine_dirty keeps it owed until one succeeds. */
+    b->rebuild_now = b->engine_dirty = true;
 }
 
-void gx_broker_count_open(gx_broker *b, const char *firm, int delta)
+void gx_records_count_open(gx_ctx *b, const char *firm, int delta)
 {
     gx_records_note(b, GX_UNDO_OPEN, 0, firm, delta);
     if (gx_quota_add(b->open, firm, delta) != GX_OK)
@@ -372,7 +432,7 @@ out:
     return true;
 }
 
-gx_err gx_records_index_owners(gx_broker *b)
+gx_err gx_records_index_owners(gx_ctx *b)
 {
     static const char mark[] = "owner_index";
     static const gx_table tables[] = {GX_T_DEMANDS, GX_T_OFFERS, GX_T_SUBS};

@@ -1,8 +1,9 @@
 /* report.c — what operators read: Prometheus metrics, health, the dashboard's
  * JSON snapshot (industry map, unmet demand, match flow) and statistics by
- * date range. Reads the broker (engine, store, figures); changes nothing but
- * its caches. Runs on the loop's thread like the rest of the broker. */
-#include "broker_int.h"
+ * date range. Reads the context (records.h: engine, store, figures); changes
+ * nothing but its caches. Runs on the loop's thread like the rest of the
+ * broker. */
+#include "report.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -13,6 +14,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "notify.h"
 
 #define S_UNMET_MAX 50          /* unmet-demand groups in the snapshot */
 
@@ -68,12 +70,6 @@ void gx_report_flow(gx_obs *o, const char *topic, int64_t now)
         o->flow_matches[slot]++;
 }
 
-void gx_broker_set_serving(gx_broker *b, bool ready, size_t streams)
-{
-    b->obs.ready = ready;
-    b->obs.streams = streams;
-}
-
 /* ------------------------------------------------------------------ districts and chains */
 
 /* The dashboard's columns: each of the three districts, the rest of the city,
@@ -84,7 +80,7 @@ typedef struct s_geo {
     char city[5];            /* first four digits of the three districts' county */
 } s_geo;
 
-static void s_geo_init(const gx_broker *b, s_geo *g)
+static void s_geo_init(const gx_ctx *b, s_geo *g)
 {
     g->three = gx_vocab_three_districts(b->vocab, &g->n_three);
     g->city[0] = '\0';
@@ -115,7 +111,7 @@ static const char *s_geo_of(const s_geo *g, const char *district, const char *co
     return "other";
 }
 
-static const char *s_geo_name(const gx_broker *b, const char *id)
+static const char *s_geo_name(const gx_ctx *b, const char *id)
 {
     if (strcmp(id, "city") == 0)
         return "Rest of the city";
@@ -139,7 +135,7 @@ static void s_chain(const char *industry, char out[4])
     }
 }
 
-static const char *s_chain_name(const gx_broker *b, const char *chain)
+static const char *s_chain_name(const gx_ctx *b, const char *chain)
 {
     const char *n = gx_vocab_name(b->vocab, GX_V_INDUSTRY, chain, false);
     return n ? n : chain;
@@ -245,7 +241,7 @@ typedef struct s_ttfm {
 } s_ttfm;
 
 typedef struct s_scan {
-    gx_broker *b;
+    gx_ctx *b;
     gx_txn *t;
     const gx_stats_filter *f;
     s_geo geo;
@@ -369,7 +365,7 @@ static int s_cmp_row(const void *a, const void *b)
     return c ? c : (int)x->kind - (int)y->kind;
 }
 
-gx_err gx_report_range(gx_broker *b, const gx_stats_filter *f, gx_stats_table *out)
+gx_err gx_report_range(gx_ctx *b, const gx_stats_filter *f, gx_stats_table *out)
 {
     memset(out, 0, sizeof *out);
     s_scan s = {.b = b, .f = f, .out = out};
@@ -407,7 +403,7 @@ gx_err gx_report_range(gx_broker *b, const gx_stats_filter *f, gx_stats_table *o
     return GX_OK;
 }
 
-void gx_report_names(const gx_broker *b, gx_stats_table *t)
+void gx_report_names(const gx_ctx *b, gx_stats_table *t)
 {
     for (size_t i = 0; i < t->n; i++) {
         t->rows[i].district_name = s_geo_name(b, t->rows[i].district);
@@ -423,10 +419,10 @@ void gx_stats_table_fini(gx_stats_table *t)
 
 /* ------------------------------------------------------------------ monitor events as JSON */
 
-size_t gx_broker_render_event(void *broker, uint64_t id, const char *type, const void *data, size_t len, char *out,
-                              size_t cap)
+size_t gx_report_render_event(gx_ctx *b, uint64_t id, const char *type, const void *data, size_t len,
+                              char *out, size_t cap)
 {
-    (void)broker;
+    (void)b;
     gx_monitor_event ev;
     void *hold = NULL;
     size_t n = 0;
@@ -542,7 +538,7 @@ static bool s_pending_visit(void *ctx, const void *key, size_t klen, const void 
 /* True when the store answers a read; with pending, also counts the notices
  * pending over every inbox (a pass over the firms' cursors, which /readyz,
  * asking with NULL, does without). */
-static bool s_store_ok(gx_broker *b, uint64_t *pending)
+static bool s_store_ok(gx_ctx *b, uint64_t *pending)
 {
     s_pending p = {0};
     if (gx_store_begin(b->store, false, &p.t) != GX_OK)
@@ -554,7 +550,7 @@ static bool s_store_ok(gx_broker *b, uint64_t *pending)
     return err == GX_OK;
 }
 
-static char *s_metrics(gx_broker *b, size_t *len)
+static char *s_metrics(gx_ctx *b, size_t *len)
 {
     s_text t = {0};
     gx_engine_stats es;
@@ -677,7 +673,7 @@ typedef struct s_unmet {
 } s_unmet;
 
 typedef struct s_snap {
-    gx_broker *b;
+    gx_ctx *b;
     s_geo geo;
     s_cell *cells;
     size_t n_cells, cap_cells;
@@ -807,7 +803,7 @@ static int s_cmp_unmet(const void *a, const void *b)
 }
 
 /* The name of a process, material, IPC class or industry code, for people. */
-static const char *s_term_name(const gx_broker *b, const char *id)
+static const char *s_term_name(const gx_ctx *b, const char *id)
 {
     const char *n = gx_vocab_name(b->vocab, GX_V_PROCESS, id, false);
     if (!n)
@@ -815,7 +811,7 @@ static const char *s_term_name(const gx_broker *b, const char *id)
     return n ? n : id;
 }
 
-static json_t *s_unmet_json(const gx_broker *b, const s_unmet *u)
+static json_t *s_unmet_json(const gx_ctx *b, const s_unmet *u)
 {
     char text[512];
     const char *pname = s_term_name(b, u->process), *gname = s_geo_name(b, u->geo);
@@ -841,7 +837,7 @@ static json_t *s_unmet_json(const gx_broker *b, const s_unmet *u)
                      (json_int_t)u->demands, "near_misses", (json_int_t)u->near_misses, "text", text);
 }
 
-static json_t *s_row_json(const gx_broker *b, const gx_stats_row *r, bool with_place)
+static json_t *s_row_json(const gx_ctx *b, const gx_stats_row *r, bool with_place)
 {
     json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f}", "kind", gx_kind_name(r->kind),
                           "demands_posted", (json_int_t)r->demands_posted, "demands_open", (json_int_t)r->demands_open,
@@ -898,7 +894,7 @@ static json_t *s_hist_json(const gx_hist *h)
 }
 
 /* The figures of /metrics that are about the broker itself, for the snapshot. */
-static json_t *s_broker_json(gx_broker *b, uint64_t pending)
+static json_t *s_broker_json(gx_ctx *b, uint64_t pending)
 {
     const gx_obs *o = &b->obs;
     json_t *req = json_object();
@@ -925,7 +921,7 @@ static json_t *s_broker_json(gx_broker *b, uint64_t pending)
                      (json_int_t)o->streams);
 }
 
-static char *s_snapshot(gx_broker *b, size_t *len)
+static char *s_snapshot(gx_ctx *b, size_t *len)
 {
     int64_t now = (int64_t)time(NULL);
     gx_engine_stats es;
@@ -1024,9 +1020,8 @@ static char *s_dup(const char *text, size_t *len)
     return strdup(text);
 }
 
-bool gx_broker_http_page(void *broker, const char *path, int *status, const char **type, char **body, size_t *len)
+bool gx_report_page(gx_ctx *b, const char *path, int *status, const char **type, char **body, size_t *len)
 {
-    gx_broker *b = broker;
     *status = 200;
     *type = "text/plain; charset=utf-8";
     if (strcmp(path, "/metrics") == 0) {

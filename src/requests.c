@@ -4,7 +4,7 @@
  * a change, writes the records, applies it to the engine and turns the effects
  * into notices inside one child transaction, and queues exactly one reply. The
  * reply leaves only after the batch commits (broker.c). */
-#include "broker_int.h"
+#include "requests.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -14,11 +14,13 @@
 #include <sys/stat.h>
 
 #include "log.h"
+#include "notify.h"
+#include "report.h"
 #include "validate.h"
 
 /* The context of one request. */
 typedef struct s_req {
-    gx_broker *b;
+    gx_ctx *b;
     gx_session *s;        /* NULL before Hello */
     const void *rid;      /* routing id */
     size_t rid_len;
@@ -166,7 +168,7 @@ static void s_hello(s_req *q)
 
 static void s_register_firm(s_req *q)
 {
-    gx_broker *b = q->b;
+    gx_ctx *b = q->b;
     gx_verr ve;
     if (!s_need_operator(q))
         return;
@@ -181,12 +183,12 @@ static void s_register_firm(s_req *q)
     else
         q->r->firm.awards = 0;
     b->fx.n = 0;
-    if (!(err = gx_broker_write_begin(b)) && !(err = gx_broker_put_firm(b, &q->r->firm))) {
+    if (!(err = gx_records_write_begin(b)) && !(err = gx_records_put_firm(b, &q->r->firm))) {
         b->engine_touched = true;
         if (!(err = gx_engine_put_firm(b->engine, &q->r->firm, b->now, &b->fx)))
             err = gx_notify_effects(b, &b->fx);
     }
-    if ((err = gx_broker_write_end(b, err))) {
+    if ((err = gx_records_write_end(b, err))) {
         s_write_failed(q, err);
         return;
     }
@@ -224,7 +226,7 @@ static void s_key_reply(s_req *q, const char *key, const char *firm, bool revoke
 
 static void s_register_key(s_req *q)
 {
-    gx_broker *b = q->b;
+    gx_ctx *b = q->b;
     uint8_t rec[GX_FIRM_ID_LEN + 9];
     bool revoked = false;
     if (!s_need_operator(q))
@@ -242,10 +244,11 @@ static void s_register_key(s_req *q)
     memcpy(rec, q->r->firm_id, GX_FIRM_ID_LEN);
     rec[GX_FIRM_ID_LEN] = 0;
     gx_store_be64(rec + GX_FIRM_ID_LEN + 1, (uint64_t)b->now);
-    gx_err err = gx_broker_write_begin(b);
+    gx_err err = gx_records_write_begin(b);
     if (!err)
         err = gx_store_put(b->child, GX_T_KEYS, q->r->key, GX_KEY_LEN, rec, sizeof rec);
-    if ((err = gx_broker_write_end(b, err)) || (err = gx_auth_put(b->auth, q->r->key, q->r->firm_id, false))) {
+    if ((err = gx_records_write_end(b, err)) ||
+        (err = gx_auth_put(b->auth, q->r->key, q->r->firm_id, false))) {
         s_write_failed(q, err);
         return;
     }
@@ -263,13 +266,13 @@ static void s_tell_revoked(void *ctx, const gx_session *s)
 
 static void s_revoke_key(s_req *q)
 {
-    gx_broker *b = q->b;
+    gx_ctx *b = q->b;
     const void *v;
     size_t vl;
     uint8_t rec[GX_FIRM_ID_LEN + 9];
     if (!s_need_operator(q))
         return;
-    gx_err err = gx_broker_write_begin(b);
+    gx_err err = gx_records_write_begin(b);
     if (!err && (err = gx_store_get(b->child, GX_T_KEYS, q->r->key, GX_KEY_LEN, &v, &vl)) == GX_OK) {
         if (vl != sizeof rec) {
             err = GX_ERR_INTERNAL;
@@ -279,7 +282,7 @@ static void s_revoke_key(s_req *q)
             err = gx_store_put(b->child, GX_T_KEYS, q->r->key, GX_KEY_LEN, rec, sizeof rec);
         }
     }
-    if ((err = gx_broker_write_end(b, err))) {
+    if ((err = gx_records_write_end(b, err))) {
         if (err == GX_ERR_NOT_FOUND)
             s_error(q, err, "revoke_key.public_key", "no such firm key");
         else
@@ -300,7 +303,7 @@ static void s_revoke_key(s_req *q)
 
 static void s_backup(s_req *q)
 {
-    gx_broker *b = q->b;
+    gx_ctx *b = q->b;
     struct stat st;
     if (!s_need_operator(q))
         return;
@@ -329,25 +332,25 @@ static void s_backup(s_req *q)
 
 /* ---------------------------------------------------------------- postings */
 
-static uint32_t s_candidates(gx_broker *b, uint64_t demand_id)
+static uint32_t s_candidates(gx_ctx *b, uint64_t demand_id)
 {
     size_t n;
     gx_engine_matches(b->engine, demand_id, &n);
     return (uint32_t)(n < (size_t)b->cfg.shortlist_k ? n : (size_t)b->cfg.shortlist_k);
 }
 
-static void s_post_event(gx_broker *b, const char *type, uint64_t demand_id, uint64_t offer_id, gx_kind kind,
+static void s_post_event(gx_ctx *b, const char *type, uint64_t demand_id, uint64_t offer_id, gx_kind kind,
                          const char *industry, const char *owner, gx_state state)
 {
     const gx_firm *f = gx_engine_firm(b->engine, owner);
     gx_monitor_event ev = {.at = b->now, .type = type, .demand_id = demand_id, .offer_id = offer_id, .kind = kind,
                            .industry = industry, .district = f ? gx_firm_district(f) : NULL, .state = state};
-    gx_broker_event(b, &ev);
+    gx_records_event(b, &ev);
 }
 
 static void s_post_demand(s_req *q, bool update)
 {
-    gx_broker *b = q->b;
+    gx_ctx *b = q->b;
     gx_demand *d = &q->r->demand;
     gx_demand old = {0};
     gx_verr ve;
@@ -361,7 +364,7 @@ static void s_post_demand(s_req *q, bool update)
             s_error(q, GX_ERR_INVALID, "demand.id", "name the demand to update");
             goto out;
         }
-        if ((err = gx_broker_get_demand(b, d->id, &old))) {
+        if ((err = gx_records_get_demand(b, d->id, &old))) {
             s_error(q, err == GX_ERR_NOT_FOUND ? err : GX_ERR_INTERNAL, "demand.id", "no demand %llu",
                     (unsigned long long)d->id);
             goto out;
@@ -397,11 +400,11 @@ static void s_post_demand(s_req *q, bool update)
         d->original_quantity = d->quantity;
     }
     b->fx.n = 0;
-    if ((err = gx_broker_write_begin(b)))
+    if ((err = gx_records_write_begin(b)))
         goto failed;
     if (!update && (err = gx_store_next_id(b->child, "posting", &d->id)))
         goto failed;
-    if ((err = gx_broker_put_demand(b, d)))
+    if ((err = gx_records_put_demand(b, d)))
         goto failed;
     id = d->id;
     revision = d->revision;
@@ -418,12 +421,12 @@ static void s_post_demand(s_req *q, bool update)
     if (update && held && (err = gx_notify_demand_changed(b, held, GX_N_DEMAND_UPDATED, NULL, 0)))
         goto failed;
 failed:
-    if ((err = gx_broker_write_end(b, err))) {
+    if ((err = gx_records_write_end(b, err))) {
         s_write_failed(q, err);
         goto out;
     }
     if (!update)
-        gx_broker_count_open(b, d->owner, 1);
+        gx_records_count_open(b, d->owner, 1);
     s_post_event(b, update ? "state" : "demand", id, 0, d->kind, d->industry, d->owner, GX_STATE_OPEN);
     gx_reply rep = {.type = GX_REPLY_POSTING, .id = id, .revision = revision, .state = GX_STATE_OPEN,
                     .count = s_candidates(b, id)};
@@ -434,7 +437,7 @@ out:
 
 static void s_post_offer(s_req *q, bool update)
 {
-    gx_broker *b = q->b;
+    gx_ctx *b = q->b;
     gx_offer *o = &q->r->offer;
     gx_offer old = {0};
     gx_verr ve;
@@ -446,7 +449,7 @@ static void s_post_offer(s_req *q, bool update)
             s_error(q, GX_ERR_INVALID, "offer.id", "name the offer to update");
             goto out;
         }
-        if ((err = gx_broker_get_offer(b, o->id, &old))) {
+        if ((err = gx_records_get_offer(b, o->id, &old))) {
             s_error(q, err == GX_ERR_NOT_FOUND ? err : GX_ERR_INTERNAL, "offer.id", "no offer %llu",
                     (unsigned long long)o->id);
             goto out;
@@ -475,11 +478,11 @@ static void s_post_offer(s_req *q, bool update)
     o->revision = update ? old.revision + 1 : 1;
     o->created_at = update ? old.created_at : b->now;
     b->fx.n = 0;
-    if ((err = gx_broker_write_begin(b)))
+    if ((err = gx_records_write_begin(b)))
         goto failed;
     if (!update && (err = gx_store_next_id(b->child, "posting", &o->id)))
         goto failed;
-    if ((err = gx_broker_put_offer(b, o)))
+    if ((err = gx_records_put_offer(b, o)))
         goto failed;
     gx_offer copy;
     if ((err = gx_offer_copy(&copy, o)))
@@ -491,12 +494,12 @@ static void s_post_offer(s_req *q, bool update)
     if (!err)
         err = gx_notify_effects(b, &b->fx);
 failed:
-    if ((err = gx_broker_write_end(b, err))) {
+    if ((err = gx_records_write_end(b, err))) {
         s_write_failed(q, err);
         goto out;
     }
     if (!update)
-        gx_broker_count_open(b, o->owner, 1);
+        gx_records_count_open(b, o->owner, 1);
     uint32_t matched = 0;
     for (size_t i = 0; i < b->fx.n; i++)
         matched += b->fx.v[i].type == GX_FX_MATCH;
@@ -511,7 +514,7 @@ out:
 
 static void s_subscribe(s_req *q)
 {
-    gx_broker *b = q->b;
+    gx_ctx *b = q->b;
     gx_sub *s = &q->r->sub;
     gx_verr ve;
     gx_err err;
@@ -524,18 +527,18 @@ static void s_subscribe(s_req *q)
     memcpy(s->owner, q->s->firm, sizeof s->owner);
     b->fx.n = 0;
     gx_sub copy = {0};
-    if (!(err = gx_broker_write_begin(b)) && !(err = gx_store_next_id(b->child, "posting", &s->id)) &&
-        !(err = gx_broker_put_sub(b, s)) && !(err = gx_sub_copy(&copy, s))) {
+    if (!(err = gx_records_write_begin(b)) && !(err = gx_store_next_id(b->child, "posting", &s->id)) &&
+        !(err = gx_records_put_sub(b, s)) && !(err = gx_sub_copy(&copy, s))) {
         b->engine_touched = true;
         if (!(err = gx_engine_add_sub(b->engine, &copy, b->now, &b->fx)))
             err = gx_notify_effects(b, &b->fx);
     }
     gx_sub_fini(&copy);
-    if ((err = gx_broker_write_end(b, err))) {
+    if ((err = gx_records_write_end(b, err))) {
         s_write_failed(q, err);
         return;
     }
-    gx_broker_count_open(b, s->owner, 1);
+    gx_records_count_open(b, s->owner, 1);
     uint32_t hits = 0;
     for (size_t i = 0; i < b->fx.n; i++)
         hits += b->fx.v[i].type == GX_FX_SUB_HIT;
@@ -544,12 +547,12 @@ static void s_subscribe(s_req *q)
 }
 
 /* Closes a demand in the engine and the store, telling everyone told. */
-static gx_err s_close_demand(gx_broker *b, gx_demand *d, gx_state state, const char *awarded_to, double qty)
+static gx_err s_close_demand(gx_ctx *b, gx_demand *d, gx_state state, const char *awarded_to, double qty)
 {
     gx_err err;
     d->state = state;
     d->revision++;
-    if ((err = gx_broker_put_demand(b, d)))
+    if ((err = gx_records_put_demand(b, d)))
         return err;
     b->engine_touched = true;
     b->fx.n = 0;
@@ -561,7 +564,7 @@ static gx_err s_close_demand(gx_broker *b, gx_demand *d, gx_state state, const c
 
 static void s_withdraw(s_req *q)
 {
-    gx_broker *b = q->b;
+    gx_ctx *b = q->b;
     uint64_t id = q->r->id;
     gx_demand d = {0};
     gx_offer o = {0};
@@ -570,15 +573,15 @@ static void s_withdraw(s_req *q)
     const char *what = "demand";
     if (!s_need_firm(q))
         return;
-    if ((err = gx_broker_get_demand(b, id, &d)) == GX_OK) {
+    if ((err = gx_records_get_demand(b, id, &d)) == GX_OK) {
         if (!s_owns(q, d.owner))
             goto forbidden;
         if (d.state != GX_STATE_OPEN)
             goto closed;
-        if (!(err = gx_broker_write_begin(b)))
+        if (!(err = gx_records_write_begin(b)))
             err = s_close_demand(b, &d, GX_STATE_WITHDRAWN, NULL, 0);
         s_post_event(b, "state", d.id, 0, d.kind, d.industry, d.owner, GX_STATE_WITHDRAWN);
-    } else if (err == GX_ERR_NOT_FOUND && (err = gx_broker_get_offer(b, id, &o)) == GX_OK) {
+    } else if (err == GX_ERR_NOT_FOUND && (err = gx_records_get_offer(b, id, &o)) == GX_OK) {
         what = "offer";
         if (!s_owns(q, o.owner))
             goto forbidden;
@@ -587,17 +590,17 @@ static void s_withdraw(s_req *q)
         o.state = GX_STATE_WITHDRAWN;
         o.revision++;
         b->fx.n = 0;
-        if (!(err = gx_broker_write_begin(b)) && !(err = gx_broker_put_offer(b, &o))) {
+        if (!(err = gx_records_write_begin(b)) && !(err = gx_records_put_offer(b, &o))) {
             b->engine_touched = true;
             if (!(err = gx_engine_close_offer(b->engine, id, GX_STATE_WITHDRAWN, &b->fx)) || err == GX_ERR_NOT_FOUND)
                 err = gx_notify_effects(b, &b->fx);
         }
         s_post_event(b, "state", 0, o.id, GX_KIND_NONE, NULL, o.owner, GX_STATE_WITHDRAWN);
-    } else if (err == GX_ERR_NOT_FOUND && (err = gx_broker_get_sub(b, id, &sub)) == GX_OK) {
+    } else if (err == GX_ERR_NOT_FOUND && (err = gx_records_get_sub(b, id, &sub)) == GX_OK) {
         what = "subscription";
         if (!s_owns(q, sub.owner))
             goto forbidden;
-        if (!(err = gx_broker_write_begin(b)) && !(err = gx_broker_del_sub(b, &sub))) {
+        if (!(err = gx_records_write_begin(b)) && !(err = gx_records_del_sub(b, &sub))) {
             b->engine_touched = true;
             if ((err = gx_engine_remove_sub(b->engine, id)) == GX_ERR_NOT_FOUND)
                 err = GX_OK;
@@ -609,11 +612,11 @@ static void s_withdraw(s_req *q)
             s_write_failed(q, err);
         goto out;
     }
-    if ((err = gx_broker_write_end(b, err))) {
+    if ((err = gx_records_write_end(b, err))) {
         s_write_failed(q, err);
         goto out;
     }
-    gx_broker_count_open(b, q->s->firm, -1);
+    gx_records_count_open(b, q->s->firm, -1);
     gx_reply rep = {.type = GX_REPLY_POSTING, .id = id, .state = GX_STATE_WITHDRAWN,
                     .revision = d.revision ? d.revision : o.revision};
     s_reply(q, &rep);
@@ -632,6 +635,9 @@ out:
 
 /* ---------------------------------------------------------------- docking */
 
+/* Docking states (GX_T_DOCKING). */
+enum { GX_DOCK_PENDING = 1, GX_DOCK_ACCEPTED = 2, GX_DOCK_DECLINED = 3 };
+
 static void s_dock_key(uint8_t k[8 + GX_FIRM_ID_LEN], uint64_t demand_id, const char *firm)
 {
     gx_store_be64(k, demand_id);
@@ -639,12 +645,12 @@ static void s_dock_key(uint8_t k[8 + GX_FIRM_ID_LEN], uint64_t demand_id, const 
 }
 
 /* Docking record: state (1 byte), offer id (8 bytes BE). */
-static gx_err s_dock_get(gx_broker *b, uint64_t demand_id, const char *firm, int *state, uint64_t *offer_id)
+static gx_err s_dock_get(gx_ctx *b, uint64_t demand_id, const char *firm, int *state, uint64_t *offer_id)
 {
     uint8_t k[8 + GX_FIRM_ID_LEN];
     const void *v;
     size_t vl;
-    gx_txn *own = NULL, *t = gx_broker_txn(b);
+    gx_txn *own = NULL, *t = gx_records_txn(b);
     *state = 0;
     *offer_id = 0;
     s_dock_key(k, demand_id, firm);
@@ -663,7 +669,7 @@ static gx_err s_dock_get(gx_broker *b, uint64_t demand_id, const char *firm, int
     return err == GX_ERR_NOT_FOUND ? GX_OK : err;
 }
 
-static gx_err s_dock_put(gx_broker *b, uint64_t demand_id, const char *firm, int state, uint64_t offer_id)
+static gx_err s_dock_put(gx_ctx *b, uint64_t demand_id, const char *firm, int state, uint64_t offer_id)
 {
     uint8_t k[8 + GX_FIRM_ID_LEN], v[9];
     s_dock_key(k, demand_id, firm);
@@ -679,7 +685,7 @@ static const gx_demand *s_dock_demand(s_req *q, bool owner_side)
     const gx_demand *d = gx_engine_demand(q->b->engine, q->r->id);
     if (!d) {
         gx_demand rec;
-        if (gx_broker_get_demand(q->b, q->r->id, &rec) == GX_OK) {
+        if (gx_records_get_demand(q->b, q->r->id, &rec) == GX_OK) {
             s_error(q, GX_ERR_CONFLICT, "demand_id", "demand %llu is %s", (unsigned long long)q->r->id,
                     gx_state_name(rec.state));
             gx_demand_fini(&rec);
@@ -701,7 +707,7 @@ static const gx_demand *s_dock_demand(s_req *q, bool owner_side)
 
 static void s_interest(s_req *q)
 {
-    gx_broker *b = q->b;
+    gx_ctx *b = q->b;
     int state;
     uint64_t prev_offer;
     if (!s_need_firm(q))
@@ -731,27 +737,28 @@ static void s_interest(s_req *q)
         free(x);
         x = NULL;
     }
-    if (!err && !(err = gx_broker_write_begin(b)) && !(err = s_dock_put(b, d->id, me, GX_DOCK_PENDING, q->r->offer_id)) &&
+    if (!err && !(err = gx_records_write_begin(b)) &&
+        !(err = s_dock_put(b, d->id, me, GX_DOCK_PENDING, q->r->offer_id)) &&
         !(err = gx_notify_told_set(b, d->id, me, GX_TOLD_INTEREST, 0))) {
         gx_notice n = {.type = GX_N_INTEREST_RECEIVED, .demand_id = d->id, .offer_id = q->r->offer_id,
                        .firm = gx_engine_firm(b->engine, me), .text = q->r->text, .expl = x};
         err = gx_notify_send(b, d->owner, &n);
     }
     free(x);
-    if ((err = gx_broker_write_end(b, err))) {
+    if ((err = gx_records_write_end(b, err))) {
         s_write_failed(q, err);
         return;
     }
     gx_monitor_event ev = {.at = b->now, .type = "docking", .demand_id = d->id, .offer_id = q->r->offer_id,
                            .kind = d->kind, .industry = d->industry, .detail = "interest"};
-    gx_broker_event(b, &ev);
+    gx_records_event(b, &ev);
     gx_reply rep = {.type = GX_REPLY_PONG};
     s_reply(q, &rep);
 }
 
 static void s_answer(s_req *q, bool accept)
 {
-    gx_broker *b = q->b;
+    gx_ctx *b = q->b;
     int state;
     uint64_t offer_id;
     if (!s_need_firm(q))
@@ -770,7 +777,7 @@ static void s_answer(s_req *q, bool accept)
     }
     const gx_firm *anchor = gx_engine_firm(b->engine, d->owner);
     const gx_firm *smef = gx_engine_firm(b->engine, sme);
-    if (!err && !(err = gx_broker_write_begin(b)) &&
+    if (!err && !(err = gx_records_write_begin(b)) &&
         !(err = s_dock_put(b, d->id, sme, accept ? GX_DOCK_ACCEPTED : GX_DOCK_DECLINED, offer_id))) {
         if (accept) {
             /* Details and contacts go to the accepted pair only, in both directions. */
@@ -783,20 +790,20 @@ static void s_answer(s_req *q, bool accept)
             err = gx_notify_send(b, sme, &n);
         }
     }
-    if ((err = gx_broker_write_end(b, err))) {
+    if ((err = gx_records_write_end(b, err))) {
         s_write_failed(q, err);
         return;
     }
     gx_monitor_event ev = {.at = b->now, .type = "docking", .demand_id = d->id, .offer_id = offer_id, .kind = d->kind,
                            .industry = d->industry, .detail = accept ? "accepted" : "declined"};
-    gx_broker_event(b, &ev);
+    gx_records_event(b, &ev);
     gx_reply rep = {.type = GX_REPLY_PONG};
     s_reply(q, &rep);
 }
 
 static void s_award(s_req *q)
 {
-    gx_broker *b = q->b;
+    gx_ctx *b = q->b;
     int state;
     uint64_t offer_id;
     gx_demand d = {0};
@@ -819,13 +826,13 @@ static void s_award(s_req *q)
                 held->unit ? held->unit : "");
         return;
     }
-    if (err || (err = gx_demand_copy(&d, held)) || (err = gx_broker_write_begin(b)))
+    if (err || (err = gx_demand_copy(&d, held)) || (err = gx_records_write_begin(b)))
         goto done;
     d.quantity -= qty;
-    if ((err = gx_broker_get_firm(b, sme, &winner)))
+    if ((err = gx_records_get_firm(b, sme, &winner)))
         goto done;
     winner.awards++;
-    if ((err = gx_broker_put_firm(b, &winner)))
+    if ((err = gx_records_put_firm(b, &winner)))
         goto done;
     b->engine_touched = true;
     gx_engine_count_award(b->engine, sme); /* held is not to be used after this */
@@ -837,7 +844,7 @@ static void s_award(s_req *q)
         d.revision++;
         gx_demand copy;
         b->fx.n = 0;
-        if (!(err = gx_broker_put_demand(b, &d)) && !(err = gx_demand_copy(&copy, &d))) {
+        if (!(err = gx_records_put_demand(b, &d)) && !(err = gx_demand_copy(&copy, &d))) {
             err = gx_engine_update_demand(b->engine, &copy, b->now, &b->fx);
             gx_demand_fini(&copy);
             if (!err && !(err = gx_notify_effects(b, &b->fx))) {
@@ -850,11 +857,11 @@ static void s_award(s_req *q)
         }
     }
 done:
-    if ((err = gx_broker_write_end(b, err))) {
+    if ((err = gx_records_write_end(b, err))) {
         s_write_failed(q, err);
     } else {
         if (d.state == GX_STATE_AWARDED)
-            gx_broker_count_open(b, d.owner, -1);
+            gx_records_count_open(b, d.owner, -1);
         s_post_event(b, "state", d.id, offer_id, d.kind, d.industry, d.owner, d.state);
         gx_reply rep = {.type = GX_REPLY_POSTING, .id = d.id, .revision = d.revision, .state = d.state};
         s_reply(q, &rep);
@@ -867,13 +874,13 @@ done:
 
 static void s_ack(s_req *q)
 {
-    gx_broker *b = q->b;
+    gx_ctx *b = q->b;
     if (!s_need_firm(q))
         return;
-    gx_err err = gx_broker_write_begin(b);
+    gx_err err = gx_records_write_begin(b);
     if (!err)
         err = gx_inbox_ack(b->child, q->s->firm, q->r->id, (uint64_t)b->cfg.inbox_keep_acked);
-    if ((err = gx_broker_write_end(b, err))) {
+    if ((err = gx_records_write_end(b, err))) {
         s_write_failed(q, err);
         return;
     }
@@ -890,7 +897,7 @@ static void s_ack(s_req *q)
 
 static void s_resume(s_req *q)
 {
-    gx_broker *b = q->b;
+    gx_ctx *b = q->b;
     gx_inbox_cursor c;
     gx_txn *t = NULL;
     if (!s_need_firm(q))
@@ -921,7 +928,7 @@ static void s_resume(s_req *q)
 
 static void s_get_shortlist(s_req *q)
 {
-    gx_broker *b = q->b;
+    gx_ctx *b = q->b;
     if (!q->s) {
         s_error(q, GX_ERR_UNAUTHENTICATED, NULL, "say Hello first");
         return;
@@ -994,7 +1001,7 @@ out:
 
 static void s_get_posting(s_req *q)
 {
-    gx_broker *b = q->b;
+    gx_ctx *b = q->b;
     gx_demand d = {0};
     gx_offer o = {0};
     gx_sub s = {0};
@@ -1002,7 +1009,7 @@ static void s_get_posting(s_req *q)
     if (!s_is_operator(q) && !s_need_firm(q))
         return;
     const char *me = q->s->firm;
-    gx_err err = gx_broker_get_demand(b, q->r->id, &d);
+    gx_err err = gx_records_get_demand(b, q->r->id, &d);
     if (!err) {
         int state = 0;
         uint64_t offer_id;
@@ -1013,7 +1020,7 @@ static void s_get_posting(s_req *q)
         rep.view = s_owns(q, d.owner) || s_is_operator(q) ? GX_VIEW_OWNER
                    : state == GX_DOCK_ACCEPTED            ? GX_VIEW_PARTNER
                                                           : GX_VIEW_PUBLIC;
-    } else if (err == GX_ERR_NOT_FOUND && !(err = gx_broker_get_offer(b, q->r->id, &o))) {
+    } else if (err == GX_ERR_NOT_FOUND && !(err = gx_records_get_offer(b, q->r->id, &o))) {
         if (!s_owns(q, o.owner) && !s_is_operator(q)) {
             s_error(q, GX_ERR_FORBIDDEN, "get_posting.posting_id", "offer %llu belongs to another firm",
                     (unsigned long long)o.id);
@@ -1021,7 +1028,7 @@ static void s_get_posting(s_req *q)
         }
         rep.type = GX_REPLY_OFFER;
         rep.offer = &o;
-    } else if (err == GX_ERR_NOT_FOUND && !(err = gx_broker_get_sub(b, q->r->id, &s))) {
+    } else if (err == GX_ERR_NOT_FOUND && !(err = gx_records_get_sub(b, q->r->id, &s))) {
         if (!s_owns(q, s.owner) && !s_is_operator(q)) {
             s_error(q, GX_ERR_FORBIDDEN, "get_posting.posting_id", "subscription %llu belongs to another firm",
                     (unsigned long long)s.id);
@@ -1042,7 +1049,7 @@ out:
     gx_sub_fini(&s);
 }
 
-/* ---- ListPostings: a page of the owner index (GX_T_OWNED, broker_int.h).
+/* ---- ListPostings: a page of the owner index (GX_T_OWNED, owned.h).
  *
  * Groups in key order: demands open, demands closed, offers open, offers
  * closed, subscriptions; each by id. A cursor is the index key (without the
@@ -1185,7 +1192,7 @@ static void s_charge(s_req *q, size_t work, size_t per)
 
 static void s_list_postings(s_req *q)
 {
-    gx_broker *b = q->b;
+    gx_ctx *b = q->b;
     uint8_t from[GX_OWNED_KEY_LEN], prefix[GX_FIRM_ID_LEN + 2];
     s_list l = {.owner = NULL};
     const gx_demand **dp = NULL;
@@ -1378,7 +1385,7 @@ static void s_find_codes(s_req *q)
     free(found);
 }
 
-void gx_requests_handle(gx_broker *b, gx_session *s, const void *rid, size_t rid_len, gx_request *r)
+void gx_requests_handle(gx_ctx *b, gx_session *s, const void *rid, size_t rid_len, gx_request *r)
 {
     s_req q = {b, s, rid, rid_len, r};
     switch (r->type) {
@@ -1410,4 +1417,57 @@ void gx_requests_handle(gx_broker *b, gx_session *s, const void *rid, size_t rid
         break;
     default: s_error(&q, GX_ERR_BAD_REQUEST, "body", "unsupported request"); break;
     }
+}
+
+/* ---------------------------------------------------------------- replies */
+
+/* Replies wait in b->replies until broker.c commits the batch and sends them. */
+static gx_pending_reply *s_reply_slot(gx_ctx *b, const void *rid, size_t rid_len, uint64_t request_id)
+{
+    if (b->n_replies == b->cap_replies) {
+        size_t cap = b->cap_replies ? b->cap_replies * 2 : 64;
+        gx_pending_reply *v = realloc(b->replies, cap * sizeof *v);
+        if (!v)
+            return NULL;
+        b->replies = v;
+        b->cap_replies = cap;
+    }
+    gx_pending_reply *p = &b->replies[b->n_replies];
+    memset(p, 0, sizeof *p);
+    memcpy(p->rid, rid, rid_len);
+    p->rid_len = (uint8_t)rid_len;
+    p->request_id = request_id;
+    p->req_type = b->cur_req;
+    return p;
+}
+
+void gx_requests_reply(gx_ctx *b, const void *rid, size_t rid_len, const gx_reply *r)
+{
+    gx_pending_reply *p = s_reply_slot(b, rid, rid_len, r->request_id);
+    if (!p)
+        return;
+    gx_err err = gx_codec_encode_reply(r, &p->payload);
+    if (err) {
+        gx_requests_error(b, rid, rid_len, r->request_id, err, "could not encode the reply", NULL);
+        return;
+    }
+    b->n_replies++;
+}
+
+void gx_requests_error(gx_ctx *b, const void *rid, size_t rid_len, uint64_t request_id, gx_err err,
+                       const char *msg, const char *field)
+{
+    gx_requests_error_suggest(b, rid, rid_len, request_id, err, msg, field, NULL, 0);
+}
+
+void gx_requests_error_suggest(gx_ctx *b, const void *rid, size_t rid_len, uint64_t request_id, gx_err err,
+                               const char *msg, const char *field, const char *const *suggest, size_t n)
+{
+    b->counters.errors++;
+    gx_pending_reply *p = s_reply_slot(b, rid, rid_len, request_id);
+    if (!p || gx_codec_encode_error_suggest(request_id, err, msg, field, suggest, n, &p->payload) != GX_OK)
+        return; /* out of memory: the client times out, the broker keeps serving */
+    p->is_error = true;
+    p->err = (unsigned)err < GX_OUTCOMES - 1 ? (uint8_t)err : GX_OUTCOMES - 1;
+    b->n_replies++;
 }

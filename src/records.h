@@ -1,0 +1,216 @@
+/* records.h — the layer below the broker: its context (the state a request may
+ * touch) and the records kept in the store.
+ *
+ * broker.c (lifecycle, batches, delivery) owns a gx_ctx and calls down into
+ * requests.c, notify.c and report.c, which work on it through this header and
+ * never call back up. Whatever they need the broker to do afterwards they leave
+ * here for broker.c to read when the call returns: replies and monitor events
+ * queued for the commit, the firms whose inbox grew (touched), an engine that
+ * must be rebuilt (rebuild_now, engine_dirty).
+ *
+ * records.c keeps postings and firms in the store (the put functions also keep
+ * the owner index, owned.h, and note what the engine may be told), the open
+ * counts, the undo journal that takes a change the store refused back out of
+ * the engine, and the request's transactions and event queue. Not a public
+ * header; single-threaded like the broker. */
+#ifndef GX_RECORDS_H
+#define GX_RECORDS_H
+
+#include "auth.h"
+#include "codec.h"
+#include "config.h"
+#include "engine.h"
+#include "inbox.h"
+#include "limit.h"
+#include "owned.h"
+#include "session.h"
+#include "store.h"
+#include "vocab.h"
+
+/* The broker's state as the layers below it see it (broker.h calls the same
+ * object gx_broker). Handlers name it b. */
+typedef struct gx_ctx gx_ctx;
+
+/* A reply waiting for the batch commit. */
+typedef struct gx_pending_reply {
+    uint8_t rid[GX_RID_MAX]; /* routing id */
+    uint8_t rid_len;
+    uint64_t request_id; /* to rewrite it as an error if the commit fails */
+    bool is_error;       /* already an error reply */
+    uint8_t req_type;    /* gx_req_type answered (NONE when undecodable), for metrics */
+    uint8_t err;         /* its wire error code when is_error */
+    bool unasked;        /* sent unasked (ERR_EVICTED to a closed session), not a reply */
+    gx_buf payload;      /* encoded Envelope */
+} gx_pending_reply;
+
+/* A monitor event waiting for the batch commit. */
+typedef struct gx_pending_event {
+    const char *topic; /* static string */
+    gx_buf payload;    /* encoded MonitorEvent */
+} gx_pending_event;
+
+/* ---- operator figures (kept by broker.c, rendered by report.c) */
+
+#define GX_HIST_N 14       /* finite buckets of a histogram */
+#define GX_FLOW_MINUTES 60 /* minutes of match flow kept */
+#define GX_OUTCOMES 17     /* wire error codes 0..15, and 16 for any other */
+
+typedef struct gx_hist {
+    const double *le;          /* GX_HIST_N upper bounds, ascending */
+    uint64_t n[GX_HIST_N + 1]; /* observations per bucket (the last is +Inf); not cumulative */
+    uint64_t count;
+    double sum;
+} gx_hist;
+
+typedef struct gx_stats_table {
+    gx_stats_row *rows;
+    size_t n, cap;
+} gx_stats_table;
+
+typedef struct gx_obs {
+    int64_t started_ms;                       /* broker start */
+    uint64_t req[GX_REQ__COUNT][GX_OUTCOMES]; /* replies by request type and outcome */
+    uint64_t postings[3];                     /* accepted new demands, offers, subscriptions */
+    uint64_t matches, near_misses;            /* MATCH and NEAR_MISS effects committed */
+    uint64_t delivered;                       /* notices handed to a connection */
+    gx_hist commit_seconds;                   /* duration of each group commit */
+    gx_hist batch_requests;                   /* requests per committed batch */
+    gx_hist notice_latency;                   /* batch start -> fresh notice handed to ZeroMQ, s */
+    int64_t flow_minute[GX_FLOW_MINUTES];     /* unix minute held by each slot */
+    uint32_t flow_postings[GX_FLOW_MINUTES];  /* new postings in that minute */
+    uint32_t flow_matches[GX_FLOW_MINUTES];   /* matches in that minute */
+    bool ready;                               /* serving: sockets bound, not stopping (set by the loop) */
+    size_t streams;                           /* /events streams (set by the loop) */
+    gx_stats_table last30;                    /* the snapshot's 30-day figures (reused as report.c says) */
+    int64_t last30_us;                        /* when made (CLOCK_MONOTONIC); 0 = never */
+    int64_t last30_cost_us;                   /* how long the pass took */
+    uint64_t last30_commits;                  /* commits counted when it was made */
+    char *snapshot; /* the last /api/snapshot body (report.c says when it is reused) */
+    size_t snapshot_len;
+    int64_t snapshot_us;       /* when it was made (CLOCK_MONOTONIC) */
+    int64_t snapshot_cost_us;  /* how long making it took */
+    uint64_t snapshot_commits; /* commits counted when it was made */
+} gx_obs;
+
+/* Figures for logs and tests (broker.h's gx_broker_counters reads them). */
+typedef struct gx_counters {
+    uint64_t requests;        /* requests handled */
+    uint64_t errors;          /* requests answered with an error */
+    uint64_t notices;         /* notices written to inboxes */
+    uint64_t batches;         /* write transactions committed */
+    uint64_t commit_failures; /* batches whose commit failed */
+    uint64_t engine_undos;    /* refused requests or failed commits taken back out of the engine */
+    uint64_t engine_rebuilds; /* times the engine matched every pair again after start */
+    uint64_t rate_limited;    /* requests refused by the per-firm rate limit */
+} gx_counters;
+
+enum { GX_UNDO_FIRM = 1, GX_UNDO_DEMAND, GX_UNDO_OFFER, GX_UNDO_SUB, GX_UNDO_OPEN };
+
+struct gx_ctx {
+    gx_config cfg;                              /* current configuration */
+    gx_store *store;                            /* LMDB */
+    gx_vocab *vocab;                            /* codes */
+    gx_engine *engine;                          /* matching */
+    gx_sessions *sessions;                      /* connections */
+    gx_auth *auth;                              /* CURVE keys -> firms (unused with insecure_dev) */
+    gx_limiter *rates;                          /* per-firm request buckets */
+    gx_limiter *handshakes;                     /* one bucket for new connections */
+    gx_quota *open;                             /* open postings per firm (rebuilt with the engine) */
+    char operator_keys[GX_CONFIG_STR_MAX + 32]; /* resolved operator keys path */
+    gx_limits limits;                           /* decode caps */
+
+    int64_t now;         /* batch time, unix seconds */
+    int64_t now_ms;      /* batch time, ms */
+    gx_txn *txn;         /* the batch's write transaction, opened lazily */
+    gx_txn *child;       /* the current request's child transaction */
+    bool engine_touched; /* the current request changed the engine */
+    bool engine_dirty;   /* the engine may differ from the store: rebuild */
+    bool rebuild_now;    /* an undo could not be exact: broker.c rebuilds the engine from the
+                            batch as soon as the call below returns, before the next request */
+
+    gx_pending_reply *replies; /* this batch's replies */
+    size_t n_replies, cap_replies;
+    gx_pending_event *events; /* this batch's monitor events */
+    size_t n_events, cap_events;
+    size_t events_mark; /* n_events when the current request began */
+    struct gx_touched {
+        char firm[GX_FIRM_ID_LEN + 1];
+        uint64_t seq; /* the first notice written for it (in this run of entries) */
+    } * touched;      /* firms whose inbox grew this batch (repeats possible) */
+    size_t n_touched, cap_touched;
+
+    /* What the engine was told since the batch began, so that a request the
+     * store refused (or a batch whose commit failed) is taken back out of the
+     * engine by putting those few postings and firms back as the store holds
+     * them — not by matching every pair again. */
+    struct gx_undo {
+        uint8_t what;                  /* GX_UNDO_* */
+        int8_t delta;                  /* OPEN: what was added to the firm's open count */
+        uint64_t id;                   /* DEMAND, OFFER, SUB */
+        char firm[GX_FIRM_ID_LEN + 1]; /* FIRM, OPEN */
+    } * undo;
+    size_t n_undo, cap_undo;
+    size_t undo_mark; /* n_undo when the current request began */
+    bool undo_lost;   /* an entry could not be kept: only a rebuild is sure */
+
+    gx_fxv fx;                        /* scratch effects list */
+    gx_obs obs;                       /* operator figures */
+    uint8_t cur_req;                  /* gx_req_type being handled, for metrics */
+    gx_counters counters;             /* figures */
+    uint64_t rl_unlogged;             /* rate-limit refusals not yet in a log line (broker.c) */
+    int64_t rl_logged_ms;             /* when the last such line was written */
+    char rl_firm[GX_FIRM_ID_LEN + 1]; /* the firm refused last, for that line */
+    uint64_t closed_slow;             /* connections closed for not reading (send queue full) */
+    uint64_t evicted_told;            /* evicted connections told at once (ERR_EVICTED, request_id 0) */
+};
+
+/* ---- the request's transactions and monitor events */
+
+/* Opens the current request's child write transaction (and the batch's). */
+gx_err gx_records_write_begin(gx_ctx *b);
+/* Commits (err == GX_OK) or aborts the child; returns the final error. On
+ * failure it takes the request's engine changes back out (gx_records_undo)
+ * and drops the request's monitor events. */
+gx_err gx_records_write_end(gx_ctx *b, gx_err err);
+/* The transaction to read in: the child if open, else the batch txn, else NULL. */
+gx_txn *gx_records_txn(gx_ctx *b);
+/* Queues a monitor event (dropped if the request or the batch fails). */
+void gx_records_event(gx_ctx *b, const gx_monitor_event *ev);
+/* Drops the queued monitor events from the n-th on. */
+void gx_records_events_truncate(gx_ctx *b, size_t n);
+
+/* ---- postings and firms: read and written in the current child txn (or a
+ * read of the batch txn, or a read transaction of their own). *_get return
+ * GX_ERR_NOT_FOUND when absent. */
+gx_err gx_records_get_demand(gx_ctx *b, uint64_t id, gx_demand *out);
+gx_err gx_records_get_offer(gx_ctx *b, uint64_t id, gx_offer *out);
+gx_err gx_records_get_sub(gx_ctx *b, uint64_t id, gx_sub *out);
+gx_err gx_records_get_firm(gx_ctx *b, const char *id, gx_firm *out);
+gx_err gx_records_put_demand(gx_ctx *b, const gx_demand *d);
+gx_err gx_records_put_offer(gx_ctx *b, const gx_offer *o);
+gx_err gx_records_put_sub(gx_ctx *b, const gx_sub *s);
+/* Deletes a subscription's record and its owner index entry. */
+gx_err gx_records_del_sub(gx_ctx *b, const gx_sub *s);
+gx_err gx_records_put_firm(gx_ctx *b, const gx_firm *f);
+/* Counts a posting of firm opening (+1) or closing (-1) for max_open_postings. */
+void gx_records_count_open(gx_ctx *b, const char *firm, int delta);
+
+/* ---- the undo journal */
+
+/* Every put and del above, and every open count, is noted so that a refused
+ * request or a failed commit can be taken back out of the engine. A change to
+ * the engine must follow one of them; gx_broker_expire notes what the engine
+ * closed by itself. */
+void gx_records_note(gx_ctx *b, uint8_t what, uint64_t id, const char *firm, int delta);
+/* Takes the changes noted from entry `from` on back out of the engine, newest
+ * first, putting each posting and firm back as t holds it (a read transaction
+ * of its own when t is NULL: after a failed commit). When that cannot be exact
+ * it sets rebuild_now and engine_dirty: broker.c then rebuilds the engine from
+ * the store. why is for the log. */
+void gx_records_undo(gx_ctx *b, gx_txn *t, size_t from, const char *why);
+
+/* Files every posting under its owner, once, for a store written before the
+ * owner index (marks "owner_index" in meta). */
+gx_err gx_records_index_owners(gx_ctx *b);
+
+#endif
