@@ -105,9 +105,13 @@ class Broker:
         self.client(firm_id).close()  # registers a key if it has none yet
         pub, sec = self.keys[firm_id]
         path = os.path.join(self.tmp, firm_id + ".key")
-        with open(path, "w") as f:
+        # written aside and renamed: a flooder still reading the file from an
+        # earlier call never sees it empty or half written
+        tmp = path + ".tmp"
+        with open(tmp, "w") as f:
             f.write("public-key = %s\nsecret-key = %s\n" % (pub.decode(), sec.decode()))
-        os.chmod(path, 0o600)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
         return path
 
     def flood(self, firm_id, seconds):
