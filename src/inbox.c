@@ -216,3 +216,187 @@ gx_err gx_inbox_read(gx_txn *t, const char *firm_id, uint64_t after, size_t max,
 out:
     return err;
 }
+
+/* ------------------------------------------------------------------ facts */
+
+#define S_FACT_HEAD 12 /* format, type, fields, code, at */
+
+/* Fields each notice type may carry, and those it must (types 10..21). */
+static const struct {
+    uint8_t allowed, required;
+} s_shape[] = {
+    /* 10 CANDIDATE_ADDED */ {GX_FACT_DEMAND | GX_FACT_OFFER | GX_FACT_RANK, GX_FACT_DEMAND | GX_FACT_OFFER | GX_FACT_RANK},
+    /* 11 CANDIDATE_REMOVED */ {GX_FACT_DEMAND | GX_FACT_OFFER, GX_FACT_DEMAND | GX_FACT_OFFER},
+    /* 12 OPPORTUNITY */ {GX_FACT_DEMAND | GX_FACT_OFFER | GX_FACT_RANK | GX_FACT_SUB, GX_FACT_DEMAND},
+    /* 13 NEAR_MISS */ {GX_FACT_DEMAND | GX_FACT_OFFER | GX_FACT_RANK, GX_FACT_DEMAND | GX_FACT_OFFER | GX_FACT_RANK},
+    /* 14 INTEREST_RECEIVED */ {GX_FACT_DEMAND | GX_FACT_OFFER | GX_FACT_FIRM | GX_FACT_TEXT, GX_FACT_DEMAND | GX_FACT_FIRM},
+    /* 15 INTEREST_DECLINED */ {GX_FACT_DEMAND | GX_FACT_TEXT, GX_FACT_DEMAND},
+    /* 16 DETAILS_RELEASED */ {GX_FACT_DEMAND | GX_FACT_FIRM, GX_FACT_DEMAND | GX_FACT_FIRM},
+    /* 17..20 DEMAND_* */
+    {GX_FACT_DEMAND | GX_FACT_STILL_ELIGIBLE, GX_FACT_DEMAND},
+    {GX_FACT_DEMAND, GX_FACT_DEMAND},
+    {GX_FACT_DEMAND | GX_FACT_FIRM | GX_FACT_QTY, GX_FACT_DEMAND},
+    {GX_FACT_DEMAND, GX_FACT_DEMAND},
+    /* 21 OFFER_EXPIRED */ {GX_FACT_OFFER, GX_FACT_OFFER},
+};
+#define S_TYPE_MIN 10
+#define S_TYPE_N (sizeof s_shape / sizeof s_shape[0])
+
+static void s_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static uint32_t s_from_be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void s_bef64(uint8_t *p, double d)
+{
+    uint64_t u;
+    memcpy(&u, &d, sizeof u);
+    gx_store_be64(p, u);
+}
+
+static double s_from_bef64(const uint8_t *p)
+{
+    uint64_t u = gx_store_from_be64(p);
+    double d;
+    memcpy(&d, &u, sizeof d);
+    return d;
+}
+
+size_t gx_fact_size(const gx_fact *f)
+{
+    size_t n = S_FACT_HEAD;
+    n += f->fields & GX_FACT_DEMAND ? 12 : 0;
+    n += f->fields & GX_FACT_OFFER ? 12 : 0;
+    n += f->fields & GX_FACT_SUB ? 8 : 0;
+    n += f->fields & GX_FACT_RANK ? 12 : 0;
+    n += f->fields & GX_FACT_FIRM ? S_ID_LEN : 0;
+    n += f->fields & GX_FACT_QTY ? 8 : 0;
+    n += f->fields & GX_FACT_TEXT ? 4 + f->text_len : 0;
+    return n;
+}
+
+void gx_fact_encode(const gx_fact *f, uint8_t *buf)
+{
+    assert(f->text_len <= GX_FACT_TEXT_MAX);
+    uint8_t *p = buf;
+    *p++ = GX_FACT_V1;
+    *p++ = f->type;
+    *p++ = f->fields;
+    *p++ = f->code;
+    gx_store_be64(p, (uint64_t)f->at);
+    p += 8;
+    if (f->fields & GX_FACT_DEMAND) {
+        gx_store_be64(p, f->demand_id);
+        s_be32(p + 8, f->demand_rev);
+        p += 12;
+    }
+    if (f->fields & GX_FACT_OFFER) {
+        gx_store_be64(p, f->offer_id);
+        s_be32(p + 8, f->offer_rev);
+        p += 12;
+    }
+    if (f->fields & GX_FACT_SUB) {
+        gx_store_be64(p, f->sub_id);
+        p += 8;
+    }
+    if (f->fields & GX_FACT_RANK) {
+        s_be32(p, f->rank);
+        s_bef64(p + 4, f->score);
+        p += 12;
+    }
+    if (f->fields & GX_FACT_FIRM) {
+        memset(p, 0, S_ID_LEN);
+        memcpy(p, f->firm, strnlen(f->firm, S_ID_LEN));
+        p += S_ID_LEN;
+    }
+    if (f->fields & GX_FACT_QTY) {
+        s_bef64(p, f->qty);
+        p += 8;
+    }
+    if (f->fields & GX_FACT_TEXT) {
+        s_be32(p, (uint32_t)f->text_len);
+        if (f->text_len)
+            memcpy(p + 4, f->text, f->text_len);
+        p += 4 + f->text_len;
+    }
+    assert((size_t)(p - buf) == gx_fact_size(f));
+}
+
+bool gx_fact_is(const void *rec, size_t len)
+{
+    return len > 0 && *(const uint8_t *)rec == GX_FACT_V1;
+}
+
+gx_err gx_fact_decode(const void *rec, size_t len, gx_fact *f)
+{
+    const uint8_t *p = rec, *end = p + len;
+    memset(f, 0, sizeof *f);
+    if (len < S_FACT_HEAD || p[0] != GX_FACT_V1 || p[1] < S_TYPE_MIN || p[1] >= S_TYPE_MIN + S_TYPE_N)
+        return GX_ERR_MALFORMED;
+    f->type = p[1];
+    f->fields = p[2];
+    f->code = p[3];
+    f->at = (int64_t)gx_store_from_be64(p + 4);
+    uint8_t allowed = s_shape[f->type - S_TYPE_MIN].allowed, required = s_shape[f->type - S_TYPE_MIN].required;
+    if ((f->fields & ~allowed) || (f->fields & required) != required)
+        return GX_ERR_MALFORMED;
+    if (f->type == 12 && !(f->fields & GX_FACT_SUB) != !!(f->fields & GX_FACT_OFFER))
+        return GX_ERR_MALFORMED; /* an Opportunity is for an offer or from a subscription */
+    p += S_FACT_HEAD;
+    f->text = NULL;
+    gx_fact probe = *f; /* the fixed part's size, with an empty text */
+    if ((size_t)(end - p) < gx_fact_size(&probe) - S_FACT_HEAD)
+        return GX_ERR_MALFORMED;
+    if (f->fields & GX_FACT_DEMAND) {
+        f->demand_id = gx_store_from_be64(p);
+        f->demand_rev = s_from_be32(p + 8);
+        p += 12;
+    }
+    if (f->fields & GX_FACT_OFFER) {
+        f->offer_id = gx_store_from_be64(p);
+        f->offer_rev = s_from_be32(p + 8);
+        p += 12;
+    }
+    if (f->fields & GX_FACT_SUB) {
+        f->sub_id = gx_store_from_be64(p);
+        p += 8;
+    }
+    if (f->fields & GX_FACT_RANK) {
+        f->rank = s_from_be32(p);
+        f->score = s_from_bef64(p + 4);
+        p += 12;
+    }
+    if (f->fields & GX_FACT_FIRM) {
+        memcpy(f->firm, p, S_ID_LEN);
+        f->firm[S_ID_LEN] = 0;
+        if (strlen(f->firm) != S_ID_LEN)
+            return GX_ERR_MALFORMED;
+        p += S_ID_LEN;
+    }
+    if (f->fields & GX_FACT_QTY) {
+        f->qty = s_from_bef64(p);
+        p += 8;
+    }
+    if (f->fields & GX_FACT_TEXT) {
+        f->text_len = s_from_be32(p);
+        p += 4;
+        if (f->text_len > GX_FACT_TEXT_MAX || (size_t)(end - p) < f->text_len)
+            return GX_ERR_MALFORMED;
+        f->text = (const char *)p;
+        p += f->text_len;
+    }
+    if (p != end)
+        return GX_ERR_MALFORMED;
+    if ((f->fields & GX_FACT_DEMAND && !f->demand_id) || (f->fields & GX_FACT_OFFER && !f->offer_id) ||
+        (f->fields & GX_FACT_SUB && !f->sub_id) || (f->fields & GX_FACT_RANK && f->score != f->score))
+        return GX_ERR_MALFORMED;
+    return GX_OK;
+}
