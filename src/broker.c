@@ -855,7 +855,7 @@ typedef struct s_pump {
     uint64_t fresh_from; /* notices from this seq on were written by the last batch */
     gx_txn *t;           /* the read transaction postings are rendered from */
     const gx_rules_opts *ro; /* the rules notices are explained by */
-    bool failed;         /* a notice could not be rendered now (memory, store): retry */
+    bool failed;             /* a notice could not be rendered now (memory, store): retry */
 } s_pump;
 
 /* A stored notice as its wire Envelope in *out: a fact rendered, an old
@@ -866,11 +866,14 @@ static bool s_pump_render(s_pump *p, uint64_t seq, const void *rec, size_t len, 
     memset(out, 0, sizeof *out);
     if (!gx_fact_is(rec, len) && gx_codec_notice_at(rec, len, &(int64_t){0}) == GX_OK)
         return true; /* the caller sends rec itself */
-    gx_err err = gx_fact_is(rec, len) ? gx_notify_render(p->b, p->t, p->ro, seq, rec, len, out) : GX_ERR_MALFORMED;
+    gx_err err =
+        gx_fact_is(rec, len) ? gx_notify_render(p->b, p->t, p->ro, seq, rec, len, out) : GX_ERR_MALFORMED;
     if (err == GX_ERR_MALFORMED) {
         char why[160];
-        gx_log(GX_LOG_ERR, "firm %s: notice %llu in the store is damaged and is sent without its content "
-               "(gongxud --verify lists it)", p->s->firm, (unsigned long long)seq);
+        gx_log(GX_LOG_ERR,
+               "firm %s: notice %llu in the store is damaged and is sent without its content "
+               "(gongxud --verify lists it)",
+               p->s->firm, (unsigned long long)seq);
         snprintf(why, sizeof why, "notice %llu could not be read: its stored record is damaged",
                  (unsigned long long)seq);
         gx_notice n = {.seq = seq, .changed = why};
@@ -1065,7 +1068,8 @@ static bool s_age_visit(void *ctx, uint64_t seq, const void *bytes, size_t len)
     s_age *a = ctx;
     int64_t at;
     gx_fact f;
-    gx_err err = gx_fact_is(bytes, len) ? gx_fact_decode(bytes, len, &f) : gx_codec_notice_at(bytes, len, &at);
+    gx_err err =
+        gx_fact_is(bytes, len) ? gx_fact_decode(bytes, len, &f) : gx_codec_notice_at(bytes, len, &at);
     if (!err && gx_fact_is(bytes, len))
         at = f.at;
     if (err || at > a->cutoff)

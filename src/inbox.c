@@ -225,11 +225,14 @@ out:
 static const struct {
     uint8_t allowed, required;
 } s_shape[] = {
-    /* 10 CANDIDATE_ADDED */ {GX_FACT_DEMAND | GX_FACT_OFFER | GX_FACT_RANK, GX_FACT_DEMAND | GX_FACT_OFFER | GX_FACT_RANK},
+    /* 10 CANDIDATE_ADDED */ {GX_FACT_DEMAND | GX_FACT_OFFER | GX_FACT_RANK,
+                              GX_FACT_DEMAND | GX_FACT_OFFER | GX_FACT_RANK},
     /* 11 CANDIDATE_REMOVED */ {GX_FACT_DEMAND | GX_FACT_OFFER, GX_FACT_DEMAND | GX_FACT_OFFER},
     /* 12 OPPORTUNITY */ {GX_FACT_DEMAND | GX_FACT_OFFER | GX_FACT_RANK | GX_FACT_SUB, GX_FACT_DEMAND},
-    /* 13 NEAR_MISS */ {GX_FACT_DEMAND | GX_FACT_OFFER | GX_FACT_RANK, GX_FACT_DEMAND | GX_FACT_OFFER | GX_FACT_RANK},
-    /* 14 INTEREST_RECEIVED */ {GX_FACT_DEMAND | GX_FACT_OFFER | GX_FACT_FIRM | GX_FACT_TEXT, GX_FACT_DEMAND | GX_FACT_FIRM},
+    /* 13 NEAR_MISS */
+    {GX_FACT_DEMAND | GX_FACT_OFFER | GX_FACT_RANK, GX_FACT_DEMAND | GX_FACT_OFFER | GX_FACT_RANK},
+    /* 14 INTEREST_RECEIVED */
+    {GX_FACT_DEMAND | GX_FACT_OFFER | GX_FACT_FIRM | GX_FACT_TEXT, GX_FACT_DEMAND | GX_FACT_FIRM},
     /* 15 INTEREST_DECLINED */ {GX_FACT_DEMAND | GX_FACT_TEXT, GX_FACT_DEMAND},
     /* 16 DETAILS_RELEASED */ {GX_FACT_DEMAND | GX_FACT_FIRM, GX_FACT_DEMAND | GX_FACT_FIRM},
     /* 17..20 DEMAND_* */
@@ -345,7 +348,8 @@ gx_err gx_fact_decode(const void *rec, size_t len, gx_fact *f)
     f->fields = p[2];
     f->code = p[3];
     f->at = (int64_t)gx_store_from_be64(p + 4);
-    uint8_t allowed = s_shape[f->type - S_TYPE_MIN].allowed, required = s_shape[f->type - S_TYPE_MIN].required;
+    uint8_t allowed = s_shape[f->type - S_TYPE_MIN].allowed,
+            required = s_shape[f->type - S_TYPE_MIN].required;
     if ((f->fields & ~allowed) || (f->fields & required) != required)
         return GX_ERR_MALFORMED;
     if (f->type == 12 && !(f->fields & GX_FACT_SUB) != !!(f->fields & GX_FACT_OFFER))

@@ -80,21 +80,21 @@ enum {
 };
 
 typedef struct gx_fact {
-    uint8_t type;             /* gx_notice_type */
-    uint8_t fields;           /* GX_FACT_* present */
-    uint8_t code;             /* rule, reason or state, by type; else 0 */
-    int64_t at;               /* unix seconds */
-    uint64_t demand_id;       /* DEMAND */
-    uint32_t demand_rev;      /* DEMAND: the demand's revision when written */
-    uint64_t offer_id;        /* OFFER */
-    uint32_t offer_rev;       /* OFFER: the offer's revision when written */
-    uint64_t sub_id;          /* SUB */
-    uint32_t rank;            /* RANK: 1-based, 0 = outside the shortlist */
-    double score;             /* RANK: the pair's score when written */
-    char firm[18 + 1];        /* FIRM, NUL-terminated; "" when absent */
-    double qty;               /* QTY */
-    const char *text;         /* TEXT: borrowed (encode: from the caller; decode: from the record) */
-    size_t text_len;          /* TEXT */
+    uint8_t type;        /* gx_notice_type */
+    uint8_t fields;      /* GX_FACT_* present */
+    uint8_t code;        /* rule, reason or state, by type; else 0 */
+    int64_t at;          /* unix seconds */
+    uint64_t demand_id;  /* DEMAND */
+    uint32_t demand_rev; /* DEMAND: the demand's revision when written */
+    uint64_t offer_id;   /* OFFER */
+    uint32_t offer_rev;  /* OFFER: the offer's revision when written */
+    uint64_t sub_id;     /* SUB */
+    uint32_t rank;       /* RANK: 1-based, 0 = outside the shortlist */
+    double score;        /* RANK: the pair's score when written */
+    char firm[18 + 1];   /* FIRM, NUL-terminated; "" when absent */
+    double qty;          /* QTY */
+    const char *text;    /* TEXT: borrowed (encode: from the caller; decode: from the record) */
+    size_t text_len;     /* TEXT */
 } gx_fact;
 
 /* Size of f encoded. */

@@ -4,9 +4,9 @@
  * child transaction, so it exists exactly when the change that caused it is
  * committed. What is written is a compact fact (inbox.h: the type, the ids and
  * revisions it is about, rank, score, rule); gx_notify_render turns it into the
- * wire Notice, explanation and demand summary included, when it is delivered. The "told" table remembers what each firm was told about each
- * demand, so that later changes reach exactly those firms, and nothing is told
- * twice (two offers of one firm matching one demand give one Opportunity; a
+ * wire Notice, explanation and demand summary included, when it is delivered.
+ * The "told" table remembers what each firm was told about each demand, so
+ * that later changes reach exactly those firms, and nothing is told twice (two offers of one firm matching one demand give one Opportunity; a
  * near miss recomputed after a restart is not repeated). */
 #include "broker_int.h"
 
@@ -105,7 +105,9 @@ static void s_fact_of(gx_broker *b, const gx_notice *n, gx_fact *f)
         f->score = n->score;
         f->code = n->type == GX_N_NEAR_MISS ? (uint8_t)n->rule : 0;
         break;
-    case GX_N_CANDIDATE_REMOVED: f->code = (uint8_t)n->reason; break;
+    case GX_N_CANDIDATE_REMOVED:
+        f->code = (uint8_t)n->reason;
+        break;
     case GX_N_OPPORTUNITY:
         if (n->sub_id) {
             f->fields |= GX_FACT_SUB;
@@ -134,8 +136,11 @@ static void s_fact_of(gx_broker *b, const gx_notice *n, gx_fact *f)
             f->qty = n->awarded_quantity;
         }
         break;
-    case GX_N_OFFER_EXPIRED: f->code = (uint8_t)n->state; break;
-    default: break;
+    case GX_N_OFFER_EXPIRED:
+        f->code = (uint8_t)n->state;
+        break;
+    default:
+        break;
     }
     /* Words a firm wrote (an interest message, a decline reason) are kept: they are in no other record. */
     if ((n->type == GX_N_INTEREST_RECEIVED || n->type == GX_N_INTEREST_DECLINED) && n->text && n->text[0]) {
@@ -324,8 +329,12 @@ static gx_err s_on_match(gx_broker *b, s_xcache *c, const gx_fx *f)
     if (err || (flags & GX_TOLD_MATCH))
         return err;
     /* The explanation is made when the notice is delivered (gx_notify_render). */
-    gx_notice n = {.type = GX_N_OPPORTUNITY, .demand = d, .demand_firm = df, .offer_id = o->id,
-                   .rank = s_rank(b, d->id, o->id), .score = f->score};
+    gx_notice n = {.type = GX_N_OPPORTUNITY,
+                   .demand = d,
+                   .demand_firm = df,
+                   .offer_id = o->id,
+                   .rank = s_rank(b, d->id, o->id),
+                   .score = f->score};
     if (!(err = gx_notify_send(b, o->owner, &n)))
         err = gx_notify_told_set(b, d->id, o->owner, GX_TOLD_MATCH, 0);
     return err;
@@ -337,8 +346,12 @@ static gx_err s_on_shortlist_add(gx_broker *b, const gx_fx *f)
     const gx_offer *o = gx_engine_offer(b->engine, f->offer_id);
     if (!d || !o)
         return GX_OK;
-    gx_notice n = {.type = GX_N_CANDIDATE_ADDED, .demand_id = d->id, .offer_id = o->id,
-                   .firm = gx_engine_firm(b->engine, o->owner), .rank = f->rank, .score = f->score};
+    gx_notice n = {.type = GX_N_CANDIDATE_ADDED,
+                   .demand_id = d->id,
+                   .offer_id = o->id,
+                   .firm = gx_engine_firm(b->engine, o->owner),
+                   .rank = f->rank,
+                   .score = f->score};
     gx_err err = gx_notify_send(b, d->owner, &n);
     gx_monitor_event ev = {.at = b->now, .type = "shortlist", .demand_id = d->id, .offer_id = o->id,
                            .kind = d->kind, .industry = d->industry, .score = f->score, .state = GX_STATE_OPEN};
@@ -390,7 +403,11 @@ static gx_err s_on_near_miss(gx_broker *b, s_xcache *c, const gx_fx *f, bool tel
         gx_rules_hint(x, f->rule, hint, sizeof hint);
         ev.detail = hint;
         gx_broker_event(b, &ev);
-        gx_notice n = {.type = GX_N_NEAR_MISS, .demand = d, .demand_firm = df, .offer_id = o->id, .rule = f->rule,
+        gx_notice n = {.type = GX_N_NEAR_MISS,
+                       .demand = d,
+                       .demand_firm = df,
+                       .offer_id = o->id,
+                       .rule = f->rule,
                        .score = f->score};
         if (!(err = gx_notify_send(b, o->owner, &n)))
             err = gx_notify_told_set(b, d->id, o->owner, GX_TOLD_NEAR, (uint8_t)f->rule);
@@ -467,7 +484,9 @@ gx_err gx_notify_effects(gx_broker *b, const gx_fxv *fx)
                 continue;
             switch (f->type) {
             case GX_FX_MATCH: err = s_on_match(b, &xc, f); break;
-            case GX_FX_SHORTLIST_ADD: err = s_on_shortlist_add(b, f); break;
+            case GX_FX_SHORTLIST_ADD:
+                err = s_on_shortlist_add(b, f);
+                break;
             case GX_FX_SHORTLIST_REMOVE: err = s_on_shortlist_remove(b, f); break;
             case GX_FX_NEAR_MISS: {
                 bool tell = f->score > bar || (f->score == bar && ties > 0);
@@ -626,11 +645,16 @@ static void s_changed(char *buf, size_t n, const char *fmt, ...)
 static const char *s_state_word(gx_state s)
 {
     switch (s) {
-    case GX_STATE_OPEN: return "open";
-    case GX_STATE_AWARDED: return "awarded";
-    case GX_STATE_WITHDRAWN: return "withdrawn";
-    case GX_STATE_EXPIRED: return "expired";
-    default: return "closed";
+    case GX_STATE_OPEN:
+        return "open";
+    case GX_STATE_AWARDED:
+        return "awarded";
+    case GX_STATE_WITHDRAWN:
+        return "withdrawn";
+    case GX_STATE_EXPIRED:
+        return "expired";
+    default:
+        return "closed";
     }
 }
 
@@ -687,9 +711,10 @@ gx_err gx_notify_render(gx_broker *b, gx_txn *t, const gx_rules_opts *ro, uint64
                 s_changed(changed, sizeof changed, "offer %llu is no longer in the store",
                           (unsigned long long)f.offer_id);
             else if (f.offer_rev && o->revision != f.offer_rev)
-                s_changed(changed, sizeof changed,
-                          "offer %llu changed since this notice (revision %u then, %u now); shown as it is now",
-                          (unsigned long long)o->id, (unsigned)f.offer_rev, (unsigned)o->revision);
+                s_changed(
+                    changed, sizeof changed,
+                    "offer %llu changed since this notice (revision %u then, %u now); shown as it is now",
+                    (unsigned long long)o->id, (unsigned)f.offer_rev, (unsigned)o->revision);
             else if (was_open && o->state != GX_STATE_OPEN)
                 s_changed(changed, sizeof changed, "offer %llu is %s now; shown as it is now",
                           (unsigned long long)o->id, s_state_word(o->state));
@@ -727,9 +752,16 @@ gx_err gx_notify_render(gx_broker *b, gx_txn *t, const gx_rules_opts *ro, uint64
         memcpy(text, f.text, f.text_len);
         text[gx_utf8_valid_prefix(f.text, f.text_len)] = 0;
     }
-    gx_notice n = {.type = (gx_notice_type)f.type, .seq = seq, .at = f.at, .changed = changed,
-                   .demand_id = f.demand_id, .offer_id = f.offer_id, .sub_id = f.sub_id, .rank = f.rank,
-                   .score = f.score, .expl = x};
+    gx_notice n = {.type = (gx_notice_type)f.type,
+                   .seq = seq,
+                   .at = f.at,
+                   .changed = changed,
+                   .demand_id = f.demand_id,
+                   .offer_id = f.offer_id,
+                   .sub_id = f.sub_id,
+                   .rank = f.rank,
+                   .score = f.score,
+                   .expl = x};
     switch (f.type) {
     case GX_N_CANDIDATE_ADDED:
         n.firm = of;
@@ -755,12 +787,16 @@ gx_err gx_notify_render(gx_broker *b, gx_txn *t, const gx_rules_opts *ro, uint64
         n.firm = nf;
         n.text = text;
         break;
-    case GX_N_INTEREST_DECLINED: n.text = text; break;
+    case GX_N_INTEREST_DECLINED:
+        n.text = text;
+        break;
     case GX_N_DETAILS_RELEASED:
         n.firm = nf;
         n.text = d->details;
         break;
-    case GX_N_OFFER_EXPIRED: n.state = (gx_state)f.code; break;
+    case GX_N_OFFER_EXPIRED:
+        n.state = (gx_state)f.code;
+        break;
     default: /* DEMAND_* */
         n.demand = d;
         n.demand_firm = df;
