@@ -6,8 +6,9 @@
  * revisions it is about, rank, score, rule); gx_notify_render turns it into the
  * wire Notice, explanation and demand summary included, when it is delivered.
  * The "told" table remembers what each firm was told about each demand, so
- * that later changes reach exactly those firms, and nothing is told twice (two offers of one firm matching one demand give one Opportunity; a
- * near miss recomputed after a restart is not repeated). */
+ * that later changes reach exactly those firms, and nothing is told twice
+ * (two offers of one firm matching one demand give one Opportunity; a near
+ * miss recomputed after a restart is not repeated). */
 #include "broker_int.h"
 
 #include <math.h>
