@@ -686,14 +686,14 @@ gx_err gx_notify_render(gx_broker *b, gx_txn *t, const gx_rules_opts *ro, uint64
             d = &stub;
             s_changed(changed, sizeof changed, "demand %llu is no longer in the store",
                       (unsigned long long)f.demand_id);
+        } else if (was_open && d->state != GX_STATE_OPEN) {
+            s_changed(changed, sizeof changed, "demand %llu is %s now; shown as it is now",
+                      (unsigned long long)d->id, s_state_word(d->state));
         } else if (f.demand_rev && d->revision != f.demand_rev) {
             s_changed(changed, sizeof changed,
                       "demand %llu changed since this notice (revision %u then, %u now); shown as it is now, "
                       "see the notice of that change",
                       (unsigned long long)d->id, (unsigned)f.demand_rev, (unsigned)d->revision);
-        } else if (was_open && d->state != GX_STATE_OPEN) {
-            s_changed(changed, sizeof changed, "demand %llu is %s now; shown as it is now",
-                      (unsigned long long)d->id, s_state_word(d->state));
         }
         if (d->owner[0] && (err = s_view_firm(b, t, d->owner, &w.f_hold[0], &df)))
             goto out;
@@ -711,14 +711,14 @@ gx_err gx_notify_render(gx_broker *b, gx_txn *t, const gx_rules_opts *ro, uint64
             if (!o)
                 s_changed(changed, sizeof changed, "offer %llu is no longer in the store",
                           (unsigned long long)f.offer_id);
+            else if (was_open && o->state != GX_STATE_OPEN)
+                s_changed(changed, sizeof changed, "offer %llu is %s now; shown as it is now",
+                          (unsigned long long)o->id, s_state_word(o->state));
             else if (f.offer_rev && o->revision != f.offer_rev)
                 s_changed(
                     changed, sizeof changed,
                     "offer %llu changed since this notice (revision %u then, %u now); shown as it is now",
                     (unsigned long long)o->id, (unsigned)f.offer_rev, (unsigned)o->revision);
-            else if (was_open && o->state != GX_STATE_OPEN)
-                s_changed(changed, sizeof changed, "offer %llu is %s now; shown as it is now",
-                          (unsigned long long)o->id, s_state_word(o->state));
         }
     }
     if (f.fields & GX_FACT_FIRM) {
