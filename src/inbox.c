@@ -222,26 +222,32 @@ out:
 #define S_FACT_HEAD 12 /* format, type, fields, code, at */
 
 /* Fields each notice type may carry, and those it must (types 10..21). */
+#define D GX_FACT_DEMAND
+#define O GX_FACT_OFFER
+#define R GX_FACT_RANK
+#define F GX_FACT_FIRM
+#define C GX_FACT_FIRMS
 static const struct {
     uint8_t allowed, required;
 } s_shape[] = {
-    /* 10 CANDIDATE_ADDED */ {GX_FACT_DEMAND | GX_FACT_OFFER | GX_FACT_RANK,
-                              GX_FACT_DEMAND | GX_FACT_OFFER | GX_FACT_RANK},
-    /* 11 CANDIDATE_REMOVED */ {GX_FACT_DEMAND | GX_FACT_OFFER, GX_FACT_DEMAND | GX_FACT_OFFER},
-    /* 12 OPPORTUNITY */ {GX_FACT_DEMAND | GX_FACT_OFFER | GX_FACT_RANK | GX_FACT_SUB, GX_FACT_DEMAND},
-    /* 13 NEAR_MISS */
-    {GX_FACT_DEMAND | GX_FACT_OFFER | GX_FACT_RANK, GX_FACT_DEMAND | GX_FACT_OFFER | GX_FACT_RANK},
-    /* 14 INTEREST_RECEIVED */
-    {GX_FACT_DEMAND | GX_FACT_OFFER | GX_FACT_FIRM | GX_FACT_TEXT, GX_FACT_DEMAND | GX_FACT_FIRM},
-    /* 15 INTEREST_DECLINED */ {GX_FACT_DEMAND | GX_FACT_TEXT, GX_FACT_DEMAND},
-    /* 16 DETAILS_RELEASED */ {GX_FACT_DEMAND | GX_FACT_FIRM, GX_FACT_DEMAND | GX_FACT_FIRM},
-    /* 17..20 DEMAND_* */
-    {GX_FACT_DEMAND | GX_FACT_STILL_ELIGIBLE, GX_FACT_DEMAND},
-    {GX_FACT_DEMAND, GX_FACT_DEMAND},
-    {GX_FACT_DEMAND | GX_FACT_FIRM | GX_FACT_QTY, GX_FACT_DEMAND},
-    {GX_FACT_DEMAND, GX_FACT_DEMAND},
-    /* 21 OFFER_EXPIRED */ {GX_FACT_OFFER, GX_FACT_OFFER},
+    {D | O | R | C, D | O | R},                 /* 10 CANDIDATE_ADDED */
+    {D | O, D | O},                             /* 11 CANDIDATE_REMOVED */
+    {D | O | R | GX_FACT_SUB | C, D},           /* 12 OPPORTUNITY: O and R, or SUB */
+    {D | O | R | C, D | O | R},                 /* 13 NEAR_MISS */
+    {D | O | R | F | GX_FACT_TEXT | C, D},      /* 14 INTEREST_RECEIVED */
+    {D | GX_FACT_TEXT, D},                      /* 15 INTEREST_DECLINED */
+    {D | F | C, D},                             /* 16 DETAILS_RELEASED */
+    {D | C, D},                                 /* 17 DEMAND_UPDATED */
+    {D | C, D},                                 /* 18 DEMAND_WITHDRAWN */
+    {D | F | GX_FACT_QTY | C, D},               /* 19 DEMAND_AWARDED */
+    {D | C, D},                                 /* 20 DEMAND_EXPIRED */
+    {O, O},                                     /* 21 OFFER_EXPIRED */
 };
+#undef D
+#undef O
+#undef R
+#undef F
+#undef C
 #define S_TYPE_MIN 10
 #define S_TYPE_N (sizeof s_shape / sizeof s_shape[0])
 
@@ -283,6 +289,7 @@ size_t gx_fact_size(const gx_fact *f)
     n += f->fields & GX_FACT_FIRM ? S_ID_LEN : 0;
     n += f->fields & GX_FACT_QTY ? 8 : 0;
     n += f->fields & GX_FACT_TEXT ? 4 + f->text_len : 0;
+    n += f->fields & GX_FACT_FIRMS ? 4 : 0;
     return n;
 }
 
@@ -330,6 +337,10 @@ void gx_fact_encode(const gx_fact *f, uint8_t *buf)
             memcpy(p + 4, f->text, f->text_len);
         p += 4 + f->text_len;
     }
+    if (f->fields & GX_FACT_FIRMS) {
+        s_be32(p, f->firms_sum);
+        p += 4;
+    }
     assert((size_t)(p - buf) == gx_fact_size(f));
 }
 
@@ -352,8 +363,9 @@ gx_err gx_fact_decode(const void *rec, size_t len, gx_fact *f)
             required = s_shape[f->type - S_TYPE_MIN].required;
     if ((f->fields & ~allowed) || (f->fields & required) != required)
         return GX_ERR_MALFORMED;
-    if (f->type == 12 && !(f->fields & GX_FACT_SUB) != !!(f->fields & GX_FACT_OFFER))
-        return GX_ERR_MALFORMED; /* an Opportunity is for an offer or from a subscription */
+    bool sub = f->fields & GX_FACT_SUB, offer = f->fields & GX_FACT_OFFER, rank = f->fields & GX_FACT_RANK;
+    if (f->type == 12 && (sub == offer || offer != rank))
+        return GX_ERR_MALFORMED; /* an Opportunity is for an offer (with its rank) or from a subscription */
     p += S_FACT_HEAD;
     f->text = NULL;
     gx_fact probe = *f; /* the fixed part's size, with an empty text */
@@ -396,6 +408,12 @@ gx_err gx_fact_decode(const void *rec, size_t len, gx_fact *f)
             return GX_ERR_MALFORMED;
         f->text = (const char *)p;
         p += f->text_len;
+    }
+    if (f->fields & GX_FACT_FIRMS) {
+        if (end - p < 4)
+            return GX_ERR_MALFORMED;
+        f->firms_sum = s_from_be32(p);
+        p += 4;
     }
     if (p != end)
         return GX_ERR_MALFORMED;

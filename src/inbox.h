@@ -51,7 +51,8 @@ gx_err gx_inbox_trim(gx_txn *t, const char *firm_id, uint64_t max_kept, uint64_t
  * big-endian, version GX_FACT_V1:
  *
  *   u8 format (GX_FACT_V1), u8 type (gx_notice_type), u8 fields (GX_FACT_*),
- *   u8 code (NEAR_MISS: rule; CANDIDATE_REMOVED: reason; OFFER_EXPIRED: state),
+ *   u8 code (NEAR_MISS: rule; CANDIDATE_REMOVED: reason; OFFER_EXPIRED: state;
+ *   DEMAND_UPDATED: 1 when one of the firm's offers still qualifies),
  *   i64 at, then only the fields named in `fields`, in this order:
  *   DEMAND  u64 demand id, u32 its revision then
  *   OFFER   u64 offer id, u32 its revision then
@@ -60,7 +61,9 @@ gx_err gx_inbox_trim(gx_txn *t, const char *firm_id, uint64_t max_kept, uint64_t
  *   FIRM    18 bytes: a firm id (interested firm, counterpart, awarded to)
  *   QTY     f64 awarded quantity
  *   TEXT    u32 length, that many bytes (an interest message, a decline reason)
- *   (STILL_ELIGIBLE carries no bytes.)
+ *   FIRMS   u32: a checksum of the firms' records the rendering reads (names,
+ *           place, grade, certificates, track record, contact), to tell when
+ *           one changed since
  *
  * Records written before this format are whole encoded Envelopes; their first
  * byte is a protobuf tag (0x08), never GX_FACT_V1 (1 would be field 0, which
@@ -76,7 +79,7 @@ enum {
     GX_FACT_FIRM = 16,
     GX_FACT_QTY = 32,
     GX_FACT_TEXT = 64,
-    GX_FACT_STILL_ELIGIBLE = 128,
+    GX_FACT_FIRMS = 128,
 };
 
 typedef struct gx_fact {
@@ -95,6 +98,7 @@ typedef struct gx_fact {
     double qty;          /* QTY */
     const char *text;    /* TEXT: borrowed (encode: from the caller; decode: from the record) */
     size_t text_len;     /* TEXT */
+    uint32_t firms_sum;  /* FIRMS */
 } gx_fact;
 
 /* Size of f encoded. */

@@ -78,6 +78,61 @@ static void s_touch(gx_broker *b, const char *firm, uint64_t seq)
     b->touched[b->n_touched++].seq = seq;
 }
 
+/* What of a firm's record a rendered notice may show or be explained by. */
+static uint64_t s_firm_sum(uint64_t h, const gx_firm *f)
+{
+    if (!f)
+        return gx_fnv1a(h, "-", 1);
+    h = gx_fnv1a_str(h, f->id);
+    h = gx_fnv1a_str(h, f->name ? f->name : "");
+    h = gx_fnv1a_str(h, f->county);
+    h = gx_fnv1a_str(h, f->zone ? f->zone : "");
+    h = gx_fnv1a_str(h, f->contact ? f->contact : "");
+    uint8_t has = f->has_location;
+    h = gx_fnv1a(h, &has, 1);
+    if (has) {
+        h = gx_fnv1a(h, &f->lat, sizeof f->lat);
+        h = gx_fnv1a(h, &f->lon, sizeof f->lon);
+    }
+    uint32_t v[3] = {(uint32_t)f->credit, f->awards, f->n_certs};
+    h = gx_fnv1a(h, v, sizeof v);
+    for (uint32_t i = 0; i < f->n_certs; i++) {
+        h = gx_fnv1a_str(h, f->certs[i].scheme ? f->certs[i].scheme : "");
+        h = gx_fnv1a_str(h, f->certs[i].number ? f->certs[i].number : "");
+        h = gx_fnv1a(h, &f->certs[i].valid_until, sizeof f->certs[i].valid_until);
+    }
+    return h;
+}
+
+/* The checksum of the firms a notice of this type is rendered from: the
+ * demand's firm (summary, explanation), the offer's firm (explanation,
+ * candidate) and the named firm (interest, counterpart); NULL for one not
+ * used. Written with the fact, compared when it is rendered. */
+static uint32_t s_firms_sum(const gx_firm *df, const gx_firm *of, const gx_firm *nf)
+{
+    uint64_t h = gx_fnv1a(0, "firms", 5);
+    h = s_firm_sum(h, df);
+    h = s_firm_sum(h, of);
+    h = s_firm_sum(h, nf);
+    return (uint32_t)(h ^ (h >> 32));
+}
+
+/* Which firms notices of type t are rendered from (and so checksummed). */
+static bool s_uses_df(int t)
+{
+    return t != GX_N_CANDIDATE_REMOVED && t != GX_N_INTEREST_DECLINED && t != GX_N_DETAILS_RELEASED &&
+           t != GX_N_OFFER_EXPIRED;
+}
+static bool s_uses_of(int t, bool has_offer)
+{
+    return has_offer && (t == GX_N_CANDIDATE_ADDED || t == GX_N_OPPORTUNITY || t == GX_N_NEAR_MISS ||
+                         t == GX_N_INTEREST_RECEIVED);
+}
+static bool s_uses_nf(int t)
+{
+    return t == GX_N_INTEREST_RECEIVED || t == GX_N_DETAILS_RELEASED;
+}
+
 /* The fact that stands for n in the inbox: its type, the ids and revisions it
  * is about, and only what cannot be derived from them when it is delivered. */
 static void s_fact_of(gx_broker *b, const gx_notice *n, gx_fact *f)
@@ -86,14 +141,16 @@ static void s_fact_of(gx_broker *b, const gx_notice *n, gx_fact *f)
     f->type = (uint8_t)n->type;
     f->at = n->at;
     uint64_t did = n->demand ? n->demand->id : n->demand_id;
+    const gx_demand *d = NULL;
+    const gx_offer *o = NULL;
     if (did) {
-        const gx_demand *d = n->demand ? n->demand : gx_engine_demand(b->engine, did);
+        d = n->demand ? n->demand : gx_engine_demand(b->engine, did);
         f->fields |= GX_FACT_DEMAND;
         f->demand_id = did;
         f->demand_rev = d ? d->revision : 0;
     }
     if (n->offer_id && !(n->type == GX_N_OPPORTUNITY && n->sub_id)) {
-        const gx_offer *o = gx_engine_offer(b->engine, n->offer_id);
+        o = gx_engine_offer(b->engine, n->offer_id);
         f->fields |= GX_FACT_OFFER;
         f->offer_id = n->offer_id;
         f->offer_rev = o ? o->revision : 0; /* 0: not checked when delivered */
@@ -125,10 +182,13 @@ static void s_fact_of(gx_broker *b, const gx_notice *n, gx_fact *f)
             f->fields |= GX_FACT_FIRM;
             snprintf(f->firm, sizeof f->firm, "%s", n->firm->id);
         }
+        if (n->type == GX_N_INTEREST_RECEIVED && n->expl && (f->fields & GX_FACT_OFFER)) {
+            f->fields |= GX_FACT_RANK; /* the pair's score, to tell when its explanation changed */
+            f->score = n->expl->score;
+        }
         break;
     case GX_N_DEMAND_UPDATED:
-        if (n->still_eligible)
-            f->fields |= GX_FACT_STILL_ELIGIBLE;
+        f->code = n->still_eligible;
         break;
     case GX_N_DEMAND_AWARDED:
         if (n->awarded_to) {
@@ -142,6 +202,22 @@ static void s_fact_of(gx_broker *b, const gx_notice *n, gx_fact *f)
         break;
     default:
         break;
+    }
+    if (f->type != GX_N_CANDIDATE_REMOVED && f->type != GX_N_INTEREST_DECLINED && f->type != GX_N_OFFER_EXPIRED) {
+        /* Read as gx_notify_render will: from the engine, else the store. */
+        gx_firm rec[3];
+        memset(rec, 0, sizeof rec);
+        const char *ids[3] = {s_uses_df(f->type) && d ? d->owner : NULL, s_uses_of(f->type, o) ? o->owner : NULL,
+                              s_uses_nf(f->type) && f->firm[0] ? f->firm : NULL};
+        const gx_firm *fr[3] = {NULL, NULL, NULL};
+        for (int i = 0; i < 3; i++) {
+            if (ids[i] && !(fr[i] = gx_engine_firm(b->engine, ids[i])) && gx_broker_get_firm(b, ids[i], &rec[i]) == GX_OK)
+                fr[i] = &rec[i];
+        }
+        f->fields |= GX_FACT_FIRMS;
+        f->firms_sum = s_firms_sum(fr[0], fr[1], fr[2]);
+        for (int i = 0; i < 3; i++)
+            gx_firm_fini(&rec[i]);
     }
     /* Words a firm wrote (an interest message, a decline reason) are kept: they are in no other record. */
     if ((n->type == GX_N_INTEREST_RECEIVED || n->type == GX_N_INTEREST_DECLINED) && n->text && n->text[0]) {
@@ -739,12 +815,19 @@ gx_err gx_notify_render(gx_broker *b, gx_txn *t, const gx_rules_opts *ro, uint64
             goto out;
         }
         gx_rules_evaluate(ro, d, df, o, of, f.at, true, x);
-        if ((f.fields & GX_FACT_RANK) && !changed[0] && fabs(x->score - f.score) > 1e-6)
-            s_changed(changed, sizeof changed,
-                      "a firm's record or the scoring changed since this notice (score %.2f then, %.2f now); "
-                      "shown as it is now",
-                      f.score, x->score);
     }
+    if ((f.fields & GX_FACT_FIRMS) && !changed[0]) {
+        const gx_firm *sdf = s_uses_df(f.type) && d != &stub ? df : NULL;
+        const gx_firm *sof = s_uses_of(f.type, o) && of != &offer_firm_stub ? of : NULL;
+        const gx_firm *snf = s_uses_nf(f.type) && nf != &named_stub ? nf : NULL;
+        if (s_firms_sum(sdf, sof, snf) != f.firms_sum)
+            s_changed(changed, sizeof changed,
+                      "a firm's record (name, place, grade, certificates, track record or contact) changed since "
+                      "this notice; shown as it is now");
+    }
+    if (x && (f.fields & GX_FACT_RANK) && !changed[0] && fabs(x->score - f.score) > 1e-6)
+        s_changed(changed, sizeof changed, "its score was %.2f when written and is %.2f now; shown as it is now",
+                  f.score, x->score);
     if (f.text_len) {
         if (!(text = malloc(f.text_len + 1))) {
             err = GX_ERR_NOMEM;
@@ -801,7 +884,7 @@ gx_err gx_notify_render(gx_broker *b, gx_txn *t, const gx_rules_opts *ro, uint64
     default: /* DEMAND_* */
         n.demand = d;
         n.demand_firm = df;
-        n.still_eligible = f.fields & GX_FACT_STILL_ELIGIBLE;
+        n.still_eligible = f.type == GX_N_DEMAND_UPDATED && f.code;
         n.awarded_to = f.fields & GX_FACT_FIRM ? f.firm : NULL;
         n.awarded_quantity = f.qty;
         break;
