@@ -13,7 +13,7 @@ import subprocess
 import time
 import unittest
 
-from gxharness import (ANCHOR, GONGXUD, SME_CERT, SME_PLAIN, Broker, body_of, main, mg_demand, mg_offer, pb,
+from gxharness import (ANCHOR, GONGXUD, SME_CERT, SME_PLAIN, Broker, body_of, firm, main, mg_demand, mg_offer, pb,
                        seed_walkthrough_firms)
 
 CN = 8 * 3600  # 'today' is the civil date in China (utc_offset_minutes = 480)
@@ -162,6 +162,20 @@ class Notices(unittest.TestCase):
         self.assertEqual(len(added), 1)
         self.assertEqual(added[0].candidate_added.candidate.offer_id, self.o1)
         self.assertEqual(added[0].changed_since, "offer %d is withdrawn now; shown as it is now" % self.o1)
+
+    def test_notice_delivered_after_a_firm_changed_says_so(self):
+        self.populate()
+        op = self.broker.client(operator=True)
+        op.call(register_firm=pb.RegisterFirm(firm=firm(
+            SME_CERT, "Qibin Magnesium Die Casting Co.", "410611", "", pb.CREDIT_B,
+            [("IATF16949", "2028-06-30"), ("ISO9001", "2028-06-30")], 35.75, 114.30,
+            contact="sales@qbmg.example")))
+        op.close()
+        got = [n for n in self.notices_of(SME_CERT, 1) if body_of(n) == "opportunity"]
+        self.assertEqual(len(got), 1)
+        self.assertEqual(got[0].changed_since,
+                         "a firm's record (name, place, grade, certificates, track record or contact) changed "
+                         "since this notice; shown as it is now")
 
     def test_notices_survive_kill_9_and_render_the_same(self):
         day = cn_day()
