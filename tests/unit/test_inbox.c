@@ -334,9 +334,16 @@ TEST(corrupt_cursor_is_an_error_not_a_crash)
 
 TEST(facts_round_trip_and_a_cut_or_garbled_one_is_refused)
 {
-    gx_fact f = {.type = 12, .fields = GX_FACT_DEMAND | GX_FACT_OFFER | GX_FACT_RANK | GX_FACT_FIRMS,
-                 .at = 1767225600, .demand_id = 7, .demand_rev = 2, .offer_id = 9, .offer_rev = 1, .rank = 3,
-                 .score = 71.25, .firms_sum = 0xdeadbeef};
+    gx_fact f = {.type = 12,
+                 .fields = GX_FACT_DEMAND | GX_FACT_OFFER | GX_FACT_RANK | GX_FACT_FIRMS,
+                 .at = 1767225600,
+                 .demand_id = 7,
+                 .demand_rev = 2,
+                 .offer_id = 9,
+                 .offer_rev = 1,
+                 .rank = 3,
+                 .score = 71.25,
+                 .firms_sum = 0xdeadbeef};
     uint8_t buf[128];
     size_t n = gx_fact_size(&f);
     CHECK_EQ_INT(n, 52);
@@ -362,7 +369,10 @@ TEST(facts_round_trip_and_a_cut_or_garbled_one_is_refused)
     CHECK(!gx_fact_is(buf, n));
     CHECK_EQ_INT(gx_fact_decode(buf, n, &g), GX_ERR_MALFORMED);
     /* a text field: its length must fit the record */
-    gx_fact t = {.type = 15, .fields = GX_FACT_DEMAND | GX_FACT_TEXT, .demand_id = 4, .text = "no capacity",
+    gx_fact t = {.type = 15,
+                 .fields = GX_FACT_DEMAND | GX_FACT_TEXT,
+                 .demand_id = 4,
+                 .text = "no capacity",
                  .text_len = 11};
     n = gx_fact_size(&t);
     gx_fact_encode(&t, buf);
