@@ -230,18 +230,18 @@ out:
 static const struct {
     uint8_t allowed, required;
 } s_shape[] = {
-    {D | O | R | C, D | O | R},                 /* 10 CANDIDATE_ADDED */
-    {D | O, D | O},                             /* 11 CANDIDATE_REMOVED */
-    {D | O | R | GX_FACT_SUB | C, D},           /* 12 OPPORTUNITY: O and R, or SUB */
-    {D | O | R | C, D | O | R},                 /* 13 NEAR_MISS */
-    {D | O | R | F | GX_FACT_TEXT | C, D},      /* 14 INTEREST_RECEIVED */
-    {D | GX_FACT_TEXT, D},                      /* 15 INTEREST_DECLINED */
-    {D | F | C, D},                             /* 16 DETAILS_RELEASED */
-    {D | C, D},                                 /* 17 DEMAND_UPDATED */
-    {D | C, D},                                 /* 18 DEMAND_WITHDRAWN */
-    {D | F | GX_FACT_QTY | C, D},               /* 19 DEMAND_AWARDED */
-    {D | C, D},                                 /* 20 DEMAND_EXPIRED */
-    {O, O},                                     /* 21 OFFER_EXPIRED */
+    {D | O | R | C, D | O | R},            /* 10 CANDIDATE_ADDED */
+    {D | O, D | O},                        /* 11 CANDIDATE_REMOVED */
+    {D | O | R | GX_FACT_SUB | C, D},      /* 12 OPPORTUNITY: O and R, or SUB */
+    {D | O | R | C, D | O | R},            /* 13 NEAR_MISS */
+    {D | O | R | F | GX_FACT_TEXT | C, D}, /* 14 INTEREST_RECEIVED */
+    {D | GX_FACT_TEXT, D},                 /* 15 INTEREST_DECLINED */
+    {D | F | C, D},                        /* 16 DETAILS_RELEASED */
+    {D | C, D},                            /* 17 DEMAND_UPDATED */
+    {D | C, D},                            /* 18 DEMAND_WITHDRAWN */
+    {D | F | GX_FACT_QTY | C, D},          /* 19 DEMAND_AWARDED */
+    {D | C, D},                            /* 20 DEMAND_EXPIRED */
+    {O, O},                                /* 21 OFFER_EXPIRED */
 };
 #undef D
 #undef O

@@ -203,15 +203,18 @@ static void s_fact_of(gx_broker *b, const gx_notice *n, gx_fact *f)
     default:
         break;
     }
-    if (f->type != GX_N_CANDIDATE_REMOVED && f->type != GX_N_INTEREST_DECLINED && f->type != GX_N_OFFER_EXPIRED) {
+    if (f->type != GX_N_CANDIDATE_REMOVED && f->type != GX_N_INTEREST_DECLINED &&
+        f->type != GX_N_OFFER_EXPIRED) {
         /* Read as gx_notify_render will: from the engine, else the store. */
         gx_firm rec[3];
         memset(rec, 0, sizeof rec);
-        const char *ids[3] = {s_uses_df(f->type) && d ? d->owner : NULL, s_uses_of(f->type, o) ? o->owner : NULL,
+        const char *ids[3] = {s_uses_df(f->type) && d ? d->owner : NULL,
+                              s_uses_of(f->type, o) ? o->owner : NULL,
                               s_uses_nf(f->type) && f->firm[0] ? f->firm : NULL};
         const gx_firm *fr[3] = {NULL, NULL, NULL};
         for (int i = 0; i < 3; i++) {
-            if (ids[i] && !(fr[i] = gx_engine_firm(b->engine, ids[i])) && gx_broker_get_firm(b, ids[i], &rec[i]) == GX_OK)
+            if (ids[i] && !(fr[i] = gx_engine_firm(b->engine, ids[i])) &&
+                gx_broker_get_firm(b, ids[i], &rec[i]) == GX_OK)
                 fr[i] = &rec[i];
         }
         f->fields |= GX_FACT_FIRMS;
@@ -821,13 +824,14 @@ gx_err gx_notify_render(gx_broker *b, gx_txn *t, const gx_rules_opts *ro, uint64
         const gx_firm *sof = s_uses_of(f.type, o) && of != &offer_firm_stub ? of : NULL;
         const gx_firm *snf = s_uses_nf(f.type) && nf != &named_stub ? nf : NULL;
         if (s_firms_sum(sdf, sof, snf) != f.firms_sum)
-            s_changed(changed, sizeof changed,
-                      "a firm's record (name, place, grade, certificates, track record or contact) changed since "
-                      "this notice; shown as it is now");
+            s_changed(
+                changed, sizeof changed,
+                "a firm's record (name, place, grade, certificates, track record or contact) changed since "
+                "this notice; shown as it is now");
     }
     if (x && (f.fields & GX_FACT_RANK) && !changed[0] && fabs(x->score - f.score) > 1e-6)
-        s_changed(changed, sizeof changed, "its score was %.2f when written and is %.2f now; shown as it is now",
-                  f.score, x->score);
+        s_changed(changed, sizeof changed,
+                  "its score was %.2f when written and is %.2f now; shown as it is now", f.score, x->score);
     if (f.text_len) {
         if (!(text = malloc(f.text_len + 1))) {
             err = GX_ERR_NOMEM;
