@@ -855,7 +855,6 @@ typedef struct s_pump {
     uint64_t fresh_from; /* notices from this seq on were written by the last batch */
     gx_txn *t;           /* the read transaction postings are rendered from */
     const gx_rules_opts *ro; /* the rules notices are explained by */
-    bool failed;             /* a notice could not be rendered now (memory, store): retry */
 } s_pump;
 
 /* A stored notice as its wire Envelope in *out: a fact rendered, an old
@@ -882,7 +881,6 @@ static bool s_pump_render(s_pump *p, uint64_t seq, const void *rec, size_t len, 
     if (err) {
         gx_log(GX_LOG_ERR, "firm %s: notice %llu: %s; delivery retries", p->s->firm, (unsigned long long)seq,
                gx_err_str(err));
-        p->failed = true;
         return false;
     }
     return true;
@@ -961,7 +959,7 @@ void gx_broker_pump(gx_broker *b, const gx_broker_io *io)
                 continue;
             }
             s->stalled = false;
-            s_pump p = {b, s, io, false, false, fresh, t, &eo.rules, false};
+            s_pump p = {b, s, io, false, false, fresh, t, &eo.rules};
             gx_err err = gx_inbox_read(t, s->firm, s->sent, (size_t)(window - inflight), s_pump_visit, &p);
             bool retry = p.stop;
             if (err == GX_ERR_RESUME_GAP) {
