@@ -764,12 +764,51 @@ typedef struct s_pump {
     bool stop;        /* the session stalled or went away */
     bool gone;        /* the peer is gone */
     uint64_t fresh_from; /* notices from this seq on were written by the last batch */
+    gx_txn *t;           /* the read transaction postings are rendered from */
+    const gx_rules_opts *ro; /* the rules notices are explained by */
 } s_pump;
 
-static bool s_pump_visit(void *ctx, uint64_t seq, const void *bytes, size_t len)
+/* A stored notice as its wire Envelope in *out: a fact rendered, an old
+ * record (a whole Envelope, written before facts) as it is, a damaged one as
+ * a Notice with no body that says so. False when it cannot be had now. */
+static bool s_pump_render(s_pump *p, uint64_t seq, const void *rec, size_t len, gx_buf *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!gx_fact_is(rec, len) && gx_codec_notice_at(rec, len, &(int64_t){0}) == GX_OK)
+        return true; /* the caller sends rec itself */
+    gx_err err =
+        gx_fact_is(rec, len) ? gx_notify_render(p->b, p->t, p->ro, seq, rec, len, out) : GX_ERR_MALFORMED;
+    if (err == GX_ERR_MALFORMED) {
+        char why[160];
+        gx_log(GX_LOG_ERR,
+               "firm %s: notice %llu in the store is damaged and is sent without its content "
+               "(gongxud --verify lists it)",
+               p->s->firm, (unsigned long long)seq);
+        snprintf(why, sizeof why, "notice %llu could not be read: its stored record is damaged",
+                 (unsigned long long)seq);
+        gx_notice n = {.seq = seq, .changed = why};
+        err = gx_codec_encode_notice(&n, out);
+    }
+    if (err) {
+        gx_log(GX_LOG_ERR, "firm %s: notice %llu: %s; delivery retries", p->s->firm, (unsigned long long)seq,
+               gx_err_str(err));
+        return false;
+    }
+    return true;
+}
+
+static bool s_pump_visit(void *ctx, uint64_t seq, const void *rec, size_t rec_len)
 {
     s_pump *p = ctx;
+    gx_buf r;
+    if (!s_pump_render(p, seq, rec, rec_len, &r)) {
+        p->stop = true;
+        return false;
+    }
+    const void *bytes = r.data ? r.data : rec;
+    size_t len = r.data ? r.len : rec_len;
     gx_send_rc rc = p->io->send(p->io->ctx, p->s->rid, p->s->rid_len, bytes, len);
+    gx_buf_fini(&r);
     if (rc == GX_SEND_OK) {
         gx_session_sent(p->s, seq, len);
         p->b->obs.delivered++;
@@ -804,8 +843,10 @@ void gx_broker_pump(gx_broker *b, const gx_broker_io *io)
     size_t n_later = 0, cap_later = 0;
     gx_txn *t = NULL;
     size_t n;
+    gx_engine_opts eo;
     if (!io)
         return;
+    s_engine_opts(b, &eo);
     while ((n = gx_sessions_take_dirty(b->sessions, batch, 256)) > 0) {
         if (!t && gx_store_begin(b->store, false, &t) != GX_OK) {
             gx_log(GX_LOG_ERR, "delivery: cannot read the store: %s", gx_store_last_error(b->store));
@@ -829,7 +870,7 @@ void gx_broker_pump(gx_broker *b, const gx_broker_io *io)
                 continue;
             }
             s->stalled = false;
-            s_pump p = {b, s, io, false, false, fresh};
+            s_pump p = {b, s, io, false, false, fresh, t, &eo.rules};
             gx_err err = gx_inbox_read(t, s->firm, s->sent, (size_t)(window - inflight), s_pump_visit, &p);
             bool retry = p.stop;
             if (err == GX_ERR_RESUME_GAP) {
@@ -936,7 +977,12 @@ static bool s_age_visit(void *ctx, uint64_t seq, const void *bytes, size_t len)
 {
     s_age *a = ctx;
     int64_t at;
-    if (gx_codec_notice_at(bytes, len, &at) != GX_OK || at > a->cutoff)
+    gx_fact f;
+    gx_err err =
+        gx_fact_is(bytes, len) ? gx_fact_decode(bytes, len, &f) : gx_codec_notice_at(bytes, len, &at);
+    if (!err && gx_fact_is(bytes, len))
+        at = f.at;
+    if (err || at > a->cutoff)
         return false; /* oldest first: the first young one ends the old run */
     a->old++;
     return true;

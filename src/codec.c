@@ -1329,6 +1329,7 @@ gx_err gx_codec_encode_notice(const gx_notice *n, gx_buf *out)
     e.notice = m;
     m->seq = n->seq;
     m->at = n->at;
+    m->changed_since = s_s(n->changed);
     m->body_case = (Gongxu__V1__Notice__BodyCase)n->type;
     switch (n->type) {
     case GX_N_CANDIDATE_ADDED: {

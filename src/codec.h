@@ -267,6 +267,7 @@ typedef struct gx_notice {
     const char *awarded_to;        /* DEMAND_AWARDED */
     double awarded_quantity;       /* DEMAND_AWARDED */
     gx_state state;                /* OFFER_EXPIRED */
+    const char *changed;           /* Notice.changed_since; NULL or "" when nothing changed */
 } gx_notice;
 
 /* Encodes n as a complete Envelope (request_id 0, body notice). */

@@ -216,3 +216,209 @@ gx_err gx_inbox_read(gx_txn *t, const char *firm_id, uint64_t after, size_t max,
 out:
     return err;
 }
+
+/* ------------------------------------------------------------------ facts */
+
+#define S_FACT_HEAD 12 /* format, type, fields, code, at */
+
+/* Fields each notice type may carry, and those it must (types 10..21). */
+#define D GX_FACT_DEMAND
+#define O GX_FACT_OFFER
+#define R GX_FACT_RANK
+#define F GX_FACT_FIRM
+#define C GX_FACT_FIRMS
+static const struct {
+    uint8_t allowed, required;
+} s_shape[] = {
+    {D | O | R | C, D | O | R},            /* 10 CANDIDATE_ADDED */
+    {D | O, D | O},                        /* 11 CANDIDATE_REMOVED */
+    {D | O | R | GX_FACT_SUB | C, D},      /* 12 OPPORTUNITY: O and R, or SUB */
+    {D | O | R | C, D | O | R},            /* 13 NEAR_MISS */
+    {D | O | R | F | GX_FACT_TEXT | C, D}, /* 14 INTEREST_RECEIVED */
+    {D | GX_FACT_TEXT, D},                 /* 15 INTEREST_DECLINED */
+    {D | F | C, D},                        /* 16 DETAILS_RELEASED */
+    {D | C, D},                            /* 17 DEMAND_UPDATED */
+    {D | C, D},                            /* 18 DEMAND_WITHDRAWN */
+    {D | F | GX_FACT_QTY | C, D},          /* 19 DEMAND_AWARDED */
+    {D | C, D},                            /* 20 DEMAND_EXPIRED */
+    {O, O},                                /* 21 OFFER_EXPIRED */
+};
+#undef D
+#undef O
+#undef R
+#undef F
+#undef C
+#define S_TYPE_MIN 10
+#define S_TYPE_N (sizeof s_shape / sizeof s_shape[0])
+
+static void s_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static uint32_t s_from_be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void s_bef64(uint8_t *p, double d)
+{
+    uint64_t u;
+    memcpy(&u, &d, sizeof u);
+    gx_store_be64(p, u);
+}
+
+static double s_from_bef64(const uint8_t *p)
+{
+    uint64_t u = gx_store_from_be64(p);
+    double d;
+    memcpy(&d, &u, sizeof d);
+    return d;
+}
+
+size_t gx_fact_size(const gx_fact *f)
+{
+    size_t n = S_FACT_HEAD;
+    n += f->fields & GX_FACT_DEMAND ? 12 : 0;
+    n += f->fields & GX_FACT_OFFER ? 12 : 0;
+    n += f->fields & GX_FACT_SUB ? 8 : 0;
+    n += f->fields & GX_FACT_RANK ? 12 : 0;
+    n += f->fields & GX_FACT_FIRM ? S_ID_LEN : 0;
+    n += f->fields & GX_FACT_QTY ? 8 : 0;
+    n += f->fields & GX_FACT_TEXT ? 4 + f->text_len : 0;
+    n += f->fields & GX_FACT_FIRMS ? 4 : 0;
+    return n;
+}
+
+void gx_fact_encode(const gx_fact *f, uint8_t *buf)
+{
+    assert(f->text_len <= GX_FACT_TEXT_MAX);
+    uint8_t *p = buf;
+    *p++ = GX_FACT_V1;
+    *p++ = f->type;
+    *p++ = f->fields;
+    *p++ = f->code;
+    gx_store_be64(p, (uint64_t)f->at);
+    p += 8;
+    if (f->fields & GX_FACT_DEMAND) {
+        gx_store_be64(p, f->demand_id);
+        s_be32(p + 8, f->demand_rev);
+        p += 12;
+    }
+    if (f->fields & GX_FACT_OFFER) {
+        gx_store_be64(p, f->offer_id);
+        s_be32(p + 8, f->offer_rev);
+        p += 12;
+    }
+    if (f->fields & GX_FACT_SUB) {
+        gx_store_be64(p, f->sub_id);
+        p += 8;
+    }
+    if (f->fields & GX_FACT_RANK) {
+        s_be32(p, f->rank);
+        s_bef64(p + 4, f->score);
+        p += 12;
+    }
+    if (f->fields & GX_FACT_FIRM) {
+        memset(p, 0, S_ID_LEN);
+        memcpy(p, f->firm, strnlen(f->firm, S_ID_LEN));
+        p += S_ID_LEN;
+    }
+    if (f->fields & GX_FACT_QTY) {
+        s_bef64(p, f->qty);
+        p += 8;
+    }
+    if (f->fields & GX_FACT_TEXT) {
+        s_be32(p, (uint32_t)f->text_len);
+        if (f->text_len)
+            memcpy(p + 4, f->text, f->text_len);
+        p += 4 + f->text_len;
+    }
+    if (f->fields & GX_FACT_FIRMS) {
+        s_be32(p, f->firms_sum);
+        p += 4;
+    }
+    assert((size_t)(p - buf) == gx_fact_size(f));
+}
+
+bool gx_fact_is(const void *rec, size_t len)
+{
+    return len > 0 && *(const uint8_t *)rec == GX_FACT_V1;
+}
+
+gx_err gx_fact_decode(const void *rec, size_t len, gx_fact *f)
+{
+    const uint8_t *p = rec, *end = p + len;
+    memset(f, 0, sizeof *f);
+    if (len < S_FACT_HEAD || p[0] != GX_FACT_V1 || p[1] < S_TYPE_MIN || p[1] >= S_TYPE_MIN + S_TYPE_N)
+        return GX_ERR_MALFORMED;
+    f->type = p[1];
+    f->fields = p[2];
+    f->code = p[3];
+    f->at = (int64_t)gx_store_from_be64(p + 4);
+    uint8_t allowed = s_shape[f->type - S_TYPE_MIN].allowed,
+            required = s_shape[f->type - S_TYPE_MIN].required;
+    if ((f->fields & ~allowed) || (f->fields & required) != required)
+        return GX_ERR_MALFORMED;
+    bool sub = f->fields & GX_FACT_SUB, offer = f->fields & GX_FACT_OFFER, rank = f->fields & GX_FACT_RANK;
+    if (f->type == 12 && (sub == offer || offer != rank))
+        return GX_ERR_MALFORMED; /* an Opportunity is for an offer (with its rank) or from a subscription */
+    p += S_FACT_HEAD;
+    f->text = NULL;
+    gx_fact probe = *f; /* the fixed part's size, with an empty text */
+    if ((size_t)(end - p) < gx_fact_size(&probe) - S_FACT_HEAD)
+        return GX_ERR_MALFORMED;
+    if (f->fields & GX_FACT_DEMAND) {
+        f->demand_id = gx_store_from_be64(p);
+        f->demand_rev = s_from_be32(p + 8);
+        p += 12;
+    }
+    if (f->fields & GX_FACT_OFFER) {
+        f->offer_id = gx_store_from_be64(p);
+        f->offer_rev = s_from_be32(p + 8);
+        p += 12;
+    }
+    if (f->fields & GX_FACT_SUB) {
+        f->sub_id = gx_store_from_be64(p);
+        p += 8;
+    }
+    if (f->fields & GX_FACT_RANK) {
+        f->rank = s_from_be32(p);
+        f->score = s_from_bef64(p + 4);
+        p += 12;
+    }
+    if (f->fields & GX_FACT_FIRM) {
+        memcpy(f->firm, p, S_ID_LEN);
+        f->firm[S_ID_LEN] = 0;
+        if (strlen(f->firm) != S_ID_LEN)
+            return GX_ERR_MALFORMED;
+        p += S_ID_LEN;
+    }
+    if (f->fields & GX_FACT_QTY) {
+        f->qty = s_from_bef64(p);
+        p += 8;
+    }
+    if (f->fields & GX_FACT_TEXT) {
+        f->text_len = s_from_be32(p);
+        p += 4;
+        if (f->text_len > GX_FACT_TEXT_MAX || (size_t)(end - p) < f->text_len)
+            return GX_ERR_MALFORMED;
+        f->text = (const char *)p;
+        p += f->text_len;
+    }
+    if (f->fields & GX_FACT_FIRMS) {
+        if (end - p < 4)
+            return GX_ERR_MALFORMED;
+        f->firms_sum = s_from_be32(p);
+        p += 4;
+    }
+    if (p != end)
+        return GX_ERR_MALFORMED;
+    if ((f->fields & GX_FACT_DEMAND && !f->demand_id) || (f->fields & GX_FACT_OFFER && !f->offer_id) ||
+        (f->fields & GX_FACT_SUB && !f->sub_id) || (f->fields & GX_FACT_RANK && f->score != f->score))
+        return GX_ERR_MALFORMED;
+    return GX_OK;
+}

@@ -2,27 +2,23 @@
  *
  * Every notice is written to its firm's inbox inside the current request's
  * child transaction, so it exists exactly when the change that caused it is
- * committed. The "told" table remembers what each firm was told about each
- * demand, so that later changes reach exactly those firms, and nothing is told
- * twice (two offers of one firm matching one demand give one Opportunity; a
- * near miss recomputed after a restart is not repeated). */
+ * committed. What is written is a compact fact (inbox.h: the type, the ids and
+ * revisions it is about, rank, score, rule); gx_notify_render turns it into the
+ * wire Notice, explanation and demand summary included, when it is delivered.
+ * The "told" table remembers what each firm was told about each demand, so
+ * that later changes reach exactly those firms, and nothing is told twice
+ * (two offers of one firm matching one demand give one Opportunity; a near
+ * miss recomputed after a restart is not repeated). */
 #include "notify.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
 #include "rules.h"
-
-/* The records layer's functions (records.h) under the names this file's bodies
- * still use; to be renamed in the bodies once issue 14's notice work is in. */
-#define gx_broker_event gx_records_event
-#define gx_broker_get_firm gx_records_get_firm
-#define gx_broker_get_offer gx_records_get_offer
-#define gx_broker_get_demand gx_records_get_demand
-#define gx_broker_txn gx_records_txn
 
 static void s_told_key(uint8_t k[8 + GX_FIRM_ID_LEN], uint64_t demand_id, const char *firm)
 {
@@ -37,7 +33,7 @@ gx_err gx_notify_told_get(gx_ctx *b, uint64_t demand_id, const char *firm, uint8
     size_t vl;
     *flags = *rule = 0;
     s_told_key(k, demand_id, firm);
-    gx_err err = gx_store_get(gx_broker_txn(b), GX_T_TOLD, k, sizeof k, &v, &vl);
+    gx_err err = gx_store_get(gx_records_txn(b), GX_T_TOLD, k, sizeof k, &v, &vl);
     if (err == GX_ERR_NOT_FOUND)
         return GX_OK;
     if (err)
@@ -82,19 +78,176 @@ static void s_touch(gx_ctx *b, const char *firm, uint64_t seq)
     b->touched[b->n_touched++].seq = seq;
 }
 
+/* What of a firm's record a rendered notice may show or be explained by. */
+static uint64_t s_firm_sum(uint64_t h, const gx_firm *f)
+{
+    if (!f)
+        return gx_fnv1a(h, "-", 1);
+    h = gx_fnv1a_str(h, f->id);
+    h = gx_fnv1a_str(h, f->name ? f->name : "");
+    h = gx_fnv1a_str(h, f->county);
+    h = gx_fnv1a_str(h, f->zone ? f->zone : "");
+    h = gx_fnv1a_str(h, f->contact ? f->contact : "");
+    uint8_t has = f->has_location;
+    h = gx_fnv1a(h, &has, 1);
+    if (has) {
+        h = gx_fnv1a(h, &f->lat, sizeof f->lat);
+        h = gx_fnv1a(h, &f->lon, sizeof f->lon);
+    }
+    uint32_t v[3] = {(uint32_t)f->credit, f->awards, f->n_certs};
+    h = gx_fnv1a(h, v, sizeof v);
+    for (uint32_t i = 0; i < f->n_certs; i++) {
+        h = gx_fnv1a_str(h, f->certs[i].scheme ? f->certs[i].scheme : "");
+        h = gx_fnv1a_str(h, f->certs[i].number ? f->certs[i].number : "");
+        h = gx_fnv1a(h, &f->certs[i].valid_until, sizeof f->certs[i].valid_until);
+    }
+    return h;
+}
+
+/* The checksum of the firms a notice of this type is rendered from: the
+ * demand's firm (summary, explanation), the offer's firm (explanation,
+ * candidate) and the named firm (interest, counterpart); NULL for one not
+ * used. Written with the fact, compared when it is rendered. */
+static uint32_t s_firms_sum(const gx_firm *df, const gx_firm *of, const gx_firm *nf)
+{
+    uint64_t h = gx_fnv1a(0, "firms", 5);
+    h = s_firm_sum(h, df);
+    h = s_firm_sum(h, of);
+    h = s_firm_sum(h, nf);
+    return (uint32_t)(h ^ (h >> 32));
+}
+
+/* Which firms notices of type t are rendered from (and so checksummed). */
+static bool s_uses_df(int t)
+{
+    return t != GX_N_CANDIDATE_REMOVED && t != GX_N_INTEREST_DECLINED && t != GX_N_DETAILS_RELEASED &&
+           t != GX_N_OFFER_EXPIRED;
+}
+static bool s_uses_of(int t, bool has_offer)
+{
+    return has_offer && (t == GX_N_CANDIDATE_ADDED || t == GX_N_OPPORTUNITY || t == GX_N_NEAR_MISS ||
+                         t == GX_N_INTEREST_RECEIVED);
+}
+static bool s_uses_nf(int t)
+{
+    return t == GX_N_INTEREST_RECEIVED || t == GX_N_DETAILS_RELEASED;
+}
+
+/* The fact that stands for n in the inbox: its type, the ids and revisions it
+ * is about, and only what cannot be derived from them when it is delivered. */
+static void s_fact_of(gx_ctx *b, const gx_notice *n, gx_fact *f)
+{
+    memset(f, 0, sizeof *f);
+    f->type = (uint8_t)n->type;
+    f->at = n->at;
+    uint64_t did = n->demand ? n->demand->id : n->demand_id;
+    const gx_demand *d = NULL;
+    const gx_offer *o = NULL;
+    if (did) {
+        d = n->demand ? n->demand : gx_engine_demand(b->engine, did);
+        f->fields |= GX_FACT_DEMAND;
+        f->demand_id = did;
+        f->demand_rev = d ? d->revision : 0;
+    }
+    if (n->offer_id && !(n->type == GX_N_OPPORTUNITY && n->sub_id)) {
+        o = gx_engine_offer(b->engine, n->offer_id);
+        f->fields |= GX_FACT_OFFER;
+        f->offer_id = n->offer_id;
+        f->offer_rev = o ? o->revision : 0; /* 0: not checked when delivered */
+    }
+    switch (n->type) {
+    case GX_N_CANDIDATE_ADDED:
+    case GX_N_NEAR_MISS:
+        f->fields |= GX_FACT_RANK;
+        f->rank = n->rank;
+        f->score = n->score;
+        f->code = n->type == GX_N_NEAR_MISS ? (uint8_t)n->rule : 0;
+        break;
+    case GX_N_CANDIDATE_REMOVED:
+        f->code = (uint8_t)n->reason;
+        break;
+    case GX_N_OPPORTUNITY:
+        if (n->sub_id) {
+            f->fields |= GX_FACT_SUB;
+            f->sub_id = n->sub_id;
+        } else {
+            f->fields |= GX_FACT_RANK;
+            f->rank = n->rank;
+            f->score = n->score;
+        }
+        break;
+    case GX_N_INTEREST_RECEIVED:
+    case GX_N_DETAILS_RELEASED:
+        if (n->firm) {
+            f->fields |= GX_FACT_FIRM;
+            snprintf(f->firm, sizeof f->firm, "%s", n->firm->id);
+        }
+        if (n->type == GX_N_INTEREST_RECEIVED && n->expl && (f->fields & GX_FACT_OFFER)) {
+            f->fields |= GX_FACT_RANK; /* the pair's score, to tell when its explanation changed */
+            f->score = n->expl->score;
+        }
+        break;
+    case GX_N_DEMAND_UPDATED:
+        f->code = n->still_eligible;
+        break;
+    case GX_N_DEMAND_AWARDED:
+        if (n->awarded_to) {
+            f->fields |= GX_FACT_FIRM | GX_FACT_QTY;
+            snprintf(f->firm, sizeof f->firm, "%s", n->awarded_to);
+            f->qty = n->awarded_quantity;
+        }
+        break;
+    case GX_N_OFFER_EXPIRED:
+        f->code = (uint8_t)n->state;
+        break;
+    default:
+        break;
+    }
+    if (f->type != GX_N_CANDIDATE_REMOVED && f->type != GX_N_INTEREST_DECLINED &&
+        f->type != GX_N_OFFER_EXPIRED) {
+        /* Read as gx_notify_render will: from the engine, else the store. */
+        gx_firm rec[3];
+        memset(rec, 0, sizeof rec);
+        const char *ids[3] = {s_uses_df(f->type) && d ? d->owner : NULL,
+                              s_uses_of(f->type, o) ? o->owner : NULL,
+                              s_uses_nf(f->type) && f->firm[0] ? f->firm : NULL};
+        const gx_firm *fr[3] = {NULL, NULL, NULL};
+        for (int i = 0; i < 3; i++) {
+            if (ids[i] && !(fr[i] = gx_engine_firm(b->engine, ids[i])) &&
+                gx_records_get_firm(b, ids[i], &rec[i]) == GX_OK)
+                fr[i] = &rec[i];
+        }
+        f->fields |= GX_FACT_FIRMS;
+        f->firms_sum = s_firms_sum(fr[0], fr[1], fr[2]);
+        for (int i = 0; i < 3; i++)
+            gx_firm_fini(&rec[i]);
+    }
+    /* Words a firm wrote (an interest message, a decline reason) are kept: they are in no other record. */
+    if ((n->type == GX_N_INTEREST_RECEIVED || n->type == GX_N_INTEREST_DECLINED) && n->text && n->text[0]) {
+        f->fields |= GX_FACT_TEXT;
+        f->text = n->text;
+        f->text_len = gx_utf8_valid_prefix(n->text, strnlen(n->text, GX_FACT_TEXT_MAX));
+    }
+}
+
 gx_err gx_notify_send(gx_ctx *b, const char *firm, gx_notice *n)
 {
-    gx_buf buf = {0};
     uint64_t seq;
+    gx_fact f;
     gx_err err = gx_inbox_next_seq(b->child, firm, &seq);
     if (err)
         return err;
     n->seq = seq;
     n->at = b->now;
-    if ((err = gx_codec_encode_notice(n, &buf)))
-        return err;
-    err = gx_inbox_append(b->child, firm, seq, buf.data, buf.len);
-    gx_buf_fini(&buf);
+    s_fact_of(b, n, &f);
+    size_t len = gx_fact_size(&f);
+    uint8_t small[128], *rec = len <= sizeof small ? small : malloc(len);
+    if (!rec)
+        return GX_ERR_NOMEM;
+    gx_fact_encode(&f, rec);
+    err = gx_inbox_append(b->child, firm, seq, rec, len);
+    if (rec != small)
+        free(rec);
     /* A firm that never acknowledges must not fill the store for everyone. */
     if (!err && seq > (uint64_t)b->cfg.inbox_max)
         err = gx_inbox_trim(b->child, firm, (uint64_t)b->cfg.inbox_max, NULL);
@@ -125,7 +278,7 @@ static gx_err s_owner_of_offer(gx_ctx *b, uint64_t offer_id, char out[GX_FIRM_ID
         return GX_OK;
     }
     gx_offer rec;
-    gx_err err = gx_broker_get_offer(b, offer_id, &rec);
+    gx_err err = gx_records_get_offer(b, offer_id, &rec);
     if (!err) {
         memcpy(out, rec.owner, GX_FIRM_ID_LEN + 1);
         gx_offer_fini(&rec);
@@ -244,7 +397,7 @@ static gx_err s_on_match(gx_ctx *b, s_xcache *c, const gx_fx *f)
     gx_monitor_event ev = {.at = b->now, .type = "match", .demand_id = d->id, .offer_id = o->id, .kind = d->kind,
                            .industry = d->industry, .district = df ? gx_firm_district(df) : NULL, .score = f->score,
                            .detail = of ? gx_firm_district(of) : NULL};
-    gx_broker_event(b, &ev);
+    gx_records_event(b, &ev);
     gx_err err = GX_OK;
     if (c->first_seen != d->id) {
         c->first_seen = d->id;
@@ -255,33 +408,34 @@ static gx_err s_on_match(gx_ctx *b, s_xcache *c, const gx_fx *f)
         err = gx_notify_told_get(b, d->id, o->owner, &flags, &rule);
     if (err || (flags & GX_TOLD_MATCH))
         return err;
-    const gx_explain *x = s_explained(b, c, d->id, o->id, &err);
-    if (x) {
-        gx_notice n = {.type = GX_N_OPPORTUNITY, .demand = d, .demand_firm = df, .offer_id = o->id,
-                       .rank = s_rank(b, d->id, o->id), .score = f->score, .expl = x};
-        if (!(err = gx_notify_send(b, o->owner, &n)))
-            err = gx_notify_told_set(b, d->id, o->owner, GX_TOLD_MATCH, 0);
-    }
+    /* The explanation is made when the notice is delivered (gx_notify_render). */
+    gx_notice n = {.type = GX_N_OPPORTUNITY,
+                   .demand = d,
+                   .demand_firm = df,
+                   .offer_id = o->id,
+                   .rank = s_rank(b, d->id, o->id),
+                   .score = f->score};
+    if (!(err = gx_notify_send(b, o->owner, &n)))
+        err = gx_notify_told_set(b, d->id, o->owner, GX_TOLD_MATCH, 0);
     return err;
 }
 
-static gx_err s_on_shortlist_add(gx_ctx *b, s_xcache *c, const gx_fx *f)
+static gx_err s_on_shortlist_add(gx_ctx *b, const gx_fx *f)
 {
     const gx_demand *d = gx_engine_demand(b->engine, f->demand_id);
     const gx_offer *o = gx_engine_offer(b->engine, f->offer_id);
     if (!d || !o)
         return GX_OK;
-    gx_err err;
-    const gx_explain *x = s_explained(b, c, d->id, o->id, &err);
-    if (x) {
-        gx_notice n = {.type = GX_N_CANDIDATE_ADDED, .demand_id = d->id, .offer_id = o->id,
-                       .firm = gx_engine_firm(b->engine, o->owner), .rank = f->rank, .score = f->score,
-                       .capacity = x->capacity_until_needed, .expl = x};
-        err = gx_notify_send(b, d->owner, &n);
-    }
+    gx_notice n = {.type = GX_N_CANDIDATE_ADDED,
+                   .demand_id = d->id,
+                   .offer_id = o->id,
+                   .firm = gx_engine_firm(b->engine, o->owner),
+                   .rank = f->rank,
+                   .score = f->score};
+    gx_err err = gx_notify_send(b, d->owner, &n);
     gx_monitor_event ev = {.at = b->now, .type = "shortlist", .demand_id = d->id, .offer_id = o->id,
                            .kind = d->kind, .industry = d->industry, .score = f->score, .state = GX_STATE_OPEN};
-    gx_broker_event(b, &ev);
+    gx_records_event(b, &ev);
     return err;
 }
 
@@ -328,9 +482,13 @@ static gx_err s_on_near_miss(gx_ctx *b, s_xcache *c, const gx_fx *f, bool tell)
         char hint[GX_DETAIL_MAX + 64];
         gx_rules_hint(x, f->rule, hint, sizeof hint);
         ev.detail = hint;
-        gx_broker_event(b, &ev);
-        gx_notice n = {.type = GX_N_NEAR_MISS, .demand = d, .demand_firm = df, .offer_id = o->id, .rule = f->rule,
-                       .text = hint, .expl = x};
+        gx_records_event(b, &ev);
+        gx_notice n = {.type = GX_N_NEAR_MISS,
+                       .demand = d,
+                       .demand_firm = df,
+                       .offer_id = o->id,
+                       .rule = f->rule,
+                       .score = f->score};
         if (!(err = gx_notify_send(b, o->owner, &n)))
             err = gx_notify_told_set(b, d->id, o->owner, GX_TOLD_NEAR, (uint8_t)f->rule);
     }
@@ -406,7 +564,9 @@ gx_err gx_notify_effects(gx_ctx *b, const gx_fxv *fx)
                 continue;
             switch (f->type) {
             case GX_FX_MATCH: err = s_on_match(b, &xc, f); break;
-            case GX_FX_SHORTLIST_ADD: err = s_on_shortlist_add(b, &xc, f); break;
+            case GX_FX_SHORTLIST_ADD:
+                err = s_on_shortlist_add(b, f);
+                break;
             case GX_FX_SHORTLIST_REMOVE: err = s_on_shortlist_remove(b, f); break;
             case GX_FX_NEAR_MISS: {
                 bool tell = f->score > bar || (f->score == bar && ties > 0);
@@ -454,12 +614,12 @@ gx_err gx_notify_demand_changed(gx_ctx *b, const gx_demand *d, int type, const c
     uint8_t prefix[8];
     s_told_list l = {0};
     gx_store_be64(prefix, d->id);
-    gx_err err = gx_store_scan(gx_broker_txn(b), GX_T_TOLD, prefix, 8, NULL, 0, s_told_visit, &l);
+    gx_err err = gx_store_scan(gx_records_txn(b), GX_T_TOLD, prefix, 8, NULL, 0, s_told_visit, &l);
     if (!err && l.oom)
         err = GX_ERR_NOMEM;
     const gx_firm *df = gx_engine_firm(b->engine, d->owner);
     gx_firm owner_rec = {0};
-    if (!df && gx_broker_get_firm(b, d->owner, &owner_rec) == GX_OK)
+    if (!df && gx_records_get_firm(b, d->owner, &owner_rec) == GX_OK)
         df = &owner_rec;
     for (size_t i = 0; !err && i < l.n; i++) {
         const char *firm = l.firms[i];
@@ -478,5 +638,265 @@ gx_err gx_notify_demand_changed(gx_ctx *b, const gx_demand *d, int type, const c
     }
     gx_firm_fini(&owner_rec);
     free(l.firms);
+    return err;
+}
+
+/* ------------------------------------------------------------------ rendering at delivery */
+
+/* Postings and firms one notice is rendered from: borrowed from the engine
+ * while open, else decoded from the store into the holds. */
+typedef struct s_view {
+    gx_demand d_hold;
+    gx_offer o_hold;
+    gx_firm f_hold[3]; /* demand's firm, offer's firm, the named firm */
+} s_view;
+
+static gx_err s_load(gx_txn *t, gx_table tb, const void *key, size_t klen, const void **v, size_t *vl)
+{
+    gx_err err = gx_store_get(t, tb, key, klen, v, vl);
+    return err == GX_ERR_NOT_FOUND ? GX_OK : err;
+}
+
+static gx_err s_view_demand(gx_ctx *b, gx_txn *t, uint64_t id, s_view *w, const gx_demand **out)
+{
+    uint8_t k[8];
+    const void *v = NULL;
+    size_t vl = 0;
+    if ((*out = gx_engine_demand(b->engine, id)))
+        return GX_OK;
+    gx_store_be64(k, id);
+    gx_err err = s_load(t, GX_T_DEMANDS, k, sizeof k, &v, &vl);
+    if (!err && v && !(err = gx_codec_decode_demand(v, vl, &w->d_hold)))
+        *out = &w->d_hold;
+    return err;
+}
+
+static gx_err s_view_offer(gx_ctx *b, gx_txn *t, uint64_t id, s_view *w, const gx_offer **out)
+{
+    uint8_t k[8];
+    const void *v = NULL;
+    size_t vl = 0;
+    if ((*out = gx_engine_offer(b->engine, id)))
+        return GX_OK;
+    gx_store_be64(k, id);
+    gx_err err = s_load(t, GX_T_OFFERS, k, sizeof k, &v, &vl);
+    if (!err && v && !(err = gx_codec_decode_offer(v, vl, &w->o_hold)))
+        *out = &w->o_hold;
+    return err;
+}
+
+static gx_err s_view_firm(gx_ctx *b, gx_txn *t, const char *id, gx_firm *hold, const gx_firm **out)
+{
+    const void *v = NULL;
+    size_t vl = 0;
+    if (!id[0] || (*out = gx_engine_firm(b->engine, id)))
+        return GX_OK;
+    gx_err err = s_load(t, GX_T_FIRMS, id, strlen(id), &v, &vl);
+    if (!err && v && !(err = gx_codec_decode_firm(v, vl, hold)))
+        *out = hold;
+    return err;
+}
+
+static void s_view_fini(s_view *w)
+{
+    gx_demand_fini(&w->d_hold);
+    gx_offer_fini(&w->o_hold);
+    for (int i = 0; i < 3; i++)
+        gx_firm_fini(&w->f_hold[i]);
+}
+
+/* Appends one clause to the changed_since line. */
+static void s_changed(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void s_changed(char *buf, size_t n, const char *fmt, ...)
+{
+    size_t used = strlen(buf);
+    if (used + 3 >= n)
+        return;
+    if (used) {
+        memcpy(buf + used, "; ", 3);
+        used += 2;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf + used, n - used, fmt, ap);
+    va_end(ap);
+}
+
+static const char *s_state_word(gx_state s)
+{
+    switch (s) {
+    case GX_STATE_OPEN:
+        return "open";
+    case GX_STATE_AWARDED:
+        return "awarded";
+    case GX_STATE_WITHDRAWN:
+        return "withdrawn";
+    case GX_STATE_EXPIRED:
+        return "expired";
+    default:
+        return "closed";
+    }
+}
+
+gx_err gx_notify_render(gx_ctx *b, gx_txn *t, const gx_rules_opts *ro, uint64_t seq, const void *rec,
+                        size_t len, gx_buf *out)
+{
+    gx_fact f;
+    s_view w;
+    gx_demand stub = {0};
+    gx_firm named_stub = {0}, offer_firm_stub = {0};
+    const gx_demand *d = NULL;
+    const gx_offer *o = NULL;
+    const gx_firm *df = NULL, *of = NULL, *nf = NULL;
+    gx_explain *x = NULL;
+    char changed[512] = "", hint[GX_DETAIL_MAX + 64] = "", *text = NULL;
+    memset(out, 0, sizeof *out);
+    memset(&w, 0, sizeof w);
+    if (gx_fact_decode(rec, len, &f) != GX_OK)
+        return GX_ERR_MALFORMED;
+    bool was_open = f.type == GX_N_CANDIDATE_ADDED || f.type == GX_N_OPPORTUNITY || f.type == GX_N_NEAR_MISS;
+    gx_err err = GX_OK;
+    if (f.fields & GX_FACT_DEMAND) {
+        if ((err = s_view_demand(b, t, f.demand_id, &w, &d)))
+            goto out;
+        if (!d) {
+            stub.id = f.demand_id;
+            stub.revision = f.demand_rev;
+            d = &stub;
+            s_changed(changed, sizeof changed, "demand %llu is no longer in the store",
+                      (unsigned long long)f.demand_id);
+        } else if (was_open && d->state != GX_STATE_OPEN) {
+            s_changed(changed, sizeof changed, "demand %llu is %s now; shown as it is now",
+                      (unsigned long long)d->id, s_state_word(d->state));
+        } else if (f.demand_rev && d->revision != f.demand_rev) {
+            s_changed(changed, sizeof changed,
+                      "demand %llu changed since this notice (revision %u then, %u now); shown as it is now, "
+                      "see the notice of that change",
+                      (unsigned long long)d->id, (unsigned)f.demand_rev, (unsigned)d->revision);
+        }
+        if (d->owner[0] && (err = s_view_firm(b, t, d->owner, &w.f_hold[0], &df)))
+            goto out;
+    }
+    if (f.fields & GX_FACT_OFFER) {
+        if ((err = s_view_offer(b, t, f.offer_id, &w, &o)))
+            goto out;
+        if (o && (err = s_view_firm(b, t, o->owner, &w.f_hold[1], &of)))
+            goto out;
+        if (o && !of) { /* a firm with no record: its id is still known */
+            memcpy(offer_firm_stub.id, o->owner, sizeof offer_firm_stub.id);
+            of = &offer_firm_stub;
+        }
+        if (f.type != GX_N_CANDIDATE_REMOVED && f.type != GX_N_OFFER_EXPIRED) {
+            if (!o)
+                s_changed(changed, sizeof changed, "offer %llu is no longer in the store",
+                          (unsigned long long)f.offer_id);
+            else if (was_open && o->state != GX_STATE_OPEN)
+                s_changed(changed, sizeof changed, "offer %llu is %s now; shown as it is now",
+                          (unsigned long long)o->id, s_state_word(o->state));
+            else if (f.offer_rev && o->revision != f.offer_rev)
+                s_changed(
+                    changed, sizeof changed,
+                    "offer %llu changed since this notice (revision %u then, %u now); shown as it is now",
+                    (unsigned long long)o->id, (unsigned)f.offer_rev, (unsigned)o->revision);
+        }
+    }
+    if (f.fields & GX_FACT_FIRM) {
+        if ((err = s_view_firm(b, t, f.firm, &w.f_hold[2], &nf)))
+            goto out;
+        if (!nf) {
+            memcpy(named_stub.id, f.firm, sizeof named_stub.id);
+            nf = &named_stub;
+        }
+    }
+    /* The explanation as it read when the notice was written: the same postings
+     * and firms evaluated at its `at`, so date-dependent lines read as they did. */
+    bool explains = f.type == GX_N_CANDIDATE_ADDED || (f.type == GX_N_OPPORTUNITY && o) ||
+                    f.type == GX_N_NEAR_MISS || (f.type == GX_N_INTEREST_RECEIVED && o);
+    if (explains && d != &stub && o && df && of != &offer_firm_stub && of) {
+        if (!(x = malloc(sizeof *x))) {
+            err = GX_ERR_NOMEM;
+            goto out;
+        }
+        gx_rules_evaluate(ro, d, df, o, of, f.at, true, x);
+    }
+    if ((f.fields & GX_FACT_FIRMS) && !changed[0]) {
+        const gx_firm *sdf = s_uses_df(f.type) && d != &stub ? df : NULL;
+        const gx_firm *sof = s_uses_of(f.type, o) && of != &offer_firm_stub ? of : NULL;
+        const gx_firm *snf = s_uses_nf(f.type) && nf != &named_stub ? nf : NULL;
+        if (s_firms_sum(sdf, sof, snf) != f.firms_sum)
+            s_changed(
+                changed, sizeof changed,
+                "a firm's record (name, place, grade, certificates, track record or contact) changed since "
+                "this notice; shown as it is now");
+    }
+    if (x && (f.fields & GX_FACT_RANK) && !changed[0] && fabs(x->score - f.score) > 1e-6)
+        s_changed(changed, sizeof changed,
+                  "its score was %.2f when written and is %.2f now; shown as it is now", f.score, x->score);
+    if (f.text_len) {
+        if (!(text = malloc(f.text_len + 1))) {
+            err = GX_ERR_NOMEM;
+            goto out;
+        }
+        memcpy(text, f.text, f.text_len);
+        text[gx_utf8_valid_prefix(f.text, f.text_len)] = 0;
+    }
+    gx_notice n = {.type = (gx_notice_type)f.type,
+                   .seq = seq,
+                   .at = f.at,
+                   .changed = changed,
+                   .demand_id = f.demand_id,
+                   .offer_id = f.offer_id,
+                   .sub_id = f.sub_id,
+                   .rank = f.rank,
+                   .score = f.score,
+                   .expl = x};
+    switch (f.type) {
+    case GX_N_CANDIDATE_ADDED:
+        n.firm = of;
+        n.capacity = x ? x->capacity_until_needed : 0;
+        break;
+    case GX_N_CANDIDATE_REMOVED:
+        n.firm = of;
+        n.reason = (gx_reason)f.code;
+        break;
+    case GX_N_OPPORTUNITY:
+        n.demand = d;
+        n.demand_firm = df;
+        break;
+    case GX_N_NEAR_MISS:
+        n.demand = d;
+        n.demand_firm = df;
+        n.rule = (gx_rule)f.code;
+        if (x && f.code > 0 && f.code < GX_RULE__COUNT)
+            gx_rules_hint(x, (gx_rule)f.code, hint, sizeof hint);
+        n.text = hint;
+        break;
+    case GX_N_INTEREST_RECEIVED:
+        n.firm = nf;
+        n.text = text;
+        break;
+    case GX_N_INTEREST_DECLINED:
+        n.text = text;
+        break;
+    case GX_N_DETAILS_RELEASED:
+        n.firm = nf;
+        n.text = d->details;
+        break;
+    case GX_N_OFFER_EXPIRED:
+        n.state = (gx_state)f.code;
+        break;
+    default: /* DEMAND_* */
+        n.demand = d;
+        n.demand_firm = df;
+        n.still_eligible = f.type == GX_N_DEMAND_UPDATED && f.code;
+        n.awarded_to = f.fields & GX_FACT_FIRM ? f.firm : NULL;
+        n.awarded_quantity = f.qty;
+        break;
+    }
+    err = gx_codec_encode_notice(&n, out);
+out:
+    free(x);
+    free(text);
+    s_view_fini(&w);
     return err;
 }

@@ -22,6 +22,14 @@ gx_err gx_notify_effects(gx_ctx *b, const gx_fxv *fx);
 /* Tells every firm that was told about demand d (and not its owner) that it
  * changed: type is one of GX_N_DEMAND_*. awarded_to / qty for awards. */
 gx_err gx_notify_demand_changed(gx_ctx *b, const gx_demand *d, int type, const char *awarded_to, double qty);
+/* Renders inbox record rec (a fact, gx_fact_decode) with sequence number seq as
+ * the complete notice Envelope into *out (the caller frees it): postings and
+ * firms from the engine while open, else from the store read in t; the
+ * explanation by gx_rules_evaluate under ro at the notice's `at`. When a
+ * posting or firm changed since, the notice shows it as it is now and says so
+ * in changed_since. GX_ERR_MALFORMED when rec is not a fact. Loop thread. */
+gx_err gx_notify_render(gx_ctx *b, gx_txn *t, const gx_rules_opts *ro, uint64_t seq, const void *rec, size_t len,
+                        gx_buf *out);
 /* Reads / ORs the told flags of (demand, firm). */
 gx_err gx_notify_told_get(gx_ctx *b, uint64_t demand_id, const char *firm, uint8_t *flags, uint8_t *rule);
 gx_err gx_notify_told_set(gx_ctx *b, uint64_t demand_id, const char *firm, uint8_t flags, uint8_t rule);

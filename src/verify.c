@@ -9,6 +9,7 @@
 
 #include "auth.h"
 #include "codec.h"
+#include "inbox.h"
 #include "model.h"
 #include "owned.h"
 #include "store.h"
@@ -323,7 +324,17 @@ static void s_inbox(s_verify *v, const uint8_t *key, size_t klen, const void *va
     char what[64];
     snprintf(what, sizeof what, "notice %llu of %.18s",
              (unsigned long long)gx_store_from_be64(key + GX_FIRM_ID_LEN), (const char *)key);
-    if (gx_codec_notice_refs(val, vlen, &d, &o) != GX_OK) {
+    gx_fact f;
+    if (gx_fact_is(val, vlen)) { /* a fact (inbox.h); older records are whole Envelopes */
+        if (gx_fact_decode(val, vlen, &f) != GX_OK) {
+            s_bad(v, "%s does not decode (a damaged fact of %zu bytes)", what, vlen);
+            return;
+        }
+        d = f.demand_id;
+        o = f.offer_id;
+        if (f.fields & GX_FACT_FIRM)
+            s_ref_firm(v, what, (const uint8_t *)f.firm);
+    } else if (gx_codec_notice_refs(val, vlen, &d, &o) != GX_OK) {
         s_bad(v, "%s does not decode", what);
         return;
     }

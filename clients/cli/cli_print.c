@@ -777,5 +777,7 @@ void gx_cli_print_notice(const Gongxu__V1__Notice *n)
         printf("notice of an unknown kind\n");
         break;
     }
+    if (n->changed_since && *n->changed_since)
+        printf("  note: %s\n", n->changed_since);
     fflush(stdout);
 }

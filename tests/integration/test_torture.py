@@ -28,7 +28,9 @@ read, and the broker is killed once more and restarted (quietly). Then:
 2. inboxes: each firm resumes from 0 and reads everything without acking: the
    sequence numbers are 1..head, no gap, no duplicate; every notice a worker
    was pushed during the run, acked or not (a notice leaves the broker only
-   after its commit), is still there with identical bytes; the firm's
+   after its commit), is still there with identical bytes (or, when a posting
+   or firm it is about changed since, about the same things and saying so in
+   changed_since: notices are rendered when delivered); the firm's
    ack cursor lies between its highest acked Ack and its highest Ack sent.
    Every notice names postings that exist with titles their owner sent (a
    notice of a rolled-back request would name a reused id); docking notices
@@ -189,6 +191,41 @@ def content(msg, kind):
     for f in BROKER_FIELDS[kind]:
         m.ClearField(f)
     return m.SerializeToString(deterministic=True)
+
+
+AS_OF_NOW = ("explanation", "hint", "firm_name", "counterpart_name", "counterpart_contact", "details",
+             "capacity_until_needed")
+
+
+def _about(raw):
+    """A notice with what is rendered as things are now taken out (summaries but
+    their ids, explanations, hints, names, contacts, details): what it is about."""
+    m = pb.Notice.FromString(raw)
+    m.changed_since = ""
+    which = body_of(m)
+    body = getattr(m, which) if which else None
+    for part in (body, getattr(body, "candidate", None) if body is not None else None):
+        if part is None:
+            continue
+        names = part.DESCRIPTOR.fields_by_name
+        if "demand" in names and part.HasField("demand"):
+            did = part.demand.id
+            part.demand.Clear()
+            part.demand.id = did
+        for f in AS_OF_NOW:
+            if f in names:
+                part.ClearField(f)
+    return m.SerializeToString(deterministic=True)
+
+
+def same_notice(first, later):
+    """Whether `later` may stand for the notice first pushed as `first` (both
+    serialized): the same bytes, or, when a posting or firm it is about changed in
+    between, shown as things are now and saying so (changed_since), about the same
+    things (README, Protocol in brief: notices are rendered when delivered)."""
+    if first == later:
+        return True
+    return bool(pb.Notice.FromString(later).changed_since) and _about(first) == _about(later)
 
 
 def view_posting(view):
@@ -458,7 +495,7 @@ class Worker(threading.Thread):
     def on_notice(self, n):
         raw = n.SerializeToString(deterministic=True)
         prev = self.seen.get(n.seq)
-        if prev is not None and prev != raw:
+        if prev is not None and not same_notice(prev, raw):
             self.violations.append("%s: notice %d was pushed twice with different contents:\n  %s\n  %s" % (
                 self.fid, n.seq, pb.Notice.FromString(prev), n))
         self.seen[n.seq] = raw
@@ -950,7 +987,7 @@ class TortureRun:
                 if seq not in stored:
                     self.fail("%s: notice %d was pushed during the run and is gone:\n%s" % (
                         w.fid, seq, pb.Notice.FromString(raw)))
-                elif stored[seq] != raw:
+                elif not same_notice(raw, stored[seq]):
                     self.fail("%s: notice %d was pushed during the run as\n%s\nand is now\n%s" % (
                         w.fid, seq, pb.Notice.FromString(raw), pb.Notice.FromString(stored[seq])))
             self.counts["notices"] += len(got)

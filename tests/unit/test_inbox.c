@@ -4,12 +4,16 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "gxtest.h"
 
 /* Two firm ids that agree in their first 17 characters. */
 #define FIRM_A "91410600MA44XXXX1A"
 #define FIRM_B "91410600MA44XXXX1B"
+
+/* Where a DEMAND + TEXT fact's text length lies: the 12-byte head, then demand id and revision. */
+#define S_TEXT_LEN_AT (12 + 12)
 
 static gx_store *s_open(const char *dir)
 {
@@ -328,6 +332,56 @@ TEST(corrupt_cursor_is_an_error_not_a_crash)
     gx_store_close(&s);
 }
 
+TEST(facts_round_trip_and_a_cut_or_garbled_one_is_refused)
+{
+    gx_fact f = {.type = 12,
+                 .fields = GX_FACT_DEMAND | GX_FACT_OFFER | GX_FACT_RANK | GX_FACT_FIRMS,
+                 .at = 1767225600,
+                 .demand_id = 7,
+                 .demand_rev = 2,
+                 .offer_id = 9,
+                 .offer_rev = 1,
+                 .rank = 3,
+                 .score = 71.25,
+                 .firms_sum = 0xdeadbeef};
+    uint8_t buf[128];
+    size_t n = gx_fact_size(&f);
+    CHECK_EQ_INT(n, 52);
+    gx_fact_encode(&f, buf);
+    CHECK(gx_fact_is(buf, n));
+    CHECK_EQ_INT(buf[0], GX_FACT_V1);
+    gx_fact g;
+    CHECK_EQ_INT(gx_fact_decode(buf, n, &g), GX_OK);
+    CHECK(g.type == 12 && g.at == 1767225600 && g.demand_id == 7 && g.demand_rev == 2 && g.offer_id == 9 &&
+          g.offer_rev == 1 && g.rank == 3 && g.score == 71.25 && g.firms_sum == 0xdeadbeef);
+    for (size_t cut = 0; cut < n; cut++) /* every prefix is short */
+        CHECK_EQ_INT(gx_fact_decode(buf, cut, &g), GX_ERR_MALFORMED);
+    uint8_t more[129];
+    memcpy(more, buf, n);
+    more[n] = 0;
+    CHECK_EQ_INT(gx_fact_decode(more, n + 1, &g), GX_ERR_MALFORMED); /* a byte too many */
+    buf[1] = 99;                                                     /* no such type */
+    CHECK_EQ_INT(gx_fact_decode(buf, n, &g), GX_ERR_MALFORMED);
+    buf[1] = 21; /* OFFER_EXPIRED has no demand */
+    CHECK_EQ_INT(gx_fact_decode(buf, n, &g), GX_ERR_MALFORMED);
+    buf[1] = 12;
+    buf[0] = 0x08; /* an older build's Envelope starts so */
+    CHECK(!gx_fact_is(buf, n));
+    CHECK_EQ_INT(gx_fact_decode(buf, n, &g), GX_ERR_MALFORMED);
+    /* a text field: its length must fit the record */
+    gx_fact t = {.type = 15,
+                 .fields = GX_FACT_DEMAND | GX_FACT_TEXT,
+                 .demand_id = 4,
+                 .text = "no capacity",
+                 .text_len = 11};
+    n = gx_fact_size(&t);
+    gx_fact_encode(&t, buf);
+    CHECK_EQ_INT(gx_fact_decode(buf, n, &g), GX_OK);
+    CHECK(g.text_len == 11 && memcmp(g.text, "no capacity", 11) == 0);
+    buf[S_TEXT_LEN_AT + 3] = 200; /* longer than what follows */
+    CHECK_EQ_INT(gx_fact_decode(buf, n, &g), GX_ERR_MALFORMED);
+}
+
 int main(void)
 {
     RUN(append_assigns_gapless_sequence_numbers);
@@ -338,5 +392,6 @@ int main(void)
     RUN(firms_sharing_17_characters_have_separate_inboxes);
     RUN(inboxes_survive_reopen);
     RUN(corrupt_cursor_is_an_error_not_a_crash);
+    RUN(facts_round_trip_and_a_cut_or_garbled_one_is_refused);
     return gx_test_done();
 }
