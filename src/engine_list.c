@@ -233,7 +233,7 @@ static void s_hold(gx_engine *e, gx_edem *dem, uint64_t oid, double score)
     }
 }
 
-/* The index of oid in dem's held list, where it would sit with score. */
+/* Whether dem holds oid, at score (found where that score would place it). */
 static bool s_holds(const gx_edem *dem, uint64_t oid, double score)
 {
     size_t i = s_m_pos(dem, score, oid);
