@@ -718,8 +718,8 @@ gx_err gx_engine_restore_demand(gx_engine *e, gx_demand *in, const gx_match *m, 
         err = GX_ERR_NOMEM;
     if (!err)
         err = gx_prep_demand_build(&e->intern, d, &dem->prep);
-    for (size_t i = 0; !err && i < n_m + n_nm; i++) {
-        gx_eoff *off = gx_epost_off(e, i < n_m ? m[i].offer_id : nm[i - n_m].offer_id);
+    for (size_t i = 0; !err && i < n_m; i++) { /* links: the held only */
+        gx_eoff *off = gx_epost_off(e, m[i].offer_id);
         err = S_GROW(off->l, off->cap_l, off->n_l + 1);
     }
     if (!err && !(err = gx_emap_reserve(&e->demands, e->demands.n + 1)) &&
@@ -735,12 +735,10 @@ gx_err gx_engine_restore_demand(gx_engine *e, gx_demand *in, const gx_match *m, 
     if (n_nm)
         memcpy(dem->nm, nm, n_nm * sizeof *nm);
     dem->n_nm = dem->cap_nm = n_nm;
-    for (size_t i = 0; i < n_m + n_nm; i++) {
-        gx_elink l =
-            i < n_m ? (gx_elink){.demand_id = d->id, .rule = GX_RULE_NONE}
-                    : (gx_elink){.demand_id = d->id, .rule = nm[i - n_m].rule};
-        gx_eoff *off = gx_epost_off(e, i < n_m ? m[i].offer_id : nm[i - n_m].offer_id);
-        off->l[off->n_l++] = l; /* demands come in id order: appending keeps the links sorted */
+    for (size_t i = 0; i < n_m; i++) {
+        gx_eoff *off = gx_epost_off(e, m[i].offer_id);
+        off->l[off->n_l++] = (gx_elink){.demand_id = d->id}; /* demands come in id order: appending keeps
+                                                               * the links sorted */
     }
     dem->d = *in;
     memset(in, 0, sizeof *in);

@@ -163,10 +163,10 @@ static inline const gx_prep_firm *gx_fprep(const gx_firm *f)
     return &((const gx_efirm *)(const void *)f)->prep;
 }
 
-/* A demand that holds an offer, in the offer's links. */
+/* A demand that holds an offer among its best 2K, in the offer's links (a
+ * near miss is found in its demand's list instead: no link). */
 typedef struct gx_elink {
     uint64_t demand_id; /* first member: sort key */
-    gx_rule rule;       /* GX_RULE_NONE: a match (held); else the near-miss rule */
 } gx_elink;
 
 typedef struct gx_edem {

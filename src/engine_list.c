@@ -195,13 +195,10 @@ static gx_err s_refill(gx_engine *e, gx_edem *dem, int64_t now)
     }
     for (size_t i = 0; i < n; i++) {
         gx_eoff *off = gx_epost_off(e, e->rk[i].offer_id);
-        gx_elink nl = {.demand_id = did, .rule = GX_RULE_NONE};
-        gx_elink *l = gx_sv_find(off->l, off->n_l, sizeof *off->l, did);
-        if (l && l->rule != GX_RULE_NONE) /* a near miss that now matches (new options) */
-            gx_sv_remove(dem->nm, &dem->n_nm, sizeof *dem->nm, off->o.id);
-        if (l)
-            *l = nl;
-        else
+        gx_elink nl = {.demand_id = did};
+        /* a near miss that now matches (under new options) is one no more */
+        gx_sv_remove(dem->nm, &dem->n_nm, sizeof *dem->nm, off->o.id);
+        if (!gx_sv_find(off->l, off->n_l, sizeof *off->l, did))
             gx_sv_insert(off->l, &off->n_l, sizeof *off->l, &nl);
     }
     if (n)
@@ -274,11 +271,10 @@ static int s_cmp_step_id(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Whether the demand holds offer off as a match (its link says so). */
+/* Whether the demand holds offer off (its link says so). */
 static bool s_linked_match(const gx_eoff *off, uint64_t did)
 {
-    const gx_elink *l = gx_sv_find(off->l, off->n_l, sizeof *off->l, did);
-    return l && l->rule == GX_RULE_NONE;
+    return gx_sv_find(off->l, off->n_l, sizeof *off->l, did) != NULL;
 }
 
 /* The offers eligible for a held demand before its change but not held: its
@@ -366,10 +362,10 @@ static gx_err s_dplan_build(gx_engine *e, const gx_edem *dem, const gx_demand *d
     p->n_hold = gx_sv_min(p->n_m, gx_hmax(e));
     for (size_t i = 0; i < p->n_hold; i++)
         ((gx_estep *)gx_sv_find(p->st.v, p->st.n, sizeof *p->st.v, p->m[i].offer_id))->held = true;
-    for (size_t i = 0; i < p->st.n; i++) { /* links for what is held and near */
+    for (size_t i = 0; i < p->st.n; i++) { /* links for what is held */
         gx_estep *s = &p->st.v[i];
         gx_eoff *off = s->p;
-        if ((s->held || s->ns == S_NEAR) && (!dem || !gx_sv_find(off->l, off->n_l, sizeof *off->l, d->id)))
+        if (s->held && (!dem || !gx_sv_find(off->l, off->n_l, sizeof *off->l, d->id)))
             if ((err = S_GROW(off->l, off->cap_l, off->n_l + 1)))
                 goto out;
     }
@@ -405,25 +401,18 @@ static void s_dplan_commit(gx_engine *e, gx_edem *dem, s_dplan *p, gx_reason cau
         if (!s_linked_match(s->p, did) && !gx_sv_find(p->old, p->n_old, sizeof *p->old, oid))
             gx_fx_pair(fx, GX_FX_MATCH, did, oid, s->score, GX_REASON_NONE);
     }
-    /* links: drop those no longer kept, then set or add the kept ones */
-    for (size_t i = 0; i < dem->n_m + dem->n_nm; i++) {
-        uint64_t oid = i < dem->n_m ? dem->m[i].offer_id : dem->nm[i - dem->n_m].offer_id;
-        gx_eoff *off = gx_epost_off(e, oid);
-        const gx_estep *s = gx_sv_find(p->st.v, p->st.n, sizeof *p->st.v, oid);
-        if (off && !(s && (s->held || s->ns == S_NEAR)))
+    /* links: drop those no longer held, then add the newly held */
+    for (size_t i = 0; i < dem->n_m; i++) {
+        gx_eoff *off = gx_epost_off(e, dem->m[i].offer_id);
+        const gx_estep *s = gx_sv_find(p->st.v, p->st.n, sizeof *p->st.v, dem->m[i].offer_id);
+        if (off && !(s && s->held))
             gx_sv_remove(off->l, &off->n_l, sizeof *off->l, did);
     }
     for (size_t i = 0; i < p->st.n; i++) {
         const gx_estep *s = &p->st.v[i];
-        if (!s->held && s->ns != S_NEAR)
-            continue;
-        gx_elink nl = {
-            .demand_id = did, .rule = s->ns == S_MATCH ? GX_RULE_NONE : s->rule};
         gx_eoff *off = s->p;
-        gx_elink *ol = gx_sv_find(off->l, off->n_l, sizeof *off->l, did);
-        if (ol)
-            *ol = nl;
-        else
+        gx_elink nl = {.demand_id = did};
+        if (s->held && !gx_sv_find(off->l, off->n_l, sizeof *off->l, did))
             gx_sv_insert(off->l, &off->n_l, sizeof *off->l, &nl);
     }
     gx_match *old_m = dem->m;
@@ -503,10 +492,9 @@ gx_err gx_elist_demand_close(gx_engine *e, gx_edem *dem, gx_fx first_fx, gx_fxv 
     uint64_t did = dem->d.id;
     if (first_fx.type)
         gx_fx_emit(fx, first_fx);
-    for (size_t i = 0; i < dem->n_m + dem->n_nm; i++) {
-        uint64_t oid = i < dem->n_m ? dem->m[i].offer_id : dem->nm[i - dem->n_m].offer_id;
-        if (i < dem->n_m)
-            gx_fx_pair(fx, GX_FX_UNMATCH, did, oid, 0, GX_REASON_NONE);
+    for (size_t i = 0; i < dem->n_m; i++) {
+        uint64_t oid = dem->m[i].offer_id;
+        gx_fx_pair(fx, GX_FX_UNMATCH, did, oid, 0, GX_REASON_NONE);
         gx_eoff *off = gx_epost_off(e, oid);
         if (off)
             gx_sv_remove(off->l, &off->n_l, sizeof *off->l, did);
@@ -545,6 +533,11 @@ static size_t s_fx_bound(const gx_engine *e, const gx_edem *dem)
     return 4 + (size_t)dem->k_pub + e->opts.shortlist_k;
 }
 
+/* What off's old content (of firm old_of) was to the demands that do not hold
+ * it, found through the index: S_NEAR where the demand keeps it as a near
+ * miss (its list says so), S_ELIG where it is eligible though not held
+ * (judged, skipping demands that hold every eligible offer). Into *old by
+ * demand id. */
 static gx_err s_oplan_old(gx_engine *e, const gx_eoff *off, const gx_firm *old_of, int64_t now,
                           gx_esteps *old)
 {
@@ -559,12 +552,16 @@ static gx_err s_oplan_old(gx_engine *e, const gx_eoff *off, const gx_firm *old_o
         uint32_t kf;
         double score;
         gx_rule rule;
-        if (dem->n_elig <= dem->n_m || !dem->f || gx_sv_find(off->l, off->n_l, sizeof *off->l, dem->d.id) ||
-            !gx_terms_plausible(&e->three, &dem->mask, &off->sig, &kf) ||
-            gx_epost_classify(e, &dem->prep, dem->f, &off->prep, old_of, now, kf, &score, &rule) != S_MATCH)
-            continue;
-        if (!(err = S_GROW(old->v, old->cap, old->n + 1)))
-            old->v[old->n++] = (gx_estep){.id = dem->d.id, .p = dem, .os = S_ELIG};
+        int os = S_NONE;
+        if (gx_sv_find(off->l, off->n_l, sizeof *off->l, dem->d.id))
+            continue; /* held: its link says so */
+        if (gx_sv_find(dem->nm, dem->n_nm, sizeof *dem->nm, off->o.id))
+            os = S_NEAR;
+        else if (dem->n_elig > dem->n_m && dem->f && gx_terms_plausible(&e->three, &dem->mask, &off->sig, &kf) &&
+                 gx_epost_classify(e, &dem->prep, dem->f, &off->prep, old_of, now, kf, &score, &rule) == S_MATCH)
+            os = S_ELIG;
+        if (os != S_NONE && !(err = S_GROW(old->v, old->cap, old->n + 1)))
+            old->v[old->n++] = (gx_estep){.id = dem->d.id, .p = dem, .os = os};
     }
     gx_sv_sort(old->v, old->n, sizeof *old->v, s_cmp_step_id);
     gx_keys_fini(&k);
@@ -625,11 +622,10 @@ static gx_err s_oplan_build(gx_engine *e, const gx_eoff *off, const gx_offer *o,
         if (i < hits.n && hits.v[i].id == id)
             s = hits.v[i++];
         if (j < off->n_l && off->l[j].demand_id == id) {
-            const gx_elink *ol = &off->l[j++];
-            s.os = ol->rule == GX_RULE_NONE ? S_MATCH : S_NEAR;
+            j++;
+            s.os = S_MATCH; /* held */
         } else if (u < old.n && old.v[u].id == id) {
-            s.os = S_ELIG;
-            u++;
+            s.os = old.v[u++].os; /* a near miss held, or eligible and not held */
         }
         if (!s.p && !(s.p = gx_epost_dem(e, id)))
             continue;
@@ -687,15 +683,13 @@ static void s_oplan_commit(gx_engine *e, gx_eoff *off, s_oplan *p, gx_reason cau
             s_diff(e, dem, &oid, is, cause, fx);
         gx_enear_step(dem, oid, s->os == S_NEAR, s->ns == S_NEAR ? s->rule : GX_RULE_NONE, s->score, fx);
     }
-    /* the offer's links: the demands that now hold it, or hold it as a near miss */
+    /* the offer's links: the demands that now hold it among their best 2K */
     size_t n_l = 0;
     for (size_t i = 0; i < p->st.n; i++) {
         const gx_estep *s = &p->st.v[i];
         gx_edem *dem = s->p;
         if (s->ns == S_MATCH && s_holds(dem, oid, s->score))
-            p->l[n_l++] = (gx_elink){.demand_id = s->id, .rule = GX_RULE_NONE};
-        else if (s->ns == S_NEAR)
-            p->l[n_l++] = (gx_elink){.demand_id = s->id, .rule = s->rule};
+            p->l[n_l++] = (gx_elink){.demand_id = s->id};
     }
     free(off->l);
     off->l = p->l;
