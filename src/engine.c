@@ -689,7 +689,7 @@ gx_err gx_engine_restore_demand(gx_engine *e, gx_demand *in, const gx_match *m, 
     e->mut++;
     gx_firm *fm = NULL;
     gx_err err = s_demand_new(e, d, &fm);
-    if (!err && n_elig < n_m)
+    if (!err && (n_elig < n_m || n_m > gx_hmax(e)))
         err = GX_ERR_INVALID;
     /* The lists must be what an engine could hold: matches best first, near
      * misses by offer id, every offer held, serving the kind, in one list only,
@@ -745,6 +745,7 @@ gx_err gx_engine_restore_demand(gx_engine *e, gx_demand *in, const gx_match *m, 
     dem->f = fm;
     gx_terms_dmask(&e->opts.rules, &dem->d, fm, &dem->mask);
     dem->gen = e->gen;
+    dem->t_eval = now; /* a restart: pairs lapsed with the date before it may stay counted */
     dem->k_pub = e->opts.shortlist_k;
     gx_emap_insert(&e->demands, dem->d.id, dem);
     dem->kpos = gx_epost_plist_push(&e->dk[dem->d.kind], dem);

@@ -181,6 +181,7 @@ typedef struct gx_edem {
     size_t kpos;         /* index in the engine's list of its kind */
     unsigned k_pub;      /* shortlist length its last shortlist effects used */
     uint64_t gen;        /* options generation its scores were computed with */
+    int64_t t_eval;      /* when its pairs were last all judged (added, changed, refilled) */
     const gx_firm *f;    /* its owner (firms are never freed before the engine) */
     gx_dmask mask;       /* its terms, for the candidate filter */
     gx_index_ref *refs;  /* n_refs places in the demand index */
@@ -200,7 +201,16 @@ typedef struct gx_eoff {
     gx_index_ref *refs;          /* n_refs places in the offer index */
     uint32_t n_refs;             /* count */
     uint64_t pend;               /* the firm change that last judged it again */
+    int64_t t_eval;              /* when its pairs were last all judged (added, changed) */
 } gx_eoff;
+
+/* When the pair's verdict as counted was made: the later of the two times
+ * its postings' pairs were all judged. Judging it again then gives that
+ * verdict back exactly, whatever days have passed since. */
+static inline int64_t gx_counted_at(const gx_edem *dem, const gx_eoff *off)
+{
+    return dem->t_eval > off->t_eval ? dem->t_eval : off->t_eval;
+}
 
 /* A plain pointer list with per-entry position tracking done by the caller. */
 typedef struct gx_eplist {

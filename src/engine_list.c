@@ -206,6 +206,7 @@ static gx_err s_refill(gx_engine *e, gx_edem *dem, int64_t now)
     dem->n_m = n;
     dem->n_elig = e->n_rk;
     dem->gen = e->gen;
+    dem->t_eval = now;
     e->refills++;
     return GX_OK;
 }
@@ -277,12 +278,12 @@ static bool s_linked_match(const gx_eoff *off, uint64_t did)
     return gx_sv_find(off->l, off->n_l, sizeof *off->l, did) != NULL;
 }
 
-/* The offers eligible for a held demand before its change but not held: its
- * old content od of firm odf classified at now through the index, skipped when
- * every eligible offer is held. The date only takes eligibility away, so what
- * matches now matched at the pair's last change. */
+/* The offers counted eligible for a held demand before its change but not
+ * held: its old content od of firm odf judged through the index as each pair
+ * was when it was counted (gx_counted_at), skipped when every eligible offer
+ * is held. */
 static gx_err s_dplan_old(gx_engine *e, const gx_edem *dem, const gx_demand *od, const gx_firm *odf,
-                          int64_t now, s_dplan *p)
+                          s_dplan *p)
 {
     if (dem->n_elig <= dem->n_m)
         return GX_OK;
@@ -296,7 +297,8 @@ static gx_err s_dplan_old(gx_engine *e, const gx_edem *dem, const gx_demand *od,
         gx_rule rule;
         if (!gx_terms_plausible(&e->three, &dem->mask, &off->sig, &kf) || !off->f ||
             s_linked_match(off, od->id) ||
-            gx_epost_classify(e, &dem->prep, odf, &off->prep, off->f, now, kf, &score, &rule) != S_MATCH)
+            gx_epost_classify(e, &dem->prep, odf, &off->prep, off->f, gx_counted_at(dem, off), kf, &score,
+                              &rule) != S_MATCH)
             continue;
         if (!(err = S_GROW(p->old, p->cap_old, p->n_old + 1)))
             p->old[p->n_old++] = off->o.id;
@@ -316,7 +318,7 @@ static gx_err s_dplan_build(gx_engine *e, const gx_edem *dem, const gx_demand *d
     void *const *cv;
     gx_dmask mask;
     const gx_prep_demand *pd = &p->pd;
-    gx_err err = dem ? s_dplan_old(e, dem, od, odf, now, p) : GX_OK;
+    gx_err err = dem ? s_dplan_old(e, dem, od, odf, p) : GX_OK;
     if (!err && dem && d == &dem->d)
         pd = &dem->prep;
     else if (!err)
@@ -434,6 +436,7 @@ static void s_dplan_commit(gx_engine *e, gx_edem *dem, s_dplan *p, gx_reason cau
     p->m = NULL;
     p->nm = NULL;
     dem->gen = e->gen;
+    dem->t_eval = e->now;
     s_diff(e, dem, NULL, false, cause, fx);
     gx_enear_news(dem, old_nm, old_n_nm, fx);
     for (size_t i = 0; i < p->n_subs; i++)
@@ -535,11 +538,10 @@ static size_t s_fx_bound(const gx_engine *e, const gx_edem *dem)
 
 /* What off's old content (of firm old_of) was to the demands that do not hold
  * it, found through the index: S_NEAR where the demand keeps it as a near
- * miss (its list says so), S_ELIG where it is eligible though not held
- * (judged, skipping demands that hold every eligible offer). Into *old by
- * demand id. */
-static gx_err s_oplan_old(gx_engine *e, const gx_eoff *off, const gx_firm *old_of, int64_t now,
-                          gx_esteps *old)
+ * miss (its list says so), S_ELIG where it is counted eligible though not held
+ * (judged as the pair was when it was counted, gx_counted_at; skipping demands
+ * that hold every eligible offer). Into *old by demand id. */
+static gx_err s_oplan_old(gx_engine *e, const gx_eoff *off, const gx_firm *old_of, gx_esteps *old)
 {
     gx_keys k = {0};
     void *const *cv = NULL;
@@ -557,8 +559,10 @@ static gx_err s_oplan_old(gx_engine *e, const gx_eoff *off, const gx_firm *old_o
             continue; /* held: its link says so */
         if (gx_sv_find(dem->nm, dem->n_nm, sizeof *dem->nm, off->o.id))
             os = S_NEAR;
-        else if (dem->n_elig > dem->n_m && dem->f && gx_terms_plausible(&e->three, &dem->mask, &off->sig, &kf) &&
-                 gx_epost_classify(e, &dem->prep, dem->f, &off->prep, old_of, now, kf, &score, &rule) == S_MATCH)
+        else if (dem->n_elig > dem->n_m && dem->f &&
+                 gx_terms_plausible(&e->three, &dem->mask, &off->sig, &kf) &&
+                 gx_epost_classify(e, &dem->prep, dem->f, &off->prep, old_of, gx_counted_at(dem, off), kf,
+                                   &score, &rule) == S_MATCH)
             os = S_ELIG;
         if (os != S_NONE && !(err = S_GROW(old->v, old->cap, old->n + 1)))
             old->v[old->n++] = (gx_estep){.id = dem->d.id, .p = dem, .os = os};
@@ -605,7 +609,7 @@ static gx_err s_oplan_build(gx_engine *e, const gx_eoff *off, const gx_offer *o,
         hits.v[hits.n++] = (gx_estep){.id = dem->d.id, .p = dem, .score = score, .rule = rule, .ns = ns};
     }
     gx_sv_sort(hits.v, hits.n, sizeof *hits.v, s_cmp_step_id);
-    if (off->o.id && old_of && (err = s_oplan_old(e, off, old_of, now, &old)))
+    if (off->o.id && old_of && (err = s_oplan_old(e, off, old_of, &old)))
         goto out;
     /* merge new verdicts, links and old unheld matches by demand id; decide
      * near-miss room; reserve */
@@ -694,6 +698,7 @@ static void s_oplan_commit(gx_engine *e, gx_eoff *off, s_oplan *p, gx_reason cau
     free(off->l);
     off->l = p->l;
     off->n_l = n_l;
+    off->t_eval = now;
     off->cap_l = p->st.n;
     p->l = NULL;
 }

@@ -878,6 +878,45 @@ TEST(set_opts_three_districts_recomputes_demand_masks)
     gx_engine_destroy(&e);
 }
 
+/* A pair counted eligible that the date has since ruled out (a lead time
+ * that no longer fits) leaves the count when its offer is withdrawn: the
+ * engine judges the leaving pair as it was when it was counted, not today. */
+TEST(count_follows_a_pair_lapsed_by_date)
+{
+    gx_engine *e = mk_engine(1); /* two held */
+    put_firm(e, ANCHOR, GX_CREDIT_A, NULL, NULL);
+    put_firm(e, SME1, GX_CREDIT_B, NULL, NULL);
+    put_firm(e, SME2, GX_CREDIT_B, NULL, NULL);
+    put_firm(e, SME3, GX_CREDIT_B, NULL, NULL);
+    REQUIRE(add_d(e, mk_demand(1, ANCHOR), NULL) == GX_OK); /* needed in 100 days */
+    REQUIRE(add_o(e, mk_offer(11, SME1, 10), NULL) == GX_OK);
+    REQUIRE(add_o(e, mk_offer(12, SME2, 20), NULL) == GX_OK);
+    REQUIRE(add_o(e, mk_offer(13, SME3, 95), NULL) == GX_OK); /* ranked third: counted, not held */
+    size_t n;
+    gx_engine_matches(e, 1, &n);
+    CHECK(n == 2 && gx_engine_eligible(e, 1) == 3);
+    int64_t later = g_now + 10 * 86400; /* 95 days of lead no longer fit in the 90 left */
+    const gx_match *r;
+    REQUIRE(gx_engine_rank(e, 1, later, &r, &n) == GX_OK);
+    CHECK(n == 2);
+    gx_fxv fx = {0};
+    gx_firm f;
+    firm_init(&f, ANCHOR2, "410611", NULL, 35.75, 114.30, GX_CREDIT_A, NULL);
+    REQUIRE(gx_engine_put_firm(e, &f, later, &fx) == GX_OK); /* the engine's clock moves on */
+    gx_firm_fini(&f);
+    REQUIRE(gx_engine_close_offer(e, 13, GX_STATE_WITHDRAWN, &fx) == GX_OK);
+    CHECK_EQ_INT((int)gx_engine_eligible(e, 1), 2);
+    /* an update of an offer counted ten days ago is judged as it was then too */
+    gx_offer o = mk_offer(12, SME2, 20);
+    o.monthly_capacity = 4000;
+    REQUIRE(gx_engine_update_offer(e, &o, later, &fx) == GX_OK);
+    CHECK_EQ_INT((int)gx_engine_eligible(e, 1), 2);
+    REQUIRE(gx_engine_rank(e, 1, later, &r, &n) == GX_OK);
+    CHECK(n == gx_engine_eligible(e, 1));
+    gx_fxv_fini(&fx);
+    gx_engine_destroy(&e);
+}
+
 /* ---- randomized comparison against brute force */
 
 #define P_FIRMS 10
@@ -2003,6 +2042,7 @@ int main(void)
     RUN(tech_transfer_by_kind);
     RUN(tech_transfer_offer_without_capacity_matches);
     RUN(set_opts_three_districts_recomputes_demand_masks);
+    RUN(count_follows_a_pair_lapsed_by_date);
     RUN(property_matches_equal_brute_force);
     RUN(same_results_as_format2_engine);
     RUN(restore_is_the_live_engine);
