@@ -618,6 +618,11 @@ size_t gx_engine_near_misses(const gx_engine *e, uint64_t demand_id, uint64_t *o
 
 static void s_stats(const gx_engine *e, gx_engine_stats *out, bool by_rule);
 
+uint64_t gx_engine_pairs(const gx_engine *e)
+{
+    return e->pairs;
+}
+
 void gx_engine_stats_get(const gx_engine *e, gx_engine_stats *out)
 {
     s_stats(e, out, true);

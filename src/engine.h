@@ -216,6 +216,9 @@ size_t gx_engine_near_misses(const gx_engine *e, uint64_t demand_id, uint64_t *o
                              gx_rule *rules, size_t cap);
 
 void gx_engine_stats_get(const gx_engine *e, gx_engine_stats *out);
+/* Pairs whose rules ran since the engine began (stats' pairs_evaluated, in
+ * constant time): what a read that searches costs. */
+uint64_t gx_engine_pairs(const gx_engine *e);
 /* The same without near_misses_by_rule (left 0), which costs a look at every
  * near miss: for metrics scrapes. */
 void gx_engine_counts(const gx_engine *e, gx_engine_stats *out);

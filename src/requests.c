@@ -926,6 +926,9 @@ static void s_resume(s_req *q)
 
 /* ---------------------------------------------------------------- reads */
 
+static void s_charge(s_req *q, size_t work, size_t per);
+#define S_RANK_PER_TOKEN 2000 /* pairs judged afresh per extra rate-limit token */
+
 static void s_get_shortlist(s_req *q)
 {
     gx_ctx *b = q->b;
@@ -949,6 +952,7 @@ static void s_get_shortlist(s_req *q)
     double coverage = 0;
     for (size_t i = 0; i < nc; i++)
         shortlist[i] = held[i].offer_id;
+    uint64_t pairs = gx_engine_pairs(b->engine);
     if (d->splittable)
         gx_engine_proposed_set(b->engine, d->id, b->now, set_ids, 256, &n_set, &coverage);
     /* The count and the ranks beyond the held list, afresh through the index:
@@ -958,6 +962,8 @@ static void s_get_shortlist(s_req *q)
         s_error(q, GX_ERR_INTERNAL, NULL, "out of memory");
         return;
     }
+    /* those searches cost what a new demand's does: a firm that polls pays for them */
+    s_charge(q, (size_t)(gx_engine_pairs(b->engine) - pairs), S_RANK_PER_TOKEN);
     gx_explain *x = calloc(nc + n_set + 1, sizeof *x);
     gx_candidate_view *v = calloc(nc + n_set + 1, sizeof *v);
     if (!x || !v) {
