@@ -10,8 +10,11 @@
  * open demand keeps its held list — its best 2K eligible offers — as a vector
  * sorted by score descending, then offer id ascending (the first K are the
  * shortlist), the number of its eligible offers, and its near misses sorted by
- * offer id. Each open offer keeps "links": the demands that hold it, as a
- * match or a near miss, sorted by demand id. */
+ * offer id. Each open offer keeps "links": the demands that hold it among
+ * their best 2K, sorted by demand id (whether it is a demand's near miss is
+ * read from that demand's list). Each demand and offer also remembers when its
+ * pairs were last all judged, so that a pair can be judged again as it was
+ * counted (gx_counted_at). */
 #ifndef GX_ENGINE_INT_H
 #define GX_ENGINE_INT_H
 
@@ -194,8 +197,7 @@ typedef struct gx_eoff {
     const gx_firm *f;            /* its owner */
     gx_offer o;                  /* the posting */
     gx_prep_offer prep;          /* and its prepared form, for the rules */
-    gx_elink *l;                 /* n_l links by demand id: the demands holding it or
-                                  * holding it as a near miss */
+    gx_elink *l;                 /* n_l links by demand id: the demands holding it */
     size_t n_l, cap_l;           /* used, allocated */
     size_t kpos[GX_KIND__COUNT]; /* index in each kind's list it is in */
     gx_index_ref *refs;          /* n_refs places in the offer index */

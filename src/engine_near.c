@@ -6,8 +6,9 @@
  * process, material or technology failure it works in the same family).
  * Pairs excluded by gx_rules_excluded (same firm, or a firm graded D) are
  * never evaluated. At most near_miss_max are kept per demand, every one of
- * them (unlike matches, of which only the best 2K are held), each linked from
- * its offer; when a demand is (re)evaluated the best-scored ones are kept, and
+ * them (unlike matches, of which only the best 2K are held), in the demand's
+ * list only (an offer that changes looks itself up there); when a demand is
+ * (re)evaluated the best-scored ones are kept, and
  * a near miss arriving at a full demand is neither recorded nor reported. */
 #include "engine_int.h"
 
