@@ -1091,15 +1091,7 @@ gx_err gx_broker_reload(gx_broker *b, const gx_config *next, char *errbuf, size_
 
 void gx_broker_counters_get(const gx_broker *b, gx_broker_counters *out)
 {
-    const gx_counters *c = &b->counters;
-    *out = (gx_broker_counters){.requests = c->requests,
-                                .errors = c->errors,
-                                .notices = c->notices,
-                                .batches = c->batches,
-                                .commit_failures = c->commit_failures,
-                                .engine_undos = c->engine_undos,
-                                .engine_rebuilds = c->engine_rebuilds,
-                                .rate_limited = c->rate_limited};
+    *out = b->counters;
 }
 
 /* ------------------------------------------------------------------ what operators read (report.c) */

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "counters.h"
 #include "err.h"
 
 /* The broker is its context (records.h, the layer below it), opaque here. */
@@ -117,17 +118,8 @@ bool gx_broker_http_page(void *broker, const char *path, int *status, const char
 size_t gx_broker_render_event(void *broker, uint64_t id, const char *type, const void *data, size_t len, char *out,
                               size_t cap);
 
-/* Figures for logs and tests. */
-typedef struct gx_broker_counters {
-    uint64_t requests;        /* requests handled */
-    uint64_t errors;          /* requests answered with an error */
-    uint64_t notices;         /* notices written to inboxes */
-    uint64_t batches;         /* write transactions committed */
-    uint64_t commit_failures; /* batches whose commit failed */
-    uint64_t engine_undos;    /* refused requests or failed commits taken back out of the engine */
-    uint64_t engine_rebuilds; /* times the engine matched every pair again after start */
-    uint64_t rate_limited;    /* requests refused by the per-firm rate limit */
-} gx_broker_counters;
+/* Figures for logs and tests (counters.h). */
+typedef gx_counters gx_broker_counters;
 void gx_broker_counters_get(const gx_broker *b, gx_broker_counters *out);
 
 #endif

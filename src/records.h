@@ -19,6 +19,7 @@
 #include "auth.h"
 #include "codec.h"
 #include "config.h"
+#include "counters.h"
 #include "engine.h"
 #include "inbox.h"
 #include "limit.h"
@@ -91,18 +92,6 @@ typedef struct gx_obs {
     int64_t snapshot_cost_us;  /* how long making it took */
     uint64_t snapshot_commits; /* commits counted when it was made */
 } gx_obs;
-
-/* Figures for logs and tests (broker.h's gx_broker_counters reads them). */
-typedef struct gx_counters {
-    uint64_t requests;        /* requests handled */
-    uint64_t errors;          /* requests answered with an error */
-    uint64_t notices;         /* notices written to inboxes */
-    uint64_t batches;         /* write transactions committed */
-    uint64_t commit_failures; /* batches whose commit failed */
-    uint64_t engine_undos;    /* refused requests or failed commits taken back out of the engine */
-    uint64_t engine_rebuilds; /* times the engine matched every pair again after start */
-    uint64_t rate_limited;    /* requests refused by the per-firm rate limit */
-} gx_counters;
 
 enum { GX_UNDO_FIRM = 1, GX_UNDO_DEMAND, GX_UNDO_OFFER, GX_UNDO_SUB, GX_UNDO_OPEN };
 
