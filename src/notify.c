@@ -722,22 +722,6 @@ static void s_changed(char *buf, size_t n, const char *fmt, ...)
     va_end(ap);
 }
 
-static const char *s_state_word(gx_state s)
-{
-    switch (s) {
-    case GX_STATE_OPEN:
-        return "open";
-    case GX_STATE_AWARDED:
-        return "awarded";
-    case GX_STATE_WITHDRAWN:
-        return "withdrawn";
-    case GX_STATE_EXPIRED:
-        return "expired";
-    default:
-        return "closed";
-    }
-}
-
 gx_err gx_notify_render(gx_ctx *b, gx_txn *t, const gx_rules_opts *ro, uint64_t seq, const void *rec,
                         size_t len, gx_buf *out)
 {
@@ -767,7 +751,7 @@ gx_err gx_notify_render(gx_ctx *b, gx_txn *t, const gx_rules_opts *ro, uint64_t 
                       (unsigned long long)f.demand_id);
         } else if (was_open && d->state != GX_STATE_OPEN) {
             s_changed(changed, sizeof changed, "demand %llu is %s now; shown as it is now",
-                      (unsigned long long)d->id, s_state_word(d->state));
+                      (unsigned long long)d->id, gx_state_name(d->state));
         } else if (f.demand_rev && d->revision != f.demand_rev) {
             s_changed(changed, sizeof changed,
                       "demand %llu changed since this notice (revision %u then, %u now); shown as it is now, "
@@ -792,7 +776,7 @@ gx_err gx_notify_render(gx_ctx *b, gx_txn *t, const gx_rules_opts *ro, uint64_t 
                           (unsigned long long)f.offer_id);
             else if (was_open && o->state != GX_STATE_OPEN)
                 s_changed(changed, sizeof changed, "offer %llu is %s now; shown as it is now",
-                          (unsigned long long)o->id, s_state_word(o->state));
+                          (unsigned long long)o->id, gx_state_name(o->state));
             else if (f.offer_rev && o->revision != f.offer_rev)
                 s_changed(
                     changed, sizeof changed,
