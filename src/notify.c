@@ -286,67 +286,11 @@ static gx_err s_owner_of_offer(gx_ctx *b, uint64_t offer_id, char out[GX_FIRM_ID
     return err;
 }
 
-/* Explanations made while one request's effects are turned into notices:
- * a shortlisted pair is explained once for its Opportunity and its
- * CandidateAdded. Open addressing on (demand, offer); the engine does not
- * change while the cache lives. */
-typedef struct s_xcache {
-    struct s_xslot {
-        uint64_t d, o;   /* the pair; d 0 = empty */
-        gx_explain *x;   /* owned */
-    } *v;
-    size_t cap;          /* power of two, or 0: no caching */
-    gx_explain *spill;   /* the last one that found no room, owned */
+/* What the effects of one request share while they are turned into notices. */
+typedef struct s_fxrun {
+    gx_explain *x;       /* a near miss's explanation (about 3 KB, for its hint), made once and reused */
     uint64_t first_seen; /* the last demand whose first match was checked (effects come grouped by demand) */
-} s_xcache;
-
-static void s_xcache_init(s_xcache *c, size_t n_fx)
-{
-    size_t cap = 16;
-    while (cap < 2 * n_fx && cap < ((size_t)1 << 20))
-        cap *= 2;
-    c->v = calloc(cap, sizeof *c->v);
-    c->cap = c->v ? cap : 0; /* out of memory: explain every time */
-    c->spill = NULL;
-    c->first_seen = 0;
-}
-
-static void s_xcache_fini(s_xcache *c)
-{
-    for (size_t i = 0; i < c->cap; i++)
-        free(c->v[i].x);
-    free(c->v);
-    free(c->spill);
-}
-
-/* The full explanation of a held pair (about 3 KB), borrowed from the cache
- * until it is finished; NULL with *err set when it cannot be had. */
-static const gx_explain *s_explained(gx_ctx *b, s_xcache *c, uint64_t demand_id, uint64_t offer_id,
-                                     gx_err *err)
-{
-    size_t i = c->cap ? (size_t)((demand_id * 0x9E3779B97F4A7C15ull) ^ offer_id) & (c->cap - 1) : 0;
-    for (size_t probes = 0; c->cap && probes < c->cap; probes++, i = (i + 1) & (c->cap - 1)) {
-        if (c->v[i].d == demand_id && c->v[i].o == offer_id) {
-            *err = GX_OK;
-            return c->v[i].x;
-        }
-        if (!c->v[i].d)
-            break;
-    }
-    gx_explain *x = malloc(sizeof *x);
-    *err = x ? gx_engine_explain(b->engine, demand_id, offer_id, b->now, x) : GX_ERR_NOMEM;
-    if (*err) {
-        free(x);
-        return NULL;
-    }
-    if (c->cap && !c->v[i].d) { /* kept while the table has an empty slot */
-        c->v[i] = (struct s_xslot){demand_id, offer_id, x};
-        return x;
-    }
-    free(c->spill); /* no room: lives until the next miss or the end */
-    c->spill = x;
-    return x;
-}
+} s_fxrun;
 
 #define S_FIRST_LEN (8 + 8 + GX_COUNTY_LEN)
 
@@ -386,7 +330,7 @@ static gx_err s_first_match(gx_ctx *b, uint64_t demand_id, uint64_t offer_id, co
     return gx_store_put(b->child, GX_T_FIRST, key, sizeof key, val, sizeof val);
 }
 
-static gx_err s_on_match(gx_ctx *b, s_xcache *c, const gx_fx *f)
+static gx_err s_on_match(gx_ctx *b, s_fxrun *c, const gx_fx *f)
 {
     const gx_demand *d = gx_engine_demand(b->engine, f->demand_id);
     const gx_offer *o = gx_engine_offer(b->engine, f->offer_id);
@@ -461,7 +405,7 @@ static gx_err s_on_shortlist_remove(gx_ctx *b, const gx_fx *f)
 
 /* tell: whether the SME hears of it; one not told is recorded by the engine
  * and counted in Stats, but neither pushed nor put on the monitor stream. */
-static gx_err s_on_near_miss(gx_ctx *b, s_xcache *c, const gx_fx *f, bool tell)
+static gx_err s_on_near_miss(gx_ctx *b, s_fxrun *c, const gx_fx *f, bool tell)
 {
     if (!tell)
         return GX_OK;
@@ -477,10 +421,11 @@ static gx_err s_on_near_miss(gx_ctx *b, s_xcache *c, const gx_fx *f, bool tell)
     gx_err err = gx_notify_told_get(b, d->id, o->owner, &flags, &rule);
     if (err || ((flags & GX_TOLD_NEAR) && rule == (uint8_t)f->rule) || (flags & GX_TOLD_MATCH))
         return err;
-    const gx_explain *x = s_explained(b, c, d->id, o->id, &err);
-    if (x) {
+    if (!c->x && !(c->x = malloc(sizeof *c->x)))
+        return GX_ERR_NOMEM;
+    if (!(err = gx_engine_explain(b->engine, d->id, o->id, b->now, c->x))) {
         char hint[GX_DETAIL_MAX + 64];
-        gx_rules_hint(x, f->rule, hint, sizeof hint);
+        gx_rules_hint(c->x, f->rule, hint, sizeof hint);
         ev.detail = hint;
         gx_records_event(b, &ev);
         gx_notice n = {.type = GX_N_NEAR_MISS,
@@ -552,8 +497,7 @@ gx_err gx_notify_effects(gx_ctx *b, const gx_fxv *fx)
 {
     double bar;
     size_t ties;
-    s_xcache xc;
-    s_xcache_init(&xc, fx->n);
+    s_fxrun xc = {0};
     gx_err err = s_tell_bar(b, fx, &bar, &ties);
     /* Subscription hits go last, so a firm matched by an offer hears of it
      * through the richer Opportunity (with its explanation) first. */
@@ -579,7 +523,7 @@ gx_err gx_notify_effects(gx_ctx *b, const gx_fxv *fx)
             }
         }
     }
-    s_xcache_fini(&xc);
+    free(xc.x);
     return err;
 }
 
