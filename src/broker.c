@@ -19,27 +19,22 @@
 #include "records.h"
 #include "report.h"
 #include "requests.h"
-#include "snapshot.h"
+#include "persist.h"
 
 /* ------------------------------------------------------------------ setup */
 
-static void s_engine_opts(const gx_broker *b, gx_engine_opts *o)
+/* Seconds on the monotonic clock (log.h). */
+static double s_mono(void)
 {
-    gx_engine_opts_default(o);
-    const gx_config *c = &b->cfg;
-    o->shortlist_k = (unsigned)c->shortlist_k;
-    o->near_miss_max = (unsigned)c->near_miss_max;
-    o->rules.weights[GX_TERM_INDUSTRY] = c->weight_industry;
-    o->rules.weights[GX_TERM_PROCESS] = c->weight_process;
-    o->rules.weights[GX_TERM_DISTANCE] = c->weight_distance;
-    o->rules.weights[GX_TERM_CREDIT] = c->weight_credit;
-    o->rules.weights[GX_TERM_CAPACITY] = c->weight_capacity;
-    o->rules.weights[GX_TERM_LEAD_TIME] = c->weight_lead_time;
-    o->rules.weights[GX_TERM_PRICE] = c->weight_price;
-    o->rules.weights[GX_TERM_TRACK_RECORD] = c->weight_track_record;
-    o->rules.distance_full_km = c->distance_full_km;
-    o->rules.utc_offset_min = (int)c->utc_offset_minutes;
-    o->rules.three_districts = gx_vocab_three_districts(b->vocab, &o->rules.n_three_districts);
+    return (double)gx_mono_us() / 1e6;
+}
+
+/* A change below (gx_records_undo) could not be taken back out of the engine
+ * exactly: rebuild it from the batch before the next request reads it. */
+static void s_rebuild_if_asked(gx_broker *b)
+{
+    if (b->rebuild_now && gx_persist_rebuild(b, b->txn) != GX_OK)
+        gx_log(GX_LOG_ERR, "rebuilding the engine after a refused request failed; retrying after the commit");
 }
 
 static void s_limits(gx_broker *b)
@@ -54,330 +49,14 @@ static void s_limits(gx_broker *b)
                              (double)b->cfg.handshakes_per_second);
 }
 
-/* Progress of a start: logged, and told to whoever started us (systemd). */
-typedef struct s_progress {
-    gx_broker_progress_fn fn; /* may be NULL: then only logged */
-    void *arg;
-    int64_t interval_ms;      /* between reports */
-    double t0;                /* monotonic seconds at the start of the load */
-    double demands_t0;        /* when the demand table's turn came */
-    double next;              /* when the next report is due */
-    const char *how;          /* "matching every pair", "restoring the engine snapshot" */
-    uint64_t offers, demands; /* records in the two tables at the start */
-} s_progress;
-
-typedef struct s_load {
-    gx_broker *b;      /* broker being loaded */
-    gx_table table;    /* table being visited */
-    gx_err err;        /* first failure */
-    uint64_t loaded;   /* records taken */
-    gx_snapshot *snap; /* demands' lists saved at the last clean stop, or NULL */
-    uint64_t restored; /* demands taken from it */
-    uint64_t matched;  /* demands it should have had and did not: matched afresh */
-    s_progress *pr;    /* a start's progress, or NULL (a rebuild while serving) */
-} s_load;
-
-/* Seconds on the monotonic clock (log.h). */
-static double s_mono(void)
-{
-    return (double)gx_mono_us() / 1e6;
-}
-
-/* Reports where the load is: which table, how far, how long so far and, once
- * demands are being matched, about how long is left (demands cost nearly all
- * of a start; offers and firms take seconds). */
-static void s_progress_report(s_progress *pr, const s_load *l)
-{
-    double now = s_mono(), secs = now - pr->t0;
-    char line[256];
-    if (!l) {
-        snprintf(line, sizeof line, "starting: %s: %llu offer and %llu demand records to load", pr->how,
-                 (unsigned long long)pr->offers, (unsigned long long)pr->demands);
-    } else if (l->table == GX_T_DEMANDS && pr->demands) {
-        double share = (double)l->loaded / (double)pr->demands;
-        double per = l->loaded ? (now - pr->demands_t0) / (double)l->loaded : 0;
-        snprintf(line, sizeof line, "starting: %s: %llu of %llu demand records (%.0f%%), %.0f s so far, about %.0f s "
-                 "left", pr->how, (unsigned long long)l->loaded, (unsigned long long)pr->demands, 100 * share, secs,
-                 per * (double)(pr->demands - (l->loaded < pr->demands ? l->loaded : pr->demands)));
-    } else {
-        snprintf(line, sizeof line, "starting: %s: %llu %s records loaded, %.0f s so far", pr->how,
-                 (unsigned long long)l->loaded, l->table == GX_T_OFFERS ? "offer" : l->table == GX_T_FIRMS ? "firm"
-                 : l->table == GX_T_DEMANDS ? "demand" : "subscription", secs);
-    }
-    gx_log(GX_LOG_NOTICE, "%s", line);
-    if (pr->fn)
-        pr->fn(pr->arg, line, pr->interval_ms);
-    pr->next = now + (double)pr->interval_ms / 1000.0;
-}
-
-/* An open demand from the store into the engine: with the lists the snapshot
- * kept for it when there is one the engine accepts, else matched afresh. */
-static gx_err s_load_demand(s_load *l, gx_demand *d)
-{
-    const gx_match *m;
-    const gx_near *nm;
-    size_t n_m, n_elig, n_nm;
-    if (l->snap && gx_snapshot_lists(l->snap, d->id, &m, &n_m, &n_elig, &nm, &n_nm)) {
-        gx_err err = gx_engine_restore_demand(l->b->engine, d, m, n_m, n_elig, nm, n_nm, l->b->now);
-        if (err != GX_ERR_INVALID) { /* restored (d taken), or a failure the caller reports */
-            l->restored += err == GX_OK;
-            return err;
-        }
-    }
-    l->matched += l->snap != NULL;
-    return gx_engine_add_demand(l->b->engine, d, l->b->now, NULL);
-}
-
-static bool s_load_visit(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
-{
-    s_load *l = ctx;
-    gx_engine *e = l->b->engine;
-    gx_err err = GX_OK;
-    switch (l->table) {
-    case GX_T_FIRMS: {
-        gx_firm f;
-        if ((err = gx_codec_decode_firm(val, vlen, &f)) == GX_OK) {
-            err = gx_engine_put_firm(e, &f, l->b->now, NULL);
-            gx_firm_fini(&f);
-        }
-        break;
-    }
-    case GX_T_OFFERS: {
-        gx_offer o;
-        if ((err = gx_codec_decode_offer(val, vlen, &o)) == GX_OK) {
-            if (o.state == GX_STATE_OPEN && !(err = gx_quota_add(l->b->open, o.owner, 1)))
-                err = gx_engine_add_offer(e, &o, l->b->now, NULL);
-            gx_offer_fini(&o);
-        }
-        break;
-    }
-    case GX_T_DEMANDS: {
-        gx_demand d;
-        if ((err = gx_codec_decode_demand(val, vlen, &d)) == GX_OK) {
-            if (d.state == GX_STATE_OPEN && !(err = gx_quota_add(l->b->open, d.owner, 1)))
-                err = s_load_demand(l, &d);
-            gx_demand_fini(&d);
-        }
-        break;
-    }
-    case GX_T_SUBS: {
-        gx_sub s;
-        if ((err = gx_codec_decode_sub(val, vlen, &s)) == GX_OK && !(err = gx_quota_add(l->b->open, s.owner, 1))) {
-            err = gx_engine_add_sub(e, &s, l->b->now, NULL);
-            gx_sub_fini(&s);
-        }
-        break;
-    }
-    default:
-        break;
-    }
-    if (err) {
-        gx_log(GX_LOG_ERR, "loading %s record (key %zu bytes): %s", l->table == GX_T_FIRMS ? "firm" : "posting", klen,
-               gx_err_str(err));
-        l->err = err;
-        return false;
-    }
-    l->loaded++;
-    if (l->pr && (l->loaded & 63) == 0 && s_mono() >= l->pr->next)
-        s_progress_report(l->pr, l);
-    return true;
-}
-
-static bool s_key_visit(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
-{
-    s_load *l = ctx;
-    char k[GX_KEY_LEN + 1], firm[GX_FIRM_ID_LEN + 1];
-    if (klen != GX_KEY_LEN || vlen < GX_FIRM_ID_LEN + 1) {
-        l->err = GX_ERR_MALFORMED;
-        return false;
-    }
-    memcpy(k, key, GX_KEY_LEN);
-    k[GX_KEY_LEN] = 0;
-    memcpy(firm, val, GX_FIRM_ID_LEN);
-    firm[GX_FIRM_ID_LEN] = 0;
-    l->err = gx_auth_put(l->b->auth, k, firm, ((const uint8_t *)val)[GX_FIRM_ID_LEN] != 0);
-    return l->err == GX_OK;
-}
-
-/* A fresh key registry: operator keys from their file, firm keys from the store. */
-static gx_err s_rebuild_auth(gx_broker *b, gx_txn *t)
-{
-    gx_auth *a = NULL;
-    char err[512];
-    gx_err rc = gx_auth_new(&a);
-    if (rc)
-        return rc;
-    b->auth = a;
-    if (b->cfg.insecure_dev)
-        return GX_OK;
-    if ((rc = gx_auth_load_operators(a, b->operator_keys, err, sizeof err))) {
-        gx_log(GX_LOG_ERR, "operator keys: %s", err);
-        return rc;
-    }
-    s_load l = {.b = b, .table = GX_T_KEYS};
-    rc = gx_store_scan(t, GX_T_KEYS, NULL, 0, NULL, 0, s_key_visit, &l);
-    return rc ? rc : l.err;
-}
-
-/* Builds a fresh engine and key registry from the store — read in t, or in a
- * read transaction of its own when t is NULL — and swaps them in only when
- * both loaded completely; on failure the old ones stay and stay dirty. */
-static gx_err s_rebuild_engine_from(gx_broker *b, gx_txn *t, gx_snapshot *snap, s_progress *pr,
-                                    uint64_t *restored, uint64_t *matched)
-{
-    gx_engine_opts eo;
-    gx_engine *e = NULL, *old_engine = b->engine;
-    gx_auth *old_auth = b->auth;
-    gx_quota *q = NULL, *old_open = b->open;
-    gx_txn *own = NULL;
-    s_engine_opts(b, &eo);
-    gx_err err = gx_engine_new(&eo, &e);
-    if (!err)
-        err = gx_quota_new(&q);
-    b->open = q;
-    if (!err && !t && !(err = gx_store_begin(b->store, false, &own)))
-        t = own;
-    b->engine = e; /* s_load_visit and s_rebuild_auth fill b->engine / b->auth */
-    b->auth = NULL;
-    if (pr && !err && !(err = gx_store_count(t, GX_T_OFFERS, &pr->offers)) &&
-        !(err = gx_store_count(t, GX_T_DEMANDS, &pr->demands)))
-        s_progress_report(pr, NULL);
-    static const gx_table order[] = {GX_T_FIRMS, GX_T_OFFERS, GX_T_DEMANDS, GX_T_SUBS};
-    for (size_t i = 0; !err && i < sizeof order / sizeof order[0]; i++) {
-        s_load l = {b, order[i], GX_OK, 0, snap, 0, 0, pr};
-        if (pr && order[i] == GX_T_DEMANDS)
-            pr->demands_t0 = s_mono();
-        err = gx_store_scan(t, order[i], NULL, 0, NULL, 0, s_load_visit, &l);
-        if (!err)
-            err = l.err;
-        if (order[i] == GX_T_DEMANDS && restored)
-            *restored = l.restored, *matched = l.matched;
-    }
-    if (!err)
-        err = s_rebuild_auth(b, t);
-    gx_store_abort(&own);
-    if (err) {
-        gx_engine_destroy(&b->engine);
-        gx_auth_destroy(&b->auth);
-        gx_quota_destroy(&b->open);
-        b->engine = old_engine;
-        b->auth = old_auth;
-        b->open = old_open;
-        b->engine_dirty = true;
-        return err;
-    }
-    gx_engine_destroy(&old_engine);
-    gx_auth_destroy(&old_auth);
-    gx_quota_destroy(&old_open);
-    b->engine_dirty = false;
-    return GX_OK;
-}
-
-/* Rebuilds the engine (and the key registry and open counts) from the store
- * read in t, or in a read transaction of its own when t is NULL, by matching
- * every pair (after start: the way back when a change cannot be taken back). */
-static gx_err s_rebuild_engine(gx_broker *b, gx_txn *t)
-{
-    b->counters.engine_rebuilds++;
-    b->rebuild_now = false; /* asked once; engine_dirty stays set if this fails */
-    return s_rebuild_engine_from(b, t, NULL, NULL, NULL, NULL);
-}
-
-/* A change below (gx_records_undo) could not be taken back out of the engine
- * exactly: rebuild it from the batch before the next request reads it. */
-static void s_rebuild_if_asked(gx_broker *b)
-{
-    if (b->rebuild_now && s_rebuild_engine(b, b->txn) != GX_OK)
-        gx_log(GX_LOG_ERR, "rebuilding the engine after a refused request failed; retrying after the commit");
-}
-
-/* What the match state depends on besides the store: the engine's format
- * (GX_ENGINE_FORMAT: what its rules and lists mean), the engine options and the
- * vocabulary. A snapshot is used only under the same. Not the binary: a
- * rebuild of the same code (a second configure, a new mtime) keeps the lists. */
-static uint64_t s_fingerprint(const gx_broker *b)
-{
-    gx_engine_opts o;
-    s_engine_opts(b, &o);
-    uint64_t h = GX_FNV_SEED;
-    uint32_t format = GX_ENGINE_FORMAT;
-    h = gx_fnv1a(h, &format, sizeof format);
-    h = gx_fnv1a(h, &o.shortlist_k, sizeof o.shortlist_k);
-    h = gx_fnv1a(h, &o.near_miss_max, sizeof o.near_miss_max);
-    h = gx_fnv1a(h, o.rules.weights, sizeof o.rules.weights);
-    h = gx_fnv1a(h, &o.rules.utc_offset_min, sizeof o.rules.utc_offset_min);
-    h = gx_fnv1a(h, &o.rules.distance_full_km, sizeof o.rules.distance_full_km);
-    for (size_t i = 0; i < o.rules.n_three_districts; i++)
-        h = gx_fnv1a(h, o.rules.three_districts[i], strlen(o.rules.three_districts[i]) + 1);
-    uint64_t v = gx_vocab_fingerprint(b->vocab);
-    h = gx_fnv1a(h, &v, sizeof v);
-    return h;
-}
-
-static void s_snapshot_path(const gx_broker *b, char *out, size_t len)
-{
-    snprintf(out, len, "%s/engine.snap", b->cfg.data_dir);
-}
-
-/* The engine at start: from the snapshot of the last clean stop when it still
- * describes the store (same store identity, transaction id and fingerprint,
- * checksum intact), else by matching every pair. The snapshot is removed once
- * read: it describes this store only until the next write. A temporary file
- * left by a stop killed while it wrote the snapshot is removed too. */
-static gx_err s_start_engine(gx_broker *b, gx_broker_progress_fn progress, void *arg)
-{
-    char path[GX_CONFIG_STR_MAX + 32], tmp[GX_CONFIG_STR_MAX + 40], why[GX_CONFIG_STR_MAX + 200];
-    gx_snapshot *snap = NULL;
-    double t0 = s_mono();
-    s_snapshot_path(b, path, sizeof path);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    if (unlink(tmp) == 0)
-        gx_log(GX_LOG_NOTICE, "removed %s, left by a stop that did not finish writing the engine snapshot",
-               tmp);
-    else if (errno != ENOENT)
-        gx_log(GX_LOG_WARNING, "cannot remove %s: %s", tmp, strerror(errno));
-    gx_err serr = GX_ERR_NOT_FOUND;
-    if (b->cfg.engine_snapshot) {
-        serr = gx_snapshot_open(path, gx_store_id(b->store), gx_store_txnid(b->store), s_fingerprint(b),
-                                &snap, why, sizeof why);
-        if (serr && serr != GX_ERR_NOT_FOUND)
-            gx_log(GX_LOG_NOTICE, "engine snapshot not used: %s; matching every pair", why);
-    }
-    uint64_t restored = 0, matched = 0;
-    s_progress pr = {.fn = progress, .arg = arg, .interval_ms = b->cfg.start_progress_ms, .t0 = t0,
-                     .how = snap ? "restoring the engine snapshot" : "matching every pair"};
-    gx_err err = s_rebuild_engine_from(b, NULL, snap, &pr, &restored, &matched);
-    double secs = s_mono() - t0;
-    if (snap) {
-        gx_log(GX_LOG_INFO, "engine restored from %s in %.2f s: %llu demands with their saved lists, %llu matched "
-               "afresh", path, secs, (unsigned long long)restored, (unsigned long long)matched);
-        gx_snapshot_close(&snap);
-    } else if (!err) {
-        gx_log(GX_LOG_INFO, "engine rebuilt by matching every pair in %.2f s", secs);
-    }
-    if (serr != GX_ERR_NOT_FOUND && unlink(path) != 0)
-        gx_log(GX_LOG_WARNING, "cannot remove %s: %s", path, strerror(errno));
-    return err;
-}
-
 gx_err gx_broker_save_snapshot(gx_broker *b)
 {
-    char path[GX_CONFIG_STR_MAX + 32];
-    if (!b->cfg.engine_snapshot || b->engine_dirty || b->txn)
-        return GX_OK;
-    s_snapshot_path(b, path, sizeof path);
-    double t0 = s_mono();
-    uint64_t bytes = 0;
-    gx_err err = gx_snapshot_write(path, b->engine, gx_store_id(b->store), gx_store_txnid(b->store),
-                                   s_fingerprint(b), &bytes);
-    double secs = s_mono() - t0;
-    if (err) {
-        gx_log(GX_LOG_WARNING, "engine snapshot not saved (%s: %s); the next start matches every pair",
-               gx_err_str(err), strerror(errno));
-        return err;
-    }
-    gx_log(GX_LOG_INFO, "engine snapshot saved: %s, %llu bytes in %.2f s", path, (unsigned long long)bytes, secs);
-    return GX_OK;
+    return gx_persist_save(b);
+}
+
+void gx_broker_snapshot_tick(gx_broker *b, int64_t now_ms)
+{
+    gx_persist_tick(b, now_ms);
 }
 
 gx_err gx_broker_new(const gx_config *cfg, int64_t now, gx_broker_progress_fn progress, void *arg, gx_broker **out,
@@ -399,7 +78,8 @@ gx_err gx_broker_new(const gx_config *cfg, int64_t now, gx_broker_progress_fn pr
     gx_store_opts so = {.dir = cfg->data_dir,
                         .map_size = (size_t)cfg->map_size_mb << 20,
                         .map_max = (size_t)cfg->map_max_mb << 20,
-                        .no_sync = cfg->no_sync};
+                        .no_sync = cfg->no_sync,
+                        .no_change_log = !cfg->engine_snapshot};
     if ((err = gx_store_open(&so, &b->store))) {
         /* a damaged store's message names the file, what is wrong and what to do */
         if (err == GX_ERR_MALFORMED)
@@ -436,7 +116,7 @@ gx_err gx_broker_new(const gx_config *cfg, int64_t now, gx_broker_progress_fn pr
             gx_log(GX_LOG_NOTICE, "first start: created the operator key %s (keep it secret) and listed it in %s",
                    keypath, b->operator_keys);
     }
-    if ((err = s_start_engine(b, progress, arg))) {
+    if ((err = gx_persist_start(b, progress, arg))) {
         snprintf(errbuf, errlen, "rebuilding the engine from %s: %s", cfg->data_dir, gx_err_str(err));
         goto out;
     }
@@ -470,6 +150,7 @@ void gx_broker_destroy(gx_broker **pb)
     gx_broker *b = *pb;
     if (!b)
         return;
+    gx_persist_fini(b);
     gx_store_abort(&b->child);
     gx_store_abort(&b->txn);
     s_clear_batch(b);
@@ -680,7 +361,7 @@ void gx_broker_batch_end(gx_broker *b, const gx_broker_io *io)
             gx_auth *old_auth = b->auth;
             b->auth = NULL;
             gx_txn *t = NULL;
-            if (!gx_store_begin(b->store, false, &t) && !s_rebuild_auth(b, t)) {
+            if (!gx_store_begin(b->store, false, &t) && !gx_persist_load_keys(b, t)) {
                 gx_auth_destroy(&old_auth);
             } else {
                 gx_auth_destroy(&b->auth);
@@ -708,7 +389,7 @@ void gx_broker_batch_end(gx_broker *b, const gx_broker_io *io)
         b->n_touched = 0;
     }
     if (b->engine_dirty) {
-        gx_err rerr = s_rebuild_engine(b, NULL);
+        gx_err rerr = gx_persist_rebuild(b, NULL);
         if (rerr)
             gx_log(GX_LOG_ERR, "rebuilding the engine after a failed write: %s", gx_err_str(rerr));
     }
@@ -846,7 +527,7 @@ void gx_broker_pump(gx_broker *b, const gx_broker_io *io)
     gx_engine_opts eo;
     if (!io)
         return;
-    s_engine_opts(b, &eo);
+    gx_persist_engine_opts(b, &eo);
     while ((n = gx_sessions_take_dirty(b->sessions, batch, 256)) > 0) {
         if (!t && gx_store_begin(b->store, false, &t) != GX_OK) {
             gx_log(GX_LOG_ERR, "delivery: cannot read the store: %s", gx_store_last_error(b->store));
@@ -1082,7 +763,7 @@ gx_err gx_broker_reload(gx_broker *b, const gx_config *next, char *errbuf, size_
     if (gx_log_parse_level(b->cfg.log_level, &lvl))
         gx_log_set_level(lvl);
     gx_engine_opts eo;
-    s_engine_opts(b, &eo);
+    gx_persist_engine_opts(b, &eo);
     gx_err err = gx_engine_set_opts(b->engine, &eo);
     if (restart[0])
         snprintf(errbuf, errlen, "changed keys that need a restart: %s", restart);

@@ -47,8 +47,8 @@ typedef struct gx_broker_io {
 typedef void (*gx_broker_progress_fn)(void *arg, const char *status, int64_t next_ms);
 
 /* Opens the store in cfg->data_dir, loads the vocabulary, rebuilds the engine
- * from the store (from the snapshot of the last clean stop when it still
- * describes the store; progress, when not NULL, hears how that goes and the
+ * from the store (from the newest engine snapshot and the changes logged since
+ * when there is a usable one; progress, when not NULL, hears how that goes and the
  * same lines are logged) and enforces validity expired while the broker was down
  * (those notices are committed before this returns). err receives a message on
  * failure. */
@@ -56,9 +56,14 @@ gx_err gx_broker_new(const gx_config *cfg, int64_t now, gx_broker_progress_fn pr
                      char *err, size_t errlen);
 
 /* At a clean stop, after the last batch: saves the engine's lists to
- * <data_dir>/engine.snap (snapshot.h) when engine_snapshot is on, so the next
+ * <data_dir>/engine.snap (persist.h) when engine_snapshot is on, so the next
  * start need not match every pair. A failure is logged and only costs that. */
 gx_err gx_broker_save_snapshot(gx_broker *b);
+
+/* Between batches: begins an engine snapshot in a child when one is due
+ * (snapshot_interval_s, snapshot_changes) and records the one a child
+ * finished (persist.h). */
+void gx_broker_snapshot_tick(gx_broker *b, int64_t now_ms);
 
 /* Frees everything; the caller has ended any batch. NULLs *b, tolerates NULL. */
 void gx_broker_destroy(gx_broker **b);

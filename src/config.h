@@ -56,7 +56,9 @@ typedef struct gx_config {
     int64_t sessions_max;                /* connections bound to a firm */
     int64_t hwm;                         /* ZeroMQ send/receive high-water marks */
     bool no_sync;                        /* benchmarks only: LMDB without fsync (NOT durable) */
-    bool engine_snapshot;                /* save the engine's lists at a clean stop */
+    bool engine_snapshot;                /* keep engine snapshots and the store's change log (persist.h) */
+    int64_t snapshot_interval_s;         /* a snapshot while serving this often (0: at a clean stop only) */
+    int64_t snapshot_changes;            /* or after this many logged changes (0: by time only) */
     int64_t start_progress_ms;           /* progress report interval while a start loads the engine */
     char server_key[GX_CONFIG_STR_MAX];  /* broker key file ("" = <data_dir>/broker.key) */
     char operator_keys[GX_CONFIG_STR_MAX]; /* operator public keys ("" = <data_dir>/operator_keys) */

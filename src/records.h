@@ -24,6 +24,7 @@
 #include "inbox.h"
 #include "limit.h"
 #include "owned.h"
+#include "persist.h"
 #include "session.h"
 #include "store.h"
 #include "vocab.h"
@@ -116,6 +117,7 @@ struct gx_ctx {
     bool engine_dirty;   /* the engine may differ from the store: rebuild */
     bool rebuild_now;    /* an undo could not be exact: broker.c rebuilds the engine from the
                             batch as soon as the call below returns, before the next request */
+    gx_persist persist;  /* the engine's snapshots (persist.c) */
 
     gx_pending_reply *replies; /* this batch's replies */
     size_t n_replies, cap_replies;

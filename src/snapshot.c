@@ -257,14 +257,15 @@ gx_err gx_snapshot_open(const char *path, const uint8_t store_id[GX_SNAPSHOT_ID_
         if (s_sum_header(sum, h) != s->map[s->end]) {
             snprintf(why, whylen, "%s fails its checksum", path);
             err = GX_ERR_INVALID;
+        } else if (!store_id) {
+            /* a reader that checks only the file (a dump) */
         } else if (memcmp(&h[S_H_ID], store_id, GX_SNAPSHOT_ID_LEN) != 0) {
             snprintf(why, whylen, "%s was written for another store (its store identity differs)", path);
             err = GX_ERR_CONFLICT;
         } else if (h[S_H_TXNID] != txnid) {
-            snprintf(
-                why, whylen,
-                "%s was written before the store's last write (at transaction %llu; the store is at %llu)",
-                path, (unsigned long long)h[S_H_TXNID], (unsigned long long)txnid);
+            snprintf(why, whylen,
+                     "%s is of transaction %llu, not of %llu, the last snapshot the store recorded", path,
+                     (unsigned long long)h[S_H_TXNID], (unsigned long long)txnid);
             err = GX_ERR_CONFLICT;
         } else if (h[S_H_FINGERPRINT] != fingerprint) {
             snprintf(why, whylen, "%s was written under other options or another vocabulary", path);
@@ -319,6 +320,15 @@ bool gx_snapshot_lists(gx_snapshot *s, uint64_t demand_id, const gx_match **m, s
         return true;
     }
     return false;
+}
+
+bool gx_snapshot_next(gx_snapshot *s, uint64_t *demand_id, const gx_match **m, size_t *n_m, size_t *n_elig,
+                      const gx_near **nm, size_t *n_nm)
+{
+    if (s->pos + 4 > s->end)
+        return false;
+    *demand_id = s->map[s->pos];
+    return gx_snapshot_lists(s, *demand_id, m, n_m, n_elig, nm, n_nm);
 }
 
 void gx_snapshot_close(gx_snapshot **ps)

@@ -1,19 +1,18 @@
-/* snapshot.h — the engine's match state, saved at a clean stop and read back
- * at start, so that a restart does not evaluate every pair again.
+/* snapshot.h — the engine's match state in a file, read back at start so that
+ * a restart does not evaluate every pair again (persist.h says when it is
+ * written and how the changes since are replayed).
  *
- * One file (the broker keeps it as <data_dir>/engine.snap), written to a
- * temporary name, fsynced and renamed after the last commit of a clean stop.
+ * One file, written to a temporary name, fsynced and renamed.
  * It holds, per open demand in id order, the matches and near misses the
  * engine held, under a header with the store's identity, its last transaction
  * id and a fingerprint of everything that decides matching (the engine format
  * and options, the vocabulary), and ends with a checksum of every word before
  * it. A reader gets it only when the checksum holds and the identity, the
- * transaction id and the fingerprint are the ones it gives: any write since (or
- * a kill -9 before the file was written) moves the transaction id on, another
- * data directory's snapshot has another identity, and the broker then matches
- * every pair as before. Only a regular file is read, opened without blocking
- * (a FIFO of the name does not hold the start). No protobuf, LMDB or ZeroMQ here: file I/O and
- * the engine's lists only. */
+ * transaction id and the fingerprint are the ones it gives: another data
+ * directory's snapshot has another identity, one the store did not record as
+ * its last has another transaction id, and the broker then matches every pair. Only a regular file is read,
+ * opened without blocking (a FIFO of the name does not hold the start). No protobuf, LMDB or ZeroMQ here:
+ * file I/O and the engine's lists only. */
 #ifndef GX_SNAPSHOT_H
 #define GX_SNAPSHOT_H
 
@@ -37,7 +36,7 @@ gx_err gx_snapshot_write(const char *path, const gx_engine *e, const uint8_t sto
 /* Opens path for reading. GX_ERR_NOT_FOUND when there is no file; GX_ERR_CONFLICT
  * when it was written for another store, transaction id or fingerprint;
  * GX_ERR_INVALID when it is damaged or not a regular file (why says which, for
- * the log). */
+ * the log). With store_id NULL only the file itself is checked (a dump). */
 gx_err gx_snapshot_open(const char *path, const uint8_t store_id[GX_SNAPSHOT_ID_LEN], uint64_t txnid,
                         uint64_t fingerprint, gx_snapshot **out, char *why, size_t whylen);
 
@@ -50,6 +49,11 @@ uint64_t gx_snapshot_demands(const gx_snapshot *s);
  * until the next call or close. */
 bool gx_snapshot_lists(gx_snapshot *s, uint64_t demand_id, const gx_match **m, size_t *n_m, size_t *n_elig,
                        const gx_near **nm, size_t *n_nm);
+
+/* The next demand's lists in file order (*demand_id gets its id); false at
+ * the end. For dumps. */
+bool gx_snapshot_next(gx_snapshot *s, uint64_t *demand_id, const gx_match **m, size_t *n_m, size_t *n_elig,
+                      const gx_near **nm, size_t *n_nm);
 
 void gx_snapshot_close(gx_snapshot **s);
 

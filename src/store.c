@@ -42,11 +42,16 @@ static const char s_advice[] =
 
 /* LMDB table names, indexed by gx_table; they are the on-disk names. */
 static const char *const s_table_names[GX_T__COUNT] = {
-    [GX_T_META] = "meta",       [GX_T_FIRMS] = "firms",     [GX_T_DEMANDS] = "demands",
-    [GX_T_OFFERS] = "offers",   [GX_T_SUBS] = "subs",       [GX_T_INBOX] = "inbox",
-    [GX_T_CURSORS] = "cursors", [GX_T_DOCKING] = "docking", [GX_T_TOLD] = "told",
+    [GX_T_META] = "meta",       [GX_T_FIRMS] = "firms",       [GX_T_DEMANDS] = "demands",
+    [GX_T_OFFERS] = "offers",   [GX_T_SUBS] = "subs",         [GX_T_INBOX] = "inbox",
+    [GX_T_CURSORS] = "cursors", [GX_T_DOCKING] = "docking",   [GX_T_TOLD] = "told",
     [GX_T_KEYS] = "keys",       [GX_T_FIRST] = "first_match", [GX_T_OWNED] = "owned",
+    [GX_T_CHANGES] = "changes",
 };
+
+/* The tables whose changes the change log records: the engine's inputs. */
+#define S_LOGGED ((1u << GX_T_FIRMS) | (1u << GX_T_DEMANDS) | (1u << GX_T_OFFERS))
+#define S_SNAP_KEY "snapshot" /* meta: txnid of the last complete snapshot (gx_store_snapshot_mark) */
 
 struct gx_store {
     MDB_env *env;             /* the environment; NULL until created */
@@ -66,6 +71,10 @@ struct gx_store {
     bool damaged;             /* the last failure was a damage check (GX_ERR_MALFORMED) */
     bool id_added;            /* this open wrote the identity into an older build's store */
     unsigned missing;         /* bit per gx_table absent from a read-only store */
+    bool no_change_log;       /* opts.no_change_log */
+    uint64_t logged;          /* change entries written since open */
+    uint8_t *scratch;         /* a change entry being built */
+    size_t scratch_cap;
     uint8_t id[GX_STORE_ID_LEN]; /* the store identity */
     char err[S_ERR_LEN];         /* message of the last failure */
 };
@@ -675,6 +684,7 @@ static void s_free(gx_store *s)
     if (s->lock_fd >= 0)
         close(s->lock_fd);
     free(s->dir);
+    free(s->scratch);
     free(s);
 }
 
@@ -719,6 +729,7 @@ static gx_err s_prepare(const gx_store_opts *opts, gx_store **out)
     s->map_size = map_size; /* what a new store gets; s_fit_map reads the real one */
     s->map_max = map_max;
     s->no_sync = opts->no_sync;
+    s->no_change_log = opts->no_change_log;
     s->read_only = opts->read_only;
 
     struct stat st;
@@ -1046,6 +1057,48 @@ void gx_store_abort(gx_txn **tp)
 
 /* ---- records */
 
+/* The change log entry for a put or delete of key in tb by t: what the key
+ * holds now, unless this transaction logged it already (store.h). */
+static gx_err s_log_change(gx_txn *t, gx_table tb, const void *key, size_t klen)
+{
+    gx_store *s = t->s;
+    if (s->no_change_log || !((S_LOGGED >> tb) & 1u))
+        return GX_OK;
+    if (9 + klen > s->max_key)
+        return s_failf(s, GX_ERR_INVALID, "change log of table '%s': key of %zu bytes is too long",
+                       s_table_names[tb], klen);
+    MDB_val k = {klen, (void *)key}, old;
+    int rc = mdb_get(t->txn, s->dbi[tb], &k, &old);
+    if (rc && rc != MDB_NOTFOUND)
+        return s_fail(s, rc, "cannot read table '%s' for the change log", s_table_names[tb]);
+    size_t blen = rc ? 0 : old.mv_size;
+    /* The key, then the value copied out of the map before the log's put moves pages. */
+    if (s->scratch_cap < 9 + klen + 1 + blen) {
+        size_t cap = 9 + klen + 1 + blen + 256;
+        uint8_t *p = realloc(s->scratch, cap);
+        if (!p)
+            return s_failf(s, GX_ERR_NOMEM, "out of memory logging a change of table '%s'",
+                           s_table_names[tb]);
+        s->scratch = p;
+        s->scratch_cap = cap;
+    }
+    uint8_t *lk = s->scratch, *lv = s->scratch + 9 + klen;
+    gx_store_be64(lk, gx_store_txn_id(t));
+    lk[8] = (uint8_t)tb;
+    memcpy(lk + 9, key, klen);
+    lv[0] = rc ? 0 : 1;
+    if (blen)
+        memcpy(lv + 1, old.mv_data, blen);
+    MDB_val ck = {9 + klen, lk}, cv = {1 + blen, lv};
+    rc = mdb_put(t->txn, s->dbi[GX_T_CHANGES], &ck, &cv, MDB_NOOVERWRITE);
+    if (rc == MDB_KEYEXIST)
+        return GX_OK; /* changed before in this transaction: the first before-image stands */
+    if (rc)
+        return s_fail(s, rc, "cannot write the change log");
+    s->logged++;
+    return GX_OK;
+}
+
 gx_err gx_store_put(gx_txn *t, gx_table tb, const void *key, size_t klen, const void *val, size_t vlen)
 {
     assert(t && t->write && !t->has_child && tb < GX_T__COUNT);
@@ -1058,6 +1111,8 @@ gx_err gx_store_put(gx_txn *t, gx_table tb, const void *key, size_t klen, const 
     if (vlen > GX_STORE_MAX_VALUE)
         return s_failf(s, GX_ERR_TOO_LARGE, "put in table '%s': value of %zu bytes exceeds the %u-byte limit",
                        s_table_names[tb], vlen, (unsigned)GX_STORE_MAX_VALUE);
+    if ((err = s_log_change(t, tb, key, klen)))
+        return err;
     MDB_val k = {klen, (void *)key};
     MDB_val v = {vlen, (void *)val};
     int rc = mdb_put(t->txn, s->dbi[tb], &k, &v, 0);
@@ -1095,7 +1150,7 @@ gx_err gx_store_del(gx_txn *t, gx_table tb, const void *key, size_t klen)
     assert(key || klen == 0);
     gx_store *s = t->s;
     gx_err err = s_check_key(s, "del", tb, klen);
-    if (err)
+    if (err || (err = s_log_change(t, tb, key, klen)))
         return err;
     MDB_val k = {klen, (void *)key};
     int rc = mdb_del(t->txn, s->dbi[tb], &k, NULL);
@@ -1237,6 +1292,83 @@ gx_err gx_store_count(gx_txn *t, gx_table tb, uint64_t *out)
     if (rc)
         return s_fail(t->s, rc, "cannot count table '%s'", s_table_names[tb]);
     *out = st.ms_entries;
+    return GX_OK;
+}
+
+/* ---- the change log (store.h) */
+
+uint64_t gx_store_txn_id(const gx_txn *t)
+{
+    assert(t && t->write);
+    return (uint64_t)mdb_txn_id(t->txn);
+}
+
+uint64_t gx_store_changes_logged(const gx_store *s)
+{
+    return s->logged;
+}
+
+typedef struct s_changes {
+    uint64_t after;
+    gx_store_change_fn fn;
+    void *ctx;
+    bool bad;
+} s_changes;
+
+static bool s_change_visit(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    s_changes *c = ctx;
+    const uint8_t *k = key, *v = val;
+    if (klen < 10 || k[8] >= GX_T__COUNT || !((S_LOGGED >> k[8]) & 1u) || vlen < 1 || v[0] > 1 ||
+        (v[0] == 0 && vlen != 1)) {
+        c->bad = true;
+        return false;
+    }
+    return c->fn(c->ctx, gx_store_from_be64(k), (gx_table)k[8], k + 9, klen - 9, v[0] == 1, v + 1, vlen - 1);
+}
+
+gx_err gx_store_changes(gx_txn *t, uint64_t after, gx_store_change_fn fn, void *ctx)
+{
+    assert(t && fn);
+    if (after == UINT64_MAX)
+        return GX_OK;
+    uint8_t from[8];
+    gx_store_be64(from, after + 1);
+    s_changes c = {after, fn, ctx, false};
+    gx_err err = gx_store_scan(t, GX_T_CHANGES, NULL, 0, from, sizeof from, s_change_visit, &c);
+    if (!err && c.bad)
+        err = s_failf(t->s, GX_ERR_MALFORMED, "the change log holds an entry that cannot be one (%s)",
+                      t->s->dir);
+    return err;
+}
+
+gx_err gx_store_snapshot_mark(gx_txn *t, uint64_t txnid, uint64_t *pruned)
+{
+    assert(t && t->write && !t->has_child);
+    uint8_t upto[8];
+    gx_store_be64(upto, txnid == 0 ? UINT64_MAX : txnid + 1);
+    gx_err err = gx_store_del_range(t, GX_T_CHANGES, NULL, 0, upto, sizeof upto, pruned);
+    if (err)
+        return err;
+    if (txnid == 0)
+        return gx_store_del(t, GX_T_META, S_SNAP_KEY, sizeof S_SNAP_KEY - 1);
+    uint8_t be[8];
+    gx_store_be64(be, txnid);
+    return gx_store_put(t, GX_T_META, S_SNAP_KEY, sizeof S_SNAP_KEY - 1, be, sizeof be);
+}
+
+gx_err gx_store_snapshot_txnid(gx_txn *t, uint64_t *txnid)
+{
+    const void *v;
+    size_t vlen;
+    *txnid = 0;
+    gx_err err = gx_store_get(t, GX_T_META, S_SNAP_KEY, sizeof S_SNAP_KEY - 1, &v, &vlen);
+    if (err)
+        return err;
+    if (vlen != 8)
+        return s_failf(t->s, GX_ERR_MALFORMED, "the snapshot mark is %zu bytes, want 8 (%s)", vlen,
+                       t->s->dir);
+    *txnid = gx_store_from_be64(v);
     return GX_OK;
 }
 

@@ -52,6 +52,7 @@ typedef enum gx_table {
     GX_T_KEYS,     /* CURVE public key (Z85, 40 bytes) -> key record (auth) */
     GX_T_FIRST,    /* demand id (u64 BE) -> its first match (notify.c, gx_first_match) */
     GX_T_OWNED,    /* firm id + kind + closed + id (u64 BE) -> state (owned.h) */
+    GX_T_CHANGES,  /* txnid (u64 BE) + table (1 byte) + key -> the key's value before (the change log) */
     GX_T__COUNT
 } gx_table;
 
@@ -64,6 +65,7 @@ typedef struct gx_store_opts {
     size_t map_max;        /* growth limit in bytes; default 16 GiB; >= map_size */
     bool no_sync;          /* tests and benchmarks only: skip fsync (NOT durable) */
     bool read_only;        /* check and read only (gongxud --verify): never writes, never creates */
+    bool no_change_log;    /* keep no change log (a broker without engine snapshots); see below */
 } gx_store_opts;
 
 /* Opens (creating when the directory holds no store) the store in opts->dir.
@@ -168,6 +170,48 @@ void gx_store_usage(gx_store *s, size_t *map_size, size_t *used);
 /* Writes a consistent copy of the environment into directory dest (created;
  * must be empty) while writers go on (mdb_env_copy2 with compaction). */
 gx_err gx_store_backup(gx_store *s, const char *dest);
+
+/* ---- the change log: what the engine's inputs were at a snapshot
+ *
+ * Every put or delete of a firm, demand or offer also writes, in the same
+ * transaction, a CHANGES entry keyed by that transaction's id, the table and
+ * the key, holding what the key held before (the first change of a key in a
+ * transaction wins, so the entry holds its value as of the transaction
+ * before); so a key of those tables is at most GX_STORE_MAX_KEY - 9 bytes.
+ * Unless no_change_log: then nothing is logged, and any old log is
+ * cleared by gx_store_snapshot_mark(t, 0).
+ *
+ * A snapshot of derived state (the engine's lists) taken at transaction S is
+ * recorded with gx_store_snapshot_mark(S), which also drops the entries it
+ * covers (txnid <= S). So the entries after the recorded mark are complete:
+ * a reader loads the snapshot, takes each changed key's oldest before-image as
+ * its state at S, and applies the keys' current values. */
+
+/* Called for each change after a transaction id, in (txnid, table, key) order:
+ * existed says whether the key had a value (before, blen) before txnid's
+ * change. Pointers are borrowed until the callback returns; false stops. */
+typedef bool (*gx_store_change_fn)(void *ctx, uint64_t txnid, gx_table tb, const void *key, size_t klen,
+                                   bool existed, const void *before, size_t blen);
+
+/* Visits the changes of transactions after `after`. GX_ERR_MALFORMED for an
+ * entry that cannot be one. */
+gx_err gx_store_changes(gx_txn *t, uint64_t after, gx_store_change_fn fn, void *ctx);
+
+/* Records that a snapshot of the store as of transaction txnid is complete
+ * (durable) and drops the change entries of txnid and before (*pruned gets
+ * how many; may be NULL). txnid 0: no snapshot, and the whole log goes. */
+gx_err gx_store_snapshot_mark(gx_txn *t, uint64_t txnid, uint64_t *pruned);
+
+/* The transaction id last recorded by gx_store_snapshot_mark; GX_ERR_NOT_FOUND
+ * when none is (a store no snapshot was recorded in, or marked 0). */
+gx_err gx_store_snapshot_txnid(gx_txn *t, uint64_t *txnid);
+
+/* Change entries written since the store was opened (aborted ones included):
+ * what a broker counts to take a snapshot after so many changes. */
+uint64_t gx_store_changes_logged(const gx_store *s);
+
+/* The id the write transaction t commits as (its children share it). */
+uint64_t gx_store_txn_id(const gx_txn *t);
 
 /* Big-endian helpers for keys. */
 void gx_store_be64(uint8_t out[8], uint64_t v);

@@ -148,6 +148,9 @@ static void s_meta(s_verify *v, const uint8_t *key, size_t klen, const void *val
     } else if (klen == 8 && memcmp(key, "store_id", 8) == 0) {
         if (vlen != GX_STORE_ID_LEN)
             s_bad(v, "store_id: %zu bytes, want %d", vlen, GX_STORE_ID_LEN);
+    } else if (klen == 8 && memcmp(key, "snapshot", 8) == 0) {
+        if (vlen != 8)
+            s_bad(v, "snapshot mark: %zu bytes, want 8", vlen);
     } else if (klen > 3 && memcmp(key, "id:", 3) == 0) {
         if (vlen != 8) {
             s_bad(v, "counter %.*s: %zu bytes, want 8", (int)klen, (const char *)key, vlen);
@@ -405,6 +408,40 @@ static void s_first(s_verify *v, const uint8_t *key, size_t klen, const void *va
     s_ref_posting(v, what, "offer", &v->offers, gx_store_from_be64((const uint8_t *)val + 8));
 }
 
+/* A change log entry (store.h): txnid, a logged table and its key; a flag and
+ * the record the key held before, which must decode as one of that table. */
+static void s_change(s_verify *v, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen)
+{
+    if (klen < 10 || (key[8] != GX_T_FIRMS && key[8] != GX_T_DEMANDS && key[8] != GX_T_OFFERS)) {
+        s_bad(v, "change log key of %zu bytes names no logged table", klen);
+        return;
+    }
+    if (vlen < 1 || val[0] > 1 || (val[0] == 0 && vlen != 1)) {
+        s_bad(v, "change log entry of transaction %llu: a value of %zu bytes is not (flag, record)",
+              (unsigned long long)gx_store_from_be64(key), vlen);
+        return;
+    }
+    if (val[0] == 0)
+        return;
+    gx_firm f;
+    gx_demand d;
+    gx_offer o;
+    gx_err err = key[8] == GX_T_FIRMS     ? gx_codec_decode_firm(val + 1, vlen - 1, &f)
+                 : key[8] == GX_T_DEMANDS ? gx_codec_decode_demand(val + 1, vlen - 1, &d)
+                                          : gx_codec_decode_offer(val + 1, vlen - 1, &o);
+    if (err) {
+        s_bad(v, "change log entry of transaction %llu: the %s it keeps does not decode",
+              (unsigned long long)gx_store_from_be64(key), gx_store_table_name((gx_table)key[8]));
+        return;
+    }
+    if (key[8] == GX_T_FIRMS)
+        gx_firm_fini(&f);
+    else if (key[8] == GX_T_DEMANDS)
+        gx_demand_fini(&d);
+    else
+        gx_offer_fini(&o);
+}
+
 static bool s_visit(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
 {
     s_verify *v = ctx;
@@ -439,6 +476,9 @@ static bool s_visit(void *ctx, const void *key, size_t klen, const void *val, si
         break;
     case GX_T_OWNED:
         s_owned(v, key, klen, val, vlen);
+        break;
+    case GX_T_CHANGES:
+        s_change(v, key, klen, val, vlen);
         break;
     default:
         break;

@@ -671,9 +671,12 @@ TEST(keys_over_the_limit_are_rejected)
     REQUIRE(gx_store_begin(s, true, &t) == GX_OK);
     char big[GX_STORE_MAX_KEY + 1];
     memset(big, 'k', sizeof big);
-    CHECK_EQ_INT(gx_store_put(t, GX_T_FIRMS, big, GX_STORE_MAX_KEY, "v", 1), GX_OK);
+    CHECK_EQ_INT(gx_store_put(t, GX_T_CURSORS, big, GX_STORE_MAX_KEY, "v", 1), GX_OK);
     CHECK_EQ_INT(gx_store_put(t, GX_T_FIRMS, big, sizeof big, "v", 1), GX_ERR_INVALID);
     CHECK(strstr(gx_store_last_error(s), "511") != NULL);
+    /* A logged table's change entry adds 9 bytes to the key (store.h). */
+    CHECK_EQ_INT(gx_store_put(t, GX_T_FIRMS, big, GX_STORE_MAX_KEY - 9, "v", 1), GX_OK);
+    CHECK_EQ_INT(gx_store_put(t, GX_T_FIRMS, big, GX_STORE_MAX_KEY - 8, "v", 1), GX_ERR_INVALID);
     const void *v;
     size_t vlen;
     CHECK_EQ_INT(gx_store_get(t, GX_T_FIRMS, big, sizeof big, &v, &vlen), GX_ERR_INVALID);
@@ -941,9 +944,130 @@ TEST(read_only_open_reads_and_never_writes)
     CHECK(stat(nodir, &st) != 0); /* not created */
 }
 
+/* ---- the change log (issue 15) */
+
+typedef struct change_rec {
+    uint64_t txnid;
+    gx_table tb;
+    char key[32];
+    bool existed;
+    char before[32];
+} change_rec;
+
+typedef struct changes_ctx {
+    change_rec v[16];
+    size_t n;
+} changes_ctx;
+
+static bool s_change(void *ctx, uint64_t txnid, gx_table tb, const void *key, size_t klen, bool existed,
+                     const void *before, size_t blen)
+{
+    changes_ctx *c = ctx;
+    if (c->n == 16 || klen >= 32 || blen >= 32)
+        return false;
+    change_rec *r = &c->v[c->n++];
+    r->txnid = txnid;
+    r->tb = tb;
+    memcpy(r->key, key, klen);
+    r->key[klen] = 0;
+    r->existed = existed;
+    memcpy(r->before, before, blen);
+    r->before[blen] = 0;
+    return true;
+}
+
+static changes_ctx s_changes_after(gx_store *s, uint64_t after)
+{
+    changes_ctx c = {0};
+    gx_txn *t = NULL;
+    if (gx_store_begin(s, false, &t) != GX_OK) {
+        c.n = 99;
+        return c;
+    }
+    CHECK_EQ_INT(gx_store_changes(t, after, s_change, &c), GX_OK);
+    gx_store_abort(&t);
+    return c;
+}
+
+TEST(change_log_keeps_each_keys_value_before_the_transaction)
+{
+    gx_store *s = s_open(gx_test_dir("store_changes"), 0, 0);
+    REQUIRE(s);
+    gx_txn *t = NULL, *c = NULL;
+    /* t1: two new keys (nothing before), and a table that is not logged */
+    REQUIRE(gx_store_begin(s, true, &t) == GX_OK);
+    uint64_t t1 = gx_store_txn_id(t);
+    CHECK_EQ_INT(s_put_str(t, GX_T_FIRMS, "f1", "grade A"), GX_OK);
+    CHECK_EQ_INT(s_put_str(t, GX_T_OFFERS, "o1", "v1"), GX_OK);
+    CHECK_EQ_INT(s_put_str(t, GX_T_INBOX, "i1", "x"), GX_OK);
+    CHECK_EQ_INT(gx_store_commit(&t), GX_OK);
+    /* t2: o1 changed twice (the first before-image stands), f1 deleted, and a
+     * child's change that is aborted leaves no entry */
+    REQUIRE(gx_store_begin(s, true, &t) == GX_OK);
+    uint64_t t2 = gx_store_txn_id(t);
+    CHECK(t2 > t1);
+    CHECK_EQ_INT(s_put_str(t, GX_T_OFFERS, "o1", "v2"), GX_OK);
+    CHECK_EQ_INT(s_put_str(t, GX_T_OFFERS, "o1", "v3"), GX_OK);
+    CHECK_EQ_INT(gx_store_del(t, GX_T_FIRMS, "f1", 2), GX_OK);
+    REQUIRE(gx_store_begin_child(t, &c) == GX_OK);
+    CHECK_EQ_INT(gx_store_txn_id(c), t2);
+    CHECK_EQ_INT(s_put_str(c, GX_T_DEMANDS, "d9", "never"), GX_OK);
+    gx_store_abort(&c);
+    CHECK_EQ_INT(gx_store_commit(&t), GX_OK);
+
+    changes_ctx all = s_changes_after(s, 0);
+    CHECK_EQ_INT(all.n, 4);
+    /* in (txnid, table, key) order: firms (1) sort before offers (3) */
+    CHECK(all.v[0].txnid == t1 && all.v[0].tb == GX_T_FIRMS && !strcmp(all.v[0].key, "f1") &&
+          !all.v[0].existed);
+    CHECK(all.v[1].txnid == t1 && all.v[1].tb == GX_T_OFFERS && !all.v[1].existed);
+    CHECK(all.v[2].txnid == t2 && all.v[2].tb == GX_T_FIRMS && all.v[2].existed &&
+          !strcmp(all.v[2].before, "grade A"));
+    CHECK(all.v[3].txnid == t2 && all.v[3].tb == GX_T_OFFERS && all.v[3].existed &&
+          !strcmp(all.v[3].before, "v1"));
+    CHECK_EQ_INT(s_changes_after(s, t1).n, 2);
+
+    /* a snapshot as of t1: the mark is recorded and its entries go */
+    uint64_t mark = 0, pruned = 0;
+    REQUIRE(gx_store_begin(s, true, &t) == GX_OK);
+    CHECK_EQ_INT(gx_store_snapshot_txnid(t, &mark), GX_ERR_NOT_FOUND);
+    CHECK_EQ_INT(gx_store_snapshot_mark(t, t1, &pruned), GX_OK);
+    CHECK_EQ_INT(pruned, 2);
+    CHECK_EQ_INT(gx_store_commit(&t), GX_OK);
+    REQUIRE(gx_store_begin(s, false, &t) == GX_OK);
+    CHECK_EQ_INT(gx_store_snapshot_txnid(t, &mark), GX_OK);
+    CHECK_EQ_INT(mark, t1);
+    gx_store_abort(&t);
+    CHECK_EQ_INT(s_changes_after(s, 0).n, 2);
+    /* marking 0: no snapshot, no log */
+    REQUIRE(gx_store_begin(s, true, &t) == GX_OK);
+    CHECK_EQ_INT(gx_store_snapshot_mark(t, 0, &pruned), GX_OK);
+    CHECK_EQ_INT(pruned, 2);
+    CHECK_EQ_INT(gx_store_snapshot_txnid(t, &mark), GX_ERR_NOT_FOUND);
+    CHECK_EQ_INT(gx_store_commit(&t), GX_OK);
+    CHECK_EQ_INT(s_changes_after(s, 0).n, 0);
+    gx_store_close(&s);
+}
+
+TEST(no_change_log_logs_nothing)
+{
+    gx_store_opts o = {.dir = gx_test_dir("store_nolog"), .no_change_log = true};
+    gx_store *s = NULL;
+    REQUIRE(gx_store_open(&o, &s) == GX_OK);
+    gx_txn *t = NULL;
+    REQUIRE(gx_store_begin(s, true, &t) == GX_OK);
+    CHECK_EQ_INT(s_put_str(t, GX_T_DEMANDS, "d1", "v"), GX_OK);
+    CHECK_EQ_INT(gx_store_commit(&t), GX_OK);
+    CHECK_EQ_INT(s_changes_after(s, 0).n, 0);
+    CHECK_EQ_INT(gx_store_changes_logged(s), 0);
+    gx_store_close(&s);
+}
+
 int main(void)
 {
     RUN(put_get_del_round_trip);
+    RUN(change_log_keeps_each_keys_value_before_the_transaction);
+    RUN(no_change_log_logs_nothing);
     RUN(committed_data_survives_reopen_aborted_does_not);
     RUN(aborted_child_keeps_parent_writes_and_drops_its_own);
     RUN(scan_visits_prefix_from_in_key_order);

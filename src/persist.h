@@ -1,0 +1,90 @@
+/* persist.h — the engine across restarts: loaded from the store at start,
+ * from the newest snapshot plus a replay of what changed since when one is
+ * usable; snapshots written while serving and at a clean stop.
+ *
+ * The store keeps a change log (store.h): every transaction that puts a firm,
+ * demand or offer also records what the key held before. A snapshot
+ * (snapshot.h) of the engine's lists is tagged with the store's transaction
+ * id S; once it is durable, gx_store_snapshot_mark(S) records S in the store
+ * and drops the log entries it covers. At start the snapshot whose tag equals
+ * the store's mark is loaded with the postings and firms as they were at S
+ * (the oldest before-image of each key changed since), and then each changed
+ * key's current record is applied through the engine's ordinary calls: the
+ * lists end as the live engine's would. With no usable snapshot the engine is
+ * built by matching every pair, and the log says why.
+ *
+ * Files in the data directory: engine.snap (the current snapshot),
+ * engine.snap.next (a newer one written and not yet recorded in the store;
+ * renamed over engine.snap once it is) and their .tmp while being written.
+ * Whichever of the two carries the store's mark is used, so a crash at any
+ * point leaves a usable pair of snapshot and log.
+ *
+ * While serving, a snapshot is written by a forked child from the
+ * copy-on-write image of the engine: the loop stalls only for fork(). Below
+ * the broker; single-threaded like it. */
+#ifndef GX_PERSIST_H
+#define GX_PERSIST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "engine.h"
+#include "err.h"
+
+struct gx_ctx;
+struct gx_txn;
+
+/* How a long start is going (broker.h's gx_broker_progress_fn). */
+typedef void (*gx_persist_progress_fn)(void *arg, const char *status, int64_t next_ms);
+
+/* The snapshot writer's state and figures, kept in the broker's context. */
+typedef struct gx_persist {
+    pid_t pid;             /* child writing a snapshot, or 0 */
+    uint64_t txnid;        /* the transaction its snapshot is of */
+    uint64_t fp;           /* and the fingerprint it carries */
+    int64_t started_us;    /* when it was forked (CLOCK_MONOTONIC) */
+    int64_t last_begun_us; /* when the last snapshot began (0: none since start) */
+    uint64_t logged_at;    /* gx_store_changes_logged when it began */
+    bool due;              /* write one at the next chance (after a start that replayed or rebuilt) */
+    bool current;          /* the recorded snapshot is the engine as of current_logged changes */
+    uint64_t current_logged;
+    uint64_t current_fp; /* under this fingerprint */
+    /* figures (metrics, logs) */
+    uint64_t written;     /* snapshots completed while serving */
+    uint64_t failed;      /* snapshots that failed */
+    double last_seconds;  /* the last completed one, fork to record */
+    int64_t fork_us_last; /* the loop's stall in fork() for the last one */
+    int64_t fork_us_max;  /* the longest such stall */
+    uint64_t replayed;    /* changes replayed at start */
+    double start_seconds; /* how long the engine's start took */
+} gx_persist;
+
+/* The engine's options from the configuration. */
+void gx_persist_engine_opts(const struct gx_ctx *b, gx_engine_opts *o);
+
+/* The engine at start (see above); progress, when not NULL, hears how it goes. */
+gx_err gx_persist_start(struct gx_ctx *b, gx_persist_progress_fn progress, void *arg);
+
+/* Builds a fresh engine (and key registry and open counts) from the store read
+ * in t, or in a read transaction of its own when t is NULL, by matching every
+ * pair; swaps it in only when complete (else the old stays, engine_dirty). */
+gx_err gx_persist_rebuild(struct gx_ctx *b, struct gx_txn *t);
+
+/* A fresh key registry into b->auth (which must be NULL): operator keys from
+ * their file, firm keys from the store read in t. */
+gx_err gx_persist_load_keys(struct gx_ctx *b, struct gx_txn *t);
+
+/* Between batches (no transaction open): reaps a finished snapshot child and
+ * records its snapshot, or begins one when due. Cheap when there is nothing
+ * to do. */
+void gx_persist_tick(struct gx_ctx *b, int64_t now_ms);
+
+/* At a clean stop, after the last batch: stops any child, writes the snapshot
+ * and records it. A failure is logged and costs only a slower start. */
+gx_err gx_persist_save(struct gx_ctx *b);
+
+/* Stops a child still writing (the broker going away without a clean stop). */
+void gx_persist_fini(struct gx_ctx *b);
+
+#endif
