@@ -158,6 +158,7 @@ typedef struct s_progress {
     int64_t interval_ms;      /* between reports */
     double t0;                /* monotonic seconds at the start of the load */
     double demands_t0;        /* when the demand table's turn came */
+    double replay_t0;         /* when the replay began */
     double next;              /* when the next report is due */
     const char *how;          /* "matching every pair", "restoring the engine snapshot" */
     uint64_t offers, demands; /* records in the two tables at the start */
@@ -411,16 +412,33 @@ static gx_err s_replay_one(gx_ctx *b, gx_txn *t, const s_change *c)
     return GX_OK;
 }
 
+static void s_replay_report(s_progress *pr, size_t done, size_t n)
+{
+    double now = s_mono(), secs = now - pr->t0, per = (now - pr->replay_t0) / (double)done;
+    char line[256];
+    snprintf(line, sizeof line,
+             "starting: replaying the changes since the engine snapshot: %zu of %zu (%.0f%%), "
+             "%.0f s so far, about %.0f s left",
+             done, n, 100.0 * (double)done / (double)n, secs, per * (double)(n - done));
+    gx_log(GX_LOG_NOTICE, "%s", line);
+    if (pr->fn)
+        pr->fn(pr->arg, line, pr->interval_ms);
+    pr->next = now + (double)pr->interval_ms / 1000.0;
+}
+
 /* Replays every change: firms first (their postings are judged under them),
  * then offers, then demands. */
-static gx_err s_replay(gx_ctx *b, gx_txn *t, const s_changes *chg)
+static gx_err s_replay(gx_ctx *b, gx_txn *t, const s_changes *chg, s_progress *pr)
 {
+    size_t done = 0;
     static const gx_table order[] = {GX_T_FIRMS, GX_T_OFFERS, GX_T_DEMANDS};
     for (size_t k = 0; k < sizeof order / sizeof order[0]; k++)
         for (size_t i = 0; i < chg->n; i++) {
             if (chg->v[i].tb != order[k])
                 continue;
             gx_err err = s_replay_one(b, t, &chg->v[i]);
+            if (pr && (++done & 63) == 0 && s_mono() >= pr->next)
+                s_replay_report(pr, done, chg->n);
             if (err) {
                 gx_log(GX_LOG_ERR, "replaying a change of table '%s' (key %zu bytes): %s",
                        gx_store_table_name(chg->v[i].tb), chg->v[i].klen, gx_err_str(err));
@@ -468,8 +486,10 @@ static gx_err s_rebuild_engine_from(gx_ctx *b, gx_txn *t, gx_snapshot *snap, s_c
         if (order[i] == GX_T_DEMANDS && restored)
             *restored = l.restored, *matched = l.matched;
     }
+    if (pr)
+        pr->replay_t0 = s_mono();
     if (!err && snap && chg)
-        err = s_replay(b, t, chg);
+        err = s_replay(b, t, chg, pr);
     if (!err)
         err = gx_persist_load_keys(b, t);
     gx_store_abort(&own);
@@ -827,8 +847,8 @@ void gx_persist_tick(gx_ctx *b, int64_t now_ms)
     uint64_t logged = gx_store_changes_logged(b->store);
     int64_t since_us = gx_mono_us() - p->last_begun_us;
     if (!p->due) {
-        if (logged == p->logged_at && (p->current || logged == 0) && s_fingerprint(b) == p->current_fp)
-            return; /* nothing changed since the last */
+        if (logged == p->logged_at && p->current)
+            return; /* nothing changed since the last (an options reload alone waits for a change) */
         bool by_time = b->cfg.snapshot_interval_s > 0 && since_us >= b->cfg.snapshot_interval_s * 1000000;
         bool by_count = b->cfg.snapshot_changes > 0 &&
                         logged - p->logged_at >= (uint64_t)b->cfg.snapshot_changes &&

@@ -632,6 +632,29 @@ static char *s_metrics(gx_ctx *b, size_t *len)
     s_family(&t, "gongxu_engine_rebuilds_total", "counter",
              "Times the engine matched every pair again after start (a change it could not take back, a reload).");
     s_put(&t, "gongxu_engine_rebuilds_total %llu\n", (unsigned long long)b->counters.engine_rebuilds);
+    const gx_persist *ps = &b->persist;
+    s_family(&t, "gongxu_engine_snapshots_total", "counter",
+             "Engine snapshots written while serving and recorded in the store (persist.h).");
+    s_put(&t, "gongxu_engine_snapshots_total %llu\n", (unsigned long long)ps->written);
+    s_family(&t, "gongxu_engine_snapshot_failures_total", "counter",
+             "Engine snapshots begun while serving that failed (the one before stays in force).");
+    s_put(&t, "gongxu_engine_snapshot_failures_total %llu\n", (unsigned long long)ps->failed);
+    s_family(&t, "gongxu_engine_snapshot_seconds", "gauge",
+             "The last snapshot while serving, fork to record.");
+    s_put(&t, "gongxu_engine_snapshot_seconds %.6f\n", ps->last_seconds);
+    s_family(&t, "gongxu_engine_snapshot_fork_seconds_max", "gauge",
+             "The longest stall of the loop in fork() for a snapshot since start.");
+    s_put(&t, "gongxu_engine_snapshot_fork_seconds_max %.6f\n", (double)ps->fork_us_max / 1e6);
+    s_family(&t, "gongxu_change_log_entries_written_total", "counter",
+             "Change log entries written since start (what the next start after a crash replays, until a "
+             "snapshot).");
+    s_put(&t, "gongxu_change_log_entries_written_total %llu\n",
+          (unsigned long long)gx_store_changes_logged(b->store));
+    s_family(&t, "gongxu_start_seconds", "gauge", "How long this start took to load the engine.");
+    s_put(&t, "gongxu_start_seconds %.3f\n", ps->start_seconds);
+    s_family(&t, "gongxu_start_replayed_changes", "gauge",
+             "Firms and postings this start replayed from the change log after its snapshot.");
+    s_put(&t, "gongxu_start_replayed_changes %llu\n", (unsigned long long)ps->replayed);
     s_hist(&t, "gongxu_commit_duration_seconds", "Duration of each group commit, fsync included.", &o->commit_seconds);
     s_hist(&t, "gongxu_commit_batch_requests", "Requests answered per group commit.", &o->batch_requests);
 
