@@ -15,6 +15,11 @@
  *            scheduled send time to the first candidate_added notice about
  *            it (at its owner's connection), and to the first notice of any
  *            kind naming it at any firm.
+ *   steady   CLIENTS connections (firms 0..C-1) each sending Pings on a fixed
+ *            schedule, RATE per second in all, for SECONDS or, with
+ *            --until-eof, until stdin closes; writes each Ping's scheduled
+ *            send time and latency to --samples, from which tests/bench/run
+ *            reads the loop's stalls while an engine snapshot is written.
  *   ping     as the operator, sends one Ping and waits for the answer (retrying
  *            the connection every 10 ms): how the benchmark sees "ready".
  *   stats    as the operator, GetStats.
@@ -83,12 +88,14 @@ typedef struct s_opts {
     double rate;              /* notice: postings per second */
     double timeout;           /* give up waiting after this many seconds without progress */
     double progress;          /* seconds between progress lines */
+    const char *samples;      /* steady: where each Ping's send time and latency go */
+    bool until_eof;           /* steady: also stop when stdin closes */
 } s_opts;
 
 static void s_usage(FILE *f)
 {
     fprintf(f, "usage: gxload MODE --endpoint EP --server-key Z85|FILE [options]\n"
-               "modes: setup | preload | ingest | notice | ping | stats\n"
+               "modes: setup | preload | ingest | notice | steady | ping | stats\n"
                "  --operator-key FILE   operator key file (setup, ping, stats)\n"
                "  --keys FILE           firms' key file (written by setup, read by the others)\n"
                "  --seed S --firms F --now UNIX   the workload (the same in every mode)\n"
@@ -96,7 +103,9 @@ static void s_usage(FILE *f)
                "  --clients C           ingest connections (at most F)\n"
                "  --window W            requests in flight (per client for ingest; in all for preload)\n"
                "  --seconds T           ingest / notice duration\n"
-               "  --rate R              notice: postings per second, open loop\n"
+               "  --rate R              notice: postings per second, open loop; steady: Pings per second\n"
+               "  --samples FILE        steady: one 'SEND_S LATENCY_US' line per Ping (monotonic clock)\n"
+               "  --until-eof           steady: stop when stdin closes (or after --seconds)\n"
                "  --timeout S           give up after S seconds without progress (default 60)\n"
                "  --progress S          seconds between progress lines on stderr (default 2)\n");
 }
@@ -969,6 +978,217 @@ out:
     return rc;
 }
 
+/* ---------------------------------------------------------------- steady */
+
+/* One steady client: a firm's connection sending Pings on a fixed schedule. */
+typedef struct s_steady {
+    const s_opts *o;
+    const gxl_key *key;    /* this client's firm */
+    void *ctx;             /* ZeroMQ context */
+    int c;                 /* client number */
+    pthread_barrier_t *go; /* all connected: start together */
+    atomic_int *stop;      /* main: stop sending */
+    double *sched;         /* per request: its scheduled send time (owned) */
+    double *lat;           /* per request: latency in seconds, -1 = no answer */
+    size_t n, cap;         /* requests sent, allocated */
+    size_t errors;         /* error replies */
+    int failed;            /* could not connect or send */
+} s_steady;
+
+static void *s_steady_run(void *arg)
+{
+    s_steady *cl = arg;
+    const s_opts *o = cl->o;
+    void *sock = gxl_socket(cl->ctx, o->endpoint, o->server_key, cl->key->pub, cl->key->sec);
+    Gongxu__V1__Envelope e = GONGXU__V1__ENVELOPE__INIT;
+    Gongxu__V1__Ping ping = GONGXU__V1__PING__INIT;
+    e.request_id = ACK_RID;
+    e.body_case = GONGXU__V1__ENVELOPE__BODY_PING;
+    e.ping = &ping;
+    gxl_frame f = {0};
+    s_msg m = {0};
+    if (!sock || s_call(sock, &e, o->timeout, &m) != 0) { /* handshake and session first */
+        fprintf(stderr, "gxload: steady client %d could not reach the broker\n", cl->c);
+        cl->failed = 1;
+    } else
+        s_msg_fini(&m);
+    pthread_barrier_wait(cl->go);
+    if (cl->failed)
+        goto out;
+    /* client c sends request k at t0 + (k * C + c) / RATE: the clients interleave */
+    double step = (double)o->clients / o->rate, first = gxl_now() + (double)cl->c / o->rate;
+    size_t answered = 0;
+    double drain_end = 0;
+    zmq_msg_t z;
+    zmq_msg_init(&z);
+    for (;;) {
+        double now = gxl_now();
+        bool stopping = atomic_load(cl->stop) != 0;
+        if (stopping && drain_end == 0)
+            drain_end = now + o->timeout;
+        if (stopping && (answered == cl->n || now >= drain_end))
+            break;
+        while (!stopping && first + (double)cl->n * step <= now) {
+            if (cl->n == cl->cap) {
+                size_t cap = cl->cap ? 2 * cl->cap : 4096;
+                double *s = realloc(cl->sched, cap * sizeof *s);
+                if (s)
+                    cl->sched = s;
+                double *l = s ? realloc(cl->lat, cap * sizeof *l) : NULL;
+                if (!l) {
+                    cl->failed = 1;
+                    goto done;
+                }
+                cl->lat = l;
+                cl->cap = cap;
+            }
+            e.request_id = cl->n + 1;
+            if (gxl_frame_pack(&f, &e) != 0 || gxl_send(sock, &f) != 0) {
+                fprintf(stderr, "gxload: steady client %d cannot send\n", cl->c);
+                cl->failed = 1;
+                goto done;
+            }
+            cl->sched[cl->n] = first + (double)cl->n * step; /* latency from the schedule: a stalled
+                                                                 broker delays the sends behind it too */
+            cl->lat[cl->n] = -1;
+            cl->n++;
+        }
+        double wait = stopping ? 0.01 : first + (double)cl->n * step - gxl_now();
+        zmq_pollitem_t it = {sock, 0, ZMQ_POLLIN, 0};
+        zmq_poll(&it, 1, wait > 0 ? (long)(wait * 1000) : 0);
+        while (zmq_msg_recv(&z, sock, ZMQ_DONTWAIT) >= 0) {
+            double t = gxl_now();
+            if (s_msg_decode(zmq_msg_data(&z), zmq_msg_size(&z), &m) != 0)
+                continue;
+            if ((m.ok || m.error) && m.rid >= 1 && m.rid <= cl->n && cl->lat[m.rid - 1] < 0) {
+                cl->lat[m.rid - 1] = t - cl->sched[m.rid - 1];
+                answered++;
+                if (m.error) {
+                    cl->errors++;
+                    s_report_error(&s_errors_shown, &m, "steady ping");
+                }
+            }
+            s_msg_fini(&m);
+        }
+    }
+done:
+    zmq_msg_close(&z);
+out:
+    gxl_frame_fini(&f);
+    if (sock)
+        zmq_close(sock);
+    return NULL;
+}
+
+/* Pings at RATE from CLIENTS firms until SECONDS pass or, with --until-eof,
+ * stdin closes; every request's scheduled send time and latency go to
+ * --samples (one "SEND_S LATENCY_US" line each, CLOCK_MONOTONIC seconds,
+ * latency -1 when unanswered) for tests/bench/run to split around a snapshot. */
+static int s_steady_mode(void *ctx, const s_opts *o)
+{
+    gxl_key *keys = NULL;
+    size_t nk = 0;
+    if (!o->samples || o->rate <= 0) {
+        fprintf(stderr, "gxload: steady needs --samples FILE and --rate > 0\n");
+        return -1;
+    }
+    if (gxl_keys_read(o->keys, &keys, &nk) != 0)
+        return -1;
+    if (o->clients < 1 || (size_t)o->clients > nk) {
+        fprintf(stderr, "gxload: --clients must be 1..%zu (the firms set up)\n", nk);
+        free(keys);
+        return -1;
+    }
+    size_t C = (size_t)o->clients, started = 0;
+    s_steady *cl = calloc(C, sizeof *cl);
+    pthread_t *th = calloc(C, sizeof *th);
+    pthread_barrier_t go;
+    atomic_int stop = 0;
+    bool barrier = false;
+    int rc = -1;
+    FILE *out = NULL;
+    gxl_lat all = {0};
+    if (!cl || !th || pthread_barrier_init(&go, NULL, (unsigned)C + 1) != 0)
+        goto out;
+    barrier = true;
+    for (size_t i = 0; i < C; i++) {
+        cl[i] = (s_steady){.o = o, .key = &keys[i], .ctx = ctx, .c = (int)i, .go = &go, .stop = &stop};
+        if (pthread_create(&th[i], NULL, s_steady_run, &cl[i]) != 0) {
+            fprintf(stderr, "gxload: cannot start client thread %zu\n", i);
+            exit(71); /* the barrier would wait forever for the missing thread */
+        }
+        started++;
+    }
+    pthread_barrier_wait(&go);
+    double t0 = gxl_now();
+    fprintf(stderr, "gxload steady: %zu clients, %.0f Pings/s%s\n", C, o->rate,
+            o->until_eof ? " until stdin closes" : "");
+    double end = t0 + o->seconds;
+    while (gxl_now() < end) {
+        struct pollfd p = {.fd = 0, .events = POLLIN};
+        double left = end - gxl_now();
+        if (!o->until_eof) {
+            usleep((useconds_t)((left < 0.1 ? left : 0.1) * 1e6));
+            continue;
+        }
+        if (poll(&p, 1, left < 0.1 ? (int)(left * 1000) : 100) > 0) {
+            char buf[256];
+            if (read(0, buf, sizeof buf) <= 0)
+                break; /* stdin closed: the run is over */
+        }
+    }
+    double secs = gxl_now() - t0;
+    atomic_store(&stop, 1);
+    for (size_t i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    started = 0;
+    if (!(out = fopen(o->samples, "w"))) {
+        fprintf(stderr, "gxload: %s: cannot write\n", o->samples);
+        goto out;
+    }
+    size_t sent = 0, lost = 0, errors = 0;
+    int failed = 0;
+    for (size_t i = 0; i < C; i++) {
+        failed |= cl[i].failed;
+        errors += cl[i].errors;
+        sent += cl[i].n;
+        for (size_t k = 0; k < cl[i].n; k++) {
+            fprintf(out, "%.6f %.1f\n", cl[i].sched[k], cl[i].lat[k] < 0 ? -1.0 : cl[i].lat[k] * 1e6);
+            if (cl[i].lat[k] < 0)
+                lost++;
+            else
+                gxl_lat_add(&all, cl[i].lat[k]);
+        }
+    }
+    if (fclose(out) != 0) {
+        out = NULL;
+        fprintf(stderr, "gxload: %s: cannot write\n", o->samples);
+        goto out;
+    }
+    out = NULL;
+    printf("{\"sent\":%zu,\"answered\":%zu,\"lost\":%zu,\"errors\":%zu,\"clients\":%zu,\"rate\":%.1f,"
+           "\"seconds\":%.3f,\"p50_us\":%.0f,\"p99_us\":%.0f,\"max_us\":%.0f}\n",
+           sent, sent - lost, lost, errors, C, o->rate, secs, gxl_lat_quantile(&all, 0.5),
+           gxl_lat_quantile(&all, 0.99), gxl_lat_quantile(&all, 1.0));
+    rc = failed || errors ? -1 : 0;
+out:
+    for (size_t i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    if (out)
+        fclose(out);
+    if (barrier)
+        pthread_barrier_destroy(&go);
+    for (size_t i = 0; cl && i < C; i++) {
+        free(cl[i].sched);
+        free(cl[i].lat);
+    }
+    gxl_lat_fini(&all);
+    free(th);
+    free(cl);
+    free(keys);
+    return rc;
+}
+
 /* ---------------------------------------------------------------- ping, stats */
 
 static int s_ping(void *ctx, const s_opts *o)
@@ -1056,6 +1276,8 @@ int main(int argc, char **argv)
                                        {"rate", 1, 0, 'r'},
                                        {"timeout", 1, 0, 'T'},
                                        {"progress", 1, 0, 'p'},
+                                       {"samples", 1, 0, 'M'},
+                                       {"until-eof", 0, 0, 'U'},
                                        {"help", 0, 0, 'h'},
                                        {0, 0, 0, 0}};
     optind = 2;
@@ -1107,6 +1329,12 @@ int main(int argc, char **argv)
         case 'p':
             o.progress = atof(optarg);
             break;
+        case 'M':
+            o.samples = optarg;
+            break;
+        case 'U':
+            o.until_eof = true;
+            break;
         case 'h':
             s_usage(stdout);
             return 0;
@@ -1139,6 +1367,8 @@ int main(int argc, char **argv)
         rc = s_ingest(ctx, &o);
     else if (strcmp(o.mode, "notice") == 0)
         rc = s_notice(ctx, &o);
+    else if (strcmp(o.mode, "steady") == 0)
+        rc = s_steady_mode(ctx, &o);
     else if (strcmp(o.mode, "ping") == 0)
         rc = s_ping(ctx, &o);
     else if (strcmp(o.mode, "stats") == 0)

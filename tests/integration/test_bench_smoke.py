@@ -77,13 +77,38 @@ class BenchSmoke(unittest.TestCase):
             self.assertLessEqual(rows["notice_p50"][side], rows["notice_p99"][side])
         self.assertLessEqual(rows["ingest_ack_p50"]["gongxu"], rows["ingest_ack_p99"]["gongxu"])
         sane("restart_s", "gongxu", 120)
-        sane("restart_crash_s", "gongxu", 120)
+        sane("start_after_bulk_s", "gongxu", 120)
         sane("snapshot_bytes_per_posting", "gongxu", 1e7)  # the clean stop did save the engine's lists
-        # both restarts came back with every open posting
+        # the clean restart came back with every open posting
         g = doc["raw"]["gongxu"]
-        for key in ("open_restart", "open_restart_crash"):
-            self.assertEqual((g[key]["demands_open"], g[key]["offers_open"]),
-                             (g["open_big"]["demands_open"], g["open_big"]["offers_open"]), key)
+        self.assertEqual((g["open_restart"]["demands_open"], g["open_restart"]["offers_open"]),
+                         (g["open_big"]["demands_open"], g["open_big"]["offers_open"]))
+        # issue 15, at both sizes: a snapshot while serving under a steady load of Pings (its window
+        # found in the log, Pings inside and outside it, none lost), then a burst, kill -9 and a
+        # restart that loaded that snapshot and replayed exactly the burst's postings, back with
+        # the same open postings and matches as before the kill
+        for size in ("preload", "big"):
+            c = g["crash_" + size]
+            for key in ("snapshot_stall_p99_", "snapshot_stall_max_", "snapshot_outside_p99_",
+                        "snapshot_outside_max_"):
+                sane(key + size, "gongxu", us)
+            self.assertLessEqual(rows["snapshot_stall_p99_" + size]["gongxu"],
+                                 rows["snapshot_stall_max_" + size]["gongxu"])
+            self.assertGreaterEqual(rows["snapshot_fork_ms_" + size]["gongxu"], 0)
+            sane("snapshot_write_s_" + size, "gongxu", 120)
+            self.assertEqual(c["stall"]["lost"], 0, size)
+            self.assertEqual(c["stall"]["steady"]["errors"], 0, size)
+            sane("crash_restart_s_" + size, "gongxu", 120)
+            self.assertTrue(c["start"]["snapshot"], (size, c["start"]))
+            self.assertEqual(rows["crash_replayed_" + size]["gongxu"], c["burst"]["acks"], size)
+            self.assertEqual(c["burst"]["acks"], doc["params"]["burst"], size)
+            for key in ("demands_open", "offers_open", "matches", "near_misses", "demands_unmatched"):
+                self.assertEqual(c["open_after"][key], c["open_before_kill"][key], (size, key))
+        # gxbulk writes through the store's change log: the start after it used the stop's snapshot
+        # and replayed every bulk posting (the row must not say it matched every pair)
+        self.assertTrue(g["start_after_bulk"]["snapshot"], g["start_after_bulk"])
+        self.assertEqual(g["start_after_bulk"]["replayed"], g["bulk"]["written"])
+        self.assertIn("replayed", rows["start_after_bulk_s"]["metric"])
         sane("engine_rebuild_s", "gongxu", 120)
         sane("engine_rebuild_bytes", "gongxu", 1e6)
         for key in ("rss_mb", "rss_anon_mb", "rss_restart_mb"):
@@ -129,8 +154,7 @@ class BenchSmoke(unittest.TestCase):
         self.assertEqual(after["demands_open"] + after["offers_open"],
                          before["demands_open"] + before["offers_open"] + g["bulk"]["written"])
         self.assertGreater(after["matches"], before["matches"])  # the new postings were matched
-        for key in ("open_restart", "open_restart_crash"):
-            self.assertEqual(g[key]["matches"], after["matches"], key)
+        self.assertEqual(g["open_restart"]["matches"], after["matches"])
 
 
 if __name__ == "__main__":
