@@ -100,7 +100,8 @@ static gx_err s_changes_read(gx_txn *t, uint64_t txnid, s_changes *c)
         err = GX_ERR_NOMEM;
     if (err)
         return err;
-    qsort(c->v, c->n, sizeof *c->v, s_change_cmp);
+    if (c->n > 1)
+        qsort(c->v, c->n, sizeof *c->v, s_change_cmp);
     size_t w = 0;
     for (size_t i = 0; i < c->n; i++) {
         if (w && !s_keycmp(c->v[w - 1].tb, c->v[w - 1].key, c->v[w - 1].klen, c->v[i].tb, c->v[i].key,

@@ -523,7 +523,7 @@ int gx_verify_dir(const char *dir, FILE *out)
     /* referenced tables before the ones that refer to them */
     static const gx_table order[] = {GX_T_META, GX_T_FIRMS, GX_T_DEMANDS, GX_T_OFFERS,
                                      GX_T_SUBS, GX_T_INBOX, GX_T_CURSORS, GX_T_DOCKING,
-                                     GX_T_TOLD, GX_T_KEYS,  GX_T_FIRST, GX_T_OWNED};
+                                     GX_T_TOLD, GX_T_KEYS,  GX_T_FIRST, GX_T_OWNED, GX_T_CHANGES};
     for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
         v.table = order[i];
         err = gx_store_scan(t, v.table, NULL, 0, NULL, 0, s_visit, &v);
