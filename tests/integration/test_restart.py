@@ -1,11 +1,20 @@
 """A broker restart — clean (SIGTERM) or a crash (SIGKILL) — keeps postings,
 shortlists and inboxes: everything acknowledged before it."""
 import os
-import re
 import unittest
 
-from gxharness import (ANCHOR, SME_CERT, SME_PLAIN, Broker, Client, body_of, main, mg_demand, mg_offer, pb,
+from gxharness import (ANCHOR, SME_CERT, SME_PLAIN, Broker, body_of, main, mg_demand, mg_offer, pb,
                        seed_walkthrough_firms)
+
+
+def read_bytes(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def write_bytes(path, data):
+    with open(path, "wb") as f:
+        f.write(data)
 
 
 class Restart(unittest.TestCase):
@@ -63,8 +72,12 @@ class Restart(unittest.TestCase):
 
 
 class Snapshot(unittest.TestCase):
-    """A clean stop saves the engine's lists (engine.snap); the next start takes
-    them instead of matching every pair, but only while they describe the store."""
+    """A clean stop saves the engine's lists (engine.snap) and the store records
+    it; the next start takes them instead of matching every pair and replays
+    what changed since (the store's change log). The file stays: it is the
+    snapshot the store records until a newer one replaces it. Other options,
+    another vocabulary or a damaged file: every pair is matched, and the log
+    says why."""
 
     def setUp(self):
         self.broker = Broker().start()
@@ -107,9 +120,10 @@ class Snapshot(unittest.TestCase):
         mark = len(self.broker.read_log_all())
         self.broker.start()
         log = self.log_since(mark)
-        self.assertRegex(log, r"engine restored from .*engine\.snap in [0-9.]+ s: 5 demands with their saved "
-                              r"lists, 0 matched afresh")
-        self.assertFalse(os.path.exists(self.snap), "read once, then removed")
+        self.assertRegex(log, r"engine restored from .*engine\.snap \(transaction \d+\) in [0-9.]+ s: 5 demands with "
+                              r"their saved lists, 0 matched afresh; 0 changed firms and postings replayed \(0 change "
+                              r"log entries\)")
+        self.assertTrue(os.path.exists(self.snap), "kept: the snapshot the store records")
         self.assertEqual(self.state(), self.before)
         # and the restored engine goes on matching: a new offer joins the shortlists
         cert = self.broker.client(SME_CERT)
@@ -118,10 +132,31 @@ class Snapshot(unittest.TestCase):
         after = self.state()
         self.assertTrue(all(after[d][1] == self.before[d][1] + 1 for d in self.demands), after)
 
-    def test_a_write_after_the_snapshot_voids_it(self):
+    def test_a_write_after_the_snapshot_is_replayed(self):
         self.assertEqual(self.broker.stop(), 0)
-        saved = open(self.snap, "rb").read()
-        # a start that does not read it (and so leaves it), a write, a crash: the file is stale
+        saved = read_bytes(self.snap)
+        self.broker.start()
+        # a write after the snapshot, then a crash: the file is as it was, the store's change log has the write
+        cert = self.broker.client(SME_CERT)
+        cert.call(post_offer=pb.PostOffer(offer=mg_offer(monthly_capacity=90000)))
+        cert.close()
+        expected = self.state()
+        self.assertNotEqual(expected, self.before)
+        self.broker.kill()
+        self.assertEqual(read_bytes(self.snap), saved)
+        mark = len(self.broker.read_log_all())
+        self.broker.start()
+        log = self.log_since(mark)
+        self.assertNotIn("engine snapshot not used", log)
+        self.assertRegex(log, r"engine restored from .*engine\.snap \(transaction \d+\) in [0-9.]+ s: 5 demands with "
+                              r"their saved lists, 0 matched afresh; 1 changed firms and postings replayed \(1 change "
+                              r"log entries\)")
+        self.assertEqual(self.state(), expected)
+
+    def test_a_start_without_snapshots_voids_it(self):
+        self.assertEqual(self.broker.stop(), 0)
+        saved = read_bytes(self.snap)
+        # a start that does not use it (and keeps no change log), a write, a crash: the file is stale
         self.broker.extra_args = ["-o", "engine_snapshot=false"]
         self.broker.start()
         self.assertTrue(os.path.exists(self.snap))
@@ -130,13 +165,14 @@ class Snapshot(unittest.TestCase):
         cert.close()
         expected = self.state()
         self.broker.kill()
-        self.assertEqual(open(self.snap, "rb").read(), saved)
+        self.assertEqual(read_bytes(self.snap), saved)
         self.broker.extra_args = []
         mark = len(self.broker.read_log_all())
         self.broker.start()
         log = self.log_since(mark)
-        self.assertIn("engine snapshot not used", log)
-        self.assertIn("before the store's last write", log)
+        self.assertIn("engine snapshot not used: the store records no complete engine snapshot; matching every pair",
+                      log)
+        self.assertNotIn("engine restored from", log)
         self.assertEqual(self.state(), expected)
 
     def test_a_rebuilt_binary_keeps_it(self):
@@ -162,26 +198,30 @@ class Snapshot(unittest.TestCase):
         self.broker.extra_args = ["-o", "shortlist_k=1"]
         mark = len(self.broker.read_log_all())
         self.broker.start()
-        self.assertIn("under other options or another vocabulary", self.log_since(mark))
+        log = self.log_since(mark)
+        self.assertIn("engine snapshot not used: %s was written under other options or another vocabulary; "
+                      "matching every pair" % self.snap, log)
+        self.assertIn("removed %s, a snapshot that could not be used" % self.snap, log)
         after = self.state()
         self.assertTrue(all(len(after[d][0]) <= 1 and after[d][1] == self.before[d][1] for d in self.demands))
 
     def test_a_damaged_file_is_not_used(self):
         self.assertEqual(self.broker.stop(), 0)
-        data = bytearray(open(self.snap, "rb").read())
+        data = bytearray(read_bytes(self.snap))
         data[60] ^= 0x40  # inside the body: an offer id or a score
-        open(self.snap, "wb").write(bytes(data))
+        write_bytes(self.snap, bytes(data))
         mark = len(self.broker.read_log_all())
         self.broker.start()
-        self.assertIn("fails its checksum", self.log_since(mark))
+        self.assertIn("engine snapshot not used: %s fails its checksum; matching every pair" % self.snap,
+                      self.log_since(mark))
         self.assertEqual(self.state(), self.before)
         # and one cut short
         self.assertEqual(self.broker.stop(), 0)
-        data = open(self.snap, "rb").read()
-        open(self.snap, "wb").write(data[:-16])
+        write_bytes(self.snap, read_bytes(self.snap)[:-16])
         mark = len(self.broker.read_log_all())
         self.broker.start()
-        self.assertIn("cut short", self.log_since(mark))
+        self.assertIn("engine snapshot not used: %s is cut short or padded; matching every pair" % self.snap,
+                      self.log_since(mark))
         self.assertEqual(self.state(), self.before)
 
 
