@@ -59,6 +59,11 @@ void gx_broker_snapshot_tick(gx_broker *b, int64_t now_ms)
     gx_persist_tick(b, now_ms);
 }
 
+void gx_broker_snapshot_now(gx_broker *b)
+{
+    gx_persist_request(b);
+}
+
 gx_err gx_broker_new(const gx_config *cfg, int64_t now, gx_broker_progress_fn progress, void *arg, gx_broker **out,
                      char *errbuf, size_t errlen)
 {
@@ -347,6 +352,7 @@ void gx_broker_batch_end(gx_broker *b, const gx_broker_io *io)
 {
     gx_err err = GX_OK;
     if (b->txn) {
+        gx_persist_prune(b, b->txn);
         double t0 = s_mono();
         err = gx_store_commit(&b->txn);
         gx_hist_observe(&b->obs.commit_seconds, s_mono() - t0);

@@ -65,6 +65,10 @@ gx_err gx_broker_save_snapshot(gx_broker *b);
  * finished (persist.h). */
 void gx_broker_snapshot_tick(gx_broker *b, int64_t now_ms);
 
+/* SIGUSR1: an engine snapshot at the next tick, whatever the schedule (an
+ * operator before planned work, a benchmark). */
+void gx_broker_snapshot_now(gx_broker *b);
+
 /* Frees everything; the caller has ended any batch. NULLs *b, tolerates NULL. */
 void gx_broker_destroy(gx_broker **b);
 

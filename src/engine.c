@@ -71,8 +71,25 @@ static gx_err s_firm_preps(gx_engine *e, const gx_rules_opts *ro, gx_prep_firm *
     return err;
 }
 
+/* Whether a and b decide the same lists (a reload that changes nothing). */
+static bool s_same_opts(const gx_engine_opts *a, const gx_engine_opts *b)
+{
+    const gx_rules_opts *x = &a->rules, *y = &b->rules;
+    if (a->shortlist_k != b->shortlist_k || a->near_miss_max != b->near_miss_max ||
+        memcmp(x->weights, y->weights, sizeof x->weights) != 0 || x->utc_offset_min != y->utc_offset_min ||
+        x->distance_full_km != y->distance_full_km || x->n_three_districts != y->n_three_districts)
+        return false;
+    for (size_t i = 0; i < x->n_three_districts; i++)
+        if (!x->three_districts[i] != !y->three_districts[i] ||
+            (x->three_districts[i] && strcmp(x->three_districts[i], y->three_districts[i]) != 0))
+            return false;
+    return true;
+}
+
 gx_err gx_engine_set_opts(gx_engine *e, const gx_engine_opts *opts)
 {
+    if (s_same_opts(&e->opts, opts))
+        return GX_OK; /* nothing to re-rank: a reload of other keys costs the engine nothing */
     char **td;
     gx_prep_firm *preps = NULL;
     gx_err err = s_opts_copy(opts, &td);
@@ -498,6 +515,12 @@ size_t gx_engine_eligible(const gx_engine *e, uint64_t demand_id)
 {
     const gx_edem *d = gx_epost_dem(e, demand_id);
     return d ? d->n_elig : 0;
+}
+
+bool gx_engine_ranked(const gx_engine *e, uint64_t demand_id)
+{
+    const gx_edem *d = gx_epost_dem(e, demand_id);
+    return d && d->gen == e->gen;
 }
 
 gx_err gx_engine_rank(gx_engine *e, uint64_t demand_id, int64_t now, const gx_match **m, size_t *n)

@@ -116,9 +116,10 @@ void gx_engine_opts_default(gx_engine_opts *o);
 gx_err gx_engine_new(const gx_engine_opts *opts, gx_engine **out);
 void gx_engine_destroy(gx_engine **e);
 
-/* Replaces weights and K at run time (config reload); each held list is found
- * again through the index (re-ranked) at its demand's next change. New three districts take effect for every pair
- * evaluated from then on (which pairs match is not recomputed here). */
+/* Replaces weights and K at run time (config reload; options equal to the
+ * current ones change nothing); each held list is found
+ * again through the index (re-ranked) at its demand's next change. New three districts take effect for every
+ * pair evaluated from then on (which pairs match is not recomputed here). */
 gx_err gx_engine_set_opts(gx_engine *e, const gx_engine_opts *opts);
 
 /* In every mutating call below: `now` is unix seconds; fx may be NULL to
@@ -184,6 +185,11 @@ const gx_match *gx_engine_matches(const gx_engine *e, uint64_t demand_id, size_t
 /* The number of eligible offers of an open demand as kept (see the invariant
  * above: a pair counts as it stood at its last change); 0 when not held. */
 size_t gx_engine_eligible(const gx_engine *e, uint64_t demand_id);
+
+/* True when an open demand's held list was ranked under the current options
+ * (after set_opts, false until its next change re-ranks it): a snapshot keeps
+ * only such lists, and a start matches the others afresh. */
+bool gx_engine_ranked(const gx_engine *e, uint64_t demand_id);
 
 /* Every open offer eligible for demand_id at now, best first, found afresh
  * through the index (the cost of one new demand's search): the exact count a

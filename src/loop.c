@@ -39,7 +39,7 @@ struct gx_loop {
     s_zap_req *held;               /* handshakes held back by handshakes_per_second, oldest first */
     size_t n_held, cap_held;
     char server_pub[GX_KEY_LEN + 1]; /* the broker's public key, for clients */
-    int sigfd;                     /* SIGTERM, SIGINT, SIGHUP */
+    int sigfd;                       /* SIGTERM, SIGINT, SIGHUP, SIGUSR1 */
     sigset_t oldmask;              /* restored on destroy */
     char endpoint[256];            /* bound client endpoint */
     char monitor_endpoint[256];    /* bound monitor endpoint */
@@ -133,6 +133,7 @@ gx_err gx_loop_new(const gx_config *cfg, gx_broker *b, gx_loop_reload_fn reload,
     sigaddset(&mask, SIGTERM);
     sigaddset(&mask, SIGINT);
     sigaddset(&mask, SIGHUP);
+    sigaddset(&mask, SIGUSR1);
     sigprocmask(SIG_BLOCK, &mask, &l->oldmask);
     l->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
     if (l->sigfd < 0) {
@@ -564,6 +565,8 @@ gx_err gx_loop_run(gx_loop *l)
             while (read(l->sigfd, &si, sizeof si) == sizeof si) {
                 if (si.ssi_signo == SIGHUP) {
                     s_reload(l);
+                } else if (si.ssi_signo == SIGUSR1) {
+                    gx_broker_snapshot_now(l->broker);
                 } else {
                     gx_log(GX_LOG_NOTICE, "signal %u: stopping", si.ssi_signo);
                     stop = true;

@@ -545,6 +545,10 @@ static uint64_t s_fingerprint(const gx_ctx *b)
 
 enum { S_CUR, S_NEXT };
 
+/* Change log entries dropped per transaction once a snapshot covers them: a
+ * few milliseconds of the writer's time. */
+#define S_PRUNE_SLICE 2048
+
 static void s_path(const gx_ctx *b, int which, const char *suffix, char *out, size_t len)
 {
     snprintf(out, len, "%s/engine.snap%s%s", b->cfg.data_dir, which == S_NEXT ? ".next" : "", suffix);
@@ -578,7 +582,8 @@ static gx_err s_record(gx_ctx *b, uint64_t txnid)
     gx_txn *t = NULL;
     uint64_t pruned = 0;
     gx_err err = gx_store_begin(b->store, true, &t);
-    if (!err && !(err = gx_store_snapshot_mark(t, txnid, &pruned)))
+    if (!err && !(err = gx_store_snapshot_mark(t, txnid)) &&
+        !(err = gx_store_prune_changes(t, txnid, S_PRUNE_SLICE, &pruned)))
         err = gx_store_commit(&t);
     gx_store_abort(&t);
     if (err) {
@@ -593,9 +598,10 @@ static gx_err s_record(gx_ctx *b, uint64_t txnid)
         gx_log(GX_LOG_WARNING, "cannot rename %s to %s: %s", next, cur, strerror(errno));
     else
         s_fsync_dir(b);
-    gx_log(GX_LOG_INFO,
-           "engine snapshot of transaction %llu recorded; %llu change log entries it covers dropped",
-           (unsigned long long)txnid, (unsigned long long)pruned);
+    b->persist.prune_upto = txnid;
+    b->persist.prune_more = pruned == S_PRUNE_SLICE; /* the rest a slice per batch (gx_persist_prune) */
+    gx_log(GX_LOG_INFO, "engine snapshot of transaction %llu recorded; the change log it covers is dropped",
+           (unsigned long long)txnid);
     return GX_OK;
 }
 
@@ -607,10 +613,25 @@ static gx_err s_open_snapshot(gx_ctx *b, uint64_t *mark, gx_snapshot **snap, int
                               size_t whylen)
 {
     gx_txn *t = NULL;
+    uint64_t newest = 0, now_at = gx_store_txnid(b->store);
     gx_err err = gx_store_begin(b->store, false, &t);
-    if (!err)
+    if (!err && !(err = gx_store_changes_newest(t, &newest)))
         err = gx_store_snapshot_txnid(t, mark);
     gx_store_abort(&t);
+    if ((!err || err == GX_ERR_NOT_FOUND) && (newest > now_at || *mark > now_at)) {
+        /* A compacted copy (a restored backup): its transaction ids began again from 1, and
+         * neither the log nor the mark fits them. Both go; the next snapshot starts afresh. */
+        snprintf(why, whylen,
+                 "the store's transaction ids went back (to %llu; its change log reaches %llu, its "
+                 "snapshot mark %llu): a compacted copy such as a restored backup; the change log is dropped",
+                 (unsigned long long)now_at, (unsigned long long)newest, (unsigned long long)*mark);
+        if (!(err = gx_store_begin(b->store, true, &t)) && !(err = gx_store_snapshot_mark(t, 0)) &&
+            !(err = gx_store_prune_changes(t, UINT64_MAX, 0, NULL)))
+            err = gx_store_commit(&t);
+        gx_store_abort(&t);
+        *mark = 0;
+        return err ? err : GX_ERR_CONFLICT;
+    }
     if (err == GX_ERR_NOT_FOUND) {
         snprintf(why, whylen, "the store records no complete engine snapshot");
         return err;
@@ -640,6 +661,7 @@ gx_err gx_persist_start(gx_ctx *b, gx_persist_progress_fn progress, void *arg)
     char path[GX_CONFIG_STR_MAX + 40], why[2 * GX_CONFIG_STR_MAX + 600];
     gx_persist *p = &b->persist;
     double t0 = s_mono();
+    signal(SIGCHLD, SIG_DFL); /* inherited as ignored, waitpid could never reap a snapshot's child */
     for (int w = S_CUR; w <= S_NEXT; w++) {
         s_path(b, w, ".tmp", path, sizeof path);
         s_unlink(path, "left by a snapshot that was not finished");
@@ -653,7 +675,8 @@ gx_err gx_persist_start(gx_ctx *b, gx_persist_progress_fn progress, void *arg)
         /* No snapshots: no change log either; drop one a previous configuration kept. */
         gx_txn *t = NULL;
         gx_err err = gx_store_begin(b->store, true, &t);
-        if (!err && !(err = gx_store_snapshot_mark(t, 0, NULL)))
+        if (!err && !(err = gx_store_snapshot_mark(t, 0)) &&
+            !(err = gx_store_prune_changes(t, UINT64_MAX, 0, NULL)))
             err = gx_store_commit(&t);
         gx_store_abort(&t);
         if (err)
@@ -707,6 +730,8 @@ gx_err gx_persist_start(gx_ctx *b, gx_persist_progress_fn progress, void *arg)
             s_path(b, S_CUR, "", cur, sizeof cur);
             if (rename(path, cur) == 0)
                 s_fsync_dir(b);
+            else /* harmless: the next start finds it under this name again */
+                gx_log(GX_LOG_WARNING, "cannot rename %s to %s: %s", path, cur, strerror(errno));
         } else {
             s_path(b, S_NEXT, "", path, sizeof path);
             s_unlink(path, "a snapshot written after the one the store records");
@@ -720,6 +745,8 @@ gx_err gx_persist_start(gx_ctx *b, gx_persist_progress_fn progress, void *arg)
             }
     }
     s_changes_fini(&chg);
+    p->prune_upto = mark; /* entries a crash left below the mark go with the first batches */
+    p->prune_more = mark != 0;
     p->last_begun_us = gx_mono_us();
     p->current = !err && serr == GX_OK && p->replayed == 0; /* the recorded snapshot is the engine now */
     p->current_logged = 0;
@@ -754,6 +781,10 @@ static void s_child(gx_ctx *b, pid_t parent, uint64_t txnid, uint64_t fp)
     prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the broker (it holds the data directory's lock) */
     if (getppid() != parent)
         _exit(2);
+    /* Nothing of the broker's stays open here: not the data directory's lock,
+     * the store or the listening sockets, which a restarted broker needs even
+     * while a child stuck in fsync lingers. */
+    close_range(3, ~0U, 0);
     setpriority(PRIO_PROCESS, 0, 10); /* the loop comes first */
     char path[GX_CONFIG_STR_MAX + 40];
     s_path(b, S_NEXT, "", path, sizeof path);
@@ -773,7 +804,7 @@ static void s_begin(gx_ctx *b)
         s_child(b, parent, txnid, fp);
     int64_t t1 = gx_mono_us();
     p->last_begun_us = t0;
-    p->due = false;
+    p->due = p->asked = false;
     if (pid < 0) {
         p->failed++;
         gx_log(GX_LOG_WARNING, "engine snapshot not begun: fork: %s; next try in snapshot_interval_s",
@@ -798,12 +829,14 @@ static void s_reap(gx_ctx *b)
     gx_persist *p = &b->persist;
     int st = 0;
     pid_t r = waitpid(p->pid, &st, WNOHANG);
-    if (r == 0 || (r < 0 && errno == EINTR))
+    int werr = errno;
+    if (r == 0 || (r < 0 && werr == EINTR))
         return;
     p->pid = 0;
     double secs = (double)(gx_mono_us() - p->started_us) / 1e6;
     if (r < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
         p->failed++;
+        p->current = false; /* tried again after snapshot_interval_s, even with nothing new */
         char path[GX_CONFIG_STR_MAX + 40];
         s_path(b, S_NEXT, ".tmp", path, sizeof path);
         unlink(path);
@@ -843,11 +876,11 @@ void gx_persist_tick(gx_ctx *b, int64_t now_ms)
         s_reap(b);
         return;
     }
-    if (b->engine_dirty || (b->cfg.snapshot_interval_s == 0 && b->cfg.snapshot_changes == 0))
+    if (b->engine_dirty || (!p->asked && b->cfg.snapshot_interval_s == 0 && b->cfg.snapshot_changes == 0))
         return;
     uint64_t logged = gx_store_changes_logged(b->store);
     int64_t since_us = gx_mono_us() - p->last_begun_us;
-    if (!p->due) {
+    if (!p->due && !p->asked) {
         if (logged == p->logged_at && p->current)
             return; /* nothing changed since the last (an options reload alone waits for a change) */
         bool by_time = b->cfg.snapshot_interval_s > 0 && since_us >= b->cfg.snapshot_interval_s * 1000000;
@@ -858,6 +891,29 @@ void gx_persist_tick(gx_ctx *b, int64_t now_ms)
             return;
     }
     s_begin(b);
+}
+
+void gx_persist_prune(gx_ctx *b, gx_txn *t)
+{
+    gx_persist *p = &b->persist;
+    gx_txn *c = NULL;
+    uint64_t n = 0;
+    if (!p->prune_more || gx_store_begin_child(t, &c) != GX_OK)
+        return;
+    if (gx_store_prune_changes(c, p->prune_upto, S_PRUNE_SLICE, &n) == GX_OK && gx_store_commit(&c) == GX_OK)
+        p->prune_more = n == S_PRUNE_SLICE;
+    gx_store_abort(&c); /* a failure costs the batch nothing: the slice is tried again with the next */
+}
+
+void gx_persist_request(gx_ctx *b)
+{
+    if (!b->cfg.engine_snapshot) {
+        gx_log(GX_LOG_NOTICE, "SIGUSR1: no engine snapshot, engine_snapshot is off");
+        return;
+    }
+    gx_log(GX_LOG_NOTICE, "SIGUSR1: an engine snapshot %s",
+           b->persist.pid ? "is being written already" : "now");
+    b->persist.asked = b->persist.pid == 0;
 }
 
 gx_err gx_persist_save(gx_ctx *b)

@@ -47,6 +47,9 @@ typedef struct gx_persist {
     int64_t last_begun_us; /* when the last snapshot began (0: none since start) */
     uint64_t logged_at;    /* gx_store_changes_logged when it began */
     bool due;              /* write one at the next chance (after a start that replayed or rebuilt) */
+    bool asked;            /* SIGUSR1 asked for one, whatever the schedule */
+    uint64_t prune_upto;   /* the recorded snapshot: change log entries up to it are dropped */
+    bool prune_more;       /* some are left (gx_persist_prune) */
     bool current;          /* the recorded snapshot is the engine as of current_logged changes */
     uint64_t current_logged;
     uint64_t current_fp; /* under this fingerprint */
@@ -79,6 +82,15 @@ gx_err gx_persist_load_keys(struct gx_ctx *b, struct gx_txn *t);
  * records its snapshot, or begins one when due. Cheap when there is nothing
  * to do. */
 void gx_persist_tick(struct gx_ctx *b, int64_t now_ms);
+
+/* In the batch's write transaction t, before its commit: drops a slice of the
+ * change log the recorded snapshot covers, in a child transaction (a failure
+ * costs the batch nothing). */
+void gx_persist_prune(struct gx_ctx *b, struct gx_txn *t);
+
+/* Asks for a snapshot at the next tick (SIGUSR1), even when snapshots while
+ * serving are off (snapshot_interval_s and snapshot_changes 0). */
+void gx_persist_request(struct gx_ctx *b);
 
 /* At a clean stop, after the last batch: stops any child, writes the snapshot
  * and records it. A failure is logged and costs only a slower start. */

@@ -120,6 +120,13 @@ gx_err gx_snapshot_write(const char *path, const gx_engine *e, const uint8_t sto
         free(ids.v);
         return GX_ERR_NOMEM;
     }
+    /* a list still ranked under the options before a reload is left out: the
+     * start that reads the file matches that demand afresh, under the new ones */
+    size_t w = 0;
+    for (size_t i = 0; i < ids.n; i++)
+        if (gx_engine_ranked(e, ids.v[i]))
+            ids.v[w++] = ids.v[i];
+    ids.n = w;
     if (ids.n > 1)
         qsort(ids.v, ids.n, sizeof *ids.v, s_cmp_id);
     /* a new file of our own: never write through whatever else has the name */

@@ -1214,8 +1214,18 @@ out:
     return err;
 }
 
+/* gx_store_del_range deleting at most max entries (0: no limit). */
+static gx_err s_del_range(gx_txn *t, gx_table tb, const void *prefix, size_t plen, const void *upto,
+                          size_t ulen, uint64_t max, uint64_t *n);
+
 gx_err gx_store_del_range(gx_txn *t, gx_table tb, const void *prefix, size_t plen, const void *upto,
                           size_t ulen, uint64_t *n)
+{
+    return s_del_range(t, tb, prefix, plen, upto, ulen, 0, n);
+}
+
+static gx_err s_del_range(gx_txn *t, gx_table tb, const void *prefix, size_t plen, const void *upto,
+                          size_t ulen, uint64_t max, uint64_t *n)
 {
     assert(t && t->write && !t->has_child && tb < GX_T__COUNT);
     assert((prefix || plen == 0) && (upto || ulen == 0));
@@ -1228,7 +1238,8 @@ gx_err gx_store_del_range(gx_txn *t, gx_table tb, const void *prefix, size_t ple
     if (err)
         goto out;
     while (rc == 0) {
-        if (!s_has_prefix(&k, prefix, plen) || s_keycmp(k.mv_data, k.mv_size, upto, ulen) >= 0)
+        if (!s_has_prefix(&k, prefix, plen) || s_keycmp(k.mv_data, k.mv_size, upto, ulen) >= 0 ||
+            (max && count == max))
             break;
         rc = mdb_cursor_del(cur, 0);
         if (rc)
@@ -1342,19 +1353,47 @@ gx_err gx_store_changes(gx_txn *t, uint64_t after, gx_store_change_fn fn, void *
     return err;
 }
 
-gx_err gx_store_snapshot_mark(gx_txn *t, uint64_t txnid, uint64_t *pruned)
+gx_err gx_store_snapshot_mark(gx_txn *t, uint64_t txnid)
 {
     assert(t && t->write && !t->has_child);
-    uint8_t upto[8];
-    gx_store_be64(upto, txnid == 0 ? UINT64_MAX : txnid + 1);
-    gx_err err = gx_store_del_range(t, GX_T_CHANGES, NULL, 0, upto, sizeof upto, pruned);
-    if (err)
-        return err;
     if (txnid == 0)
         return gx_store_del(t, GX_T_META, S_SNAP_KEY, sizeof S_SNAP_KEY - 1);
     uint8_t be[8];
     gx_store_be64(be, txnid);
     return gx_store_put(t, GX_T_META, S_SNAP_KEY, sizeof S_SNAP_KEY - 1, be, sizeof be);
+}
+
+gx_err gx_store_prune_changes(gx_txn *t, uint64_t upto, uint64_t max, uint64_t *pruned)
+{
+    assert(t && t->write && !t->has_child);
+    uint8_t end[8];
+    gx_store_be64(end, upto == UINT64_MAX ? UINT64_MAX : upto + 1);
+    return s_del_range(t, GX_T_CHANGES, NULL, 0, end, sizeof end, max, pruned);
+}
+
+gx_err gx_store_changes_newest(gx_txn *t, uint64_t *txnid)
+{
+    assert(t && txnid);
+    *txnid = 0;
+    gx_store *s = t->s;
+    if (s->missing & (1u << GX_T_CHANGES))
+        return GX_OK;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    int rc = mdb_cursor_open(t->txn, s->dbi[GX_T_CHANGES], &cur);
+    if (rc)
+        return s_fail(s, rc, "cannot open a cursor on the change log");
+    rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+    mdb_cursor_close(cur);
+    if (rc == MDB_NOTFOUND)
+        return GX_OK;
+    if (rc)
+        return s_fail(s, rc, "cannot read the change log");
+    if (k.mv_size < 8)
+        return s_failf(s, GX_ERR_MALFORMED, "the change log holds a key of %zu bytes (%s)", k.mv_size,
+                       s->dir);
+    *txnid = gx_store_from_be64(k.mv_data);
+    return GX_OK;
 }
 
 gx_err gx_store_snapshot_txnid(gx_txn *t, uint64_t *txnid)

@@ -178,12 +178,13 @@ gx_err gx_store_backup(gx_store *s, const char *dest);
  * the key, holding what the key held before (the first change of a key in a
  * transaction wins, so the entry holds its value as of the transaction
  * before); so a key of those tables is at most GX_STORE_MAX_KEY - 9 bytes.
- * Unless no_change_log: then nothing is logged, and any old log is
- * cleared by gx_store_snapshot_mark(t, 0).
+ * Unless no_change_log: then nothing is logged (and an old log can be dropped
+ * with gx_store_prune_changes(t, UINT64_MAX, 0, NULL)).
  *
  * A snapshot of derived state (the engine's lists) taken at transaction S is
- * recorded with gx_store_snapshot_mark(S), which also drops the entries it
- * covers (txnid <= S). So the entries after the recorded mark are complete:
+ * recorded with gx_store_snapshot_mark(S); the entries it covers (txnid <= S)
+ * are then dropped with gx_store_prune_changes, a slice at a time so that no
+ * transaction holds the writer long. The entries after the recorded mark are complete:
  * a reader loads the snapshot, takes each changed key's oldest before-image as
  * its state at S, and applies the keys' current values. */
 
@@ -198,9 +199,19 @@ typedef bool (*gx_store_change_fn)(void *ctx, uint64_t txnid, gx_table tb, const
 gx_err gx_store_changes(gx_txn *t, uint64_t after, gx_store_change_fn fn, void *ctx);
 
 /* Records that a snapshot of the store as of transaction txnid is complete
- * (durable) and drops the change entries of txnid and before (*pruned gets
- * how many; may be NULL). txnid 0: no snapshot, and the whole log goes. */
-gx_err gx_store_snapshot_mark(gx_txn *t, uint64_t txnid, uint64_t *pruned);
+ * (durable); txnid 0: there is none. */
+gx_err gx_store_snapshot_mark(gx_txn *t, uint64_t txnid);
+
+/* Drops up to max (0: all) change entries of transaction upto and before —
+ * what a recorded snapshot covers — and says how many in *pruned (may be
+ * NULL); fewer than max means none is left. */
+gx_err gx_store_prune_changes(gx_txn *t, uint64_t upto, uint64_t max, uint64_t *pruned);
+
+/* The transaction id of the newest change log entry (0: the log is empty). A
+ * compacted copy of the store (mdb_copy -c, a gongxu backup) starts its
+ * transaction ids again from 1 while keeping the log: a log or mark newer than
+ * gx_store_txnid says so. */
+gx_err gx_store_changes_newest(gx_txn *t, uint64_t *txnid);
 
 /* The transaction id last recorded by gx_store_snapshot_mark; GX_ERR_NOT_FOUND
  * when none is (a store no snapshot was recorded in, or marked 0). */

@@ -42,7 +42,7 @@ TEST(header_names_the_store_the_transaction_and_the_fingerprint)
     CHECK_EQ_INT(s_open(path, other, 5, 7, why, sizeof why), GX_ERR_CONFLICT);
     CHECK(strstr(why, "was written for another store (its store identity differs)") != NULL);
     CHECK_EQ_INT(s_open(path, s_id, 6, 7, why, sizeof why), GX_ERR_CONFLICT);
-    CHECK(strstr(why, "before the store's last write (at transaction 5; the store is at 6)") != NULL);
+    CHECK(strstr(why, "is of transaction 5, not of 6, the last snapshot the store recorded") != NULL);
     CHECK_EQ_INT(s_open(path, s_id, 5, 8, why, sizeof why), GX_ERR_CONFLICT);
     CHECK(strstr(why, "under other options") != NULL);
 

@@ -1027,12 +1027,15 @@ TEST(change_log_keeps_each_keys_value_before_the_transaction)
           !strcmp(all.v[3].before, "v1"));
     CHECK_EQ_INT(s_changes_after(s, t1).n, 2);
 
-    /* a snapshot as of t1: the mark is recorded and its entries go */
+    /* a snapshot as of t1: the mark is recorded and the entries it covers go */
     uint64_t mark = 0, pruned = 0;
     REQUIRE(gx_store_begin(s, true, &t) == GX_OK);
     CHECK_EQ_INT(gx_store_snapshot_txnid(t, &mark), GX_ERR_NOT_FOUND);
-    CHECK_EQ_INT(gx_store_snapshot_mark(t, t1, &pruned), GX_OK);
-    CHECK_EQ_INT(pruned, 2);
+    CHECK_EQ_INT(gx_store_snapshot_mark(t, t1), GX_OK);
+    CHECK_EQ_INT(gx_store_prune_changes(t, t1, 1, &pruned), GX_OK); /* a slice of one */
+    CHECK_EQ_INT(pruned, 1);
+    CHECK_EQ_INT(gx_store_prune_changes(t, t1, 0, &pruned), GX_OK); /* the rest */
+    CHECK_EQ_INT(pruned, 1);
     CHECK_EQ_INT(gx_store_commit(&t), GX_OK);
     REQUIRE(gx_store_begin(s, false, &t) == GX_OK);
     CHECK_EQ_INT(gx_store_snapshot_txnid(t, &mark), GX_OK);
@@ -1041,7 +1044,8 @@ TEST(change_log_keeps_each_keys_value_before_the_transaction)
     CHECK_EQ_INT(s_changes_after(s, 0).n, 2);
     /* marking 0: no snapshot, no log */
     REQUIRE(gx_store_begin(s, true, &t) == GX_OK);
-    CHECK_EQ_INT(gx_store_snapshot_mark(t, 0, &pruned), GX_OK);
+    CHECK_EQ_INT(gx_store_snapshot_mark(t, 0), GX_OK);
+    CHECK_EQ_INT(gx_store_prune_changes(t, UINT64_MAX, 0, &pruned), GX_OK);
     CHECK_EQ_INT(pruned, 2);
     CHECK_EQ_INT(gx_store_snapshot_txnid(t, &mark), GX_ERR_NOT_FOUND);
     CHECK_EQ_INT(gx_store_commit(&t), GX_OK);
