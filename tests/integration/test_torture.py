@@ -982,7 +982,7 @@ class TortureRun:
         if rng.random() < 0.5:
             time.sleep(rng.uniform(0.05, 0.4))
         tmp = os.path.join(self.broker.data_dir, "engine.snap.next.tmp")
-        deadline = time.time() + 10  # snapshot_interval_s=1 and traffic: one comes within a second or two
+        deadline = time.time() + 5  # snapshot_interval_s=1 and traffic: one comes within a second or two
         while not os.path.exists(tmp) and time.time() < deadline and not self.plant.failure:
             time.sleep(0.0002)
         self.plant.kill()
