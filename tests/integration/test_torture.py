@@ -1,4 +1,4 @@
-"""Crash torture (issue 4, item 2): kill -9 at random moments under concurrent
+"""Crash torture (issue 4, item 2; issue 15): kill -9 at random moments under concurrent
 load loses nothing that was acknowledged and half-applies nothing.
 
 Twelve firms near Hebi (8 SMEs, 4 anchors; USCC codes with valid check
@@ -8,10 +8,23 @@ update and withdraw offers and demands, express interest, accept and decline,
 read shortlists and postings, and ack the notices they are pushed. A killer
 thread sends SIGKILL to gongxud at random moments (50-400 ms after it became
 ready), restarts it on the same data directory, and the workers reconnect with
-new Client objects and go on. Every worker keeps its own record, independent of
-the broker's code: each request it sent and what came back -- ok (with ids and
-revisions), an error, or nothing because the broker died ("unknown outcome") --
-and every notice it was pushed, byte for byte.
+new Client objects and go on. The broker writes engine snapshots while serving
+(snapshot_interval_s=1; and one at once after each start that replayed), and the
+killer aims: every third kill waits until a snapshot child's temporary file shows
+and kills then (the child dies with the broker); the restart after the kill that
+follows is preceded by starts killed as soon as the log shows the load begin
+("starting: restoring the engine snapshot"), until one lands before the restore
+and replay finished. Where each kill landed is told by the files and the log
+(engine.snap.next.tmp left: during a snapshot's write; engine.snap.next: written,
+not yet recorded in the store) and counted; the run fails unless a kill landed
+during a write and a start was killed while restoring. Once the store recorded a
+snapshot, every start must restore it (never match every pair again), and a start
+after a kill that interrupted a write must say it removed the leftover file.
+
+Every worker keeps its own record, independent of the broker's code: each
+request it sent and what came back -- ok (with ids and revisions), an error,
+or nothing because the broker died ("unknown outcome") -- and every notice it
+was pushed, byte for byte.
 
 After the last kill the traffic stops, the shortlists of the live broker are
 read, and the broker is killed once more and restarted (quietly). Then:
@@ -45,18 +58,33 @@ read, and the broker is killed once more and restarted (quietly). Then:
    broker computes when the same firms re-post every surviving open offer (in
    id order) and then every surviving open demand: candidates mapped by id,
    order, ranks, eligible count, proposed sets, scores and score terms to 1e-6.
+4. the engine: after the quiet restart (which must have restored the snapshot)
+   and a clean stop, the engine's lists (snapdump of engine.snap: every demand's
+   eligible count, the first shortlist_k of its held list with scores, its near
+   misses; near_miss_max=10000 keeps them below the cap) equal those of a start
+   on the same store with the snapshots removed (a full rebuild). The same for a
+   copy of the data directory kept at the first kill of each kind (during a
+   snapshot's write, between its write and its record, elsewhere, during a
+   start's restore): started (it must restore), stopped, compared.
 
 It prints what it checked, e.g.
   torture: 20 kills (+1 quiet) in 6.3 s, 16819 requests acked, 166 refused, 804 unknown
   outcomes (of 20691 requests, reads included), 1590 postings checked, 20913 notices over
   12 inboxes (...), 445 docking checks, 29 shortlists compared (62 candidates) ...
+  torture: kills landed 5 while a snapshot child was writing (...), 2 after a snapshot was
+  written and before the store recorded it, 13 elsewhere while serving; 6 starts killed
+  (6 while restoring the snapshot and replaying, ...); 18 snapshots written while serving
+  torture: 25 starts restored the engine snapshot (4309 changed firms and postings
+  replayed), 0 rebuilt it (...); the engine equal to a full rebuild of the store after 5
+  restarts (137 demand lists, 228 shortlist entries; 0.6 s)
 and fails when a run checked (next to) nothing.
 
 Awards are left out: a firm's award count (track record, a score term) is the
 broker's own and cannot be re-created on the fresh broker.
 
-Environment: GX_TORTURE_KILLS (default 20: the CI variant, about 15 s on 2
-cores; about 15 s too against the AddressSanitizer build, with less traffic),
+Environment: GX_TORTURE_KILLS (default 20: the CI variant, about 20 s on 2
+cores; about 20 s too against the AddressSanitizer build, with less traffic),
+GX_SNAPDUMP (the snapdump binary; default GX_BIN/tests/integration/snapdump),
 GX_TORTURE_SEED (default 20260412; printed at start: the same seed gives the
 same kill delays and workload draws, while thread interleaving and the moment
 each kill lands differ from run to run). The long manual variant:
@@ -68,9 +96,12 @@ Point GX_BIN at an AddressSanitizer build to run it under ASan (the harness
 fails the test on any sanitizer report in the broker's log).
 """
 import collections
+import fcntl
 import os
 import random
 import re
+import shutil
+import subprocess
 import threading
 import time
 import traceback
@@ -87,7 +118,16 @@ REPLY_TIMEOUT = 20.0  # seconds a running broker may take to answer (ASan builds
 BROKER_ARGS = ["-o", "inbox_keep_acked=1000000",  # nothing acked is pruned: all of it is checked
                "-o", "delivery_window=1000000",   # the final read takes a whole inbox without acks
                "-o", "rate_per_firm=1000000", "-o", "rate_burst=1000000",
-               "-o", "handshakes_per_second=100000"]
+               "-o", "handshakes_per_second=100000",
+               # engine snapshots while serving, often: kills land during their writes
+               "-o", "snapshot_interval_s=1", "-o", "snapshot_changes=50",
+               # near-miss lists below their cap (at the cap they depend on history), so a
+               # restored engine can be compared with a full rebuild
+               "-o", "near_miss_max=10000"]
+SHORTLIST_K = 10  # the broker's shortlist_k (its default): the part of a held list the dumps compare
+SNAPDUMP = os.environ.get("GX_SNAPDUMP") or os.path.join(os.environ.get("GX_BIN", "build"), "tests",
+                                                          "integration", "snapdump")
+START_TRIES = 8  # spawns a kill-during-the-start may take until one lands in the restore
 TOL = 1e-6
 CN = 8 * 3600  # 'today' is the civil date in China (utc_offset_minutes = 480)
 
@@ -105,6 +145,9 @@ ISO14001 = ("ISO14001", "2027-09-30")
 
 def _code(county, n):
     return uscc("91%sMA4%05dX" % (county, 47100 + 37 * n))
+
+
+SPARE = _code("410602", 40)  # a firm registered at the end only, with no postings
 
 
 # key, name, county, zone, credit, certifications, lat, lon, families, contact
@@ -179,6 +222,16 @@ class Cast:
 
 BROKER_FIELDS = {"offer": ("id", "revision", "state", "owner", "created_at"),
                  "demand": ("id", "revision", "state", "owner", "created_at", "original_quantity")}
+RESTORED = re.compile(r"engine restored from \S+ \(transaction \d+\) in [\d.]+ s: \d+ demands with their saved "
+                      r"lists, \d+ matched afresh; (\d+) changed firms and postings replayed")
+NOT_USED = re.compile(r"engine snapshot not used: (.*); matching every pair")
+SNAP_RECORDED = re.compile(r"engine snapshot of transaction \d+ recorded")
+SNAP_BEGUN = re.compile(r"engine snapshot of transaction (\d+) begun")
+SNAP_RECORDED_TXN = re.compile(r"engine snapshot of transaction (\d+) recorded")
+SNAP_SERVING = re.compile(r"engine snapshot of transaction \d+ written in [\d.]+ s while serving")
+KILL_WHERE = {"snapshot write": "while a snapshot child was writing",
+              "snapshot record": "after a snapshot was written, before the store recorded it",
+              "anywhere": "while serving"}
 TAG = re.compile(r"\[([OD]\d+-\d+)/v(\d+)\]$")
 MUTATIONS = ("post_offer", "post_demand", "update_offer", "update_demand", "withdraw", "interest", "accept",
              "decline", "ack")
@@ -339,7 +392,8 @@ class Plant:
     def alive(self, gen):
         return self.gen == gen and not self.failure
 
-    def kill_and_restart(self):
+    def kill(self):
+        """SIGKILL to the serving broker; returns once no worker holds a connection to it."""
         if self.broker.proc.poll() is not None:
             raise AssertionError("gongxud died by itself (status %s):\n%s" % (self.broker.proc.returncode,
                                                                                self.broker.read_log()))
@@ -354,7 +408,9 @@ class Plant:
             # hand the new broker the old port, queued requests would reach it.
             if not self.cv.wait_for(lambda: self.conns == 0, timeout=30):
                 raise AssertionError("workers kept %d connections to a dead broker" % self.conns)
-        self.broker.start()
+
+    def restart(self):
+        self.broker.start(timeout=60)
         with self.cv:
             self.endpoint = self.broker.endpoint
             self.up = True
@@ -819,6 +875,12 @@ class TortureRun:
         self.violations = []
         self.kills = 0
         self.counts = collections.Counter()
+        self.landed = collections.Counter()  # (aimed at, landed in) -> kills
+        self.recorded = False   # a log said the store recorded a complete snapshot
+        self.unfinished = False  # the last kill interrupted a snapshot's write
+        self.log_at = self.since_kill = 0
+        self.copies = []        # (data directory copy, what left it, recorded)
+        self.copied = set()
 
     def register(self, p):
         with self.lock:
@@ -845,8 +907,18 @@ class TortureRun:
         rng = random.Random(SEED)
         try:
             while self.kills < KILLS and not self.plant.failure:
-                time.sleep(rng.uniform(0.05, 0.4))
-                self.plant.kill_and_restart()
+                # Every third kill waits for a snapshot child to be writing; the one after it
+                # is followed by a start killed while it restores the snapshot and replays.
+                if self.kills % 3 == 1:
+                    self.kill_during_snapshot(rng)
+                    self.after_kill("snapshot")
+                else:
+                    time.sleep(rng.uniform(0.05, 0.4))
+                    self.plant.kill()
+                    self.after_kill("anywhere")
+                if self.kills % 3 == 2:
+                    self.kill_during_start()
+                self.restart("restart after kill %d" % (self.kills + 1))
                 self.kills += 1
             time.sleep(rng.uniform(0.2, 0.4))  # traffic on the last incarnation, then stop
         except BaseException:
@@ -858,11 +930,246 @@ class TortureRun:
             for w in self.workers:
                 w.join(60)
         self.torture_seconds = time.time() - started
+        self.quiet_at = self.log_size()  # the traffic has stopped
         if self.plant.failure:
             raise AssertionError("torture stopped: " + self.plant.failure)
         for w in self.workers:
             self.test.assertFalse(w.is_alive(), "%s did not stop" % w.name)
             self.violations += w.violations
+
+    # -- where the kills land
+    def log_size(self, broker=None):
+        try:
+            return os.path.getsize((broker or self.broker).log_path)
+        except OSError:
+            return 0
+
+    def log_since(self, at, broker=None):
+        with open((broker or self.broker).log_path, "rb") as f:
+            f.seek(at)
+            return f.read().decode(errors="replace")
+
+    def wait_unlocked(self, data_dir):
+        """Waits until no process holds the data directory's lock: a snapshot child
+        (it inherits the lock) dies with the broker (PR_SET_PDEATHSIG) a moment later."""
+        deadline = time.time() + 60
+        while True:
+            try:
+                fd = os.open(os.path.join(data_dir, "gongxu.lock"), os.O_RDWR | os.O_CLOEXEC)
+            except FileNotFoundError:
+                return
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                return
+            except BlockingIOError:
+                if time.time() > deadline:
+                    raise AssertionError("the data directory stayed locked 60 s after gongxud was killed "
+                                         "(a snapshot child outlived it)")
+            finally:
+                os.close(fd)
+            time.sleep(0.002)
+
+    def note_log(self, seg):
+        """What an incarnation's log says about its snapshots."""
+        if SNAP_RECORDED.search(seg):
+            self.recorded = True  # from now on every start must restore, never rebuild
+        self.counts["snapshots while serving"] += len(SNAP_SERVING.findall(seg))
+
+    def kill_during_snapshot(self, rng):
+        """SIGKILL as soon as a snapshot child's temporary file shows: the one a start
+        writes at once, or (half the time, after 50-400 ms of traffic) the next one."""
+        if rng.random() < 0.5:
+            time.sleep(rng.uniform(0.05, 0.4))
+        tmp = os.path.join(self.broker.data_dir, "engine.snap.next.tmp")
+        deadline = time.time() + 5  # snapshot_interval_s=1 and traffic: one comes within a second or two
+        while not os.path.exists(tmp) and time.time() < deadline and not self.plant.failure:
+            time.sleep(0.0002)
+        self.plant.kill()
+
+    def after_kill(self, aim):
+        """Where the kill landed, told by the files the snapshot child leaves: its
+        temporary file (killed while writing), engine.snap.next (written, not yet
+        recorded in the store), or neither."""
+        self.note_log(self.log_since(self.log_at))
+        dd = self.broker.data_dir
+        self.wait_unlocked(dd)
+        if os.path.exists(os.path.join(dd, "engine.snap.next.tmp")):
+            where = "snapshot write"
+        elif os.path.exists(os.path.join(dd, "engine.snap.next")):
+            where = "snapshot record"
+        else:
+            where = "anywhere"
+        self.landed[(aim, where)] += 1
+        self.unfinished = where == "snapshot write"
+        self.since_kill = self.log_size()
+        self.keep_copy(where, "kill %d (%s)" % (self.kills + 1, KILL_WHERE[where]))
+
+    def keep_copy(self, where, what):
+        """The data directory as a kill left it, for an engine check after the run:
+        the first of each kind of landing."""
+        if where in self.copied:
+            return
+        self.copied.add(where)
+        path = os.path.join(self.broker.tmp, "copy%d" % len(self.copies))
+        shutil.copytree(self.broker.data_dir, path, symlinks=True)
+        self.copies.append((path, what, self.recorded))
+
+    def spawn_args(self):
+        b = self.broker  # as gxharness's Broker.start runs it
+        return [b.binary, "-d", b.data_dir, "-l", "tcp://127.0.0.1:*", "-m", "tcp://127.0.0.1:*",
+                "-o", "http_listen=127.0.0.1:0", "--log-level", "debug"] + b.extra_args
+
+    def kill_during_start(self):
+        """Starts gongxud and kills it as soon as its log shows the load begin
+        ("starting: restoring the engine snapshot"), until a kill lands before the
+        restore and replay finished (at most START_TRIES spawns)."""
+        for _ in range(START_TRIES):
+            at = self.log_size()
+            with open(self.broker.log_path, "ab") as log:
+                proc = subprocess.Popen(self.spawn_args(), stdout=subprocess.DEVNULL, stderr=log,
+                                        stdin=subprocess.DEVNULL)
+            try:
+                with open(self.broker.log_path, "rb") as f:
+                    f.seek(at)
+                    seen, deadline = "", time.time() + 60
+                    while "starting: " not in seen and proc.poll() is None and time.time() < deadline:
+                        seen += f.read().decode(errors="replace")
+                        time.sleep(0.0002)
+            finally:
+                proc.kill()
+                proc.wait()
+            self.counts["start kills"] += 1
+            self.broker.check_log()  # a sanitizer report fails the test
+            if proc.returncode != -9:
+                raise AssertionError("gongxud exited by itself (status %s) during its start:\n%s" % (
+                    proc.returncode, self.log_since(at)[-4000:]))
+            self.wait_unlocked(self.broker.data_dir)
+            seg = self.log_since(at)
+            self.note_log(seg)
+            if "engine restored from" in seg or "engine rebuilt by matching every pair" in seg:
+                where = "start after the load"
+            elif "starting: restoring the engine snapshot" in seg:
+                where = "restore"
+            elif "starting: matching every pair" in seg:
+                where = "rebuild"
+            else:
+                where = "start before the load"
+            self.landed[("start", where)] += 1
+            if where == "restore":
+                self.keep_copy(where, "a start killed while restoring the snapshot and replaying (before "
+                                      "kill %d)" % (self.kills + 2))
+                return
+
+    def restart(self, what):
+        self.log_at = self.log_size()
+        self.plant.restart()
+        seg = self.log_since(self.log_at)
+        self.judge_start(seg, what, self.recorded)
+        if self.unfinished and "left by a snapshot that was not finished" not in self.log_since(self.since_kill):
+            self.fail("%s: the snapshot a kill interrupted left engine.snap.next.tmp, and no start since "
+                      "says it removed it" % what)
+        self.unfinished = False
+
+    def judge_start(self, seg, what, recorded):
+        """Counts how a start built its engine; once the store recorded a snapshot,
+        every start must restore it (a kill anywhere never costs a full rebuild)."""
+        m = RESTORED.search(seg)
+        if m:
+            self.counts["starts restored"] += 1
+            self.counts["changes replayed"] += int(m.group(1))
+            return "restored"
+        if "engine rebuilt by matching every pair" not in seg:
+            self.fail("%s: the start's log says neither 'engine restored from' nor 'engine rebuilt':\n%s" % (
+                what, seg[-3000:]))
+            return None
+        self.counts["starts rebuilt"] += 1
+        if recorded:
+            why = NOT_USED.search(seg)
+            self.fail("%s: the engine was rebuilt by matching every pair, though the store had recorded "
+                      "a snapshot (%s)" % (what, why.group(1) if why else "the log gives no reason"))
+        return "rebuilt"
+
+    # -- the engine after a restart equals a full rebuild
+    def dump(self, data_dir):
+        path = os.path.join(data_dir, "engine.snap")
+        if not os.path.exists(path):
+            path += ".next"  # recorded, not yet renamed
+        got = subprocess.run([SNAPDUMP, path, str(SHORTLIST_K)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        if got.returncode != 0:
+            raise AssertionError("snapdump %s: %s" % (path, got.stderr.decode(errors="replace")))
+        return got.stdout.decode().splitlines()
+
+    def await_covering_snapshot(self):
+        """Waits (at most 10 s: then the quiet restart replays a little) until a
+        snapshot begun after the traffic stopped is recorded: the quiet restart then
+        restores the lists with (next to) nothing to replay, and the engine compared
+        with a rebuild is the restored one, not one the replay recomputed."""
+        deadline = time.time() + 10
+        while time.time() < deadline and self.broker.proc.poll() is None:
+            seg = self.log_since(self.quiet_at)
+            begun = set(SNAP_BEGUN.findall(seg))
+            if begun & set(SNAP_RECORDED_TXN.findall(seg)):
+                self.counts["quiet snapshot"] += 1
+                return
+            time.sleep(0.05)
+
+    def register_spare(self, b):
+        """Registers a firm with no postings: a logged change the engine's lists do
+        not feel, so the stop writes the engine in memory (the restored one) to
+        engine.snap, not 'unchanged since it was last written' (which would leave
+        the file the start restored from, and compare that instead)."""
+        op = b.client(operator=True)
+        f = firm(SPARE, "Heshan Pattern Shop", "410602", "", pb.CREDIT_B, [ISO9001], 35.930, 114.170,
+                 "Lin Fang, +86 392 000 0110")
+        f.roles.append(pb.SME)
+        op.call(register_firm=pb.RegisterFirm(firm=f))
+        op.close()
+
+    def check_engine(self, b, what):
+        """b was stopped cleanly (its engine in engine.snap): the same store, matched
+        every pair afresh, gives the same lists."""
+        before = self.dump(b.data_dir)
+        for name in ("engine.snap", "engine.snap.next"):
+            if os.path.exists(os.path.join(b.data_dir, name)):
+                os.unlink(os.path.join(b.data_dir, name))
+        at = self.log_size(b)
+        b.start(timeout=60)
+        seg = self.log_since(at, b)
+        b.stop()
+        if "engine rebuilt by matching every pair" not in seg:
+            self.fail("%s: with the snapshots removed, the start did not rebuild:\n%s" % (what, seg[-2000:]))
+            return
+        after = self.dump(b.data_dir)
+        if self.date_changed("the engine %s" % what):
+            return
+        if before != after:
+            a, z = set(before), set(after)
+            self.fail("%s: the engine differs from a full rebuild of the same store (%d demands vs %d)\n"
+                      "restored only:\n  %s\nrebuilt only:\n  %s" % (
+                          what, len(before), len(after), "\n  ".join(sorted(a - z)[:8]),
+                          "\n  ".join(sorted(z - a)[:8])))
+            return
+        self.counts["engine checks"] += 1
+        self.counts["engine demands"] += len(before)
+        self.counts["engine candidates"] += sum(len(x.split(" near")[0].split()) - 5 for x in before)
+
+    def check_copies(self):
+        """Each kept copy of the data directory: started (it must restore), stopped,
+        and compared with a full rebuild."""
+        for path, what, recorded in self.copies:
+            b = Broker(data_dir=path, extra_args=BROKER_ARGS)
+            try:
+                b.start(timeout=60)
+                how = self.judge_start(self.log_since(0, b), "the restart after " + what, recorded)
+                self.register_spare(b)
+                b.stop()
+                if how == "restored":  # else judge_start failed the run, or no snapshot was recorded yet
+                    self.check_engine(b, "after " + what)
+            finally:
+                b.cleanup()
+                shutil.rmtree(b.tmp, ignore_errors=True)
+                shutil.rmtree(path, ignore_errors=True)
 
     # -- after the last kill
     def scan(self, op):
@@ -896,8 +1203,17 @@ class TortureRun:
                               if v.WhichOneof("posting") == "demand" and v.demand.state == pb.OPEN)
         live = self.shortlists(op, open_demands)
         op.close()
+        self.await_covering_snapshot()
         broker.kill()  # one more, quiet: the shortlists must come back the same from the store
-        broker.start()
+        self.note_log(self.log_since(self.log_at))
+        self.wait_unlocked(broker.data_dir)
+        self.log_at = self.log_size()
+        broker.start(timeout=60)
+        replayed = self.counts["changes replayed"]
+        if self.judge_start(self.log_since(self.log_at), "the quiet restart", True) != "restored":
+            self.fail("the quiet restart did not restore the engine snapshot: its engine is not compared "
+                      "with a rebuild")
+        self.quiet_replayed = self.counts["changes replayed"] - replayed
         op = broker.client(operator=True)
         store = self.scan(op)
         if set(store) != set(live_store) or any(store[i].SerializeToString(deterministic=True) !=
@@ -914,7 +1230,12 @@ class TortureRun:
         self.check_told(open_demands, rebuilt, inbox)
         self.check_shortlists(store, open_demands, live, rebuilt)
         op.close()
-        broker.stop()
+        self.register_spare(broker)
+        broker.stop()  # a clean stop: the engine restored at the quiet restart (and changed since) in engine.snap
+        t = time.time()
+        self.check_engine(broker, "after the quiet restart")
+        self.check_copies()
+        self.engine_seconds = time.time() - t
         broker.cleanup()
 
     def check_postings(self, store):
@@ -1069,7 +1390,6 @@ class TortureRun:
         for pair in received:
             if pair not in interests:
                 self.fail("interest_received for demand %d from %s, who never sent an Interest" % pair)
-        smes = {w.fid: w for w in self.workers if w.cast.role == "sme"}
         for pair, r in answers.items():
             if r.kind == "accept":
                 expect(released_sme[pair], r, "details_released to the SME")
@@ -1217,6 +1537,24 @@ class TortureRun:
                   self.counts["notices pushed"], self.counts["notices acked"], self.counts["docking checks"],
                   self.counts["shortlists"], self.counts["candidates"], self.counts["kills in flight"]))
         print("torture: by request: " + ", ".join("%s %s %d" % (k, o, n) for (k, o), n in sorted(kinds.items())))
+        land = self.landed
+        print("torture: kills landed %d while a snapshot child was writing (%d of them aimed there), %d after a "
+              "snapshot was written and before the store recorded it, %d elsewhere while serving; %d starts "
+              "killed (%d while restoring the snapshot and replaying, %d before the load, %d after it, %d in a "
+              "rebuild); %d snapshots written while serving" % (
+                  land[("snapshot", "snapshot write")] + land[("anywhere", "snapshot write")],
+                  land[("snapshot", "snapshot write")],
+                  land[("snapshot", "snapshot record")] + land[("anywhere", "snapshot record")],
+                  land[("snapshot", "anywhere")] + land[("anywhere", "anywhere")], self.counts["start kills"],
+                  land[("start", "restore")], land[("start", "start before the load")],
+                  land[("start", "start after the load")], land[("start", "rebuild")],
+                  self.counts["snapshots while serving"]))
+        print("torture: %d starts restored the engine snapshot (%d changed firms and postings replayed), %d "
+              "rebuilt it (before the first snapshot); the engine equal to a full rebuild of the store after %d "
+              "restarts (%d demand lists, %d shortlist entries; %.1f s; the quiet one replayed %d changes)" % (
+                  self.counts["starts restored"], self.counts["changes replayed"], self.counts["starts rebuilt"],
+                  self.counts["engine checks"], self.counts["engine demands"], self.counts["engine candidates"],
+                  getattr(self, "engine_seconds", 0), getattr(self, "quiet_replayed", -1)))
 
 
 class Torture(unittest.TestCase):
@@ -1242,6 +1580,15 @@ class Torture(unittest.TestCase):
             self.assertGreater(c["shortlists"], 0)
             self.assertGreater(c["candidates"], 0, "no shortlist had a candidate")
         self.assertGreater(c["docking checks"], 0)
+        land = run.landed
+        self.assertGreater(land[("snapshot", "snapshot write")] + land[("anywhere", "snapshot write")], 0,
+                           "no kill landed while a snapshot child was writing")
+        self.assertGreater(land[("start", "restore")], 0, "no start was killed while restoring and replaying")
+        self.assertGreater(c["starts restored"], KILLS // 2)
+        self.assertGreater(c["changes replayed"], 0)
+        if not c["date changed"]:
+            self.assertGreaterEqual(c["engine checks"], 2, "the engine was compared with a rebuild too seldom")
+            self.assertGreater(c["engine demands"], 0)
 
 
 if __name__ == "__main__":
