@@ -748,7 +748,8 @@ gx_err gx_persist_start(gx_ctx *b, gx_persist_progress_fn progress, void *arg)
     p->prune_upto = mark; /* entries a crash left below the mark go with the first batches */
     p->prune_more = mark != 0;
     p->last_begun_us = gx_mono_us();
-    p->current = !err && serr == GX_OK && p->replayed == 0; /* the recorded snapshot is the engine now */
+    p->current = !err && serr == GX_OK && p->replayed == 0 &&
+                 matched == 0; /* the recorded snapshot is the engine now */
     p->current_logged = 0;
     p->current_fp = s_fingerprint(b);
     p->due = !err && b->cfg.engine_snapshot &&
