@@ -27,7 +27,6 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include <sys/types.h>
 
 #include "engine.h"
 #include "err.h"
@@ -35,33 +34,10 @@
 struct gx_ctx;
 struct gx_txn;
 
+/* Its state and figures (gx_persist) live in the broker's context, records.h. */
+
 /* How a long start is going (broker.h's gx_broker_progress_fn). */
 typedef void (*gx_persist_progress_fn)(void *arg, const char *status, int64_t next_ms);
-
-/* The snapshot writer's state and figures, kept in the broker's context. */
-typedef struct gx_persist {
-    pid_t pid;             /* child writing a snapshot, or 0 */
-    uint64_t txnid;        /* the transaction its snapshot is of */
-    uint64_t fp;           /* and the fingerprint it carries */
-    int64_t started_us;    /* when it was forked (CLOCK_MONOTONIC) */
-    int64_t last_begun_us; /* when the last snapshot began (0: none since start) */
-    uint64_t logged_at;    /* gx_store_changes_logged when it began */
-    bool due;              /* write one at the next chance (after a start that replayed or rebuilt) */
-    bool asked;            /* SIGUSR1 asked for one, whatever the schedule */
-    uint64_t prune_upto;   /* the recorded snapshot: change log entries up to it are dropped */
-    bool prune_more;       /* some are left (gx_persist_prune) */
-    bool current;          /* the recorded snapshot is the engine as of current_logged changes */
-    uint64_t current_logged;
-    uint64_t current_fp; /* under this fingerprint */
-    /* figures (metrics, logs) */
-    uint64_t written;     /* snapshots completed while serving */
-    uint64_t failed;      /* snapshots that failed */
-    double last_seconds;  /* the last completed one, fork to record */
-    int64_t fork_us_last; /* the loop's stall in fork() for the last one */
-    int64_t fork_us_max;  /* the longest such stall */
-    uint64_t replayed;    /* changes replayed at start */
-    double start_seconds; /* how long the engine's start took */
-} gx_persist;
 
 /* The engine's options from the configuration. */
 void gx_persist_engine_opts(const struct gx_ctx *b, gx_engine_opts *o);

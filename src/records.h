@@ -2,8 +2,8 @@
  * touch) and the records kept in the store.
  *
  * broker.c (lifecycle, batches, delivery) owns a gx_ctx and calls down into
- * requests.c, notify.c and report.c, which work on it through this header and
- * never call back up. Whatever they need the broker to do afterwards they leave
+ * requests.c, notify.c, report.c and persist.c, which work on it through this
+ * header and never call back up. Whatever they need the broker to do afterwards they leave
  * here for broker.c to read when the call returns: replies and monitor events
  * queued for the commit, the firms whose inbox grew (touched), an engine that
  * must be rebuilt (rebuild_now, engine_dirty).
@@ -16,6 +16,8 @@
 #ifndef GX_RECORDS_H
 #define GX_RECORDS_H
 
+#include <sys/types.h>
+
 #include "auth.h"
 #include "codec.h"
 #include "config.h"
@@ -24,10 +26,35 @@
 #include "inbox.h"
 #include "limit.h"
 #include "owned.h"
-#include "persist.h"
 #include "session.h"
 #include "store.h"
 #include "vocab.h"
+
+/* The snapshot writer's state and figures, kept in the broker's context
+ * (persist.c writes it; report.c reads its figures). */
+typedef struct gx_persist {
+    pid_t pid;             /* child writing a snapshot, or 0 */
+    uint64_t txnid;        /* the transaction its snapshot is of */
+    uint64_t fp;           /* and the fingerprint it carries */
+    int64_t started_us;    /* when it was forked (CLOCK_MONOTONIC) */
+    int64_t last_begun_us; /* when the last snapshot began (0: none since start) */
+    uint64_t logged_at;    /* gx_store_changes_logged when it began */
+    bool due;              /* write one at the next chance (after a start that replayed or rebuilt) */
+    bool asked;            /* SIGUSR1 asked for one, whatever the schedule */
+    uint64_t prune_upto;   /* the recorded snapshot: change log entries up to it are dropped */
+    bool prune_more;       /* some are left (gx_persist_prune) */
+    bool current;          /* the recorded snapshot is the engine as of current_logged changes */
+    uint64_t current_logged;
+    uint64_t current_fp; /* under this fingerprint */
+    /* figures (metrics, logs) */
+    uint64_t written;     /* snapshots completed while serving */
+    uint64_t failed;      /* snapshots that failed */
+    double last_seconds;  /* the last completed one, fork to record */
+    int64_t fork_us_last; /* the loop's stall in fork() for the last one */
+    int64_t fork_us_max;  /* the longest such stall */
+    uint64_t replayed;    /* changes replayed at start */
+    double start_seconds; /* how long the engine's start took */
+} gx_persist;
 
 /* The broker's state as the layers below it see it (broker.h calls the same
  * object gx_broker). Handlers name it b. */

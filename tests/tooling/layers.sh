@@ -3,6 +3,7 @@
 #
 # The broker's modules, lowest first:
 #   records   the context (struct gx_ctx) and the records in the store
+#   persist   the engine across restarts: start, snapshots, replay
 #   notify    effects and state changes -> notices
 #   report    what operators read
 #   requests  one handler per request
@@ -20,7 +21,7 @@ set -u
 src=$1
 lib=$2
 nm=${3:-nm}
-order="records notify report requests broker"
+order="records persist notify report requests broker"
 fail=0
 
 rank() {
