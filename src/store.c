@@ -1062,7 +1062,7 @@ void gx_store_abort(gx_txn **tp)
 static gx_err s_log_change(gx_txn *t, gx_table tb, const void *key, size_t klen)
 {
     gx_store *s = t->s;
-    if (s->no_change_log || !((S_LOGGED >> tb) & 1u))
+    if (s->no_change_log || !gx_store_logged(tb))
         return GX_OK;
     if (9 + klen > s->max_key)
         return s_failf(s, GX_ERR_INVALID, "change log of table '%s': key of %zu bytes is too long",
@@ -1314,6 +1314,11 @@ uint64_t gx_store_txn_id(const gx_txn *t)
     return (uint64_t)mdb_txn_id(t->txn);
 }
 
+bool gx_store_logged(gx_table tb)
+{
+    return tb < GX_T__COUNT && ((S_LOGGED >> tb) & 1u);
+}
+
 uint64_t gx_store_changes_logged(const gx_store *s)
 {
     return s->logged;
@@ -1330,8 +1335,7 @@ static bool s_change_visit(void *ctx, const void *key, size_t klen, const void *
 {
     s_changes *c = ctx;
     const uint8_t *k = key, *v = val;
-    if (klen < 10 || k[8] >= GX_T__COUNT || !((S_LOGGED >> k[8]) & 1u) || vlen < 1 || v[0] > 1 ||
-        (v[0] == 0 && vlen != 1)) {
+    if (klen < 10 || !gx_store_logged((gx_table)k[8]) || vlen < 1 || v[0] > 1 || (v[0] == 0 && vlen != 1)) {
         c->bad = true;
         return false;
     }

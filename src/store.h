@@ -188,6 +188,9 @@ gx_err gx_store_backup(gx_store *s, const char *dest);
  * a reader loads the snapshot, takes each changed key's oldest before-image as
  * its state at S, and applies the keys' current values. */
 
+/* True for the tables the change log records (firms, demands, offers). */
+bool gx_store_logged(gx_table tb);
+
 /* Called for each change after a transaction id, in (txnid, table, key) order:
  * existed says whether the key had a value (before, blen) before txnid's
  * change. Pointers are borrowed until the callback returns; false stops. */

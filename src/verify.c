@@ -412,7 +412,7 @@ static void s_first(s_verify *v, const uint8_t *key, size_t klen, const void *va
  * the record the key held before, which must decode as one of that table. */
 static void s_change(s_verify *v, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen)
 {
-    if (klen < 10 || (key[8] != GX_T_FIRMS && key[8] != GX_T_DEMANDS && key[8] != GX_T_OFFERS)) {
+    if (klen < 10 || !gx_store_logged((gx_table)key[8])) {
         s_bad(v, "change log key of %zu bytes names no logged table", klen);
         return;
     }
