@@ -54,9 +54,9 @@ gx_err gx_broker_save_snapshot(gx_broker *b)
     return gx_persist_save(b);
 }
 
-void gx_broker_snapshot_tick(gx_broker *b, int64_t now_ms)
+void gx_broker_snapshot_tick(gx_broker *b)
 {
-    gx_persist_tick(b, now_ms);
+    gx_persist_tick(b);
 }
 
 void gx_broker_snapshot_now(gx_broker *b)

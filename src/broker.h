@@ -63,7 +63,7 @@ gx_err gx_broker_save_snapshot(gx_broker *b);
 /* Between batches: begins an engine snapshot in a child when one is due
  * (snapshot_interval_s, snapshot_changes) and records the one a child
  * finished (persist.h). */
-void gx_broker_snapshot_tick(gx_broker *b, int64_t now_ms);
+void gx_broker_snapshot_tick(gx_broker *b);
 
 /* SIGUSR1: an engine snapshot at the next tick, whatever the schedule (an
  * operator before planned work, a benchmark). */

@@ -605,7 +605,7 @@ gx_err gx_loop_run(gx_loop *l)
         }
         if (gx_broker_pending(l->broker))
             gx_broker_pump(l->broker, &l->io);
-        gx_broker_snapshot_tick(l->broker, now);
+        gx_broker_snapshot_tick(l->broker);
         if (l->http) {
             gx_broker_set_serving(l->broker, true, gx_http_streams(l->http));
             gx_http_run(l->http, now);

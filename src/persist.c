@@ -867,9 +867,8 @@ static void s_reap(gx_ctx *b)
            (unsigned long long)p->txnid, secs, (double)p->fork_us_last / 1000.0);
 }
 
-void gx_persist_tick(gx_ctx *b, int64_t now_ms)
+void gx_persist_tick(gx_ctx *b)
 {
-    (void)now_ms;
     gx_persist *p = &b->persist;
     if (!b->cfg.engine_snapshot || b->txn)
         return;

@@ -57,7 +57,7 @@ gx_err gx_persist_load_keys(struct gx_ctx *b, struct gx_txn *t);
 /* Between batches (no transaction open): reaps a finished snapshot child and
  * records its snapshot, or begins one when due. Cheap when there is nothing
  * to do. */
-void gx_persist_tick(struct gx_ctx *b, int64_t now_ms);
+void gx_persist_tick(struct gx_ctx *b);
 
 /* In the batch's write transaction t, before its commit: drops a slice of the
  * change log the recorded snapshot covers, in a child transaction (a failure
