@@ -874,6 +874,15 @@ void gx_persist_tick(gx_ctx *b)
         return;
     if (p->pid) {
         s_reap(b);
+        /* a child that never ends (stuck on a lock another thread held at the
+         * fork) must not hold every later snapshot back: it is killed and reaped
+         * as failed */
+        int64_t limit_us = (int64_t)(p->last_seconds * 20e6);
+        if (p->pid && gx_mono_us() - p->started_us > (limit_us > 120000000 ? limit_us : 120000000)) {
+            gx_log(GX_LOG_WARNING, "engine snapshot child %d still writing after %.0f s: killed", (int)p->pid,
+                   (double)(gx_mono_us() - p->started_us) / 1e6);
+            kill(p->pid, SIGKILL);
+        }
         return;
     }
     if (b->engine_dirty || (!p->asked && b->cfg.snapshot_interval_s == 0 && b->cfg.snapshot_changes == 0))
@@ -912,8 +921,8 @@ void gx_persist_request(gx_ctx *b)
         return;
     }
     gx_log(GX_LOG_NOTICE, "SIGUSR1: an engine snapshot %s",
-           b->persist.pid ? "is being written already" : "now");
-    b->persist.asked = b->persist.pid == 0;
+           b->persist.pid ? "after the one being written" : "now");
+    b->persist.asked = true; /* one being written may have begun before what the asker wants in */
 }
 
 gx_err gx_persist_save(gx_ctx *b)
