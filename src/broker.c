@@ -59,6 +59,11 @@ void gx_broker_snapshot_tick(gx_broker *b)
     gx_persist_tick(b);
 }
 
+bool gx_broker_snapshot_busy(const gx_broker *b)
+{
+    return gx_persist_busy(b);
+}
+
 void gx_broker_snapshot_now(gx_broker *b)
 {
     gx_persist_request(b);

@@ -60,10 +60,13 @@ gx_err gx_broker_new(const gx_config *cfg, int64_t now, gx_broker_progress_fn pr
  * start need not match every pair. A failure is logged and only costs that. */
 gx_err gx_broker_save_snapshot(gx_broker *b);
 
-/* Between batches: begins an engine snapshot in a child when one is due
- * (snapshot_interval_s, snapshot_changes) and records the one a child
- * finished (persist.h). */
+/* Between batches: begins an engine snapshot when one is due
+ * (snapshot_interval_s, snapshot_changes), writes a slice of one under way,
+ * and records one that is durable (persist.h). */
 void gx_broker_snapshot_tick(gx_broker *b);
+
+/* A snapshot is under way: the loop should tick again within a millisecond. */
+bool gx_broker_snapshot_busy(const gx_broker *b);
 
 /* SIGUSR1: an engine snapshot at the next tick, whatever the schedule (an
  * operator before planned work, a benchmark). */

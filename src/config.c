@@ -99,6 +99,9 @@ static const s_key s_keys[] = {
     {"snapshot_changes", INT(snapshot_changes), 0, 100000000, "20000", true,
      "also write one once this many changes to firms and postings were logged since the last (0: by time "
      "only); at most one per 10 s"},
+    {"snapshot_write_rate", INT(snapshot_write_rate), 0, 100000000, "0", true,
+     "demands per second a snapshot while serving writes (0: as fast as about 1 ms of each turn of the loop "
+     "allows); a lower rate spreads its work and its disk writes thinner"},
     {"start_progress_ms", INT(start_progress_ms), 100, 3600000, "5000", false,
      "while a start loads the engine, how often it logs its progress and tells systemd (STATUS, "
      "EXTEND_TIMEOUT_USEC)"},

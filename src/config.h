@@ -59,6 +59,7 @@ typedef struct gx_config {
     bool engine_snapshot;                /* keep engine snapshots and the store's change log (persist.h) */
     int64_t snapshot_interval_s;         /* a snapshot while serving this often (0: at a clean stop only) */
     int64_t snapshot_changes;            /* or after this many logged changes (0: by time only) */
+    int64_t snapshot_write_rate; /* demands/s a snapshot while serving writes (0: ~1 ms per loop turn) */
     int64_t start_progress_ms;           /* progress report interval while a start loads the engine */
     char server_key[GX_CONFIG_STR_MAX];  /* broker key file ("" = <data_dir>/broker.key) */
     char operator_keys[GX_CONFIG_STR_MAX]; /* operator public keys ("" = <data_dir>/operator_keys) */

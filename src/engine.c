@@ -707,6 +707,67 @@ const gx_near *gx_engine_near_list(const gx_engine *e, uint64_t demand_id, size_
     return dem ? dem->nm : NULL;
 }
 
+/* ---- copy on first change */
+
+static void s_frz_lists(const gx_engine *e, const gx_edem *dem, gx_engine_lists *out)
+{
+    *out = (gx_engine_lists){.demand_id = dem->d.id,
+                             .m = dem->m,
+                             .n_m = dem->n_m,
+                             .n_elig = dem->n_elig,
+                             .nm = dem->nm,
+                             .n_nm = dem->n_nm,
+                             .ranked = dem->gen == e->frz_gen};
+}
+
+void gx_efrz_save(gx_engine *e, gx_edem *dem)
+{
+    gx_engine_lists l;
+    dem->frz = e->frz_no;
+    s_frz_lists(e, dem, &l);
+    e->frz_save(e->frz_arg, &l);
+}
+
+gx_err gx_engine_freeze(gx_engine *e, gx_engine_save_fn save, void *arg, uint64_t **ids, size_t *n)
+{
+    *ids = NULL;
+    *n = 0;
+    if (e->frozen)
+        return GX_ERR_CONFLICT;
+    uint64_t *v = malloc((e->demands.n ? e->demands.n : 1) * sizeof *v);
+    if (!v)
+        return GX_ERR_NOMEM;
+    size_t k = 0;
+    for (size_t i = 0; i < e->demands.cap; i++) /* the slots' keys: no demand is read */
+        if (e->demands.s[i].val)
+            v[k++] = e->demands.s[i].key;
+    e->frozen = true;
+    e->frz_no++; /* every demand open now differs from it until handed out */
+    e->frz_gen = e->gen;
+    e->frz_save = save;
+    e->frz_arg = arg;
+    *ids = v;
+    *n = k;
+    return GX_OK;
+}
+
+bool gx_engine_frozen_take(gx_engine *e, uint64_t demand_id, gx_engine_lists *out)
+{
+    gx_edem *dem = e->frozen ? gx_epost_dem(e, demand_id) : NULL;
+    if (!dem || dem->frz == e->frz_no)
+        return false;
+    dem->frz = e->frz_no;
+    s_frz_lists(e, dem, out);
+    return true;
+}
+
+void gx_engine_thaw(gx_engine *e)
+{
+    e->frozen = false;
+    e->frz_save = NULL;
+    e->frz_arg = NULL;
+}
+
 gx_err gx_engine_restore_demand(gx_engine *e, gx_demand *in, const gx_match *m, size_t n_m, size_t n_elig,
                                 const gx_near *nm, size_t n_nm, int64_t now)
 {
@@ -773,6 +834,7 @@ gx_err gx_engine_restore_demand(gx_engine *e, gx_demand *in, const gx_match *m, 
     dem->f = fm;
     gx_terms_dmask(&e->opts.rules, &dem->d, fm, &dem->mask);
     dem->gen = e->gen;
+    dem->frz = e->frz_no; /* not in a freeze begun before it */
     dem->t_eval = now; /* a restart: pairs lapsed with the date before it may stay counted */
     dem->k_pub = e->opts.shortlist_k;
     gx_emap_insert(&e->demands, dem->d.id, dem);

@@ -248,6 +248,41 @@ const gx_near *gx_engine_near_list(const gx_engine *e, uint64_t demand_id, size_
 gx_err gx_engine_restore_demand(gx_engine *e, gx_demand *d, const gx_match *m, size_t n_m, size_t n_elig,
                                 const gx_near *nm, size_t n_nm, int64_t now);
 
+/* ---- copy on first change: a snapshot written over many loop turns
+ * (snapshot.h's writer) sees every list as it was at one moment.
+ *
+ * From gx_engine_freeze until gx_engine_thaw, the first change to the lists
+ * of a demand open at the freeze, or its removal, first hands those lists,
+ * as they were at the freeze, to save(arg, ...). gx_engine_frozen_take hands
+ * out the lists of a demand not handed out yet. Either way each such demand
+ * is handed out exactly once; a demand added after the freeze never is. The
+ * cost is one comparison per change; nothing is copied until something
+ * changes. One freeze at a time. */
+typedef struct gx_engine_lists {
+    uint64_t demand_id;
+    const gx_match *m; /* n_m held, best first */
+    size_t n_m;
+    size_t n_elig;     /* eligible count (gx_engine_eligible) */
+    const gx_near *nm; /* n_nm near misses by offer id */
+    size_t n_nm;
+    bool ranked; /* ranked under the options of the freeze (gx_engine_ranked then) */
+} gx_engine_lists;
+
+typedef void (*gx_engine_save_fn)(void *arg, const gx_engine_lists *l);
+
+/* Freezes e; *ids (malloc'd, the caller's) gets the *n demands open now, in
+ * no useful order: each is handed out once, by save or gx_engine_frozen_take.
+ * O(open demands) reading ids only. GX_ERR_NOMEM, or GX_ERR_CONFLICT when
+ * frozen already. */
+gx_err gx_engine_freeze(gx_engine *e, gx_engine_save_fn save, void *arg, uint64_t **ids, size_t *n);
+
+/* The lists of demand_id as at the freeze, when they were not handed out yet
+ * (they are now): true. False when they were, or it came after the freeze. */
+bool gx_engine_frozen_take(gx_engine *e, uint64_t demand_id, gx_engine_lists *out);
+
+/* Ends the freeze (a no-op when not frozen). */
+void gx_engine_thaw(gx_engine *e);
+
 /* Visits every open demand (by kind, in no useful order) with its number of
  * eligible offers (gx_engine_eligible) and how many of its near misses failed each rule; and every open
  * offer once. For operator reports: O(open postings). */

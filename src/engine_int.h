@@ -189,6 +189,7 @@ typedef struct gx_edem {
     gx_dmask mask;       /* its terms, for the candidate filter */
     gx_index_ref *refs;  /* n_refs places in the demand index */
     uint32_t n_refs;     /* count */
+    uint32_t frz;        /* the freeze its lists were last handed out for (gx_engine_freeze) */
 } gx_edem;
 
 typedef struct gx_eoff {
@@ -256,7 +257,23 @@ struct gx_engine {
         const gx_eoff *off; /* an eligible offer of that owner */
     } * fm;                 /* n_fm, by h */
     size_t n_fm, cap_fm;    /* used, allocated */
+    /* copy on first change (gx_engine_freeze): while frozen, a demand whose
+     * frz differs from frz_no hands out its lists before they change */
+    bool frozen;
+    uint32_t frz_no;  /* the current (or last) freeze; new demands take it */
+    uint64_t frz_gen; /* gen at the freeze: its lists' "ranked" */
+    gx_engine_save_fn frz_save;
+    void *frz_arg;
 };
+
+/* Before the lists of dem change or go: hands them out once per freeze. */
+void gx_efrz_save(gx_engine *e, gx_edem *dem);
+
+static inline void gx_efrz_touch(gx_engine *e, gx_edem *dem)
+{
+    if (e->frozen && dem->frz != e->frz_no)
+        gx_efrz_save(e, dem);
+}
 
 /* One verdict in a plan: the other side of the pair and what it became. */
 typedef struct gx_estep {

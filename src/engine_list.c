@@ -390,6 +390,7 @@ out:
 static void s_dplan_commit(gx_engine *e, gx_edem *dem, s_dplan *p, gx_reason cause, gx_fxv *fx)
 {
     uint64_t did = dem->d.id;
+    gx_efrz_touch(e, dem);
     s_snap(e, dem);
     for (size_t i = 0; i < dem->n_m + p->n_old; i++) { /* old rank order, then the unheld by id */
         uint64_t oid = i < dem->n_m ? dem->m[i].offer_id : p->old[i - dem->n_m];
@@ -492,6 +493,7 @@ gx_err gx_elist_demand_close(gx_engine *e, gx_edem *dem, gx_fx first_fx, gx_fxv 
     gx_err err = gx_fx_reserve(fx, dem->n_m + 1);
     if (err)
         return err;
+    gx_efrz_touch(e, dem);
     uint64_t did = dem->d.id;
     if (first_fx.type)
         gx_fx_emit(fx, first_fx);
@@ -669,6 +671,7 @@ static void s_oplan_commit(gx_engine *e, gx_eoff *off, s_oplan *p, gx_reason cau
         gx_edem *dem = s->p;
         uint64_t did = dem->d.id;
         bool was_held = s->os == S_MATCH, was = was_held || s->os == S_ELIG, is = s->ns == S_MATCH;
+        gx_efrz_touch(e, dem);
         bool sl = was_held || is || s_needs_refill(e, dem);
         if (sl)
             s_snap(e, dem);
@@ -779,6 +782,7 @@ gx_err gx_elist_demand_add(gx_engine *e, gx_demand *in, gx_firm *fm, int64_t now
     gx_terms_dmask(&e->opts.rules, &dem->d, fm, &dem->mask);
     memset(&d, 0, sizeof d);
     dem->gen = e->gen;
+    dem->frz = e->frz_no; /* not in a freeze begun before it */
     gx_emap_insert(&e->demands, dem->d.id, dem);
     dem->kpos = gx_epost_plist_push(&e->dk[dem->d.kind], dem);
     gx_epost_file(e->dix, dem, &dem->refs, &dem->n_refs, &f);

@@ -5,18 +5,16 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "records.h"
 #include "snapshot.h"
+
+static void s_drop_writer(gx_ctx *b);
 
 /* ------------------------------------------------------------------ the changes since a snapshot */
 
@@ -460,6 +458,7 @@ static gx_err s_rebuild_engine_from(gx_ctx *b, gx_txn *t, gx_snapshot *snap, s_c
                                     uint64_t *restored, uint64_t *matched)
 {
     gx_engine_opts eo;
+    s_drop_writer(b); /* it reads the engine this replaces */
     gx_engine *e = NULL, *old_engine = b->engine;
     gx_auth *old_auth = b->auth;
     gx_quota *q = NULL, *old_open = b->open;
@@ -661,7 +660,6 @@ gx_err gx_persist_start(gx_ctx *b, gx_persist_progress_fn progress, void *arg)
     char path[GX_CONFIG_STR_MAX + 40], why[2 * GX_CONFIG_STR_MAX + 600];
     gx_persist *p = &b->persist;
     double t0 = s_mono();
-    signal(SIGCHLD, SIG_DFL); /* inherited as ignored, waitpid could never reap a snapshot's child */
     for (int w = S_CUR; w <= S_NEXT; w++) {
         s_path(b, w, ".tmp", path, sizeof path);
         s_unlink(path, "left by a snapshot that was not finished");
@@ -759,16 +757,14 @@ gx_err gx_persist_start(gx_ctx *b, gx_persist_progress_fn progress, void *arg)
 
 /* ------------------------------------------------------------------ while serving */
 
-/* Stops a child still writing a snapshot (a stop, or the broker going away). */
-static void s_stop_child(gx_ctx *b)
+/* Drops a snapshot being written (a stop, a rebuild of the engine, the broker
+ * going away): its files go, the one before stays in force. */
+static void s_drop_writer(gx_ctx *b)
 {
     gx_persist *p = &b->persist;
-    if (!p->pid)
+    if (!p->w)
         return;
-    kill(p->pid, SIGKILL);
-    while (waitpid(p->pid, NULL, 0) < 0 && errno == EINTR)
-        ;
-    p->pid = 0;
+    gx_snapshot_writer_free(&p->w); /* a sync under way is waited for */
     char path[GX_CONFIG_STR_MAX + 40];
     s_path(b, S_NEXT, ".tmp", path, sizeof path);
     unlink(path);
@@ -776,80 +772,80 @@ static void s_stop_child(gx_ctx *b)
     unlink(path);
 }
 
-/* The child: writes the copy-on-write image of the engine and exits. */
-static void s_child(gx_ctx *b, pid_t parent, uint64_t txnid, uint64_t fp)
+static void s_stall(gx_persist *p, int64_t us)
 {
-    prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the broker (it holds the data directory's lock) */
-    if (getppid() != parent)
-        _exit(2);
-    /* Nothing of the broker's stays open here: not the data directory's lock,
-     * the store or the listening sockets, which a restarted broker needs even
-     * while a child stuck in fsync lingers. */
-    close_range(3, ~0U, 0);
-    setpriority(PRIO_PROCESS, 0, 10); /* the loop comes first */
-    char path[GX_CONFIG_STR_MAX + 40];
-    s_path(b, S_NEXT, "", path, sizeof path);
-    uint64_t bytes = 0;
-    _exit(gx_snapshot_write(path, b->engine, gx_store_id(b->store), txnid, fp, &bytes) == GX_OK ? 0 : 1);
+    if (us > p->stall_us_last)
+        p->stall_us_last = us;
+    if (us > p->stall_us_max)
+        p->stall_us_max = us;
 }
 
 static void s_begin(gx_ctx *b)
 {
     gx_persist *p = &b->persist;
     uint64_t txnid = gx_store_txnid(b->store), fp = s_fingerprint(b);
-    pid_t parent = getpid();
+    char path[GX_CONFIG_STR_MAX + 40];
+    s_path(b, S_NEXT, "", path, sizeof path);
     int64_t t0 = gx_mono_us();
-    fflush(NULL); /* nothing buffered is written twice */
-    pid_t pid = fork();
-    if (pid == 0)
-        s_child(b, parent, txnid, fp);
+    gx_err err = gx_snapshot_begin(path, b->engine, gx_store_id(b->store), txnid, fp, &p->w);
     int64_t t1 = gx_mono_us();
     p->last_begun_us = t0;
     p->due = p->asked = false;
-    if (pid < 0) {
+    if (err) {
         p->failed++;
-        gx_log(GX_LOG_WARNING, "engine snapshot not begun: fork: %s; next try in snapshot_interval_s",
-               strerror(errno));
+        gx_log(GX_LOG_WARNING, "engine snapshot not begun: %s: %s; next try in snapshot_interval_s",
+               gx_err_str(err), strerror(errno));
         return;
     }
-    p->pid = pid;
+    p->swept = false;
     p->txnid = txnid;
     p->fp = fp;
-    p->started_us = t0;
+    p->started_us = p->step_us = t0;
+    p->step_credit = 0;
     p->logged_at = gx_store_changes_logged(b->store);
-    p->fork_us_last = t1 - t0;
-    if (p->fork_us_last > p->fork_us_max)
-        p->fork_us_max = p->fork_us_last;
-    gx_log(GX_LOG_DEBUG, "engine snapshot of transaction %llu begun (fork %.1f ms)",
-           (unsigned long long)txnid, (double)p->fork_us_last / 1000.0);
+    p->stall_us_last = 0;
+    s_stall(p, t1 - t0);
+    gx_log(GX_LOG_DEBUG, "engine snapshot of transaction %llu begun (freeze %.1f ms)",
+           (unsigned long long)txnid, (double)(t1 - t0) / 1000.0);
 }
 
-/* A finished child: records its snapshot, or says why there is none. */
-static void s_reap(gx_ctx *b)
+/* One slice of the write: about a millisecond of the loop's turn, or what
+ * snapshot_write_rate allows since the last. */
+static void s_step(gx_ctx *b)
 {
     gx_persist *p = &b->persist;
-    int st = 0;
-    pid_t r = waitpid(p->pid, &st, WNOHANG);
-    int werr = errno;
-    if (r == 0 || (r < 0 && werr == EINTR))
+    int64_t now = gx_mono_us();
+    size_t max = SIZE_MAX;
+    if (b->cfg.snapshot_write_rate > 0) {
+        p->step_credit += (double)b->cfg.snapshot_write_rate * (double)(now - p->step_us) / 1e6;
+        if (p->step_credit < 1)
+            return;
+        max = (size_t)p->step_credit;
+        p->step_credit -= (double)max;
+    }
+    p->step_us = now;
+    bool swept = false;
+    gx_snapshot_step(p->w, 1000, max, &swept);
+    s_stall(p, gx_mono_us() - now);
+    p->swept = swept;
+}
+
+/* A write that ended: records its snapshot, or says why there is none. */
+static void s_ended(gx_ctx *b)
+{
+    gx_persist *p = &b->persist;
+    gx_err err = GX_OK;
+    if (!gx_snapshot_ended(p->w, &err, NULL))
         return;
-    p->pid = 0;
+    int keep = errno;
+    gx_snapshot_writer_free(&p->w);
     double secs = (double)(gx_mono_us() - p->started_us) / 1e6;
-    if (r < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+    if (err) {
         p->failed++;
         p->current = false; /* tried again after snapshot_interval_s, even with nothing new */
-        char path[GX_CONFIG_STR_MAX + 40];
-        s_path(b, S_NEXT, ".tmp", path, sizeof path);
-        unlink(path);
         gx_log(GX_LOG_WARNING,
-               "engine snapshot of transaction %llu failed (%s %d); the one before stays in force",
-               (unsigned long long)p->txnid,
-               r < 0           ? "waitpid"
-               : WIFEXITED(st) ? "exit status"
-                               : "signal",
-               r < 0           ? errno
-               : WIFEXITED(st) ? WEXITSTATUS(st)
-                               : WTERMSIG(st));
+               "engine snapshot of transaction %llu failed (%s: %s); the one before stays in force",
+               (unsigned long long)p->txnid, gx_err_str(err), strerror(keep));
         return;
     }
     if (s_record(b, p->txnid) != GX_OK) {
@@ -862,9 +858,9 @@ static void s_reap(gx_ctx *b)
     p->current_logged = p->logged_at;
     p->current_fp = p->fp;
     gx_log(GX_LOG_INFO,
-           "engine snapshot of transaction %llu written in %.2f s while serving (fork stalled the loop "
+           "engine snapshot of transaction %llu written in %.3f s while serving (longest stall of the loop "
            "%.1f ms)",
-           (unsigned long long)p->txnid, secs, (double)p->fork_us_last / 1000.0);
+           (unsigned long long)p->txnid, secs, (double)p->stall_us_last / 1000.0);
 }
 
 void gx_persist_tick(gx_ctx *b)
@@ -872,17 +868,11 @@ void gx_persist_tick(gx_ctx *b)
     gx_persist *p = &b->persist;
     if (!b->cfg.engine_snapshot || b->txn)
         return;
-    if (p->pid) {
-        s_reap(b);
-        /* a child that never ends (stuck on a lock another thread held at the
-         * fork) must not hold every later snapshot back: it is killed and reaped
-         * as failed */
-        int64_t limit_us = (int64_t)(p->last_seconds * 20e6);
-        if (p->pid && gx_mono_us() - p->started_us > (limit_us > 120000000 ? limit_us : 120000000)) {
-            gx_log(GX_LOG_WARNING, "engine snapshot child %d still writing after %.0f s: killed", (int)p->pid,
-                   (double)(gx_mono_us() - p->started_us) / 1e6);
-            kill(p->pid, SIGKILL);
-        }
+    if (p->w) {
+        if (!p->swept)
+            s_step(b);
+        if (p->swept)
+            s_ended(b);
         return;
     }
     if (b->engine_dirty || (!p->asked && b->cfg.snapshot_interval_s == 0 && b->cfg.snapshot_changes == 0))
@@ -900,6 +890,11 @@ void gx_persist_tick(gx_ctx *b)
             return;
     }
     s_begin(b);
+}
+
+bool gx_persist_busy(const gx_ctx *b)
+{
+    return b->persist.w != NULL;
 }
 
 void gx_persist_prune(gx_ctx *b, gx_txn *t)
@@ -921,14 +916,14 @@ void gx_persist_request(gx_ctx *b)
         return;
     }
     gx_log(GX_LOG_NOTICE, "SIGUSR1: an engine snapshot %s",
-           b->persist.pid ? "after the one being written" : "now");
+           b->persist.w ? "after the one being written" : "now");
     b->persist.asked = true; /* one being written may have begun before what the asker wants in */
 }
 
 gx_err gx_persist_save(gx_ctx *b)
 {
     gx_persist *p = &b->persist;
-    s_stop_child(b);
+    s_drop_writer(b);
     if (!b->cfg.engine_snapshot || b->engine_dirty || b->txn)
         return GX_OK;
     uint64_t fp = s_fingerprint(b), txnid = gx_store_txnid(b->store);
@@ -957,5 +952,5 @@ gx_err gx_persist_save(gx_ctx *b)
 
 void gx_persist_fini(gx_ctx *b)
 {
-    s_stop_child(b);
+    s_drop_writer(b);
 }

@@ -19,9 +19,12 @@
  * Whichever of the two carries the store's mark is used, so a crash at any
  * point leaves a usable pair of snapshot and log.
  *
- * While serving, a snapshot is written by a forked child from the
- * copy-on-write image of the engine: the loop stalls only for fork(). Below
- * the broker; single-threaded like it. */
+ * While serving, a snapshot is written a slice at a time between batches (about
+ * 1 ms of each turn of the loop, or snapshot_write_rate): the engine is frozen
+ * (engine.h: a demand's lists are handed to the writer before their first
+ * change), so the file holds every list as of one transaction however long the
+ * write takes; the fsync and rename run in a thread of the writer's. Below the
+ * broker; single-threaded like it otherwise. */
 #ifndef GX_PERSIST_H
 #define GX_PERSIST_H
 
@@ -54,10 +57,13 @@ gx_err gx_persist_rebuild(struct gx_ctx *b, struct gx_txn *t);
  * their file, firm keys from the store read in t. */
 gx_err gx_persist_load_keys(struct gx_ctx *b, struct gx_txn *t);
 
-/* Between batches (no transaction open): reaps a finished snapshot child and
- * records its snapshot, or begins one when due. Cheap when there is nothing
- * to do. */
+/* Between batches (no transaction open): writes a slice of the snapshot
+ * under way, records one that is durable, or begins one when due. Cheap when
+ * there is nothing to do. */
 void gx_persist_tick(struct gx_ctx *b);
+
+/* A snapshot is under way: the loop should come back to gx_persist_tick soon. */
+bool gx_persist_busy(const struct gx_ctx *b);
 
 /* In the batch's write transaction t, before its commit: drops a slice of the
  * change log the recorded snapshot covers, in a child transaction (a failure
@@ -68,11 +74,11 @@ void gx_persist_prune(struct gx_ctx *b, struct gx_txn *t);
  * serving are off (snapshot_interval_s and snapshot_changes 0). */
 void gx_persist_request(struct gx_ctx *b);
 
-/* At a clean stop, after the last batch: stops any child, writes the snapshot
- * and records it. A failure is logged and costs only a slower start. */
+/* At a clean stop, after the last batch: drops a snapshot under way, writes
+ * the snapshot at once and records it. A failure is logged and costs only a slower start. */
 gx_err gx_persist_save(struct gx_ctx *b);
 
-/* Stops a child still writing (the broker going away without a clean stop). */
+/* Drops a snapshot under way (the broker going away without a clean stop). */
 void gx_persist_fini(struct gx_ctx *b);
 
 #endif

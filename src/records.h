@@ -33,10 +33,13 @@
 /* The snapshot writer's state and figures, kept in the broker's context
  * (persist.c writes it; report.c reads its figures). */
 typedef struct gx_persist {
-    pid_t pid;             /* child writing a snapshot, or 0 */
+    struct gx_snapshot_writer *w; /* a snapshot being written while serving, or NULL */
+    bool swept;                   /* its lists are all written: it is being made durable */
     uint64_t txnid;        /* the transaction its snapshot is of */
     uint64_t fp;           /* and the fingerprint it carries */
-    int64_t started_us;    /* when it was forked (CLOCK_MONOTONIC) */
+    int64_t started_us;    /* when it began (CLOCK_MONOTONIC) */
+    int64_t step_us;       /* when its last slice was written */
+    double step_credit;    /* demands snapshot_write_rate allows it now */
     int64_t last_begun_us; /* when the last snapshot began (0: none since start) */
     uint64_t logged_at;    /* gx_store_changes_logged when it began */
     bool due;              /* write one at the next chance (after a start that replayed or rebuilt) */
@@ -47,13 +50,13 @@ typedef struct gx_persist {
     uint64_t current_logged;
     uint64_t current_fp; /* under this fingerprint */
     /* figures (metrics, logs) */
-    uint64_t written;     /* snapshots completed while serving */
-    uint64_t failed;      /* snapshots that failed */
-    double last_seconds;  /* the last completed one, fork to record */
-    int64_t fork_us_last; /* the loop's stall in fork() for the last one */
-    int64_t fork_us_max;  /* the longest such stall */
-    uint64_t replayed;    /* changes replayed at start */
-    double start_seconds; /* how long the engine's start took */
+    uint64_t written;      /* snapshots completed while serving */
+    uint64_t failed;       /* snapshots that failed */
+    double last_seconds;   /* the last completed one, begun to recorded */
+    int64_t stall_us_last; /* the loop's longest stall for the last one (its freeze, or one slice) */
+    int64_t stall_us_max;  /* the longest such stall */
+    uint64_t replayed;     /* changes replayed at start */
+    double start_seconds;  /* how long the engine's start took */
 } gx_persist;
 
 /* The broker's state as the layers below it see it (broker.h calls the same

@@ -640,11 +640,12 @@ static char *s_metrics(gx_ctx *b, size_t *len)
              "Engine snapshots begun while serving that failed (the one before stays in force).");
     s_put(&t, "gongxu_engine_snapshot_failures_total %llu\n", (unsigned long long)ps->failed);
     s_family(&t, "gongxu_engine_snapshot_seconds", "gauge",
-             "The last snapshot while serving, fork to record.");
+             "The last snapshot while serving, begun to recorded.");
     s_put(&t, "gongxu_engine_snapshot_seconds %.6f\n", ps->last_seconds);
-    s_family(&t, "gongxu_engine_snapshot_fork_seconds_max", "gauge",
-             "The longest stall of the loop in fork() for a snapshot since start.");
-    s_put(&t, "gongxu_engine_snapshot_fork_seconds_max %.6f\n", (double)ps->fork_us_max / 1e6);
+    s_family(&t, "gongxu_engine_snapshot_stall_seconds_max", "gauge",
+             "The longest stall of the loop for a snapshot while serving since start (its freeze, or one "
+             "slice of its write).");
+    s_put(&t, "gongxu_engine_snapshot_stall_seconds_max %.6f\n", (double)ps->stall_us_max / 1e6);
     s_family(&t, "gongxu_change_log_entries_written_total", "counter",
              "Change log entries written since start (what the next start after a crash replays, until a "
              "snapshot).");

@@ -3,19 +3,23 @@
  * Layout (8-byte words, this machine's byte order: the file never leaves it):
  *   header   "GXSNAP\0\3", txnid, fingerprint, store identity (2 words), demands,
  *            body bytes
- *   body     per demand, by increasing id: id, n_m (held), n_elig (eligible), n_nm,
- *            n_m x (offer id, score), n_nm x (offer id, score, rule)
+ *   body     per demand, in the order written (a reader sorts them by id): id,
+ *            n_m (held), n_elig (eligible), n_nm, n_m x (offer id, score),
+ *            n_nm x (offer id, score, rule)
  *   trailer  checksum of the body's words, then of the header's */
 #include "snapshot.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char s_magic[8] = {'G', 'X', 'S', 'N', 'A', 'P', 0, 3};
@@ -40,49 +44,103 @@ static uint64_t s_sum_header(uint64_t h, const uint64_t header[S_HEADER_WORDS])
 
 /* ------------------------------------------------------------------ writing */
 
-typedef struct s_out {
-    FILE *f;
-    uint64_t sum;
-    uint64_t bytes;   /* body bytes written */
-    bool bad;
-} s_out;
+#define S_BUF_WORDS (1u << 17) /* 1 MiB written at a time */
 
-static void s_word(s_out *o, uint64_t w)
+enum { S_SWEEP, S_SYNC, S_ENDED };
+
+struct gx_snapshot_writer {
+    gx_engine *e; /* frozen while sweeping */
+    int fd;       /* path.tmp, until the sync closes it */
+    char path[4096], tmp[4100];
+    uint64_t header[S_HEADER_WORDS];
+    uint64_t *ids;      /* the demands open at the freeze, */
+    size_t n_ids, next; /* swept in this order */
+    uint64_t *buf;      /* words not yet written */
+    size_t n_buf;
+    off_t at;            /* where they go in the file */
+    uint64_t sum, bytes; /* body checksum so far, body bytes */
+    uint64_t demands;    /* entries written */
+    int phase;
+    gx_err err; /* the first failure (errno in err_no) */
+    int err_no;
+    pthread_t thread;  /* the sync, off the loop */
+    atomic_int synced; /* it ended */
+    int64_t max_step_us;
+};
+
+static int64_t s_now_us(void)
 {
-    o->sum = s_mix(o->sum, w);
-    o->bytes += sizeof w;
-    if (fwrite(&w, sizeof w, 1, o->f) != 1)
-        o->bad = true;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void s_fail(gx_snapshot_writer *w, gx_err err)
+{
+    if (!w->err) {
+        w->err = err;
+        w->err_no = errno;
+    }
+}
+
+static void s_flush(gx_snapshot_writer *w)
+{
+    const char *p = (const char *)w->buf;
+    size_t left = w->n_buf * sizeof *w->buf;
+    while (left && !w->err) {
+        ssize_t k = pwrite(w->fd, p, left, w->at);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0) {
+            if (k == 0)
+                errno = EIO;
+            s_fail(w, GX_ERR_IO);
+            break;
+        }
+        p += k;
+        left -= (size_t)k;
+        w->at += k;
+    }
+    w->n_buf = 0;
+}
+
+static void s_word(gx_snapshot_writer *w, uint64_t v)
+{
+    w->sum = s_mix(w->sum, v);
+    w->bytes += sizeof v;
+    if (w->n_buf == S_BUF_WORDS)
+        s_flush(w);
+    w->buf[w->n_buf++] = v;
 }
 
 static uint64_t s_dbl(double d)
 {
-    uint64_t w;
-    memcpy(&w, &d, sizeof w);
-    return w;
+    uint64_t v;
+    memcpy(&v, &d, sizeof v);
+    return v;
 }
 
-typedef struct s_ids {
-    uint64_t *v;
-    size_t n, cap;
-    bool oom;
-} s_ids;
-
-static void s_collect(void *ctx, const gx_demand *d, const gx_firm *owner, size_t n_matches,
-                      const uint32_t nm_by_rule[GX_RULE__COUNT])
+/* One demand's entry; a list still ranked under the options before a reload
+ * is left out: the start that reads the file matches that demand afresh. */
+static void s_entry(void *arg, const gx_engine_lists *l)
 {
-    s_ids *ids = ctx;
-    if (gx_grow(&ids->v, &ids->cap, ids->n + 1, sizeof *ids->v)) {
-        ids->oom = true;
+    gx_snapshot_writer *w = arg;
+    if (!l->ranked || w->err)
         return;
+    s_word(w, l->demand_id);
+    s_word(w, l->n_m);
+    s_word(w, l->n_elig);
+    s_word(w, l->n_nm);
+    for (size_t j = 0; j < l->n_m; j++) {
+        s_word(w, l->m[j].offer_id);
+        s_word(w, s_dbl(l->m[j].score));
     }
-    ids->v[ids->n++] = d->id;
-}
-
-static int s_cmp_id(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
+    for (size_t j = 0; j < l->n_nm; j++) {
+        s_word(w, l->nm[j].offer_id);
+        s_word(w, s_dbl(l->nm[j].score));
+        s_word(w, (uint64_t)l->nm[j].rule);
+    }
+    w->demands++;
 }
 
 /* fsyncs the directory that holds path, so that a rename in it is durable. */
@@ -106,101 +164,246 @@ static int s_sync_dir(const char *path)
     return rc;
 }
 
-gx_err gx_snapshot_write(const char *path, const gx_engine *e, const uint8_t store_id[GX_SNAPSHOT_ID_LEN],
-                         uint64_t txnid, uint64_t fingerprint, uint64_t *bytes)
+/* The file made durable under its name: fsync, close, rename, fsync of the
+ * directory. Runs in a thread of its own while serving (it may take long and
+ * touches nothing but the file). */
+static void *s_sync(void *arg)
 {
-    char tmp[4200];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
+    gx_snapshot_writer *w = arg;
+    if (!w->err && fsync(w->fd) != 0)
+        s_fail(w, GX_ERR_IO);
+    if (close(w->fd) != 0)
+        s_fail(w, GX_ERR_IO);
+    w->fd = -1;
+    if (!w->err && rename(w->tmp, w->path) != 0)
+        s_fail(w, GX_ERR_IO);
+    if (w->err)
+        unlink(w->tmp);
+    else
+        s_sync_dir(w->path);
+    atomic_store(&w->synced, 1);
+    return NULL;
+}
+
+gx_err gx_snapshot_begin(const char *path, gx_engine *e, const uint8_t store_id[GX_SNAPSHOT_ID_LEN],
+                         uint64_t txnid, uint64_t fingerprint, gx_snapshot_writer **out)
+{
+    *out = NULL;
+    gx_snapshot_writer *w = calloc(1, sizeof *w);
+    if (!w)
+        return GX_ERR_NOMEM;
+    w->fd = -1;
+    if (snprintf(w->path, sizeof w->path, "%s", path) >= (int)sizeof w->path ||
+        snprintf(w->tmp, sizeof w->tmp, "%s.tmp", path) >= (int)sizeof w->tmp) {
+        free(w);
         errno = ENAMETOOLONG;
         return GX_ERR_IO;
     }
-    s_ids ids = {0};
-    gx_engine_each_demand(e, s_collect, &ids);
-    if (ids.oom) {
-        free(ids.v);
+    if (!(w->buf = malloc(S_BUF_WORDS * sizeof *w->buf))) {
+        free(w);
         return GX_ERR_NOMEM;
     }
-    /* a list still ranked under the options before a reload is left out: the
-     * start that reads the file matches that demand afresh, under the new ones */
-    size_t w = 0;
-    for (size_t i = 0; i < ids.n; i++)
-        if (gx_engine_ranked(e, ids.v[i]))
-            ids.v[w++] = ids.v[i];
-    ids.n = w;
-    if (ids.n > 1)
-        qsort(ids.v, ids.n, sizeof *ids.v, s_cmp_id);
     /* a new file of our own: never write through whatever else has the name */
-    unlink(tmp);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    s_out o = {.f = fd >= 0 ? fdopen(fd, "wb") : NULL};
-    if (!o.f) {
-        if (fd >= 0)
-            close(fd);
-        free(ids.v);
-        return GX_ERR_IO;
-    }
-    setvbuf(o.f, NULL, _IOFBF, 1 << 20);
-    uint64_t header[S_HEADER_WORDS] = {0};
-    memcpy(&header[0], s_magic, sizeof s_magic);
-    header[S_H_TXNID] = txnid;
-    header[S_H_FINGERPRINT] = fingerprint;
-    memcpy(&header[S_H_ID], store_id, GX_SNAPSHOT_ID_LEN);
-    header[S_H_DEMANDS] = ids.n;
-    if (fwrite(header, sizeof header, 1, o.f) != 1)
-        o.bad = true;
-    for (size_t i = 0; i < ids.n && !o.bad; i++) {
-        size_t n_m, n_nm;
-        const gx_match *m = gx_engine_matches(e, ids.v[i], &n_m);
-        const gx_near *nm = gx_engine_near_list(e, ids.v[i], &n_nm);
-        s_word(&o, ids.v[i]);
-        s_word(&o, n_m);
-        s_word(&o, gx_engine_eligible(e, ids.v[i]));
-        s_word(&o, n_nm);
-        for (size_t j = 0; j < n_m; j++) {
-            s_word(&o, m[j].offer_id);
-            s_word(&o, s_dbl(m[j].score));
-        }
-        for (size_t j = 0; j < n_nm; j++) {
-            s_word(&o, nm[j].offer_id);
-            s_word(&o, s_dbl(nm[j].score));
-            s_word(&o, (uint64_t)nm[j].rule);
-        }
-    }
-    free(ids.v);
-    header[S_H_BYTES] = o.bytes;
-    uint64_t sum = s_sum_header(o.sum, header);
-    if (o.bad || fwrite(&sum, sizeof sum, 1, o.f) != 1 || fseek(o.f, 0, SEEK_SET) != 0 ||
-        fwrite(header, sizeof header, 1, o.f) != 1 || fflush(o.f) != 0 || fsync(fileno(o.f)) != 0) {
+    unlink(w->tmp);
+    w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    gx_err err = w->fd < 0 ? GX_ERR_IO : gx_engine_freeze(e, s_entry, w, &w->ids, &w->n_ids);
+    if (err) {
         int keep = errno;
-        fclose(o.f);
-        unlink(tmp);
+        if (w->fd >= 0) {
+            close(w->fd);
+            unlink(w->tmp);
+        }
+        free(w->buf);
+        free(w);
         errno = keep;
-        return GX_ERR_IO;
+        return err;
     }
-    if (fclose(o.f) != 0 || rename(tmp, path) != 0) {
-        int keep = errno;
-        unlink(tmp);
-        errno = keep;
-        return GX_ERR_IO;
-    }
-    s_sync_dir(path);
-    if (bytes)
-        *bytes = sizeof header + o.bytes + sizeof sum;
+    w->e = e;
+    memcpy(&w->header[0], s_magic, sizeof s_magic);
+    w->header[S_H_TXNID] = txnid;
+    w->header[S_H_FINGERPRINT] = fingerprint;
+    memcpy(&w->header[S_H_ID], store_id, GX_SNAPSHOT_ID_LEN);
+    w->at = sizeof w->header; /* the header goes last, at 0, with the counts */
+    *out = w;
     return GX_OK;
 }
 
+/* The sweep's end: the last words out, the trailer, the header. */
+static void s_seal(gx_snapshot_writer *w)
+{
+    gx_engine_thaw(w->e);
+    w->e = NULL;
+    w->header[S_H_DEMANDS] = w->demands;
+    w->header[S_H_BYTES] = w->bytes;
+    uint64_t sum = s_sum_header(w->sum, w->header);
+    if (w->n_buf == S_BUF_WORDS)
+        s_flush(w);
+    w->buf[w->n_buf++] = sum;
+    s_flush(w);
+    if (!w->err && pwrite(w->fd, w->header, sizeof w->header, 0) != (ssize_t)sizeof w->header)
+        s_fail(w, GX_ERR_IO);
+}
+
+gx_err gx_snapshot_step(gx_snapshot_writer *w, int64_t budget_us, size_t max_demands, bool *swept)
+{
+    *swept = w->phase != S_SWEEP;
+    if (w->phase != S_SWEEP)
+        return GX_OK;
+    int64_t t0 = s_now_us();
+    for (size_t k = 0; w->next < w->n_ids && !w->err && k < max_demands; k++) {
+        gx_engine_lists l;
+        if (gx_engine_frozen_take(w->e, w->ids[w->next++], &l))
+            s_entry(w, &l);
+        if ((k & 31) == 31 && s_now_us() - t0 >= budget_us)
+            break;
+    }
+    if (w->next == w->n_ids || w->err) {
+        s_seal(w);
+        w->phase = S_SYNC;
+        *swept = true;
+        if (!w->err && pthread_create(&w->thread, NULL, s_sync, w) != 0) {
+            s_sync(w); /* no thread: here, then */
+            w->phase = S_ENDED;
+        } else if (w->err) {
+            s_sync(w);
+            w->phase = S_ENDED;
+        }
+    }
+    int64_t took = s_now_us() - t0;
+    if (took > w->max_step_us)
+        w->max_step_us = took;
+    return w->err;
+}
+
+bool gx_snapshot_ended(gx_snapshot_writer *w, gx_err *err, uint64_t *bytes)
+{
+    if (w->phase == S_SWEEP || (w->phase == S_SYNC && !atomic_load(&w->synced)))
+        return false;
+    if (w->phase == S_SYNC) {
+        pthread_join(w->thread, NULL);
+        w->phase = S_ENDED;
+    }
+    *err = w->err;
+    errno = w->err_no;
+    if (bytes)
+        *bytes = sizeof w->header + w->bytes + sizeof(uint64_t);
+    return true;
+}
+
+int64_t gx_snapshot_max_step_us(const gx_snapshot_writer *w)
+{
+    return w->max_step_us;
+}
+
+void gx_snapshot_writer_free(gx_snapshot_writer **pw)
+{
+    gx_snapshot_writer *w = *pw;
+    if (!w)
+        return;
+    if (w->phase == S_SWEEP) {
+        gx_engine_thaw(w->e);
+        close(w->fd);
+        unlink(w->tmp);
+    } else if (w->phase == S_SYNC) {
+        pthread_join(w->thread, NULL); /* the sync ends by itself; it cannot be cut short */
+    }
+    free(w->ids);
+    free(w->buf);
+    free(w);
+    *pw = NULL;
+}
+
+gx_err gx_snapshot_write(const char *path, gx_engine *e, const uint8_t store_id[GX_SNAPSHOT_ID_LEN],
+                         uint64_t txnid, uint64_t fingerprint, uint64_t *bytes)
+{
+    gx_snapshot_writer *w = NULL;
+    gx_err err = gx_snapshot_begin(path, e, store_id, txnid, fingerprint, &w);
+    if (err)
+        return err;
+    bool swept = false;
+    while (!swept)
+        gx_snapshot_step(w, INT64_MAX, SIZE_MAX, &swept);
+    if (w->phase == S_SYNC) {
+        pthread_join(w->thread, NULL);
+        w->phase = S_ENDED;
+    }
+    err = w->err;
+    int keep = w->err_no;
+    if (!err && bytes)
+        *bytes = sizeof w->header + w->bytes + sizeof(uint64_t);
+    gx_snapshot_writer_free(&w);
+    errno = keep;
+    return err;
+}
+
 /* ------------------------------------------------------------------ reading */
+
+/* An entry found in the body: the demand and where its words begin. */
+typedef struct s_at {
+    uint64_t id;
+    size_t pos;
+} s_at;
 
 struct gx_snapshot {
     int fd;
     const uint64_t *map;     /* the whole file */
     size_t words;            /* its length in words */
-    size_t pos;              /* next body word */
     size_t end;              /* first word after the body */
     uint64_t demands;
+    s_at *idx;               /* the entries by demand id (the file has them in the order written) */
+    size_t next;             /* the next to read, in idx */
     gx_near *near;           /* near misses of the last entry, converted */
     size_t cap_near;
 };
+
+static int s_cmp_at(const void *a, const void *b)
+{
+    uint64_t x = ((const s_at *)a)->id, y = ((const s_at *)b)->id;
+    return x < y ? -1 : x > y;
+}
+
+/* Finds every entry of the body (whose checksum held) and sorts them by
+ * demand id: a snapshot written while serving has them in the order the
+ * demands were first changed or reached. False with why when the body is not
+ * a sequence of well-formed entries, one per demand. */
+static bool s_index(gx_snapshot *s, const char *path, char *why, size_t whylen)
+{
+    if (s->demands > (s->end - S_HEADER_WORDS) / 4) {
+        snprintf(why, whylen, "%s counts more demands than it holds", path);
+        return false;
+    }
+    if (s->demands && !(s->idx = malloc(s->demands * sizeof *s->idx))) {
+        snprintf(why, whylen, "%s: out of memory for its index", path);
+        return false;
+    }
+    size_t pos = S_HEADER_WORDS, n = 0;
+    bool sorted = true;
+    while (pos < s->end) {
+        size_t left = s->end - pos;
+        if (left < 4 || n == s->demands)
+            break;
+        uint64_t a = s->map[pos + 1], el = s->map[pos + 2], b = s->map[pos + 3];
+        left -= 4;
+        if (a > left / 2 || b > (left - 2 * a) / 3 || el < a)
+            break;
+        s->idx[n] = (s_at){.id = s->map[pos], .pos = pos};
+        sorted = sorted && (n == 0 || s->idx[n - 1].id < s->idx[n].id);
+        n++;
+        pos += 4 + 2 * a + 3 * b;
+    }
+    if (pos != s->end || n != s->demands) {
+        snprintf(why, whylen, "%s: its entries do not fill its body", path);
+        return false;
+    }
+    if (!sorted && n > 1)
+        qsort(s->idx, n, sizeof *s->idx, s_cmp_at);
+    for (size_t i = 1; i < n; i++)
+        if (s->idx[i - 1].id == s->idx[i].id) {
+            snprintf(why, whylen, "%s holds demand %llu twice", path, (unsigned long long)s->idx[i].id);
+            return false;
+        }
+    return true;
+}
 
 gx_err gx_snapshot_open(const char *path, const uint8_t store_id[GX_SNAPSHOT_ID_LEN], uint64_t txnid,
                         uint64_t fingerprint, gx_snapshot **out, char *why, size_t whylen)
@@ -255,14 +458,15 @@ gx_err gx_snapshot_open(const char *path, const uint8_t store_id[GX_SNAPSHOT_ID_
         snprintf(why, whylen, "%s is cut short or padded", path);
         err = GX_ERR_INVALID;
     } else {
-        s->pos = S_HEADER_WORDS;
         s->end = s->words - 1;
         s->demands = h[S_H_DEMANDS];
         uint64_t sum = 0;
-        for (size_t i = s->pos; i < s->end; i++)
+        for (size_t i = S_HEADER_WORDS; i < s->end; i++)
             sum = s_mix(sum, s->map[i]);
         if (s_sum_header(sum, h) != s->map[s->end]) {
             snprintf(why, whylen, "%s fails its checksum", path);
+            err = GX_ERR_INVALID;
+        } else if (!s_index(s, path, why, whylen)) {
             err = GX_ERR_INVALID;
         } else if (!store_id) {
             /* a reader that checks only the file (a dump) */
@@ -292,50 +496,46 @@ uint64_t gx_snapshot_demands(const gx_snapshot *s)
     return s->demands;
 }
 
+/* The entry at idx[i], converted. */
+static bool s_read(gx_snapshot *s, size_t i, const gx_match **m, size_t *n_m, size_t *n_elig,
+                   const gx_near **nm, size_t *n_nm)
+{
+    size_t pos = s->idx[i].pos;
+    uint64_t a = s->map[pos + 1], el = s->map[pos + 2], b = s->map[pos + 3];
+    if (gx_grow(&s->near, &s->cap_near, b, sizeof *s->near))
+        return false;
+    const uint64_t *w = s->map + pos + 4 + 2 * a;
+    for (size_t j = 0; j < b; j++) {
+        s->near[j].offer_id = w[3 * j];
+        memcpy(&s->near[j].score, &w[3 * j + 1], sizeof(double));
+        s->near[j].rule = w[3 * j + 2] < GX_RULE__COUNT ? (gx_rule)w[3 * j + 2] : GX_RULE_NONE;
+    }
+    /* gx_match is (u64, double): the matches are read in place */
+    *m = (const gx_match *)(const void *)(s->map + pos + 4);
+    *n_m = a;
+    *n_elig = el;
+    *nm = s->near;
+    *n_nm = b;
+    return true;
+}
+
 bool gx_snapshot_lists(gx_snapshot *s, uint64_t demand_id, const gx_match **m, size_t *n_m, size_t *n_elig,
                        const gx_near **nm, size_t *n_nm)
 {
-    while (s->pos + 4 <= s->end) {
-        uint64_t id = s->map[s->pos], a = s->map[s->pos + 1], el = s->map[s->pos + 2], b = s->map[s->pos + 3];
-        size_t left = s->end - s->pos - 4;
-        if (a > left / 2 || b > (left - 2 * a) / 3 || el < a) {
-            s->pos = s->end; /* the checksum held, so this is not damage: treat as the end */
-            return false;
-        }
-        size_t next = s->pos + 4 + 2 * a + 3 * b;
-        if (id > demand_id)
-            return false;
-        if (id < demand_id) {
-            s->pos = next;
-            continue;
-        }
-        if (gx_grow(&s->near, &s->cap_near, b, sizeof *s->near))
-            return false;
-        const uint64_t *w = s->map + s->pos + 4 + 2 * a;
-        for (size_t i = 0; i < b; i++) {
-            s->near[i].offer_id = w[3 * i];
-            memcpy(&s->near[i].score, &w[3 * i + 1], sizeof(double));
-            s->near[i].rule = w[3 * i + 2] < GX_RULE__COUNT ? (gx_rule)w[3 * i + 2] : GX_RULE_NONE;
-        }
-        /* gx_match is (u64, double): the matches are read in place */
-        *m = (const gx_match *)(const void *)(s->map + s->pos + 4);
-        *n_m = a;
-        *n_elig = el;
-        *nm = s->near;
-        *n_nm = b;
-        s->pos = next;
-        return true;
-    }
-    return false;
+    while (s->next < s->demands && s->idx[s->next].id < demand_id)
+        s->next++;
+    if (s->next == s->demands || s->idx[s->next].id != demand_id)
+        return false;
+    return s_read(s, s->next++, m, n_m, n_elig, nm, n_nm);
 }
 
 bool gx_snapshot_next(gx_snapshot *s, uint64_t *demand_id, const gx_match **m, size_t *n_m, size_t *n_elig,
                       const gx_near **nm, size_t *n_nm)
 {
-    if (s->pos + 4 > s->end)
+    if (s->next == s->demands)
         return false;
-    *demand_id = s->map[s->pos];
-    return gx_snapshot_lists(s, *demand_id, m, n_m, n_elig, nm, n_nm);
+    *demand_id = s->idx[s->next].id;
+    return s_read(s, s->next++, m, n_m, n_elig, nm, n_nm);
 }
 
 void gx_snapshot_close(gx_snapshot **ps)
@@ -347,6 +547,7 @@ void gx_snapshot_close(gx_snapshot **ps)
         munmap((void *)s->map, s->words * 8);
     if (s->fd >= 0)
         close(s->fd);
+    free(s->idx);
     free(s->near);
     free(s);
     *ps = NULL;

@@ -94,8 +94,10 @@ class BenchSmoke(unittest.TestCase):
                 sane(key + size, "gongxu", us)
             self.assertLessEqual(rows["snapshot_stall_p99_" + size]["gongxu"],
                                  rows["snapshot_stall_max_" + size]["gongxu"])
-            self.assertGreaterEqual(rows["snapshot_fork_ms_" + size]["gongxu"], 0)
-            sane("snapshot_write_s_" + size, "gongxu", 120)
+            self.assertGreaterEqual(rows["snapshot_freeze_ms_" + size]["gongxu"], 0)
+            self.assertGreaterEqual(rows["snapshot_stall_ms_" + size]["gongxu"], 0)
+            w = rows["snapshot_write_s_" + size]["gongxu"]  # 0.000 s when tiny
+            self.assertTrue(isinstance(w, (int, float)) and 0 <= w < 120, w)
             self.assertEqual(c["stall"]["lost"], 0, size)
             self.assertEqual(c["stall"]["steady"]["errors"], 0, size)
             sane("crash_restart_s_" + size, "gongxu", 120)

@@ -1,12 +1,14 @@
 """Engine snapshots while serving and a start from the newest one plus a replay
 of what changed since (issue 15), against a real gongxud:
 
-- a snapshot is written by a forked child while the loop goes on answering
-  (the child is held with SIGSTOP: requests are answered meanwhile);
+- a snapshot is written a slice per turn of the loop while it goes on
+  answering (held at one demand a second, snapshot_write_rate = 1: requests
+  are answered and changes made meanwhile, and the file holds the engine as it
+  was when the snapshot began);
 - kill -9 after a burst of changes (offers and demands posted, updated and
   withdrawn, a firm's certificates and grade changed by the operator, an
   award): the start restores the snapshot and replays the changes;
-- kill -9 while the child writes, and kill -9 while the start replays: the
+- kill -9 while a snapshot is written, and kill -9 while the start replays: the
   next start uses the snapshot the store recorded, plus the change log;
 - a crash between recording a snapshot and renaming it (engine.snap.next);
 - a truncated, a corrupted and a foreign snapshot: every pair is matched and
@@ -84,38 +86,6 @@ def verified_changes(test, data_dir):
 
 def snap_files(data_dir):
     return sorted(os.path.basename(p) for p in glob.glob(os.path.join(data_dir, "engine.snap*")))
-
-
-def children(pid):
-    """Process ids of pid's children (any thread's)."""
-    out = set()
-    for path in glob.glob("/proc/%d/task/*/children" % pid):
-        try:
-            with open(path) as f:
-                out.update(int(x) for x in f.read().split())
-        except OSError:
-            pass
-    return out
-
-
-def proc_state(pid):
-    """The one-letter state of pid ('T' stopped, 'Z' zombie ...), or None when gone."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return None
-
-
-def holds_open(pid, name):
-    """Whether pid has a file whose path ends in name open."""
-    for fd in glob.glob("/proc/%d/fd/*" % pid):
-        try:
-            if os.readlink(fd).endswith("/" + name):
-                return True
-        except OSError:
-            pass
-    return False
 
 
 class World:
@@ -260,9 +230,6 @@ class Snapshots(unittest.TestCase):
     def tearDown(self):
         if self.w:
             self.w.close()
-        for pid in getattr(self, "held", ()):  # a child the test stopped and that outlived its broker
-            if proc_state(pid) not in (None, "Z"):
-                os.kill(pid, signal.SIGKILL)
         if self.broker.proc:
             self.broker.kill()
         self.broker.cleanup()
@@ -349,12 +316,15 @@ class Snapshots(unittest.TestCase):
         self.assertRegex(rebuilt, r"near \d+:\d+")
         self.assertGreaterEqual(len(rebuilt.splitlines()), 9)
 
-    def snapshot_while_serving(self, mark):
-        """Waits for a snapshot begun after mark to be written and recorded; returns its transaction."""
-        m = self.wait_log(mark, r"engine snapshot of transaction (\d+) begun \(fork [0-9.]+ ms\)", "snapshot begun")
-        txn = m.group(1)
-        self.wait_log(mark, r"engine snapshot of transaction %s written in [0-9.]+ s while serving \(fork stalled "
-                            r"the loop [0-9.]+ ms\)" % txn, "snapshot %s written" % txn)
+    def snapshot_while_serving(self, mark, txn=None):
+        """Waits for a snapshot begun after mark (of transaction txn when given) to be written
+        and recorded; returns its transaction."""
+        if txn is None:
+            m = self.wait_log(mark, r"engine snapshot of transaction (\d+) begun \(freeze [0-9.]+ ms\)",
+                              "snapshot begun")
+            txn = m.group(1)
+        self.wait_log(mark, r"engine snapshot of transaction %s written in [0-9.]+ s while serving \(longest "
+                            r"stall of the loop [0-9.]+ ms\)" % txn, "snapshot %s written" % txn)
         self.wait_log(mark, r"engine snapshot of transaction %s recorded; the change log it covers is dropped"
                       % txn, "snapshot %s recorded" % txn)
         return int(txn)
@@ -365,65 +335,85 @@ class Snapshots(unittest.TestCase):
         self.assertTrue(got)
         return int(got[-1])
 
-    def hold_a_snapshot_child(self):
-        """Makes changes until a snapshot child is caught writing (engine.snap.next.tmp
-        open) and stops it there with SIGSTOP; returns (child pid, log mark
-        before its fork). A child caught before it opened the file is let go and
-        the next one tried."""
-        self.held = getattr(self, "held", [])
-        deadline = time.time() + DEADLINE
-        pid = self.broker.proc.pid
-        offer = self.w.offer(SME_XX, monthly_capacity=1000, lead_time_days=60)
-        n = 0
-        while time.time() < deadline:
-            mark = self.mark()
-            n += 1
-            self.w.update_offer(offer, monthly_capacity=1000 + n, lead_time_days=60)  # something to write
-            wait_until = time.time() + 5
-            while time.time() < wait_until:
-                for child in children(pid):
-                    try:
-                        os.kill(child, signal.SIGSTOP)
-                    except ProcessLookupError:
-                        continue
-                    if proc_state(child) in ("T", "t") and holds_open(child, "engine.snap.next.tmp"):
-                        self.held.append(child)
-                        return child, mark
-                    try:
-                        os.kill(child, signal.SIGCONT)  # too early (or done): let it finish
-                    except ProcessLookupError:
-                        pass
-        self.fail("no snapshot child caught writing in %d s (%d tries)" % (DEADLINE, n))
+    def write_conf(self, rate):
+        """The configuration file of start_held: snapshots only when asked (SIGUSR1), each
+        written at rate demands a second (snapshot_write_rate; 0: at full speed)."""
+        with open(self.conf, "w") as f:
+            f.write("near_miss_max = 10000\nsnapshot_interval_s = 0\nsnapshot_changes = 0\n"
+                    "snapshot_write_rate = %d\n" % rate)
+
+    def start_held(self):
+        """Starts the broker with write_conf(1): a snapshot asked for is held at one demand a
+        second until release_write."""
+        self.conf = os.path.join(self.broker.tmp, "gongxud.conf")
+        self.write_conf(1)
+        return self.start(["-c", self.conf])
+
+    def hold_a_write(self):
+        """Begins a snapshot (SIGUSR1) that, at one demand a second with 30 open demands and
+        more, is still being written for the next half minute; returns (its transaction, the
+        log mark before it)."""
+        for i in range(20):
+            self.w.demand(ANCHOR2, quantity=100 + i, needed_by=day(50 + i))
+        mark = self.mark()
+        self.broker.proc.send_signal(signal.SIGUSR1)
+        txn = int(self.wait_log(mark, r"engine snapshot of transaction (\d+) begun \(freeze [0-9.]+ ms\)",
+                                "snapshot begun").group(1))
+        self.assertIn("engine.snap.next.tmp", snap_files(self.data))
+        return txn, mark
+
+    def release_write(self, rate=0):
+        """Lets a held write go at full speed (a reload of snapshot_write_rate = 0), or holds
+        the next at rate."""
+        self.write_conf(rate)
+        mark = self.mark()
+        self.broker.proc.send_signal(signal.SIGHUP)
+        self.wait_log(mark, r"configuration reloaded", "the reload")
 
     # ---------------------------------------------------------------- tests
 
     def test_written_while_serving_and_the_loop_answers_meanwhile(self):
-        self.start()
+        self.start_held()
         populate(self.w)
-        child, mark = self.hold_a_snapshot_child()
-        txn = int(self.wait_log(mark, r"engine snapshot of transaction (\d+) begun", "snapshot begun").group(1))
-        # the child is stopped in the middle of its write: the loop answers, reads and writes
-        self.assertIn("engine.snap.next.tmp", snap_files(self.data))
+        txn, mark = self.hold_a_write()
+        # the write is under way, a demand a second: the loop answers, reads and writes
         self.assertEqual(self.w.c(ANCHOR).call(ping=pb.Ping()).WhichOneof("result"), "pong")
         d = self.w.demand(ANCHOR, quantity=3000, needed_by=day(45))
         self.assertGreater(self.w.c(ANCHOR).call(get_shortlist=pb.GetShortlist(demand_id=d)).shortlist.eligible, 0)
+        # changes to demands not written yet: the file keeps them as they were at the snapshot
+        burst(self.w)
         self.w.check(self)
         self.assertNotIn("engine snapshot of transaction %d written" % txn, self.log_since(mark))
-        self.assertEqual(proc_state(child), "T")
-        os.kill(child, signal.SIGCONT)
-        self.snapshot_while_serving(mark)
-        # the demand posted meanwhile is a change since: the next snapshot takes it
+        self.assertIn("engine.snap.next.tmp", snap_files(self.data))
+        self.release_write()
+        self.snapshot_while_serving(mark, txn)
+        self.assertNotIn("d %d elig " % d, dump(self.snap))  # posted after the snapshot began
+        # what changed while it was written is in the change log: a kill now replays it, and
+        # the engine is what matching every pair gives
+        self.kill()
+        mark = self.start()
+        path, txn2, replayed = self.restored(mark)
+        self.assertEqual((path, txn2), (self.snap, txn))
+        self.assertGreater(replayed, 10)  # the demand and the keys of the burst's 15 writes
+        self.w.check(self)
+        self.assert_engine_is_a_rebuild()
+
+    def test_snapshots_follow_one_another_and_replace_the_older(self):
+        self.start(SERVING)
+        populate(self.w)
+        txn = self.snapshot_while_serving(self.mark())
+        d = self.w.demand(ANCHOR, quantity=3000, needed_by=day(45))
         mark = self.mark()
-        later = self.snapshot_while_serving(mark)
+        later = self.snapshot_while_serving(mark)  # the demand posted is a change since: one follows
         self.assertGreater(later, txn)
         self.assertEqual(snap_files(self.data), ["engine.snap"])  # the older one replaced
         self.assertIn("d %d elig " % d, dump(self.snap))
-        self.assertEqual(proc_state(child), None)  # reaped
         # nothing changed since: no more snapshots, and the stop has nothing to write
+        time.sleep(1.5)  # past snapshot_interval_s: one would have begun
         mark = self.mark()
         self.stop()
         self.assertIn("engine snapshot unchanged since it was last written", self.log_since(mark))
-        self.assertNotIn(" begun (fork", self.log_since(mark))
+        self.assertNotIn(" begun (freeze", self.log_since(mark))
 
     def test_kill_9_after_a_burst_replays_only_the_changes(self):
         self.start()
@@ -443,24 +433,25 @@ class Snapshots(unittest.TestCase):
         self.w.check(self)
         self.assert_engine_is_a_rebuild()
 
-    def test_kill_9_while_the_child_writes(self):
-        self.start()
+    def test_kill_9_while_a_snapshot_is_written(self):
+        self.start_held()
         populate(self.w)
-        self.snapshot_while_serving(self.mark())
-        child, mark = self.hold_a_snapshot_child()
+        self.release_write()
+        mark = self.mark()
+        self.broker.proc.send_signal(signal.SIGUSR1)
+        recorded = self.snapshot_while_serving(mark)
+        self.release_write(1)
+        txn, mark = self.hold_a_write()
+        self.assertGreater(txn, recorded)
         self.w.withdraw(self.w.demand(ANCHOR2, quantity=100, needed_by=day(30)))
         self.w.offer(SME_CERT, monthly_capacity=70000, lead_time_days=4)
         self.kill()
-        recorded = self.last_recorded()  # before the held child's: it never finished
-        deadline = time.time() + DEADLINE
-        while proc_state(child) not in (None, "Z"):  # PR_SET_PDEATHSIG: it dies with the broker
-            self.assertLess(time.time(), deadline, "the snapshot child outlived its broker")
-            time.sleep(0.05)
+        self.assertEqual(self.last_recorded(), recorded)  # the one being written never finished
         self.assertIn("engine.snap.next.tmp", snap_files(self.data))
         mark = self.start()
         path, txn, replayed = self.restored(mark)
         self.assertEqual((path, txn), (self.snap, recorded))
-        self.assertGreater(replayed, 0)
+        self.assertGreater(replayed, 20)
         self.assertIn("removed %s.next.tmp, left by a snapshot that was not finished" % self.snap,
                       self.log_since(mark))
         self.assertNotIn("engine.snap.next.tmp", snap_files(self.data))

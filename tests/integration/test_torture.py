@@ -10,8 +10,9 @@ thread sends SIGKILL to gongxud at random moments (50-400 ms after it became
 ready), restarts it on the same data directory, and the workers reconnect with
 new Client objects and go on. The broker writes engine snapshots while serving
 (snapshot_interval_s=1; and one at once after each start that replayed), and the
-killer aims: every third kill waits until a snapshot child's temporary file shows
-and kills then (the child dies with the broker); the restart after the kill that
+killer aims: every third kill waits until a snapshot's temporary file shows (it
+is written a slice per turn of the loop, at most 2,000 demands a second, while
+the traffic goes on) and kills then; the restart after the kill that
 follows is preceded by starts killed as soon as the log shows the load begin
 ("starting: restoring the engine snapshot"), until one lands before the restore
 and replay finished. Where each kill landed is told by the files and the log
@@ -71,7 +72,7 @@ It prints what it checked, e.g.
   torture: 20 kills (+1 quiet) in 6.3 s, 16819 requests acked, 166 refused, 804 unknown
   outcomes (of 20691 requests, reads included), 1590 postings checked, 20913 notices over
   12 inboxes (...), 445 docking checks, 29 shortlists compared (62 candidates) ...
-  torture: kills landed 5 while a snapshot child was writing (...), 2 after a snapshot was
+  torture: kills landed 5 while a snapshot was being written (...), 2 after a snapshot was
   written and before the store recorded it, 13 elsewhere while serving; 6 starts killed
   (6 while restoring the snapshot and replaying, ...); 18 snapshots written while serving
   torture: 25 starts restored the engine snapshot (4309 changed firms and postings
@@ -121,6 +122,8 @@ BROKER_ARGS = ["-o", "inbox_keep_acked=1000000",  # nothing acked is pruned: all
                "-o", "handshakes_per_second=100000",
                # engine snapshots while serving, often: kills land during their writes
                "-o", "snapshot_interval_s=1", "-o", "snapshot_changes=50",
+               # and each written over a while, changes going on meanwhile
+               "-o", "snapshot_write_rate=2000",
                # near-miss lists below their cap (at the cap they depend on history), so a
                # restored engine can be compared with a full rebuild
                "-o", "near_miss_max=10000"]
@@ -229,7 +232,7 @@ SNAP_RECORDED = re.compile(r"engine snapshot of transaction \d+ recorded")
 SNAP_BEGUN = re.compile(r"engine snapshot of transaction (\d+) begun")
 SNAP_RECORDED_TXN = re.compile(r"engine snapshot of transaction (\d+) recorded")
 SNAP_SERVING = re.compile(r"engine snapshot of transaction \d+ written in [\d.]+ s while serving")
-KILL_WHERE = {"snapshot write": "while a snapshot child was writing",
+KILL_WHERE = {"snapshot write": "while a snapshot was being written",
               "snapshot record": "after a snapshot was written, before the store recorded it",
               "anywhere": "while serving"}
 TAG = re.compile(r"\[([OD]\d+-\d+)/v(\d+)\]$")
@@ -907,7 +910,7 @@ class TortureRun:
         rng = random.Random(SEED)
         try:
             while self.kills < KILLS and not self.plant.failure:
-                # Every third kill waits for a snapshot child to be writing; the one after it
+                # Every third kill waits for a snapshot to be under way; the one after it
                 # is followed by a start killed while it restores the snapshot and replays.
                 if self.kills % 3 == 1:
                     self.kill_during_snapshot(rng)
@@ -950,8 +953,8 @@ class TortureRun:
             return f.read().decode(errors="replace")
 
     def wait_unlocked(self, data_dir):
-        """Waits until no process holds the data directory's lock: a snapshot child
-        (it inherits the lock) dies with the broker (PR_SET_PDEATHSIG) a moment later."""
+        """Waits until no process holds the data directory's lock (the killed broker's is
+        released when the kernel has reaped it)."""
         deadline = time.time() + 60
         while True:
             try:
@@ -964,8 +967,7 @@ class TortureRun:
                 return
             except BlockingIOError:
                 if time.time() > deadline:
-                    raise AssertionError("the data directory stayed locked 60 s after gongxud was killed "
-                                         "(a snapshot child outlived it)")
+                    raise AssertionError("the data directory stayed locked 60 s after gongxud was killed")
             finally:
                 os.close(fd)
             time.sleep(0.002)
@@ -977,7 +979,7 @@ class TortureRun:
         self.counts["snapshots while serving"] += len(SNAP_SERVING.findall(seg))
 
     def kill_during_snapshot(self, rng):
-        """SIGKILL as soon as a snapshot child's temporary file shows: the one a start
+        """SIGKILL as soon as a snapshot's temporary file shows: the one a start
         writes at once, or (half the time, after 50-400 ms of traffic) the next one."""
         if rng.random() < 0.5:
             time.sleep(rng.uniform(0.05, 0.4))
@@ -988,7 +990,7 @@ class TortureRun:
         self.plant.kill()
 
     def after_kill(self, aim):
-        """Where the kill landed, told by the files the snapshot child leaves: its
+        """Where the kill landed, told by the files a snapshot's write leaves: its
         temporary file (killed while writing), engine.snap.next (written, not yet
         recorded in the store), or neither."""
         self.note_log(self.log_since(self.log_at))
@@ -1538,7 +1540,7 @@ class TortureRun:
                   self.counts["shortlists"], self.counts["candidates"], self.counts["kills in flight"]))
         print("torture: by request: " + ", ".join("%s %s %d" % (k, o, n) for (k, o), n in sorted(kinds.items())))
         land = self.landed
-        print("torture: kills landed %d while a snapshot child was writing (%d of them aimed there), %d after a "
+        print("torture: kills landed %d while a snapshot was being written (%d of them aimed there), %d after a "
               "snapshot was written and before the store recorded it, %d elsewhere while serving; %d starts "
               "killed (%d while restoring the snapshot and replaying, %d before the load, %d after it, %d in a "
               "rebuild); %d snapshots written while serving" % (
@@ -1582,7 +1584,7 @@ class Torture(unittest.TestCase):
         self.assertGreater(c["docking checks"], 0)
         land = run.landed
         self.assertGreater(land[("snapshot", "snapshot write")] + land[("anywhere", "snapshot write")], 0,
-                           "no kill landed while a snapshot child was writing")
+                           "no kill landed while a snapshot was being written")
         self.assertGreater(land[("start", "restore")], 0, "no start was killed while restoring and replaying")
         self.assertGreater(c["starts restored"], KILLS // 2)
         self.assertGreater(c["changes replayed"], 0)

@@ -2,10 +2,12 @@
  * subscriptions, firm changes, expiry, proposed sets, a randomized comparison
  * against brute force, and a failing allocator. */
 #include "engine.h"
+#include "snapshot.h"
 
 #include "gxtest.h"
 
 #include <stdarg.h>
+#include <unistd.h>
 
 #if defined(__GLIBC__) && defined(__GNUC__) && !defined(__clang__)
 #define GX_TEST_FAILING_ALLOC 1
@@ -1244,6 +1246,62 @@ static bool consistent(const gx_engine *e, const gx_rules_opts *ro, unsigned k, 
     return true;
 }
 
+/* One random change: a demand or offer added, updated or closed, or a firm
+ * changed (counts[] by kind of change); *r_out and *id_out say which. */
+static gx_err p_step(gx_engine *e, uint64_t *next_d, uint64_t *next_o, gx_fxv *fx, int counts[7],
+                     uint32_t *r_out, uint64_t *id_out)
+{
+    uint32_t r = *r_out = rnd(100);
+    uint64_t id = 0;
+    gx_err err = GX_OK;
+    if (r < 22 && *next_d < P_MAXID) {
+        id = (*next_d)++;
+        gx_demand d = p_demand(id);
+        err = gx_engine_add_demand(e, &d, g_now, fx);
+        g_dopen[id] = true;
+        counts[0]++;
+    } else if (r < 60 && *next_o < P_MAXID) {
+        id = (*next_o)++;
+        gx_offer o = p_offer(id);
+        err = gx_engine_add_offer(e, &o, g_now, fx);
+        g_oopen[id] = true;
+        counts[1]++;
+    } else if (r < 72 && *next_o > 1) {
+        id = 1 + rnd((uint32_t)*next_o - 1);
+        gx_offer o = p_offer(id);
+        err = gx_engine_update_offer(e, &o, g_now, fx);
+        if (!g_oopen[id])
+            err = err == GX_ERR_NOT_FOUND ? GX_OK : GX_ERR_INTERNAL;
+        counts[2]++;
+    } else if (r < 82 && *next_d > 1) {
+        id = 1 + rnd((uint32_t)*next_d - 1);
+        gx_demand d = p_demand(id);
+        err = gx_engine_update_demand(e, &d, g_now, fx);
+        if (!g_dopen[id])
+            err = err == GX_ERR_NOT_FOUND ? GX_OK : GX_ERR_INTERNAL;
+        counts[3]++;
+    } else if (r < 89 && *next_o > 1) {
+        id = 1 + rnd((uint32_t)*next_o - 1);
+        err = gx_engine_close_offer(e, id, GX_STATE_WITHDRAWN, fx);
+        if (!g_oopen[id])
+            err = err == GX_ERR_NOT_FOUND ? GX_OK : GX_ERR_INTERNAL;
+        g_oopen[id] = false;
+        counts[4]++;
+    } else if (r < 94 && *next_d > 1) {
+        id = 1 + rnd((uint32_t)*next_d - 1);
+        err = gx_engine_close_demand(e, id, GX_STATE_AWARDED, fx);
+        if (!g_dopen[id])
+            err = err == GX_ERR_NOT_FOUND ? GX_OK : GX_ERR_INTERNAL;
+        g_dopen[id] = false;
+        counts[5]++;
+    } else {
+        p_firm(e, (int)rnd(P_FIRMS), fx);
+        counts[6]++;
+    }
+    *id_out = id;
+    return err;
+}
+
 TEST(property_matches_equal_brute_force)
 {
     const unsigned k = 3;
@@ -1273,53 +1331,9 @@ TEST(property_matches_equal_brute_force)
         for (int step = 0; step < 320; step++) {
             snapshot_near(e);
             fx_clear(&fx);
-            uint32_t r = rnd(100);
+            uint32_t r = 0;
             uint64_t id = 0;
-            gx_err err = GX_OK;
-            if (r < 22 && next_d < P_MAXID) {
-                id = next_d++;
-                gx_demand d = p_demand(id);
-                err = gx_engine_add_demand(e, &d, g_now, &fx);
-                g_dopen[id] = true;
-                counts[0]++;
-            } else if (r < 60 && next_o < P_MAXID) {
-                id = next_o++;
-                gx_offer o = p_offer(id);
-                err = gx_engine_add_offer(e, &o, g_now, &fx);
-                g_oopen[id] = true;
-                counts[1]++;
-            } else if (r < 72 && next_o > 1) {
-                id = 1 + rnd((uint32_t)next_o - 1);
-                gx_offer o = p_offer(id);
-                err = gx_engine_update_offer(e, &o, g_now, &fx);
-                if (!g_oopen[id])
-                    err = err == GX_ERR_NOT_FOUND ? GX_OK : GX_ERR_INTERNAL;
-                counts[2]++;
-            } else if (r < 82 && next_d > 1) {
-                id = 1 + rnd((uint32_t)next_d - 1);
-                gx_demand d = p_demand(id);
-                err = gx_engine_update_demand(e, &d, g_now, &fx);
-                if (!g_dopen[id])
-                    err = err == GX_ERR_NOT_FOUND ? GX_OK : GX_ERR_INTERNAL;
-                counts[3]++;
-            } else if (r < 89 && next_o > 1) {
-                id = 1 + rnd((uint32_t)next_o - 1);
-                err = gx_engine_close_offer(e, id, GX_STATE_WITHDRAWN, &fx);
-                if (!g_oopen[id])
-                    err = err == GX_ERR_NOT_FOUND ? GX_OK : GX_ERR_INTERNAL;
-                g_oopen[id] = false;
-                counts[4]++;
-            } else if (r < 94 && next_d > 1) {
-                id = 1 + rnd((uint32_t)next_d - 1);
-                err = gx_engine_close_demand(e, id, GX_STATE_AWARDED, &fx);
-                if (!g_dopen[id])
-                    err = err == GX_ERR_NOT_FOUND ? GX_OK : GX_ERR_INTERNAL;
-                g_dopen[id] = false;
-                counts[5]++;
-            } else {
-                p_firm(e, (int)rnd(P_FIRMS), &fx);
-                counts[6]++;
-            }
+            gx_err err = p_step(e, &next_d, &next_o, &fx, counts, &r, &id);
             REQUIRE(err == GX_OK);
             REQUIRE(replay(&fx));
             if (!consistent(e, &opts.rules, k, &fx, step)) {
@@ -1349,6 +1363,251 @@ TEST(property_matches_equal_brute_force)
            "group %lu\n",
            g_seen_licensor, g_seen_park, g_seen_main_group);
     CHECK(g_seen_licensor > 0 && g_seen_park > 0 && g_seen_main_group > 0);
+}
+
+/* ---- copy on first change (gx_engine_freeze), and the snapshot writer on it
+ *
+ * An engine grown by random changes is frozen; random changes go on while its
+ * demands are taken a few at a time. Every demand open at the freeze must be
+ * handed out once, with the lists it had at the freeze (what a copy taken then
+ * holds); none added after. Some seeds change the weights before the freeze,
+ * so that lists ranked under the old options (left out of a snapshot) are
+ * among them, and every seed changes them again while frozen. */
+
+typedef struct f_lists {
+    bool have;
+    gx_match m[2 * GX_ENGINE_NEAR_MISS_MAX + 64];
+    size_t n_m, n_elig;
+    gx_near nm[GX_ENGINE_NEAR_MISS_MAX + 64];
+    size_t n_nm;
+    bool ranked;
+} f_lists;
+
+static f_lists g_want[P_MAXID], g_got[P_MAXID];
+static unsigned g_twice; /* demands handed out more than once */
+
+static void f_copy(f_lists *to, const gx_engine_lists *l)
+{
+    to->have = true;
+    to->n_m = l->n_m < sizeof to->m / sizeof to->m[0] ? l->n_m : 0;
+    memcpy(to->m, l->m, to->n_m * sizeof *l->m);
+    to->n_elig = l->n_elig;
+    to->n_nm = l->n_nm < sizeof to->nm / sizeof to->nm[0] ? l->n_nm : 0;
+    memcpy(to->nm, l->nm, to->n_nm * sizeof *l->nm);
+    to->ranked = l->ranked;
+}
+
+static void f_save(void *arg, const gx_engine_lists *l)
+{
+    (void)arg;
+    if (l->demand_id >= P_MAXID)
+        abort();
+    g_twice += g_got[l->demand_id].have;
+    f_copy(&g_got[l->demand_id], l);
+}
+
+static bool f_same(const f_lists *a, const f_lists *b)
+{
+    if (a->have != b->have || a->n_m != b->n_m || a->n_elig != b->n_elig || a->n_nm != b->n_nm ||
+        a->ranked != b->ranked)
+        return false;
+    for (size_t i = 0; i < a->n_m; i++)
+        if (a->m[i].offer_id != b->m[i].offer_id || a->m[i].score != b->m[i].score)
+            return false;
+    for (size_t i = 0; i < a->n_nm; i++)
+        if (a->nm[i].offer_id != b->nm[i].offer_id || a->nm[i].score != b->nm[i].score ||
+            a->nm[i].rule != b->nm[i].rule)
+            return false;
+    return true;
+}
+
+/* The lists of every open demand now, as the engine's queries give them. */
+static void f_expect(const gx_engine *e)
+{
+    memset(g_want, 0, sizeof g_want);
+    for (uint64_t did = 1; did < P_MAXID; did++) {
+        if (!gx_engine_demand(e, did))
+            continue;
+        gx_engine_lists l = {.demand_id = did, .ranked = gx_engine_ranked(e, did)};
+        l.m = gx_engine_matches(e, did, &l.n_m);
+        l.n_elig = gx_engine_eligible(e, did);
+        l.nm = gx_engine_near_list(e, did, &l.n_nm);
+        f_copy(&g_want[did], &l);
+    }
+}
+
+static void f_weights(gx_engine_opts *o, unsigned turn)
+{
+    o->rules.weights[GX_TERM_DISTANCE] = 0.1 + 0.05 * (turn % 7);
+    o->rules.weights[GX_TERM_PRICE] = 0.4 - 0.03 * (turn % 5);
+}
+
+TEST(freeze_hands_out_each_list_as_it_was_at_the_freeze)
+{
+    gx_engine_opts opts;
+    gx_engine_opts_default(&opts);
+    opts.rules.three_districts = THREE;
+    opts.rules.n_three_districts = 3;
+    opts.shortlist_k = 3;
+    unsigned handed = 0, by_change = 0, unranked = 0;
+    for (uint64_t seed = 1; seed <= 6; seed++) {
+        gx_engine *e = NULL;
+        REQUIRE(gx_engine_new(&opts, &e) == GX_OK);
+        gx_fxv fx = {0};
+        g_rng = 0xD1B54A32D192ED03ULL * seed;
+        memset(g_dopen, 0, sizeof g_dopen);
+        memset(g_oopen, 0, sizeof g_oopen);
+        for (int i = 0; i < P_FIRMS; i++) {
+            snprintf(g_fid[i], sizeof g_fid[i], "9141060%011d", i);
+            p_firm(e, i, NULL);
+        }
+        uint64_t next_d = 1, next_o = 1, id;
+        int counts[7] = {0};
+        uint32_t r;
+        for (int step = 0; step < 250; step++) {
+            fx_clear(&fx);
+            REQUIRE(p_step(e, &next_d, &next_o, &fx, counts, &r, &id) == GX_OK);
+        }
+        if (seed % 2 == 0) { /* lists ranked under old weights, some re-ranked since */
+            gx_engine_opts o2 = opts;
+            f_weights(&o2, (unsigned)seed);
+            REQUIRE(gx_engine_set_opts(e, &o2) == GX_OK);
+            for (int step = 0; step < 20; step++) {
+                fx_clear(&fx);
+                REQUIRE(p_step(e, &next_d, &next_o, &fx, counts, &r, &id) == GX_OK);
+            }
+        }
+        f_expect(e);
+        memset(g_got, 0, sizeof g_got);
+        g_twice = 0;
+        uint64_t *ids = NULL;
+        size_t n_ids = 0, next = 0;
+        REQUIRE(gx_engine_freeze(e, f_save, NULL, &ids, &n_ids) == GX_OK);
+        CHECK(gx_engine_freeze(e, f_save, NULL, &(uint64_t *){NULL}, &(size_t){0}) == GX_ERR_CONFLICT);
+        for (int step = 0; next < n_ids; step++) {
+            fx_clear(&fx);
+            REQUIRE(p_step(e, &next_d, &next_o, &fx, counts, &r, &id) == GX_OK);
+            if (step == 40) { /* a reload while frozen: "ranked" stays as at the freeze */
+                gx_engine_opts o3 = opts;
+                f_weights(&o3, (unsigned)seed + 3);
+                REQUIRE(gx_engine_set_opts(e, &o3) == GX_OK);
+            }
+            for (int k = 0; k < 2 && next < n_ids; k++) {
+                gx_engine_lists l;
+                if (gx_engine_frozen_take(e, ids[next], &l))
+                    f_save(NULL, &l);
+                else
+                    by_change++;
+                next++;
+            }
+        }
+        gx_engine_thaw(e);
+        free(ids);
+        for (uint64_t did = 1; did < P_MAXID; did++) {
+            handed += g_got[did].have;
+            unranked += g_got[did].have && !g_got[did].ranked;
+            if (!f_same(&g_want[did], &g_got[did])) {
+                fprintf(stderr,
+                        "  seed %llu: demand %llu: at the freeze %s (held %zu, eligible %zu, near %zu, "
+                        "ranked %d); handed out %s (held %zu, eligible %zu, near %zu, ranked %d)\n",
+                        (unsigned long long)seed, (unsigned long long)did,
+                        g_want[did].have ? "open" : "absent", g_want[did].n_m, g_want[did].n_elig,
+                        g_want[did].n_nm, g_want[did].ranked, g_got[did].have ? "yes" : "no", g_got[did].n_m,
+                        g_got[did].n_elig, g_got[did].n_nm, g_got[did].ranked);
+                CHECK(0);
+                break;
+            }
+        }
+        CHECK_EQ_INT(g_twice, 0);
+        /* thawed: changes hand nothing out */
+        memset(g_got, 0, sizeof g_got);
+        for (int step = 0; step < 30; step++) {
+            fx_clear(&fx);
+            REQUIRE(p_step(e, &next_d, &next_o, &fx, counts, &r, &id) == GX_OK);
+        }
+        for (uint64_t did = 1; did < P_MAXID; did++)
+            CHECK(!g_got[did].have);
+        gx_fxv_fini(&fx);
+        gx_engine_destroy(&e);
+    }
+    printf("     %u lists handed out, %u of them before a change, %u ranked under older options\n", handed,
+           by_change, unranked);
+    CHECK(by_change > 20); /* the changes did reach demands before their turn */
+    CHECK(unranked > 0);
+}
+
+/* The snapshot writer over a changing engine (snapshot.h): a file written a
+ * few demands at a time while random changes go on reads back equal, demand
+ * by demand, to one written at once at its start. */
+TEST(snapshot_written_while_changing_equals_one_written_at_once)
+{
+    gx_engine_opts opts;
+    gx_engine_opts_default(&opts);
+    opts.rules.three_districts = THREE;
+    opts.rules.n_three_districts = 3;
+    opts.shortlist_k = 3;
+    static const uint8_t sid[GX_SNAPSHOT_ID_LEN] = {7};
+    char at_once[600], stepped[600], why[800];
+    const char *dir = gx_test_dir("engine_snap_writer");
+    snprintf(at_once, sizeof at_once, "%s/at_once.snap", dir);
+    snprintf(stepped, sizeof stepped, "%s/stepped.snap", dir);
+    gx_engine *e = NULL;
+    REQUIRE(gx_engine_new(&opts, &e) == GX_OK);
+    gx_fxv fx = {0};
+    g_rng = 0xA0761D6478BD642FULL;
+    memset(g_dopen, 0, sizeof g_dopen);
+    memset(g_oopen, 0, sizeof g_oopen);
+    for (int i = 0; i < P_FIRMS; i++) {
+        snprintf(g_fid[i], sizeof g_fid[i], "9141060%011d", i);
+        p_firm(e, i, NULL);
+    }
+    uint64_t next_d = 1, next_o = 1, id;
+    int counts[7] = {0};
+    uint32_t r;
+    for (int step = 0; step < 300; step++) {
+        fx_clear(&fx);
+        REQUIRE(p_step(e, &next_d, &next_o, &fx, counts, &r, &id) == GX_OK);
+    }
+    REQUIRE(gx_snapshot_write(at_once, e, sid, 9, 11, NULL) == GX_OK);
+    gx_snapshot_writer *w = NULL;
+    REQUIRE(gx_snapshot_begin(stepped, e, sid, 9, 11, &w) == GX_OK);
+    CHECK(gx_snapshot_begin(at_once, e, sid, 9, 11, &(gx_snapshot_writer *){NULL}) == GX_ERR_CONFLICT);
+    bool swept = false;
+    int steps = 0;
+    for (; !swept; steps++) {
+        fx_clear(&fx);
+        REQUIRE(p_step(e, &next_d, &next_o, &fx, counts, &r, &id) == GX_OK);
+        REQUIRE(gx_snapshot_step(w, INT64_MAX, 2, &swept) == GX_OK);
+    }
+    gx_err err = GX_ERR_INTERNAL;
+    uint64_t bytes = 0;
+    for (int i = 0; i < 100000 && !gx_snapshot_ended(w, &err, &bytes); i++)
+        usleep(1000);
+    CHECK_EQ_INT(err, GX_OK);
+    gx_snapshot_writer_free(&w);
+    gx_snapshot *a = NULL, *b = NULL;
+    REQUIRE(gx_snapshot_open(at_once, sid, 9, 11, &a, why, sizeof why) == GX_OK);
+    REQUIRE(gx_snapshot_open(stepped, sid, 9, 11, &b, why, sizeof why) == GX_OK);
+    CHECK_EQ_INT(gx_snapshot_demands(a), gx_snapshot_demands(b));
+    uint64_t ia, ib;
+    const gx_match *ma, *mb;
+    const gx_near *na, *nb;
+    size_t nma, nmb, ea, eb, nna, nnb, n = 0;
+    while (gx_snapshot_next(a, &ia, &ma, &nma, &ea, &na, &nna)) {
+        REQUIRE(gx_snapshot_next(b, &ib, &mb, &nmb, &eb, &nb, &nnb));
+        CHECK(ia == ib && nma == nmb && ea == eb && nna == nnb);
+        CHECK(nma == nmb && memcmp(ma, mb, nma * sizeof *ma) == 0);
+        for (size_t i = 0; i < nna && i < nnb; i++)
+            CHECK(na[i].offer_id == nb[i].offer_id && na[i].score == nb[i].score && na[i].rule == nb[i].rule);
+        n++;
+    }
+    CHECK(!gx_snapshot_next(b, &ib, &mb, &nmb, &eb, &nb, &nnb));
+    printf("     %zu demands in both, the stepped one written over %d changes\n", n, steps);
+    CHECK(n > 20 && steps > 10);
+    gx_snapshot_close(&a);
+    gx_snapshot_close(&b);
+    gx_fxv_fini(&fx);
+    gx_engine_destroy(&e);
 }
 
 /* ---- the same results as the engine of GX_ENGINE_FORMAT 2 (every match held)
@@ -2044,6 +2303,8 @@ int main(void)
     RUN(set_opts_three_districts_recomputes_demand_masks);
     RUN(count_follows_a_pair_lapsed_by_date);
     RUN(property_matches_equal_brute_force);
+    RUN(freeze_hands_out_each_list_as_it_was_at_the_freeze);
+    RUN(snapshot_written_while_changing_equals_one_written_at_once);
     RUN(same_results_as_format2_engine);
     RUN(restore_is_the_live_engine);
     RUN(restore_refuses_impossible_lists);
