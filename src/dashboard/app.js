@@ -459,7 +459,7 @@ function describe(ev) {
   const who = [];
   if (ev.demand_id) who.push(t('dashboard.event.demand_id', { id: ev.demand_id }));
   if (ev.offer_id) who.push(t('dashboard.event.offer_id', { id: ev.offer_id }));
-  const what = [who.join(ev.type === 'match' || ev.type === 'near_miss' ? ' ↔ ' : ', '),
+  const what = [ev.type === 'match' || ev.type === 'near_miss' ? who.join(' ↔ ') : list(who),
     ev.kind && named('dashboard.kind', ev.kind), ev.industry, ev.district && districtOf(ev.district)];
   if (typeof ev.score === 'number' && ev.type === 'match') what.push(t('dashboard.event.score', { score: num(+ev.score.toFixed(2)) }));
   if (ev.rule) what.push(t('dashboard.event.fails', { rule: named('dashboard.rule', ev.rule) }));
