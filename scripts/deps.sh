@@ -9,9 +9,14 @@ want=(build-essential cmake pkg-config libzmq3-dev libprotobuf-c-dev protobuf-c-
 if [ "${1:-build}" = test ] || [ "${1:-build}" = bench ]; then
   # PostgreSQL 15 is the other side of tests/bench/run, whose smoke the suite runs;
   # prometheus brings promtool (the /metrics check); chromium and node drive the
-  # dashboard's browser test; systemd brings systemd-analyze (the unit file check)
+  # dashboard's browser test; systemd brings systemd-analyze (the unit file check);
+  # fonts-noto-cjk draws the dashboard's Chinese in Chromium (without a CJK font every
+  # character is an empty box): Noto Sans CJK SC, the face app.css asks for first, has
+  # Simplified Chinese glyph forms for all of GB 18030 and real bold weights (the page's
+  # headings and figures are bold); fonts-wqy-microhei is a twentieth of the size but
+  # one weight only, and unmaintained since 2010
   want+=(python3 python3-zmq python3-protobuf protobuf-compiler clang libclang-rt-14-dev
-         postgresql-15 libpq-dev util-linux prometheus chromium systemd)
+         postgresql-15 libpq-dev util-linux prometheus chromium systemd fonts-noto-cjk)
   # node and npm: Debian's (Debian 12: nodejs 18.20.4), unless a node with npm is already
   # on the PATH. tests/browser's lock file is kept installable on Debian's node (engines
   # node >=$node_min; test browser.debian_node), so Debian's is always enough. A node on

@@ -111,16 +111,22 @@ static const char *s_geo_of(const s_geo *g, const char *district, const char *co
     return "other";
 }
 
-static const char *s_geo_name(const gx_ctx *b, const char *id)
+/* The name of a dashboard column in Chinese (zh) or English. */
+static const char *s_geo_name_in(const gx_ctx *b, const char *id, bool zh)
 {
     if (strcmp(id, "city") == 0)
-        return "Rest of the city";
+        return zh ? "本市其他区县" : "Rest of the city";
     if (strcmp(id, "other") == 0)
-        return "Outside the city";
-    const char *n = gx_vocab_name(b->vocab, GX_V_ZONE, id, false);
+        return zh ? "市外" : "Outside the city";
+    const char *n = gx_vocab_name(b->vocab, GX_V_ZONE, id, zh);
     if (!n)
-        n = gx_vocab_name(b->vocab, GX_V_COUNTY, id, false);
+        n = gx_vocab_name(b->vocab, GX_V_COUNTY, id, zh);
     return n ? n : id;
+}
+
+static const char *s_geo_name(const gx_ctx *b, const char *id)
+{
+    return s_geo_name_in(b, id, false);
 }
 
 /* The industry chain of a GB/T 4754 code: its section letter and division ("C36"). */
@@ -135,10 +141,15 @@ static void s_chain(const char *industry, char out[4])
     }
 }
 
+static const char *s_chain_name_in(const gx_ctx *b, const char *chain, bool zh)
+{
+    const char *n = gx_vocab_name(b->vocab, GX_V_INDUSTRY, chain, zh);
+    return n ? n : chain;
+}
+
 static const char *s_chain_name(const gx_ctx *b, const char *chain)
 {
-    const char *n = gx_vocab_name(b->vocab, GX_V_INDUSTRY, chain, false);
-    return n ? n : chain;
+    return s_chain_name_in(b, chain, false);
 }
 
 /* ------------------------------------------------------------------ grouping by a text key */
@@ -694,6 +705,14 @@ typedef struct s_unmet {
     char process[GX_VOCAB_MAX_ID + 1];
     const char *geo;
     uint64_t demands, near_misses;
+    /* the values need was written from (equal across a group, as need is), so that
+     * the dashboard can say it in either language */
+    int32_t needed_by;             /* days since epoch */
+    double quantity;               /* remaining quantity, in unit */
+    char unit[32];                 /* the demand's unit */
+    double max_distance_km;        /* 0 = no limit */
+    gx_credit min_credit;          /* weakest acceptable grade */
+    double budget_min, budget_max; /* unit budget, CNY */
 } s_unmet;
 
 typedef struct s_snap {
@@ -787,7 +806,15 @@ static void s_snap_demand(void *ctx, const gx_demand *d, const gx_firm *owner, s
         if (nm_by_rule[r] > (top ? nm_by_rule[top] : 0))
             top = (gx_rule)r;
     }
-    s_unmet key = {.rule = top, .geo = geo};
+    s_unmet key = {.rule = top,
+                   .geo = geo,
+                   .needed_by = d->needed_by,
+                   .quantity = d->quantity,
+                   .max_distance_km = d->max_distance_km,
+                   .min_credit = d->min_credit,
+                   .budget_min = d->budget_min,
+                   .budget_max = d->budget_max};
+    snprintf(key.unit, sizeof key.unit, "%s", d->unit ? d->unit : "");
     s_need(d, top, key.need, sizeof key.need);
     snprintf(key.process, sizeof key.process, "%s",
              d->processes.n ? d->processes.v[0] : d->ipc.n ? d->ipc.v[0] : d->industry ? d->industry : "");
@@ -827,12 +854,77 @@ static int s_cmp_unmet(const void *a, const void *b)
 }
 
 /* The name of a process, material, IPC class or industry code, for people. */
+static const char *s_term_name_in(const gx_ctx *b, const char *id, bool zh)
+{
+    const char *n = gx_vocab_name(b->vocab, GX_V_PROCESS, id, zh);
+    if (!n)
+        n = gx_vocab_name(b->vocab, GX_V_INDUSTRY, id, zh);
+    return n ? n : id;
+}
+
 static const char *s_term_name(const gx_ctx *b, const char *id)
 {
-    const char *n = gx_vocab_name(b->vocab, GX_V_PROCESS, id, false);
-    if (!n)
-        n = gx_vocab_name(b->vocab, GX_V_INDUSTRY, id, false);
-    return n ? n : id;
+    return s_term_name_in(b, id, false);
+}
+
+/* The terms of a group's need (its ids, as s_join wrote them) with their names in
+ * both languages, for the rules that compare terms; NULL for the others. */
+static json_t *s_need_terms(const gx_ctx *b, const s_unmet *u)
+{
+    gx_vclass c;
+    switch (u->rule) {
+    case GX_RULE_PROCESS:
+        c = GX_V_PROCESS;
+        break;
+    case GX_RULE_MATERIAL:
+        c = GX_V_MATERIAL;
+        break;
+    case GX_RULE_CERTIFICATION:
+        c = GX_V_CERT;
+        break;
+    case GX_RULE_TECHNOLOGY: /* IPC classes have no names: GX_V__COUNT, the id stands */
+        c = GX_V__COUNT;
+        break;
+    default:
+        return NULL;
+    }
+    json_t *a = json_array();
+    for (const char *p = u->need; a && *p;) {
+        size_t n = strcspn(p, ",");
+        char id[sizeof u->need];
+        snprintf(id, sizeof id, "%.*s", (int)n, p);
+        const char *zh = c == GX_V__COUNT ? NULL : gx_vocab_name(b->vocab, c, id, true);
+        const char *en = c == GX_V__COUNT ? NULL : gx_vocab_name(b->vocab, c, id, false);
+        json_array_append_new(
+            a, json_pack("{s:s, s:s, s:s}", "id", id, "name_zh", zh ? zh : id, "name_en", en ? en : id));
+        p += n;
+        p += strspn(p, ", ");
+    }
+    return a;
+}
+
+/* The values a group's need was written from, by rule: what the dashboard puts in
+ * its own words (dashboard.need.* in src/data/messages/dashboard.tsv). */
+static json_t *s_need_args(const s_unmet *u)
+{
+    char date[11];
+    gx_date_format(u->needed_by, date);
+    switch (u->rule) {
+    case GX_RULE_LEAD_TIME:
+        return json_pack("{s:s}", "date", date);
+    case GX_RULE_CAPACITY:
+        return json_pack("{s:f, s:s, s:s}", "quantity", u->quantity, "unit", u->unit, "date", date);
+    case GX_RULE_MIN_ORDER:
+        return json_pack("{s:f, s:s}", "quantity", u->quantity, "unit", u->unit);
+    case GX_RULE_DISTANCE:
+        return json_pack("{s:f}", "km", u->max_distance_km);
+    case GX_RULE_CREDIT:
+        return json_pack("{s:s}", "grade", gx_credit_name(u->min_credit));
+    case GX_RULE_PRICE:
+        return json_pack("{s:f, s:f}", "min", u->budget_min, "max", u->budget_max);
+    default:
+        return json_object();
+    }
 }
 
 static json_t *s_unmet_json(const gx_ctx *b, const s_unmet *u)
@@ -855,10 +947,30 @@ static json_t *s_unmet_json(const gx_ctx *b, const s_unmet *u)
         snprintf(text, sizeof text, "no %s supplier offering %s for demand in %s", pname, u->need, gname);
         break;
     }
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s}", "rule",
-                     u->rule ? gx_rule_name(u->rule) : "no_candidate", "need", u->need, "process", u->process,
-                     "process_name", pname, "district", u->geo, "district_name", gname, "demands",
-                     (json_int_t)u->demands, "near_misses", (json_int_t)u->near_misses, "text", text);
+    json_t *o =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s}", "rule",
+                  u->rule ? gx_rule_name(u->rule) : "no_candidate", "need", u->need, "process", u->process,
+                  "process_name", pname, "district", u->geo, "district_name", gname, "demands",
+                  (json_int_t)u->demands, "near_misses", (json_int_t)u->near_misses, "text", text);
+    if (o) {
+        /* the same in both languages, for the dashboard (text above stays English) */
+        json_object_set_new(o, "process_name_zh", json_string(s_term_name_in(b, u->process, true)));
+        json_object_set_new(o, "process_name_en", json_string(s_term_name_in(b, u->process, false)));
+        json_object_set_new(o, "district_name_zh", json_string(s_geo_name_in(b, u->geo, true)));
+        json_object_set_new(o, "district_name_en", json_string(s_geo_name_in(b, u->geo, false)));
+        json_t *terms = s_need_terms(b, u);
+        if (terms)
+            json_object_set_new(o, "need_terms", terms);
+        json_object_set_new(o, "need_args", s_need_args(u));
+    }
+    return o;
+}
+
+/* A dashboard column: its id, its English name (name, as before) and both names. */
+static json_t *s_district_json(const gx_ctx *b, const char *id)
+{
+    return json_pack("{s:s, s:s, s:s, s:s}", "id", id, "name", s_geo_name(b, id), "name_zh",
+                     s_geo_name_in(b, id, true), "name_en", s_geo_name_in(b, id, false));
 }
 
 static json_t *s_row_json(const gx_ctx *b, const gx_stats_row *r, bool with_place)
@@ -999,18 +1111,19 @@ static char *s_snapshot(gx_ctx *b, size_t *len)
     json_object_set_new(root, "broker", s_broker_json(b, pending));
     json_t *districts = json_array();
     for (size_t i = 0; i < s.geo.n_three; i++)
-        json_array_append_new(districts,
-                              json_pack("{s:s, s:s}", "id", s.geo.three[i], "name", s_geo_name(b, s.geo.three[i])));
-    json_array_append_new(districts, json_pack("{s:s, s:s}", "id", "city", "name", s_geo_name(b, "city")));
-    json_array_append_new(districts, json_pack("{s:s, s:s}", "id", "other", "name", s_geo_name(b, "other")));
+        json_array_append_new(districts, s_district_json(b, s.geo.three[i]));
+    json_array_append_new(districts, s_district_json(b, "city"));
+    json_array_append_new(districts, s_district_json(b, "other"));
     json_object_set_new(root, "districts", districts);
     json_t *map = json_array();
     for (size_t i = 0; i < s.n_cells; i++) {
         const s_cell *c = &s.cells[i];
         json_array_append_new(
-            map, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:f}", "chain", c->chain, "name", s_chain_name(b, c->chain),
-                           "district", c->geo, "demands_open", (json_int_t)c->demands, "offers_open",
-                           (json_int_t)c->offers, "demands_matched", (json_int_t)c->matched, "match_rate",
+            map, json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:f}", "chain", c->chain, "name",
+                           s_chain_name(b, c->chain), "name_zh", s_chain_name_in(b, c->chain, true),
+                           "name_en", s_chain_name_in(b, c->chain, false), "district", c->geo, "demands_open",
+                           (json_int_t)c->demands, "offers_open", (json_int_t)c->offers, "demands_matched",
+                           (json_int_t)c->matched, "match_rate",
                            c->demands ? (double)c->matched / (double)c->demands : 0.0));
     }
     json_object_set_new(root, "industry_map", map);

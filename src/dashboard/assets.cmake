@@ -1,7 +1,65 @@
 # Embeds the dashboard (every file under src/dashboard except this script and
-# READMEs) into one C source: the gx_dashboard_assets table of http.h.
-# Usage: cmake -DDIR=src/dashboard -DOUT=assets.c -P assets.cmake
+# READMEs) into one C source: the gx_dashboard_assets table of http.h, plus
+# /messages.js, generated here from the dashboard's message catalogue
+# (src/data/messages/dashboard.tsv: id, zh-CN, en) so that its texts live there only.
+# Usage: cmake -DDIR=src/dashboard -DOUT=assets.c [-DMESSAGES=dashboard.tsv] -P assets.cmake
+cmake_policy(VERSION 3.25)
+if(NOT MESSAGES)
+  get_filename_component(MESSAGES ${DIR}/../data/messages/dashboard.tsv ABSOLUTE)
+endif()
+
+# The catalogue as a JavaScript object literal, id -> [zh-CN, en]. The catalogue's
+# escapes (\n \t \\) are JavaScript's too and pass through; {{ }} are left to the
+# page's formatter. The generated file is checked here as well as by the catalogue
+# checker, naming file:line, so a malformed line never reaches the page.
+file(READ ${MESSAGES} text)
+string(REPLACE "\r" "" text "${text}")
+# list-safe: ';' '[' ']' would split or group CMake list items; JS escapes keep them
+string(REPLACE ";" "\\u003b" text "${text}")
+string(REPLACE "[" "\\u005b" text "${text}")
+string(REPLACE "]" "\\u005d" text "${text}")
+string(REPLACE "\"" "\\\"" text "${text}")
+string(REPLACE "\n" ";" lines "${text}")
+set(js "")
+set(seen "")
+set(lineno 0)
+foreach(line IN LISTS lines)
+  math(EXPR lineno "${lineno} + 1")
+  if(line STREQUAL "" OR line MATCHES "^#")
+    continue()
+  endif()
+  string(REPLACE "\t" ";" fields "${line}")
+  list(LENGTH fields nf)
+  if(NOT nf EQUAL 3)
+    message(FATAL_ERROR "${MESSAGES}:${lineno}: ${nf} fields, want id<TAB>zh-CN<TAB>en")
+  endif()
+  list(GET fields 0 id)
+  list(GET fields 1 zh)
+  list(GET fields 2 en)
+  if(NOT id MATCHES "^dashboard\\.[a-z0-9_.]*$")
+    message(FATAL_ERROR "${MESSAGES}:${lineno}: id '${id}' is not dashboard.[a-z0-9_.]*")
+  endif()
+  if(id IN_LIST seen)
+    message(FATAL_ERROR "${MESSAGES}:${lineno}: ${id} is defined twice")
+  endif()
+  list(APPEND seen ${id})
+  foreach(t zh en)
+    string(REPLACE "{{" "" bare "${${t}}")
+    string(REPLACE "}}" "" bare "${bare}")
+    string(REGEX MATCHALL "{[a-z][a-z0-9_]*}" ph_${t} "${bare}")
+    list(SORT ph_${t})
+    list(REMOVE_DUPLICATES ph_${t})
+  endforeach()
+  if(NOT ph_zh STREQUAL ph_en)
+    message(FATAL_ERROR "${MESSAGES}:${lineno}: ${id}: placeholders differ (zh-CN ${ph_zh}, en ${ph_en})")
+  endif()
+  string(APPEND js "\"${id}\": [\"${zh}\", \"${en}\"],\n")
+endforeach()
+file(WRITE ${OUT}.messages.js "/* generated from src/data/messages/dashboard.tsv by assets.cmake; do not edit */\n"
+  "'use strict';\nwindow.GX_MESSAGES = {\n${js}};\n")
+
 file(GLOB_RECURSE files RELATIVE ${DIR} ${DIR}/*)
+list(APPEND files messages.js)
 list(SORT files)
 set(decls "")
 set(table "")
@@ -24,7 +82,11 @@ foreach(f ${files})
   else()
     message(FATAL_ERROR "dashboard: no content type for ${f}")
   endif()
-  file(READ ${DIR}/${f} hex HEX)
+  if(f STREQUAL "messages.js")
+    file(READ ${OUT}.messages.js hex HEX)
+  else()
+    file(READ ${DIR}/${f} hex HEX)
+  endif()
   string(LENGTH "${hex}" hexlen)
   math(EXPR len "${hexlen} / 2")
   string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," body "${hex}")

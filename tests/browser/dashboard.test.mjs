@@ -5,8 +5,12 @@
 // offers with the gongxu CLI, and checks that the page follows without a reload:
 // totals, the industry map, the unmet-demand table (a demand for IATF 16949 die casting
 // in the development zone against an offer that lacks only the certification), the
-// by-kind table, the live event feed and the snapshot-failure message. Saves a
-// screenshot. One line per check (TAP); exit status 0 only when every check passed.
+// by-kind table, the live event feed and the snapshot-failure message. The page is in
+// Chinese by default, its Chinese renders as glyphs (a CJK font is installed: not the
+// boxes a missing font gives), district and industry names are the vocabulary's
+// Chinese ones; the switch gives English, remembered across a reload. Saves two
+// screenshots: dashboard-zh.png (Chinese, the default) and dashboard.png (English).
+// One line per check (TAP); exit status 0 only when every check passed.
 //
 //   node dashboard.test.mjs [--gongxud PATH] [--gongxu PATH] [--artifact-dir DIR]
 //   env: GONGXUD, GONGXU, ARTIFACT_DIR (defaults: ../../build/gongxud, ../../build/gongxu,
@@ -149,6 +153,48 @@ async function until(page, fn, arg, ms = WAIT_MS) {
   } catch { return false; }
 }
 
+const HAN = /\p{Script=Han}/u;
+
+// How the page draws its Chinese: the header's product name (two characters) measured
+// against its font size (CJK glyphs are one em wide each; the boxes drawn for
+// characters no installed font has are narrower), and two different characters drawn
+// on a canvas in the header's font: real glyphs differ, missing-glyph boxes are all alike.
+async function cjkRendering(page) {
+  return page.evaluate(() => {
+    const brand = document.getElementById('brand');
+    const cs = getComputedStyle(brand);
+    const size = parseFloat(cs.fontSize);
+    const ratio = brand.getBoundingClientRect().width / (brand.textContent.length * size);
+    const draw = (ch) => {
+      const c = document.createElement('canvas');
+      c.width = c.height = 64;
+      const g = c.getContext('2d');
+      g.font = `48px ${cs.fontFamily}`;
+      g.fillStyle = '#000';
+      g.textBaseline = 'top';
+      g.fillText(ch, 8, 8);
+      return g.getImageData(0, 0, 64, 64).data;
+    };
+    const a = draw('供'), b = draw('需');
+    let inkA = 0, inkB = 0, diff = 0;
+    for (let i = 3; i < a.length; i += 4) {
+      inkA += a[i] > 0; inkB += b[i] > 0; diff += a[i] !== b[i];
+    }
+    return { text: brand.textContent, ratio, size, inkA, inkB, diff, family: cs.fontFamily };
+  });
+}
+
+// Texts shown as a raw message id: an id the catalogue lacks.
+async function rawIds(page) {
+  return page.evaluate(() => {
+    const out = [];
+    const w = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    for (let n; (n = w.nextNode());) if (/\bdashboard\.[a-z0-9_.]+/.test(n.textContent)) out.push(n.textContent);
+    for (const e of document.querySelectorAll('[title]')) if (/\bdashboard\.[a-z0-9_.]+/.test(e.title)) out.push(e.title);
+    return out;
+  });
+}
+
 const totalAbove = (page, id, before) =>
   until(page, ([i, b]) => Number(document.getElementById(i)?.dataset.value) > b, [id, before]);
 
@@ -158,7 +204,7 @@ async function run(b) {
   ENDPOINT = b.endpoint;
 
   // The assets and the snapshot, straight over HTTP.
-  for (const [p, type] of [['/', 'text/html'], ['/app.js', 'javascript'], ['/app.css', 'text/css'],
+  for (const [p, type] of [['/', 'text/html'], ['/app.js', 'javascript'], ['/messages.js', 'javascript'], ['/app.css', 'text/css'],
     ['/vendor/uPlot.iife.min.js', 'javascript'], ['/vendor/uPlot.min.css', 'text/css']]) {
     const r = await withTimeout(fetch(base + p), 5000, `GET ${p}`);
     const ct = r.headers.get('content-type') || '';
@@ -188,6 +234,21 @@ async function run(b) {
     ok(version === snap.version, `header shows version ${snap.version}`, `got ${version}`);
     ok(await until(page, () => document.getElementById('events-status').dataset.state === 'live'), 'event stream connected');
     ok(await page.locator('#flow-chart canvas').count() > 0, 'flow chart is drawn');
+
+    // Chinese by default, drawn as glyphs.
+    ok(await page.evaluate(() => document.documentElement.lang) === 'zh-CN', 'the page is zh-CN by default (<html lang>)');
+    const zhTexts = await page.$$eval('[data-msg]', (ns) => ns.map((n) => n.textContent));
+    const latinOnly = zhTexts.filter((x) => !HAN.test(x) && !['中文', 'English'].includes(x));
+    ok(zhTexts.length > 40 && latinOnly.length === 0, `every catalogue text of the page is Chinese (${zhTexts.length})`,
+      `not Chinese: ${JSON.stringify(latinOnly)}`);
+    ok(HAN.test(await page.title()) && await page.textContent('#brand') === '供需', 'title and header are Chinese (供需)',
+      `${await page.title()} / ${await page.textContent('#brand')}`);
+    const glyphs = await cjkRendering(page);
+    console.log(`# CJK rendering ${JSON.stringify(glyphs)}`);
+    ok(glyphs.ratio > 0.9 && glyphs.ratio < 1.15, 'the header\'s 供需 is two CJK glyphs wide, not two missing-glyph boxes',
+      `width / (chars x font size) = ${glyphs.ratio.toFixed(3)}`);
+    ok(glyphs.inkA > 50 && glyphs.inkB > 50 && glyphs.diff > 50, '供 and 需 draw as different glyphs in the header\'s font',
+      JSON.stringify(glyphs));
     const t0 = await readTotals(page);
     ok(Object.values(t0).every((v) => typeof v === 'number'), 'initial totals are shown', JSON.stringify(t0));
     console.log(`# initial totals ${JSON.stringify(t0)}`);
@@ -212,15 +273,19 @@ async function run(b) {
     ok(await until(page, () => !!document.querySelector('#events li[data-type="demand"]')), 'live feed shows the demand event');
     ok(await until(page, () => [...document.querySelectorAll('#industry-map td[data-district="hebi.etdz"]')]
       .some((td) => Number(td.dataset.demands) > 0)), 'industry map shows an open demand in the development zone');
+    ok(await until(page, () => { const td = document.querySelector('#industry-map td.cell.gap[data-district="hebi.etdz"][data-chain="C36"]');
+      return td && /缺口/.test(td.textContent); }),
+    'demand with no offer in the district is marked as a gap (缺口)', await page.textContent('#industry-map tbody'));
 
     // The same offer, but from a firm without the certification: a near miss.
     await gxOk('post the die-casting offer of the uncertified firm', SME_PLAIN, 'post', 'offer',
       '--kind', 'processing', '--industry', 'C3670', '--process', 'casting.die', '--capacity', '20000',
       '--min-order', '100', '--lead-time', '14', '--title', 'Die casting up to 800 t');
     ok(await totalAbove(page, 'total-offers-open', t0['total-offers-open']), 'open offers rise without reload');
-    ok(await until(page, () => [...document.querySelectorAll('#unmet tbody tr[data-rule]')]
-      .some((tr) => /IATF ?16949/.test(tr.cells[0].textContent) && /certification/.test(tr.cells[1].textContent))),
-    'unmet table names the missing capability (IATF 16949, certification)',
+    ok(await until(page, () => [...document.querySelectorAll('#unmet tbody tr[data-rule="certification"]')]
+      .some((tr) => /IATF ?16949/.test(tr.cells[0].textContent) && /鹤壁经济技术开发区/.test(tr.cells[0].textContent) &&
+        /压铸/.test(tr.cells[0].textContent) && tr.cells[1].textContent === '资质认证')),
+    'unmet table names the missing capability in Chinese (IATF 16949, 压铸, 鹤壁经济技术开发区, 资质认证)',
     await page.textContent('#unmet tbody'));
     const unmet = await page.$$eval('#unmet tbody tr[data-rule]', (rows) => rows.map((r) => [...r.cells].map((c) => c.textContent)));
     console.log(`# unmet rows ${JSON.stringify(unmet)}`);
@@ -238,27 +303,70 @@ async function run(b) {
     for (const end = Date.now() + WAIT_MS; Date.now() < end;) {
       const s = await (await withTimeout(fetch(base + '/api/snapshot'), 5000, 'GET /api/snapshot')).json();
       served = s.by_kind.find((k) => k.kind === 'processing')?.demands_posted;
-      shown = Number(await page.textContent('#by-kind tr[data-kind="processing"] td:nth-child(2)').catch(() => NaN));
+      shown = Number(await page.getAttribute('#by-kind tr[data-kind="processing"] td:nth-child(2)', 'data-value').catch(() => NaN));
       if (typeof served === 'number' && shown === served) break;
       await new Promise((r) => setTimeout(r, 500));
     }
     ok(typeof served === 'number' && shown === served, `by-kind table shows the served processing demands (${served})`,
       `served ${served}, shown ${shown}`);
+    ok(await page.$eval('#by-kind tr[data-kind="processing"] td', (td) => td.textContent) === '配套加工',
+      'by-kind table names the kind in Chinese (配套加工)');
+
+    // The industry map in the vocabulary's Chinese: districts as columns, chains as rows.
+    const cols = await page.$$eval('#industry-map thead th.district', (ths) => ths.map((th) => [th.dataset.district, th.textContent]));
+    const col = Object.fromEntries(cols);
+    ok(col['410611'] === '淇滨区' && col['hebi.etdz'] === '鹤壁经济技术开发区' && /城乡一体化示范区/.test(col['hebi.urdz'] || '') &&
+      HAN.test(col.city || '') && HAN.test(col.other || ''), 'industry map columns are the districts\' Chinese names', JSON.stringify(cols));
+    ok(/汽车制造业/.test(await page.textContent('#industry-map tbody tr[data-chain="C36"] th')),
+      'industry map row C36 reads 汽车制造业', await page.textContent('#industry-map tbody'));
+    ok(await until(page, () => { const td = document.querySelector('#industry-map td.cell[data-district="hebi.etdz"][data-chain="C36"]');
+      return td && !td.classList.contains('gap') && Number(td.dataset.offers) > 0; }),
+    'the gap mark goes once the district has an offer');
+    const raw = await rawIds(page);
+    ok(raw.length === 0, 'no text shows a raw message id (every id is in the catalogue)', raw.join('\n'));
+
     ok(await page.evaluate(() => window.__sameDocument === true), 'the page was never reloaded');
     ok(problems.length === 0, 'no script errors or CSP violations in the page', problems.join('\n'));
     ok(foreign.length === 0, 'the page loads nothing from outside the broker', foreign.join('\n'));
 
     fs.mkdirSync(ARTIFACT_DIR, { recursive: true });
-    const shot = path.join(ARTIFACT_DIR, 'dashboard.png');
-    await page.screenshot({ path: shot, fullPage: true, timeout: 15000 });
-    ok(fs.statSync(shot).size > 0, `screenshot saved to ${shot}`);
+    const shotZh = path.join(ARTIFACT_DIR, 'dashboard-zh.png');
+    await page.screenshot({ path: shotZh, fullPage: true, timeout: 15000 });
+    ok(fs.statSync(shotZh).size > 0, `Chinese screenshot saved to ${shotZh}`);
 
     // A failing snapshot fetch is said plainly, and the message goes once it works again.
     await page.route('**/api/snapshot', (r) => r.fulfill({ status: 503, contentType: 'text/plain', body: 'down for test' }));
-    ok(await until(page, () => { const e = document.getElementById('fetch-error'); return !e.hidden && /unavailable/i.test(e.textContent); }),
-      'a failing snapshot fetch shows a clear message');
+    ok(await until(page, () => { const e = document.getElementById('fetch-error'); return !e.hidden && /快照获取失败.*503/.test(e.textContent); }),
+      'a failing snapshot fetch shows a clear message (快照获取失败 … 503)');
     await page.unroute('**/api/snapshot');
     ok(await until(page, () => document.getElementById('fetch-error').hidden), 'the message goes when the snapshot is back');
+    problems.length = 0; // the console's own line for the 503 just asked for
+
+    // The switch: English at once, without a reload, and still English after one.
+    await page.click('#lang-en');
+    ok(await until(page, () => document.documentElement.lang === 'en' && document.getElementById('brand').textContent === 'gongxu' &&
+      document.getElementById('lang-en').getAttribute('aria-pressed') === 'true'), 'the switch gives English (<html lang="en">)');
+    ok(await until(page, () => [...document.querySelectorAll('#unmet tbody tr[data-rule="certification"]')]
+      .some((tr) => /IATF ?16949/.test(tr.cells[0].textContent) && /Development Zone/.test(tr.cells[0].textContent) &&
+        tr.cells[1].textContent === 'certification')),
+    'unmet table in English (IATF 16949, Development Zone, certification)', await page.textContent('#unmet tbody'));
+    ok(await page.textContent('#industry-map thead th[data-district="410611"]') === 'Qibin District' &&
+      /Manufacture of motor vehicles/.test(await page.textContent('#industry-map tbody tr[data-chain="C36"] th')),
+    'industry map in English (Qibin District, Manufacture of motor vehicles)');
+    const enTexts = await page.$$eval('[data-msg]', (ns) => ns.map((n) => n.textContent));
+    const stillHan = enTexts.filter((x) => HAN.test(x) && x !== '中文');
+    ok(stillHan.length === 0, 'every catalogue text of the page is English', JSON.stringify(stillHan));
+    ok(await page.evaluate(() => window.__sameDocument === true), 'switching did not reload the page');
+
+    await page.reload({ waitUntil: 'load', timeout: 15000 });
+    ok(await until(page, () => document.documentElement.lang === 'en' && document.getElementById('brand').textContent === 'gongxu' &&
+      document.getElementById('ready').dataset.ready === 'true'), 'English is remembered across a reload');
+    ok(await until(page, () => [...document.querySelectorAll('#unmet tbody tr[data-rule]')]
+      .some((tr) => tr.cells[1].textContent === 'certification')), 'the reloaded page draws its tables in English');
+    ok(problems.length === 0, 'no script errors after switching and reloading', problems.join('\n'));
+    const shot = path.join(ARTIFACT_DIR, 'dashboard.png');
+    await page.screenshot({ path: shot, fullPage: true, timeout: 15000 });
+    ok(fs.statSync(shot).size > 0, `English screenshot saved to ${shot}`);
   } finally {
     await withTimeout(browser.close(), 10000, 'close chromium').catch(() => {});
   }

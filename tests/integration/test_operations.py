@@ -164,11 +164,23 @@ class Operations(unittest.TestCase):
         self.assertEqual((u["rule"], u["need"], u["district"], u["demands"], u["near_misses"]),
                          ("certification", "IATF16949", "hebi.etdz", 1, 1))
         self.assertIn("IATF16949", u["text"])
+        # and in both languages, for the dashboard (text, need and the ids stay as they were)
+        self.assertEqual((u["district_name_zh"], u["district_name_en"], u["process_name_zh"]),
+                         ("鹤壁经济技术开发区", "Hebi Economic and Technological Development Zone", "镁合金压铸"))
+        self.assertEqual(u["need_terms"], [{"id": "IATF16949", "name_zh": "汽车质量管理体系",
+                                            "name_en": "IATF 16949 automotive quality management"}])
+        self.assertEqual(u["need_args"], {})
         cells = {(c["chain"], c["district"]): c for c in snap["industry_map"]}
         self.assertEqual(cells[("C36", "hebi.etdz")]["demands_open"], 1)
         self.assertEqual(cells[("C36", "410611")]["offers_open"], 1)
         self.assertEqual(cells[("C36", "hebi.etdz")]["match_rate"], 0)
+        self.assertEqual((cells[("C36", "hebi.etdz")]["name_zh"], cells[("C36", "hebi.etdz")]["name_en"]),
+                         ("汽车制造业", "Manufacture of motor vehicles"))
         self.assertEqual([x["id"] for x in snap["districts"]][-2:], ["city", "other"])
+        names = {x["id"]: (x["name_zh"], x["name_en"], x["name"]) for x in snap["districts"]}
+        self.assertEqual(names["410611"], ("淇滨区", "Qibin District", "Qibin District"))
+        self.assertEqual(names["hebi.etdz"][0], "鹤壁经济技术开发区")
+        self.assertEqual(names["hebi.urdz"][0], "鹤壁市城乡一体化示范区")
         self.assertEqual(sum(m["postings"] for m in snap["flow"]), 2)
         # the broker's own figures, as /metrics has them
         br = snap["broker"]
