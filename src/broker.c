@@ -59,9 +59,9 @@ void gx_broker_snapshot_tick(gx_broker *b)
     gx_persist_tick(b);
 }
 
-bool gx_broker_snapshot_busy(const gx_broker *b)
+int gx_broker_snapshot_wake_ms(const gx_broker *b)
 {
-    return gx_persist_busy(b);
+    return gx_persist_wake_ms(b);
 }
 
 void gx_broker_snapshot_now(gx_broker *b)

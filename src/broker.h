@@ -65,8 +65,9 @@ gx_err gx_broker_save_snapshot(gx_broker *b);
  * and records one that is durable (persist.h). */
 void gx_broker_snapshot_tick(gx_broker *b);
 
-/* A snapshot is under way: the loop should tick again within a millisecond. */
-bool gx_broker_snapshot_busy(const gx_broker *b);
+/* While a snapshot is under way, how soon (ms) the loop should tick again;
+ * -1 when none is (persist.h). */
+int gx_broker_snapshot_wake_ms(const gx_broker *b);
 
 /* SIGUSR1: an engine snapshot at the next tick, whatever the schedule (an
  * operator before planned work, a benchmark). */

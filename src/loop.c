@@ -542,8 +542,9 @@ gx_err gx_loop_run(gx_loop *l)
         long timeout = (long)(next_timer > now ? next_timer - now : 0);
         if ((gx_broker_pending(l->broker) || l->n_held) && timeout > 10)
             timeout = 10; /* a peer was full, or handshakes wait for the rate: retry soon */
-        if (gx_broker_snapshot_busy(l->broker) && timeout > 1)
-            timeout = 1; /* a snapshot is written a slice per turn */
+        int snap_ms = gx_broker_snapshot_wake_ms(l->broker);
+        if (snap_ms >= 0 && timeout > snap_ms)
+            timeout = snap_ms; /* a snapshot is written a slice per turn */
         if (l->carry_frames >= 0)
             timeout = 0; /* a request waits for its turn */
         if (l->http) {

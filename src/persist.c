@@ -764,7 +764,8 @@ static void s_drop_writer(gx_ctx *b)
     gx_persist *p = &b->persist;
     if (!p->w)
         return;
-    gx_snapshot_writer_free(&p->w); /* a sync under way is waited for */
+    gx_snapshot_writer_free(&p->w); /* a sync under way is left to end by itself */
+    p->current = false;             /* the one recorded may be behind: the next tick may write one */
     char path[GX_CONFIG_STR_MAX + 40];
     s_path(b, S_NEXT, ".tmp", path, sizeof path);
     unlink(path);
@@ -804,6 +805,7 @@ static void s_begin(gx_ctx *b)
     p->step_credit = 0;
     p->logged_at = gx_store_changes_logged(b->store);
     p->stall_us_last = 0;
+    p->to_write = gx_snapshot_writer_demands(p->w);
     s_stall(p, t1 - t0);
     gx_log(GX_LOG_DEBUG, "engine snapshot of transaction %llu begun (freeze %.1f ms)",
            (unsigned long long)txnid, (double)(t1 - t0) / 1000.0);
@@ -817,7 +819,11 @@ static void s_step(gx_ctx *b)
     int64_t now = gx_mono_us();
     size_t max = SIZE_MAX;
     if (b->cfg.snapshot_write_rate > 0) {
-        p->step_credit += (double)b->cfg.snapshot_write_rate * (double)(now - p->step_us) / 1e6;
+        double rate = (double)b->cfg.snapshot_write_rate;
+        p->step_credit += rate * (double)(now - p->step_us) / 1e6;
+        p->step_us = now;
+        if (p->step_credit > rate)
+            p->step_credit = rate; /* at most a second's worth at once */
         if (p->step_credit < 1)
             return;
         max = (size_t)p->step_credit;
@@ -863,6 +869,10 @@ static void s_ended(gx_ctx *b)
            (unsigned long long)p->txnid, secs, (double)p->stall_us_last / 1000.0);
 }
 
+/* How long a write may take before it is given up: twice what its pace
+ * makes it last, and at least S_WRITE_LIMIT_S. */
+#define S_WRITE_LIMIT_S 120
+
 void gx_persist_tick(gx_ctx *b)
 {
     gx_persist *p = &b->persist;
@@ -873,6 +883,22 @@ void gx_persist_tick(gx_ctx *b)
             s_step(b);
         if (p->swept)
             s_ended(b);
+        int64_t limit_us = (int64_t)S_WRITE_LIMIT_S * 1000000;
+        if (b->cfg.snapshot_write_rate > 0) {
+            int64_t paced = 2 * (int64_t)(p->to_write / (uint64_t)b->cfg.snapshot_write_rate + 1);
+            if (paced > S_WRITE_LIMIT_S)
+                limit_us = paced * 1000000;
+        }
+        if (p->w && gx_mono_us() - p->started_us > limit_us) {
+            p->failed++;
+            gx_log(GX_LOG_WARNING,
+                   "engine snapshot of transaction %llu given up: %s after %.0f s; the one before stays in "
+                   "force",
+                   (unsigned long long)p->txnid,
+                   p->swept ? "its fsync has not returned" : "still being written",
+                   (double)(gx_mono_us() - p->started_us) / 1e6);
+            s_drop_writer(b);
+        }
         return;
     }
     if (b->engine_dirty || (!p->asked && b->cfg.snapshot_interval_s == 0 && b->cfg.snapshot_changes == 0))
@@ -892,9 +918,9 @@ void gx_persist_tick(gx_ctx *b)
     s_begin(b);
 }
 
-bool gx_persist_busy(const gx_ctx *b)
+int gx_persist_wake_ms(const gx_ctx *b)
 {
-    return b->persist.w != NULL;
+    return !b->persist.w ? -1 : b->persist.swept ? 10 : 1;
 }
 
 void gx_persist_prune(gx_ctx *b, gx_txn *t)

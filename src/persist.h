@@ -62,8 +62,11 @@ gx_err gx_persist_load_keys(struct gx_ctx *b, struct gx_txn *t);
  * there is nothing to do. */
 void gx_persist_tick(struct gx_ctx *b);
 
-/* A snapshot is under way: the loop should come back to gx_persist_tick soon. */
-bool gx_persist_busy(const struct gx_ctx *b);
+/* While a snapshot is under way, how soon (ms) the loop should come back to
+ * gx_persist_tick: 1 while its lists are written, 10 while it is made durable;
+ * -1 when none is. A write paced by snapshot_write_rate, or a sync that does
+ * not return, is given up after twice its paced length and at least 120 s. */
+int gx_persist_wake_ms(const struct gx_ctx *b);
 
 /* In the batch's write transaction t, before its commit: drops a slice of the
  * change log the recorded snapshot covers, in a child transaction (a failure

@@ -35,6 +35,7 @@
 typedef struct gx_persist {
     struct gx_snapshot_writer *w; /* a snapshot being written while serving, or NULL */
     bool swept;                   /* its lists are all written: it is being made durable */
+    uint64_t to_write;            /* the demands open at its freeze */
     uint64_t txnid;        /* the transaction its snapshot is of */
     uint64_t fp;           /* and the fingerprint it carries */
     int64_t started_us;    /* when it began (CLOCK_MONOTONIC) */

@@ -47,6 +47,7 @@ static uint64_t s_sum_header(uint64_t h, const uint64_t header[S_HEADER_WORDS])
 #define S_BUF_WORDS (1u << 17) /* 1 MiB written at a time */
 
 enum { S_SWEEP, S_SYNC, S_ENDED };
+enum { S_RUNNING, S_DONE, S_LEFT };
 
 struct gx_snapshot_writer {
     gx_engine *e; /* frozen while sweeping */
@@ -64,7 +65,7 @@ struct gx_snapshot_writer {
     gx_err err; /* the first failure (errno in err_no) */
     int err_no;
     pthread_t thread;  /* the sync, off the loop */
-    atomic_int synced; /* it ended */
+    atomic_int sync;   /* S_RUNNING, S_DONE, or S_LEFT: given up, the thread frees w */
     int64_t max_step_us;
 };
 
@@ -167,6 +168,13 @@ static int s_sync_dir(const char *path)
 /* The file made durable under its name: fsync, close, rename, fsync of the
  * directory. Runs in a thread of its own while serving (it may take long and
  * touches nothing but the file). */
+static void s_free(gx_snapshot_writer *w)
+{
+    free(w->ids);
+    free(w->buf);
+    free(w);
+}
+
 static void *s_sync(void *arg)
 {
     gx_snapshot_writer *w = arg;
@@ -175,13 +183,15 @@ static void *s_sync(void *arg)
     if (close(w->fd) != 0)
         s_fail(w, GX_ERR_IO);
     w->fd = -1;
-    if (!w->err && rename(w->tmp, w->path) != 0)
+    bool left = atomic_load(&w->sync) == S_LEFT; /* given up: its name may be another's now */
+    if (!w->err && !left && rename(w->tmp, w->path) != 0)
         s_fail(w, GX_ERR_IO);
-    if (w->err)
+    if (!w->err && !left && s_sync_dir(w->path) != 0)
+        s_fail(w, GX_ERR_IO); /* the rename may not survive a power loss: not a snapshot to record */
+    if (w->err && !left)
         unlink(w->tmp);
-    else
-        s_sync_dir(w->path);
-    atomic_store(&w->synced, 1);
+    if (atomic_exchange(&w->sync, S_DONE) == S_LEFT)
+        s_free(w); /* nobody waits for it any more */
     return NULL;
 }
 
@@ -253,31 +263,31 @@ gx_err gx_snapshot_step(gx_snapshot_writer *w, int64_t budget_us, size_t max_dem
     for (size_t k = 0; w->next < w->n_ids && !w->err && k < max_demands; k++) {
         gx_engine_lists l;
         if (gx_engine_frozen_take(w->e, w->ids[w->next++], &l))
-            s_entry(w, &l);
-        if ((k & 31) == 31 && s_now_us() - t0 >= budget_us)
+            s_entry(w, &l); /* a demand's lists can be long: the clock is read after each */
+        if (s_now_us() - t0 >= budget_us)
             break;
     }
-    if (w->next == w->n_ids || w->err) {
+    gx_err err = w->err; /* read before the thread may write it */
+    if (w->next == w->n_ids || err) {
         s_seal(w);
+        err = w->err;
         w->phase = S_SYNC;
         *swept = true;
-        if (!w->err && pthread_create(&w->thread, NULL, s_sync, w) != 0) {
-            s_sync(w); /* no thread: here, then */
+        if (err || pthread_create(&w->thread, NULL, s_sync, w) != 0) {
+            s_sync(w); /* a failure, or no thread: here, then */
             w->phase = S_ENDED;
-        } else if (w->err) {
-            s_sync(w);
-            w->phase = S_ENDED;
+            err = w->err;
         }
     }
     int64_t took = s_now_us() - t0;
     if (took > w->max_step_us)
         w->max_step_us = took;
-    return w->err;
+    return err;
 }
 
 bool gx_snapshot_ended(gx_snapshot_writer *w, gx_err *err, uint64_t *bytes)
 {
-    if (w->phase == S_SWEEP || (w->phase == S_SYNC && !atomic_load(&w->synced)))
+    if (w->phase == S_SWEEP || (w->phase == S_SYNC && atomic_load(&w->sync) != S_DONE))
         return false;
     if (w->phase == S_SYNC) {
         pthread_join(w->thread, NULL);
@@ -290,6 +300,11 @@ bool gx_snapshot_ended(gx_snapshot_writer *w, gx_err *err, uint64_t *bytes)
     return true;
 }
 
+size_t gx_snapshot_writer_demands(const gx_snapshot_writer *w)
+{
+    return w->n_ids;
+}
+
 int64_t gx_snapshot_max_step_us(const gx_snapshot_writer *w)
 {
     return w->max_step_us;
@@ -300,17 +315,22 @@ void gx_snapshot_writer_free(gx_snapshot_writer **pw)
     gx_snapshot_writer *w = *pw;
     if (!w)
         return;
+    *pw = NULL;
     if (w->phase == S_SWEEP) {
         gx_engine_thaw(w->e);
         close(w->fd);
         unlink(w->tmp);
     } else if (w->phase == S_SYNC) {
-        pthread_join(w->thread, NULL); /* the sync ends by itself; it cannot be cut short */
+        /* an fsync cannot be cut short, nor waited for here (a stuck disk would
+         * stop the loop): the thread is left to end by itself, renames nothing,
+         * and frees w */
+        if (atomic_exchange(&w->sync, S_LEFT) == S_RUNNING) {
+            pthread_detach(w->thread);
+            return;
+        }
+        pthread_join(w->thread, NULL);
     }
-    free(w->ids);
-    free(w->buf);
-    free(w);
-    *pw = NULL;
+    s_free(w);
 }
 
 gx_err gx_snapshot_write(const char *path, gx_engine *e, const uint8_t store_id[GX_SNAPSHOT_ID_LEN],
@@ -463,6 +483,7 @@ gx_err gx_snapshot_open(const char *path, const uint8_t store_id[GX_SNAPSHOT_ID_
         uint64_t sum = 0;
         for (size_t i = S_HEADER_WORDS; i < s->end; i++)
             sum = s_mix(sum, s->map[i]);
+        madvise((void *)s->map, s->words * 8, MADV_NORMAL); /* read by id from here: in no file order */
         if (s_sum_header(sum, h) != s->map[s->end]) {
             snprintf(why, whylen, "%s fails its checksum", path);
             err = GX_ERR_INVALID;

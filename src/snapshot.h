@@ -51,15 +51,19 @@ gx_err gx_snapshot_begin(const char *path, gx_engine *e, const uint8_t store_id[
  * gx_snapshot_ended); the steps after it do nothing. */
 gx_err gx_snapshot_step(gx_snapshot_writer *w, int64_t budget_us, size_t max_demands, bool *swept);
 
-/* True once the file is durable under path, or has failed: *err (errno) says
- * which; *bytes gets the file's size. */
+/* True once the file is durable under path (its directory fsynced too), or
+ * has failed: *err (errno) says which; *bytes gets the file's size. */
 bool gx_snapshot_ended(gx_snapshot_writer *w, gx_err *err, uint64_t *bytes);
+
+/* The demands open at the freeze: what the write goes through. */
+size_t gx_snapshot_writer_demands(const gx_snapshot_writer *w);
 
 /* The longest gx_snapshot_step so far: the loop's stall for this snapshot. */
 int64_t gx_snapshot_max_step_us(const gx_snapshot_writer *w);
 
-/* Ends w: a write under way is dropped (path.tmp removed, e thawed: e must
- * still be alive); a sync under way is waited for (path may then exist). */
+/* Ends w without waiting: a write under way is dropped (path.tmp removed, e
+ * thawed: e must still be alive); a sync under way is left to end by itself in
+ * its thread, renaming nothing (an fsync cannot be cut short). */
 void gx_snapshot_writer_free(gx_snapshot_writer **w);
 
 /* Opens path for reading. GX_ERR_NOT_FOUND when there is no file; GX_ERR_CONFLICT
