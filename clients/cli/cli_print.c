@@ -260,6 +260,7 @@ static void s_firm(const Gongxu__V1__Firm *f)
                c->valid_until);
     }
     s_line("contact", f->contact);
+    s_line("language", f->language);
     if (f->awards)
         printf("  %-12s%u\n", "awards", f->awards);
 }
