@@ -592,7 +592,7 @@ gx_err gx_notify_demand_changed(gx_ctx *b, const gx_demand *d, int type, const c
 typedef struct s_view {
     gx_demand d_hold;
     gx_offer o_hold;
-    gx_firm f_hold[3]; /* demand's firm, offer's firm, the named firm */
+    gx_firm f_hold[4]; /* demand's firm, offer's firm, the named firm, the recipient */
 } s_view;
 
 static gx_err s_load(gx_txn *t, gx_table tb, const void *key, size_t klen, const void **v, size_t *vl)
@@ -645,7 +645,7 @@ static void s_view_fini(s_view *w)
 {
     gx_demand_fini(&w->d_hold);
     gx_offer_fini(&w->o_hold);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 4; i++)
         gx_firm_fini(&w->f_hold[i]);
 }
 
@@ -666,8 +666,8 @@ static void s_changed(char *buf, size_t n, const char *fmt, ...)
     va_end(ap);
 }
 
-gx_err gx_notify_render(gx_ctx *b, gx_txn *t, const gx_rules_opts *ro, uint64_t seq, const void *rec,
-                        size_t len, gx_buf *out)
+gx_err gx_notify_render(gx_ctx *b, gx_txn *t, const gx_rules_opts *ro, const char *firm, uint64_t seq,
+                        const void *rec, size_t len, gx_buf *out)
 {
     gx_fact f;
     s_view w;
@@ -676,14 +676,20 @@ gx_err gx_notify_render(gx_ctx *b, gx_txn *t, const gx_rules_opts *ro, uint64_t 
     const gx_demand *d = NULL;
     const gx_offer *o = NULL;
     const gx_firm *df = NULL, *of = NULL, *nf = NULL;
-    gx_explain *x = NULL;
-    char changed[512] = "", hint[GX_DETAIL_MAX + 64] = "", *text = NULL;
+    gx_explain *x = NULL,
+               *xl = NULL; /* the explanation in English (hints read it), in the recipient's language */
+    char changed[512] = "", hint[2 * GX_DETAIL_MAX + 64] = "", *text = NULL;
     memset(out, 0, sizeof *out);
     memset(&w, 0, sizeof w);
     if (gx_fact_decode(rec, len, &f) != GX_OK)
         return GX_ERR_MALFORMED;
+    /* The recipient's language as it is now, not when the notice was written. */
+    const gx_firm *rf = NULL;
+    gx_err err = firm && firm[0] ? s_view_firm(b, t, firm, &w.f_hold[3], &rf) : GX_OK;
+    if (err)
+        goto out;
+    gx_rules_words words = {.lang = rf ? (gx_lang)rf->lang : GX_LANG_ZH, .vocab = b->vocab};
     bool was_open = f.type == GX_N_CANDIDATE_ADDED || f.type == GX_N_OPPORTUNITY || f.type == GX_N_NEAR_MISS;
-    gx_err err = GX_OK;
     if (f.fields & GX_FACT_DEMAND) {
         if ((err = s_view_demand(b, t, f.demand_id, &w, &d)))
             goto out;
@@ -746,6 +752,13 @@ gx_err gx_notify_render(gx_ctx *b, gx_txn *t, const gx_rules_opts *ro, uint64_t 
             goto out;
         }
         gx_rules_evaluate(ro, d, df, o, of, f.at, true, x);
+        if (words.lang != GX_LANG_EN) {
+            if (!(xl = malloc(sizeof *xl))) {
+                err = GX_ERR_NOMEM;
+                goto out;
+            }
+            gx_rules_explain(ro, &words, d, df, o, of, f.at, xl);
+        }
     }
     if ((f.fields & GX_FACT_FIRMS) && !changed[0]) {
         const gx_firm *sdf = s_uses_df(f.type) && d != &stub ? df : NULL;
@@ -777,7 +790,7 @@ gx_err gx_notify_render(gx_ctx *b, gx_txn *t, const gx_rules_opts *ro, uint64_t 
                    .sub_id = f.sub_id,
                    .rank = f.rank,
                    .score = f.score,
-                   .expl = x};
+                   .expl = xl ? xl : x};
     switch (f.type) {
     case GX_N_CANDIDATE_ADDED:
         n.firm = of;
@@ -796,7 +809,7 @@ gx_err gx_notify_render(gx_ctx *b, gx_txn *t, const gx_rules_opts *ro, uint64_t 
         n.demand_firm = df;
         n.rule = (gx_rule)f.code;
         if (x && f.code > 0 && f.code < GX_RULE__COUNT)
-            gx_rules_hint(x, (gx_rule)f.code, hint, sizeof hint);
+            gx_rules_hint_in(x, (gx_rule)f.code, &words, hint, sizeof hint);
         n.text = hint;
         break;
     case GX_N_INTEREST_RECEIVED:
@@ -824,6 +837,7 @@ gx_err gx_notify_render(gx_ctx *b, gx_txn *t, const gx_rules_opts *ro, uint64_t 
     err = gx_codec_encode_notice(&n, out);
 out:
     free(x);
+    free(xl);
     free(text);
     s_view_fini(&w);
     return err;

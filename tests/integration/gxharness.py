@@ -438,8 +438,10 @@ def read_keyfile(path):
     return pub, sec
 
 
-def firm(fid, name, county, zone="", credit=pb.CREDIT_B, certs=(), lat=None, lon=None, contact=""):
-    f = pb.Firm(id=fid, name=name, county=county, zone=zone, credit=credit, contact=contact)
+def firm(fid, name, county, zone="", credit=pb.CREDIT_B, certs=(), lat=None, lon=None, contact="", language="en"):
+    """A Firm record. language "en" by default: the tests read the English texts of
+    explanations and hints; "" leaves it unset (the broker's default, zh-CN)."""
+    f = pb.Firm(id=fid, name=name, county=county, zone=zone, credit=credit, contact=contact, language=language)
     for scheme, until in certs:
         f.certifications.add(scheme=scheme, number="N-" + scheme, valid_until=until)
     if lat is not None:
