@@ -1283,7 +1283,7 @@ TEST(zh_texts_read_as_written)
               "缺少 IATF16949；要求 ISO9001、IATF16949；持有有效证书 ISO9001、ISO14001");
     CHECK_STR(xz.rules[GX_RULE_PROCESS].detail, "要求 压铸；具备 镁合金压铸、数控加工");
     CHECK_STR(xz.rules[GX_RULE_REGION].detail,
-              "需求范围：“三区”范围，供给方在 淇滨区；服务范围：同省，需求方在 淇滨区，供给方在 淇滨区");
+              "需求范围：“三区”，供给方在 淇滨区；服务范围：同省，需求方在 淇滨区，供给方在 淇滨区");
     CHECK_STR(gx_rules_hint_in(&x, GX_RULE_PROCESS, &zh, h, sizeof h), "工艺：已满足，无需调整");
     /* cut short: whole characters only */
     CHECK(strlen(gx_rules_hint_in(&x, GX_RULE_CERTIFICATION, &zh, h, 8)) == 7);
