@@ -60,27 +60,41 @@ static const char *s_code_class(const char *field)
     return NULL;
 }
 
-/* Prints a broker Error as "gongxu: CODE: message" and returns its exit code.
- * UNKNOWN_CODE also gets the broker's suggestions and a pointer at vocab; a
- * FORBIDDEN operator-only command names --operator. */
+/* Prints a broker Error as "gongxu: CODE (meaning): message" in the output
+ * language — the meaning of the stable code from the catalogue
+ * (server.err.N), the broker's own words after it — and returns its exit
+ * code. UNKNOWN_CODE also gets the broker's suggestions and a pointer at
+ * vocab; a FORBIDDEN operator-only command names --operator. */
 static int s_broker_error(const gx_cli *g, const Gongxu__V1__Error *e)
 {
-    fprintf(stderr, "gongxu: %s: %s", gx_cli_error_name(e->code), *e->message ? e->message : "(no message)");
+    char id[32];
+    snprintf(id, sizeof id, "server.err.%d", (int)e->code);
+    if (!gx_msg_has(id))
+        snprintf(id, sizeof id, "server.err.0");
+    fprintf(stderr, "%s",
+            gx_cli_msg("cli.error.broker", "code", gx_cli_error_name(e->code), "meaning",
+                       gx_cli_msg(id, NULL), "message",
+                       *e->message ? e->message : gx_cli_msg("cli.error.no_message", NULL), NULL));
     if (*e->field && !strstr(e->message, e->field))
-        fprintf(stderr, " (field %s)", e->field);
+        fprintf(stderr, "%s", gx_cli_msg("cli.error.field", "field", e->field, NULL));
     if (e->code == GONGXU__V1__ERROR_CODE__ERR_FORBIDDEN && g->operator_only && !g->as_operator)
-        fprintf(stderr, "; %s the operator key: --operator", g->operator_only);
+        fprintf(stderr, "%s",
+                gx_cli_msg("cli.error.operator", "what", gx_cli_lang() == GX_LANG_EN ? g->operator_only : "",
+                           NULL));
     fputc('\n', stderr);
     if (e->code == GONGXU__V1__ERROR_CODE__ERR_UNKNOWN_CODE) {
         const char *cls = s_code_class(e->field);
         if (e->n_suggestions) {
-            fprintf(stderr, "  did you mean: ");
-            for (size_t i = 0; i < e->n_suggestions; i++)
-                fprintf(stderr, "%s%s", i ? ", " : "", e->suggestions[i]);
-            fprintf(stderr, "?\n");
+            char list[512] = "";
+            size_t used = 0;
+            for (size_t i = 0; i < e->n_suggestions && used < sizeof list; i++)
+                used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "",
+                                         e->suggestions[i]);
+            fprintf(stderr, "%s\n", gx_cli_msg("cli.error.did_you_mean", "list", list, NULL));
         }
-        fprintf(stderr, "  gongxu vocab search TEXT%s%s looks codes up by id, alias or name\n",
-                cls ? " --class " : "", cls ? cls : "");
+        char cmd[64];
+        snprintf(cmd, sizeof cmd, "gongxu vocab search TEXT%s%s", cls ? " --class " : "", cls ? cls : "");
+        fprintf(stderr, "%s\n", gx_cli_msg("cli.error.vocab", "cmd", cmd, NULL));
     }
     return s_exit_for(e->code);
 }

@@ -56,7 +56,7 @@ TEST(lookup)
 {
     char b[128];
     CHECK(gx_msg_has("server.err.8"));
-    CHECK(gx_msg_has("cli.error.broker"));
+    CHECK(gx_msg_has("cli.test.placeholder"));
     CHECK(!gx_msg_has("server.err.999"));
     CHECK(!gx_msg_has("server.err"));
     CHECK(!gx_msg_has(""));
@@ -75,16 +75,18 @@ TEST(lookup)
 TEST(placeholders)
 {
     char b[128];
-    CHECK_STR(gx_msg(b, sizeof b, GX_LANG_EN, "cli.error.broker", "message", "no such demand", NULL),
+    CHECK_STR(gx_msg(b, sizeof b, GX_LANG_EN, "cli.test.placeholder", "message", "no such demand", NULL),
               "error: no such demand");
-    CHECK_STR(gx_msg(b, sizeof b, GX_LANG_ZH, "cli.error.broker", "message", "未找到", NULL), "错误：未找到");
+    CHECK_STR(gx_msg(b, sizeof b, GX_LANG_ZH, "cli.test.placeholder", "message", "未找到", NULL),
+              "错误：未找到");
     /* a value that looks like a placeholder is not expanded again */
-    CHECK_STR(gx_msg(b, sizeof b, GX_LANG_EN, "cli.error.broker", "message", "{message}", NULL),
+    CHECK_STR(gx_msg(b, sizeof b, GX_LANG_EN, "cli.test.placeholder", "message", "{message}", NULL),
               "error: {message}");
     /* a missing arg leaves the placeholder as written; extra args are ignored */
-    CHECK_STR(gx_msg(b, sizeof b, GX_LANG_EN, "cli.error.broker", "other", "x", NULL), "error: {message}");
+    CHECK_STR(gx_msg(b, sizeof b, GX_LANG_EN, "cli.test.placeholder", "other", "x", NULL),
+              "error: {message}");
     gx_msg_arg a[] = {{"message", NULL}};
-    gx_msg_format(b, sizeof b, GX_LANG_EN, "cli.error.broker", a, 1);
+    gx_msg_format(b, sizeof b, GX_LANG_EN, "cli.test.placeholder", a, 1);
     CHECK_STR(b, "error: ");
 }
 
@@ -109,11 +111,11 @@ TEST(truncation)
         CHECK(strncmp(b, "未找到", keep) == 0);
     }
     /* a value cut mid-text: still whole characters, and nothing after the cut */
-    size_t need =
-        gx_msg_format(b, 12, GX_LANG_ZH, "cli.error.broker", (gx_msg_arg[]){{"message", "鹤壁淇滨区"}}, 1);
+    size_t need = gx_msg_format(b, 12, GX_LANG_ZH, "cli.test.placeholder",
+                                (gx_msg_arg[]){{"message", "鹤壁淇滨区"}}, 1);
     CHECK_EQ_INT(need, strlen("错误：鹤壁淇滨区"));
     CHECK_STR(b, "错误："); /* 错误：鹤 is 12 bytes: no room for the NUL */
-    gx_msg_format(b, 13, GX_LANG_ZH, "cli.error.broker", (gx_msg_arg[]){{"message", "鹤壁淇滨区"}}, 1);
+    gx_msg_format(b, 13, GX_LANG_ZH, "cli.test.placeholder", (gx_msg_arg[]){{"message", "鹤壁淇滨区"}}, 1);
     CHECK_STR(b, "错误：鹤");
     CHECK(gx_msg_format(b, 0, GX_LANG_EN, "server.err.8", NULL, 0) == 9);
     CHECK_STR(gx_msg_copy(b, 5, "淇滨区"), "淇");
