@@ -46,9 +46,12 @@
  *   validity       both postings OPEN and unexpired (expires_at 0 = never)
  *
  * A rule that does not apply to the demand's kind passes, its detail saying
- * "not applicable to <kind>". Figures compared are printed with enough digits
- * that the printed values compare as the real ones do (a distance of 10.04
- * km against a 10 km limit reads "10.04 km", never "10.0 km").
+ * "not applicable to <kind>". Details and hints are the catalogue's texts
+ * (src/data/messages/server.tsv, server.rule.* and server.hint.*): English from
+ * gx_rules_evaluate, either language from gx_rules_explain and
+ * gx_rules_hint_in; hints read their values from the English details. Figures compared are printed with
+ * enough digits that the printed values compare as the real ones do (a distance of 10.04 km against a 10 km
+ * limit reads "10.04 km", never "10.0 km").
  *
  * Scoring. Every pair gets a score from 0 to 100: the weighted mean of eight
  * terms, each between 0 and 1, score = 100 x sum(w x t) / sum(w). Defaults

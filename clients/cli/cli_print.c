@@ -3,7 +3,9 @@
  * Human output is short lines: one headline per reply or notice, indented
  * detail lines under it. Enum values are shown as the words the flags take
  * (parts_supply, three_districts), credit grades as A..D, instants in UTC.
- * --json output is the proto3 JSON of the message, one object per line. */
+ * --json output is the proto3 JSON of the message, one object per line.
+ * Human words come from the message catalogue (cli.tsv; kinds, states, rules
+ * and scopes from server.tsv) in the output language; --json never does. */
 #include "cli.h"
 
 #include <inttypes.h>

@@ -87,19 +87,25 @@ class Languages(unittest.TestCase):
     def test_rendered_in_the_language_of_the_moment(self):
         """A notice waiting in the inbox is written in the language the firm has when
         it is delivered, not when the near miss happened."""
-        self.anchor.call(post_demand=pb.PostDemand(demand=mg_demand()))
+        did = self.anchor.call(post_demand=pb.PostDemand(demand=mg_demand())).posting.id
         c = self.broker.client(SME_EN)
         c.resume(from_last_ack=True)
         c.call(post_offer=pb.PostOffer(offer=mg_offer()))
         c.close()  # offline before reading it
         self.op.call(register_firm=pb.RegisterFirm(firm=firm(
             SME_EN, "Qibin Casting Works", "410611", "", pb.CREDIT_B, lat=35.74, lon=114.30, language="zh-CN")))
+        upd = mg_demand(title="Magnesium ECU housings, second lot")
+        upd.id = did
+        self.assertEqual(self.anchor.call(update_demand=pb.UpdateDemand(demand=upd)).posting.revision, 2)
         c = self.broker.client(SME_EN)
         c.resume(after=0)
-        near = [n.near_miss for n in c.wait_notices(1, timeout=30) if body_of(n) == "near_miss"]
+        near = [n for n in c.wait_notices(1, timeout=30) if body_of(n) == "near_miss"]
         c.close()
         self.assertEqual(len(near), 1)
-        self.assertEqual(near[0].hint, "缺少 IATF16949 认证：取得后即可入选")
+        self.assertEqual(near[0].near_miss.hint, "缺少 IATF16949 认证：取得后即可入选")
+        # and the note that the demand changed since, in the same language
+        self.assertEqual(near[0].changed_since,
+                         "需求 %d 在此通知后有改动（当时第 1 版，现为第 2 版）；按现状显示，改动见相应通知" % did)
 
 
 if __name__ == "__main__":
