@@ -715,8 +715,9 @@ static int s_cmd_list(gx_cli *g, int argc, char **argv)
                 char lim[32] = "";
                 if (limit)
                     snprintf(lim, sizeof lim, " --limit %u", (unsigned)limit);
-                printf("more: gongxu list%s%s --cursor %s (or --all-pages for every page)\n",
-                       closed ? " --all" : "", lim, cursor);
+                char cmd[512];
+                snprintf(cmd, sizeof cmd, "gongxu list%s%s --cursor %s", closed ? " --all" : "", lim, cursor);
+                printf("%s\n", gx_cli_msg("cli.list.more", "cmd", cmd, NULL));
             }
             break;
         }
@@ -927,7 +928,7 @@ static int s_cmd_keygen(gx_cli *g, int argc, char **argv)
         fprintf(stderr, "gongxu: keygen: %s\n", err);
         return rc;
     }
-    fprintf(stderr, "gongxu: keygen: wrote %s (key pair, mode 0600) and %s (public key)\n", keyp, pubp);
+    fprintf(stderr, "%s\n", gx_cli_msg("cli.keygen.wrote", "key", keyp, "pub", pubp, NULL));
     if (g->json) {
         Gongxu__V1__KeyInfo info = GONGXU__V1__KEY_INFO__INIT;
         info.public_key = pub;
@@ -1030,8 +1031,10 @@ static int s_cmd_watch(gx_cli *g, int argc, char **argv)
         n = NULL;
     }
     if (count > 0 && seen < count) {
-        fprintf(stderr, "gongxu: watch: %llu of %llu notices before the timeout\n", (unsigned long long)seen,
-                (unsigned long long)count);
+        char got[24], want[24];
+        snprintf(got, sizeof got, "%llu", (unsigned long long)seen);
+        snprintf(want, sizeof want, "%llu", (unsigned long long)count);
+        fprintf(stderr, "%s\n", gx_cli_msg("cli.watch.short", "seen", got, "count", want, NULL));
         rc = EX_TEMPFAIL;
     }
 out:
