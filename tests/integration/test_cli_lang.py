@@ -84,6 +84,13 @@ class CliLanguage(SeededBroker):
         self.assertIn("C9999", zh.err)
         self.assertIn("可按代码、别名或名称查找", zh.err)
 
+    def test_watch_cut_short_says_so_in_either_language(self):
+        zh = self.gx("--lang", "zh", "watch", "--count", "1000", "--timeout", "1", "--no-ack")
+        en = self.gx("--lang", "en", "watch", "--count", "1000", "--timeout", "1", "--no-ack")
+        self.assertEqual((zh.returncode, en.returncode), (75, 75))
+        self.assertRegex(zh.err, r"gongxu：watch：超时前收到 \d+ / 1000 条通知")
+        self.assertRegex(en.err, r"gongxu: watch: \d+ of 1000 notices before the timeout")
+
     def test_unknown_language_is_a_usage_error(self):
         r = self.gx("--lang", "fr", "show", str(self.demand))
         self.assertEqual(r.returncode, 64)
