@@ -468,8 +468,8 @@ static bool s_pump_render(s_pump *p, uint64_t seq, const void *rec, size_t len, 
     memset(out, 0, sizeof *out);
     if (!gx_fact_is(rec, len) && gx_codec_notice_at(rec, len, &(int64_t){0}) == GX_OK)
         return true; /* the caller sends rec itself */
-    gx_err err =
-        gx_fact_is(rec, len) ? gx_notify_render(p->b, p->t, p->ro, seq, rec, len, out) : GX_ERR_MALFORMED;
+    gx_err err = gx_fact_is(rec, len) ? gx_notify_render(p->b, p->t, p->ro, p->s->firm, seq, rec, len, out)
+                                      : GX_ERR_MALFORMED;
     if (err == GX_ERR_MALFORMED) {
         char why[160];
         gx_log(GX_LOG_ERR,

@@ -10,6 +10,7 @@
 #include <gongxu/keyfile.h>
 
 #include "gongxu/v1/gongxu.pb-c.h"
+#include "msg.h"
 
 typedef Gongxu__V1__Envelope s_env;
 
@@ -199,6 +200,14 @@ static gx_err s_dec_firm(s_dec *d, const Gongxu__V1__Firm *m, gx_firm *f)
     }
     f->credit = (gx_credit)m->credit;
     f->awards = m->awards;
+    if (m->language && *m->language) {
+        if (strcmp(m->language, "zh-CN") == 0)
+            f->lang = GX_LANG_ZH;
+        else if (strcmp(m->language, "en") == 0)
+            f->lang = GX_LANG_EN;
+        else
+            return s_fail(d, GX_ERR_INVALID, "firm.language", "must be \"zh-CN\" or \"en\"");
+    }
     if (m->n_certifications) {
         f->certs = calloc(m->n_certifications, sizeof *f->certs);
         if (!f->certs)
@@ -718,6 +727,7 @@ static Gongxu__V1__Firm *s_firm(s_arena *a, const gx_firm *f, bool with_contact)
     m->credit = (Gongxu__V1__Credit)f->credit;
     m->contact = with_contact ? s_s(f->contact) : "";
     m->awards = f->awards;
+    m->language = s_s(gx_lang_tag((gx_lang)f->lang));
     if (!(m->roles = (Gongxu__V1__Role *)s_enums(a, f->roles, &m->n_roles)))
         goto oom;
     if (f->has_location) {

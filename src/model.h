@@ -139,6 +139,7 @@ typedef struct gx_firm {
     uint32_t n_certs;                /* count of certs */
     char *contact;                   /* released only after docking; may be NULL */
     uint32_t awards;                 /* awards won: the track record */
+    uint8_t lang;                    /* gx_lang (msg.h) its notices are written in; 0 = zh-CN */
 } gx_firm;
 
 typedef struct gx_demand {

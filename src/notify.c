@@ -592,7 +592,7 @@ gx_err gx_notify_demand_changed(gx_ctx *b, const gx_demand *d, int type, const c
 typedef struct s_view {
     gx_demand d_hold;
     gx_offer o_hold;
-    gx_firm f_hold[3]; /* demand's firm, offer's firm, the named firm */
+    gx_firm f_hold[4]; /* demand's firm, offer's firm, the named firm, the recipient */
 } s_view;
 
 static gx_err s_load(gx_txn *t, gx_table tb, const void *key, size_t klen, const void **v, size_t *vl)
@@ -641,33 +641,59 @@ static gx_err s_view_firm(gx_ctx *b, gx_txn *t, const char *id, gx_firm *hold, c
     return err;
 }
 
+/* A posting's state in lang: the wire's name in English, the catalogue's word
+ * (server.state.*) otherwise. */
+static const char *s_state(gx_lang lang, gx_state s, char *buf, size_t n)
+{
+    char id[48];
+    snprintf(id, sizeof id, "server.state.%s", gx_state_name(s));
+    if (lang == GX_LANG_EN || !gx_msg_has(id))
+        return gx_state_name(s);
+    gx_msg_format(buf, n, lang, id, NULL, 0);
+    return buf;
+}
+
 static void s_view_fini(s_view *w)
 {
     gx_demand_fini(&w->d_hold);
     gx_offer_fini(&w->o_hold);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 4; i++)
         gx_firm_fini(&w->f_hold[i]);
 }
 
-/* Appends one clause to the changed_since line. */
-static void s_changed(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void s_changed(char *buf, size_t n, const char *fmt, ...)
+static void s_changed(char *buf, size_t n, gx_lang lang, const char *id, ...) __attribute__((sentinel));
+
+/* Appends one clause, catalogue message id (server.changed.*) in lang with
+ * name, value pairs ending in NULL, to the changed_since line in buf. */
+static void s_changed(char *buf, size_t n, gx_lang lang, const char *id, ...)
 {
     size_t used = strlen(buf);
-    if (used + 3 >= n)
+    if (used + 4 >= n)
         return;
-    if (used) {
-        memcpy(buf + used, "; ", 3);
-        used += 2;
-    }
+    if (used)
+        used += gx_msg_format(buf + used, n - used, lang, "server.sep.part", NULL, 0);
+    if (used + 1 >= n)
+        return;
+    gx_msg_arg a[4];
+    size_t k = 0;
     va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf + used, n - used, fmt, ap);
+    va_start(ap, id);
+    for (const char *name; k < 4 && (name = va_arg(ap, const char *));) {
+        a[k].name = name;
+        a[k++].value = va_arg(ap, const char *);
+    }
     va_end(ap);
+    gx_msg_format(buf + used, n - used, lang, id, a, k);
 }
 
-gx_err gx_notify_render(gx_ctx *b, gx_txn *t, const gx_rules_opts *ro, uint64_t seq, const void *rec,
-                        size_t len, gx_buf *out)
+static const char *s_u(char buf[24], uint64_t v)
+{
+    snprintf(buf, 24, "%llu", (unsigned long long)v);
+    return buf;
+}
+
+gx_err gx_notify_render(gx_ctx *b, gx_txn *t, const gx_rules_opts *ro, const char *firm, uint64_t seq,
+                        const void *rec, size_t len, gx_buf *out)
 {
     gx_fact f;
     s_view w;
@@ -676,14 +702,21 @@ gx_err gx_notify_render(gx_ctx *b, gx_txn *t, const gx_rules_opts *ro, uint64_t 
     const gx_demand *d = NULL;
     const gx_offer *o = NULL;
     const gx_firm *df = NULL, *of = NULL, *nf = NULL;
-    gx_explain *x = NULL;
-    char changed[512] = "", hint[GX_DETAIL_MAX + 64] = "", *text = NULL;
+    gx_explain *x = NULL,
+               *xl = NULL; /* the explanation in English (hints read it), in the recipient's language */
+    char changed[768] = "", hint[2 * GX_DETAIL_MAX + 64] = "", *text = NULL;
+    char u1[24], u2[24], u3[24], st[64];
     memset(out, 0, sizeof *out);
     memset(&w, 0, sizeof w);
     if (gx_fact_decode(rec, len, &f) != GX_OK)
         return GX_ERR_MALFORMED;
+    /* The recipient's language as it is now, not when the notice was written. */
+    const gx_firm *rf = NULL;
+    gx_err err = firm && firm[0] ? s_view_firm(b, t, firm, &w.f_hold[3], &rf) : GX_OK;
+    if (err)
+        goto out;
+    gx_rules_words words = {.lang = rf ? (gx_lang)rf->lang : GX_LANG_ZH, .vocab = b->vocab};
     bool was_open = f.type == GX_N_CANDIDATE_ADDED || f.type == GX_N_OPPORTUNITY || f.type == GX_N_NEAR_MISS;
-    gx_err err = GX_OK;
     if (f.fields & GX_FACT_DEMAND) {
         if ((err = s_view_demand(b, t, f.demand_id, &w, &d)))
             goto out;
@@ -691,16 +724,14 @@ gx_err gx_notify_render(gx_ctx *b, gx_txn *t, const gx_rules_opts *ro, uint64_t 
             stub.id = f.demand_id;
             stub.revision = f.demand_rev;
             d = &stub;
-            s_changed(changed, sizeof changed, "demand %llu is no longer in the store",
-                      (unsigned long long)f.demand_id);
+            s_changed(changed, sizeof changed, words.lang, "server.changed.demand_gone", "id",
+                      s_u(u1, f.demand_id), NULL);
         } else if (was_open && d->state != GX_STATE_OPEN) {
-            s_changed(changed, sizeof changed, "demand %llu is %s now; shown as it is now",
-                      (unsigned long long)d->id, gx_state_name(d->state));
+            s_changed(changed, sizeof changed, words.lang, "server.changed.demand_state", "id",
+                      s_u(u1, d->id), "state", s_state(words.lang, d->state, st, sizeof st), NULL);
         } else if (f.demand_rev && d->revision != f.demand_rev) {
-            s_changed(changed, sizeof changed,
-                      "demand %llu changed since this notice (revision %u then, %u now); shown as it is now, "
-                      "see the notice of that change",
-                      (unsigned long long)d->id, (unsigned)f.demand_rev, (unsigned)d->revision);
+            s_changed(changed, sizeof changed, words.lang, "server.changed.demand_revision", "id",
+                      s_u(u1, d->id), "then", s_u(u2, f.demand_rev), "now", s_u(u3, d->revision), NULL);
         }
         if (d->owner[0] && (err = s_view_firm(b, t, d->owner, &w.f_hold[0], &df)))
             goto out;
@@ -716,16 +747,14 @@ gx_err gx_notify_render(gx_ctx *b, gx_txn *t, const gx_rules_opts *ro, uint64_t 
         }
         if (f.type != GX_N_CANDIDATE_REMOVED && f.type != GX_N_OFFER_EXPIRED) {
             if (!o)
-                s_changed(changed, sizeof changed, "offer %llu is no longer in the store",
-                          (unsigned long long)f.offer_id);
+                s_changed(changed, sizeof changed, words.lang, "server.changed.offer_gone", "id",
+                          s_u(u1, f.offer_id), NULL);
             else if (was_open && o->state != GX_STATE_OPEN)
-                s_changed(changed, sizeof changed, "offer %llu is %s now; shown as it is now",
-                          (unsigned long long)o->id, gx_state_name(o->state));
+                s_changed(changed, sizeof changed, words.lang, "server.changed.offer_state", "id",
+                          s_u(u1, o->id), "state", s_state(words.lang, o->state, st, sizeof st), NULL);
             else if (f.offer_rev && o->revision != f.offer_rev)
-                s_changed(
-                    changed, sizeof changed,
-                    "offer %llu changed since this notice (revision %u then, %u now); shown as it is now",
-                    (unsigned long long)o->id, (unsigned)f.offer_rev, (unsigned)o->revision);
+                s_changed(changed, sizeof changed, words.lang, "server.changed.offer_revision", "id",
+                          s_u(u1, o->id), "then", s_u(u2, f.offer_rev), "now", s_u(u3, o->revision), NULL);
         }
     }
     if (f.fields & GX_FACT_FIRM) {
@@ -746,20 +775,28 @@ gx_err gx_notify_render(gx_ctx *b, gx_txn *t, const gx_rules_opts *ro, uint64_t 
             goto out;
         }
         gx_rules_evaluate(ro, d, df, o, of, f.at, true, x);
+        if (words.lang != GX_LANG_EN) {
+            if (!(xl = malloc(sizeof *xl))) {
+                err = GX_ERR_NOMEM;
+                goto out;
+            }
+            gx_rules_explain(ro, &words, d, df, o, of, f.at, xl);
+        }
     }
     if ((f.fields & GX_FACT_FIRMS) && !changed[0]) {
         const gx_firm *sdf = s_uses_df(f.type) && d != &stub ? df : NULL;
         const gx_firm *sof = s_uses_of(f.type, o) && of != &offer_firm_stub ? of : NULL;
         const gx_firm *snf = s_uses_nf(f.type) && nf != &named_stub ? nf : NULL;
         if (s_firms_sum(sdf, sof, snf) != f.firms_sum)
-            s_changed(
-                changed, sizeof changed,
-                "a firm's record (name, place, grade, certificates, track record or contact) changed since "
-                "this notice; shown as it is now");
+            s_changed(changed, sizeof changed, words.lang, "server.changed.firm", NULL);
     }
-    if (x && (f.fields & GX_FACT_RANK) && !changed[0] && fabs(x->score - f.score) > 1e-6)
-        s_changed(changed, sizeof changed,
-                  "its score was %.2f when written and is %.2f now; shown as it is now", f.score, x->score);
+    if (x && (f.fields & GX_FACT_RANK) && !changed[0] && fabs(x->score - f.score) > 1e-6) {
+        char then[32], now_[32];
+        snprintf(then, sizeof then, "%.2f", f.score);
+        snprintf(now_, sizeof now_, "%.2f", x->score);
+        s_changed(changed, sizeof changed, words.lang, "server.changed.score", "then", then, "now", now_,
+                  NULL);
+    }
     if (f.text_len) {
         if (!(text = malloc(f.text_len + 1))) {
             err = GX_ERR_NOMEM;
@@ -777,7 +814,7 @@ gx_err gx_notify_render(gx_ctx *b, gx_txn *t, const gx_rules_opts *ro, uint64_t 
                    .sub_id = f.sub_id,
                    .rank = f.rank,
                    .score = f.score,
-                   .expl = x};
+                   .expl = xl ? xl : x};
     switch (f.type) {
     case GX_N_CANDIDATE_ADDED:
         n.firm = of;
@@ -796,7 +833,7 @@ gx_err gx_notify_render(gx_ctx *b, gx_txn *t, const gx_rules_opts *ro, uint64_t 
         n.demand_firm = df;
         n.rule = (gx_rule)f.code;
         if (x && f.code > 0 && f.code < GX_RULE__COUNT)
-            gx_rules_hint(x, (gx_rule)f.code, hint, sizeof hint);
+            gx_rules_hint_in(x, (gx_rule)f.code, &words, hint, sizeof hint);
         n.text = hint;
         break;
     case GX_N_INTEREST_RECEIVED:
@@ -824,6 +861,7 @@ gx_err gx_notify_render(gx_ctx *b, gx_txn *t, const gx_rules_opts *ro, uint64_t 
     err = gx_codec_encode_notice(&n, out);
 out:
     free(x);
+    free(xl);
     free(text);
     s_view_fini(&w);
     return err;

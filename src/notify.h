@@ -25,11 +25,13 @@ gx_err gx_notify_demand_changed(gx_ctx *b, const gx_demand *d, int type, const c
 /* Renders inbox record rec (a fact, gx_fact_decode) with sequence number seq as
  * the complete notice Envelope into *out (the caller frees it): postings and
  * firms from the engine while open, else from the store read in t; the
- * explanation by gx_rules_evaluate under ro at the notice's `at`. When a
+ * explanation by gx_rules_evaluate under ro at the notice's `at`, its details
+ * and near-miss hint in the language recipient `firm` has now (zh-CN when it
+ * has no record; rules, values and codes the same in every language). When a
  * posting or firm changed since, the notice shows it as it is now and says so
  * in changed_since. GX_ERR_MALFORMED when rec is not a fact. Loop thread. */
-gx_err gx_notify_render(gx_ctx *b, gx_txn *t, const gx_rules_opts *ro, uint64_t seq, const void *rec, size_t len,
-                        gx_buf *out);
+gx_err gx_notify_render(gx_ctx *b, gx_txn *t, const gx_rules_opts *ro, const char *firm, uint64_t seq,
+                        const void *rec, size_t len, gx_buf *out);
 /* Reads / ORs the told flags of (demand, firm). */
 gx_err gx_notify_told_get(gx_ctx *b, uint64_t demand_id, const char *firm, uint8_t *flags, uint8_t *rule);
 gx_err gx_notify_told_set(gx_ctx *b, uint64_t demand_id, const char *firm, uint8_t flags, uint8_t rule);

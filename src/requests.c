@@ -15,6 +15,7 @@
 
 #include "log.h"
 #include "notify.h"
+#include "persist.h"
 #include "report.h"
 #include "validate.h"
 
@@ -970,12 +971,22 @@ static void s_get_shortlist(s_req *q)
         s_error(q, GX_ERR_INTERNAL, NULL, "out of memory");
         goto out;
     }
+    /* Explained in the asking firm's language (an operator's: zh-CN). */
+    const gx_firm *asker = q->s ? gx_engine_firm(b->engine, q->s->firm) : NULL;
+    gx_rules_words words = {.lang = asker ? (gx_lang)asker->lang : GX_LANG_ZH, .vocab = b->vocab};
+    gx_engine_opts eo;
+    gx_persist_engine_opts(b, &eo);
     /* The proposed set is taken from the matches in rank order, so one forward
      * pass over them finds every rank: the cost is O(matches), not O(set x matches). */
     for (size_t i = 0, j = 0; i < nc + n_set; i++) {
         uint64_t oid = i < nc ? shortlist[i] : set_ids[i - nc];
         const gx_offer *o = gx_engine_offer(b->engine, oid);
-        gx_engine_explain(b->engine, d->id, oid, b->now, &x[i]);
+        const gx_firm *df = gx_engine_firm(b->engine, d->owner),
+                      *of = o ? gx_engine_firm(b->engine, o->owner) : NULL;
+        if (words.lang != GX_LANG_EN && o && df && of)
+            gx_rules_explain(&eo.rules, &words, d, df, o, of, b->now, &x[i]);
+        else
+            gx_engine_explain(b->engine, d->id, oid, b->now, &x[i]);
         v[i].offer_id = oid;
         v[i].firm = o ? gx_engine_firm(b->engine, o->owner) : NULL;
         v[i].score = x[i].score;

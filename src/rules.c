@@ -46,9 +46,12 @@
  *   validity       both postings OPEN and unexpired (expires_at 0 = never)
  *
  * A rule that does not apply to the demand's kind passes, its detail saying
- * "not applicable to <kind>". Figures compared are printed with enough digits
- * that the printed values compare as the real ones do (a distance of 10.04
- * km against a 10 km limit reads "10.04 km", never "10.0 km").
+ * "not applicable to <kind>". Details and hints are the catalogue's texts
+ * (src/data/messages/server.tsv, server.rule.* and server.hint.*): English from
+ * gx_rules_evaluate, either language from gx_rules_explain and
+ * gx_rules_hint_in; hints read their values from the English details. Figures compared are printed with
+ * enough digits that the printed values compare as the real ones do (a distance of 10.04 km against a 10 km
+ * limit reads "10.04 km", never "10.0 km").
  *
  * Scoring. Every pair gets a score from 0 to 100: the weighted mean of eight
  * terms, each between 0 and 1, score = 100 x sum(w x t) / sum(w). Defaults
@@ -86,6 +89,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "msg.h"
 #include "prep.h"
 
 #define S_EARTH_KM 6371.0088 /* IUGG mean Earth radius */
@@ -117,6 +121,7 @@ typedef struct s_ctx {
     int32_t days_until;        /* needed_by - today, >= 0 */
     double dist;               /* km, -1 when unknown */
     double cap_until;          /* capacity x days_until / 30 */
+    const gx_rules_words *wd;  /* language and names of details; NULL: English, ids */
 } s_ctx;
 
 /* ------------------------------------------------------------------ helpers */
@@ -135,11 +140,74 @@ static void s_put(s_out *w, const char *fmt, ...)
     if (r < 0)
         return;
     if ((size_t)r >= GX_DETAIL_MAX - w->len) {
+        size_t end = GX_DETAIL_MAX - 4; /* "..." and the NUL; never inside a UTF-8 character */
+        while (end > 0 && ((unsigned char)w->p[end] & 0xC0) == 0x80)
+            end--;
+        memcpy(w->p + end, "...", 4);
         w->len = GX_DETAIL_MAX - 1;
-        memcpy(w->p + GX_DETAIL_MAX - 4, "...", 4);
     } else {
         w->len += (size_t)r;
     }
+}
+
+/* The language of c's texts: English unless words say otherwise. */
+static gx_lang s_lang(const s_ctx *c)
+{
+    return c->wd ? c->wd->lang : GX_LANG_EN;
+}
+
+static void s_putm(s_out *w, gx_lang lang, const char *id, ...) __attribute__((sentinel));
+
+/* Appends catalogue message id (src/data/messages/server.tsv) in lang; the
+ * args are name, value pairs ending in NULL. */
+static void s_putm(s_out *w, gx_lang lang, const char *id, ...)
+{
+    if (!w->p)
+        return;
+    gx_msg_arg a[8];
+    size_t k = 0;
+    va_list ap;
+    va_start(ap, id);
+    for (const char *name; k < 8 && (name = va_arg(ap, const char *));) {
+        a[k].name = name;
+        a[k++].value = va_arg(ap, const char *);
+    }
+    va_end(ap);
+    char t[GX_DETAIL_MAX * 2];
+    gx_msg_format(t, sizeof t, lang, id, a, k);
+    s_put(w, "%s", t);
+}
+
+/* A word of the catalogue (prefix + name, e.g. "server.kind." "processing")
+ * in lang; in English, or when the catalogue has no such word, name itself:
+ * the English words are the wire's names. */
+static const char *s_word(gx_lang lang, const char *prefix, const char *name, char *buf, size_t n)
+{
+    char id[GX_DETAIL_MAX + 64];
+    snprintf(id, sizeof id, "%s%s", prefix, name);
+    if (lang == GX_LANG_EN || !gx_msg_has(id))
+        return name;
+    gx_msg_format(buf, n, lang, id, NULL, 0);
+    return buf;
+}
+
+/* The name of vocabulary term id of class cl in wd's language: the Chinese
+ * name from the vocabulary, else (English, no vocabulary, an unknown term, a
+ * certificate, or cl GX_V__COUNT for IPC codes) the id, which is what English
+ * texts show. */
+static const char *s_term(const gx_rules_words *wd, gx_vclass cl, const char *id)
+{
+    if (!wd || wd->lang == GX_LANG_EN || !wd->vocab || !id || cl >= GX_V__COUNT || cl == GX_V_CERT)
+        return id; /* certificates go by their scheme in Chinese too: IATF16949 */
+    const char *name = gx_vocab_name(wd->vocab, cl, id, true);
+    return name && *name ? name : id;
+}
+
+/* A district (a zone id or a county code) by its name in c's language. */
+static const char *s_place(const s_ctx *c, const char *district)
+{
+    const char *z = s_term(c->wd, GX_V_ZONE, district);
+    return z != district ? z : s_term(c->wd, GX_V_COUNTY, district);
 }
 
 /* A quantity for humans: integral values without decimals, others with two. */
@@ -194,23 +262,18 @@ static const char *s_unit(const gx_demand *d, char buf[40])
     return buf;
 }
 
-static void s_put_list(s_out *w, const gx_strv *sv)
+/* The terms of sv (their names in c's language, of class cl) joined into a
+ * list in w; "none" when empty. */
+static void s_put_list(const s_ctx *c, s_out *w, gx_vclass cl, const gx_strv *sv)
 {
     if (!w->p)
         return;
+    char sep[16];
+    gx_msg_format(sep, sizeof sep, s_lang(c), "server.sep.list", NULL, 0);
     if (sv->n == 0)
-        s_put(w, "none");
+        s_putm(w, s_lang(c), "server.none", NULL);
     for (uint32_t i = 0; i < sv->n; i++)
-        s_put(w, "%s%s", i ? ", " : "", sv->v[i]);
-}
-
-static void s_put_date(s_out *w, int32_t days)
-{
-    if (!w->p)
-        return;
-    char b[11];
-    gx_date_format(days, b);
-    s_put(w, "%s", b);
+        s_put(w, "%s%s", i ? sep : "", s_term(c->wd, cl, sv->v[i]));
 }
 
 static const char *s_mode_name(unsigned m)
@@ -219,18 +282,21 @@ static const char *s_mode_name(unsigned m)
     return m <= GX_MODE_JOINT_DEVELOPMENT ? names[m] : "?";
 }
 
-static void s_put_modes(s_out *w, uint32_t modes)
+static void s_put_modes(const s_ctx *c, s_out *w, uint32_t modes)
 {
     if (!w->p)
         return;
+    char sep[16], word[64];
+    gx_msg_format(sep, sizeof sep, s_lang(c), "server.sep.list", NULL, 0);
     bool any = false;
     for (unsigned m = GX_MODE_LICENCE; m <= GX_MODE_JOINT_DEVELOPMENT; m++)
         if (modes & GX_BIT(m)) {
-            s_put(w, "%s%s", any ? ", " : "", s_mode_name(m));
+            s_put(w, "%s%s", any ? sep : "",
+                  s_word(s_lang(c), "server.mode.", s_mode_name(m), word, sizeof word));
             any = true;
         }
     if (!any)
-        s_put(w, "none");
+        s_putm(w, s_lang(c), "server.none", NULL);
 }
 
 static const char *s_scope_name(gx_scope s)
@@ -447,15 +513,20 @@ static bool s_rule_kind(const s_ctx *c, s_out *w)
     bool ok = s_ok_kind(c);
     if (!w->p)
         return ok;
-    s_put(w, "needs %s; offers ", gx_kind_name(k));
+    char offers[GX_DETAIL_MAX] = "", sep[16], word[64], need[64];
+    s_out lw = {.p = offers};
+    gx_msg_format(sep, sizeof sep, s_lang(c), "server.sep.list", NULL, 0);
     bool any = false;
     for (unsigned i = 1; i < GX_KIND__COUNT; i++)
         if (c->o->kinds & GX_BIT(i)) {
-            s_put(w, "%s%s", any ? ", " : "", gx_kind_name((gx_kind)i));
+            s_put(&lw, "%s%s", any ? sep : "",
+                  s_word(s_lang(c), "server.kind.", gx_kind_name((gx_kind)i), word, sizeof word));
             any = true;
         }
     if (!any)
-        s_put(w, "none");
+        s_putm(&lw, s_lang(c), "server.none", NULL);
+    s_putm(w, s_lang(c), "server.rule.kind", "need",
+           s_word(s_lang(c), "server.kind.", gx_kind_name(k), need, sizeof need), "offers", offers, NULL);
     return ok;
 }
 
@@ -468,7 +539,8 @@ static bool s_covered(const gx_strv *have, const char *want)
 }
 
 /* Process and material: every wanted term covered by a held one. */
-static bool s_rule_terms(const gx_strv *want, const gx_strv *have, s_out *w)
+/* Process and material: every wanted term covered by a held one. */
+static bool s_rule_terms(const s_ctx *c, gx_vclass cl, const gx_strv *want, const gx_strv *have, s_out *w)
 {
     bool ok = true;
     for (uint32_t i = 0; ok && i < want->n; i++)
@@ -476,23 +548,25 @@ static bool s_rule_terms(const gx_strv *want, const gx_strv *have, s_out *w)
     if (!w->p)
         return ok;
     if (want->n == 0) {
-        s_put(w, "none required");
+        s_putm(w, s_lang(c), "server.rule.terms.none", NULL);
         return ok;
     }
+    char a[GX_DETAIL_MAX] = "", b[GX_DETAIL_MAX] = "", sep[16];
+    s_out aw = {.p = a}, bw = {.p = b};
+    gx_msg_format(sep, sizeof sep, s_lang(c), "server.sep.list", NULL, 0);
+    s_put_list(c, &bw, cl, have);
     if (ok) {
-        s_put(w, "requires ");
-        s_put_list(w, want);
+        s_put_list(c, &aw, cl, want);
+        s_putm(w, s_lang(c), "server.rule.terms.ok", "want", a, "have", b, NULL);
     } else {
-        s_put(w, "missing ");
         bool first = true;
         for (uint32_t i = 0; i < want->n; i++)
             if (!s_covered(have, want->v[i])) {
-                s_put(w, "%s%s", first ? "" : ", ", want->v[i]);
+                s_put(&aw, "%s%s", first ? "" : sep, s_term(c->wd, cl, want->v[i]));
                 first = false;
             }
+        s_putm(w, s_lang(c), "server.rule.terms.missing", "missing", a, "have", b, NULL);
     }
-    s_put(w, "; offers ");
-    s_put_list(w, have);
     return ok;
 }
 
@@ -508,8 +582,9 @@ static bool s_rule_technology(const s_ctx *c, s_out *w)
 {
     const gx_demand *d = c->d;
     const gx_offer *o = c->o;
+    gx_lang lang = s_lang(c);
     if (!c->dn->tech) {
-        s_put(w, "not a technology demand");
+        s_putm(w, lang, "server.rule.tech.none", NULL);
         return true;
     }
     bool ipc_ok = true;
@@ -518,40 +593,45 @@ static bool s_rule_technology(const s_ctx *c, s_out *w)
     bool trl_ok = s_ok_trl(c);
     bool mode_ok = s_ok_mode(c);
     if (w->p) {
+        char a[GX_DETAIL_MAX] = "", b[GX_DETAIL_MAX] = "", sep[16], part[16], x[16], y[16];
+        s_out aw = {.p = a}, bw = {.p = b};
+        gx_msg_format(sep, sizeof sep, lang, "server.sep.list", NULL, 0);
+        gx_msg_format(part, sizeof part, lang, "server.sep.part", NULL, 0);
         if (d->ipc.n == 0) {
-            s_put(w, "IPC any");
+            s_putm(w, lang, "server.rule.tech.ipc_any", NULL);
         } else if (ipc_ok) {
-            s_put(w, "IPC ");
-            s_put_list(w, &d->ipc);
-            s_put(w, " covered");
+            s_put_list(c, &aw, GX_V__COUNT, &d->ipc);
+            s_putm(w, lang, "server.rule.tech.ipc_ok", "ipc", a, NULL);
         } else {
-            s_put(w, "missing IPC ");
             bool first = true;
             for (uint32_t i = 0; i < d->ipc.n; i++)
                 if (!s_ipc_covered(&o->ipc, d->ipc.v[i])) {
-                    s_put(w, "%s%s", first ? "" : ", ", d->ipc.v[i]);
+                    s_put(&aw, "%s%s", first ? "" : sep, d->ipc.v[i]);
                     first = false;
                 }
-            s_put(w, " (offers ");
-            s_put_list(w, &o->ipc);
-            s_put(w, ")");
+            s_put_list(c, &bw, GX_V__COUNT, &o->ipc);
+            s_putm(w, lang, "server.rule.tech.ipc_missing", "missing", a, "have", b, NULL);
         }
-        if (d->min_trl == 0)
-            s_put(w, "; TRL any");
-        else
-            s_put(w, "; TRL %u %s %u", o->trl, trl_ok ? ">=" : "<", d->min_trl);
+        s_put(w, "%s", part);
+        snprintf(x, sizeof x, "%u", o->trl);
+        snprintf(y, sizeof y, "%u", d->min_trl);
+        s_putm(w, lang,
+               d->min_trl == 0 ? "server.rule.tech.trl_any"
+               : trl_ok        ? "server.rule.tech.trl_ok"
+                               : "server.rule.tech.trl_low",
+               "have", x, "need", y, NULL);
+        s_put(w, "%s", part);
+        a[0] = b[0] = '\0';
+        aw.len = bw.len = 0;
         if (d->modes == 0) {
-            s_put(w, "; mode any");
+            s_putm(w, lang, "server.rule.tech.mode_any", NULL);
         } else if (mode_ok) {
-            s_put(w, "; mode ");
-            s_put_modes(w, d->modes & o->modes);
-            s_put(w, " offered");
+            s_put_modes(c, &aw, d->modes & o->modes);
+            s_putm(w, lang, "server.rule.tech.mode_ok", "modes", a, NULL);
         } else {
-            s_put(w, "; missing mode ");
-            s_put_modes(w, d->modes);
-            s_put(w, " (offers ");
-            s_put_modes(w, o->modes);
-            s_put(w, ")");
+            s_put_modes(c, &aw, d->modes);
+            s_put_modes(c, &bw, o->modes);
+            s_putm(w, lang, "server.rule.tech.mode_missing", "modes", a, "have", b, NULL);
         }
     }
     return ipc_ok && trl_ok && mode_ok;
@@ -575,6 +655,7 @@ static int s_cert_state(const gx_firm *f, const char *scheme, int32_t today, int
 static bool s_rule_cert(const s_ctx *c, s_out *w)
 {
     const gx_strv *want = &c->d->certs;
+    gx_lang lang = s_lang(c);
     int32_t until = 0;
     bool ok = true;
     for (uint32_t i = 0; ok && i < want->n; i++)
@@ -582,34 +663,39 @@ static bool s_rule_cert(const s_ctx *c, s_out *w)
     if (!w->p)
         return ok;
     if (want->n == 0) {
-        s_put(w, "none required");
+        s_putm(w, lang, "server.rule.terms.none", NULL);
         return ok;
     }
-    if (!ok) {
-        s_put(w, "missing ");
-        bool first = true;
-        for (uint32_t i = 0; i < want->n; i++)
-            if (s_cert_state(c->of, want->v[i], c->today, &until) != 1) {
-                s_put(w, "%s%s", first ? "" : ", ", want->v[i]);
-                first = false;
-            }
-        s_put(w, "; ");
-    }
-    s_put(w, "requires ");
-    s_put_list(w, want);
-    s_put(w, "; holds ");
+    char miss[GX_DETAIL_MAX] = "", req[GX_DETAIL_MAX] = "", held[GX_DETAIL_MAX] = "", sep[16], part[16];
+    s_out mw = {.p = miss}, rw = {.p = req}, hw = {.p = held};
+    gx_msg_format(sep, sizeof sep, lang, "server.sep.list", NULL, 0);
+    gx_msg_format(part, sizeof part, lang, "server.sep.part", NULL, 0);
+    bool first = true;
+    for (uint32_t i = 0; !ok && i < want->n; i++)
+        if (s_cert_state(c->of, want->v[i], c->today, &until) != 1) {
+            s_put(&mw, "%s%s", first ? "" : sep, s_term(c->wd, GX_V_CERT, want->v[i]));
+            first = false;
+        }
+    s_put_list(c, &rw, GX_V_CERT, want);
     bool any = false;
     for (uint32_t i = 0; i < c->of->n_certs; i++)
         if (c->of->certs[i].scheme && c->of->certs[i].valid_until >= c->today) {
-            s_put(w, "%s%s", any ? ", " : "", c->of->certs[i].scheme);
+            s_put(&hw, "%s%s", any ? sep : "", s_term(c->wd, GX_V_CERT, c->of->certs[i].scheme));
             any = true;
         }
     if (!any)
-        s_put(w, "none");
+        s_putm(&hw, lang, "server.none", NULL);
+    if (ok)
+        s_putm(w, lang, "server.rule.cert.ok", "want", req, "held", held, NULL);
+    else
+        s_putm(w, lang, "server.rule.cert.missing", "missing", miss, "want", req, "held", held, NULL);
     for (uint32_t i = 0; i < want->n; i++)
         if (s_cert_state(c->of, want->v[i], c->today, &until) == -1) {
-            s_put(w, "; %s expired ", want->v[i]);
-            s_put_date(w, until);
+            char date[11];
+            gx_date_format(until, date);
+            s_put(w, "%s", part);
+            s_putm(w, lang, "server.rule.cert.expired", "cert", s_term(c->wd, GX_V_CERT, want->v[i]), "date",
+                   date, NULL);
         }
     return ok;
 }
@@ -620,19 +706,27 @@ static bool s_rule_lead_time(const s_ctx *c, s_out *w)
     bool ok = s_ok_lead_time(c);
     if (!w->p)
         return ok;
-    s_put(w, "needed by ");
-    s_put_date(w, c->d->needed_by);
-    s_put(w, "; today ");
-    s_put_date(w, c->today);
-    s_put(w, " + lead %u d = ", c->o->lead_time_days);
+    gx_lang lang = s_lang(c);
+    char needed[11], today[11], rd[64], lead[16], part[16];
+    gx_date_format(c->d->needed_by, needed);
+    gx_date_format(c->today, today);
     if (ready <= INT32_MAX)
-        s_put_date(w, (int32_t)ready);
+        gx_date_format((int32_t)ready, rd);
     else
-        s_put(w, "never");
+        gx_msg_format(rd, sizeof rd, lang, "server.never", NULL, 0);
+    snprintf(lead, sizeof lead, "%u", c->o->lead_time_days);
+    gx_msg_format(part, sizeof part, lang, "server.sep.part", NULL, 0);
+    s_putm(w, lang, "server.rule.lead.line", "needed", needed, "today", today, "lead", lead, "ready", rd,
+           NULL);
     if (!ok) {
-        s_put(w, "; late by %lld d", (long long)(ready - c->d->needed_by));
-        if (c->d->needed_by < c->today)
-            s_put(w, "; needed-by date has passed");
+        char late[32];
+        snprintf(late, sizeof late, "%lld", (long long)(ready - c->d->needed_by));
+        s_put(w, "%s", part);
+        s_putm(w, lang, "server.rule.lead.late", "days", late, NULL);
+        if (c->d->needed_by < c->today) {
+            s_put(w, "%s", part);
+            s_putm(w, lang, "server.rule.lead.passed", NULL);
+        }
     }
     return ok;
 }
@@ -644,37 +738,45 @@ bool gx_rules_applies(gx_kind kind, gx_rule r)
 
 static bool s_rule_min_order(const s_ctx *c, s_out *w)
 {
+    char k[64];
     if (!gx_rules_applies(c->d->kind, GX_RULE_MIN_ORDER)) {
-        s_put(w, "not applicable to %s: a licence has no minimum order", gx_kind_name(c->d->kind));
+        s_putm(w, s_lang(c), "server.rule.min_order.na", "kind",
+               s_word(s_lang(c), "server.kind.", gx_kind_name(c->d->kind), k, sizeof k), NULL);
         return true;
     }
     bool ok = s_ok_min_order(c);
     if (w->p) {
         char a[32], b[32], u[40];
         s_unit(c->d, u);
-        s_put(w, "min order %s%s; quantity %s%s", s_exact(c->o->min_order, a), u, s_exact(c->d->quantity, b),
-              u);
+        s_putm(w, s_lang(c), "server.rule.min_order.line", "min", s_exact(c->o->min_order, a), "unit", u,
+               "qty", s_exact(c->d->quantity, b), NULL);
     }
     return ok;
 }
 
 static bool s_rule_capacity(const s_ctx *c, s_out *w)
 {
+    char k[64];
     if (!gx_rules_applies(c->d->kind, GX_RULE_CAPACITY)) {
-        s_put(w, "not applicable to %s: a licence is not produced by the month", gx_kind_name(c->d->kind));
+        s_putm(w, s_lang(c), "server.rule.capacity.na", "kind",
+               s_word(s_lang(c), "server.kind.", gx_kind_name(c->d->kind), k, sizeof k), NULL);
         return true;
     }
     bool ok = s_ok_capacity(c);
     if (w->p) {
-        char a[32], b[32], q[32], u[40];
+        char a[32], b[32], q[32], u[40], date[11], days[16], part[16];
         s_unit(c->d, u);
-        if (c->d->splittable)
-            s_put(w, "split allowed; ");
+        if (c->d->splittable) {
+            gx_msg_format(part, sizeof part, s_lang(c), "server.sep.part", NULL, 0);
+            s_putm(w, s_lang(c), "server.rule.capacity.split", NULL);
+            s_put(w, "%s", part);
+        }
         double x = c->cap_until;
-        s_put(w, "capacity %s%s by ", s_vs(x, x == floor(x) ? 0 : 2, &c->d->quantity, 1, a), u);
-        s_put_date(w, c->d->needed_by);
-        s_put(w, " (%s%s/month x %d d); quantity %s%s", s_exact(c->o->monthly_capacity, b), u, c->days_until,
-              s_exact(c->d->quantity, q), u);
+        gx_date_format(c->d->needed_by, date);
+        snprintf(days, sizeof days, "%d", c->days_until);
+        s_putm(w, s_lang(c), "server.rule.capacity.line", "cap",
+               s_vs(x, x == floor(x) ? 0 : 2, &c->d->quantity, 1, a), "unit", u, "date", date, "monthly",
+               s_exact(c->o->monthly_capacity, b), "days", days, "qty", s_exact(c->d->quantity, q), NULL);
     }
     return ok;
 }
@@ -716,29 +818,36 @@ static bool s_in_scope(const gx_rules_opts *opts, gx_scope scope, const gx_firm 
 }
 
 /* One side of the region rule: "demand scope same_city: offer firm 410611 vs 410602 (outside)". */
-static void s_put_scope(const gx_rules_opts *opts, s_out *w, const char *side, gx_scope scope,
-                        const gx_firm *home, const char *other_name, const gx_firm *other, bool ok)
+/* One side of the region rule: "demand scope same_city: offer firm 410611 vs 410602 (outside)". */
+static void s_put_scope(const s_ctx *c, s_out *w, bool demand_side, gx_scope scope, const gx_firm *home,
+                        const gx_firm *other, bool ok)
 {
     if (!w->p)
         return;
-    s_put(w, "%s scope %s", side, s_scope_name(scope));
+    const gx_rules_opts *opts = c->opts;
+    gx_lang lang = s_lang(c);
+    char word[64];
+    s_putm(w, lang, demand_side ? "server.rule.region.demand" : "server.rule.region.offer", "scope",
+           s_word(lang, "server.scope.", s_scope_name(scope), word, sizeof word), NULL);
+    const char *in2 = demand_side ? "server.rule.region.in2.offer" : "server.rule.region.in2.demand";
+    const char *in1 = demand_side ? "server.rule.region.in1.offer" : "server.rule.region.in1.demand";
     switch (scope) {
     case GX_SCOPE_SAME_DISTRICT:
-        s_put(w, ": %s firm in %s vs %s", other_name, gx_rules_district(opts, other),
-              gx_rules_district(opts, home));
+        s_putm(w, lang, in2, "there", s_place(c, gx_rules_district(opts, other)), "here",
+               s_place(c, gx_rules_district(opts, home)), NULL);
         break;
     case GX_SCOPE_THREE_DISTRICTS:
-        s_put(w, ": %s firm in %s", other_name, gx_rules_district(opts, other));
+        s_putm(w, lang, in1, "there", s_place(c, gx_rules_district(opts, other)), NULL);
         break;
     case GX_SCOPE_SAME_CITY:
     case GX_SCOPE_SAME_PROVINCE:
-        s_put(w, ": %s firm in %s vs %s", other_name, other->county, home->county);
+        s_putm(w, lang, in2, "there", s_place(c, other->county), "here", s_place(c, home->county), NULL);
         break;
     default:
         break;
     }
     if (!ok)
-        s_put(w, " (outside)");
+        s_putm(w, lang, "server.rule.region.outside", NULL);
 }
 
 static bool s_rule_region(const s_ctx *c, s_out *w)
@@ -746,9 +855,11 @@ static bool s_rule_region(const s_ctx *c, s_out *w)
     bool dok = s_in_scope(c->opts, c->d->scope, c->df, c->of);
     bool ook = s_in_scope(c->opts, c->o->service_scope, c->of, c->df);
     if (w->p) {
-        s_put_scope(c->opts, w, "demand", c->d->scope, c->df, "offer", c->of, dok);
-        s_put(w, "; ");
-        s_put_scope(c->opts, w, "offer service", c->o->service_scope, c->of, "demand", c->df, ook);
+        char part[16];
+        gx_msg_format(part, sizeof part, s_lang(c), "server.sep.part", NULL, 0);
+        s_put_scope(c, w, true, c->d->scope, c->df, c->of, dok);
+        s_put(w, "%s", part);
+        s_put_scope(c, w, false, c->o->service_scope, c->of, c->df, ook);
     }
     return dok && ook;
 }
@@ -760,11 +871,14 @@ static bool s_rule_distance(const s_ctx *c, s_out *w)
     bool ok = s_ok_distance(c);
     if (!w->p)
         return ok;
+    gx_lang lang = s_lang(c);
+    char part[16];
+    gx_msg_format(part, sizeof part, lang, "server.sep.part", NULL, 0);
     if (c->dist < 0) {
-        const char *who = !c->df->has_location && !c->of->has_location ? "neither firm has"
-                          : !c->df->has_location                       ? "demand firm has no"
-                                                                       : "offer firm has no";
-        s_put(w, "distance unknown: %s location", who);
+        const char *id = !c->df->has_location && !c->of->has_location ? "server.rule.distance.unknown.neither"
+                         : !c->df->has_location                       ? "server.rule.distance.unknown.demand"
+                                                                      : "server.rule.distance.unknown.offer";
+        s_putm(w, lang, id, NULL);
     } else {
         double lim[2];
         size_t n = 0;
@@ -773,15 +887,21 @@ static bool s_rule_distance(const s_ctx *c, s_out *w)
         if (orad > 0)
             lim[n++] = orad;
         char a[32];
-        s_put(w, "%s km", s_vs(c->dist, 1, lim, n, a));
+        s_putm(w, lang, "server.rule.distance.km", "km", s_vs(c->dist, 1, lim, n, a), NULL);
     }
     char b[32];
-    if (dmax > 0)
-        s_put(w, "; limit %s km", s_exact(dmax, b));
-    if (orad > 0)
-        s_put(w, "; service radius %s km", s_exact(orad, b));
-    if (!limited)
-        s_put(w, "; no limit");
+    if (dmax > 0) {
+        s_put(w, "%s", part);
+        s_putm(w, lang, "server.rule.distance.limit", "km", s_exact(dmax, b), NULL);
+    }
+    if (orad > 0) {
+        s_put(w, "%s", part);
+        s_putm(w, lang, "server.rule.distance.radius", "km", s_exact(orad, b), NULL);
+    }
+    if (!limited) {
+        s_put(w, "%s", part);
+        s_putm(w, lang, "server.rule.distance.none", NULL);
+    }
     return ok;
 }
 
@@ -791,74 +911,91 @@ static bool s_rule_credit(const s_ctx *c, s_out *w)
     bool ok = s_ok_credit(c);
     if (!w->p)
         return ok;
-    s_put(w, "requires %s or better; supplier graded %s", gx_credit_name(need),
-          gx_credit_name(c->of->credit));
+    gx_lang lang = s_lang(c);
+    s_putm(w, lang, "server.rule.credit.line", "need", gx_credit_name(need), "grade",
+           gx_credit_name(c->of->credit), NULL);
     if (c->of->credit == GX_CREDIT_NONE)
-        s_put(w, " (counts as C)");
+        s_putm(w, lang, "server.rule.credit.counts_c", NULL);
     if (c->of->credit == GX_CREDIT_D)
-        s_put(w, " (joint-penalty list)");
-    if (c->df->credit == GX_CREDIT_D)
-        s_put(w, "; demand firm graded D (joint-penalty list)");
+        s_putm(w, lang, "server.rule.credit.penalty", NULL);
+    if (c->df->credit == GX_CREDIT_D) {
+        char part[16];
+        s_put(w, "%s", gx_msg(part, sizeof part, lang, "server.sep.part", NULL));
+        s_putm(w, lang, "server.rule.credit.demand_d", NULL);
+    }
     return ok;
 }
 
-static void s_put_range(s_out *w, double lo, double hi)
+/* A price range "12-14 CNY" (or "12+ CNY") in lang into buf. */
+static const char *s_range(gx_lang lang, double lo, double hi, char *buf, size_t n)
 {
-    if (!w->p)
-        return;
     char a[32], b[32];
     if (hi > 0)
-        s_put(w, "%s-%s CNY", s_exact(lo, a), s_exact(hi, b));
+        gx_msg(buf, n, lang, "server.rule.price.range", "min", s_exact(lo, a), "max", s_exact(hi, b), NULL);
     else
-        s_put(w, "%s+ CNY", s_exact(lo, a));
+        gx_msg(buf, n, lang, "server.rule.price.from", "min", s_exact(lo, a), NULL);
+    return buf;
 }
 
 static bool s_rule_price(const s_ctx *c, s_out *w)
 {
     const gx_demand *d = c->d;
     const gx_offer *o = c->o;
+    gx_lang lang = s_lang(c);
+    char p[96], b[96];
     if (!d->has_budget || !o->has_price) {
-        if (!d->has_budget && !o->has_price) {
-            s_put(w, "no budget or price given");
-        } else if (d->has_budget) {
-            s_put(w, "budget ");
-            s_put_range(w, d->budget_min, d->budget_max);
-            s_put(w, "; no price given");
-        } else {
-            s_put(w, "price ");
-            s_put_range(w, o->price_min, o->price_max);
-            s_put(w, "; no budget given");
-        }
+        if (!w->p)
+            return true;
+        if (!d->has_budget && !o->has_price)
+            s_putm(w, lang, "server.rule.price.neither", NULL);
+        else if (d->has_budget)
+            s_putm(w, lang, "server.rule.price.no_price", "budget",
+                   s_range(lang, d->budget_min, d->budget_max, b, sizeof b), NULL);
+        else
+            s_putm(w, lang, "server.rule.price.no_budget", "price",
+                   s_range(lang, o->price_min, o->price_max, p, sizeof p), NULL);
         return true;
     }
     bool ok = s_ok_price(c);
-    s_put(w, "price ");
-    s_put_range(w, o->price_min, o->price_max);
-    s_put(w, "; budget ");
-    s_put_range(w, d->budget_min, d->budget_max);
-    if (!ok)
-        s_put(w, "; no overlap");
+    if (!w->p)
+        return ok;
+    s_putm(w, lang, "server.rule.price.line", "price", s_range(lang, o->price_min, o->price_max, p, sizeof p),
+           "budget", s_range(lang, d->budget_min, d->budget_max, b, sizeof b), NULL);
+    if (!ok) {
+        s_put(w, "%s", gx_msg(p, sizeof p, lang, "server.sep.part", NULL));
+        s_putm(w, lang, "server.rule.price.no_overlap", NULL);
+    }
     return ok;
 }
 
-static void s_put_validity(const s_ctx *c, s_out *w, const char *side, gx_state st, int64_t expires_at)
+static void s_put_validity(const s_ctx *c, s_out *w, bool demand_side, gx_state st, int64_t expires_at)
 {
+    if (!w->p)
+        return;
+    gx_lang lang = s_lang(c);
+    char id[48], word[64], date[11];
+    const char *side = demand_side ? "demand" : "offer";
     if (st != GX_STATE_OPEN) {
-        s_put(w, "%s not open (%s)", side, gx_state_name(st));
+        snprintf(id, sizeof id, "server.rule.valid.%s.closed", side);
+        s_putm(w, lang, id, "state", s_word(lang, "server.state.", gx_state_name(st), word, sizeof word),
+               NULL);
     } else if (expires_at == 0) {
-        s_put(w, "%s open, no expiry", side);
+        snprintf(id, sizeof id, "server.rule.valid.%s.forever", side);
+        s_putm(w, lang, id, NULL);
     } else {
-        s_put(w, "%s %s ", side, expires_at > c->now ? "open until" : "expired");
-        s_put_date(w, gx_date_of(expires_at, c->opts->utc_offset_min));
+        snprintf(id, sizeof id, "server.rule.valid.%s.%s", side, expires_at > c->now ? "until" : "expired");
+        gx_date_format(gx_date_of(expires_at, c->opts->utc_offset_min), date);
+        s_putm(w, lang, id, "date", date, NULL);
     }
 }
 
 static bool s_rule_validity(const s_ctx *c, s_out *w)
 {
     if (w->p) {
-        s_put_validity(c, w, "demand", c->d->state, c->d->expires_at);
-        s_put(w, "; ");
-        s_put_validity(c, w, "offer", c->o->state, c->o->expires_at);
+        char part[16];
+        s_put_validity(c, w, true, c->d->state, c->d->expires_at);
+        s_put(w, "%s", gx_msg(part, sizeof part, s_lang(c), "server.sep.part", NULL));
+        s_put_validity(c, w, false, c->o->state, c->o->expires_at);
     }
     return s_ok_validity(c);
 }
@@ -1021,9 +1158,9 @@ static bool s_rule(const s_ctx *c, gx_rule r, s_out *w)
     case GX_RULE_KIND:
         return s_rule_kind(c, w);
     case GX_RULE_PROCESS:
-        return s_rule_terms(&c->d->processes, &c->o->processes, w);
+        return s_rule_terms(c, GX_V_PROCESS, &c->d->processes, &c->o->processes, w);
     case GX_RULE_MATERIAL:
-        return s_rule_terms(&c->d->materials, &c->o->materials, w);
+        return s_rule_terms(c, GX_V_MATERIAL, &c->d->materials, &c->o->materials, w);
     case GX_RULE_TECHNOLOGY:
         return s_rule_technology(c, w);
     case GX_RULE_CERTIFICATION:
@@ -1049,12 +1186,14 @@ static bool s_rule(const s_ctx *c, gx_rule r, s_out *w)
     }
 }
 
-void gx_rules_evaluate(const gx_rules_opts *opts, const gx_demand *d, const gx_firm *df, const gx_offer *o,
-                       const gx_firm *of, int64_t now, bool details, gx_explain *out)
+static void s_evaluate(const gx_rules_opts *opts, const gx_rules_words *wd, const gx_demand *d,
+                       const gx_firm *df, const gx_offer *o, const gx_firm *of, int64_t now, bool details,
+                       gx_explain *out)
 {
     s_ctx c;
     s_figs f;
     s_ctx_strings(&c, &f, opts, d, df, o, of, now);
+    c.wd = wd;
     s_ctx_distance(&c);
     out->distance_km = c.dist;
     out->capacity_until_needed = c.cap_until;
@@ -1071,6 +1210,18 @@ void gx_rules_evaluate(const gx_rules_opts *opts, const gx_demand *d, const gx_f
             out->failed = (gx_rule)r;
     }
     out->score = s_score(&c, s_term_industry(&c), s_term_process(&c), out->terms, out->weights);
+}
+
+void gx_rules_evaluate(const gx_rules_opts *opts, const gx_demand *d, const gx_firm *df, const gx_offer *o,
+                       const gx_firm *of, int64_t now, bool details, gx_explain *out)
+{
+    s_evaluate(opts, NULL, d, df, o, of, now, details, out);
+}
+
+void gx_rules_explain(const gx_rules_opts *opts, const gx_rules_words *words, const gx_demand *d,
+                      const gx_firm *df, const gx_offer *o, const gx_firm *of, int64_t now, gx_explain *out)
+{
+    s_evaluate(opts, words, d, df, o, of, now, true, out);
 }
 
 /* ------------------------------------------------------------------ classify */
@@ -1264,42 +1415,74 @@ static bool s_field(const char *detail, const char *key, const char *stops, char
     return true;
 }
 
-static void s_hint_technology(const char *dt, char *buf, size_t n)
+static void s_trim(char *v)
 {
-    char f[GX_DETAIL_MAX] = "";
+    size_t l = strlen(v);
+    while (l && v[l - 1] == ' ')
+        v[--l] = '\0';
+}
+
+/* An English list of an explanation ("casting.die, machining.cnc") in wd's
+ * language into out: each item a term of class cl (GX_V__COUNT: as it is) or,
+ * with prefix, a catalogue word (prefix + item). */
+static const char *s_list_in(const gx_rules_words *wd, gx_vclass cl, const char *prefix, const char *list,
+                             char *out, size_t n)
+{
+    gx_lang lang = wd ? wd->lang : GX_LANG_EN;
+    if (lang == GX_LANG_EN)
+        return gx_msg_copy(out, n, list);
+    char sep[16], item[GX_DETAIL_MAX], word[64], all[GX_DETAIL_MAX] = "";
+    gx_msg_format(sep, sizeof sep, lang, "server.sep.list", NULL, 0);
+    s_out w = {.p = all, .len = 0};
+    for (const char *p = list; *p;) {
+        size_t len = strcspn(p, ",");
+        snprintf(item, sizeof item, "%.*s", (int)len, p);
+        s_trim(item);
+        s_put(&w, "%s%s", w.len ? sep : "",
+              prefix ? s_word(lang, prefix, item, word, sizeof word) : s_term(wd, cl, item));
+        p += len;
+        while (*p == ',' || *p == ' ')
+            p++;
+    }
+    return gx_msg_copy(out, n, all);
+}
+
+static void s_hint_technology(const gx_rules_words *wd, const char *dt, char *buf, size_t n)
+{
+    gx_lang lang = wd ? wd->lang : GX_LANG_EN;
+    char f[GX_DETAIL_MAX] = "", sep[16], part[GX_DETAIL_MAX], m[GX_DETAIL_MAX];
     s_out w = {.p = f, .len = 0}; /* buf may be shorter: compose here, copy at the end */
-    bool any = false;
+    gx_msg_format(sep, sizeof sep, lang, "server.sep.clause", NULL, 0);
     char v[GX_DETAIL_MAX];
     if (s_field(dt, "missing IPC ", "(;", v, sizeof v)) {
-        size_t l = strlen(v);
-        while (l && v[l - 1] == ' ')
-            v[--l] = '\0';
-        s_put(&w, "cover IPC %s", v);
-        any = true;
+        s_trim(v);
+        s_put(&w, "%s", gx_msg(part, sizeof part, lang, "server.hint.tech.ipc", "ipc", v, NULL));
     }
     unsigned have, need;
     const char *p = strstr(dt, "TRL ");
     if (p && sscanf(p, "TRL %u < %u", &have, &need) == 2) {
-        s_put(&w, "%sraise TRL from %u to %u", any ? ", " : "", have, need);
-        any = true;
+        char x[16], y[16];
+        snprintf(x, sizeof x, "%u", have);
+        snprintf(y, sizeof y, "%u", need);
+        s_put(&w, "%s%s", w.len ? sep : "",
+              gx_msg(part, sizeof part, lang, "server.hint.tech.trl", "have", x, "need", y, NULL));
     }
     if (s_field(dt, "missing mode ", "(;", v, sizeof v)) {
-        size_t l = strlen(v);
-        while (l && v[l - 1] == ' ')
-            v[--l] = '\0';
-        s_put(&w, "%soffer %s transfer", any ? ", " : "", v);
-        any = true;
+        s_trim(v);
+        s_list_in(wd, GX_V__COUNT, "server.mode.", v, m, sizeof m);
+        s_put(&w, "%s%s", w.len ? sep : "",
+              gx_msg(part, sizeof part, lang, "server.hint.tech.mode", "modes", m, NULL));
     }
-    if (!any)
-        s_put(&w, "meet the technology requirements");
-    snprintf(buf, n, "%s to qualify", f);
+    if (!w.len)
+        s_putm(&w, lang, "server.hint.tech.any", NULL);
+    gx_msg(buf, n, lang, "server.hint.tech", "what", f, NULL);
 }
 
-static void s_hint_price(const char *dt, char *buf, size_t n)
+static void s_hint_price(gx_lang lang, const char *dt, char *buf, size_t n)
 {
     const char *p = strstr(dt, "price "), *b = strstr(dt, "budget ");
     if (!p || !b) {
-        snprintf(buf, n, "bring the price within the budget to qualify");
+        gx_msg(buf, n, lang, "server.hint.price.any", NULL);
         return;
     }
     char *end;
@@ -1307,140 +1490,181 @@ static void s_hint_price(const char *dt, char *buf, size_t n)
     double bmin = strtod(b + 7, &end), bmax = *end == '-' ? strtod(end + 1, NULL) : 0;
     char x[32], y[32];
     if (bmax > 0 && pmin > bmax)
-        snprintf(buf, n, "lower the price to at most %s CNY to qualify (now from %s CNY)", s_exact(bmax, x),
-                 s_exact(pmin, y));
+        gx_msg(buf, n, lang, "server.hint.price.lower", "max", s_exact(bmax, x), "from", s_exact(pmin, y),
+               NULL);
     else if (pmax > 0 && pmax < bmin)
-        snprintf(buf, n, "price up to %s CNY is below the budget minimum %s CNY", s_exact(pmax, x),
-                 s_exact(bmin, y));
+        gx_msg(buf, n, lang, "server.hint.price.below", "max", s_exact(pmax, x), "min", s_exact(bmin, y),
+               NULL);
     else
-        snprintf(buf, n, "bring the price within the budget to qualify");
+        gx_msg(buf, n, lang, "server.hint.price.any", NULL);
 }
 
-static void s_hint_distance(const gx_explain *e, const char *dt, char *buf, size_t n)
+static void s_hint_distance(gx_lang lang, const gx_explain *e, const char *dt, char *buf, size_t n)
 {
     char v[GX_DETAIL_MAX], x[32], y[32];
     if (s_field(dt, "distance unknown: ", ";", v, sizeof v)) {
-        snprintf(buf, n, "register firm locations so distance can be checked (%s)", v);
+        char why[GX_DETAIL_MAX];
+        if (lang == GX_LANG_EN)
+            gx_msg_copy(why, sizeof why, v);
+        else
+            gx_msg(why, sizeof why, lang,
+                   strncmp(v, "neither", 7) == 0  ? "server.rule.distance.unknown.neither"
+                   : strncmp(v, "demand", 6) == 0 ? "server.rule.distance.unknown.demand"
+                                                  : "server.rule.distance.unknown.offer",
+                   NULL);
+        gx_msg(buf, n, lang, "server.hint.distance.unknown", "why", why, NULL);
         return;
     }
     const char *l = strstr(dt, "; limit "), *r = strstr(dt, "; service radius ");
     double lim = l ? strtod(l + 8, NULL) : 0, rad = r ? strtod(r + 17, NULL) : 0;
-    if (lim > 0 && e->distance_km > lim)
-        snprintf(buf, n, "%s km exceeds the demand's %s km limit", s_vs(e->distance_km, 1, &lim, 1, y),
-                 s_exact(lim, x));
-    else if (rad > 0 && e->distance_km > rad)
-        snprintf(buf, n, "widen the service radius from %s km to %.0f km to qualify", s_exact(rad, x),
-                 ceil(e->distance_km));
-    else
-        snprintf(buf, n, "too far for the distance limits");
-}
-
-static void s_hint_region(const char *dt, char *buf, size_t n)
-{
-    char name[32] = "", seg[GX_DETAIL_MAX];
-    if (s_field(dt, "demand scope ", ";", seg, sizeof seg) && strstr(seg, "(outside)")) {
-        sscanf(seg, "%31[a-z_]", name);
-        for (char *p = name; *p; p++)
-            if (*p == '_')
-                *p = '-';
-        snprintf(buf, n, "outside the demand's %s scope", name);
-    } else if (s_field(dt, "offer service scope ", ";", seg, sizeof seg) && strstr(seg, "(outside)")) {
-        sscanf(seg, "%31[a-z_]", name);
-        for (char *p = name; *p; p++)
-            if (*p == '_')
-                *p = '-';
-        snprintf(buf, n, "the demand firm is outside the offer's %s service scope; widen it to qualify",
-                 name);
+    if (lim > 0 && e->distance_km > lim) {
+        gx_msg(buf, n, lang, "server.hint.distance.limit", "km", s_vs(e->distance_km, 1, &lim, 1, y), "limit",
+               s_exact(lim, x), NULL);
+    } else if (rad > 0 && e->distance_km > rad) {
+        snprintf(y, sizeof y, "%.0f", ceil(e->distance_km));
+        gx_msg(buf, n, lang, "server.hint.distance.radius", "from", s_exact(rad, x), "to", y, NULL);
     } else {
-        snprintf(buf, n, "outside the region scope");
+        gx_msg(buf, n, lang, "server.hint.distance.any", NULL);
     }
 }
 
+/* The scope named at the start of seg ("three_districts: ...") in lang: the
+ * English name with '-' for '_', or the catalogue's word. */
+static const char *s_scope_in(gx_lang lang, const char *seg, char *out, size_t n)
+{
+    char name[32] = "";
+    sscanf(seg, "%31[a-z_]", name);
+    char word[64];
+    if (lang != GX_LANG_EN)
+        return gx_msg_copy(out, n, s_word(lang, "server.scope.", name, word, sizeof word));
+    for (char *p = name; *p; p++)
+        if (*p == '_')
+            *p = '-';
+    return gx_msg_copy(out, n, name);
+}
+
+static void s_hint_region(gx_lang lang, const char *dt, char *buf, size_t n)
+{
+    char name[64], seg[GX_DETAIL_MAX];
+    if (s_field(dt, "demand scope ", ";", seg, sizeof seg) && strstr(seg, "(outside)"))
+        gx_msg(buf, n, lang, "server.hint.region.demand", "scope", s_scope_in(lang, seg, name, sizeof name),
+               NULL);
+    else if (s_field(dt, "offer service scope ", ";", seg, sizeof seg) && strstr(seg, "(outside)"))
+        gx_msg(buf, n, lang, "server.hint.region.offer", "scope", s_scope_in(lang, seg, name, sizeof name),
+               NULL);
+    else
+        gx_msg(buf, n, lang, "server.hint.region.any", NULL);
+}
+
 const char *gx_rules_hint(const gx_explain *e, gx_rule r, char *buf, size_t n)
+{
+    return gx_rules_hint_in(e, r, NULL, buf, n);
+}
+
+const char *gx_rules_hint_in(const gx_explain *e, gx_rule r, const gx_rules_words *wd, char *buf, size_t n)
 {
     if (!buf || n == 0)
         return buf;
     buf[0] = '\0';
     if (r <= GX_RULE_NONE || r >= GX_RULE__COUNT)
         return buf;
+    gx_lang lang = wd ? wd->lang : GX_LANG_EN;
+    char rn[64];
+    const char *rule = s_word(lang, "server.rulename.", gx_rule_name(r), rn, sizeof rn);
     if (e->rules[r].pass) {
-        snprintf(buf, n, "%s: no change needed", gx_rule_name(r));
+        gx_msg(buf, n, lang, "server.hint.pass", "rule", rule, NULL);
         return buf;
     }
     const char *dt = e->rules[r].detail;
     if (!dt[0]) { /* a fast-path explanation: no values to work from */
-        snprintf(buf, n, "fails the %s rule", gx_rule_name(r));
+        gx_msg(buf, n, lang, "server.hint.fails", "rule", rule, NULL);
         return buf;
     }
-    char v[GX_DETAIL_MAX], v2[GX_DETAIL_MAX], x[32];
+    char v[GX_DETAIL_MAX], v2[GX_DETAIL_MAX], t[GX_DETAIL_MAX], x[32];
     switch (r) {
     case GX_RULE_KIND:
         if (s_field(dt, "needs ", ";", v, sizeof v))
-            snprintf(buf, n, "serve %s demands to qualify", v);
+            gx_msg(buf, n, lang, "server.hint.kind", "kind", s_word(lang, "server.kind.", v, t, sizeof t),
+                   NULL);
         break;
     case GX_RULE_PROCESS:
     case GX_RULE_MATERIAL:
         if (s_field(dt, "missing ", ";", v, sizeof v))
-            snprintf(buf, n, "add %s %s to qualify", r == GX_RULE_PROCESS ? "process" : "material", v);
+            gx_msg(buf, n, lang, r == GX_RULE_PROCESS ? "server.hint.process" : "server.hint.material",
+                   "terms",
+                   s_list_in(wd, r == GX_RULE_PROCESS ? GX_V_PROCESS : GX_V_MATERIAL, NULL, v, t, sizeof t),
+                   NULL);
         break;
     case GX_RULE_TECHNOLOGY:
-        s_hint_technology(dt, buf, n);
+        s_hint_technology(wd, dt, buf, n);
         break;
     case GX_RULE_CERTIFICATION:
         if (s_field(dt, "missing ", ";", v, sizeof v)) {
+            s_list_in(wd, GX_V_CERT, NULL, v, t, sizeof t);
             /* the first "; SCHEME expired DATE" segment, if any */
             const char *p = strstr(dt, " expired ");
             while (p && p > dt && !(p[-1] == ' ' && p - 1 > dt && p[-2] == ';'))
                 p--;
-            if (p && p > dt && s_field(p, "", ";", v2, sizeof v2))
-                snprintf(buf, n, "add %s to qualify (%s)", v, v2);
-            else
-                snprintf(buf, n, "add %s to qualify", v);
+            char cert[GX_DETAIL_MAX], date[16];
+            if (p && p > dt && s_field(p, "", ";", v2, sizeof v2)) {
+                if (lang != GX_LANG_EN && sscanf(v2, "%199s expired %15s", cert, date) == 2)
+                    gx_msg(v2, sizeof v2, lang, "server.rule.cert.expired", "cert",
+                           s_term(wd, GX_V_CERT, cert), "date", date, NULL);
+                gx_msg(buf, n, lang, "server.hint.cert_expired", "cert", t, "why", v2, NULL);
+            } else {
+                gx_msg(buf, n, lang, "server.hint.cert", "cert", t, NULL);
+            }
         }
         break;
     case GX_RULE_LEAD_TIME:
-        if (strstr(dt, "needed-by date has passed"))
-            snprintf(buf, n, "the needed-by date has passed");
-        else if (s_field(dt, "late by ", ";", v, sizeof v))
-            snprintf(buf, n, "shorten lead time by %s to qualify", v);
+        if (strstr(dt, "needed-by date has passed")) {
+            gx_msg(buf, n, lang, "server.hint.lead.passed", NULL);
+        } else if (s_field(dt, "late by ", ";", v, sizeof v)) {
+            snprintf(x, sizeof x, "%lld", strtoll(v, NULL, 10));
+            gx_msg(buf, n, lang, "server.hint.lead", "days", x, NULL);
+        }
         break;
     case GX_RULE_MIN_ORDER:
         if (s_field(dt, "min order ", ";", v, sizeof v) && s_field(dt, "quantity ", ";", v2, sizeof v2))
-            snprintf(buf, n, "lower the minimum order from %s to %s to qualify", v, v2);
+            gx_msg(buf, n, lang, "server.hint.min_order", "min", v, "qty", v2, NULL);
         break;
     case GX_RULE_CAPACITY:
         if (s_field(dt, "quantity ", ";", v, sizeof v) && s_field(dt, " by ", " ;(", v2, sizeof v2))
-            snprintf(buf, n, "capacity %s short of %s by %s", s_num(floor(e->capacity_until_needed), x), v,
-                     v2);
+            gx_msg(buf, n, lang, "server.hint.capacity", "cap", s_num(floor(e->capacity_until_needed), x),
+                   "qty", v, "date", v2, NULL);
         break;
     case GX_RULE_REGION:
-        s_hint_region(dt, buf, n);
+        s_hint_region(lang, dt, buf, n);
         break;
     case GX_RULE_DISTANCE:
-        s_hint_distance(e, dt, buf, n);
+        s_hint_distance(lang, e, dt, buf, n);
         break;
     case GX_RULE_CREDIT:
-        if (strstr(dt, "graded D"))
-            snprintf(buf, n, "firms graded D (joint-penalty list) cannot be matched");
-        else if (s_field(dt, "requires ", " ", v, sizeof v) &&
-                 s_field(dt, "supplier graded ", " ;", v2, sizeof v2))
-            snprintf(buf, n, "credit grade %s%s is below the required %s", v2,
-                     strstr(dt, "counts as C") ? " (counts as C)" : "", v);
+        if (strstr(dt, "graded D")) {
+            gx_msg(buf, n, lang, "server.hint.credit.d", NULL);
+        } else if (s_field(dt, "requires ", " ", v, sizeof v) &&
+                   s_field(dt, "supplier graded ", " ;", v2, sizeof v2)) {
+            if (strstr(dt, "counts as C"))
+                gx_msg(t, sizeof t, lang, "server.rule.credit.counts_c", NULL);
+            else
+                t[0] = '\0';
+            gx_msg(buf, n, lang, "server.hint.credit", "grade", v2, "note", t, "need", v, NULL);
+        }
         break;
     case GX_RULE_PRICE:
-        s_hint_price(dt, buf, n);
+        s_hint_price(lang, dt, buf, n);
         break;
     case GX_RULE_VALIDITY:
-        if (strstr(dt, "demand not open") || strstr(dt, "demand expired"))
-            snprintf(buf, n, "the demand is no longer open");
-        else
-            snprintf(buf, n, "renew the offer to qualify");
+        gx_msg(buf, n, lang,
+               strstr(dt, "demand not open") || strstr(dt, "demand expired") ? "server.hint.validity.demand"
+                                                                             : "server.hint.validity.offer",
+               NULL);
         break;
     default:
         break;
     }
     if (!buf[0])
-        snprintf(buf, n, "fails the %s rule", gx_rule_name(r));
+        gx_msg(buf, n, lang, "server.hint.fails", "rule", rule, NULL);
     return buf;
 }
 

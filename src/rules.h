@@ -12,6 +12,8 @@
 #include <stdint.h>
 
 #include "model.h"
+#include "msg.h"
+#include "vocab.h"
 
 typedef struct gx_rules_opts {
     double weights[GX_TERM__COUNT];      /* score weights, >= 0, not all zero */
@@ -99,6 +101,22 @@ typedef enum gx_pair { GX_PAIR_NONE = 0, GX_PAIR_MATCH, GX_PAIR_NEAR } gx_pair;
 gx_pair gx_rules_classify(const gx_rules_opts *opts, const gx_demand *d, const gx_firm *df, const gx_offer *o,
                           const gx_firm *of, int64_t now, uint32_t known_fail, double *score, gx_rule *rule);
 
+/* The words of explanations and hints: their language and where the names
+ * of terms and places come from. English texts show ids and codes
+ * ("casting.die", "410611"); Chinese ones the vocabulary's name_zh of each
+ * (压铸, 淇滨区), or the id when the vocabulary has none. */
+typedef struct gx_rules_words {
+    gx_lang lang;          /* the language of the texts */
+    const gx_vocab *vocab; /* names in lang (borrowed); NULL: ids */
+} gx_rules_words;
+
+/* gx_rules_evaluate with details, written in words' language (the texts of
+ * src/data/messages/server.tsv, server.rule.*): verdicts, terms, score and
+ * the figures are the same in every language; gx_rules_evaluate's details
+ * are these in English. */
+void gx_rules_explain(const gx_rules_opts *opts, const gx_rules_words *words, const gx_demand *d,
+                      const gx_firm *df, const gx_offer *o, const gx_firm *of, int64_t now, gx_explain *out);
+
 /* Prepared records (prep.h): the postings and firms with their strings as
  * interned ids. */
 typedef struct gx_prep_demand gx_prep_demand;
@@ -138,6 +156,13 @@ size_t gx_rules_family_len(gx_rule r, const char *want);
  * "add IATF16949 to qualify" or "lead time 30 d is 12 d too long". Writes into
  * buf (n bytes) and returns buf. */
 const char *gx_rules_hint(const gx_explain *e, gx_rule r, char *buf, size_t n);
+
+/* gx_rules_hint in words' language (server.hint.* of the catalogue), with the
+ * names of terms, scopes and kinds in it; NULL words: English. e must be
+ * explained in English (gx_rules_evaluate): the hint reads its values from
+ * those details. Cut at a whole UTF-8 character when buf is short. */
+const char *gx_rules_hint_in(const gx_explain *e, gx_rule r, const gx_rules_words *words, char *buf,
+                             size_t n);
 
 /* True when demand d of firm df passes subscription s's filters (kinds,
  * industry prefixes, process prefixes, districts). */

@@ -21,6 +21,8 @@
 #include <gongxu/keyfile.h>
 #include <gongxu/v1/gongxu.pb-c.h>
 
+#include "msg.h"
+
 #ifndef GX_VERSION
 #define GX_VERSION "0.1.0"
 #endif
@@ -43,6 +45,7 @@ typedef struct gx_cli {
     const char *server_key_from; /* "--server-key" or "$GONGXU_SERVER_KEY", for messages */
     bool as_operator;            /* --operator, or $GONGXU_OPERATOR=1 */
     bool json;                   /* --json: JSON Lines on stdout */
+    gx_lang lang;                /* --lang, else from $LC_ALL/$LC_MESSAGES/$LANG (gx_cli_env_lang) */
     bool dry_run;                /* --dry-run: print the request Envelope as JSON, send nothing (but an
                                   * update with flags reads the posting it changes) */
     int timeout_ms;              /* --timeout: reply timeout of each request */
@@ -195,6 +198,21 @@ int gx_cli_check_limits(const gx_cli *g, const Gongxu__V1__Envelope *req, const 
 const char *gx_cli_largest_field(const Gongxu__V1__Envelope *req, char *buf, size_t len);
 
 /* ------------------------------------------------------------ cli_print.c */
+
+/* The language of human output: set once the options are read (the printers
+ * below and the broker's error lines follow it; --json does not). */
+void gx_cli_set_lang(gx_lang lang);
+gx_lang gx_cli_lang(void);
+
+/* The language the environment asks for: the first of $LC_ALL, $LC_MESSAGES,
+ * $LANG that is set and not empty; zh_* (and zh) Chinese, anything else
+ * (C, POSIX, en_*, fr_*) English; none set: Chinese, what our users read. */
+gx_lang gx_cli_env_lang(void);
+
+/* Message id of the CLI's catalogue (src/data/messages/cli.tsv, server.tsv)
+ * in the output language, args as name, value pairs ending in NULL. Returns
+ * one of a ring of static buffers: valid until 8 more calls. */
+const char *gx_cli_msg(const char *id, ...) __attribute__((sentinel));
 
 /* Writes msg as one line of proto3 JSON on stdout and flushes. Returns false
  * when it could not be converted or written. */

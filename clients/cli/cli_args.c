@@ -20,6 +20,7 @@ enum {
     S_OPT_TIMEOUT,
     S_OPT_VERSION,
     S_OPT_DRY_RUN,
+    S_OPT_LANG,
     S_OPT_KEY,
     S_OPT_SERVER_KEY,
 };
@@ -38,6 +39,7 @@ static const struct option s_global_opts[] = {
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, S_OPT_VERSION},
     {"dry-run", no_argument, NULL, S_OPT_DRY_RUN}, /* hidden: for tests and the curious */
+    {"lang", required_argument, NULL, S_OPT_LANG},
     {NULL, 0, NULL, 0},
 };
 
@@ -79,6 +81,12 @@ static int s_global(gx_cli *g, int val, const char *arg)
         return 0;
     case S_OPT_DRY_RUN:
         g->dry_run = true;
+        return 0;
+    case S_OPT_LANG:
+        if (strcmp(arg, "zh") != 0 && strcmp(arg, "en") != 0 && !gx_lang_parse(arg, &g->lang))
+            return gx_cli_usage(g, "--lang: expected zh or en, got \"%s\"", arg);
+        gx_lang_parse(arg, &g->lang);
+        gx_cli_set_lang(g->lang);
         return 0;
     case S_OPT_KEY: /* read when connecting: --dry-run and keygen need no keys */
         if (!*arg)
@@ -236,6 +244,8 @@ int gx_cli_parse_global(gx_cli *g, int argc, char **argv, int *cmd_at)
 {
     const char *env;
     g->timeout_ms = GX_CLI_DEFAULT_TIMEOUT_MS;
+    g->lang = gx_cli_env_lang();
+    gx_cli_set_lang(g->lang);
     if ((env = getenv("GONGXU_SERVER")) && *env)
         g->server = env;
     if ((env = getenv("GONGXU_FIRM")) && *env) {

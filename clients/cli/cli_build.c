@@ -66,6 +66,7 @@ static const s_flag s_firm_flags[] = {
     S_ENUM_MANY("role", "roles", gongxu__v1__role__descriptor, "", "ROLE", "what the firm does on the platform"),
     S_MANY("cert", "certifications", S_CERT, "SCHEME:NUMBER:YYYY-MM-DD", "a certificate held and its expiry, e.g. IATF16949:0412:2028-06-30"),
     S_ONE("contact", "contact", S_STR, "TEXT", "who to talk to; released to a counterpart only after acceptance"),
+    S_ONE("language", "language", S_STR, "zh-CN|en", "what the firm reads: the language of its notices' explanations and hints (default zh-CN)"),
     S_ONE("override-check", NULL, S_OVERRIDE, NULL, "accept an id whose check character fails (legacy codes)"),
     S_ONE("file", NULL, S_FILE, "FILE", "the Firm as proto3 JSON (\"-\": standard input); flags replace its fields"),
     S_END,

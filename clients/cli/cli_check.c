@@ -38,12 +38,10 @@ void gx_cli_warn_expired(const gx_cli *g, const json_t *firm)
             continue;
         const char *scheme = json_string_value(gx_cli_member(c, "scheme"));
         const char *number = json_string_value(gx_cli_member(c, "number"));
-        fprintf(
-            stderr,
-            "gongxu: %s: warning: certificate %s%s%s expired on %s (today is %s): it is accepted, but will "
-            "not count for matching until renewed\n",
-            g->cmd, scheme ? scheme : "?", number && *number ? " no. " : "", number ? number : "", until,
-            today);
+        fprintf(stderr, "%s\n",
+                gx_cli_msg(number && *number ? "cli.warn.cert_expired_no" : "cli.warn.cert_expired", "cmd",
+                           g->cmd, "scheme", scheme ? scheme : "?", "number", number ? number : "", "date",
+                           until, "today", today, NULL));
     }
 }
 

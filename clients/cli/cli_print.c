@@ -3,16 +3,99 @@
  * Human output is short lines: one headline per reply or notice, indented
  * detail lines under it. Enum values are shown as the words the flags take
  * (parts_supply, three_districts), credit grades as A..D, instants in UTC.
- * --json output is the proto3 JSON of the message, one object per line. */
+ * --json output is the proto3 JSON of the message, one object per line.
+ * Human words come from the message catalogue (cli.tsv; kinds, states, rules
+ * and scopes from server.tsv) in the output language; --json never does. */
 #include "cli.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdarg.h>
 #include <time.h>
 
 #define S_RING 8  /* s_word/s_when results alive at once (within one printf) */
 #define S_WORD 48 /* longest enum word shown */
+#define S_MSG 1024 /* longest catalogue message shown in one piece */
+
+#define M(...) gx_cli_msg(__VA_ARGS__, NULL)
+
+static int s_cols(uint32_t cp);
+static uint32_t s_next(const char **p);
+
+/* ------------------------------------------------------------------ language */
+
+static gx_lang s_lang = GX_LANG_ZH; /* the output language: single-threaded CLI */
+
+void gx_cli_set_lang(gx_lang lang)
+{
+    s_lang = lang;
+}
+
+gx_lang gx_cli_lang(void)
+{
+    return s_lang;
+}
+
+gx_lang gx_cli_env_lang(void)
+{
+    static const char *const vars[] = {"LC_ALL", "LC_MESSAGES", "LANG"};
+    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++) {
+        const char *v = getenv(vars[i]);
+        gx_lang l;
+        if (v && *v)
+            return gx_lang_parse(v, &l) ? l : GX_LANG_EN;
+    }
+    return GX_LANG_ZH;
+}
+
+const char *gx_cli_msg(const char *id, ...)
+{
+    static char ring[S_RING][S_MSG];
+    static unsigned next;
+    char *buf = ring[next++ % S_RING];
+    gx_msg_arg a[12];
+    size_t k = 0;
+    va_list ap;
+    va_start(ap, id);
+    for (const char *name; k < 12 && (name = va_arg(ap, const char *));) {
+        a[k].name = name;
+        a[k++].value = va_arg(ap, const char *);
+    }
+    va_end(ap);
+    gx_msg_format(buf, S_MSG, s_lang, id, a, k);
+    return buf;
+}
+
+/* A number as printf writes it with fmt, for a placeholder (a ring buffer). */
+static const char *s_num(const char *fmt, double x)
+{
+    static char ring[S_RING][48];
+    static unsigned next;
+    char *buf = ring[next++ % S_RING];
+    snprintf(buf, 48, fmt, x);
+    return buf;
+}
+
+static const char *s_u64(uint64_t x)
+{
+    static char ring[S_RING][24];
+    static unsigned next;
+    char *buf = ring[next++ % S_RING];
+    snprintf(buf, 24, "%" PRIu64, x);
+    return buf;
+}
+
+/* A flag word in the output language: prefix + word from the catalogue
+ * (server.kind.processing -> 配套加工) in Chinese, the word itself in English. */
+static const char *s_loc(const char *prefix, const char *word)
+{
+    char id[96];
+    snprintf(id, sizeof id, "%s%s", prefix, word);
+    if (s_lang == GX_LANG_EN || !gx_msg_has(id))
+        return word;
+    return M(id);
+}
 
 /* ------------------------------------------------------------------ words */
 
@@ -41,22 +124,22 @@ static const char *s_word(const ProtobufCEnumDescriptor *d, int value, const cha
 
 static const char *s_kind(int v)
 {
-    return s_word(&gongxu__v1__kind__descriptor, v, "");
+    return s_loc("server.kind.", s_word(&gongxu__v1__kind__descriptor, v, ""));
 }
 
 static const char *s_state(int v)
 {
-    return s_word(&gongxu__v1__state__descriptor, v, "");
+    return s_loc("server.state.", s_word(&gongxu__v1__state__descriptor, v, ""));
 }
 
 static const char *s_rule(int v)
 {
-    return s_word(&gongxu__v1__rule__descriptor, v, "RULE_");
+    return s_loc("server.rulename.", s_word(&gongxu__v1__rule__descriptor, v, "RULE_"));
 }
 
 static const char *s_scope(int v)
 {
-    return s_word(&gongxu__v1__scope__descriptor, v, "");
+    return s_loc("server.scope.", s_word(&gongxu__v1__scope__descriptor, v, ""));
 }
 
 static const char *s_credit(int v)
@@ -78,11 +161,22 @@ static const char *s_when(int64_t at)
     return buf;
 }
 
+/* "  label" padded to 12 terminal columns (Chinese letters take two); label
+ * is a catalogue id (cli.label.*). */
+static void s_label(const char *id)
+{
+    const char *label = M(id);
+    int w = 0;
+    for (const char *p = label; *p;)
+        w += s_cols(s_next(&p));
+    printf("  %s%*s", label, w < 12 ? 12 - w : 1, "");
+}
+
 static void s_list_strings(const char *label, size_t n, char **v)
 {
     if (n == 0)
         return;
-    printf("  %-12s", label);
+    s_label(label);
     for (size_t i = 0; i < n; i++)
         printf("%s%s", i ? ", " : "", v[i]);
     printf("\n");
@@ -92,16 +186,19 @@ static void s_list_enums(const char *label, size_t n, const int *v, const Protob
 {
     if (n == 0)
         return;
-    printf("  %-12s", label);
+    s_label(label);
     for (size_t i = 0; i < n; i++)
-        printf("%s%s", i ? ", " : "", s_word(d, v[i], ""));
+        printf("%s%s", i ? ", " : "",
+               d == &gongxu__v1__kind__descriptor ? s_kind(v[i]) : s_word(d, v[i], ""));
     printf("\n");
 }
 
 static void s_line(const char *label, const char *value)
 {
-    if (value && *value)
-        printf("  %-12s%s\n", label, value);
+    if (value && *value) {
+        s_label(label);
+        printf("%s\n", value);
+    }
 }
 
 const char *gx_cli_error_name(int code)
@@ -135,7 +232,16 @@ static void s_rules(const Gongxu__V1__Explanation *ex, const char *indent)
         return;
     for (size_t i = 0; i < ex->n_rules; i++) {
         const Gongxu__V1__RuleCheck *r = ex->rules[i];
-        printf("%s%-13s  %s  %s\n", indent, s_rule(r->rule), r->pass ? "PASS" : "FAIL", r->detail);
+        const char *name = s_rule(r->rule);
+        int w = 0;
+        for (const char *p = name; *p;)
+            w += s_cols(s_next(&p));
+        const char *verdict = M(r->pass ? "cli.rule.pass" : "cli.rule.fail");
+        int vw = 0, vcols = s_lang == GX_LANG_EN ? 4 : 6; /* PASS/FAIL; 通过/未通过 */
+        for (const char *p = verdict; *p;)
+            vw += s_cols(s_next(&p));
+        printf("%s%s%*s  %s%*s  %s\n", indent, name, w < 13 ? 13 - w : 0, "", verdict,
+               vw < vcols ? vcols - vw : 0, "", r->detail);
     }
 }
 
@@ -143,9 +249,10 @@ static void s_terms(const Gongxu__V1__Explanation *ex, const char *indent)
 {
     if (!ex || ex->n_terms == 0)
         return;
-    printf("%sscore %.1f =", indent, ex->score);
+    printf("%s%s", indent, M("cli.score.head", "score", s_num("%.1f", ex->score)));
     for (size_t i = 0; i < ex->n_terms; i++)
-        printf("%s %s %.2f*%g", i ? " +" : "", ex->terms[i]->name, ex->terms[i]->value, ex->terms[i]->weight);
+        printf("%s %s %.2f*%g", i ? " +" : "", s_loc("cli.term.", ex->terms[i]->name), ex->terms[i]->value,
+               ex->terms[i]->weight);
     printf("\n");
 }
 
@@ -153,115 +260,143 @@ static void s_terms(const Gongxu__V1__Explanation *ex, const char *indent)
 
 static void s_demand(const Gongxu__V1__Demand *d)
 {
-    printf("demand %" PRIu64 " (revision %u) %s, owner %s\n", d->id, d->revision, s_state(d->state),
-           d->owner);
-    s_line("title", d->title);
-    printf("  %-12s%s%s%s\n", "kind", s_kind(d->kind), *d->industry ? ", industry " : "", d->industry);
-    s_list_strings("processes", d->n_processes, d->processes);
-    s_list_strings("materials", d->n_materials, d->materials);
+    char rev[16];
+    snprintf(rev, sizeof rev, "%u", d->revision);
+    printf("%s\n", M("cli.demand.head", "id", s_u64(d->id), "rev", rev, "state", s_state(d->state), "owner",
+                     d->owner));
+    s_line("cli.label.title", d->title);
+    s_label("cli.label.kind");
+    printf("%s\n", *d->industry
+                       ? M("cli.demand.kind_industry", "kind", s_kind(d->kind), "industry", d->industry)
+                       : s_kind(d->kind));
+    s_list_strings("cli.label.processes", d->n_processes, d->processes);
+    s_list_strings("cli.label.materials", d->n_materials, d->materials);
     if (d->quantity > 0 || *d->needed_by) {
-        printf("  %-12s%.10g %s", "quantity", d->quantity, d->unit);
+        s_label("cli.label.quantity");
+        printf("%.10g %s", d->quantity, d->unit);
         if (d->original_quantity > 0 && d->original_quantity != d->quantity)
-            printf(" (of %.10g)", d->original_quantity);
+            printf("%s", M("cli.demand.of", "qty", s_num("%.10g", d->original_quantity)));
         if (*d->needed_by)
-            printf(" by %s", d->needed_by);
+            printf("%s", M("cli.demand.by", "date", d->needed_by));
         printf("\n");
     }
-    if (d->budget)
-        printf("  %-12s%.10g .. %.10g CNY/unit\n", "budget", d->budget->min, d->budget->max);
-    s_list_strings("requires", d->n_certifications, d->certifications);
-    if (d->min_credit)
-        printf("  %-12s%s or better\n", "credit", s_credit(d->min_credit));
+    if (d->budget) {
+        s_label("cli.label.budget");
+        printf("%s\n", M("cli.price.range", "min", s_num("%.10g", d->budget->min), "max",
+                         s_num("%.10g", d->budget->max)));
+    }
+    s_list_strings("cli.label.requires", d->n_certifications, d->certifications);
+    if (d->min_credit) {
+        s_label("cli.label.credit");
+        printf("%s\n", M("cli.credit.or_better", "grade", s_credit(d->min_credit)));
+    }
     if (d->scope || d->max_distance_km > 0) {
-        printf("  %-12s%s", "region", d->scope ? s_scope(d->scope) : "anywhere");
+        s_label("cli.label.region");
+        printf("%s", d->scope ? s_scope(d->scope) : s_loc("server.scope.", "anywhere"));
         if (d->max_distance_km > 0)
-            printf(", within %.10g km", d->max_distance_km);
+            printf("%s", M("cli.region.within", "km", s_num("%.10g", d->max_distance_km)));
         printf("\n");
     }
     if (d->splittable) {
+        s_label("cli.label.split");
         if (d->max_suppliers)
-            printf("  %-12sup to %u suppliers\n", "split", d->max_suppliers);
+            printf("%s\n", M("cli.split.up_to", "n", s_u64(d->max_suppliers)));
         else
-            printf("  %-12sany number of suppliers\n", "split");
+            printf("%s\n", M("cli.split.any"));
     }
-    s_list_strings("ipc", d->n_ipc, d->ipc);
-    if (d->min_trl)
-        printf("  %-12s%u or higher\n", "trl", d->min_trl);
-    s_list_enums("modes", d->n_modes, (const int *)d->modes, &gongxu__v1__transfer_mode__descriptor);
-    s_line("summary", d->summary);
-    s_line("details", d->details);
+    s_list_strings("cli.label.ipc", d->n_ipc, d->ipc);
+    if (d->min_trl) {
+        s_label("cli.label.trl");
+        printf("%s\n", M("cli.trl.or_higher", "n", s_u64(d->min_trl)));
+    }
+    s_list_enums("cli.label.modes", d->n_modes, (const int *)d->modes,
+                 &gongxu__v1__transfer_mode__descriptor);
+    s_line("cli.label.summary", d->summary);
+    s_line("cli.label.details", d->details);
     if (d->created_at)
-        s_line("created", s_when(d->created_at));
+        s_line("cli.label.created", s_when(d->created_at));
     if (d->expires_at)
-        s_line("expires", s_when(d->expires_at));
+        s_line("cli.label.expires", s_when(d->expires_at));
     if (d->n_withheld) /* another firm's demand: say what exists but is not shown */
-        s_list_strings("withheld", d->n_withheld, d->withheld);
+        s_list_strings("cli.label.withheld", d->n_withheld, d->withheld);
 }
 
 static void s_offer(const Gongxu__V1__Offer *o)
 {
-    printf("offer %" PRIu64 " (revision %u) %s, owner %s\n", o->id, o->revision, s_state(o->state), o->owner);
-    s_line("title", o->title);
-    s_list_enums("kinds", o->n_kinds, (const int *)o->kinds, &gongxu__v1__kind__descriptor);
-    s_list_strings("industries", o->n_industries, o->industries);
-    s_list_strings("processes", o->n_processes, o->processes);
-    s_list_strings("materials", o->n_materials, o->materials);
+    char rev[16];
+    snprintf(rev, sizeof rev, "%u", o->revision);
+    printf("%s\n", M("cli.offer.head", "id", s_u64(o->id), "rev", rev, "state", s_state(o->state), "owner",
+                     o->owner));
+    s_line("cli.label.title", o->title);
+    s_list_enums("cli.label.kinds", o->n_kinds, (const int *)o->kinds, &gongxu__v1__kind__descriptor);
+    s_list_strings("cli.label.industries", o->n_industries, o->industries);
+    s_list_strings("cli.label.processes", o->n_processes, o->processes);
+    s_list_strings("cli.label.materials", o->n_materials, o->materials);
     if (o->monthly_capacity > 0)
-        printf("  %-12s%.10g per 30 days\n", "capacity", o->monthly_capacity);
+        s_line("cli.label.capacity", M("cli.offer.capacity", "n", s_num("%.10g", o->monthly_capacity)));
     if (o->min_order > 0)
-        printf("  %-12s%.10g\n", "min order", o->min_order);
+        s_line("cli.label.min_order", s_num("%.10g", o->min_order));
     if (o->lead_time_days)
-        printf("  %-12s%u days\n", "lead time", o->lead_time_days);
+        s_line("cli.label.lead_time", M("cli.offer.lead", "n", s_u64(o->lead_time_days)));
     if (o->price)
-        printf("  %-12s%.10g .. %.10g CNY/unit\n", "price", o->price->min, o->price->max);
+        s_line("cli.label.price", M("cli.price.range", "min", s_num("%.10g", o->price->min), "max",
+                                    s_num("%.10g", o->price->max)));
     if (o->service_scope || o->service_radius_km > 0) {
-        printf("  %-12s%s", "serves", o->service_scope ? s_scope(o->service_scope) : "anywhere");
+        s_label("cli.label.serves");
+        printf("%s", o->service_scope ? s_scope(o->service_scope) : s_loc("server.scope.", "anywhere"));
         if (o->service_radius_km > 0)
-            printf(", within %.10g km", o->service_radius_km);
+            printf("%s", M("cli.region.within", "km", s_num("%.10g", o->service_radius_km)));
         printf("\n");
     }
-    s_list_strings("ipc", o->n_ipc, o->ipc);
+    s_list_strings("cli.label.ipc", o->n_ipc, o->ipc);
     if (o->trl)
-        printf("  %-12s%u\n", "trl", o->trl);
-    s_list_enums("modes", o->n_modes, (const int *)o->modes, &gongxu__v1__transfer_mode__descriptor);
-    s_line("summary", o->summary);
+        s_line("cli.label.trl", s_u64(o->trl));
+    s_list_enums("cli.label.modes", o->n_modes, (const int *)o->modes,
+                 &gongxu__v1__transfer_mode__descriptor);
+    s_line("cli.label.summary", o->summary);
     if (o->created_at)
-        s_line("created", s_when(o->created_at));
+        s_line("cli.label.created", s_when(o->created_at));
     if (o->expires_at)
-        s_line("expires", s_when(o->expires_at));
+        s_line("cli.label.expires", s_when(o->expires_at));
 }
 
 static void s_subscription(const Gongxu__V1__Subscription *s)
 {
-    printf("subscription %" PRIu64 ", owner %s\n", s->id, s->owner);
-    s_list_enums("kinds", s->n_kinds, (const int *)s->kinds, &gongxu__v1__kind__descriptor);
-    s_list_strings("industries", s->n_industry_prefixes, s->industry_prefixes);
-    s_list_strings("processes", s->n_process_prefixes, s->process_prefixes);
-    s_list_strings("districts", s->n_districts, s->districts);
+    printf("%s\n", M("cli.sub.head", "id", s_u64(s->id), "owner", s->owner));
+    s_list_enums("cli.label.kinds", s->n_kinds, (const int *)s->kinds, &gongxu__v1__kind__descriptor);
+    s_list_strings("cli.label.industries", s->n_industry_prefixes, s->industry_prefixes);
+    s_list_strings("cli.label.processes", s->n_process_prefixes, s->process_prefixes);
+    s_list_strings("cli.label.districts", s->n_districts, s->districts);
     if (!s->n_kinds && !s->n_industry_prefixes && !s->n_process_prefixes && !s->n_districts)
-        printf("  every public demand\n");
+        printf("  %s\n", M("cli.sub.every"));
 }
 
 static void s_firm(const Gongxu__V1__Firm *f)
 {
-    printf("firm %s  %s\n", f->id, f->name);
-    s_list_enums("roles", f->n_roles, (const int *)f->roles, &gongxu__v1__role__descriptor);
+    printf("%s\n", M("cli.firm.head", "id", f->id, "name", f->name));
+    s_list_enums("cli.label.roles", f->n_roles, (const int *)f->roles, &gongxu__v1__role__descriptor);
     if (*f->zone)
-        printf("  %-12s%s, zone %s\n", "county", f->county, f->zone);
+        s_line("cli.label.county", M("cli.firm.zone", "county", f->county, "zone", f->zone));
     else
-        s_line("county", f->county);
-    if (f->location)
-        printf("  %-12s%.6f, %.6f\n", "location", f->location->lat, f->location->lon);
+        s_line("cli.label.county", f->county);
+    if (f->location) {
+        s_label("cli.label.location");
+        printf("%.6f, %.6f\n", f->location->lat, f->location->lon);
+    }
     if (f->credit)
-        s_line("credit", s_credit(f->credit));
+        s_line("cli.label.credit", s_credit(f->credit));
     for (size_t i = 0; i < f->n_certifications; i++) {
         const Gongxu__V1__Certification *c = f->certifications[i];
-        printf("  %-12s%s no. %s, valid until %s\n", i ? "" : "certified", c->scheme, c->number,
-               c->valid_until);
+        if (i)
+            printf("  %12s", "");
+        else
+            s_label("cli.label.certified");
+        printf("%s\n", M("cli.firm.cert", "scheme", c->scheme, "number", c->number, "date", c->valid_until));
     }
-    s_line("contact", f->contact);
+    s_line("cli.label.contact", f->contact);
+    s_line("cli.label.language", f->language);
     if (f->awards)
-        printf("  %-12s%u\n", "awards", f->awards);
+        s_line("cli.label.awards", s_u64(f->awards));
 }
 
 static void s_list(const Gongxu__V1__PostingList *l)
@@ -295,17 +430,19 @@ static void s_list(const Gongxu__V1__PostingList *l)
         printf("%s\n", s->n_industry_prefixes ? "" : "any");
     }
     if (!l->n_demands && !l->n_offers && !l->n_subscriptions)
-        printf("no postings\n");
+        printf("%s\n", M("cli.list.none"));
 }
 
 static void s_candidate(const Gongxu__V1__Candidate *c)
 {
-    printf("%2u. offer %" PRIu64 " from %s (%s) score %.1f", c->rank, c->offer_id, c->firm_name, c->firm_id,
-           c->score);
+    char rank[16];
+    snprintf(rank, sizeof rank, "%2u", c->rank);
+    printf("%s", M("cli.candidate.line", "rank", rank, "id", s_u64(c->offer_id), "name", c->firm_name, "firm",
+                   c->firm_id, "score", s_num("%.1f", c->score)));
     if (c->explanation && c->explanation->distance_km >= 0)
-        printf(", %.1f km", c->explanation->distance_km);
+        printf("%s", M("cli.candidate.km", "km", s_num("%.1f", c->explanation->distance_km)));
     if (c->capacity_until_needed > 0)
-        printf(", capacity %.10g until needed", c->capacity_until_needed);
+        printf("%s", M("cli.candidate.capacity", "n", s_num("%.10g", c->capacity_until_needed)));
     printf("\n");
     s_rules(c->explanation, "      ");
     s_terms(c->explanation, "      ");
@@ -313,19 +450,21 @@ static void s_candidate(const Gongxu__V1__Candidate *c)
 
 static void s_shortlist(const Gongxu__V1__Shortlist *s)
 {
-    printf("shortlist of demand %" PRIu64 " (revision %u): ", s->demand_id, s->revision);
+    char rev[16];
+    snprintf(rev, sizeof rev, "%u", s->revision);
+    printf("%s", M("cli.shortlist.head", "id", s_u64(s->demand_id), "rev", rev));
     if (s->n_candidates == 0)
-        printf("no eligible offers\n");
+        printf("%s\n", M("cli.shortlist.none"));
     else
-        printf("%zu shown of %u eligible offer%s\n", s->n_candidates, s->eligible,
-               s->eligible == 1 ? "" : "s");
+        printf("%s\n", M(s->eligible == 1 ? "cli.shortlist.one" : "cli.shortlist.many", "n",
+                         s_u64(s->n_candidates), "all", s_u64(s->eligible)));
     for (size_t i = 0; i < s->n_candidates; i++)
         s_candidate(s->candidates[i]);
     if (s->n_proposed_set) {
-        printf("proposed set, covering %.0f%% of the quantity:", s->proposed_coverage * 100);
+        printf("%s", M("cli.shortlist.set", "pct", s_num("%.0f", s->proposed_coverage * 100)));
         for (size_t i = 0; i < s->n_proposed_set; i++)
-            printf("%s offer %" PRIu64 " (%s)", i ? "," : "", s->proposed_set[i]->offer_id,
-                   s->proposed_set[i]->firm_name);
+            printf("%s", M("cli.shortlist.set_item", "sep", i ? (s_lang == GX_LANG_EN ? "," : "，") : "",
+                           "id", s_u64(s->proposed_set[i]->offer_id), "name", s->proposed_set[i]->firm_name));
         printf("\n");
     }
 }
@@ -352,21 +491,31 @@ static const char *s_key_word(const char *key)
     return buf;
 }
 
+/* One "label           value" line of the statistics, the label padded to 16 columns. */
+static void s_stat(const char *id, const char *value)
+{
+    const char *label = M(id);
+    int w = 0;
+    for (const char *p = label; *p;)
+        w += s_cols(s_next(&p));
+    printf("%s%*s%s\n", label, w < 16 ? 16 - w : 1, "", value);
+}
+
 static void s_stats(const Gongxu__V1__Stats *s)
 {
     if (s->at)
-        printf("%-16s%s\n", "at", s_when(s->at));
-    printf("%-16s%" PRIu64 "\n", "firms", s->firms);
-    printf("%-16s%" PRIu64 " (%" PRIu64 " without an eligible offer)\n", "demands open", s->demands_open,
-           s->demands_unmatched);
-    printf("%-16s%" PRIu64 "\n", "offers open", s->offers_open);
-    printf("%-16s%" PRIu64 "\n", "subscriptions", s->subscriptions);
-    printf("%-16s%" PRIu64 "\n", "matches", s->matches);
-    printf("%-16s%" PRIu64 "\n", "near misses", s->near_misses);
-    printf("%-16s%" PRIu64 "\n", "notices", s->notices);
-    printf("%-16s%" PRIu64 "\n", "requests", s->requests);
-    s_counts("demands by kind", s->n_demands_by_kind, s->demands_by_kind, s_key_word);
-    s_counts("near misses by rule", s->n_near_misses_by_rule, s->near_misses_by_rule, s_key_word);
+        s_stat("cli.stats.at", s_when(s->at));
+    s_stat("cli.stats.firms", s_u64(s->firms));
+    s_stat("cli.stats.demands_open",
+           M("cli.stats.unmatched", "n", s_u64(s->demands_open), "m", s_u64(s->demands_unmatched)));
+    s_stat("cli.stats.offers_open", s_u64(s->offers_open));
+    s_stat("cli.stats.subscriptions", s_u64(s->subscriptions));
+    s_stat("cli.stats.matches", s_u64(s->matches));
+    s_stat("cli.stats.near_misses", s_u64(s->near_misses));
+    s_stat("cli.stats.notices", s_u64(s->notices));
+    s_stat("cli.stats.requests", s_u64(s->requests));
+    s_counts(M("cli.stats.by_kind"), s->n_demands_by_kind, s->demands_by_kind, s_key_word);
+    s_counts(M("cli.stats.by_rule"), s->n_near_misses_by_rule, s->near_misses_by_rule, s_key_word);
     if (!s->n_rows && !s->from[0] && !s->to[0])
         return;
     printf("\npostings created %s%s .. %s: %zu row%s\n", s->from[0] ? "from " : "", s->from[0] ? s->from : "the start",
@@ -478,8 +627,11 @@ static int s_width(const char *s, int cap)
 static void s_codes(const Gongxu__V1__FindCodes *q, const Gongxu__V1__CodeList *l)
 {
     if (!l->n_entries) {
-        printf("no code matches \"%s\"%s%s\n", q ? q->text : "", q && q->code_class ? " among " : "",
-               q && q->code_class ? s_word(&gongxu__v1__code_class__descriptor, q->code_class, "CODE_") : "");
+        printf("%s\n",
+               M("cli.codes.none", "text", q ? q->text : "", "among",
+                 q && q->code_class ? M("cli.codes.among", "class",
+                                        s_word(&gongxu__v1__code_class__descriptor, q->code_class, "CODE_"))
+                                    : ""));
         return;
     }
     int wc = 5, wi = 2, wz = 6, we = 12; /* at least the headers */
@@ -505,11 +657,11 @@ static void s_codes(const Gongxu__V1__FindCodes *q, const Gongxu__V1__CodeList *
         for (size_t k = 0; k < e->n_aliases; k++)
             printf("%s%s", k ? ", " : "", e->aliases[k]);
         if (*e->county)
-            printf("%s(in county %s)", e->n_aliases ? "  " : "", e->county);
+            printf("%s%s", e->n_aliases ? "  " : "", M("cli.codes.in_county", "county", e->county));
         printf("\n");
     }
     if (l->total > l->n_entries)
-        printf("%zu of %u shown; --limit N shows more, TEXT or --class fewer\n", l->n_entries, l->total);
+        printf("%s\n", M("cli.codes.more", "n", s_u64(l->n_entries), "all", s_u64(l->total)));
 }
 
 /* ------------------------------------------------------------------ replies */
@@ -523,66 +675,78 @@ void gx_cli_print_reply(const Gongxu__V1__Envelope *req, const Gongxu__V1__Reply
 {
     const Gongxu__V1__PostingRef *ref =
         reply->result_case == GONGXU__V1__REPLY__RESULT_POSTING ? reply->posting : NULL;
+    char rev[16];
     switch (req->body_case) {
     case GONGXU__V1__ENVELOPE__BODY_POST_DEMAND:
     case GONGXU__V1__ENVELOPE__BODY_UPDATE_DEMAND:
         if (!ref)
             break;
-        printf("%s demand %" PRIu64 " (revision %u): %u %s\n",
-               req->body_case == GONGXU__V1__ENVELOPE__BODY_POST_DEMAND ? "posted" : "updated", ref->id,
-               ref->revision, ref->candidates, s_plural(ref->candidates, "candidate", "candidates"));
+        snprintf(rev, sizeof rev, "%u", ref->revision);
+        printf("%s\n",
+               M(req->body_case == GONGXU__V1__ENVELOPE__BODY_POST_DEMAND
+                     ? s_plural(ref->candidates, "cli.reply.posted_demand_one", "cli.reply.posted_demand")
+                     : s_plural(ref->candidates, "cli.reply.updated_demand_one", "cli.reply.updated_demand"),
+                 "id", s_u64(ref->id), "rev", rev, "n", s_u64(ref->candidates)));
         return;
     case GONGXU__V1__ENVELOPE__BODY_POST_OFFER:
     case GONGXU__V1__ENVELOPE__BODY_UPDATE_OFFER:
         if (!ref)
             break;
-        printf("%s offer %" PRIu64 " (revision %u): matches %u open %s\n",
-               req->body_case == GONGXU__V1__ENVELOPE__BODY_POST_OFFER ? "posted" : "updated", ref->id,
-               ref->revision, ref->candidates, s_plural(ref->candidates, "demand", "demands"));
+        snprintf(rev, sizeof rev, "%u", ref->revision);
+        printf("%s\n",
+               M(req->body_case == GONGXU__V1__ENVELOPE__BODY_POST_OFFER
+                     ? s_plural(ref->candidates, "cli.reply.posted_offer_one", "cli.reply.posted_offer")
+                     : s_plural(ref->candidates, "cli.reply.updated_offer_one", "cli.reply.updated_offer"),
+                 "id", s_u64(ref->id), "rev", rev, "n", s_u64(ref->candidates)));
         return;
     case GONGXU__V1__ENVELOPE__BODY_SUBSCRIBE:
         if (!ref)
             break;
-        printf("subscribed: subscription %" PRIu64 " matches %u open %s\n", ref->id, ref->candidates,
-               s_plural(ref->candidates, "demand", "demands"));
+        printf("%s\n", M(s_plural(ref->candidates, "cli.reply.subscribed_one", "cli.reply.subscribed"), "id",
+                         s_u64(ref->id), "n", s_u64(ref->candidates)));
         return;
     case GONGXU__V1__ENVELOPE__BODY_WITHDRAW:
-        printf("withdrew posting %" PRIu64 "%s%s\n", req->withdraw->posting_id, ref ? ": now " : "",
-               ref ? s_state(ref->state) : "");
+        printf("%s%s\n", M("cli.reply.withdrew", "id", s_u64(req->withdraw->posting_id)),
+               ref ? M("cli.reply.now", "state", s_state(ref->state)) : "");
         return;
     case GONGXU__V1__ENVELOPE__BODY_REGISTER_FIRM:
-        printf("registered firm %s  %s\n", req->register_firm->firm->id, req->register_firm->firm->name);
+        printf("%s\n", M("cli.reply.registered_firm", "id", req->register_firm->firm->id, "name",
+                         req->register_firm->firm->name));
         return;
     case GONGXU__V1__ENVELOPE__BODY_INTEREST:
-        printf("sent interest in demand %" PRIu64, req->interest->demand_id);
+        printf("%s", M("cli.reply.interest", "id", s_u64(req->interest->demand_id)));
         if (req->interest->offer_id)
-            printf(" with offer %" PRIu64, req->interest->offer_id);
+            printf("%s", M("cli.reply.interest_offer", "id", s_u64(req->interest->offer_id)));
         printf("\n");
         return;
     case GONGXU__V1__ENVELOPE__BODY_ACCEPT:
-        printf("accepted %s for demand %" PRIu64 ": details and contacts released to both firms\n",
-               req->accept->firm_id, req->accept->demand_id);
+        printf("%s\n",
+               M("cli.reply.accepted", "firm", req->accept->firm_id, "id", s_u64(req->accept->demand_id)));
         return;
     case GONGXU__V1__ENVELOPE__BODY_DECLINE:
-        printf("declined %s for demand %" PRIu64 "\n", req->decline->firm_id, req->decline->demand_id);
+        printf("%s\n",
+               M("cli.reply.declined", "firm", req->decline->firm_id, "id", s_u64(req->decline->demand_id)));
         return;
     case GONGXU__V1__ENVELOPE__BODY_AWARD:
-        printf("awarded demand %" PRIu64 " to %s", req->award->demand_id, req->award->firm_id);
+        printf("%s", M("cli.reply.awarded", "id", s_u64(req->award->demand_id), "firm", req->award->firm_id));
         if (req->award->quantity > 0)
-            printf(" (quantity %.10g)", req->award->quantity);
-        if (ref)
-            printf(": demand now %s, revision %u", s_state(ref->state), ref->revision);
+            printf("%s", M("cli.reply.awarded_qty", "qty", s_num("%.10g", req->award->quantity)));
+        if (ref) {
+            snprintf(rev, sizeof rev, "%u", ref->revision);
+            printf("%s", M("cli.reply.awarded_now", "state", s_state(ref->state), "rev", rev));
+        }
         printf("\n");
         return;
     case GONGXU__V1__ENVELOPE__BODY_REGISTER_KEY:
-        printf("registered key %s for %s\n", req->register_key->public_key, req->register_key->firm_id);
+        printf("%s\n", M("cli.reply.registered_key", "key", req->register_key->public_key, "firm",
+                         req->register_key->firm_id));
         return;
     case GONGXU__V1__ENVELOPE__BODY_REVOKE_KEY: {
         const Gongxu__V1__KeyInfo *k =
             reply->result_case == GONGXU__V1__REPLY__RESULT_KEY ? reply->key : NULL;
-        printf("revoked key %s", req->revoke_key->public_key);
+        printf("%s", M("cli.reply.revoked_key", "key", req->revoke_key->public_key));
         if (k && *k->firm_id)
-            printf(" of %s", k->firm_id);
+            printf("%s", M("cli.reply.revoked_of", "firm", k->firm_id));
         printf("\n");
         return;
     }
@@ -606,7 +770,9 @@ void gx_cli_print_reply(const Gongxu__V1__Envelope *req, const Gongxu__V1__Reply
                 reply->codes);
         break;
     case GONGXU__V1__REPLY__RESULT_POSTING:
-        printf("posting %" PRIu64 " (revision %u) %s\n", ref->id, ref->revision, s_state(ref->state));
+        snprintf(rev, sizeof rev, "%u", ref->revision);
+        printf("%s\n",
+               M("cli.reply.posting", "id", s_u64(ref->id), "rev", rev, "state", s_state(ref->state)));
         break;
     case GONGXU__V1__REPLY__RESULT_SHORTLIST:
         s_shortlist(reply->shortlist);
@@ -619,14 +785,14 @@ void gx_cli_print_reply(const Gongxu__V1__Envelope *req, const Gongxu__V1__Reply
         else if (reply->view->posting_case == GONGXU__V1__POSTING_VIEW__POSTING_SUBSCRIPTION)
             s_subscription(reply->view->subscription);
         else
-            printf("empty posting\n");
+            printf("%s\n", M("cli.reply.empty"));
         break;
     case GONGXU__V1__REPLY__RESULT_POSTINGS:
         s_list(reply->postings);
         break;
     case GONGXU__V1__REPLY__RESULT_RESUME:
-        printf("resumed after #%" PRIu64 " (latest #%" PRIu64 ")\n", reply->resume->resumed_after,
-               reply->resume->head_seq);
+        printf("%s\n", M("cli.reply.resumed", "after", s_u64(reply->resume->resumed_after), "head",
+                         s_u64(reply->resume->head_seq)));
         break;
     case GONGXU__V1__REPLY__RESULT_STATS:
         s_stats(reply->stats);
@@ -635,18 +801,19 @@ void gx_cli_print_reply(const Gongxu__V1__Envelope *req, const Gongxu__V1__Reply
         s_firm(reply->firm);
         break;
     case GONGXU__V1__REPLY__RESULT_KEY:
-        printf("key %s of %s%s, registered %s\n", reply->key->public_key, reply->key->firm_id,
-               reply->key->revoked ? " (revoked)" : "", s_when(reply->key->created_at));
+        printf("%s\n", M("cli.reply.key", "key", reply->key->public_key, "firm", reply->key->firm_id,
+                         "revoked", reply->key->revoked ? M("cli.reply.key_revoked") : "", "when",
+                         s_when(reply->key->created_at)));
         break;
     case GONGXU__V1__REPLY__RESULT_BACKUP:
-        printf("backup written to %s (%" PRIu64 " bytes); copy the key files beside it\n", reply->backup->dest,
-               reply->backup->bytes);
+        printf("%s\n",
+               M("cli.reply.backup", "dest", reply->backup->dest, "bytes", s_u64(reply->backup->bytes)));
         break;
     case GONGXU__V1__REPLY__RESULT_ACKED:
-        printf("acked up to #%" PRIu64 "\n", reply->acked->seq);
+        printf("%s\n", M("cli.reply.acked", "seq", s_u64(reply->acked->seq)));
         break;
     default:
-        printf("ok\n");
+        printf("%s\n", M("cli.reply.ok"));
         break;
     }
 }
@@ -663,15 +830,18 @@ static void s_title(const Gongxu__V1__DemandSummary *d)
 static void s_demand_changed(const char *what, const Gongxu__V1__DemandChanged *c)
 {
     const Gongxu__V1__DemandSummary *d = c->demand;
-    printf("%s demand %" PRIu64, what, d ? d->id : 0);
+    printf("%s", M("cli.notice.head", "what", s_loc("cli.notice.", what), "id", s_u64(d ? d->id : 0)));
     s_title(d);
-    if (c->demand && strcmp(what, "demand_updated") == 0)
-        printf(" (revision %u): %s", d->revision,
-               c->still_eligible ? "one of your offers still qualifies" : "updated");
+    if (c->demand && strcmp(what, "demand_updated") == 0) {
+        char rev[16];
+        snprintf(rev, sizeof rev, "%u", d->revision);
+        printf("%s", M("cli.notice.revision", "rev", rev, "what",
+                       M(c->still_eligible ? "cli.notice.still" : "cli.notice.updated")));
+    }
     if (*c->awarded_to) {
-        printf(": awarded to %s", c->awarded_to);
+        printf("%s", M("cli.notice.awarded", "firm", c->awarded_to));
         if (c->awarded_quantity > 0)
-            printf(", quantity %.10g", c->awarded_quantity);
+            printf("%s", M("cli.notice.awarded_qty", "qty", s_num("%.10g", c->awarded_quantity)));
     }
     printf("\n");
 }
@@ -685,10 +855,12 @@ void gx_cli_print_notice(const Gongxu__V1__Notice *n)
     switch (n->body_case) {
     case GONGXU__V1__NOTICE__BODY_CANDIDATE_ADDED: {
         const Gongxu__V1__Candidate *c = n->candidate_added->candidate;
-        printf("%s demand %" PRIu64, what, n->candidate_added->demand_id);
+        printf("%s", M("cli.notice.head", "what", s_loc("cli.notice.", what), "id",
+                       s_u64(n->candidate_added->demand_id)));
         if (c) {
-            printf(": offer %" PRIu64 " from %s rank %u score %.1f\n", c->offer_id,
-                   *c->firm_name ? c->firm_name : c->firm_id, c->rank, c->score);
+            printf("%s\n", M("cli.notice.candidate", "id", s_u64(c->offer_id), "name",
+                             *c->firm_name ? c->firm_name : c->firm_id, "rank", s_u64(c->rank), "score",
+                             s_num("%.1f", c->score)));
             s_rules(c->explanation, "  ");
         } else {
             printf("\n");
@@ -697,64 +869,71 @@ void gx_cli_print_notice(const Gongxu__V1__Notice *n)
     }
     case GONGXU__V1__NOTICE__BODY_CANDIDATE_REMOVED: {
         const Gongxu__V1__CandidateRemoved *r = n->candidate_removed;
-        printf("%s demand %" PRIu64 ": offer %" PRIu64 " of %s, %s\n", what, r->demand_id, r->offer_id,
-               r->firm_id, s_word(&gongxu__v1__removed_reason__descriptor, r->reason, ""));
+        printf("%s%s\n", M("cli.notice.head", "what", s_loc("cli.notice.", what), "id", s_u64(r->demand_id)),
+               M("cli.notice.removed", "id", s_u64(r->offer_id), "firm", r->firm_id, "reason",
+                 s_word(&gongxu__v1__removed_reason__descriptor, r->reason, "")));
         break;
     }
     case GONGXU__V1__NOTICE__BODY_OPPORTUNITY: {
         const Gongxu__V1__Opportunity *o = n->opportunity;
         const Gongxu__V1__DemandSummary *d = o->demand;
-        printf("%s demand %" PRIu64, what, d ? d->id : 0);
+        printf("%s", M("cli.notice.head", "what", s_loc("cli.notice.", what), "id", s_u64(d ? d->id : 0)));
         s_title(d);
         if (d) {
-            printf(" from %s: %s %s, %.10g %s", *d->owner_name ? d->owner_name : d->owner, s_kind(d->kind),
-                   d->industry, d->quantity, d->unit);
+            printf("%s", M("cli.notice.from", "owner", *d->owner_name ? d->owner_name : d->owner, "kind",
+                           s_kind(d->kind), "industry", d->industry, "qty", s_num("%.10g", d->quantity),
+                           "unit", d->unit));
             if (*d->needed_by)
-                printf(" by %s", d->needed_by);
+                printf("%s", M("cli.demand.by", "date", d->needed_by));
         }
         if (o->offer_id)
-            printf("; offer %" PRIu64, o->offer_id);
+            printf("%s", M("cli.notice.offer", "id", s_u64(o->offer_id)));
         if (o->subscription_id)
-            printf("; subscription %" PRIu64, o->subscription_id);
+            printf("%s", M("cli.notice.subscription", "id", s_u64(o->subscription_id)));
         if (o->rank)
-            printf(" rank %u", o->rank);
+            printf("%s", M("cli.notice.rank", "rank", s_u64(o->rank)));
         if (o->explanation)
-            printf(" score %.1f", o->explanation->score);
+            printf("%s", M("cli.notice.score", "score", s_num("%.1f", o->explanation->score)));
         printf("\n");
         s_rules(o->explanation, "  ");
         break;
     }
     case GONGXU__V1__NOTICE__BODY_NEAR_MISS: {
         const Gongxu__V1__NearMiss *m = n->near_miss;
-        printf("%s demand %" PRIu64, what, m->demand ? m->demand->id : 0);
+        printf("%s", M("cli.notice.head", "what", s_loc("cli.notice.", what), "id",
+                       s_u64(m->demand ? m->demand->id : 0)));
         s_title(m->demand);
-        printf(": offer %" PRIu64 " fails %s\n", m->offer_id, s_rule(m->rule));
+        printf("%s\n", M("cli.notice.fails", "id", s_u64(m->offer_id), "rule", s_rule(m->rule)));
         s_rules(m->explanation, "  ");
         if (*m->hint)
-            printf("  hint: %s\n", m->hint);
+            printf("%s\n", M("cli.notice.hint", "hint", m->hint));
         break;
     }
     case GONGXU__V1__NOTICE__BODY_INTEREST_RECEIVED: {
         const Gongxu__V1__InterestReceived *r = n->interest_received;
-        printf("%s demand %" PRIu64 ": %s (%s)", what, r->demand_id, r->firm_name, r->firm_id);
+        printf("%s%s", M("cli.notice.head", "what", s_loc("cli.notice.", what), "id", s_u64(r->demand_id)),
+               M("cli.notice.interest", "name", r->firm_name, "firm", r->firm_id));
         if (r->offer_id)
-            printf(" with offer %" PRIu64, r->offer_id);
+            printf("%s", M("cli.notice.interest_offer", "id", s_u64(r->offer_id)));
         if (*r->message)
-            printf(": \"%s\"", r->message);
+            printf("%s", M("cli.notice.interest_message", "message", r->message));
         printf("\n");
         s_rules(r->explanation, "  ");
         break;
     }
     case GONGXU__V1__NOTICE__BODY_INTEREST_DECLINED:
-        printf("%s demand %" PRIu64 "%s%s\n", what, n->interest_declined->demand_id,
-               *n->interest_declined->reason ? ": " : "", n->interest_declined->reason);
+        printf("%s%s\n",
+               M("cli.notice.head", "what", s_loc("cli.notice.", what), "id",
+                 s_u64(n->interest_declined->demand_id)),
+               *n->interest_declined->reason ? M("cli.notice.reason", "reason", n->interest_declined->reason)
+                                             : "");
         break;
     case GONGXU__V1__NOTICE__BODY_DETAILS_RELEASED: {
         const Gongxu__V1__DetailsReleased *r = n->details_released;
-        printf("%s demand %" PRIu64 ": counterpart %s (%s)\n", what, r->demand_id, r->counterpart_name,
-               r->counterpart_id);
-        s_line("contact", r->counterpart_contact);
-        s_line("details", r->details);
+        printf("%s%s\n", M("cli.notice.head", "what", s_loc("cli.notice.", what), "id", s_u64(r->demand_id)),
+               M("cli.notice.counterpart", "name", r->counterpart_name, "id", r->counterpart_id));
+        s_line("cli.label.contact", r->counterpart_contact);
+        s_line("cli.label.details", r->details);
         break;
     }
     case GONGXU__V1__NOTICE__BODY_DEMAND_UPDATED:
@@ -770,14 +949,14 @@ void gx_cli_print_notice(const Gongxu__V1__Notice *n)
         s_demand_changed(what, n->demand_expired);
         break;
     case GONGXU__V1__NOTICE__BODY_OFFER_EXPIRED:
-        printf("%s offer %" PRIu64 ": now %s\n", what, n->offer_expired->offer_id,
-               s_state(n->offer_expired->state));
+        printf("%s\n", M("cli.notice.offer_now", "what", s_loc("cli.notice.", what), "id",
+                         s_u64(n->offer_expired->offer_id), "state", s_state(n->offer_expired->state)));
         break;
     default:
-        printf("notice of an unknown kind\n");
+        printf("%s\n", M("cli.notice.unknown"));
         break;
     }
     if (n->changed_since && *n->changed_since)
-        printf("  note: %s\n", n->changed_since);
+        printf("%s\n", M("cli.notice.note", "note", n->changed_since));
     fflush(stdout);
 }

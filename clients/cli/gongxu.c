@@ -60,27 +60,41 @@ static const char *s_code_class(const char *field)
     return NULL;
 }
 
-/* Prints a broker Error as "gongxu: CODE: message" and returns its exit code.
- * UNKNOWN_CODE also gets the broker's suggestions and a pointer at vocab; a
- * FORBIDDEN operator-only command names --operator. */
+/* Prints a broker Error as "gongxu: CODE (meaning): message" in the output
+ * language — the meaning of the stable code from the catalogue
+ * (server.err.N), the broker's own words after it — and returns its exit
+ * code. UNKNOWN_CODE also gets the broker's suggestions and a pointer at
+ * vocab; a FORBIDDEN operator-only command names --operator. */
 static int s_broker_error(const gx_cli *g, const Gongxu__V1__Error *e)
 {
-    fprintf(stderr, "gongxu: %s: %s", gx_cli_error_name(e->code), *e->message ? e->message : "(no message)");
+    char id[32];
+    snprintf(id, sizeof id, "server.err.%d", (int)e->code);
+    if (!gx_msg_has(id))
+        snprintf(id, sizeof id, "server.err.0");
+    fprintf(stderr, "%s",
+            gx_cli_msg("cli.error.broker", "code", gx_cli_error_name(e->code), "meaning",
+                       gx_cli_msg(id, NULL), "message",
+                       *e->message ? e->message : gx_cli_msg("cli.error.no_message", NULL), NULL));
     if (*e->field && !strstr(e->message, e->field))
-        fprintf(stderr, " (field %s)", e->field);
+        fprintf(stderr, "%s", gx_cli_msg("cli.error.field", "field", e->field, NULL));
     if (e->code == GONGXU__V1__ERROR_CODE__ERR_FORBIDDEN && g->operator_only && !g->as_operator)
-        fprintf(stderr, "; %s the operator key: --operator", g->operator_only);
+        fprintf(stderr, "%s",
+                gx_cli_msg("cli.error.operator", "what", gx_cli_lang() == GX_LANG_EN ? g->operator_only : "",
+                           NULL));
     fputc('\n', stderr);
     if (e->code == GONGXU__V1__ERROR_CODE__ERR_UNKNOWN_CODE) {
         const char *cls = s_code_class(e->field);
         if (e->n_suggestions) {
-            fprintf(stderr, "  did you mean: ");
-            for (size_t i = 0; i < e->n_suggestions; i++)
-                fprintf(stderr, "%s%s", i ? ", " : "", e->suggestions[i]);
-            fprintf(stderr, "?\n");
+            char list[512] = "";
+            size_t used = 0;
+            for (size_t i = 0; i < e->n_suggestions && used < sizeof list; i++)
+                used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "",
+                                         e->suggestions[i]);
+            fprintf(stderr, "%s\n", gx_cli_msg("cli.error.did_you_mean", "list", list, NULL));
         }
-        fprintf(stderr, "  gongxu vocab search TEXT%s%s looks codes up by id, alias or name\n",
-                cls ? " --class " : "", cls ? cls : "");
+        char cmd[64];
+        snprintf(cmd, sizeof cmd, "gongxu vocab search TEXT%s%s", cls ? " --class " : "", cls ? cls : "");
+        fprintf(stderr, "%s\n", gx_cli_msg("cli.error.vocab", "cmd", cmd, NULL));
     }
     return s_exit_for(e->code);
 }
@@ -701,8 +715,9 @@ static int s_cmd_list(gx_cli *g, int argc, char **argv)
                 char lim[32] = "";
                 if (limit)
                     snprintf(lim, sizeof lim, " --limit %u", (unsigned)limit);
-                printf("more: gongxu list%s%s --cursor %s (or --all-pages for every page)\n",
-                       closed ? " --all" : "", lim, cursor);
+                char cmd[512];
+                snprintf(cmd, sizeof cmd, "gongxu list%s%s --cursor %s", closed ? " --all" : "", lim, cursor);
+                printf("%s\n", gx_cli_msg("cli.list.more", "cmd", cmd, NULL));
             }
             break;
         }
@@ -913,7 +928,7 @@ static int s_cmd_keygen(gx_cli *g, int argc, char **argv)
         fprintf(stderr, "gongxu: keygen: %s\n", err);
         return rc;
     }
-    fprintf(stderr, "gongxu: keygen: wrote %s (key pair, mode 0600) and %s (public key)\n", keyp, pubp);
+    fprintf(stderr, "%s\n", gx_cli_msg("cli.keygen.wrote", "key", keyp, "pub", pubp, NULL));
     if (g->json) {
         Gongxu__V1__KeyInfo info = GONGXU__V1__KEY_INFO__INIT;
         info.public_key = pub;
@@ -1016,8 +1031,10 @@ static int s_cmd_watch(gx_cli *g, int argc, char **argv)
         n = NULL;
     }
     if (count > 0 && seen < count) {
-        fprintf(stderr, "gongxu: watch: %llu of %llu notices before the timeout\n", (unsigned long long)seen,
-                (unsigned long long)count);
+        char got[24], want[24];
+        snprintf(got, sizeof got, "%llu", (unsigned long long)seen);
+        snprintf(want, sizeof want, "%llu", (unsigned long long)count);
+        fprintf(stderr, "%s\n", gx_cli_msg("cli.watch.short", "seen", got, "count", want, NULL));
         rc = EX_TEMPFAIL;
     }
 out:

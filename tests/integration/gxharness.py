@@ -246,9 +246,10 @@ def free_port():
 
 def cli_env(broker=None, **extra):
     """The environment of a gongxu run: the caller's without any GONGXU_
-    variable; with a broker, its public key and its operator key pair (so
+    variable, in the C.UTF-8 locale (English); with a broker, its public key and its operator key pair (so
     --operator works); then extra."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GONGXU_")}
+    env["LC_ALL"] = "C.UTF-8"  # English human output, whatever the caller's locale (the tests read it)
     if broker:
         env["GONGXU_SERVER_KEY"] = os.path.join(broker.data_dir, "broker.pub")
         env["GONGXU_OPERATOR_KEY"] = os.path.join(broker.data_dir, "operator.key")
@@ -438,8 +439,10 @@ def read_keyfile(path):
     return pub, sec
 
 
-def firm(fid, name, county, zone="", credit=pb.CREDIT_B, certs=(), lat=None, lon=None, contact=""):
-    f = pb.Firm(id=fid, name=name, county=county, zone=zone, credit=credit, contact=contact)
+def firm(fid, name, county, zone="", credit=pb.CREDIT_B, certs=(), lat=None, lon=None, contact="", language="en"):
+    """A Firm record. language "en" by default: the tests read the English texts of
+    explanations and hints; "" leaves it unset (the broker's default, zh-CN)."""
+    f = pb.Firm(id=fid, name=name, county=county, zone=zone, credit=credit, contact=contact, language=language)
     for scheme, until in certs:
         f.certifications.add(scheme=scheme, number="N-" + scheme, valid_until=until)
     if lat is not None:

@@ -32,19 +32,20 @@ class Walkthrough(unittest.TestCase):
                                  stdin=subprocess.DEVNULL)
             out = run.stdout.decode()
             self.assertEqual(run.returncode, 0, out + broker.read_log())
-            demand = int(re.search(r"^demand (\d+) posted$", out, re.M).group(1))
-            # the anchor's shortlist holds the certified caster, explained
-            self.assertRegex(out, r"1\. offer \d+ from Qibin Magnesium Die Casting")
-            self.assertRegex(out, r"certification\s+PASS\s+requires IATF16949; holds IATF16949")
-            self.assertNotRegex(out, r"offer \d+ from Qibin Light Alloy Works \(")
+            demand = int(re.search(r"^需求 (\d+) 已发布$", out, re.M).group(1))
+            # the anchor's shortlist holds the certified caster, explained (in Chinese: the
+            # walkthrough asks for --lang zh, and firms read zh-CN unless registered otherwise)
+            self.assertRegex(out, r"1\. 供给 \d+，来自 Qibin Magnesium Die Casting")
+            self.assertRegex(out, r"资质认证\s+通过\s+要求 IATF16949；持有有效证书 IATF16949")
+            self.assertNotRegex(out, r"供给 \d+，来自 Qibin Light Alloy Works（")
             # the certified SME: an opportunity; the other: a near miss naming the certificate
-            self.assertRegex(out, r"#1 opportunity demand %d" % demand)
-            self.assertRegex(out, r"#1 near_miss demand %d .*fails certification" % demand)
-            self.assertIn("hint: add IATF16949 to qualify", out)
+            self.assertRegex(out, r"#1 商机 需求 %d" % demand)
+            self.assertRegex(out, r"#1 差一项 需求 %d .*未满足“资质认证”" % demand)
+            self.assertIn("建议：缺少 IATF16949 认证：取得后即可入选", out)
             # interest reaches the anchor; acceptance releases details and contacts
-            self.assertRegex(out, r"interest_received demand %d: Qibin Magnesium Die Casting" % demand)
-            self.assertIn("details     Drawing MG-42 rev C; flatness 0.05 mm; PPAP level 3", out)
-            self.assertIn("contact     Li Wei, procurement, +86 392 000 0001", out)
+            self.assertRegex(out, r"收到合作意向 需求 %d：Qibin Magnesium Die Casting" % demand)
+            self.assertIn("详情        Drawing MG-42 rev C; flatness 0.05 mm; PPAP level 3", out)
+            self.assertIn("联系方式    Li Wei, procurement, +86 392 000 0001", out)
 
             # the broker's own state agrees with what was printed (from other keys of the same firms)
             anchor = broker.client(ANCHOR)

@@ -2,6 +2,7 @@
  * record round trips, and replies/notices that a client can decode. */
 #include "codec.h"
 #include "gongxu/v1/gongxu.pb-c.h"
+#include "msg.h"
 #include "gxtest.h"
 
 static const gx_limits LIM = {64, 1024, 4};
@@ -246,9 +247,54 @@ TEST(records_round_trip)
     CHECK_STR(f2.certs[0].scheme, "IATF16949");
     CHECK_EQ_INT(f2.certs[0].valid_until, 21500);
     CHECK_EQ_INT(f2.roles, GX_BIT(GX_ROLE_SME));
+    CHECK_EQ_INT(f2.lang, GX_LANG_ZH); /* unset reads as zh-CN */
+    gx_buf_fini(&b);
+    gx_firm_fini(&f2);
+    f.lang = GX_LANG_EN;
+    REQUIRE(gx_codec_encode_firm(&f, &b) == GX_OK);
+    REQUIRE(gx_codec_decode_firm(b.data, b.len, &f2) == GX_OK);
+    CHECK_EQ_INT(f2.lang, GX_LANG_EN);
     gx_buf_fini(&b);
     gx_firm_fini(&f);
     gx_firm_fini(&f2);
+}
+
+/* A firm's language on the wire: "zh-CN", "en", or empty for zh-CN; any other
+ * tag is refused naming firm.language. */
+TEST(firm_language_is_zh_cn_or_en)
+{
+    static const struct {
+        const char *tag;
+        int want; /* -1: refused */
+    } cases[] = {{"", GX_LANG_ZH}, {"zh-CN", GX_LANG_ZH}, {"en", GX_LANG_EN}, {"fr", -1}, {"zh", -1},
+                 {"EN", -1}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        Gongxu__V1__Firm m = GONGXU__V1__FIRM__INIT;
+        m.id = "91410600MA44L3F93K";
+        m.name = "x";
+        m.county = "410611";
+        m.language = (char *)cases[i].tag;
+        Gongxu__V1__RegisterFirm rf = GONGXU__V1__REGISTER_FIRM__INIT;
+        rf.firm = &m;
+        Gongxu__V1__Envelope e = GONGXU__V1__ENVELOPE__INIT;
+        e.version = 1;
+        e.request_id = 9;
+        e.body_case = GONGXU__V1__ENVELOPE__BODY_REGISTER_FIRM;
+        e.register_firm = &rf;
+        uint8_t buf[1024];
+        size_t n = s_pack(&e, buf);
+        gx_request r;
+        char msg[256], field[64];
+        gx_err err = gx_codec_decode_request(buf, n, &LIM, &r, msg, sizeof msg, field, sizeof field);
+        if (cases[i].want < 0) {
+            CHECK_EQ_INT(err, GX_ERR_INVALID);
+            CHECK_STR(field, "firm.language");
+        } else {
+            CHECK_EQ_INT(err, GX_OK);
+            CHECK_EQ_INT(r.firm.lang, cases[i].want);
+            gx_request_fini(&r);
+        }
+    }
 }
 
 TEST(error_and_notice_decode_on_the_client_side)
@@ -327,6 +373,7 @@ TEST(register_key_wants_a_decodable_key)
 int main(void)
 {
     RUN(decodes_post_demand);
+    RUN(firm_language_is_zh_cn_or_en);
     RUN(truncated_and_garbage_frames_are_malformed);
     RUN(version_and_empty_body);
     RUN(limits_name_the_field);

@@ -1021,8 +1021,281 @@ TEST(today_uses_utc_offset)
     teardown(&f);
 }
 
+/* ---- every explanation and hint template in both languages */
+
+extern const char gx_vocab_default[];
+extern const unsigned long gx_vocab_default_len;
+
+static bool s_has_cjk(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p >= 0xE4 && *p <= 0xE9)
+            return true;
+    return false;
+}
+
+/* One way to break the baseline pair, and the rule it breaks (NONE: passes). */
+typedef struct s_case {
+    const char *what;
+    void (*mutate)(fixture *fx);
+    gx_rule rule;
+} s_case;
+
+static void m_none(fixture *fx)
+{
+    (void)fx;
+}
+static void m_kind(fixture *fx)
+{
+    fx->o.kinds = GX_BIT(GX_KIND_PROCESSING);
+}
+static void m_process(fixture *fx)
+{
+    gx_strv_push(&fx->d.processes, "surface.anodizing");
+}
+static void m_material(fixture *fx)
+{
+    gx_strv_fini(&fx->d.materials);
+    gx_strv_push(&fx->d.materials, "aluminium");
+}
+static void m_tech(fixture *fx)
+{
+    fx->d.kind = GX_KIND_TECH_TRANSFER;
+    fx->o.kinds |= GX_BIT(GX_KIND_TECH_TRANSFER);
+    gx_strv_push(&fx->d.ipc, "H01L 21/00");
+    fx->d.min_trl = 7;
+    fx->o.trl = 5;
+    fx->d.modes = GX_BIT(GX_MODE_ASSIGNMENT);
+    fx->o.modes = GX_BIT(GX_MODE_LICENCE);
+}
+static void m_tech_ok(fixture *fx)
+{
+    fx->d.kind = GX_KIND_TECH_TRANSFER;
+    fx->o.kinds |= GX_BIT(GX_KIND_TECH_TRANSFER);
+    gx_strv_push(&fx->d.ipc, "H01L");
+    gx_strv_push(&fx->o.ipc, "H01L 21/02");
+    fx->d.min_trl = 5;
+    fx->o.trl = 7;
+    fx->d.modes = GX_BIT(GX_MODE_LICENCE);
+    fx->o.modes = GX_BIT(GX_MODE_LICENCE);
+}
+static void m_cert(fixture *fx)
+{
+    gx_strv_push(&fx->d.certs, "IATF16949");
+}
+static void m_cert_expired(fixture *fx)
+{
+    gx_strv_push(&fx->d.certs, "IATF16949");
+    add_cert(&fx->sme, "IATF16949", fx->today - 10);
+}
+static void m_lead(fixture *fx)
+{
+    fx->o.lead_time_days = 112;
+}
+static void m_lead_passed(fixture *fx)
+{
+    fx->d.needed_by = fx->today - 3;
+    fx->d.splittable = true;
+}
+static void m_min_order(fixture *fx)
+{
+    fx->o.min_order = 8000;
+}
+static void m_capacity(fixture *fx)
+{
+    fx->o.monthly_capacity = 1000;
+}
+static void m_split(fixture *fx)
+{
+    fx->o.monthly_capacity = 1000;
+    fx->d.splittable = true;
+}
+static void m_region_demand(fixture *fx)
+{
+    snprintf(fx->sme.county, sizeof fx->sme.county, "410621");
+}
+static void m_region_offer(fixture *fx)
+{
+    fx->o.service_scope = GX_SCOPE_SAME_DISTRICT;
+    snprintf(fx->sme.county, sizeof fx->sme.county, "410602");
+    fx->d.scope = GX_SCOPE_SAME_CITY;
+}
+static void m_distance(fixture *fx)
+{
+    fx->d.max_distance_km = 1;
+}
+static void m_radius(fixture *fx)
+{
+    fx->o.service_radius_km = 1;
+}
+static void m_no_location(fixture *fx)
+{
+    fx->sme.has_location = false;
+}
+static void m_no_limit(fixture *fx)
+{
+    fx->d.max_distance_km = 0;
+}
+static void m_credit(fixture *fx)
+{
+    fx->d.min_credit = GX_CREDIT_A;
+}
+static void m_credit_none(fixture *fx)
+{
+    fx->sme.credit = GX_CREDIT_NONE;
+}
+static void m_credit_d(fixture *fx)
+{
+    fx->anchor.credit = GX_CREDIT_D;
+}
+static void m_price_high(fixture *fx)
+{
+    fx->o.price_min = 20;
+    fx->o.price_max = 25;
+}
+static void m_price_low(fixture *fx)
+{
+    fx->o.price_min = 5;
+    fx->o.price_max = 8;
+}
+static void m_no_price(fixture *fx)
+{
+    fx->o.has_price = false;
+}
+static void m_no_budget(fixture *fx)
+{
+    fx->d.has_budget = false;
+    fx->o.price_max = 0;
+}
+static void m_neither(fixture *fx)
+{
+    fx->d.has_budget = false;
+    fx->o.has_price = false;
+}
+static void m_demand_closed(fixture *fx)
+{
+    fx->d.state = GX_STATE_WITHDRAWN;
+}
+static void m_demand_expired(fixture *fx)
+{
+    fx->d.expires_at = fx->now - 86400;
+}
+static void m_offer_expired(fixture *fx)
+{
+    fx->o.expires_at = fx->now - 86400;
+    fx->d.expires_at = fx->now + 86400;
+}
+
+static const s_case CASES[] = {
+    {"baseline", m_none, GX_RULE_NONE},
+    {"kind", m_kind, GX_RULE_KIND},
+    {"process", m_process, GX_RULE_PROCESS},
+    {"material", m_material, GX_RULE_MATERIAL},
+    {"technology", m_tech, GX_RULE_TECHNOLOGY},
+    {"technology passes", m_tech_ok, GX_RULE_NONE},
+    {"certificate missing", m_cert, GX_RULE_CERTIFICATION},
+    {"certificate expired", m_cert_expired, GX_RULE_CERTIFICATION},
+    {"lead time", m_lead, GX_RULE_LEAD_TIME},
+    {"needed-by passed", m_lead_passed, GX_RULE_LEAD_TIME},
+    {"min order", m_min_order, GX_RULE_MIN_ORDER},
+    {"capacity", m_capacity, GX_RULE_CAPACITY},
+    {"split", m_split, GX_RULE_NONE},
+    {"demand scope", m_region_demand, GX_RULE_REGION},
+    {"service scope", m_region_offer, GX_RULE_REGION},
+    {"distance limit", m_distance, GX_RULE_DISTANCE},
+    {"service radius", m_radius, GX_RULE_DISTANCE},
+    {"no location", m_no_location, GX_RULE_DISTANCE},
+    {"no distance limit", m_no_limit, GX_RULE_NONE},
+    {"credit", m_credit, GX_RULE_CREDIT},
+    {"credit none", m_credit_none, GX_RULE_NONE},
+    {"credit D", m_credit_d, GX_RULE_CREDIT},
+    {"price above budget", m_price_high, GX_RULE_PRICE},
+    {"price below budget", m_price_low, GX_RULE_PRICE},
+    {"no price", m_no_price, GX_RULE_NONE},
+    {"no budget", m_no_budget, GX_RULE_NONE},
+    {"neither", m_neither, GX_RULE_NONE},
+    {"demand withdrawn", m_demand_closed, GX_RULE_VALIDITY},
+    {"demand expired", m_demand_expired, GX_RULE_VALIDITY},
+    {"offer expired", m_offer_expired, GX_RULE_VALIDITY},
+};
+
+TEST(every_template_in_both_languages)
+{
+    gx_vocab *v = NULL;
+    char eb[256];
+    REQUIRE(gx_vocab_parse(gx_vocab_default, (size_t)gx_vocab_default_len, &v, eb, sizeof eb) == GX_OK);
+    gx_rules_words zh = {.lang = GX_LANG_ZH, .vocab = v}, en = {.lang = GX_LANG_EN, .vocab = v};
+    static gx_explain x, xe, xz;
+    for (size_t i = 0; i < sizeof CASES / sizeof *CASES; i++) {
+        fixture fx;
+        setup(&fx);
+        CASES[i].mutate(&fx);
+        eval(&fx, &x);
+        gx_rules_explain(&fx.opts, &en, &fx.d, &fx.anchor, &fx.o, &fx.sme, fx.now, &xe);
+        gx_rules_explain(&fx.opts, &zh, &fx.d, &fx.anchor, &fx.o, &fx.sme, fx.now, &xz);
+        if (CASES[i].rule != GX_RULE_NONE)
+            CHECK(!x.rules[CASES[i].rule].pass);
+        CHECK(x.score == xz.score && x.n_failed == xz.n_failed);
+        for (int r = 1; r < GX_RULE__COUNT; r++) {
+            bool ok = true;
+            /* English through the catalogue is the English of gx_rules_evaluate */
+            ok &= strcmp(x.rules[r].detail, xe.rules[r].detail) == 0;
+            /* Chinese: same verdict, whole text, every placeholder filled, Chinese words */
+            ok &= x.rules[r].pass == xz.rules[r].pass;
+            ok &= gx_utf8_valid(xz.rules[r].detail, strlen(xz.rules[r].detail));
+            ok &= !strchr(xz.rules[r].detail, '{') && s_has_cjk(xz.rules[r].detail);
+            char he[512], hz[512], h0[512];
+            gx_rules_hint(&x, (gx_rule)r, h0, sizeof h0);
+            gx_rules_hint_in(&x, (gx_rule)r, &en, he, sizeof he);
+            gx_rules_hint_in(&x, (gx_rule)r, &zh, hz, sizeof hz);
+            ok &= strcmp(h0, he) == 0 && !strchr(hz, '{') && s_has_cjk(hz);
+            ok &= !strstr(hz, "fails the") && !strstr(hz, "未满足");
+            if (!ok) {
+                fprintf(stderr, "  %s, rule %s:\n    en %s\n    zh %s\n    hint en %s\n    hint zh %s\n",
+                        CASES[i].what, gx_rule_name((gx_rule)r), x.rules[r].detail, xz.rules[r].detail, h0,
+                        hz);
+                CHECK(0);
+            }
+        }
+        teardown(&fx);
+    }
+    gx_vocab_destroy(&v);
+}
+
+TEST(zh_texts_read_as_written)
+{
+    gx_vocab *v = NULL;
+    char eb[256], h[512];
+    REQUIRE(gx_vocab_parse(gx_vocab_default, (size_t)gx_vocab_default_len, &v, eb, sizeof eb) == GX_OK);
+    gx_rules_words zh = {.lang = GX_LANG_ZH, .vocab = v};
+    static gx_explain x, xz;
+    fixture fx;
+    setup(&fx);
+    m_cert(&fx);
+    m_lead(&fx);
+    m_distance(&fx);
+    eval(&fx, &x);
+    gx_rules_explain(&fx.opts, &zh, &fx.d, &fx.anchor, &fx.o, &fx.sme, fx.now, &xz);
+    CHECK_STR(gx_rules_hint_in(&x, GX_RULE_CERTIFICATION, &zh, h, sizeof h),
+              "缺少 IATF16949 认证：取得后即可入选");
+    CHECK_STR(gx_rules_hint_in(&x, GX_RULE_LEAD_TIME, &zh, h, sizeof h), "交货周期缩短 12 天即可入选");
+    CHECK_STR(xz.rules[GX_RULE_CERTIFICATION].detail,
+              "缺少 IATF16949；要求 ISO9001、IATF16949；持有有效证书 ISO9001、ISO14001");
+    CHECK_STR(xz.rules[GX_RULE_PROCESS].detail, "要求 压铸；具备 镁合金压铸、数控加工");
+    CHECK_STR(xz.rules[GX_RULE_REGION].detail,
+              "需求范围：“三区”，供给方在 淇滨区；服务范围：同省，需求方在 淇滨区，供给方在 淇滨区");
+    CHECK_STR(gx_rules_hint_in(&x, GX_RULE_PROCESS, &zh, h, sizeof h), "工艺：已满足，无需调整");
+    /* cut short: whole characters only */
+    CHECK(strlen(gx_rules_hint_in(&x, GX_RULE_CERTIFICATION, &zh, h, 8)) == 7);
+    CHECK(gx_utf8_valid(h, strlen(h)));
+    teardown(&fx);
+    gx_vocab_destroy(&v);
+}
+
 int main(void)
 {
+    RUN(every_template_in_both_languages);
+    RUN(zh_texts_read_as_written);
     RUN(baseline_is_eligible);
     RUN(rule_kind);
     RUN(rule_process);
