@@ -198,6 +198,7 @@ void gx_engine_destroy(gx_engine **ep)
         free(e->ok[k].v);
     }
     free(e->snap);
+    free(e->exp);
     free(e->cand);
     free(e->rk);
     free(e->fm);
@@ -297,6 +298,9 @@ void gx_engine_count_award(gx_engine *e, const char *firm_id)
 
 /* What every new demand must be: open, of a kind, owned by a held firm (its
  * firm in *fm), with an id not held yet. */
+static gx_err s_exp_reserve(gx_engine *e);
+static void s_exp_push(gx_engine *e, int64_t at, uint64_t id, bool is_dem);
+
 static gx_err s_demand_new(gx_engine *e, const gx_demand *d, gx_firm **fm)
 {
     *fm = gx_epost_firm(e, d->owner);
@@ -313,11 +317,17 @@ gx_err gx_engine_add_demand(gx_engine *e, gx_demand *in, int64_t now, gx_fxv *fx
     e->now = now;
     e->mut++;
     gx_err err = s_demand_new(e, in, &fm);
+    if (!err)
+        err = s_exp_reserve(e);
     if (err) {
         gx_demand_fini(in);
         return err;
     }
-    return gx_elist_demand_add(e, in, fm, now, fx);
+    int64_t at = in->expires_at;
+    uint64_t id = in->id;
+    if (!(err = gx_elist_demand_add(e, in, fm, now, fx)))
+        s_exp_push(e, at, id, true);
+    return err;
 }
 
 gx_err gx_engine_update_demand(gx_engine *e, gx_demand *in, int64_t now, gx_fxv *fx)
@@ -332,9 +342,11 @@ gx_err gx_engine_update_demand(gx_engine *e, gx_demand *in, int64_t now, gx_fxv 
         err = GX_ERR_INVALID;
     else if (!dem || !gx_epost_firm(e, d.owner))
         err = GX_ERR_NOT_FOUND;
-    else
-        err = gx_elist_demand_reeval(e, dem, &d, gx_epost_firm(e, dem->d.owner), GX_REASON_DEMAND_CHANGED,
-                                     now, fx);
+    else if ((err = s_exp_reserve(e)))
+        ;
+    else if (!(err = gx_elist_demand_reeval(e, dem, &d, gx_epost_firm(e, dem->d.owner),
+                                            GX_REASON_DEMAND_CHANGED, now, fx)))
+        s_exp_push(e, dem->d.expires_at, dem->d.id, true); /* the old time, if it differs, is stale */
     gx_demand_fini(&d);
     return err;
 }
@@ -362,11 +374,17 @@ gx_err gx_engine_add_offer(gx_engine *e, gx_offer *in, int64_t now, gx_fxv *fx)
         err = GX_ERR_NOT_FOUND;
     else if (gx_epost_off(e, in->id))
         err = GX_ERR_EXISTS;
+    else
+        err = s_exp_reserve(e);
     if (err) {
         gx_offer_fini(in);
         return err;
     }
-    return gx_elist_offer_add(e, in, f, now, fx);
+    int64_t at = in->expires_at;
+    uint64_t id = in->id;
+    if (!(err = gx_elist_offer_add(e, in, f, now, fx)))
+        s_exp_push(e, at, id, false);
+    return err;
 }
 
 gx_err gx_engine_update_offer(gx_engine *e, gx_offer *in, int64_t now, gx_fxv *fx)
@@ -381,8 +399,10 @@ gx_err gx_engine_update_offer(gx_engine *e, gx_offer *in, int64_t now, gx_fxv *f
         err = GX_ERR_INVALID;
     else if (!off || !gx_epost_firm(e, o.owner))
         err = GX_ERR_NOT_FOUND;
-    else
-        err = gx_elist_offer_reeval(e, off, &o, NULL, GX_REASON_OFFER_UPDATED, now, fx);
+    else if ((err = s_exp_reserve(e)))
+        ;
+    else if (!(err = gx_elist_offer_reeval(e, off, &o, NULL, GX_REASON_OFFER_UPDATED, now, fx)))
+        s_exp_push(e, off->o.expires_at, off->o.id, false);
     gx_offer_fini(&o);
     return err;
 }
@@ -455,17 +475,158 @@ gx_err gx_engine_remove_sub(gx_engine *e, uint64_t id)
     return GX_OK;
 }
 
+/* ---- when postings expire: a min-heap of (expires_at, id), so that a sweep
+ * costs what expires, not a pass over every posting (at 10^5 open postings
+ * that pass stalled the loop some 15 ms a second). Entries are not removed
+ * when a posting goes or changes its time: one that comes up is kept only if
+ * the posting still has that time; the heap is rebuilt when stale entries
+ * outnumber the postings. */
+
+static bool s_exp_before(const gx_eexp *a, const gx_eexp *b)
+{
+    return a->at < b->at || (a->at == b->at && a->id < b->id);
+}
+
+static void s_exp_swap(gx_eexp *h, size_t i, size_t j)
+{
+    gx_eexp t = h[i];
+    h[i] = h[j];
+    h[j] = t;
+}
+
+static void s_exp_up(gx_eexp *h, size_t i)
+{
+    while (i > 0 && s_exp_before(&h[i], &h[(i - 1) / 2])) {
+        s_exp_swap(h, i, (i - 1) / 2);
+        i = (i - 1) / 2;
+    }
+}
+
+static void s_exp_down(gx_eexp *h, size_t n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && s_exp_before(&h[l], &h[m]))
+            m = l;
+        if (r < n && s_exp_before(&h[r], &h[m]))
+            m = r;
+        if (m == i)
+            return;
+        s_exp_swap(h, i, m);
+        i = m;
+    }
+}
+
+/* Room for one more entry, before a change that may push one (so that the
+ * change is all or nothing). */
+static gx_err s_exp_reserve(gx_engine *e)
+{
+    return S_GROW(e->exp, e->cap_exp, e->n_exp + 1);
+}
+
+static void s_exp_push(gx_engine *e, int64_t at, uint64_t id, bool is_dem)
+{
+    if (at == 0)
+        return;                   /* never expires */
+    if (e->n_exp == e->cap_exp) { /* no room reserved: cannot happen, but never lose a posting's time */
+        e->exp_lost = true;
+        return;
+    }
+    e->exp[e->n_exp] = (gx_eexp){.at = at, .id = id, .is_dem = is_dem};
+    s_exp_up(e->exp, e->n_exp++);
+}
+
+/* The posting's expiry time as the engine holds it; -1 when it is not held. */
+static int64_t s_exp_now_at(const gx_engine *e, const gx_eexp *x)
+{
+    if (x->is_dem) {
+        const gx_edem *d = gx_epost_dem(e, x->id);
+        return d ? d->d.expires_at : -1;
+    }
+    const gx_eoff *o = gx_epost_off(e, x->id);
+    return o ? o->o.expires_at : -1;
+}
+
+/* The heap again from every posting held: after a failed push, or when stale
+ * entries outnumber the postings. False when out of memory. */
+static bool s_exp_rebuild(gx_engine *e)
+{
+    size_t n = 0, want = e->demands.n + e->offers.n;
+    gx_eexp *h = malloc((want ? want : 1) * sizeof *h);
+    if (!h)
+        return false;
+    for (int pass = 0; pass < 2; pass++) {
+        const gx_emap *m = pass == 0 ? &e->demands : &e->offers;
+        for (size_t i = 0; i < m->cap; i++) {
+            const gx_edem *dv = m->s[i].val;
+            const gx_eoff *ov = m->s[i].val;
+            if (!dv)
+                continue;
+            int64_t at = pass == 0 ? dv->d.expires_at : ov->o.expires_at;
+            if (at)
+                h[n++] = (gx_eexp){.at = at, .id = m->s[i].key, .is_dem = pass == 0};
+        }
+    }
+    for (size_t i = n / 2; i-- > 0;)
+        s_exp_down(h, n, i);
+    free(e->exp);
+    e->exp = h;
+    e->n_exp = n;
+    e->cap_exp = want ? want : 1;
+    e->exp_lost = false;
+    return true;
+}
+
+/* The ids of the demands (pass 0) and offers (pass 1) due at now, each once,
+ * sorted; taken out of the heap. */
+static gx_err s_exp_due(gx_engine *e, int64_t now, uint64_t *ids[2], size_t n[2])
+{
+    size_t cap[2] = {0, 0};
+    if ((e->exp_lost || e->n_exp > 2 * (e->demands.n + e->offers.n) + 4096) && !s_exp_rebuild(e))
+        return GX_ERR_NOMEM;
+    while (e->n_exp && e->exp[0].at <= now) {
+        gx_eexp x = e->exp[0];
+        int p = x.is_dem ? 0 : 1;
+        if (s_exp_now_at(e, &x) == x.at) {
+            if (S_GROW(ids[p], cap[p], n[p] + 1))
+                return GX_ERR_NOMEM; /* the entry stays: tried again next time */
+            ids[p][n[p]++] = x.id;
+        }
+        e->exp[0] = e->exp[--e->n_exp];
+        s_exp_down(e->exp, e->n_exp, 0);
+    }
+    for (int p = 0; p < 2; p++) { /* a posting pushed twice with one time comes up twice */
+        gx_sv_sort(ids[p], n[p], sizeof *ids[p], gx_sv_cmp_u64);
+        size_t w = 0;
+        for (size_t i = 0; i < n[p]; i++)
+            if (!w || ids[p][w - 1] != ids[p][i])
+                ids[p][w++] = ids[p][i];
+        n[p] = w;
+    }
+    return GX_OK;
+}
+
 size_t gx_engine_expire(gx_engine *e, int64_t now, gx_fxv *fx)
 {
     size_t closed = 0;
     bool ok = true;
     e->now = now;
     e->mut++;
+    uint64_t *due[2] = {NULL, NULL};
+    size_t n_due[2] = {0, 0};
+    bool by_heap = s_exp_due(e, now, due, n_due) == GX_OK;
     /* demands first, so closing their offers does not churn their shortlists */
     for (int pass = 0; pass < 2 && ok; pass++) {
-        uint64_t *ids = NULL;
-        size_t n = 0;
-        ok = s_collect(pass == 0 ? &e->demands : &e->offers, pass == 0, NULL, now, &ids, &n) == GX_OK;
+        uint64_t *ids = due[pass];
+        size_t n = n_due[pass];
+        due[pass] = NULL;
+        if (!by_heap) { /* out of memory for the heap: every posting read */
+            free(ids);
+            ids = NULL;
+            n = 0;
+            ok = s_collect(pass == 0 ? &e->demands : &e->offers, pass == 0, NULL, now, &ids, &n) == GX_OK;
+            e->exp_lost = true;
+        }
         for (size_t i = 0; ok && i < n; i++) {
             if (pass == 0) {
                 gx_fx first = {.type = GX_FX_DEMAND_CLOSED, .demand_id = ids[i], .state = GX_STATE_EXPIRED};
@@ -479,6 +640,10 @@ size_t gx_engine_expire(gx_engine *e, int64_t now, gx_fxv *fx)
         }
         free(ids);
     }
+    free(due[0]);
+    free(due[1]);
+    if (!ok) /* some came out of the heap and stay open: the next sweep finds them afresh */
+        e->exp_lost = true;
     return closed;
 }
 
@@ -799,6 +964,8 @@ gx_err gx_engine_restore_demand(gx_engine *e, gx_demand *in, const gx_match *m, 
         else
             off->stamp = stamp;
     }
+    if (!err)
+        err = s_exp_reserve(e);
     if (!err && !(dem = calloc(1, sizeof *dem)))
         err = GX_ERR_NOMEM;
     if (!err && n_m && !(dem->m = malloc(n_m * sizeof *dem->m)))
@@ -840,6 +1007,7 @@ gx_err gx_engine_restore_demand(gx_engine *e, gx_demand *in, const gx_match *m, 
     gx_emap_insert(&e->demands, dem->d.id, dem);
     dem->kpos = gx_epost_plist_push(&e->dk[dem->d.kind], dem);
     gx_epost_file(e->dix, dem, &dem->refs, &dem->n_refs, &f);
+    s_exp_push(e, dem->d.expires_at, dem->d.id, true);
     dem = NULL;
 out:
     if (dem) {

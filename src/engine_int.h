@@ -259,6 +259,9 @@ struct gx_engine {
     size_t n_fm, cap_fm;    /* used, allocated */
     /* copy on first change (gx_engine_freeze): while frozen, a demand whose
      * frz differs from frz_no hands out its lists before they change */
+    struct gx_eexp *exp;   /* when postings expire: a min-heap by time (engine.c) */
+    size_t n_exp, cap_exp; /* used, allocated */
+    bool exp_lost;         /* a push failed: the next sweep reads every posting */
     bool frozen;
     uint32_t frz_no;  /* the current (or last) freeze; new demands take it */
     uint64_t frz_gen; /* gen at the freeze: its lists' "ranked" */
@@ -274,6 +277,14 @@ static inline void gx_efrz_touch(gx_engine *e, gx_edem *dem)
     if (e->frozen && dem->frz != e->frz_no)
         gx_efrz_save(e, dem);
 }
+
+/* A posting's expiry time in the heap; stale once the posting went or its
+ * time changed (checked when it comes up). */
+typedef struct gx_eexp {
+    int64_t at;
+    uint64_t id;
+    bool is_dem;
+} gx_eexp;
 
 /* One verdict in a plan: the other side of the pair and what it became. */
 typedef struct gx_estep {

@@ -117,7 +117,9 @@ KILLS = int(os.environ.get("GX_TORTURE_KILLS", "20"))
 SEED = int(os.environ.get("GX_TORTURE_SEED", "20260412"))
 REPLY_TIMEOUT = 20.0  # seconds a running broker may take to answer (ASan builds are slow)
 BROKER_ARGS = ["-o", "inbox_keep_acked=1000000",  # nothing acked is pruned: all of it is checked
-               "-o", "delivery_window=1000000",   # the final read takes a whole inbox without acks
+               "-o", "delivery_window=1000000",   # the final read takes a whole inbox without acks,
+               "-o", "delivery_window_bytes=1073741824",  # however many bytes its notices come to
+               "-o", "firm_window_bytes=1073741824",
                "-o", "rate_per_firm=1000000", "-o", "rate_burst=1000000",
                "-o", "handshakes_per_second=100000",
                # engine snapshots while serving, often: kills land during their writes

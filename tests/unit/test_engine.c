@@ -1365,6 +1365,83 @@ TEST(property_matches_equal_brute_force)
     CHECK(g_seen_licensor > 0 && g_seen_park > 0 && g_seen_main_group > 0);
 }
 
+/* Expiry by its heap: postings added with times, moved later, earlier or to
+ * never, withdrawn, and an update storm that leaves thousands of stale
+ * entries (the heap is rebuilt): every sweep closes exactly the open postings
+ * whose time has come, each once. */
+TEST(expiry_closes_exactly_what_is_due)
+{
+    gx_fxv fx = {0};
+    gx_engine *e = mk_engine(3);
+    std_firms(e);
+    enum { N = 300 };
+    int64_t at[2][N + 1] = {{0}}; /* [demand/offer][id]: the time held; -1 gone */
+    g_rng = 0x853C49E6748FEA9BULL;
+    for (uint64_t id = 1; id <= N; id++) {
+        gx_demand d = mk_demand(id, ANCHOR);
+        d.expires_at = at[0][id] = rnd(4) ? g_now + 1 + rnd(1000) : 0;
+        REQUIRE(add_d(e, d, NULL) == GX_OK);
+        gx_offer o = mk_offer(id, rnd(2) ? SME1 : SME2, 10 + rnd(40));
+        o.expires_at = at[1][id] = rnd(4) ? g_now + 1 + rnd(1000) : 0;
+        REQUIRE(add_o(e, o, NULL) == GX_OK);
+    }
+    for (int k = 0; k < 6000; k++) { /* updates: most to a new time, some the same */
+        uint64_t id = 1 + rnd(N);
+        int p = (int)rnd(2);
+        if (at[p][id] < 0)
+            continue;
+        int64_t t = rnd(5) ? g_now + 1 + rnd(1000) : rnd(2) ? 0 : at[p][id];
+        if (p == 0) {
+            gx_demand d = mk_demand(id, ANCHOR);
+            d.expires_at = t;
+            REQUIRE(upd_d(e, d, NULL) == GX_OK);
+        } else {
+            gx_offer o = mk_offer(id, SME1, 20);
+            o.expires_at = t;
+            REQUIRE(upd_o(e, o, NULL) == GX_OK);
+        }
+        at[p][id] = t;
+        if (k % 50 == 0) { /* a withdrawal now and then */
+            uint64_t w = 1 + rnd(N);
+            int q = (int)rnd(2);
+            if (at[q][w] >= 0) {
+                REQUIRE((q == 0 ? gx_engine_close_demand(e, w, GX_STATE_WITHDRAWN, NULL)
+                                : gx_engine_close_offer(e, w, GX_STATE_WITHDRAWN, NULL)) == GX_OK);
+                at[q][w] = -1;
+            }
+        }
+    }
+    size_t total = 0;
+    for (int64_t now = g_now; now <= g_now + 1100; now += 1 + (int64_t)rnd(60)) {
+        size_t want = 0;
+        for (int p = 0; p < 2; p++)
+            for (uint64_t id = 1; id <= N; id++)
+                want += at[p][id] > 0 && at[p][id] <= now;
+        fx_clear(&fx);
+        size_t got = gx_engine_expire(e, now, &fx);
+        CHECK_EQ_INT(got, want);
+        for (size_t i = 0; i < fx.n; i++) {
+            const gx_fx *f = &fx.v[i];
+            if (f->type != GX_FX_DEMAND_CLOSED && f->type != GX_FX_OFFER_CLOSED)
+                continue;
+            int p = f->type == GX_FX_DEMAND_CLOSED ? 0 : 1;
+            uint64_t id = p == 0 ? f->demand_id : f->offer_id;
+            CHECK(id >= 1 && id <= N && at[p][id] > 0 && at[p][id] <= now);
+            if (id >= 1 && id <= N)
+                at[p][id] = -1;
+        }
+        for (int p = 0; p < 2; p++)
+            for (uint64_t id = 1; id <= N; id++)
+                CHECK((at[p][id] < 0) ==
+                      (p == 0 ? gx_engine_demand(e, id) == NULL : gx_engine_offer(e, id) == NULL));
+        total += got;
+    }
+    printf("     %zu postings expired over the sweeps\n", total);
+    CHECK(total > 200);
+    gx_fxv_fini(&fx);
+    gx_engine_destroy(&e);
+}
+
 /* ---- copy on first change (gx_engine_freeze), and the snapshot writer on it
  *
  * An engine grown by random changes is frozen; random changes go on while its
@@ -2294,6 +2371,7 @@ int main(void)
     RUN(sub_hits);
     RUN(firm_downgraded_to_d);
     RUN(expiry);
+    RUN(expiry_closes_exactly_what_is_due);
     RUN(proposed_set_covers_greedily);
     RUN(stats_counts);
     RUN(add_errors_take_ownership);
