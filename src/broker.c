@@ -383,6 +383,7 @@ void gx_broker_batch_end(gx_broker *b, const gx_broker_io *io)
         } else {
             b->counters.batches++;
         }
+        gx_persist_batch_done(b, err == GX_OK);
     }
     if (err) {
         /* Nothing of this batch is durable: no reply may say otherwise. */

@@ -573,11 +573,27 @@ static void s_unlink(const char *path, const char *what)
 /* Records in the store that the snapshot in engine.snap.next (of transaction
  * txnid) is complete, which drops the change log it covers, and makes it
  * engine.snap. On failure the old pair of snapshot and log stays in force. */
-static gx_err s_record(gx_ctx *b, uint64_t txnid)
+/* After the commit that recorded the snapshot of txnid: the file takes its
+ * name (no fsync of the directory: a crash before the rename is durable
+ * leaves engine.snap.next, which a start uses, its transaction being the
+ * mark), and the log it covers goes a slice per batch. */
+static void s_recorded(gx_ctx *b, uint64_t txnid, uint64_t pruned)
 {
     char next[GX_CONFIG_STR_MAX + 40], cur[GX_CONFIG_STR_MAX + 40];
     s_path(b, S_NEXT, "", next, sizeof next);
     s_path(b, S_CUR, "", cur, sizeof cur);
+    if (rename(next, cur) != 0) /* harmless: a start finds the recorded one under either name */
+        gx_log(GX_LOG_WARNING, "cannot rename %s to %s: %s", next, cur, strerror(errno));
+    b->persist.prune_upto = txnid;
+    b->persist.prune_more = pruned == S_PRUNE_SLICE; /* the rest a slice per batch (gx_persist_prune) */
+    gx_log(GX_LOG_INFO, "engine snapshot of transaction %llu recorded; the change log it covers is dropped",
+           (unsigned long long)txnid);
+}
+
+/* Records the snapshot of txnid in a transaction of its own (at a stop, or a
+ * snapshot while serving that no write batch came to carry). */
+static gx_err s_record(gx_ctx *b, uint64_t txnid)
+{
     gx_txn *t = NULL;
     uint64_t pruned = 0;
     gx_err err = gx_store_begin(b->store, true, &t);
@@ -586,6 +602,8 @@ static gx_err s_record(gx_ctx *b, uint64_t txnid)
         err = gx_store_commit(&t);
     gx_store_abort(&t);
     if (err) {
+        char next[GX_CONFIG_STR_MAX + 40];
+        s_path(b, S_NEXT, "", next, sizeof next);
         gx_log(GX_LOG_WARNING,
                "engine snapshot of transaction %llu not recorded in the store (%s: %s); the one "
                "before stays in force",
@@ -593,14 +611,7 @@ static gx_err s_record(gx_ctx *b, uint64_t txnid)
         s_unlink(next, "a snapshot the store did not record");
         return err;
     }
-    if (rename(next, cur) != 0) /* harmless: a start finds the recorded one under either name */
-        gx_log(GX_LOG_WARNING, "cannot rename %s to %s: %s", next, cur, strerror(errno));
-    else
-        s_fsync_dir(b);
-    b->persist.prune_upto = txnid;
-    b->persist.prune_more = pruned == S_PRUNE_SLICE; /* the rest a slice per batch (gx_persist_prune) */
-    gx_log(GX_LOG_INFO, "engine snapshot of transaction %llu recorded; the change log it covers is dropped",
-           (unsigned long long)txnid);
+    s_recorded(b, txnid, pruned);
     return GX_OK;
 }
 
@@ -854,19 +865,53 @@ static void s_ended(gx_ctx *b)
                (unsigned long long)p->txnid, gx_err_str(err), strerror(keep));
         return;
     }
-    if (s_record(b, p->txnid) != GX_OK) {
-        p->failed++;
-        return;
-    }
-    p->written++;
     p->last_seconds = secs;
-    p->current = true;
-    p->current_logged = p->logged_at;
-    p->current_fp = p->fp;
+    p->mark_due = p->txnid;
+    p->mark_due_us = gx_mono_us();
     gx_log(GX_LOG_INFO,
            "engine snapshot of transaction %llu written in %.3f s while serving (longest stall of the loop "
            "%.1f ms)",
            (unsigned long long)p->txnid, secs, (double)p->stall_us_last / 1000.0);
+}
+
+/* A snapshot written is recorded by the next write batch, in a child of its
+ * transaction: no commit (no fsync) of its own in the loop. When none comes
+ * within S_MARK_WAIT_S, or before the next snapshot begins, by one of its own. */
+#define S_MARK_WAIT_S 5
+
+/* The snapshot written is the one recorded now. */
+static void s_now_current(gx_persist *p)
+{
+    p->written++;
+    p->current = true;
+    p->current_logged = p->logged_at;
+    p->current_fp = p->fp;
+    p->mark_due = p->mark_batch = 0;
+}
+
+static void s_mark_alone(gx_ctx *b)
+{
+    gx_persist *p = &b->persist;
+    if (s_record(b, p->mark_due) != GX_OK) {
+        p->failed++;
+        p->current = false;
+        p->mark_due = p->mark_batch = 0;
+        return;
+    }
+    s_now_current(p);
+}
+
+void gx_persist_batch_done(gx_ctx *b, bool committed)
+{
+    gx_persist *p = &b->persist;
+    if (!p->mark_batch)
+        return;
+    if (!committed) {
+        p->mark_batch = 0; /* still due: the next batch, or one of its own */
+        return;
+    }
+    s_recorded(b, p->mark_batch, p->mark_pruned);
+    s_now_current(p);
 }
 
 /* How long a write may take before it is given up: twice what its pace
@@ -901,6 +946,8 @@ void gx_persist_tick(gx_ctx *b)
         }
         return;
     }
+    if (p->mark_due && gx_mono_us() - p->mark_due_us >= (int64_t)S_MARK_WAIT_S * 1000000)
+        s_mark_alone(b);
     if (b->engine_dirty || (!p->asked && b->cfg.snapshot_interval_s == 0 && b->cfg.snapshot_changes == 0))
         return;
     uint64_t logged = gx_store_changes_logged(b->store);
@@ -915,6 +962,8 @@ void gx_persist_tick(gx_ctx *b)
         if (!by_time && !by_count)
             return;
     }
+    if (p->mark_due)
+        s_mark_alone(b); /* the one written before: its figures are about to be replaced */
     s_begin(b);
 }
 
@@ -928,6 +977,17 @@ void gx_persist_prune(gx_ctx *b, gx_txn *t)
     gx_persist *p = &b->persist;
     gx_txn *c = NULL;
     uint64_t n = 0;
+    if (p->mark_due && !p->mark_batch && gx_store_begin_child(t, &c) == GX_OK) {
+        /* the snapshot written: recorded with this batch (gx_persist_batch_done) */
+        if (gx_store_snapshot_mark(c, p->mark_due) == GX_OK &&
+            gx_store_prune_changes(c, p->mark_due, S_PRUNE_SLICE, &n) == GX_OK &&
+            gx_store_commit(&c) == GX_OK) {
+            p->mark_batch = p->mark_due;
+            p->mark_pruned = n;
+        }
+        gx_store_abort(&c);
+        return;
+    }
     if (!p->prune_more || gx_store_begin_child(t, &c) != GX_OK)
         return;
     if (gx_store_prune_changes(c, p->prune_upto, S_PRUNE_SLICE, &n) == GX_OK && gx_store_commit(&c) == GX_OK)
@@ -950,6 +1010,8 @@ gx_err gx_persist_save(gx_ctx *b)
 {
     gx_persist *p = &b->persist;
     s_drop_writer(b);
+    if (p->mark_due && !b->txn)
+        s_mark_alone(b); /* written while serving: recorded, it may spare the write below */
     if (!b->cfg.engine_snapshot || b->engine_dirty || b->txn)
         return GX_OK;
     uint64_t fp = s_fingerprint(b), txnid = gx_store_txnid(b->store);

@@ -68,10 +68,15 @@ void gx_persist_tick(struct gx_ctx *b);
  * not return, is given up after twice its paced length and at least 120 s. */
 int gx_persist_wake_ms(const struct gx_ctx *b);
 
-/* In the batch's write transaction t, before its commit: drops a slice of the
- * change log the recorded snapshot covers, in a child transaction (a failure
- * costs the batch nothing). */
+/* In the batch's write transaction t, before its commit, in a child
+ * transaction (a failure costs the batch nothing): records a snapshot written
+ * while serving (no commit of its own), or drops a slice of the change log the
+ * recorded snapshot covers. */
 void gx_persist_prune(struct gx_ctx *b, struct gx_txn *t);
+
+/* After the batch's commit (committed) or its failure: a snapshot the batch
+ * recorded (gx_persist_prune) takes its name. */
+void gx_persist_batch_done(struct gx_ctx *b, bool committed);
 
 /* Asks for a snapshot at the next tick (SIGUSR1), even when snapshots while
  * serving are off (snapshot_interval_s and snapshot_changes 0). */

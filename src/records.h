@@ -36,6 +36,10 @@ typedef struct gx_persist {
     struct gx_snapshot_writer *w; /* a snapshot being written while serving, or NULL */
     bool swept;                   /* its lists are all written: it is being made durable */
     uint64_t to_write;            /* the demands open at its freeze */
+    uint64_t mark_due;            /* a snapshot written, to be recorded in the store (persist.c) */
+    int64_t mark_due_us;          /* since when */
+    uint64_t mark_batch;          /* recorded in the batch being committed */
+    uint64_t mark_pruned;         /* and the change log entries that batch dropped */
     uint64_t txnid;        /* the transaction its snapshot is of */
     uint64_t fp;           /* and the fingerprint it carries */
     int64_t started_us;    /* when it began (CLOCK_MONOTONIC) */

@@ -402,8 +402,8 @@ class Snapshots(unittest.TestCase):
         self.start(SERVING)
         populate(self.w)
         txn = self.snapshot_while_serving(self.mark())
-        d = self.w.demand(ANCHOR, quantity=3000, needed_by=day(45))
         mark = self.mark()
+        d = self.w.demand(ANCHOR, quantity=3000, needed_by=day(45))
         later = self.snapshot_while_serving(mark)  # the demand posted is a change since: one follows
         self.assertGreater(later, txn)
         self.assertEqual(snap_files(self.data), ["engine.snap"])  # the older one replaced
