@@ -1467,10 +1467,12 @@ static void f_copy(f_lists *to, const gx_engine_lists *l)
 {
     to->have = true;
     to->n_m = l->n_m < sizeof to->m / sizeof to->m[0] ? l->n_m : 0;
-    memcpy(to->m, l->m, to->n_m * sizeof *l->m);
+    if (to->n_m)
+        memcpy(to->m, l->m, to->n_m * sizeof *l->m);
     to->n_elig = l->n_elig;
     to->n_nm = l->n_nm < sizeof to->nm / sizeof to->nm[0] ? l->n_nm : 0;
-    memcpy(to->nm, l->nm, to->n_nm * sizeof *l->nm);
+    if (to->n_nm)
+        memcpy(to->nm, l->nm, to->n_nm * sizeof *l->nm);
     to->ranked = l->ranked;
 }
 
