@@ -570,10 +570,8 @@ static void s_unlink(const char *path, const char *what)
         gx_log(GX_LOG_WARNING, "cannot remove %s: %s", path, strerror(errno));
 }
 
-/* Records in the store that the snapshot in engine.snap.next (of transaction
- * txnid) is complete, which drops the change log it covers, and makes it
- * engine.snap. On failure the old pair of snapshot and log stays in force. */
-/* After the commit that recorded the snapshot of txnid: the file takes its
+/* After the commit that recorded the snapshot of txnid in the store (which
+ * drops the change log it covers): the file takes its
  * name (no fsync of the directory: a crash before the rename is durable
  * leaves engine.snap.next, which a start uses, its transaction being the
  * mark), and the log it covers goes a slice per batch. */
@@ -590,8 +588,10 @@ static void s_recorded(gx_ctx *b, uint64_t txnid, uint64_t pruned)
            (unsigned long long)txnid);
 }
 
-/* Records the snapshot of txnid in a transaction of its own (at a stop, or a
- * snapshot while serving that no write batch came to carry). */
+/* Records in the store that the snapshot in engine.snap.next (of transaction
+ * txnid) is complete, in a transaction of its own (at a stop, or a snapshot
+ * while serving that no write batch came to carry), and makes it engine.snap.
+ * On failure the old pair of snapshot and log stays in force. */
 static gx_err s_record(gx_ctx *b, uint64_t txnid)
 {
     gx_txn *t = NULL;
