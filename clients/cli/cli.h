@@ -48,8 +48,8 @@ typedef struct gx_cli {
                                   * update with flags reads the posting it changes) */
     int timeout_ms;              /* --timeout: reply timeout of each request */
     char cmd[32];                /* the command words, "post demand", for messages */
-    const char
-        *operator_only; /* an operator-only command's words for messages ("statistics need"), else NULL */
+    const char *operator_only;   /* an operator-only command's words for messages: a catalogue id (cli.op.*),
+                                    else NULL */
 } gx_cli;
 
 /* ------------------------------------------------------------ cli_help.c */
