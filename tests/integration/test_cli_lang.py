@@ -228,6 +228,10 @@ class CliLanguage(SeededBroker):
             self.assertEqual((zh.returncode, en.returncode), (73, 73))
             self.assertEqual(zh.err, "gongxu：keygen：%s.key 已存在；keygen 从不替换密钥文件\n" % path)
             self.assertEqual(en.err, "gongxu: keygen: %s.key exists; keygen never replaces a key file\n" % path)
+            # a key the broker does not know: refused in the CURVE handshake, said in Chinese
+            zh = self.gx("--lang", "zh", "--key", path + ".key", "ping", firm=None)
+            self.assertEqual(zh.returncode, 69, zh.err)
+            self.assertIn("的撮合服务在 CURVE 握手时拒绝了这把密钥（ZAP 状态 400）：密钥未登记或已吊销", zh.err)
             bad = os.path.join(tmp, "bad.pub")
             with open(bad, "w") as f:
                 f.write("public-key = \"not a key\"\n")
