@@ -1540,6 +1540,7 @@ gx_err gx_codec_decode_monitor(const void *buf, size_t len, gx_monitor_event *ev
     ev->rule = (int)m->rule >= 0 && (int)m->rule < GX_RULE__COUNT ? (gx_rule)m->rule : GX_RULE_NONE;
     ev->state = (int)m->state >= 0 && (int)m->state <= GX_STATE_EXPIRED ? (gx_state)m->state : GX_STATE_NONE;
     ev->detail = m->detail && m->detail[0] ? m->detail : NULL;
+    ev->detail_zh = m->detail_zh && m->detail_zh[0] ? m->detail_zh : NULL;
     return GX_OK;
 }
 
@@ -1564,6 +1565,7 @@ gx_err gx_codec_encode_monitor(const gx_monitor_event *ev, gx_buf *out)
     m.rule = (Gongxu__V1__Rule)ev->rule;
     m.state = (Gongxu__V1__State)ev->state;
     m.detail = s_s(ev->detail);
+    m.detail_zh = s_s(ev->detail_zh);
     return s_pack(&m.base, out);
 }
 

@@ -295,6 +295,7 @@ typedef struct gx_monitor_event {
     gx_rule rule;
     gx_state state;
     const char *detail;     /* may be NULL */
+    const char *detail_zh;  /* detail in Chinese (a near miss's hint); may be NULL */
 } gx_monitor_event;
 
 gx_err gx_codec_encode_monitor(const gx_monitor_event *ev, gx_buf *out);

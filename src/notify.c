@@ -424,9 +424,13 @@ static gx_err s_on_near_miss(gx_ctx *b, s_fxrun *c, const gx_fx *f, bool tell)
     if (!c->x && !(c->x = malloc(sizeof *c->x)))
         return GX_ERR_NOMEM;
     if (!(err = gx_engine_explain(b->engine, d->id, o->id, b->now, c->x))) {
-        char hint[GX_DETAIL_MAX + 64];
+        /* the monitor's readers choose their language: the hint in both */
+        char hint[GX_DETAIL_MAX + 64], hint_zh[2 * GX_DETAIL_MAX + 64];
+        gx_rules_words zh = {.lang = GX_LANG_ZH, .vocab = b->vocab};
         gx_rules_hint(c->x, f->rule, hint, sizeof hint);
+        gx_rules_hint_in(c->x, f->rule, &zh, hint_zh, sizeof hint_zh);
         ev.detail = hint;
+        ev.detail_zh = hint_zh;
         gx_records_event(b, &ev);
         gx_notice n = {.type = GX_N_NEAR_MISS,
                        .demand = d,

@@ -450,6 +450,8 @@ size_t gx_report_render_event(gx_ctx *b, uint64_t id, const char *type, const vo
         json_object_set_new(o, "state", ev.state ? json_string(gx_state_name(ev.state)) : json_null());
         if (ev.detail)
             json_object_set_new(o, "detail", json_string(ev.detail));
+        if (ev.detail_zh)
+            json_object_set_new(o, "detail_zh", json_string(ev.detail_zh));
         char *js = json_dumps(o, JSON_COMPACT);
         json_decref(o);
         if (js) {

@@ -11,6 +11,7 @@
 #define GX_CLI_H
 
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -26,9 +27,6 @@
 #ifndef GX_VERSION
 #define GX_VERSION "0.1.0"
 #endif
-
-/* What to do about text that is not UTF-8 (Chinese text from older tools is often GBK). */
-#define GX_CLI_UTF8_HINT "GBK or GB 18030 text needs converting, e.g. with iconv -f GB18030 -t UTF-8"
 
 #define GX_CLI_EX_NOT_FOUND 1           /* the broker answered ERR_NOT_FOUND */
 #define GX_CLI_DEFAULT_TIMEOUT_MS 5000  /* --timeout default */
@@ -50,8 +48,8 @@ typedef struct gx_cli {
                                   * update with flags reads the posting it changes) */
     int timeout_ms;              /* --timeout: reply timeout of each request */
     char cmd[32];                /* the command words, "post demand", for messages */
-    const char
-        *operator_only; /* an operator-only command's words for messages ("statistics need"), else NULL */
+    const char *operator_only;   /* an operator-only command's words for messages: a catalogue id (cli.op.*),
+                                    else NULL */
 } gx_cli;
 
 /* ------------------------------------------------------------ cli_help.c */
@@ -69,8 +67,19 @@ int gx_cli_help_command(FILE *out, const char *name, const char *sub);
 /* Called for each command option; returns 0 to go on or an exit code. */
 typedef int (*gx_cli_opt_fn)(gx_cli *g, void *state, int val, const char *arg);
 
-/* Prints "gongxu: <cmd>: <message>; see gongxu --help" on stderr; returns EX_USAGE. */
-int gx_cli_usage(const gx_cli *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prints usage error id of the catalogue (cli.usage.*, in the output
+ * language; args as name, value pairs ending in NULL) on stderr as "gongxu:
+ * <cmd>: <message>; see gongxu help <cmd>" (no command yet: "...; see gongxu
+ * --help"); returns EX_USAGE. */
+int gx_cli_usage(const gx_cli *g, const char *id, ...) __attribute__((sentinel));
+
+/* Prints message id (args as gx_cli_usage) on stderr as "gongxu: <cmd>:
+ * <message>" ("gongxu: <message>" before a command). */
+void gx_cli_error(const gx_cli *g, const char *id, ...) __attribute__((sentinel));
+
+/* printf into one of a ring of 8 static buffers (320 bytes): a number or a
+ * flag's spelling for a placeholder. Valid until 8 more calls. */
+const char *gx_cli_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Sets g's defaults from the environment and parses the global options before
  * the command word. Returns 0 with *cmd_at the index of the command word (argc
@@ -213,6 +222,16 @@ gx_lang gx_cli_env_lang(void);
  * in the output language, args as name, value pairs ending in NULL. Returns
  * one of a ring of static buffers: valid until 8 more calls. */
 const char *gx_cli_msg(const char *id, ...) __attribute__((sentinel));
+
+/* gx_cli_msg with the name, value pairs in ap. */
+const char *gx_cli_vmsg(const char *id, va_list ap);
+
+/* A sentence of the client library (gx_client_error, gx_keyfile_read's err:
+ * English, for programs) in the output language: the sentence is matched
+ * against the English texts of the catalogue's cli.lib.* messages and the
+ * values it holds are put into the Chinese text. A sentence it does not know
+ * is returned as it is. Returns a ring buffer like gx_cli_msg. */
+const char *gx_cli_lib_text(const char *english);
 
 /* Writes msg as one line of proto3 JSON on stdout and flushes. Returns false
  * when it could not be converted or written. */

@@ -43,18 +43,41 @@ static const struct option s_global_opts[] = {
     {NULL, 0, NULL, 0},
 };
 
-int gx_cli_usage(const gx_cli *g, const char *fmt, ...)
+int gx_cli_usage(const gx_cli *g, const char *id, ...)
 {
-    char msg[768];
     va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_start(ap, id);
+    const char *msg = gx_cli_vmsg(id, ap);
     va_end(ap);
     if (g && g->cmd[0])
-        fprintf(stderr, "gongxu: %s: %s; see gongxu help %s\n", g->cmd, msg, g->cmd);
+        fprintf(stderr, "%s\n", gx_cli_msg("cli.usage.in_cmd", "cmd", g->cmd, "message", msg, NULL));
     else
-        fprintf(stderr, "gongxu: %s; see gongxu --help\n", msg);
+        fprintf(stderr, "%s\n", gx_cli_msg("cli.usage.top", "message", msg, NULL));
     return EX_USAGE;
+}
+
+void gx_cli_error(const gx_cli *g, const char *id, ...)
+{
+    va_list ap;
+    va_start(ap, id);
+    const char *msg = gx_cli_vmsg(id, ap);
+    va_end(ap);
+    if (g && g->cmd[0])
+        fprintf(stderr, "%s\n", gx_cli_msg("cli.error.in_cmd", "cmd", g->cmd, "message", msg, NULL));
+    else
+        fprintf(stderr, "%s\n", gx_cli_msg("cli.error.top", "message", msg, NULL));
+}
+
+const char *gx_cli_fmt(const char *fmt, ...)
+{
+    static char ring[8][320];
+    static unsigned next;
+    char *buf = ring[next++ % 8];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof ring[0], fmt, ap);
+    va_end(ap);
+    return buf;
 }
 
 /* Applies one global option: 0, -1 (help/version printed) or EX_USAGE. */
@@ -64,8 +87,7 @@ static int s_global(gx_cli *g, int val, const char *arg)
     switch (val) {
     case 's':
         if (!strstr(arg, "://") || strstr(arg, "://") == arg)
-            return gx_cli_usage(g, "--server: expected an endpoint such as tcp://127.0.0.1:7450, got \"%s\"",
-                                arg);
+            return gx_cli_usage(g, "cli.usage.server", "got", arg, NULL);
         g->server = arg;
         return 0;
     case 'f':
@@ -84,27 +106,26 @@ static int s_global(gx_cli *g, int val, const char *arg)
         return 0;
     case S_OPT_LANG:
         if (strcmp(arg, "zh") != 0 && strcmp(arg, "en") != 0 && !gx_lang_parse(arg, &g->lang))
-            return gx_cli_usage(g, "--lang: expected zh or en, got \"%s\"", arg);
+            return gx_cli_usage(g, "cli.lang.bad", "arg", arg, NULL);
         gx_lang_parse(arg, &g->lang);
         gx_cli_set_lang(g->lang);
         return 0;
     case S_OPT_KEY: /* read when connecting: --dry-run and keygen need no keys */
         if (!*arg)
-            return gx_cli_usage(g, "--key: expected a key file");
+            return gx_cli_usage(g, "cli.usage.key_empty", NULL);
         g->key = arg;
         g->key_from = "--key";
         return 0;
     case S_OPT_SERVER_KEY:
         if (!*arg)
-            return gx_cli_usage(g, "--server-key: expected a key or a key file");
+            return gx_cli_usage(g, "cli.usage.server_key_empty", NULL);
         g->server_key = arg;
         g->server_key_from = "--server-key";
         return 0;
     case S_OPT_TIMEOUT:
         if (!gx_cli_double(arg, &secs) || secs <= 0 || secs > S_MAX_TIMEOUT_S)
-            return gx_cli_usage(
-                g, "--timeout must be a number of seconds more than 0 (at most %.0f), got \"%s\"",
-                S_MAX_TIMEOUT_S, arg);
+            return gx_cli_usage(g, "cli.usage.timeout", "max", gx_cli_fmt("%.0f", S_MAX_TIMEOUT_S), "got",
+                                arg, NULL);
         g->timeout_ms = (int)(secs * 1000 + 0.5);
         if (g->timeout_ms < 1)
             g->timeout_ms = 1;
@@ -125,7 +146,7 @@ static int s_global(gx_cli *g, int val, const char *arg)
         printf("gongxu %s (protocol gongxu.v1)\n", GX_VERSION);
         return -1;
     }
-    return gx_cli_usage(g, "unhandled option");
+    return gx_cli_usage(g, "cli.usage.unhandled", "opt", gx_cli_fmt("%d", val), NULL);
 }
 
 /* The length of an option word's name: "--title=x" -> 5 ("title"). */
@@ -177,18 +198,19 @@ static int s_opt_error(const gx_cli *g, int c, char **argv, const struct option 
     if (c == ':') { /* a missing value: getopt has stepped past the option word */
         const struct option *o = s_by_val(opts, optopt);
         if (is_long && o)
-            return gx_cli_usage(g, "--%s needs a value", o->name);
-        return gx_cli_usage(g, "-%c needs a value", optopt);
+            return gx_cli_usage(g, "cli.usage.needs_value", "opt", gx_cli_fmt("--%s", o->name), NULL);
+        return gx_cli_usage(g, "cli.usage.needs_value", "opt", gx_cli_fmt("-%c", optopt), NULL);
     }
     if (is_long && optopt) { /* a known long option that takes no value, given one */
         const struct option *o = s_by_val(opts, optopt);
         if (o && o->has_arg == no_argument && strchr(word, '='))
-            return gx_cli_usage(g, "--%s takes no value, got \"%s\"", o->name, word);
+            return gx_cli_usage(g, "cli.usage.no_value", "opt", gx_cli_fmt("--%s", o->name), "got", word,
+                                NULL);
     }
     if (!is_long || optopt) {
         if (optopt > ' ' && optopt < 127)
-            return gx_cli_usage(g, "unknown option -%c", optopt);
-        return gx_cli_usage(g, "unknown option %s", word);
+            return gx_cli_usage(g, "cli.usage.unknown_option", "opt", gx_cli_fmt("-%c", optopt), NULL);
+        return gx_cli_usage(g, "cli.usage.unknown_option", "opt", word, NULL);
     }
     /* an unknown or ambiguous long option: getopt sets optopt 0 for both */
     const char *name = word + 2;
@@ -204,7 +226,8 @@ static int s_opt_error(const gx_cli *g, int c, char **argv, const struct option 
             used += (size_t)w;
     }
     if (matches > 1)
-        return gx_cli_usage(g, "--%.*s is ambiguous: it could be %s", (int)n, name, list);
+        return gx_cli_usage(g, "cli.usage.ambiguous", "opt", gx_cli_fmt("--%.*s", (int)n, name), "list", list,
+                            NULL);
     const struct option *best = NULL;
     size_t best_d = n <= 3 ? 1 : 2; /* farther than that is no hint */
     for (const struct option *o = opts; o->name; o++) {
@@ -213,8 +236,9 @@ static int s_opt_error(const gx_cli *g, int c, char **argv, const struct option 
             best = o;
     }
     if (best)
-        return gx_cli_usage(g, "unknown option --%.*s (did you mean --%s?)", (int)n, name, best->name);
-    return gx_cli_usage(g, "unknown option --%.*s", (int)n, name);
+        return gx_cli_usage(g, "cli.usage.unknown_option_mean", "opt", gx_cli_fmt("--%.*s", (int)n, name),
+                            "best", gx_cli_fmt("--%s", best->name), NULL);
+    return gx_cli_usage(g, "cli.usage.unknown_option", "opt", gx_cli_fmt("--%.*s", (int)n, name), NULL);
 }
 
 /* A value read as the next word that is itself one of our long options
@@ -234,8 +258,8 @@ static int s_value_is_option(const gx_cli *g, int c, char **argv, const struct o
             snprintf(me, sizeof me, "--%s", self->name);
         else
             snprintf(me, sizeof me, "-%c", c > ' ' && c < 127 ? c : '?');
-        return gx_cli_usage(g, "%s needs a value (\"%s\" is an option; to mean that text, write --%s=%s)", me,
-                            optarg, self ? self->name : "OPTION", optarg);
+        return gx_cli_usage(g, "cli.usage.value_is_option", "opt", me, "value", optarg, "name",
+                            self ? self->name : "OPTION", NULL);
     }
     return 0;
 }
@@ -317,24 +341,17 @@ int gx_cli_getopt(gx_cli *g, int argc, char **argv, const struct option *opts, g
 
 /* ------------------------------------------------------------------ keys */
 
-/* Prints "gongxu: <cmd>: <message>" on stderr; returns EX_NOINPUT. */
-static int s_noinput(const gx_cli *g, const char *msg)
-{
-    fprintf(stderr, "gongxu: %s%s%s\n", g->cmd, g->cmd[0] ? ": " : "", msg);
-    return EX_NOINPUT;
-}
-
 int gx_cli_public_key(const gx_cli *g, const char *what, const char *arg, char out[GX_KEY_Z85_LEN + 1])
 {
     if (gx_keyfile_valid(arg)) {
         memcpy(out, arg, GX_KEY_Z85_LEN + 1);
         return 0;
     }
-    char err[400], msg[640];
+    char err[400];
     if (gx_keyfile_read(arg, out, NULL, err, sizeof err) == 0)
         return 0;
-    snprintf(msg, sizeof msg, "%s: %s (expected a 40-character Z85 key or a key file)", what, err);
-    return s_noinput(g, msg);
+    gx_cli_error(g, "cli.key.bad_public", "what", what, "why", gx_cli_lib_text(err), NULL);
+    return EX_NOINPUT;
 }
 
 void gx_cli_keys_wipe(gx_cli_keys *k)
@@ -357,15 +374,17 @@ static void s_warn_open_key(const char *path)
     if (stat(path, &st) != 0 || !(st.st_mode & 077))
         return;
     unsigned mode = (unsigned)(st.st_mode & 07777);
-    const char *who = (st.st_mode & S_IROTH)   ? "readable by others"
-                      : (st.st_mode & S_IRGRP) ? "readable by its group"
-                                               : "writable by its group or others";
-    fprintf(stderr, "gongxu: WARNING: key file %s is %s (mode %04o); chmod 600 %s\n", path, who, mode, path);
+    const char *who = (st.st_mode & S_IROTH)   ? "cli.key.open.others"
+                      : (st.st_mode & S_IRGRP) ? "cli.key.open.group"
+                                               : "cli.key.open.writable";
+    fprintf(stderr, "%s\n",
+            gx_cli_msg("cli.key.open", "path", path, "who", gx_cli_msg(who, NULL), "mode",
+                       gx_cli_fmt("%04o", mode), NULL));
 }
 
 int gx_cli_keys_find(const gx_cli *g, gx_cli_keys *k)
 {
-    char local_pub[64], local_op[64], msg[512], err[400];
+    char local_pub[64], local_op[64], err[400];
     const char *server = g->server_key, *server_from = g->server_key_from;
     const char *key = g->key, *key_from = g->key_from, *env;
     memset(k, 0, sizeof *k);
@@ -383,35 +402,26 @@ int gx_cli_keys_find(const gx_cli *g, gx_cli_keys *k)
         return 0;
     if (!server) {
         if (g->key) /* asked for CURVE, would get plain text */
-            return gx_cli_usage(g,
-                                "%s needs the broker's public key too: give --server-key KEY|FILE or set "
-                                "$GONGXU_SERVER_KEY",
-                                g->key_from);
+            return gx_cli_usage(g, "cli.key.needs_server_key", "from", g->key_from, NULL);
         return 0;
     }
     if (!key && g->as_operator)
-        return gx_cli_usage(g,
-                            "--operator needs the operator's key pair: set $GONGXU_OPERATOR_KEY to the "
-                            "operator.key in gongxud's data directory, or give --key FILE (there is no "
-                            "%s/operator.key here)",
-                            GX_CLI_LOCAL_DIR);
+        return gx_cli_usage(g, "cli.key.operator_needs_pair", "dir", GX_CLI_LOCAL_DIR, NULL);
     if (!key)
-        return gx_cli_usage(g,
-                            "with CURVE (the broker's key from %s) we need a key pair too: give --key FILE "
-                            "or set $GONGXU_KEY; gongxu keygen makes one, an operator registers it",
-                            server_from);
+        return gx_cli_usage(g, "cli.key.needs_pair", "from", server_from, NULL);
     /* a default file is named by its path, which the reader's messages hold */
-    int rc = gx_cli_public_key(g, server_from == server ? "server key" : server_from, server, k->server);
+    int rc = gx_cli_public_key(
+        g, server_from == server ? gx_cli_msg("cli.key.server_key", NULL) : server_from, server, k->server);
     if (rc != 0)
         return rc;
     const char *from = key_from == key ? "" : key_from, *sep = key_from == key ? "" : ": ";
     if (gx_keyfile_read(key, k->pub, k->sec, err, sizeof err) != 0) {
-        snprintf(msg, sizeof msg, "%s%s%s", from, sep, err);
-        rc = s_noinput(g, msg);
+        gx_cli_error(g, "cli.key.unreadable", "from", gx_cli_fmt("%s%s", from, sep), "why",
+                     gx_cli_lib_text(err), NULL);
+        rc = EX_NOINPUT;
     } else if (!k->sec[0]) {
-        snprintf(msg, sizeof msg, "%s%s%s has no secret-key: give the .key file keygen wrote, not the .pub",
-                 from, sep, key);
-        rc = s_noinput(g, msg);
+        gx_cli_error(g, "cli.key.no_secret", "from", gx_cli_fmt("%s%s", from, sep), "path", key, NULL);
+        rc = EX_NOINPUT;
     } else {
         s_warn_open_key(key);
     }
@@ -465,30 +475,30 @@ bool gx_cli_u32(const char *s, uint32_t *out)
 const char *gx_cli_date_problem(const char *s, char *buf, size_t len)
 {
     static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    static const char *const months[] = {"January",   "February", "March",    "April",
-                                         "May",       "June",     "July",     "August",
-                                         "September", "October",  "November", "December"};
     bool shape = strlen(s) == 10 && s[4] == '-' && s[7] == '-';
     for (int i = 0; shape && i < 10; i++)
         if (i != 4 && i != 7 && !isdigit((unsigned char)s[i]))
             shape = false;
     if (!shape) {
-        snprintf(buf, len, "expected a date YYYY-MM-DD");
+        gx_msg_copy(buf, len, gx_cli_msg("cli.date.shape", NULL));
         return buf;
     }
     int y = atoi(s), m = atoi(s + 5), d = atoi(s + 8);
     if (y < 1) {
-        snprintf(buf, len, "%s is not a date: there is no year 0", s);
+        gx_msg_copy(buf, len, gx_cli_msg("cli.date.year0", "date", s, NULL));
         return buf;
     }
     if (m < 1 || m > 12) {
-        snprintf(buf, len, "%s is not a date: there is no month %02d", s, m);
+        gx_msg_copy(buf, len, gx_cli_msg("cli.date.month", "date", s, "month", gx_cli_fmt("%02d", m), NULL));
         return buf;
     }
     bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
     int max = mdays[m - 1] + (m == 2 && leap);
     if (d < 1 || d > max) {
-        snprintf(buf, len, "%s is not a date: %s %04d has %d days", s, months[m - 1], y, max);
+        gx_msg_copy(buf, len,
+                    gx_cli_msg("cli.date.days", "date", s, "month",
+                               gx_cli_msg(gx_cli_fmt("cli.month.%d", m), NULL), "year", gx_cli_fmt("%04d", y),
+                               "days", gx_cli_fmt("%d", max), NULL));
         return buf;
     }
     return NULL;
@@ -507,8 +517,9 @@ int gx_cli_text(const gx_cli *g, const char *what, const char *s)
     size_t at = gx_json_utf8_bad(s);
     if (at == SIZE_MAX)
         return 0;
-    return gx_cli_usage(g, "%s is not valid UTF-8 (byte %zu is 0x%02x): the broker takes UTF-8 only; " GX_CLI_UTF8_HINT,
-                        what, at + 1, (unsigned char)s[at]);
+    return gx_cli_usage(g, "cli.usage.not_utf8", "what", what, "at", gx_cli_fmt("%zu", at + 1), "byte",
+                        gx_cli_fmt("0x%02x", (unsigned char)s[at]), "hint", gx_cli_msg("cli.utf8.hint", NULL),
+                        NULL);
 }
 
 bool gx_cli_duration(const char *s, int64_t *secs)

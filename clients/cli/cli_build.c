@@ -36,10 +36,12 @@ typedef struct s_flag {
     double min;                       /* S_NUM, S_UINT: lower bound */
     double max;                       /* S_NUM, S_UINT: upper bound */
     bool above;                       /* S_NUM, S_UINT: the value must be above min, not equal to it */
-    const char *want;                 /* S_NUM, S_UINT: what the broker takes, in words ("more than 0") */
+    const char *want;                 /* S_NUM, S_UINT: catalogue id of what the broker takes, in words */
     const char *arg;                  /* the argument's name in help ("CODE"); NULL for S_FLAG */
-    const char *help;                 /* one line of help; S_ENUM adds the accepted words */
 } s_flag;
+
+/* A flag's line of help is cli.flag.<table>.<name> of the catalogue (cli.tsv),
+ * '-' in the name read as '_'; S_ENUM adds the accepted words. */
 
 #define S_BIG 1e15 /* upper bound of quantities and distances: beyond it is a typo */
 #define S_MAX_FLAGS 40
@@ -47,86 +49,86 @@ typedef struct s_flag {
 /* Table rows; designated so unused members stay zero. The bounds of numbers
  * are what the broker accepts (src/codec.c, src/validate.c); S_BIG is ours. */
 /* clang-format off */
-#define S_ONE(n, f, t, a, h) {.name = n, .field = f, .type = t, .arg = a, .help = h}
-#define S_MANY(n, f, t, a, h) {.name = n, .field = f, .type = t, .repeated = true, .arg = a, .help = h}
-#define S_NUMBER(n, f, t, lo, hi, w, a, h) {.name = n, .field = f, .type = t, .min = lo, .max = hi, .want = w, .arg = a, .help = h}
-#define S_ABOVE(n, f, t, lo, hi, w, a, h) {.name = n, .field = f, .type = t, .min = lo, .max = hi, .above = true, .want = w, .arg = a, .help = h}
-#define S_ENUM_ONE(n, f, en, pre, a, h) {.name = n, .field = f, .type = S_ENUM, .e = &en, .prefix = pre, .arg = a, .help = h}
-#define S_ENUM_MANY(n, f, en, pre, a, h) {.name = n, .field = f, .type = S_ENUM, .repeated = true, .e = &en, .prefix = pre, .arg = a, .help = h}
+#define S_ONE(n, f, t, a) {.name = n, .field = f, .type = t, .arg = a}
+#define S_MANY(n, f, t, a) {.name = n, .field = f, .type = t, .repeated = true, .arg = a}
+#define S_NUMBER(n, f, t, lo, hi, w, a) {.name = n, .field = f, .type = t, .min = lo, .max = hi, .want = w, .arg = a}
+#define S_ABOVE(n, f, t, lo, hi, w, a) {.name = n, .field = f, .type = t, .min = lo, .max = hi, .above = true, .want = w, .arg = a}
+#define S_ENUM_ONE(n, f, en, pre, a) {.name = n, .field = f, .type = S_ENUM, .e = &en, .prefix = pre, .arg = a}
+#define S_ENUM_MANY(n, f, en, pre, a) {.name = n, .field = f, .type = S_ENUM, .repeated = true, .e = &en, .prefix = pre, .arg = a}
 #define S_END {.name = NULL}
 
 static const s_flag s_firm_flags[] = {
-    S_ONE("id", "id", S_STR, "USCC", "the firm's 18-character Unified Social Credit Code (required)"),
-    S_ONE("name", "name", S_STR, "NAME", "the firm's name (required)"),
-    S_ONE("county", "county", S_STR, "CODE", "GB/T 2260 county code, e.g. 410611 (required; gongxu vocab --class county)"),
-    S_ONE("zone", "zone", S_STR, "ZONE", "the park or zone it is in, e.g. hebi.etdz (gongxu vocab --class zone)"),
-    S_NUMBER("lat", "location.lat", S_NUM, -90, 90, "a latitude in degrees from -90 to 90", "DEG", "latitude, with --lon: distances are measured from here"),
-    S_NUMBER("lon", "location.lon", S_NUM, -180, 180, "a longitude in degrees from -180 to 180", "DEG", "longitude, with --lat"),
-    S_ENUM_ONE("credit", "credit", gongxu__v1__credit__descriptor, "CREDIT_", "GRADE", "public credit grade (default C; D firms are never matched)"),
-    S_ENUM_MANY("role", "roles", gongxu__v1__role__descriptor, "", "ROLE", "what the firm does on the platform"),
-    S_MANY("cert", "certifications", S_CERT, "SCHEME:NUMBER:YYYY-MM-DD", "a certificate held and its expiry, e.g. IATF16949:0412:2028-06-30"),
-    S_ONE("contact", "contact", S_STR, "TEXT", "who to talk to; released to a counterpart only after acceptance"),
-    S_ONE("language", "language", S_STR, "zh-CN|en", "what the firm reads: the language of its notices' explanations and hints (default zh-CN)"),
-    S_ONE("override-check", NULL, S_OVERRIDE, NULL, "accept an id whose check character fails (legacy codes)"),
-    S_ONE("file", NULL, S_FILE, "FILE", "the Firm as proto3 JSON (\"-\": standard input); flags replace its fields"),
+    S_ONE("id", "id", S_STR, "USCC"),
+    S_ONE("name", "name", S_STR, "NAME"),
+    S_ONE("county", "county", S_STR, "CODE"),
+    S_ONE("zone", "zone", S_STR, "ZONE"),
+    S_NUMBER("lat", "location.lat", S_NUM, -90, 90, "cli.want.firm.lat", "DEG"),
+    S_NUMBER("lon", "location.lon", S_NUM, -180, 180, "cli.want.firm.lon", "DEG"),
+    S_ENUM_ONE("credit", "credit", gongxu__v1__credit__descriptor, "CREDIT_", "GRADE"),
+    S_ENUM_MANY("role", "roles", gongxu__v1__role__descriptor, "", "ROLE"),
+    S_MANY("cert", "certifications", S_CERT, "SCHEME:NUMBER:YYYY-MM-DD"),
+    S_ONE("contact", "contact", S_STR, "TEXT"),
+    S_ONE("language", "language", S_STR, "zh-CN|en"),
+    S_ONE("override-check", NULL, S_OVERRIDE, NULL),
+    S_ONE("file", NULL, S_FILE, "FILE"),
     S_END,
 };
 
 static const s_flag s_demand_flags[] = {
-    S_ENUM_ONE("kind", "kind", gongxu__v1__kind__descriptor, "", "KIND", "what is needed (required)"),
-    S_ONE("industry", "industry", S_STR, "CODE", "GB/T 4754 industry code, e.g. C3670 (required; gongxu vocab --class industry)"),
-    S_MANY("process", "processes", S_STR, "ID", "a required process, e.g. casting.die.magnesium (gongxu vocab --class process)"),
-    S_MANY("material", "materials", S_STR, "ID", "a required material, e.g. AZ91D (gongxu vocab --class material)"),
-    S_ABOVE("quantity", "quantity", S_NUM, 0, S_BIG, "a number more than 0", "Q", "how many units (required)"),
-    S_ONE("unit", "unit", S_STR, "UNIT", "the unit of the quantity (default pcs)"),
-    S_ONE("needed-by", "needed_by", S_DATE, "YYYY-MM-DD", "the day it is needed by (required)"),
-    S_ONE("budget", "budget", S_RANGE, "MIN:MAX", "unit budget in CNY"),
-    S_MANY("cert", "certifications", S_STR, "SCHEME", "a certificate the supplier must hold, e.g. IATF16949"),
-    S_ENUM_ONE("min-credit", "min_credit", gongxu__v1__credit__descriptor, "CREDIT_", "GRADE", "lowest supplier credit grade (default C)"),
-    S_ENUM_ONE("scope", "scope", gongxu__v1__scope__descriptor, "", "SCOPE", "where suppliers may be (default anywhere)"),
-    S_ABOVE("max-distance", "max_distance_km", S_NUM, 0, S_BIG, "a distance in km more than 0 (leave it out for no limit)", "KM", "farthest a supplier may be"),
-    S_ONE("split", "splittable", S_FLAG, NULL, "the quantity may be split across suppliers"),
-    S_NUMBER("max-suppliers", "max_suppliers", S_UINT, 1, UINT32_MAX, "a whole number, 1 or more (leave it out for any number)", "N", "with --split: at most this many suppliers"),
-    S_ONE("title", "title", S_STR, "TEXT", "a short public title"),
-    S_ONE("summary", "summary", S_STR, "TEXT", "the public summary suppliers see"),
-    S_ONE("details", "details", S_STR, "TEXT", "confidential: released only to a supplier you accept"),
-    S_ONE("expires-in", "expires_at", S_DURATION, "DURATION", "open for this long: 90s, 15m, 12h, 30d, 2w (default: the broker's)"),
-    S_MANY("ipc", "ipc", S_STR, "CLASS", "tech_transfer: an IPC patent class, e.g. 'H01L 21/02'"),
-    S_NUMBER("min-trl", "min_trl", S_UINT, 1, 9, "a whole number from 1 to 9", "TRL", "tech_transfer: lowest technology readiness level"),
-    S_ENUM_MANY("mode", "modes", gongxu__v1__transfer_mode__descriptor, "", "MODE", "tech_transfer: an acceptable transfer mode"),
-    S_ONE("revision", "revision", S_REVISION, "N", "update only if it is still at revision N (default: the one just read)"),
-    S_ONE("file", NULL, S_FILE, "FILE", "the Demand as proto3 JSON (\"-\": standard input); flags replace its fields"),
+    S_ENUM_ONE("kind", "kind", gongxu__v1__kind__descriptor, "", "KIND"),
+    S_ONE("industry", "industry", S_STR, "CODE"),
+    S_MANY("process", "processes", S_STR, "ID"),
+    S_MANY("material", "materials", S_STR, "ID"),
+    S_ABOVE("quantity", "quantity", S_NUM, 0, S_BIG, "cli.want.demand.quantity", "Q"),
+    S_ONE("unit", "unit", S_STR, "UNIT"),
+    S_ONE("needed-by", "needed_by", S_DATE, "YYYY-MM-DD"),
+    S_ONE("budget", "budget", S_RANGE, "MIN:MAX"),
+    S_MANY("cert", "certifications", S_STR, "SCHEME"),
+    S_ENUM_ONE("min-credit", "min_credit", gongxu__v1__credit__descriptor, "CREDIT_", "GRADE"),
+    S_ENUM_ONE("scope", "scope", gongxu__v1__scope__descriptor, "", "SCOPE"),
+    S_ABOVE("max-distance", "max_distance_km", S_NUM, 0, S_BIG, "cli.want.demand.max_distance", "KM"),
+    S_ONE("split", "splittable", S_FLAG, NULL),
+    S_NUMBER("max-suppliers", "max_suppliers", S_UINT, 1, UINT32_MAX, "cli.want.demand.max_suppliers", "N"),
+    S_ONE("title", "title", S_STR, "TEXT"),
+    S_ONE("summary", "summary", S_STR, "TEXT"),
+    S_ONE("details", "details", S_STR, "TEXT"),
+    S_ONE("expires-in", "expires_at", S_DURATION, "DURATION"),
+    S_MANY("ipc", "ipc", S_STR, "CLASS"),
+    S_NUMBER("min-trl", "min_trl", S_UINT, 1, 9, "cli.want.demand.min_trl", "TRL"),
+    S_ENUM_MANY("mode", "modes", gongxu__v1__transfer_mode__descriptor, "", "MODE"),
+    S_ONE("revision", "revision", S_REVISION, "N"),
+    S_ONE("file", NULL, S_FILE, "FILE"),
     S_END,
 };
 
 static const s_flag s_offer_flags[] = {
-    S_ENUM_MANY("kind", "kinds", gongxu__v1__kind__descriptor, "", "KIND", "a kind of demand served (at least one)"),
-    S_MANY("industry", "industries", S_STR, "CODE", "a GB/T 4754 industry code served, e.g. C3670"),
-    S_MANY("process", "processes", S_STR, "ID", "a process offered, e.g. casting.die.magnesium"),
-    S_MANY("material", "materials", S_STR, "ID", "a material worked, e.g. AZ91D"),
-    S_NUMBER("capacity", "monthly_capacity", S_NUM, 0, S_BIG, "a number, 0 or more (0 only for a tech_transfer offer)", "Q", "units per 30 days (required unless tech_transfer only)"),
-    S_NUMBER("min-order", "min_order", S_NUM, 0, S_BIG, "a number, 0 or more", "Q", "smallest order taken"),
-    S_NUMBER("lead-time", "lead_time_days", S_UINT, 0, 3650, "a whole number of days, 0 or more (at most 3650)", "DAYS", "days from order to delivery"),
-    S_ONE("price", "price", S_RANGE, "MIN:MAX", "unit price range in CNY"),
-    S_ENUM_ONE("service-scope", "service_scope", gongxu__v1__scope__descriptor, "", "SCOPE", "where customers may be (default anywhere)"),
-    S_ABOVE("radius", "service_radius_km", S_NUM, 0, S_BIG, "a distance in km more than 0 (leave it out for no limit)", "KM", "farthest customer served"),
-    S_ONE("title", "title", S_STR, "TEXT", "a short title"),
-    S_ONE("summary", "summary", S_STR, "TEXT", "a summary of the capability"),
-    S_ONE("expires-in", "expires_at", S_DURATION, "DURATION", "open for this long: 90s, 15m, 12h, 30d, 2w (default: the broker's)"),
-    S_MANY("ipc", "ipc", S_STR, "CLASS", "tech_transfer: an IPC patent class held"),
-    S_NUMBER("trl", "trl", S_UINT, 1, 9, "a whole number from 1 to 9", "TRL", "tech_transfer: technology readiness level"),
-    S_ENUM_MANY("mode", "modes", gongxu__v1__transfer_mode__descriptor, "", "MODE", "tech_transfer: a transfer mode offered"),
-    S_ONE("revision", "revision", S_REVISION, "N", "update only if it is still at revision N (default: the one just read)"),
-    S_ONE("file", NULL, S_FILE, "FILE", "the Offer as proto3 JSON (\"-\": standard input); flags replace its fields"),
+    S_ENUM_MANY("kind", "kinds", gongxu__v1__kind__descriptor, "", "KIND"),
+    S_MANY("industry", "industries", S_STR, "CODE"),
+    S_MANY("process", "processes", S_STR, "ID"),
+    S_MANY("material", "materials", S_STR, "ID"),
+    S_NUMBER("capacity", "monthly_capacity", S_NUM, 0, S_BIG, "cli.want.offer.capacity", "Q"),
+    S_NUMBER("min-order", "min_order", S_NUM, 0, S_BIG, "cli.want.offer.min_order", "Q"),
+    S_NUMBER("lead-time", "lead_time_days", S_UINT, 0, 3650, "cli.want.offer.lead_time", "DAYS"),
+    S_ONE("price", "price", S_RANGE, "MIN:MAX"),
+    S_ENUM_ONE("service-scope", "service_scope", gongxu__v1__scope__descriptor, "", "SCOPE"),
+    S_ABOVE("radius", "service_radius_km", S_NUM, 0, S_BIG, "cli.want.offer.radius", "KM"),
+    S_ONE("title", "title", S_STR, "TEXT"),
+    S_ONE("summary", "summary", S_STR, "TEXT"),
+    S_ONE("expires-in", "expires_at", S_DURATION, "DURATION"),
+    S_MANY("ipc", "ipc", S_STR, "CLASS"),
+    S_NUMBER("trl", "trl", S_UINT, 1, 9, "cli.want.offer.trl", "TRL"),
+    S_ENUM_MANY("mode", "modes", gongxu__v1__transfer_mode__descriptor, "", "MODE"),
+    S_ONE("revision", "revision", S_REVISION, "N"),
+    S_ONE("file", NULL, S_FILE, "FILE"),
     S_END,
 };
 
 static const s_flag s_subscription_flags[] = {
-    S_ENUM_MANY("kind", "kinds", gongxu__v1__kind__descriptor, "", "KIND", "only demands of this kind"),
-    S_MANY("industry", "industry_prefixes", S_STR, "PREFIX", "only demands in this industry code or below it, e.g. C36"),
-    S_MANY("process", "process_prefixes", S_STR, "PREFIX", "only demands needing this process or below it, e.g. casting"),
-    S_MANY("district", "districts", S_STR, "D", "only demands from this county code or zone"),
-    S_ONE("file", NULL, S_FILE, "FILE", "the Subscription as proto3 JSON (\"-\": standard input)"),
+    S_ENUM_MANY("kind", "kinds", gongxu__v1__kind__descriptor, "", "KIND"),
+    S_MANY("industry", "industry_prefixes", S_STR, "PREFIX"),
+    S_MANY("process", "process_prefixes", S_STR, "PREFIX"),
+    S_MANY("district", "districts", S_STR, "D"),
+    S_ONE("file", NULL, S_FILE, "FILE"),
     S_END,
 };
 /* clang-format on */
@@ -176,7 +178,7 @@ static const ProtobufCMessageDescriptor *s_descriptor(gx_cli_what what)
 static int s_put(gx_cli *g, s_build *b, const s_flag *f, json_t *value)
 {
     if (!value)
-        return gx_cli_usage(g, "out of memory");
+        return gx_cli_usage(g, "cli.error.oom", NULL);
     json_t *obj = b->set;
     char head[64];
     const char *key = f->field;
@@ -201,14 +203,14 @@ static int s_put(gx_cli *g, s_build *b, const s_flag *f, json_t *value)
         }
         if (json_array_size(arr) >= 10000) {
             json_decref(value);
-            return gx_cli_usage(g, "--%s given too often", f->name);
+            return gx_cli_usage(g, "cli.usage.too_often", "opt", gx_cli_fmt("--%s", f->name), NULL);
         }
         json_array_append_new(arr, value);
         return 0;
     }
     if (json_object_get(obj, key)) {
         json_decref(value);
-        return gx_cli_usage(g, "--%s given twice", f->name);
+        return gx_cli_usage(g, "cli.usage.twice", "opt", gx_cli_fmt("--%s", f->name), NULL);
     }
     json_object_set_new(obj, key, value);
     return 0;
@@ -216,7 +218,8 @@ static int s_put(gx_cli *g, s_build *b, const s_flag *f, json_t *value)
 
 static int s_bad(gx_cli *g, const s_flag *f, const char *want, const char *arg)
 {
-    return gx_cli_usage(g, "--%s: expected %s, got \"%s\"", f->name, want, arg);
+    return gx_cli_usage(g, "cli.usage.flag_expected", "opt", gx_cli_fmt("--%s", f->name), "want", want, "got",
+                        arg, NULL);
 }
 
 /* A number flag out of its bounds, or not a number at all: one message, the
@@ -225,8 +228,10 @@ static int s_bad(gx_cli *g, const s_flag *f, const char *want, const char *arg)
 static int s_bad_number(gx_cli *g, const s_flag *f, const char *arg, double v, bool number)
 {
     if (number && v > f->max && f->max >= S_BIG)
-        return gx_cli_usage(g, "--%s must be at most %g, got \"%s\"", f->name, f->max, arg);
-    return gx_cli_usage(g, "--%s must be %s, got \"%s\"", f->name, f->want, arg);
+        return gx_cli_usage(g, "cli.usage.at_most", "opt", gx_cli_fmt("--%s", f->name), "max",
+                            gx_cli_fmt("%g", f->max), "got", arg, NULL);
+    return gx_cli_usage(g, "cli.usage.must_be", "opt", gx_cli_fmt("--%s", f->name), "want",
+                        gx_cli_msg(f->want, NULL), "got", arg, NULL);
 }
 
 /* A Certification from SCHEME:NUMBER:YYYY-MM-DD (the number may hold colons);
@@ -234,14 +239,15 @@ static int s_bad_number(gx_cli *g, const s_flag *f, const char *arg, double v, b
 static json_t *s_cert(gx_cli *g, const s_flag *f, const char *arg, int *rc)
 {
     const char *first = strchr(arg, ':'), *last = strrchr(arg, ':');
-    char why[160];
+    char why[256];
     *rc = EX_USAGE;
     if (!first || first == last || first == arg || last == first + 1) {
-        s_bad(g, f, "SCHEME:NUMBER:YYYY-MM-DD (e.g. IATF16949:0412-A:2028-06-30)", arg);
+        s_bad(g, f, gx_cli_msg("cli.want.cert", NULL), arg);
         return NULL;
     }
     if (gx_cli_date_problem(last + 1, why, sizeof why)) {
-        gx_cli_usage(g, "--%s %s: %s", f->name, arg, why);
+        gx_cli_usage(g, "cli.usage.flag_arg_why", "opt", gx_cli_fmt("--%s", f->name), "arg", arg, "why", why,
+                     NULL);
         return NULL;
     }
     *rc = 0;
@@ -274,20 +280,22 @@ static int s_on_flag(gx_cli *g, void *state, int val, const char *arg)
     case S_DATE: {
         const char *why = gx_cli_date_problem(arg, words, sizeof words);
         if (why)
-            return strcmp(why, "expected a date YYYY-MM-DD") == 0 ? s_bad(g, f, "a date YYYY-MM-DD", arg)
-                                                                  : gx_cli_usage(g, "--%s: %s", f->name, why);
+            return strcmp(why, gx_cli_msg("cli.date.shape", NULL)) == 0
+                       ? s_bad(g, f, gx_cli_msg("cli.want.date", NULL), arg)
+                       : gx_cli_usage(g, "cli.usage.flag_why_only", "opt", gx_cli_fmt("--%s", f->name), "why",
+                                      why, NULL);
         return s_put(g, b, f, json_string(arg));
     }
     case S_DURATION: {
         if (!gx_cli_duration(arg, &secs))
-            return s_bad(g, f, "a duration such as 30d, 12h, 15m or 90s", arg);
+            return s_bad(g, f, gx_cli_msg("cli.want.duration", NULL), arg);
         char at[32];
         snprintf(at, sizeof at, "%lld", (long long)time(NULL) + (long long)secs);
         return s_put(g, b, f, json_string(at));
     }
     case S_RANGE:
         if (!gx_cli_range(arg, &lo, &hi))
-            return s_bad(g, f, "MIN:MAX with 0 <= MIN <= MAX", arg);
+            return s_bad(g, f, gx_cli_msg("cli.want.range", NULL), arg);
         return s_put(g, b, f, json_pack("{s:f, s:f}", "min", lo, "max", hi));
     case S_ENUM: {
         const ProtobufCEnumValue *v = gx_cli_enum(f->e, f->prefix, arg);
@@ -304,22 +312,22 @@ static int s_on_flag(gx_cli *g, void *state, int val, const char *arg)
     case S_REVISION: {
         uint64_t u;
         if (!b->update)
-            return gx_cli_usage(g, "--revision belongs to update");
+            return gx_cli_usage(g, "cli.usage.revision_update", NULL);
         if (!gx_cli_u64(arg, &u) || u == 0 || u > UINT32_MAX)
-            return s_bad(g, f, "a revision number (1 or more)", arg);
+            return s_bad(g, f, gx_cli_msg("cli.want.revision", NULL), arg);
         b->has_revision = true;
         return s_put(g, b, f, json_integer((json_int_t)u));
     }
     case S_FILE:
         if (b->file)
-            return gx_cli_usage(g, "--file given twice");
+            return gx_cli_usage(g, "cli.usage.twice", "opt", "--file", NULL);
         b->file = arg;
         return 0;
     case S_OVERRIDE:
         b->override_check = true;
         return 0;
     }
-    return gx_cli_usage(g, "unhandled flag --%s", f->name);
+    return gx_cli_usage(g, "cli.usage.unhandled", "opt", gx_cli_fmt("--%s", f->name), NULL);
 }
 
 /* Reads --file (or stdin for "-") as a JSON object of type desc; prints the
@@ -330,25 +338,26 @@ static int s_load_file(gx_cli *g, const char *path, const ProtobufCMessageDescri
     json_t *j = strcmp(path, "-") == 0 ? json_loadf(stdin, 0, &jerr) : json_load_file(path, 0, &jerr);
     if (!j) {
         /* jansson's words for bytes that are not UTF-8: say what to do about them */
-        const char *hint = strncmp(jerr.text, "unable to decode byte", 21) == 0
-                               ? " (the file is not UTF-8; " GX_CLI_UTF8_HINT ")"
-                               : "";
+        const char *hint =
+            strncmp(jerr.text, "unable to decode byte", 21) == 0
+                ? gx_cli_msg("cli.file.not_utf8", "hint", gx_cli_msg("cli.utf8.hint", NULL), NULL)
+                : "";
         if (jerr.line > 0)
-            fprintf(stderr, "gongxu: %s: %s:%d:%d: %s%s\n", g->cmd, path, jerr.line, jerr.column, jerr.text,
-                    hint);
+            gx_cli_error(g, "cli.file.json_at", "path", path, "line", gx_cli_fmt("%d", jerr.line), "column",
+                         gx_cli_fmt("%d", jerr.column), "why", jerr.text, "hint", hint, NULL);
         else
-            fprintf(stderr, "gongxu: %s: %s%s\n", g->cmd, jerr.text, hint);
+            gx_cli_error(g, "cli.file.json", "why", jerr.text, "hint", hint, NULL);
         return EX_NOINPUT;
     }
     if (!json_is_object(j)) {
-        fprintf(stderr, "gongxu: %s: %s: expected a JSON object (a %s)\n", g->cmd, path, desc->short_name);
+        gx_cli_error(g, "cli.file.not_object", "path", path, "type", desc->short_name, NULL);
         json_decref(j);
         return EX_NOINPUT;
     }
     char err[512];
     ProtobufCMessage *m = gx_json_to_message(desc, j, err, sizeof err);
     if (!m) {
-        fprintf(stderr, "gongxu: %s: %s: %s\n", g->cmd, path, err);
+        gx_cli_error(g, "cli.file.invalid", "path", path, "why", err, NULL);
         json_decref(j);
         return EX_NOINPUT;
     }
@@ -392,7 +401,7 @@ int gx_cli_build_posting(gx_cli *g, gx_cli_what what, bool update, int argc, cha
 
     json_t *loc = json_object_get(b.set, "location");
     if (loc && json_object_size(loc) != 2) {
-        rc = gx_cli_usage(g, "--lat and --lon go together");
+        rc = gx_cli_usage(g, "cli.usage.lat_lon", NULL);
         goto out;
     }
     if (b.file) {
@@ -407,11 +416,11 @@ int gx_cli_build_posting(gx_cli *g, gx_cli_what what, bool update, int argc, cha
             static const char *const need[] = {"id", "name", "county"};
             for (size_t i = 0; i < 3; i++)
                 if (!json_object_get(body, need[i])) {
-                    rc = gx_cli_usage(g, "--%s is required (or give --file)", need[i]);
+                    rc = gx_cli_usage(g, "cli.usage.required", "opt", gx_cli_fmt("--%s", need[i]), NULL);
                     goto out;
                 }
         } else if (what != GX_CLI_SUBSCRIPTION && given == 0) {
-            rc = gx_cli_usage(g, "nothing to %s: give flags or --file", update ? "update" : "post");
+            rc = gx_cli_usage(g, update ? "cli.usage.nothing_to_update" : "cli.usage.nothing_to_post", NULL);
             goto out;
         }
     }
@@ -438,7 +447,11 @@ void gx_cli_posting_fini(gx_cli_posting *p)
 
 void gx_cli_flags_help(FILE *out, gx_cli_what what, bool update)
 {
-    char left[96], words[256];
+    static const char *const table[] = {[GX_CLI_FIRM] = "firm",
+                                        [GX_CLI_DEMAND] = "demand",
+                                        [GX_CLI_OFFER] = "offer",
+                                        [GX_CLI_SUBSCRIPTION] = "sub"};
+    char left[96], words[256], id[96];
     for (const s_flag *f = s_table(what); f->name; f++) {
         if (f->type == S_REVISION && !update)
             continue;
@@ -448,16 +461,21 @@ void gx_cli_flags_help(FILE *out, gx_cli_what what, bool update)
             fprintf(out, "  %s\n  %-24s  ", left, "");
         else
             fprintf(out, "  %-24s  ", left);
-        fputs(f->help, out);
+        snprintf(id, sizeof id, "cli.flag.%s.%s", table[what], f->name);
+        for (char *c = id; *c; c++)
+            *c = *c == '-' ? '_' : *c;
+        const char *help = gx_cli_msg(id, NULL);
+        fputs(help, out);
         if (f->type == S_ENUM) {
             gx_cli_enum_words(f->e, f->prefix, words, sizeof words);
-            if (strlen(f->help) + strlen(words) > 70) /* the words on a line of their own */
-                fprintf(out, ":\n  %-24s    %s", "", words);
+            const char *colon = gx_cli_msg("cli.flag.colon", NULL);
+            if (strlen(help) + strlen(words) > 70) /* the words on a line of their own */
+                fprintf(out, "%s\n  %-24s    %s", colon, "", words);
             else
-                fprintf(out, ": %s", words);
+                fprintf(out, "%s%s%s", colon, gx_cli_lang() == GX_LANG_EN ? " " : "", words);
         }
         if (f->type == S_FILE && update)
-            fputs("; the file is the full replacement", out);
+            fputs(gx_cli_msg("cli.flag.file_update", NULL), out);
         fputc('\n', out);
     }
 }

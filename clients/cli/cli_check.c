@@ -179,10 +179,11 @@ int gx_cli_check_limits(const gx_cli *g, const Gongxu__V1__Envelope *req, const 
         return 0;
     bool count = strcmp(w.bad_key, "max_repeated") == 0;
     const char *flag = s_flag_at(w.bad);
-    fprintf(stderr,
-            "gongxu: %s: %s%s%s%s has %zu %s; the broker takes at most %u (its %s); nothing was sent\n",
-            g->cmd, w.bad, flag ? " (--" : "", flag ? flag : "", flag ? ")" : "", w.bad_size,
-            count ? "entries" : "bytes", (unsigned)w.bad_limit, w.bad_key);
+    gx_cli_error(g, "cli.check.over", "field", w.bad, "flag",
+                 flag ? gx_cli_msg("cli.check.flag", "flag", gx_cli_fmt("--%s", flag), NULL) : "", "size",
+                 gx_cli_fmt("%zu", w.bad_size), "unit",
+                 gx_cli_msg(count ? "cli.unit.entries" : "cli.unit.bytes", NULL), "limit",
+                 gx_cli_fmt("%u", (unsigned)w.bad_limit), "key", w.bad_key, NULL);
     return EX_DATAERR;
 }
 
@@ -193,7 +194,13 @@ const char *gx_cli_largest_field(const Gongxu__V1__Envelope *req, char *buf, siz
     if (!w.big_size)
         return NULL;
     const char *flag = s_flag_at(w.big);
-    snprintf(buf, len, "%s (%s%s%s%zu bytes)", w.big, flag ? "--" : "", flag ? flag : "", flag ? ", " : "",
-             w.big_size);
+    if (flag)
+        gx_msg_copy(buf, len,
+                    gx_cli_msg("cli.check.largest_flag", "field", w.big, "flag", gx_cli_fmt("--%s", flag),
+                               "bytes", gx_cli_fmt("%zu", w.big_size), NULL));
+    else
+        gx_msg_copy(
+            buf, len,
+            gx_cli_msg("cli.check.largest", "field", w.big, "bytes", gx_cli_fmt("%zu", w.big_size), NULL));
     return buf;
 }

@@ -49,21 +49,112 @@ gx_lang gx_cli_env_lang(void)
     return GX_LANG_ZH;
 }
 
-const char *gx_cli_msg(const char *id, ...)
+/* The next of the ring of buffers gx_cli_msg returns. */
+static char *s_slot(void)
 {
     static char ring[S_RING][S_MSG];
     static unsigned next;
-    char *buf = ring[next++ % S_RING];
+    return ring[next++ % S_RING];
+}
+
+const char *gx_cli_vmsg(const char *id, va_list ap)
+{
+    char *buf = s_slot();
     gx_msg_arg a[12];
     size_t k = 0;
-    va_list ap;
-    va_start(ap, id);
     for (const char *name; k < 12 && (name = va_arg(ap, const char *));) {
         a[k].name = name;
         a[k++].value = va_arg(ap, const char *);
     }
-    va_end(ap);
     gx_msg_format(buf, S_MSG, s_lang, id, a, k);
+    return buf;
+}
+
+const char *gx_cli_msg(const char *id, ...)
+{
+    va_list ap;
+    va_start(ap, id);
+    const char *buf = gx_cli_vmsg(id, ap);
+    va_end(ap);
+    return buf;
+}
+
+/* ------------------------------------------------------------------ the library's sentences */
+
+/* The client library's sentences the CLI shows, by their catalogue ids: the
+ * English text of each is the library's sentence with {placeholders} for
+ * what varies (clients/lib/client.c, keyfile.c). */
+static const char *const s_lib_ids[] = {
+    "cli.lib.no_reply_hint",  "cli.lib.no_reply_plain", "cli.lib.nothing_answers",
+    "cli.lib.zap_busy",       "cli.lib.key_refused",    "cli.lib.not_curve",
+    "cli.lib.uses_curve",     "cli.lib.not_gongxu",     "cli.lib.wrong_server_key",
+    "cli.lib.zmtp_error",     "cli.lib.zmtp_timeout",   "cli.lib.frame_dropped",
+    "cli.lib.frame",          "cli.lib.busy",           "cli.lib.too_large",
+    "cli.lib.rebind",         "cli.lib.connect",        "cli.lib.timed_out_send",
+    "cli.lib.interrupted",    "cli.lib.no_answer",      "cli.lib.curve_needs_pair",
+    "cli.lib.bad_server_key", "cli.lib.bad_public_key", "cli.lib.bad_secret_key",
+    "cli.lib.no_curve",       "cli.lib.key_line",       "cli.lib.key_mismatch",
+    "cli.lib.no_public",      "cli.lib.not_a_key",
+};
+
+#define S_LIB_CAPS 6 /* placeholders of one sentence */
+
+/* One value found in a sentence. */
+typedef struct s_cap {
+    char name[24];  /* the placeholder's name */
+    const char *at; /* where its value starts in the sentence */
+    size_t len;     /* its bytes (at least one) */
+} s_cap;
+
+/* True when s is pattern p, p's {name}s standing for any non-empty text
+ * (tried shortest first); the values in caps[0 .. *n). */
+static bool s_match(const char *p, const char *s, s_cap *caps, size_t *n)
+{
+    for (; *p; p++, s++) {
+        if (*p == '{') {
+            const char *close = strchr(p, '}');
+            if (!close || *n >= S_LIB_CAPS || (size_t)(close - p - 1) >= sizeof caps[0].name)
+                return false;
+            s_cap *c = &caps[(*n)++];
+            memcpy(c->name, p + 1, (size_t)(close - p - 1));
+            c->name[close - p - 1] = '\0';
+            c->at = s;
+            for (c->len = 1; c->len <= strlen(s); c->len++)
+                if (s_match(close + 1, s + c->len, caps, n))
+                    return true;
+            (*n)--;
+            return false;
+        }
+        if (*p != *s)
+            return false;
+    }
+    return *s == '\0';
+}
+
+const char *gx_cli_lib_text(const char *english)
+{
+    char *buf = s_slot();
+    gx_msg_copy(buf, S_MSG, english);
+    if (s_lang == GX_LANG_EN)
+        return buf;
+    char pat[S_MSG], vals[S_LIB_CAPS][S_MSG / 2];
+    for (size_t i = 0; i < sizeof s_lib_ids / sizeof *s_lib_ids; i++) {
+        s_cap caps[S_LIB_CAPS];
+        size_t n = 0;
+        gx_msg_format(pat, sizeof pat, GX_LANG_EN, s_lib_ids[i], NULL, 0); /* {names} stay as written */
+        if (!s_match(pat, english, caps, &n))
+            continue;
+        gx_msg_arg a[S_LIB_CAPS];
+        for (size_t k = 0; k < n; k++) {
+            snprintf(vals[k], sizeof vals[k], "%.*s", (int)caps[k].len, caps[k].at);
+            if (strcmp(caps[k].name, "why") == 0) /* a sentence of the library within */
+                gx_msg_copy(vals[k], sizeof vals[k], gx_cli_lib_text(vals[k]));
+            a[k].name = caps[k].name;
+            a[k].value = vals[k];
+        }
+        gx_msg_format(buf, S_MSG, s_lang, s_lib_ids[i], a, n);
+        break;
+    }
     return buf;
 }
 

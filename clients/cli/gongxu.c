@@ -79,8 +79,7 @@ static int s_broker_error(const gx_cli *g, const Gongxu__V1__Error *e)
         fprintf(stderr, "%s", gx_cli_msg("cli.error.field", "field", e->field, NULL));
     if (e->code == GONGXU__V1__ERROR_CODE__ERR_FORBIDDEN && g->operator_only && !g->as_operator)
         fprintf(stderr, "%s",
-                gx_cli_msg("cli.error.operator", "what", gx_cli_lang() == GX_LANG_EN ? g->operator_only : "",
-                           NULL));
+                gx_cli_msg("cli.error.operator", "what", gx_cli_msg(g->operator_only, NULL), NULL));
     fputc('\n', stderr);
     if (e->code == GONGXU__V1__ERROR_CODE__ERR_UNKNOWN_CODE) {
         const char *cls = s_code_class(e->field);
@@ -99,13 +98,28 @@ static int s_broker_error(const gx_cli *g, const Gongxu__V1__Error *e)
     return s_exit_for(e->code);
 }
 
-/* Prints a refusal the library reported as "ERR_NAME: message", with an
- * optional hint after it on the same line. */
+/* Prints a refusal the library reported as "ERR_NAME: message" with the
+ * code's meaning in the output language, and an optional hint (a catalogue
+ * id) after it on the same line. */
 static int s_refused(int code, const char *msg, const char *hint)
 {
+    char id[32], name[40] = "";
     if (strncmp(msg, "ERR_", 4) == 0)
         msg += 4;
-    fprintf(stderr, "gongxu: %s%s\n", msg, hint ? hint : "");
+    const char *colon = strstr(msg, ": ");
+    if (colon && (size_t)(colon - msg) < sizeof name) { /* the library's "NAME: message" */
+        memcpy(name, msg, (size_t)(colon - msg));
+        name[colon - msg] = '\0';
+        msg = colon + 2;
+    } else {
+        snprintf(name, sizeof name, "%s", gx_cli_error_name(code));
+    }
+    snprintf(id, sizeof id, "server.err.%d", code);
+    if (!gx_msg_has(id))
+        snprintf(id, sizeof id, "server.err.0");
+    fprintf(stderr, "%s\n",
+            gx_cli_msg("cli.error.refused", "code", name, "meaning", gx_cli_msg(id, NULL), "message", msg,
+                       "hint", hint ? gx_cli_msg(hint, NULL) : "", NULL));
     return s_exit_for(code);
 }
 
@@ -128,19 +142,20 @@ static int s_client_failure(gx_client *c, gx_client_rc rc, const gx_cli *g, cons
     switch (rc) {
     case GX_CLIENT_TOO_LARGE: /* not sent: the library says how large against which limit */
     case GX_CLIENT_TIMEOUT:   /* the library says where, how long and why, as far as it can tell */
-        fprintf(stderr, "gongxu: %s: %s", g->cmd, gx_client_error(c));
         if (rc == GX_CLIENT_TIMEOUT && !s_over_default_frame(c, req)) {
-            fputc('\n', stderr);
+            gx_cli_error(g, "cli.error.plain", "message", gx_cli_lib_text(gx_client_error(c)), NULL);
             return EX_UNAVAILABLE;
         }
         if (req && gx_cli_largest_field(req, big, sizeof big))
-            fprintf(stderr, "; the largest field is %s", big);
-        fputc('\n', stderr);
+            gx_cli_error(g, "cli.error.largest", "message", gx_cli_lib_text(gx_client_error(c)), "field", big,
+                         NULL);
+        else
+            gx_cli_error(g, "cli.error.plain", "message", gx_cli_lib_text(gx_client_error(c)), NULL);
         return EX_DATAERR;
     case GX_CLIENT_REFUSED:
         return s_refused(gx_client_refused_code(c), gx_client_error(c), NULL);
     default:
-        fprintf(stderr, "gongxu: %s: %s\n", g->cmd, gx_client_error(c));
+        gx_cli_error(g, "cli.error.plain", "message", gx_cli_lib_text(gx_client_error(c)), NULL);
         return EX_SOFTWARE;
     }
 }
@@ -149,10 +164,8 @@ static int s_connect(const gx_cli *g, gx_client **out)
 {
     gx_cli_keys keys;
     if (g->operator_only && !g->as_operator && !g->key)
-        return gx_cli_usage(g,
-                            "%s the operator key: add --operator (it takes $GONGXU_OPERATOR_KEY, else "
-                            "%s/operator.key)",
-                            g->operator_only, GX_CLI_LOCAL_DIR);
+        return gx_cli_usage(g, "cli.usage.operator", "what", gx_cli_msg(g->operator_only, NULL), "dir",
+                            GX_CLI_LOCAL_DIR, NULL);
     int rc = gx_cli_keys_find(g, &keys);
     if (rc != 0)
         return rc;
@@ -176,11 +189,9 @@ static int s_connect(const gx_cli *g, gx_client **out)
         return 0;
     case GX_CLIENT_REFUSED: /* the Hello: without CURVE most often no firm was named */
         return s_refused(code, err,
-                         curve || (g->firm && *g->firm) || g->as_operator
-                             ? NULL
-                             : "; use -f USCC, $GONGXU_FIRM or --operator");
+                         curve || (g->firm && *g->firm) || g->as_operator ? NULL : "cli.error.name_a_firm");
     default:
-        fprintf(stderr, "gongxu: %s%s%s\n", g->cmd, g->cmd[0] ? ": " : "", err);
+        gx_cli_error(g, "cli.error.plain", "message", gx_cli_lib_text(err), NULL);
         return EX_UNAVAILABLE;
     }
 }
@@ -191,14 +202,14 @@ static int s_envelope(const gx_cli *g, const char *key, json_t *body, Gongxu__V1
     *out = NULL;
     json_t *j = json_pack("{s:i, s:o}", "version", 1, key, body);
     if (!j) {
-        fprintf(stderr, "gongxu: %s: out of memory\n", g->cmd);
+        gx_cli_error(g, "cli.error.oom", NULL);
         return EX_OSERR;
     }
     char err[512];
     *out = (Gongxu__V1__Envelope *)gx_json_to_message(&gongxu__v1__envelope__descriptor, j, err, sizeof err);
     json_decref(j);
     if (!*out) {
-        fprintf(stderr, "gongxu: %s: cannot build the request: %s\n", g->cmd, err);
+        gx_cli_error(g, "cli.error.build", "why", err, NULL);
         return EX_SOFTWARE;
     }
     return 0;
@@ -208,7 +219,7 @@ static int s_print_json(const ProtobufCMessage *m)
 {
     if (gx_cli_print_json(m))
         return 0;
-    fprintf(stderr, "gongxu: cannot write to standard output\n");
+    gx_cli_error(NULL, "cli.error.stdout", NULL);
     return EX_IOERR;
 }
 
@@ -274,7 +285,7 @@ static int s_collect(gx_cli *g, void *state, int val, const char *arg)
     if (arg && gx_cli_text(g, what, arg) != 0)
         return EX_USAGE;
     if (a->val[i])
-        return gx_cli_usage(g, "--%s given twice", a->opts[i].name);
+        return gx_cli_usage(g, "cli.usage.twice", "opt", gx_cli_fmt("--%s", a->opts[i].name), NULL);
     a->val[i] = arg ? arg : "";
     return 0;
 }
@@ -292,7 +303,7 @@ static int s_parse(gx_cli *g, int argc, char **argv, const struct option *opts, 
         return rc;
     int n = argc - first;
     if (n < min || n > max)
-        return gx_cli_usage(g, "expected %s", synopsis);
+        return gx_cli_usage(g, "cli.usage.expected", "what", synopsis, NULL);
     *pos = argv + first;
     return 0;
 }
@@ -302,7 +313,7 @@ static int s_id(gx_cli *g, const char *what, const char *arg, json_t **out)
 {
     uint64_t id;
     if (!gx_cli_u64(arg, &id) || id == 0)
-        return gx_cli_usage(g, "%s: expected a posting id (a positive whole number), got \"%s\"", what, arg);
+        return gx_cli_usage(g, "cli.usage.posting_id", "what", what, "got", arg, NULL);
     char buf[24];
     snprintf(buf, sizeof buf, "%llu", (unsigned long long)id);
     *out = json_string(buf);
@@ -312,7 +323,7 @@ static int s_id(gx_cli *g, const char *what, const char *arg, json_t **out)
 static int s_firm_arg(gx_cli *g, const char *what, const char *arg)
 {
     if (!*arg)
-        return gx_cli_usage(g, "%s must not be empty", what);
+        return gx_cli_usage(g, "cli.usage.empty", "what", what, NULL);
     return gx_cli_text(g, what, arg);
 }
 
@@ -327,7 +338,7 @@ static int s_cmd_register(gx_cli *g, int argc, char **argv)
     if (rc != 0)
         return rc;
     if (p.npos != 0) {
-        rc = gx_cli_usage(g, "unexpected argument \"%s\"", p.pos[0]);
+        rc = gx_cli_usage(g, "cli.usage.unexpected", "arg", p.pos[0], NULL);
         goto out;
     }
     gx_cli_warn_expired(g, p.body);
@@ -377,12 +388,14 @@ static int s_update(gx_cli *g, gx_cli_what what, uint64_t id, gx_cli_posting *p)
     else if (view && what == GX_CLI_OFFER && view->posting_case == GONGXU__V1__POSTING_VIEW__POSTING_OFFER)
         now = &view->offer->base;
     if (!now) {
-        const char *is = view && view->posting_case == GONGXU__V1__POSTING_VIEW__POSTING_DEMAND ? "a demand"
+        const char *is = view && view->posting_case == GONGXU__V1__POSTING_VIEW__POSTING_DEMAND
+                             ? "cli.noun.a_demand"
                          : view && view->posting_case == GONGXU__V1__POSTING_VIEW__POSTING_OFFER
-                             ? "an offer"
-                             : "a subscription";
-        rc =
-            gx_cli_usage(g, "posting %s is %s, not %s %s", ids, is, what == GX_CLI_DEMAND ? "a" : "an", noun);
+                             ? "cli.noun.an_offer"
+                             : "cli.noun.a_subscription";
+        rc = gx_cli_usage(g, "cli.usage.not_kind", "id", ids, "is", gx_cli_msg(is, NULL), "want",
+                          gx_cli_msg(what == GX_CLI_DEMAND ? "cli.noun.a_demand" : "cli.noun.an_offer", NULL),
+                          NULL);
         goto out;
     }
     uint32_t read_at = what == GX_CLI_DEMAND ? view->demand->revision : view->offer->revision;
@@ -415,20 +428,15 @@ static int s_update(gx_cli *g, gx_cli_what what, uint64_t id, gx_cli_posting *p)
     crc = gx_client_call(c, req, &reply, g->timeout_ms);
     if (crc == GX_CLIENT_REFUSED && reply->error->code == GONGXU__V1__ERROR_CODE__ERR_CONFLICT &&
         !p->has_revision && strstr(reply->error->field, "revision")) {
-        fprintf(
-            stderr,
-            "gongxu: CONFLICT: %s %s changed while this update was being made (it was read at revision %u: "
-            "%s): nothing was changed; run the command again to apply your flags to what is there now "
-            "(gongxu show %s)\n",
-            noun, ids, read_at, reply->error->message, ids);
+        fprintf(stderr, "%s\n",
+                gx_cli_msg("cli.error.update_conflict", "noun",
+                           gx_cli_msg(gx_cli_fmt("cli.noun.%s", noun), NULL), "id", ids, "rev",
+                           gx_cli_fmt("%u", read_at), "message", reply->error->message, NULL));
         rc = EX_DATAERR;
     } else if (crc == GX_CLIENT_REFUSED) {
         rc = s_broker_error(g, reply->error);
         if (reply->error->code == GONGXU__V1__ERROR_CODE__ERR_CONFLICT && p->has_revision)
-            fprintf(stderr,
-                    "  gongxu show %s shows it as it is now; without --revision, update changes only the "
-                    "fields given over that\n",
-                    ids);
+            fprintf(stderr, "%s\n", gx_cli_msg("cli.error.conflict_revision", "id", ids, NULL));
     } else if (crc != GX_CLIENT_OK) {
         rc = s_client_failure(c, crc, g, req);
     } else if (g->json) {
@@ -454,8 +462,9 @@ static int s_post(gx_cli *g, gx_cli_what what, bool update, int argc, char **arg
         return rc;
     const char *noun = what == GX_CLI_DEMAND ? "demand" : "offer";
     if (p.npos != (update ? 1 : 0)) {
-        rc = update ? gx_cli_usage(g, "expected the %s's ID", noun)
-                    : gx_cli_usage(g, "unexpected argument \"%s\"", p.pos[0]);
+        rc = update ? gx_cli_usage(g, "cli.usage.expected_id", "noun",
+                                   gx_cli_msg(gx_cli_fmt("cli.noun.%s", noun), NULL), NULL)
+                    : gx_cli_usage(g, "cli.usage.unexpected", "arg", p.pos[0], NULL);
         goto out;
     }
     if (update) {
@@ -506,7 +515,7 @@ static int s_cmd_subscribe(gx_cli *g, int argc, char **argv)
     if (rc != 0)
         return rc;
     if (p.npos != 0)
-        rc = gx_cli_usage(g, "unexpected argument \"%s\"", p.pos[0]);
+        rc = gx_cli_usage(g, "cli.usage.unexpected", "arg", p.pos[0], NULL);
     else
         rc = s_request(g, "subscribe", json_pack("{s:O}", "subscription", p.body));
     gx_cli_posting_fini(&p);
@@ -517,7 +526,7 @@ static int s_cmd_firm(gx_cli *g, int argc, char **argv)
 {
     s_args a;
     char **pos = NULL;
-    int rc = s_parse(g, argc, argv, s_no_opts, &a, 1, 1, "the firm's USCC", &pos);
+    int rc = s_parse(g, argc, argv, s_no_opts, &a, 1, 1, gx_cli_msg("cli.args.firm", NULL), &pos);
     if (rc == 0)
         rc = s_firm_arg(g, "USCC", pos[0]);
     if (rc != 0)
@@ -636,9 +645,7 @@ static int s_cmd_award(gx_cli *g, int argc, char **argv)
         return rc;
     if (a.val[0] && (!gx_cli_double(a.val[0], &q) || q <= 0)) {
         json_decref(body);
-        return gx_cli_usage(
-            g, "--quantity must be a number more than 0 (leave it out for all that remains), got \"%s\"",
-            a.val[0]);
+        return gx_cli_usage(g, "cli.usage.award_quantity", "got", a.val[0], NULL);
     }
     if (q > 0)
         json_object_set_new(body, "quantity", json_real(q));
@@ -659,17 +666,17 @@ static int s_cmd_list(gx_cli *g, int argc, char **argv)
     s_args a;
     char **pos = NULL;
     uint32_t limit = 0;
-    int rc = s_parse(g, argc, argv, opts, &a, 0, 0, "no arguments, only options", &pos);
+    int rc = s_parse(g, argc, argv, opts, &a, 0, 0, gx_cli_msg("cli.args.options_only", NULL), &pos);
     if (rc != 0)
         return rc;
     if (a.val[1] && (!gx_cli_u32(a.val[1], &limit) || limit < 1 || limit > 1000))
-        return gx_cli_usage(g, "--limit: expected a number of postings from 1 to 1000, got \"%s\"", a.val[1]);
+        return gx_cli_usage(g, "cli.usage.list_limit", "got", a.val[1], NULL);
     bool closed = a.val[0] != NULL, every = a.val[3] != NULL;
     char *cursor = strdup(a.val[2] ? a.val[2] : "");
     Gongxu__V1__Envelope *req = NULL, *reply = NULL;
     gx_client *c = NULL;
     if (!cursor) {
-        fprintf(stderr, "gongxu: %s: out of memory\n", g->cmd);
+        gx_cli_error(g, "cli.error.oom", NULL);
         return EX_OSERR;
     }
     for (int pages = 0;; pages++) {
@@ -706,7 +713,7 @@ static int s_cmd_list(gx_cli *g, int argc, char **argv)
             break;
         free(cursor);
         if (!(cursor = strdup(next))) {
-            fprintf(stderr, "gongxu: %s: out of memory\n", g->cmd);
+            gx_cli_error(g, "cli.error.oom", NULL);
             rc = EX_OSERR;
             break;
         }
@@ -745,15 +752,16 @@ static int s_cmd_stats(gx_cli *g, int argc, char **argv)
     };
     s_args a;
     char **pos = NULL;
-    int rc = s_parse(g, argc, argv, opts, &a, 0, 0, "no arguments, only options", &pos);
+    int rc = s_parse(g, argc, argv, opts, &a, 0, 0, gx_cli_msg("cli.args.options_only", NULL), &pos);
     if (rc != 0)
         return rc;
-    char why[128];
+    char why[256];
     for (int i = 0; i < 2; i++)
         if (a.val[i] && gx_cli_date_problem(a.val[i], why, sizeof why))
-            return gx_cli_usage(g, "--%s: %s, got \"%s\"", opts[i].name, why, a.val[i]);
+            return gx_cli_usage(g, "cli.usage.flag_why", "opt", gx_cli_fmt("--%s", opts[i].name), "why", why,
+                                "got", a.val[i], NULL);
     if (a.val[0] && a.val[1] && strcmp(a.val[1], a.val[0]) < 0)
-        return gx_cli_usage(g, "--to %s is before --from %s", a.val[1], a.val[0]);
+        return gx_cli_usage(g, "cli.usage.to_before_from", "to", a.val[1], "from", a.val[0], NULL);
     json_t *body = json_object();
     static const char *const keys[] = {"from", "to", "district", "industry"};
     for (int i = 0; i < 4; i++)
@@ -764,8 +772,9 @@ static int s_cmd_stats(gx_cli *g, int argc, char **argv)
         if (!v) {
             char words[256];
             json_decref(body);
-            return gx_cli_usage(g, "--kind: expected one of %s, got \"%s\"",
-                                gx_cli_enum_words(&gongxu__v1__kind__descriptor, "", words, sizeof words), a.val[4]);
+            return gx_cli_usage(g, "cli.usage.one_of", "opt", "--kind", "list",
+                                gx_cli_enum_words(&gongxu__v1__kind__descriptor, "", words, sizeof words),
+                                "got", a.val[4], NULL);
         }
         json_object_set_new(body, "kind", json_string(v->name));
     }
@@ -784,7 +793,8 @@ static int s_cmd_help(gx_cli *g, int argc, char **argv)
     if (gx_cli_help_command(stdout, argv[1], argc > 2 ? argv[2] : NULL) == 0)
         return 0;
     g->cmd[0] = '\0';
-    return gx_cli_usage(g, "no command \"%s%s%s\"", argv[1], argc > 2 ? " " : "", argc > 2 ? argv[2] : "");
+    return gx_cli_usage(g, "cli.usage.no_command", "name",
+                        gx_cli_fmt("%s%s%s", argv[1], argc > 2 ? " " : "", argc > 2 ? argv[2] : ""), NULL);
 }
 
 /* vocab [search] [TEXT] [--class CLASS] [--limit N]: FindCodes. */
@@ -804,8 +814,7 @@ static int s_cmd_vocab(gx_cli *g, int argc, char **argv)
     int n = argc - (int)(pos - argv);
     bool search = n > 0 && strcmp(pos[0], "search") == 0;
     if (n == 2 && !search)
-        return gx_cli_usage(g, "expected [search] [TEXT], got \"%s\" \"%s\" (quote a TEXT with spaces)",
-                            pos[0], pos[1]);
+        return gx_cli_usage(g, "cli.usage.vocab_args", "a", pos[0], "b", pos[1], NULL);
     const char *text = search ? (n == 2 ? pos[1] : "") : (n == 1 ? pos[0] : "");
     if ((rc = gx_cli_text(g, "TEXT", text)) != 0)
         return rc;
@@ -815,16 +824,16 @@ static int s_cmd_vocab(gx_cli *g, int argc, char **argv)
         if (!v) {
             json_decref(body);
             return gx_cli_usage(
-                g, "--class: expected one of %s, got \"%s\"",
-                gx_cli_enum_words(&gongxu__v1__code_class__descriptor, "CODE_", words, sizeof words),
-                a.val[0]);
+                g, "cli.usage.one_of", "opt", "--class", "list",
+                gx_cli_enum_words(&gongxu__v1__code_class__descriptor, "CODE_", words, sizeof words), "got",
+                a.val[0], NULL);
         }
         json_object_set_new(body, "code_class", json_string(v->name));
     }
     if (a.val[1]) {
         if (!gx_cli_u32(a.val[1], &limit) || limit < 1 || limit > 1000) {
             json_decref(body);
-            return gx_cli_usage(g, "--limit must be a whole number from 1 to 1000, got \"%s\"", a.val[1]);
+            return gx_cli_usage(g, "cli.usage.vocab_limit", "got", a.val[1], NULL);
         }
         json_object_set_new(body, "limit", json_integer(limit));
     }
@@ -835,7 +844,7 @@ static int s_cmd_ping(gx_cli *g, int argc, char **argv)
 {
     s_args a;
     char **pos = NULL;
-    int rc = s_parse(g, argc, argv, s_no_opts, &a, 0, 0, "no arguments", &pos);
+    int rc = s_parse(g, argc, argv, s_no_opts, &a, 0, 0, gx_cli_msg("cli.args.none", NULL), &pos);
     return rc != 0 ? rc : s_request(g, "ping", json_object());
 }
 
@@ -883,7 +892,7 @@ static int s_cmd_backup(gx_cli *g, int argc, char **argv)
     else if (getcwd(cwd, sizeof cwd) && strlen(pos[0]) < PATH_MAX)
         snprintf(dest, sizeof dest, "%s/%s", cwd, pos[0]);
     else
-        return gx_cli_usage(g, "backup: DEST is too long");
+        return gx_cli_usage(g, "cli.usage.dest_long", NULL);
     return s_request(g, "backup", json_pack("{s:s}", "dest", dest));
 }
 
@@ -894,14 +903,14 @@ static int s_cmd_keygen(gx_cli *g, int argc, char **argv)
     s_args a;
     char **pos = NULL, pub[GX_KEY_Z85_LEN + 1], sec[GX_KEY_Z85_LEN + 1];
     char base[PATH_MAX - 8], keyp[PATH_MAX], pubp[PATH_MAX], name[PATH_MAX], err[PATH_MAX + 128];
-    int rc = s_parse(g, argc, argv, s_no_opts, &a, 1, 1, "PATH (keygen writes PATH.key and PATH.pub)", &pos);
+    int rc = s_parse(g, argc, argv, s_no_opts, &a, 1, 1, gx_cli_msg("cli.args.keygen", NULL), &pos);
     if (rc != 0)
         return rc;
     size_t n = strlen(pos[0]);
     if (n > 4 && (strcmp(pos[0] + n - 4, ".key") == 0 || strcmp(pos[0] + n - 4, ".pub") == 0))
         n -= 4;
     if (n == 0 || pos[0][n - 1] == '/' || n >= sizeof base)
-        return gx_cli_usage(g, "PATH: expected a file name without .key or .pub, got \"%s\"", pos[0]);
+        return gx_cli_usage(g, "cli.usage.keygen_path", "got", pos[0], NULL);
     memcpy(base, pos[0], n);
     base[n] = '\0';
     snprintf(keyp, sizeof keyp, "%s.key", base);
@@ -909,11 +918,11 @@ static int s_cmd_keygen(gx_cli *g, int argc, char **argv)
     snprintf(name, sizeof name, "%s", base);
     const char *exists = access(keyp, F_OK) == 0 ? keyp : access(pubp, F_OK) == 0 ? pubp : NULL;
     if (exists) {
-        fprintf(stderr, "gongxu: keygen: %s exists; keygen never replaces a key file\n", exists);
+        gx_cli_error(g, "cli.keygen.exists", "path", exists, NULL);
         return EX_CANTCREAT;
     }
     if (gx_keyfile_generate(pub, sec) != 0) {
-        fprintf(stderr, "gongxu: keygen: cannot make a key pair: this libzmq has no CURVE\n");
+        gx_cli_error(g, "cli.keygen.no_curve", NULL);
         return EX_SOFTWARE;
     }
     const char *comment = basename(name);
@@ -925,7 +934,7 @@ static int s_cmd_keygen(gx_cli *g, int argc, char **argv)
     }
     explicit_bzero(sec, sizeof sec);
     if (rc != 0) {
-        fprintf(stderr, "gongxu: keygen: %s\n", err);
+        gx_cli_error(g, "cli.error.plain", "message", gx_cli_lib_text(err), NULL);
         return rc;
     }
     fprintf(stderr, "%s\n", gx_cli_msg("cli.keygen.wrote", "key", keyp, "pub", pubp, NULL));
@@ -935,7 +944,7 @@ static int s_cmd_keygen(gx_cli *g, int argc, char **argv)
         return s_print_json(&info.base);
     }
     if (printf("%s\n", pub) < 0 || fflush(stdout) != 0) {
-        fprintf(stderr, "gongxu: cannot write to standard output\n");
+        gx_cli_error(NULL, "cli.error.stdout", NULL);
         return EX_IOERR;
     }
     return 0;
@@ -965,16 +974,15 @@ static int s_cmd_watch(gx_cli *g, int argc, char **argv)
     double secs = -1;
     gx_client *c = NULL;
     Gongxu__V1__Envelope *req = NULL, *n = NULL;
-    int rc = s_parse(g, argc, argv, opts, &a, 0, 0, "only options", &pos);
+    int rc = s_parse(g, argc, argv, opts, &a, 0, 0, gx_cli_msg("cli.args.only_options", NULL), &pos);
     if (rc != 0)
         return rc;
     if (a.val[0] && (!gx_cli_u64(a.val[0], &count) || count == 0))
-        return gx_cli_usage(g, "--count must be a whole number, 1 or more, got \"%s\"", a.val[0]);
+        return gx_cli_usage(g, "cli.usage.watch_count", "got", a.val[0], NULL);
     if (a.val[1] && (!gx_cli_double(a.val[1], &secs) || secs < 0 || secs > 366.0 * 86400))
-        return gx_cli_usage(
-            g, "--timeout must be a number of seconds, 0 or more (at most a year), got \"%s\"", a.val[1]);
+        return gx_cli_usage(g, "cli.usage.watch_timeout", "got", a.val[1], NULL);
     if (a.val[2] && !gx_cli_u64(a.val[2], &from))
-        return gx_cli_usage(g, "--from-seq must be a notice number, 0 or more, got \"%s\"", a.val[2]);
+        return gx_cli_usage(g, "cli.usage.watch_from", "got", a.val[2], NULL);
     bool ack = a.val[3] == NULL;
 
     if (g->dry_run) {
@@ -1052,11 +1060,11 @@ typedef struct s_cmd {
     const char *name;     /* first command word */
     const char *sub;      /* second word, or NULL */
     s_run_fn run;         /* gets argv from the last command word on */
-    const char *operator; /* operator-only: what it does, for "... need(s) the operator key" */
+    const char *operator; /* operator-only: the catalogue id of what it does ("statistics need"), else NULL */
 } s_cmd;
 
 static const s_cmd s_cmds[] = {
-    {"register", NULL, s_cmd_register, "registering a firm needs"},
+    {"register", NULL, s_cmd_register, "cli.op.register"},
     {"firm", NULL, s_cmd_firm, NULL},
     {"post", "demand", s_cmd_post_demand, NULL},
     {"post", "offer", s_cmd_post_offer, NULL},
@@ -1072,13 +1080,13 @@ static const s_cmd s_cmds[] = {
     {"shortlist", NULL, s_cmd_shortlist, NULL},
     {"show", NULL, s_cmd_show, NULL},
     {"list", NULL, s_cmd_list, NULL},
-    {"stats", NULL, s_cmd_stats, "statistics need"},
+    {"stats", NULL, s_cmd_stats, "cli.op.stats"},
     {"ping", NULL, s_cmd_ping, NULL},
     {"vocab", NULL, s_cmd_vocab, NULL},
     {"keygen", NULL, s_cmd_keygen, NULL},
-    {"register-key", NULL, s_cmd_register_key, "registering a key needs"},
-    {"revoke-key", NULL, s_cmd_revoke_key, "revoking a key needs"},
-    {"admin", "backup", s_cmd_backup, "a backup needs"},
+    {"register-key", NULL, s_cmd_register_key, "cli.op.register_key"},
+    {"revoke-key", NULL, s_cmd_revoke_key, "cli.op.revoke_key"},
+    {"admin", "backup", s_cmd_backup, "cli.op.backup"},
     {"help", NULL, s_cmd_help, NULL},
 };
 
@@ -1090,7 +1098,7 @@ int main(int argc, char **argv)
     if (rc != 0)
         return rc < 0 ? 0 : rc;
     if (at >= argc)
-        return gx_cli_usage(&g, "no command given");
+        return gx_cli_usage(&g, "cli.usage.no_command_given", NULL);
     const char *name = argv[at];
     const char *sub = at + 1 < argc ? argv[at + 1] : NULL;
     bool known = false;
@@ -1112,8 +1120,8 @@ int main(int argc, char **argv)
         if (sub && (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0))
             return gx_cli_help_command(stdout, name, NULL) == 0 ? 0 : EX_SOFTWARE;
         if (strcmp(name, "admin") == 0)
-            return gx_cli_usage(&g, "expected \"admin backup\"");
-        return gx_cli_usage(&g, "expected \"%s demand\" or \"%s offer\"", name, name);
+            return gx_cli_usage(&g, "cli.usage.admin", NULL);
+        return gx_cli_usage(&g, "cli.usage.demand_or_offer", "name", name, NULL);
     }
-    return gx_cli_usage(&g, "unknown command \"%s\"", name);
+    return gx_cli_usage(&g, "cli.usage.unknown_command", "name", name, NULL);
 }

@@ -464,7 +464,10 @@ function describe(ev) {
   if (typeof ev.score === 'number' && ev.type === 'match') what.push(t('dashboard.event.score', { score: num(+ev.score.toFixed(2)) }));
   if (ev.rule) what.push(t('dashboard.event.fails', { rule: named('dashboard.rule', ev.rule) }));
   if (ev.state && ev.type !== 'match') what.push(named('dashboard.state', String(ev.state).toLowerCase()));
-  const detail = ev.detail && districtOf(ev.detail);
+  // a near miss's hint comes in both languages (detail_zh beside detail); docking
+  // says what happened in a word of the catalogue; other details name a district
+  const raw = (zh() && ev.detail_zh) || ev.detail;
+  const detail = raw && (ev.type === 'docking' ? named('dashboard.docking', raw) : districtOf(raw));
   if (detail && !what.includes(detail)) what.push(detail);
   return what.filter(Boolean).join(' · ');
 }

@@ -5,7 +5,8 @@
 // offers with the gongxu CLI, and checks that the page follows without a reload:
 // totals, the industry map, the unmet-demand table (a demand for IATF 16949 die casting
 // in the development zone against an offer that lacks only the certification), the
-// by-kind table, the live event feed and the snapshot-failure message. The page is in
+// by-kind table, the live event feed (a near miss's hint in the page's language) and
+// the snapshot-failure message. The page is in
 // Chinese by default, its Chinese renders as glyphs (a CJK font is installed: not the
 // boxes a missing font gives), district and industry names are the vocabulary's
 // Chinese ones; the switch gives English, remembered across a reload. Saves two
@@ -287,6 +288,11 @@ async function run(b) {
         /压铸/.test(tr.cells[0].textContent) && tr.cells[1].textContent === '资质认证')),
     'unmet table names the missing capability in Chinese (IATF 16949, 压铸, 鹤壁经济技术开发区, 资质认证)',
     await page.textContent('#unmet tbody'));
+    // The near miss in the live feed: its hint in the page's language, not the broker's English.
+    const nearMiss = () => [...document.querySelectorAll('#events li[data-type="near_miss"] .what')].map((n) => n.textContent).join('\n');
+    ok(await until(page, () => [...document.querySelectorAll('#events li[data-type="near_miss"] .what')]
+      .some((n) => /缺少 ?IATF ?16949 ?认证/.test(n.textContent) && !/to qualify/.test(n.textContent))),
+    'live feed shows the near miss\'s hint in Chinese (缺少 IATF 16949 认证…)', await page.evaluate(nearMiss));
     const unmet = await page.$$eval('#unmet tbody tr[data-rule]', (rows) => rows.map((r) => [...r.cells].map((c) => c.textContent)));
     console.log(`# unmet rows ${JSON.stringify(unmet)}`);
 
@@ -353,6 +359,9 @@ async function run(b) {
     ok(await page.textContent('#industry-map thead th[data-district="410611"]') === 'Qibin District' &&
       /Manufacture of motor vehicles/.test(await page.textContent('#industry-map tbody tr[data-chain="C36"] th')),
     'industry map in English (Qibin District, Manufacture of motor vehicles)');
+    ok(await until(page, () => [...document.querySelectorAll('#events li[data-type="near_miss"] .what')]
+      .some((n) => /add IATF ?16949 to qualify/.test(n.textContent) && !/[\u4e00-\u9fff]/.test(n.textContent))),
+    'live feed shows the near miss\'s hint in English after the switch (add IATF16949 to qualify)', await page.evaluate(nearMiss));
     const enTexts = await page.$$eval('[data-msg]', (ns) => ns.map((n) => n.textContent));
     const stillHan = enTexts.filter((x) => HAN.test(x) && x !== '中文');
     ok(stillHan.length === 0, 'every catalogue text of the page is English', JSON.stringify(stillHan));
