@@ -1,0 +1,152 @@
+#!/usr/bin/env python3
+"""Cities federated over NATS JetStream (issue 17, slice 1): three real nats-servers in a
+cluster (JetStream, file storage, R3) and three real gongxud — Hebi 4106, Zhengzhou 4101,
+Xinxiang 4107 — on loopback, each stopped by PID. A province-scoped demand posted in Hebi is
+matched against Zhengzhou's and Xinxiang's offers by the same rules and score, their SMEs
+hear of it from their own broker, updates and withdrawals follow, and crashes of a broker or
+of a nats-server lose and duplicate nothing.
+"""
+import os
+import subprocess
+import time
+import unittest
+
+from gxfed import (CITIES, NatsCluster, city_broker, metric, stop_leftovers, wait_for)
+from gxharness import Refused, body_of, firm, mg_demand, mg_offer, pb, uscc
+
+HEBI, ZHENGZHOU, XINXIANG = 4106, 4101, 4107
+ANCHOR = uscc("91410611MA47HBAN1")     # Hebi anchor, Qibin
+HB_SME = uscc("91410611MA47HBDC2")     # Hebi die caster (a local candidate)
+ZZ_SME = uscc("91410102MA48HGMG3")     # Zhengzhou die caster, Zhongyuan District
+XX_SME = uscc("91410702MA49XXMG4")     # Xinxiang die caster, Hongqi District
+XX_CITY = uscc("91410702MA49XXCT5")    # Xinxiang die caster serving its own city only
+CERTS = [("IATF16949", "2030-06-30"), ("ISO9001", "2030-06-30")]
+FIRMS = {
+    HEBI: [firm(ANCHOR, "Hebi Auto Electronics", "410611", "hebi.etdz", pb.CREDIT_A, lat=35.73, lon=114.35,
+                contact="buyer@hebi.example"),
+           firm(HB_SME, "Qibin Die Casting", "410611", "", pb.CREDIT_B, CERTS, 35.75, 114.30)],
+    ZHENGZHOU: [firm(ZZ_SME, "Zhongyuan Magnesium", "410102", "", pb.CREDIT_B, CERTS, 34.75, 113.62,
+                     contact="sales@zz.example")],
+    XINXIANG: [firm(XX_SME, "Hongqi Light Alloy", "410702", "", pb.CREDIT_B, CERTS, 35.30, 113.90),
+               firm(XX_CITY, "Hongqi City Castings", "410702", "", pb.CREDIT_B, CERTS, 35.31, 113.91)],
+}
+
+
+def notices_of(client, kind, demand_id=None, timeout=30):
+    """Resumes client's inbox from the start until a notice of `kind` (about demand_id) is there."""
+    def look():
+        got = [n for n in client.drain(0.3) if body_of(n) == kind]
+        if demand_id is not None:
+            got = [n for n in got if getattr(n, kind).demand.id == demand_id]
+        return got
+    client.resume(0)
+    found = []
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        found = look()
+        if found:
+            return found
+        client.resume(0)
+    raise AssertionError("no %s notice about demand %s within %ds" % (kind, demand_id, timeout))
+
+
+class Federation(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.cluster = NatsCluster().start()
+        cls.brokers = {}
+        try:
+            for city in CITIES:
+                cls.brokers[city] = city_broker(cls.cluster, city).start(timeout=60)
+            for city, firms in FIRMS.items():
+                op = cls.brokers[city].client(operator=True)
+                for f in firms:
+                    op.call(register_firm=pb.RegisterFirm(firm=f))
+                op.close()
+            cls.offers = {}
+            for city, fid, scope in ((HEBI, HB_SME, pb.SAME_PROVINCE), (ZHENGZHOU, ZZ_SME, pb.SAME_PROVINCE),
+                                     (XINXIANG, XX_SME, pb.ANYWHERE), (XINXIANG, XX_CITY, pb.SAME_CITY)):
+                c = cls.brokers[city].client(fid)
+                cls.offers[fid] = c.call(post_offer=pb.PostOffer(offer=mg_offer(service_scope=scope))).posting.id
+                c.close()
+        except Exception:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        for b in getattr(cls, "brokers", {}).values():
+            try:
+                if b.proc:
+                    b.stop()
+            finally:
+                b.cleanup()
+        cls.cluster.cleanup()
+        stop_leftovers()
+
+    def remote_id(self, city, local_id):
+        return city << 48 | local_id
+
+    def shortlist(self, broker, firm_id, demand_id, want, timeout=30):
+        c = broker.client(firm_id)
+        try:
+            return wait_for("shortlist of %d with %d candidates" % (demand_id, want),
+                            lambda: (lambda s: s if len(s.candidates) >= want else None)(
+                                c.call(get_shortlist=pb.GetShortlist(demand_id=demand_id)).shortlist), timeout)
+        finally:
+            c.close()
+
+    # (a)
+    def test_a_province_demand_gets_remote_offers_and_remote_smes_hear_from_their_own_broker(self):
+        hb = self.brokers[HEBI]
+        anchor = hb.client(ANCHOR)
+        d = anchor.call(post_demand=pb.PostDemand(demand=mg_demand(scope=pb.SAME_PROVINCE))).posting.id
+        self.assertLess(d, 1 << 48)
+        sl = self.shortlist(hb, ANCHOR, d, 3)
+        by_firm = {c.firm_id: c for c in sl.candidates}
+        self.assertEqual(set(by_firm), {HB_SME, ZZ_SME, XX_SME})  # not XX_CITY: its service stays in Xinxiang
+        self.assertEqual(by_firm[ZZ_SME].offer_id, self.remote_id(ZHENGZHOU, self.offers[ZZ_SME]))
+        self.assertEqual(by_firm[XX_SME].offer_id, self.remote_id(XINXIANG, self.offers[XX_SME]))
+        self.assertEqual(by_firm[ZZ_SME].firm_name, "Zhongyuan Magnesium")
+        for c in sl.candidates:
+            self.assertTrue(all(getattr(r, "pass") for r in c.explanation.rules), c)
+        # the SMEs in the other cities get their Opportunity from their own broker's inbox
+        for city, fid in ((ZHENGZHOU, ZZ_SME), (XINXIANG, XX_SME)):
+            sme = self.brokers[city].client(fid)
+            rid = self.remote_id(HEBI, d)
+            ops = notices_of(sme, "opportunity", rid)
+            self.assertEqual(len(ops), 1, ops)
+            op = ops[0].opportunity
+            self.assertEqual(op.demand.owner, ANCHOR)
+            self.assertEqual(op.offer_id, self.offers[fid])
+            # the same rules and score as Hebi computed for the pair
+            self.assertAlmostEqual(op.explanation.score, by_firm[fid].explanation.score, places=6)
+            self.assertEqual([getattr(r, "pass") for r in op.explanation.rules],
+                             [getattr(r, "pass") for r in by_firm[fid].explanation.rules])
+            # the confidential details did not cross
+            view = sme.call(get_posting=pb.GetPosting(posting_id=rid)).view
+            self.assertEqual(view.demand.details, "")
+            sme.close()
+        # the Xinxiang city-only offer's firm was not told
+        xc = self.brokers[XINXIANG].client(XX_CITY)
+        xc.resume(0)
+        self.assertFalse([n for n in xc.drain(1.0) if body_of(n) == "opportunity"])
+        xc.close()
+        # a CITY-scoped demand does not cross
+        before = metric(self.brokers[ZHENGZHOU], "gongxu_federation_applied_total")
+        local = anchor.call(post_demand=pb.PostDemand(demand=mg_demand(scope=pb.SAME_CITY))).posting.id
+        sl = self.shortlist(hb, ANCHOR, local, 1)
+        self.assertEqual({c.firm_id for c in sl.candidates}, {HB_SME})
+        probe = anchor.call(post_demand=pb.PostDemand(demand=mg_demand(scope=pb.ANYWHERE, title="probe"))).posting.id
+        zz = self.brokers[ZHENGZHOU].client(ZZ_SME)
+        notices_of(zz, "opportunity", self.remote_id(HEBI, probe))  # a later province demand did arrive
+        with self.assertRaises(Refused) as e:
+            zz.call(get_posting=pb.GetPosting(posting_id=self.remote_id(HEBI, local)))
+        self.assertEqual(e.exception.code, pb.ERR_NOT_FOUND)
+        self.assertEqual(metric(self.brokers[ZHENGZHOU], "gongxu_federation_applied_total"), before + 1)
+        zz.close()
+        anchor.close()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
