@@ -233,15 +233,18 @@ int main(int argc, char **argv)
         gx_log(GX_LOG_ERR, "%s", err);
         return EX_IOERR;
     }
-    if (gx_broker_fed_start(broker, err, sizeof err) != GX_OK) {
-        gx_log(GX_LOG_ERR, "%s", err);
-        gx_broker_destroy(&broker);
-        return EX_UNAVAILABLE;
-    }
     if (gx_loop_new(&cfg, broker, s_build, &src, &loop, err, sizeof err) != GX_OK) {
         gx_log(GX_LOG_ERR, "%s", err);
         gx_broker_destroy(&broker);
         return EX_OSERR;
+    }
+    /* After gx_loop_new: its threads (and libnats') inherit the loop's blocked
+     * signals, so SIGTERM reaches the signalfd and not a thread of theirs. */
+    if (gx_broker_fed_start(broker, err, sizeof err) != GX_OK) {
+        gx_log(GX_LOG_ERR, "%s", err);
+        gx_loop_destroy(&loop);
+        gx_broker_destroy(&broker);
+        return EX_UNAVAILABLE;
     }
     gx_log(GX_LOG_INFO, "gongxud %s serving %s (monitor %s), data in %s", GX_VERSION, gx_loop_endpoint(loop),
            cfg.monitor[0] ? gx_loop_monitor_endpoint(loop) : "off", cfg.data_dir);
