@@ -207,3 +207,45 @@ def wait_for(what, fn, timeout=30, every=0.1):
 def stop_leftovers():
     for s in list(_started):
         s.kill()
+
+
+class RawNats:
+    """A bare NATS protocol connection (CONNECT, PUB, PING) for what a broker never does:
+    publishing by hand as a city's user, to see the server's permissions and the brokers'
+    handling of bad messages. verbose mode: every PUB is answered +OK or -ERR."""
+
+    def __init__(self, url, user, password, timeout=5):
+        import socket
+        host, port = url.replace("nats://", "").split(":")
+        self.sock = socket.create_connection((host, int(port)), timeout=timeout)
+        self.buf = b""
+        self._line()  # INFO
+        self.sock.sendall(b'CONNECT {"verbose":true,"pedantic":false,"user":"%s","pass":"%s"}\r\n'
+                          % (user.encode(), password.encode()))
+        line = self._line()
+        if not line.startswith(b"+OK"):
+            raise RuntimeError("CONNECT refused: %r" % line)
+
+    def _line(self):
+        while b"\r\n" not in self.buf:
+            chunk = self.sock.recv(4096)
+            if not chunk:
+                raise RuntimeError("connection closed")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def publish(self, subject, payload):
+        """Returns the server's answer: b"+OK" or the -ERR line."""
+        self.sock.sendall(b"PUB %s %d\r\n%s\r\n" % (subject.encode(), len(payload), payload))
+        while True:
+            line = self._line()
+            if line.startswith(b"PING"):
+                self.sock.sendall(b"PONG\r\n")
+                continue
+            if line.startswith(b"INFO"):
+                continue
+            return line
+
+    def close(self):
+        self.sock.close()

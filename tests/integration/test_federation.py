@@ -7,11 +7,11 @@ hear of it from their own broker, updates and withdrawals follow, and crashes of
 of a nats-server lose and duplicate nothing.
 """
 import os
-import subprocess
+import signal
 import time
 import unittest
 
-from gxfed import (CITIES, NatsCluster, city_broker, metric, stop_leftovers, wait_for)
+from gxfed import (CITIES, NatsCluster, RawNats, city_broker, metric, stop_leftovers, wait_for)
 from gxharness import Refused, body_of, firm, mg_demand, mg_offer, pb, uscc
 
 HEBI, ZHENGZHOU, XINXIANG = 4106, 4101, 4107
@@ -146,6 +146,170 @@ class Federation(unittest.TestCase):
         self.assertEqual(metric(self.brokers[ZHENGZHOU], "gongxu_federation_applied_total"), before + 1)
         zz.close()
         anchor.close()
+
+    def count_about(self, broker, fid, kind, demand_id, settle=2.0):
+        """How many `kind` notices about demand_id fid's inbox holds (resumed from the start)."""
+        c = broker.client(fid)
+        try:
+            c.resume(0)
+            return sum(1 for n in c.drain(settle) if body_of(n) == kind and getattr(n, kind).demand.id == demand_id)
+        finally:
+            c.close()
+
+    def post_province(self, title="province"):
+        a = self.brokers[HEBI].client(ANCHOR)
+        try:
+            return a.call(post_demand=pb.PostDemand(demand=mg_demand(scope=pb.SAME_PROVINCE, title=title))).posting.id
+        finally:
+            a.close()
+
+    # (b)
+    def test_b_update_and_withdrawal_cross_and_remote_smes_are_told_by_their_own_broker(self):
+        hb, zz = self.brokers[HEBI], self.brokers[ZHENGZHOU]
+        anchor = hb.client(ANCHOR)
+        d = anchor.call(post_demand=pb.PostDemand(demand=mg_demand(scope=pb.SAME_PROVINCE))).posting.id
+        rid = self.remote_id(HEBI, d)
+        sme = zz.client(ZZ_SME)
+        notices_of(sme, "opportunity", rid)
+        anchor.call(update_demand=pb.UpdateDemand(demand=mg_demand(id=d, scope=pb.SAME_PROVINCE, quantity=6000)))
+        upd = notices_of(sme, "demand_updated", rid)[0].demand_updated
+        self.assertEqual(upd.demand.revision, 2)
+        self.assertTrue(upd.still_eligible)
+        view = sme.call(get_posting=pb.GetPosting(posting_id=rid)).view.demand
+        self.assertEqual((view.revision, view.quantity), (2, 6000))
+        anchor.call(withdraw=pb.Withdraw(posting_id=d))
+        notices_of(sme, "demand_withdrawn", rid)
+        for city in (ZHENGZHOU, XINXIANG):
+            c = self.brokers[city].client(ZZ_SME if city == ZHENGZHOU else XX_SME)
+            wait_for("demand %d withdrawn in %d" % (rid, city), lambda: c.call(
+                get_posting=pb.GetPosting(posting_id=rid)).view.demand.state == pb.WITHDRAWN)
+            c.close()
+        # each told once
+        self.assertEqual(self.count_about(zz, ZZ_SME, "demand_withdrawn", rid), 1)
+        self.assertEqual(self.count_about(zz, ZZ_SME, "demand_updated", rid), 1)
+        # an offer withdrawn in Xinxiang leaves Hebi's engine too
+        xx = self.brokers[XINXIANG].client(XX_SME)
+        o = xx.call(post_offer=pb.PostOffer(offer=mg_offer(service_scope=pb.ANYWHERE, title="second line"))).posting.id
+        ro = self.remote_id(XINXIANG, o)
+        op = hb.client(operator=True)
+        wait_for("offer %d in Hebi" % ro, lambda: self._state(op, ro) == pb.OPEN)
+        xx.call(withdraw=pb.Withdraw(posting_id=o))
+        wait_for("offer %d withdrawn in Hebi" % ro, lambda: self._state(op, ro) == pb.WITHDRAWN)
+        op.close()
+        xx.close()
+        sme.close()
+        anchor.close()
+
+    def _state(self, client, offer_id):
+        try:
+            return client.call(get_posting=pb.GetPosting(posting_id=offer_id)).view.offer.state
+        except Refused:
+            return None
+
+    # (c) a broker killed with its outbox full
+    def test_c1_kill9_of_a_broker_between_post_and_publish_crosses_exactly_once(self):
+        hb, zz = self.brokers[HEBI], self.brokers[ZHENGZHOU]
+        for s in self.cluster.servers:  # JetStream unreachable: the outbox holds the change
+            os.kill(s.proc.pid, signal.SIGSTOP)
+        try:
+            d = self.post_province("outbox")
+            wait_for("outbox non-empty", lambda: metric(hb, "gongxu_federation_outbox_depth") >= 1)
+            hb.kill()
+        finally:
+            for s in self.cluster.servers:
+                os.kill(s.proc.pid, signal.SIGCONT)
+        hb.start(timeout=60)
+        rid = self.remote_id(HEBI, d)
+        sme = zz.client(ZZ_SME)
+        notices_of(sme, "opportunity", rid, timeout=60)
+        sme.close()
+        wait_for("outbox drained", lambda: metric(hb, "gongxu_federation_outbox_depth") == 0, timeout=60)
+        time.sleep(1)
+        self.assertEqual(self.count_about(zz, ZZ_SME, "opportunity", rid), 1)
+        self.assertEqual(self.count_about(self.brokers[XINXIANG], XX_SME, "opportunity", rid), 1)
+
+    def test_c2_kill9_of_a_nats_server_under_traffic_loses_and_duplicates_nothing(self):
+        hb, zz = self.brokers[HEBI], self.brokers[ZHENGZHOU]
+        log = hb.read_log_all()
+        url = log[log.rindex("city 4106 connected to ") + len("city 4106 connected to "):].split()[0]
+        victim = next(s for s in self.cluster.servers if s.url == url)
+        ids = []
+        a = hb.client(ANCHOR)
+        for i in range(24):
+            if i == 8:
+                victim.kill()  # the server Hebi's broker is connected to
+            ids.append(a.call(post_demand=pb.PostDemand(
+                demand=mg_demand(scope=pb.SAME_PROVINCE, title="traffic %d" % i))).posting.id)
+        a.close()
+        victim.start()
+        self.cluster.wait_healthy(60, [victim])
+        rids = [self.remote_id(HEBI, d) for d in ids]
+        sme = zz.client(ZZ_SME)
+
+        def arrived():
+            sme.resume(0)
+            got = [n.opportunity.demand.id for n in sme.drain(0.5) if body_of(n) == "opportunity"]
+            return all(r in got for r in rids) and got
+        got = wait_for("24 opportunities in Zhengzhou", arrived, timeout=120)
+        sme.close()
+        time.sleep(1)
+        for r in rids:
+            self.assertEqual(got.count(r), 1, r)
+        self.assertEqual(self.count_about(zz, ZZ_SME, "opportunity", rids[-1]), 1)
+        wait_for("outbox drained", lambda: metric(hb, "gongxu_federation_outbox_depth") == 0, timeout=60)
+
+    # (d)
+    def test_d_a_city_stopped_while_others_post_catches_up_from_the_stream(self):
+        xx = self.brokers[XINXIANG]
+        self.assertEqual(xx.stop(), 0)
+        ids = [self.post_province("while Xinxiang was down %d" % i) for i in range(3)]
+        xx.start(timeout=60)
+        for d in ids:
+            rid = self.remote_id(HEBI, d)
+            c = xx.client(XX_SME)
+            notices_of(c, "opportunity", rid, timeout=60)
+            c.close()
+            self.assertEqual(self.count_about(xx, XX_SME, "opportunity", rid), 1)
+
+    # (e)
+    def test_e_a_city_cannot_publish_as_another(self):
+        n = self.cluster.servers[0]
+        raw = RawNats(n.url, "city%d" % XINXIANG, self.cluster.password(XINXIANG))
+        try:
+            got = raw.publish("gx.%d.post" % ZHENGZHOU, b"pretending")
+            self.assertIn(b"Permissions Violation", got)
+            got = raw.publish("$JS.API.STREAM.DELETE.GONGXU", b"")
+            self.assertIn(b"Permissions Violation", got)
+            self.assertEqual(raw.publish("gx.%d.post" % XINXIANG, pb.FedMessage().SerializeToString()), b"+OK")
+        finally:
+            raw.close()
+
+    # bad input from the stream: logged, counted, skipped; nothing else changes
+    def test_f_bad_messages_from_the_stream_are_skipped_and_counted(self):
+        hb = self.brokers[HEBI]
+        before = metric(hb, "gongxu_federation_bad_total")
+        owner = firm(XX_SME, "Hongqi Light Alloy", "410702", "", pb.CREDIT_B, CERTS, 35.30, 113.90)
+        wrong_city = pb.FedMessage(origin_city=ZHENGZHOU, kind=2, origin_id=5, revision=1, state=pb.OPEN,
+                                   offer=mg_offer(owner=XX_SME, id=5, revision=1, state=pb.OPEN), owner=owner)
+        too_big = pb.FedMessage(origin_city=XINXIANG, kind=2, origin_id=1 << 50, revision=1, state=pb.OPEN,
+                                offer=mg_offer(owner=XX_SME, revision=1, state=pb.OPEN), owner=owner)
+        unknown = pb.FedMessage(origin_city=XINXIANG, kind=9, origin_id=6, revision=1, state=pb.OPEN, owner=owner)
+        raw = RawNats(self.cluster.servers[1].url, "city%d" % XINXIANG, self.cluster.password(XINXIANG))
+        try:
+            for payload in (b"\xff\x01 not protobuf", wrong_city.SerializeToString(), too_big.SerializeToString(),
+                            unknown.SerializeToString()):
+                self.assertEqual(raw.publish("gx.%d.post" % XINXIANG, payload), b"+OK")
+        finally:
+            raw.close()
+        wait_for("4 bad messages counted in Hebi", lambda: metric(hb, "gongxu_federation_bad_total") >= before + 4)
+        self.assertIn("federation: skipped", hb.read_log_all())
+        # still applying what is good
+        d = self.post_province("after the bad ones")
+        c = self.brokers[XINXIANG].client(XX_SME)
+        notices_of(c, "opportunity", self.remote_id(HEBI, d))
+        c.close()
+        for b in self.brokers.values():
+            self.assertIsNone(b.proc.poll())
 
 
 if __name__ == "__main__":
