@@ -243,19 +243,28 @@ static gx_err s_password(const char *path, char *out, size_t cap, char *err, siz
     return GX_OK;
 }
 
-/* The stream, created when missing (another city may create it at the same moment). */
+/* The stream, created when missing (another city may create it at the same
+ * moment). A cluster that has just started answers nothing or "unavailable"
+ * until it has elected its JetStream leader: tried for about 30 s. */
 static gx_err s_stream(gx_fed *f, int64_t replicas, char *err, size_t errlen)
 {
     jsStreamInfo *si = NULL;
     jsErrCode jerr = 0;
-    for (int attempt = 0; attempt < 20; attempt++) {
-        natsStatus s = js_GetStreamInfo(&si, f->js, f->stream, NULL, &jerr);
+    natsStatus s = NATS_OK;
+    const char *what = "cannot read the stream's information";
+    for (int attempt = 0; attempt < 60; attempt++) {
+        if (attempt)
+            s_sleep_ms(500);
+        jerr = 0;
+        s = js_GetStreamInfo(&si, f->js, f->stream, NULL, &jerr);
         if (s == NATS_OK) {
             jsStreamInfo_Destroy(si);
             return GX_OK;
         }
-        if (s != NATS_NOT_FOUND)
-            return s_fail(err, errlen, "cannot read the stream's information", s, jerr);
+        if (s != NATS_NOT_FOUND) {
+            what = "cannot read the stream's information";
+            continue;
+        }
         jsStreamConfig sc;
         jsStreamConfig_Init(&sc);
         const char *subjects[] = {"gx.>"};
@@ -265,6 +274,7 @@ static gx_err s_stream(gx_fed *f, int64_t replicas, char *err, size_t errlen)
         sc.Storage = js_FileStorage;
         sc.Replicas = replicas;
         sc.Duplicates = S_DUP_WINDOW_NS;
+        jerr = 0;
         s = js_AddStream(&si, f->js, &sc, NULL, &jerr);
         jsStreamInfo_Destroy(si);
         si = NULL;
@@ -273,12 +283,11 @@ static gx_err s_stream(gx_fed *f, int64_t replicas, char *err, size_t errlen)
                    f->stream, (long long)replicas);
             return GX_OK;
         }
-        if (jerr != JSStreamNameExistErr && jerr != 0)
-            return s_fail(err, errlen, "cannot create the stream", s, jerr);
-        s_sleep_ms(500); /* created by another city meanwhile, or the cluster has no leader yet */
+        what = "cannot create the stream";
+        if (jerr == JSInsufficientResourcesErr || jerr == JSStreamReplicasNotSupportedErr)
+            break; /* fewer servers than replicas: no waiting mends that */
     }
-    snprintf(err, errlen, "federation: the stream %s could not be read or created", f->stream);
-    return GX_ERR_IO;
+    return s_fail(err, errlen, what, s, jerr);
 }
 
 gx_err gx_fed_new(const gx_config *cfg, gx_fed **out, char *err, size_t errlen)
