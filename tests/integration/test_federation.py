@@ -8,6 +8,7 @@ of a nats-server lose and duplicate nothing.
 """
 import os
 import signal
+import subprocess
 import time
 import unittest
 
@@ -32,22 +33,31 @@ FIRMS = {
 }
 
 
-def notices_of(client, kind, demand_id=None, timeout=30):
-    """Resumes client's inbox from the start until a notice of `kind` (about demand_id) is there."""
-    def look():
-        got = [n for n in client.drain(0.3) if body_of(n) == kind]
-        if demand_id is not None:
-            got = [n for n in got if getattr(n, kind).demand.id == demand_id]
-        return got
+def collect(client, until=lambda seen: False, timeout=2.0):
+    """Resumes client's inbox from the start once and gathers its notices by sequence number as
+    they come (pushed live after the resume), until until(seen) holds or timeout seconds pass.
+    One resume per call: resuming again and again would put the whole inbox in flight each time
+    and fill the firm's delivery window. A notice delivered twice has one sequence number."""
+    seen = {}
     client.resume(0)
-    found = []
     deadline = time.time() + timeout
-    while time.time() < deadline:
-        found = look()
-        if found:
-            return found
-        client.resume(0)
-    raise AssertionError("no %s notice about demand %s within %ds" % (kind, demand_id, timeout))
+    while True:
+        for n in client.drain(0.3):
+            seen[n.seq] = n
+        if until(seen) or time.time() > deadline:
+            return seen
+
+
+def about(seen, kind, demand_id):
+    return [n for _, n in sorted(seen.items()) if body_of(n) == kind and getattr(n, kind).demand.id == demand_id]
+
+
+def notices_of(client, kind, demand_id, timeout=30):
+    """The `kind` notices about demand_id in client's inbox, waiting up to timeout for one."""
+    got = about(collect(client, lambda seen: about(seen, kind, demand_id), timeout), kind, demand_id)
+    if not got:
+        raise AssertionError("no %s notice about demand %s within %ds" % (kind, demand_id, timeout))
+    return got
 
 
 class Federation(unittest.TestCase):
@@ -129,8 +139,7 @@ class Federation(unittest.TestCase):
             sme.close()
         # the Xinxiang city-only offer's firm was not told
         xc = self.brokers[XINXIANG].client(XX_CITY)
-        xc.resume(0)
-        self.assertFalse([n for n in xc.drain(1.0) if body_of(n) == "opportunity"])
+        self.assertFalse([n for n in collect(xc, timeout=1.0).values() if body_of(n) == "opportunity"])
         xc.close()
         # a CITY-scoped demand does not cross
         before = metric(self.brokers[ZHENGZHOU], "gongxu_federation_applied_total")
@@ -151,8 +160,7 @@ class Federation(unittest.TestCase):
         """How many `kind` notices about demand_id fid's inbox holds (resumed from the start)."""
         c = broker.client(fid)
         try:
-            c.resume(0)
-            return sum(1 for n in c.drain(settle) if body_of(n) == kind and getattr(n, kind).demand.id == demand_id)
+            return len(about(collect(c, timeout=settle), kind, demand_id))
         finally:
             c.close()
 
@@ -200,6 +208,21 @@ class Federation(unittest.TestCase):
         sme.close()
         anchor.close()
 
+    def diag(self):
+        """The federation lines of every broker's log and its figures, for a failure's message."""
+        out = []
+        for city, b in self.brokers.items():
+            log = b.read_log_all().splitlines()
+            lines = [l for l in log if "federation" in l and "applied" not in l]
+            applied = [l for l in log if "federation: applied" in l]
+            lines += applied[-3:]
+            figures = {}
+            if b.proc:
+                for m in ("outbox_depth", "outboxed_total", "published_total", "applied_total", "duplicates_total"):
+                    figures[m] = metric(b, "gongxu_federation_" + m)
+            out.append("city %d %s\n  %s" % (city, figures, "\n  ".join(lines[-15:])))
+        return "\n".join(out)
+
     def _state(self, client, offer_id):
         try:
             return client.call(get_posting=pb.GetPosting(posting_id=offer_id)).view.offer.state
@@ -246,15 +269,14 @@ class Federation(unittest.TestCase):
         rids = [self.remote_id(HEBI, d) for d in ids]
         sme = zz.client(ZZ_SME)
 
-        def arrived():
-            sme.resume(0)
-            got = [n.opportunity.demand.id for n in sme.drain(0.5) if body_of(n) == "opportunity"]
-            return all(r in got for r in rids) and got
-        got = wait_for("24 opportunities in Zhengzhou", arrived, timeout=120)
+        seen = collect(sme, lambda seen: all(about(seen, "opportunity", r) for r in rids), timeout=120)
+        if not all(about(seen, "opportunity", r) for r in rids):
+            missing = [r & ((1 << 48) - 1) for r in rids if not about(seen, "opportunity", r)]
+            raise AssertionError("opportunities missing in Zhengzhou for Hebi's demands %s\n%s" % (missing, self.diag()))
         sme.close()
         time.sleep(1)
         for r in rids:
-            self.assertEqual(got.count(r), 1, r)
+            self.assertEqual(len(about(seen, "opportunity", r)), 1, r)
         self.assertEqual(self.count_about(zz, ZZ_SME, "opportunity", rids[-1]), 1)
         wait_for("outbox drained", lambda: metric(hb, "gongxu_federation_outbox_depth") == 0, timeout=60)
 
@@ -294,14 +316,16 @@ class Federation(unittest.TestCase):
         too_big = pb.FedMessage(origin_city=XINXIANG, kind=2, origin_id=1 << 50, revision=1, state=pb.OPEN,
                                 offer=mg_offer(owner=XX_SME, revision=1, state=pb.OPEN), owner=owner)
         unknown = pb.FedMessage(origin_city=XINXIANG, kind=9, origin_id=6, revision=1, state=pb.OPEN, owner=owner)
+        no_city = pb.FedMessage(origin_city=99999, kind=2, origin_id=7, revision=1, state=pb.OPEN,
+                                offer=mg_offer(owner=XX_SME, revision=1, state=pb.OPEN), owner=owner)
         raw = RawNats(self.cluster.servers[1].url, "city%d" % XINXIANG, self.cluster.password(XINXIANG))
         try:
             for payload in (b"\xff\x01 not protobuf", wrong_city.SerializeToString(), too_big.SerializeToString(),
-                            unknown.SerializeToString()):
+                            unknown.SerializeToString(), no_city.SerializeToString()):
                 self.assertEqual(raw.publish("gx.%d.post" % XINXIANG, payload), b"+OK")
         finally:
             raw.close()
-        wait_for("4 bad messages counted in Hebi", lambda: metric(hb, "gongxu_federation_bad_total") >= before + 4)
+        wait_for("5 bad messages counted in Hebi", lambda: metric(hb, "gongxu_federation_bad_total") >= before + 5)
         self.assertIn("federation: skipped", hb.read_log_all())
         # still applying what is good
         d = self.post_province("after the bad ones")
@@ -310,6 +334,36 @@ class Federation(unittest.TestCase):
         c.close()
         for b in self.brokers.values():
             self.assertIsNone(b.proc.poll())
+
+
+class CheckConfig(unittest.TestCase):
+    """gongxud --check-config validates the federation keys (no NATS needed)."""
+
+    def check(self, *sets):
+        args = [os.path.join(os.environ.get("GX_BIN", "build"), "gongxud"), "--check-config"]
+        for kv in sets:
+            args += ["-o", kv]
+        p = subprocess.run(args, capture_output=True, text=True, timeout=30)
+        return p.returncode, p.stdout + p.stderr
+
+    def test_federation_keys(self):
+        rc, out = self.check("federation_url=nats://127.0.0.1:4222")
+        self.assertEqual(rc, 78, out)
+        self.assertIn("federation_city", out)
+        rc, out = self.check("federation_city=4106")
+        self.assertEqual(rc, 78, out)
+        rc, out = self.check("federation_url=http://x", "federation_city=4106")
+        self.assertEqual(rc, 78, out)
+        rc, out = self.check("federation_url=nats://127.0.0.1:4222", "federation_city=4106",
+                             "federation_user=city4106", "federation_password_file=/nonexistent/pw")
+        self.assertEqual(rc, 78, out)
+        self.assertIn("federation_password_file", out)
+        rc, out = self.check("federation_url=nats://127.0.0.1:4222,nats://127.0.0.1:4223", "federation_city=4106")
+        self.assertEqual(rc, 0, out)
+        self.assertIn("federation: city 4106", out)
+        rc, out = self.check()
+        self.assertEqual(rc, 0, out)
+        self.assertNotIn("federation", out)
 
 
 if __name__ == "__main__":
