@@ -143,6 +143,7 @@ class Federation(unittest.TestCase):
         xc.close()
         # a CITY-scoped demand does not cross
         before = metric(self.brokers[ZHENGZHOU], "gongxu_federation_applied_total")
+        written = metric(self.brokers[ZHENGZHOU], "gongxu_notices_written_total")
         local = anchor.call(post_demand=pb.PostDemand(demand=mg_demand(scope=pb.SAME_CITY))).posting.id
         sl = self.shortlist(hb, ANCHOR, local, 1)
         self.assertEqual({c.firm_id for c in sl.candidates}, {HB_SME})
@@ -153,6 +154,9 @@ class Federation(unittest.TestCase):
             zz.call(get_posting=pb.GetPosting(posting_id=self.remote_id(HEBI, local)))
         self.assertEqual(e.exception.code, pb.ERR_NOT_FOUND)
         self.assertEqual(metric(self.brokers[ZHENGZHOU], "gongxu_federation_applied_total"), before + 1)
+        # Zhengzhou wrote its own SME's Opportunity and nothing for Hebi's anchor (the shortlist
+        # notices about its demand are Hebi's to write)
+        self.assertEqual(metric(self.brokers[ZHENGZHOU], "gongxu_notices_written_total"), written + 1)
         zz.close()
         anchor.close()
 
@@ -334,6 +338,35 @@ class Federation(unittest.TestCase):
         c.close()
         for b in self.brokers.values():
             self.assertIsNone(b.proc.poll())
+
+    def test_g_a_replayed_change_is_applied_once(self):
+        """The same change published again (a repeat after the duplicate window, or a
+        message redelivered) changes nothing and tells nobody: applying is idempotent."""
+        hb, zz = self.brokers[HEBI], self.brokers[ZHENGZHOU]
+        d = self.post_province("replayed")
+        rid = self.remote_id(HEBI, d)
+        sme = zz.client(ZZ_SME)
+        notices_of(sme, "opportunity", rid)
+        sme.close()
+        a = hb.client(ANCHOR)
+        demand = a.call(get_posting=pb.GetPosting(posting_id=d)).view.demand
+        a.close()
+        demand.details = ""
+        owner = FIRMS[HEBI][0]
+        replay = pb.FedMessage(origin_city=HEBI, kind=1, origin_id=d, revision=demand.revision, state=pb.OPEN,
+                               demand=demand, owner=owner)
+        dups = metric(zz, "gongxu_federation_duplicates_total")
+        written = metric(zz, "gongxu_notices_written_total")
+        raw = RawNats(self.cluster.servers[2].url, "city%d" % HEBI, self.cluster.password(HEBI))
+        try:
+            self.assertEqual(raw.publish("gx.%d.post" % HEBI, replay.SerializeToString()), b"+OK")
+        finally:
+            raw.close()
+        wait_for("the replay skipped in Zhengzhou",
+                 lambda: metric(zz, "gongxu_federation_duplicates_total") >= dups + 1)
+        self.assertEqual(metric(zz, "gongxu_notices_written_total"), written)
+        self.assertEqual(self.count_about(zz, ZZ_SME, "demand_updated", rid), 0)
+        self.assertEqual(self.count_about(zz, ZZ_SME, "opportunity", rid), 1)
 
 
 class CheckConfig(unittest.TestCase):
