@@ -711,6 +711,12 @@ static const gx_demand *s_dock_demand(s_req *q, bool owner_side)
         }
         return NULL;
     }
+    if (GX_FED_CITY_OF(d->id)) {
+        s_error(q, GX_ERR_BAD_REQUEST, "demand_id",
+                "demand %llu belongs to city %u's broker; docking across cities is not supported yet",
+                (unsigned long long)d->id, GX_FED_CITY_OF(d->id));
+        return NULL;
+    }
     if (owner_side && !s_owns(q, d->owner)) {
         s_error(q, GX_ERR_FORBIDDEN, "demand_id", "demand %llu belongs to another firm", (unsigned long long)d->id);
         return NULL;
