@@ -136,6 +136,10 @@ class Federation(unittest.TestCase):
             # the confidential details did not cross
             view = sme.call(get_posting=pb.GetPosting(posting_id=rid)).view
             self.assertEqual(view.demand.details, "")
+            # docking across cities is not slice 1's: refused, not silently lost
+            with self.assertRaises(Refused) as e:
+                sme.call(interest=pb.Interest(demand_id=rid, offer_id=self.offers[fid], message="we can"))
+            self.assertEqual(e.exception.code, pb.ERR_BAD_REQUEST)
             sme.close()
         # the Xinxiang city-only offer's firm was not told
         xc = self.brokers[XINXIANG].client(XX_CITY)
@@ -199,6 +203,22 @@ class Federation(unittest.TestCase):
         # each told once
         self.assertEqual(self.count_about(zz, ZZ_SME, "demand_withdrawn", rid), 1)
         self.assertEqual(self.count_about(zz, ZZ_SME, "demand_updated", rid), 1)
+        # a profile change of a firm with crossing postings follows: Hebi's shortlist shows the new name
+        op = zz.client(operator=True)
+        renamed = pb.Firm()
+        renamed.CopyFrom(FIRMS[ZHENGZHOU][0])
+        renamed.name = "Zhongyuan Magnesium Works"
+        op.call(register_firm=pb.RegisterFirm(firm=renamed))
+        op.close()
+        d2 = anchor.call(post_demand=pb.PostDemand(demand=mg_demand(scope=pb.SAME_PROVINCE, title="renamed"))).posting.id
+        wait_for("the new name in Hebi", lambda: "Zhongyuan Magnesium Works" in [
+            c.firm_name for c in anchor.call(get_shortlist=pb.GetShortlist(demand_id=d2)).shortlist.candidates])
+        # a firm of another city cannot be registered here
+        op = hb.client(operator=True)
+        with self.assertRaises(Refused) as e:
+            op.call(register_firm=pb.RegisterFirm(firm=renamed))
+        self.assertEqual(e.exception.code, pb.ERR_INVALID_FIELD)
+        op.close()
         # an offer withdrawn in Xinxiang leaves Hebi's engine too
         xx = self.brokers[XINXIANG].client(XX_SME)
         o = xx.call(post_offer=pb.PostOffer(offer=mg_offer(service_scope=pb.ANYWHERE, title="second line"))).posting.id
@@ -288,6 +308,10 @@ class Federation(unittest.TestCase):
     def test_d_a_city_stopped_while_others_post_catches_up_from_the_stream(self):
         xx = self.brokers[XINXIANG]
         self.assertEqual(xx.stop(), 0)
+        # a stopped store holding remote firms and postings verifies healthy
+        v = subprocess.run([os.path.join(os.environ.get("GX_BIN", "build"), "gongxud"), "--verify", xx.data_dir],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
         ids = [self.post_province("while Xinxiang was down %d" % i) for i in range(3)]
         xx.start(timeout=60)
         for d in ids:
