@@ -5,7 +5,7 @@
 # suite and the benchmarks need, PostgreSQL 15 included)
 set -euo pipefail
 want=(build-essential cmake pkg-config libzmq3-dev libprotobuf-c-dev protobuf-c-compiler
-      liblmdb-dev lmdb-utils libjansson-dev libmicrohttpd-dev libsystemd-dev)
+      liblmdb-dev lmdb-utils libjansson-dev libmicrohttpd-dev libsystemd-dev libnats-dev)
 if [ "${1:-build}" = test ] || [ "${1:-build}" = bench ]; then
   # PostgreSQL 15 is the other side of tests/bench/run, whose smoke the suite runs;
   # prometheus brings promtool (the /metrics check); chromium and node drive the
@@ -15,8 +15,9 @@ if [ "${1:-build}" = test ] || [ "${1:-build}" = bench ]; then
   # Simplified Chinese glyph forms for all of GB 18030 and real bold weights (the page's
   # headings and figures are bold); fonts-wqy-microhei is a twentieth of the size but
   # one weight only, and unmaintained since 2010
+  # nats-server: the federation test runs three of them (JetStream cluster) and three cities
   want+=(python3 python3-zmq python3-protobuf protobuf-compiler clang libclang-rt-14-dev
-         postgresql-15 libpq-dev util-linux prometheus chromium systemd fonts-noto-cjk)
+         postgresql-15 libpq-dev util-linux prometheus chromium systemd fonts-noto-cjk nats-server)
   # node and npm: Debian's (Debian 12: nodejs 18.20.4), unless a node with npm is already
   # on the PATH. tests/browser's lock file is kept installable on Debian's node (engines
   # node >=$node_min; test browser.debian_node), so Debian's is always enough. A node on

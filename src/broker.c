@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "federation.h"
+#include "fedapply.h"
 #include "log.h"
 #include "notify.h"
 #include "records.h"
@@ -77,6 +79,8 @@ gx_err gx_broker_new(const gx_config *cfg, int64_t now, gx_broker_progress_fn pr
     if (!b)
         return GX_ERR_NOMEM;
     b->cfg = *cfg;
+    if (cfg->federation_url[0])
+        b->fed.city = (uint16_t)cfg->federation_city; /* the outbox is written from the first batch on */
     gx_report_init(&b->obs, now * 1000);
     b->now = now;
     s_limits(b);
@@ -160,6 +164,7 @@ void gx_broker_destroy(gx_broker **pb)
     gx_broker *b = *pb;
     if (!b)
         return;
+    gx_fed_destroy(&b->fed.fed); /* its threads stop before the store goes */
     gx_persist_fini(b);
     gx_store_abort(&b->child);
     gx_store_abort(&b->txn);
@@ -385,6 +390,7 @@ void gx_broker_batch_end(gx_broker *b, const gx_broker_io *io)
         }
         gx_persist_batch_done(b, err == GX_OK);
     }
+    b->committed = !err;
     if (err) {
         /* Nothing of this batch is durable: no reply may say otherwise. */
         for (size_t i = 0; i < b->n_replies; i++) {
@@ -805,4 +811,85 @@ size_t gx_broker_render_event(void *broker, uint64_t id, const char *type, const
                               char *out, size_t cap)
 {
     return gx_report_render_event(broker, id, type, data, len, out, cap);
+}
+
+/* ------------------------------------------------------------------ federation */
+
+gx_err gx_broker_fed_start(gx_broker *b, char *err, size_t errlen)
+{
+    if (!b->fed.city)
+        return GX_OK;
+    gx_txn *t = NULL;
+    const void *v;
+    size_t vlen;
+    gx_err e = gx_store_begin(b->store, false, &t);
+    if (!e && (e = gx_store_get(t, GX_T_META, "id:posting", sizeof "id:posting" - 1, &v, &vlen)) == GX_OK &&
+        vlen == 8 && gx_store_from_be64(v) >= GX_FED_LOCAL_MAX) {
+        snprintf(
+            err, errlen,
+            "federation: this store's posting ids reach 2^48 (%llu); federated ids keep the city in the top "
+            "16 bits, so it cannot federate",
+            (unsigned long long)gx_store_from_be64(v));
+        gx_store_abort(&t);
+        return GX_ERR_CONFIG;
+    }
+    gx_store_abort(&t);
+    if (e && e != GX_ERR_NOT_FOUND) {
+        snprintf(err, errlen, "federation: cannot read the posting counter: %s",
+                 gx_store_last_error(b->store));
+        return e;
+    }
+    return gx_fed_new(&b->cfg, &b->fed.fed, err, errlen);
+}
+
+int gx_broker_fed_fd(const gx_broker *b)
+{
+    return b->fed.fed ? gx_fed_fd(b->fed.fed) : -1;
+}
+
+static bool s_hand(void *ctx, uint64_t seq, const void *rec, size_t len)
+{
+    gx_broker *b = ctx;
+    if (!gx_fed_offer(b->fed.fed, seq, rec, len))
+        return false;
+    b->fed.handed = seq;
+    return true;
+}
+
+void gx_broker_fed_tick(gx_broker *b, int64_t now_ms, const gx_broker_io *io)
+{
+    gx_fed *f = b->fed.fed;
+    if (!f)
+        return;
+    gx_fed_clear(f);
+    /* what JetStream acknowledged leaves the outbox */
+    uint64_t acked = gx_fed_acked(f);
+    if (acked > b->fed.published) {
+        gx_broker_batch_begin(b, now_ms / 1000, now_ms);
+        gx_err err = gx_records_write_begin(b);
+        if (!err)
+            err = gx_records_fed_outbox_drop(b, acked);
+        gx_records_write_end(b, err);
+        gx_broker_batch_end(b, io);
+        if (!err && b->committed)
+            b->fed.published = acked;
+    }
+    /* what other cities sent, applied in one batch, acknowledged once committed */
+    const gx_fed_in *in;
+    size_t n = gx_fed_take(f, &in);
+    if (n) {
+        bool failed = false;
+        gx_broker_batch_begin(b, now_ms / 1000, now_ms);
+        for (size_t i = 0; i < n && !failed; i++) {
+            failed = gx_fedapply_one(b, gx_fed_stream(f), in[i].seq, in[i].subj, in[i].data, in[i].len) ==
+                     GX_FEDAPPLY_FAILED;
+            s_rebuild_if_asked(b);
+        }
+        gx_broker_batch_end(b, io);
+        gx_fed_done(f, !failed && b->committed);
+    }
+    /* what the outbox holds beyond what the publisher has, handed over in order */
+    size_t room = gx_fed_room(f);
+    if (room && gx_records_fed_outbox_read(b, b->fed.handed, room, s_hand, b) != GX_OK)
+        gx_log(GX_LOG_ERR, "federation: cannot read the outbox: %s", gx_store_last_error(b->store));
 }

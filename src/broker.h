@@ -115,6 +115,22 @@ bool gx_broker_pending(const gx_broker *b);
  * level). err names what could not be applied, "" when all went well. */
 gx_err gx_broker_reload(gx_broker *b, const gx_config *next, char *err, size_t errlen);
 
+/* ---- federation (federation.h, fedapply.h): off unless federation_url is set */
+
+/* With federation configured: refuses a store whose posting ids reach 2^48,
+ * then connects to NATS and starts the federation threads (gx_fed_new). GX_OK
+ * and nothing done without federation. */
+gx_err gx_broker_fed_start(gx_broker *b, char *err, size_t errlen);
+
+/* The fd the loop polls for federation work; -1 without federation. */
+int gx_broker_fed_fd(const gx_broker *b);
+
+/* Between batches, when the fd is readable and after every batch: drops the
+ * outbox records JetStream acknowledged (a batch), applies what other cities
+ * sent (a batch; acknowledged to JetStream only once committed) and hands new
+ * outbox records to the publisher. */
+void gx_broker_fed_tick(gx_broker *b, int64_t now_ms, const gx_broker_io *io);
+
 /* ---- what operators read (report.c) */
 
 /* Tells the broker what the loop knows: whether it is serving (sockets bound,

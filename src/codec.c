@@ -200,6 +200,9 @@ static gx_err s_dec_firm(s_dec *d, const Gongxu__V1__Firm *m, gx_firm *f)
     }
     f->credit = (gx_credit)m->credit;
     f->awards = m->awards;
+    if (m->home_city > 9999)
+        return s_fail(d, GX_ERR_INVALID, "firm.home_city", "a city code has 4 digits");
+    f->home_city = (uint16_t)m->home_city;
     if (m->language && *m->language) {
         if (strcmp(m->language, "zh-CN") == 0)
             f->lang = GX_LANG_ZH;
@@ -727,6 +730,7 @@ static Gongxu__V1__Firm *s_firm(s_arena *a, const gx_firm *f, bool with_contact)
     m->credit = (Gongxu__V1__Credit)f->credit;
     m->contact = with_contact ? s_s(f->contact) : "";
     m->awards = f->awards;
+    m->home_city = f->home_city;
     m->language = s_s(gx_lang_tag((gx_lang)f->lang));
     if (!(m->roles = (Gongxu__V1__Role *)s_enums(a, f->roles, &m->n_roles)))
         goto oom;
@@ -1588,6 +1592,96 @@ S_ENCODE_RECORD(gx_codec_encode_firm, gx_firm, s_firm(&a, x, true))
 S_ENCODE_RECORD(gx_codec_encode_demand, gx_demand, s_demand(&a, x, GX_VIEW_OWNER))
 S_ENCODE_RECORD(gx_codec_encode_offer, gx_offer, s_offer(&a, x))
 S_ENCODE_RECORD(gx_codec_encode_sub, gx_sub, s_sub(&a, x))
+
+/* ------------------------------------------------------------ federation */
+
+gx_err gx_codec_encode_fed(const gx_fed_msg *x, gx_buf *out)
+{
+    s_arena a = {0};
+    gx_err err = GX_ERR_NOMEM;
+    memset(out, 0, sizeof *out);
+    Gongxu__V1__FedMessage m = GONGXU__V1__FED_MESSAGE__INIT;
+    m.origin_city = x->origin_city;
+    m.kind = x->kind;
+    m.origin_id = x->origin_id;
+    m.revision = x->revision;
+    m.state = (Gongxu__V1__State)x->state;
+    if (x->demand && !(m.demand = s_demand(&a, x->demand, GX_VIEW_OWNER)))
+        goto out;
+    if (m.demand)
+        m.demand->details = ""; /* confidential: crosses only after acceptance (not in slice 1) */
+    if (x->offer && !(m.offer = s_offer(&a, x->offer)))
+        goto out;
+    if (x->owner) {
+        if (!(m.owner = s_firm(&a, x->owner, false)))
+            goto out;
+        m.owner->awards = 0; /* the public profile only: the track record stays home */
+        m.owner->language = "";
+        m.owner->home_city = x->origin_city;
+    }
+    err = s_pack(&m.base, out);
+out:
+    s_arena_fini(&a);
+    return err;
+}
+
+gx_err gx_codec_decode_fed(const void *buf, size_t len, gx_fed_msg *out)
+{
+    char msg[160];
+    s_dec d = {NULL, msg, sizeof msg, NULL, 0};
+    memset(out, 0, sizeof *out);
+    Gongxu__V1__FedMessage *m = gongxu__v1__fed_message__unpack(NULL, len, buf);
+    if (!m)
+        return GX_ERR_MALFORMED;
+    gx_err err = GX_OK;
+    out->origin_city = m->origin_city;
+    out->kind = m->kind;
+    out->origin_id = m->origin_id;
+    out->revision = m->revision;
+    if ((err = s_enum(&d, m->state, GX_STATE_EXPIRED, "fed.state")))
+        goto out;
+    out->state = (gx_state)m->state;
+    if (m->demand) {
+        if (!(out->demand = calloc(1, sizeof *out->demand)))
+            err = GX_ERR_NOMEM;
+        else
+            err = s_dec_demand(&d, m->demand, out->demand);
+    }
+    if (!err && m->offer) {
+        if (!(out->offer = calloc(1, sizeof *out->offer)))
+            err = GX_ERR_NOMEM;
+        else
+            err = s_dec_offer(&d, m->offer, out->offer);
+    }
+    if (!err && m->owner) {
+        if (!(out->owner = calloc(1, sizeof *out->owner)))
+            err = GX_ERR_NOMEM;
+        else
+            err = s_dec_firm(&d, m->owner, out->owner);
+    }
+out:
+    gongxu__v1__fed_message__free_unpacked(m, NULL);
+    if (err)
+        gx_codec_fed_fini(out);
+    return err == GX_ERR_NOMEM ? err : err ? GX_ERR_MALFORMED : GX_OK;
+}
+
+void gx_codec_fed_fini(gx_fed_msg *m)
+{
+    if (m->demand) {
+        gx_demand_fini(m->demand);
+        free(m->demand);
+    }
+    if (m->offer) {
+        gx_offer_fini(m->offer);
+        free(m->offer);
+    }
+    if (m->owner) {
+        gx_firm_fini(m->owner);
+        free(m->owner);
+    }
+    memset(m, 0, sizeof *m);
+}
 
 #define S_DECODE_RECORD(fn, T, PB, unpack, free_unpacked, conv, fini)                              \
     gx_err fn(const void *buf, size_t len, T *out)                                                 \

@@ -320,4 +320,29 @@ gx_err gx_codec_decode_demand(const void *buf, size_t len, gx_demand *out);
 gx_err gx_codec_decode_offer(const void *buf, size_t len, gx_offer *out);
 gx_err gx_codec_decode_sub(const void *buf, size_t len, gx_sub *out);
 
+/* ---- federation (the internal FedMessage; federation.h, records.c) */
+
+enum { GX_FED_DEMAND = 1, GX_FED_OFFER = 2, GX_FED_FIRM = 3 };
+
+/* One change crossing to the other cities. Encoding borrows the pointers;
+ * decoding allocates them (gx_codec_fed_fini frees). */
+typedef struct gx_fed_msg {
+    uint32_t origin_city; /* the publishing broker's city */
+    uint32_t kind;        /* GX_FED_* */
+    uint64_t origin_id;   /* the posting's id at home (0 for GX_FED_FIRM) */
+    uint32_t revision;    /* the posting's revision */
+    gx_state state;       /* and state */
+    gx_demand *demand;    /* GX_FED_DEMAND */
+    gx_offer *offer;      /* GX_FED_OFFER */
+    gx_firm *owner;       /* the owner's public profile */
+} gx_fed_msg;
+
+/* Encodes m; a demand's details, the owner's contact, awards and language are
+ * left out (they do not cross), and the owner is marked home_city = origin. */
+gx_err gx_codec_encode_fed(const gx_fed_msg *m, gx_buf *out);
+/* Decodes a FedMessage (checked as a stored record is; the caller checks ids
+ * and cities). GX_ERR_MALFORMED on bad bytes. */
+gx_err gx_codec_decode_fed(const void *buf, size_t len, gx_fed_msg *out);
+void gx_codec_fed_fini(gx_fed_msg *m);
+
 #endif

@@ -131,6 +131,19 @@ static const s_key s_keys[] = {
     {"io_threads", INT(io_threads), 1, 64, "2", false,
      "ZeroMQ I/O threads (CURVE encryption and socket I/O), connections spread over them; one flooding "
      "connection then holds up only those on its thread"},
+    {"federation_url", STR(federation_url), 0, 0, "", false,
+     "NATS servers of the province's federation, comma-separated nats:// URLs; empty: this broker runs "
+     "alone"},
+    {"federation_city", INT(federation_city), 0, 9999, "0", false,
+     "this broker's city, the first four digits of its counties' GB/T 2260 codes (4106 Hebi); required with "
+     "federation_url, and every firm registered here must be in it"},
+    {"federation_user", STR(federation_user), 0, 0, "", false, "this city's NATS user"},
+    {"federation_password_file", STR(federation_password_file), 0, 0, "", false,
+     "file holding this city's NATS password (first line)"},
+    {"federation_stream", STR(federation_stream), 0, 0, "GONGXU", false,
+     "JetStream stream the cities share (subjects gx.>; created when missing)"},
+    {"federation_replicas", INT(federation_replicas), 1, 5, "3", false,
+     "replicas of the stream when this broker creates it (1 only for a single nats-server)"},
 };
 #define S_NKEYS (sizeof s_keys / sizeof s_keys[0])
 
@@ -406,6 +419,35 @@ gx_err gx_config_validate(const gx_config *c, char *err, size_t errlen)
     }
     if (c->max_string_bytes > c->max_frame_bytes || c->max_text_bytes > c->max_frame_bytes) {
         snprintf(err, errlen, "max_string_bytes and max_text_bytes must not exceed max_frame_bytes");
+        return GX_ERR_CONFIG;
+    }
+    if (c->federation_url[0]) {
+        if (c->federation_city < 1000) {
+            snprintf(err, errlen,
+                     "federation_city: federation_url is set, so name this broker's city (4 digits, "
+                     "e.g. 4106)");
+            return GX_ERR_CONFIG;
+        }
+        if (strncmp(c->federation_url, "nats://", 7) != 0 && strncmp(c->federation_url, "tls://", 6) != 0) {
+            snprintf(err, errlen, "federation_url: '%s' is not a list of nats:// URLs", c->federation_url);
+            return GX_ERR_CONFIG;
+        }
+        for (const char *p = c->federation_stream; *p; p++)
+            if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-') {
+                snprintf(err, errlen, "federation_stream: '%s' may hold only letters, digits, - and _",
+                         c->federation_stream);
+                return GX_ERR_CONFIG;
+            }
+        if (!c->federation_stream[0]) {
+            snprintf(err, errlen, "federation_stream must not be empty");
+            return GX_ERR_CONFIG;
+        }
+        if (c->federation_password_file[0] && !c->federation_user[0]) {
+            snprintf(err, errlen, "federation_password_file is set without federation_user");
+            return GX_ERR_CONFIG;
+        }
+    } else if (c->federation_city) {
+        snprintf(err, errlen, "federation_city is set without federation_url");
         return GX_ERR_CONFIG;
     }
     return GX_OK;

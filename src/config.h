@@ -72,6 +72,12 @@ typedef struct gx_config {
     int64_t firm_window_bytes;           /* notice bytes in flight per firm */
     int64_t send_hwm;                    /* ZMQ_SNDHWM of the client ROUTER */
     int64_t io_threads;                  /* ZMQ_IO_THREADS of the context */
+    char federation_url[GX_CONFIG_STR_MAX];  /* NATS servers, comma-separated ("" = no federation) */
+    int64_t federation_city;                 /* this broker's city (4-digit GB/T 2260 prefix); 0 = none */
+    char federation_user[GX_CONFIG_STR_MAX]; /* NATS user of this city */
+    char federation_password_file[GX_CONFIG_STR_MAX]; /* file holding its password */
+    char federation_stream[64];                       /* the JetStream stream ("GONGXU") */
+    int64_t federation_replicas;                      /* the stream's replicas when gongxud creates it */
     bool insecure_dev;                   /* NOT a config key: only the --insecure-dev flag sets it */
 } gx_config;
 

@@ -530,7 +530,8 @@ gx_err gx_loop_run(gx_loop *l)
     sd_notifyf(0, "READY=1\nSTATUS=serving %s%s%s\nMAINPID=%lu", l->endpoint, l->http ? ", http " : "",
                l->http ? gx_http_url(l->http) : "", (unsigned long)getpid());
     while (!stop) {
-        zmq_pollitem_t items[4] = {{l->router, 0, ZMQ_POLLIN, 0}, {NULL, l->sigfd, ZMQ_POLLIN, 0},
+        zmq_pollitem_t items[5] = {{l->router, 0, ZMQ_POLLIN, 0},
+                                   {NULL, l->sigfd, ZMQ_POLLIN, 0},
                                    {NULL, l->http ? gx_http_fd(l->http) : -1, ZMQ_POLLIN, 0},
                                    {l->zap, 0, ZMQ_POLLIN, 0}};
         int64_t now = s_now_ms();
@@ -557,6 +558,11 @@ gx_err gx_loop_run(gx_loop *l)
             items[2] = items[3];
             n_items--;
         }
+        int zap_i = n_items - 1, fed_i = -1;
+        if (gx_broker_fed_fd(l->broker) >= 0) {
+            fed_i = n_items;
+            items[n_items++] = (zmq_pollitem_t){NULL, gx_broker_fed_fd(l->broker), ZMQ_POLLIN, 0};
+        }
         if (zmq_poll(items, n_items, timeout) < 0) {
             if (zmq_errno() == EINTR)
                 continue;
@@ -576,7 +582,7 @@ gx_err gx_loop_run(gx_loop *l)
                 }
             }
         }
-        if (l->zap && (items[n_items - 1].revents & ZMQ_POLLIN))
+        if (l->zap && (items[zap_i].revents & ZMQ_POLLIN))
             s_zap(l);
         if (l->n_held)
             s_zap_release(l);
@@ -606,6 +612,9 @@ gx_err gx_loop_run(gx_loop *l)
             gx_broker_retention(l->broker, now / 1000, &l->io);
             next_retention = now + l->cfg.retention_interval_ms;
         }
+        if (fed_i >= 0)
+            gx_broker_fed_tick(l->broker, now,
+                               &l->io); /* JetStream's acks, other cities' postings, the outbox */
         if (gx_broker_pending(l->broker))
             gx_broker_pump(l->broker, &l->io);
         gx_broker_snapshot_tick(l->broker);

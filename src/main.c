@@ -1,4 +1,5 @@
 /* main.c — gongxud: options, configuration, then broker and loop. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -6,6 +7,7 @@
 #include <string.h>
 #include <sysexits.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "broker.h"
 #include "config.h"
@@ -183,6 +185,16 @@ int main(int argc, char **argv)
                gx_vocab_count(v, GX_V_MATERIAL), gx_vocab_count(v, GX_V_INDUSTRY), gx_vocab_count(v, GX_V_COUNTY),
                gx_vocab_count(v, GX_V_ZONE), gx_vocab_count(v, GX_V_CERT));
         gx_vocab_destroy(&v);
+        if (cfg.federation_url[0]) {
+            if (cfg.federation_password_file[0] && access(cfg.federation_password_file, R_OK) != 0) {
+                fprintf(stderr, "gongxud: federation_password_file: cannot read %s: %s\n",
+                        cfg.federation_password_file, strerror(errno));
+                return EX_CONFIG;
+            }
+            printf("federation: city %lld, stream %s (%lld replicas when created), user %s, servers %s\n",
+                   (long long)cfg.federation_city, cfg.federation_stream, (long long)cfg.federation_replicas,
+                   cfg.federation_user[0] ? cfg.federation_user : "(none)", cfg.federation_url);
+        }
         return EX_OK;
     }
 
@@ -225,6 +237,14 @@ int main(int argc, char **argv)
         gx_log(GX_LOG_ERR, "%s", err);
         gx_broker_destroy(&broker);
         return EX_OSERR;
+    }
+    /* After gx_loop_new: its threads (and libnats') inherit the loop's blocked
+     * signals, so SIGTERM reaches the signalfd and not a thread of theirs. */
+    if (gx_broker_fed_start(broker, err, sizeof err) != GX_OK) {
+        gx_log(GX_LOG_ERR, "%s", err);
+        gx_loop_destroy(&loop);
+        gx_broker_destroy(&broker);
+        return EX_UNAVAILABLE;
     }
     gx_log(GX_LOG_INFO, "gongxud %s serving %s (monitor %s), data in %s", GX_VERSION, gx_loop_endpoint(loop),
            cfg.monitor[0] ? gx_loop_monitor_endpoint(loop) : "off", cfg.data_dir);

@@ -140,7 +140,16 @@ typedef struct gx_firm {
     char *contact;                   /* released only after docking; may be NULL */
     uint32_t awards;                 /* awards won: the track record */
     uint8_t lang;                    /* gx_lang (msg.h) its notices are written in; 0 = zh-CN */
+    uint16_t home_city;              /* 0: this broker's firm; else the city whose broker it belongs to
+                                        (federation: a remote posting's owner, public profile only) */
 } gx_firm;
+
+/* Federation ids: a posting from city C keeps its identity elsewhere as
+ * C << 48 | its id there; local ids stay below 2^48, so id >> 48 is the
+ * posting's home city, 0 for this broker's own. */
+#define GX_FED_ID_SHIFT 48
+#define GX_FED_LOCAL_MAX ((uint64_t)1 << GX_FED_ID_SHIFT)
+#define GX_FED_CITY_OF(id) ((unsigned)((uint64_t)(id) >> GX_FED_ID_SHIFT))
 
 typedef struct gx_demand {
     uint64_t id;                     /* broker-assigned */

@@ -45,8 +45,20 @@ gx_err gx_notify_told_get(gx_ctx *b, uint64_t demand_id, const char *firm, uint8
     return GX_OK;
 }
 
+/* A firm whose home is another city's broker (federation): its notices, told
+ * records and inbox are that broker's to write, never this one's. */
+static bool s_remote(const gx_ctx *b, const char *firm)
+{
+    if (!b->fed.city)
+        return false;
+    const gx_firm *f = gx_engine_firm(b->engine, firm);
+    return f && f->home_city;
+}
+
 gx_err gx_notify_told_set(gx_ctx *b, uint64_t demand_id, const char *firm, uint8_t flags, uint8_t rule)
 {
+    if (s_remote(b, firm))
+        return GX_OK;
     uint8_t k[8 + GX_FIRM_ID_LEN], old, old_rule;
     gx_err err = gx_notify_told_get(b, demand_id, firm, &old, &old_rule);
     if (err)
@@ -232,6 +244,8 @@ static void s_fact_of(gx_ctx *b, const gx_notice *n, gx_fact *f)
 
 gx_err gx_notify_send(gx_ctx *b, const char *firm, gx_notice *n)
 {
+    if (s_remote(b, firm))
+        return GX_OK;
     uint64_t seq;
     gx_fact f;
     gx_err err = gx_inbox_next_seq(b->child, firm, &seq);

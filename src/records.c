@@ -215,13 +215,17 @@ static gx_err s_owned_put(gx_txn *t, const char *owner, uint8_t kind, gx_state s
     return gx_store_put(t, GX_T_OWNED, k, sizeof k, &v, 1);
 }
 
+static gx_err s_outbox_posting(gx_ctx *b, uint32_t kind, const gx_demand *d, const gx_offer *o);
+
 gx_err gx_records_put_demand(gx_ctx *b, const gx_demand *d)
 {
     gx_buf rec;
     uint8_t k[8];
     s_key64(k, d->id);
     gx_records_note(b, GX_UNDO_DEMAND, d->id, NULL, 0);
-    gx_err err = s_put(b, GX_T_DEMANDS, k, 8, &rec, gx_codec_encode_demand(d, &rec));
+    gx_err err = s_outbox_posting(b, GX_FED_DEMAND, d, NULL);
+    if (!err)
+        err = s_put(b, GX_T_DEMANDS, k, 8, &rec, gx_codec_encode_demand(d, &rec));
     return err ? err : s_owned_put(b->child, d->owner, GX_OWNED_DEMAND, d->state, d->id);
 }
 
@@ -231,7 +235,9 @@ gx_err gx_records_put_offer(gx_ctx *b, const gx_offer *o)
     uint8_t k[8];
     s_key64(k, o->id);
     gx_records_note(b, GX_UNDO_OFFER, o->id, NULL, 0);
-    gx_err err = s_put(b, GX_T_OFFERS, k, 8, &rec, gx_codec_encode_offer(o, &rec));
+    gx_err err = s_outbox_posting(b, GX_FED_OFFER, NULL, o);
+    if (!err)
+        err = s_put(b, GX_T_OFFERS, k, 8, &rec, gx_codec_encode_offer(o, &rec));
     return err ? err : s_owned_put(b->child, o->owner, GX_OWNED_OFFER, o->state, o->id);
 }
 
@@ -257,11 +263,14 @@ gx_err gx_records_del_sub(gx_ctx *b, const gx_sub *s)
     return gx_store_del(b->child, GX_T_OWNED, k, sizeof k);
 }
 
+static gx_err s_outbox_firm(gx_ctx *b, const gx_firm *f);
+
 gx_err gx_records_put_firm(gx_ctx *b, const gx_firm *f)
 {
     gx_buf rec;
     gx_records_note(b, GX_UNDO_FIRM, 0, f->id, 0);
-    return s_put(b, GX_T_FIRMS, f->id, strlen(f->id), &rec, gx_codec_encode_firm(f, &rec));
+    gx_err err = s_outbox_firm(b, f);
+    return err ? err : s_put(b, GX_T_FIRMS, f->id, strlen(f->id), &rec, gx_codec_encode_firm(f, &rec));
 }
 
 /* ---- taking a change back out of the engine */
@@ -366,6 +375,9 @@ void gx_records_undo(gx_ctx *b, gx_txn *t, size_t from, const char *why)
 
 void gx_records_count_open(gx_ctx *b, const char *firm, int delta)
 {
+    const gx_firm *f = gx_engine_firm(b->engine, firm);
+    if (f && f->home_city)
+        return; /* a remote firm's postings count against nothing here */
     gx_records_note(b, GX_UNDO_OPEN, 0, firm, delta);
     if (gx_quota_add(b->open, firm, delta) != GX_OK)
         b->engine_dirty = true; /* recounted with the next rebuild */
@@ -473,3 +485,183 @@ gx_err gx_records_index_owners(gx_ctx *b)
     }
 }
 
+/* ------------------------------------------------------------------ federation: outbox and applied sequence
+ */
+
+bool gx_records_fed_crosses(gx_scope scope)
+{
+    return scope == GX_SCOPE_SAME_PROVINCE || scope == GX_SCOPE_ANYWHERE || scope == GX_SCOPE_NONE;
+}
+
+/* Writes m as the next outbox record in the current child transaction. */
+static gx_err s_outbox_put(gx_ctx *b, const gx_fed_msg *m)
+{
+    uint64_t seq;
+    gx_buf rec = {0};
+    gx_err err = gx_store_next_id(b->child, "fed_outbox", &seq);
+    if (err)
+        return err;
+    if ((err = gx_codec_encode_fed(m, &rec)))
+        return err;
+    uint8_t k[8];
+    s_key64(k, seq);
+    err = gx_store_put(b->child, GX_T_OUTBOX, k, 8, rec.data, rec.len);
+    gx_buf_fini(&rec);
+    if (!err)
+        b->fed.outboxed++;
+    return err;
+}
+
+/* A change of this broker's posting whose reach leaves the city (or left it
+ * before this change: the other cities must hear that it no longer does) goes
+ * to the outbox with its owner's public profile, in the same transaction. */
+static gx_err s_outbox_posting(gx_ctx *b, uint32_t kind, const gx_demand *d, const gx_offer *o)
+{
+    if (!b->fed.city)
+        return GX_OK;
+    uint64_t id = d ? d->id : o->id;
+    if (GX_FED_CITY_OF(id))
+        return GX_OK; /* a remote posting: its home city tells the others */
+    bool crosses = gx_records_fed_crosses(d ? d->scope : o->service_scope);
+    if (!crosses) {
+        gx_demand od = {0};
+        gx_offer oo = {0};
+        if (d && gx_records_get_demand(b, id, &od) == GX_OK)
+            crosses = gx_records_fed_crosses(od.scope);
+        if (o && gx_records_get_offer(b, id, &oo) == GX_OK)
+            crosses = gx_records_fed_crosses(oo.service_scope);
+        gx_demand_fini(&od);
+        gx_offer_fini(&oo);
+        if (!crosses)
+            return GX_OK;
+    }
+    gx_firm owner = {0};
+    gx_err err = gx_records_get_firm(b, d ? d->owner : o->owner, &owner);
+    if (err)
+        return err;
+    gx_fed_msg m = {.origin_city = b->fed.city,
+                    .kind = kind,
+                    .origin_id = id,
+                    .revision = d ? d->revision : o->revision,
+                    .state = d ? d->state : o->state,
+                    .demand = (gx_demand *)d,
+                    .offer = (gx_offer *)o,
+                    .owner = &owner};
+    err = s_outbox_put(b, &m);
+    gx_firm_fini(&owner);
+    return err;
+}
+
+typedef struct s_cross_scan {
+    gx_ctx *b;
+    uint8_t kind; /* GX_OWNED_DEMAND or _OFFER */
+    bool found;
+} s_cross_scan;
+
+static bool s_cross_visit(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    s_cross_scan *c = ctx;
+    if (klen != GX_OWNED_KEY_LEN)
+        return true;
+    uint64_t id = gx_store_from_be64((const uint8_t *)key + GX_FIRM_ID_LEN + 2);
+    if (c->kind == GX_OWNED_DEMAND) {
+        const gx_demand *d = gx_engine_demand(c->b->engine, id);
+        c->found = d && gx_records_fed_crosses(d->scope);
+    } else {
+        const gx_offer *o = gx_engine_offer(c->b->engine, id);
+        c->found = o && gx_records_fed_crosses(o->service_scope);
+    }
+    return !c->found;
+}
+
+/* A profile change of this broker's firm with open postings that cross goes
+ * to the outbox, so the other cities' copies of its owner follow. */
+static gx_err s_outbox_firm(gx_ctx *b, const gx_firm *f)
+{
+    if (!b->fed.city || f->home_city)
+        return GX_OK;
+    s_cross_scan c = {.b = b};
+    for (uint8_t kind = GX_OWNED_DEMAND; kind <= GX_OWNED_OFFER && !c.found; kind++) {
+        uint8_t prefix[GX_OWNED_KEY_LEN];
+        gx_owned_key(prefix, f->id, kind, false, 0);
+        c.kind = kind;
+        gx_err err =
+            gx_store_scan(b->child, GX_T_OWNED, prefix, GX_FIRM_ID_LEN + 2, NULL, 0, s_cross_visit, &c);
+        if (err)
+            return err;
+    }
+    if (!c.found)
+        return GX_OK;
+    gx_fed_msg m = {.origin_city = b->fed.city, .kind = GX_FED_FIRM, .owner = (gx_firm *)f};
+    return s_outbox_put(b, &m);
+}
+
+gx_err gx_records_fed_outbox_drop(gx_ctx *b, uint64_t upto)
+{
+    uint8_t k[8];
+    uint64_t n = 0;
+    s_key64(k, upto + 1);
+    gx_err err = gx_store_del_range(b->child, GX_T_OUTBOX, NULL, 0, k, 8, &n);
+    if (!err)
+        b->fed.published_n += n;
+    return err;
+}
+
+typedef struct s_outbox_read {
+    gx_records_outbox_fn fn;
+    void *ctx;
+    size_t left;
+} s_outbox_read;
+
+static bool s_outbox_visit(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    s_outbox_read *r = ctx;
+    if (klen != 8)
+        return true;
+    if (!r->fn(r->ctx, gx_store_from_be64(key), val, vlen))
+        return false;
+    return --r->left > 0;
+}
+
+gx_err gx_records_fed_outbox_read(gx_ctx *b, uint64_t after, size_t max, gx_records_outbox_fn fn, void *ctx)
+{
+    if (!max)
+        return GX_OK;
+    gx_txn *t = NULL;
+    gx_err err = gx_store_begin(b->store, false, &t);
+    if (err)
+        return err;
+    uint8_t from[8];
+    s_key64(from, after + 1);
+    s_outbox_read r = {.fn = fn, .ctx = ctx, .left = max};
+    err = gx_store_scan(t, GX_T_OUTBOX, NULL, 0, from, 8, s_outbox_visit, &r);
+    gx_store_abort(&t);
+    return err;
+}
+
+gx_err gx_records_fed_applied_get(gx_ctx *b, const char *stream, uint64_t *seq)
+{
+    const void *v;
+    size_t vlen;
+    *seq = 0;
+    gx_txn *t = gx_records_txn(b), *own = NULL;
+    gx_err err = GX_OK;
+    if (!t && (err = gx_store_begin(b->store, false, &own)))
+        return err;
+    err = gx_store_get(t ? t : own, GX_T_FEDSEQ, stream, strlen(stream), &v, &vlen);
+    if (err == GX_ERR_NOT_FOUND)
+        err = GX_OK;
+    else if (!err && vlen == 8)
+        *seq = gx_store_from_be64(v);
+    else if (!err)
+        err = GX_ERR_MALFORMED;
+    gx_store_abort(&own);
+    return err;
+}
+
+gx_err gx_records_fed_applied_put(gx_ctx *b, const char *stream, uint64_t seq)
+{
+    uint8_t v[8];
+    s_key64(v, seq);
+    return gx_store_put(b->child, GX_T_FEDSEQ, stream, strlen(stream), v, 8);
+}

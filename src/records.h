@@ -129,6 +129,20 @@ typedef struct gx_obs {
     uint64_t snapshot_commits; /* commits counted when it was made */
 } gx_obs;
 
+/* Federation state kept in the broker's context (fedapply.c, records.c). */
+typedef struct gx_fed_state {
+    uint16_t city;        /* this broker's city; 0: not federated (nothing goes to the outbox) */
+    struct gx_fed *fed;   /* the federation thread (federation.h), set by the loop; NULL when off */
+    uint64_t handed;      /* the highest outbox sequence handed to the publisher */
+    uint64_t outboxed;    /* outbox records written */
+    uint64_t published;   /* the outbox sequence up to which JetStream acknowledged and the loop dropped */
+    uint64_t published_n; /* outbox records dropped so since start */
+    uint64_t applied;     /* messages from other cities applied */
+    uint64_t duplicates;  /* messages skipped as already applied (stream sequence or revision) */
+    uint64_t own;         /* this city's own messages seen on the stream and skipped */
+    uint64_t bad;         /* messages skipped as malformed or out of range */
+} gx_fed_state;
+
 enum { GX_UNDO_FIRM = 1, GX_UNDO_DEMAND, GX_UNDO_OFFER, GX_UNDO_SUB, GX_UNDO_OPEN };
 
 struct gx_ctx {
@@ -188,6 +202,8 @@ struct gx_ctx {
     char rl_firm[GX_FIRM_ID_LEN + 1]; /* the firm refused last, for that line */
     uint64_t closed_slow;             /* connections closed for not reading (send queue full) */
     uint64_t evicted_told;            /* evicted connections told at once (ERR_EVICTED, request_id 0) */
+    bool committed;                   /* the last batch_end committed (or had nothing to commit) */
+    gx_fed_state fed;                 /* federation (fedapply.c); fed.city 0 when off */
 };
 
 /* ---- the request's transactions and monitor events */
@@ -234,6 +250,20 @@ void gx_records_note(gx_ctx *b, uint8_t what, uint64_t id, const char *firm, int
  * it sets rebuild_now and engine_dirty: broker.c then rebuilds the engine from
  * the store. why is for the log. */
 void gx_records_undo(gx_ctx *b, gx_txn *t, size_t from, const char *why);
+
+/* ---- federation: the outbox and the applied stream sequence (same transaction as the effects) */
+
+/* True for a scope whose postings cross to the other cities (province, anywhere, unset). */
+bool gx_records_fed_crosses(gx_scope scope);
+/* Drops the outbox records up to sequence upto (JetStream acknowledged them); current child txn. */
+gx_err gx_records_fed_outbox_drop(gx_ctx *b, uint64_t upto);
+/* Calls fn for up to max outbox records after sequence `after`, in order, in a
+ * read transaction of its own (no batch open); fn returns false to stop. */
+typedef bool (*gx_records_outbox_fn)(void *ctx, uint64_t seq, const void *rec, size_t len);
+gx_err gx_records_fed_outbox_read(gx_ctx *b, uint64_t after, size_t max, gx_records_outbox_fn fn, void *ctx);
+/* The last stream sequence applied from stream (0: none); its put in the current child txn. */
+gx_err gx_records_fed_applied_get(gx_ctx *b, const char *stream, uint64_t *seq);
+gx_err gx_records_fed_applied_put(gx_ctx *b, const char *stream, uint64_t seq);
 
 /* Files every posting under its owner, once, for a store written before the
  * owner index (marks "owner_index" in meta). */

@@ -645,6 +645,34 @@ static char *s_metrics(gx_ctx *b, size_t *len)
     s_family(&t, "gongxu_engine_rebuilds_total", "counter",
              "Times the engine matched every pair again after start (a change it could not take back, a reload).");
     s_put(&t, "gongxu_engine_rebuilds_total %llu\n", (unsigned long long)b->counters.engine_rebuilds);
+    if (b->fed.city) {
+        uint64_t depth = 0;
+        gx_txn *ft = NULL;
+        if (gx_store_begin(b->store, false, &ft) == GX_OK)
+            gx_store_count(ft, GX_T_OUTBOX, &depth);
+        gx_store_abort(&ft);
+        s_family(&t, "gongxu_federation_outbox_depth", "gauge",
+                 "Changes committed for the other cities and not yet acknowledged by JetStream.");
+        s_put(&t, "gongxu_federation_outbox_depth %llu\n", (unsigned long long)depth);
+        s_family(&t, "gongxu_federation_outboxed_total", "counter",
+                 "Changes written to the federation outbox.");
+        s_put(&t, "gongxu_federation_outboxed_total %llu\n", (unsigned long long)b->fed.outboxed);
+        s_family(&t, "gongxu_federation_published_total", "counter",
+                 "Outbox sequence JetStream acknowledged and the broker dropped (as a count of records since "
+                 "start).");
+        s_put(&t, "gongxu_federation_published_total %llu\n", (unsigned long long)b->fed.published_n);
+        s_family(&t, "gongxu_federation_applied_total", "counter", "Other cities' messages applied here.");
+        s_put(&t, "gongxu_federation_applied_total %llu\n", (unsigned long long)b->fed.applied);
+        s_family(&t, "gongxu_federation_duplicates_total", "counter",
+                 "Messages skipped as already applied (stream sequence or posting revision).");
+        s_put(&t, "gongxu_federation_duplicates_total %llu\n", (unsigned long long)b->fed.duplicates);
+        s_family(&t, "gongxu_federation_bad_total", "counter",
+                 "Messages skipped as malformed or out of range (logged).");
+        s_put(&t, "gongxu_federation_bad_total %llu\n", (unsigned long long)b->fed.bad);
+        s_family(&t, "gongxu_federation_own_total", "counter",
+                 "This city's own messages seen on the stream.");
+        s_put(&t, "gongxu_federation_own_total %llu\n", (unsigned long long)b->fed.own);
+    }
     const gx_persist *ps = &b->persist;
     s_family(&t, "gongxu_engine_snapshots_total", "counter",
              "Engine snapshots written while serving and recorded in the store (persist.h).");

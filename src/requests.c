@@ -179,6 +179,22 @@ static void s_register_firm(s_req *q)
         return;
     }
     const gx_firm *old = gx_engine_firm(b->engine, q->r->firm.id);
+    q->r->firm.home_city = 0; /* broker-maintained: a firm registered here is this broker's */
+    if (b->fed.city) {
+        char city[8];
+        snprintf(city, sizeof city, "%u", b->fed.city);
+        if (strncmp(q->r->firm.county, city, 4) != 0) {
+            s_error(q, GX_ERR_INVALID, "firm.county",
+                    "this broker serves city %s; county %s belongs to another city's broker", city,
+                    q->r->firm.county);
+            return;
+        }
+        if (old && old->home_city) {
+            s_error(q, GX_ERR_CONFLICT, "firm.id", "firm %s belongs to city %u's broker", q->r->firm.id,
+                    old->home_city);
+            return;
+        }
+    }
     if (old)
         q->r->firm.awards = old->awards; /* the track record is the broker's, not the operator's */
     else
@@ -693,6 +709,12 @@ static const gx_demand *s_dock_demand(s_req *q, bool owner_side)
         } else {
             s_error(q, GX_ERR_NOT_FOUND, "demand_id", "no open demand %llu", (unsigned long long)q->r->id);
         }
+        return NULL;
+    }
+    if (GX_FED_CITY_OF(d->id)) {
+        s_error(q, GX_ERR_BAD_REQUEST, "demand_id",
+                "demand %llu belongs to city %u's broker; docking across cities is not supported yet",
+                (unsigned long long)d->id, GX_FED_CITY_OF(d->id));
         return NULL;
     }
     if (owner_side && !s_owns(q, d->owner)) {

@@ -46,7 +46,7 @@ static const char *const s_table_names[GX_T__COUNT] = {
     [GX_T_OFFERS] = "offers",   [GX_T_SUBS] = "subs",         [GX_T_INBOX] = "inbox",
     [GX_T_CURSORS] = "cursors", [GX_T_DOCKING] = "docking",   [GX_T_TOLD] = "told",
     [GX_T_KEYS] = "keys",       [GX_T_FIRST] = "first_match", [GX_T_OWNED] = "owned",
-    [GX_T_CHANGES] = "changes",
+    [GX_T_CHANGES] = "changes", [GX_T_OUTBOX] = "fed_outbox", [GX_T_FEDSEQ] = "fed_applied",
 };
 
 /* The tables whose changes the change log records: the engine's inputs. */

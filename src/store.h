@@ -53,6 +53,8 @@ typedef enum gx_table {
     GX_T_FIRST,    /* demand id (u64 BE) -> its first match (notify.c, gx_first_match) */
     GX_T_OWNED,    /* firm id + kind + closed + id (u64 BE) -> state (owned.h) */
     GX_T_CHANGES,  /* txnid (u64 BE) + table (1 byte) + key -> the key's value before (the change log) */
+    GX_T_OUTBOX,   /* sequence (u64 BE) -> encoded FedMessage waiting for JetStream's ack (records.c) */
+    GX_T_FEDSEQ,   /* stream name -> u64 BE: the last stream sequence applied here (records.c) */
     GX_T__COUNT
 } gx_table;
 

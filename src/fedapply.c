@@ -1,0 +1,314 @@
+/* fedapply.c — applying other cities' postings (fedapply.h). */
+#include "fedapply.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "notify.h"
+
+/* Why a message is refused, for the log. */
+typedef struct s_why {
+    char text[200];
+} s_why;
+
+/* Checks what no decoder can: that the message is its city's to send. */
+static bool s_check(const gx_ctx *b, const gx_fed_msg *m, const char *subject, s_why *w)
+{
+    char want[32];
+    if (m->origin_city < 1000 || m->origin_city > 9999) {
+        snprintf(w->text, sizeof w->text, "origin city %u is not a 4-digit code", m->origin_city);
+        return false;
+    }
+    snprintf(want, sizeof want, "gx.%u.post", m->origin_city);
+    if (!subject || strcmp(subject, want) != 0) {
+        snprintf(w->text, sizeof w->text, "city %u's message on subject %s", m->origin_city,
+                 subject ? subject : "-");
+        return false;
+    }
+    if (m->kind < GX_FED_DEMAND || m->kind > GX_FED_FIRM) {
+        snprintf(w->text, sizeof w->text, "unknown kind %u", m->kind);
+        return false;
+    }
+    if (!m->owner) {
+        snprintf(w->text, sizeof w->text, "no owner profile");
+        return false;
+    }
+    char city[5];
+    snprintf(city, sizeof city, "%u", m->origin_city);
+    if (strncmp(m->owner->county, city, 4) != 0) {
+        snprintf(w->text, sizeof w->text, "firm %s (county %s) is not in city %u", m->owner->id,
+                 m->owner->county, m->origin_city);
+        return false;
+    }
+    if (m->kind == GX_FED_FIRM)
+        return true;
+    if (m->origin_id == 0 || m->origin_id >= GX_FED_LOCAL_MAX) {
+        snprintf(w->text, sizeof w->text, "posting id %llu is out of range (1 .. 2^48-1)",
+                 (unsigned long long)m->origin_id);
+        return false;
+    }
+    if (m->revision == 0 || m->state == GX_STATE_NONE) {
+        snprintf(w->text, sizeof w->text, "posting %llu has no revision or state",
+                 (unsigned long long)m->origin_id);
+        return false;
+    }
+    const char *owner = m->kind == GX_FED_DEMAND ? (m->demand ? m->demand->owner : NULL)
+                                                 : (m->offer ? m->offer->owner : NULL);
+    if (!owner) {
+        snprintf(w->text, sizeof w->text, "a %s message without its posting",
+                 m->kind == GX_FED_DEMAND ? "demand" : "offer");
+        return false;
+    }
+    if (strcmp(owner, m->owner->id) != 0) {
+        snprintf(w->text, sizeof w->text, "posting owned by %s carries the profile of %s", owner,
+                 m->owner->id);
+        return false;
+    }
+    (void)b;
+    return true;
+}
+
+/* Stores the remote owner's profile and tells the engine, when it changed.
+ * GX_ERR_CONFLICT when the id is one of this broker's own firms. */
+static gx_err s_owner(gx_ctx *b, gx_firm *f, uint16_t city)
+{
+    gx_firm cur = {0};
+    gx_buf a = {0}, c = {0};
+    gx_err err = gx_records_get_firm(b, f->id, &cur);
+    if (err == GX_OK && !cur.home_city) {
+        err = GX_ERR_CONFLICT;
+        goto out;
+    }
+    if (err && err != GX_ERR_NOT_FOUND)
+        goto out;
+    bool known = err == GX_OK;
+    f->home_city = city;
+    f->awards = known ? cur.awards : 0;
+    free(f->contact);
+    f->contact = NULL;
+    if (known && !(err = gx_codec_encode_firm(f, &a)) && !(err = gx_codec_encode_firm(&cur, &c)) &&
+        a.len == c.len && memcmp(a.data, c.data, a.len) == 0)
+        goto out; /* as it was: no need to match its postings again */
+    b->fx.n = 0;
+    if ((err = gx_records_put_firm(b, f)))
+        goto out;
+    b->engine_touched = true;
+    if (!(err = gx_engine_put_firm(b->engine, f, b->now, &b->fx)))
+        err = gx_notify_effects(b, &b->fx);
+out:
+    gx_buf_fini(&a);
+    gx_buf_fini(&c);
+    gx_firm_fini(&cur);
+    return err;
+}
+
+/* True when the stored copy (revision rev, state st) is as new as the message:
+ * a higher revision is newer, and so is a close at the same revision (expiry
+ * closes a posting without a new revision). */
+static bool s_stale(uint32_t rev, gx_state st, const gx_fed_msg *m)
+{
+    if (m->revision != rev)
+        return m->revision < rev;
+    return !(st == GX_STATE_OPEN && m->state != GX_STATE_OPEN);
+}
+
+/* Sets *stale when the stored copy of the posting is as new as the message. */
+static gx_err s_known_stale(gx_ctx *b, const gx_fed_msg *m, uint64_t id, bool *stale)
+{
+    gx_demand d = {0};
+    gx_offer o = {0};
+    gx_err err =
+        m->kind == GX_FED_DEMAND ? gx_records_get_demand(b, id, &d) : gx_records_get_offer(b, id, &o);
+    *stale = false;
+    if (err == GX_OK)
+        *stale = m->kind == GX_FED_DEMAND ? s_stale(d.revision, d.state, m) : s_stale(o.revision, o.state, m);
+    gx_demand_fini(&d);
+    gx_offer_fini(&o);
+    return err == GX_ERR_NOT_FOUND ? GX_OK : err;
+}
+
+static gx_err s_demand(gx_ctx *b, gx_fed_msg *m, uint64_t id, bool *dup)
+{
+    gx_demand old = {0}, copy = {0};
+    gx_demand *d = m->demand;
+    gx_err err = gx_records_get_demand(b, id, &old);
+    bool known = err == GX_OK;
+    if (err && err != GX_ERR_NOT_FOUND)
+        goto out;
+    err = GX_OK;
+    if (known && s_stale(old.revision, old.state, m)) {
+        *dup = true;
+        goto out;
+    }
+    d->id = id;
+    d->revision = m->revision;
+    d->state = m->state;
+    if ((err = gx_records_put_demand(b, d)))
+        goto out;
+    bool was_open = known && old.state == GX_STATE_OPEN;
+    b->fx.n = 0;
+    b->engine_touched = true;
+    if (d->state == GX_STATE_OPEN) {
+        if (known && !was_open)
+            goto out; /* a closed posting does not open again */
+        if ((err = gx_demand_copy(&copy, d)))
+            goto out;
+        err = was_open ? gx_engine_update_demand(b->engine, &copy, b->now, &b->fx)
+                       : gx_engine_add_demand(b->engine, &copy, b->now, &b->fx);
+        if (err || (err = gx_notify_effects(b, &b->fx)))
+            goto out;
+        const gx_demand *held = gx_engine_demand(b->engine, id);
+        if (was_open && held)
+            err = gx_notify_demand_changed(b, held, GX_N_DEMAND_UPDATED, NULL, 0);
+    } else if (was_open) {
+        if ((err = gx_engine_close_demand(b->engine, id, d->state, &b->fx)) && err != GX_ERR_NOT_FOUND)
+            goto out;
+        int type = d->state == GX_STATE_AWARDED   ? GX_N_DEMAND_AWARDED
+                   : d->state == GX_STATE_EXPIRED ? GX_N_DEMAND_EXPIRED
+                                                  : GX_N_DEMAND_WITHDRAWN;
+        err = gx_notify_demand_changed(b, d, type, NULL, 0);
+    }
+out:
+    gx_demand_fini(&copy);
+    gx_demand_fini(&old);
+    return err;
+}
+
+static gx_err s_offer(gx_ctx *b, gx_fed_msg *m, uint64_t id, bool *dup)
+{
+    gx_offer old = {0}, copy = {0};
+    gx_offer *o = m->offer;
+    gx_err err = gx_records_get_offer(b, id, &old);
+    bool known = err == GX_OK;
+    if (err && err != GX_ERR_NOT_FOUND)
+        goto out;
+    err = GX_OK;
+    if (known && s_stale(old.revision, old.state, m)) {
+        *dup = true;
+        goto out;
+    }
+    o->id = id;
+    o->revision = m->revision;
+    o->state = m->state;
+    if ((err = gx_records_put_offer(b, o)))
+        goto out;
+    bool was_open = known && old.state == GX_STATE_OPEN;
+    b->fx.n = 0;
+    b->engine_touched = true;
+    if (o->state == GX_STATE_OPEN) {
+        if (known && !was_open)
+            goto out;
+        if ((err = gx_offer_copy(&copy, o)))
+            goto out;
+        err = was_open ? gx_engine_update_offer(b->engine, &copy, b->now, &b->fx)
+                       : gx_engine_add_offer(b->engine, &copy, b->now, &b->fx);
+    } else if (was_open) {
+        if ((err = gx_engine_close_offer(b->engine, id, o->state, &b->fx)) == GX_ERR_NOT_FOUND)
+            err = GX_OK;
+    }
+    if (!err)
+        err = gx_notify_effects(b, &b->fx);
+out:
+    gx_offer_fini(&copy);
+    gx_offer_fini(&old);
+    return err;
+}
+
+/* Records seq as applied in a child transaction of its own (after a skip). */
+static gx_err s_mark(gx_ctx *b, const char *stream, uint64_t seq)
+{
+    gx_err err = gx_records_write_begin(b);
+    if (!err)
+        err = gx_records_fed_applied_put(b, stream, seq);
+    return gx_records_write_end(b, err);
+}
+
+gx_fedapply_rc gx_fedapply_one(gx_ctx *b, const char *stream, uint64_t seq, const char *subject,
+                               const void *data, size_t len)
+{
+    gx_fed_msg m = {0};
+    s_why w = {{0}};
+    uint64_t applied = 0;
+    gx_fedapply_rc rc = GX_FEDAPPLY_APPLIED;
+    gx_err err = gx_records_fed_applied_get(b, stream, &applied);
+    if (err) {
+        gx_log(GX_LOG_ERR, "federation: cannot read the applied sequence of %s: %s", stream, gx_err_str(err));
+        return GX_FEDAPPLY_FAILED;
+    }
+    if (seq <= applied) {
+        b->fed.duplicates++;
+        return GX_FEDAPPLY_DUPLICATE;
+    }
+    if ((err = gx_codec_decode_fed(data, len, &m))) {
+        snprintf(w.text, sizeof w.text, "%zu bytes that are not a FedMessage", len);
+        goto bad;
+    }
+    if (!s_check(b, &m, subject, &w))
+        goto bad;
+    if (m.origin_city == b->fed.city) {
+        b->fed.own++;
+        rc = GX_FEDAPPLY_OWN;
+        goto mark;
+    }
+    uint64_t id = ((uint64_t)m.origin_city << GX_FED_ID_SHIFT) | m.origin_id;
+    bool dup = false;
+    if ((err = gx_records_write_begin(b)))
+        goto failed;
+    /* an old revision must not bring back its owner's old profile either */
+    if (m.kind != GX_FED_FIRM && (err = s_known_stale(b, &m, id, &dup)) == GX_OK && dup)
+        err = gx_records_fed_applied_put(b, stream, seq);
+    else if (!err)
+        err = s_owner(b, m.owner, (uint16_t)m.origin_city);
+    if (!dup) {
+        if (!err && m.kind == GX_FED_DEMAND)
+            err = s_demand(b, &m, id, &dup);
+        else if (!err && m.kind == GX_FED_OFFER)
+            err = s_offer(b, &m, id, &dup);
+        if (!err)
+            err = gx_records_fed_applied_put(b, stream, seq);
+    }
+    gx_err werr = gx_records_write_end(b, err);
+    if (err == GX_ERR_CONFLICT) {
+        snprintf(w.text, sizeof w.text, "firm %s is this broker's own, not city %u's", m.owner->id,
+                 m.origin_city);
+        goto bad;
+    }
+    if (werr == GX_ERR_STORAGE_FULL || werr == GX_ERR_IO || werr == GX_ERR_NOMEM)
+        goto failed;
+    if (werr) {
+        snprintf(w.text, sizeof w.text, "could not be applied: %s", gx_err_str(werr));
+        goto bad;
+    }
+    if (dup) {
+        b->fed.duplicates++;
+        rc = GX_FEDAPPLY_DUPLICATE;
+    } else {
+        b->fed.applied++;
+    }
+    gx_log(GX_LOG_DEBUG, "federation: applied %s seq %llu: city %u %s %llu revision %u %s%s", stream,
+           (unsigned long long)seq, m.origin_city,
+           m.kind == GX_FED_DEMAND  ? "demand"
+           : m.kind == GX_FED_OFFER ? "offer"
+                                    : "firm",
+           (unsigned long long)(m.kind == GX_FED_FIRM ? 0 : id), m.revision, gx_state_name(m.state),
+           dup ? " (already had it)" : "");
+    gx_codec_fed_fini(&m);
+    return rc;
+bad:
+    b->fed.bad++;
+    rc = GX_FEDAPPLY_BAD;
+    gx_log(GX_LOG_WARNING, "federation: skipped %s seq %llu (subject %s): %s", stream,
+           (unsigned long long)seq, subject ? subject : "-", w.text);
+mark:
+    gx_codec_fed_fini(&m);
+    if (s_mark(b, stream, seq))
+        return GX_FEDAPPLY_FAILED;
+    return rc;
+failed:
+    gx_codec_fed_fini(&m);
+    gx_log(GX_LOG_ERR, "federation: %s seq %llu not applied: %s (%s); it comes again", stream,
+           (unsigned long long)seq, gx_err_str(err), gx_store_last_error(b->store));
+    return GX_FEDAPPLY_FAILED;
+}

@@ -1,0 +1,251 @@
+"""gxfed — a province of cities for the federation tests: real nats-servers and real gongxud.
+
+NatsCluster writes a config for each of n nats-servers (JetStream with file storage under
+the test's temporary directory, a cluster of them on loopback ports chosen free, one NATS
+user per city whose publish permission is its own subjects gx.<city>.> plus the JetStream
+API subjects its broker uses, and nothing else), starts them, waits for JetStream to be
+ready, and stops each by PID. Province starts one gongxud per city (gxharness.Broker with
+the federation keys). Every wait is bounded; nothing here imitates either program.
+"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+from gxharness import Broker, free_port, pb, uscc  # noqa: F401
+
+NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
+STREAM = "GONGXU"
+CITIES = {4106: "Hebi", 4101: "Zhengzhou", 4107: "Xinxiang"}
+_started = set()
+
+
+def city_permissions(city, stream=STREAM):
+    """What city's NATS user may publish and subscribe: its own subjects, and the JetStream
+    API of the stream and of its own durable consumer. This is the narrowest set gongxud
+    (libnats 3.4) needs: stream info and create, the consumer's info, create and next
+    message, and acknowledging its own consumer's messages."""
+    durable = "city-%d" % city
+    return {
+        "publish": {"allow": [
+            "gx.%d.>" % city,
+            "$JS.API.STREAM.INFO.%s" % stream,
+            "$JS.API.STREAM.CREATE.%s" % stream,
+            "$JS.API.CONSUMER.INFO.%s.%s" % (stream, durable),
+            "$JS.API.CONSUMER.DURABLE.CREATE.%s.%s" % (stream, durable),
+            "$JS.API.CONSUMER.MSG.NEXT.%s.%s" % (stream, durable),
+            "$JS.ACK.%s.%s.>" % (stream, durable),
+        ]},
+        "subscribe": {"allow": ["_INBOX.>"]},
+    }
+
+
+class NatsServer:
+    def __init__(self, cluster, i):
+        self.cluster, self.i = cluster, i
+        self.name = "n%d" % (i + 1)
+        self.port, self.cport, self.mport = free_port(), free_port(), free_port()
+        self.dir = os.path.join(cluster.tmp, self.name)
+        self.conf = os.path.join(cluster.tmp, self.name + ".conf")
+        self.log_path = os.path.join(cluster.tmp, self.name + ".log")
+        self.proc = None
+
+    @property
+    def url(self):
+        return "nats://127.0.0.1:%d" % self.port
+
+    def write_conf(self):
+        users = []
+        for city in self.cluster.cities:
+            perms = city_permissions(city)
+            users.append({"user": "city%d" % city, "password": self.cluster.password(city), "permissions": perms})
+        routes = ["nats-route://127.0.0.1:%d" % s.cport for s in self.cluster.servers if s is not self]
+        conf = {
+            "server_name": self.name,
+            "listen": "127.0.0.1:%d" % self.port,
+            "http": "127.0.0.1:%d" % self.mport,
+            "jetstream": {"store_dir": self.dir, "max_memory_store": 64 << 20, "max_file_store": 1 << 30},
+            "accounts": {"GX": {"jetstream": "enabled", "users": users}},
+        }
+        if len(self.cluster.servers) > 1:
+            conf["cluster"] = {"name": "gx", "listen": "127.0.0.1:%d" % self.cport, "routes": routes}
+        with open(self.conf, "w") as f:
+            json.dump(conf, f, indent=1)  # the NATS config format reads JSON
+
+    def start(self):
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([NATS_SERVER, "-c", self.conf], stdout=self.log, stderr=self.log,
+                                     stdin=subprocess.DEVNULL)
+        _started.add(self)
+
+    def healthy(self):
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%d/healthz" % self.mport, timeout=1) as r:
+                return r.status == 200
+        except Exception:
+            return False
+
+    def kill(self):
+        if self.proc:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+            self.log.close()
+            _started.discard(self)
+
+    def stop(self, timeout=10):
+        if self.proc:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            self.proc = None
+            self.log.close()
+            _started.discard(self)
+
+
+class NatsCluster:
+    """n nats-servers with JetStream, clustered, on loopback; per-city users."""
+
+    def __init__(self, n=3, cities=tuple(CITIES)):
+        if not os.path.exists(NATS_SERVER):
+            raise RuntimeError("nats-server is not installed (scripts/deps.sh test installs it)")
+        base = os.environ.get("GX_TEST_TMP", tempfile.gettempdir())
+        os.makedirs(base, exist_ok=True)
+        self.tmp = tempfile.mkdtemp(prefix="gxfed.", dir=base)
+        self.cities = list(cities)
+        self.servers = []
+        self.servers = [NatsServer(self, i) for i in range(n)]
+        for s in self.servers:
+            s.write_conf()
+
+    def password(self, city):
+        return "pw-%d-%s" % (city, os.path.basename(self.tmp))
+
+    def password_file(self, city):
+        path = os.path.join(self.tmp, "city%d.password" % city)
+        if not os.path.exists(path):
+            with open(path, "w") as f:
+                f.write(self.password(city) + "\n")
+            os.chmod(path, 0o600)
+        return path
+
+    @property
+    def urls(self):
+        return ",".join(s.url for s in self.servers)
+
+    def start(self, timeout=60):
+        for s in self.servers:
+            s.start()
+        self.wait_healthy(timeout)
+        return self
+
+    def wait_healthy(self, timeout=60, servers=None):
+        deadline = time.time() + timeout
+        for s in servers or self.servers:
+            while not s.healthy():
+                if s.proc and s.proc.poll() is not None:
+                    raise RuntimeError("nats-server %s exited:\n%s" % (s.name, self.read_log(s)))
+                if time.time() > deadline:
+                    raise RuntimeError("nats-server %s not healthy in %ds:\n%s" % (s.name, timeout, self.read_log(s)))
+                time.sleep(0.2)
+
+    def read_log(self, s):
+        try:
+            with open(s.log_path, "rb") as f:
+                return f.read().decode(errors="replace")[-3000:]
+        except OSError:
+            return ""
+
+    def stop(self):
+        for s in self.servers:
+            s.stop()
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def city_broker(cluster, city, replicas=3, extra=()):
+    """A gongxud for city federated over cluster (not started)."""
+    args = ["-o", "federation_url=" + cluster.urls, "-o", "federation_city=%d" % city,
+            "-o", "federation_user=city%d" % city,
+            "-o", "federation_password_file=" + cluster.password_file(city),
+            "-o", "federation_replicas=%d" % replicas] + list(extra)
+    b = Broker(extra_args=args)
+    b.city = city
+    return b
+
+
+def metric(broker, name):
+    """A counter from the broker's /metrics (0 when absent)."""
+    with urllib.request.urlopen(broker.http + "/metrics", timeout=5) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith(name + " ") or line.startswith(name + "{"):
+                return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def wait_for(what, fn, timeout=30, every=0.1):
+    """Polls fn until it returns something true; fails naming `what` after timeout seconds."""
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(every)
+    raise AssertionError("%s: not within %ds (last: %r)" % (what, timeout, last))
+
+
+def stop_leftovers():
+    for s in list(_started):
+        s.kill()
+
+
+class RawNats:
+    """A bare NATS protocol connection (CONNECT, PUB, PING) for what a broker never does:
+    publishing by hand as a city's user, to see the server's permissions and the brokers'
+    handling of bad messages. verbose mode: every PUB is answered +OK or -ERR."""
+
+    def __init__(self, url, user, password, timeout=5):
+        import socket
+        host, port = url.replace("nats://", "").split(":")
+        self.sock = socket.create_connection((host, int(port)), timeout=timeout)
+        self.buf = b""
+        self._line()  # INFO
+        self.sock.sendall(b'CONNECT {"verbose":true,"pedantic":false,"user":"%s","pass":"%s"}\r\n'
+                          % (user.encode(), password.encode()))
+        line = self._line()
+        if not line.startswith(b"+OK"):
+            raise RuntimeError("CONNECT refused: %r" % line)
+
+    def _line(self):
+        while b"\r\n" not in self.buf:
+            chunk = self.sock.recv(4096)
+            if not chunk:
+                raise RuntimeError("connection closed")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def publish(self, subject, payload):
+        """Returns the server's answer: b"+OK" or the -ERR line."""
+        self.sock.sendall(b"PUB %s %d\r\n%s\r\n" % (subject.encode(), len(payload), payload))
+        while True:
+            line = self._line()
+            if line.startswith(b"PING"):
+                self.sock.sendall(b"PONG\r\n")
+                continue
+            if line.startswith(b"INFO"):
+                continue
+            return line
+
+    def close(self):
+        self.sock.close()

@@ -1,0 +1,427 @@
+#!/usr/bin/env python3
+"""Cities federated over NATS JetStream (issue 17, slice 1): three real nats-servers in a
+cluster (JetStream, file storage, R3) and three real gongxud — Hebi 4106, Zhengzhou 4101,
+Xinxiang 4107 — on loopback, each stopped by PID. A province-scoped demand posted in Hebi is
+matched against Zhengzhou's and Xinxiang's offers by the same rules and score, their SMEs
+hear of it from their own broker, updates and withdrawals follow, and crashes of a broker or
+of a nats-server lose and duplicate nothing.
+"""
+import os
+import signal
+import subprocess
+import time
+import unittest
+
+from gxfed import (CITIES, NatsCluster, RawNats, city_broker, metric, stop_leftovers, wait_for)
+from gxharness import Refused, body_of, firm, mg_demand, mg_offer, pb, uscc
+
+HEBI, ZHENGZHOU, XINXIANG = 4106, 4101, 4107
+ANCHOR = uscc("91410611MA47HBAN1")     # Hebi anchor, Qibin
+HB_SME = uscc("91410611MA47HBDC2")     # Hebi die caster (a local candidate)
+ZZ_SME = uscc("91410102MA48HGMG3")     # Zhengzhou die caster, Zhongyuan District
+XX_SME = uscc("91410702MA49XXMG4")     # Xinxiang die caster, Hongqi District
+XX_CITY = uscc("91410702MA49XXCT5")    # Xinxiang die caster serving its own city only
+CERTS = [("IATF16949", "2030-06-30"), ("ISO9001", "2030-06-30")]
+FIRMS = {
+    HEBI: [firm(ANCHOR, "Hebi Auto Electronics", "410611", "hebi.etdz", pb.CREDIT_A, lat=35.73, lon=114.35,
+                contact="buyer@hebi.example"),
+           firm(HB_SME, "Qibin Die Casting", "410611", "", pb.CREDIT_B, CERTS, 35.75, 114.30)],
+    ZHENGZHOU: [firm(ZZ_SME, "Zhongyuan Magnesium", "410102", "", pb.CREDIT_B, CERTS, 34.75, 113.62,
+                     contact="sales@zz.example")],
+    XINXIANG: [firm(XX_SME, "Hongqi Light Alloy", "410702", "", pb.CREDIT_B, CERTS, 35.30, 113.90),
+               firm(XX_CITY, "Hongqi City Castings", "410702", "", pb.CREDIT_B, CERTS, 35.31, 113.91)],
+}
+
+
+def collect(client, until=lambda seen: False, timeout=2.0):
+    """Resumes client's inbox from the start once and gathers its notices by sequence number as
+    they come (pushed live after the resume), until until(seen) holds or timeout seconds pass.
+    One resume per call: resuming again and again would put the whole inbox in flight each time
+    and fill the firm's delivery window. A notice delivered twice has one sequence number."""
+    seen = {}
+    client.resume(0)
+    deadline = time.time() + timeout
+    while True:
+        for n in client.drain(0.3):
+            seen[n.seq] = n
+        if until(seen) or time.time() > deadline:
+            return seen
+
+
+def about(seen, kind, demand_id):
+    return [n for _, n in sorted(seen.items()) if body_of(n) == kind and getattr(n, kind).demand.id == demand_id]
+
+
+def notices_of(client, kind, demand_id, timeout=30):
+    """The `kind` notices about demand_id in client's inbox, waiting up to timeout for one."""
+    got = about(collect(client, lambda seen: about(seen, kind, demand_id), timeout), kind, demand_id)
+    if not got:
+        raise AssertionError("no %s notice about demand %s within %ds" % (kind, demand_id, timeout))
+    return got
+
+
+class Federation(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.cluster = NatsCluster().start()
+        cls.brokers = {}
+        try:
+            for city in CITIES:
+                cls.brokers[city] = city_broker(cls.cluster, city).start(timeout=60)
+            for city, firms in FIRMS.items():
+                op = cls.brokers[city].client(operator=True)
+                for f in firms:
+                    op.call(register_firm=pb.RegisterFirm(firm=f))
+                op.close()
+            cls.offers = {}
+            for city, fid, scope in ((HEBI, HB_SME, pb.SAME_PROVINCE), (ZHENGZHOU, ZZ_SME, pb.SAME_PROVINCE),
+                                     (XINXIANG, XX_SME, pb.ANYWHERE), (XINXIANG, XX_CITY, pb.SAME_CITY)):
+                c = cls.brokers[city].client(fid)
+                cls.offers[fid] = c.call(post_offer=pb.PostOffer(offer=mg_offer(service_scope=scope))).posting.id
+                c.close()
+        except Exception:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        for b in getattr(cls, "brokers", {}).values():
+            try:
+                if b.proc:
+                    b.stop()
+            finally:
+                b.cleanup()
+        cls.cluster.cleanup()
+        stop_leftovers()
+
+    def remote_id(self, city, local_id):
+        return city << 48 | local_id
+
+    def shortlist(self, broker, firm_id, demand_id, want, timeout=30):
+        c = broker.client(firm_id)
+        try:
+            return wait_for("shortlist of %d with %d candidates" % (demand_id, want),
+                            lambda: (lambda s: s if len(s.candidates) >= want else None)(
+                                c.call(get_shortlist=pb.GetShortlist(demand_id=demand_id)).shortlist), timeout)
+        finally:
+            c.close()
+
+    # (a)
+    def test_a_province_demand_gets_remote_offers_and_remote_smes_hear_from_their_own_broker(self):
+        hb = self.brokers[HEBI]
+        anchor = hb.client(ANCHOR)
+        d = anchor.call(post_demand=pb.PostDemand(demand=mg_demand(scope=pb.SAME_PROVINCE))).posting.id
+        self.assertLess(d, 1 << 48)
+        sl = self.shortlist(hb, ANCHOR, d, 3)
+        by_firm = {c.firm_id: c for c in sl.candidates}
+        self.assertEqual(set(by_firm), {HB_SME, ZZ_SME, XX_SME})  # not XX_CITY: its service stays in Xinxiang
+        self.assertEqual(by_firm[ZZ_SME].offer_id, self.remote_id(ZHENGZHOU, self.offers[ZZ_SME]))
+        self.assertEqual(by_firm[XX_SME].offer_id, self.remote_id(XINXIANG, self.offers[XX_SME]))
+        self.assertEqual(by_firm[ZZ_SME].firm_name, "Zhongyuan Magnesium")
+        for c in sl.candidates:
+            self.assertTrue(all(getattr(r, "pass") for r in c.explanation.rules), c)
+        # the SMEs in the other cities get their Opportunity from their own broker's inbox
+        for city, fid in ((ZHENGZHOU, ZZ_SME), (XINXIANG, XX_SME)):
+            sme = self.brokers[city].client(fid)
+            rid = self.remote_id(HEBI, d)
+            ops = notices_of(sme, "opportunity", rid)
+            self.assertEqual(len(ops), 1, ops)
+            op = ops[0].opportunity
+            self.assertEqual(op.demand.owner, ANCHOR)
+            self.assertEqual(op.offer_id, self.offers[fid])
+            # the same rules and score as Hebi computed for the pair
+            self.assertAlmostEqual(op.explanation.score, by_firm[fid].explanation.score, places=6)
+            self.assertEqual([getattr(r, "pass") for r in op.explanation.rules],
+                             [getattr(r, "pass") for r in by_firm[fid].explanation.rules])
+            # the confidential details did not cross
+            view = sme.call(get_posting=pb.GetPosting(posting_id=rid)).view
+            self.assertEqual(view.demand.details, "")
+            # docking across cities is not slice 1's: refused, not silently lost
+            with self.assertRaises(Refused) as e:
+                sme.call(interest=pb.Interest(demand_id=rid, offer_id=self.offers[fid], message="we can"))
+            self.assertEqual(e.exception.code, pb.ERR_BAD_REQUEST)
+            sme.close()
+        # the Xinxiang city-only offer's firm was not told
+        xc = self.brokers[XINXIANG].client(XX_CITY)
+        self.assertFalse([n for n in collect(xc, timeout=1.0).values() if body_of(n) == "opportunity"])
+        xc.close()
+        # a CITY-scoped demand does not cross
+        before = metric(self.brokers[ZHENGZHOU], "gongxu_federation_applied_total")
+        written = metric(self.brokers[ZHENGZHOU], "gongxu_notices_written_total")
+        local = anchor.call(post_demand=pb.PostDemand(demand=mg_demand(scope=pb.SAME_CITY))).posting.id
+        sl = self.shortlist(hb, ANCHOR, local, 1)
+        self.assertEqual({c.firm_id for c in sl.candidates}, {HB_SME})
+        probe = anchor.call(post_demand=pb.PostDemand(demand=mg_demand(scope=pb.ANYWHERE, title="probe"))).posting.id
+        zz = self.brokers[ZHENGZHOU].client(ZZ_SME)
+        notices_of(zz, "opportunity", self.remote_id(HEBI, probe))  # a later province demand did arrive
+        with self.assertRaises(Refused) as e:
+            zz.call(get_posting=pb.GetPosting(posting_id=self.remote_id(HEBI, local)))
+        self.assertEqual(e.exception.code, pb.ERR_NOT_FOUND)
+        self.assertEqual(metric(self.brokers[ZHENGZHOU], "gongxu_federation_applied_total"), before + 1)
+        # Zhengzhou wrote its own SME's Opportunity and nothing for Hebi's anchor (the shortlist
+        # notices about its demand are Hebi's to write)
+        self.assertEqual(metric(self.brokers[ZHENGZHOU], "gongxu_notices_written_total"), written + 1)
+        zz.close()
+        anchor.close()
+
+    def count_about(self, broker, fid, kind, demand_id, settle=2.0):
+        """How many `kind` notices about demand_id fid's inbox holds (resumed from the start)."""
+        c = broker.client(fid)
+        try:
+            return len(about(collect(c, timeout=settle), kind, demand_id))
+        finally:
+            c.close()
+
+    def post_province(self, title="province"):
+        a = self.brokers[HEBI].client(ANCHOR)
+        try:
+            return a.call(post_demand=pb.PostDemand(demand=mg_demand(scope=pb.SAME_PROVINCE, title=title))).posting.id
+        finally:
+            a.close()
+
+    # (b)
+    def test_b_update_and_withdrawal_cross_and_remote_smes_are_told_by_their_own_broker(self):
+        hb, zz = self.brokers[HEBI], self.brokers[ZHENGZHOU]
+        anchor = hb.client(ANCHOR)
+        d = anchor.call(post_demand=pb.PostDemand(demand=mg_demand(scope=pb.SAME_PROVINCE))).posting.id
+        rid = self.remote_id(HEBI, d)
+        sme = zz.client(ZZ_SME)
+        notices_of(sme, "opportunity", rid)
+        anchor.call(update_demand=pb.UpdateDemand(demand=mg_demand(id=d, scope=pb.SAME_PROVINCE, quantity=6000)))
+        upd = notices_of(sme, "demand_updated", rid)[0].demand_updated
+        self.assertEqual(upd.demand.revision, 2)
+        self.assertTrue(upd.still_eligible)
+        view = sme.call(get_posting=pb.GetPosting(posting_id=rid)).view.demand
+        self.assertEqual((view.revision, view.quantity), (2, 6000))
+        anchor.call(withdraw=pb.Withdraw(posting_id=d))
+        notices_of(sme, "demand_withdrawn", rid)
+        for city in (ZHENGZHOU, XINXIANG):
+            c = self.brokers[city].client(ZZ_SME if city == ZHENGZHOU else XX_SME)
+            wait_for("demand %d withdrawn in %d" % (rid, city), lambda: c.call(
+                get_posting=pb.GetPosting(posting_id=rid)).view.demand.state == pb.WITHDRAWN)
+            c.close()
+        # each told once
+        self.assertEqual(self.count_about(zz, ZZ_SME, "demand_withdrawn", rid), 1)
+        self.assertEqual(self.count_about(zz, ZZ_SME, "demand_updated", rid), 1)
+        # a profile change of a firm with crossing postings follows: Hebi's shortlist shows the new name
+        op = zz.client(operator=True)
+        renamed = pb.Firm()
+        renamed.CopyFrom(FIRMS[ZHENGZHOU][0])
+        renamed.name = "Zhongyuan Magnesium Works"
+        op.call(register_firm=pb.RegisterFirm(firm=renamed))
+        op.close()
+        d2 = anchor.call(post_demand=pb.PostDemand(demand=mg_demand(scope=pb.SAME_PROVINCE, title="renamed"))).posting.id
+        wait_for("the new name in Hebi", lambda: "Zhongyuan Magnesium Works" in [
+            c.firm_name for c in anchor.call(get_shortlist=pb.GetShortlist(demand_id=d2)).shortlist.candidates])
+        # a firm of another city cannot be registered here
+        op = hb.client(operator=True)
+        with self.assertRaises(Refused) as e:
+            op.call(register_firm=pb.RegisterFirm(firm=renamed))
+        self.assertEqual(e.exception.code, pb.ERR_INVALID_FIELD)
+        op.close()
+        # an offer withdrawn in Xinxiang leaves Hebi's engine too
+        xx = self.brokers[XINXIANG].client(XX_SME)
+        o = xx.call(post_offer=pb.PostOffer(offer=mg_offer(service_scope=pb.ANYWHERE, title="second line"))).posting.id
+        ro = self.remote_id(XINXIANG, o)
+        op = hb.client(operator=True)
+        wait_for("offer %d in Hebi" % ro, lambda: self._state(op, ro) == pb.OPEN)
+        xx.call(withdraw=pb.Withdraw(posting_id=o))
+        wait_for("offer %d withdrawn in Hebi" % ro, lambda: self._state(op, ro) == pb.WITHDRAWN)
+        op.close()
+        xx.close()
+        sme.close()
+        anchor.close()
+
+    def diag(self):
+        """The federation lines of every broker's log and its figures, for a failure's message."""
+        out = []
+        for city, b in self.brokers.items():
+            log = b.read_log_all().splitlines()
+            lines = [l for l in log if "federation" in l and "applied" not in l]
+            applied = [l for l in log if "federation: applied" in l]
+            lines += applied[-3:]
+            figures = {}
+            if b.proc:
+                for m in ("outbox_depth", "outboxed_total", "published_total", "applied_total", "duplicates_total"):
+                    figures[m] = metric(b, "gongxu_federation_" + m)
+            out.append("city %d %s\n  %s" % (city, figures, "\n  ".join(lines[-15:])))
+        return "\n".join(out)
+
+    def _state(self, client, offer_id):
+        try:
+            return client.call(get_posting=pb.GetPosting(posting_id=offer_id)).view.offer.state
+        except Refused:
+            return None
+
+    # (c) a broker killed with its outbox full
+    def test_c1_kill9_of_a_broker_between_post_and_publish_crosses_exactly_once(self):
+        hb, zz = self.brokers[HEBI], self.brokers[ZHENGZHOU]
+        for s in self.cluster.servers:  # JetStream unreachable: the outbox holds the change
+            os.kill(s.proc.pid, signal.SIGSTOP)
+        try:
+            d = self.post_province("outbox")
+            wait_for("outbox non-empty", lambda: metric(hb, "gongxu_federation_outbox_depth") >= 1)
+            hb.kill()
+        finally:
+            for s in self.cluster.servers:
+                os.kill(s.proc.pid, signal.SIGCONT)
+        hb.start(timeout=60)
+        rid = self.remote_id(HEBI, d)
+        sme = zz.client(ZZ_SME)
+        notices_of(sme, "opportunity", rid, timeout=60)
+        sme.close()
+        wait_for("outbox drained", lambda: metric(hb, "gongxu_federation_outbox_depth") == 0, timeout=60)
+        time.sleep(1)
+        self.assertEqual(self.count_about(zz, ZZ_SME, "opportunity", rid), 1)
+        self.assertEqual(self.count_about(self.brokers[XINXIANG], XX_SME, "opportunity", rid), 1)
+
+    def test_c2_kill9_of_a_nats_server_under_traffic_loses_and_duplicates_nothing(self):
+        hb, zz = self.brokers[HEBI], self.brokers[ZHENGZHOU]
+        log = hb.read_log_all()
+        url = log[log.rindex("city 4106 connected to ") + len("city 4106 connected to "):].split()[0]
+        victim = next(s for s in self.cluster.servers if s.url == url)
+        ids = []
+        a = hb.client(ANCHOR)
+        for i in range(24):
+            if i == 8:
+                victim.kill()  # the server Hebi's broker is connected to
+            ids.append(a.call(post_demand=pb.PostDemand(
+                demand=mg_demand(scope=pb.SAME_PROVINCE, title="traffic %d" % i))).posting.id)
+        a.close()
+        victim.start()
+        self.cluster.wait_healthy(60, [victim])
+        rids = [self.remote_id(HEBI, d) for d in ids]
+        sme = zz.client(ZZ_SME)
+
+        seen = collect(sme, lambda seen: all(about(seen, "opportunity", r) for r in rids), timeout=120)
+        if not all(about(seen, "opportunity", r) for r in rids):
+            missing = [r & ((1 << 48) - 1) for r in rids if not about(seen, "opportunity", r)]
+            raise AssertionError("opportunities missing in Zhengzhou for Hebi's demands %s\n%s" % (missing, self.diag()))
+        sme.close()
+        time.sleep(1)
+        for r in rids:
+            self.assertEqual(len(about(seen, "opportunity", r)), 1, r)
+        self.assertEqual(self.count_about(zz, ZZ_SME, "opportunity", rids[-1]), 1)
+        wait_for("outbox drained", lambda: metric(hb, "gongxu_federation_outbox_depth") == 0, timeout=60)
+
+    # (d)
+    def test_d_a_city_stopped_while_others_post_catches_up_from_the_stream(self):
+        xx = self.brokers[XINXIANG]
+        self.assertEqual(xx.stop(), 0)
+        # a stopped store holding remote firms and postings verifies healthy
+        v = subprocess.run([os.path.join(os.environ.get("GX_BIN", "build"), "gongxud"), "--verify", xx.data_dir],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
+        ids = [self.post_province("while Xinxiang was down %d" % i) for i in range(3)]
+        xx.start(timeout=60)
+        for d in ids:
+            rid = self.remote_id(HEBI, d)
+            c = xx.client(XX_SME)
+            notices_of(c, "opportunity", rid, timeout=60)
+            c.close()
+            self.assertEqual(self.count_about(xx, XX_SME, "opportunity", rid), 1)
+
+    # (e)
+    def test_e_a_city_cannot_publish_as_another(self):
+        n = self.cluster.servers[0]
+        raw = RawNats(n.url, "city%d" % XINXIANG, self.cluster.password(XINXIANG))
+        try:
+            got = raw.publish("gx.%d.post" % ZHENGZHOU, b"pretending")
+            self.assertIn(b"Permissions Violation", got)
+            got = raw.publish("$JS.API.STREAM.DELETE.GONGXU", b"")
+            self.assertIn(b"Permissions Violation", got)
+            self.assertEqual(raw.publish("gx.%d.post" % XINXIANG, pb.FedMessage().SerializeToString()), b"+OK")
+        finally:
+            raw.close()
+
+    # bad input from the stream: logged, counted, skipped; nothing else changes
+    def test_f_bad_messages_from_the_stream_are_skipped_and_counted(self):
+        hb = self.brokers[HEBI]
+        before = metric(hb, "gongxu_federation_bad_total")
+        owner = firm(XX_SME, "Hongqi Light Alloy", "410702", "", pb.CREDIT_B, CERTS, 35.30, 113.90)
+        wrong_city = pb.FedMessage(origin_city=ZHENGZHOU, kind=2, origin_id=5, revision=1, state=pb.OPEN,
+                                   offer=mg_offer(owner=XX_SME, id=5, revision=1, state=pb.OPEN), owner=owner)
+        too_big = pb.FedMessage(origin_city=XINXIANG, kind=2, origin_id=1 << 50, revision=1, state=pb.OPEN,
+                                offer=mg_offer(owner=XX_SME, revision=1, state=pb.OPEN), owner=owner)
+        unknown = pb.FedMessage(origin_city=XINXIANG, kind=9, origin_id=6, revision=1, state=pb.OPEN, owner=owner)
+        no_city = pb.FedMessage(origin_city=99999, kind=2, origin_id=7, revision=1, state=pb.OPEN,
+                                offer=mg_offer(owner=XX_SME, revision=1, state=pb.OPEN), owner=owner)
+        raw = RawNats(self.cluster.servers[1].url, "city%d" % XINXIANG, self.cluster.password(XINXIANG))
+        try:
+            for payload in (b"\xff\x01 not protobuf", wrong_city.SerializeToString(), too_big.SerializeToString(),
+                            unknown.SerializeToString(), no_city.SerializeToString()):
+                self.assertEqual(raw.publish("gx.%d.post" % XINXIANG, payload), b"+OK")
+        finally:
+            raw.close()
+        wait_for("5 bad messages counted in Hebi", lambda: metric(hb, "gongxu_federation_bad_total") >= before + 5)
+        self.assertIn("federation: skipped", hb.read_log_all())
+        # still applying what is good
+        d = self.post_province("after the bad ones")
+        c = self.brokers[XINXIANG].client(XX_SME)
+        notices_of(c, "opportunity", self.remote_id(HEBI, d))
+        c.close()
+        for b in self.brokers.values():
+            self.assertIsNone(b.proc.poll())
+
+    def test_g_a_replayed_change_is_applied_once(self):
+        """The same change published again (a repeat after the duplicate window, or a
+        message redelivered) changes nothing and tells nobody: applying is idempotent."""
+        hb, zz = self.brokers[HEBI], self.brokers[ZHENGZHOU]
+        d = self.post_province("replayed")
+        rid = self.remote_id(HEBI, d)
+        sme = zz.client(ZZ_SME)
+        notices_of(sme, "opportunity", rid)
+        sme.close()
+        a = hb.client(ANCHOR)
+        demand = a.call(get_posting=pb.GetPosting(posting_id=d)).view.demand
+        a.close()
+        demand.details = ""
+        owner = FIRMS[HEBI][0]
+        replay = pb.FedMessage(origin_city=HEBI, kind=1, origin_id=d, revision=demand.revision, state=pb.OPEN,
+                               demand=demand, owner=owner)
+        dups = metric(zz, "gongxu_federation_duplicates_total")
+        written = metric(zz, "gongxu_notices_written_total")
+        raw = RawNats(self.cluster.servers[2].url, "city%d" % HEBI, self.cluster.password(HEBI))
+        try:
+            self.assertEqual(raw.publish("gx.%d.post" % HEBI, replay.SerializeToString()), b"+OK")
+        finally:
+            raw.close()
+        wait_for("the replay skipped in Zhengzhou",
+                 lambda: metric(zz, "gongxu_federation_duplicates_total") >= dups + 1)
+        self.assertEqual(metric(zz, "gongxu_notices_written_total"), written)
+        self.assertEqual(self.count_about(zz, ZZ_SME, "demand_updated", rid), 0)
+        self.assertEqual(self.count_about(zz, ZZ_SME, "opportunity", rid), 1)
+
+
+class CheckConfig(unittest.TestCase):
+    """gongxud --check-config validates the federation keys (no NATS needed)."""
+
+    def check(self, *sets):
+        args = [os.path.join(os.environ.get("GX_BIN", "build"), "gongxud"), "--check-config"]
+        for kv in sets:
+            args += ["-o", kv]
+        p = subprocess.run(args, capture_output=True, text=True, timeout=30)
+        return p.returncode, p.stdout + p.stderr
+
+    def test_federation_keys(self):
+        rc, out = self.check("federation_url=nats://127.0.0.1:4222")
+        self.assertEqual(rc, 78, out)
+        self.assertIn("federation_city", out)
+        rc, out = self.check("federation_city=4106")
+        self.assertEqual(rc, 78, out)
+        rc, out = self.check("federation_url=http://x", "federation_city=4106")
+        self.assertEqual(rc, 78, out)
+        rc, out = self.check("federation_url=nats://127.0.0.1:4222", "federation_city=4106",
+                             "federation_user=city4106", "federation_password_file=/nonexistent/pw")
+        self.assertEqual(rc, 78, out)
+        self.assertIn("federation_password_file", out)
+        rc, out = self.check("federation_url=nats://127.0.0.1:4222,nats://127.0.0.1:4223", "federation_city=4106")
+        self.assertEqual(rc, 0, out)
+        self.assertIn("federation: city 4106", out)
+        rc, out = self.check()
+        self.assertEqual(rc, 0, out)
+        self.assertNotIn("federation", out)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
