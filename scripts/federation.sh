@@ -43,8 +43,8 @@ stop_all() {
 trap stop_all INT TERM EXIT
 perms() { # the city's NATS user: its own subjects and its consumer's JetStream API
   local c=$1 d="city-$1"
-  printf '{user: city%s, password: "%s", permissions: {publish: {allow: ["gx.%s.>", "$JS.API.STREAM.INFO.GONGXU", "$JS.API.STREAM.CREATE.GONGXU", "$JS.API.CONSUMER.INFO.GONGXU.%s", "$JS.API.CONSUMER.DURABLE.CREATE.GONGXU.%s", "$JS.API.CONSUMER.MSG.NEXT.GONGXU.%s", "$JS.ACK.GONGXU.%s.>"]}, subscribe: {allow: ["_INBOX.>"]}}}' \
-    "$c" "$(cat "$dir/city$c.password")" "$c" "$d" "$d" "$d" "$d"
+  printf '{user: city%s, password: "%s", permissions: {publish: {allow: ["gx.%s.>", "$JS.API.STREAM.INFO.GONGXU", "$JS.API.STREAM.CREATE.GONGXU", "$JS.API.CONSUMER.INFO.GONGXU.%s", "$JS.API.CONSUMER.DELETE.GONGXU.%s", "$JS.API.CONSUMER.DURABLE.CREATE.GONGXU.%s", "$JS.API.CONSUMER.MSG.NEXT.GONGXU.%s", "$JS.ACK.GONGXU.%s.>"]}, subscribe: {allow: ["_INBOX.>"]}}}' \
+    "$c" "$(cat "$dir/city$c.password")" "$c" "$d" "$d" "$d" "$d" "$d"
 }
 for c in "${cities[@]}"; do
   [ -s "$dir/city$c.password" ] || (umask 077; head -c 18 /dev/urandom | base64 | tr -d '/+=' >"$dir/city$c.password")

@@ -241,6 +241,14 @@ gx_fedapply_rc gx_fedapply_one(gx_ctx *b, const char *stream, uint64_t seq, cons
         b->fed.duplicates++;
         return GX_FEDAPPLY_DUPLICATE;
     }
+    /* The consumer delivers every stream sequence (its own city's too); one
+     * beyond the next is a redelivery's reordering or a fetch partly lost:
+     * applying it would move applied past the missing ones, lost for ever. */
+    if (seq > applied + 1) {
+        gx_log(GX_LOG_DEBUG, "federation: %s seq %llu before %llu: not yet, it comes again", stream,
+               (unsigned long long)seq, (unsigned long long)applied + 1);
+        return GX_FEDAPPLY_EARLY;
+    }
     if ((err = gx_codec_decode_fed(data, len, &m))) {
         snprintf(w.text, sizeof w.text, "%zu bytes that are not a FedMessage", len);
         goto bad;

@@ -9,6 +9,7 @@ of a nats-server lose and duplicate nothing.
 import os
 import signal
 import subprocess
+import threading
 import time
 import unittest
 
@@ -303,6 +304,63 @@ class Federation(unittest.TestCase):
             self.assertEqual(len(about(seen, "opportunity", r)), 1, r)
         self.assertEqual(self.count_about(zz, ZZ_SME, "opportunity", rids[-1]), 1)
         wait_for("outbox drained", lambda: metric(hb, "gongxu_federation_outbox_depth") == 0, timeout=60)
+
+    def test_c3_kill9_of_a_receiving_broker_with_a_batch_fetched_loses_and_duplicates_nothing(self):
+        """Zhengzhou killed while Hebi keeps posting, so that messages JetStream delivered to it
+        are neither applied nor acknowledged, and started again well within the consumer's
+        AckWait (30 s): JetStream would redeliver those only after newer ones, and a broker
+        that applied the newer ones first dropped the older as already applied. Every
+        Opportunity must be in Zhengzhou's inbox exactly once."""
+        hb, zz = self.brokers[HEBI], self.brokers[ZHENGZHOU]
+        ids, stop, errors = [], threading.Event(), []
+
+        def post():
+            a = hb.client(ANCHOR)
+            try:
+                while not stop.is_set():
+                    ids.append(a.call(post_demand=pb.PostDemand(
+                        demand=mg_demand(scope=pb.SAME_PROVINCE, title="receiver killed %d" % len(ids)))).posting.id)
+                    time.sleep(0.03)
+            except Exception as e:  # noqa: BLE001 — reported by the test below
+                errors.append(e)
+            finally:
+                a.close()
+
+        applied = metric(zz, "gongxu_federation_applied_total")
+        t = threading.Thread(target=post)
+        t.start()
+        try:
+            wait_for("Zhengzhou applying Hebi's traffic",
+                     lambda: metric(zz, "gongxu_federation_applied_total") >= applied + 10, timeout=60)
+            # stopped first, so that what JetStream delivers meanwhile is fetched and never
+            # committed: in its socket, or in the batch it was applying
+            os.kill(zz.proc.pid, signal.SIGSTOP)
+            n = len(ids)
+            wait_for("Hebi posting while Zhengzhou is stopped", lambda: len(ids) >= n + 10, timeout=60)
+            zz.kill()
+            n = len(ids)
+            wait_for("Hebi posting while Zhengzhou is down", lambda: len(ids) >= n + 10, timeout=60)
+            zz.start(timeout=60)
+            n = len(ids)
+            wait_for("Hebi posting after Zhengzhou is back", lambda: len(ids) >= n + 20, timeout=60)
+        finally:
+            stop.set()
+            t.join(60)
+        self.assertEqual(errors, [])
+        rids = [self.remote_id(HEBI, d) for d in ids]
+        sme = zz.client(ZZ_SME)
+        seen = collect(sme, lambda seen: all(about(seen, "opportunity", r) for r in rids), timeout=75)
+        sme.close()
+        missing = [r & ((1 << 48) - 1) for r in rids if not about(seen, "opportunity", r)]
+        if missing:
+            raise AssertionError("opportunities lost in Zhengzhou for %d of Hebi's %d demands: %s\n%s"
+                                 % (len(missing), len(rids), missing, self.diag()))
+        time.sleep(1)
+        sme = zz.client(ZZ_SME)
+        seen = collect(sme, timeout=3)
+        sme.close()
+        for r in rids:
+            self.assertEqual(len(about(seen, "opportunity", r)), 1, r)
 
     # (d)
     def test_d_a_city_stopped_while_others_post_catches_up_from_the_stream(self):
