@@ -151,8 +151,9 @@ static gx_err s_demand(gx_ctx *b, gx_fed_msg *m, uint64_t id, bool *dup)
     b->fx.n = 0;
     b->engine_touched = true;
     if (d->state == GX_STATE_OPEN) {
-        if (known && !was_open)
-            goto out; /* a closed posting does not open again */
+        /* Open after closed here: the home city is authoritative (this broker's
+         * expiry sweep goes by its own clock, the home city may have extended
+         * it meanwhile), so the engine holds it again as the store does. */
         if ((err = gx_demand_copy(&copy, d)))
             goto out;
         err = was_open ? gx_engine_update_demand(b->engine, &copy, b->now, &b->fx)
@@ -198,8 +199,7 @@ static gx_err s_offer(gx_ctx *b, gx_fed_msg *m, uint64_t id, bool *dup)
     b->fx.n = 0;
     b->engine_touched = true;
     if (o->state == GX_STATE_OPEN) {
-        if (known && !was_open)
-            goto out;
+        /* open after closed here: reopened in the engine, as for a demand */
         if ((err = gx_offer_copy(&copy, o)))
             goto out;
         err = was_open ? gx_engine_update_offer(b->engine, &copy, b->now, &b->fx)

@@ -451,6 +451,43 @@ class Federation(unittest.TestCase):
         self.assertEqual(self.count_about(zz, ZZ_SME, "opportunity", rid), 1)
 
 
+    def open_demands(self, broker):
+        """Open demands in broker's engine (the gauge summed over kinds)."""
+        import urllib.request
+        with urllib.request.urlopen(broker.http + "/metrics", timeout=5) as r:
+            return sum(float(l.rsplit(" ", 1)[1]) for l in r.read().decode().splitlines()
+                       if l.startswith('gongxu_postings_open{side="demand"'))
+
+    def test_h_a_remote_demand_expired_here_and_extended_by_its_home_city_opens_again(self):
+        """Zhengzhou's expiry sweep closes Hebi's demand by Zhengzhou's clock while Hebi's
+        extension (revision 2) is on its way: the home city is authoritative, so the demand is
+        open again in Zhengzhou's engine, not only in its store, and its SME hears of it."""
+        hb, zz = self.brokers[HEBI], self.brokers[ZHENGZHOU]
+        anchor = hb.client(ANCHOR)
+        d = anchor.call(post_demand=pb.PostDemand(demand=mg_demand(
+            scope=pb.SAME_PROVINCE, title="extended", expires_at=int(time.time()) + 6))).posting.id
+        rid = self.remote_id(HEBI, d)
+        sme = zz.client(ZZ_SME)
+        notices_of(sme, "opportunity", rid)
+        open_before = self.open_demands(zz)
+        for s in self.cluster.servers:  # the extension waits in Hebi's outbox
+            os.kill(s.proc.pid, signal.SIGSTOP)
+        try:
+            anchor.call(update_demand=pb.UpdateDemand(demand=mg_demand(
+                id=d, scope=pb.SAME_PROVINCE, title="extended", expires_at=int(time.time()) + 3600)))
+            wait_for("demand %d expired in Zhengzhou" % rid, lambda: sme.call(
+                get_posting=pb.GetPosting(posting_id=rid)).view.demand.state == pb.EXPIRED)
+            self.assertEqual(self.open_demands(zz), open_before - 1)
+        finally:
+            for s in self.cluster.servers:
+                os.kill(s.proc.pid, signal.SIGCONT)
+        wait_for("demand %d open again in Zhengzhou's store" % rid, lambda: (lambda v: (v.revision, v.state))(
+            sme.call(get_posting=pb.GetPosting(posting_id=rid)).view.demand) == (2, pb.OPEN), timeout=60)
+        self.assertEqual(self.open_demands(zz), open_before, self.diag())
+        sme.close()
+        anchor.close()
+
+
 class CheckConfig(unittest.TestCase):
     """gongxud --check-config validates the federation keys (no NATS needed)."""
 
