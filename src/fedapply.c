@@ -71,13 +71,15 @@ static bool s_check(const gx_ctx *b, const gx_fed_msg *m, const char *subject, s
 }
 
 /* Stores the remote owner's profile and tells the engine, when it changed.
- * GX_ERR_CONFLICT when the id is one of this broker's own firms. */
-static gx_err s_owner(gx_ctx *b, gx_firm *f, uint16_t city)
+ * GX_ERR_CONFLICT when the id is a firm of another city here (*home: 0 for
+ * this broker's own): only a firm's home city speaks for it. */
+static gx_err s_owner(gx_ctx *b, gx_firm *f, uint16_t city, unsigned *home)
 {
     gx_firm cur = {0};
     gx_buf a = {0}, c = {0};
     gx_err err = gx_records_get_firm(b, f->id, &cur);
-    if (err == GX_OK && !cur.home_city) {
+    if (err == GX_OK && cur.home_city != city) {
+        *home = cur.home_city;
         err = GX_ERR_CONFLICT;
         goto out;
     }
@@ -262,13 +264,14 @@ gx_fedapply_rc gx_fedapply_one(gx_ctx *b, const char *stream, uint64_t seq, cons
     }
     uint64_t id = ((uint64_t)m.origin_city << GX_FED_ID_SHIFT) | m.origin_id;
     bool dup = false;
+    unsigned home = 0;
     if ((err = gx_records_write_begin(b)))
         goto failed;
     /* an old revision must not bring back its owner's old profile either */
     if (m.kind != GX_FED_FIRM && (err = s_known_stale(b, &m, id, &dup)) == GX_OK && dup)
         err = gx_records_fed_applied_put(b, stream, seq);
     else if (!err)
-        err = s_owner(b, m.owner, (uint16_t)m.origin_city);
+        err = s_owner(b, m.owner, (uint16_t)m.origin_city, &home);
     if (!dup) {
         if (!err && m.kind == GX_FED_DEMAND)
             err = s_demand(b, &m, id, &dup);
@@ -279,8 +282,12 @@ gx_fedapply_rc gx_fedapply_one(gx_ctx *b, const char *stream, uint64_t seq, cons
     }
     gx_err werr = gx_records_write_end(b, err);
     if (err == GX_ERR_CONFLICT) {
-        snprintf(w.text, sizeof w.text, "firm %s is this broker's own, not city %u's", m.owner->id,
-                 m.origin_city);
+        if (home)
+            snprintf(w.text, sizeof w.text, "firm %s is city %u's, not city %u's", m.owner->id, home,
+                     m.origin_city);
+        else
+            snprintf(w.text, sizeof w.text, "firm %s is this broker's own, not city %u's", m.owner->id,
+                     m.origin_city);
         goto bad;
     }
     if (werr == GX_ERR_STORAGE_FULL || werr == GX_ERR_IO || werr == GX_ERR_NOMEM)

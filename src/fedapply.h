@@ -12,7 +12,7 @@
  * below the stored one, or a revision at or below the stored posting's, changes nothing:
  * applying is idempotent, so a message delivered twice is applied once.
  * Malformed or out-of-range messages (a wrong city, an id beyond 2^48, a
- * firm of this broker claimed by another city) are logged, counted and
+ * firm of this broker or of a third city claimed by another city) are logged, counted and
  * skipped, their sequence recorded all the same. Loop thread. */
 #ifndef GX_FEDAPPLY_H
 #define GX_FEDAPPLY_H

@@ -450,7 +450,6 @@ class Federation(unittest.TestCase):
         self.assertEqual(self.count_about(zz, ZZ_SME, "demand_updated", rid), 0)
         self.assertEqual(self.count_about(zz, ZZ_SME, "opportunity", rid), 1)
 
-
     def open_demands(self, broker):
         """Open demands in broker's engine (the gauge summed over kinds)."""
         import urllib.request
@@ -486,6 +485,33 @@ class Federation(unittest.TestCase):
         self.assertEqual(self.open_demands(zz), open_before, self.diag())
         sme.close()
         anchor.close()
+
+    def test_i_a_city_cannot_rewrite_another_citys_firm(self):
+        """Xinxiang's user publishes, on its own subject, a profile for Hebi's anchor with a
+        Xinxiang county: Zhengzhou, which holds the anchor as Hebi's, refuses it (logged,
+        counted) and keeps Hebi's profile."""
+        zz = self.brokers[ZHENGZHOU]
+        d = self.post_province("the anchor known in Zhengzhou")
+        sme = zz.client(ZZ_SME)
+        notices_of(sme, "opportunity", self.remote_id(HEBI, d))
+        sme.close()
+        bad = metric(zz, "gongxu_federation_bad_total")
+        forged = firm(ANCHOR, "Forged Anchor", "410702", "", pb.CREDIT_A, lat=35.30, lon=113.90)
+        msg = pb.FedMessage(origin_city=XINXIANG, kind=3, owner=forged)
+        raw = RawNats(self.cluster.servers[0].url, "city%d" % XINXIANG, self.cluster.password(XINXIANG))
+        try:
+            self.assertEqual(raw.publish("gx.%d.post" % XINXIANG, msg.SerializeToString()), b"+OK")
+        finally:
+            raw.close()
+        wait_for("the forged profile refused in Zhengzhou",
+                 lambda: metric(zz, "gongxu_federation_bad_total") >= bad + 1)
+        self.assertIn("firm %s is city %d's, not city %d's" % (ANCHOR, HEBI, XINXIANG), zz.read_log_all())
+        op = zz.client(operator=True)
+        try:
+            f = op.call(get_firm=pb.GetFirm(firm_id=ANCHOR)).firm
+            self.assertEqual((f.name, f.county), ("Hebi Auto Electronics", "410611"))
+        finally:
+            op.close()
 
 
 class CheckConfig(unittest.TestCase):
