@@ -8,6 +8,7 @@
 # Builds into ./build first (scripts/deps.sh test brings nats-server); GX_BUILD=DIR uses
 # the gongxud already built in DIR instead.
 set -euo pipefail
+umask 077 # configs hold the cities' NATS passwords
 cd "$(dirname "$0")/.."
 if [ "${1:-}" = stop ]; then
   dir=${2:-var/federation}

@@ -15,6 +15,7 @@ import unittest
 
 from gxfed import (CITIES, NatsCluster, RawNats, city_broker, metric, stop_leftovers, wait_for)
 from gxharness import Refused, body_of, firm, mg_demand, mg_offer, pb, uscc
+import zmq  # noqa: E402 — the path gxharness sets
 
 HEBI, ZHENGZHOU, XINXIANG = 4106, 4101, 4107
 ANCHOR = uscc("91410611MA47HBAN1")     # Hebi anchor, Qibin
@@ -510,6 +511,21 @@ class Federation(unittest.TestCase):
         try:
             f = op.call(get_firm=pb.GetFirm(firm_id=ANCHOR)).firm
             self.assertEqual((f.name, f.county), ("Hebi Auto Electronics", "410611"))
+        finally:
+            op.close()
+
+    def test_j_no_key_for_another_citys_firm(self):
+        """Another city's firm has no sessions here: the operator cannot register a key for it."""
+        zz = self.brokers[ZHENGZHOU]
+        d = self.post_province("the anchor known in Zhengzhou, for a key")
+        sme = zz.client(ZZ_SME)
+        notices_of(sme, "opportunity", self.remote_id(HEBI, d))
+        sme.close()
+        op = zz.client(operator=True)
+        try:
+            with self.assertRaises(Refused) as e:
+                op.call(register_key=pb.RegisterKey(firm_id=ANCHOR, public_key=zmq.curve_keypair()[0].decode()))
+            self.assertEqual(e.exception.code, pb.ERR_CONFLICT)
         finally:
             op.close()
 
