@@ -8,6 +8,7 @@
 # Builds into ./build first (scripts/deps.sh test brings nats-server); GX_BUILD=DIR uses
 # the gongxud already built in DIR instead.
 set -euo pipefail
+umask 077 # configs hold the cities' NATS passwords
 cd "$(dirname "$0")/.."
 if [ "${1:-}" = stop ]; then
   dir=${2:-var/federation}
@@ -27,8 +28,9 @@ nats=$(command -v nats-server || echo /usr/sbin/nats-server)
 build=${GX_BUILD:-}
 if [ -z "$build" ]; then
   build=build
-  cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGX_TESTS=OFF >/dev/null
-  cmake --build build -j"$(nproc)" >/dev/null
+  (umask 022 # the build is not secret
+   cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGX_TESTS=OFF >/dev/null
+   cmake --build build -j"$(nproc)" >/dev/null)
 fi
 cities=(4106 4101 4107)
 names=(Hebi Zhengzhou Xinxiang)
@@ -43,8 +45,8 @@ stop_all() {
 trap stop_all INT TERM EXIT
 perms() { # the city's NATS user: its own subjects and its consumer's JetStream API
   local c=$1 d="city-$1"
-  printf '{user: city%s, password: "%s", permissions: {publish: {allow: ["gx.%s.>", "$JS.API.STREAM.INFO.GONGXU", "$JS.API.STREAM.CREATE.GONGXU", "$JS.API.CONSUMER.INFO.GONGXU.%s", "$JS.API.CONSUMER.DURABLE.CREATE.GONGXU.%s", "$JS.API.CONSUMER.MSG.NEXT.GONGXU.%s", "$JS.ACK.GONGXU.%s.>"]}, subscribe: {allow: ["_INBOX.>"]}}}' \
-    "$c" "$(cat "$dir/city$c.password")" "$c" "$d" "$d" "$d" "$d"
+  printf '{user: city%s, password: "%s", permissions: {publish: {allow: ["gx.%s.>", "$JS.API.STREAM.INFO.GONGXU", "$JS.API.STREAM.CREATE.GONGXU", "$JS.API.CONSUMER.INFO.GONGXU.%s", "$JS.API.CONSUMER.DELETE.GONGXU.%s", "$JS.API.CONSUMER.DURABLE.CREATE.GONGXU.%s", "$JS.API.CONSUMER.MSG.NEXT.GONGXU.%s", "$JS.ACK.GONGXU.%s.>"]}, subscribe: {allow: ["_INBOX.>"]}}}' \
+    "$c" "$(cat "$dir/city$c.password")" "$c" "$d" "$d" "$d" "$d" "$d"
 }
 for c in "${cities[@]}"; do
   [ -s "$dir/city$c.password" ] || (umask 077; head -c 18 /dev/urandom | base64 | tr -d '/+=' >"$dir/city$c.password")

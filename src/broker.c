@@ -839,7 +839,13 @@ gx_err gx_broker_fed_start(gx_broker *b, char *err, size_t errlen)
                  gx_store_last_error(b->store));
         return e;
     }
-    return gx_fed_new(&b->cfg, &b->fed.fed, err, errlen);
+    uint64_t applied = 0;
+    if ((e = gx_records_fed_applied_get(b, b->cfg.federation_stream, &applied))) {
+        snprintf(err, errlen, "federation: cannot read the applied sequence of %s: %s",
+                 b->cfg.federation_stream, gx_store_last_error(b->store));
+        return e;
+    }
+    return gx_fed_new(&b->cfg, applied + 1, &b->fed.fed, err, errlen);
 }
 
 int gx_broker_fed_fd(const gx_broker *b)
@@ -875,14 +881,16 @@ void gx_broker_fed_tick(gx_broker *b, int64_t now_ms, const gx_broker_io *io)
             b->fed.published = acked;
     }
     /* what other cities sent, applied in one batch, acknowledged once committed */
-    const gx_fed_in *in;
+    gx_fed_in *in;
     size_t n = gx_fed_take(f, &in);
     if (n) {
         bool failed = false;
         gx_broker_batch_begin(b, now_ms / 1000, now_ms);
         for (size_t i = 0; i < n && !failed; i++) {
-            failed = gx_fedapply_one(b, gx_fed_stream(f), in[i].seq, in[i].subj, in[i].data, in[i].len) ==
-                     GX_FEDAPPLY_FAILED;
+            gx_fedapply_rc rc =
+                gx_fedapply_one(b, gx_fed_stream(f), in[i].seq, in[i].subj, in[i].data, in[i].len);
+            failed = rc == GX_FEDAPPLY_FAILED;
+            in[i].ack = !failed && rc != GX_FEDAPPLY_EARLY;
             s_rebuild_if_asked(b);
         }
         gx_broker_batch_end(b, io);

@@ -71,13 +71,15 @@ static bool s_check(const gx_ctx *b, const gx_fed_msg *m, const char *subject, s
 }
 
 /* Stores the remote owner's profile and tells the engine, when it changed.
- * GX_ERR_CONFLICT when the id is one of this broker's own firms. */
-static gx_err s_owner(gx_ctx *b, gx_firm *f, uint16_t city)
+ * GX_ERR_CONFLICT when the id is a firm of another city here (*home: 0 for
+ * this broker's own): only a firm's home city speaks for it. */
+static gx_err s_owner(gx_ctx *b, gx_firm *f, uint16_t city, unsigned *home)
 {
     gx_firm cur = {0};
     gx_buf a = {0}, c = {0};
     gx_err err = gx_records_get_firm(b, f->id, &cur);
-    if (err == GX_OK && !cur.home_city) {
+    if (err == GX_OK && cur.home_city != city) {
+        *home = cur.home_city;
         err = GX_ERR_CONFLICT;
         goto out;
     }
@@ -151,8 +153,9 @@ static gx_err s_demand(gx_ctx *b, gx_fed_msg *m, uint64_t id, bool *dup)
     b->fx.n = 0;
     b->engine_touched = true;
     if (d->state == GX_STATE_OPEN) {
-        if (known && !was_open)
-            goto out; /* a closed posting does not open again */
+        /* Open after closed here: the home city is authoritative (this broker's
+         * expiry sweep goes by its own clock, the home city may have extended
+         * it meanwhile), so the engine holds it again as the store does. */
         if ((err = gx_demand_copy(&copy, d)))
             goto out;
         err = was_open ? gx_engine_update_demand(b->engine, &copy, b->now, &b->fx)
@@ -198,8 +201,7 @@ static gx_err s_offer(gx_ctx *b, gx_fed_msg *m, uint64_t id, bool *dup)
     b->fx.n = 0;
     b->engine_touched = true;
     if (o->state == GX_STATE_OPEN) {
-        if (known && !was_open)
-            goto out;
+        /* open after closed here: reopened in the engine, as for a demand */
         if ((err = gx_offer_copy(&copy, o)))
             goto out;
         err = was_open ? gx_engine_update_offer(b->engine, &copy, b->now, &b->fx)
@@ -241,6 +243,14 @@ gx_fedapply_rc gx_fedapply_one(gx_ctx *b, const char *stream, uint64_t seq, cons
         b->fed.duplicates++;
         return GX_FEDAPPLY_DUPLICATE;
     }
+    /* The consumer delivers every stream sequence (its own city's too); one
+     * beyond the next is a redelivery's reordering or a fetch partly lost:
+     * applying it would move applied past the missing ones, lost for ever. */
+    if (seq > applied + 1) {
+        gx_log(GX_LOG_DEBUG, "federation: %s seq %llu before %llu: not yet, it comes again", stream,
+               (unsigned long long)seq, (unsigned long long)applied + 1);
+        return GX_FEDAPPLY_EARLY;
+    }
     if ((err = gx_codec_decode_fed(data, len, &m))) {
         snprintf(w.text, sizeof w.text, "%zu bytes that are not a FedMessage", len);
         goto bad;
@@ -254,13 +264,14 @@ gx_fedapply_rc gx_fedapply_one(gx_ctx *b, const char *stream, uint64_t seq, cons
     }
     uint64_t id = ((uint64_t)m.origin_city << GX_FED_ID_SHIFT) | m.origin_id;
     bool dup = false;
+    unsigned home = 0;
     if ((err = gx_records_write_begin(b)))
         goto failed;
     /* an old revision must not bring back its owner's old profile either */
     if (m.kind != GX_FED_FIRM && (err = s_known_stale(b, &m, id, &dup)) == GX_OK && dup)
         err = gx_records_fed_applied_put(b, stream, seq);
     else if (!err)
-        err = s_owner(b, m.owner, (uint16_t)m.origin_city);
+        err = s_owner(b, m.owner, (uint16_t)m.origin_city, &home);
     if (!dup) {
         if (!err && m.kind == GX_FED_DEMAND)
             err = s_demand(b, &m, id, &dup);
@@ -271,8 +282,12 @@ gx_fedapply_rc gx_fedapply_one(gx_ctx *b, const char *stream, uint64_t seq, cons
     }
     gx_err werr = gx_records_write_end(b, err);
     if (err == GX_ERR_CONFLICT) {
-        snprintf(w.text, sizeof w.text, "firm %s is this broker's own, not city %u's", m.owner->id,
-                 m.origin_city);
+        if (home)
+            snprintf(w.text, sizeof w.text, "firm %s is city %u's, not city %u's", m.owner->id, home,
+                     m.origin_city);
+        else
+            snprintf(w.text, sizeof w.text, "firm %s is this broker's own, not city %u's", m.owner->id,
+                     m.origin_city);
         goto bad;
     }
     if (werr == GX_ERR_STORAGE_FULL || werr == GX_ERR_IO || werr == GX_ERR_NOMEM)

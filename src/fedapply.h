@@ -6,11 +6,13 @@
  * its home city: public profile only, no keys, no inbox), the remote posting
  * under the id city << 48 | origin id, tells the engine (which matches it by
  * the same rules as a local one) and notifies this broker's own firms; and, in
- * the same transaction, the stream sequence applied. A sequence at or below the
- * stored one, or a revision at or below the stored posting's, changes nothing:
+ * the same transaction, the stream sequence applied. Sequences are applied
+ * one after the other with no gap (this city's own messages and bad ones only
+ * advance it): a sequence beyond the stored one + 1 waits. A sequence at or
+ * below the stored one, or a revision at or below the stored posting's, changes nothing:
  * applying is idempotent, so a message delivered twice is applied once.
  * Malformed or out-of-range messages (a wrong city, an id beyond 2^48, a
- * firm of this broker claimed by another city) are logged, counted and
+ * firm of this broker or of a third city claimed by another city) are logged, counted and
  * skipped, their sequence recorded all the same. Loop thread. */
 #ifndef GX_FEDAPPLY_H
 #define GX_FEDAPPLY_H
@@ -26,6 +28,7 @@ typedef enum gx_fedapply_rc {
     GX_FEDAPPLY_OWN,         /* this city's own message: nothing to do */
     GX_FEDAPPLY_BAD,         /* malformed or out of range: logged, skipped */
     GX_FEDAPPLY_FAILED,      /* the store failed: not applied, not recorded (do not ack) */
+    GX_FEDAPPLY_EARLY,       /* beyond the applied sequence + 1: not applied (do not ack, it comes again) */
 } gx_fedapply_rc;
 
 /* Applies message data (len bytes) read from stream at stream sequence seq,

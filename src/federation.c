@@ -132,8 +132,15 @@ static void *s_publisher(void *arg)
 
 /* ---------------------------------------------------------------- subscriber */
 
-/* Builds the loop's view of the fetched batch; messages without JetStream
- * metadata cannot be placed in the stream and are acknowledged away. */
+static int s_by_seq(const void *a, const void *b)
+{
+    uint64_t x = ((const gx_fed_in *)a)->seq, y = ((const gx_fed_in *)b)->seq;
+    return x < y ? -1 : x > y;
+}
+
+/* Builds the loop's view of the fetched batch, in stream order (redeliveries
+ * may come out of it); messages without JetStream metadata cannot be placed in
+ * the stream and are acknowledged away. */
 static void s_view(gx_fed *f)
 {
     f->n_in = 0;
@@ -148,9 +155,11 @@ static void s_view(gx_fed *f)
         f->in[f->n_in++] = (gx_fed_in){.seq = md->Sequence.Stream,
                                        .subj = natsMsg_GetSubject(m),
                                        .data = natsMsg_GetData(m),
-                                       .len = (size_t)natsMsg_GetDataLength(m)};
+                                       .len = (size_t)natsMsg_GetDataLength(m),
+                                       .at = i};
         jsMsgMetaData_Destroy(md);
     }
+    qsort(f->in, f->n_in, sizeof *f->in, s_by_seq);
 }
 
 static void *s_subscriber(void *arg)
@@ -167,6 +176,8 @@ static void *s_subscriber(void *arg)
             if (f->done < 0) {
                 /* not committed: hand the same batch again, a little later */
                 f->done = 0;
+                for (size_t i = 0; i < f->n_in; i++)
+                    f->in[i].ack = false;
                 pthread_mutex_unlock(&f->mu);
                 s_sleep_ms(500);
                 s_wake(f);
@@ -174,12 +185,16 @@ static void *s_subscriber(void *arg)
                 continue;
             }
             natsMsgList list = f->batch;
+            bool keep[S_FETCH_BATCH] = {false}; /* left unacknowledged: it comes again */
+            for (size_t i = 0; i < f->n_in; i++)
+                keep[f->in[i].at] = !f->in[i].ack;
             f->batch = (natsMsgList){0};
             f->handed = false;
             f->n_in = 0;
             pthread_mutex_unlock(&f->mu);
             for (int i = 0; i < list.Count; i++)
-                natsMsg_Ack(list.Msgs[i], NULL); /* a lost ack: redelivered, then skipped by sequence */
+                if (!keep[i])
+                    natsMsg_Ack(list.Msgs[i], NULL); /* a lost ack: redelivered, then skipped by sequence */
             natsMsgList_Destroy(&list);
             pthread_mutex_lock(&f->mu);
             continue;
@@ -290,7 +305,7 @@ static gx_err s_stream(gx_fed *f, int64_t replicas, char *err, size_t errlen)
     return s_fail(err, errlen, what, s, jerr);
 }
 
-gx_err gx_fed_new(const gx_config *cfg, gx_fed **out, char *err, size_t errlen)
+gx_err gx_fed_new(const gx_config *cfg, uint64_t start, gx_fed **out, char *err, size_t errlen)
 {
     *out = NULL;
     gx_fed *f = calloc(1, sizeof *f);
@@ -348,24 +363,35 @@ gx_err gx_fed_new(const gx_config *cfg, gx_fed **out, char *err, size_t errlen)
     }
     if ((e = s_stream(f, cfg->federation_replicas, err, errlen)))
         goto fail;
+    /* JetStream would deliver first what it holds unacknowledged past AckWait,
+     * after newer messages; a consumer made afresh at the sequence the store
+     * applied last + 1 delivers in order from exactly there. */
+    jsErrCode jerr = 0;
+    s = js_DeleteConsumer(f->js, f->stream, f->durable, NULL, &jerr);
+    if (s != NATS_OK && s != NATS_NOT_FOUND && jerr != JSConsumerNotFoundErr) {
+        e = s_fail(err, errlen, "cannot delete the old durable consumer", s, jerr);
+        goto fail;
+    }
     jsSubOptions so;
     jsSubOptions_Init(&so);
     so.Stream = f->stream;
     so.ManualAck = true;
     so.Config.Durable = f->durable;
     so.Config.AckPolicy = js_AckExplicit;
-    so.Config.DeliverPolicy = js_DeliverAll;
+    so.Config.DeliverPolicy = js_DeliverByStartSequence;
+    so.Config.OptStartSeq = start ? start : 1;
     so.Config.AckWait = 30LL * 1000000000LL;
     so.Config.MaxAckPending = 4 * S_FETCH_BATCH;
-    jsErrCode jerr = 0;
-    if ((s = js_PullSubscribe(&f->sub, f->js, "gx.*.post", f->durable, NULL, &so, &jerr))) {
+    jerr = 0;
+    /* gx.>, the stream's own subjects: every stream sequence reaches the loop */
+    if ((s = js_PullSubscribe(&f->sub, f->js, "gx.>", f->durable, NULL, &so, &jerr))) {
         e = s_fail(err, errlen, "cannot bind the durable consumer", s, jerr);
         goto fail;
     }
     char url[256] = "";
     natsConnection_GetConnectedUrl(f->nc, url, sizeof url);
-    gx_log(GX_LOG_NOTICE, "federation: city %u connected to %s (stream %s, consumer %s)", f->city, url,
-           f->stream, f->durable);
+    gx_log(GX_LOG_NOTICE, "federation: city %u connected to %s (stream %s, consumer %s from sequence %llu)",
+           f->city, url, f->stream, f->durable, (unsigned long long)so.Config.OptStartSeq);
     natsOptions_Destroy(o);
     o = NULL;
     if (pthread_create(&f->pub_thread, NULL, s_publisher, f) == 0)
@@ -442,7 +468,7 @@ void gx_fed_pub_counts(gx_fed *f, uint64_t *published, uint64_t *failed)
     pthread_mutex_unlock(&f->mu);
 }
 
-size_t gx_fed_take(gx_fed *f, const gx_fed_in **v)
+size_t gx_fed_take(gx_fed *f, gx_fed_in **v)
 {
     pthread_mutex_lock(&f->mu);
     size_t n = f->handed && f->done == 0 ? f->n_in : 0;

@@ -9,11 +9,17 @@
  * the loop deletes those outbox records in its next batch. A record the loop
  * hands again after a restart is published again and de-duplicated.
  *
- * Subscriber: a durable pull consumer "city-<city>" on the stream, subjects
- * gx.*.post, fetched in batches. A batch is handed to the loop
- * (gx_fed_take) and acknowledged to JetStream only once the loop says it is
- * committed (gx_fed_done(ok)); a batch the loop could not commit is handed
- * again, whole and in order, so nothing after it is applied first.
+ * Subscriber: a durable pull consumer "city-<city>" on the stream, filtered on
+ * the stream's own subjects gx.> so that its stream sequences come without gaps
+ * (this city's own messages too: the loop skips them, advancing its applied
+ * sequence). At start the consumer is deleted and created again to deliver from
+ * the sequence after the one the store has applied, so a restart resumes
+ * exactly where LMDB says, not where JetStream's unacknowledged messages would
+ * put it. A batch is handed to the loop (gx_fed_take) sorted by sequence; once
+ * the loop says it is committed (gx_fed_done(ok)) the messages it marked ack
+ * are acknowledged to JetStream, the others (beyond a gap) come again after
+ * the consumer's AckWait. A batch the loop could not commit is handed again,
+ * whole and in order, so nothing after it is applied first.
  *
  * The loop polls gx_fed_fd (an eventfd). Every function here is for the loop
  * thread; the threads inside touch only this module's state, under its mutex. */
@@ -35,13 +41,16 @@ typedef struct gx_fed_in {
     const char *subj; /* subject it was published on */
     const void *data; /* payload */
     size_t len;
+    bool ack; /* set by the loop: committed (applied or skipped), acknowledge it */
+    int at;   /* its place in the fetched batch (this module's) */
 } gx_fed_in;
 
 /* Connects to cfg->federation_url as cfg->federation_user (password from
- * federation_password_file), creates the stream when missing, binds the
- * durable consumer and starts the threads. Blocks up to ~10 s. GX_ERR_CONFIG /
+ * federation_password_file), creates the stream when missing, creates the
+ * durable consumer afresh to deliver from stream sequence start (the applied
+ * sequence + 1) and starts the threads. Blocks up to ~30 s. GX_ERR_CONFIG /
  * GX_ERR_IO with a message in err. */
-gx_err gx_fed_new(const gx_config *cfg, gx_fed **out, char *err, size_t errlen);
+gx_err gx_fed_new(const gx_config *cfg, uint64_t start, gx_fed **out, char *err, size_t errlen);
 
 /* The eventfd the loop polls: readable when acks or a fetched batch wait. */
 int gx_fed_fd(const gx_fed *f);
@@ -57,12 +66,12 @@ uint64_t gx_fed_acked(gx_fed *f);
 /* Published figures: records acknowledged, publish attempts that failed. */
 void gx_fed_pub_counts(gx_fed *f, uint64_t *published, uint64_t *failed);
 
-/* The fetched batch waiting for the loop, n messages (borrowed until
- * gx_fed_done); 0 when none waits. */
-size_t gx_fed_take(gx_fed *f, const gx_fed_in **v);
-/* The loop is done with the taken batch: ok means every message of it is
- * committed (applied or skipped) and may be acknowledged; otherwise it is
- * handed again later. */
+/* The fetched batch waiting for the loop, n messages sorted by sequence, each
+ * with ack false (borrowed until gx_fed_done); 0 when none waits. */
+size_t gx_fed_take(gx_fed *f, gx_fed_in **v);
+/* The loop is done with the taken batch: ok means it is committed, and the
+ * messages the loop marked ack are acknowledged (the rest come again after
+ * AckWait); otherwise the whole batch is handed again later. */
 void gx_fed_done(gx_fed *f, bool ok);
 
 /* The stream's name (for the applied-sequence record). */

@@ -248,8 +248,14 @@ static void s_register_key(s_req *q)
     bool revoked = false;
     if (!s_need_operator(q))
         return;
-    if (!gx_engine_firm(b->engine, q->r->firm_id)) {
+    const gx_firm *f = gx_engine_firm(b->engine, q->r->firm_id);
+    if (!f) {
         s_error(q, GX_ERR_NOT_FOUND, "register_key.firm_id", "firm %s is not registered", q->r->firm_id);
+        return;
+    }
+    if (f->home_city) { /* another city's firm: its sessions are its own city's broker's */
+        s_error(q, GX_ERR_CONFLICT, "register_key.firm_id", "firm %s belongs to city %u's broker",
+                q->r->firm_id, f->home_city);
         return;
     }
     const char *holder = gx_auth_key_firm(b->auth, q->r->key, &revoked);

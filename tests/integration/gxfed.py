@@ -27,7 +27,8 @@ _started = set()
 def city_permissions(city, stream=STREAM):
     """What city's NATS user may publish and subscribe: its own subjects, and the JetStream
     API of the stream and of its own durable consumer. This is the narrowest set gongxud
-    (libnats 3.4) needs: stream info and create, the consumer's info, create and next
+    (libnats 3.4) needs: stream info and create, the consumer's info, delete (it is made
+    afresh at every start, from the sequence after the one applied), create and next
     message, and acknowledging its own consumer's messages."""
     durable = "city-%d" % city
     return {
@@ -36,6 +37,7 @@ def city_permissions(city, stream=STREAM):
             "$JS.API.STREAM.INFO.%s" % stream,
             "$JS.API.STREAM.CREATE.%s" % stream,
             "$JS.API.CONSUMER.INFO.%s.%s" % (stream, durable),
+            "$JS.API.CONSUMER.DELETE.%s.%s" % (stream, durable),
             "$JS.API.CONSUMER.DURABLE.CREATE.%s.%s" % (stream, durable),
             "$JS.API.CONSUMER.MSG.NEXT.%s.%s" % (stream, durable),
             "$JS.ACK.%s.%s.>" % (stream, durable),

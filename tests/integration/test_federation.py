@@ -9,11 +9,13 @@ of a nats-server lose and duplicate nothing.
 import os
 import signal
 import subprocess
+import threading
 import time
 import unittest
 
 from gxfed import (CITIES, NatsCluster, RawNats, city_broker, metric, stop_leftovers, wait_for)
 from gxharness import Refused, body_of, firm, mg_demand, mg_offer, pb, uscc
+import zmq  # noqa: E402 — the path gxharness sets
 
 HEBI, ZHENGZHOU, XINXIANG = 4106, 4101, 4107
 ANCHOR = uscc("91410611MA47HBAN1")     # Hebi anchor, Qibin
@@ -304,6 +306,63 @@ class Federation(unittest.TestCase):
         self.assertEqual(self.count_about(zz, ZZ_SME, "opportunity", rids[-1]), 1)
         wait_for("outbox drained", lambda: metric(hb, "gongxu_federation_outbox_depth") == 0, timeout=60)
 
+    def test_c3_kill9_of_a_receiving_broker_with_a_batch_fetched_loses_and_duplicates_nothing(self):
+        """Zhengzhou killed while Hebi keeps posting, so that messages JetStream delivered to it
+        are neither applied nor acknowledged, and started again well within the consumer's
+        AckWait (30 s): JetStream would redeliver those only after newer ones, and a broker
+        that applied the newer ones first dropped the older as already applied. Every
+        Opportunity must be in Zhengzhou's inbox exactly once."""
+        hb, zz = self.brokers[HEBI], self.brokers[ZHENGZHOU]
+        ids, stop, errors = [], threading.Event(), []
+
+        def post():
+            a = hb.client(ANCHOR)
+            try:
+                while not stop.is_set():
+                    ids.append(a.call(post_demand=pb.PostDemand(
+                        demand=mg_demand(scope=pb.SAME_PROVINCE, title="receiver killed %d" % len(ids)))).posting.id)
+                    time.sleep(0.03)
+            except Exception as e:  # noqa: BLE001 — reported by the test below
+                errors.append(e)
+            finally:
+                a.close()
+
+        applied = metric(zz, "gongxu_federation_applied_total")
+        t = threading.Thread(target=post)
+        t.start()
+        try:
+            wait_for("Zhengzhou applying Hebi's traffic",
+                     lambda: metric(zz, "gongxu_federation_applied_total") >= applied + 10, timeout=60)
+            # stopped first, so that what JetStream delivers meanwhile is fetched and never
+            # committed: in its socket, or in the batch it was applying
+            os.kill(zz.proc.pid, signal.SIGSTOP)
+            n = len(ids)
+            wait_for("Hebi posting while Zhengzhou is stopped", lambda: len(ids) >= n + 10, timeout=60)
+            zz.kill()
+            n = len(ids)
+            wait_for("Hebi posting while Zhengzhou is down", lambda: len(ids) >= n + 10, timeout=60)
+            zz.start(timeout=60)
+            n = len(ids)
+            wait_for("Hebi posting after Zhengzhou is back", lambda: len(ids) >= n + 20, timeout=60)
+        finally:
+            stop.set()
+            t.join(60)
+        self.assertEqual(errors, [])
+        rids = [self.remote_id(HEBI, d) for d in ids]
+        sme = zz.client(ZZ_SME)
+        seen = collect(sme, lambda seen: all(about(seen, "opportunity", r) for r in rids), timeout=75)
+        sme.close()
+        missing = [r & ((1 << 48) - 1) for r in rids if not about(seen, "opportunity", r)]
+        if missing:
+            raise AssertionError("opportunities lost in Zhengzhou for %d of Hebi's %d demands: %s\n%s"
+                                 % (len(missing), len(rids), missing, self.diag()))
+        time.sleep(1)
+        sme = zz.client(ZZ_SME)
+        seen = collect(sme, timeout=3)
+        sme.close()
+        for r in rids:
+            self.assertEqual(len(about(seen, "opportunity", r)), 1, r)
+
     # (d)
     def test_d_a_city_stopped_while_others_post_catches_up_from_the_stream(self):
         xx = self.brokers[XINXIANG]
@@ -391,6 +450,84 @@ class Federation(unittest.TestCase):
         self.assertEqual(metric(zz, "gongxu_notices_written_total"), written)
         self.assertEqual(self.count_about(zz, ZZ_SME, "demand_updated", rid), 0)
         self.assertEqual(self.count_about(zz, ZZ_SME, "opportunity", rid), 1)
+
+    def open_demands(self, broker):
+        """Open demands in broker's engine (the gauge summed over kinds)."""
+        import urllib.request
+        with urllib.request.urlopen(broker.http + "/metrics", timeout=5) as r:
+            return sum(float(l.rsplit(" ", 1)[1]) for l in r.read().decode().splitlines()
+                       if l.startswith('gongxu_postings_open{side="demand"'))
+
+    def test_h_a_remote_demand_expired_here_and_extended_by_its_home_city_opens_again(self):
+        """Zhengzhou's expiry sweep closes Hebi's demand by Zhengzhou's clock while Hebi's
+        extension (revision 2) is on its way: the home city is authoritative, so the demand is
+        open again in Zhengzhou's engine, not only in its store, and its SME hears of it."""
+        hb, zz = self.brokers[HEBI], self.brokers[ZHENGZHOU]
+        anchor = hb.client(ANCHOR)
+        d = anchor.call(post_demand=pb.PostDemand(demand=mg_demand(
+            scope=pb.SAME_PROVINCE, title="extended", expires_at=int(time.time()) + 6))).posting.id
+        rid = self.remote_id(HEBI, d)
+        sme = zz.client(ZZ_SME)
+        notices_of(sme, "opportunity", rid)
+        open_before = self.open_demands(zz)
+        for s in self.cluster.servers:  # the extension waits in Hebi's outbox
+            os.kill(s.proc.pid, signal.SIGSTOP)
+        try:
+            anchor.call(update_demand=pb.UpdateDemand(demand=mg_demand(
+                id=d, scope=pb.SAME_PROVINCE, title="extended", expires_at=int(time.time()) + 3600)))
+            wait_for("demand %d expired in Zhengzhou" % rid, lambda: sme.call(
+                get_posting=pb.GetPosting(posting_id=rid)).view.demand.state == pb.EXPIRED)
+            self.assertEqual(self.open_demands(zz), open_before - 1)
+        finally:
+            for s in self.cluster.servers:
+                os.kill(s.proc.pid, signal.SIGCONT)
+        wait_for("demand %d open again in Zhengzhou's store" % rid, lambda: (lambda v: (v.revision, v.state))(
+            sme.call(get_posting=pb.GetPosting(posting_id=rid)).view.demand) == (2, pb.OPEN), timeout=60)
+        self.assertEqual(self.open_demands(zz), open_before, self.diag())
+        sme.close()
+        anchor.close()
+
+    def test_i_a_city_cannot_rewrite_another_citys_firm(self):
+        """Xinxiang's user publishes, on its own subject, a profile for Hebi's anchor with a
+        Xinxiang county: Zhengzhou, which holds the anchor as Hebi's, refuses it (logged,
+        counted) and keeps Hebi's profile."""
+        zz = self.brokers[ZHENGZHOU]
+        d = self.post_province("the anchor known in Zhengzhou")
+        sme = zz.client(ZZ_SME)
+        notices_of(sme, "opportunity", self.remote_id(HEBI, d))
+        sme.close()
+        bad = metric(zz, "gongxu_federation_bad_total")
+        forged = firm(ANCHOR, "Forged Anchor", "410702", "", pb.CREDIT_A, lat=35.30, lon=113.90)
+        msg = pb.FedMessage(origin_city=XINXIANG, kind=3, owner=forged)
+        raw = RawNats(self.cluster.servers[0].url, "city%d" % XINXIANG, self.cluster.password(XINXIANG))
+        try:
+            self.assertEqual(raw.publish("gx.%d.post" % XINXIANG, msg.SerializeToString()), b"+OK")
+        finally:
+            raw.close()
+        wait_for("the forged profile refused in Zhengzhou",
+                 lambda: metric(zz, "gongxu_federation_bad_total") >= bad + 1)
+        self.assertIn("firm %s is city %d's, not city %d's" % (ANCHOR, HEBI, XINXIANG), zz.read_log_all())
+        op = zz.client(operator=True)
+        try:
+            f = op.call(get_firm=pb.GetFirm(firm_id=ANCHOR)).firm
+            self.assertEqual((f.name, f.county), ("Hebi Auto Electronics", "410611"))
+        finally:
+            op.close()
+
+    def test_j_no_key_for_another_citys_firm(self):
+        """Another city's firm has no sessions here: the operator cannot register a key for it."""
+        zz = self.brokers[ZHENGZHOU]
+        d = self.post_province("the anchor known in Zhengzhou, for a key")
+        sme = zz.client(ZZ_SME)
+        notices_of(sme, "opportunity", self.remote_id(HEBI, d))
+        sme.close()
+        op = zz.client(operator=True)
+        try:
+            with self.assertRaises(Refused) as e:
+                op.call(register_key=pb.RegisterKey(firm_id=ANCHOR, public_key=zmq.curve_keypair()[0].decode()))
+            self.assertEqual(e.exception.code, pb.ERR_CONFLICT)
+        finally:
+            op.close()
 
 
 class CheckConfig(unittest.TestCase):
