@@ -1302,6 +1302,19 @@ static gx_err p_step(gx_engine *e, uint64_t *next_d, uint64_t *next_o, gx_fxv *f
     return err;
 }
 
+/* A fresh random world in e: the generator seeded with rng, no posting open,
+ * the P_FIRMS firms put. */
+static void p_world(gx_engine *e, uint64_t rng)
+{
+    g_rng = rng;
+    memset(g_dopen, 0, sizeof g_dopen);
+    memset(g_oopen, 0, sizeof g_oopen);
+    for (int i = 0; i < P_FIRMS; i++) {
+        snprintf(g_fid[i], sizeof g_fid[i], "9141060%011d", i);
+        p_firm(e, i, NULL);
+    }
+}
+
 TEST(property_matches_equal_brute_force)
 {
     const unsigned k = 3;
@@ -1317,15 +1330,9 @@ TEST(property_matches_equal_brute_force)
         gx_engine *e = NULL;
         REQUIRE(gx_engine_new(&opts, &e) == GX_OK);
         gx_fxv fx = {0};
-        g_rng = 0x9E3779B97F4A7C15ULL * seed;
-        memset(g_dopen, 0, sizeof g_dopen);
-        memset(g_oopen, 0, sizeof g_oopen);
         memset(g_mmodel, 0, sizeof g_mmodel);
         memset(g_smodel, 0, sizeof g_smodel);
-        for (int i = 0; i < P_FIRMS; i++) {
-            snprintf(g_fid[i], sizeof g_fid[i], "9141060%011d", i);
-            p_firm(e, i, NULL);
-        }
+        p_world(e, 0x9E3779B97F4A7C15ULL * seed);
         uint64_t next_d = 1, next_o = 1;
         int counts[7] = {0};
         for (int step = 0; step < 320; step++) {
@@ -1533,13 +1540,7 @@ TEST(freeze_hands_out_each_list_as_it_was_at_the_freeze)
         gx_engine *e = NULL;
         REQUIRE(gx_engine_new(&opts, &e) == GX_OK);
         gx_fxv fx = {0};
-        g_rng = 0xD1B54A32D192ED03ULL * seed;
-        memset(g_dopen, 0, sizeof g_dopen);
-        memset(g_oopen, 0, sizeof g_oopen);
-        for (int i = 0; i < P_FIRMS; i++) {
-            snprintf(g_fid[i], sizeof g_fid[i], "9141060%011d", i);
-            p_firm(e, i, NULL);
-        }
+        p_world(e, 0xD1B54A32D192ED03ULL * seed);
         uint64_t next_d = 1, next_o = 1, id;
         int counts[7] = {0};
         uint32_t r;
@@ -1633,13 +1634,7 @@ TEST(snapshot_written_while_changing_equals_one_written_at_once)
     gx_engine *e = NULL;
     REQUIRE(gx_engine_new(&opts, &e) == GX_OK);
     gx_fxv fx = {0};
-    g_rng = 0xA0761D6478BD642FULL;
-    memset(g_dopen, 0, sizeof g_dopen);
-    memset(g_oopen, 0, sizeof g_oopen);
-    for (int i = 0; i < P_FIRMS; i++) {
-        snprintf(g_fid[i], sizeof g_fid[i], "9141060%011d", i);
-        p_firm(e, i, NULL);
-    }
+    p_world(e, 0xA0761D6478BD642FULL);
     uint64_t next_d = 1, next_o = 1, id;
     int counts[7] = {0};
     uint32_t r;
