@@ -66,7 +66,6 @@ struct gx_snapshot_writer {
     int err_no;
     pthread_t thread;  /* the sync, off the loop */
     atomic_int sync;   /* S_RUNNING, S_DONE, or S_LEFT: given up, the thread frees w */
-    int64_t max_step_us;
 };
 
 static int64_t s_now_us(void)
@@ -279,9 +278,6 @@ gx_err gx_snapshot_step(gx_snapshot_writer *w, int64_t budget_us, size_t max_dem
             err = w->err;
         }
     }
-    int64_t took = s_now_us() - t0;
-    if (took > w->max_step_us)
-        w->max_step_us = took;
     return err;
 }
 
@@ -303,11 +299,6 @@ bool gx_snapshot_ended(gx_snapshot_writer *w, gx_err *err, uint64_t *bytes)
 size_t gx_snapshot_writer_demands(const gx_snapshot_writer *w)
 {
     return w->n_ids;
-}
-
-int64_t gx_snapshot_max_step_us(const gx_snapshot_writer *w)
-{
-    return w->max_step_us;
 }
 
 void gx_snapshot_writer_free(gx_snapshot_writer **pw)

@@ -58,9 +58,6 @@ bool gx_snapshot_ended(gx_snapshot_writer *w, gx_err *err, uint64_t *bytes);
 /* The demands open at the freeze: what the write goes through. */
 size_t gx_snapshot_writer_demands(const gx_snapshot_writer *w);
 
-/* The longest gx_snapshot_step so far: the loop's stall for this snapshot. */
-int64_t gx_snapshot_max_step_us(const gx_snapshot_writer *w);
-
 /* Ends w without waiting: a write under way is dropped (path.tmp removed, e
  * thawed: e must still be alive); a sync under way is left to end by itself in
  * its thread, renaming nothing (an fsync cannot be cut short). */
