@@ -456,12 +456,55 @@ void gx_broker_batch_end(gx_broker *b, const gx_broker_io *io)
 
 /* ------------------------------------------------------------------ delivery */
 
+/* How often a firm held back by its window has its sessions probed. */
+#define S_PROBE_EVERY_MS 1000
+
+/* Probes the sessions that hold firm's window (gx_sessions_probe_due) with an
+ * unasked empty reply (request_id 0, Ping's result), which clients ignore: a
+ * session whose connection went away fails the send (ROUTER_MANDATORY) and is
+ * dropped, which frees what it held for the firm's other sessions. A
+ * connection that vanished without closing (a laptop put to sleep) is closed
+ * by ZeroMQ's heartbeat (30 s) and found by the next probe (gx_broker_probe_tick). */
+static void s_probe_firm(gx_broker *b, const char *firm, int64_t now_ms, const gx_broker_io *io)
+{
+    gx_session *v[32];
+    size_t n = gx_sessions_probe_due(b->sessions, firm, now_ms, S_PROBE_EVERY_MS, v, sizeof v / sizeof v[0]);
+    if (!n)
+        return;
+    gx_buf probe = {0};
+    gx_reply r = {.type = GX_REPLY_PONG};
+    if (gx_codec_encode_reply(&r, &probe) != GX_OK) {
+        gx_buf_fini(&probe);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (io->send(io->ctx, v[i]->rid, v[i]->rid_len, probe.data, probe.len) != GX_SEND_GONE)
+            continue;
+        gx_log(GX_LOG_INFO,
+               "firm %s: a session whose connection is gone held %llu notice bytes of the firm's window; "
+               "dropped",
+               firm, (unsigned long long)v[i]->out_bytes);
+        b->sessions_gone++;
+        gx_sessions_drop(b->sessions, v[i]); /* wakes the firm's other sessions */
+    }
+    gx_buf_fini(&probe);
+}
+
+void gx_broker_probe_tick(gx_broker *b, int64_t now_ms, const gx_broker_io *io)
+{
+    char firms[64][GX_FIRM_ID_LEN + 1];
+    size_t n = gx_sessions_blocked_firms(b->sessions, firms, 64);
+    for (size_t i = 0; i < n; i++)
+        s_probe_firm(b, firms[i], now_ms, io);
+}
+
 typedef struct s_pump {
     gx_broker *b;
     gx_session *s;
     const gx_broker_io *io;
     bool stop;        /* the session stalled or went away */
     bool gone;        /* the peer is gone */
+    bool blocked;     /* held back by its firm's window */
     uint64_t fresh_from; /* notices from this seq on were written by the last batch */
     gx_txn *t;           /* the read transaction postings are rendered from */
     const gx_rules_opts *ro; /* the rules notices are explained by */
@@ -525,6 +568,7 @@ static bool s_pump_visit(void *ctx, uint64_t seq, const void *rec, size_t rec_le
             return false;
         if (gx_session_firm_bytes(p->s) >= (uint64_t)p->b->cfg.firm_window_bytes) {
             gx_session_firm_blocked(p->s);
+            p->blocked = true;
             return false;
         }
         return true;
@@ -535,11 +579,23 @@ static bool s_pump_visit(void *ctx, uint64_t seq, const void *rec, size_t rec_le
     return false;
 }
 
+/* Adds firm to the firms to probe after this pump (up to 8, each once). */
+static void s_note_blocked(char (*v)[GX_FIRM_ID_LEN + 1], size_t *n, const char *firm)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp(v[i], firm) == 0)
+            return;
+    if (*n < 8)
+        snprintf(v[(*n)++], GX_FIRM_ID_LEN + 1, "%s", firm);
+}
+
 void gx_broker_pump(gx_broker *b, const gx_broker_io *io)
 {
     gx_session *batch[256];
     gx_session **later = NULL; /* sessions to retry: stalled, or skipped past a gap */
     size_t n_later = 0, cap_later = 0;
+    char blocked[8][GX_FIRM_ID_LEN + 1]; /* firms held back by their window: probed at the end */
+    size_t n_blocked = 0;
     gx_txn *t = NULL;
     size_t n;
     gx_engine_opts eo;
@@ -566,12 +622,15 @@ void gx_broker_pump(gx_broker *b, const gx_broker_io *io)
                 continue;
             if (gx_session_firm_bytes(s) >= (uint64_t)b->cfg.firm_window_bytes) {
                 gx_session_firm_blocked(s);
+                s_note_blocked(blocked, &n_blocked, s->firm);
                 continue;
             }
             s->stalled = false;
-            s_pump p = {b, s, io, false, false, fresh, t, &eo.rules};
+            s_pump p = {.b = b, .s = s, .io = io, .fresh_from = fresh, .t = t, .ro = &eo.rules};
             gx_err err = gx_inbox_read(t, s->firm, s->sent, (size_t)(window - inflight), s_pump_visit, &p);
             bool retry = p.stop;
+            if (p.blocked)
+                s_note_blocked(blocked, &n_blocked, s->firm);
             if (err == GX_ERR_RESUME_GAP) {
                 /* Retention overtook this session while it was connected (another
                  * session's acks, or inbox_max): go on after the gap, and say so. */
@@ -604,6 +663,9 @@ void gx_broker_pump(gx_broker *b, const gx_broker_io *io)
     for (size_t i = 0; i < n_later; i++)
         gx_sessions_mark(b->sessions, later[i]); /* retried by the loop's short timer */
     free(later);
+    /* after the batch: a probe may drop sessions the batch still pointed at */
+    for (size_t i = 0; i < n_blocked; i++)
+        s_probe_firm(b, blocked[i], b->now_ms, io);
 }
 
 bool gx_broker_pending(const gx_broker *b)

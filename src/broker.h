@@ -108,6 +108,12 @@ uint64_t gx_broker_retention(gx_broker *b, int64_t now, const gx_broker_io *io);
 /* Delivers pending notices to sessions that can take them (after a stall). */
 void gx_broker_pump(gx_broker *b, const gx_broker_io *io);
 
+/* Probes the sessions holding the window of firms held back by
+ * firm_window_bytes (a second after the last probe, then 2, 4 .. 64 s while
+ * the firm stays held back): one whose connection is gone is dropped, freeing
+ * the window for the firm's other sessions. Called by the loop every second. */
+void gx_broker_probe_tick(gx_broker *b, int64_t now_ms, const gx_broker_io *io);
+
 /* True when some session still has notices waiting because its queue was full. */
 bool gx_broker_pending(const gx_broker *b);
 

@@ -600,6 +600,7 @@ gx_err gx_loop_run(gx_loop *l)
         }
         if (now >= next_expiry) {
             gx_broker_expire(l->broker, now / 1000, &l->io);
+            gx_broker_probe_tick(l->broker, now, &l->io);
             next_expiry = now + l->cfg.expiry_interval_ms;
         }
         if (now >= next_trim) {

@@ -201,6 +201,7 @@ struct gx_ctx {
     int64_t rl_logged_ms;             /* when the last such line was written */
     char rl_firm[GX_FIRM_ID_LEN + 1]; /* the firm refused last, for that line */
     uint64_t closed_slow;             /* connections closed for not reading (send queue full) */
+    uint64_t sessions_gone;           /* sessions dropped when a probe found their connection gone */
     uint64_t evicted_told;            /* evicted connections told at once (ERR_EVICTED, request_id 0) */
     bool committed;                   /* the last batch_end committed (or had nothing to commit) */
     gx_fed_state fed;                 /* federation (fedapply.c); fed.city 0 when off */

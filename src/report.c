@@ -711,6 +711,9 @@ static char *s_metrics(gx_ctx *b, size_t *len)
 
     s_family(&t, "gongxu_sessions", "gauge", "Connections bound to a firm.");
     s_put(&t, "gongxu_sessions %zu\n", gx_sessions_count(b->sessions));
+    s_family(&t, "gongxu_sessions_gone_total", "counter",
+             "Sessions dropped because their connection was found gone while their firm's window was full.");
+    s_put(&t, "gongxu_sessions_gone_total %llu\n", (unsigned long long)b->sessions_gone);
     s_family(&t, "gongxu_event_streams", "gauge", "Open /events streams.");
     s_put(&t, "gongxu_event_streams %zu\n", o->streams);
     if (t.oom) {

@@ -11,6 +11,8 @@ struct gx_sess_firm {
     size_t n;                  /* sessions */
     uint64_t out_bytes;        /* sum of its sessions' out_bytes */
     bool blocked;              /* a session was held back for firm_window_bytes */
+    int64_t probed_ms;         /* when its sessions were last probed (gx_sessions_probe_due) */
+    int64_t probe_every_ms;    /* and the wait before the next probe: doubles while it stays blocked */
     struct gx_sess_firm *next; /* hash chain */
 };
 
@@ -179,8 +181,10 @@ void gx_sessions_drop(gx_sessions *t, gx_session *s)
     if (s->fr) {
         s->fr->out_bytes -= s->fr->out_bytes < s->out_bytes ? s->fr->out_bytes : s->out_bytes;
         wake = s->fr->blocked && s->out_bytes > 0; /* what it held is free for the firm's others */
-        if (wake)
+        if (wake) {
             s->fr->blocked = false;
+            s->fr->probe_every_ms = 0;
+        }
         s_firm_put(t, s->fr);
     }
     if (wake)
@@ -367,6 +371,7 @@ bool gx_session_settle(gx_session *s, uint64_t firm_max)
      * bytes before, and the firm's bound is decided here only */
     if (s->fr && s->fr->blocked && s->fr->out_bytes < firm_max) {
         s->fr->blocked = false;
+        s->fr->probe_every_ms = 0;
         return true;
     }
     return false;
@@ -381,6 +386,38 @@ void gx_session_firm_blocked(gx_session *s)
 {
     if (s->fr)
         s->fr->blocked = true;
+}
+
+size_t gx_sessions_probe_due(gx_sessions *t, const char *firm, int64_t now_ms, int64_t every_ms,
+                             gx_session **out, size_t cap)
+{
+    gx_sess_firm *fr = t->firms[gx_fnv1a(GX_FNV_SEED, firm, strlen(firm)) & (t->nbuckets - 1)];
+    while (fr && strcmp(fr->firm, firm) != 0)
+        fr = fr->next;
+    if (!fr || !fr->blocked || now_ms - fr->probed_ms < fr->probe_every_ms)
+        return 0;
+    /* A live session that holds the window while reading nothing would be
+     * probed for ever: the wait doubles, up to 64 times the first, until the
+     * firm's window opens again. */
+    fr->probe_every_ms = fr->probe_every_ms ? fr->probe_every_ms * 2 : every_ms;
+    if (fr->probe_every_ms > every_ms * 64)
+        fr->probe_every_ms = every_ms * 64;
+    fr->probed_ms = now_ms;
+    size_t n = 0;
+    for (gx_session *s = *s_firm_slot(t, firm); s && n < cap; s = s->firm_next)
+        if (s->out_bytes && s->tell_evicted && strcmp(s->firm, firm) == 0)
+            out[n++] = s;
+    return n;
+}
+
+size_t gx_sessions_blocked_firms(const gx_sessions *t, char (*out)[GX_FIRM_ID_LEN + 1], size_t cap)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < t->nbuckets && n < cap; i++)
+        for (const gx_sess_firm *f = t->firms[i]; f && n < cap; f = f->next)
+            if (f->blocked)
+                memcpy(out[n++], f->firm, sizeof f->firm);
+    return n;
 }
 
 size_t gx_session_firm_count(const gx_session *s)

@@ -101,6 +101,18 @@ void gx_session_firm_blocked(gx_session *s);
 /* Sessions of s's firm. */
 size_t gx_session_firm_count(const gx_session *s);
 
+/* ZeroMQ does not tell a ROUTER that a peer went away: its session stays, and
+ * the notice bytes it had in flight count against its firm's window until
+ * something sent to it fails. When firm is held back by firm_window_bytes and
+ * its wait since the last probe is over (every_ms at first, doubling up to 64
+ * times that while it stays held back), stamps now_ms and puts in out (up to
+ * cap) its sessions holding bytes in flight whose client handles messages sent
+ * unasked (tell_evicted), for the caller to probe; 0 otherwise. */
+size_t gx_sessions_probe_due(gx_sessions *t, const char *firm, int64_t now_ms, int64_t every_ms,
+                             gx_session **out, size_t cap);
+/* The ids of firms held back by firm_window_bytes now, up to cap. */
+size_t gx_sessions_blocked_firms(const gx_sessions *t, char (*out)[GX_FIRM_ID_LEN + 1], size_t cap);
+
 /* Removes and frees s (e.g. its peer is gone). */
 void gx_sessions_drop(gx_sessions *t, gx_session *s);
 

@@ -348,6 +348,7 @@ class Client:
         self.sock.connect(endpoint)
         self.next_id = 1
         self.notices = []
+        self.probes = 0  # unasked empty replies: the broker checking the connection (gx_broker_probe_tick)
         if hello:
             self.call(hello=pb.Hello(firm_id=firm_id, operator=operator, client="gxharness",
                                      understands_evicted=evicted_ok))
@@ -379,6 +380,9 @@ class Client:
             got = self.recv_envelope(left)
             if got.WhichOneof("body") == "notice":
                 self.notices.append(got.notice)
+                continue
+            if got.request_id == 0 and got.WhichOneof("body") == "reply":
+                self.probes += 1  # the broker checking this connection is still there
                 continue
             assert got.request_id == env.request_id, (got.request_id, env.request_id)
             return got
@@ -412,13 +416,17 @@ class Client:
         """Every notice that arrives until `quiet` seconds pass without one."""
         out = list(self.notices)
         self.notices = []
+        until = time.time() + quiet
         while True:
             try:
-                got = self.recv_envelope(quiet)
+                got = self.recv_envelope(max(until - time.time(), 0.001))
             except TimeoutError:
                 return out
             if got.WhichOneof("body") == "notice":
                 out.append(got.notice)
+                until = time.time() + quiet
+            elif got.request_id == 0 and got.WhichOneof("body") == "reply":
+                self.probes += 1
 
     def ack(self, seq):
         return self.call(ack=pb.Ack(seq=seq))

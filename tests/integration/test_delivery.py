@@ -5,6 +5,7 @@ import os
 import subprocess
 import time
 import unittest
+import urllib.request
 
 from gxharness import ANCHOR, GONGXU, SME_CERT, Broker, body_of, free_port, main, mg_demand, mg_offer, pb, seed_walkthrough_firms
 
@@ -61,6 +62,48 @@ class Delivery(unittest.TestCase):
             got = sme.drain(0.5)
             self.assertEqual([n.seq for n in got], list(range(11, 21)))
             for c in (op, sme, anchor):
+                c.close()
+
+    def test_connections_gone_with_notices_in_flight_do_not_starve_their_firm(self):
+        # ZeroMQ does not tell the broker a client went away: each connection that
+        # closed with notices unacknowledged left its session holding its share of
+        # the firm's window (firm_window_bytes), and after two of them the firm's
+        # next connection got nothing, for ever. Now a firm held back by its window
+        # has the sessions holding it probed, and a gone one is dropped.
+        with Broker(extra_args=["-o", "delivery_window_bytes=4096", "-o", "firm_window_bytes=8192"]) as broker:
+            op = broker.client(operator=True)
+            seed_walkthrough_firms(op)
+            sme = broker.client(SME_CERT)
+            sme.call(post_offer=pb.PostOffer(offer=mg_offer()))
+            anchor = broker.client(ANCHOR)
+            for i in range(40):
+                anchor.call(post_demand=pb.PostDemand(demand=mg_demand(title="d%d" % i)))
+            # a watcher that stays, reads and acknowledges nothing: it holds a session window
+            stays = broker.client(SME_CERT)
+            stays.resume(after=0)
+            held = stays.drain(0.5)
+            self.assertTrue(held)
+            for _ in range(4):  # connections that go away mid-delivery, unacknowledged
+                gone = broker.client(SME_CERT)
+                gone.resume(after=0)
+                gone.drain(0.3)
+                gone.close()
+            last = broker.client(SME_CERT)
+            last.resume(after=0)
+            got = last.drain(1.5)
+            self.assertTrue(got, "the firm's newest connection got nothing: gone sessions hold its window")
+            self.assertEqual([n.seq for n in got], list(range(1, len(got) + 1)))
+            # the watcher that stayed was probed, not dropped: it still answers and is served
+            sme.close()
+            stays.call(ping=pb.Ping())
+            stays.ack(held[-1].seq)
+            more = stays.drain(1.0)
+            self.assertTrue(more and more[0].seq == held[-1].seq + 1, [n.seq for n in more])
+            with urllib.request.urlopen(broker.http + "/metrics", timeout=5) as r:
+                text = r.read().decode()
+            gone_total = [l for l in text.splitlines() if l.startswith("gongxu_sessions_gone_total ")]
+            self.assertTrue(gone_total and int(gone_total[0].split()[1]) >= 1, gone_total)
+            for c in (op, anchor, stays, last):
                 c.close()
 
     def test_retention_by_age_is_told_not_silent(self):
