@@ -270,8 +270,8 @@ gx_fedapply_rc gx_fedapply_one(gx_ctx *b, const char *stream, uint64_t seq, cons
     }
     bool dup = false;
     if (m.kind >= GX_FED_INTEREST) { /* docking (feddock.h): for one city */
-        if (m.dest_city && m.dest_city != b->fed.city) {
-            b->fed.not_ours++;
+        if (m.dest_city && m.dest_city != b->fed.city) { /* another city's: skipped, counted as own */
+            b->fed.own++;
             rc = GX_FEDAPPLY_OWN;
             goto mark;
         }

@@ -525,28 +525,21 @@ static gx_err s_city_key(gx_ctx *b, const gx_fed_msg *m, bool *dup)
 gx_err gx_feddock_apply(gx_ctx *b, gx_fed_msg *m, bool *dup, char *why, size_t len)
 {
     *dup = false;
-    gx_err err;
     switch (m->kind) {
     case GX_FED_CITY_KEY:
         return s_city_key(b, m, dup);
     case GX_FED_INTEREST:
-        err = s_interest(b, m, dup, why, len);
-        break;
+        return s_interest(b, m, dup, why, len);
     case GX_FED_ACCEPTED:
     case GX_FED_DECLINED:
     case GX_FED_AWARDED:
-        err = s_answer(b, m, dup, why, len);
-        break;
+        return s_answer(b, m, dup, why, len);
     case GX_FED_CONTACT:
-        err = s_contacted(b, m, dup, why, len);
-        break;
+        return s_contacted(b, m, dup, why, len);
     default:
         snprintf(why, len, "unknown docking kind %u", m->kind);
         return GX_ERR_INVALID;
     }
-    if (!err && !*dup)
-        b->fed.docked++;
-    return err;
 }
 
 gx_err gx_feddock_keep_details(gx_ctx *b, gx_fed_msg *m, uint64_t id)

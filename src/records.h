@@ -142,8 +142,6 @@ typedef struct gx_fed_state {
     uint64_t own;         /* this city's own messages seen on the stream and skipped */
     uint64_t bad;         /* messages skipped as malformed or out of range */
     bool keyed;           /* this broker's federation key pair is made and announced (feddock.c) */
-    uint64_t docked;      /* docking messages from other cities applied here (feddock.c) */
-    uint64_t not_ours;    /* docking messages for another city, skipped */
 } gx_fed_state;
 
 enum { GX_UNDO_FIRM = 1, GX_UNDO_DEMAND, GX_UNDO_OFFER, GX_UNDO_SUB, GX_UNDO_OPEN };
