@@ -5,7 +5,8 @@
 # suite and the benchmarks need, PostgreSQL 15 included)
 set -euo pipefail
 want=(build-essential cmake pkg-config libzmq3-dev libprotobuf-c-dev protobuf-c-compiler
-      liblmdb-dev lmdb-utils libjansson-dev libmicrohttpd-dev libsystemd-dev libnats-dev)
+      liblmdb-dev lmdb-utils libjansson-dev libmicrohttpd-dev libsystemd-dev libnats-dev
+      libsodium-dev)
 if [ "${1:-build}" = test ] || [ "${1:-build}" = bench ]; then
   # PostgreSQL 15 is the other side of tests/bench/run, whose smoke the suite runs;
   # prometheus brings promtool (the /metrics check); chromium and node drive the

@@ -16,6 +16,7 @@
 
 #include "federation.h"
 #include "fedapply.h"
+#include "feddock.h"
 #include "log.h"
 #include "notify.h"
 #include "records.h"
@@ -930,6 +931,16 @@ void gx_broker_fed_tick(gx_broker *b, int64_t now_ms, const gx_broker_io *io)
     if (!f)
         return;
     gx_fed_clear(f);
+    /* this broker's key pair for docking, made and announced once (feddock.h) */
+    if (!b->fed.keyed) {
+        gx_broker_batch_begin(b, now_ms / 1000, now_ms);
+        gx_err err = gx_feddock_ensure_key(b);
+        gx_broker_batch_end(b, io);
+        if (err || !b->committed) {
+            b->fed.keyed = false;
+            gx_log(GX_LOG_ERR, "federation: cannot make this broker's key pair: %s", gx_err_str(err));
+        }
+    }
     /* what JetStream acknowledged leaves the outbox */
     uint64_t acked = gx_fed_acked(f);
     if (acked > b->fed.published) {

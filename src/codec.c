@@ -1615,9 +1615,18 @@ gx_err gx_codec_encode_fed(const gx_fed_msg *x, gx_buf *out)
     if (x->owner) {
         if (!(m.owner = s_firm(&a, x->owner, false)))
             goto out;
-        m.owner->awards = 0; /* the public profile only: the track record stays home */
-        m.owner->language = "";
+        m.owner->language = ""; /* the public profile, and the track record its home city keeps */
         m.owner->home_city = x->origin_city;
+    }
+    m.dest_city = x->dest_city;
+    m.firm_id = (char *)x->firm_id;
+    m.offer_id = x->offer_id;
+    m.quantity = x->quantity;
+    m.sealed.data = x->sealed;
+    m.sealed.len = x->sealed ? x->sealed_len : 0;
+    if (x->has_key) {
+        m.public_key.data = (uint8_t *)x->public_key;
+        m.public_key.len = sizeof x->public_key;
     }
     err = s_pack(&m.base, out);
 out:
@@ -1659,6 +1668,27 @@ gx_err gx_codec_decode_fed(const void *buf, size_t len, gx_fed_msg *out)
         else
             err = s_dec_firm(&d, m->owner, out->owner);
     }
+    out->dest_city = m->dest_city;
+    out->offer_id = m->offer_id;
+    out->quantity = m->quantity;
+    if (!err)
+        err = s_firm_id(&d, m->firm_id, "fed.firm_id", out->firm_id);
+    if (!err && m->sealed.len) {
+        if (!(out->sealed = malloc(m->sealed.len)))
+            err = GX_ERR_NOMEM;
+        else {
+            memcpy(out->sealed, m->sealed.data, m->sealed.len);
+            out->sealed_len = m->sealed.len;
+        }
+    }
+    if (!err && m->public_key.len) {
+        if (m->public_key.len != sizeof out->public_key)
+            err = GX_ERR_MALFORMED;
+        else {
+            memcpy(out->public_key, m->public_key.data, sizeof out->public_key);
+            out->has_key = true;
+        }
+    }
 out:
     gongxu__v1__fed_message__free_unpacked(m, NULL);
     if (err)
@@ -1680,7 +1710,49 @@ void gx_codec_fed_fini(gx_fed_msg *m)
         gx_firm_fini(m->owner);
         free(m->owner);
     }
+    free(m->sealed);
     memset(m, 0, sizeof *m);
+}
+
+gx_err gx_codec_encode_fed_sealed(const gx_fed_sealed *x, gx_buf *out)
+{
+    memset(out, 0, sizeof *out);
+    Gongxu__V1__FedSealed m = GONGXU__V1__FED_SEALED__INIT;
+    m.text = x->text ? x->text : "";
+    m.name = x->name ? x->name : "";
+    m.contact = x->contact ? x->contact : "";
+    m.details = x->details ? x->details : "";
+    return s_pack(&m.base, out);
+}
+
+gx_err gx_codec_decode_fed_sealed(const void *buf, size_t len, const gx_limits *lim, gx_fed_sealed *out)
+{
+    char msg[160];
+    s_dec d = {lim, msg, sizeof msg, NULL, 0};
+    memset(out, 0, sizeof *out);
+    Gongxu__V1__FedSealed *m = gongxu__v1__fed_sealed__unpack(NULL, len, buf);
+    if (!m)
+        return GX_ERR_MALFORMED;
+    gx_err err = s_str(&d, m->text, true, "sealed.text", &out->text);
+    if (!err)
+        err = s_str(&d, m->name, false, "sealed.name", &out->name);
+    if (!err)
+        err = s_str(&d, m->contact, true, "sealed.contact", &out->contact);
+    if (!err)
+        err = s_str(&d, m->details, true, "sealed.details", &out->details);
+    gongxu__v1__fed_sealed__free_unpacked(m, NULL);
+    if (err)
+        gx_codec_fed_sealed_fini(out);
+    return err == GX_ERR_NOMEM ? err : err ? GX_ERR_MALFORMED : GX_OK;
+}
+
+void gx_codec_fed_sealed_fini(gx_fed_sealed *s)
+{
+    free(s->text);
+    free(s->name);
+    free(s->contact);
+    free(s->details);
+    memset(s, 0, sizeof *s);
 }
 
 #define S_DECODE_RECORD(fn, T, PB, unpack, free_unpacked, conv, fini)                              \

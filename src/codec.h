@@ -323,6 +323,15 @@ gx_err gx_codec_decode_sub(const void *buf, size_t len, gx_sub *out);
 /* ---- federation (the internal FedMessage; federation.h, records.c) */
 
 enum { GX_FED_DEMAND = 1, GX_FED_OFFER = 2, GX_FED_FIRM = 3 };
+/* Docking between cities (feddock.h): each is for one city (dest_city). */
+enum {
+    GX_FED_INTEREST = 4, /* the SME's city: an SME's interest in a demand of dest (sealed: text) */
+    GX_FED_ACCEPTED = 5, /* the demand's city: the interest accepted (sealed: name, contact, details) */
+    GX_FED_DECLINED = 6, /* the demand's city: the interest declined (sealed: text) */
+    GX_FED_CONTACT = 7,  /* the SME's city, after accepted: the SME's name and contact (sealed) */
+    GX_FED_CITY_KEY = 8, /* a city's federation public key, for every city */
+    GX_FED_AWARDED = 9,  /* the demand's city: an award to the SME (quantity) */
+};
 
 /* One change crossing to the other cities. Encoding borrows the pointers;
  * decoding allocates them (gx_codec_fed_fini frees). */
@@ -335,10 +344,33 @@ typedef struct gx_fed_msg {
     gx_demand *demand;    /* GX_FED_DEMAND */
     gx_offer *offer;      /* GX_FED_OFFER */
     gx_firm *owner;       /* the owner's public profile */
+    /* docking (GX_FED_INTEREST .. GX_FED_AWARDED); origin_id is the demand's id at its home */
+    uint32_t dest_city;               /* the one city it is for */
+    char firm_id[GX_FIRM_ID_LEN + 1]; /* the SME */
+    uint64_t offer_id;                /* INTEREST: the SME's offer at its home (0: none) */
+    uint8_t *sealed;                  /* a sealed FedSealed (fedseal.h), or NULL */
+    size_t sealed_len;
+    uint8_t public_key[32]; /* CITY_KEY */
+    bool has_key;           /* public_key was present with 32 bytes */
+    double quantity;        /* AWARDED */
 } gx_fed_msg;
 
-/* Encodes m; a demand's details, the owner's contact, awards and language are
- * left out (they do not cross), and the owner is marked home_city = origin. */
+/* What a docking message seals (borrowed when encoding, owned when decoded). */
+typedef struct gx_fed_sealed {
+    char *text;    /* the SME's message, or the decline reason */
+    char *name;    /* the counterpart's name */
+    char *contact; /* the counterpart's contact */
+    char *details; /* the demand's confidential details */
+} gx_fed_sealed;
+gx_err gx_codec_encode_fed_sealed(const gx_fed_sealed *s, gx_buf *out);
+/* GX_ERR_MALFORMED on bad bytes or invalid UTF-8; caps from lim (may be NULL). */
+gx_err gx_codec_decode_fed_sealed(const void *buf, size_t len, const gx_limits *lim, gx_fed_sealed *out);
+void gx_codec_fed_sealed_fini(gx_fed_sealed *s);
+
+/* Encodes m; a demand's details, the owner's contact and language are left
+ * out (they do not cross: docking seals what it must carry), and the owner is
+ * marked home_city = origin. The owner's awards cross: its home city is the
+ * authority on its track record. */
 gx_err gx_codec_encode_fed(const gx_fed_msg *m, gx_buf *out);
 /* Decodes a FedMessage (checked as a stored record is; the caller checks ids
  * and cities). GX_ERR_MALFORMED on bad bytes. */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "feddock.h"
 #include "log.h"
 #include "notify.h"
 
@@ -27,10 +28,12 @@ static bool s_check(const gx_ctx *b, const gx_fed_msg *m, const char *subject, s
                  subject ? subject : "-");
         return false;
     }
-    if (m->kind < GX_FED_DEMAND || m->kind > GX_FED_FIRM) {
+    if (m->kind < GX_FED_DEMAND || m->kind > GX_FED_AWARDED) {
         snprintf(w->text, sizeof w->text, "unknown kind %u", m->kind);
         return false;
     }
+    if (m->kind >= GX_FED_INTEREST)
+        return gx_feddock_check(m, w->text, sizeof w->text);
     if (!m->owner) {
         snprintf(w->text, sizeof w->text, "no owner profile");
         return false;
@@ -86,10 +89,13 @@ static gx_err s_owner(gx_ctx *b, gx_firm *f, uint16_t city, unsigned *home)
     if (err && err != GX_ERR_NOT_FOUND)
         goto out;
     bool known = err == GX_OK;
-    f->home_city = city;
-    f->awards = known ? cur.awards : 0;
+    f->home_city = city; /* its awards as its home city counts them (the track record's authority) */
     free(f->contact);
     f->contact = NULL;
+    if (known && cur.contact && !(f->contact = strdup(cur.contact))) { /* released by docking (feddock.c) */
+        err = GX_ERR_NOMEM;
+        goto out;
+    }
     if (known && !(err = gx_codec_encode_firm(f, &a)) && !(err = gx_codec_encode_firm(&cur, &c)) &&
         a.len == c.len && memcmp(a.data, c.data, a.len) == 0)
         goto out; /* as it was: no need to match its postings again */
@@ -262,13 +268,46 @@ gx_fedapply_rc gx_fedapply_one(gx_ctx *b, const char *stream, uint64_t seq, cons
         rc = GX_FEDAPPLY_OWN;
         goto mark;
     }
-    uint64_t id = ((uint64_t)m.origin_city << GX_FED_ID_SHIFT) | m.origin_id;
     bool dup = false;
+    if (m.kind >= GX_FED_INTEREST) { /* docking (feddock.h): for one city */
+        if (m.dest_city && m.dest_city != b->fed.city) { /* another city's: skipped, counted as own */
+            b->fed.own++;
+            rc = GX_FEDAPPLY_OWN;
+            goto mark;
+        }
+        if ((err = gx_records_write_begin(b)))
+            goto failed;
+        if (!(err = gx_feddock_apply(b, &m, &dup, w.text, sizeof w.text)))
+            err = gx_records_fed_applied_put(b, stream, seq);
+        gx_err derr = gx_records_write_end(b, err);
+        if (derr == GX_ERR_STORAGE_FULL || derr == GX_ERR_IO || derr == GX_ERR_NOMEM) {
+            err = derr;
+            goto failed;
+        }
+        if (derr) {
+            if (!w.text[0])
+                snprintf(w.text, sizeof w.text, "could not be applied: %s", gx_err_str(derr));
+            goto bad;
+        }
+        if (dup)
+            b->fed.duplicates++;
+        else
+            b->fed.applied++;
+        gx_log(GX_LOG_DEBUG,
+               "federation: applied %s seq %llu: city %u docking kind %u about demand %llu and %s%s", stream,
+               (unsigned long long)seq, m.origin_city, m.kind, (unsigned long long)m.origin_id, m.firm_id,
+               dup ? " (already had it)" : "");
+        gx_codec_fed_fini(&m);
+        return dup ? GX_FEDAPPLY_DUPLICATE : GX_FEDAPPLY_APPLIED;
+    }
+    uint64_t id = ((uint64_t)m.origin_city << GX_FED_ID_SHIFT) | m.origin_id;
     unsigned home = 0;
     if ((err = gx_records_write_begin(b)))
         goto failed;
+    if (m.kind == GX_FED_DEMAND) /* the details a docking released here stay with the copy */
+        err = gx_feddock_keep_details(b, &m, id);
     /* an old revision must not bring back its owner's old profile either */
-    if (m.kind != GX_FED_FIRM && (err = s_known_stale(b, &m, id, &dup)) == GX_OK && dup)
+    if (!err && m.kind != GX_FED_FIRM && (err = s_known_stale(b, &m, id, &dup)) == GX_OK && dup)
         err = gx_records_fed_applied_put(b, stream, seq);
     else if (!err)
         err = s_owner(b, m.owner, (uint16_t)m.origin_city, &home);

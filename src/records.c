@@ -665,3 +665,38 @@ gx_err gx_records_fed_applied_put(gx_ctx *b, const char *stream, uint64_t seq)
     s_key64(v, seq);
     return gx_store_put(b->child, GX_T_FEDSEQ, stream, strlen(stream), v, 8);
 }
+
+gx_err gx_records_fed_outbox_put(gx_ctx *b, const gx_fed_msg *m)
+{
+    return s_outbox_put(b, m);
+}
+
+static size_t s_fed_key_name(char *k, size_t cap, unsigned city)
+{
+    int n = city ? snprintf(k, cap, "fedkey:%u", city) : snprintf(k, cap, "fedkey:self");
+    return n > 0 ? (size_t)n : 0;
+}
+
+gx_err gx_records_fed_key_get(gx_ctx *b, unsigned city, uint8_t *key, size_t len)
+{
+    char k[32];
+    const void *v;
+    size_t vlen;
+    gx_txn *t = gx_records_txn(b), *own = NULL;
+    gx_err err = GX_OK;
+    if (!t && (err = gx_store_begin(b->store, false, &own)))
+        return err;
+    err = gx_store_get(t ? t : own, GX_T_META, k, s_fed_key_name(k, sizeof k, city), &v, &vlen);
+    if (!err && vlen != len)
+        err = GX_ERR_MALFORMED;
+    if (!err)
+        memcpy(key, v, len);
+    gx_store_abort(&own);
+    return err;
+}
+
+gx_err gx_records_fed_key_put(gx_ctx *b, unsigned city, const uint8_t *key, size_t len)
+{
+    char k[32];
+    return gx_store_put(b->child, GX_T_META, k, s_fed_key_name(k, sizeof k, city), key, len);
+}

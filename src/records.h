@@ -141,6 +141,7 @@ typedef struct gx_fed_state {
     uint64_t duplicates;  /* messages skipped as already applied (stream sequence or revision) */
     uint64_t own;         /* this city's own messages seen on the stream and skipped */
     uint64_t bad;         /* messages skipped as malformed or out of range */
+    bool keyed;           /* this broker's federation key pair is made and announced (feddock.c) */
 } gx_fed_state;
 
 enum { GX_UNDO_FIRM = 1, GX_UNDO_DEMAND, GX_UNDO_OFFER, GX_UNDO_SUB, GX_UNDO_OPEN };
@@ -265,6 +266,13 @@ gx_err gx_records_fed_outbox_read(gx_ctx *b, uint64_t after, size_t max, gx_reco
 /* The last stream sequence applied from stream (0: none); its put in the current child txn. */
 gx_err gx_records_fed_applied_get(gx_ctx *b, const char *stream, uint64_t *seq);
 gx_err gx_records_fed_applied_put(gx_ctx *b, const char *stream, uint64_t seq);
+
+/* Writes docking message m (feddock.h, requests.c) as the next outbox record, current child txn. */
+gx_err gx_records_fed_outbox_put(gx_ctx *b, const gx_fed_msg *m);
+/* The federation public key of city (32 bytes; GX_ERR_NOT_FOUND until it announced one), and its
+ * put; city 0 is this broker's own key pair (pk then sk, 64 bytes: kept in the store's meta table). */
+gx_err gx_records_fed_key_get(gx_ctx *b, unsigned city, uint8_t *key, size_t len);
+gx_err gx_records_fed_key_put(gx_ctx *b, unsigned city, const uint8_t *key, size_t len);
 
 /* Files every posting under its owner, once, for a store written before the
  * owner index (marks "owner_index" in meta). */

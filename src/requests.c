@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "feddock.h"
 #include "log.h"
 #include "notify.h"
 #include "persist.h"
@@ -658,8 +659,8 @@ out:
 
 /* ---------------------------------------------------------------- docking */
 
-/* Docking states (GX_T_DOCKING). */
-enum { GX_DOCK_PENDING = 1, GX_DOCK_ACCEPTED = 2, GX_DOCK_DECLINED = 3 };
+/* Docking states (GX_T_DOCKING): feddock.h. Docking on another city's demand,
+ * or with another city's SME, goes on across cities there. */
 
 static void s_dock_key(uint8_t k[8 + GX_FIRM_ID_LEN], uint64_t demand_id, const char *firm)
 {
@@ -717,10 +718,11 @@ static const gx_demand *s_dock_demand(s_req *q, bool owner_side)
         }
         return NULL;
     }
-    if (GX_FED_CITY_OF(d->id)) {
-        s_error(q, GX_ERR_BAD_REQUEST, "demand_id",
-                "demand %llu belongs to city %u's broker; docking across cities is not supported yet",
-                (unsigned long long)d->id, GX_FED_CITY_OF(d->id));
+    char why[160];
+    if (GX_FED_CITY_OF(d->id) && !owner_side &&
+        !gx_feddock_can_send(q->b, GX_FED_CITY_OF(d->id), why, sizeof why)) {
+        s_error(q, GX_ERR_CONFLICT, "demand_id", "demand %llu belongs to city %u's broker: %s",
+                (unsigned long long)d->id, GX_FED_CITY_OF(d->id), why);
         return NULL;
     }
     if (owner_side && !s_owns(q, d->owner)) {
@@ -771,7 +773,11 @@ static void s_interest(s_req *q)
         !(err = gx_notify_told_set(b, d->id, me, GX_TOLD_INTEREST, 0))) {
         gx_notice n = {.type = GX_N_INTEREST_RECEIVED, .demand_id = d->id, .offer_id = q->r->offer_id,
                        .firm = gx_engine_firm(b->engine, me), .text = q->r->text, .expl = x};
-        err = gx_notify_send(b, d->owner, &n);
+        err = gx_notify_send(b, d->owner, &n); /* nothing here for another city's anchor: */
+        gx_fed_sealed sealed = {.text = q->r->text};
+        if (!err && GX_FED_CITY_OF(d->id)) /* its broker hears of it, sealed to it */
+            err = gx_feddock_send(b, GX_FED_INTEREST, GX_FED_CITY_OF(d->id), d->id, me, q->r->offer_id,
+                                  &sealed, 0, GX_STATE_NONE, 0);
     }
     free(x);
     if ((err = gx_records_write_end(b, err))) {
@@ -806,9 +812,23 @@ static void s_answer(s_req *q, bool accept)
     }
     const gx_firm *anchor = gx_engine_firm(b->engine, d->owner);
     const gx_firm *smef = gx_engine_firm(b->engine, sme);
+    unsigned home = smef ? smef->home_city : 0; /* another city's SME: its broker is told, sealed */
+    char why[160];
+    if (!err && home && !gx_feddock_can_send(b, home, why, sizeof why)) {
+        s_error(q, GX_ERR_CONFLICT, "firm_id", "%s belongs to city %u's broker: %s", sme, home, why);
+        return;
+    }
     if (!err && !(err = gx_records_write_begin(b)) &&
         !(err = s_dock_put(b, d->id, sme, accept ? GX_DOCK_ACCEPTED : GX_DOCK_DECLINED, offer_id))) {
-        if (accept) {
+        if (home) {
+            /* the anchor's DetailsReleased comes with the SME's contact (feddock.c) */
+            gx_fed_sealed sealed = {.text = q->r->text};
+            if (accept && anchor)
+                sealed =
+                    (gx_fed_sealed){.name = anchor->name, .contact = anchor->contact, .details = d->details};
+            err = gx_feddock_send(b, accept ? GX_FED_ACCEPTED : GX_FED_DECLINED, home, d->id, sme, 0, &sealed,
+                                  0, GX_STATE_NONE, 0);
+        } else if (accept) {
             /* Details and contacts go to the accepted pair only, in both directions. */
             gx_notice to_sme = {.type = GX_N_DETAILS_RELEASED, .demand_id = d->id, .firm = anchor, .text = d->details};
             gx_notice to_anchor = {.type = GX_N_DETAILS_RELEASED, .demand_id = d->id, .firm = smef, .text = d->details};
@@ -862,6 +882,12 @@ static void s_award(s_req *q)
         goto done;
     winner.awards++;
     if ((err = gx_records_put_firm(b, &winner)))
+        goto done;
+    /* another city's SME: its broker tells it and keeps its track record (feddock.h) */
+    bool whole = d.quantity <= d.original_quantity * 1e-9;
+    if (winner.home_city &&
+        (err = gx_feddock_send(b, GX_FED_AWARDED, winner.home_city, d.id, sme, 0, NULL, qty,
+                               whole ? GX_STATE_AWARDED : GX_STATE_OPEN, d.revision + 1)))
         goto done;
     b->engine_touched = true;
     gx_engine_count_award(b->engine, sme); /* held is not to be used after this */

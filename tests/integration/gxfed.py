@@ -251,3 +251,24 @@ class RawNats:
 
     def close(self):
         self.sock.close()
+
+
+def stored_bytes(*dirs):
+    """Every byte of every file under dirs (a nats-server's JetStream store, a broker's data
+    dir): what an operator of that disk could read. For asserting that a secret never lies
+    there in plaintext."""
+    out = []
+    for top in dirs:
+        for root, _, files in os.walk(top):
+            for name in files:
+                try:
+                    with open(os.path.join(root, name), "rb") as f:
+                        out.append(f.read())
+                except OSError:
+                    pass
+    return b"".join(out)
+
+
+def stream_bytes(cluster):
+    """The raw messages of the stream as the nats-servers keep them on disk (every replica)."""
+    return stored_bytes(*[s.dir for s in cluster.servers])

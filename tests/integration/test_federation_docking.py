@@ -1,0 +1,320 @@
+#!/usr/bin/env python3
+"""Docking across cities (issue 17, slice 2): three real nats-servers (JetStream, R3) and
+three real gongxud — Hebi 4106, Zhengzhou 4101, Xinxiang 4107 — on loopback, stopped by PID.
+A Zhengzhou SME's interest in a Hebi province demand reaches the Hebi anchor from Hebi's
+broker; acceptance releases the details and each side's contact to the other, each from its
+own broker, sealed so that neither the stream nor Xinxiang ever holds them in plaintext; an
+award tells the SME and its track record follows in every city. Forged, misplaced and
+repeated docking messages are refused or change nothing; a broker killed mid-way loses and
+duplicates nothing.
+"""
+import os
+import signal
+import time
+import unittest
+
+from gxfed import (CITIES, NatsCluster, RawNats, city_broker, metric, stop_leftovers, stored_bytes,
+                   stream_bytes, wait_for)
+from gxharness import Refused, body_of, firm, mg_demand, mg_offer, pb, uscc
+
+HEBI, ZHENGZHOU, XINXIANG = 4106, 4101, 4107
+ANCHOR = uscc("91410611MA47HBAN1")  # Hebi anchor
+ZZ_SME = uscc("91410102MA48HGMG3")  # Zhengzhou die caster
+XX_SME = uscc("91410702MA49XXMG4")  # Xinxiang die caster
+CERTS = [("IATF16949", "2030-06-30"), ("ISO9001", "2030-06-30")]
+ANCHOR_CONTACT = "buyer-7731@hebi.example"
+SME_CONTACT = "sales-5519@zz.example"
+FIRMS = {
+    HEBI: [firm(ANCHOR, "Hebi Auto Electronics", "410611", "hebi.etdz", pb.CREDIT_A, lat=35.73, lon=114.35,
+                contact=ANCHOR_CONTACT)],
+    ZHENGZHOU: [firm(ZZ_SME, "Zhongyuan Magnesium", "410102", "", pb.CREDIT_B, CERTS, 34.75, 113.62,
+                     contact=SME_CONTACT)],
+    XINXIANG: [firm(XX_SME, "Hongqi Light Alloy", "410702", "", pb.CREDIT_B, CERTS, 35.30, 113.90,
+                    contact="xx@xx.example")],
+}
+
+
+def collect(client, until=lambda seen: False, timeout=2.0):
+    """client's inbox from the start, by sequence number, until until(seen) or timeout."""
+    seen = {}
+    client.resume(0)
+    deadline = time.time() + timeout
+    while True:
+        for n in client.drain(0.3):
+            seen[n.seq] = n
+        if until(seen) or time.time() > deadline:
+            return seen
+
+
+def demand_of(n):
+    body = getattr(n, body_of(n))
+    return body.demand.id if "demand" in body.DESCRIPTOR.fields_by_name else body.demand_id
+
+
+def about(seen, kind, demand_id):
+    return [n for _, n in sorted(seen.items()) if body_of(n) == kind and demand_of(n) == demand_id]
+
+
+def wait_notices(broker, fid, kind, demand_id, timeout=60):
+    c = broker.client(fid)
+    try:
+        got = about(collect(c, lambda s: about(s, kind, demand_id), timeout), kind, demand_id)
+    finally:
+        c.close()
+    if not got:
+        raise AssertionError("no %s notice about demand %d for %s within %ds" % (kind, demand_id, fid, timeout))
+    return got
+
+
+def count_notices(broker, fid, kind, demand_id, settle=2.0):
+    c = broker.client(fid)
+    try:
+        return len(about(collect(c, timeout=settle), kind, demand_id))
+    finally:
+        c.close()
+
+
+class Docking(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.cluster = NatsCluster().start()
+        cls.brokers = {}
+        try:
+            for city in CITIES:
+                cls.brokers[city] = city_broker(cls.cluster, city).start(timeout=60)
+            for city, firms in FIRMS.items():
+                op = cls.brokers[city].client(operator=True)
+                for f in firms:
+                    op.call(register_firm=pb.RegisterFirm(firm=f))
+                op.close()
+            cls.offers = {}
+            for city, fid in ((ZHENGZHOU, ZZ_SME), (XINXIANG, XX_SME)):
+                c = cls.brokers[city].client(fid)
+                cls.offers[fid] = c.call(post_offer=pb.PostOffer(
+                    offer=mg_offer(service_scope=pb.SAME_PROVINCE))).posting.id
+                c.close()
+        except Exception:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        for b in getattr(cls, "brokers", {}).values():
+            try:
+                if b.proc:
+                    b.stop()
+            finally:
+                b.cleanup()
+        cls.cluster.cleanup()
+        stop_leftovers()
+
+    def rid(self, local_id):
+        return HEBI << 48 | local_id
+
+    def post(self, title, details, quantity=5000):
+        """A province demand of the Hebi anchor, once the Zhengzhou SME has its Opportunity."""
+        a = self.brokers[HEBI].client(ANCHOR)
+        d = a.call(post_demand=pb.PostDemand(demand=mg_demand(scope=pb.SAME_PROVINCE, title=title, details=details,
+                                                               quantity=quantity))).posting.id
+        a.close()
+        wait_notices(self.brokers[ZHENGZHOU], ZZ_SME, "opportunity", self.rid(d))
+        return d
+
+    def interest(self, d, message):
+        c = self.brokers[ZHENGZHOU].client(ZZ_SME)
+        try:
+            c.call(interest=pb.Interest(demand_id=self.rid(d), offer_id=self.offers[ZZ_SME], message=message))
+        finally:
+            c.close()
+
+    def anchor_call(self, **body):
+        a = self.brokers[HEBI].client(ANCHOR)
+        try:
+            return a.call(**body)
+        finally:
+            a.close()
+
+    def awards(self, city):
+        op = self.brokers[city].client(operator=True)
+        try:
+            return op.call(get_firm=pb.GetFirm(firm_id=ZZ_SME)).firm.awards
+        finally:
+            op.close()
+
+    def diag(self):
+        out = []
+        for city, b in self.brokers.items():
+            lines = [l for l in b.read_log_all().splitlines() if "federation" in l and "applied" not in l]
+            out.append("city %d:\n  %s" % (city, "\n  ".join(lines[-12:])))
+        return "\n".join(out)
+
+    def test_a_full_docking_across_cities(self):
+        hb, zz, xx = self.brokers[HEBI], self.brokers[ZHENGZHOU], self.brokers[XINXIANG]
+        details = "drawing HB-SECRET-4242 rev D"
+        message = "we cast AZ91D, private note 8812"
+        d = self.post("docked across", details)
+        self.interest(d, message)
+        # the anchor hears of it from its own broker, with the message and the pair's explanation
+        got = wait_notices(hb, ANCHOR, "interest_received", d)
+        self.assertEqual(len(got), 1)
+        ir = got[0].interest_received
+        self.assertEqual((ir.firm_id, ir.firm_name, ir.message), (ZZ_SME, "Zhongyuan Magnesium", message))
+        self.assertEqual(ir.offer_id, ZHENGZHOU << 48 | self.offers[ZZ_SME])
+        self.assertTrue(ir.explanation.rules)
+        # interest again: already pending, in the SME's own broker
+        with self.assertRaises(Refused) as e:
+            self.interest(d, "again")
+        self.assertEqual(e.exception.code, pb.ERR_CONFLICT)
+        self.anchor_call(accept=pb.Accept(demand_id=d, firm_id=ZZ_SME))
+        # each side gets the other's contact and the details from its own broker
+        to_sme = wait_notices(zz, ZZ_SME, "details_released", self.rid(d))
+        self.assertEqual(len(to_sme), 1)
+        r = to_sme[0].details_released
+        self.assertEqual((r.counterpart_id, r.counterpart_contact, r.details), (ANCHOR, ANCHOR_CONTACT, details))
+        to_anchor = wait_notices(hb, ANCHOR, "details_released", d)
+        r = to_anchor[0].details_released
+        self.assertEqual((r.counterpart_id, r.counterpart_contact, r.details), (ZZ_SME, SME_CONTACT, details))
+        # the SME may now read the details of its copy
+        c = zz.client(ZZ_SME)
+        self.assertEqual(c.call(get_posting=pb.GetPosting(posting_id=self.rid(d))).view.demand.details, details)
+        c.close()
+        # award: the SME is told from its own broker, and its track record follows everywhere
+        self.anchor_call(award=pb.Award(demand_id=d, firm_id=ZZ_SME))
+        aw = wait_notices(zz, ZZ_SME, "demand_awarded", self.rid(d))
+        self.assertEqual(aw[0].demand_awarded.awarded_to, ZZ_SME)
+        for city in CITIES:
+            wait_for("awards of %s is 1 in %d" % (ZZ_SME, city), lambda: self.awards(city) == 1, timeout=60)
+        time.sleep(1)
+        self.assertEqual(count_notices(zz, ZZ_SME, "demand_awarded", self.rid(d)), 1)
+        self.assertEqual(count_notices(hb, ANCHOR, "details_released", d), 1)
+        self.assertEqual(count_notices(zz, ZZ_SME, "details_released", self.rid(d)), 1)
+        # confidentiality: nothing private in plaintext on the nats-servers' disks or in Xinxiang
+        wait_for("outboxes drained", lambda: all(metric(b, "gongxu_federation_outbox_depth") == 0
+                                                  for b in self.brokers.values()), timeout=60)
+        raw = stream_bytes(self.cluster)
+        self.assertIn(b"docked across", raw)  # the public title crossed: the bytes read are the stream's
+        for secret in (details, message, ANCHOR_CONTACT, SME_CONTACT):
+            self.assertFalse(secret.encode() in raw, "%r in the stream's stored messages" % secret)
+        xx_disk = stored_bytes(xx.data_dir)
+        self.assertIn(b"docked across", xx_disk)  # Xinxiang holds the public demand
+        for secret in (details, message, ANCHOR_CONTACT, SME_CONTACT):
+            self.assertFalse(secret.encode() in xx_disk, "%r in Xinxiang's data dir" % secret)
+        c = xx.client(XX_SME)
+        seen = collect(c, timeout=1.0)
+        c.close()
+        for kind in ("interest_received", "details_released", "interest_declined"):
+            self.assertEqual(about(seen, kind, self.rid(d)), [], kind)
+        # Xinxiang's SME, told of the demand, hears that it was awarded, not to whom
+        self.assertEqual([n.demand_awarded.awarded_to for n in about(seen, "demand_awarded", self.rid(d))], [""])
+
+    def test_b_decline_across_cities(self):
+        hb, zz = self.brokers[HEBI], self.brokers[ZHENGZHOU]
+        d = self.post("declined across", "drawing HB-D-1")
+        self.interest(d, "please")
+        wait_notices(hb, ANCHOR, "interest_received", d)
+        self.anchor_call(decline=pb.Decline(demand_id=d, firm_id=ZZ_SME, reason="too far, sorry 5150"))
+        got = wait_notices(zz, ZZ_SME, "interest_declined", self.rid(d))
+        self.assertEqual(got[0].interest_declined.reason, "too far, sorry 5150")
+        with self.assertRaises(Refused) as e:
+            self.anchor_call(award=pb.Award(demand_id=d, firm_id=ZZ_SME))
+        self.assertEqual(e.exception.code, pb.ERR_CONFLICT)
+        time.sleep(1)
+        self.assertEqual(count_notices(zz, ZZ_SME, "details_released", self.rid(d)), 0)
+        self.assertFalse(b"too far, sorry 5150" in stream_bytes(self.cluster), "the reason in the stream")
+
+    def publish(self, as_city, msg):
+        raw = RawNats(self.cluster.servers[0].url, "city%d" % as_city, self.cluster.password(as_city))
+        try:
+            self.assertEqual(raw.publish("gx.%d.post" % as_city, msg.SerializeToString()), b"+OK")
+        finally:
+            raw.close()
+
+    def test_c_forged_misplaced_and_garbage_docking_messages_are_refused(self):
+        hb, zz = self.brokers[HEBI], self.brokers[ZHENGZHOU]
+        d = self.post("forgeries", "drawing HB-F-1")
+        bad_zz, bad_hb = metric(zz, "gongxu_federation_bad_total"), metric(hb, "gongxu_federation_bad_total")
+        box = b"\x00" * 80
+        # Xinxiang, on its own subject, claims to accept Zhengzhou's SME for Hebi's demand
+        self.publish(XINXIANG, pb.FedMessage(origin_city=XINXIANG, kind=5, origin_id=d, dest_city=ZHENGZHOU,
+                                             firm_id=ZZ_SME, sealed=box))
+        # Hebi accepts an interest that was never expressed
+        self.publish(HEBI, pb.FedMessage(origin_city=HEBI, kind=5, origin_id=d, dest_city=ZHENGZHOU,
+                                         firm_id=ZZ_SME, sealed=box))
+        # Xinxiang speaks for Zhengzhou's SME (interest and contact are its home city's)
+        self.publish(XINXIANG, pb.FedMessage(origin_city=XINXIANG, kind=4, origin_id=d, dest_city=HEBI,
+                                             firm_id=ZZ_SME, sealed=box, owner=FIRMS[ZHENGZHOU][0]))
+        # Zhengzhou's interest with a box that does not open
+        owner = pb.Firm()
+        owner.CopyFrom(FIRMS[ZHENGZHOU][0])
+        owner.contact = ""
+        self.publish(ZHENGZHOU, pb.FedMessage(origin_city=ZHENGZHOU, kind=4, origin_id=d, dest_city=HEBI,
+                                              firm_id=ZZ_SME, sealed=box, owner=owner))
+        wait_for("2 bad in Zhengzhou", lambda: metric(zz, "gongxu_federation_bad_total") >= bad_zz + 2)
+        wait_for("2 bad in Hebi", lambda: metric(hb, "gongxu_federation_bad_total") >= bad_hb + 2)
+        self.assertIn("federation: skipped", zz.read_log_all())
+        time.sleep(1)
+        self.assertEqual(count_notices(zz, ZZ_SME, "details_released", self.rid(d)), 0)
+        self.assertEqual(count_notices(hb, ANCHOR, "interest_received", d), 0)
+        # the real docking still works after them
+        self.interest(d, "real one")
+        wait_notices(hb, ANCHOR, "interest_received", d)
+        for b in self.brokers.values():
+            self.assertIsNone(b.proc.poll())
+
+    def test_d_a_repeated_docking_message_changes_nothing(self):
+        """The same docking message twice (an outbox record republished under a new id) is
+        applied once: the record is already in its state, nobody is told again."""
+        hb, zz = self.brokers[HEBI], self.brokers[ZHENGZHOU]
+        d = self.post("repeated", "drawing HB-R-1")
+        self.interest(d, "hello")
+        wait_notices(hb, ANCHOR, "interest_received", d)
+        self.anchor_call(accept=pb.Accept(demand_id=d, firm_id=ZZ_SME))
+        wait_notices(hb, ANCHOR, "details_released", d)
+        wait_notices(zz, ZZ_SME, "details_released", self.rid(d))
+        dup_zz, dup_hb = metric(zz, "gongxu_federation_duplicates_total"), metric(hb, "gongxu_federation_duplicates_total")
+        box = b"\x00" * 80
+        owner = pb.Firm()
+        owner.CopyFrom(FIRMS[ZHENGZHOU][0])
+        owner.contact = ""
+        self.publish(ZHENGZHOU, pb.FedMessage(origin_city=ZHENGZHOU, kind=4, origin_id=d, dest_city=HEBI,
+                                              firm_id=ZZ_SME, sealed=box, owner=owner))
+        self.publish(ZHENGZHOU, pb.FedMessage(origin_city=ZHENGZHOU, kind=7, origin_id=d, dest_city=HEBI,
+                                              firm_id=ZZ_SME, sealed=box))
+        self.publish(HEBI, pb.FedMessage(origin_city=HEBI, kind=5, origin_id=d, dest_city=ZHENGZHOU,
+                                         firm_id=ZZ_SME, sealed=box))
+        wait_for("2 duplicates in Hebi", lambda: metric(hb, "gongxu_federation_duplicates_total") >= dup_hb + 2)
+        wait_for("1 duplicate in Zhengzhou", lambda: metric(zz, "gongxu_federation_duplicates_total") >= dup_zz + 1)
+        time.sleep(1)
+        self.assertEqual(count_notices(hb, ANCHOR, "interest_received", d), 1)
+        self.assertEqual(count_notices(hb, ANCHOR, "details_released", d), 1)
+        self.assertEqual(count_notices(zz, ZZ_SME, "details_released", self.rid(d)), 1)
+
+    def test_e_kill9_of_the_smes_broker_after_accepted_the_anchor_gets_the_contact_once(self):
+        hb, zz = self.brokers[HEBI], self.brokers[ZHENGZHOU]
+        d = self.post("killed", "drawing HB-K-1")
+        self.interest(d, "hi")
+        wait_notices(hb, ANCHOR, "interest_received", d)
+        # Zhengzhou frozen while the acceptance reaches the stream; killed as soon as it has
+        # outboxed the contact (applying accepted), before or while it publishes it
+        os.kill(zz.proc.pid, signal.SIGSTOP)
+        try:
+            self.anchor_call(accept=pb.Accept(demand_id=d, firm_id=ZZ_SME))
+            wait_for("Hebi's outbox drained", lambda: metric(hb, "gongxu_federation_outbox_depth") == 0, timeout=60)
+        finally:
+            os.kill(zz.proc.pid, signal.SIGCONT)
+        outboxed = metric(zz, "gongxu_federation_outboxed_total")
+        deadline = time.time() + 60
+        while time.time() < deadline and metric(zz, "gongxu_federation_outboxed_total") == outboxed:
+            pass
+        zz.kill()
+        zz.start(timeout=60)
+        got = wait_notices(hb, ANCHOR, "details_released", d, timeout=90)
+        self.assertEqual(got[0].details_released.counterpart_contact, SME_CONTACT)
+        wait_for("Zhengzhou's outbox drained", lambda: metric(zz, "gongxu_federation_outbox_depth") == 0, timeout=60)
+        time.sleep(2)
+        self.assertEqual(count_notices(hb, ANCHOR, "details_released", d), 1, self.diag())
+        self.assertEqual(count_notices(zz, ZZ_SME, "details_released", self.rid(d)), 1)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
