@@ -529,6 +529,39 @@ class Federation(unittest.TestCase):
         finally:
             op.close()
 
+    def test_k_a_posting_narrowed_to_its_city_closes_its_remote_copies_and_widened_reopens_them(self):
+        """An update that stops a demand (or an offer) reaching other cities closes their
+        copies, and their SMEs hear it as a withdrawal; widening it again opens them again."""
+        hb, zz = self.brokers[HEBI], self.brokers[ZHENGZHOU]
+        anchor = hb.client(ANCHOR)
+        d = anchor.call(post_demand=pb.PostDemand(demand=mg_demand(scope=pb.SAME_PROVINCE, title="narrowed"))).posting.id
+        rid = self.remote_id(HEBI, d)
+        sme = zz.client(ZZ_SME)
+        notices_of(sme, "opportunity", rid)
+        anchor.call(update_demand=pb.UpdateDemand(demand=mg_demand(id=d, scope=pb.SAME_CITY, title="narrowed")))
+        wait_for("demand %d closed in Zhengzhou" % rid, lambda: (lambda v: (v.revision, v.state))(
+            sme.call(get_posting=pb.GetPosting(posting_id=rid)).view.demand) == (2, pb.WITHDRAWN), timeout=60)
+        notices_of(sme, "demand_withdrawn", rid)
+        self.assertEqual(anchor.call(get_posting=pb.GetPosting(posting_id=d)).view.demand.state, pb.OPEN)
+        anchor.call(update_demand=pb.UpdateDemand(demand=mg_demand(id=d, scope=pb.SAME_PROVINCE, title="narrowed")))
+        wait_for("demand %d open again in Zhengzhou" % rid, lambda: (lambda v: (v.revision, v.state))(
+            sme.call(get_posting=pb.GetPosting(posting_id=rid)).view.demand) == (3, pb.OPEN), timeout=60)
+        sme.close()
+        anchor.close()
+        # an offer whose service stops taking in other cities
+        xx = self.brokers[XINXIANG].client(XX_SME)
+        o = xx.call(post_offer=pb.PostOffer(offer=mg_offer(service_scope=pb.ANYWHERE, title="narrowed line"))).posting.id
+        ro = self.remote_id(XINXIANG, o)
+        op = hb.client(operator=True)
+        wait_for("offer %d in Hebi" % ro, lambda: self._state(op, ro) == pb.OPEN)
+        xx.call(update_offer=pb.UpdateOffer(offer=mg_offer(id=o, service_scope=pb.SAME_CITY, title="narrowed line")))
+        wait_for("offer %d closed in Hebi" % ro, lambda: self._state(op, ro) == pb.WITHDRAWN, timeout=60)
+        xx.call(update_offer=pb.UpdateOffer(offer=mg_offer(id=o, service_scope=pb.ANYWHERE, title="narrowed line")))
+        wait_for("offer %d open again in Hebi" % ro, lambda: self._state(op, ro) == pb.OPEN, timeout=60)
+        xx.call(withdraw=pb.Withdraw(posting_id=o))
+        op.close()
+        xx.close()
+
 
 class CheckConfig(unittest.TestCase):
     """gongxud --check-config validates the federation keys (no NATS needed)."""
