@@ -484,6 +484,10 @@ class Federation(unittest.TestCase):
         wait_for("demand %d open again in Zhengzhou's store" % rid, lambda: (lambda v: (v.revision, v.state))(
             sme.call(get_posting=pb.GetPosting(posting_id=rid)).view.demand) == (2, pb.OPEN), timeout=60)
         self.assertEqual(self.open_demands(zz), open_before, self.diag())
+        # told it expired, the SME hears it is open again (as for an extension made here)
+        upd = notices_of(sme, "demand_updated", rid)[-1].demand_updated
+        self.assertEqual((upd.demand.revision, upd.demand.state), (2, pb.OPEN))
+        self.assertEqual(self.count_about(zz, ZZ_SME, "opportunity", rid), 1)
         sme.close()
         anchor.close()
 
@@ -546,6 +550,8 @@ class Federation(unittest.TestCase):
         anchor.call(update_demand=pb.UpdateDemand(demand=mg_demand(id=d, scope=pb.SAME_PROVINCE, title="narrowed")))
         wait_for("demand %d open again in Zhengzhou" % rid, lambda: (lambda v: (v.revision, v.state))(
             sme.call(get_posting=pb.GetPosting(posting_id=rid)).view.demand) == (3, pb.OPEN), timeout=60)
+        upd = notices_of(sme, "demand_updated", rid)[-1].demand_updated
+        self.assertEqual((upd.demand.revision, upd.demand.state), (3, pb.OPEN))
         sme.close()
         anchor.close()
         # an offer whose service stops taking in other cities
