@@ -70,6 +70,15 @@ static bool s_check(const gx_ctx *b, const gx_fed_msg *m, const char *subject, s
     return true;
 }
 
+bool gx_fedapply_check(const gx_fed_msg *m, const char *subject, char *why, size_t len)
+{
+    s_why w = {{0}};
+    bool ok = s_check(NULL, m, subject, &w);
+    if (why && len)
+        snprintf(why, len, "%s", w.text);
+    return ok;
+}
+
 /* Stores the remote owner's profile and tells the engine, when it changed.
  * GX_ERR_CONFLICT when the id is a firm of another city here (*home: 0 for
  * this broker's own): only a firm's home city speaks for it. */
