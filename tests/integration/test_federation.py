@@ -8,6 +8,7 @@ of a nats-server lose and duplicate nothing.
 """
 import os
 import signal
+import struct
 import subprocess
 import threading
 import time
@@ -371,6 +372,7 @@ class Federation(unittest.TestCase):
         v = subprocess.run([os.path.join(os.environ.get("GX_BIN", "build"), "gongxud"), "--verify", xx.data_dir],
                            capture_output=True, text=True, timeout=60)
         self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
+        self.verify_names_federation_damage(xx.data_dir)
         ids = [self.post_province("while Xinxiang was down %d" % i) for i in range(3)]
         xx.start(timeout=60)
         for d in ids:
@@ -379,6 +381,70 @@ class Federation(unittest.TestCase):
             notices_of(c, "opportunity", rid, timeout=60)
             c.close()
             self.assertEqual(self.count_about(xx, XX_SME, "opportunity", rid), 1)
+
+    def verify_names_federation_damage(self, data_dir):
+        """--verify of copies of Xinxiang's stopped store, each damaged in the federation's
+        records: outbox records of another city's firm and of no FedMessage, an applied
+        sequence of 3 bytes, Xinxiang's own caster marked Hebi's (so its offers, keys, inbox
+        and cursor are a remote firm's); and Hebi's anchor marked Zhengzhou's (so Hebi's
+        demands here have an owner of another city)."""
+        gongxud = os.path.join(os.environ.get("GX_BIN", "build"), "gongxud")
+        dump = subprocess.run(["mdb_dump", "-a", data_dir], stdout=subprocess.PIPE, check=True).stdout.decode()
+
+        def damaged(name, edit):
+            sections = dump.split("DATA=END\n")
+
+            def table(t):
+                return next(i for i, sec in enumerate(sections) if "database=%s\n" % t in sec)
+
+            def rows(t):
+                body = sections[table(t)].split("HEADER=END\n")[1].split("\n")[:-1]
+                return [(bytes.fromhex(body[j][1:]), bytes.fromhex(body[j + 1][1:])) for j in range(0, len(body), 2)]
+
+            def put(t, pairs):
+                i = table(t)
+                sections[i] = sections[i].split("HEADER=END\n")[0] + "HEADER=END\n" + "".join(
+                    " %s\n %s\n" % (k.hex(), v.hex()) for k, v in sorted(pairs))
+
+            edit(rows, put)
+            path = os.path.join(os.path.dirname(data_dir.rstrip("/")), name)
+            os.mkdir(path)
+            subprocess.run(["mdb_load", path], input="DATA=END\n".join(sections).encode(), check=True)
+            v = subprocess.run([gongxud, "--verify", path], capture_output=True, text=True, timeout=60)
+            self.assertEqual(v.returncode, 1, v.stdout + v.stderr)
+            return v.stdout + v.stderr
+
+        def home(rows, put, fid, city):
+            out = []
+            for k, v in rows("firms"):
+                f = pb.Firm.FromString(v)
+                if f.id == fid:
+                    f.home_city = city
+                out.append((k, f.SerializeToString()))
+            put("firms", out)
+
+        def caster_and_outbox(rows, put):
+            home(rows, put, XX_SME, HEBI)
+            zz_firm = pb.Firm()
+            zz_firm.CopyFrom(FIRMS[ZHENGZHOU][0])
+            zz_firm.contact, zz_firm.home_city = "", ZHENGZHOU
+            put("fed_outbox", [(struct.pack(">Q", 1), pb.FedMessage(
+                origin_city=ZHENGZHOU, kind=3, owner=zz_firm).SerializeToString()),
+                (struct.pack(">Q", 2), b"\xff\x01 not protobuf")])
+            put("fed_applied", [(k, v[:3]) for k, v in rows("fed_applied")])
+
+        out = damaged("verify-caster-outbox", caster_and_outbox)
+        for want in (r"fed_outbox: outbox record 1 is about firm %s, which is city %d's" % (ZZ_SME, ZHENGZHOU),
+                     r"fed_outbox: bad record: outbox record 2 does not decode as a FedMessage",
+                     r"fed_applied: bad record: applied sequence: key of \d+ bytes and value of 3",
+                     r"offers: offer \d+ is this broker's own, but its owner %s is city %d's" % (XX_SME, HEBI),
+                     r"keys: key \S+ is of firm %s, which is city %d's \(a remote firm has no keys here\)"
+                     % (XX_SME, HEBI),
+                     r"inbox: notice \d+ of %s is of firm %s, which is city %d's" % (XX_SME, XX_SME, HEBI),
+                     r"cursors: the inbox cursor of %s is of firm %s, which is city %d's" % (XX_SME, XX_SME, HEBI)):
+            self.assertRegex(out, want)
+        out = damaged("verify-anchor", lambda rows, put: home(rows, put, ANCHOR, ZHENGZHOU))
+        self.assertRegex(out, r"demands: demand \d+ is city %d's, but its owner %s is another city's" % (HEBI, ANCHOR))
 
     # (e)
     def test_e_a_city_cannot_publish_as_another(self):
