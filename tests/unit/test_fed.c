@@ -5,12 +5,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "broker.h"
 #include "codec.h"
 #include "config.h"
 #include "fedapply.h"
 #include "federation.h"
 #include "gxtest.h"
+#include "limit.h"
 #include "model.h"
+#include "records.h"
 
 #define ANCHOR "91410611MA47HBAN1X"
 #define SME "91410102MA48HGMG3X"
@@ -437,6 +440,79 @@ TEST(config_keys)
     CHECK(strstr(err, "without federation_url") != NULL);
 }
 
+static gx_send_rc s_send(void *ctx, const void *rid, size_t rid_len, const void *data, size_t len)
+{
+    (void)ctx, (void)rid, (void)rid_len, (void)data, (void)len;
+    return GX_SEND_OK;
+}
+
+static void s_publish(void *ctx, const char *topic, const void *data, size_t len)
+{
+    (void)ctx, (void)topic, (void)data, (void)len;
+}
+
+/* Zhengzhou's broker (federated, never connected: the messages are handed to
+ * it as the loop would) on a store in dir. */
+static gx_broker *s_zhengzhou(const char *dir, int64_t now)
+{
+    gx_config c;
+    char err[512];
+    gx_config_defaults(&c);
+    snprintf(c.data_dir, sizeof c.data_dir, "%s", dir);
+    snprintf(c.federation_url, sizeof c.federation_url, "nats://127.0.0.1:1");
+    c.federation_city = 4101;
+    c.insecure_dev = true;
+    gx_broker *b = NULL;
+    if (gx_broker_new(&c, now, NULL, NULL, &b, err, sizeof err) != GX_OK)
+        fprintf(stderr, "  broker: %s\n", err);
+    return b;
+}
+
+/* A remote firm's postings count against nothing here (its open postings are
+ * its home broker's to limit): not when applied, not when expired here, and
+ * not when a start loads them from the store. */
+TEST(remote_postings_are_not_counted_against_their_owner)
+{
+    const int64_t now = 1790000000;
+    const char *dir = gx_test_dir("fed_open_count");
+    gx_broker_io io = {.send = s_send, .publish = s_publish};
+    gx_broker *b = s_zhengzhou(dir, now);
+    REQUIRE(b);
+    gx_demand d;
+    gx_firm f;
+    s_demand(&d);
+    d.expires_at = now + 100;
+    s_firm(&f, ANCHOR, "410611");
+    f.roles = GX_BIT(GX_ROLE_ANCHOR);
+    gx_fed_msg m = {.origin_city = 4106,
+                    .kind = GX_FED_DEMAND,
+                    .origin_id = 42,
+                    .revision = 1,
+                    .state = GX_STATE_OPEN,
+                    .demand = &d,
+                    .owner = &f};
+    gx_buf raw;
+    REQUIRE(gx_codec_encode_fed(&m, &raw) == GX_OK);
+    gx_broker_batch_begin(b, now, now * 1000);
+    CHECK_EQ_INT(gx_fedapply_one(b, "GONGXU", 1, "gx.4106.post", raw.data, raw.len), GX_FEDAPPLY_APPLIED);
+    gx_broker_batch_end(b, &io);
+    CHECK_EQ_INT(gx_quota_get(b->open, ANCHOR), 0);
+    CHECK(gx_engine_demand(b->engine, (uint64_t)4106 << GX_FED_ID_SHIFT | 42) != NULL);
+    gx_broker_destroy(&b);
+    /* a start loads it from the store, open: still not counted */
+    REQUIRE((b = s_zhengzhou(dir, now + 1)));
+    CHECK(gx_engine_demand(b->engine, (uint64_t)4106 << GX_FED_ID_SHIFT | 42) != NULL);
+    CHECK_EQ_INT(gx_quota_get(b->open, ANCHOR), 0);
+    /* expired here by this broker's clock */
+    CHECK_EQ_INT(gx_broker_expire(b, now + 200, &io), 1);
+    CHECK(gx_engine_demand(b->engine, (uint64_t)4106 << GX_FED_ID_SHIFT | 42) == NULL);
+    CHECK_EQ_INT(gx_quota_get(b->open, ANCHOR), 0);
+    gx_broker_destroy(&b);
+    gx_buf_fini(&raw);
+    gx_demand_fini(&d);
+    gx_firm_fini(&f);
+}
+
 int main(void)
 {
     RUN(fed_round_trip_demand);
@@ -445,5 +521,6 @@ int main(void)
     RUN(remote_ids);
     RUN(receiver_checks);
     RUN(config_keys);
+    RUN(remote_postings_are_not_counted_against_their_owner);
     return gx_test_done();
 }
