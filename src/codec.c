@@ -1636,9 +1636,12 @@ out:
 
 gx_err gx_codec_decode_fed(const void *buf, size_t len, gx_fed_msg *out)
 {
+    static const gx_limits lim = {GX_FED_MAX_STRING, GX_FED_MAX_TEXT, GX_FED_MAX_REPEATED};
     char msg[160];
-    s_dec d = {NULL, msg, sizeof msg, NULL, 0};
+    s_dec d = {&lim, msg, sizeof msg, NULL, 0};
     memset(out, 0, sizeof *out);
+    if (len > GX_FED_MAX_BYTES)
+        return GX_ERR_MALFORMED;
     Gongxu__V1__FedMessage *m = gongxu__v1__fed_message__unpack(NULL, len, buf);
     if (!m)
         return GX_ERR_MALFORMED;

@@ -372,8 +372,18 @@ void gx_codec_fed_sealed_fini(gx_fed_sealed *s);
  * marked home_city = origin. The owner's awards cross: its home city is the
  * authority on its track record. */
 gx_err gx_codec_encode_fed(const gx_fed_msg *m, gx_buf *out);
-/* Decodes a FedMessage (checked as a stored record is; the caller checks ids
- * and cities). GX_ERR_MALFORMED on bad bytes. */
+/* The caps of a FedMessage received: the largest that any city's
+ * configuration lets a request be (max_frame_bytes, max_string_bytes,
+ * max_text_bytes and max_repeated at the top of their ranges, config.c), so
+ * that whatever a home city accepted crosses and nothing larger is taken. */
+#define GX_FED_MAX_BYTES ((size_t)64 << 20)
+#define GX_FED_MAX_STRING 65536
+#define GX_FED_MAX_TEXT ((size_t)1 << 20)
+#define GX_FED_MAX_REPEATED 10000
+
+/* Decodes a FedMessage (checked as a stored record is, within the caps above;
+ * the caller checks ids and cities). GX_ERR_MALFORMED on bad bytes, a
+ * message over GX_FED_MAX_BYTES or a field over its cap. */
 gx_err gx_codec_decode_fed(const void *buf, size_t len, gx_fed_msg *out);
 void gx_codec_fed_fini(gx_fed_msg *m);
 

@@ -73,6 +73,15 @@ static bool s_check(const gx_ctx *b, const gx_fed_msg *m, const char *subject, s
     return true;
 }
 
+bool gx_fedapply_check(const gx_fed_msg *m, const char *subject, char *why, size_t len)
+{
+    s_why w = {{0}};
+    bool ok = s_check(NULL, m, subject, &w);
+    if (why && len)
+        snprintf(why, len, "%s", w.text);
+    return ok;
+}
+
 /* Stores the remote owner's profile and tells the engine, when it changed.
  * GX_ERR_CONFLICT when the id is a firm of another city here (*home: 0 for
  * this broker's own): only a firm's home city speaks for it. */
@@ -122,106 +131,118 @@ static bool s_stale(uint32_t rev, gx_state st, const gx_fed_msg *m)
     return !(st == GX_STATE_OPEN && m->state != GX_STATE_OPEN);
 }
 
-/* Sets *stale when the stored copy of the posting is as new as the message. */
-static gx_err s_known_stale(gx_ctx *b, const gx_fed_msg *m, uint64_t id, bool *stale)
+/* What the store held of a posting before a message about it. */
+typedef struct s_prior {
+    bool known;        /* stored here before */
+    uint32_t revision; /* its revision and state then */
+    gx_state state;
+} s_prior;
+
+static gx_err s_prior_get(gx_ctx *b, uint32_t kind, uint64_t id, s_prior *p)
 {
     gx_demand d = {0};
     gx_offer o = {0};
-    gx_err err =
-        m->kind == GX_FED_DEMAND ? gx_records_get_demand(b, id, &d) : gx_records_get_offer(b, id, &o);
-    *stale = false;
-    if (err == GX_OK)
-        *stale = m->kind == GX_FED_DEMAND ? s_stale(d.revision, d.state, m) : s_stale(o.revision, o.state, m);
+    gx_err err = kind == GX_FED_DEMAND ? gx_records_get_demand(b, id, &d) : gx_records_get_offer(b, id, &o);
+    *p = (s_prior){.known = err == GX_OK};
+    if (p->known) {
+        p->revision = kind == GX_FED_DEMAND ? d.revision : o.revision;
+        p->state = kind == GX_FED_DEMAND ? d.state : o.state;
+    }
     gx_demand_fini(&d);
     gx_offer_fini(&o);
     return err == GX_ERR_NOT_FOUND ? GX_OK : err;
 }
 
-static gx_err s_demand(gx_ctx *b, gx_fed_msg *m, uint64_t id, bool *dup)
+/* Sets *stale when the stored copy of the posting is as new as the message. */
+static gx_err s_known_stale(gx_ctx *b, const gx_fed_msg *m, uint64_t id, bool *stale)
 {
-    gx_demand old = {0}, copy = {0};
-    gx_demand *d = m->demand;
-    gx_err err = gx_records_get_demand(b, id, &old);
-    bool known = err == GX_OK;
-    if (err && err != GX_ERR_NOT_FOUND)
-        goto out;
-    err = GX_OK;
-    if (known && s_stale(old.revision, old.state, m)) {
+    s_prior p;
+    gx_err err = s_prior_get(b, m->kind, id, &p);
+    *stale = !err && p.known && s_stale(p.revision, p.state, m);
+    return err;
+}
+
+/* The engine takes the open posting: added when it was not open here (new, or
+ * open after closed: the home city is authoritative, this broker's expiry
+ * sweep goes by its own clock and the home city may have extended it
+ * meanwhile), updated when it was. */
+static gx_err s_engine_open(gx_ctx *b, gx_demand *d, gx_offer *o, bool was_open)
+{
+    gx_demand dc = {0};
+    gx_offer oc = {0};
+    gx_err err = GX_ERR_INTERNAL;
+    if (d && !(err = gx_demand_copy(&dc, d)))
+        err = was_open ? gx_engine_update_demand(b->engine, &dc, b->now, &b->fx)
+                       : gx_engine_add_demand(b->engine, &dc, b->now, &b->fx);
+    else if (o && !(err = gx_offer_copy(&oc, o)))
+        err = was_open ? gx_engine_update_offer(b->engine, &oc, b->now, &b->fx)
+                       : gx_engine_add_offer(b->engine, &oc, b->now, &b->fx);
+    gx_demand_fini(&dc);
+    gx_offer_fini(&oc);
+    return err;
+}
+
+/* Stores a demand's or an offer's copy (m->demand or m->offer) as id and
+ * tells the engine and this broker's firms, as for a change made here. */
+static gx_err s_posting(gx_ctx *b, gx_fed_msg *m, uint64_t id, bool *dup)
+{
+    gx_demand *d = m->kind == GX_FED_DEMAND ? m->demand : NULL;
+    gx_offer *o = d ? NULL : m->offer;
+    s_prior p;
+    gx_err err = s_prior_get(b, m->kind, id, &p);
+    if (err)
+        return err;
+    if (p.known && s_stale(p.revision, p.state, m)) {
         *dup = true;
-        goto out;
+        return GX_OK;
     }
-    d->id = id;
-    d->revision = m->revision;
-    d->state = m->state;
-    if ((err = gx_records_put_demand(b, d)))
-        goto out;
-    bool was_open = known && old.state == GX_STATE_OPEN;
+    if (d) {
+        d->id = id;
+        d->revision = m->revision;
+        d->state = m->state;
+        err = gx_records_put_demand(b, d);
+    } else {
+        o->id = id;
+        o->revision = m->revision;
+        o->state = m->state;
+        err = gx_records_put_offer(b, o);
+    }
+    if (err)
+        return err;
+    bool was_open = p.known && p.state == GX_STATE_OPEN;
     b->fx.n = 0;
     b->engine_touched = true;
-    if (d->state == GX_STATE_OPEN) {
-        /* Open after closed here: the home city is authoritative (this broker's
-         * expiry sweep goes by its own clock, the home city may have extended
-         * it meanwhile), so the engine holds it again as the store does. */
-        if ((err = gx_demand_copy(&copy, d)))
-            goto out;
-        err = was_open ? gx_engine_update_demand(b->engine, &copy, b->now, &b->fx)
-                       : gx_engine_add_demand(b->engine, &copy, b->now, &b->fx);
-        if (err || (err = gx_notify_effects(b, &b->fx)))
-            goto out;
-        const gx_demand *held = gx_engine_demand(b->engine, id);
-        if (was_open && held)
-            err = gx_notify_demand_changed(b, held, GX_N_DEMAND_UPDATED, NULL, 0);
-    } else if (was_open) {
-        if ((err = gx_engine_close_demand(b->engine, id, d->state, &b->fx)) && err != GX_ERR_NOT_FOUND)
-            goto out;
-        int type = d->state == GX_STATE_AWARDED   ? GX_N_DEMAND_AWARDED
-                   : d->state == GX_STATE_EXPIRED ? GX_N_DEMAND_EXPIRED
-                                                  : GX_N_DEMAND_WITHDRAWN;
-        err = gx_notify_demand_changed(b, d, type, NULL, 0);
+    if (m->state == GX_STATE_OPEN) {
+        if ((err = s_engine_open(b, d, o, was_open)) || (err = gx_notify_effects(b, &b->fx)))
+            return err;
+        /* The firms told of a demand hear of its change, as for a change here;
+         * so do they when it opens again here (they heard it closed). */
+        const gx_demand *held = d && p.known ? gx_engine_demand(b->engine, id) : NULL;
+        return held ? gx_notify_demand_changed(b, held, GX_N_DEMAND_UPDATED, NULL, 0) : GX_OK;
     }
-out:
-    gx_demand_fini(&copy);
-    gx_demand_fini(&old);
-    return err;
+    if (!was_open)
+        return GX_OK;
+    err = d ? gx_engine_close_demand(b->engine, id, m->state, &b->fx)
+            : gx_engine_close_offer(b->engine, id, m->state, &b->fx);
+    if (err && err != GX_ERR_NOT_FOUND)
+        return err;
+    if (o)
+        return gx_notify_effects(b, &b->fx);
+    int type = m->state == GX_STATE_AWARDED   ? GX_N_DEMAND_AWARDED
+               : m->state == GX_STATE_EXPIRED ? GX_N_DEMAND_EXPIRED
+                                              : GX_N_DEMAND_WITHDRAWN;
+    return gx_notify_demand_changed(b, d, type, NULL, 0);
+}
+
+/* gx_fedapply_one's names for the two kinds. */
+static gx_err s_demand(gx_ctx *b, gx_fed_msg *m, uint64_t id, bool *dup)
+{
+    return s_posting(b, m, id, dup);
 }
 
 static gx_err s_offer(gx_ctx *b, gx_fed_msg *m, uint64_t id, bool *dup)
 {
-    gx_offer old = {0}, copy = {0};
-    gx_offer *o = m->offer;
-    gx_err err = gx_records_get_offer(b, id, &old);
-    bool known = err == GX_OK;
-    if (err && err != GX_ERR_NOT_FOUND)
-        goto out;
-    err = GX_OK;
-    if (known && s_stale(old.revision, old.state, m)) {
-        *dup = true;
-        goto out;
-    }
-    o->id = id;
-    o->revision = m->revision;
-    o->state = m->state;
-    if ((err = gx_records_put_offer(b, o)))
-        goto out;
-    bool was_open = known && old.state == GX_STATE_OPEN;
-    b->fx.n = 0;
-    b->engine_touched = true;
-    if (o->state == GX_STATE_OPEN) {
-        /* open after closed here: reopened in the engine, as for a demand */
-        if ((err = gx_offer_copy(&copy, o)))
-            goto out;
-        err = was_open ? gx_engine_update_offer(b->engine, &copy, b->now, &b->fx)
-                       : gx_engine_add_offer(b->engine, &copy, b->now, &b->fx);
-    } else if (was_open) {
-        if ((err = gx_engine_close_offer(b->engine, id, o->state, &b->fx)) == GX_ERR_NOT_FOUND)
-            err = GX_OK;
-    }
-    if (!err)
-        err = gx_notify_effects(b, &b->fx);
-out:
-    gx_offer_fini(&copy);
-    gx_offer_fini(&old);
-    return err;
+    return s_posting(b, m, id, dup);
 }
 
 /* Records seq as applied in a child transaction of its own (after a skip). */

@@ -17,6 +17,7 @@
 #ifndef GX_FEDAPPLY_H
 #define GX_FEDAPPLY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,6 +31,14 @@ typedef enum gx_fedapply_rc {
     GX_FEDAPPLY_FAILED,      /* the store failed: not applied, not recorded (do not ack) */
     GX_FEDAPPLY_EARLY,       /* beyond the applied sequence + 1: not applied (do not ack, it comes again) */
 } gx_fedapply_rc;
+
+/* The checks made of a decoded message (gx_codec_decode_fed) before it is
+ * applied, what no decoder can check: a 4-digit origin city publishing on its
+ * own subject gx.<city>.post, a known kind, an owner profile in that city, a
+ * posting id in 1 .. 2^48-1 with a revision and a state, the posting present
+ * and owned by that profile. False with the reason in why (len bytes, may be
+ * NULL). Pure: no store, no broker (the fuzz target calls it). */
+bool gx_fedapply_check(const gx_fed_msg *m, const char *subject, char *why, size_t len);
 
 /* Applies message data (len bytes) read from stream at stream sequence seq,
  * published on subject, in the current batch (gx_broker_batch_begin). */

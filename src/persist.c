@@ -233,7 +233,8 @@ static gx_err s_load_demand(s_load *l, gx_demand *d)
 }
 
 /* One record of the table being loaded: counted among its owner's open
- * postings when `count`, put into the engine when `engine`. */
+ * postings when `count` (a remote posting counts against nothing here, as in
+ * gx_records_count_open), put into the engine when `engine`. */
 static gx_err s_take(s_load *l, const void *val, size_t vlen, bool count, bool engine)
 {
     gx_engine *e = l->b->engine;
@@ -250,7 +251,8 @@ static gx_err s_take(s_load *l, const void *val, size_t vlen, bool count, bool e
     case GX_T_OFFERS: {
         gx_offer o;
         if ((err = gx_codec_decode_offer(val, vlen, &o)) == GX_OK) {
-            if (o.state == GX_STATE_OPEN && !(err = count ? gx_quota_add(l->b->open, o.owner, 1) : GX_OK) &&
+            if (o.state == GX_STATE_OPEN &&
+                !(err = count && !GX_FED_CITY_OF(o.id) ? gx_quota_add(l->b->open, o.owner, 1) : GX_OK) &&
                 engine)
                 err = gx_engine_add_offer(e, &o, l->b->now, NULL);
             gx_offer_fini(&o);
@@ -260,7 +262,8 @@ static gx_err s_take(s_load *l, const void *val, size_t vlen, bool count, bool e
     case GX_T_DEMANDS: {
         gx_demand d;
         if ((err = gx_codec_decode_demand(val, vlen, &d)) == GX_OK) {
-            if (d.state == GX_STATE_OPEN && !(err = count ? gx_quota_add(l->b->open, d.owner, 1) : GX_OK) &&
+            if (d.state == GX_STATE_OPEN &&
+                !(err = count && !GX_FED_CITY_OF(d.id) ? gx_quota_add(l->b->open, d.owner, 1) : GX_OK) &&
                 engine)
                 err = s_load_demand(l, &d);
             gx_demand_fini(&d);

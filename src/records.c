@@ -512,9 +512,12 @@ static gx_err s_outbox_put(gx_ctx *b, const gx_fed_msg *m)
     return err;
 }
 
-/* A change of this broker's posting whose reach leaves the city (or left it
- * before this change: the other cities must hear that it no longer does) goes
- * to the outbox with its owner's public profile, in the same transaction. */
+/* A change of this broker's posting whose reach leaves the city goes to the
+ * outbox with its owner's public profile, in the same transaction. One whose
+ * reach left the city before this change and no longer does goes as withdrawn
+ * at its new revision: the other cities close their copies (and tell their
+ * firms as for a withdrawal); widening it again, a later revision, reopens
+ * them. */
 static gx_err s_outbox_posting(gx_ctx *b, uint32_t kind, const gx_demand *d, const gx_offer *o)
 {
     if (!b->fed.city)
@@ -523,6 +526,7 @@ static gx_err s_outbox_posting(gx_ctx *b, uint32_t kind, const gx_demand *d, con
     if (GX_FED_CITY_OF(id))
         return GX_OK; /* a remote posting: its home city tells the others */
     bool crosses = gx_records_fed_crosses(d ? d->scope : o->service_scope);
+    gx_state state = d ? d->state : o->state;
     if (!crosses) {
         gx_demand od = {0};
         gx_offer oo = {0};
@@ -534,6 +538,8 @@ static gx_err s_outbox_posting(gx_ctx *b, uint32_t kind, const gx_demand *d, con
         gx_offer_fini(&oo);
         if (!crosses)
             return GX_OK;
+        if (state == GX_STATE_OPEN)
+            state = GX_STATE_WITHDRAWN; /* open here, closed to the other cities */
     }
     gx_firm owner = {0};
     gx_err err = gx_records_get_firm(b, d ? d->owner : o->owner, &owner);
@@ -543,7 +549,7 @@ static gx_err s_outbox_posting(gx_ctx *b, uint32_t kind, const gx_demand *d, con
                     .kind = kind,
                     .origin_id = id,
                     .revision = d ? d->revision : o->revision,
-                    .state = d ? d->state : o->state,
+                    .state = state,
                     .demand = (gx_demand *)d,
                     .offer = (gx_offer *)o,
                     .owner = &owner};

@@ -27,8 +27,9 @@ typedef struct s_ids {
 } s_ids;
 
 typedef struct s_firms {
-    char *v; /* n ids of GX_FIRM_ID_LEN bytes, in key order */
-    size_t n, cap;
+    char *v;        /* n ids of GX_FIRM_ID_LEN bytes, in key order */
+    uint16_t *home; /* and each one's home city (federation: 0 for this broker's own) */
+    size_t n, cap, home_cap;
 } s_firms;
 
 typedef struct s_verify {
@@ -43,6 +44,9 @@ typedef struct s_verify {
     s_firms firms;
     s_ids demands, offers;
     bool indexed;                  /* META owner_index: the owner index is kept */
+    unsigned city;                 /* the city of the first outbox record (federation), 0: none yet */
+    gx_table remote_table;         /* where remote_firm was last found with a record of its own */
+    char remote_firm[GX_FIRM_ID_LEN];
     gx_txn *t;                     /* the walk's read transaction */
     bool oom;
 } s_verify;
@@ -97,20 +101,53 @@ static bool s_has_id(const s_ids *ids, uint64_t id)
     return false;
 }
 
-static bool s_has_firm(const s_verify *v, const void *id)
+/* The firm's place in v->firms, or -1. */
+static long s_find_firm(const s_verify *v, const void *id)
 {
     size_t lo = 0, hi = v->firms.n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         int c = memcmp(v->firms.v + mid * GX_FIRM_ID_LEN, id, GX_FIRM_ID_LEN);
         if (c == 0)
-            return true;
+            return (long)mid;
         if (c < 0)
             lo = mid + 1;
         else
             hi = mid;
     }
-    return false;
+    return -1;
+}
+
+static bool s_has_firm(const s_verify *v, const void *id)
+{
+    return s_find_firm(v, id) >= 0;
+}
+
+/* The home city of a firm that exists (0: this broker's own, or unknown). */
+static unsigned s_home(const s_verify *v, const void *id)
+{
+    long i = s_find_firm(v, id);
+    return i < 0 ? 0 : v->firms.home[i];
+}
+
+/* A firm of another city (federation) has no keys, inbox or cursor here:
+ * its sessions and notices are its home broker's. */
+static void s_not_remote(s_verify *v, const char *what, const void *firm)
+{
+    unsigned home = s_home(v, firm);
+    /* an inbox's records follow one another: one problem per firm, not per notice */
+    if (home && v->table == v->remote_table && memcmp(v->remote_firm, firm, GX_FIRM_ID_LEN) == 0)
+        return;
+    if (home) {
+        v->remote_table = v->table;
+        memcpy(v->remote_firm, firm, GX_FIRM_ID_LEN);
+        v->broken++;
+        s_problem(v, "%s is of firm %.18s, which is city %u's (a remote firm has no %s here)", what,
+                  (const char *)firm, home,
+                  v->table == GX_T_KEYS    ? "keys"
+                  : v->table == GX_T_INBOX ? "inbox"
+                                           : "inbox cursor");
+    }
 }
 
 /* Reference checks: each names what refers, and to what. */
@@ -175,11 +212,14 @@ static void s_firm(s_verify *v, const uint8_t *key, size_t klen, const void *val
     }
     if (memcmp(f.id, key, GX_FIRM_ID_LEN) != 0 || f.id[GX_FIRM_ID_LEN])
         s_bad(v, "firm %.18s holds the record of firm %s", (const char *)key, f.id);
+    uint16_t home = f.home_city;
     gx_firm_fini(&f);
-    if (gx_grow(&v->firms.v, &v->firms.cap, (v->firms.n + 1) * GX_FIRM_ID_LEN, 1)) {
+    if (gx_grow(&v->firms.v, &v->firms.cap, (v->firms.n + 1) * GX_FIRM_ID_LEN, 1) ||
+        gx_grow(&v->firms.home, &v->firms.home_cap, v->firms.n + 1, sizeof *v->firms.home)) {
         v->oom = true;
         return;
     }
+    v->firms.home[v->firms.n] = home;
     memcpy(v->firms.v + v->firms.n++ * GX_FIRM_ID_LEN, key, GX_FIRM_ID_LEN);
 }
 
@@ -310,6 +350,16 @@ static void s_posting(s_verify *v, const uint8_t *key, size_t klen, const void *
     } else {
         s_ref_firm(v, what, owner);
         s_owned_has(v, what, owner, v->table, state, id);
+        /* federation: a remote posting's owner is a firm of its city, a local one's is ours */
+        unsigned home = s_home(v, owner), city = GX_FED_CITY_OF(id);
+        if (s_has_firm(v, owner) && home != city) {
+            v->broken++;
+            if (city)
+                s_problem(v, "%s is city %u's, but its owner %s is %s", what, city, owner,
+                          home ? "another city's" : "this broker's own");
+            else
+                s_problem(v, "%s is this broker's own, but its owner %s is city %u's", what, owner, home);
+        }
     }
     s_check_id(v, what, id);
     if (v->table == GX_T_DEMANDS)
@@ -343,6 +393,7 @@ static void s_inbox(s_verify *v, const uint8_t *key, size_t klen, const void *va
         return;
     }
     s_ref_firm(v, what, key);
+    s_not_remote(v, what, key);
     s_ref_posting(v, what, "demand", &v->demands, d);
     s_ref_posting(v, what, "offer", &v->offers, o);
 }
@@ -363,6 +414,7 @@ static void s_cursor(s_verify *v, const uint8_t *key, size_t klen, const void *v
     char what[64];
     snprintf(what, sizeof what, "the inbox cursor of %.18s", (const char *)key);
     s_ref_firm(v, what, key);
+    s_not_remote(v, what, key);
 }
 
 /* docking and told: demand id + firm id -> a few bytes */
@@ -394,6 +446,7 @@ static void s_key(s_verify *v, const uint8_t *key, size_t klen, const void *val,
     char what[80];
     snprintf(what, sizeof what, "key %.40s", (const char *)key);
     s_ref_firm(v, what, val);
+    s_not_remote(v, what, val);
 }
 
 static void s_first(s_verify *v, const uint8_t *key, size_t klen, const void *val, size_t vlen)
@@ -443,6 +496,66 @@ static void s_change(s_verify *v, const uint8_t *key, size_t klen, const uint8_t
         gx_offer_fini(&o);
 }
 
+/* fed_outbox: sequence -> a FedMessage of this city waiting for JetStream,
+ * about this broker's own firm and posting. The city is the first record's;
+ * every record must be of the same. */
+static void s_outbox(s_verify *v, const uint8_t *key, size_t klen, const void *val, size_t vlen)
+{
+    if (klen != 8) {
+        s_bad(v, "key of %zu bytes, want 8", klen);
+        return;
+    }
+    uint64_t seq = gx_store_from_be64(key);
+    gx_fed_msg m;
+    if (gx_codec_decode_fed(val, vlen, &m) != GX_OK) {
+        s_bad(v, "outbox record %llu does not decode as a FedMessage", (unsigned long long)seq);
+        return;
+    }
+    const gx_demand *d = m.kind == GX_FED_DEMAND ? m.demand : NULL;
+    const gx_offer *o = m.kind == GX_FED_OFFER ? m.offer : NULL;
+    char county[5] = "";
+    if (m.owner)
+        snprintf(county, sizeof county, "%.4s", m.owner->county);
+    if (!v->city && m.origin_city >= 1000 && m.origin_city <= 9999)
+        v->city = m.origin_city;
+    if (m.origin_city != v->city || m.origin_city < 1000)
+        s_bad(v, "outbox record %llu is city %u's, not this broker's (city %u)", (unsigned long long)seq,
+              m.origin_city, v->city);
+    else if (m.kind < GX_FED_DEMAND || m.kind > GX_FED_FIRM || !m.owner || (m.kind == GX_FED_DEMAND && !d) ||
+             (m.kind == GX_FED_OFFER && !o))
+        s_bad(v, "outbox record %llu: kind %u without its posting or owner", (unsigned long long)seq, m.kind);
+    else if ((unsigned)atoi(county) != m.origin_city || m.owner->home_city != m.origin_city)
+        s_bad(v, "outbox record %llu: owner %s (county %s) is not a firm of city %u", (unsigned long long)seq,
+              m.owner->id, m.owner->county, m.origin_city);
+    else if (m.kind != GX_FED_FIRM && (m.origin_id == 0 || m.origin_id >= GX_FED_LOCAL_MAX ||
+                                       strcmp(d ? d->owner : o->owner, m.owner->id) != 0))
+        s_bad(v, "outbox record %llu: posting %llu is not this broker's posting of %s",
+              (unsigned long long)seq, (unsigned long long)m.origin_id, m.owner->id);
+    else {
+        char what[64];
+        snprintf(what, sizeof what, "outbox record %llu", (unsigned long long)seq);
+        s_ref_firm(v, what, m.owner->id);
+        if (s_home(v, m.owner->id)) {
+            v->broken++;
+            s_problem(v, "%s is about firm %s, which is city %u's", what, m.owner->id,
+                      s_home(v, m.owner->id));
+        }
+    }
+    gx_codec_fed_fini(&m);
+}
+
+/* fed_applied: stream name (letters, digits, - and _) -> u64 BE sequence. */
+static void s_applied(s_verify *v, const uint8_t *key, size_t klen, const void *val, size_t vlen)
+{
+    bool name = klen > 0 && klen <= 255;
+    for (size_t i = 0; name && i < klen; i++)
+        name = (key[i] >= '0' && key[i] <= '9') || (key[i] >= 'A' && key[i] <= 'Z') ||
+               (key[i] >= 'a' && key[i] <= 'z') || key[i] == '-' || key[i] == '_';
+    if (!name || vlen != 8)
+        s_bad(v, "applied sequence: key of %zu bytes%s and value of %zu, want a stream name and 8", klen,
+              name ? "" : " (not a stream name)", vlen);
+}
+
 static bool s_visit(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
 {
     s_verify *v = ctx;
@@ -480,6 +593,12 @@ static bool s_visit(void *ctx, const void *key, size_t klen, const void *val, si
         break;
     case GX_T_CHANGES:
         s_change(v, key, klen, val, vlen);
+        break;
+    case GX_T_OUTBOX:
+        s_outbox(v, key, klen, val, vlen);
+        break;
+    case GX_T_FEDSEQ:
+        s_applied(v, key, klen, val, vlen);
         break;
     default:
         break;
@@ -522,9 +641,9 @@ int gx_verify_dir(const char *dir, FILE *out)
                 : "",
             (unsigned long long)gx_store_txnid(s), used);
     /* referenced tables before the ones that refer to them */
-    static const gx_table order[] = {GX_T_META, GX_T_FIRMS, GX_T_DEMANDS, GX_T_OFFERS,
-                                     GX_T_SUBS, GX_T_INBOX, GX_T_CURSORS, GX_T_DOCKING,
-                                     GX_T_TOLD, GX_T_KEYS,  GX_T_FIRST, GX_T_OWNED, GX_T_CHANGES};
+    static const gx_table order[] = {GX_T_META,  GX_T_FIRMS,   GX_T_DEMANDS, GX_T_OFFERS, GX_T_SUBS,
+                                     GX_T_INBOX, GX_T_CURSORS, GX_T_DOCKING, GX_T_TOLD,   GX_T_KEYS,
+                                     GX_T_FIRST, GX_T_OWNED,   GX_T_CHANGES, GX_T_OUTBOX, GX_T_FEDSEQ};
     for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
         v.table = order[i];
         err = gx_store_scan(t, v.table, NULL, 0, NULL, 0, s_visit, &v);
@@ -561,6 +680,7 @@ out:
     gx_store_abort(&t);
     gx_store_close(&s);
     free(v.firms.v);
+    free(v.firms.home);
     free(v.demands.v);
     free(v.offers.v);
     return status;

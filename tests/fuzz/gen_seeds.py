@@ -316,6 +316,35 @@ def gen_vocab():
     write("vocab", "ipc_symbols.txt", "H01L 21/02\nh01l  0021/02\nC25D\nB22D17/00\nA01B 1234/123456\n")
 
 
+def gen_fed():
+    """FedMessages as a home city publishes them (demand, offer, a profile change), and
+    some a receiver refuses after decoding (a firm of another city, an id beyond 2^48,
+    an unknown kind, a posting of another owner)."""
+    HEBI = 4106
+    d = demand()
+    d.id, d.owner, d.revision, d.state, d.details = 42, ANCHOR, 2, pb.OPEN, ""
+    d.scope = pb.SAME_PROVINCE
+    o = offer()
+    o.id, o.owner, o.revision, o.state, o.service_scope = 43, SME, 1, pb.WITHDRAWN, pb.ANYWHERE
+    owner, sme = anchor(), firm()
+    for f in (owner, sme):
+        f.contact, f.home_city = "", HEBI
+
+    def fed(name, **fields):
+        write("fed", name + ".bin", pb.FedMessage(**fields).SerializeToString())
+
+    fed("demand", origin_city=HEBI, kind=1, origin_id=42, revision=2, state=pb.OPEN, demand=d, owner=owner)
+    fed("offer_withdrawn", origin_city=HEBI, kind=2, origin_id=43, revision=1, state=pb.WITHDRAWN, offer=o,
+        owner=sme)
+    fed("firm", origin_city=HEBI, kind=3, owner=sme)
+    fed("refused_firm_of_another_city", origin_city=4101, kind=3, owner=sme)
+    fed("refused_id_beyond_2_48", origin_city=HEBI, kind=1, origin_id=1 << 48, revision=1, state=pb.OPEN,
+        demand=d, owner=owner)
+    fed("refused_unknown_kind", origin_city=HEBI, kind=9, origin_id=42, revision=1, state=pb.OPEN, owner=owner)
+    fed("refused_posting_of_another_owner", origin_city=HEBI, kind=1, origin_id=42, revision=2,
+        state=pb.OPEN, demand=d, owner=sme)
+
+
 # ------------------------------------------------------------------ dictionaries
 
 def dict_file(name, words):
@@ -354,6 +383,7 @@ def main():
     gen_json()
     gen_config()
     gen_vocab()
+    gen_fed()
     gen_dicts()
 
 

@@ -1,0 +1,526 @@
+/* test_fed.c — federation's pure parts: the FedMessage codec and its caps,
+ * the remote id mapping, the checks a receiver makes before applying
+ * (gx_fedapply_check) and the federation configuration keys. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker.h"
+#include "codec.h"
+#include "config.h"
+#include "fedapply.h"
+#include "federation.h"
+#include "gxtest.h"
+#include "limit.h"
+#include "model.h"
+#include "records.h"
+
+#define ANCHOR "91410611MA47HBAN1X"
+#define SME "91410102MA48HGMG3X"
+
+static void s_firm(gx_firm *f, const char *id, const char *county)
+{
+    memset(f, 0, sizeof *f);
+    snprintf(f->id, sizeof f->id, "%s", id);
+    f->name = strdup("鹤壁汽车电子");
+    snprintf(f->county, sizeof f->county, "%s", county);
+    f->zone = strdup("hebi.etdz");
+    f->contact = strdup("buyer@hebi.example");
+    f->has_location = true;
+    f->lat = 35.73;
+    f->lon = 114.35;
+    f->credit = GX_CREDIT_A;
+    f->roles = GX_BIT(GX_ROLE_ANCHOR);
+    f->awards = 7;
+    f->lang = GX_LANG_EN;
+    f->certs = calloc(1, sizeof *f->certs);
+    f->n_certs = 1;
+    f->certs[0].scheme = strdup("IATF16949");
+    f->certs[0].number = strdup("IATF-0412");
+    f->certs[0].valid_until = 22000;
+}
+
+static void s_demand(gx_demand *d)
+{
+    memset(d, 0, sizeof *d);
+    d->id = 42;
+    d->revision = 3;
+    d->state = GX_STATE_OPEN;
+    snprintf(d->owner, sizeof d->owner, "%s", ANCHOR);
+    d->kind = GX_KIND_PARTS_SUPPLY;
+    d->industry = strdup("C3670");
+    gx_strv_push(&d->processes, "casting.die.magnesium");
+    gx_strv_push(&d->materials, "material.metal.magnesium.az91d");
+    gx_strv_push(&d->certs, "IATF16949");
+    d->quantity = 4000;
+    d->original_quantity = 5000;
+    d->unit = strdup("pcs");
+    d->needed_by = 21000;
+    d->has_budget = true;
+    d->budget_min = 10;
+    d->budget_max = 12.5;
+    d->min_credit = GX_CREDIT_B;
+    d->scope = GX_SCOPE_SAME_PROVINCE;
+    d->max_distance_km = 150;
+    d->splittable = true;
+    d->max_suppliers = 2;
+    d->title = strdup("Magnesium ECU housings");
+    d->summary = strdup("AZ91D housings");
+    d->details = strdup("drawing MG-42 rev C");
+    d->expires_at = 1900000000;
+    d->created_at = 1800000000;
+}
+
+static void s_offer(gx_offer *o)
+{
+    memset(o, 0, sizeof *o);
+    o->id = 77;
+    o->revision = 2;
+    o->state = GX_STATE_WITHDRAWN;
+    snprintf(o->owner, sizeof o->owner, "%s", ANCHOR);
+    o->kinds = GX_BIT(GX_KIND_PARTS_SUPPLY);
+    gx_strv_push(&o->industries, "C3670");
+    gx_strv_push(&o->processes, "casting.die.magnesium");
+    gx_strv_push(&o->materials, "material.metal.magnesium.az91d");
+    o->monthly_capacity = 20000;
+    o->min_order = 500;
+    o->lead_time_days = 20;
+    o->has_price = true;
+    o->price_min = 9;
+    o->price_max = 11;
+    o->service_scope = GX_SCOPE_ANYWHERE;
+    o->service_radius_km = 300;
+    o->title = strdup("Mg die casting");
+    o->summary = strdup("up to 800 t");
+    o->expires_at = 1900000000;
+    o->created_at = 1800000000;
+}
+
+/* Every field of a FedMessage crosses, except what must stay home. */
+TEST(fed_round_trip_demand)
+{
+    gx_demand d;
+    gx_firm f;
+    s_demand(&d);
+    s_firm(&f, ANCHOR, "410611");
+    gx_fed_msg m = {.origin_city = 4106,
+                    .kind = GX_FED_DEMAND,
+                    .origin_id = 42,
+                    .revision = 3,
+                    .state = GX_STATE_OPEN,
+                    .demand = &d,
+                    .owner = &f};
+    gx_buf b;
+    gx_fed_msg r;
+    REQUIRE(gx_codec_encode_fed(&m, &b) == GX_OK);
+    REQUIRE(gx_codec_decode_fed(b.data, b.len, &r) == GX_OK);
+    CHECK_EQ_INT(r.origin_city, 4106);
+    CHECK_EQ_INT(r.kind, GX_FED_DEMAND);
+    CHECK_EQ_INT(r.origin_id, 42);
+    CHECK_EQ_INT(r.revision, 3);
+    CHECK_EQ_INT(r.state, GX_STATE_OPEN);
+    CHECK(r.offer == NULL);
+    REQUIRE(r.demand && r.owner);
+    CHECK_EQ_INT(r.demand->id, 42);
+    CHECK_STR(r.demand->owner, ANCHOR);
+    CHECK_EQ_INT(r.demand->kind, GX_KIND_PARTS_SUPPLY);
+    CHECK_STR(r.demand->industry, "C3670");
+    CHECK(r.demand->processes.n == 1 && strcmp(r.demand->processes.v[0], "casting.die.magnesium") == 0);
+    CHECK(r.demand->materials.n == 1 && r.demand->certs.n == 1);
+    CHECK(r.demand->quantity == 4000 && r.demand->original_quantity == 5000);
+    CHECK_STR(r.demand->unit, "pcs");
+    CHECK_EQ_INT(r.demand->needed_by, 21000);
+    CHECK(r.demand->has_budget && r.demand->budget_min == 10 && r.demand->budget_max == 12.5);
+    CHECK_EQ_INT(r.demand->min_credit, GX_CREDIT_B);
+    CHECK_EQ_INT(r.demand->scope, GX_SCOPE_SAME_PROVINCE);
+    CHECK(r.demand->max_distance_km == 150);
+    CHECK(r.demand->splittable && r.demand->max_suppliers == 2);
+    CHECK_STR(r.demand->title, "Magnesium ECU housings");
+    CHECK_STR(r.demand->summary, "AZ91D housings");
+    CHECK(r.demand->details == NULL); /* confidential: stays home */
+    CHECK_EQ_INT(r.demand->expires_at, 1900000000);
+    CHECK_EQ_INT(r.demand->created_at, 1800000000);
+    /* the owner's public profile, marked with its home city */
+    CHECK_STR(r.owner->id, ANCHOR);
+    CHECK_STR(r.owner->name, "鹤壁汽车电子");
+    CHECK_STR(r.owner->county, "410611");
+    CHECK_STR(r.owner->zone, "hebi.etdz");
+    CHECK(r.owner->has_location && r.owner->lat == 35.73 && r.owner->lon == 114.35);
+    CHECK_EQ_INT(r.owner->credit, GX_CREDIT_A);
+    CHECK_EQ_INT(r.owner->roles, GX_BIT(GX_ROLE_ANCHOR));
+    CHECK_EQ_INT(r.owner->n_certs, 1);
+    CHECK_STR(r.owner->certs[0].number, "IATF-0412");
+    CHECK_EQ_INT(r.owner->certs[0].valid_until, 22000);
+    CHECK_EQ_INT(r.owner->home_city, 4106);
+    CHECK(r.owner->contact == NULL); /* no contact, track record or language crosses */
+    CHECK_EQ_INT(r.owner->awards, 0);
+    CHECK_EQ_INT(r.owner->lang, GX_LANG_ZH);
+    char why[200];
+    CHECK(gx_fedapply_check(&r, "gx.4106.post", why, sizeof why));
+    gx_codec_fed_fini(&r);
+    CHECK(r.demand == NULL && r.owner == NULL);
+    /* a torn message is refused, and leaves nothing to free */
+    CHECK_EQ_INT(gx_codec_decode_fed(b.data, b.len - 1, &r), GX_ERR_MALFORMED);
+    CHECK(r.demand == NULL && r.owner == NULL);
+    gx_buf_fini(&b);
+    gx_demand_fini(&d);
+    gx_firm_fini(&f);
+}
+
+TEST(fed_round_trip_offer_and_firm)
+{
+    gx_offer o;
+    gx_firm f;
+    s_offer(&o);
+    s_firm(&f, ANCHOR, "410611");
+    gx_fed_msg m = {.origin_city = 4106,
+                    .kind = GX_FED_OFFER,
+                    .origin_id = 77,
+                    .revision = 2,
+                    .state = GX_STATE_WITHDRAWN,
+                    .offer = &o,
+                    .owner = &f};
+    gx_buf b;
+    gx_fed_msg r;
+    REQUIRE(gx_codec_encode_fed(&m, &b) == GX_OK);
+    REQUIRE(gx_codec_decode_fed(b.data, b.len, &r) == GX_OK);
+    CHECK_EQ_INT(r.kind, GX_FED_OFFER);
+    CHECK_EQ_INT(r.state, GX_STATE_WITHDRAWN);
+    CHECK(r.demand == NULL);
+    REQUIRE(r.offer);
+    CHECK_EQ_INT(r.offer->kinds, GX_BIT(GX_KIND_PARTS_SUPPLY));
+    CHECK(r.offer->industries.n == 1 && r.offer->processes.n == 1 && r.offer->materials.n == 1);
+    CHECK(r.offer->monthly_capacity == 20000 && r.offer->min_order == 500);
+    CHECK_EQ_INT(r.offer->lead_time_days, 20);
+    CHECK(r.offer->has_price && r.offer->price_min == 9 && r.offer->price_max == 11);
+    CHECK_EQ_INT(r.offer->service_scope, GX_SCOPE_ANYWHERE);
+    CHECK(r.offer->service_radius_km == 300);
+    CHECK_STR(r.offer->title, "Mg die casting");
+    CHECK_EQ_INT(r.offer->expires_at, 1900000000);
+    gx_codec_fed_fini(&r);
+    gx_buf_fini(&b);
+    /* a profile change alone: no posting, no id */
+    gx_fed_msg p = {.origin_city = 4106, .kind = GX_FED_FIRM, .owner = &f};
+    REQUIRE(gx_codec_encode_fed(&p, &b) == GX_OK);
+    REQUIRE(gx_codec_decode_fed(b.data, b.len, &r) == GX_OK);
+    CHECK(r.kind == GX_FED_FIRM && r.origin_id == 0 && r.demand == NULL && r.offer == NULL);
+    REQUIRE(r.owner);
+    CHECK_STR(r.owner->name, "鹤壁汽车电子");
+    char why[200];
+    CHECK(gx_fedapply_check(&r, "gx.4106.post", why, sizeof why));
+    gx_codec_fed_fini(&r);
+    gx_buf_fini(&b);
+    gx_offer_fini(&o);
+    gx_firm_fini(&f);
+}
+
+/* Encodes a firm-only message with the firm as given. */
+static gx_err s_firm_msg(const gx_firm *f, gx_buf *b)
+{
+    gx_fed_msg m = {.origin_city = 4106, .kind = GX_FED_FIRM, .owner = (gx_firm *)f};
+    return gx_codec_encode_fed(&m, b);
+}
+
+/* A message over a cap is refused whole: a string, the certificates, the size. */
+TEST(fed_caps)
+{
+    gx_firm f;
+    gx_buf b;
+    gx_fed_msg r;
+    s_firm(&f, ANCHOR, "410611");
+    free(f.name);
+    REQUIRE((f.name = malloc(GX_FED_MAX_STRING + 2)));
+    memset(f.name, 'a', GX_FED_MAX_STRING);
+    f.name[GX_FED_MAX_STRING] = 0;
+    REQUIRE(s_firm_msg(&f, &b) == GX_OK);
+    CHECK_EQ_INT(gx_codec_decode_fed(b.data, b.len, &r), GX_OK); /* at the cap */
+    gx_codec_fed_fini(&r);
+    gx_buf_fini(&b);
+    f.name[GX_FED_MAX_STRING] = 'a';
+    f.name[GX_FED_MAX_STRING + 1] = 0;
+    REQUIRE(s_firm_msg(&f, &b) == GX_OK);
+    CHECK_EQ_INT(gx_codec_decode_fed(b.data, b.len, &r), GX_ERR_MALFORMED); /* one byte over */
+    CHECK(r.owner == NULL);
+    gx_buf_fini(&b);
+    free(f.name);
+    f.name = strdup("ok");
+
+    /* certificates: the cap, then one more */
+    gx_cert *certs = calloc(GX_FED_MAX_REPEATED + 1, sizeof *certs);
+    REQUIRE(certs);
+    for (size_t i = 0; i <= GX_FED_MAX_REPEATED; i++) {
+        certs[i].scheme = "ISO9001";
+        certs[i].valid_until = 22000;
+    }
+    gx_cert *own = f.certs;
+    uint32_t n_own = f.n_certs;
+    f.certs = certs;
+    f.n_certs = GX_FED_MAX_REPEATED;
+    REQUIRE(s_firm_msg(&f, &b) == GX_OK);
+    CHECK_EQ_INT(gx_codec_decode_fed(b.data, b.len, &r), GX_OK);
+    CHECK(r.owner && r.owner->n_certs == GX_FED_MAX_REPEATED);
+    gx_codec_fed_fini(&r);
+    gx_buf_fini(&b);
+    f.n_certs = GX_FED_MAX_REPEATED + 1;
+    REQUIRE(s_firm_msg(&f, &b) == GX_OK);
+    CHECK_EQ_INT(gx_codec_decode_fed(b.data, b.len, &r), GX_ERR_MALFORMED);
+    gx_buf_fini(&b);
+    f.certs = own;
+    f.n_certs = n_own;
+    free(certs);
+
+    /* a message larger than any city lets a request be (a valid one with a
+     * large unknown field, which protobuf would keep): refused before it is read */
+    REQUIRE(s_firm_msg(&f, &b) == GX_OK);
+    size_t pad = GX_FED_MAX_BYTES, n = b.len;
+    uint8_t *big = malloc(b.len + 12 + pad);
+    REQUIRE(big);
+    memcpy(big, b.data, n);
+    big[n++] = 0xa2; /* field 100, length-delimited */
+    big[n++] = 0x06;
+    size_t v = pad;
+    for (; v >= 0x80; v >>= 7)
+        big[n++] = (uint8_t)(v | 0x80);
+    big[n++] = (uint8_t)v;
+    memset(big + n, 'x', pad);
+    n += pad;
+    CHECK_EQ_INT(gx_codec_decode_fed(big, n, &r), GX_ERR_MALFORMED);
+    CHECK(r.owner == NULL);
+    free(big);
+    gx_buf_fini(&b);
+    gx_firm_fini(&f);
+}
+
+TEST(remote_ids)
+{
+    CHECK_EQ_INT(GX_FED_ID_SHIFT, 48);
+    CHECK_EQ_INT(GX_FED_CITY_OF(0), 0);
+    CHECK_EQ_INT(GX_FED_CITY_OF(1), 0);
+    CHECK_EQ_INT(GX_FED_CITY_OF(GX_FED_LOCAL_MAX - 1), 0); /* the largest local id */
+    CHECK_EQ_INT(GX_FED_CITY_OF(GX_FED_LOCAL_MAX), 1);
+    uint64_t id = (uint64_t)4106 << GX_FED_ID_SHIFT | 42;
+    CHECK_EQ_INT(GX_FED_CITY_OF(id), 4106);
+    CHECK_EQ_INT(id & (GX_FED_LOCAL_MAX - 1), 42);
+    id = (uint64_t)9999 << GX_FED_ID_SHIFT | (GX_FED_LOCAL_MAX - 1);
+    CHECK_EQ_INT(GX_FED_CITY_OF(id), 9999);
+    CHECK_EQ_INT(id & (GX_FED_LOCAL_MAX - 1), GX_FED_LOCAL_MAX - 1);
+    CHECK_EQ_INT(GX_FED_CITY_OF(UINT64_MAX), 65535);
+    CHECK_EQ_INT(GX_FED_CITY_OF((uint64_t)1000 << GX_FED_ID_SHIFT), 1000);
+}
+
+/* A good demand message, for the check cases to spoil one field each. */
+typedef struct s_case {
+    gx_demand d;
+    gx_firm f;
+    gx_fed_msg m;
+} s_case;
+
+static void s_case_init(s_case *c)
+{
+    s_demand(&c->d);
+    s_firm(&c->f, ANCHOR, "410611");
+    c->m = (gx_fed_msg){.origin_city = 4106,
+                        .kind = GX_FED_DEMAND,
+                        .origin_id = 42,
+                        .revision = 3,
+                        .state = GX_STATE_OPEN,
+                        .demand = &c->d,
+                        .owner = &c->f};
+}
+
+static void s_case_fini(s_case *c)
+{
+    gx_demand_fini(&c->d);
+    gx_firm_fini(&c->f);
+}
+
+/* Checks c against subject; true when refused with a reason holding want. */
+static bool s_refused(s_case *c, const char *subject, const char *want)
+{
+    char why[200] = "";
+    bool ok = gx_fedapply_check(&c->m, subject, why, sizeof why);
+    if (!ok && !strstr(why, want))
+        fprintf(stderr, "  refused for \"%s\", wanted \"%s\"\n", why, want);
+    return !ok && strstr(why, want);
+}
+
+TEST(receiver_checks)
+{
+    s_case c;
+    char why[200] = "x";
+    s_case_init(&c);
+    CHECK(gx_fedapply_check(&c.m, "gx.4106.post", why, sizeof why));
+    CHECK(gx_fedapply_check(&c.m, "gx.4106.post", NULL, 0));
+    CHECK(s_refused(&c, "gx.4101.post", "on subject gx.4101.post"));
+    CHECK(s_refused(&c, NULL, "on subject -"));
+    c.m.origin_city = 999;
+    CHECK(s_refused(&c, "gx.999.post", "not a 4-digit code"));
+    c.m.origin_city = 10000;
+    CHECK(s_refused(&c, "gx.10000.post", "not a 4-digit code"));
+    c.m.origin_city = 4106;
+    c.m.kind = 0;
+    CHECK(s_refused(&c, "gx.4106.post", "unknown kind 0"));
+    c.m.kind = 9;
+    CHECK(s_refused(&c, "gx.4106.post", "unknown kind 9"));
+    c.m.kind = GX_FED_DEMAND;
+    c.m.owner = NULL;
+    CHECK(s_refused(&c, "gx.4106.post", "no owner profile"));
+    c.m.owner = &c.f;
+    snprintf(c.f.county, sizeof c.f.county, "410102"); /* Zhengzhou's */
+    CHECK(s_refused(&c, "gx.4106.post", "is not in city 4106"));
+    snprintf(c.f.county, sizeof c.f.county, "410611");
+    c.m.origin_id = 0;
+    CHECK(s_refused(&c, "gx.4106.post", "out of range"));
+    c.m.origin_id = GX_FED_LOCAL_MAX;
+    CHECK(s_refused(&c, "gx.4106.post", "out of range"));
+    c.m.origin_id = GX_FED_LOCAL_MAX - 1;
+    CHECK(gx_fedapply_check(&c.m, "gx.4106.post", why, sizeof why)); /* the largest id */
+    c.m.revision = 0;
+    CHECK(s_refused(&c, "gx.4106.post", "no revision or state"));
+    c.m.revision = 3;
+    c.m.state = GX_STATE_NONE;
+    CHECK(s_refused(&c, "gx.4106.post", "no revision or state"));
+    c.m.state = GX_STATE_OPEN;
+    c.m.demand = NULL;
+    CHECK(s_refused(&c, "gx.4106.post", "a demand message without its posting"));
+    c.m.kind = GX_FED_OFFER;
+    CHECK(s_refused(&c, "gx.4106.post", "offer message without its posting"));
+    c.m.kind = GX_FED_DEMAND;
+    c.m.demand = &c.d;
+    snprintf(c.d.owner, sizeof c.d.owner, "%s", SME);
+    CHECK(s_refused(&c, "gx.4106.post", "carries the profile of"));
+    /* a firm message needs no posting */
+    c.m.kind = GX_FED_FIRM;
+    c.m.demand = NULL;
+    c.m.origin_id = 0;
+    c.m.revision = 0;
+    CHECK(gx_fedapply_check(&c.m, "gx.4106.post", why, sizeof why));
+    s_case_fini(&c);
+}
+
+/* The federation keys, as gx_config_validate takes them (--check-config
+ * also reads the password file: test_federation.py CheckConfig). */
+TEST(config_keys)
+{
+    gx_config c;
+    char err[512];
+    gx_config_defaults(&c);
+    CHECK_EQ_INT(gx_config_validate(&c, err, sizeof err), GX_OK); /* no federation */
+    CHECK_EQ_INT(gx_config_parse(&c, "federation_url = nats://127.0.0.1:4222\n", err, sizeof err), GX_OK);
+    CHECK_EQ_INT(gx_config_validate(&c, err, sizeof err), GX_ERR_CONFIG); /* url without city */
+    CHECK(strstr(err, "federation_city") != NULL);
+    CHECK_EQ_INT(gx_config_parse(&c, "federation_city = 999\n", err, sizeof err), GX_OK);
+    CHECK_EQ_INT(gx_config_validate(&c, err, sizeof err), GX_ERR_CONFIG); /* 3 digits */
+    CHECK_EQ_INT(gx_config_parse(&c, "federation_city = 10000\n", err, sizeof err), GX_ERR_CONFIG);
+    CHECK(strstr(err, "federation_city") != NULL);
+    CHECK_EQ_INT(gx_config_parse(&c, "federation_city = 41a6\n", err, sizeof err), GX_ERR_CONFIG);
+    CHECK_EQ_INT(gx_config_parse(&c, "federation_city = 4106\n", err, sizeof err), GX_OK);
+    CHECK_EQ_INT(gx_config_validate(&c, err, sizeof err), GX_OK);
+    CHECK_EQ_INT(gx_config_parse(&c, "federation_url = http://127.0.0.1:4222\n", err, sizeof err), GX_OK);
+    CHECK_EQ_INT(gx_config_validate(&c, err, sizeof err), GX_ERR_CONFIG);
+    CHECK_EQ_INT(gx_config_parse(&c, "federation_url = nats://a:4222,nats://b:4222\n", err, sizeof err),
+                 GX_OK);
+    CHECK_EQ_INT(gx_config_parse(&c, "federation_password_file = /nonexistent/pw\n", err, sizeof err), GX_OK);
+    CHECK_EQ_INT(gx_config_validate(&c, err, sizeof err), GX_ERR_CONFIG); /* a password without a user */
+    CHECK_EQ_INT(gx_config_parse(&c, "federation_user = city4106\n", err, sizeof err), GX_OK);
+    CHECK_EQ_INT(gx_config_validate(&c, err, sizeof err), GX_OK);
+    CHECK_EQ_INT(gx_config_parse(&c, "federation_stream = GX.STREAM\n", err, sizeof err), GX_OK);
+    CHECK_EQ_INT(gx_config_validate(&c, err, sizeof err), GX_ERR_CONFIG);
+    CHECK_EQ_INT(gx_config_parse(&c, "federation_stream = GONGXU\n", err, sizeof err), GX_OK);
+    /* the password file missing: refused at start, before any connection */
+    gx_fed *f = NULL;
+    err[0] = 0;
+    CHECK_EQ_INT(gx_fed_new(&c, 1, &f, err, sizeof err), GX_ERR_CONFIG);
+    CHECK(f == NULL);
+    CHECK(strstr(err, "federation_password_file: cannot read /nonexistent/pw") != NULL);
+    /* a city without a url */
+    gx_config_defaults(&c);
+    CHECK_EQ_INT(gx_config_parse(&c, "federation_city = 4106\n", err, sizeof err), GX_OK);
+    CHECK_EQ_INT(gx_config_validate(&c, err, sizeof err), GX_ERR_CONFIG);
+    CHECK(strstr(err, "without federation_url") != NULL);
+}
+
+static gx_send_rc s_send(void *ctx, const void *rid, size_t rid_len, const void *data, size_t len)
+{
+    (void)ctx, (void)rid, (void)rid_len, (void)data, (void)len;
+    return GX_SEND_OK;
+}
+
+static void s_publish(void *ctx, const char *topic, const void *data, size_t len)
+{
+    (void)ctx, (void)topic, (void)data, (void)len;
+}
+
+/* Zhengzhou's broker (federated, never connected: the messages are handed to
+ * it as the loop would) on a store in dir. */
+static gx_broker *s_zhengzhou(const char *dir, int64_t now)
+{
+    gx_config c;
+    char err[512];
+    gx_config_defaults(&c);
+    snprintf(c.data_dir, sizeof c.data_dir, "%s", dir);
+    snprintf(c.federation_url, sizeof c.federation_url, "nats://127.0.0.1:1");
+    c.federation_city = 4101;
+    c.insecure_dev = true;
+    gx_broker *b = NULL;
+    if (gx_broker_new(&c, now, NULL, NULL, &b, err, sizeof err) != GX_OK)
+        fprintf(stderr, "  broker: %s\n", err);
+    return b;
+}
+
+/* A remote firm's postings count against nothing here (its open postings are
+ * its home broker's to limit): not when applied, not when expired here, and
+ * not when a start loads them from the store. */
+TEST(remote_postings_are_not_counted_against_their_owner)
+{
+    const int64_t now = 1790000000;
+    const char *dir = gx_test_dir("fed_open_count");
+    gx_broker_io io = {.send = s_send, .publish = s_publish};
+    gx_broker *b = s_zhengzhou(dir, now);
+    REQUIRE(b);
+    gx_demand d;
+    gx_firm f;
+    s_demand(&d);
+    d.expires_at = now + 100;
+    s_firm(&f, ANCHOR, "410611");
+    f.roles = GX_BIT(GX_ROLE_ANCHOR);
+    gx_fed_msg m = {.origin_city = 4106,
+                    .kind = GX_FED_DEMAND,
+                    .origin_id = 42,
+                    .revision = 1,
+                    .state = GX_STATE_OPEN,
+                    .demand = &d,
+                    .owner = &f};
+    gx_buf raw;
+    REQUIRE(gx_codec_encode_fed(&m, &raw) == GX_OK);
+    gx_broker_batch_begin(b, now, now * 1000);
+    CHECK_EQ_INT(gx_fedapply_one(b, "GONGXU", 1, "gx.4106.post", raw.data, raw.len), GX_FEDAPPLY_APPLIED);
+    gx_broker_batch_end(b, &io);
+    CHECK_EQ_INT(gx_quota_get(b->open, ANCHOR), 0);
+    CHECK(gx_engine_demand(b->engine, (uint64_t)4106 << GX_FED_ID_SHIFT | 42) != NULL);
+    gx_broker_destroy(&b);
+    /* a start loads it from the store, open: still not counted */
+    REQUIRE((b = s_zhengzhou(dir, now + 1)));
+    CHECK(gx_engine_demand(b->engine, (uint64_t)4106 << GX_FED_ID_SHIFT | 42) != NULL);
+    CHECK_EQ_INT(gx_quota_get(b->open, ANCHOR), 0);
+    /* expired here by this broker's clock */
+    CHECK_EQ_INT(gx_broker_expire(b, now + 200, &io), 1);
+    CHECK(gx_engine_demand(b->engine, (uint64_t)4106 << GX_FED_ID_SHIFT | 42) == NULL);
+    CHECK_EQ_INT(gx_quota_get(b->open, ANCHOR), 0);
+    gx_broker_destroy(&b);
+    gx_buf_fini(&raw);
+    gx_demand_fini(&d);
+    gx_firm_fini(&f);
+}
+
+int main(void)
+{
+    RUN(fed_round_trip_demand);
+    RUN(fed_round_trip_offer_and_firm);
+    RUN(fed_caps);
+    RUN(remote_ids);
+    RUN(receiver_checks);
+    RUN(config_keys);
+    RUN(remote_postings_are_not_counted_against_their_owner);
+    return gx_test_done();
+}
