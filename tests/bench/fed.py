@@ -48,7 +48,7 @@ ANCHORS = 4  # Hebi anchors sharing the offered load (each well under rate_per_f
 BENCH_USER = "bench"
 
 SMOKE = {"rates": "20", "seconds": 1.0, "firms": 20, "clients": 3, "window": 8, "tput_seconds": 1.0}
-FULL = {"rates": "50,200", "seconds": 10.0, "firms": 300, "clients": 12, "window": 16, "tput_seconds": 10.0}
+FULL = {"rates": "50,200", "seconds": 10.0, "firms": 1000, "clients": 12, "window": 16, "tput_seconds": 10.0}
 
 
 def _log(msg):
@@ -436,8 +436,16 @@ def _result(proc_timeout):
     return json.loads(lines[-1])
 
 
+def open_postings(p, city):
+    """gongxu_postings_open summed over its labels (an offer counts once per kind it serves)."""
+    with urllib.request.urlopen(p.brokers[city].http + "/metrics", timeout=30) as r:
+        body = r.read().decode(errors="replace")
+    return int(sum(float(ln.rsplit(" ", 1)[1]) for ln in body.splitlines()
+                   if ln.startswith("gongxu_postings_open{") or ln.startswith("gongxu_postings_open ")))
+
+
 def _fed_counts(p, city):
-    return {k: p.metric(city, "gongxu_federation_%s_total" % k)
+    return {k: int(p.metric(city, "gongxu_federation_%s_total" % k))
             for k in ("outboxed", "published", "applied", "duplicates", "bad", "own")}
 
 
@@ -445,8 +453,8 @@ def throughput(p, bin_dir, a, log):
     now = str(int(time.time()))
     seeds = {HEBI: a.seed, ZHENGZHOU: a.seed + 1, XINXIANG: a.seed + 2}  # distinct firm ids per city
     out = {"clients": a.clients, "window": a.window, "seconds": a.tput_seconds, "firms": a.firms}
-    log("throughput: registering %d firms of its own county and a key for each in each city" % a.firms)
-    out["setup"] = {NAMES[c]: register_firms(p, c, a.firms) for c in seeds}
+    log("throughput: registering %d firms of its own county and a key for each in each city" % a.clients)
+    out["setup"] = {NAMES[c]: register_firms(p, c, a.clients) for c in seeds}
 
     def ingest(city, clients):
         return _gxload(p, city, bin_dir, seeds[city], a.firms, now, "ingest", "--clients", clients,
@@ -467,20 +475,27 @@ def throughput(p, bin_dir, a, log):
 
     all3 = (HEBI, ZHENGZHOU, XINXIANG)
     out["settle_before_s"] = settle(all3)
-    log("throughput: one gongxud (Hebi) takes all the load: %d firms, %d in flight each, %g s"
-        % (a.clients, a.window, a.tput_seconds))
-    c0 = {c: _fed_counts(p, c) for c in all3}
-    one = _result(ingest(HEBI, a.clients))
-    c1 = {c: _fed_counts(p, c) for c in all3}
-    one["outboxed"] = c1[HEBI]["outboxed"] - c0[HEBI]["outboxed"]
-    one["published_during"] = c1[HEBI]["published"] - c0[HEBI]["published"]
-    one["settle_s"] = settle(all3)
-    out["one"] = one
-    log("  one: %.0f acknowledged postings/s, %d crossing" % (one["acks_per_s"], one["outboxed"]))
+    def run_one(what):
+        log("throughput: one gongxud (Hebi) takes all the load: %d firms, %d in flight each, %g s (%s)"
+            % (a.clients, a.window, a.tput_seconds, what))
+        opened = {NAMES[c]: open_postings(p, c) for c in all3}
+        c0 = {c: _fed_counts(p, c) for c in all3}
+        one = _result(ingest(HEBI, a.clients))
+        c1 = {c: _fed_counts(p, c) for c in all3}
+        one["open_before"] = opened
+        one["outboxed"] = c1[HEBI]["outboxed"] - c0[HEBI]["outboxed"]
+        one["published_during"] = c1[HEBI]["published"] - c0[HEBI]["published"]
+        one["settle_s"] = settle(all3)
+        log("  one: %.0f acknowledged postings/s, %d crossing; open postings before: %s"
+            % (one["acks_per_s"], one["outboxed"], opened))
+        return one
+
+    out["one"] = run_one("first")
 
     share = [a.clients // 3 + (1 if i < a.clients % 3 else 0) for i in range(3)]
     log("throughput: three gongxud at once, %s firms each, cross-city traffic flowing" % share)
     c0 = {c: _fed_counts(p, c) for c in all3}
+    opened = {NAMES[c]: open_postings(p, c) for c in all3}
     procs = {c: ingest(c, max(1, share[i])) for i, c in enumerate(all3)}
     three = {NAMES[c]: _result(x) for c, x in procs.items()}
     c1 = {c: _fed_counts(p, c) for c in all3}
@@ -489,10 +504,13 @@ def throughput(p, bin_dir, a, log):
     out["three"] = {"cities": three, "acks_per_s": round(tot, 1),
                     "outboxed": sum(c1[c]["outboxed"] - c0[c]["outboxed"] for c in all3),
                     "applied_during": applied, "applied_per_s_during": round(applied / a.tput_seconds, 1),
-                    "errors": sum(r["errors"] for r in three.values())}
+                    "errors": sum(r["errors"] for r in three.values()), "open_before": opened}
     out["three"]["settle_s"] = settle(all3)
-    log("  three: %.0f acknowledged postings/s in all (%s), %d applied across while they ran" % (
-        tot, ", ".join("%s %.0f" % (k, v["acks_per_s"]) for k, v in three.items()), applied))
+    log("  three: %.0f acknowledged postings/s in all (%s), %d applied across while they ran; open postings "
+        "before: %s" % (tot, ", ".join("%s %.0f" % (k, v["acks_per_s"]) for k, v in three.items()), applied, opened))
+    # the brokers grew in each phase (each posting stays open, and what crosses is held by all
+    # three): one broker again, now at least as large as the three were, brackets the comparison
+    out["one_again"] = run_one("again, after the three")
 
     # catch-up: Xinxiang away while Hebi and Zhengzhou post, then back
     xx = p.brokers[XINXIANG]
@@ -584,17 +602,39 @@ def rows(raw):
     if t:
         row("fed_tput_one", "federation: acknowledged postings/s, one gongxud takes all (%d firms, %d in flight each)"
             % (t["clients"], t["window"]), "1/s", (t.get("one") or {}).get("acks_per_s"),
-            "%s of them crossed" % (t.get("one") or {}).get("outboxed"))
+            "%s of them crossed; open postings before: %s" % ((t.get("one") or {}).get("outboxed"), ", ".join(
+                "%s %s" % kv for kv in ((t.get("one") or {}).get("open_before") or {}).items())))
         th = t.get("three") or {}
         row("fed_tput_three", "federation: acknowledged postings/s, three gongxud at once (the firms split)", "1/s",
-            th.get("acks_per_s"), ", ".join("%s %.0f" % (k, v["acks_per_s"]) for k, v in
-                                             (th.get("cities") or {}).items()))
+            th.get("acks_per_s"), ", ".join("%s %.0f (%s open before)" % (k, v["acks_per_s"], (
+                th.get("open_before") or {}).get(k)) for k, v in (th.get("cities") or {}).items()))
         row("fed_applied_during", "  messages applied across per second while the three ran", "1/s",
             th.get("applied_per_s_during"))
+        row("fed_tput_one_again", "  one gongxud again, after the three (every broker larger)", "1/s",
+            (t.get("one_again") or {}).get("acks_per_s"), "open postings before: %s" % ", ".join(
+                "%s %s" % kv for kv in ((t.get("one_again") or {}).get("open_before") or {}).items()))
         c = t.get("catchup") or {}
         row("fed_catchup_per_s", "federation: catch-up apply rate, a city back after an outage", "1/s",
             c.get("applied_per_s"), "%s of %s messages in %s s after it was ready" % (
                 c.get("applied"), c.get("backlog"), c.get("until_all_applied_s")))
+    return out
+
+
+def problems(raw):
+    """What went wrong in a run that finished: errors, notices that never came, a catch-up
+    that did not complete. Empty when every figure stands."""
+    out = []
+    for r in raw.get("latency") or []:
+        if r["errors"]:
+            out.append("%g/s: %d posts refused (%s)" % (r["rate"], r["errors"], "; ".join(r["error_sample"])))
+        if sum(r["missing"].values()):
+            out.append("%g/s: Opportunity notices missing after 30 s: %s" % (r["rate"], r["missing"]))
+    t = raw.get("throughput") or {}
+    errs = [(k, (t.get(k) or {}).get("errors")) for k in ("one", "three", "one_again")]
+    if any(e for _, e in errs):
+        out.append("ingest errors: %s" % errs)
+    if t and not (t.get("catchup") or {}).get("complete"):
+        out.append("catch-up incomplete: %s" % {k: v for k, v in (t.get("catchup") or {}).items() if k != "samples"})
     return out
 
 
@@ -626,13 +666,13 @@ def main():
     ap.add_argument("--tput-seconds", type=float, help="each throughput phase (default 10)")
     ap.add_argument("--clients", type=int, help="ingest firms in all (default 12)")
     ap.add_argument("--window", type=int, help="ingest requests in flight per firm (default 16)")
-    ap.add_argument("--firms", type=int, help="workload firms per city (default 300)")
+    ap.add_argument("--firms", type=int, help="gxload's workload firms, which shape its postings (default 1000); "
+                                              "--clients firms are registered in each city")
     ap.add_argument("--seed", type=int, default=1)
     a = ap.parse_args()
     for k, v in (SMOKE if a.smoke else FULL).items():
         if getattr(a, k, None) is None:
             setattr(a, k, v)
-    a.clients = min(a.clients, a.firms)
     bin_dir = os.path.abspath(a.build_dir)
     tmp = tempfile.mkdtemp(prefix="fedbench.", dir=os.path.join(bin_dir, "tmp") if os.path.isdir(
         os.path.join(bin_dir, "tmp")) else None)
@@ -650,8 +690,9 @@ def main():
             json.dump(raw, f, indent=2)
     print_table(raw, head="gongxu federation benchmark%s — %d cores, commit %s, %s" % (
         " (SMOKE: tiny sizes, figures are not performance)" if a.smoke else "", raw["nproc"], commit, raw["date"]))
-    bad = [r for r in raw.get("latency", []) if r["errors"] or sum(r["missing"].values())]
-    return 1 if bad else 0
+    for e in problems(raw):
+        print("FAILED " + e)
+    return 1 if problems(raw) else 0
 
 
 if __name__ == "__main__":
