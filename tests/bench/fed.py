@@ -559,7 +559,8 @@ def measure(bin_dir, tmp, a, log=_log):
     """Every figure above, as a dict; the province is stopped by PID at the end."""
     p = Province(bin_dir, tmp, log)
     raw = {"params": {k: getattr(a, k) for k in ("rates", "seconds", "firms", "clients", "window",
-                                                 "tput_seconds", "seed")}}
+                                                 "tput_seconds", "seed")},
+           "loadavg_start": [round(x, 2) for x in os.getloadavg()]}  # a shared machine: say how shared
     try:
         p.start()
         anchors, smes = latency_setup(p)
@@ -570,6 +571,7 @@ def measure(bin_dir, tmp, a, log=_log):
             raw["latency"].append(post_to_notice(p, anchors, smes, rate, a.seconds, log))
         raw["throughput"] = throughput(p, bin_dir, a, log)
         raw["metrics_after"] = {NAMES[c]: _fed_counts(p, c) for c in p.brokers}
+        raw["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     finally:
         p.stop()
     return raw
@@ -688,8 +690,11 @@ def main():
     if a.json:
         with open(a.json, "w") as f:
             json.dump(raw, f, indent=2)
-    print_table(raw, head="gongxu federation benchmark%s — %d cores, commit %s, %s" % (
-        " (SMOKE: tiny sizes, figures are not performance)" if a.smoke else "", raw["nproc"], commit, raw["date"]))
+    print_table(raw, head="gongxu federation benchmark%s — %d cores, commit %s, %s, load average %s at the "
+                          "start and %s at the end" % (
+                              " (SMOKE: tiny sizes, figures are not performance)" if a.smoke else "", raw["nproc"],
+                              commit, raw["date"], "/".join("%g" % x for x in raw["loadavg_start"]),
+                              "/".join("%g" % x for x in raw.get("loadavg_end", []))))
     for e in problems(raw):
         print("FAILED " + e)
     return 1 if problems(raw) else 0
