@@ -214,7 +214,6 @@ def latency_setup(p):
                                                            pb.CREDIT_A, lat=35.73, lon=114.35)))
     op.close()
     offers = {}
-    applied0 = p.metric(HEBI, "gongxu_federation_applied_total")
     for city, fid in smes.items():
         county, lat, lon = where[city]
         op = p.brokers[city].client(operator=True)
@@ -224,9 +223,23 @@ def latency_setup(p):
         c = p.brokers[city].client(fid)
         offers[city] = c.call(post_offer=pb.PostOffer(offer=hx.mg_offer(service_scope=pb.SAME_PROVINCE))).posting.id
         c.close()
-    # the two remote offers (and their owners) are in Hebi's engine before the first demand
-    p.wait_for("the remote offers applied in Hebi",
-               lambda: p.metric(HEBI, "gongxu_federation_applied_total") >= applied0 + 2, 60)
+    # the two remote offers are in Hebi before the first demand: asked for by their remote ids,
+    # another firm's offer is refused as forbidden once it is there, not found before
+    c = p.brokers[HEBI].client(anchors[0])
+
+    def there():
+        for city in (ZHENGZHOU, XINXIANG):
+            try:
+                c.call(get_posting=pb.GetPosting(posting_id=city << 48 | offers[city]))
+            except hx.Refused as e:
+                if e.code != pb.ERR_FORBIDDEN:
+                    return False
+        return True
+
+    try:
+        p.wait_for("the remote offers applied in Hebi", there, 60)
+    finally:
+        c.close()
     return anchors, smes
 
 
@@ -252,7 +265,7 @@ def post_to_notice(p, anchors, smes, rate, seconds, log):
     poller.register(tap.fileno(), zmq.POLLIN)
 
     demand = hx.mg_demand(scope=pb.SAME_PROVINCE, title="fed bench").SerializeToString()
-    sched = {}            # (anchor, request id) -> scheduled send time
+    sched = {}            # (anchor, request id) -> k, the demand's place in the schedule
     id_of = {}            # local demand id -> k
     t_sched = [0.0] * n   # k -> scheduled send
     t_ack = [None] * n    # k -> reply
