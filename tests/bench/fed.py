@@ -620,6 +620,11 @@ def rows(raw):
             "%s of them crossed; open postings before: %s" % ((t.get("one") or {}).get("outboxed"), ", ".join(
                 "%s %s" % kv for kv in ((t.get("one") or {}).get("open_before") or {}).items())))
         th = t.get("three") or {}
+        one = t.get("one") or {}
+        if one.get("published_during") is not None:
+            row("fed_published_per_s_one", "  Hebi's publisher meanwhile: messages/s acknowledged by JetStream", "1/s",
+                one["published_during"] / t["seconds"], "%d of %d outboxed; every city had them all %s s after the load stopped" % (
+                    one["published_during"], one["outboxed"], one.get("settle_s")))
         row("fed_tput_three", "federation: acknowledged postings/s, three gongxud at once (the firms split)", "1/s",
             th.get("acks_per_s"), ", ".join("%s %.0f (%s open before)" % (k, v["acks_per_s"], (
                 th.get("open_before") or {}).get(k)) for k, v in (th.get("cities") or {}).items()))
