@@ -457,6 +457,18 @@ def open_postings(p, city):
                    if ln.startswith("gongxu_postings_open{") or ln.startswith("gongxu_postings_open ")))
 
 
+def _results(procs):
+    """_result of each of several gxloads run at once; when one fails, the others are killed
+    by PID too (each is bounded by its --seconds anyway)."""
+    try:
+        return {c: _result(x) for c, x in procs.items()}
+    finally:
+        for proc, _ in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
 def _fed_counts(p, city):
     return {k: int(p.metric(city, "gongxu_federation_%s_total" % k))
             for k in ("outboxed", "published", "applied", "duplicates", "bad", "own")}
@@ -510,7 +522,7 @@ def throughput(p, bin_dir, a, log):
     c0 = {c: _fed_counts(p, c) for c in all3}
     opened = {NAMES[c]: open_postings(p, c) for c in all3}
     procs = {c: ingest(c, max(1, share[i])) for i, c in enumerate(all3)}
-    three = {NAMES[c]: _result(x) for c, x in procs.items()}
+    three = {NAMES[c]: r for c, r in _results(procs).items()}
     c1 = {c: _fed_counts(p, c) for c in all3}
     tot = sum(r["acks_per_s"] for r in three.values())
     applied = sum(c1[c]["applied"] - c0[c]["applied"] for c in all3)
@@ -531,8 +543,7 @@ def throughput(p, bin_dir, a, log):
     xx.stop(timeout=60)
     pub0 = sum(p.metric(c, "gongxu_federation_published_total") for c in (HEBI, ZHENGZHOU))
     procs = {c: ingest(c, max(1, share[i])) for i, c in enumerate((HEBI, ZHENGZHOU))}
-    for x in procs.values():
-        _result(x)
+    _results(procs)
     p.wait_for("Hebi's and Zhengzhou's outboxes published",
                lambda: sum(p.metric(c, "gongxu_federation_outbox_depth") for c in (HEBI, ZHENGZHOU)) == 0, 300)
     backlog = int(sum(p.metric(c, "gongxu_federation_published_total") for c in (HEBI, ZHENGZHOU)) - pub0)
