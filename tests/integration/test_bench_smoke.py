@@ -138,6 +138,17 @@ class BenchSmoke(unittest.TestCase):
         per = doc["raw"]["gongxu"]["ingest_records"]["tables"]
         for table in ("inbox", "demands", "offers", "owned"):  # what every posting writes, at least
             self.assertGreater(per[table]["per_posting"], 0, table)
+        # issue 17: the federation section (tests/bench/fed.py) ran: cross-city and local
+        # post-to-notice with its components, one broker against three, and a catch-up
+        for key in ("fed_notice_local_p50_20", "fed_notice_remote_p50_20", "fed_notice_remote_p99_20",
+                    "fed_ack_p50_20", "fed_on_nats_p50_20", "fed_nats_to_remote_p50_20"):
+            sane(key, "gongxu", us)
+        self.assertLessEqual(rows["fed_notice_remote_p50_20"]["gongxu"], rows["fed_notice_remote_p99_20"]["gongxu"])
+        for key in ("fed_tput_one", "fed_tput_three", "fed_tput_one_again", "fed_catchup_per_s"):
+            sane(key, "gongxu", big)
+        fed = doc["raw"]["fed"]
+        self.assertEqual([sum(r["missing"].values()) for r in fed["latency"]], [0])  # every Opportunity came
+        self.assertTrue(fed["throughput"]["catchup"]["complete"], fed["throughput"]["catchup"])
         sane("rtt_p50", "floor", us)
         sane("rtt_p99", "floor", us)
         g = doc["raw"]["gongxu"]
