@@ -465,7 +465,7 @@ class Federation(unittest.TestCase):
                                    offer=mg_offer(owner=XX_SME, id=5, revision=1, state=pb.OPEN), owner=owner)
         too_big = pb.FedMessage(origin_city=XINXIANG, kind=2, origin_id=1 << 50, revision=1, state=pb.OPEN,
                                 offer=mg_offer(owner=XX_SME, revision=1, state=pb.OPEN), owner=owner)
-        unknown = pb.FedMessage(origin_city=XINXIANG, kind=9, origin_id=6, revision=1, state=pb.OPEN, owner=owner)
+        unknown = pb.FedMessage(origin_city=XINXIANG, kind=99, origin_id=6, revision=1, state=pb.OPEN, owner=owner)
         no_city = pb.FedMessage(origin_city=99999, kind=2, origin_id=7, revision=1, state=pb.OPEN,
                                 offer=mg_offer(owner=XX_SME, revision=1, state=pb.OPEN), owner=owner)
         raw = RawNats(self.cluster.servers[1].url, "city%d" % XINXIANG, self.cluster.password(XINXIANG))

@@ -152,8 +152,8 @@ TEST(fed_round_trip_demand)
     CHECK_STR(r.owner->certs[0].number, "IATF-0412");
     CHECK_EQ_INT(r.owner->certs[0].valid_until, 22000);
     CHECK_EQ_INT(r.owner->home_city, 4106);
-    CHECK(r.owner->contact == NULL); /* no contact, track record or language crosses */
-    CHECK_EQ_INT(r.owner->awards, 0);
+    CHECK(r.owner->contact == NULL); /* no contact or language crosses; the track record does */
+    CHECK_EQ_INT(r.owner->awards, 7);
     CHECK_EQ_INT(r.owner->lang, GX_LANG_ZH);
     char why[200];
     CHECK(gx_fedapply_check(&r, "gx.4106.post", why, sizeof why));
@@ -360,8 +360,8 @@ TEST(receiver_checks)
     c.m.origin_city = 4106;
     c.m.kind = 0;
     CHECK(s_refused(&c, "gx.4106.post", "unknown kind 0"));
-    c.m.kind = 9;
-    CHECK(s_refused(&c, "gx.4106.post", "unknown kind 9"));
+    c.m.kind = 99;
+    CHECK(s_refused(&c, "gx.4106.post", "unknown kind 99"));
     c.m.kind = GX_FED_DEMAND;
     c.m.owner = NULL;
     CHECK(s_refused(&c, "gx.4106.post", "no owner profile"));
