@@ -131,13 +131,22 @@ class NatsCluster:
         self.tmp = tempfile.mkdtemp(prefix="gxfed.", dir=base)
         self.cities = list(cities)
         self.extra_conf = dict(extra_conf or {})  # top-level server settings, e.g. max_payload
+        self.passwords = {}  # city -> a password other than the default (reload() applies it)
         self.servers = []
         self.servers = [NatsServer(self, i) for i in range(n)]
         for s in self.servers:
             s.write_conf()
 
     def password(self, city):
-        return "pw-%d-%s" % (city, os.path.basename(self.tmp))
+        return self.passwords.get(city) or "pw-%d-%s" % (city, os.path.basename(self.tmp))
+
+    def reload(self):
+        """Writes every server's config again (the users' passwords as self.passwords says) and
+        makes each running server read it (SIGHUP)."""
+        for s in self.servers:
+            s.write_conf()
+            if s.proc:
+                s.proc.send_signal(signal.SIGHUP)
 
     def password_file(self, city):
         path = os.path.join(self.tmp, "city%d.password" % city)

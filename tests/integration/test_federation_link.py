@@ -19,6 +19,7 @@ from gxfed import (CITIES, NatsCluster, RawNats, city_broker, metric, stop_lefto
 from gxharness import firm, mg_demand, mg_offer, pb, uscc
 
 HEBI, ZHENGZHOU, XINXIANG = 4106, 4101, 4107
+JIAOZUO = 4108  # a NATS user only, for a broker with the wrong password
 ANCHOR = uscc("91410611MA47HBAN1")
 ZZ_SME = uscc("91410102MA48HGMG3")
 XX_SME = uscc("91410702MA49XXMG4")
@@ -55,7 +56,7 @@ def opportunities(client, ids, timeout):
 class Link(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.cluster = NatsCluster(extra_conf={"max_payload": MAX_PAYLOAD}).start()
+        cls.cluster = NatsCluster(cities=tuple(CITIES) + (JIAOZUO,), extra_conf={"max_payload": MAX_PAYLOAD}).start()
         cls.brokers = {}
         try:
             for city in CITIES:
@@ -266,6 +267,31 @@ class Link(unittest.TestCase):
                  60)
         self.drained(hb)
         shutil.rmtree(copy, ignore_errors=True)
+
+
+    # a wrong password: said plainly, retried, and linked once the servers accept it
+    def test_g_a_wrong_password_is_logged_as_such_and_retried_until_the_servers_accept_it(self):
+        path = os.path.join(self.cluster.tmp, "city%d.password" % JIAOZUO)
+        with open(path, "w") as f:
+            f.write("not-the-password\n")
+        os.chmod(path, 0o600)
+        jz = city_broker(self.cluster, JIAOZUO)
+        try:
+            jz.start(timeout=20, linked=False)
+            wait_for("the refusal logged", lambda: "authorization violation" in jz.read_log_all(), 30)
+            time.sleep(3)  # several more attempts
+            log = jz.read_log_all()
+            self.assertEqual(log.count("authorization violation"), 1, log[-3000:])  # once, not per attempt
+            self.assertIn("NATS refused user city%d" % JIAOZUO, log)
+            self.assertNotIn("not-the-password", log)
+            self.assertEqual(metric(jz, "gongxu_federation_connected"), 0)
+            self.assertIsNone(jz.proc.poll())
+            # the operator makes the servers take that password: the broker links up by itself
+            self.cluster.passwords[JIAOZUO] = "not-the-password"
+            self.cluster.reload()
+            wait_for("Jiaozuo linked", lambda: metric(jz, "gongxu_federation_connected") == 1, 60)
+        finally:
+            jz.cleanup()
 
 
 class PasswordFile(unittest.TestCase):
