@@ -103,6 +103,12 @@ static void s_log_change(int level, char *last, size_t cap, const char *text)
 
 /* ---------------------------------------------------------------- publisher */
 
+/* Whether the connection is up now (any thread; f->nc is set once). */
+static bool s_connected(gx_fed *f)
+{
+    return f->nc && natsConnection_Status(f->nc) == NATS_CONN_STATUS_CONNECTED;
+}
+
 /* A failure that publishing the same record again cannot mend: the record
  * itself is refused (larger than the servers' max_payload, or than the
  * stream's maximum message size; a request JetStream calls bad). Anything else
@@ -137,6 +143,12 @@ static void *s_publisher(void *arg)
     while (!f->stop) {
         if (!f->ready || !f->n) {
             s_timed_wait(f, 500);
+            continue;
+        }
+        if (!s_connected(f)) {
+            /* libnats is reconnecting: a publish now would only wait in its
+             * reconnect buffer and time out, again and again */
+            s_timed_wait(f, 250);
             continue;
         }
         s_out o = f->queue[f->head];
@@ -308,12 +320,6 @@ static bool s_setup(gx_fed *f, char *why, size_t cap)
         f->sub = sub;
     }
     return true;
-}
-
-/* Whether the connection is up now (any thread; f->nc is set once). */
-static bool s_connected(gx_fed *f)
-{
-    return f->nc && natsConnection_Status(f->nc) == NATS_CONN_STATUS_CONNECTED;
 }
 
 /* The connected server's URL, without a password, for the log. */
