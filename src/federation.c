@@ -131,8 +131,12 @@ static void s_pub_reason(gx_fed *f, natsStatus s, jsErrCode jerr, char *out, siz
         snprintf(out, cap,
                  "a permissions violation: the servers do not let user %s publish %s (allow gx.%u.> for it)",
                  f->user, f->subject, f->city);
-    else
-        snprintf(out, cap, "%s, JetStream error %d", natsStatus_GetText(s), (int)jerr);
+    else if (jerr) {
+        const char *text = nats_GetLastError(NULL); /* this thread's: the PubAck's description */
+        snprintf(out, cap, "%s, JetStream error %d%s%s", natsStatus_GetText(s), (int)jerr, text ? ": " : "",
+                 text ? text : "");
+    } else
+        snprintf(out, cap, "%s", natsStatus_GetText(s));
 }
 
 static void *s_publisher(void *arg)
@@ -173,7 +177,7 @@ static void *s_publisher(void *arg)
                          last[0] ? "federation: publishing the outbox again" : "");
         } else if (gone) {
             gx_log(GX_LOG_WARNING,
-                   "federation: JetStream refused outbox record %llu (%zu bytes) for good (%s); dropped "
+                   "federation: NATS refused outbox record %llu (%zu bytes) for good (%s); dropped "
                    "from the outbox, the next is published",
                    (unsigned long long)o.seq, o.len, why);
         } else {
