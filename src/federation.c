@@ -559,8 +559,10 @@ void gx_fed_redact(const char *urls, char *out, size_t cap)
                 if (*q == '@')
                     at = q;
             const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+            /* user:password@ keeps the user; a token alone (token@) goes whole */
+            const char *secret = colon ? colon + 1 : at ? auth : NULL;
             while (p < end && o + 1 < cap) {
-                if (colon && p == colon + 1) {
+                if (secret && p == secret) {
                     for (const char *stars = "***"; *stars && o + 1 < cap; stars++)
                         out[o++] = *stars;
                     p = at;

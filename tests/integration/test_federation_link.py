@@ -352,6 +352,10 @@ class PasswordFile(unittest.TestCase):
             self.assertEqual(rc, 0, out)
             self.assertIn("nats://city4106:***@127.0.0.1:4222,nats://127.0.0.1:4223", out)
             self.assertNotIn("hunter2", out)
+            rc, out = self.check("federation_url=nats://s3cret-token@127.0.0.1:4222", "federation_city=4106")
+            self.assertEqual(rc, 0, out)
+            self.assertIn("servers nats://***@127.0.0.1:4222", out)
+            self.assertNotIn("s3cret", out)
         finally:
             os.unlink(path)
 
