@@ -43,10 +43,10 @@ stop_all() {
   echo "stopped"
 }
 trap stop_all INT TERM EXIT
-perms() { # the city's NATS user: its own subjects and its consumer's JetStream API
+perms() { # the city's NATS user: its own subjects, its consumer's JetStream API, its own inboxes
   local c=$1 d="city-$1"
-  printf '{user: city%s, password: "%s", permissions: {publish: {allow: ["gx.%s.>", "$JS.API.STREAM.INFO.GONGXU", "$JS.API.STREAM.CREATE.GONGXU", "$JS.API.CONSUMER.INFO.GONGXU.%s", "$JS.API.CONSUMER.DELETE.GONGXU.%s", "$JS.API.CONSUMER.DURABLE.CREATE.GONGXU.%s", "$JS.API.CONSUMER.MSG.NEXT.GONGXU.%s", "$JS.ACK.GONGXU.%s.>"]}, subscribe: {allow: ["_INBOX.>"]}}}' \
-    "$c" "$(cat "$dir/city$c.password")" "$c" "$d" "$d" "$d" "$d" "$d"
+  printf '{user: city%s, password: "%s", permissions: {publish: {allow: ["gx.%s.>", "$JS.API.STREAM.INFO.GONGXU", "$JS.API.STREAM.CREATE.GONGXU", "$JS.API.CONSUMER.INFO.GONGXU.%s", "$JS.API.CONSUMER.DELETE.GONGXU.%s", "$JS.API.CONSUMER.DURABLE.CREATE.GONGXU.%s", "$JS.API.CONSUMER.MSG.NEXT.GONGXU.%s", "$JS.ACK.GONGXU.%s.>"]}, subscribe: {allow: ["_INBOX_%s.>"]}}}' \
+    "$c" "$(cat "$dir/city$c.password")" "$c" "$d" "$d" "$d" "$d" "$d" "$c"
 }
 for c in "${cities[@]}"; do
   [ -s "$dir/city$c.password" ] || (umask 077; head -c 18 /dev/urandom | base64 | tr -d '/+=' >"$dir/city$c.password")
@@ -67,7 +67,8 @@ CONF
   "$nats" -c "$dir/n$i.conf" >"$dir/n$i.log" 2>&1 &
   pids+=($!); echo $! >"$dir/n$i.pid"
 done
-sleep 1 # each gongxud waits up to ~30 s for the cluster to elect its JetStream leader
+# each gongxud serves at once and connects, finds or creates the stream and makes its
+# consumer in the background, retrying until the cluster has elected its JetStream leader
 for i in 0 1 2; do
   c=${cities[$i]}
   "$build/gongxud" -d "$dir/city$c" -l "tcp://127.0.0.1:$((7450 + 10 * i))" -m "tcp://127.0.0.1:$((7451 + 10 * i))" \

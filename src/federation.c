@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,23 +30,32 @@ typedef struct s_out {
 struct gx_fed {
     unsigned city;
     char stream[64];
-    char subject[32]; /* gx.<city>.post */
-    char durable[32]; /* city-<city> */
-    natsConnection *nc;
+    char subject[32];             /* gx.<city>.post */
+    char durable[32];             /* city-<city> */
+    char user[GX_CONFIG_STR_MAX]; /* the NATS user, for the log */
+    char urls[GX_CONFIG_STR_MAX]; /* federation_url with any password replaced by *** (for the log) */
+    int64_t replicas;             /* the stream's replicas when this city creates it */
+    uint64_t start;               /* the stream sequence the consumer delivers from */
+    uint64_t epoch;               /* random at each start: message ids <city>-<epoch>-<seq> */
+    natsOptions *opts;            /* connection options (they hold the password), kept for retries */
+    natsConnection *nc;           /* set once by the subscriber thread when connected */
     jsCtx *js;
     natsSubscription *sub;
-    int efd; /* eventfd the loop polls */
+    bool stream_ok;     /* the stream exists (found or created) */
+    bool consumer_gone; /* the old durable consumer was deleted this run */
+    int efd;            /* eventfd the loop polls */
 
     pthread_mutex_t mu;
-    pthread_cond_t cv; /* queue grew, a batch is done, or stop */
+    pthread_cond_t cv; /* queue grew, a batch is done, the link is up, or stop */
     bool stop;
+    bool ready; /* connected, stream and consumer set up: the publisher may publish */
     pthread_t pub_thread, sub_thread;
     bool pub_started, sub_started;
 
     s_out queue[S_QUEUE_MAX]; /* ring of outbox records to publish */
     size_t head, n;
-    uint64_t acked; /* highest sequence JetStream acknowledged */
-    uint64_t published, pub_failed;
+    uint64_t acked; /* highest sequence JetStream acknowledged (or refused for good) */
+    uint64_t published, pub_failed, rejected;
 
     natsMsgList batch; /* fetched, waiting for the loop */
     gx_fed_in *in;     /* its view for the loop */
@@ -79,22 +90,76 @@ static void s_timed_wait(gx_fed *f, int ms)
     pthread_cond_timedwait(&f->cv, &f->mu, &ts);
 }
 
+/* Logs text at level when it differs from the last one logged in *last (a
+ * state change), so a retry every few seconds logs once, not every time. */
+static void s_log_change(int level, char *last, size_t cap, const char *text)
+{
+    if (strcmp(last, text) == 0)
+        return;
+    snprintf(last, cap, "%s", text);
+    if (text[0])
+        gx_log(level, "%s", text);
+}
+
 /* ---------------------------------------------------------------- publisher */
+
+/* Whether the connection is up now (any thread; f->nc is set once). */
+static bool s_connected(gx_fed *f)
+{
+    return f->nc && natsConnection_Status(f->nc) == NATS_CONN_STATUS_CONNECTED;
+}
+
+/* A failure that publishing the same record again cannot mend: the record
+ * itself is refused (larger than the servers' max_payload, or than the
+ * stream's maximum message size; a request JetStream calls bad). Anything else
+ * — a timeout, no responders (no stream or leader yet), a closed or
+ * reconnecting connection, storage trouble, a permissions violation on the
+ * city's subject (a matter of the servers' configuration, the same for every
+ * record) — is retried. */
+static bool s_permanent(natsStatus s, jsErrCode jerr)
+{
+    return s == NATS_MAX_PAYLOAD || jerr == JSStreamMessageExceedsMaximumErr || jerr == JSBadRequestErr;
+}
+
+/* Why a publish failed, for the log: the status, the client's last error
+ * text, and a permissions violation named as such. */
+static void s_pub_reason(gx_fed *f, natsStatus s, jsErrCode jerr, char *out, size_t cap)
+{
+    const char *last = NULL;
+    natsStatus ls = natsConnection_GetLastError(f->nc, &last);
+    if (s == NATS_TIMEOUT && ls == NATS_NOT_PERMITTED && last && strstr(last, f->subject))
+        snprintf(out, cap,
+                 "a permissions violation: the servers do not let user %s publish %s (allow gx.%u.> for it)",
+                 f->user, f->subject, f->city);
+    else if (jerr) {
+        const char *text = nats_GetLastError(NULL); /* this thread's: the PubAck's description */
+        snprintf(out, cap, "%s, JetStream error %d%s%s", natsStatus_GetText(s), (int)jerr, text ? ": " : "",
+                 text ? text : "");
+    } else
+        snprintf(out, cap, "%s", natsStatus_GetText(s));
+}
 
 static void *s_publisher(void *arg)
 {
     gx_fed *f = arg;
-    int64_t last_log = 0;
+    char last[1400] = "";
     pthread_mutex_lock(&f->mu);
     while (!f->stop) {
-        if (!f->n) {
+        if (!f->ready || !f->n) {
             s_timed_wait(f, 500);
+            continue;
+        }
+        if (!s_connected(f)) {
+            /* libnats is reconnecting: a publish now would only wait in its
+             * reconnect buffer and time out, again and again */
+            s_timed_wait(f, 250);
             continue;
         }
         s_out o = f->queue[f->head];
         pthread_mutex_unlock(&f->mu);
-        char msgid[48];
-        snprintf(msgid, sizeof msgid, "%u-%llu", f->city, (unsigned long long)o.seq);
+        char msgid[64];
+        snprintf(msgid, sizeof msgid, "%u-%016llx-%llu", f->city, (unsigned long long)f->epoch,
+                 (unsigned long long)o.seq);
         jsPubOptions po;
         jsPubOptions_Init(&po);
         po.MsgId = msgid;
@@ -103,31 +168,202 @@ static void *s_publisher(void *arg)
         jsErrCode jerr = 0;
         natsStatus s = js_Publish(&pa, f->js, f->subject, o.data, (int)o.len, &po, &jerr);
         jsPubAck_Destroy(pa);
-        pthread_mutex_lock(&f->mu);
+        char why[1024];
+        if (s != NATS_OK)
+            s_pub_reason(f, s, jerr, why, sizeof why);
+        bool gone = s == NATS_OK || s_permanent(s, jerr);
         if (s == NATS_OK) {
+            s_log_change(GX_LOG_NOTICE, last, sizeof last,
+                         last[0] ? "federation: publishing the outbox again" : "");
+        } else if (gone) {
+            gx_log(GX_LOG_WARNING,
+                   "federation: NATS refused outbox record %llu (%zu bytes) for good (%s); dropped "
+                   "from the outbox, the next is published",
+                   (unsigned long long)o.seq, o.len, why);
+        } else {
+            char text[1400];
+            snprintf(text, sizeof text,
+                     "federation: publishing the outbox is held at record %llu (%s); retrying",
+                     (unsigned long long)o.seq, why);
+            /* the state, not the attempt: one line per record and reason */
+            s_log_change(GX_LOG_WARNING, last, sizeof last, text);
+        }
+        pthread_mutex_lock(&f->mu);
+        if (gone) {
             free(o.data);
             f->head = (f->head + 1) % S_QUEUE_MAX;
             f->n--;
-            f->acked = o.seq;
-            f->published++;
+            f->acked = o.seq; /* the loop drops it from the outbox like an acknowledged one */
+            if (s == NATS_OK)
+                f->published++;
+            else
+                f->rejected++;
             pthread_mutex_unlock(&f->mu);
             s_wake(f);
             pthread_mutex_lock(&f->mu);
             continue;
         }
         f->pub_failed++;
-        int64_t now = (int64_t)time(NULL);
-        if (now - last_log >= 10) {
-            last_log = now;
-            gx_log(GX_LOG_WARNING,
-                   "federation: publishing outbox record %llu failed (%s, JetStream error %d); "
-                   "retrying",
-                   (unsigned long long)o.seq, natsStatus_GetText(s), (int)jerr);
-        }
         s_timed_wait(f, 250);
     }
     pthread_mutex_unlock(&f->mu);
     return NULL;
+}
+
+/* ---------------------------------------------------------------- the link */
+
+/* One attempt at the next step of setting the link up: connect, the
+ * JetStream context, the stream (found or created), the consumer made afresh
+ * from f->start. What is done stays done; on failure *why says what holds it
+ * (a sentence for the log, the same while the cause is the same). Subscriber
+ * thread, without the mutex. */
+static bool s_setup(gx_fed *f, char *why, size_t cap)
+{
+    natsStatus s;
+    jsErrCode jerr = 0;
+    const char *last = NULL;
+    if (!f->nc) {
+        natsConnection *nc = NULL;
+        if ((s = natsConnection_Connect(&nc, f->opts)) != NATS_OK) {
+            last = nats_GetLastError(NULL);
+            if (s == NATS_CONNECTION_AUTH_FAILED || (last && strcasestr(last, "authorization")))
+                snprintf(
+                    why, cap,
+                    "federation: NATS refused user %s: authorization violation (a wrong user or password: "
+                    "see federation_user, federation_password_file and the servers' users); retrying",
+                    f->user[0] ? f->user : "(none)");
+            else
+                snprintf(why, cap,
+                         "federation: no nats-server reachable at %s (%s); retrying, serving this city's "
+                         "firms meanwhile",
+                         f->urls, natsStatus_GetText(s));
+            return false;
+        }
+        pthread_mutex_lock(&f->mu);
+        f->nc = nc;
+        pthread_mutex_unlock(&f->mu);
+    }
+    if (!f->js) {
+        jsOptions jo;
+        jsOptions_Init(&jo);
+        jo.Wait = 5000;
+        if ((s = natsConnection_JetStream(&f->js, f->nc, &jo)) != NATS_OK) {
+            snprintf(why, cap, "federation: no JetStream context (%s); retrying", natsStatus_GetText(s));
+            return false;
+        }
+    }
+    if (!f->stream_ok) {
+        /* a cluster that has just started answers nothing or "unavailable"
+         * until it has elected its JetStream leader; another city may create
+         * the stream at the same moment */
+        jsStreamInfo *si = NULL;
+        s = js_GetStreamInfo(&si, f->js, f->stream, NULL, &jerr);
+        jsStreamInfo_Destroy(si);
+        si = NULL;
+        if (s == NATS_NOT_FOUND) {
+            jsStreamConfig sc;
+            jsStreamConfig_Init(&sc);
+            const char *subjects[] = {"gx.>"};
+            sc.Name = f->stream;
+            sc.Subjects = subjects;
+            sc.SubjectsLen = 1;
+            sc.Storage = js_FileStorage;
+            sc.Replicas = f->replicas;
+            sc.Duplicates = S_DUP_WINDOW_NS;
+            jerr = 0;
+            s = js_AddStream(&si, f->js, &sc, NULL, &jerr);
+            jsStreamInfo_Destroy(si);
+            if (s == NATS_OK)
+                gx_log(GX_LOG_NOTICE, "federation: created stream %s (gx.>, file storage, %lld replicas)",
+                       f->stream, (long long)f->replicas);
+        }
+        if (s != NATS_OK) {
+            last = nats_GetLastError(NULL);
+            snprintf(why, cap,
+                     "federation: the stream %s is not available yet (%s%s%s, JetStream error %d); retrying",
+                     f->stream, natsStatus_GetText(s), last && *last ? ": " : "", last && *last ? last : "",
+                     (int)jerr);
+            return false;
+        }
+        f->stream_ok = true;
+    }
+    if (!f->sub) {
+        /* JetStream would deliver first what it holds unacknowledged past
+         * AckWait, after newer messages; a consumer made afresh at the sequence
+         * the store applied last + 1 delivers in order from exactly there.
+         * Nothing is applied before this, so f->start is still that sequence. */
+        if (!f->consumer_gone) {
+            jerr = 0;
+            s = js_DeleteConsumer(f->js, f->stream, f->durable, NULL, &jerr);
+            if (s != NATS_OK && s != NATS_NOT_FOUND && jerr != JSConsumerNotFoundErr) {
+                snprintf(why, cap,
+                         "federation: cannot delete the old consumer %s (%s, JetStream error %d); retrying",
+                         f->durable, natsStatus_GetText(s), (int)jerr);
+                return false;
+            }
+            f->consumer_gone = true;
+        }
+        jsSubOptions so;
+        jsSubOptions_Init(&so);
+        so.Stream = f->stream;
+        so.ManualAck = true;
+        so.Config.Durable = f->durable;
+        so.Config.AckPolicy = js_AckExplicit;
+        so.Config.DeliverPolicy = js_DeliverByStartSequence;
+        so.Config.OptStartSeq = f->start;
+        so.Config.AckWait = 30LL * 1000000000LL;
+        so.Config.MaxAckPending = 4 * S_FETCH_BATCH;
+        jerr = 0;
+        /* gx.>, the stream's own subjects: every stream sequence reaches the loop */
+        natsSubscription *sub = NULL;
+        if ((s = js_PullSubscribe(&sub, f->js, "gx.>", f->durable, NULL, &so, &jerr)) != NATS_OK) {
+            snprintf(why, cap, "federation: cannot make the consumer %s (%s, JetStream error %d); retrying",
+                     f->durable, natsStatus_GetText(s), (int)jerr);
+            return false;
+        }
+        f->sub = sub;
+    }
+    return true;
+}
+
+/* The connected server's URL, without a password, for the log. */
+static void s_server_url(gx_fed *f, char *out, size_t cap)
+{
+    char url[256] = "";
+    natsConnection_GetConnectedUrl(f->nc, url, sizeof url);
+    gx_fed_redact(url, out, cap);
+}
+
+/* Sets the link up, retrying with backoff (each attempt bounded by the
+ * connect and JetStream timeouts, the attempts unbounded) until it is up or
+ * stop; logs once per change of what holds it. Subscriber thread, with the
+ * mutex held (released while trying). */
+static void s_link_up(gx_fed *f, char *last, size_t cap)
+{
+    int backoff = 250;
+    while (!f->stop) {
+        pthread_mutex_unlock(&f->mu);
+        char why[2048] = "";
+        bool up = s_setup(f, why, sizeof why);
+        pthread_mutex_lock(&f->mu);
+        if (up) {
+            char url[256];
+            s_server_url(f, url, sizeof url);
+            gx_log(
+                GX_LOG_NOTICE,
+                "federation: city %u connected to %s (stream %s, consumer %s from sequence %llu, message ids "
+                "%u-%016llx-<outbox sequence>)",
+                f->city, url, f->stream, f->durable, (unsigned long long)f->start, f->city,
+                (unsigned long long)f->epoch);
+            snprintf(last, cap, "up");
+            f->ready = true;
+            pthread_cond_broadcast(&f->cv);
+            return;
+        }
+        s_log_change(GX_LOG_WARNING, last, cap, why);
+        s_timed_wait(f, backoff);
+        backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
+    }
 }
 
 /* ---------------------------------------------------------------- subscriber */
@@ -165,9 +401,27 @@ static void s_view(gx_fed *f)
 static void *s_subscriber(void *arg)
 {
     gx_fed *f = arg;
-    int64_t last_log = 0;
+    char last[2048] = ""; /* what was logged last about the link's state */
     pthread_mutex_lock(&f->mu);
+    s_link_up(f, last, sizeof last);
+    bool was_connected = true;
     while (!f->stop) {
+        /* libnats reconnects by itself (to any of the servers, for ever):
+         * say once that the link is down and once that it is back */
+        bool now_connected = s_connected(f);
+        if (now_connected != was_connected) {
+            was_connected = now_connected;
+            if (now_connected) {
+                char url[256];
+                s_server_url(f, url, sizeof url);
+                gx_log(GX_LOG_NOTICE, "federation: city %u reconnected to %s", f->city, url);
+            } else {
+                gx_log(GX_LOG_WARNING,
+                       "federation: city %u lost its connection to NATS; reconnecting (changes "
+                       "wait in the outbox, this city's firms are served meanwhile)",
+                       f->city);
+            }
+        }
         if (f->handed) {
             if (f->done == 0) {
                 s_timed_wait(f, 500);
@@ -205,6 +459,9 @@ static void *s_subscriber(void *arg)
         natsStatus s = natsSubscription_Fetch(&list, f->sub, S_FETCH_BATCH, S_FETCH_WAIT_MS, &jerr);
         pthread_mutex_lock(&f->mu);
         if (s == NATS_OK && list.Count > 0) {
+            s_log_change(GX_LOG_NOTICE, last, sizeof last,
+                         strcmp(last, "up") ? "federation: fetching from the stream again" : "up");
+            snprintf(last, sizeof last, "up");
             f->batch = list;
             s_view(f);
             f->handed = true;
@@ -216,13 +473,11 @@ static void *s_subscriber(void *arg)
         }
         natsMsgList_Destroy(&list);
         if (s != NATS_OK && s != NATS_TIMEOUT) {
-            int64_t now = (int64_t)time(NULL);
-            if (now - last_log >= 10) {
-                last_log = now;
-                gx_log(GX_LOG_WARNING,
-                       "federation: fetching from %s failed (%s, JetStream error %d); retrying", f->stream,
-                       natsStatus_GetText(s), (int)jerr);
-            }
+            char text[300];
+            snprintf(text, sizeof text,
+                     "federation: fetching from %s failed (%s, JetStream error %d); retrying", f->stream,
+                     natsStatus_GetText(s), (int)jerr);
+            s_log_change(GX_LOG_WARNING, last, sizeof last, text);
             s_timed_wait(f, 250);
         }
     }
@@ -240,11 +495,29 @@ static gx_err s_fail(char *err, size_t errlen, const char *what, natsStatus s, j
     return GX_ERR_IO;
 }
 
+/* Reads the password (first line) of path into out, refusing a file its group
+ * or others may read, like ssh with a private key. */
 static gx_err s_password(const char *path, char *out, size_t cap, char *err, size_t errlen)
 {
+    out[0] = 0;
     FILE *fp = fopen(path, "r");
     if (!fp) {
         snprintf(err, errlen, "federation_password_file: cannot read %s: %s", path, strerror(errno));
+        return GX_ERR_CONFIG;
+    }
+    struct stat st;
+    if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "federation_password_file: %s is not a regular file", path);
+        fclose(fp);
+        return GX_ERR_CONFIG;
+    }
+    if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+        snprintf(
+            err, errlen,
+            "federation_password_file: %s is open to its group or others (mode %04o); it holds this city's "
+            "NATS password: chmod 600 %s",
+            path, (unsigned)(st.st_mode & 07777), path);
+        fclose(fp);
         return GX_ERR_CONFIG;
     }
     if (!fgets(out, (int)cap, fp))
@@ -258,51 +531,61 @@ static gx_err s_password(const char *path, char *out, size_t cap, char *err, siz
     return GX_OK;
 }
 
-/* The stream, created when missing (another city may create it at the same
- * moment). A cluster that has just started answers nothing or "unavailable"
- * until it has elected its JetStream leader: tried for about 30 s. */
-static gx_err s_stream(gx_fed *f, int64_t replicas, char *err, size_t errlen)
+gx_err gx_fed_password_check(const char *path, char *err, size_t errlen)
 {
-    jsStreamInfo *si = NULL;
-    jsErrCode jerr = 0;
-    natsStatus s = NATS_OK;
-    const char *what = "cannot read the stream's information";
-    for (int attempt = 0; attempt < 60; attempt++) {
-        if (attempt)
-            s_sleep_ms(500);
-        jerr = 0;
-        s = js_GetStreamInfo(&si, f->js, f->stream, NULL, &jerr);
-        if (s == NATS_OK) {
-            jsStreamInfo_Destroy(si);
-            return GX_OK;
+    char pw[256];
+    gx_err e = s_password(path, pw, sizeof pw, err, errlen);
+    memset(pw, 0, sizeof pw);
+    return e;
+}
+
+void gx_fed_redact(const char *urls, char *out, size_t cap)
+{
+    size_t o = 0;
+    if (!cap)
+        return;
+    for (const char *p = urls; *p && o + 1 < cap;) {
+        /* in each URL, a password is what lies between "user:" and "@" */
+        const char *scheme = strstr(p, "://");
+        const char *end = p + strcspn(p, ",");
+        if (!scheme || scheme > end) {
+            while (p < end && o + 1 < cap)
+                out[o++] = *p++;
+        } else {
+            const char *auth = scheme + 3;
+            const char *host_end = auth + strcspn(auth, "/,");
+            const char *at = NULL;
+            for (const char *q = auth; q < host_end; q++)
+                if (*q == '@')
+                    at = q;
+            const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+            /* user:password@ keeps the user; a token alone (token@) goes whole */
+            const char *secret = colon ? colon + 1 : at ? auth : NULL;
+            while (p < end && o + 1 < cap) {
+                if (secret && p == secret) {
+                    for (const char *stars = "***"; *stars && o + 1 < cap; stars++)
+                        out[o++] = *stars;
+                    p = at;
+                    continue;
+                }
+                out[o++] = *p++;
+            }
         }
-        if (s != NATS_NOT_FOUND) {
-            what = "cannot read the stream's information";
-            continue;
-        }
-        jsStreamConfig sc;
-        jsStreamConfig_Init(&sc);
-        const char *subjects[] = {"gx.>"};
-        sc.Name = f->stream;
-        sc.Subjects = subjects;
-        sc.SubjectsLen = 1;
-        sc.Storage = js_FileStorage;
-        sc.Replicas = replicas;
-        sc.Duplicates = S_DUP_WINDOW_NS;
-        jerr = 0;
-        s = js_AddStream(&si, f->js, &sc, NULL, &jerr);
-        jsStreamInfo_Destroy(si);
-        si = NULL;
-        if (s == NATS_OK) {
-            gx_log(GX_LOG_NOTICE, "federation: created stream %s (gx.>, file storage, %lld replicas)",
-                   f->stream, (long long)replicas);
-            return GX_OK;
-        }
-        what = "cannot create the stream";
-        if (jerr == JSInsufficientResourcesErr || jerr == JSStreamReplicasNotSupportedErr)
-            break; /* fewer servers than replicas: no waiting mends that */
+        if (*p == ',' && o + 1 < cap)
+            out[o++] = *p++;
     }
-    return s_fail(err, errlen, what, s, jerr);
+    out[o] = 0;
+}
+
+static uint64_t s_epoch(void)
+{
+    uint64_t e = 0;
+    if (getrandom(&e, sizeof e, 0) != (ssize_t)sizeof e) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        e = ((uint64_t)ts.tv_sec << 32) ^ (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 16);
+    }
+    return e ? e : 1;
 }
 
 gx_err gx_fed_new(const gx_config *cfg, uint64_t start, gx_fed **out, char *err, size_t errlen)
@@ -315,10 +598,14 @@ gx_err gx_fed_new(const gx_config *cfg, uint64_t start, gx_fed **out, char *err,
     pthread_cond_init(&f->cv, NULL);
     f->efd = -1;
     f->city = (unsigned)cfg->federation_city;
+    f->replicas = cfg->federation_replicas;
+    f->start = start ? start : 1;
+    f->epoch = s_epoch();
     snprintf(f->stream, sizeof f->stream, "%s", cfg->federation_stream);
     snprintf(f->subject, sizeof f->subject, "gx.%u.post", f->city);
     snprintf(f->durable, sizeof f->durable, "city-%u", f->city);
-    natsOptions *o = NULL;
+    snprintf(f->user, sizeof f->user, "%s", cfg->federation_user);
+    gx_fed_redact(cfg->federation_url, f->urls, sizeof f->urls);
     natsStatus s;
     gx_err e = GX_OK;
     char urls[GX_CONFIG_STR_MAX], pw[256] = "";
@@ -340,60 +627,22 @@ gx_err gx_fed_new(const gx_config *cfg, uint64_t start, gx_fed **out, char *err,
         e = GX_ERR_NOMEM;
         goto fail;
     }
-    char name[48];
+    char name[48], inbox[32];
     snprintf(name, sizeof name, "gongxud-%u", f->city);
-    if ((s = natsOptions_Create(&o)) || (s = natsOptions_SetServers(o, servers, n)) ||
-        (s = natsOptions_SetName(o, name)) || (s = natsOptions_SetMaxReconnect(o, -1)) ||
-        (s = natsOptions_SetReconnectWait(o, 250)) || (s = natsOptions_SetTimeout(o, 2000)) ||
-        (cfg->federation_user[0] && (s = natsOptions_SetUserInfo(o, cfg->federation_user, pw)))) {
+    /* replies (PubAcks, fetched messages) come to this city's own inboxes,
+     * which the servers let only this city's user subscribe to */
+    snprintf(inbox, sizeof inbox, "_INBOX_%u", f->city);
+    if ((s = natsOptions_Create(&f->opts)) || (s = natsOptions_SetServers(f->opts, servers, n)) ||
+        (s = natsOptions_SetName(f->opts, name)) || (s = natsOptions_SetMaxReconnect(f->opts, -1)) ||
+        (s = natsOptions_SetReconnectWait(f->opts, 250)) || (s = natsOptions_SetTimeout(f->opts, 2000)) ||
+        (s = natsOptions_SetCustomInboxPrefix(f->opts, inbox)) ||
+        (cfg->federation_user[0] && (s = natsOptions_SetUserInfo(f->opts, cfg->federation_user, pw)))) {
         e = s_fail(err, errlen, "bad connection options", s, 0);
         goto fail;
     }
     memset(pw, 0, sizeof pw);
-    if ((s = natsConnection_Connect(&f->nc, o))) {
-        e = s_fail(err, errlen, "cannot connect to federation_url", s, 0);
-        goto fail;
-    }
-    jsOptions jo;
-    jsOptions_Init(&jo);
-    jo.Wait = 5000;
-    if ((s = natsConnection_JetStream(&f->js, f->nc, &jo))) {
-        e = s_fail(err, errlen, "no JetStream context", s, 0);
-        goto fail;
-    }
-    if ((e = s_stream(f, cfg->federation_replicas, err, errlen)))
-        goto fail;
-    /* JetStream would deliver first what it holds unacknowledged past AckWait,
-     * after newer messages; a consumer made afresh at the sequence the store
-     * applied last + 1 delivers in order from exactly there. */
-    jsErrCode jerr = 0;
-    s = js_DeleteConsumer(f->js, f->stream, f->durable, NULL, &jerr);
-    if (s != NATS_OK && s != NATS_NOT_FOUND && jerr != JSConsumerNotFoundErr) {
-        e = s_fail(err, errlen, "cannot delete the old durable consumer", s, jerr);
-        goto fail;
-    }
-    jsSubOptions so;
-    jsSubOptions_Init(&so);
-    so.Stream = f->stream;
-    so.ManualAck = true;
-    so.Config.Durable = f->durable;
-    so.Config.AckPolicy = js_AckExplicit;
-    so.Config.DeliverPolicy = js_DeliverByStartSequence;
-    so.Config.OptStartSeq = start ? start : 1;
-    so.Config.AckWait = 30LL * 1000000000LL;
-    so.Config.MaxAckPending = 4 * S_FETCH_BATCH;
-    jerr = 0;
-    /* gx.>, the stream's own subjects: every stream sequence reaches the loop */
-    if ((s = js_PullSubscribe(&f->sub, f->js, "gx.>", f->durable, NULL, &so, &jerr))) {
-        e = s_fail(err, errlen, "cannot bind the durable consumer", s, jerr);
-        goto fail;
-    }
-    char url[256] = "";
-    natsConnection_GetConnectedUrl(f->nc, url, sizeof url);
-    gx_log(GX_LOG_NOTICE, "federation: city %u connected to %s (stream %s, consumer %s from sequence %llu)",
-           f->city, url, f->stream, f->durable, (unsigned long long)so.Config.OptStartSeq);
-    natsOptions_Destroy(o);
-    o = NULL;
+    /* connecting, the stream and the consumer are the subscriber thread's: a
+     * city whose nats-servers are down serves its own firms meanwhile */
     if (pthread_create(&f->pub_thread, NULL, s_publisher, f) == 0)
         f->pub_started = true;
     if (pthread_create(&f->sub_thread, NULL, s_subscriber, f) == 0)
@@ -407,7 +656,6 @@ gx_err gx_fed_new(const gx_config *cfg, uint64_t start, gx_fed **out, char *err,
     return GX_OK;
 fail:
     memset(pw, 0, sizeof pw);
-    natsOptions_Destroy(o);
     gx_fed_destroy(&f);
     return e;
 }
@@ -460,12 +708,21 @@ uint64_t gx_fed_acked(gx_fed *f)
     return a;
 }
 
-void gx_fed_pub_counts(gx_fed *f, uint64_t *published, uint64_t *failed)
+void gx_fed_pub_counts(gx_fed *f, uint64_t *published, uint64_t *failed, uint64_t *rejected)
 {
     pthread_mutex_lock(&f->mu);
     *published = f->published;
     *failed = f->pub_failed;
+    *rejected = f->rejected;
     pthread_mutex_unlock(&f->mu);
+}
+
+bool gx_fed_connected(gx_fed *f)
+{
+    pthread_mutex_lock(&f->mu);
+    bool up = f->ready && s_connected(f);
+    pthread_mutex_unlock(&f->mu);
+    return up;
 }
 
 size_t gx_fed_take(gx_fed *f, gx_fed_in **v)
@@ -517,6 +774,7 @@ void gx_fed_destroy(gx_fed **fp)
     for (size_t i = 0; i < f->n; i++)
         free(f->queue[(f->head + i) % S_QUEUE_MAX].data);
     free(f->in);
+    natsOptions_Destroy(f->opts);
     if (f->efd >= 0)
         close(f->efd);
     pthread_cond_destroy(&f->cv);

@@ -1,13 +1,28 @@
 /* federation.h — the link between cities: NATS JetStream, owned by threads of
  * this module (the only file that includes nats.h).
  *
+ * The link: gx_fed_new checks only what is local (the password file, the
+ * options) and returns at once; the subscriber thread connects, finds or
+ * creates the stream and makes the consumer, retrying with backoff for as long
+ * as it takes (logged once per change of what holds it), and libnats then
+ * reconnects by itself. Meanwhile the loop serves its own city and the outbox
+ * grows; the publisher starts once the link is up. Replies come to this city's
+ * own inbox prefix _INBOX_<city>.
+ *
  * Publisher: the loop hands it outbox records (gx_fed_offer: sequence and the
  * encoded FedMessage, copied); it publishes each, in order, on gx.<city>.post
- * with the JetStream message id "<city>-<sequence>" (the stream drops a
+ * with the JetStream message id "<city>-<epoch>-<sequence>" (epoch: random at
+ * each start, so a store restored from a backup, which counts its outbox
+ * sequences again, never repeats an id of the window; the stream drops a
  * repeat within its 2-minute duplicate window), waits for the PubAck, and
  * then reports the sequence acknowledged (gx_fed_acked) and wakes the loop;
- * the loop deletes those outbox records in its next batch. A record the loop
- * hands again after a restart is published again and de-duplicated.
+ * the loop deletes those outbox records in its next batch. A record JetStream
+ * refuses for good (larger than the servers' max_payload or the stream's
+ * maximum message size) is logged with its sequence, counted and reported like
+ * an acknowledged one, so it leaves the outbox and the next is published;
+ * every other failure is retried. A record the loop hands again after a
+ * restart is published again under the new epoch, and the receivers skip the
+ * repeat (fedapply: by stream sequence, and by posting revision).
  *
  * Subscriber: a durable pull consumer "city-<city>" on the stream, filtered on
  * the stream's own subjects gx.> so that its stream sequences come without gaps
@@ -45,12 +60,24 @@ typedef struct gx_fed_in {
     int at;   /* its place in the fetched batch (this module's) */
 } gx_fed_in;
 
-/* Connects to cfg->federation_url as cfg->federation_user (password from
- * federation_password_file), creates the stream when missing, creates the
- * durable consumer afresh to deliver from stream sequence start (the applied
- * sequence + 1) and starts the threads. Blocks up to ~30 s. GX_ERR_CONFIG /
- * GX_ERR_IO with a message in err. */
+/* Reads the password file (gx_fed_password_check) and starts the threads,
+ * which connect to cfg->federation_url as cfg->federation_user, create the
+ * stream when missing and the durable consumer afresh to deliver from stream
+ * sequence start (the applied sequence + 1), retrying until they can. Does not
+ * wait for NATS. GX_ERR_CONFIG / GX_ERR_NOMEM / GX_ERR_IO with a message in err. */
 gx_err gx_fed_new(const gx_config *cfg, uint64_t start, gx_fed **out, char *err, size_t errlen);
+
+/* GX_ERR_CONFIG, with what to do in err, when the password file cannot be
+ * read, holds no password, or is open to its group or others (chmod 600). */
+gx_err gx_fed_password_check(const char *path, char *err, size_t errlen);
+
+/* Copies the comma-separated URLs into out (cap bytes) with each password
+ * replaced by ***: nats://user:pass@host -> nats://user:***@host, and a token
+ * alone before the host (token@host) becomes ***@host. For logs. */
+void gx_fed_redact(const char *urls, char *out, size_t cap);
+
+/* True while connected with the stream and consumer set up (any thread). */
+bool gx_fed_connected(gx_fed *f);
 
 /* The eventfd the loop polls: readable when acks or a fetched batch wait. */
 int gx_fed_fd(const gx_fed *f);
@@ -63,8 +90,9 @@ size_t gx_fed_room(const gx_fed *f);
 bool gx_fed_offer(gx_fed *f, uint64_t seq, const void *data, size_t len);
 /* The highest outbox sequence JetStream has acknowledged (0: none yet). */
 uint64_t gx_fed_acked(gx_fed *f);
-/* Published figures: records acknowledged, publish attempts that failed. */
-void gx_fed_pub_counts(gx_fed *f, uint64_t *published, uint64_t *failed);
+/* Published figures: records acknowledged, publish attempts that failed (and
+ * are retried), records refused for good and dropped. */
+void gx_fed_pub_counts(gx_fed *f, uint64_t *published, uint64_t *failed, uint64_t *rejected);
 
 /* The fetched batch waiting for the loop, n messages sorted by sequence, each
  * with ack false (borrowed until gx_fed_done); 0 when none waits. */

@@ -11,6 +11,7 @@
 
 #include "broker.h"
 #include "config.h"
+#include "federation.h"
 #include "log.h"
 #include "loop.h"
 #include "store.h"
@@ -186,14 +187,16 @@ int main(int argc, char **argv)
                gx_vocab_count(v, GX_V_ZONE), gx_vocab_count(v, GX_V_CERT));
         gx_vocab_destroy(&v);
         if (cfg.federation_url[0]) {
-            if (cfg.federation_password_file[0] && access(cfg.federation_password_file, R_OK) != 0) {
-                fprintf(stderr, "gongxud: federation_password_file: cannot read %s: %s\n",
-                        cfg.federation_password_file, strerror(errno));
+            if (cfg.federation_password_file[0] &&
+                gx_fed_password_check(cfg.federation_password_file, err, sizeof err) != GX_OK) {
+                fprintf(stderr, "gongxud: %s\n", err);
                 return EX_CONFIG;
             }
+            char urls[GX_CONFIG_STR_MAX];
+            gx_fed_redact(cfg.federation_url, urls, sizeof urls);
             printf("federation: city %lld, stream %s (%lld replicas when created), user %s, servers %s\n",
                    (long long)cfg.federation_city, cfg.federation_stream, (long long)cfg.federation_replicas,
-                   cfg.federation_user[0] ? cfg.federation_user : "(none)", cfg.federation_url);
+                   cfg.federation_user[0] ? cfg.federation_user : "(none)", urls);
         }
         return EX_OK;
     }
@@ -240,11 +243,12 @@ int main(int argc, char **argv)
     }
     /* After gx_loop_new: its threads (and libnats') inherit the loop's blocked
      * signals, so SIGTERM reaches the signalfd and not a thread of theirs. */
-    if (gx_broker_fed_start(broker, err, sizeof err) != GX_OK) {
+    gx_err fe = gx_broker_fed_start(broker, err, sizeof err);
+    if (fe != GX_OK) {
         gx_log(GX_LOG_ERR, "%s", err);
         gx_loop_destroy(&loop);
         gx_broker_destroy(&broker);
-        return EX_UNAVAILABLE;
+        return fe == GX_ERR_CONFIG ? EX_CONFIG : EX_UNAVAILABLE;
     }
     gx_log(GX_LOG_INFO, "gongxud %s serving %s (monitor %s), data in %s", GX_VERSION, gx_loop_endpoint(loop),
            cfg.monitor[0] ? gx_loop_monitor_endpoint(loop) : "off", cfg.data_dir);

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "federation.h"
 #include "log.h"
 #include "notify.h"
 
@@ -672,6 +673,20 @@ static char *s_metrics(gx_ctx *b, size_t *len)
         s_family(&t, "gongxu_federation_own_total", "counter",
                  "This city's own messages seen on the stream.");
         s_put(&t, "gongxu_federation_own_total %llu\n", (unsigned long long)b->fed.own);
+        uint64_t pub = 0, pub_failed = 0, rejected = 0;
+        if (b->fed.fed)
+            gx_fed_pub_counts(b->fed.fed, &pub, &pub_failed, &rejected);
+        s_family(&t, "gongxu_federation_connected", "gauge",
+                 "1 while connected to NATS with the stream and this city's consumer set up, else 0 (this "
+                 "city's firms are served either way; changes wait in the outbox).");
+        s_put(&t, "gongxu_federation_connected %d\n", b->fed.fed && gx_fed_connected(b->fed.fed) ? 1 : 0);
+        s_family(&t, "gongxu_federation_rejected_total", "counter",
+                 "Outbox records JetStream refused for good (too large), logged and dropped since start.");
+        s_put(&t, "gongxu_federation_rejected_total %llu\n", (unsigned long long)rejected);
+        s_family(
+            &t, "gongxu_federation_publish_failures_total", "counter",
+            "Publish attempts that failed and were retried (NATS unreachable, no stream leader, timeouts).");
+        s_put(&t, "gongxu_federation_publish_failures_total %llu\n", (unsigned long long)pub_failed);
     }
     const gx_persist *ps = &b->persist;
     s_family(&t, "gongxu_engine_snapshots_total", "counter",

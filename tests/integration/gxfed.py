@@ -3,10 +3,13 @@
 NatsCluster writes a config for each of n nats-servers (JetStream with file storage under
 the test's temporary directory, a cluster of them on loopback ports chosen free, one NATS
 user per city whose publish permission is its own subjects gx.<city>.> plus the JetStream
-API subjects its broker uses, and nothing else), starts them, waits for JetStream to be
-ready, and stops each by PID. Province starts one gongxud per city (gxharness.Broker with
-the federation keys). Every wait is bounded; nothing here imitates either program.
+API subjects its broker uses, and nothing else, and whose subscribe permission is its own
+inbox prefix _INBOX_<city>.>), starts them, waits for JetStream to be ready, and stops each
+by PID. city_broker makes one gongxud per city (gxharness.Broker with the federation keys).
+Every nats-server and gongxud started here is also stopped, by PID, when the interpreter
+exits. Every wait is bounded; nothing here imitates either program.
 """
+import atexit
 import json
 import os
 import shutil
@@ -22,6 +25,7 @@ NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
 STREAM = "GONGXU"
 CITIES = {4106: "Hebi", 4101: "Zhengzhou", 4107: "Xinxiang"}
 _started = set()
+_brokers = []  # every gongxud city_broker made, stopped at exit if still running
 
 
 def city_permissions(city, stream=STREAM):
@@ -29,7 +33,10 @@ def city_permissions(city, stream=STREAM):
     API of the stream and of its own durable consumer. This is the narrowest set gongxud
     (libnats 3.4) needs: stream info and create, the consumer's info, delete (it is made
     afresh at every start, from the sequence after the one applied), create and next
-    message, and acknowledging its own consumer's messages."""
+    message, and acknowledging its own consumer's messages. Replies (PubAcks, fetched
+    messages, API answers) come to its own inbox prefix _INBOX_<city> (libnats'
+    natsOptions_SetCustomInboxPrefix), the only subjects it may subscribe to: no city reads
+    another's deliveries or acks."""
     durable = "city-%d" % city
     return {
         "publish": {"allow": [
@@ -42,7 +49,7 @@ def city_permissions(city, stream=STREAM):
             "$JS.API.CONSUMER.MSG.NEXT.%s.%s" % (stream, durable),
             "$JS.ACK.%s.%s.>" % (stream, durable),
         ]},
-        "subscribe": {"allow": ["_INBOX.>"]},
+        "subscribe": {"allow": ["_INBOX_%d.>" % city]},
     }
 
 
@@ -73,6 +80,7 @@ class NatsServer:
             "jetstream": {"store_dir": self.dir, "max_memory_store": 64 << 20, "max_file_store": 1 << 30},
             "accounts": {"GX": {"jetstream": "enabled", "users": users}},
         }
+        conf.update(self.cluster.extra_conf)
         if len(self.cluster.servers) > 1:
             conf["cluster"] = {"name": "gx", "listen": "127.0.0.1:%d" % self.cport, "routes": routes}
         with open(self.conf, "w") as f:
@@ -115,20 +123,30 @@ class NatsServer:
 class NatsCluster:
     """n nats-servers with JetStream, clustered, on loopback; per-city users."""
 
-    def __init__(self, n=3, cities=tuple(CITIES)):
+    def __init__(self, n=3, cities=tuple(CITIES), extra_conf=None):
         if not os.path.exists(NATS_SERVER):
             raise RuntimeError("nats-server is not installed (scripts/deps.sh test installs it)")
         base = os.environ.get("GX_TEST_TMP", tempfile.gettempdir())
         os.makedirs(base, exist_ok=True)
         self.tmp = tempfile.mkdtemp(prefix="gxfed.", dir=base)
         self.cities = list(cities)
+        self.extra_conf = dict(extra_conf or {})  # top-level server settings, e.g. max_payload
+        self.passwords = {}  # city -> a password other than the default (reload() applies it)
         self.servers = []
         self.servers = [NatsServer(self, i) for i in range(n)]
         for s in self.servers:
             s.write_conf()
 
     def password(self, city):
-        return "pw-%d-%s" % (city, os.path.basename(self.tmp))
+        return self.passwords.get(city) or "pw-%d-%s" % (city, os.path.basename(self.tmp))
+
+    def reload(self):
+        """Writes every server's config again (the users' passwords as self.passwords says) and
+        makes each running server read it (SIGHUP)."""
+        for s in self.servers:
+            s.write_conf()
+            if s.proc:
+                s.proc.send_signal(signal.SIGHUP)
 
     def password_file(self, city):
         path = os.path.join(self.tmp, "city%d.password" % city)
@@ -174,14 +192,30 @@ class NatsCluster:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+class CityBroker(Broker):
+    """A federated gongxud. It serves as soon as it is ready, whether NATS is reachable or not;
+    start() then also waits until it is linked (connected, the stream and its consumer set
+    up: gongxu_federation_connected 1), so that what a test publishes by hand has a stream
+    to land in. start(linked=False) does not wait."""
+
+    def start(self, timeout=10, linked=True):
+        super().start(timeout)
+        if linked:
+            wait_for("city %d linked to NATS" % self.city,
+                     lambda: self.proc is None or metric(self, "gongxu_federation_connected") == 1,
+                     max(timeout, 30))
+        return self
+
+
 def city_broker(cluster, city, replicas=3, extra=()):
     """A gongxud for city federated over cluster (not started)."""
     args = ["-o", "federation_url=" + cluster.urls, "-o", "federation_city=%d" % city,
             "-o", "federation_user=city%d" % city,
             "-o", "federation_password_file=" + cluster.password_file(city),
             "-o", "federation_replicas=%d" % replicas] + list(extra)
-    b = Broker(extra_args=args)
+    b = CityBroker(extra_args=args)
     b.city = city
+    _brokers.append(b)
     return b
 
 
@@ -207,8 +241,16 @@ def wait_for(what, fn, timeout=30, every=0.1):
 
 
 def stop_leftovers():
+    """Kills, by PID, every gongxud and nats-server started here that still runs."""
+    for b in _brokers:
+        if b.proc and b.proc.poll() is None:
+            b.proc.kill()
+            b.proc.wait()
     for s in list(_started):
         s.kill()
+
+
+atexit.register(stop_leftovers)  # a test that failed or was interrupted leaves nothing running
 
 
 class RawNats:
@@ -240,6 +282,19 @@ class RawNats:
     def publish(self, subject, payload):
         """Returns the server's answer: b"+OK" or the -ERR line."""
         self.sock.sendall(b"PUB %s %d\r\n%s\r\n" % (subject.encode(), len(payload), payload))
+        while True:
+            line = self._line()
+            if line.startswith(b"PING"):
+                self.sock.sendall(b"PONG\r\n")
+                continue
+            if line.startswith(b"INFO"):
+                continue
+            return line
+
+    def subscribe(self, subject, sid=1):
+        """Returns the server's answer to SUB: b"+OK" or the -ERR line (a refused subscription is
+        answered -ERR 'Permissions Violation for Subscription to ...')."""
+        self.sock.sendall(b"SUB %s %d\r\n" % (subject.encode(), sid))
         while True:
             line = self._line()
             if line.startswith(b"PING"):

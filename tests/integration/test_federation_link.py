@@ -1,0 +1,364 @@
+#!/usr/bin/env python3
+"""The NATS link made robust (issue 17, slice 2): real nats-servers (a JetStream cluster of
+three, max_payload 8 KiB) and real gongxud for Hebi 4106, Zhengzhou 4101 and Xinxiang 4107 on
+loopback, each stopped by PID. A city starts and serves its own firms while no nats-server
+runs and links up when they come; all nats-servers killed under traffic lose and duplicate
+nothing; a record JetStream refuses for good is counted and dropped and the next crosses; each
+city reads only its own inboxes; a store copied back from an older copy gets its later records
+across (message ids carry a per-start epoch); a password file others may read is refused.
+"""
+import os
+import shutil
+import stat
+import subprocess
+import threading
+import time
+import unittest
+
+from gxfed import (CITIES, NatsCluster, RawNats, city_broker, metric, stop_leftovers, wait_for)
+from gxharness import firm, mg_demand, mg_offer, pb, uscc
+
+HEBI, ZHENGZHOU, XINXIANG = 4106, 4101, 4107
+JIAOZUO = 4108  # a NATS user only, for a broker with the wrong password
+ANCHOR = uscc("91410611MA47HBAN1")
+ZZ_SME = uscc("91410102MA48HGMG3")
+XX_SME = uscc("91410702MA49XXMG4")
+CERTS = [("IATF16949", "2030-06-30"), ("ISO9001", "2030-06-30")]
+FIRMS = {
+    HEBI: [firm(ANCHOR, "Hebi Auto Electronics", "410611", "hebi.etdz", pb.CREDIT_A, lat=35.73, lon=114.35)],
+    ZHENGZHOU: [firm(ZZ_SME, "Zhongyuan Magnesium", "410102", "", pb.CREDIT_B, CERTS, 34.75, 113.62)],
+    XINXIANG: [firm(XX_SME, "Hongqi Light Alloy", "410702", "", pb.CREDIT_B, CERTS, 35.30, 113.90)],
+}
+MAX_PAYLOAD = 8192  # the servers' limit: a posting with a longer summary cannot be published
+
+
+def rid(city, local_id):
+    return city << 48 | local_id
+
+
+def opportunities(client, ids, timeout):
+    """Zhengzhou SME's Opportunity notices by demand id (every one, repeats too), gathered until
+    each of ids has one or timeout seconds pass."""
+    seen = {}
+    client.resume(0)
+    deadline = time.time() + timeout
+    while True:
+        for n in client.drain(0.3):
+            seen[n.seq] = n
+        got = {}
+        for _, n in sorted(seen.items()):
+            if n.WhichOneof("body") == "opportunity":
+                got.setdefault(n.opportunity.demand.id, []).append(n)
+        if all(i in got for i in ids) or time.time() > deadline:
+            return got
+
+
+class Link(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.cluster = NatsCluster(cities=tuple(CITIES) + (JIAOZUO,), extra_conf={"max_payload": MAX_PAYLOAD}).start()
+        cls.brokers = {}
+        try:
+            for city in CITIES:
+                cls.brokers[city] = city_broker(cls.cluster, city).start(timeout=60)
+            for city, firms in FIRMS.items():
+                op = cls.brokers[city].client(operator=True)
+                for f in firms:
+                    op.call(register_firm=pb.RegisterFirm(firm=f))
+                op.close()
+            for city, fid in ((ZHENGZHOU, ZZ_SME), (XINXIANG, XX_SME)):
+                c = cls.brokers[city].client(fid)
+                c.call(post_offer=pb.PostOffer(offer=mg_offer(service_scope=pb.SAME_PROVINCE)))
+                c.close()
+        except Exception:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        for b in getattr(cls, "brokers", {}).values():
+            try:
+                if b.proc:
+                    b.stop()
+            finally:
+                b.cleanup()
+        cls.cluster.cleanup()
+        stop_leftovers()
+
+    def setUp(self):
+        # each test starts from a running cluster with every city linked
+        if any(s.proc is None for s in self.cluster.servers):
+            for s in self.cluster.servers:
+                if s.proc is None:
+                    s.start()
+            self.cluster.wait_healthy(60)
+        for b in self.brokers.values():
+            wait_for("city %d linked" % b.city, lambda b=b: metric(b, "gongxu_federation_connected") == 1, 90)
+
+    def post(self, **over):
+        a = self.brokers[HEBI].client(ANCHOR)
+        try:
+            return a.call(post_demand=pb.PostDemand(demand=mg_demand(scope=pb.SAME_PROVINCE, **over))).posting.id
+        finally:
+            a.close()
+
+    def drained(self, b, timeout=90):
+        wait_for("city %d's outbox drained" % b.city, lambda: metric(b, "gongxu_federation_outbox_depth") == 0,
+                 timeout)
+
+    def view_in(self, city, firm_id, posting_id):
+        """posting_id as city's broker shows it to firm_id (None: the operator), or None."""
+        c = self.brokers[city].client(firm_id) if firm_id else self.brokers[city].client(operator=True)
+        try:
+            return c.call(get_posting=pb.GetPosting(posting_id=posting_id)).view
+        except Exception:  # noqa: BLE001 — not there (yet)
+            return None
+        finally:
+            c.close()
+
+    def fed_log(self, b):
+        return "\n".join(l for l in b.read_log_all().splitlines()
+                         if "federation" in l and "federation: applied" not in l)[-4000:]
+
+    # (a)
+    def test_a_a_city_started_while_no_nats_server_runs_serves_its_firms_and_links_up_later(self):
+        hb = self.brokers[HEBI]
+        for s in self.cluster.servers:
+            s.kill()
+        self.assertEqual(hb.stop(), 0)
+        hb.start(timeout=20, linked=False)  # slice 1 waited for NATS here and exited after ~30 s
+        self.assertEqual(metric(hb, "gongxu_federation_connected"), 0)
+        a = hb.client(ANCHOR)
+        d = a.call(post_demand=pb.PostDemand(demand=mg_demand(scope=pb.SAME_PROVINCE, title="NATS down"))).posting.id
+        view = a.call(get_posting=pb.GetPosting(posting_id=d)).view.demand
+        self.assertEqual((view.id, view.title), (d, "NATS down"))
+        a.close()
+        wait_for("the change in the outbox", lambda: metric(hb, "gongxu_federation_outbox_depth") >= 1)
+        log = hb.read_log_all()
+        self.assertIn("no nats-server reachable", log)
+        self.assertEqual(log.count("no nats-server reachable"), 1, self.fed_log(hb))  # once, not per attempt
+        for s in self.cluster.servers:
+            s.start()
+        self.cluster.wait_healthy(60)
+        wait_for("Hebi linked", lambda: metric(hb, "gongxu_federation_connected") == 1, 90)
+        sme = self.brokers[ZHENGZHOU].client(ZZ_SME)
+        got = opportunities(sme, [rid(HEBI, d)], 90)
+        sme.close()
+        self.assertEqual(len(got.get(rid(HEBI, d), [])), 1, self.fed_log(hb))
+        self.drained(hb)
+
+    # (b)
+    def test_b_every_nats_server_killed_under_traffic_loses_and_duplicates_nothing(self):
+        """Every nats-server killed while Hebi posts, Hebi restarted during the outage, the
+        servers started again: each of Hebi's demands reaches Zhengzhou exactly once."""
+        hb, zz = self.brokers[HEBI], self.brokers[ZHENGZHOU]
+        ids, stop, errors = [], threading.Event(), []
+
+        def post():
+            a = hb.client(ANCHOR)
+            try:
+                while not stop.is_set():
+                    ids.append(a.call(post_demand=pb.PostDemand(demand=mg_demand(
+                        scope=pb.SAME_PROVINCE, title="outage %d" % len(ids)))).posting.id)
+                    time.sleep(0.05)
+            except Exception as e:  # noqa: BLE001 — reported below
+                errors.append(e)
+            finally:
+                a.close()
+
+        t = threading.Thread(target=post)
+        t.start()
+        try:
+            wait_for("traffic", lambda: len(ids) >= 10, 60)
+            for s in self.cluster.servers:
+                s.kill()
+            n = len(ids)
+            wait_for("Hebi serving while NATS is down", lambda: len(ids) >= n + 20, 60)
+            wait_for("Hebi unlinked", lambda: metric(hb, "gongxu_federation_connected") == 0, 30)
+        finally:
+            stop.set()
+            t.join(60)
+        self.assertEqual(errors, [])
+        # Hebi restarted during the outage, its outbox full: it must start and serve
+        self.assertEqual(hb.stop(), 0)
+        hb.start(timeout=20, linked=False)
+        a = hb.client(ANCHOR)
+        for i in range(10):
+            ids.append(a.call(post_demand=pb.PostDemand(demand=mg_demand(
+                scope=pb.SAME_PROVINCE, title="outage, restarted %d" % i))).posting.id)
+        for s in self.cluster.servers:
+            s.start()
+        self.cluster.wait_healthy(60)
+        for i in range(10):
+            ids.append(a.call(post_demand=pb.PostDemand(demand=mg_demand(
+                scope=pb.SAME_PROVINCE, title="after the outage %d" % i))).posting.id)
+        a.close()
+        self.drained(hb)
+        rids = [rid(HEBI, d) for d in ids]
+        sme = zz.client(ZZ_SME)
+        got = opportunities(sme, rids, 120)
+        sme.close()
+        missing = [r & ((1 << 48) - 1) for r in rids if r not in got]
+        self.assertEqual(missing, [], self.fed_log(hb))
+        time.sleep(1)
+        sme = zz.client(ZZ_SME)
+        got = opportunities(sme, rids, 3)
+        sme.close()
+        self.assertEqual({r: len(got[r]) for r in rids if len(got[r]) != 1}, {})
+
+    # (c)
+    def test_c_a_record_refused_for_good_is_counted_and_dropped_and_the_next_crosses(self):
+        hb = self.brokers[HEBI]
+        before = metric(hb, "gongxu_federation_rejected_total")
+        big = self.post(title="too large to cross", summary="x" * (2 * MAX_PAYLOAD))
+        d = self.post(title="after the large one")
+        sme = self.brokers[ZHENGZHOU].client(ZZ_SME)
+        got = opportunities(sme, [rid(HEBI, d)], 60)
+        sme.close()
+        self.assertIn(rid(HEBI, d), got, self.fed_log(hb))
+        self.assertNotIn(rid(HEBI, big), got)
+        self.assertEqual(metric(hb, "gongxu_federation_rejected_total"), before + 1)
+        self.drained(hb)
+        self.assertIn("refused outbox record", hb.read_log_all())
+        # the large demand is still Hebi's own, served as posted
+        self.assertEqual(self.view_in(HEBI, ANCHOR, big).demand.title, "too large to cross")
+
+    # (d)
+    def test_d_a_city_reads_only_its_own_inboxes(self):
+        raw = RawNats(self.cluster.servers[0].url, "city%d" % XINXIANG, self.cluster.password(XINXIANG))
+        try:
+            for other in ("_INBOX.>", "_INBOX_%d.>" % HEBI, "_INBOX_%d.x" % ZHENGZHOU, ">"):
+                self.assertIn(b"Permissions Violation", raw.subscribe(other, sid=1), other)
+            self.assertEqual(raw.subscribe("_INBOX_%d.>" % XINXIANG, sid=2), b"+OK")
+        finally:
+            raw.close()
+        # and Xinxiang itself still works both ways under that permission
+        xx = self.brokers[XINXIANG].client(XX_SME)
+        o = xx.call(post_offer=pb.PostOffer(offer=mg_offer(service_scope=pb.ANYWHERE, title="own inbox"))).posting.id
+        xx.close()
+        wait_for("Xinxiang's offer in Hebi", lambda: self.view_in(HEBI, None, rid(XINXIANG, o)), 60)
+        d = self.post(title="to Xinxiang")
+        wait_for("Hebi's demand in Xinxiang", lambda: self.view_in(XINXIANG, XX_SME, rid(HEBI, d)), 60)
+        self.assertIn("connected to", self.brokers[XINXIANG].read_log_all())
+
+    # (e)
+    def test_e_a_store_copied_back_gets_its_later_records_across(self):
+        """Hebi's store copied while stopped, two more records published (outbox sequences s+1,
+        s+2), the copy put back: its next records reuse s+1... within JetStream's 2-minute
+        duplicate window. With ids <city>-<seq> the stream dropped them as repeats; with the
+        per-start epoch they cross."""
+        hb = self.brokers[HEBI]
+        d, e = self.post(title="kept D"), self.post(title="kept E")
+        for p in (d, e):
+            wait_for("%d in Zhengzhou" % p, lambda p=p: self.view_in(ZHENGZHOU, ZZ_SME, rid(HEBI, p)), 60)
+        self.drained(hb)
+        self.assertEqual(hb.stop(), 0)
+        copy = hb.data_dir + ".copy"
+        shutil.rmtree(copy, ignore_errors=True)
+        shutil.copytree(hb.data_dir, copy)
+        hb.start(timeout=30)
+        a = hb.client(ANCHOR)
+        for q in (6000, 7000):  # two records after the copy
+            a.call(update_demand=pb.UpdateDemand(demand=mg_demand(id=d, scope=pb.SAME_PROVINCE, title="kept D",
+                                                                  quantity=q)))
+        a.close()
+        wait_for("D revision 3 in Zhengzhou",
+                 lambda: (lambda v: v and v.demand.revision == 3)(self.view_in(ZHENGZHOU, ZZ_SME, rid(HEBI, d))), 60)
+        self.drained(hb)
+        self.assertEqual(hb.stop(), 0)
+        shutil.rmtree(hb.data_dir)
+        shutil.copytree(copy, hb.data_dir)  # the copy put back
+        hb.start(timeout=30)
+        a = hb.client(ANCHOR)
+        a.call(update_demand=pb.UpdateDemand(demand=mg_demand(id=e, scope=pb.SAME_PROVINCE, title="kept E",
+                                                              quantity=8000)))
+        a.close()
+        wait_for("E's update in Zhengzhou",
+                 lambda: (lambda v: v and v.demand.quantity == 8000)(self.view_in(ZHENGZHOU, ZZ_SME, rid(HEBI, e))),
+                 60)
+        self.drained(hb)
+        shutil.rmtree(copy, ignore_errors=True)
+
+
+    # a wrong password: said plainly, retried, and linked once the servers accept it
+    def test_g_a_wrong_password_is_logged_as_such_and_retried_until_the_servers_accept_it(self):
+        path = os.path.join(self.cluster.tmp, "city%d.password" % JIAOZUO)
+        with open(path, "w") as f:
+            f.write("not-the-password\n")
+        os.chmod(path, 0o600)
+        jz = city_broker(self.cluster, JIAOZUO)
+        try:
+            jz.start(timeout=20, linked=False)
+            wait_for("the refusal logged", lambda: "authorization violation" in jz.read_log_all(), 30)
+            time.sleep(3)  # several more attempts
+            log = jz.read_log_all()
+            self.assertEqual(log.count("authorization violation"), 1, log[-3000:])  # once, not per attempt
+            self.assertIn("NATS refused user city%d" % JIAOZUO, log)
+            self.assertNotIn("not-the-password", log)
+            self.assertEqual(metric(jz, "gongxu_federation_connected"), 0)
+            self.assertIsNone(jz.proc.poll())
+            # the operator makes the servers take that password: the broker links up by itself
+            self.cluster.passwords[JIAOZUO] = "not-the-password"
+            self.cluster.reload()
+            wait_for("Jiaozuo linked", lambda: metric(jz, "gongxu_federation_connected") == 1, 60)
+        finally:
+            jz.cleanup()
+
+
+class PasswordFile(unittest.TestCase):
+    """The password file is refused when others may read it; no URL's password is printed."""
+
+    def check(self, *sets):
+        args = [os.path.join(os.environ.get("GX_BIN", "build"), "gongxud"), "--check-config"]
+        for kv in sets:
+            args += ["-o", kv]
+        p = subprocess.run(args, capture_output=True, text=True, timeout=30)
+        return p.returncode, p.stdout + p.stderr
+
+    # (f)
+    def test_f_a_group_readable_password_file_is_refused_with_how_to_fix(self):
+        base = os.environ.get("GX_TEST_TMP", "/tmp")
+        os.makedirs(base, exist_ok=True)
+        path = os.path.join(base, "gxlink-%d.password" % os.getpid())
+        with open(path, "w") as f:
+            f.write("secret-pw\n")
+        try:
+            keys = ("federation_url=nats://127.0.0.1:4222", "federation_city=4106", "federation_user=city4106",
+                    "federation_password_file=" + path)
+            os.chmod(path, 0o640)
+            rc, out = self.check(*keys)
+            self.assertEqual(rc, 78, out)
+            self.assertIn("chmod 600 " + path, out)
+            self.assertIn("0640", out)
+            os.chmod(path, 0o604)
+            rc, out = self.check(*keys)
+            self.assertEqual(rc, 78, out)
+            # and at start, before serving anything
+            import gxharness
+            b = gxharness.Broker(extra_args=[a for k in keys for a in ("-o", k)])
+            try:
+                with self.assertRaises(RuntimeError) as e:
+                    b.start(timeout=30)
+                self.assertIn("exited with 78", str(e.exception))
+                self.assertIn("chmod 600", str(e.exception))
+            finally:
+                b.cleanup()
+            os.chmod(path, stat.S_IRUSR | stat.S_IWUSR)
+            rc, out = self.check(*keys)
+            self.assertEqual(rc, 0, out)
+            # a password in a URL is never printed
+            rc, out = self.check("federation_url=nats://city4106:hunter2@127.0.0.1:4222,nats://127.0.0.1:4223",
+                                 "federation_city=4106")
+            self.assertEqual(rc, 0, out)
+            self.assertIn("nats://city4106:***@127.0.0.1:4222,nats://127.0.0.1:4223", out)
+            self.assertNotIn("hunter2", out)
+            rc, out = self.check("federation_url=nats://s3cret-token@127.0.0.1:4222", "federation_city=4106")
+            self.assertEqual(rc, 0, out)
+            self.assertIn("servers nats://***@127.0.0.1:4222", out)
+            self.assertNotIn("s3cret", out)
+        finally:
+            os.unlink(path)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
