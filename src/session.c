@@ -34,6 +34,7 @@ struct gx_sessions {
     uint64_t closed[S_CLOSED_MAX]; /* hashes of routing ids closed untold; 0 = free */
     size_t closed_next;            /* ring position */
     size_t n_closed;               /* non-zero entries */
+    size_t blocked_from;           /* the firms bucket gx_sessions_blocked_firms starts at */
 };
 
 
@@ -394,7 +395,8 @@ size_t gx_sessions_probe_due(gx_sessions *t, const char *firm, int64_t now_ms, i
     gx_sess_firm *fr = t->firms[gx_fnv1a(GX_FNV_SEED, firm, strlen(firm)) & (t->nbuckets - 1)];
     while (fr && strcmp(fr->firm, firm) != 0)
         fr = fr->next;
-    if (!fr || !fr->blocked || now_ms - fr->probed_ms < fr->probe_every_ms)
+    if (!fr || !fr->blocked ||
+        (now_ms >= fr->probed_ms && now_ms - fr->probed_ms < fr->probe_every_ms)) /* a clock set back: due */
         return 0;
     /* A live session that holds the window while reading nothing would be
      * probed for ever: the wait doubles, up to 64 times the first, until the
@@ -410,13 +412,18 @@ size_t gx_sessions_probe_due(gx_sessions *t, const char *firm, int64_t now_ms, i
     return n;
 }
 
-size_t gx_sessions_blocked_firms(const gx_sessions *t, char (*out)[GX_FIRM_ID_LEN + 1], size_t cap)
+size_t gx_sessions_blocked_firms(gx_sessions *t, char (*out)[GX_FIRM_ID_LEN + 1], size_t cap)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < t->nbuckets && n < cap; i++)
-        for (const gx_sess_firm *f = t->firms[i]; f && n < cap; f = f->next)
-            if (f->blocked)
+    /* From where the last call stopped, so that more than cap firms held back
+     * are all visited in turn. */
+    size_t n = 0, i = 0;
+    for (; i < t->nbuckets && n < cap; i++) {
+        size_t b = (t->blocked_from + i) & (t->nbuckets - 1);
+        for (const gx_sess_firm *f = t->firms[b]; f; f = f->next)
+            if (f->blocked && n < cap)
                 memcpy(out[n++], f->firm, sizeof f->firm);
+    }
+    t->blocked_from = (t->blocked_from + i) & (t->nbuckets - 1);
     return n;
 }
 

@@ -110,8 +110,9 @@ size_t gx_session_firm_count(const gx_session *s);
  * unasked (tell_evicted), for the caller to probe; 0 otherwise. */
 size_t gx_sessions_probe_due(gx_sessions *t, const char *firm, int64_t now_ms, int64_t every_ms,
                              gx_session **out, size_t cap);
-/* The ids of firms held back by firm_window_bytes now, up to cap. */
-size_t gx_sessions_blocked_firms(const gx_sessions *t, char (*out)[GX_FIRM_ID_LEN + 1], size_t cap);
+/* The ids of firms held back by firm_window_bytes now, up to cap, each call
+ * going on from where the last one stopped. */
+size_t gx_sessions_blocked_firms(gx_sessions *t, char (*out)[GX_FIRM_ID_LEN + 1], size_t cap);
 
 /* Removes and frees s (e.g. its peer is gone). */
 void gx_sessions_drop(gx_sessions *t, gx_session *s);
