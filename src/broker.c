@@ -932,13 +932,15 @@ void gx_broker_fed_tick(gx_broker *b, int64_t now_ms, const gx_broker_io *io)
         return;
     gx_fed_clear(f);
     /* this broker's key pair for docking, made and announced once (feddock.h) */
-    if (!b->fed.keyed) {
+    if (!b->fed.keyed && now_ms >= b->fed.key_retry_ms) {
         gx_broker_batch_begin(b, now_ms / 1000, now_ms);
         gx_err err = gx_feddock_ensure_key(b);
         gx_broker_batch_end(b, io);
         if (err || !b->committed) {
             b->fed.keyed = false;
-            gx_log(GX_LOG_ERR, "federation: cannot make this broker's key pair: %s", gx_err_str(err));
+            b->fed.key_retry_ms = now_ms + 5000; /* a full disk, say: not a write batch every turn */
+            gx_log(GX_LOG_ERR, "federation: cannot make this broker's key pair: %s; trying again in 5 s",
+                   gx_err_str(err));
         }
     }
     /* what JetStream acknowledged leaves the outbox */

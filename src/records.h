@@ -142,6 +142,7 @@ typedef struct gx_fed_state {
     uint64_t own;         /* this city's own messages seen on the stream and skipped */
     uint64_t bad;         /* messages skipped as malformed or out of range */
     bool keyed;           /* this broker's federation key pair is made and announced (feddock.c) */
+    int64_t key_retry_ms; /* after a failure to make it: not before then (gx_broker_fed_tick) */
 } gx_fed_state;
 
 enum { GX_UNDO_FIRM = 1, GX_UNDO_DEMAND, GX_UNDO_OFFER, GX_UNDO_SUB, GX_UNDO_OPEN };
