@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "federation.h"
 #include "log.h"
 
 typedef enum { S_STR, S_INT, S_DBL, S_BOOL } s_type;
@@ -429,7 +430,9 @@ gx_err gx_config_validate(const gx_config *c, char *err, size_t errlen)
             return GX_ERR_CONFIG;
         }
         if (strncmp(c->federation_url, "nats://", 7) != 0 && strncmp(c->federation_url, "tls://", 6) != 0) {
-            snprintf(err, errlen, "federation_url: '%s' is not a list of nats:// URLs", c->federation_url);
+            char shown[GX_CONFIG_STR_MAX]; /* its password never printed */
+            gx_fed_redact(c->federation_url, shown, sizeof shown);
+            snprintf(err, errlen, "federation_url: '%s' is not a list of nats:// URLs", shown);
             return GX_ERR_CONFIG;
         }
         for (const char *p = c->federation_stream; *p; p++)
@@ -496,7 +499,14 @@ void gx_config_dump(const gx_config *c, FILE *out)
             fprintf(out, "; %g..%g", k->min, k->max);
         fprintf(out, "; default %s\n", k->def[0] ? k->def : "\"\"");
         switch (k->type) {
-        case S_STR: fprintf(out, "%s = \"%s\"\n", k->name, f); break;
+        case S_STR:
+            if (f == (const char *)c->federation_url) { /* its password never printed */
+                char shown[GX_CONFIG_STR_MAX];
+                gx_fed_redact(f, shown, sizeof shown);
+                fprintf(out, "%s = \"%s\"\n", k->name, shown);
+            } else
+                fprintf(out, "%s = \"%s\"\n", k->name, f);
+            break;
         case S_INT: fprintf(out, "%s = %lld\n", k->name, (long long)*(const int64_t *)f); break;
         case S_DBL: fprintf(out, "%s = %g\n", k->name, *(const double *)f); break;
         case S_BOOL: fprintf(out, "%s = %s\n", k->name, *(const bool *)f ? "true" : "false"); break;

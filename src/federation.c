@@ -16,6 +16,8 @@
 #include "log.h"
 
 #define S_QUEUE_MAX 1024  /* outbox records queued for publishing */
+#define S_PUB_WINDOW 256  /* records published and not yet acknowledged, at most */
+#define S_PUB_WAIT_MS 5000 /* a record without an answer this long fails its round */
 #define S_FETCH_BATCH 128 /* messages per fetch */
 #define S_FETCH_WAIT_MS 500
 #define S_SERVERS_MAX 16
@@ -25,6 +27,8 @@ typedef struct s_out {
     uint64_t seq;
     void *data;
     size_t len;
+    int64_t sent_at; /* when sent in this round (monotonic ms), 0 not yet */
+    bool done;       /* acknowledged, or refused for good */
 } s_out;
 
 struct gx_fed {
@@ -54,6 +58,9 @@ struct gx_fed {
 
     s_out queue[S_QUEUE_MAX]; /* ring of outbox records to publish */
     size_t head, n;
+    size_t sent;      /* queue[head .. head+sent) were sent in this round (or settled) */
+    uint64_t round;   /* counts failed rounds: failures answering an earlier round are stale */
+    int64_t retry_at; /* after a failed round, when to send again (monotonic ms) */
     uint64_t acked; /* highest sequence JetStream acknowledged (or refused for good) */
     uint64_t published, pub_failed, rejected;
 
@@ -139,74 +146,245 @@ static void s_pub_reason(gx_fed *f, natsStatus s, jsErrCode jerr, char *out, siz
         snprintf(out, cap, "%s", natsStatus_GetText(s));
 }
 
+/* Milliseconds on the monotonic clock. */
+static int64_t s_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The queue slot i places after the head. */
+static s_out *s_at(gx_fed *f, size_t i)
+{
+    return &f->queue[(f->head + i) % S_QUEUE_MAX];
+}
+
+/* Retryable failure of the current round: the round ends, and every record
+ * not yet known acknowledged is sent again, in order, from the first one,
+ * after a pause (mutex held). */
+static void s_round_failed(gx_fed *f, uint64_t seq, const char *why, char *last, size_t cap)
+{
+    char text[1400];
+    snprintf(text, sizeof text, "federation: publishing the outbox is held at record %llu (%s); retrying",
+             (unsigned long long)seq, why);
+    /* the state, not the attempt: one line per record and reason */
+    s_log_change(GX_LOG_WARNING, last, cap, text);
+    f->pub_failed++;
+    f->round++;
+    f->sent = 0;
+    f->retry_at = s_now_ms() + 250;
+    for (size_t i = 0; i < f->n; i++)
+        s_at(f, i)->sent_at = 0;
+}
+
+/* Drops the records at the head that are acknowledged or refused for good,
+ * reporting the last of them as acknowledged (mutex held). */
+static void s_advance(gx_fed *f)
+{
+    bool moved = false;
+    while (f->n && f->queue[f->head].done) {
+        f->acked = f->queue[f->head].seq; /* the loop drops it from the outbox */
+        free(f->queue[f->head].data);
+        f->queue[f->head] = (s_out){0};
+        f->head = (f->head + 1) % S_QUEUE_MAX;
+        f->n--;
+        f->sent = f->sent ? f->sent - 1 : 0;
+        moved = true;
+    }
+    if (moved) {
+        pthread_mutex_unlock(&f->mu);
+        s_wake(f);
+        pthread_mutex_lock(&f->mu);
+    }
+}
+
+/* A record done for good: acknowledged, or refused (counted, logged). */
+static void s_settle(gx_fed *f, s_out *o, bool ok, const char *why, char *last, size_t cap)
+{
+    if (o->done)
+        return;
+    o->done = true;
+    if (ok) {
+        f->published++;
+        if (strncmp(last, "federation: publishing the outbox is held", 41) == 0)
+            s_log_change(GX_LOG_NOTICE, last, cap, "federation: publishing the outbox again");
+        return;
+    }
+    f->rejected++;
+    gx_log(GX_LOG_WARNING,
+           "federation: NATS refused outbox record %llu (%zu bytes) for good (%s); dropped from the "
+           "outbox, the next is published",
+           (unsigned long long)o->seq, o->len, why);
+}
+
+/* Reads a JetStream PubAck (or its error) in reply m to the record at slot
+ * position i sent in round: settles it, or fails the round (mutex held). */
+static void s_pub_reply(gx_fed *f, natsMsg *m, char *last, size_t cap)
+{
+    const char *reply = natsMsg_GetSubject(m);
+    unsigned long long round = 0, seq = 0;
+    const char *tail = strstr(reply, ".pa.");
+    if (!tail || sscanf(tail, ".pa.%llu.%llu", &round, &seq) != 2)
+        return;
+    s_out *o = NULL;
+    for (size_t i = 0; i < f->n && !o && s_at(f, i)->seq <= seq; i++)
+        if (s_at(f, i)->seq == seq)
+            o = s_at(f, i);
+    if (!o || o->done)
+        return; /* already settled (a late or repeated answer) */
+    int len = natsMsg_GetDataLength(m);
+    char body[512];
+    snprintf(body, sizeof body, "%.*s", len < (int)sizeof body - 1 ? len : (int)sizeof body - 1,
+             natsMsg_GetData(m) ? natsMsg_GetData(m) : "");
+    const char *err = strstr(body, "\"error\"");
+    if (!err && !natsMsg_IsNoResponders(m) && strstr(body, "\"seq\"")) {
+        s_settle(f, o, true, NULL, last, cap); /* stored (or a duplicate of a stored one) */
+        return;
+    }
+    if (round != f->round || !o->sent_at)
+        return; /* a failure of an earlier round: its record is being sent again */
+    char why[700];
+    int jerr = 0;
+    const char *code = err ? strstr(err, "\"err_code\"") : NULL;
+    if (code && sscanf(code, "\"err_code\":%d", &jerr) != 1)
+        jerr = 0;
+    if (natsMsg_IsNoResponders(m))
+        snprintf(why, sizeof why, "no responders: the stream %s has no leader yet", f->stream);
+    else if (err) {
+        const char *d = strstr(err, "\"description\"");
+        snprintf(why, sizeof why, "JetStream error %d: %.400s", jerr, d ? d : err);
+    } else
+        snprintf(why, sizeof why, "an unreadable PubAck");
+    if (s_permanent(NATS_OK, (jsErrCode)jerr))
+        s_settle(f, o, false, why, last, cap);
+    else
+        s_round_failed(f, o->seq, why, last, cap);
+}
+
+/* Sends the record o (a copy of the slot, the mutex released) with its
+ * message id and the reply subject naming round and sequence. */
+static natsStatus s_pub_send(gx_fed *f, const s_out *o, uint64_t round)
+{
+    char msgid[64], reply[96];
+    snprintf(msgid, sizeof msgid, "%u-%016llx-%llu", f->city, (unsigned long long)f->epoch,
+             (unsigned long long)o->seq);
+    snprintf(reply, sizeof reply, "_INBOX_%u.pa.%llu.%llu", f->city, (unsigned long long)round,
+             (unsigned long long)o->seq);
+    natsMsg *m = NULL;
+    natsStatus s = natsMsg_Create(&m, f->subject, reply, o->data, (int)o->len);
+    if (s == NATS_OK)
+        s = natsMsgHeader_Set(m, "Nats-Msg-Id", msgid);
+    if (s == NATS_OK)
+        s = natsConnection_PublishMsg(f->nc, m);
+    natsMsg_Destroy(m);
+    return s;
+}
+
+/* The publisher keeps up to S_PUB_WINDOW records in flight on the one
+ * connection; see federation.h for why the stream still gets them in outbox
+ * order. PubAcks come to this thread's own synchronous subscription, read
+ * here (no libnats callback holds f). */
 static void *s_publisher(void *arg)
 {
     gx_fed *f = arg;
     char last[1400] = "";
+    natsSubscription *acks = NULL;
     pthread_mutex_lock(&f->mu);
     while (!f->stop) {
-        if (!f->ready || !f->n) {
+        if (!f->ready || (!f->n && !acks)) {
             s_timed_wait(f, 500);
             continue;
         }
-        if (!s_connected(f)) {
-            /* libnats is reconnecting: a publish now would only wait in its
-             * reconnect buffer and time out, again and again */
-            s_timed_wait(f, 250);
-            continue;
-        }
-        s_out o = f->queue[f->head];
-        pthread_mutex_unlock(&f->mu);
-        char msgid[64];
-        snprintf(msgid, sizeof msgid, "%u-%016llx-%llu", f->city, (unsigned long long)f->epoch,
-                 (unsigned long long)o.seq);
-        jsPubOptions po;
-        jsPubOptions_Init(&po);
-        po.MsgId = msgid;
-        po.MaxWait = 5000;
-        jsPubAck *pa = NULL;
-        jsErrCode jerr = 0;
-        natsStatus s = js_Publish(&pa, f->js, f->subject, o.data, (int)o.len, &po, &jerr);
-        jsPubAck_Destroy(pa);
-        char why[1024];
-        if (s != NATS_OK)
-            s_pub_reason(f, s, jerr, why, sizeof why);
-        bool gone = s == NATS_OK || s_permanent(s, jerr);
-        if (s == NATS_OK) {
-            s_log_change(GX_LOG_NOTICE, last, sizeof last,
-                         last[0] ? "federation: publishing the outbox again" : "");
-        } else if (gone) {
-            gx_log(GX_LOG_WARNING,
-                   "federation: NATS refused outbox record %llu (%zu bytes) for good (%s); dropped "
-                   "from the outbox, the next is published",
-                   (unsigned long long)o.seq, o.len, why);
-        } else {
-            char text[1400];
-            snprintf(text, sizeof text,
-                     "federation: publishing the outbox is held at record %llu (%s); retrying",
-                     (unsigned long long)o.seq, why);
-            /* the state, not the attempt: one line per record and reason */
-            s_log_change(GX_LOG_WARNING, last, sizeof last, text);
-        }
-        pthread_mutex_lock(&f->mu);
-        if (gone) {
-            free(o.data);
-            f->head = (f->head + 1) % S_QUEUE_MAX;
-            f->n--;
-            f->acked = o.seq; /* the loop drops it from the outbox like an acknowledged one */
-            if (s == NATS_OK)
-                f->published++;
-            else
-                f->rejected++;
+        if (!acks) {
+            char subj[64];
+            snprintf(subj, sizeof subj, "_INBOX_%u.pa.>", f->city);
             pthread_mutex_unlock(&f->mu);
-            s_wake(f);
+            natsStatus s = natsConnection_SubscribeSync(&acks, f->nc, subj);
             pthread_mutex_lock(&f->mu);
+            if (s != NATS_OK) {
+                acks = NULL;
+                s_timed_wait(f, 250);
+            }
             continue;
         }
-        f->pub_failed++;
-        s_timed_wait(f, 250);
+        int64_t now = s_now_ms();
+        bool up = s_connected(f);
+        /* send: from the first record not sent in this round, up to the window */
+        if (up && f->sent < f->n && f->sent < S_PUB_WINDOW && now >= f->retry_at) {
+            s_out *slot = s_at(f, f->sent);
+            if (slot->done) {
+                f->sent++;
+                continue;
+            }
+            s_out o = *slot;
+            uint64_t round = f->round;
+            pthread_mutex_unlock(&f->mu);
+            natsStatus s = s_pub_send(f, &o, round);
+            pthread_mutex_lock(&f->mu);
+            if (round != f->round)
+                continue; /* the round failed meanwhile: this one goes again */
+            slot = s_at(f, f->sent);
+            if (s == NATS_OK) {
+                slot->sent_at = now;
+                f->sent++;
+            } else if (s_permanent(s, 0)) {
+                char why[1024];
+                s_pub_reason(f, s, 0, why, sizeof why);
+                s_settle(f, slot, false, why, last, sizeof last);
+                f->sent++;
+                s_advance(f);
+            } else {
+                char why[1024];
+                s_pub_reason(f, s, 0, why, sizeof why);
+                s_round_failed(f, o.seq, why, last, sizeof last);
+            }
+            continue;
+        }
+        /* the first record sent in this round and not answered (the oldest) */
+        s_out *oldest = NULL;
+        for (size_t i = 0; i < f->sent && !oldest; i++)
+            if (!s_at(f, i)->done && s_at(f, i)->sent_at)
+                oldest = s_at(f, i);
+        if (oldest && (!up || now - oldest->sent_at > S_PUB_WAIT_MS)) {
+            /* no answer, or the connection went down under it (an answer may
+             * be lost): the round fails, everything unacknowledged goes again */
+            char why[1024];
+            if (up)
+                s_pub_reason(f, NATS_TIMEOUT, 0, why, sizeof why);
+            else
+                snprintf(why, sizeof why, "the connection to NATS is down");
+            s_round_failed(f, oldest->seq, why, last, sizeof last);
+            continue;
+        }
+        bool waiting = oldest != NULL; /* records sent, not yet answered */
+        if (!waiting && (f->sent >= f->n || !up || now < f->retry_at)) {
+            /* nothing in flight: wait for the loop's next record (or the pause) */
+            s_timed_wait(f, now < f->retry_at ? (int)(f->retry_at - now) : up ? 500 : 250);
+            continue;
+        }
+        pthread_mutex_unlock(&f->mu);
+        natsMsg *m = NULL;
+        natsStatus s = natsSubscription_NextMsg(&m, acks, waiting ? 20 : 1);
+        pthread_mutex_lock(&f->mu);
+        if (s == NATS_OK && m) {
+            s_pub_reply(f, m, last, sizeof last);
+            natsMsg_Destroy(m);
+            s_advance(f);
+        } else if (s != NATS_OK && s != NATS_TIMEOUT) {
+            /* the subscription is gone (the connection closed): make it again */
+            pthread_mutex_unlock(&f->mu);
+            natsSubscription_Destroy(acks);
+            pthread_mutex_lock(&f->mu);
+            acks = NULL;
+            s_timed_wait(f, 250);
+        }
     }
     pthread_mutex_unlock(&f->mu);
+    if (acks) {
+        natsSubscription_Unsubscribe(acks);
+        natsSubscription_Destroy(acks);
+    }
     return NULL;
 }
 
@@ -548,28 +726,24 @@ void gx_fed_redact(const char *urls, char *out, size_t cap)
         /* in each URL, a password is what lies between "user:" and "@" */
         const char *scheme = strstr(p, "://");
         const char *end = p + strcspn(p, ",");
-        if (!scheme || scheme > end) {
-            while (p < end && o + 1 < cap)
-                out[o++] = *p++;
-        } else {
-            const char *auth = scheme + 3;
-            const char *host_end = auth + strcspn(auth, "/,");
-            const char *at = NULL;
-            for (const char *q = auth; q < host_end; q++)
-                if (*q == '@')
-                    at = q;
-            const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
-            /* user:password@ keeps the user; a token alone (token@) goes whole */
-            const char *secret = colon ? colon + 1 : at ? auth : NULL;
-            while (p < end && o + 1 < cap) {
-                if (secret && p == secret) {
-                    for (const char *stars = "***"; *stars && o + 1 < cap; stars++)
-                        out[o++] = *stars;
-                    p = at;
-                    continue;
-                }
-                out[o++] = *p++;
+        /* without a scheme (a mistyped URL) the authority starts the URL */
+        const char *auth = scheme && scheme < end ? scheme + 3 : p;
+        const char *host_end = auth + strcspn(auth, "/,");
+        const char *at = NULL;
+        for (const char *q = auth; q < host_end; q++)
+            if (*q == '@')
+                at = q;
+        const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+        /* user:password@ keeps the user; a token alone (token@) goes whole */
+        const char *secret = colon ? colon + 1 : at ? auth : NULL;
+        while (p < end && o + 1 < cap) {
+            if (secret && p == secret) {
+                for (const char *stars = "***"; *stars && o + 1 < cap; stars++)
+                    out[o++] = *stars;
+                p = at;
+                continue;
             }
+            out[o++] = *p++;
         }
         if (*p == ',' && o + 1 < cap)
             out[o++] = *p++;
@@ -690,7 +864,7 @@ bool gx_fed_offer(gx_fed *f, uint64_t seq, const void *data, size_t len)
     pthread_mutex_lock(&f->mu);
     bool ok = f->n < S_QUEUE_MAX;
     if (ok) {
-        f->queue[(f->head + f->n) % S_QUEUE_MAX] = (s_out){seq, copy, len};
+        f->queue[(f->head + f->n) % S_QUEUE_MAX] = (s_out){.seq = seq, .data = copy, .len = len};
         f->n++;
         pthread_cond_broadcast(&f->cv);
     }

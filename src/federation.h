@@ -10,17 +10,36 @@
  * own inbox prefix _INBOX_<city>.
  *
  * Publisher: the loop hands it outbox records (gx_fed_offer: sequence and the
- * encoded FedMessage, copied); it publishes each, in order, on gx.<city>.post
+ * encoded FedMessage, copied); it publishes them, in order, on gx.<city>.post
  * with the JetStream message id "<city>-<epoch>-<sequence>" (epoch: random at
  * each start, so a store restored from a backup, which counts its outbox
  * sequences again, never repeats an id of the window; the stream drops a
- * repeat within its 2-minute duplicate window), waits for the PubAck, and
- * then reports the sequence acknowledged (gx_fed_acked) and wakes the loop;
- * the loop deletes those outbox records in its next batch. A record JetStream
- * refuses for good (larger than the servers' max_payload or the stream's
- * maximum message size) is logged with its sequence, counted and reported like
- * an acknowledged one, so it leaves the outbox and the next is published;
- * every other failure is retried. A record the loop hands again after a
+ * repeat within its 2-minute duplicate window), up to 256 at a time without
+ * waiting for their PubAcks: each carries a reply subject
+ * _INBOX_<city>.pa.<round>.<sequence> that the publisher thread reads itself
+ * (a synchronous subscription: no libnats callback holds our pointer, and
+ * destroy joins the thread before closing the connection). PubAcks may settle
+ * records out of order; the loop is told "acknowledged up to N" (gx_fed_acked)
+ * only for the contiguous settled prefix, so after a crash everything not known
+ * acknowledged is published again and nothing is lost; the loop deletes those
+ * outbox records in its next batch. A record JetStream refuses for good
+ * (larger than the servers' max_payload or the stream's maximum message size)
+ * is logged with its sequence, counted and settled like an acknowledged one.
+ * Any other failure — an error PubAck, no responders, no answer within 5 s,
+ * the connection lost with records unanswered — ends the round: after a pause
+ * every record not yet acknowledged is sent again from the first one, in
+ * order (answers to the failed round still settle records as acknowledged;
+ * its failures are ignored).
+ *
+ * Order: one connection, records sent in outbox order, and the server hands a
+ * connection's messages to the stream in the order they came, so the stream
+ * holds one city's records in outbox order whenever JetStream stores every
+ * record it is sent. A record can come after a later one only when JetStream
+ * fails it (a storage error, no leader for a moment) or a connection drop
+ * loses it, and still stores one sent after it: then the failed record is
+ * stored later, on the resend. The receivers tolerate that: they apply by
+ * posting revision (an older revision after a newer one is skipped) and a
+ * posting carries its owner's profile. A record the loop hands again after a
  * restart is published again under the new epoch, and the receivers skip the
  * repeat (fedapply: by stream sequence, and by posting revision).
  *
