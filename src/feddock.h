@@ -47,9 +47,15 @@ gx_err gx_feddock_send(gx_ctx *b, uint32_t kind, unsigned dest, uint64_t demand_
                        uint64_t offer_id, const gx_fed_sealed *s, double quantity, gx_state state,
                        uint32_t revision);
 
-/* Checks what no decoder can about a docking message on its own (its kind's
- * fields); false with why written otherwise. */
+/* Checks what no decoder can about a docking message's clear part (cities,
+ * demand id, a sealed part present); false with why written otherwise. */
 bool gx_feddock_check(const gx_fed_msg *m, char *why, size_t len);
+
+/* Checks m's opened sealed part s: bound to m (the same kind, cities and
+ * demand: a box copied into another message is refused), a firm, an offer id
+ * in range (< 2^48), an interest's profile of that firm in the sending city,
+ * an award's quantity; false with why written otherwise. */
+bool gx_feddock_check_sealed(const gx_fed_msg *m, const gx_fed_sealed *s, char *why, size_t len);
 
 /* Applies docking message m (origin_city is not this city's, and dest_city
  * is, or the key announcement is for every city) in the current child
