@@ -10,6 +10,7 @@ duplicates nothing.
 """
 import os
 import signal
+import struct
 import time
 import unittest
 
@@ -32,6 +33,50 @@ FIRMS = {
     XINXIANG: [firm(XX_SME, "Hongqi Light Alloy", "410702", "", pb.CREDIT_B, CERTS, 35.30, 113.90,
                     contact="xx@xx.example")],
 }
+
+
+def stream_messages(cluster, city):
+    """The payloads published on gx.<city>.post, as the first nats-server keeps them in its
+    stream's message blocks (nats-server's file store record: length with the headers bit,
+    sequence, time, subject length, subject, headers length and headers, payload, hash):
+    the exact bytes a city's broker published, to publish again as a genuine copy."""
+    subj = b"gx.%d.post" % city
+    out = []
+    for root, _, files in os.walk(cluster.servers[0].dir):
+        for name in files:
+            if not name.endswith(".blk"):
+                continue
+            with open(os.path.join(root, name), "rb") as f:
+                data = f.read()
+            i = data.find(subj)
+            while i >= 22:
+                rl, = struct.unpack_from("<I", data, i - 22)
+                slen, = struct.unpack_from("<H", data, i - 2)
+                end = i - 22 + (rl & 0x7FFFFFFF)
+                if slen == len(subj) and end <= len(data):
+                    p = i + slen
+                    if rl & 0x80000000:
+                        p += 4 + struct.unpack_from("<I", data, p)[0]
+                    if p <= end - 8 and data[p:end - 8] not in out:
+                        out.append(data[p:end - 8])
+                i = data.find(subj, i + 1)
+    return out
+
+
+def published(cluster, city, kind, demand_id):
+    """The one message of kind about demand_id that city's broker published (raw bytes)."""
+    got = []
+    for raw in stream_messages(cluster, city):
+        try:
+            m = pb.FedMessage.FromString(raw)
+        except Exception:
+            continue
+        if m.origin_city == city and m.kind == kind and m.origin_id == demand_id:
+            got.append(raw)
+    if len(got) != 1:
+        raise AssertionError("%d messages of kind %d about demand %d from city %d in the stream"
+                             % (len(got), kind, demand_id, city))
+    return got[0]
 
 
 def collect(client, until=lambda seen: False, timeout=2.0):
@@ -258,12 +303,28 @@ class Docking(unittest.TestCase):
         # the real docking still works after them
         self.interest(d, "real one")
         wait_notices(hb, ANCHOR, "interest_received", d)
+        # Xinxiang copies Zhengzhou's sealed box (its SME's message) into an interest of its
+        # own SME: the box is bound to Zhengzhou's message, Hebi refuses it
+        d2 = self.post("replayed box", "drawing HB-F-2")
+        self.interest(d2, "private note 6161")
+        wait_notices(hb, ANCHOR, "interest_received", d2)
+        wait_for("Zhengzhou's outbox drained", lambda: metric(zz, "gongxu_federation_outbox_depth") == 0)
+        box = pb.FedMessage.FromString(published(self.cluster, ZHENGZHOU, 4, d2)).sealed
+        bad_hb = metric(hb, "gongxu_federation_bad_total")
+        self.publish(XINXIANG, pb.FedMessage(origin_city=XINXIANG, kind=4, origin_id=d2, dest_city=HEBI,
+                                             firm_id=XX_SME, sealed=box, owner=FIRMS[XINXIANG][0]))
+        wait_for("the replayed box refused in Hebi", lambda: metric(hb, "gongxu_federation_bad_total") >= bad_hb + 1)
+        self.assertIn("its sealed part belongs to another message", hb.read_log_all())
+        got = about(collect(hb.client(ANCHOR), timeout=2.0), "interest_received", d2)
+        self.assertEqual([n.interest_received.firm_id for n in got], [ZZ_SME])
         for b in self.brokers.values():
             self.assertIsNone(b.proc.poll())
 
     def test_d_a_repeated_docking_message_changes_nothing(self):
-        """The same docking message twice (an outbox record republished under a new id) is
-        applied once: the record is already in its state, nobody is told again."""
+        """The same docking message again (an outbox record republished under a new id: here
+        the exact bytes a broker published, read from the stream and published again by the
+        same city) is applied once: the record is already in its state, nobody is told again,
+        an award is counted once. A copy whose box does not open is refused before any of it."""
         hb, zz = self.brokers[HEBI], self.brokers[ZHENGZHOU]
         d = self.post("repeated", "drawing HB-R-1")
         self.interest(d, "hello")
@@ -271,23 +332,39 @@ class Docking(unittest.TestCase):
         self.anchor_call(accept=pb.Accept(demand_id=d, firm_id=ZZ_SME))
         wait_notices(hb, ANCHOR, "details_released", d)
         wait_notices(zz, ZZ_SME, "details_released", self.rid(d))
+        before = {city: self.awards(city) for city in CITIES}
+        self.anchor_call(award=pb.Award(demand_id=d, firm_id=ZZ_SME, quantity=1000))
+        wait_notices(zz, ZZ_SME, "demand_awarded", self.rid(d))
+        for city in CITIES:
+            wait_for("awards of %s + 1 in %d" % (ZZ_SME, city), lambda: self.awards(city) == before[city] + 1,
+                     timeout=60)
+        wait_for("outboxes drained", lambda: all(metric(b, "gongxu_federation_outbox_depth") == 0
+                                                  for b in self.brokers.values()), timeout=60)
         dup_zz, dup_hb = metric(zz, "gongxu_federation_duplicates_total"), metric(hb, "gongxu_federation_duplicates_total")
-        box = b"\x00" * 80
-        owner = pb.Firm()
-        owner.CopyFrom(FIRMS[ZHENGZHOU][0])
-        owner.contact = ""
-        self.publish(ZHENGZHOU, pb.FedMessage(origin_city=ZHENGZHOU, kind=4, origin_id=d, dest_city=HEBI,
-                                              firm_id=ZZ_SME, sealed=box, owner=owner))
-        self.publish(ZHENGZHOU, pb.FedMessage(origin_city=ZHENGZHOU, kind=7, origin_id=d, dest_city=HEBI,
-                                              firm_id=ZZ_SME, sealed=box))
-        self.publish(HEBI, pb.FedMessage(origin_city=HEBI, kind=5, origin_id=d, dest_city=ZHENGZHOU,
-                                         firm_id=ZZ_SME, sealed=box))
+        bad_zz, bad_hb = metric(zz, "gongxu_federation_bad_total"), metric(hb, "gongxu_federation_bad_total")
+        # genuine copies: Zhengzhou's interest and contact, Hebi's acceptance and award
+        for city, kind in ((ZHENGZHOU, 4), (ZHENGZHOU, 7), (HEBI, 5), (HEBI, 9), (HEBI, 9)):
+            raw = RawNats(self.cluster.servers[0].url, "city%d" % city, self.cluster.password(city))
+            try:
+                self.assertEqual(raw.publish("gx.%d.post" % city, published(self.cluster, city, kind, d)), b"+OK")
+            finally:
+                raw.close()
         wait_for("2 duplicates in Hebi", lambda: metric(hb, "gongxu_federation_duplicates_total") >= dup_hb + 2)
-        wait_for("1 duplicate in Zhengzhou", lambda: metric(zz, "gongxu_federation_duplicates_total") >= dup_zz + 1)
+        wait_for("3 duplicates in Zhengzhou", lambda: metric(zz, "gongxu_federation_duplicates_total") >= dup_zz + 3)
+        # copies with boxes that do not open
+        box = b"\x00" * 80
+        self.publish(ZHENGZHOU, pb.FedMessage(origin_city=ZHENGZHOU, kind=4, origin_id=d, dest_city=HEBI, sealed=box))
+        self.publish(ZHENGZHOU, pb.FedMessage(origin_city=ZHENGZHOU, kind=7, origin_id=d, dest_city=HEBI, sealed=box))
+        self.publish(HEBI, pb.FedMessage(origin_city=HEBI, kind=5, origin_id=d, dest_city=ZHENGZHOU, sealed=box))
+        wait_for("2 bad in Hebi", lambda: metric(hb, "gongxu_federation_bad_total") >= bad_hb + 2)
+        wait_for("1 bad in Zhengzhou", lambda: metric(zz, "gongxu_federation_bad_total") >= bad_zz + 1)
         time.sleep(1)
         self.assertEqual(count_notices(hb, ANCHOR, "interest_received", d), 1)
         self.assertEqual(count_notices(hb, ANCHOR, "details_released", d), 1)
         self.assertEqual(count_notices(zz, ZZ_SME, "details_released", self.rid(d)), 1)
+        self.assertEqual(count_notices(zz, ZZ_SME, "demand_awarded", self.rid(d)), 1)
+        for city in CITIES:
+            self.assertEqual(self.awards(city), before[city] + 1, city)
 
     def test_e_kill9_of_the_smes_broker_after_accepted_the_anchor_gets_the_contact_once(self):
         hb, zz = self.brokers[HEBI], self.brokers[ZHENGZHOU]
