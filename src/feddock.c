@@ -415,21 +415,22 @@ out:
     return err;
 }
 
-/* The counterpart's contact, released by docking, kept in this broker's copy of it. */
-static gx_err s_contact(gx_ctx *b, const char *id, const gx_fed_sealed *s)
+/* The counterpart's contact, released by docking, kept in this broker's
+ * stored copy of it (f: that copy, with the contact, for the notice). Not in
+ * the engine: nothing matches on a contact, and putting the firm there would
+ * re-match all its postings (the notices' firm checksum leaves contacts out). */
+static gx_err s_contact(gx_ctx *b, const char *id, const gx_fed_sealed *s, gx_firm *f)
 {
-    gx_firm f = {0};
-    gx_err err = gx_records_get_firm(b, id, &f);
-    if (err == GX_ERR_NOT_FOUND || !s->contact)
-        return GX_OK;
-    if (!err && (!f.contact || strcmp(f.contact, s->contact) != 0)) {
-        free(f.contact);
-        if (!(f.contact = strdup(s->contact)))
+    gx_err err = gx_records_get_firm(b, id, f);
+    if (err == GX_ERR_NOT_FOUND || !s->contact || !s->contact[0])
+        return err == GX_ERR_NOT_FOUND ? GX_OK : err;
+    if (!err && (!f->contact || strcmp(f->contact, s->contact) != 0)) {
+        free(f->contact);
+        if (!(f->contact = strdup(s->contact)))
             err = GX_ERR_NOMEM;
         else
-            err = s_put_firm(b, &f);
+            err = gx_records_put_firm(b, f);
     }
-    gx_firm_fini(&f);
     return err;
 }
 
@@ -488,9 +489,9 @@ static gx_err s_answer(gx_ctx *b, gx_fed_msg *m, const gx_fed_sealed *sp, bool *
     } else if (m->kind == GX_FED_ACCEPTED) {
         r.state = GX_DOCK_ACCEPTED;
         if ((err = s_dock_put(b, did, m->firm_id, &r)) || (err = s_keep(b, did, s.details)) ||
-            (err = s_contact(b, d.owner, &s)))
+            (err = s_contact(b, d.owner, &s, &anchor)))
             goto out;
-        const gx_firm *af = gx_engine_firm(b->engine, d.owner);
+        const gx_firm *af = anchor.id[0] ? &anchor : gx_engine_firm(b->engine, d.owner);
         gx_notice n = {.type = GX_N_DETAILS_RELEASED, .demand_id = did, .firm = af};
         if ((err = gx_notify_send(b, m->firm_id, &n)))
             goto out;
@@ -566,11 +567,16 @@ static gx_err s_contacted(gx_ctx *b, gx_fed_msg *m, const gx_fed_sealed *s, bool
         goto out;
     }
     r.flags |= S_CONTACTED;
-    if ((err = s_dock_put(b, did, m->firm_id, &r)) || (err = s_contact(b, m->firm_id, s)))
+    gx_firm kept = {0};
+    if ((err = s_dock_put(b, did, m->firm_id, &r)) || (err = s_contact(b, m->firm_id, s, &kept))) {
+        gx_firm_fini(&kept);
         goto out;
-    gx_notice n = {
-        .type = GX_N_DETAILS_RELEASED, .demand_id = did, .firm = gx_engine_firm(b->engine, m->firm_id)};
+    }
+    gx_notice n = {.type = GX_N_DETAILS_RELEASED,
+                   .demand_id = did,
+                   .firm = kept.id[0] ? &kept : gx_engine_firm(b->engine, m->firm_id)};
     err = gx_notify_send(b, d.owner, &n);
+    gx_firm_fini(&kept);
 out:
     gx_demand_fini(&d);
     gx_firm_fini(&sme);
