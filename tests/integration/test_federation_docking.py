@@ -14,7 +14,8 @@ import struct
 import time
 import unittest
 
-from gxfed import (CITIES, NatsCluster, RawNats, city_broker, metric, stop_leftovers, stored_bytes,
+import gxfed
+from gxfed import (CITIES, STREAM, NatsCluster, RawNats, city_broker, metric, stop_leftovers, stored_bytes,
                    stream_bytes, wait_for)
 from gxharness import Refused, body_of, firm, mg_demand, mg_offer, pb, uscc
 
@@ -193,6 +194,36 @@ class Docking(unittest.TestCase):
             out.append("city %d:\n  %s" % (city, "\n  ".join(lines[-12:])))
         return "\n".join(out)
 
+    def deny(self, city, subjects):
+        """Reloads every nats-server with city's user denied publishing on subjects (and on the
+        JetStream stream-info subject, the probe: harmless, outside the stream); returns once
+        every server refuses the probe."""
+        probe = "$JS.API.STREAM.INFO.%s" % STREAM
+        orig = gxfed.city_permissions
+
+        def perms(c, stream=STREAM):
+            p = orig(c, stream)
+            if c == city:
+                p["publish"]["deny"] = list(subjects) + [probe]
+            return p
+
+        gxfed.city_permissions = perms
+        try:
+            self.cluster.reload()
+        finally:
+            gxfed.city_permissions = orig
+        for srv in self.cluster.servers:
+            def refused():
+                raw = RawNats(srv.url, "city%d" % city, self.cluster.password(city))
+                try:
+                    return b"Permissions Violation" in raw.publish(probe, b"")
+                finally:
+                    raw.close()
+            wait_for("%s refuses city %d's probe" % (srv.name, city), refused, timeout=30, every=0.2)
+
+    def allow(self):
+        self.cluster.reload()
+
     def test_a_full_docking_across_cities(self):
         hb, zz, xx = self.brokers[HEBI], self.brokers[ZHENGZHOU], self.brokers[XINXIANG]
         details = "drawing HB-SECRET-4242 rev D"
@@ -219,6 +250,10 @@ class Docking(unittest.TestCase):
         to_anchor = wait_notices(hb, ANCHOR, "details_released", d)
         r = to_anchor[0].details_released
         self.assertEqual((r.counterpart_id, r.counterpart_contact, r.details), (ZZ_SME, SME_CONTACT, details))
+        # the SME's contact, now in Hebi's copy of it, does not mark the anchor's notices about
+        # that firm changed (no notice checked against the firm's sum shows a contact)
+        ir = wait_notices(hb, ANCHOR, "interest_received", d)
+        self.assertEqual([n.changed_since for n in ir], [""])
         # the SME may now read the details of its copy
         c = zz.client(ZZ_SME)
         self.assertEqual(c.call(get_posting=pb.GetPosting(posting_id=self.rid(d))).view.demand.details, details)
@@ -367,23 +402,22 @@ class Docking(unittest.TestCase):
             self.assertEqual(self.awards(city), before[city] + 1, city)
 
     def test_e_kill9_of_the_smes_broker_after_accepted_the_anchor_gets_the_contact_once(self):
+        """Zhengzhou has applied the acceptance and outboxed its SME's contact, in one
+        transaction, and cannot publish it (its NATS user denied gx.4101.>): killed -9 there,
+        the contact is neither lost nor sent twice once it restarts."""
         hb, zz = self.brokers[HEBI], self.brokers[ZHENGZHOU]
         d = self.post("killed", "drawing HB-K-1")
         self.interest(d, "hi")
         wait_notices(hb, ANCHOR, "interest_received", d)
-        # Zhengzhou frozen while the acceptance reaches the stream; killed as soon as it has
-        # outboxed the contact (applying accepted), before or while it publishes it
-        os.kill(zz.proc.pid, signal.SIGSTOP)
+        wait_for("Zhengzhou's outbox drained", lambda: metric(zz, "gongxu_federation_outbox_depth") == 0, timeout=60)
+        self.deny(ZHENGZHOU, ["gx.%d.>" % ZHENGZHOU])
         try:
             self.anchor_call(accept=pb.Accept(demand_id=d, firm_id=ZZ_SME))
-            wait_for("Hebi's outbox drained", lambda: metric(hb, "gongxu_federation_outbox_depth") == 0, timeout=60)
+            wait_for("the contact outboxed in Zhengzhou, not published",
+                     lambda: metric(zz, "gongxu_federation_outbox_depth") >= 1, timeout=60, every=0.2)
+            zz.kill()
         finally:
-            os.kill(zz.proc.pid, signal.SIGCONT)
-        outboxed = metric(zz, "gongxu_federation_outboxed_total")
-        deadline = time.time() + 60
-        while time.time() < deadline and metric(zz, "gongxu_federation_outboxed_total") == outboxed:
-            pass
-        zz.kill()
+            self.allow()
         zz.start(timeout=60)
         got = wait_notices(hb, ANCHOR, "details_released", d, timeout=90)
         self.assertEqual(got[0].details_released.counterpart_contact, SME_CONTACT)
@@ -391,6 +425,40 @@ class Docking(unittest.TestCase):
         time.sleep(2)
         self.assertEqual(count_notices(hb, ANCHOR, "details_released", d), 1, self.diag())
         self.assertEqual(count_notices(zz, ZZ_SME, "details_released", self.rid(d)), 1)
+
+    def test_f_an_interest_in_a_demand_closed_or_narrowed_meanwhile_is_declined(self):
+        """Zhengzhou does not hear (its consumer denied) that Hebi withdrew one demand and
+        narrowed another to its own city; its SME's interests in both reach Hebi, which declines
+        them itself (not counted bad); the SME is told why, and the record is declined in both."""
+        hb, zz = self.brokers[HEBI], self.brokers[ZHENGZHOU]
+        closed = self.post("withdrawn meanwhile", "drawing HB-W-1")
+        narrowed = self.post("narrowed meanwhile", "drawing HB-N-1")
+        bad_hb = metric(hb, "gongxu_federation_bad_total")
+        self.deny(ZHENGZHOU, ["$JS.API.CONSUMER.MSG.NEXT.%s.city-%d" % (STREAM, ZHENGZHOU)])
+        time.sleep(2)  # a pull already waiting (S_FETCH_WAIT_MS, 500 ms: federation.c) expires unanswered
+        try:
+            self.anchor_call(withdraw=pb.Withdraw(posting_id=closed))
+            self.anchor_call(update_demand=pb.UpdateDemand(demand=mg_demand(
+                id=narrowed, scope=pb.SAME_CITY, title="narrowed meanwhile", details="drawing HB-N-1")))
+            wait_for("Hebi's outbox drained", lambda: metric(hb, "gongxu_federation_outbox_depth") == 0, timeout=60)
+            self.interest(closed, "too late")
+            self.interest(narrowed, "too late")
+            wait_for("Zhengzhou's outbox drained", lambda: metric(zz, "gongxu_federation_outbox_depth") == 0,
+                     timeout=60)
+        finally:
+            self.allow()
+        texts = ("the demand closed in its home city before your interest reached it",
+                 "the demand is no longer open to your city; your interest did not reach it")
+        for d, text in zip((closed, narrowed), texts):
+            got = wait_notices(zz, ZZ_SME, "interest_declined", self.rid(d), timeout=90)
+            self.assertEqual([n.interest_declined.reason for n in got], [text], self.diag())
+        self.assertEqual(metric(hb, "gongxu_federation_bad_total"), bad_hb, self.diag())
+        self.assertEqual(count_notices(hb, ANCHOR, "interest_received", closed), 0)
+        self.assertEqual(count_notices(hb, ANCHOR, "interest_received", narrowed), 0)
+        # declined for good in Zhengzhou: interest again is refused there
+        with self.assertRaises(Refused) as e:
+            self.interest(narrowed, "again")
+        self.assertIn(e.exception.code, (pb.ERR_CONFLICT, pb.ERR_NOT_FOUND))
 
 
 if __name__ == "__main__":
