@@ -353,7 +353,11 @@ class Docking(unittest.TestCase):
                                              firm_id=XX_SME, sealed=box, owner=FIRMS[XINXIANG][0]))
         wait_for("the replayed box refused in Hebi", lambda: metric(hb, "gongxu_federation_bad_total") >= bad_hb + 1)
         self.assertIn("its sealed part belongs to another message", hb.read_log_all())
-        got = about(collect(hb.client(ANCHOR), timeout=2.0), "interest_received", d2)
+        c = hb.client(ANCHOR)
+        try:
+            got = about(collect(c, timeout=2.0), "interest_received", d2)
+        finally:
+            c.close()
         self.assertEqual([n.interest_received.firm_id for n in got], [ZZ_SME])
         for b in self.brokers.values():
             self.assertIsNone(b.proc.poll())
