@@ -1725,7 +1725,25 @@ gx_err gx_codec_encode_fed_sealed(const gx_fed_sealed *x, gx_buf *out)
     m.name = x->name ? x->name : "";
     m.contact = x->contact ? x->contact : "";
     m.details = x->details ? x->details : "";
-    return s_pack(&m.base, out);
+    m.kind = x->kind;
+    m.origin_city = x->origin_city;
+    m.dest_city = x->dest_city;
+    m.demand_id = x->demand_id;
+    m.firm_id = (char *)x->firm_id;
+    m.offer_id = x->offer_id;
+    m.quantity = x->quantity;
+    m.reason = x->reason;
+    s_arena a = {0};
+    gx_err err = GX_ERR_NOMEM;
+    if (x->profile) {
+        if (!(m.profile = s_firm(&a, x->profile, false)))
+            goto out;
+        m.profile->language = ""; /* the public profile */
+    }
+    err = s_pack(&m.base, out);
+out:
+    s_arena_fini(&a);
+    return err;
 }
 
 gx_err gx_codec_decode_fed_sealed(const void *buf, size_t len, const gx_limits *lim, gx_fed_sealed *out)
@@ -1743,6 +1761,21 @@ gx_err gx_codec_decode_fed_sealed(const void *buf, size_t len, const gx_limits *
         err = s_str(&d, m->contact, true, "sealed.contact", &out->contact);
     if (!err)
         err = s_str(&d, m->details, true, "sealed.details", &out->details);
+    out->kind = m->kind;
+    out->origin_city = m->origin_city;
+    out->dest_city = m->dest_city;
+    out->demand_id = m->demand_id;
+    out->offer_id = m->offer_id;
+    out->quantity = m->quantity;
+    out->reason = m->reason;
+    if (!err)
+        err = s_firm_id(&d, m->firm_id, "sealed.firm_id", out->firm_id);
+    if (!err && m->profile) {
+        if (!(out->profile = calloc(1, sizeof *out->profile)))
+            err = GX_ERR_NOMEM;
+        else
+            err = s_dec_firm(&d, m->profile, out->profile);
+    }
     gongxu__v1__fed_sealed__free_unpacked(m, NULL);
     if (err)
         gx_codec_fed_sealed_fini(out);
@@ -1755,6 +1788,10 @@ void gx_codec_fed_sealed_fini(gx_fed_sealed *s)
     free(s->name);
     free(s->contact);
     free(s->details);
+    if (s->profile) {
+        gx_firm_fini(s->profile);
+        free(s->profile);
+    }
     memset(s, 0, sizeof *s);
 }
 

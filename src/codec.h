@@ -355,15 +355,28 @@ typedef struct gx_fed_msg {
     double quantity;        /* AWARDED */
 } gx_fed_msg;
 
+/* Why a demand's broker declined an interest itself (gx_fed_sealed.reason). */
+enum { GX_FED_REASON_CLOSED = 1, GX_FED_REASON_NOT_CROSSING = 2 };
+
 /* What a docking message seals (borrowed when encoding, owned when decoded). */
 typedef struct gx_fed_sealed {
     char *text;    /* the SME's message, or the decline reason */
     char *name;    /* the counterpart's name */
     char *contact; /* the counterpart's contact */
     char *details; /* the demand's confidential details */
+    /* who docks with whom, bound to the carrying message (feddock.c compares them) */
+    uint32_t kind;                    /* GX_FED_* of the message */
+    uint32_t origin_city, dest_city;  /* the message's cities */
+    uint64_t demand_id;               /* the message's origin_id */
+    char firm_id[GX_FIRM_ID_LEN + 1]; /* the SME */
+    uint64_t offer_id;                /* INTEREST: the SME's offer at its home (0: none) */
+    double quantity;                  /* AWARDED */
+    gx_firm *profile;                 /* INTEREST: the SME's public profile (encoded without contact) */
+    uint32_t reason;                  /* DECLINED by the demand's broker: GX_FED_REASON_* (0: the anchor) */
 } gx_fed_sealed;
 gx_err gx_codec_encode_fed_sealed(const gx_fed_sealed *s, gx_buf *out);
-/* GX_ERR_MALFORMED on bad bytes or invalid UTF-8; caps from lim (may be NULL). */
+/* GX_ERR_MALFORMED on bad bytes, invalid UTF-8 or a bad firm id or profile;
+ * caps from lim (may be NULL; a sealed part received: the federation caps below). */
 gx_err gx_codec_decode_fed_sealed(const void *buf, size_t len, const gx_limits *lim, gx_fed_sealed *out);
 void gx_codec_fed_sealed_fini(gx_fed_sealed *s);
 

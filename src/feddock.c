@@ -7,6 +7,7 @@
 
 #include "fedseal.h"
 #include "log.h"
+#include "msg.h"
 #include "notify.h"
 
 /* ---- the docking record (GX_T_DOCKING): state (1 byte), offer id (8, BE) as
@@ -111,30 +112,39 @@ gx_err gx_feddock_send(gx_ctx *b, uint32_t kind, unsigned dest, uint64_t demand_
     uint8_t pk[GX_FEDSEAL_KEY];
     gx_buf plain = {0}, box = {0};
     gx_firm sme = {0};
+    /* In clear only what routes it (the cities, the demand, its state):
+     * who docks with whom, with which offer and how much is sealed, bound
+     * to this message by its kind, cities and demand (s_bound). */
     gx_fed_msg m = {.origin_city = b->fed.city,
                     .kind = kind,
                     .origin_id = demand_id & (GX_FED_LOCAL_MAX - 1),
                     .dest_city = dest,
-                    .offer_id = offer_id,
-                    .quantity = quantity,
                     .state = state,
                     .revision = revision};
-    snprintf(m.firm_id, sizeof m.firm_id, "%s", firm);
+    gx_fed_sealed seal = {0};
+    if (s)
+        seal = *s; /* borrowed */
+    seal.kind = kind;
+    seal.origin_city = m.origin_city;
+    seal.dest_city = dest;
+    seal.demand_id = m.origin_id;
+    snprintf(seal.firm_id, sizeof seal.firm_id, "%s", firm);
+    seal.offer_id = offer_id;
+    seal.quantity = quantity;
+    seal.profile = NULL;
     gx_err err = gx_records_fed_key_get(b, dest, pk, sizeof pk);
     if (err)
         goto out;
-    if (s) {
-        if ((err = gx_codec_encode_fed_sealed(s, &plain)) ||
-            (err = gx_fedseal_seal(pk, plain.data, plain.len, &box)))
-            goto out;
-        m.sealed = box.data;
-        m.sealed_len = box.len;
-    }
     if (kind == GX_FED_INTEREST) {
         if ((err = gx_records_get_firm(b, firm, &sme)))
             goto out;
-        m.owner = &sme; /* its public profile: the codec leaves its contact out */
+        seal.profile = &sme; /* its public profile: the codec leaves its contact out */
     }
+    if ((err = gx_codec_encode_fed_sealed(&seal, &plain)) ||
+        (err = gx_fedseal_seal(pk, plain.data, plain.len, &box)))
+        goto out;
+    m.sealed = box.data;
+    m.sealed_len = box.len;
     err = gx_records_fed_outbox_put(b, &m);
 out:
     if (plain.data)
@@ -164,33 +174,58 @@ bool gx_feddock_check(const gx_fed_msg *m, char *why, size_t len)
         snprintf(why, len, "demand id %llu is out of range (1 .. 2^48-1)", (unsigned long long)m->origin_id);
         return false;
     }
-    if (!m->firm_id[0]) {
+    if (!m->sealed) {
+        snprintf(why, len, "docking message without its sealed part");
+        return false;
+    }
+    if (m->kind == GX_FED_AWARDED && m->revision == 0) {
+        snprintf(why, len, "award without the demand's revision");
+        return false;
+    }
+    return true;
+}
+
+bool gx_feddock_check_sealed(const gx_fed_msg *m, const gx_fed_sealed *s, char *why, size_t len)
+{
+    /* a box copied from another message (another city's, another kind or demand) */
+    if (s->kind != m->kind || s->origin_city != m->origin_city || s->dest_city != m->dest_city ||
+        s->demand_id != m->origin_id) {
+        snprintf(why, len, "its sealed part belongs to another message (kind %u, city %u to %u, demand %llu)",
+                 s->kind, s->origin_city, s->dest_city, (unsigned long long)s->demand_id);
+        return false;
+    }
+    if (!s->firm_id[0]) {
         snprintf(why, len, "docking message without its firm");
         return false;
     }
-    if (m->kind != GX_FED_AWARDED && !m->sealed) {
-        snprintf(why, len, "docking message without its sealed part");
+    if (s->offer_id >= GX_FED_LOCAL_MAX) {
+        snprintf(why, len, "offer id %llu is out of range (0 .. 2^48-1)", (unsigned long long)s->offer_id);
         return false;
     }
     if (m->kind == GX_FED_INTEREST) {
         char city[5];
         snprintf(city, sizeof city, "%u", m->origin_city);
-        if (!m->owner || strcmp(m->owner->id, m->firm_id) != 0) {
-            snprintf(why, len, "interest of %s without its profile", m->firm_id);
+        if (!s->profile || strcmp(s->profile->id, s->firm_id) != 0) {
+            snprintf(why, len, "interest of %s without its profile", s->firm_id);
             return false;
         }
-        if (strncmp(m->owner->county, city, 4) != 0) {
-            snprintf(why, len, "firm %s (county %s) is not in city %u", m->owner->id, m->owner->county,
+        if (strncmp(s->profile->county, city, 4) != 0) {
+            snprintf(why, len, "firm %s (county %s) is not in city %u", s->profile->id, s->profile->county,
                      m->origin_city);
             return false;
         }
     }
-    if (m->kind == GX_FED_AWARDED && (!(m->quantity > 0) || m->revision == 0)) {
-        snprintf(why, len, "award of %g without the demand's revision", m->quantity);
+    if (m->kind == GX_FED_AWARDED && !(s->quantity > 0)) {
+        snprintf(why, len, "award of %g", s->quantity);
         return false;
     }
     return true;
 }
+
+/* A sealed part is checked against the same caps as the rest of a FedMessage
+ * (codec.h), not this broker's own limits: whatever the sender's city
+ * accepted (its max_text_bytes may be larger than ours) must open here. */
+static const gx_limits s_caps = {GX_FED_MAX_STRING, GX_FED_MAX_TEXT, GX_FED_MAX_REPEATED};
 
 /* Opens m's sealed part with this broker's key pair. */
 static gx_err s_open(gx_ctx *b, const gx_fed_msg *m, gx_fed_sealed *out, char *why, size_t len)
@@ -210,8 +245,7 @@ static gx_err s_open(gx_ctx *b, const gx_fed_msg *m, gx_fed_sealed *out, char *w
         snprintf(why, len, "its sealed part does not open with this broker's key");
         return GX_ERR_INVALID;
     }
-    if (!err &&
-        (err = gx_codec_decode_fed_sealed(plain.data, plain.len, &b->limits, out)) == GX_ERR_MALFORMED) {
+    if (!err && (err = gx_codec_decode_fed_sealed(plain.data, plain.len, &s_caps, out)) == GX_ERR_MALFORMED) {
         snprintf(why, len, "its sealed part is not a FedSealed");
         err = GX_ERR_INVALID;
     }
@@ -246,20 +280,37 @@ static gx_err s_put_firm(gx_ctx *b, const gx_firm *f)
     return err;
 }
 
+/* Declines the interest of m's SME in this broker's demand did itself (the
+ * demand closed, or no longer open to the SME's city): records it declined
+ * here, so that a copy changes nothing, and tells the SME's broker, whose SME
+ * is told why in its own language. */
+static gx_err s_refuse(gx_ctx *b, const gx_fed_msg *m, uint64_t did, uint32_t reason)
+{
+    char why[160];
+    s_dock r = {.state = GX_DOCK_DECLINED};
+    gx_err err = s_dock_put(b, did, m->firm_id, &r);
+    if (err)
+        return err;
+    gx_log(GX_LOG_INFO, "federation: city %u's interest in demand %llu declined here: %s", m->origin_city,
+           (unsigned long long)did,
+           reason == GX_FED_REASON_CLOSED ? "the demand closed" : "it no longer crosses");
+    if (!gx_feddock_can_send(b, m->origin_city, why, sizeof why)) {
+        gx_log(GX_LOG_WARNING, "federation: cannot answer city %u: %s", m->origin_city, why);
+        return GX_OK;
+    }
+    gx_fed_sealed s = {.reason = reason};
+    return gx_feddock_send(b, GX_FED_DECLINED, m->origin_city, did, m->firm_id, 0, &s, 0, GX_STATE_NONE, 0);
+}
+
 /* The SME's interest in this broker's demand (from the SME's home city). */
-static gx_err s_interest(gx_ctx *b, gx_fed_msg *m, bool *dup, char *why, size_t len)
+static gx_err s_interest(gx_ctx *b, gx_fed_msg *m, const gx_fed_sealed *s, bool *dup, char *why, size_t len)
 {
     uint64_t did = m->origin_id;
     gx_firm cur = {0};
-    gx_fed_sealed s = {0};
+    gx_demand rec = {0};
     s_dock r;
     gx_explain *x = NULL;
     gx_err err;
-    const gx_demand *d = gx_engine_demand(b->engine, did);
-    if (!d) {
-        snprintf(why, len, "interest in demand %llu, which is not open here", (unsigned long long)did);
-        return GX_ERR_INVALID;
-    }
     if ((err = gx_records_get_firm(b, m->firm_id, &cur)) && err != GX_ERR_NOT_FOUND)
         return err;
     bool known = err == GX_OK;
@@ -275,8 +326,30 @@ static gx_err s_interest(gx_ctx *b, gx_fed_msg *m, bool *dup, char *why, size_t 
         *dup = true; /* a copy: the record is pending or answered already */
         goto out;
     }
-    if ((err = s_open(b, m, &s, why, len)))
+    const gx_demand *d = gx_engine_demand(b->engine, did);
+    if (!d) { /* closed since the SME's city saw it open: declined, not lost */
+        if ((err = gx_records_get_demand(b, did, &rec)) == GX_ERR_NOT_FOUND) {
+            snprintf(why, len, "interest in demand %llu, which is not known here", (unsigned long long)did);
+            err = GX_ERR_INVALID;
+        }
+        if (!err)
+            err = s_refuse(b, m, did, GX_FED_REASON_CLOSED);
         goto out;
+    }
+    if (!gx_records_fed_crosses(d->scope)) { /* narrowed to this city since */
+        err = s_refuse(b, m, did, GX_FED_REASON_NOT_CROSSING);
+        goto out;
+    }
+    uint64_t oid = m->offer_id ? ((uint64_t)m->origin_city << GX_FED_ID_SHIFT) | m->offer_id : 0;
+    const gx_offer *o = oid ? gx_engine_offer(b->engine, oid) : NULL;
+    if (o && strcmp(o->owner, m->firm_id) != 0) {
+        snprintf(why, len, "interest of %s with offer %llu, which is %s's", m->firm_id,
+                 (unsigned long long)oid, o->owner);
+        err = GX_ERR_INVALID;
+        goto out;
+    }
+    if (!o)
+        oid = 0;  /* an offer that does not cross: the record names none */
     if (!known) { /* its public profile, as a posting's owner would be */
         m->owner->home_city = m->origin_city;
         free(m->owner->contact);
@@ -284,9 +357,6 @@ static gx_err s_interest(gx_ctx *b, gx_fed_msg *m, bool *dup, char *why, size_t 
         if ((err = s_put_firm(b, m->owner)))
             goto out;
     }
-    uint64_t oid = m->offer_id ? ((uint64_t)m->origin_city << GX_FED_ID_SHIFT) | m->offer_id : 0;
-    if (oid && !gx_engine_offer(b->engine, oid))
-        oid = 0; /* an offer that does not cross: the record names none */
     d = gx_engine_demand(b->engine, did);
     if (!d) { /* s_put_firm cannot close it, but be sure */
         snprintf(why, len, "demand %llu closed", (unsigned long long)did);
@@ -304,12 +374,12 @@ static gx_err s_interest(gx_ctx *b, gx_fed_msg *m, bool *dup, char *why, size_t 
                    .demand_id = did,
                    .offer_id = oid,
                    .firm = gx_engine_firm(b->engine, m->firm_id),
-                   .text = s.text,
+                   .text = s->text,
                    .expl = x};
     err = gx_notify_send(b, d->owner, &n);
 out:
     free(x);
-    gx_codec_fed_sealed_fini(&s);
+    gx_demand_fini(&rec);
     gx_firm_fini(&cur);
     return err;
 }
@@ -345,31 +415,33 @@ out:
     return err;
 }
 
-/* The counterpart's contact, released by docking, kept in this broker's copy of it. */
-static gx_err s_contact(gx_ctx *b, const char *id, const gx_fed_sealed *s)
+/* The counterpart's contact, released by docking, kept in this broker's
+ * stored copy of it (f: that copy, with the contact, for the notice). Not in
+ * the engine: nothing matches on a contact, and putting the firm there would
+ * re-match all its postings (the notices' firm checksum leaves contacts out). */
+static gx_err s_contact(gx_ctx *b, const char *id, const gx_fed_sealed *s, gx_firm *f)
 {
-    gx_firm f = {0};
-    gx_err err = gx_records_get_firm(b, id, &f);
-    if (err == GX_ERR_NOT_FOUND || !s->contact)
-        return GX_OK;
-    if (!err && (!f.contact || strcmp(f.contact, s->contact) != 0)) {
-        free(f.contact);
-        if (!(f.contact = strdup(s->contact)))
+    gx_err err = gx_records_get_firm(b, id, f);
+    if (err == GX_ERR_NOT_FOUND || !s->contact || !s->contact[0])
+        return err == GX_ERR_NOT_FOUND ? GX_OK : err;
+    if (!err && (!f->contact || strcmp(f->contact, s->contact) != 0)) {
+        free(f->contact);
+        if (!(f->contact = strdup(s->contact)))
             err = GX_ERR_NOMEM;
         else
-            err = s_put_firm(b, &f);
+            err = gx_records_put_firm(b, f);
     }
-    gx_firm_fini(&f);
     return err;
 }
 
 /* The demand's city answered this broker's SME (accepted, declined) or awarded it. */
-static gx_err s_answer(gx_ctx *b, gx_fed_msg *m, bool *dup, char *why, size_t len)
+static gx_err s_answer(gx_ctx *b, gx_fed_msg *m, const gx_fed_sealed *sp, bool *dup, char *why, size_t len)
 {
     uint64_t did = ((uint64_t)m->origin_city << GX_FED_ID_SHIFT) | m->origin_id;
     gx_firm sme = {0}, anchor = {0};
     gx_demand d = {0};
-    gx_fed_sealed s = {0};
+    const gx_fed_sealed s = *sp; /* borrowed */
+    char reason[256];
     s_dock r;
     gx_err err = s_own_firm(b, m->firm_id, &sme, why, len);
     if (err)
@@ -403,19 +475,23 @@ static gx_err s_answer(gx_ctx *b, gx_fed_msg *m, bool *dup, char *why, size_t le
         err = GX_ERR_INVALID;
         goto out;
     }
-    if (m->sealed && (err = s_open(b, m, &s, why, len)))
-        goto out;
     if (m->kind == GX_FED_DECLINED) {
         r.state = GX_DOCK_DECLINED;
-        gx_notice n = {.type = GX_N_INTEREST_DECLINED, .demand_id = did, .text = s.text};
+        const char *text = s.text;
+        if (s.reason) /* the demand's broker declined itself: why, in the SME's language */
+            text = gx_msg(reason, sizeof reason, (gx_lang)sme.lang,
+                          s.reason == GX_FED_REASON_CLOSED ? "server.docking.demand_closed"
+                                                           : "server.docking.not_crossing",
+                          NULL);
+        gx_notice n = {.type = GX_N_INTEREST_DECLINED, .demand_id = did, .text = text};
         if (!(err = s_dock_put(b, did, m->firm_id, &r)))
             err = gx_notify_send(b, m->firm_id, &n);
     } else if (m->kind == GX_FED_ACCEPTED) {
         r.state = GX_DOCK_ACCEPTED;
         if ((err = s_dock_put(b, did, m->firm_id, &r)) || (err = s_keep(b, did, s.details)) ||
-            (err = s_contact(b, d.owner, &s)))
+            (err = s_contact(b, d.owner, &s, &anchor)))
             goto out;
-        const gx_firm *af = gx_engine_firm(b->engine, d.owner);
+        const gx_firm *af = anchor.id[0] ? &anchor : gx_engine_firm(b->engine, d.owner);
         gx_notice n = {.type = GX_N_DETAILS_RELEASED, .demand_id = did, .firm = af};
         if ((err = gx_notify_send(b, m->firm_id, &n)))
             goto out;
@@ -453,7 +529,6 @@ static gx_err s_answer(gx_ctx *b, gx_fed_msg *m, bool *dup, char *why, size_t le
         }
     }
 out:
-    gx_codec_fed_sealed_fini(&s);
     gx_demand_fini(&d);
     gx_firm_fini(&sme);
     gx_firm_fini(&anchor);
@@ -461,12 +536,11 @@ out:
 }
 
 /* The SME's contact, after this broker's anchor accepted it (from the SME's home city). */
-static gx_err s_contacted(gx_ctx *b, gx_fed_msg *m, bool *dup, char *why, size_t len)
+static gx_err s_contacted(gx_ctx *b, gx_fed_msg *m, const gx_fed_sealed *s, bool *dup, char *why, size_t len)
 {
     uint64_t did = m->origin_id;
     gx_firm sme = {0};
     gx_demand d = {0};
-    gx_fed_sealed s = {0};
     s_dock r;
     gx_err err = gx_records_get_firm(b, m->firm_id, &sme);
     if (err == GX_ERR_NOT_FOUND || (!err && sme.home_city != m->origin_city)) {
@@ -492,16 +566,18 @@ static gx_err s_contacted(gx_ctx *b, gx_fed_msg *m, bool *dup, char *why, size_t
         *dup = true;
         goto out;
     }
-    if ((err = s_open(b, m, &s, why, len)))
-        goto out;
     r.flags |= S_CONTACTED;
-    if ((err = s_dock_put(b, did, m->firm_id, &r)) || (err = s_contact(b, m->firm_id, &s)))
+    gx_firm kept = {0};
+    if ((err = s_dock_put(b, did, m->firm_id, &r)) || (err = s_contact(b, m->firm_id, s, &kept))) {
+        gx_firm_fini(&kept);
         goto out;
-    gx_notice n = {
-        .type = GX_N_DETAILS_RELEASED, .demand_id = did, .firm = gx_engine_firm(b->engine, m->firm_id)};
+    }
+    gx_notice n = {.type = GX_N_DETAILS_RELEASED,
+                   .demand_id = did,
+                   .firm = kept.id[0] ? &kept : gx_engine_firm(b->engine, m->firm_id)};
     err = gx_notify_send(b, d.owner, &n);
+    gx_firm_fini(&kept);
 out:
-    gx_codec_fed_sealed_fini(&s);
     gx_demand_fini(&d);
     gx_firm_fini(&sme);
     return err;
@@ -525,21 +601,45 @@ static gx_err s_city_key(gx_ctx *b, const gx_fed_msg *m, bool *dup)
 gx_err gx_feddock_apply(gx_ctx *b, gx_fed_msg *m, bool *dup, char *why, size_t len)
 {
     *dup = false;
-    switch (m->kind) {
-    case GX_FED_CITY_KEY:
+    if (m->kind == GX_FED_CITY_KEY)
         return s_city_key(b, m, dup);
-    case GX_FED_INTEREST:
-        return s_interest(b, m, dup, why, len);
-    case GX_FED_ACCEPTED:
-    case GX_FED_DECLINED:
-    case GX_FED_AWARDED:
-        return s_answer(b, m, dup, why, len);
-    case GX_FED_CONTACT:
-        return s_contacted(b, m, dup, why, len);
-    default:
+    if (m->kind < GX_FED_INTEREST || m->kind > GX_FED_AWARDED) {
         snprintf(why, len, "unknown docking kind %u", m->kind);
         return GX_ERR_INVALID;
     }
+    /* The box first: who docks with whom is only inside it, and it must be
+     * this message's own (a copy of another message's box is refused). */
+    gx_fed_sealed s;
+    gx_err err = s_open(b, m, &s, why, len);
+    if (err)
+        return err;
+    if (!gx_feddock_check_sealed(m, &s, why, len)) {
+        err = GX_ERR_INVALID;
+        goto out;
+    }
+    memcpy(m->firm_id, s.firm_id, sizeof m->firm_id);
+    m->offer_id = s.offer_id;
+    m->quantity = s.quantity;
+    if (m->owner) { /* anything in clear is not taken */
+        gx_firm_fini(m->owner);
+        free(m->owner);
+    }
+    m->owner = s.profile;
+    s.profile = NULL;
+    switch (m->kind) {
+    case GX_FED_INTEREST:
+        err = s_interest(b, m, &s, dup, why, len);
+        break;
+    case GX_FED_CONTACT:
+        err = s_contacted(b, m, &s, dup, why, len);
+        break;
+    default:
+        err = s_answer(b, m, &s, dup, why, len);
+        break;
+    }
+out:
+    gx_codec_fed_sealed_fini(&s);
+    return err;
 }
 
 gx_err gx_feddock_keep_details(gx_ctx *b, gx_fed_msg *m, uint64_t id)

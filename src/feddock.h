@@ -5,14 +5,19 @@
  *
  * A docking message rides the sender's own subject gx.<city>.post like every
  * FedMessage and names the one city it is for (dest_city); every other city
- * skips it. What it carries beyond public fields (the SME's message, names
- * and contacts, the demand's confidential details) is sealed (fedseal.h) to
- * the destination city's public key, which that city announced on its own
+ * skips it. In clear it carries only the cities, its kind and the demand's
+ * id (an award: the demand's state and revision after it); who docks with
+ * whom (the SME's firm and profile, its offer, an award's quantity), the SME's
+ * message, names and contacts and the demand's confidential details are sealed
+ * (fedseal.h), with a copy of the message's kind, cities and demand id that
+ * binds the box to its message, to the destination city's public key, which that city announced on its own
  * subject (GX_FED_CITY_KEY) at its first federated start. A city answers only
  * for what is its own: interest and contact come from the SME's home city,
  * accepted, declined and awarded from the demand's home city; anything else,
  * a message that does not fit the docking record's state, an unknown demand
- * or firm, or a box that does not open, is refused (logged, counted bad).
+ * or firm, a box that does not open or is another message's, is refused
+ * (logged, counted bad); an interest in a demand closed or no longer crossing
+ * is declined by this broker itself.
  * Applying is idempotent by content too: a second copy of a message (a
  * republished outbox record under a new id) finds the record already in its
  * state and changes nothing, tells no one. Loop thread, inside the batch's
@@ -47,9 +52,15 @@ gx_err gx_feddock_send(gx_ctx *b, uint32_t kind, unsigned dest, uint64_t demand_
                        uint64_t offer_id, const gx_fed_sealed *s, double quantity, gx_state state,
                        uint32_t revision);
 
-/* Checks what no decoder can about a docking message on its own (its kind's
- * fields); false with why written otherwise. */
+/* Checks what no decoder can about a docking message's clear part (cities,
+ * demand id, a sealed part present); false with why written otherwise. */
 bool gx_feddock_check(const gx_fed_msg *m, char *why, size_t len);
+
+/* Checks m's opened sealed part s: bound to m (the same kind, cities and
+ * demand: a box copied into another message is refused), a firm, an offer id
+ * in range (< 2^48), an interest's profile of that firm in the sending city,
+ * an award's quantity; false with why written otherwise. */
+bool gx_feddock_check_sealed(const gx_fed_msg *m, const gx_fed_sealed *s, char *why, size_t len);
 
 /* Applies docking message m (origin_city is not this city's, and dest_city
  * is, or the key announcement is for every city) in the current child

@@ -99,7 +99,8 @@ static uint64_t s_firm_sum(uint64_t h, const gx_firm *f)
     h = gx_fnv1a_str(h, f->name ? f->name : "");
     h = gx_fnv1a_str(h, f->county);
     h = gx_fnv1a_str(h, f->zone ? f->zone : "");
-    h = gx_fnv1a_str(h, f->contact ? f->contact : "");
+    /* not its contact: no notice checked against this sum shows it, and a
+     * contact released by docking across cities must not mark them changed */
     uint8_t has = f->has_location;
     h = gx_fnv1a(h, &has, 1);
     if (has) {
@@ -776,7 +777,18 @@ gx_err gx_notify_render(gx_ctx *b, gx_txn *t, const gx_rules_opts *ro, const cha
         }
     }
     if (f.fields & GX_FACT_FIRM) {
-        if ((err = s_view_firm(b, t, f.firm, &w.f_hold[2], &nf)))
+        /* The counterpart of a docking as stored: another city's firm's contact,
+         * released by docking, is kept in the store only (feddock.c), not put
+         * into the engine where it would re-match the firm's postings. */
+        const void *v = NULL;
+        size_t vl = 0;
+        if (f.type == GX_N_DETAILS_RELEASED &&
+            !(err = s_load(t, GX_T_FIRMS, f.firm, strlen(f.firm), &v, &vl)) && v &&
+            !(err = gx_codec_decode_firm(v, vl, &w.f_hold[2])))
+            nf = &w.f_hold[2];
+        if (err)
+            goto out;
+        if (!nf && (err = s_view_firm(b, t, f.firm, &w.f_hold[2], &nf)))
             goto out;
         if (!nf) {
             memcpy(named_stub.id, f.firm, sizeof named_stub.id);

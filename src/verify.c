@@ -9,6 +9,7 @@
 
 #include "auth.h"
 #include "codec.h"
+#include "fedseal.h"
 #include "inbox.h"
 #include "model.h"
 #include "owned.h"
@@ -521,8 +522,26 @@ static void s_outbox(s_verify *v, const uint8_t *key, size_t klen, const void *v
     if (m.origin_city != v->city || m.origin_city < 1000)
         s_bad(v, "outbox record %llu is city %u's, not this broker's (city %u)", (unsigned long long)seq,
               m.origin_city, v->city);
-    else if (m.kind < GX_FED_DEMAND || m.kind > GX_FED_FIRM || !m.owner || (m.kind == GX_FED_DEMAND && !d) ||
-             (m.kind == GX_FED_OFFER && !o))
+    else if (m.kind == GX_FED_CITY_KEY) { /* this broker's public key, for every city */
+        if (!m.has_key || m.dest_city)
+            s_bad(v, "outbox record %llu: a city key without its 32-byte key or for one city",
+                  (unsigned long long)seq);
+    } else if (m.kind >= GX_FED_INTEREST && m.kind <= GX_FED_AWARDED) {
+        /* docking (feddock.h): for one other city, about a demand, the rest
+         * (the firm among it) sealed to that city's key: only the cities,
+         * the demand id and the box can be checked here */
+        if (m.dest_city < 1000 || m.dest_city > 9999 || m.dest_city == m.origin_city)
+            s_bad(v, "outbox record %llu: docking message for city %u", (unsigned long long)seq, m.dest_city);
+        else if (m.origin_id == 0 || m.origin_id >= GX_FED_LOCAL_MAX)
+            s_bad(v, "outbox record %llu: docking message about demand %llu, out of range",
+                  (unsigned long long)seq, (unsigned long long)m.origin_id);
+        else if (m.sealed_len < GX_FEDSEAL_OVERHEAD)
+            s_bad(v, "outbox record %llu: docking message without its sealed part", (unsigned long long)seq);
+        else if (m.owner || m.demand || m.offer)
+            s_bad(v, "outbox record %llu: docking message with a posting or profile in clear",
+                  (unsigned long long)seq);
+    } else if (m.kind < GX_FED_DEMAND || m.kind > GX_FED_FIRM || !m.owner ||
+               (m.kind == GX_FED_DEMAND && !d) || (m.kind == GX_FED_OFFER && !o))
         s_bad(v, "outbox record %llu: kind %u without its posting or owner", (unsigned long long)seq, m.kind);
     else if ((unsigned)atoi(county) != m.origin_city || m.owner->home_city != m.origin_city)
         s_bad(v, "outbox record %llu: owner %s (county %s) is not a firm of city %u", (unsigned long long)seq,

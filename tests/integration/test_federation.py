@@ -427,7 +427,15 @@ class Federation(unittest.TestCase):
             zz_firm.contact, zz_firm.home_city = "", ZHENGZHOU
             put("fed_outbox", [(struct.pack(">Q", 1), pb.FedMessage(
                 origin_city=ZHENGZHOU, kind=3, owner=zz_firm).SerializeToString()),
-                (struct.pack(">Q", 2), b"\xff\x01 not protobuf")])
+                (struct.pack(">Q", 2), b"\xff\x01 not protobuf"),
+                # unpublished docking records (a city whose NATS was down) of the store's city
+                # (the first record's, Zhengzhou): 3 and 4 are good, 5 is for that city itself
+                (struct.pack(">Q", 3), pb.FedMessage(origin_city=ZHENGZHOU, kind=8,
+                                                     public_key=b"k" * 32).SerializeToString()),
+                (struct.pack(">Q", 4), pb.FedMessage(origin_city=ZHENGZHOU, kind=4, origin_id=1, dest_city=HEBI,
+                                                     sealed=b"\x00" * 80).SerializeToString()),
+                (struct.pack(">Q", 5), pb.FedMessage(origin_city=ZHENGZHOU, kind=6, origin_id=1,
+                                                     dest_city=ZHENGZHOU, sealed=b"\x00" * 80).SerializeToString())])
             put("fed_applied", [(k, v[:3]) for k, v in rows("fed_applied")])
 
         out = damaged("verify-caster-outbox", caster_and_outbox)
@@ -440,6 +448,8 @@ class Federation(unittest.TestCase):
                      r"inbox: notice \d+ of %s is of firm %s, which is city %d's" % (XX_SME, XX_SME, HEBI),
                      r"cursors: the inbox cursor of %s is of firm %s, which is city %d's" % (XX_SME, XX_SME, HEBI)):
             self.assertRegex(out, want)
+        self.assertRegex(out, r"fed_outbox: bad record: outbox record 5: docking message for city %d" % ZHENGZHOU)
+        self.assertNotRegex(out, r"outbox record [34]\b")
         out = damaged("verify-anchor", lambda rows, put: home(rows, put, ANCHOR, ZHENGZHOU))
         self.assertRegex(out, r"demands: demand \d+ is city %d's, but its owner %s is another city's" % (HEBI, ANCHOR))
 

@@ -10,10 +10,12 @@ duplicates nothing.
 """
 import os
 import signal
+import struct
 import time
 import unittest
 
-from gxfed import (CITIES, NatsCluster, RawNats, city_broker, metric, stop_leftovers, stored_bytes,
+import gxfed
+from gxfed import (CITIES, STREAM, NatsCluster, RawNats, city_broker, metric, stop_leftovers, stored_bytes,
                    stream_bytes, wait_for)
 from gxharness import Refused, body_of, firm, mg_demand, mg_offer, pb, uscc
 
@@ -32,6 +34,50 @@ FIRMS = {
     XINXIANG: [firm(XX_SME, "Hongqi Light Alloy", "410702", "", pb.CREDIT_B, CERTS, 35.30, 113.90,
                     contact="xx@xx.example")],
 }
+
+
+def stream_messages(cluster, city):
+    """The payloads published on gx.<city>.post, as the first nats-server keeps them in its
+    stream's message blocks (nats-server's file store record: length with the headers bit,
+    sequence, time, subject length, subject, headers length and headers, payload, hash):
+    the exact bytes a city's broker published, to publish again as a genuine copy."""
+    subj = b"gx.%d.post" % city
+    out = []
+    for root, _, files in os.walk(cluster.servers[0].dir):
+        for name in files:
+            if not name.endswith(".blk"):
+                continue
+            with open(os.path.join(root, name), "rb") as f:
+                data = f.read()
+            i = data.find(subj)
+            while i >= 22:
+                rl, = struct.unpack_from("<I", data, i - 22)
+                slen, = struct.unpack_from("<H", data, i - 2)
+                end = i - 22 + (rl & 0x7FFFFFFF)
+                if slen == len(subj) and end <= len(data):
+                    p = i + slen
+                    if rl & 0x80000000:
+                        p += 4 + struct.unpack_from("<I", data, p)[0]
+                    if p <= end - 8 and data[p:end - 8] not in out:
+                        out.append(data[p:end - 8])
+                i = data.find(subj, i + 1)
+    return out
+
+
+def published(cluster, city, kind, demand_id):
+    """The one message of kind about demand_id that city's broker published (raw bytes)."""
+    got = []
+    for raw in stream_messages(cluster, city):
+        try:
+            m = pb.FedMessage.FromString(raw)
+        except Exception:
+            continue
+        if m.origin_city == city and m.kind == kind and m.origin_id == demand_id:
+            got.append(raw)
+    if len(got) != 1:
+        raise AssertionError("%d messages of kind %d about demand %d from city %d in the stream"
+                             % (len(got), kind, demand_id, city))
+    return got[0]
 
 
 def collect(client, until=lambda seen: False, timeout=2.0):
@@ -148,6 +194,39 @@ class Docking(unittest.TestCase):
             out.append("city %d:\n  %s" % (city, "\n  ".join(lines[-12:])))
         return "\n".join(out)
 
+    def deny(self, city, subjects):
+        """Reloads every nats-server with city's user denied publishing on subjects (and on the
+        JetStream stream-info subject, the probe: harmless, outside the stream); returns once
+        every server refuses the probe."""
+        probe = "$JS.API.STREAM.INFO.%s" % STREAM
+        orig = gxfed.city_permissions
+
+        def perms(c, stream=STREAM):
+            p = orig(c, stream)
+            if c == city:
+                p["publish"]["deny"] = list(subjects) + [probe]
+            return p
+
+        gxfed.city_permissions = perms
+        try:
+            self.cluster.reload()
+        finally:
+            gxfed.city_permissions = orig
+        for srv in self.cluster.servers:
+            def refused():
+                try:  # a server in the middle of its reload may refuse the connection: not yet
+                    raw = RawNats(srv.url, "city%d" % city, self.cluster.password(city))
+                except (RuntimeError, OSError):
+                    return False
+                try:
+                    return b"Permissions Violation" in raw.publish(probe, b"")
+                finally:
+                    raw.close()
+            wait_for("%s refuses city %d's probe" % (srv.name, city), refused, timeout=30, every=0.2)
+
+    def allow(self):
+        self.cluster.reload()
+
     def test_a_full_docking_across_cities(self):
         hb, zz, xx = self.brokers[HEBI], self.brokers[ZHENGZHOU], self.brokers[XINXIANG]
         details = "drawing HB-SECRET-4242 rev D"
@@ -174,6 +253,10 @@ class Docking(unittest.TestCase):
         to_anchor = wait_notices(hb, ANCHOR, "details_released", d)
         r = to_anchor[0].details_released
         self.assertEqual((r.counterpart_id, r.counterpart_contact, r.details), (ZZ_SME, SME_CONTACT, details))
+        # the SME's contact, now in Hebi's copy of it, does not mark the anchor's notices about
+        # that firm changed (no notice checked against the firm's sum shows a contact)
+        ir = wait_notices(hb, ANCHOR, "interest_received", d)
+        self.assertEqual([n.changed_since for n in ir], [""])
         # the SME may now read the details of its copy
         c = zz.client(ZZ_SME)
         self.assertEqual(c.call(get_posting=pb.GetPosting(posting_id=self.rid(d))).view.demand.details, details)
@@ -258,12 +341,32 @@ class Docking(unittest.TestCase):
         # the real docking still works after them
         self.interest(d, "real one")
         wait_notices(hb, ANCHOR, "interest_received", d)
+        # Xinxiang copies Zhengzhou's sealed box (its SME's message) into an interest of its
+        # own SME: the box is bound to Zhengzhou's message, Hebi refuses it
+        d2 = self.post("replayed box", "drawing HB-F-2")
+        self.interest(d2, "private note 6161")
+        wait_notices(hb, ANCHOR, "interest_received", d2)
+        wait_for("Zhengzhou's outbox drained", lambda: metric(zz, "gongxu_federation_outbox_depth") == 0)
+        box = pb.FedMessage.FromString(published(self.cluster, ZHENGZHOU, 4, d2)).sealed
+        bad_hb = metric(hb, "gongxu_federation_bad_total")
+        self.publish(XINXIANG, pb.FedMessage(origin_city=XINXIANG, kind=4, origin_id=d2, dest_city=HEBI,
+                                             firm_id=XX_SME, sealed=box, owner=FIRMS[XINXIANG][0]))
+        wait_for("the replayed box refused in Hebi", lambda: metric(hb, "gongxu_federation_bad_total") >= bad_hb + 1)
+        self.assertIn("its sealed part belongs to another message", hb.read_log_all())
+        c = hb.client(ANCHOR)
+        try:
+            got = about(collect(c, timeout=2.0), "interest_received", d2)
+        finally:
+            c.close()
+        self.assertEqual([n.interest_received.firm_id for n in got], [ZZ_SME])
         for b in self.brokers.values():
             self.assertIsNone(b.proc.poll())
 
     def test_d_a_repeated_docking_message_changes_nothing(self):
-        """The same docking message twice (an outbox record republished under a new id) is
-        applied once: the record is already in its state, nobody is told again."""
+        """The same docking message again (an outbox record republished under a new id: here
+        the exact bytes a broker published, read from the stream and published again by the
+        same city) is applied once: the record is already in its state, nobody is told again,
+        an award is counted once. A copy whose box does not open is refused before any of it."""
         hb, zz = self.brokers[HEBI], self.brokers[ZHENGZHOU]
         d = self.post("repeated", "drawing HB-R-1")
         self.interest(d, "hello")
@@ -271,42 +374,57 @@ class Docking(unittest.TestCase):
         self.anchor_call(accept=pb.Accept(demand_id=d, firm_id=ZZ_SME))
         wait_notices(hb, ANCHOR, "details_released", d)
         wait_notices(zz, ZZ_SME, "details_released", self.rid(d))
+        before = {city: self.awards(city) for city in CITIES}
+        self.anchor_call(award=pb.Award(demand_id=d, firm_id=ZZ_SME, quantity=1000))
+        wait_notices(zz, ZZ_SME, "demand_awarded", self.rid(d))
+        for city in CITIES:
+            wait_for("awards of %s + 1 in %d" % (ZZ_SME, city), lambda: self.awards(city) == before[city] + 1,
+                     timeout=60)
+        wait_for("outboxes drained", lambda: all(metric(b, "gongxu_federation_outbox_depth") == 0
+                                                  for b in self.brokers.values()), timeout=60)
         dup_zz, dup_hb = metric(zz, "gongxu_federation_duplicates_total"), metric(hb, "gongxu_federation_duplicates_total")
-        box = b"\x00" * 80
-        owner = pb.Firm()
-        owner.CopyFrom(FIRMS[ZHENGZHOU][0])
-        owner.contact = ""
-        self.publish(ZHENGZHOU, pb.FedMessage(origin_city=ZHENGZHOU, kind=4, origin_id=d, dest_city=HEBI,
-                                              firm_id=ZZ_SME, sealed=box, owner=owner))
-        self.publish(ZHENGZHOU, pb.FedMessage(origin_city=ZHENGZHOU, kind=7, origin_id=d, dest_city=HEBI,
-                                              firm_id=ZZ_SME, sealed=box))
-        self.publish(HEBI, pb.FedMessage(origin_city=HEBI, kind=5, origin_id=d, dest_city=ZHENGZHOU,
-                                         firm_id=ZZ_SME, sealed=box))
+        bad_zz, bad_hb = metric(zz, "gongxu_federation_bad_total"), metric(hb, "gongxu_federation_bad_total")
+        # genuine copies: Zhengzhou's interest and contact, Hebi's acceptance and award
+        for city, kind in ((ZHENGZHOU, 4), (ZHENGZHOU, 7), (HEBI, 5), (HEBI, 9), (HEBI, 9)):
+            raw = RawNats(self.cluster.servers[0].url, "city%d" % city, self.cluster.password(city))
+            try:
+                self.assertEqual(raw.publish("gx.%d.post" % city, published(self.cluster, city, kind, d)), b"+OK")
+            finally:
+                raw.close()
         wait_for("2 duplicates in Hebi", lambda: metric(hb, "gongxu_federation_duplicates_total") >= dup_hb + 2)
-        wait_for("1 duplicate in Zhengzhou", lambda: metric(zz, "gongxu_federation_duplicates_total") >= dup_zz + 1)
+        wait_for("3 duplicates in Zhengzhou", lambda: metric(zz, "gongxu_federation_duplicates_total") >= dup_zz + 3)
+        # copies with boxes that do not open
+        box = b"\x00" * 80
+        self.publish(ZHENGZHOU, pb.FedMessage(origin_city=ZHENGZHOU, kind=4, origin_id=d, dest_city=HEBI, sealed=box))
+        self.publish(ZHENGZHOU, pb.FedMessage(origin_city=ZHENGZHOU, kind=7, origin_id=d, dest_city=HEBI, sealed=box))
+        self.publish(HEBI, pb.FedMessage(origin_city=HEBI, kind=5, origin_id=d, dest_city=ZHENGZHOU, sealed=box))
+        wait_for("2 bad in Hebi", lambda: metric(hb, "gongxu_federation_bad_total") >= bad_hb + 2)
+        wait_for("1 bad in Zhengzhou", lambda: metric(zz, "gongxu_federation_bad_total") >= bad_zz + 1)
         time.sleep(1)
         self.assertEqual(count_notices(hb, ANCHOR, "interest_received", d), 1)
         self.assertEqual(count_notices(hb, ANCHOR, "details_released", d), 1)
         self.assertEqual(count_notices(zz, ZZ_SME, "details_released", self.rid(d)), 1)
+        self.assertEqual(count_notices(zz, ZZ_SME, "demand_awarded", self.rid(d)), 1)
+        for city in CITIES:
+            self.assertEqual(self.awards(city), before[city] + 1, city)
 
     def test_e_kill9_of_the_smes_broker_after_accepted_the_anchor_gets_the_contact_once(self):
+        """Zhengzhou has applied the acceptance and outboxed its SME's contact, in one
+        transaction, and cannot publish it (its NATS user denied gx.4101.>): killed -9 there,
+        the contact is neither lost nor sent twice once it restarts."""
         hb, zz = self.brokers[HEBI], self.brokers[ZHENGZHOU]
         d = self.post("killed", "drawing HB-K-1")
         self.interest(d, "hi")
         wait_notices(hb, ANCHOR, "interest_received", d)
-        # Zhengzhou frozen while the acceptance reaches the stream; killed as soon as it has
-        # outboxed the contact (applying accepted), before or while it publishes it
-        os.kill(zz.proc.pid, signal.SIGSTOP)
+        wait_for("Zhengzhou's outbox drained", lambda: metric(zz, "gongxu_federation_outbox_depth") == 0, timeout=60)
+        self.deny(ZHENGZHOU, ["gx.%d.>" % ZHENGZHOU])
         try:
             self.anchor_call(accept=pb.Accept(demand_id=d, firm_id=ZZ_SME))
-            wait_for("Hebi's outbox drained", lambda: metric(hb, "gongxu_federation_outbox_depth") == 0, timeout=60)
+            wait_for("the contact outboxed in Zhengzhou, not published",
+                     lambda: metric(zz, "gongxu_federation_outbox_depth") >= 1, timeout=60, every=0.2)
+            zz.kill()
         finally:
-            os.kill(zz.proc.pid, signal.SIGCONT)
-        outboxed = metric(zz, "gongxu_federation_outboxed_total")
-        deadline = time.time() + 60
-        while time.time() < deadline and metric(zz, "gongxu_federation_outboxed_total") == outboxed:
-            pass
-        zz.kill()
+            self.allow()
         zz.start(timeout=60)
         got = wait_notices(hb, ANCHOR, "details_released", d, timeout=90)
         self.assertEqual(got[0].details_released.counterpart_contact, SME_CONTACT)
@@ -314,6 +432,40 @@ class Docking(unittest.TestCase):
         time.sleep(2)
         self.assertEqual(count_notices(hb, ANCHOR, "details_released", d), 1, self.diag())
         self.assertEqual(count_notices(zz, ZZ_SME, "details_released", self.rid(d)), 1)
+
+    def test_f_an_interest_in_a_demand_closed_or_narrowed_meanwhile_is_declined(self):
+        """Zhengzhou does not hear (its consumer denied) that Hebi withdrew one demand and
+        narrowed another to its own city; its SME's interests in both reach Hebi, which declines
+        them itself (not counted bad); the SME is told why, and the record is declined in both."""
+        hb, zz = self.brokers[HEBI], self.brokers[ZHENGZHOU]
+        closed = self.post("withdrawn meanwhile", "drawing HB-W-1")
+        narrowed = self.post("narrowed meanwhile", "drawing HB-N-1")
+        bad_hb = metric(hb, "gongxu_federation_bad_total")
+        self.deny(ZHENGZHOU, ["$JS.API.CONSUMER.MSG.NEXT.%s.city-%d" % (STREAM, ZHENGZHOU)])
+        time.sleep(2)  # a pull already waiting (S_FETCH_WAIT_MS, 500 ms: federation.c) expires unanswered
+        try:
+            self.anchor_call(withdraw=pb.Withdraw(posting_id=closed))
+            self.anchor_call(update_demand=pb.UpdateDemand(demand=mg_demand(
+                id=narrowed, scope=pb.SAME_CITY, title="narrowed meanwhile", details="drawing HB-N-1")))
+            wait_for("Hebi's outbox drained", lambda: metric(hb, "gongxu_federation_outbox_depth") == 0, timeout=60)
+            self.interest(closed, "too late")
+            self.interest(narrowed, "too late")
+            wait_for("Zhengzhou's outbox drained", lambda: metric(zz, "gongxu_federation_outbox_depth") == 0,
+                     timeout=60)
+        finally:
+            self.allow()
+        texts = ("the demand closed in its home city before your interest reached it",
+                 "the demand is no longer open to your city; your interest did not reach it")
+        for d, text in zip((closed, narrowed), texts):
+            got = wait_notices(zz, ZZ_SME, "interest_declined", self.rid(d), timeout=90)
+            self.assertEqual([n.interest_declined.reason for n in got], [text], self.diag())
+        self.assertEqual(metric(hb, "gongxu_federation_bad_total"), bad_hb, self.diag())
+        self.assertEqual(count_notices(hb, ANCHOR, "interest_received", closed), 0)
+        self.assertEqual(count_notices(hb, ANCHOR, "interest_received", narrowed), 0)
+        # declined for good in Zhengzhou: interest again is refused there
+        with self.assertRaises(Refused) as e:
+            self.interest(narrowed, "again")
+        self.assertIn(e.exception.code, (pb.ERR_CONFLICT, pb.ERR_NOT_FOUND))
 
 
 if __name__ == "__main__":

@@ -9,11 +9,14 @@
 #include "codec.h"
 #include "config.h"
 #include "fedapply.h"
+#include "feddock.h"
+#include "fedseal.h"
 #include "federation.h"
 #include "gxtest.h"
 #include "limit.h"
 #include "model.h"
 #include "records.h"
+#include "store.h"
 
 #define ANCHOR "91410611MA47HBAN1X"
 #define SME "91410102MA48HGMG3X"
@@ -513,6 +516,177 @@ TEST(remote_postings_are_not_counted_against_their_owner)
     gx_firm_fini(&f);
 }
 
+/* Applies m as stream sequence seq from its city's subject. */
+static int s_apply(gx_broker *b, uint64_t seq, const gx_fed_msg *m)
+{
+    gx_buf raw;
+    char subject[32];
+    if (gx_codec_encode_fed(m, &raw) != GX_OK)
+        return -1;
+    snprintf(subject, sizeof subject, "gx.%u.post", m->origin_city);
+    int rc = gx_fedapply_one(b, "GONGXU", seq, subject, raw.data, raw.len);
+    gx_buf_fini(&raw);
+    return rc;
+}
+
+/* Hebi's answer (kind) about its demand demand_id to Zhengzhou's SME, sealed
+ * to pk with box s (its binding filled here unless bind is false). */
+static gx_err s_hebi_answer(gx_fed_msg *m, uint32_t kind, uint64_t demand_id, const uint8_t *pk,
+                            gx_fed_sealed *s, gx_buf *box)
+{
+    gx_buf plain;
+    *m = (gx_fed_msg){.origin_city = 4106, .kind = kind, .origin_id = demand_id, .dest_city = 4101};
+    gx_err err = gx_codec_encode_fed_sealed(s, &plain);
+    if (!err)
+        err = gx_fedseal_seal(pk, plain.data, plain.len, box);
+    gx_buf_fini(&plain);
+    m->sealed = box->data;
+    m->sealed_len = box->len;
+    return err;
+}
+
+static gx_fed_sealed s_bound(uint32_t kind, uint64_t demand_id)
+{
+    gx_fed_sealed s = {.kind = kind, .origin_city = 4106, .dest_city = 4101, .demand_id = demand_id};
+    snprintf(s.firm_id, sizeof s.firm_id, "%s", SME);
+    return s;
+}
+
+/* Zhengzhou (the SME's city) receiving Hebi's answers: a sealed part is held
+ * to the federation's caps, not to this broker's own max_text_bytes (16 KB
+ * here; Hebi's anchor may release 20 KB of details); and a box is bound to
+ * its message: Hebi's acceptance of demand 42 copied under demand 43 is refused. */
+TEST(docking_sealed_parts_are_bound_and_held_to_federation_caps)
+{
+    const int64_t now = 1790000000;
+    const char *dir = gx_test_dir("fed_dock_sealed");
+    gx_broker_io io = {.send = s_send, .publish = s_publish};
+    gx_broker *b = s_zhengzhou(dir, now);
+    REQUIRE(b);
+    gx_broker_batch_begin(b, now, now * 1000);
+    REQUIRE(gx_feddock_ensure_key(b) == GX_OK);
+    uint8_t hpk[GX_FEDSEAL_KEY], hsk[GX_FEDSEAL_KEY], kp[2 * GX_FEDSEAL_KEY];
+    REQUIRE(gx_fedseal_keypair(hpk, hsk) == GX_OK);
+    gx_fed_msg km = {.origin_city = 4106, .kind = GX_FED_CITY_KEY, .has_key = true};
+    memcpy(km.public_key, hpk, sizeof hpk);
+    CHECK_EQ_INT(s_apply(b, 1, &km), GX_FEDAPPLY_APPLIED);
+    /* Zhengzhou's own SME, and Hebi's anchor's demands 42 and 43 */
+    gx_firm sme, anchor;
+    gx_demand d;
+    s_firm(&sme, SME, "410102");
+    s_firm(&anchor, ANCHOR, "410611");
+    s_demand(&d);
+    REQUIRE(gx_records_write_begin(b) == GX_OK);
+    REQUIRE(gx_records_put_firm(b, &sme) == GX_OK);
+    b->fx.n = 0;
+    REQUIRE(gx_engine_put_firm(b->engine, &sme, now, &b->fx) == GX_OK);
+    REQUIRE(gx_records_write_end(b, GX_OK) == GX_OK);
+    for (uint64_t id = 42; id <= 43; id++) {
+        d.id = id;
+        gx_fed_msg dm = {.origin_city = 4106,
+                         .kind = GX_FED_DEMAND,
+                         .origin_id = id,
+                         .revision = 3,
+                         .state = GX_STATE_OPEN,
+                         .demand = &d,
+                         .owner = &anchor};
+        CHECK_EQ_INT(s_apply(b, 1 + id - 41, &dm), GX_FEDAPPLY_APPLIED);
+    }
+    /* the SME's interest in both is pending (as requests.c records it) */
+    REQUIRE(gx_records_write_begin(b) == GX_OK);
+    for (uint64_t id = 42; id <= 43; id++) {
+        uint8_t k[8 + GX_FIRM_ID_LEN], v[9] = {GX_DOCK_PENDING};
+        gx_store_be64(k, (uint64_t)4106 << GX_FED_ID_SHIFT | id);
+        memcpy(k + 8, SME, GX_FIRM_ID_LEN);
+        REQUIRE(gx_store_put(b->child, GX_T_DOCKING, k, sizeof k, v, sizeof v) == GX_OK);
+    }
+    REQUIRE(gx_records_fed_key_get(b, 0, kp, sizeof kp) == GX_OK);
+    REQUIRE(gx_records_write_end(b, GX_OK) == GX_OK);
+
+    /* accepted with 20 KB of details: over 16 KB, within the federation's caps */
+    char *details = malloc(20001);
+    REQUIRE(details);
+    memset(details, 'x', 20000);
+    details[20000] = 0;
+    gx_fed_msg am;
+    gx_buf box = {0};
+    gx_fed_sealed s = s_bound(GX_FED_ACCEPTED, 42);
+    s.name = "Hebi Auto Electronics";
+    s.contact = "buyer@hebi.example";
+    s.details = details;
+    REQUIRE(s_hebi_answer(&am, GX_FED_ACCEPTED, 42, kp, &s, &box) == GX_OK);
+    snprintf(am.firm_id, sizeof am.firm_id, "%s", SME); /* what a sender before the fix put in clear */
+    CHECK_EQ_INT(s_apply(b, 4, &am), GX_FEDAPPLY_APPLIED);
+    gx_demand kept = {0};
+    REQUIRE(gx_records_write_begin(b) == GX_OK);
+    CHECK(gx_records_get_demand(b, (uint64_t)4106 << GX_FED_ID_SHIFT | 42, &kept) == GX_OK);
+    gx_records_write_end(b, GX_OK);
+    CHECK(kept.details && strlen(kept.details) == 20000);
+    gx_demand_fini(&kept);
+
+    /* the same box under an acceptance of demand 43: refused, 43 stays without details */
+    am.origin_id = 43;
+    uint64_t bad = b->fed.bad;
+    CHECK_EQ_INT(s_apply(b, 5, &am), GX_FEDAPPLY_BAD);
+    CHECK_EQ_INT(b->fed.bad, bad + 1);
+    REQUIRE(gx_records_write_begin(b) == GX_OK);
+    CHECK(gx_records_get_demand(b, (uint64_t)4106 << GX_FED_ID_SHIFT | 43, &kept) == GX_OK);
+    gx_records_write_end(b, GX_OK);
+    CHECK(!kept.details || !kept.details[0]);
+    gx_demand_fini(&kept);
+    gx_buf_fini(&box);
+    gx_broker_batch_end(b, &io);
+    gx_broker_destroy(&b);
+    free(details);
+    gx_demand_fini(&d);
+    gx_firm_fini(&sme);
+    gx_firm_fini(&anchor);
+}
+
+/* The sealed part's own checks: bound to its message, a firm, an offer id in
+ * range, an interest's profile in the sending city, an award's quantity. */
+TEST(docking_sealed_checks)
+{
+    char why[200];
+    gx_firm p;
+    s_firm(&p, SME, "410102");
+    gx_fed_msg m = {.origin_city = 4101, .kind = GX_FED_INTEREST, .origin_id = 42, .dest_city = 4106};
+    gx_fed_sealed s = {.kind = GX_FED_INTEREST,
+                       .origin_city = 4101,
+                       .dest_city = 4106,
+                       .demand_id = 42,
+                       .offer_id = 7,
+                       .profile = &p};
+    snprintf(s.firm_id, sizeof s.firm_id, "%s", SME);
+    CHECK(gx_feddock_check_sealed(&m, &s, why, sizeof why));
+    s.offer_id = GX_FED_LOCAL_MAX; /* would name another city's offer */
+    CHECK(!gx_feddock_check_sealed(&m, &s, why, sizeof why) && strstr(why, "out of range"));
+    s.offer_id = 7;
+    m.origin_city = 4107; /* Xinxiang replaying Zhengzhou's box under its own interest */
+    CHECK(!gx_feddock_check_sealed(&m, &s, why, sizeof why) && strstr(why, "another message"));
+    m.origin_city = 4101;
+    m.origin_id = 43;
+    CHECK(!gx_feddock_check_sealed(&m, &s, why, sizeof why) && strstr(why, "another message"));
+    m.origin_id = 42;
+    m.kind = GX_FED_CONTACT;
+    CHECK(!gx_feddock_check_sealed(&m, &s, why, sizeof why) && strstr(why, "another message"));
+    m.kind = GX_FED_INTEREST;
+    snprintf(p.county, sizeof p.county, "410702");
+    CHECK(!gx_feddock_check_sealed(&m, &s, why, sizeof why) && strstr(why, "is not in city 4101"));
+    s.profile = NULL;
+    CHECK(!gx_feddock_check_sealed(&m, &s, why, sizeof why) && strstr(why, "without its profile"));
+    s.firm_id[0] = 0;
+    CHECK(!gx_feddock_check_sealed(&m, &s, why, sizeof why) && strstr(why, "without its firm"));
+    gx_fed_msg aw = {
+        .origin_city = 4106, .kind = GX_FED_AWARDED, .origin_id = 42, .dest_city = 4101, .revision = 4};
+    gx_fed_sealed as = {.kind = GX_FED_AWARDED, .origin_city = 4106, .dest_city = 4101, .demand_id = 42};
+    snprintf(as.firm_id, sizeof as.firm_id, "%s", SME);
+    CHECK(!gx_feddock_check_sealed(&aw, &as, why, sizeof why) && strstr(why, "award of 0"));
+    as.quantity = 100;
+    CHECK(gx_feddock_check_sealed(&aw, &as, why, sizeof why));
+    gx_firm_fini(&p);
+}
+
 int main(void)
 {
     RUN(fed_round_trip_demand);
@@ -522,5 +696,7 @@ int main(void)
     RUN(receiver_checks);
     RUN(config_keys);
     RUN(remote_postings_are_not_counted_against_their_owner);
+    RUN(docking_sealed_parts_are_bound_and_held_to_federation_caps);
+    RUN(docking_sealed_checks);
     return gx_test_done();
 }
