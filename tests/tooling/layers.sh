@@ -5,6 +5,7 @@
 #   records   the context (struct gx_ctx) and the records in the store
 #   persist   the engine across restarts: start, snapshots, replay
 #   notify    effects and state changes -> notices
+#   feddock   docking across cities: sealed messages made and applied (federation)
 #   fedapply  other cities' postings applied (federation)
 #   report    what operators read
 #   requests  one handler per request
@@ -22,7 +23,7 @@ set -u
 src=$1
 lib=$2
 nm=${3:-nm}
-order="records persist notify fedapply report requests broker"
+order="records persist notify feddock fedapply report requests broker"
 fail=0
 
 rank() {
