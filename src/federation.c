@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <nats/nats.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +53,12 @@ struct gx_fed {
     pthread_mutex_t mu;
     pthread_cond_t cv; /* queue grew, a batch is done, the link is up, or stop */
     bool stop;
-    bool ready; /* connected, stream and consumer set up: the publisher may publish */
+    atomic_bool ready; /* connected, stream and consumer set up: the publisher may publish */
+    /* the connection's state as the subscriber thread last polled it, without
+     * the mutex: libnats holds its connection lock through each reconnect
+     * attempt (up to the 2 s connect timeout), so nothing that holds f->mu, and
+     * nothing on the loop thread, calls into libnats for it */
+    atomic_bool up;
     pthread_t pub_thread, sub_thread;
     bool pub_started, sub_started;
 
@@ -110,10 +116,12 @@ static void s_log_change(int level, char *last, size_t cap, const char *text)
 
 /* ---------------------------------------------------------------- publisher */
 
-/* Whether the connection is up now (any thread; f->nc is set once). */
-static bool s_connected(gx_fed *f)
+/* The connection's state now, asked of libnats: it may wait seconds for
+ * libnats' connection lock while a reconnect attempt holds it, so only the
+ * federation's own threads call it, never with f->mu held (f->nc is set once). */
+static natsConnStatus s_status(gx_fed *f)
 {
-    return f->nc && natsConnection_Status(f->nc) == NATS_CONN_STATUS_CONNECTED;
+    return f->nc ? natsConnection_Status(f->nc) : NATS_CONN_STATUS_DISCONNECTED;
 }
 
 /* A failure that publishing the same record again cannot mend: the record
@@ -129,7 +137,8 @@ static bool s_permanent(natsStatus s, jsErrCode jerr)
 }
 
 /* Why a publish failed, for the log: the status, the client's last error
- * text, and a permissions violation named as such. */
+ * text, and a permissions violation named as such. Asks libnats: never with
+ * f->mu held. */
 static void s_pub_reason(gx_fed *f, natsStatus s, jsErrCode jerr, char *out, size_t cap)
 {
     const char *last = NULL;
@@ -309,7 +318,7 @@ static void *s_publisher(void *arg)
             continue;
         }
         int64_t now = s_now_ms();
-        bool up = s_connected(f);
+        bool up = atomic_load(&f->up);
         /* send: from the first record not sent in this round, up to the window */
         if (up && f->sent < f->n && f->sent < S_PUB_WINDOW && now >= f->retry_at) {
             s_out *slot = s_at(f, f->sent);
@@ -321,6 +330,9 @@ static void *s_publisher(void *arg)
             uint64_t round = f->round;
             pthread_mutex_unlock(&f->mu);
             natsStatus s = s_pub_send(f, &o, round);
+            char why[1024] = "";
+            if (s != NATS_OK)
+                s_pub_reason(f, s, 0, why, sizeof why);
             pthread_mutex_lock(&f->mu);
             if (round != f->round)
                 continue; /* the round failed meanwhile: this one goes again */
@@ -329,14 +341,10 @@ static void *s_publisher(void *arg)
                 slot->sent_at = now;
                 f->sent++;
             } else if (s_permanent(s, 0)) {
-                char why[1024];
-                s_pub_reason(f, s, 0, why, sizeof why);
                 s_settle(f, slot, false, why, last, sizeof last);
                 f->sent++;
                 s_advance(f);
             } else {
-                char why[1024];
-                s_pub_reason(f, s, 0, why, sizeof why);
                 s_round_failed(f, o.seq, why, last, sizeof last);
             }
             continue;
@@ -350,11 +358,16 @@ static void *s_publisher(void *arg)
             /* no answer, or the connection went down under it (an answer may
              * be lost): the round fails, everything unacknowledged goes again */
             char why[1024];
-            if (up)
+            uint64_t seq = oldest->seq, round = f->round;
+            if (up) {
+                pthread_mutex_unlock(&f->mu);
                 s_pub_reason(f, NATS_TIMEOUT, 0, why, sizeof why);
-            else
+                pthread_mutex_lock(&f->mu);
+                if (round != f->round)
+                    continue; /* failed meanwhile */
+            } else
                 snprintf(why, sizeof why, "the connection to NATS is down");
-            s_round_failed(f, oldest->seq, why, last, sizeof last);
+            s_round_failed(f, seq, why, last, sizeof last);
             continue;
         }
         bool waiting = oldest != NULL; /* records sent, not yet answered */
@@ -504,7 +517,8 @@ static bool s_setup(gx_fed *f, char *why, size_t cap)
     return true;
 }
 
-/* The connected server's URL, without a password, for the log. */
+/* The connected server's URL, without a password, for the log (asks
+ * libnats: never with f->mu held). */
 static void s_server_url(gx_fed *f, char *out, size_t cap)
 {
     char url[256] = "";
@@ -526,7 +540,9 @@ static void s_link_up(gx_fed *f, char *last, size_t cap)
         pthread_mutex_lock(&f->mu);
         if (up) {
             char url[256];
+            pthread_mutex_unlock(&f->mu);
             s_server_url(f, url, sizeof url);
+            pthread_mutex_lock(&f->mu);
             gx_log(
                 GX_LOG_NOTICE,
                 "federation: city %u connected to %s (stream %s, consumer %s from sequence %llu, message ids "
@@ -534,7 +550,8 @@ static void s_link_up(gx_fed *f, char *last, size_t cap)
                 f->city, url, f->stream, f->durable, (unsigned long long)f->start, f->city,
                 (unsigned long long)f->epoch);
             snprintf(last, cap, "up");
-            f->ready = true;
+            atomic_store(&f->up, true);
+            atomic_store(&f->ready, true);
             pthread_cond_broadcast(&f->cv);
             return;
         }
@@ -586,12 +603,17 @@ static void *s_subscriber(void *arg)
     while (!f->stop) {
         /* libnats reconnects by itself (to any of the servers, for ever):
          * say once that the link is down and once that it is back */
-        bool now_connected = s_connected(f);
+        pthread_mutex_unlock(&f->mu);
+        natsConnStatus st = s_status(f); /* may wait for a reconnect attempt: without f->mu */
+        bool now_connected = st == NATS_CONN_STATUS_CONNECTED;
+        atomic_store(&f->up, now_connected);
+        char url[256] = "";
+        if (now_connected && !was_connected)
+            s_server_url(f, url, sizeof url);
+        pthread_mutex_lock(&f->mu);
         if (now_connected != was_connected) {
             was_connected = now_connected;
             if (now_connected) {
-                char url[256];
-                s_server_url(f, url, sizeof url);
                 gx_log(GX_LOG_NOTICE, "federation: city %u reconnected to %s", f->city, url);
             } else {
                 gx_log(GX_LOG_WARNING,
@@ -893,10 +915,8 @@ void gx_fed_pub_counts(gx_fed *f, uint64_t *published, uint64_t *failed, uint64_
 
 bool gx_fed_connected(gx_fed *f)
 {
-    pthread_mutex_lock(&f->mu);
-    bool up = f->ready && s_connected(f);
-    pthread_mutex_unlock(&f->mu);
-    return up;
+    /* atomics only: the loop never waits for libnats (see struct gx_fed) */
+    return atomic_load(&f->ready) && atomic_load(&f->up);
 }
 
 size_t gx_fed_take(gx_fed *f, gx_fed_in **v)

@@ -95,7 +95,8 @@ gx_err gx_fed_password_check(const char *path, char *err, size_t errlen);
  * alone before the host (token@host) becomes ***@host. For logs. */
 void gx_fed_redact(const char *urls, char *out, size_t cap);
 
-/* True while connected with the stream and consumer set up (any thread). */
+/* True while connected with the stream and consumer set up (any thread; reads
+ * atomics only, never waits for libnats). */
 bool gx_fed_connected(gx_fed *f);
 
 /* The eventfd the loop polls: readable when acks or a fetched batch wait. */

@@ -14,8 +14,10 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -327,3 +329,36 @@ def stored_bytes(*dirs):
 def stream_bytes(cluster):
     """The raw messages of the stream as the nats-servers keep them on disk (every replica)."""
     return stored_bytes(*[s.dir for s in cluster.servers])
+
+
+class BlackHole:
+    """A listener on loopback that accepts connections and never writes a byte (a server
+    behind a partition that drops packets, as a client sees it: the connect attempt waits
+    its whole timeout for the INFO line). Its url goes in a federation_url; close() ends it."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.url = "nats://127.0.0.1:%d" % self.sock.getsockname()[1]
+        self.held = []  # accepted and left silent
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self):
+        self.sock.settimeout(0.2)
+        while not self.done.is_set():
+            try:
+                conn, _ = self.sock.accept()
+                self.held.append(conn)
+            except (socket.timeout, OSError):
+                continue
+
+    def close(self):
+        self.done.set()
+        self.thread.join(5)
+        for c in self.held:
+            c.close()
+        self.sock.close()

@@ -7,7 +7,8 @@ nothing; a record JetStream refuses for good is counted and dropped and the next
 city reads only its own inboxes; a store copied back from an older copy gets its later records
 across (message ids carry a per-start epoch); a password file others may read is refused;
 a burst of postings, published many at a time, reaches a receiver each exactly once and in
-the order it was posted.
+the order it was posted; a server that accepts and never answers, listed among the others
+while they are down, does not stall the city's own requests.
 """
 import os
 import re
@@ -18,7 +19,7 @@ import threading
 import time
 import unittest
 
-from gxfed import (CITIES, NatsCluster, RawNats, city_broker, metric, stop_leftovers, wait_for)
+from gxfed import (CITIES, BlackHole, NatsCluster, RawNats, city_broker, metric, stop_leftovers, wait_for)
 from gxharness import firm, mg_demand, mg_offer, pb, uscc
 
 HEBI, ZHENGZHOU, XINXIANG = 4106, 4101, 4107
@@ -26,6 +27,7 @@ JIAOZUO = 4108  # a NATS user only, for a broker with the wrong password
 ANCHOR = uscc("91410611MA47HBAN1")
 ZZ_SME = uscc("91410102MA48HGMG3")
 XX_SME = uscc("91410702MA49XXMG4")
+JZ_SME = uscc("91410802MA4AJWMG5")
 CERTS = [("IATF16949", "2030-06-30"), ("ISO9001", "2030-06-30")]
 FIRMS = {
     HEBI: [firm(ANCHOR, "Hebi Auto Electronics", "410611", "hebi.etdz", pb.CREDIT_A, lat=35.73, lon=114.35)],
@@ -307,6 +309,43 @@ class Link(unittest.TestCase):
         finally:
             jz.cleanup()
 
+
+    # (i) a server that accepts and never answers, among the others, while the others are down
+    def test_i_a_silent_server_in_the_list_does_not_stall_the_citys_own_requests(self):
+        """libnats holds its connection lock through each reconnect attempt (2 s against a
+        server that never sends INFO): the city's own requests must not wait for it."""
+        holes = [BlackHole() for _ in range(3)]
+        jz = city_broker(self.cluster, JIAOZUO, extra=[
+            "-o", "federation_url=%s,%s" % (",".join(h.url for h in holes), self.cluster.urls)])
+        try:
+            jz.start(timeout=60)
+            op = jz.client(operator=True)
+            op.call(register_firm=pb.RegisterFirm(
+                firm=firm(JZ_SME, "Jiaozuo Wheel Hub", "410802", "", pb.CREDIT_B, CERTS, 35.22, 113.24)))
+            op.close()
+            for s in self.cluster.servers:
+                s.kill()
+            wait_for("Jiaozuo sees the link down", lambda: metric(jz, "gongxu_federation_connected") == 0, 30)
+            c = jz.client(JZ_SME)
+            posted = []
+            for i in range(8):  # a few reconnect cycles through the silent server
+                # each answers within the harness's normal reply timeout (5 s)
+                self.assertTrue(c.call(ping=pb.Ping()).HasField("pong"))
+                posted.append(c.call(post_offer=pb.PostOffer(offer=mg_offer(title="partition %d" % i))).posting.id)
+                self.assertEqual(metric(jz, "gongxu_federation_connected"), 0)
+                time.sleep(0.5)
+            c.close()
+            self.assertIsNone(jz.proc.poll())
+            for s in self.cluster.servers:
+                s.start()
+            self.cluster.wait_healthy(60)
+            wait_for("Jiaozuo linked again", lambda: metric(jz, "gongxu_federation_connected") == 1, 90)
+            self.drained(jz)
+        finally:
+            jz.stop()
+            jz.cleanup()
+            for h in holes:
+                h.close()
 
     # (h)
     def test_h_a_burst_crosses_each_posting_exactly_once_and_in_posting_order(self):
