@@ -21,6 +21,7 @@
 #define S_PUB_WAIT_MS 5000 /* a record without an answer this long fails its round */
 #define S_FETCH_BATCH 128 /* messages per fetch */
 #define S_FETCH_WAIT_MS 500
+#define S_GAP_MS 1000 /* a gap in what the consumer delivers, held this long: the consumer is made again */
 #define S_SERVERS_MAX 16
 #define S_DUP_WINDOW_NS (120LL * 1000000000LL) /* the stream's duplicate window: 2 minutes */
 
@@ -75,6 +76,8 @@ struct gx_fed {
     size_t n_in;
     bool handed; /* the loop holds the batch */
     int done;    /* 0 pending, 1 committed, -1 failed */
+    uint64_t applied;  /* the highest stream sequence the loop committed (start - 1 at first) */
+    int64_t gap_since; /* since when (monotonic ms) messages beyond a gap wait, applied not moving; 0 none */
 };
 
 static void s_wake(gx_fed *f)
@@ -593,6 +596,32 @@ static void s_view(gx_fed *f)
     qsort(f->in, f->n_in, sizeof *f->in, s_by_seq);
 }
 
+/* Messages beyond a gap have waited S_GAP_MS and the missing one has not come:
+ * JetStream counts it delivered (into a fetch the client had given up on, say)
+ * and would send it again only after the consumer's AckWait (30 s), after newer
+ * ones. The consumer is deleted and made again to deliver from the sequence
+ * after the one the loop committed last, as at start: in order from exactly
+ * there. (A short AckWait instead would send again, out of order, what the loop
+ * is still applying in a slow batch: more gaps, not fewer.) Subscriber thread,
+ * mutex held (released while making it). */
+static void s_consumer_again(gx_fed *f, char *last, size_t cap)
+{
+    gx_log(GX_LOG_NOTICE,
+           "federation: stream %s sequence %llu has not come for %d ms while later ones did; making the "
+           "consumer %s again from it",
+           f->stream, (unsigned long long)f->applied + 1, S_GAP_MS, f->durable);
+    natsSubscription *sub = f->sub;
+    f->sub = NULL;
+    f->consumer_gone = false;
+    f->start = f->applied + 1;
+    f->gap_since = 0;
+    atomic_store(&f->ready, false);
+    pthread_mutex_unlock(&f->mu);
+    natsSubscription_Destroy(sub);
+    pthread_mutex_lock(&f->mu);
+    s_link_up(f, last, cap);
+}
+
 static void *s_subscriber(void *arg)
 {
     gx_fed *f = arg;
@@ -640,8 +669,20 @@ static void *s_subscriber(void *arg)
             }
             natsMsgList list = f->batch;
             bool keep[S_FETCH_BATCH] = {false}; /* left unacknowledged: it comes again */
-            for (size_t i = 0; i < f->n_in; i++)
+            bool early = false;
+            uint64_t was = f->applied;
+            for (size_t i = 0; i < f->n_in; i++) {
                 keep[f->in[i].at] = !f->in[i].ack;
+                early |= !f->in[i].ack;
+                /* what the loop committed: every sequence up to the highest it
+                 * acknowledges (it applies only at applied + 1) */
+                if (f->in[i].ack && f->in[i].seq > f->applied)
+                    f->applied = f->in[i].seq;
+            }
+            if (!early)
+                f->gap_since = 0;
+            else if (!f->gap_since || f->applied != was)
+                f->gap_since = s_now_ms();
             f->batch = (natsMsgList){0};
             f->handed = false;
             f->n_in = 0;
@@ -651,6 +692,10 @@ static void *s_subscriber(void *arg)
                     natsMsg_Ack(list.Msgs[i], NULL); /* a lost ack: redelivered, then skipped by sequence */
             natsMsgList_Destroy(&list);
             pthread_mutex_lock(&f->mu);
+            continue;
+        }
+        if (f->gap_since && s_now_ms() - f->gap_since >= S_GAP_MS) {
+            s_consumer_again(f, last, sizeof last);
             continue;
         }
         pthread_mutex_unlock(&f->mu);
@@ -796,6 +841,7 @@ gx_err gx_fed_new(const gx_config *cfg, uint64_t start, gx_fed **out, char *err,
     f->city = (unsigned)cfg->federation_city;
     f->replicas = cfg->federation_replicas;
     f->start = start ? start : 1;
+    f->applied = f->start - 1;
     f->epoch = s_epoch();
     snprintf(f->stream, sizeof f->stream, "%s", cfg->federation_stream);
     snprintf(f->subject, sizeof f->subject, "gx.%u.post", f->city);

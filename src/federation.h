@@ -51,9 +51,13 @@
  * exactly where LMDB says, not where JetStream's unacknowledged messages would
  * put it. A batch is handed to the loop (gx_fed_take) sorted by sequence; once
  * the loop says it is committed (gx_fed_done(ok)) the messages it marked ack
- * are acknowledged to JetStream, the others (beyond a gap) come again after
- * the consumer's AckWait. A batch the loop could not commit is handed again,
- * whole and in order, so nothing after it is applied first.
+ * are acknowledged to JetStream, the others (beyond a gap) come again. A gap
+ * that holds for a second (a message JetStream counts delivered that never
+ * reached the loop: sent into a fetch libnats had already given up on) makes
+ * the subscriber delete and make the consumer again from the sequence after the
+ * one the loop committed last, as at start, rather than wait the consumer's
+ * AckWait (30 s). A batch the loop could not commit is handed again, whole and
+ * in order, so nothing after it is applied first.
  *
  * The loop polls gx_fed_fd (an eventfd). Every function here is for the loop
  * thread; the threads inside touch only this module's state, under its mutex. */

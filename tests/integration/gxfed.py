@@ -306,6 +306,30 @@ class RawNats:
                 continue
             return line
 
+    def pull(self, stream, durable, inbox, expires_s=30):
+        """Asks durable (a pull consumer) for one message, delivered to inbox (subscribed to
+        before), and does not acknowledge it: JetStream counts it delivered, as it does one
+        sent into a fetch its client has already given up on."""
+        req = b'{"batch":1,"expires":%d}' % int(expires_s * 1e9)
+        subj = "$JS.API.CONSUMER.MSG.NEXT.%s.%s" % (stream, durable)
+        self.sock.sendall(b"PUB %s %s %d\r\n%s\r\n" % (subj.encode(), inbox.encode(), len(req), req))
+
+    def next_msg(self, timeout=30):
+        """The subject of the next message delivered to a subscription (MSG or HMSG)."""
+        self.sock.settimeout(timeout)
+        while True:
+            line = self._line()
+            if line.startswith(b"PING"):
+                self.sock.sendall(b"PONG\r\n")
+            elif line.startswith(b"MSG ") or line.startswith(b"HMSG "):
+                size = int(line.split()[-1])
+                while len(self.buf) < size + 2:
+                    self.buf += self.sock.recv(65536)
+                body, self.buf = self.buf[:size], self.buf[size + 2:]
+                if line.startswith(b"HMSG ") and body.split(b"\r\n", 1)[0].strip() != b"NATS/1.0":
+                    continue  # "NATS/1.0 408 Request Timeout" and the like: a status, not a message
+                return line.split()[1].decode()
+
     def close(self):
         self.sock.close()
 

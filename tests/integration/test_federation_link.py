@@ -8,18 +8,21 @@ city reads only its own inboxes; a store copied back from an older copy gets its
 across (message ids carry a per-start epoch); a password file others may read is refused;
 a burst of postings, published many at a time, reaches a receiver each exactly once and in
 the order it was posted; a server that accepts and never answers, listed among the others
-while they are down, does not stall the city's own requests.
+while they are down, does not stall the city's own requests; a message lost in a fetch does
+not hold the later ones for the consumer's AckWait.
 """
 import os
 import re
 import shutil
+import signal
 import stat
 import subprocess
 import threading
 import time
 import unittest
 
-from gxfed import (CITIES, BlackHole, NatsCluster, RawNats, city_broker, metric, stop_leftovers, wait_for)
+from gxfed import (CITIES, STREAM, BlackHole, NatsCluster, RawNats, city_broker, metric, stop_leftovers,
+                   wait_for)
 from gxharness import firm, mg_demand, mg_offer, pb, uscc
 
 HEBI, ZHENGZHOU, XINXIANG = 4106, 4101, 4107
@@ -346,6 +349,34 @@ class Link(unittest.TestCase):
             jz.cleanup()
             for h in holes:
                 h.close()
+
+    # (j) a message JetStream counts delivered that never reached the broker
+    def test_j_a_message_lost_in_a_fetch_does_not_hold_the_later_ones_for_the_ack_wait(self):
+        """A message delivered into a fetch its client had given up on is, for JetStream,
+        delivered: sent again only after the consumer's AckWait (30 s), while the later ones
+        wait behind the gap. Zhengzhou's broker is paused (its pending fetch expires), a bare
+        connection as Zhengzhou takes the next message from its consumer and never acks it;
+        once the broker runs again, that message and the next cross well before AckWait."""
+        zz = self.brokers[ZHENGZHOU]
+        inbox = "_INBOX_%d.lost" % ZHENGZHOU
+        raw = RawNats(self.cluster.servers[0].url, "city%d" % ZHENGZHOU, self.cluster.password(ZHENGZHOU))
+        zz.proc.send_signal(signal.SIGSTOP)
+        try:
+            time.sleep(1.5)  # the paused broker's fetch (500 ms) expires at the server
+            self.assertEqual(raw.subscribe(inbox), b"+OK")
+            raw.pull(STREAM, "city-%d" % ZHENGZHOU, inbox)
+            lost = self.post(title="delivered into a lost fetch")
+            self.assertEqual(raw.next_msg(30), "gx.%d.post" % HEBI)
+            after = self.post(title="after the lost one")
+        finally:
+            zz.proc.send_signal(signal.SIGCONT)
+            raw.close()
+        # both cross long before AckWait (30 s) would send the lost one again (the later one
+        # waits behind it: applied in stream order)
+        for d in (lost, after):
+            wait_for("demand %d in Zhengzhou before AckWait" % d,
+                     lambda d=d: self.view_in(ZHENGZHOU, ZZ_SME, rid(HEBI, d)), 20)
+        self.assertIn("making the consumer city-%d again" % ZHENGZHOU, zz.read_log_all())
 
     # (h)
     def test_h_a_burst_crosses_each_posting_exactly_once_and_in_posting_order(self):
