@@ -795,7 +795,8 @@ void gx_fed_redact(const char *urls, char *out, size_t cap)
         const char *end = p + strcspn(p, ",");
         /* without a scheme (a mistyped URL) the authority starts the URL */
         const char *auth = scheme && scheme < end ? scheme + 3 : p;
-        const char *host_end = auth + strcspn(auth, "/,");
+        /* the last @ before the next URL: a password may hold / or @ */
+        const char *host_end = auth + strcspn(auth, ",");
         const char *at = NULL;
         for (const char *q = auth; q < host_end; q++)
             if (*q == '@')

@@ -491,6 +491,24 @@ class PasswordFile(unittest.TestCase):
         finally:
             os.unlink(path)
 
+    def test_g_every_url_needs_a_scheme_and_no_form_of_password_is_printed(self):
+        # a later URL without nats:// (libnats would take user:pw@host:port) is refused too,
+        # its password not printed
+        rc, out = self.check("federation_url=nats://127.0.0.1:4222,city4106:hunter2@127.0.0.1:4223",
+                             "federation_city=4106")
+        self.assertEqual(rc, 78, out)
+        self.assertIn("is not a list of nats:// URLs", out)
+        self.assertIn("city4106:***@127.0.0.1:4223", out)
+        self.assertNotIn("hunter2", out)
+        rc, out = self.check("federation_url=nats://127.0.0.1:4222, http://127.0.0.1:4223", "federation_city=4106")
+        self.assertEqual(rc, 78, out)
+        # a password holding / or @ is hidden whole
+        rc, out = self.check("federation_url=nats://city4106:hun/ter@2@127.0.0.1:4222", "federation_city=4106")
+        self.assertEqual(rc, 0, out)
+        self.assertIn("nats://city4106:***@127.0.0.1:4222", out)
+        self.assertNotIn("hun/", out)
+        self.assertNotIn("ter@2", out)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
