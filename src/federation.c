@@ -53,7 +53,7 @@ struct gx_fed {
 
     pthread_mutex_t mu;
     pthread_cond_t cv; /* queue grew, a batch is done, the link is up, or stop */
-    bool stop;
+    atomic_bool stop;  /* set under mu (with cv), read without it between link set-up steps */
     atomic_bool ready; /* connected, stream and consumer set up: the publisher may publish */
     /* the connection's state as the subscriber thread last polled it, without
      * the mutex: libnats holds its connection lock through each reconnect
@@ -437,6 +437,10 @@ static bool s_setup(gx_fed *f, char *why, size_t cap)
         f->nc = nc;
         pthread_mutex_unlock(&f->mu);
     }
+    /* each step below may wait its whole timeout (5 s): a stop between them ends
+     * the set-up at once (gx_fed_destroy waits for this thread) */
+    if (atomic_load(&f->stop))
+        return false;
     if (!f->js) {
         jsOptions jo;
         jsOptions_Init(&jo);
@@ -446,6 +450,8 @@ static bool s_setup(gx_fed *f, char *why, size_t cap)
             return false;
         }
     }
+    if (atomic_load(&f->stop))
+        return false;
     if (!f->stream_ok) {
         /* a cluster that has just started answers nothing or "unavailable"
          * until it has elected its JetStream leader; another city may create
@@ -454,7 +460,7 @@ static bool s_setup(gx_fed *f, char *why, size_t cap)
         s = js_GetStreamInfo(&si, f->js, f->stream, NULL, &jerr);
         jsStreamInfo_Destroy(si);
         si = NULL;
-        if (s == NATS_NOT_FOUND) {
+        if (s == NATS_NOT_FOUND && !atomic_load(&f->stop)) {
             jsStreamConfig sc;
             jsStreamConfig_Init(&sc);
             const char *subjects[] = {"gx.>"};
@@ -486,6 +492,8 @@ static bool s_setup(gx_fed *f, char *why, size_t cap)
          * AckWait, after newer messages; a consumer made afresh at the sequence
          * the store applied last + 1 delivers in order from exactly there.
          * Nothing is applied before this, so f->start is still that sequence. */
+        if (atomic_load(&f->stop))
+            return false;
         if (!f->consumer_gone) {
             jerr = 0;
             s = js_DeleteConsumer(f->js, f->stream, f->durable, NULL, &jerr);
@@ -497,6 +505,8 @@ static bool s_setup(gx_fed *f, char *why, size_t cap)
             }
             f->consumer_gone = true;
         }
+        if (atomic_load(&f->stop))
+            return false;
         jsSubOptions so;
         jsSubOptions_Init(&so);
         so.Stream = f->stream;
