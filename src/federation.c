@@ -632,10 +632,39 @@ static void s_consumer_again(gx_fed *f, char *last, size_t cap)
     s_link_up(f, last, cap);
 }
 
+/* A fetch came back empty: asks the consumer the last stream sequence it
+ * delivered. Beyond the one the loop committed, with nothing in the loop's
+ * hands, a delivery never reached us (the last one sent, so no later one shows
+ * the gap): the gap clock starts as for messages beyond a gap. At most once a
+ * second (its return: when to ask next). Subscriber thread, mutex held
+ * (released while asking). */
+static int64_t s_lost_check(gx_fed *f)
+{
+    natsSubscription *sub = f->sub;
+    pthread_mutex_unlock(&f->mu);
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.Wait = 2000;
+    jsConsumerInfo *ci = NULL;
+    jsErrCode jerr = 0;
+    natsStatus s = natsSubscription_GetConsumerInfo(&ci, sub, &jo, &jerr);
+    uint64_t delivered = s == NATS_OK && ci ? ci->Delivered.Stream : 0;
+    jsConsumerInfo_Destroy(ci);
+    pthread_mutex_lock(&f->mu);
+    if (s == NATS_OK && !f->handed) {
+        if (delivered <= f->applied)
+            f->gap_since = 0;
+        else if (!f->gap_since)
+            f->gap_since = s_now_ms();
+    }
+    return s_now_ms() + S_GAP_MS;
+}
+
 static void *s_subscriber(void *arg)
 {
     gx_fed *f = arg;
     char last[2048] = ""; /* what was logged last about the link's state */
+    int64_t check_at = 0; /* when to ask the consumer what it delivered next */
     pthread_mutex_lock(&f->mu);
     s_link_up(f, last, sizeof last);
     bool was_connected = true;
@@ -727,6 +756,8 @@ static void *s_subscriber(void *arg)
             continue;
         }
         natsMsgList_Destroy(&list);
+        if (s == NATS_TIMEOUT && s_now_ms() >= check_at)
+            check_at = s_lost_check(f);
         if (s != NATS_OK && s != NATS_TIMEOUT) {
             char text[300];
             snprintf(text, sizeof text,

@@ -53,7 +53,10 @@
  * the loop says it is committed (gx_fed_done(ok)) the messages it marked ack
  * are acknowledged to JetStream, the others (beyond a gap) come again. A gap
  * that holds for a second (a message JetStream counts delivered that never
- * reached the loop: sent into a fetch libnats had already given up on) makes
+ * reached the loop: sent into a fetch libnats had already given up on; when it
+ * was the last one sent, an empty fetch asks the consumer, at most once a
+ * second, the last sequence it delivered, and one beyond the loop's committed
+ * sequence with nothing in the loop's hands starts the same clock) makes
  * the subscriber delete and make the consumer again from the sequence after the
  * one the loop committed last, as at start, rather than wait the consumer's
  * AckWait (30 s). A batch the loop could not commit is handed again, whole and

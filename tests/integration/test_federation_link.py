@@ -377,6 +377,21 @@ class Link(unittest.TestCase):
             wait_for("demand %d in Zhengzhou before AckWait" % d,
                      lambda d=d: self.view_in(ZHENGZHOU, ZZ_SME, rid(HEBI, d)), 20)
         self.assertIn("making the consumer city-%d again" % ZHENGZHOU, zz.read_log_all())
+        # the lost one the last posted: no later message shows the gap, the consumer's own
+        # count of what it delivered does
+        raw = RawNats(self.cluster.servers[0].url, "city%d" % ZHENGZHOU, self.cluster.password(ZHENGZHOU))
+        zz.proc.send_signal(signal.SIGSTOP)
+        try:
+            time.sleep(1.5)
+            self.assertEqual(raw.subscribe(inbox), b"+OK")
+            raw.pull(STREAM, "city-%d" % ZHENGZHOU, inbox)
+            last = self.post(title="the last, delivered into a lost fetch")
+            self.assertEqual(raw.next_msg(30), "gx.%d.post" % HEBI)
+        finally:
+            zz.proc.send_signal(signal.SIGCONT)
+            raw.close()
+        wait_for("demand %d in Zhengzhou before AckWait" % last,
+                 lambda: self.view_in(ZHENGZHOU, ZZ_SME, rid(HEBI, last)), 20)
 
     # (h)
     def test_h_a_burst_crosses_each_posting_exactly_once_and_in_posting_order(self):
