@@ -38,7 +38,8 @@ struct gx_fed {
     char stream[64];
     char subject[32];             /* gx.<city>.post */
     char durable[32];             /* city-<city> */
-    char user[GX_CONFIG_STR_MAX]; /* the NATS user, for the log */
+    char user[GX_CONFIG_STR_MAX]; /* the NATS user */
+    char pwfile[GX_CONFIG_STR_MAX]; /* federation_password_file, read again at each new connection */
     char urls[GX_CONFIG_STR_MAX]; /* federation_url with any password replaced by *** (for the log) */
     int64_t replicas;             /* the stream's replicas when this city creates it */
     uint64_t start;               /* the stream sequence the consumer delivers from */
@@ -60,6 +61,9 @@ struct gx_fed {
      * attempt (up to the 2 s connect timeout), so nothing that holds f->mu, and
      * nothing on the loop thread, calls into libnats for it */
     atomic_bool up;
+    /* libnats closed the connection for good: the subscriber rebuilds it once
+     * the publisher has let go of it (parked) */
+    bool rebuild, parked;
     pthread_t pub_thread, sub_thread;
     bool pub_started, sub_started;
 
@@ -304,6 +308,26 @@ static void *s_publisher(void *arg)
     natsSubscription *acks = NULL;
     pthread_mutex_lock(&f->mu);
     while (!f->stop) {
+        if (f->rebuild) {
+            /* the connection is being made anew: let go of it; every record
+             * not acknowledged goes again on the new one */
+            if (acks) {
+                pthread_mutex_unlock(&f->mu);
+                natsSubscription_Destroy(acks);
+                pthread_mutex_lock(&f->mu);
+                acks = NULL;
+            }
+            f->round++;
+            f->sent = 0;
+            for (size_t i = 0; i < f->n; i++)
+                s_at(f, i)->sent_at = 0;
+            f->parked = true;
+            pthread_cond_broadcast(&f->cv);
+            while (f->rebuild && !f->stop)
+                s_timed_wait(f, 500);
+            f->parked = false;
+            continue;
+        }
         if (!f->ready || (!f->n && !acks)) {
             s_timed_wait(f, 500);
             continue;
@@ -411,12 +435,28 @@ static void *s_publisher(void *arg)
  * from f->start. What is done stays done; on failure *why says what holds it
  * (a sentence for the log, the same while the cause is the same). Subscriber
  * thread, without the mutex. */
+static gx_err s_password(const char *path, char *out, size_t cap, char *err, size_t errlen);
+
 static bool s_setup(gx_fed *f, char *why, size_t cap)
 {
     natsStatus s;
     jsErrCode jerr = 0;
     const char *last = NULL;
     if (!f->nc) {
+        if (f->pwfile[0]) { /* the operator may have changed it since */
+            char pw[256], err[512];
+            if (s_password(f->pwfile, pw, sizeof pw, err, sizeof err) != GX_OK) {
+                snprintf(why, cap, "federation: %s; retrying", err);
+                return false;
+            }
+            s = natsOptions_SetUserInfo(f->opts, f->user, pw);
+            memset(pw, 0, sizeof pw);
+            if (s != NATS_OK) {
+                snprintf(why, cap, "federation: bad connection options (%s); retrying",
+                         natsStatus_GetText(s));
+                return false;
+            }
+        }
         natsConnection *nc = NULL;
         if ((s = natsConnection_Connect(&nc, f->opts)) != NATS_OK) {
             last = nats_GetLastError(NULL);
@@ -660,6 +700,47 @@ static int64_t s_lost_check(gx_fed *f)
     return s_now_ms() + S_GAP_MS;
 }
 
+/* libnats closed the connection for good (it gives up reconnecting when a
+ * server refuses the same authorization twice, after a reload with a broken
+ * users block, say): the subscription, JetStream context and connection are
+ * torn down, once the publisher has let go of them, and the link is set up
+ * again — the password file read again, the consumer made from the sequence
+ * after the one the loop committed last. Subscriber thread, mutex held
+ * (released while tearing down). */
+static void s_rebuild(gx_fed *f, char *last, size_t cap)
+{
+    gx_log(GX_LOG_WARNING,
+           "federation: city %u: NATS closed the connection for good (libnats gave up reconnecting); "
+           "setting the link up again (changes wait in the outbox, this city's firms are served meanwhile)",
+           f->city);
+    atomic_store(&f->ready, false);
+    atomic_store(&f->up, false);
+    f->rebuild = true;
+    pthread_cond_broadcast(&f->cv);
+    while (!f->parked && !f->stop)
+        s_timed_wait(f, 500);
+    if (f->stop)
+        return;
+    natsSubscription *sub = f->sub;
+    jsCtx *js = f->js;
+    natsConnection *nc = f->nc;
+    f->sub = NULL;
+    f->js = NULL;
+    f->nc = NULL;
+    f->consumer_gone = false;
+    f->start = f->applied + 1;
+    f->gap_since = 0;
+    last[0] = 0;
+    pthread_mutex_unlock(&f->mu);
+    natsSubscription_Destroy(sub);
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+    pthread_mutex_lock(&f->mu);
+    s_link_up(f, last, cap);
+    f->rebuild = false;
+    pthread_cond_broadcast(&f->cv);
+}
+
 static void *s_subscriber(void *arg)
 {
     gx_fed *f = arg;
@@ -679,6 +760,11 @@ static void *s_subscriber(void *arg)
         if (now_connected && !was_connected)
             s_server_url(f, url, sizeof url);
         pthread_mutex_lock(&f->mu);
+        if (st == NATS_CONN_STATUS_CLOSED && !f->stop) {
+            s_rebuild(f, last, sizeof last);
+            was_connected = true;
+            continue;
+        }
         if (now_connected != was_connected) {
             was_connected = now_connected;
             if (now_connected) {
@@ -889,6 +975,7 @@ gx_err gx_fed_new(const gx_config *cfg, uint64_t start, gx_fed **out, char *err,
     snprintf(f->subject, sizeof f->subject, "gx.%u.post", f->city);
     snprintf(f->durable, sizeof f->durable, "city-%u", f->city);
     snprintf(f->user, sizeof f->user, "%s", cfg->federation_user);
+    snprintf(f->pwfile, sizeof f->pwfile, "%s", cfg->federation_password_file);
     gx_fed_redact(cfg->federation_url, f->urls, sizeof f->urls);
     natsStatus s;
     gx_err e = GX_OK;

@@ -9,7 +9,8 @@ across (message ids carry a per-start epoch); a password file others may read is
 a burst of postings, published many at a time, reaches a receiver each exactly once and in
 the order it was posted; a server that accepts and never answers, listed among the others
 while they are down, does not stall the city's own requests; a message lost in a fetch does
-not hold the later ones for the consumer's AckWait.
+not hold the later ones for the consumer's AckWait; a connection libnats closes for good is
+set up again by itself.
 """
 import os
 import re
@@ -392,6 +393,30 @@ class Link(unittest.TestCase):
             raw.close()
         wait_for("demand %d in Zhengzhou before AckWait" % last,
                  lambda: self.view_in(ZHENGZHOU, ZZ_SME, rid(HEBI, last)), 20)
+
+    # (k) a connection libnats closes for good is made again
+    def test_k_a_connection_closed_for_good_is_set_up_again_and_what_was_posted_crosses_once(self):
+        """The servers reloaded with another password for Hebi: libnats, refused the same way
+        twice on reconnecting, closes the connection for good. The broker sets the link up
+        again by itself (reading its password file again) once the servers take its
+        password back, and what it posted meanwhile crosses exactly once."""
+        hb, zz = self.brokers[HEBI], self.brokers[ZHENGZHOU]
+        self.cluster.passwords[HEBI] = "not-hebis-password"
+        self.cluster.reload()
+        try:
+            wait_for("Hebi's connection closed for good",
+                     lambda: "closed the connection for good" in hb.read_log_all(), 60)
+            self.assertEqual(metric(hb, "gongxu_federation_connected"), 0)
+            d = self.post(title="posted while refused")
+        finally:
+            del self.cluster.passwords[HEBI]
+            self.cluster.reload()
+        wait_for("Hebi linked again", lambda: metric(hb, "gongxu_federation_connected") == 1, 90)
+        sme = zz.client(ZZ_SME)
+        got = opportunities(sme, [rid(HEBI, d)], 90)
+        sme.close()
+        self.assertEqual(len(got.get(rid(HEBI, d), [])), 1, self.fed_log(hb))
+        self.drained(hb)
 
     # (h)
     def test_h_a_burst_crosses_each_posting_exactly_once_and_in_posting_order(self):
