@@ -61,6 +61,7 @@ struct gx_fed {
      * attempt (up to the 2 s connect timeout), so nothing that holds f->mu, and
      * nothing on the loop thread, calls into libnats for it */
     atomic_bool up;
+    atomic_llong max_payload; /* the connected server's max_payload, polled with up; 0 when not linked */
     /* libnats closed the connection for good: the subscriber rebuilds it once
      * the publisher has let go of it (parked) */
     bool rebuild, parked;
@@ -756,6 +757,8 @@ static void *s_subscriber(void *arg)
         natsConnStatus st = s_status(f); /* may wait for a reconnect attempt: without f->mu */
         bool now_connected = st == NATS_CONN_STATUS_CONNECTED;
         atomic_store(&f->up, now_connected);
+        atomic_store(&f->max_payload,
+                     now_connected && f->nc ? (long long)natsConnection_GetMaxPayload(f->nc) : 0);
         char url[256] = "";
         if (now_connected && !was_connected)
             s_server_url(f, url, sizeof url);
@@ -1086,6 +1089,12 @@ void gx_fed_pub_counts(gx_fed *f, uint64_t *published, uint64_t *failed, uint64_
     *failed = f->pub_failed;
     *rejected = f->rejected;
     pthread_mutex_unlock(&f->mu);
+}
+
+size_t gx_fed_max_payload(gx_fed *f)
+{
+    /* an atomic: the loop never waits for libnats (see struct gx_fed) */
+    return atomic_load(&f->ready) ? (size_t)atomic_load(&f->max_payload) : 0;
 }
 
 bool gx_fed_connected(gx_fed *f)

@@ -106,6 +106,11 @@ void gx_fed_redact(const char *urls, char *out, size_t cap);
  * atomics only, never waits for libnats). */
 bool gx_fed_connected(gx_fed *f);
 
+/* The largest message the connected nats-server takes (its max_payload), as
+ * the subscriber thread last saw it; 0 when not linked. For refusing at request
+ * time what could never be published (an atomic: any thread, never waits). */
+size_t gx_fed_max_payload(gx_fed *f);
+
 /* The eventfd the loop polls: readable when acks or a fetched batch wait. */
 int gx_fed_fd(const gx_fed *f);
 /* Clears the eventfd (the loop then reads acked and take). */
