@@ -83,6 +83,8 @@ struct gx_fed {
     int done;    /* 0 pending, 1 committed, -1 failed */
     uint64_t applied;  /* the highest stream sequence the loop committed (start - 1 at first) */
     int64_t gap_since; /* since when (monotonic ms) messages beyond a gap wait, applied not moving; 0 none */
+    int gap_wait;      /* how long a gap may last before the consumer is made again (ms) */
+    uint64_t again_at; /* f->applied + 1 when the consumer was last made again for a gap (0 never) */
 };
 
 static void s_wake(gx_fed *f)
@@ -660,7 +662,12 @@ static void s_consumer_again(gx_fed *f, char *last, size_t cap)
     gx_log(GX_LOG_NOTICE,
            "federation: stream %s sequence %llu has not come for %d ms while later ones did; making the "
            "consumer %s again from it",
-           f->stream, (unsigned long long)f->applied + 1, S_GAP_MS, f->durable);
+           f->stream, (unsigned long long)f->applied + 1, f->gap_wait, f->durable);
+    /* a gap making the consumer again does not mend (a sequence the stream
+     * no longer holds, say) is tried again less and less often, up to 30 s */
+    f->gap_wait =
+        f->again_at == f->applied + 1 ? (f->gap_wait * 2 > 30000 ? 30000 : f->gap_wait * 2) : S_GAP_MS;
+    f->again_at = f->applied + 1;
     natsSubscription *sub = f->sub;
     f->sub = NULL;
     f->consumer_gone = false;
@@ -822,7 +829,7 @@ static void *s_subscriber(void *arg)
             pthread_mutex_lock(&f->mu);
             continue;
         }
-        if (f->gap_since && s_now_ms() - f->gap_since >= S_GAP_MS) {
+        if (f->gap_since && s_now_ms() - f->gap_since >= f->gap_wait) {
             s_consumer_again(f, last, sizeof last);
             continue;
         }
@@ -973,6 +980,7 @@ gx_err gx_fed_new(const gx_config *cfg, uint64_t start, gx_fed **out, char *err,
     f->replicas = cfg->federation_replicas;
     f->start = start ? start : 1;
     f->applied = f->start - 1;
+    f->gap_wait = S_GAP_MS;
     f->epoch = s_epoch();
     snprintf(f->stream, sizeof f->stream, "%s", cfg->federation_stream);
     snprintf(f->subject, sizeof f->subject, "gx.%u.post", f->city);
