@@ -429,7 +429,18 @@ gx_err gx_config_validate(const gx_config *c, char *err, size_t errlen)
                      "e.g. 4106)");
             return GX_ERR_CONFIG;
         }
-        if (strncmp(c->federation_url, "nats://", 7) != 0 && strncmp(c->federation_url, "tls://", 6) != 0) {
+        /* every URL of the list (split as federation.c splits it), not only the first */
+        bool urls_ok = true, any = false;
+        for (const char *p = c->federation_url; *p && urls_ok;) {
+            p += strspn(p, ", ");
+            size_t n = strcspn(p, ", ");
+            if (!n)
+                break;
+            any = true;
+            urls_ok = (n > 7 && strncmp(p, "nats://", 7) == 0) || (n > 6 && strncmp(p, "tls://", 6) == 0);
+            p += n;
+        }
+        if (!urls_ok || !any) {
             char shown[GX_CONFIG_STR_MAX]; /* its password never printed */
             gx_fed_redact(c->federation_url, shown, sizeof shown);
             snprintf(err, errlen, "federation_url: '%s' is not a list of nats:// URLs", shown);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <nats/nats.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #define S_PUB_WAIT_MS 5000 /* a record without an answer this long fails its round */
 #define S_FETCH_BATCH 128 /* messages per fetch */
 #define S_FETCH_WAIT_MS 500
+#define S_GAP_MS 1000 /* a gap in what the consumer delivers, held this long: the consumer is made again */
 #define S_SERVERS_MAX 16
 #define S_DUP_WINDOW_NS (120LL * 1000000000LL) /* the stream's duplicate window: 2 minutes */
 
@@ -36,7 +38,8 @@ struct gx_fed {
     char stream[64];
     char subject[32];             /* gx.<city>.post */
     char durable[32];             /* city-<city> */
-    char user[GX_CONFIG_STR_MAX]; /* the NATS user, for the log */
+    char user[GX_CONFIG_STR_MAX]; /* the NATS user */
+    char pwfile[GX_CONFIG_STR_MAX]; /* federation_password_file, read again at each new connection */
     char urls[GX_CONFIG_STR_MAX]; /* federation_url with any password replaced by *** (for the log) */
     int64_t replicas;             /* the stream's replicas when this city creates it */
     uint64_t start;               /* the stream sequence the consumer delivers from */
@@ -51,8 +54,17 @@ struct gx_fed {
 
     pthread_mutex_t mu;
     pthread_cond_t cv; /* queue grew, a batch is done, the link is up, or stop */
-    bool stop;
-    bool ready; /* connected, stream and consumer set up: the publisher may publish */
+    atomic_bool stop;  /* set under mu (with cv), read without it between link set-up steps */
+    atomic_bool ready; /* connected, stream and consumer set up: the publisher may publish */
+    /* the connection's state as the subscriber thread last polled it, without
+     * the mutex: libnats holds its connection lock through each reconnect
+     * attempt (up to the 2 s connect timeout), so nothing that holds f->mu, and
+     * nothing on the loop thread, calls into libnats for it */
+    atomic_bool up;
+    atomic_llong max_payload; /* the connected server's max_payload, polled with up; 0 when not linked */
+    /* libnats closed the connection for good: the subscriber rebuilds it once
+     * the publisher has let go of it (parked) */
+    bool rebuild, parked;
     pthread_t pub_thread, sub_thread;
     bool pub_started, sub_started;
 
@@ -69,6 +81,10 @@ struct gx_fed {
     size_t n_in;
     bool handed; /* the loop holds the batch */
     int done;    /* 0 pending, 1 committed, -1 failed */
+    uint64_t applied;  /* the highest stream sequence the loop committed (start - 1 at first) */
+    int64_t gap_since; /* since when (monotonic ms) messages beyond a gap wait, applied not moving; 0 none */
+    int gap_wait;      /* how long a gap may last before the consumer is made again (ms) */
+    uint64_t again_at; /* f->applied + 1 when the consumer was last made again for a gap (0 never) */
 };
 
 static void s_wake(gx_fed *f)
@@ -110,10 +126,12 @@ static void s_log_change(int level, char *last, size_t cap, const char *text)
 
 /* ---------------------------------------------------------------- publisher */
 
-/* Whether the connection is up now (any thread; f->nc is set once). */
-static bool s_connected(gx_fed *f)
+/* The connection's state now, asked of libnats: it may wait seconds for
+ * libnats' connection lock while a reconnect attempt holds it, so only the
+ * federation's own threads call it, never with f->mu held (f->nc is set once). */
+static natsConnStatus s_status(gx_fed *f)
 {
-    return f->nc && natsConnection_Status(f->nc) == NATS_CONN_STATUS_CONNECTED;
+    return f->nc ? natsConnection_Status(f->nc) : NATS_CONN_STATUS_DISCONNECTED;
 }
 
 /* A failure that publishing the same record again cannot mend: the record
@@ -129,7 +147,8 @@ static bool s_permanent(natsStatus s, jsErrCode jerr)
 }
 
 /* Why a publish failed, for the log: the status, the client's last error
- * text, and a permissions violation named as such. */
+ * text, and a permissions violation named as such. Asks libnats: never with
+ * f->mu held. */
 static void s_pub_reason(gx_fed *f, natsStatus s, jsErrCode jerr, char *out, size_t cap)
 {
     const char *last = NULL;
@@ -292,6 +311,26 @@ static void *s_publisher(void *arg)
     natsSubscription *acks = NULL;
     pthread_mutex_lock(&f->mu);
     while (!f->stop) {
+        if (f->rebuild) {
+            /* the connection is being made anew: let go of it; every record
+             * not acknowledged goes again on the new one */
+            if (acks) {
+                pthread_mutex_unlock(&f->mu);
+                natsSubscription_Destroy(acks);
+                pthread_mutex_lock(&f->mu);
+                acks = NULL;
+            }
+            f->round++;
+            f->sent = 0;
+            for (size_t i = 0; i < f->n; i++)
+                s_at(f, i)->sent_at = 0;
+            f->parked = true;
+            pthread_cond_broadcast(&f->cv);
+            while (f->rebuild && !f->stop)
+                s_timed_wait(f, 500);
+            f->parked = false;
+            continue;
+        }
         if (!f->ready || (!f->n && !acks)) {
             s_timed_wait(f, 500);
             continue;
@@ -309,7 +348,7 @@ static void *s_publisher(void *arg)
             continue;
         }
         int64_t now = s_now_ms();
-        bool up = s_connected(f);
+        bool up = atomic_load(&f->up);
         /* send: from the first record not sent in this round, up to the window */
         if (up && f->sent < f->n && f->sent < S_PUB_WINDOW && now >= f->retry_at) {
             s_out *slot = s_at(f, f->sent);
@@ -321,6 +360,9 @@ static void *s_publisher(void *arg)
             uint64_t round = f->round;
             pthread_mutex_unlock(&f->mu);
             natsStatus s = s_pub_send(f, &o, round);
+            char why[1024] = "";
+            if (s != NATS_OK)
+                s_pub_reason(f, s, 0, why, sizeof why);
             pthread_mutex_lock(&f->mu);
             if (round != f->round)
                 continue; /* the round failed meanwhile: this one goes again */
@@ -329,14 +371,10 @@ static void *s_publisher(void *arg)
                 slot->sent_at = now;
                 f->sent++;
             } else if (s_permanent(s, 0)) {
-                char why[1024];
-                s_pub_reason(f, s, 0, why, sizeof why);
                 s_settle(f, slot, false, why, last, sizeof last);
                 f->sent++;
                 s_advance(f);
             } else {
-                char why[1024];
-                s_pub_reason(f, s, 0, why, sizeof why);
                 s_round_failed(f, o.seq, why, last, sizeof last);
             }
             continue;
@@ -350,11 +388,16 @@ static void *s_publisher(void *arg)
             /* no answer, or the connection went down under it (an answer may
              * be lost): the round fails, everything unacknowledged goes again */
             char why[1024];
-            if (up)
+            uint64_t seq = oldest->seq, round = f->round;
+            if (up) {
+                pthread_mutex_unlock(&f->mu);
                 s_pub_reason(f, NATS_TIMEOUT, 0, why, sizeof why);
-            else
+                pthread_mutex_lock(&f->mu);
+                if (round != f->round)
+                    continue; /* failed meanwhile */
+            } else
                 snprintf(why, sizeof why, "the connection to NATS is down");
-            s_round_failed(f, oldest->seq, why, last, sizeof last);
+            s_round_failed(f, seq, why, last, sizeof last);
             continue;
         }
         bool waiting = oldest != NULL; /* records sent, not yet answered */
@@ -395,12 +438,28 @@ static void *s_publisher(void *arg)
  * from f->start. What is done stays done; on failure *why says what holds it
  * (a sentence for the log, the same while the cause is the same). Subscriber
  * thread, without the mutex. */
+static gx_err s_password(const char *path, char *out, size_t cap, char *err, size_t errlen);
+
 static bool s_setup(gx_fed *f, char *why, size_t cap)
 {
     natsStatus s;
     jsErrCode jerr = 0;
     const char *last = NULL;
     if (!f->nc) {
+        if (f->pwfile[0]) { /* the operator may have changed it since */
+            char pw[256], err[512];
+            if (s_password(f->pwfile, pw, sizeof pw, err, sizeof err) != GX_OK) {
+                snprintf(why, cap, "federation: %s; retrying", err);
+                return false;
+            }
+            s = natsOptions_SetUserInfo(f->opts, f->user, pw);
+            memset(pw, 0, sizeof pw);
+            if (s != NATS_OK) {
+                snprintf(why, cap, "federation: bad connection options (%s); retrying",
+                         natsStatus_GetText(s));
+                return false;
+            }
+        }
         natsConnection *nc = NULL;
         if ((s = natsConnection_Connect(&nc, f->opts)) != NATS_OK) {
             last = nats_GetLastError(NULL);
@@ -421,6 +480,10 @@ static bool s_setup(gx_fed *f, char *why, size_t cap)
         f->nc = nc;
         pthread_mutex_unlock(&f->mu);
     }
+    /* each step below may wait its whole timeout (5 s): a stop between them ends
+     * the set-up at once (gx_fed_destroy waits for this thread) */
+    if (atomic_load(&f->stop))
+        return false;
     if (!f->js) {
         jsOptions jo;
         jsOptions_Init(&jo);
@@ -430,6 +493,8 @@ static bool s_setup(gx_fed *f, char *why, size_t cap)
             return false;
         }
     }
+    if (atomic_load(&f->stop))
+        return false;
     if (!f->stream_ok) {
         /* a cluster that has just started answers nothing or "unavailable"
          * until it has elected its JetStream leader; another city may create
@@ -438,7 +503,7 @@ static bool s_setup(gx_fed *f, char *why, size_t cap)
         s = js_GetStreamInfo(&si, f->js, f->stream, NULL, &jerr);
         jsStreamInfo_Destroy(si);
         si = NULL;
-        if (s == NATS_NOT_FOUND) {
+        if (s == NATS_NOT_FOUND && !atomic_load(&f->stop)) {
             jsStreamConfig sc;
             jsStreamConfig_Init(&sc);
             const char *subjects[] = {"gx.>"};
@@ -470,6 +535,8 @@ static bool s_setup(gx_fed *f, char *why, size_t cap)
          * AckWait, after newer messages; a consumer made afresh at the sequence
          * the store applied last + 1 delivers in order from exactly there.
          * Nothing is applied before this, so f->start is still that sequence. */
+        if (atomic_load(&f->stop))
+            return false;
         if (!f->consumer_gone) {
             jerr = 0;
             s = js_DeleteConsumer(f->js, f->stream, f->durable, NULL, &jerr);
@@ -481,6 +548,8 @@ static bool s_setup(gx_fed *f, char *why, size_t cap)
             }
             f->consumer_gone = true;
         }
+        if (atomic_load(&f->stop))
+            return false;
         jsSubOptions so;
         jsSubOptions_Init(&so);
         so.Stream = f->stream;
@@ -504,7 +573,8 @@ static bool s_setup(gx_fed *f, char *why, size_t cap)
     return true;
 }
 
-/* The connected server's URL, without a password, for the log. */
+/* The connected server's URL, without a password, for the log (asks
+ * libnats: never with f->mu held). */
 static void s_server_url(gx_fed *f, char *out, size_t cap)
 {
     char url[256] = "";
@@ -526,7 +596,9 @@ static void s_link_up(gx_fed *f, char *last, size_t cap)
         pthread_mutex_lock(&f->mu);
         if (up) {
             char url[256];
+            pthread_mutex_unlock(&f->mu);
             s_server_url(f, url, sizeof url);
+            pthread_mutex_lock(&f->mu);
             gx_log(
                 GX_LOG_NOTICE,
                 "federation: city %u connected to %s (stream %s, consumer %s from sequence %llu, message ids "
@@ -534,7 +606,8 @@ static void s_link_up(gx_fed *f, char *last, size_t cap)
                 f->city, url, f->stream, f->durable, (unsigned long long)f->start, f->city,
                 (unsigned long long)f->epoch);
             snprintf(last, cap, "up");
-            f->ready = true;
+            atomic_store(&f->up, true);
+            atomic_store(&f->ready, true);
             pthread_cond_broadcast(&f->cv);
             return;
         }
@@ -576,22 +649,135 @@ static void s_view(gx_fed *f)
     qsort(f->in, f->n_in, sizeof *f->in, s_by_seq);
 }
 
+/* Messages beyond a gap have waited S_GAP_MS and the missing one has not come:
+ * JetStream counts it delivered (into a fetch the client had given up on, say)
+ * and would send it again only after the consumer's AckWait (30 s), after newer
+ * ones. The consumer is deleted and made again to deliver from the sequence
+ * after the one the loop committed last, as at start: in order from exactly
+ * there. (A short AckWait instead would send again, out of order, what the loop
+ * is still applying in a slow batch: more gaps, not fewer.) Subscriber thread,
+ * mutex held (released while making it). */
+static void s_consumer_again(gx_fed *f, char *last, size_t cap)
+{
+    gx_log(GX_LOG_NOTICE,
+           "federation: stream %s sequence %llu has not come for %d ms while later ones did; making the "
+           "consumer %s again from it",
+           f->stream, (unsigned long long)f->applied + 1, f->gap_wait, f->durable);
+    /* a gap making the consumer again does not mend (a sequence the stream
+     * no longer holds, say) is tried again less and less often, up to 30 s */
+    f->gap_wait =
+        f->again_at == f->applied + 1 ? (f->gap_wait * 2 > 30000 ? 30000 : f->gap_wait * 2) : S_GAP_MS;
+    f->again_at = f->applied + 1;
+    natsSubscription *sub = f->sub;
+    f->sub = NULL;
+    f->consumer_gone = false;
+    f->start = f->applied + 1;
+    f->gap_since = 0;
+    atomic_store(&f->ready, false);
+    pthread_mutex_unlock(&f->mu);
+    natsSubscription_Destroy(sub);
+    pthread_mutex_lock(&f->mu);
+    s_link_up(f, last, cap);
+}
+
+/* A fetch came back empty: asks the consumer the last stream sequence it
+ * delivered. Beyond the one the loop committed, with nothing in the loop's
+ * hands, a delivery never reached us (the last one sent, so no later one shows
+ * the gap): the gap clock starts as for messages beyond a gap. At most once a
+ * second (its return: when to ask next). Subscriber thread, mutex held
+ * (released while asking). */
+static int64_t s_lost_check(gx_fed *f)
+{
+    natsSubscription *sub = f->sub;
+    pthread_mutex_unlock(&f->mu);
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.Wait = 2000;
+    jsConsumerInfo *ci = NULL;
+    jsErrCode jerr = 0;
+    natsStatus s = natsSubscription_GetConsumerInfo(&ci, sub, &jo, &jerr);
+    uint64_t delivered = s == NATS_OK && ci ? ci->Delivered.Stream : 0;
+    jsConsumerInfo_Destroy(ci);
+    pthread_mutex_lock(&f->mu);
+    if (s == NATS_OK && !f->handed) {
+        if (delivered <= f->applied)
+            f->gap_since = 0;
+        else if (!f->gap_since)
+            f->gap_since = s_now_ms();
+    }
+    return s_now_ms() + S_GAP_MS;
+}
+
+/* libnats closed the connection for good (it gives up reconnecting when a
+ * server refuses the same authorization twice, after a reload with a broken
+ * users block, say): the subscription, JetStream context and connection are
+ * torn down, once the publisher has let go of them, and the link is set up
+ * again — the password file read again, the consumer made from the sequence
+ * after the one the loop committed last. Subscriber thread, mutex held
+ * (released while tearing down). */
+static void s_rebuild(gx_fed *f, char *last, size_t cap)
+{
+    gx_log(GX_LOG_WARNING,
+           "federation: city %u: NATS closed the connection for good (libnats gave up reconnecting); "
+           "setting the link up again (changes wait in the outbox, this city's firms are served meanwhile)",
+           f->city);
+    atomic_store(&f->ready, false);
+    atomic_store(&f->up, false);
+    f->rebuild = true;
+    pthread_cond_broadcast(&f->cv);
+    while (!f->parked && !f->stop)
+        s_timed_wait(f, 500);
+    if (f->stop)
+        return;
+    natsSubscription *sub = f->sub;
+    jsCtx *js = f->js;
+    natsConnection *nc = f->nc;
+    f->sub = NULL;
+    f->js = NULL;
+    f->nc = NULL;
+    f->consumer_gone = false;
+    f->start = f->applied + 1;
+    f->gap_since = 0;
+    last[0] = 0;
+    pthread_mutex_unlock(&f->mu);
+    natsSubscription_Destroy(sub);
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+    pthread_mutex_lock(&f->mu);
+    s_link_up(f, last, cap);
+    f->rebuild = false;
+    pthread_cond_broadcast(&f->cv);
+}
+
 static void *s_subscriber(void *arg)
 {
     gx_fed *f = arg;
     char last[2048] = ""; /* what was logged last about the link's state */
+    int64_t check_at = 0; /* when to ask the consumer what it delivered next */
     pthread_mutex_lock(&f->mu);
     s_link_up(f, last, sizeof last);
     bool was_connected = true;
     while (!f->stop) {
         /* libnats reconnects by itself (to any of the servers, for ever):
          * say once that the link is down and once that it is back */
-        bool now_connected = s_connected(f);
+        pthread_mutex_unlock(&f->mu);
+        natsConnStatus st = s_status(f); /* may wait for a reconnect attempt: without f->mu */
+        bool now_connected = st == NATS_CONN_STATUS_CONNECTED;
+        atomic_store(&f->up, now_connected);
+        atomic_store(&f->max_payload,
+                     now_connected && f->nc ? (long long)natsConnection_GetMaxPayload(f->nc) : 0);
+        char url[256] = "";
+        if (now_connected && !was_connected)
+            s_server_url(f, url, sizeof url);
+        pthread_mutex_lock(&f->mu);
+        if (st == NATS_CONN_STATUS_CLOSED && !f->stop) {
+            s_rebuild(f, last, sizeof last);
+            was_connected = true;
+            continue;
+        }
         if (now_connected != was_connected) {
             was_connected = now_connected;
             if (now_connected) {
-                char url[256];
-                s_server_url(f, url, sizeof url);
                 gx_log(GX_LOG_NOTICE, "federation: city %u reconnected to %s", f->city, url);
             } else {
                 gx_log(GX_LOG_WARNING,
@@ -618,8 +804,20 @@ static void *s_subscriber(void *arg)
             }
             natsMsgList list = f->batch;
             bool keep[S_FETCH_BATCH] = {false}; /* left unacknowledged: it comes again */
-            for (size_t i = 0; i < f->n_in; i++)
+            bool early = false;
+            uint64_t was = f->applied;
+            for (size_t i = 0; i < f->n_in; i++) {
                 keep[f->in[i].at] = !f->in[i].ack;
+                early |= !f->in[i].ack;
+                /* what the loop committed: every sequence up to the highest it
+                 * acknowledges (it applies only at applied + 1) */
+                if (f->in[i].ack && f->in[i].seq > f->applied)
+                    f->applied = f->in[i].seq;
+            }
+            if (!early)
+                f->gap_since = 0;
+            else if (!f->gap_since || f->applied != was)
+                f->gap_since = s_now_ms();
             f->batch = (natsMsgList){0};
             f->handed = false;
             f->n_in = 0;
@@ -629,6 +827,10 @@ static void *s_subscriber(void *arg)
                     natsMsg_Ack(list.Msgs[i], NULL); /* a lost ack: redelivered, then skipped by sequence */
             natsMsgList_Destroy(&list);
             pthread_mutex_lock(&f->mu);
+            continue;
+        }
+        if (f->gap_since && s_now_ms() - f->gap_since >= f->gap_wait) {
+            s_consumer_again(f, last, sizeof last);
             continue;
         }
         pthread_mutex_unlock(&f->mu);
@@ -650,6 +852,8 @@ static void *s_subscriber(void *arg)
             continue;
         }
         natsMsgList_Destroy(&list);
+        if (s == NATS_TIMEOUT && s_now_ms() >= check_at)
+            check_at = s_lost_check(f);
         if (s != NATS_OK && s != NATS_TIMEOUT) {
             char text[300];
             snprintf(text, sizeof text,
@@ -728,7 +932,8 @@ void gx_fed_redact(const char *urls, char *out, size_t cap)
         const char *end = p + strcspn(p, ",");
         /* without a scheme (a mistyped URL) the authority starts the URL */
         const char *auth = scheme && scheme < end ? scheme + 3 : p;
-        const char *host_end = auth + strcspn(auth, "/,");
+        /* the last @ before the next URL: a password may hold / or @ */
+        const char *host_end = auth + strcspn(auth, ",");
         const char *at = NULL;
         for (const char *q = auth; q < host_end; q++)
             if (*q == '@')
@@ -774,11 +979,14 @@ gx_err gx_fed_new(const gx_config *cfg, uint64_t start, gx_fed **out, char *err,
     f->city = (unsigned)cfg->federation_city;
     f->replicas = cfg->federation_replicas;
     f->start = start ? start : 1;
+    f->applied = f->start - 1;
+    f->gap_wait = S_GAP_MS;
     f->epoch = s_epoch();
     snprintf(f->stream, sizeof f->stream, "%s", cfg->federation_stream);
     snprintf(f->subject, sizeof f->subject, "gx.%u.post", f->city);
     snprintf(f->durable, sizeof f->durable, "city-%u", f->city);
     snprintf(f->user, sizeof f->user, "%s", cfg->federation_user);
+    snprintf(f->pwfile, sizeof f->pwfile, "%s", cfg->federation_password_file);
     gx_fed_redact(cfg->federation_url, f->urls, sizeof f->urls);
     natsStatus s;
     gx_err e = GX_OK;
@@ -891,12 +1099,16 @@ void gx_fed_pub_counts(gx_fed *f, uint64_t *published, uint64_t *failed, uint64_
     pthread_mutex_unlock(&f->mu);
 }
 
+size_t gx_fed_max_payload(gx_fed *f)
+{
+    /* an atomic: the loop never waits for libnats (see struct gx_fed) */
+    return atomic_load(&f->ready) ? (size_t)atomic_load(&f->max_payload) : 0;
+}
+
 bool gx_fed_connected(gx_fed *f)
 {
-    pthread_mutex_lock(&f->mu);
-    bool up = f->ready && s_connected(f);
-    pthread_mutex_unlock(&f->mu);
-    return up;
+    /* atomics only: the loop never waits for libnats (see struct gx_fed) */
+    return atomic_load(&f->ready) && atomic_load(&f->up);
 }
 
 size_t gx_fed_take(gx_fed *f, gx_fed_in **v)

@@ -5,7 +5,14 @@
  * options) and returns at once; the subscriber thread connects, finds or
  * creates the stream and makes the consumer, retrying with backoff for as long
  * as it takes (logged once per change of what holds it), and libnats then
- * reconnects by itself. Meanwhile the loop serves its own city and the outbox
+ * reconnects by itself. A connection libnats closes for good (the same
+ * authorization refused twice while reconnecting) is torn down once the
+ * publisher has let go of it and set up again the same way, the password file
+ * read again (before every new connection) and the consumer made from the
+ * sequence after the one the loop committed last. The connection's state is
+ * polled by the subscriber thread, never with the module's mutex held, into
+ * atomics the loop reads: a reconnect attempt holds libnats' connection lock up
+ * to the 2 s connect timeout, and the loop must never wait for it. Meanwhile the loop serves its own city and the outbox
  * grows; the publisher starts once the link is up. Replies come to this city's
  * own inbox prefix _INBOX_<city>.
  *
@@ -51,9 +58,16 @@
  * exactly where LMDB says, not where JetStream's unacknowledged messages would
  * put it. A batch is handed to the loop (gx_fed_take) sorted by sequence; once
  * the loop says it is committed (gx_fed_done(ok)) the messages it marked ack
- * are acknowledged to JetStream, the others (beyond a gap) come again after
- * the consumer's AckWait. A batch the loop could not commit is handed again,
- * whole and in order, so nothing after it is applied first.
+ * are acknowledged to JetStream, the others (beyond a gap) come again. A gap
+ * that holds for a second (a message JetStream counts delivered that never
+ * reached the loop: sent into a fetch libnats had already given up on; when it
+ * was the last one sent, an empty fetch asks the consumer, at most once a
+ * second, the last sequence it delivered, and one beyond the loop's committed
+ * sequence with nothing in the loop's hands starts the same clock) makes
+ * the subscriber delete and make the consumer again from the sequence after the
+ * one the loop committed last, as at start, rather than wait the consumer's
+ * AckWait (30 s). A batch the loop could not commit is handed again, whole and
+ * in order, so nothing after it is applied first.
  *
  * The loop polls gx_fed_fd (an eventfd). Every function here is for the loop
  * thread; the threads inside touch only this module's state, under its mutex. */
@@ -95,8 +109,14 @@ gx_err gx_fed_password_check(const char *path, char *err, size_t errlen);
  * alone before the host (token@host) becomes ***@host. For logs. */
 void gx_fed_redact(const char *urls, char *out, size_t cap);
 
-/* True while connected with the stream and consumer set up (any thread). */
+/* True while connected with the stream and consumer set up (any thread; reads
+ * atomics only, never waits for libnats). */
 bool gx_fed_connected(gx_fed *f);
+
+/* The largest message the connected nats-server takes (its max_payload), as
+ * the subscriber thread last saw it; 0 when not linked. For refusing at request
+ * time what could never be published (an atomic: any thread, never waits). */
+size_t gx_fed_max_payload(gx_fed *f);
 
 /* The eventfd the loop polls: readable when acks or a fetched batch wait. */
 int gx_fed_fd(const gx_fed *f);

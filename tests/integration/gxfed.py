@@ -14,8 +14,10 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -304,6 +306,30 @@ class RawNats:
                 continue
             return line
 
+    def pull(self, stream, durable, inbox, expires_s=30):
+        """Asks durable (a pull consumer) for one message, delivered to inbox (subscribed to
+        before), and does not acknowledge it: JetStream counts it delivered, as it does one
+        sent into a fetch its client has already given up on."""
+        req = b'{"batch":1,"expires":%d}' % int(expires_s * 1e9)
+        subj = "$JS.API.CONSUMER.MSG.NEXT.%s.%s" % (stream, durable)
+        self.sock.sendall(b"PUB %s %s %d\r\n%s\r\n" % (subj.encode(), inbox.encode(), len(req), req))
+
+    def next_msg(self, timeout=30):
+        """The subject of the next message delivered to a subscription (MSG or HMSG)."""
+        self.sock.settimeout(timeout)
+        while True:
+            line = self._line()
+            if line.startswith(b"PING"):
+                self.sock.sendall(b"PONG\r\n")
+            elif line.startswith(b"MSG ") or line.startswith(b"HMSG "):
+                size = int(line.split()[-1])
+                while len(self.buf) < size + 2:
+                    self.buf += self.sock.recv(65536)
+                body, self.buf = self.buf[:size], self.buf[size + 2:]
+                if line.startswith(b"HMSG ") and body.split(b"\r\n", 1)[0].strip() != b"NATS/1.0":
+                    continue  # "NATS/1.0 408 Request Timeout" and the like: a status, not a message
+                return line.split()[1].decode()
+
     def close(self):
         self.sock.close()
 
@@ -327,3 +353,36 @@ def stored_bytes(*dirs):
 def stream_bytes(cluster):
     """The raw messages of the stream as the nats-servers keep them on disk (every replica)."""
     return stored_bytes(*[s.dir for s in cluster.servers])
+
+
+class BlackHole:
+    """A listener on loopback that accepts connections and never writes a byte (a server
+    behind a partition that drops packets, as a client sees it: the connect attempt waits
+    its whole timeout for the INFO line). Its url goes in a federation_url; close() ends it."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.url = "nats://127.0.0.1:%d" % self.sock.getsockname()[1]
+        self.held = []  # accepted and left silent
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self):
+        self.sock.settimeout(0.2)
+        while not self.done.is_set():
+            try:
+                conn, _ = self.sock.accept()
+                self.held.append(conn)
+            except (socket.timeout, OSError):
+                continue
+
+    def close(self):
+        self.done.set()
+        self.thread.join(5)
+        for c in self.held:
+            c.close()
+        self.sock.close()

@@ -490,7 +490,9 @@ class Federation(unittest.TestCase):
         # still applying what is good
         d = self.post_province("after the bad ones")
         c = self.brokers[XINXIANG].client(XX_SME)
-        notices_of(c, "opportunity", self.remote_id(HEBI, d))
+        # longer than the consumer's AckWait (30 s): a gap is mended in about a second (the
+        # consumer made again), but this wait does not hang on that
+        notices_of(c, "opportunity", self.remote_id(HEBI, d), timeout=60)
         c.close()
         for b in self.brokers.values():
             self.assertIsNone(b.proc.poll())
