@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "federation.h"
 #include "log.h"
 
 typedef enum { S_STR, S_INT, S_DBL, S_BOOL } s_type;
@@ -442,7 +441,7 @@ gx_err gx_config_validate(const gx_config *c, char *err, size_t errlen)
         }
         if (!urls_ok || !any) {
             char shown[GX_CONFIG_STR_MAX]; /* its password never printed */
-            gx_fed_redact(c->federation_url, shown, sizeof shown);
+            gx_config_redact_urls(c->federation_url, shown, sizeof shown);
             snprintf(err, errlen, "federation_url: '%s' is not a list of nats:// URLs", shown);
             return GX_ERR_CONFIG;
         }
@@ -513,7 +512,7 @@ void gx_config_dump(const gx_config *c, FILE *out)
         case S_STR:
             if (f == (const char *)c->federation_url) { /* its password never printed */
                 char shown[GX_CONFIG_STR_MAX];
-                gx_fed_redact(f, shown, sizeof shown);
+                gx_config_redact_urls(f, shown, sizeof shown);
                 fprintf(out, "%s = \"%s\"\n", k->name, shown);
             } else
                 fprintf(out, "%s = \"%s\"\n", k->name, f);
@@ -523,4 +522,39 @@ void gx_config_dump(const gx_config *c, FILE *out)
         case S_BOOL: fprintf(out, "%s = %s\n", k->name, *(const bool *)f ? "true" : "false"); break;
         }
     }
+}
+
+void gx_config_redact_urls(const char *urls, char *out, size_t cap)
+{
+    size_t o = 0;
+    if (!cap)
+        return;
+    for (const char *p = urls; *p && o + 1 < cap;) {
+        /* in each URL, a password is what lies between "user:" and "@" */
+        const char *scheme = strstr(p, "://");
+        const char *end = p + strcspn(p, ",");
+        /* without a scheme (a mistyped URL) the authority starts the URL */
+        const char *auth = scheme && scheme < end ? scheme + 3 : p;
+        /* the last @ before the next URL: a password may hold / or @ */
+        const char *host_end = auth + strcspn(auth, ",");
+        const char *at = NULL;
+        for (const char *q = auth; q < host_end; q++)
+            if (*q == '@')
+                at = q;
+        const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+        /* user:password@ keeps the user; a token alone (token@) goes whole */
+        const char *secret = colon ? colon + 1 : at ? auth : NULL;
+        while (p < end && o + 1 < cap) {
+            if (secret && p == secret) {
+                for (const char *stars = "***"; *stars && o + 1 < cap; stars++)
+                    out[o++] = *stars;
+                p = at;
+                continue;
+            }
+            out[o++] = *p++;
+        }
+        if (*p == ',' && o + 1 < cap)
+            out[o++] = *p++;
+    }
+    out[o] = 0;
 }

@@ -114,4 +114,10 @@ bool gx_config_is_loopback(const char *host);
  * line, as a commented config file. */
 void gx_config_dump(const gx_config *c, FILE *out);
 
+/* Copies the comma-separated URLs (federation_url) into out (cap bytes) with
+ * each password replaced by ***: nats://user:pass@host -> nats://user:***@host,
+ * and a token alone before the host (token@host) becomes ***@host. For logs,
+ * errors and --dump-config. */
+void gx_config_redact_urls(const char *urls, char *out, size_t cap);
+
 #endif

@@ -579,7 +579,7 @@ static void s_server_url(gx_fed *f, char *out, size_t cap)
 {
     char url[256] = "";
     natsConnection_GetConnectedUrl(f->nc, url, sizeof url);
-    gx_fed_redact(url, out, cap);
+    gx_config_redact_urls(url, out, cap);
 }
 
 /* Sets the link up, retrying with backoff (each attempt bounded by the
@@ -921,41 +921,6 @@ gx_err gx_fed_password_check(const char *path, char *err, size_t errlen)
     return e;
 }
 
-void gx_fed_redact(const char *urls, char *out, size_t cap)
-{
-    size_t o = 0;
-    if (!cap)
-        return;
-    for (const char *p = urls; *p && o + 1 < cap;) {
-        /* in each URL, a password is what lies between "user:" and "@" */
-        const char *scheme = strstr(p, "://");
-        const char *end = p + strcspn(p, ",");
-        /* without a scheme (a mistyped URL) the authority starts the URL */
-        const char *auth = scheme && scheme < end ? scheme + 3 : p;
-        /* the last @ before the next URL: a password may hold / or @ */
-        const char *host_end = auth + strcspn(auth, ",");
-        const char *at = NULL;
-        for (const char *q = auth; q < host_end; q++)
-            if (*q == '@')
-                at = q;
-        const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
-        /* user:password@ keeps the user; a token alone (token@) goes whole */
-        const char *secret = colon ? colon + 1 : at ? auth : NULL;
-        while (p < end && o + 1 < cap) {
-            if (secret && p == secret) {
-                for (const char *stars = "***"; *stars && o + 1 < cap; stars++)
-                    out[o++] = *stars;
-                p = at;
-                continue;
-            }
-            out[o++] = *p++;
-        }
-        if (*p == ',' && o + 1 < cap)
-            out[o++] = *p++;
-    }
-    out[o] = 0;
-}
-
 static uint64_t s_epoch(void)
 {
     uint64_t e = 0;
@@ -987,7 +952,7 @@ gx_err gx_fed_new(const gx_config *cfg, uint64_t start, gx_fed **out, char *err,
     snprintf(f->durable, sizeof f->durable, "city-%u", f->city);
     snprintf(f->user, sizeof f->user, "%s", cfg->federation_user);
     snprintf(f->pwfile, sizeof f->pwfile, "%s", cfg->federation_password_file);
-    gx_fed_redact(cfg->federation_url, f->urls, sizeof f->urls);
+    gx_config_redact_urls(cfg->federation_url, f->urls, sizeof f->urls);
     natsStatus s;
     gx_err e = GX_OK;
     char urls[GX_CONFIG_STR_MAX], pw[256] = "";

@@ -104,11 +104,6 @@ gx_err gx_fed_new(const gx_config *cfg, uint64_t start, gx_fed **out, char *err,
  * read, holds no password, or is open to its group or others (chmod 600). */
 gx_err gx_fed_password_check(const char *path, char *err, size_t errlen);
 
-/* Copies the comma-separated URLs into out (cap bytes) with each password
- * replaced by ***: nats://user:pass@host -> nats://user:***@host, and a token
- * alone before the host (token@host) becomes ***@host. For logs. */
-void gx_fed_redact(const char *urls, char *out, size_t cap);
-
 /* True while connected with the stream and consumer set up (any thread; reads
  * atomics only, never waits for libnats). */
 bool gx_fed_connected(gx_fed *f);

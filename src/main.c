@@ -193,7 +193,7 @@ int main(int argc, char **argv)
                 return EX_CONFIG;
             }
             char urls[GX_CONFIG_STR_MAX];
-            gx_fed_redact(cfg.federation_url, urls, sizeof urls);
+            gx_config_redact_urls(cfg.federation_url, urls, sizeof urls);
             printf("federation: city %lld, stream %s (%lld replicas when created), user %s, servers %s\n",
                    (long long)cfg.federation_city, cfg.federation_stream, (long long)cfg.federation_replicas,
                    cfg.federation_user[0] ? cfg.federation_user : "(none)", urls);
