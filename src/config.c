@@ -549,6 +549,7 @@ void gx_config_redact_urls(const char *urls, char *out, size_t cap)
                 for (const char *stars = "***"; *stars && o + 1 < cap; stars++)
                     out[o++] = *stars;
                 p = at;
+                secret = NULL; /* once: an empty password (user:@host) leaves p where it was */
                 continue;
             }
             out[o++] = *p++;
