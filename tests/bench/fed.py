@@ -170,8 +170,11 @@ class Province:
                  "Xinxiang 4107")
         self.cluster.start()
         for city in (HEBI, ZHENGZHOU, XINXIANG):
-            # info, not the harness's debug: a log line per request would be part of the figures
-            self.brokers[city] = fx.city_broker(self.cluster, city, extra=["--log-level", "info"]).start(timeout=90)
+            # info, not the harness's debug: a log line per request would be part of the figures;
+            # no per-firm rate limit: the ingest's few firms post as fast as the broker takes them
+            extra = ["--log-level", "info", "-o", "rate_per_firm=1000000", "-o", "rate_burst=10000000",
+                     "-o", "max_open_postings=100000000"]
+            self.brokers[city] = fx.city_broker(self.cluster, city, extra=extra).start(timeout=90)
         return self
 
     def stop(self):
