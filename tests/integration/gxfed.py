@@ -252,6 +252,19 @@ def stop_leftovers():
         s.kill()
 
 
+def stop_cities(brokers, cluster):
+    """A test class's end: stops each broker of the dict brokers by PID and removes its
+    files, then the cluster's, then anything started here that still runs."""
+    for b in brokers.values():
+        try:
+            if b.proc:
+                b.stop()
+        finally:
+            b.cleanup()
+    cluster.cleanup()
+    stop_leftovers()
+
+
 atexit.register(stop_leftovers)  # a test that failed or was interrupted leaves nothing running
 
 

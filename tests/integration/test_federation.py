@@ -14,7 +14,7 @@ import threading
 import time
 import unittest
 
-from gxfed import (CITIES, NatsCluster, RawNats, city_broker, metric, stop_leftovers, wait_for)
+from gxfed import (CITIES, NatsCluster, RawNats, city_broker, metric, stop_cities, wait_for)
 from gxharness import Refused, body_of, firm, mg_demand, mg_offer, pb, uscc
 import zmq  # noqa: E402 — the path gxharness sets
 
@@ -88,14 +88,7 @@ class Federation(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        for b in getattr(cls, "brokers", {}).values():
-            try:
-                if b.proc:
-                    b.stop()
-            finally:
-                b.cleanup()
-        cls.cluster.cleanup()
-        stop_leftovers()
+        stop_cities(getattr(cls, "brokers", {}), cls.cluster)
 
     def remote_id(self, city, local_id):
         return city << 48 | local_id

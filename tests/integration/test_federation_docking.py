@@ -9,13 +9,12 @@ repeated docking messages are refused or change nothing; a broker killed mid-way
 duplicates nothing.
 """
 import os
-import signal
 import struct
 import time
 import unittest
 
 import gxfed
-from gxfed import (CITIES, STREAM, NatsCluster, RawNats, city_broker, metric, stop_leftovers, stored_bytes,
+from gxfed import (CITIES, STREAM, NatsCluster, RawNats, city_broker, metric, stop_cities, stored_bytes,
                    stream_bytes, wait_for)
 from gxharness import Refused, body_of, firm, mg_demand, mg_offer, pb, uscc
 
@@ -145,14 +144,7 @@ class Docking(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        for b in getattr(cls, "brokers", {}).values():
-            try:
-                if b.proc:
-                    b.stop()
-            finally:
-                b.cleanup()
-        cls.cluster.cleanup()
-        stop_leftovers()
+        stop_cities(getattr(cls, "brokers", {}), cls.cluster)
 
     def rid(self, local_id):
         return HEBI << 48 | local_id

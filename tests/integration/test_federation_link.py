@@ -22,7 +22,7 @@ import threading
 import time
 import unittest
 
-from gxfed import (CITIES, STREAM, BlackHole, NatsCluster, RawNats, city_broker, metric, stop_leftovers,
+from gxfed import (CITIES, STREAM, BlackHole, NatsCluster, RawNats, city_broker, metric, stop_cities,
                    wait_for)
 from gxharness import firm, mg_demand, mg_offer, pb, uscc
 
@@ -85,14 +85,7 @@ class Link(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        for b in getattr(cls, "brokers", {}).values():
-            try:
-                if b.proc:
-                    b.stop()
-            finally:
-                b.cleanup()
-        cls.cluster.cleanup()
-        stop_leftovers()
+        stop_cities(getattr(cls, "brokers", {}), cls.cluster)
 
     def setUp(self):
         # each test starts from a running cluster with every city linked
