@@ -252,6 +252,19 @@ def stop_leftovers():
         s.kill()
 
 
+def start_cities(cluster, firms, brokers):
+    """A test class's start: a broker for each city of CITIES over cluster, put into the dict
+    brokers as it starts (so that stop_cities stops what started if a later one fails), and the
+    firms of each city (firms: {city: [pb.Firm]}) registered through its operator."""
+    for city in CITIES:
+        brokers[city] = city_broker(cluster, city).start(timeout=60)
+    for city, fs in firms.items():
+        op = brokers[city].client(operator=True)
+        for f in fs:
+            op.call(register_firm=pb.RegisterFirm(firm=f))
+        op.close()
+
+
 def stop_cities(brokers, cluster):
     """A test class's end: stops each broker of the dict brokers by PID and removes its
     files, then the cluster's, then anything started here that still runs."""
@@ -297,6 +310,10 @@ class RawNats:
     def publish(self, subject, payload):
         """Returns the server's answer: b"+OK" or the -ERR line."""
         self.sock.sendall(b"PUB %s %d\r\n%s\r\n" % (subject.encode(), len(payload), payload))
+        return self._answer()
+
+    def _answer(self):
+        """The server's next line that is not a PING (answered) or an INFO."""
         while True:
             line = self._line()
             if line.startswith(b"PING"):
@@ -310,14 +327,7 @@ class RawNats:
         """Returns the server's answer to SUB: b"+OK" or the -ERR line (a refused subscription is
         answered -ERR 'Permissions Violation for Subscription to ...')."""
         self.sock.sendall(b"SUB %s %d\r\n" % (subject.encode(), sid))
-        while True:
-            line = self._line()
-            if line.startswith(b"PING"):
-                self.sock.sendall(b"PONG\r\n")
-                continue
-            if line.startswith(b"INFO"):
-                continue
-            return line
+        return self._answer()
 
     def pull(self, stream, durable, inbox, expires_s=30):
         """Asks durable (a pull consumer) for one message, delivered to inbox (subscribed to

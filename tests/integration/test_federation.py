@@ -14,7 +14,7 @@ import threading
 import time
 import unittest
 
-from gxfed import (CITIES, NatsCluster, RawNats, city_broker, metric, stop_cities, wait_for)
+from gxfed import (NatsCluster, RawNats, metric, start_cities, stop_cities, wait_for)
 from gxharness import Refused, body_of, firm, mg_demand, mg_offer, pb, uscc
 import zmq  # noqa: E402 — the path gxharness sets
 
@@ -69,13 +69,7 @@ class Federation(unittest.TestCase):
         cls.cluster = NatsCluster().start()
         cls.brokers = {}
         try:
-            for city in CITIES:
-                cls.brokers[city] = city_broker(cls.cluster, city).start(timeout=60)
-            for city, firms in FIRMS.items():
-                op = cls.brokers[city].client(operator=True)
-                for f in firms:
-                    op.call(register_firm=pb.RegisterFirm(firm=f))
-                op.close()
+            start_cities(cls.cluster, FIRMS, cls.brokers)
             cls.offers = {}
             for city, fid, scope in ((HEBI, HB_SME, pb.SAME_PROVINCE), (ZHENGZHOU, ZZ_SME, pb.SAME_PROVINCE),
                                      (XINXIANG, XX_SME, pb.ANYWHERE), (XINXIANG, XX_CITY, pb.SAME_CITY)):

@@ -14,7 +14,7 @@ import time
 import unittest
 
 import gxfed
-from gxfed import (CITIES, STREAM, NatsCluster, RawNats, city_broker, metric, stop_cities, stored_bytes,
+from gxfed import (CITIES, STREAM, NatsCluster, RawNats, metric, start_cities, stop_cities, stored_bytes,
                    stream_bytes, wait_for)
 from gxharness import Refused, body_of, firm, mg_demand, mg_offer, pb, uscc
 
@@ -125,13 +125,7 @@ class Docking(unittest.TestCase):
         cls.cluster = NatsCluster().start()
         cls.brokers = {}
         try:
-            for city in CITIES:
-                cls.brokers[city] = city_broker(cls.cluster, city).start(timeout=60)
-            for city, firms in FIRMS.items():
-                op = cls.brokers[city].client(operator=True)
-                for f in firms:
-                    op.call(register_firm=pb.RegisterFirm(firm=f))
-                op.close()
+            start_cities(cls.cluster, FIRMS, cls.brokers)
             cls.offers = {}
             for city, fid in ((ZHENGZHOU, ZZ_SME), (XINXIANG, XX_SME)):
                 c = cls.brokers[city].client(fid)

@@ -22,7 +22,7 @@ import threading
 import time
 import unittest
 
-from gxfed import (CITIES, STREAM, BlackHole, NatsCluster, RawNats, city_broker, metric, stop_cities,
+from gxfed import (CITIES, STREAM, BlackHole, NatsCluster, RawNats, city_broker, metric, start_cities, stop_cities,
                    wait_for)
 from gxharness import firm, mg_demand, mg_offer, pb, uscc
 
@@ -68,13 +68,7 @@ class Link(unittest.TestCase):
         cls.cluster = NatsCluster(cities=tuple(CITIES) + (JIAOZUO,), extra_conf={"max_payload": MAX_PAYLOAD}).start()
         cls.brokers = {}
         try:
-            for city in CITIES:
-                cls.brokers[city] = city_broker(cls.cluster, city).start(timeout=60)
-            for city, firms in FIRMS.items():
-                op = cls.brokers[city].client(operator=True)
-                for f in firms:
-                    op.call(register_firm=pb.RegisterFirm(firm=f))
-                op.close()
+            start_cities(cls.cluster, FIRMS, cls.brokers)
             for city, fid in ((ZHENGZHOU, ZZ_SME), (XINXIANG, XX_SME)):
                 c = cls.brokers[city].client(fid)
                 c.call(post_offer=pb.PostOffer(offer=mg_offer(service_scope=pb.SAME_PROVINCE)))
