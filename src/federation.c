@@ -165,6 +165,18 @@ static void s_pub_reason(gx_fed *f, natsStatus s, jsErrCode jerr, char *out, siz
         snprintf(out, cap, "%s", natsStatus_GetText(s));
 }
 
+/* 64 random bits, never 0: a start's message-id epoch, a PubAck subject. */
+static uint64_t s_random(void)
+{
+    uint64_t e = 0;
+    if (getrandom(&e, sizeof e, 0) != (ssize_t)sizeof e) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        e = ((uint64_t)ts.tv_sec << 32) ^ (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 16);
+    }
+    return e ? e : 1;
+}
+
 /* Milliseconds on the monotonic clock. */
 static int64_t s_now_ms(void)
 {
@@ -237,14 +249,15 @@ static void s_settle(gx_fed *f, s_out *o, bool ok, const char *why, char *last, 
            (unsigned long long)o->seq, o->len, why);
 }
 
-/* Reads a JetStream PubAck (or its error) in reply m to the record at slot
- * position i sent in round: settles it, or fails the round (mutex held). */
+/* Reads a JetStream PubAck (or its error) in reply m, whose subject names the
+ * round and the record's sequence: settles the record, or fails the round
+ * (mutex held). */
 static void s_pub_reply(gx_fed *f, natsMsg *m, char *last, size_t cap)
 {
     const char *reply = natsMsg_GetSubject(m);
-    unsigned long long round = 0, seq = 0;
+    unsigned long long tag = 0, round = 0, seq = 0;
     const char *tail = strstr(reply, ".pa.");
-    if (!tail || sscanf(tail, ".pa.%llu.%llu", &round, &seq) != 2)
+    if (!tail || sscanf(tail, ".pa.%llx.%llu.%llu", &tag, &round, &seq) != 3)
         return;
     s_out *o = NULL;
     for (size_t i = 0; i < f->n && !o && s_at(f, i)->seq <= seq; i++)
@@ -282,14 +295,13 @@ static void s_pub_reply(gx_fed *f, natsMsg *m, char *last, size_t cap)
 }
 
 /* Sends the record o (a copy of the slot, the mutex released) with its
- * message id and the reply subject naming round and sequence. */
-static natsStatus s_pub_send(gx_fed *f, const s_out *o, uint64_t round)
+ * message id and the reply subject: the acks inbox box, round and sequence. */
+static natsStatus s_pub_send(gx_fed *f, const s_out *o, uint64_t round, const char *box)
 {
-    char msgid[64], reply[96];
+    char msgid[64], reply[128];
     snprintf(msgid, sizeof msgid, "%u-%016llx-%llu", f->city, (unsigned long long)f->epoch,
              (unsigned long long)o->seq);
-    snprintf(reply, sizeof reply, "_INBOX_%u.pa.%llu.%llu", f->city, (unsigned long long)round,
-             (unsigned long long)o->seq);
+    snprintf(reply, sizeof reply, "%s.%llu.%llu", box, (unsigned long long)round, (unsigned long long)o->seq);
     natsMsg *m = NULL;
     natsStatus s = natsMsg_Create(&m, f->subject, reply, o->data, (int)o->len);
     if (s == NATS_OK)
@@ -300,26 +312,42 @@ static natsStatus s_pub_send(gx_fed *f, const s_out *o, uint64_t round)
     return s;
 }
 
+/* Drops the PubAck subscription (mutex held, released while dropping):
+ * s_publisher makes it again, on a subject of its own. */
+static void s_acks_drop(gx_fed *f, natsSubscription **acks)
+{
+    if (!*acks)
+        return;
+    pthread_mutex_unlock(&f->mu);
+    natsSubscription_Destroy(*acks);
+    pthread_mutex_lock(&f->mu);
+    *acks = NULL;
+}
+
 /* The publisher keeps up to S_PUB_WINDOW records in flight on the one
  * connection; see federation.h for why the stream still gets them in outbox
  * order. PubAcks come to this thread's own synchronous subscription, read
- * here (no libnats callback holds f). */
+ * here (no libnats callback holds f).
+ *
+ * Each subscription has a subject of its own, _INBOX_<city>.pa.<random>: with
+ * a fixed one, nats-server 2.9.10 after a configuration reload kept the
+ * subscription of the new connection to itself — the cluster's routes carried
+ * every other subscription of that connection, and not this one, whose
+ * subject a connection the reload closed had held — so the PubAcks of a
+ * stream led from another server never came, and the outbox was held until a
+ * restart. A round that times out while connected makes it anew as well. */
 static void *s_publisher(void *arg)
 {
     gx_fed *f = arg;
     char last[1400] = "";
+    char box[64] = ""; /* the PubAck subscription's subject, without its .> */
     natsSubscription *acks = NULL;
     pthread_mutex_lock(&f->mu);
     while (!f->stop) {
         if (f->rebuild) {
             /* the connection is being made anew: let go of it; every record
              * not acknowledged goes again on the new one */
-            if (acks) {
-                pthread_mutex_unlock(&f->mu);
-                natsSubscription_Destroy(acks);
-                pthread_mutex_lock(&f->mu);
-                acks = NULL;
-            }
+            s_acks_drop(f, &acks);
             f->round++;
             f->sent = 0;
             for (size_t i = 0; i < f->n; i++)
@@ -336,8 +364,9 @@ static void *s_publisher(void *arg)
             continue;
         }
         if (!acks) {
-            char subj[64];
-            snprintf(subj, sizeof subj, "_INBOX_%u.pa.>", f->city);
+            char subj[80];
+            snprintf(box, sizeof box, "_INBOX_%u.pa.%016llx", f->city, (unsigned long long)s_random());
+            snprintf(subj, sizeof subj, "%s.>", box);
             pthread_mutex_unlock(&f->mu);
             natsStatus s = natsConnection_SubscribeSync(&acks, f->nc, subj);
             pthread_mutex_lock(&f->mu);
@@ -359,7 +388,7 @@ static void *s_publisher(void *arg)
             s_out o = *slot;
             uint64_t round = f->round;
             pthread_mutex_unlock(&f->mu);
-            natsStatus s = s_pub_send(f, &o, round);
+            natsStatus s = s_pub_send(f, &o, round, box);
             char why[1024] = "";
             if (s != NATS_OK)
                 s_pub_reason(f, s, 0, why, sizeof why);
@@ -398,6 +427,8 @@ static void *s_publisher(void *arg)
             } else
                 snprintf(why, sizeof why, "the connection to NATS is down");
             s_round_failed(f, seq, why, last, sizeof last);
+            if (up)
+                s_acks_drop(f, &acks); /* its interest may not have reached the stream's leader */
             continue;
         }
         bool waiting = oldest != NULL; /* records sent, not yet answered */
@@ -416,10 +447,7 @@ static void *s_publisher(void *arg)
             s_advance(f);
         } else if (s != NATS_OK && s != NATS_TIMEOUT) {
             /* the subscription is gone (the connection closed): make it again */
-            pthread_mutex_unlock(&f->mu);
-            natsSubscription_Destroy(acks);
-            pthread_mutex_lock(&f->mu);
-            acks = NULL;
+            s_acks_drop(f, &acks);
             s_timed_wait(f, 250);
         }
     }
@@ -921,17 +949,6 @@ gx_err gx_fed_password_check(const char *path, char *err, size_t errlen)
     return e;
 }
 
-static uint64_t s_epoch(void)
-{
-    uint64_t e = 0;
-    if (getrandom(&e, sizeof e, 0) != (ssize_t)sizeof e) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        e = ((uint64_t)ts.tv_sec << 32) ^ (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 16);
-    }
-    return e ? e : 1;
-}
-
 gx_err gx_fed_new(const gx_config *cfg, uint64_t start, gx_fed **out, char *err, size_t errlen)
 {
     *out = NULL;
@@ -946,7 +963,7 @@ gx_err gx_fed_new(const gx_config *cfg, uint64_t start, gx_fed **out, char *err,
     f->start = start ? start : 1;
     f->applied = f->start - 1;
     f->gap_wait = S_GAP_MS;
-    f->epoch = s_epoch();
+    f->epoch = s_random();
     snprintf(f->stream, sizeof f->stream, "%s", cfg->federation_stream);
     snprintf(f->subject, sizeof f->subject, "gx.%u.post", f->city);
     snprintf(f->durable, sizeof f->durable, "city-%u", f->city);

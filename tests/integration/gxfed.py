@@ -178,6 +178,23 @@ class NatsCluster:
                     raise RuntimeError("nats-server %s not healthy in %ds:\n%s" % (s.name, timeout, self.read_log(s)))
                 time.sleep(0.2)
 
+    def stream_leader(self, stream=STREAM, account="GX"):
+        """The name of the server leading stream (from a running server's /jsz), or None."""
+        for s in self.servers:
+            if not s.proc:
+                continue
+            try:
+                url = "http://127.0.0.1:%d/jsz?acc=%s&streams=1" % (s.mport, account)
+                with urllib.request.urlopen(url, timeout=3) as r:
+                    jsz = json.loads(r.read())
+            except Exception:  # noqa: BLE001 — try the next server
+                continue
+            for acc in jsz.get("account_details") or []:
+                for st in acc.get("stream_detail") or []:
+                    if st.get("name") == stream and (st.get("cluster") or {}).get("leader"):
+                        return st["cluster"]["leader"]
+        return None
+
     def read_log(self, s):
         try:
             with open(s.log_path, "rb") as f:

@@ -10,7 +10,7 @@ a burst of postings, published many at a time, reaches a receiver each exactly o
 the order it was posted; a server that accepts and never answers, listed among the others
 while they are down, does not stall the city's own requests; a message lost in a fetch does
 not hold the later ones for the consumer's AckWait; a connection libnats closes for good is
-set up again by itself.
+set up again by itself, and its PubAcks come on the new connection.
 """
 import os
 import re
@@ -380,6 +380,64 @@ class Link(unittest.TestCase):
             raw.close()
         wait_for("demand %d in Zhengzhou before AckWait" % last,
                  lambda: self.view_in(ZHENGZHOU, ZZ_SME, rid(HEBI, last)), 20)
+
+    # (k) a connection libnats closes for good is made again, and its PubAcks come
+    def test_k_a_connection_closed_for_good_is_set_up_again_and_what_was_posted_crosses_once(self):
+        """The servers reloaded with another password for Hebi: libnats, refused the same way
+        twice on reconnecting, closes the connection for good. The broker sets the link up
+        again by itself (reading its password file again) once the servers take its
+        password back; what it posted meanwhile crosses exactly once, and JetStream's
+        PubAcks reach it on the new connection, so its outbox drains. Hebi is pointed at a
+        server that does not lead the stream, where the PubAcks cross a route: there,
+        nats-server 2.9.10 did not carry to the other servers a new subscription on the same
+        subject as one the reload had closed, and the outbox stayed held. Twice over."""
+        hb, zz = self.brokers[HEBI], self.brokers[ZHENGZHOU]
+        leader = wait_for("the stream's leader", self.cluster.stream_leader, 30)
+        follower = next(s for s in self.cluster.servers if s.name != leader)
+        was = list(hb.extra_args)
+        hb.stop()
+        hb.extra_args += ["-o", "federation_url=" + follower.url]
+        hb.start(timeout=30)
+        try:
+            self.assertIn("connected to %s" % follower.url, hb.read_log_all())
+            for attempt in range(2):
+                closed = hb.read_log_all().count("closed the connection for good")
+                self.cluster.passwords[HEBI] = "not-hebis-password-%d" % attempt
+                self.cluster.reload()
+                try:
+                    wait_for("Hebi's connection closed for good",
+                             lambda: hb.read_log_all().count("closed the connection for good") > closed, 60)
+                    self.assertEqual(metric(hb, "gongxu_federation_connected"), 0)
+                    d = self.post(title="posted while refused %d" % attempt)
+                finally:
+                    del self.cluster.passwords[HEBI]
+                    self.cluster.reload()
+                wait_for("Hebi linked again", lambda: metric(hb, "gongxu_federation_connected") == 1, 90)
+                # read on from the last acknowledged notice, acknowledging as it goes: the SME
+                # may hold more Opportunities (test_h's) than its delivery window lets through
+                sme = zz.client(ZZ_SME)
+                sme.resume(from_last_ack=True)
+                mine, deadline = [], time.time() + 90
+                while time.time() < deadline and not mine:
+                    got = sme.drain(0.3)
+                    mine += [n for n in got if n.WhichOneof("body") == "opportunity"
+                             and n.opportunity.demand.id == rid(HEBI, d)]
+                    if got:
+                        sme.ack(got[-1].seq)
+                later = sme.drain(2.0)  # a repeat would come with what follows
+                mine += [n for n in later if n.WhichOneof("body") == "opportunity"
+                         and n.opportunity.demand.id == rid(HEBI, d)]
+                sme.close()
+                self.assertEqual(len(mine), 1, self.fed_log(hb))
+                try:
+                    self.drained(hb, 60)
+                except AssertionError as e:
+                    raise AssertionError("%s (the stream led by %s)\n%s" % (e, self.cluster.stream_leader(),
+                                                                           self.fed_log(hb)))
+        finally:
+            hb.stop()
+            hb.extra_args = was
+            hb.start(timeout=30)
 
     # (h)
     def test_h_a_burst_crosses_each_posting_exactly_once_and_in_posting_order(self):
