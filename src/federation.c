@@ -610,10 +610,14 @@ static void s_server_url(gx_fed *f, char *out, size_t cap)
     gx_config_redact_urls(url, out, cap);
 }
 
+static bool s_teardown(gx_fed *f);
+
 /* Sets the link up, retrying with backoff (each attempt bounded by the
  * connect and JetStream timeouts, the attempts unbounded) until it is up or
- * stop; logs once per change of what holds it. Subscriber thread, with the
- * mutex held (released while trying). */
+ * stop; logs once per change of what holds it. A connection libnats closes
+ * for good meanwhile is torn down and made anew. Once up, a publisher parked
+ * for a rebuild goes on. Subscriber thread, with the mutex held (released
+ * while trying). */
 static void s_link_up(gx_fed *f, char *last, size_t cap)
 {
     int backoff = 250;
@@ -636,10 +640,25 @@ static void s_link_up(gx_fed *f, char *last, size_t cap)
             snprintf(last, cap, "up");
             atomic_store(&f->up, true);
             atomic_store(&f->ready, true);
+            f->rebuild = false;
             pthread_cond_broadcast(&f->cv);
             return;
         }
         s_log_change(GX_LOG_WARNING, last, cap, why);
+        pthread_mutex_unlock(&f->mu);
+        bool closed = f->nc && s_status(f) == NATS_CONN_STATUS_CLOSED; /* only this thread sets f->nc */
+        pthread_mutex_lock(&f->mu);
+        if (closed) {
+            /* closed between two steps of the set-up: every later step would
+             * fail on it for ever */
+            gx_log(GX_LOG_WARNING,
+                   "federation: city %u: NATS closed the connection for good while the link was "
+                   "being set up; connecting again",
+                   f->city);
+            if (!s_teardown(f))
+                return;
+            continue;
+        }
         s_timed_wait(f, backoff);
         backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
     }
@@ -736,45 +755,96 @@ static int64_t s_lost_check(gx_fed *f)
     return s_now_ms() + S_GAP_MS;
 }
 
-/* libnats closed the connection for good (it gives up reconnecting when a
- * server refuses the same authorization twice, after a reload with a broken
- * users block, say): the subscription, JetStream context and connection are
- * torn down, once the publisher has let go of them, and the link is set up
- * again — the password file read again, the consumer made from the sequence
- * after the one the loop committed last. Subscriber thread, mutex held
- * (released while tearing down). */
-static void s_rebuild(gx_fed *f, char *last, size_t cap)
+/* The loop is done with the batch it held (f->done 1): the sequences it
+ * committed move f->applied and, when ack, are acknowledged; the rest are
+ * left to come again. Mutex held (released while acknowledging). */
+static void s_batch_finish(gx_fed *f, bool ack)
 {
-    gx_log(GX_LOG_WARNING,
-           "federation: city %u: NATS closed the connection for good (libnats gave up reconnecting); "
-           "setting the link up again (changes wait in the outbox, this city's firms are served meanwhile)",
-           f->city);
+    natsMsgList list = f->batch;
+    bool keep[S_FETCH_BATCH] = {false}; /* left unacknowledged: it comes again */
+    bool early = false;
+    uint64_t was = f->applied;
+    for (size_t i = 0; i < f->n_in; i++) {
+        keep[f->in[i].at] = !f->in[i].ack;
+        early |= !f->in[i].ack;
+        /* what the loop committed: every sequence up to the highest it
+         * acknowledges (it applies only at applied + 1) */
+        if (f->in[i].ack && f->in[i].seq > f->applied)
+            f->applied = f->in[i].seq;
+    }
+    if (!early)
+        f->gap_since = 0;
+    else if (!f->gap_since || f->applied != was)
+        f->gap_since = s_now_ms();
+    f->batch = (natsMsgList){0};
+    f->handed = false;
+    f->n_in = 0;
+    pthread_mutex_unlock(&f->mu);
+    for (int i = 0; ack && i < list.Count; i++)
+        if (!keep[i])
+            natsMsg_Ack(list.Msgs[i], NULL); /* a lost ack: redelivered, then skipped by sequence */
+    natsMsgList_Destroy(&list);
+    pthread_mutex_lock(&f->mu);
+}
+
+/* Tears the link down once the publisher has let go of it (parked, until
+ * s_link_up is done) and the loop of the batch it holds: the subscription,
+ * JetStream context and connection; the next set-up connects anew (reading the
+ * password file again) and makes the consumer from the sequence after the one
+ * the loop committed last. False on stop. Subscriber thread, mutex held
+ * (released while tearing down). */
+static bool s_teardown(gx_fed *f)
+{
     atomic_store(&f->ready, false);
     atomic_store(&f->up, false);
     f->rebuild = true;
     pthread_cond_broadcast(&f->cv);
     while (!f->parked && !f->stop)
         s_timed_wait(f, 500);
+    /* its messages belong to the subscription about to go: what the loop
+     * committed counts, nothing is acknowledged (the new consumer starts after
+     * it), what it did not commit comes again */
+    while (f->handed && f->done == 0 && !f->stop)
+        s_timed_wait(f, 500);
     if (f->stop)
-        return;
+        return false;
+    if (f->handed) {
+        for (size_t i = 0; f->done < 0 && i < f->n_in; i++)
+            f->in[i].ack = false;
+        s_batch_finish(f, false);
+    }
     natsSubscription *sub = f->sub;
     jsCtx *js = f->js;
     natsConnection *nc = f->nc;
     f->sub = NULL;
     f->js = NULL;
     f->nc = NULL;
+    f->stream_ok = false;
     f->consumer_gone = false;
     f->start = f->applied + 1;
     f->gap_since = 0;
-    last[0] = 0;
     pthread_mutex_unlock(&f->mu);
     natsSubscription_Destroy(sub);
     jsCtx_Destroy(js);
     natsConnection_Destroy(nc);
     pthread_mutex_lock(&f->mu);
+    return true;
+}
+
+/* libnats closed the connection for good (it gives up reconnecting when a
+ * server refuses the same authorization twice, after a reload with a broken
+ * users block, say): the link is torn down and set up again. Subscriber
+ * thread, mutex held (released while tearing down). */
+static void s_rebuild(gx_fed *f, char *last, size_t cap)
+{
+    gx_log(GX_LOG_WARNING,
+           "federation: city %u: NATS closed the connection for good (libnats gave up reconnecting); "
+           "setting the link up again (changes wait in the outbox, this city's firms are served meanwhile)",
+           f->city);
+    if (!s_teardown(f))
+        return;
+    last[0] = 0;
     s_link_up(f, last, cap);
-    f->rebuild = false;
-    pthread_cond_broadcast(&f->cv);
 }
 
 static void *s_subscriber(void *arg)
@@ -830,31 +900,7 @@ static void *s_subscriber(void *arg)
                 pthread_mutex_lock(&f->mu);
                 continue;
             }
-            natsMsgList list = f->batch;
-            bool keep[S_FETCH_BATCH] = {false}; /* left unacknowledged: it comes again */
-            bool early = false;
-            uint64_t was = f->applied;
-            for (size_t i = 0; i < f->n_in; i++) {
-                keep[f->in[i].at] = !f->in[i].ack;
-                early |= !f->in[i].ack;
-                /* what the loop committed: every sequence up to the highest it
-                 * acknowledges (it applies only at applied + 1) */
-                if (f->in[i].ack && f->in[i].seq > f->applied)
-                    f->applied = f->in[i].seq;
-            }
-            if (!early)
-                f->gap_since = 0;
-            else if (!f->gap_since || f->applied != was)
-                f->gap_since = s_now_ms();
-            f->batch = (natsMsgList){0};
-            f->handed = false;
-            f->n_in = 0;
-            pthread_mutex_unlock(&f->mu);
-            for (int i = 0; i < list.Count; i++)
-                if (!keep[i])
-                    natsMsg_Ack(list.Msgs[i], NULL); /* a lost ack: redelivered, then skipped by sequence */
-            natsMsgList_Destroy(&list);
-            pthread_mutex_lock(&f->mu);
+            s_batch_finish(f, true);
             continue;
         }
         if (f->gap_since && s_now_ms() - f->gap_since >= f->gap_wait) {
