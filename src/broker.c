@@ -943,6 +943,8 @@ void gx_broker_fed_tick(gx_broker *b, int64_t now_ms, const gx_broker_io *io)
                    gx_err_str(err));
         }
     }
+    /* requests refuse what could never cross (requests.c; 0 while not linked) */
+    b->fed.max_payload = gx_fed_max_payload(f);
     /* what JetStream acknowledged leaves the outbox */
     uint64_t acked = gx_fed_acked(f);
     if (acked > b->fed.published) {

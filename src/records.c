@@ -25,6 +25,7 @@ gx_err gx_records_write_begin(gx_ctx *b)
     b->engine_touched = false;
     b->events_mark = b->n_events;
     b->undo_mark = b->n_undo;
+    b->fed.largest = 0;
     if (!b->txn && (err = gx_store_begin(b->store, true, &b->txn)))
         return err;
     return gx_store_begin_child(b->txn, &b->child);
@@ -493,23 +494,37 @@ bool gx_records_fed_crosses(gx_scope scope)
     return scope == GX_SCOPE_SAME_PROVINCE || scope == GX_SCOPE_ANYWHERE || scope == GX_SCOPE_NONE;
 }
 
-/* Writes m as the next outbox record in the current child transaction. */
+/* Writes rec as the next outbox record in the current child transaction; its sequence in *seq. */
+static gx_err s_outbox_write(gx_ctx *b, const gx_buf *rec, uint64_t *seq)
+{
+    gx_err err = gx_store_next_id(b->child, "fed_outbox", seq);
+    if (err)
+        return err;
+    uint8_t k[8];
+    s_key64(k, *seq);
+    if (!(err = gx_store_put(b->child, GX_T_OUTBOX, k, 8, rec->data, rec->len)))
+        b->fed.outboxed++;
+    return err;
+}
+
+/* Writes m as the next outbox record in the current child transaction, noting
+ * its size for gx_records_fed_too_large. */
 static gx_err s_outbox_put(gx_ctx *b, const gx_fed_msg *m)
 {
     uint64_t seq;
     gx_buf rec = {0};
-    gx_err err = gx_store_next_id(b->child, "fed_outbox", &seq);
-    if (err)
-        return err;
-    if ((err = gx_codec_encode_fed(m, &rec)))
-        return err;
-    uint8_t k[8];
-    s_key64(k, seq);
-    err = gx_store_put(b->child, GX_T_OUTBOX, k, 8, rec.data, rec.len);
+    gx_err err = gx_codec_encode_fed(m, &rec);
+    if (!err && (err = s_outbox_write(b, &rec, &seq)) == GX_OK && rec.len > b->fed.largest)
+        b->fed.largest = rec.len;
     gx_buf_fini(&rec);
-    if (!err)
-        b->fed.outboxed++;
     return err;
+}
+
+bool gx_records_fed_too_large(const gx_ctx *b, size_t *len, size_t *max)
+{
+    *len = b->fed.largest;
+    *max = b->fed.max_payload;
+    return *max && *len && *len + GX_FED_HEADROOM > *max;
 }
 
 /* A change of this broker's posting whose reach leaves the city goes to the

@@ -3,7 +3,7 @@
 three, max_payload 8 KiB) and real gongxud for Hebi 4106, Zhengzhou 4101 and Xinxiang 4107 on
 loopback, each stopped by PID. A city starts and serves its own firms while no nats-server
 runs and links up when they come; all nats-servers killed under traffic lose and duplicate
-nothing; a record JetStream refuses for good is counted and dropped and the next crosses; each
+nothing; what could never cross (larger than max_payload) is refused when asked while linked; each
 city reads only its own inboxes; a store copied back from an older copy gets its later records
 across (message ids carry a per-start epoch); a password file others may read is refused;
 a burst of postings, published many at a time, reaches a receiver each exactly once and in
@@ -24,7 +24,7 @@ import unittest
 
 from gxfed import (CITIES, STREAM, BlackHole, NatsCluster, RawNats, city_broker, metric, start_cities, stop_cities,
                    wait_for)
-from gxharness import firm, mg_demand, mg_offer, pb, uscc
+from gxharness import Refused, firm, mg_demand, mg_offer, pb, uscc
 
 HEBI, ZHENGZHOU, XINXIANG = 4106, 4101, 4107
 JIAOZUO = 4108  # a NATS user only, for a broker with the wrong password
@@ -203,21 +203,66 @@ class Link(unittest.TestCase):
         self.assertEqual({r: len(got[r]) for r in rids if len(got[r]) != 1}, {})
 
     # (c)
-    def test_c_a_record_refused_for_good_is_counted_and_dropped_and_the_next_crosses(self):
-        hb = self.brokers[HEBI]
-        before = metric(hb, "gongxu_federation_rejected_total")
-        big = self.post(title="too large to cross", summary="x" * (2 * MAX_PAYLOAD))
-        d = self.post(title="after the large one")
-        sme = self.brokers[ZHENGZHOU].client(ZZ_SME)
-        got = opportunities(sme, [rid(HEBI, d)], 60)
-        sme.close()
-        self.assertIn(rid(HEBI, d), got, self.fed_log(hb))
-        self.assertNotIn(rid(HEBI, big), got)
-        self.assertEqual(metric(hb, "gongxu_federation_rejected_total"), before + 1)
+    def test_c_what_could_never_cross_is_refused_when_asked_and_nothing_changes(self):
+        """While linked, a demand, an update or an interest whose record for the other cities
+        is larger than the servers' max_payload is refused with TOO_LARGE and both sizes;
+        nothing is stored, and the next request crosses as usual."""
+        hb, zz = self.brokers[HEBI], self.brokers[ZHENGZHOU]
+        before = self.anchor_postings()
+        with self.assertRaises(Refused) as e:
+            self.post(title="too large to cross", summary="x" * (2 * MAX_PAYLOAD))
+        self.assertTooLarge(e.exception)
+        self.assertEqual(self.anchor_postings(), before)
+        # an update the same: the demand stays as it was
+        d = self.post(title="kept small")
+        a = hb.client(ANCHOR)
+        try:
+            with self.assertRaises(Refused) as e:
+                a.call(update_demand=pb.UpdateDemand(demand=mg_demand(
+                    id=d, scope=pb.SAME_PROVINCE, title="kept small", summary="y" * (2 * MAX_PAYLOAD))))
+            self.assertTooLarge(e.exception)
+            view = a.call(get_posting=pb.GetPosting(posting_id=d)).view.demand
+            self.assertEqual((view.revision, view.summary), (1, mg_demand().summary))
+        finally:
+            a.close()
+        # it crossed at revision 1; an interest whose message makes the docking record too
+        # large is refused by the SME's own broker, and the anchor hears nothing of it
+        wait_for("the demand in Zhengzhou", lambda: self.view_in(ZHENGZHOU, ZZ_SME, rid(HEBI, d)), 60)
+        sme = zz.client(ZZ_SME)
+        try:
+            with self.assertRaises(Refused) as e:
+                sme.call(interest=pb.Interest(demand_id=rid(HEBI, d), message="m" * (MAX_PAYLOAD + 512)))
+            self.assertTooLarge(e.exception)
+            # nothing pending: a short interest goes through (not "already pending")
+            sme.call(interest=pb.Interest(demand_id=rid(HEBI, d), message="a short note"))
+        finally:
+            sme.close()
+        self.assertEqual(self.view_in(ZHENGZHOU, ZZ_SME, rid(HEBI, d)).demand.revision, 1)
         self.drained(hb)
-        self.assertIn("refused outbox record", hb.read_log_all())
-        # the large demand is still Hebi's own, served as posted
-        self.assertEqual(self.view_in(HEBI, ANCHOR, big).demand.title, "too large to cross")
+
+    def assertTooLarge(self, refused):
+        """refused is TOO_LARGE and names the record's size (over the limit) and the limit."""
+        self.assertEqual(refused.code, pb.ERR_TOO_LARGE, refused)
+        msg = refused.error.message
+        sizes = [int(n) for n in re.findall(r"\d+", msg)]
+        self.assertIn(MAX_PAYLOAD, sizes, msg)
+        self.assertTrue(any(n > MAX_PAYLOAD - 128 and n != MAX_PAYLOAD for n in sizes), msg)
+        self.assertIn("nothing was changed", msg)
+
+    def anchor_postings(self):
+        """Every posting of the Hebi anchor, closed ones too: (id, revision, state, summary)."""
+        a = self.brokers[HEBI].client(ANCHOR)
+        out, cursor = [], ""
+        try:
+            for _ in range(100):
+                page = a.call(list_postings=pb.ListPostings(include_closed=True, limit=1000, cursor=cursor)).postings
+                out += [(d.id, d.revision, d.state, d.summary) for d in page.demands]
+                cursor = page.next_cursor
+                if not cursor:
+                    return sorted(out)
+        finally:
+            a.close()
+        raise AssertionError("more than 100 pages of postings")
 
     # (d)
     def test_d_a_city_reads_only_its_own_inboxes(self):
