@@ -527,6 +527,110 @@ bool gx_records_fed_too_large(const gx_ctx *b, size_t *len, size_t *max)
     return *max && *len && *len + GX_FED_HEADROOM > *max;
 }
 
+/* Cuts UTF-8 text s in place to at most max bytes, at a character boundary. */
+static void s_cut(char *s, size_t max)
+{
+    if (!s || strlen(s) <= max)
+        return;
+    while (max && ((unsigned char)s[max] & 0xC0) == 0x80)
+        max--;
+    s[max] = '\0';
+}
+
+/* How much of a title a substitute keeps: enough for the receivers' notices to name it. */
+#define S_SUB_TITLE 200
+
+/* Trims decoded posting message m one step further (level 1: its texts; 2:
+ * its lists; 3: its owner's profile to id, name, place and grade). */
+static void s_trim(gx_fed_msg *m, int level)
+{
+    gx_demand *d = m->demand;
+    gx_offer *o = m->offer;
+    if (level == 1) {
+        if (d) {
+            s_cut(d->title, S_SUB_TITLE);
+            s_cut(d->summary, 0);
+            s_cut(d->details, 0);
+        }
+        if (o) {
+            s_cut(o->title, S_SUB_TITLE);
+            s_cut(o->summary, 0);
+        }
+    } else if (level == 2) {
+        if (d) {
+            gx_strv_fini(&d->processes);
+            gx_strv_fini(&d->materials);
+            gx_strv_fini(&d->certs);
+            gx_strv_fini(&d->ipc);
+        }
+        if (o) {
+            gx_strv_fini(&o->industries);
+            gx_strv_fini(&o->processes);
+            gx_strv_fini(&o->materials);
+            gx_strv_fini(&o->ipc);
+        }
+    } else if (m->owner) {
+        gx_firm *f = m->owner;
+        s_cut(f->name, S_SUB_TITLE);
+        s_cut(f->zone, S_SUB_TITLE);
+        for (uint32_t i = 0; i < f->n_certs; i++) {
+            free(f->certs[i].scheme);
+            free(f->certs[i].number);
+        }
+        free(f->certs);
+        f->certs = NULL;
+        f->n_certs = 0;
+    }
+}
+
+gx_err gx_records_fed_substitute(gx_ctx *b, uint64_t seq, const void *rec, size_t len, bool *made, char *what,
+                                 size_t cap)
+{
+    gx_fed_msg m = {0};
+    gx_buf sub = {0};
+    *made = false;
+    if (cap)
+        what[0] = '\0';
+    gx_err err = gx_codec_decode_fed(rec, len, &m);
+    if (err)
+        return err;
+    bool posting = (m.kind == GX_FED_DEMAND && m.demand) || (m.kind == GX_FED_OFFER && m.offer);
+    if (!posting || !m.owner)
+        goto out;
+    /* closed at the same revision: the receivers close their copy (an open one
+     * as withdrawn), and a later revision that fits opens it again */
+    if (m.state == GX_STATE_OPEN)
+        m.state = GX_STATE_WITHDRAWN;
+    if (m.demand)
+        m.demand->state = m.state;
+    else
+        m.offer->state = m.state;
+    for (int level = 1; level <= 3; level++) {
+        s_trim(&m, level);
+        gx_buf_fini(&sub);
+        if ((err = gx_codec_encode_fed(&m, &sub)))
+            goto out;
+        /* the first that fits a known max_payload; the smallest when none is known */
+        if (b->fed.max_payload && sub.len + GX_FED_HEADROOM <= b->fed.max_payload)
+            break;
+    }
+    if (sub.len >= len)
+        goto out; /* no smaller: a refused substitute makes no other */
+    uint64_t at = 0;
+    if ((err = s_outbox_write(b, &sub, &at)))
+        goto out;
+    *made = true;
+    snprintf(what, cap,
+             "outbox record %llu (%s %llu revision %u of firm %s, %zu bytes) as record %llu, %s, %zu bytes",
+             (unsigned long long)seq, m.kind == GX_FED_DEMAND ? "demand" : "offer",
+             (unsigned long long)m.origin_id, m.revision, m.owner->id, len, (unsigned long long)at,
+             gx_state_name(m.state), sub.len);
+out:
+    gx_buf_fini(&sub);
+    gx_codec_fed_fini(&m);
+    return err;
+}
+
 /* A change of this broker's posting whose reach leaves the city goes to the
  * outbox with its owner's public profile, in the same transaction. One whose
  * reach left the city before this change and no longer does goes as withdrawn

@@ -3,7 +3,9 @@
 three, max_payload 8 KiB) and real gongxud for Hebi 4106, Zhengzhou 4101 and Xinxiang 4107 on
 loopback, each stopped by PID. A city starts and serves its own firms while no nats-server
 runs and links up when they come; all nats-servers killed under traffic lose and duplicate
-nothing; what could never cross (larger than max_payload) is refused when asked while linked; each
+nothing; what could never cross (larger than max_payload) is refused when asked while linked,
+and a posting record NATS refuses later is replaced by a small withdrawn substitute that
+closes the other cities' copy until a revision that fits opens it again; each
 city reads only its own inboxes; a store copied back from an older copy gets its later records
 across (message ids carry a per-start epoch); a password file others may read is refused;
 a burst of postings, published many at a time, reaches a receiver each exactly once and in
@@ -483,6 +485,88 @@ class Link(unittest.TestCase):
             hb.stop()
             hb.extra_args = was
             hb.start(timeout=30)
+
+    # (l)
+    def test_l_a_posting_refused_later_closes_the_other_cities_copy_until_a_revision_fits(self):
+        """Demands that crossed are updated while Hebi is not linked (nothing can be refused
+        when asked then) with a summary too large to cross. Once linked, NATS refuses those
+        records for good; Hebi publishes in their place a small withdrawn substitute at the
+        same revision, so Zhengzhou closes its copy and tells its SME as for a withdrawal. A
+        withdrawal is never refused for size, even of a posting whose record is too large. A
+        later revision that fits opens the copy again."""
+        hb, zz = self.brokers[HEBI], self.brokers[ZHENGZHOU]
+        d, w = self.post(title="to grow while unlinked"), self.post(title="to withdraw, large")
+        for p in (d, w):
+            wait_for("%d open in Zhengzhou" % p, lambda p=p: self.zz_state(p) == (1, pb.OPEN), 60)
+        rejected = metric(hb, "gongxu_federation_rejected_total")
+        substituted = metric(hb, "gongxu_federation_substituted_total")
+        closed = hb.read_log_all().count("closed the connection for good")
+        self.cluster.passwords[HEBI] = "not-hebis-password-l"
+        self.cluster.reload()
+        big = "z" * (MAX_PAYLOAD + 1024)
+        try:
+            wait_for("Hebi's connection closed for good",
+                     lambda: hb.read_log_all().count("closed the connection for good") > closed, 60)
+            self.assertEqual(metric(hb, "gongxu_federation_connected"), 0)
+            a = hb.client(ANCHOR)
+            try:
+                for p in (d, w):
+                    a.call(update_demand=pb.UpdateDemand(demand=mg_demand(
+                        id=p, scope=pb.SAME_PROVINCE, title="grown", summary=big)))
+            finally:
+                a.close()
+        finally:
+            del self.cluster.passwords[HEBI]
+            self.cluster.reload()
+        wait_for("Hebi linked again", lambda: metric(hb, "gongxu_federation_connected") == 1, 90)
+        wait_for("the two records refused",
+                 lambda: metric(hb, "gongxu_federation_rejected_total") >= rejected + 2, 90)
+        self.drained(hb)
+        self.assertEqual(metric(hb, "gongxu_federation_substituted_total"), substituted + 2, self.fed_log(hb))
+        # Zhengzhou's copies are closed, at the revision Hebi holds, and its SME was told
+        for p in (d, w):
+            wait_for("%d withdrawn in Zhengzhou" % p, lambda p=p: self.zz_state(p) == (2, pb.WITHDRAWN), 60)
+        self.assertTrue(self.sme_told("demand_withdrawn", rid(HEBI, d)), self.fed_log(hb))
+        self.assertIn("replaced refused outbox record", hb.read_log_all())
+        # at home they are open, as updated
+        self.assertEqual(self.view_in(HEBI, ANCHOR, d).demand.summary, big)
+        # a withdrawal is never refused for size, though its record is as large
+        a = hb.client(ANCHOR)
+        try:
+            a.call(withdraw=pb.Withdraw(posting_id=w))
+            # a later revision that fits opens Zhengzhou's copy again
+            a.call(update_demand=pb.UpdateDemand(demand=mg_demand(
+                id=d, scope=pb.SAME_PROVINCE, title="small again", summary="fits")))
+        finally:
+            a.close()
+        wait_for("%d open again in Zhengzhou" % d, lambda: self.zz_state(d) == (3, pb.OPEN), 60)
+        view = self.view_in(ZHENGZHOU, ZZ_SME, rid(HEBI, d)).demand
+        self.assertEqual((view.title, view.summary), ("small again", "fits"))
+        self.drained(hb)
+        self.assertEqual(self.view_in(HEBI, ANCHOR, w).demand.state, pb.WITHDRAWN)
+        self.assertEqual(self.zz_state(w)[1], pb.WITHDRAWN)
+
+    def zz_state(self, local_id):
+        """(revision, state) of Hebi's demand local_id as Zhengzhou shows it, or None."""
+        v = self.view_in(ZHENGZHOU, ZZ_SME, rid(HEBI, local_id))
+        return (v.demand.revision, v.demand.state) if v else None
+
+    def sme_told(self, kind, demand_id, timeout=90):
+        """Whether Zhengzhou's SME gets a `kind` notice about demand_id, read on from its last
+        acknowledged notice (acknowledging as it goes: test_h leaves more than a window)."""
+        sme = self.brokers[ZHENGZHOU].client(ZZ_SME)
+        try:
+            sme.resume(from_last_ack=True)
+            deadline = time.time() + timeout
+            while time.time() < deadline:
+                got = sme.drain(0.3)
+                if any(n.WhichOneof("body") == kind and getattr(n, kind).demand.id == demand_id for n in got):
+                    return True
+                if got:
+                    sme.ack(got[-1].seq)
+            return False
+        finally:
+            sme.close()
 
     # (h)
     def test_h_a_burst_crosses_each_posting_exactly_once_and_in_posting_order(self):
