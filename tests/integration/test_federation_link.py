@@ -206,22 +206,24 @@ class Link(unittest.TestCase):
 
     # (c)
     def test_c_what_could_never_cross_is_refused_when_asked_and_nothing_changes(self):
-        """While linked, a demand, an update or an interest whose record for the other cities
-        is larger than the servers' max_payload is refused with TOO_LARGE and both sizes;
-        nothing is stored, and the next request crosses as usual."""
+        """While linked, a demand, an update, an interest or an accept whose record for the
+        other cities is larger than the servers' max_payload is refused with TOO_LARGE and
+        both sizes; nothing is stored, and the next request goes through as usual."""
         hb, zz = self.brokers[HEBI], self.brokers[ZHENGZHOU]
         before = self.anchor_postings()
         with self.assertRaises(Refused) as e:
             self.post(title="too large to cross", summary="x" * (2 * MAX_PAYLOAD))
         self.assertTooLarge(e.exception)
         self.assertEqual(self.anchor_postings(), before)
-        # an update the same: the demand stays as it was
-        d = self.post(title="kept small")
+        # an update the same: the demand stays as it was (its details do not cross with it)
+        details = "d" * (MAX_PAYLOAD + 512)
+        d = self.post(title="kept small", details=details)
         a = hb.client(ANCHOR)
         try:
             with self.assertRaises(Refused) as e:
                 a.call(update_demand=pb.UpdateDemand(demand=mg_demand(
-                    id=d, scope=pb.SAME_PROVINCE, title="kept small", summary="y" * (2 * MAX_PAYLOAD))))
+                    id=d, scope=pb.SAME_PROVINCE, title="kept small", details=details,
+                    summary="y" * (2 * MAX_PAYLOAD))))
             self.assertTooLarge(e.exception)
             view = a.call(get_posting=pb.GetPosting(posting_id=d)).view.demand
             self.assertEqual((view.revision, view.summary), (1, mg_demand().summary))
@@ -240,7 +242,25 @@ class Link(unittest.TestCase):
         finally:
             sme.close()
         self.assertEqual(self.view_in(ZHENGZHOU, ZZ_SME, rid(HEBI, d)).demand.revision, 1)
+        # accepting it would release the demand's details to Zhengzhou, sealed: too large too;
+        # the interest stays pending, and a decline (a short reason) goes through
+        def accept():
+            try:
+                return self.anchor_call(accept=pb.Accept(demand_id=d, firm_id=ZZ_SME)) or "accepted"
+            except Refused as e:
+                return None if e.code == pb.ERR_NOT_FOUND else e  # the interest not there yet
+        got = wait_for("the interest in Hebi", accept, 60)
+        self.assertIsInstance(got, Refused)
+        self.assertTooLarge(got)
+        self.anchor_call(decline=pb.Decline(demand_id=d, firm_id=ZZ_SME, reason="not now"))
         self.drained(hb)
+
+    def anchor_call(self, **body):
+        a = self.brokers[HEBI].client(ANCHOR)
+        try:
+            return a.call(**body)
+        finally:
+            a.close()
 
     def assertTooLarge(self, refused):
         """refused is TOO_LARGE and names the record's size (over the limit) and the limit."""
@@ -522,11 +542,15 @@ class Link(unittest.TestCase):
         wait_for("the two records refused",
                  lambda: metric(hb, "gongxu_federation_rejected_total") >= rejected + 2, 90)
         self.drained(hb)
-        self.assertEqual(metric(hb, "gongxu_federation_substituted_total"), substituted + 2, self.fed_log(hb))
         # Zhengzhou's copies are closed, at the revision Hebi holds, and its SME was told
         for p in (d, w):
-            wait_for("%d withdrawn in Zhengzhou" % p, lambda p=p: self.zz_state(p) == (2, pb.WITHDRAWN), 60)
+            try:
+                wait_for("%d withdrawn in Zhengzhou" % p, lambda p=p: self.zz_state(p) == (2, pb.WITHDRAWN), 60)
+            except AssertionError as e:
+                raise AssertionError("%s: %s\nHebi:\n%s\nZhengzhou:\n%s" % (e, self.zz_state(p), self.fed_log(hb),
+                                                                      self.fed_log(zz)))
         self.assertTrue(self.sme_told("demand_withdrawn", rid(HEBI, d)), self.fed_log(hb))
+        self.assertEqual(metric(hb, "gongxu_federation_substituted_total"), substituted + 2, self.fed_log(hb))
         self.assertIn("replaced refused outbox record", hb.read_log_all())
         # at home they are open, as updated
         self.assertEqual(self.view_in(HEBI, ANCHOR, d).demand.summary, big)
