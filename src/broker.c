@@ -943,17 +943,47 @@ void gx_broker_fed_tick(gx_broker *b, int64_t now_ms, const gx_broker_io *io)
                    gx_err_str(err));
         }
     }
-    /* what JetStream acknowledged leaves the outbox */
-    uint64_t acked = gx_fed_acked(f);
+    /* requests refuse what could never cross (requests.c; 0 while not linked) */
+    b->fed.max_payload = gx_fed_max_payload(f);
+    /* what JetStream acknowledged or refused for good leaves the outbox; a
+     * refused posting's substitute is written in the same transaction, so a
+     * crash loses neither (before the commit the refused record is still in
+     * the outbox and is refused again after the restart; a substitute made
+     * twice has the same revision: the receivers skip the second) */
+    enum { REFUSED_MAX = 16 };
+    gx_fed_refused refused[REFUSED_MAX];
+    size_t n_refused = 0;
+    uint64_t acked = gx_fed_acked(f, refused, REFUSED_MAX, &n_refused);
     if (acked > b->fed.published) {
+        char what[REFUSED_MAX][240];
+        bool made[REFUSED_MAX] = {false};
         gx_broker_batch_begin(b, now_ms / 1000, now_ms);
         gx_err err = gx_records_write_begin(b);
+        for (size_t i = 0; i < n_refused && !err; i++) {
+            err = gx_records_fed_substitute(b, refused[i].seq, refused[i].data, refused[i].len, &made[i],
+                                            what[i], sizeof what[i]);
+            if (err == GX_ERR_MALFORMED) {
+                gx_log(GX_LOG_WARNING,
+                       "federation: refused outbox record %llu is not a FedMessage; no substitute",
+                       (unsigned long long)refused[i].seq);
+                err = GX_OK;
+            }
+        }
         if (!err)
             err = gx_records_fed_outbox_drop(b, acked);
-        gx_records_write_end(b, err);
+        err = gx_records_write_end(b, err);
         gx_broker_batch_end(b, io);
-        if (!err && b->committed)
+        if (!err && b->committed) {
             b->fed.published = acked;
+            gx_fed_release(f, acked); /* kept until now: a failed write hands them again */
+            for (size_t i = 0; i < n_refused; i++) {
+                if (!made[i])
+                    continue;
+                b->fed.substituted++;
+                gx_log(GX_LOG_NOTICE,
+                       "federation: replaced refused %s, so that the other cities close their copy", what[i]);
+            }
+        }
     }
     /* what other cities sent, applied in one batch, acknowledged once committed */
     gx_fed_in *in;

@@ -31,6 +31,7 @@ typedef struct s_out {
     size_t len;
     int64_t sent_at; /* when sent in this round (monotonic ms), 0 not yet */
     bool done;       /* acknowledged, or refused for good */
+    bool refused;    /* refused for good: handed to the loop (gx_fed_acked) when it leaves the queue */
 } s_out;
 
 struct gx_fed {
@@ -74,6 +75,12 @@ struct gx_fed {
     uint64_t round;   /* counts failed rounds: failures answering an earlier round are stale */
     int64_t retry_at; /* after a failed round, when to send again (monotonic ms) */
     uint64_t acked; /* highest sequence JetStream acknowledged (or refused for good) */
+    /* records refused for good that left the queue, in sequence order, each
+     * <= acked: the loop writes their substitutes in the transaction that
+     * drops them from the outbox, and only once it committed are they freed
+     * (gx_fed_release) */
+    gx_fed_refused *refused;
+    size_t n_refused, cap_refused;
     uint64_t published, pub_failed, rejected;
 
     natsMsgList batch; /* fetched, waiting for the loop */
@@ -209,12 +216,33 @@ static void s_round_failed(gx_fed *f, uint64_t seq, const char *why, char *last,
         s_at(f, i)->sent_at = 0;
 }
 
+/* Keeps refused record o for the loop (its data moves; mutex held). False
+ * when out of memory: o stays at the head of the queue, tried again later. */
+static bool s_keep_refused(gx_fed *f, s_out *o)
+{
+    if (f->n_refused == f->cap_refused) {
+        size_t cap = f->cap_refused ? f->cap_refused * 2 : 8;
+        gx_fed_refused *v = realloc(f->refused, cap * sizeof *v);
+        if (!v)
+            return false;
+        f->refused = v;
+        f->cap_refused = cap;
+    }
+    f->refused[f->n_refused++] = (gx_fed_refused){.seq = o->seq, .data = o->data, .len = o->len};
+    o->data = NULL;
+    return true;
+}
+
 /* Drops the records at the head that are acknowledged or refused for good,
- * reporting the last of them as acknowledged (mutex held). */
+ * reporting the last of them as acknowledged, the refused ones kept for the
+ * loop under the same mutex, so that the loop never sees acked beyond a
+ * refused record without that record (mutex held). */
 static void s_advance(gx_fed *f)
 {
     bool moved = false;
     while (f->n && f->queue[f->head].done) {
+        if (f->queue[f->head].refused && !s_keep_refused(f, &f->queue[f->head]))
+            break;
         f->acked = f->queue[f->head].seq; /* the loop drops it from the outbox */
         free(f->queue[f->head].data);
         f->queue[f->head] = (s_out){0};
@@ -242,10 +270,12 @@ static void s_settle(gx_fed *f, s_out *o, bool ok, const char *why, char *last, 
             s_log_change(GX_LOG_NOTICE, last, cap, "federation: publishing the outbox again");
         return;
     }
+    o->refused = true;
     f->rejected++;
     gx_log(GX_LOG_WARNING,
            "federation: NATS refused outbox record %llu (%zu bytes) for good (%s); dropped from the "
-           "outbox, the next is published",
+           "outbox, the next is published (a posting's is followed by a smaller substitute that closes "
+           "it in the other cities)",
            (unsigned long long)o->seq, o->len, why);
 }
 
@@ -1110,12 +1140,30 @@ bool gx_fed_offer(gx_fed *f, uint64_t seq, const void *data, size_t len)
     return ok;
 }
 
-uint64_t gx_fed_acked(gx_fed *f)
+uint64_t gx_fed_acked(gx_fed *f, gx_fed_refused *v, size_t max, size_t *n)
 {
     pthread_mutex_lock(&f->mu);
     uint64_t a = f->acked;
+    *n = f->n_refused < max ? f->n_refused : max;
+    if (*n)
+        memcpy(v, f->refused, *n * sizeof *v);
+    if (f->n_refused > max)
+        a = f->refused[max].seq - 1; /* the rest next time, with what lies beyond them */
     pthread_mutex_unlock(&f->mu);
     return a;
+}
+
+void gx_fed_release(gx_fed *f, uint64_t upto)
+{
+    pthread_mutex_lock(&f->mu);
+    size_t k = 0;
+    while (k < f->n_refused && f->refused[k].seq <= upto)
+        free((void *)f->refused[k++].data);
+    if (k) {
+        memmove(f->refused, f->refused + k, (f->n_refused - k) * sizeof *f->refused);
+        f->n_refused -= k;
+    }
+    pthread_mutex_unlock(&f->mu);
 }
 
 void gx_fed_pub_counts(gx_fed *f, uint64_t *published, uint64_t *failed, uint64_t *rejected)
@@ -1187,6 +1235,9 @@ void gx_fed_destroy(gx_fed **fp)
     }
     for (size_t i = 0; i < f->n; i++)
         free(f->queue[(f->head + i) % S_QUEUE_MAX].data);
+    for (size_t i = 0; i < f->n_refused; i++)
+        free((void *)f->refused[i].data);
+    free(f->refused);
     free(f->in);
     natsOptions_Destroy(f->opts);
     if (f->efd >= 0)

@@ -12,9 +12,9 @@
  * sequence after the one the loop committed last. The connection's state is
  * polled by the subscriber thread, never with the module's mutex held, into
  * atomics the loop reads: a reconnect attempt holds libnats' connection lock up
- * to the 2 s connect timeout, and the loop must never wait for it. Meanwhile the loop serves its own city and the outbox
- * grows; the publisher starts once the link is up. Replies come to this city's
- * own inbox prefix _INBOX_<city>.
+ * to the 2 s connect timeout, and the loop must never wait for it. Meanwhile the loop serves its own city and
+ * the outbox grows; the publisher starts once the link is up. Replies come to this city's own inbox prefix
+ * _INBOX_<city>.
  *
  * Publisher: the loop hands it outbox records (gx_fed_offer: sequence and the
  * encoded FedMessage, copied); it publishes them, in order, on gx.<city>.post
@@ -31,7 +31,9 @@
  * acknowledged is published again and nothing is lost; the loop deletes those
  * outbox records in its next batch. A record JetStream refuses for good
  * (larger than the servers' max_payload or the stream's maximum message size)
- * is logged with its sequence, counted and settled like an acknowledged one.
+ * is logged with its sequence, counted and settled like an acknowledged one,
+ * and its bytes handed back to the loop with gx_fed_acked: a posting's record
+ * is replaced by a small substitute that closes it elsewhere (records.h).
  * Any other failure — an error PubAck, no responders, no answer within 5 s,
  * the connection lost with records unanswered — ends the round: after a pause
  * every record not yet acknowledged is sent again from the first one, in
@@ -122,8 +124,24 @@ void gx_fed_clear(gx_fed *f);
 size_t gx_fed_room(const gx_fed *f);
 /* Queues outbox record seq (data copied) for publishing; false when full or out of memory. */
 bool gx_fed_offer(gx_fed *f, uint64_t seq, const void *data, size_t len);
-/* The highest outbox sequence JetStream has acknowledged (0: none yet). */
-uint64_t gx_fed_acked(gx_fed *f);
+/* An outbox record NATS refused for good, handed back to the loop. */
+typedef struct gx_fed_refused {
+    uint64_t seq;     /* its outbox sequence */
+    const void *data; /* the encoded FedMessage (this module's, until gx_fed_release) */
+    size_t len;
+} gx_fed_refused;
+
+/* The highest outbox sequence settled — acknowledged by JetStream or refused
+ * for good — (0: none yet), and, read together under the module's mutex, the
+ * records refused for good up to it that the loop has not released: up to max
+ * of them copied into v (their data borrowed until gx_fed_release), their
+ * count in *n. With more than max waiting, the sequence returned stops short
+ * of the first left out. So the loop writes each refused posting's substitute
+ * in the very transaction that drops it from the outbox. */
+uint64_t gx_fed_acked(gx_fed *f, gx_fed_refused *v, size_t max, size_t *n);
+/* The loop committed the drop of the outbox up to upto (and the substitutes):
+ * frees the refused records up to it. Until then they are handed again. */
+void gx_fed_release(gx_fed *f, uint64_t upto);
 /* Published figures: records acknowledged, publish attempts that failed (and
  * are retried), records refused for good and dropped. */
 void gx_fed_pub_counts(gx_fed *f, uint64_t *published, uint64_t *failed, uint64_t *rejected);

@@ -25,6 +25,7 @@ gx_err gx_records_write_begin(gx_ctx *b)
     b->engine_touched = false;
     b->events_mark = b->n_events;
     b->undo_mark = b->n_undo;
+    b->fed.largest = 0;
     if (!b->txn && (err = gx_store_begin(b->store, true, &b->txn)))
         return err;
     return gx_store_begin_child(b->txn, &b->child);
@@ -493,22 +494,140 @@ bool gx_records_fed_crosses(gx_scope scope)
     return scope == GX_SCOPE_SAME_PROVINCE || scope == GX_SCOPE_ANYWHERE || scope == GX_SCOPE_NONE;
 }
 
-/* Writes m as the next outbox record in the current child transaction. */
+/* Writes rec as the next outbox record in the current child transaction; its sequence in *seq. */
+static gx_err s_outbox_write(gx_ctx *b, const gx_buf *rec, uint64_t *seq)
+{
+    gx_err err = gx_store_next_id(b->child, "fed_outbox", seq);
+    if (err)
+        return err;
+    uint8_t k[8];
+    s_key64(k, *seq);
+    if (!(err = gx_store_put(b->child, GX_T_OUTBOX, k, 8, rec->data, rec->len)))
+        b->fed.outboxed++;
+    return err;
+}
+
+/* Writes m as the next outbox record in the current child transaction, noting
+ * its size for gx_records_fed_too_large. */
 static gx_err s_outbox_put(gx_ctx *b, const gx_fed_msg *m)
 {
     uint64_t seq;
     gx_buf rec = {0};
-    gx_err err = gx_store_next_id(b->child, "fed_outbox", &seq);
+    gx_err err = gx_codec_encode_fed(m, &rec);
+    if (!err && (err = s_outbox_write(b, &rec, &seq)) == GX_OK && rec.len > b->fed.largest)
+        b->fed.largest = rec.len;
+    gx_buf_fini(&rec);
+    return err;
+}
+
+bool gx_records_fed_too_large(const gx_ctx *b, size_t *len, size_t *max)
+{
+    *len = b->fed.largest;
+    *max = b->fed.max_payload;
+    return *max && *len && *len + GX_FED_HEADROOM > *max;
+}
+
+/* Cuts UTF-8 text s in place to at most max bytes, at a character boundary. */
+static void s_cut(char *s, size_t max)
+{
+    if (!s || strlen(s) <= max)
+        return;
+    while (max && ((unsigned char)s[max] & 0xC0) == 0x80)
+        max--;
+    s[max] = '\0';
+}
+
+/* How much of a title a substitute keeps: enough for the receivers' notices to name it. */
+#define S_SUB_TITLE 200
+
+/* Trims decoded posting message m one step further (level 1: its texts; 2:
+ * its lists; 3: its owner's profile to id, name, place and grade). */
+static void s_trim(gx_fed_msg *m, int level)
+{
+    gx_demand *d = m->demand;
+    gx_offer *o = m->offer;
+    if (level == 1) {
+        if (d) {
+            s_cut(d->title, S_SUB_TITLE);
+            s_cut(d->summary, 0);
+            s_cut(d->details, 0);
+        }
+        if (o) {
+            s_cut(o->title, S_SUB_TITLE);
+            s_cut(o->summary, 0);
+        }
+    } else if (level == 2) {
+        if (d) {
+            gx_strv_fini(&d->processes);
+            gx_strv_fini(&d->materials);
+            gx_strv_fini(&d->certs);
+            gx_strv_fini(&d->ipc);
+        }
+        if (o) {
+            gx_strv_fini(&o->industries);
+            gx_strv_fini(&o->processes);
+            gx_strv_fini(&o->materials);
+            gx_strv_fini(&o->ipc);
+        }
+    } else if (m->owner) {
+        gx_firm *f = m->owner;
+        s_cut(f->name, S_SUB_TITLE);
+        s_cut(f->zone, S_SUB_TITLE);
+        for (uint32_t i = 0; i < f->n_certs; i++) {
+            free(f->certs[i].scheme);
+            free(f->certs[i].number);
+        }
+        free(f->certs);
+        f->certs = NULL;
+        f->n_certs = 0;
+    }
+}
+
+gx_err gx_records_fed_substitute(gx_ctx *b, uint64_t seq, const void *rec, size_t len, bool *made, char *what,
+                                 size_t cap)
+{
+    gx_fed_msg m = {0};
+    gx_buf sub = {0};
+    *made = false;
+    if (cap)
+        what[0] = '\0';
+    gx_err err = gx_codec_decode_fed(rec, len, &m);
     if (err)
         return err;
-    if ((err = gx_codec_encode_fed(m, &rec)))
-        return err;
-    uint8_t k[8];
-    s_key64(k, seq);
-    err = gx_store_put(b->child, GX_T_OUTBOX, k, 8, rec.data, rec.len);
-    gx_buf_fini(&rec);
-    if (!err)
-        b->fed.outboxed++;
+    bool posting = (m.kind == GX_FED_DEMAND && m.demand) || (m.kind == GX_FED_OFFER && m.offer);
+    if (!posting || !m.owner)
+        goto out;
+    /* closed at the same revision: the receivers close their copy (an open one
+     * as withdrawn), and a later revision that fits opens it again */
+    if (m.state == GX_STATE_OPEN)
+        m.state = GX_STATE_WITHDRAWN;
+    if (m.demand)
+        m.demand->state = m.state;
+    else
+        m.offer->state = m.state;
+    for (int level = 1; level <= 3; level++) {
+        s_trim(&m, level);
+        gx_buf_fini(&sub);
+        if ((err = gx_codec_encode_fed(&m, &sub)))
+            goto out;
+        /* the first that fits a known max_payload; the smallest when none is known */
+        if (b->fed.max_payload && sub.len + GX_FED_HEADROOM <= b->fed.max_payload)
+            break;
+    }
+    if (sub.len >= len)
+        goto out; /* no smaller: a refused substitute makes no other */
+    uint64_t at = 0;
+    if ((err = s_outbox_write(b, &sub, &at)))
+        goto out;
+    *made = true;
+    snprintf(what, cap,
+             "outbox record %llu (%s %llu revision %u of firm %s, %zu bytes) as record %llu, %s, %zu bytes",
+             (unsigned long long)seq, m.kind == GX_FED_DEMAND ? "demand" : "offer",
+             (unsigned long long)m.origin_id, m.revision, m.owner->id, len, (unsigned long long)at,
+             gx_state_name(m.state), sub.len);
+out:
+    gx_buf_fini(&sub);
+    gx_codec_fed_fini(&m);
     return err;
 }
 

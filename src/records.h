@@ -141,6 +141,9 @@ typedef struct gx_fed_state {
     uint64_t duplicates;  /* messages skipped as already applied (stream sequence or revision) */
     uint64_t own;         /* this city's own messages seen on the stream and skipped */
     uint64_t bad;         /* messages skipped as malformed or out of range */
+    uint64_t substituted; /* withdrawn substitutes written for posting records NATS refused for good */
+    size_t max_payload;   /* the linked servers' max_payload, copied by the loop each turn; 0: not linked */
+    size_t largest;       /* the largest outbox record written since gx_records_write_begin */
     bool keyed;           /* this broker's federation key pair is made and announced (feddock.c) */
     int64_t key_retry_ms; /* after a failure to make it: not before then (gx_broker_fed_tick) */
 } gx_fed_state;
@@ -267,6 +270,31 @@ gx_err gx_records_fed_outbox_read(gx_ctx *b, uint64_t after, size_t max, gx_reco
 /* The last stream sequence applied from stream (0: none); its put in the current child txn. */
 gx_err gx_records_fed_applied_get(gx_ctx *b, const char *stream, uint64_t *seq);
 gx_err gx_records_fed_applied_put(gx_ctx *b, const char *stream, uint64_t seq);
+
+/* Room a record needs beyond its own bytes to cross: the NATS headers it is
+ * published with (federation.c: "NATS/1.0\r\nNats-Msg-Id: <city>-<epoch>-<seq>\r\n\r\n",
+ * at most 70 bytes with a 4-digit city, 16 hex digits and a 20-digit
+ * sequence), which count against max_payload with the payload itself; the
+ * rest is margin. */
+#define GX_FED_HEADROOM 128
+/* True when the largest outbox record the current request wrote (since
+ * gx_records_write_begin) with GX_FED_HEADROOM exceeds the linked servers'
+ * max_payload: it could never cross. Its size in *len, the limit in *max.
+ * False while max_payload is unknown (not linked). No I/O: records.c and
+ * requests.c never call federation.c (the loop copies max_payload). */
+bool gx_records_fed_too_large(const gx_ctx *b, size_t *len, size_t *max);
+/* For outbox record rec (len bytes) that NATS refused for good: when it is a
+ * demand or an offer, writes a smaller substitute as the next outbox record
+ * in the current child txn — the same kind, origin, id and revision, closed
+ * (WITHDRAWN when it was open), its texts emptied and, when that is not
+ * enough for the known max_payload, its lists and its owner's profile
+ * trimmed too — so that the other cities close their copy. *made tells
+ * whether one was written: none for a profile or docking record, nor when the
+ * substitute would not be strictly smaller (a refused substitute ends there).
+ * What was done in what (cap bytes), for the log once committed.
+ * GX_ERR_MALFORMED for bytes that are not a FedMessage (nothing written). */
+gx_err gx_records_fed_substitute(gx_ctx *b, uint64_t seq, const void *rec, size_t len, bool *made, char *what,
+                                 size_t cap);
 
 /* Writes docking message m (feddock.h, requests.c) as the next outbox record, current child txn. */
 gx_err gx_records_fed_outbox_put(gx_ctx *b, const gx_fed_msg *m);

@@ -683,6 +683,10 @@ static char *s_metrics(gx_ctx *b, size_t *len)
         s_family(&t, "gongxu_federation_rejected_total", "counter",
                  "Outbox records JetStream refused for good (too large), logged and dropped since start.");
         s_put(&t, "gongxu_federation_rejected_total %llu\n", (unsigned long long)rejected);
+        s_family(&t, "gongxu_federation_substituted_total", "counter",
+                 "Refused posting records replaced by a small closed substitute (texts emptied) so that the "
+                 "other cities close their copy, since start.");
+        s_put(&t, "gongxu_federation_substituted_total %llu\n", (unsigned long long)b->fed.substituted);
         s_family(
             &t, "gongxu_federation_publish_failures_total", "counter",
             "Publish attempts that failed and were retried (NATS unreachable, no stream leader, timeouts).");

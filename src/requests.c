@@ -15,6 +15,7 @@
 
 #include "feddock.h"
 #include "log.h"
+#include "msg.h"
 #include "notify.h"
 #include "persist.h"
 #include "report.h"
@@ -27,6 +28,10 @@ typedef struct s_req {
     const void *rid;      /* routing id */
     size_t rid_len;
     gx_request *r;        /* the decoded request */
+    const char *fed_what; /* what its outbox record carries (server.fed.what.*), for the size check */
+    const char *fed_fix;  /* and how to make it smaller (server.fed.fix.*) */
+    size_t fed_len;       /* set when that record was too large to cross: its size */
+    size_t fed_max;       /* and the servers' max_payload */
 } s_req;
 
 static void s_error(s_req *q, gx_err err, const char *field, const char *fmt, ...)
@@ -67,10 +72,47 @@ static void s_reply_limits(s_req *q)
     s_reply(q, &rep);
 }
 
+/* The asker's language: its firm's, zh-CN for an operator. */
+static gx_lang s_lang(const s_req *q)
+{
+    const gx_firm *f = q->s && q->s->firm[0] ? gx_engine_firm(q->b->engine, q->s->firm) : NULL;
+    return f ? (gx_lang)f->lang : GX_LANG_ZH;
+}
+
+/* Before committing a request that puts content on the wire to the other
+ * cities (what: server.fed.what.*, fix: server.fed.fix.*): GX_ERR_TOO_LARGE,
+ * so that the child transaction aborts and nothing changes, when the largest
+ * outbox record it wrote could never cross — larger, with room for its NATS
+ * headers, than the linked servers' max_payload. Nothing is refused while not
+ * linked (max_payload unknown): the publisher's substitute is the backstop.
+ * State changes that add no content never come here. */
+static gx_err s_fed_fits(s_req *q, gx_err err, const char *what, const char *fix)
+{
+    size_t len, max;
+    if (err || !gx_records_fed_too_large(q->b, &len, &max))
+        return err;
+    q->fed_what = what;
+    q->fed_fix = fix;
+    q->fed_len = len;
+    q->fed_max = max;
+    return GX_ERR_TOO_LARGE;
+}
+
 /* Reports a failed write: store errors are logged, the client gets the code. */
 static void s_write_failed(s_req *q, gx_err err)
 {
-    if (err == GX_ERR_STORAGE_FULL)
+    if (err == GX_ERR_TOO_LARGE && q->fed_len) {
+        gx_lang lang = s_lang(q);
+        char what[64], fix[160], len[24], max[24], room[24], msg[512];
+        snprintf(len, sizeof len, "%zu", q->fed_len);
+        snprintf(max, sizeof max, "%zu", q->fed_max);
+        snprintf(room, sizeof room, "%d", GX_FED_HEADROOM);
+        gx_msg(what, sizeof what, lang, q->fed_what, NULL);
+        gx_msg(fix, sizeof fix, lang, q->fed_fix, NULL);
+        gx_msg(msg, sizeof msg, lang, "server.fed.too_large", "what", what, "len", len, "max", max,
+               "headroom", room, "fix", fix, NULL);
+        s_error(q, err, NULL, "%s", msg);
+    } else if (err == GX_ERR_STORAGE_FULL)
         s_error(q, err, NULL, "storage is full; nothing was changed (the operator must raise map_max_mb or free disk)");
     else {
         gx_log(GX_LOG_ERR, "%s: %s (%s)", gx_req_name(q->r->type), gx_err_str(err), gx_store_last_error(q->b->store));
@@ -206,6 +248,7 @@ static void s_register_firm(s_req *q)
         if (!(err = gx_engine_put_firm(b->engine, &q->r->firm, b->now, &b->fx)))
             err = gx_notify_effects(b, &b->fx);
     }
+    err = s_fed_fits(q, err, "server.fed.what.firm", "server.fed.fix.firm");
     if ((err = gx_records_write_end(b, err))) {
         s_write_failed(q, err);
         return;
@@ -444,6 +487,7 @@ static void s_post_demand(s_req *q, bool update)
     const gx_demand *held = gx_engine_demand(b->engine, id);
     if (update && held && (err = gx_notify_demand_changed(b, held, GX_N_DEMAND_UPDATED, NULL, 0)))
         goto failed;
+    err = s_fed_fits(q, err, "server.fed.what.demand", "server.fed.fix.posting");
 failed:
     if ((err = gx_records_write_end(b, err))) {
         s_write_failed(q, err);
@@ -517,6 +561,7 @@ static void s_post_offer(s_req *q, bool update)
     gx_offer_fini(&copy);
     if (!err)
         err = gx_notify_effects(b, &b->fx);
+    err = s_fed_fits(q, err, "server.fed.what.offer", "server.fed.fix.posting");
 failed:
     if ((err = gx_records_write_end(b, err))) {
         s_write_failed(q, err);
@@ -780,6 +825,7 @@ static void s_interest(s_req *q)
                                   &sealed, 0, GX_STATE_NONE, 0);
     }
     free(x);
+    err = s_fed_fits(q, err, "server.fed.what.interest", "server.fed.fix.message");
     if ((err = gx_records_write_end(b, err))) {
         s_write_failed(q, err);
         return;
@@ -839,6 +885,8 @@ static void s_answer(s_req *q, bool accept)
             err = gx_notify_send(b, sme, &n);
         }
     }
+    err = s_fed_fits(q, err, "server.fed.what.answer",
+                     accept ? "server.fed.fix.details" : "server.fed.fix.message");
     if ((err = gx_records_write_end(b, err))) {
         s_write_failed(q, err);
         return;
@@ -1458,7 +1506,7 @@ static void s_find_codes(s_req *q)
 
 void gx_requests_handle(gx_ctx *b, gx_session *s, const void *rid, size_t rid_len, gx_request *r)
 {
-    s_req q = {b, s, rid, rid_len, r};
+    s_req q = {.b = b, .s = s, .rid = rid, .rid_len = rid_len, .r = r};
     switch (r->type) {
     case GX_REQ_HELLO: s_hello(&q); break;
     case GX_REQ_REGISTER_FIRM: s_register_firm(&q); break;
