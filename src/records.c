@@ -507,14 +507,15 @@ static gx_err s_outbox_write(gx_ctx *b, const gx_buf *rec, uint64_t *seq)
     return err;
 }
 
-/* Writes m as the next outbox record in the current child transaction, noting
- * its size for gx_records_fed_too_large. */
-static gx_err s_outbox_put(gx_ctx *b, const gx_fed_msg *m)
+/* Writes m as the next outbox record in the current child transaction; when
+ * sized, notes its size for gx_records_fed_too_large (a record that closes a
+ * posting is never refused for its size: gx_records_fed_substitute covers it). */
+static gx_err s_outbox_put(gx_ctx *b, const gx_fed_msg *m, bool sized)
 {
     uint64_t seq;
     gx_buf rec = {0};
     gx_err err = gx_codec_encode_fed(m, &rec);
-    if (!err && (err = s_outbox_write(b, &rec, &seq)) == GX_OK && rec.len > b->fed.largest)
+    if (!err && (err = s_outbox_write(b, &rec, &seq)) == GX_OK && sized && rec.len > b->fed.largest)
         b->fed.largest = rec.len;
     gx_buf_fini(&rec);
     return err;
@@ -672,7 +673,7 @@ static gx_err s_outbox_posting(gx_ctx *b, uint32_t kind, const gx_demand *d, con
                     .demand = (gx_demand *)d,
                     .offer = (gx_offer *)o,
                     .owner = &owner};
-    err = s_outbox_put(b, &m);
+    err = s_outbox_put(b, &m, state == GX_STATE_OPEN);
     gx_firm_fini(&owner);
     return err;
 }
@@ -718,7 +719,7 @@ static gx_err s_outbox_firm(gx_ctx *b, const gx_firm *f)
     if (!c.found)
         return GX_OK;
     gx_fed_msg m = {.origin_city = b->fed.city, .kind = GX_FED_FIRM, .owner = (gx_firm *)f};
-    return s_outbox_put(b, &m);
+    return s_outbox_put(b, &m, true);
 }
 
 gx_err gx_records_fed_outbox_drop(gx_ctx *b, uint64_t upto)
@@ -793,7 +794,7 @@ gx_err gx_records_fed_applied_put(gx_ctx *b, const char *stream, uint64_t seq)
 
 gx_err gx_records_fed_outbox_put(gx_ctx *b, const gx_fed_msg *m)
 {
-    return s_outbox_put(b, m);
+    return s_outbox_put(b, m, true);
 }
 
 static size_t s_fed_key_name(char *k, size_t cap, unsigned city)

@@ -643,6 +643,186 @@ TEST(docking_sealed_parts_are_bound_and_held_to_federation_caps)
     gx_firm_fini(&anchor);
 }
 
+/* The last outbox record read (a copy). */
+typedef struct s_outbox_last {
+    uint64_t seq;
+    struct {
+        uint8_t *data;
+        size_t len;
+    } rec;
+} s_outbox_last;
+
+static bool s_keep_last(void *ctx, uint64_t seq, const void *rec, size_t len)
+{
+    s_outbox_last *l = ctx;
+    free(l->rec.data);
+    l->seq = seq;
+    l->rec.len = 0;
+    if (!(l->rec.data = malloc(len ? len : 1)))
+        return false;
+    memcpy(l->rec.data, rec, len);
+    l->rec.len = len;
+    return true;
+}
+
+/* A posting record NATS refused for good gets a substitute: the same kind,
+ * id and revision, closed, trimmed step by step (texts, then code lists, then
+ * its owner's certificates) until it fits the known max_payload; a receiver
+ * applies it and closes its open copy. A profile record gets none, and
+ * neither does a substitute refused in its turn (it would be no smaller). */
+TEST(a_refused_posting_record_gets_a_smaller_closed_substitute)
+{
+    const int64_t now = 1790000000;
+    const char *dir = gx_test_dir("fed_substitute");
+    gx_broker_io io = {.send = s_send, .publish = s_publish};
+    gx_broker *b = s_zhengzhou(dir, now);
+    REQUIRE(b);
+    gx_demand d;
+    gx_firm f;
+    s_demand(&d);
+    s_firm(&f, ANCHOR, "410611");
+    char *big = malloc(6001);
+    REQUIRE(big);
+    memset(big, 's', 6000);
+    big[6000] = 0;
+    free(d.summary);
+    d.summary = big;
+    char code[64];
+    for (int i = 0; i < 200; i++) { /* lists longer than what is left of max_payload */
+        snprintf(code, sizeof code, "casting.die.magnesium.variant%03d", i);
+        gx_strv_push(&d.processes, code);
+    }
+    gx_firm_fini(&f);
+    s_firm(&f, ANCHOR, "410611");
+    f.certs = realloc(f.certs, 100 * sizeof *f.certs);
+    REQUIRE(f.certs);
+    for (uint32_t i = 1; i < 100; i++) {
+        snprintf(code, sizeof code, "CERT-%04u-%s", i, "a-long-certificate-number-for-size");
+        f.certs[i] = (gx_cert){.scheme = strdup("ISO9001"), .number = strdup(code), .valid_until = 22000};
+    }
+    f.n_certs = 100;
+    gx_fed_msg m = {.origin_city = 4106,
+                    .kind = GX_FED_DEMAND,
+                    .origin_id = 42,
+                    .revision = 3,
+                    .state = GX_STATE_OPEN,
+                    .demand = &d,
+                    .owner = &f};
+    gx_buf raw, profile;
+    REQUIRE(gx_codec_encode_fed(&m, &raw) == GX_OK);
+    gx_fed_msg pm = {.origin_city = 4106, .kind = GX_FED_FIRM, .owner = &f};
+    REQUIRE(gx_codec_encode_fed(&pm, &profile) == GX_OK);
+    gx_broker_batch_begin(b, now, now * 1000);
+    CHECK_EQ_INT(s_apply(b, 1, &m), GX_FEDAPPLY_APPLIED); /* the copy Zhengzhou holds, open */
+    uint64_t rid = (uint64_t)4106 << GX_FED_ID_SHIFT | 42;
+    CHECK(gx_engine_demand(b->engine, rid) != NULL);
+
+    /* the texts alone are not enough under 2 KiB: the lists go, then the certificates */
+    b->fed.max_payload = 2048;
+    bool made = false;
+    char what[300];
+    REQUIRE(gx_records_write_begin(b) == GX_OK);
+    CHECK_EQ_INT(gx_records_fed_substitute(b, 9, raw.data, raw.len, &made, what, sizeof what), GX_OK);
+    CHECK(made);
+    CHECK(strstr(what, "withdrawn") != NULL);
+    bool profile_made = true;
+    CHECK_EQ_INT(
+        gx_records_fed_substitute(b, 10, profile.data, profile.len, &profile_made, what, sizeof what), GX_OK);
+    CHECK(!profile_made); /* a profile record: none */
+    REQUIRE(gx_records_write_end(b, GX_OK) == GX_OK);
+    gx_broker_batch_end(b, &io); /* the outbox is read from what is committed */
+    s_outbox_last last = {0};
+    REQUIRE(gx_records_fed_outbox_read(b, 0, 100, s_keep_last, &last) == GX_OK);
+    REQUIRE(last.rec.len > 0);
+    CHECK(last.rec.len + GX_FED_HEADROOM <= 2048);
+    gx_fed_msg sub = {0};
+    REQUIRE(gx_codec_decode_fed(last.rec.data, last.rec.len, &sub) == GX_OK);
+    CHECK_EQ_INT(sub.kind, GX_FED_DEMAND);
+    CHECK_EQ_INT(sub.origin_id, 42);
+    CHECK_EQ_INT(sub.revision, 3);
+    CHECK_EQ_INT(sub.state, GX_STATE_WITHDRAWN);
+    REQUIRE(sub.demand && sub.owner);
+    CHECK(!sub.demand->summary || !sub.demand->summary[0]);
+    CHECK_EQ_INT(sub.demand->processes.n, 0);
+    CHECK_EQ_INT(sub.owner->n_certs, 0);
+    CHECK(strcmp(sub.demand->title, d.title) == 0); /* the receivers' notices still name it */
+    gx_codec_fed_fini(&sub);
+
+    /* the receiver closes its copy */
+    gx_broker_batch_begin(b, now, now * 1000);
+    char subject[32];
+    snprintf(subject, sizeof subject, "gx.%u.post", 4106u);
+    CHECK_EQ_INT(gx_fedapply_one(b, "GONGXU", 2, subject, last.rec.data, last.rec.len), GX_FEDAPPLY_APPLIED);
+    CHECK(gx_engine_demand(b->engine, rid) == NULL);
+
+    /* the substitute refused in its turn: no smaller one, nothing written */
+    uint64_t seq = last.seq;
+    made = true;
+    REQUIRE(gx_records_write_begin(b) == GX_OK);
+    CHECK_EQ_INT(gx_records_fed_substitute(b, seq, last.rec.data, last.rec.len, &made, what, sizeof what),
+                 GX_OK);
+    REQUIRE(gx_records_write_end(b, GX_OK) == GX_OK);
+    gx_broker_batch_end(b, &io);
+    CHECK(!made);
+    REQUIRE(gx_records_fed_outbox_read(b, 0, 100, s_keep_last, &last) == GX_OK);
+    CHECK_EQ_INT(last.seq, seq);
+    gx_broker_destroy(&b);
+    free(last.rec.data);
+    gx_buf_fini(&raw);
+    gx_buf_fini(&profile);
+    gx_demand_fini(&d);
+    gx_firm_fini(&f);
+}
+
+/* While linked, a request whose record for the other cities is over
+ * max_payload is refused (gx_records_fed_too_large); one that closes a
+ * posting to them — narrowing it to the city — never is, whatever its size
+ * (a refused one gets its substitute). */
+TEST(only_records_that_carry_a_posting_open_count_against_max_payload)
+{
+    const int64_t now = 1790000000;
+    const char *dir = gx_test_dir("fed_too_large");
+    gx_broker_io io = {.send = s_send, .publish = s_publish};
+    gx_broker *b = s_zhengzhou(dir, now);
+    REQUIRE(b);
+    gx_firm sme;
+    gx_demand d;
+    s_firm(&sme, SME, "410102");
+    s_demand(&d);
+    snprintf(d.owner, sizeof d.owner, "%s", SME);
+    free(d.summary);
+    REQUIRE((d.summary = malloc(5001)));
+    memset(d.summary, 's', 5000);
+    d.summary[5000] = 0;
+    size_t len = 0, max = 0;
+    gx_broker_batch_begin(b, now, now * 1000);
+    /* not linked: nothing is known, nothing is refused */
+    b->fed.max_payload = 0;
+    REQUIRE(gx_records_write_begin(b) == GX_OK);
+    REQUIRE(gx_records_put_firm(b, &sme) == GX_OK);
+    REQUIRE(gx_records_put_demand(b, &d) == GX_OK);
+    CHECK(!gx_records_fed_too_large(b, &len, &max));
+    REQUIRE(gx_records_write_end(b, GX_OK) == GX_OK);
+    /* linked at 4 KiB: the same demand again is too large */
+    b->fed.max_payload = 4096;
+    d.revision++;
+    REQUIRE(gx_records_write_begin(b) == GX_OK);
+    REQUIRE(gx_records_put_demand(b, &d) == GX_OK);
+    CHECK(gx_records_fed_too_large(b, &len, &max));
+    CHECK(len > 5000 && max == 4096);
+    gx_records_write_end(b, GX_ERR_TOO_LARGE);
+    /* narrowed to the city: it goes to the others as withdrawn, and is not refused */
+    d.scope = GX_SCOPE_SAME_CITY;
+    REQUIRE(gx_records_write_begin(b) == GX_OK);
+    REQUIRE(gx_records_put_demand(b, &d) == GX_OK);
+    CHECK(!gx_records_fed_too_large(b, &len, &max));
+    REQUIRE(gx_records_write_end(b, GX_OK) == GX_OK);
+    gx_broker_batch_end(b, &io);
+    gx_broker_destroy(&b);
+    gx_demand_fini(&d);
+    gx_firm_fini(&sme);
+}
+
 /* The sealed part's own checks: bound to its message, a firm, an offer id in
  * range, an interest's profile in the sending city, an award's quantity. */
 TEST(docking_sealed_checks)
@@ -698,5 +878,7 @@ int main(void)
     RUN(remote_postings_are_not_counted_against_their_owner);
     RUN(docking_sealed_parts_are_bound_and_held_to_federation_caps);
     RUN(docking_sealed_checks);
+    RUN(a_refused_posting_record_gets_a_smaller_closed_substitute);
+    RUN(only_records_that_carry_a_posting_open_count_against_max_payload);
     return gx_test_done();
 }
