@@ -680,14 +680,16 @@ static void s_link_up(gx_fed *f, char *last, size_t cap)
         pthread_mutex_lock(&f->mu);
         if (closed) {
             /* closed between two steps of the set-up: every later step would
-             * fail on it for ever */
-            gx_log(GX_LOG_WARNING,
-                   "federation: city %u: NATS closed the connection for good while the link was "
-                   "being set up; connecting again",
-                   f->city);
+             * fail on it for ever; connect again after the backoff (a server
+             * that closes each new connection is not hammered, nor the log) */
+            char text[200];
+            snprintf(text, sizeof text,
+                     "federation: city %u: NATS closed the connection for good while the link was being set "
+                     "up; connecting again",
+                     f->city);
+            s_log_change(GX_LOG_WARNING, last, cap, text);
             if (!s_teardown(f))
                 return;
-            continue;
         }
         s_timed_wait(f, backoff);
         backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;

@@ -84,7 +84,8 @@ class NatsServer:
         }
         conf.update(self.cluster.extra_conf)
         if len(self.cluster.servers) > 1:
-            conf["cluster"] = {"name": "gx", "listen": "127.0.0.1:%d" % self.cport, "routes": routes}
+            conf["cluster"] = {"name": "gx", "listen": "127.0.0.1:%d" % self.cport, "routes": routes,
+                               "no_advertise": self.cluster.no_advertise}
         with open(self.conf, "w") as f:
             json.dump(conf, f, indent=1)  # the NATS config format reads JSON
 
@@ -125,7 +126,7 @@ class NatsServer:
 class NatsCluster:
     """n nats-servers with JetStream, clustered, on loopback; per-city users."""
 
-    def __init__(self, n=3, cities=tuple(CITIES), extra_conf=None):
+    def __init__(self, n=3, cities=tuple(CITIES), extra_conf=None, no_advertise=False):
         if not os.path.exists(NATS_SERVER):
             raise RuntimeError("nats-server is not installed (scripts/deps.sh test installs it)")
         base = os.environ.get("GX_TEST_TMP", tempfile.gettempdir())
@@ -133,6 +134,9 @@ class NatsCluster:
         self.tmp = tempfile.mkdtemp(prefix="gxfed.", dir=base)
         self.cities = list(cities)
         self.extra_conf = dict(extra_conf or {})  # top-level server settings, e.g. max_payload
+        # no_advertise: the servers tell clients nothing of the others, so a broker given one URL
+        # connects (and reconnects) to that server only
+        self.no_advertise = no_advertise
         self.passwords = {}  # city -> a password other than the default (reload() applies it)
         self.servers = []
         self.servers = [NatsServer(self, i) for i in range(n)]

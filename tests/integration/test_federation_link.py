@@ -67,7 +67,9 @@ def opportunities(client, ids, timeout):
 class Link(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.cluster = NatsCluster(cities=tuple(CITIES) + (JIAOZUO,), extra_conf={"max_payload": MAX_PAYLOAD}).start()
+        # no_advertise: a broker given one server's URL stays on it (test_k)
+        cls.cluster = NatsCluster(cities=tuple(CITIES) + (JIAOZUO,), extra_conf={"max_payload": MAX_PAYLOAD},
+                                  no_advertise=True).start()
         cls.brokers = {}
         try:
             start_cities(cls.cluster, FIRMS, cls.brokers)
@@ -464,9 +466,15 @@ class Link(unittest.TestCase):
         was = list(hb.extra_args)
         hb.stop()
         hb.extra_args += ["-o", "federation_url=" + follower.url]
+        at = len(hb.read_log_all())  # what this start logs, not an earlier one
         hb.start(timeout=30)
+
+        def connections():
+            return re.findall(r"city %d (?:re)?connected to (\S+)" % HEBI, hb.read_log_all()[at:])
+
         try:
-            self.assertIn("connected to %s" % follower.url, hb.read_log_all())
+            # the servers do not advertise each other: every connection is to the follower
+            self.assertEqual(set(connections()), {follower.url})
             for attempt in range(2):
                 closed = hb.read_log_all().count("closed the connection for good")
                 self.cluster.passwords[HEBI] = "not-hebis-password-%d" % attempt
@@ -474,7 +482,7 @@ class Link(unittest.TestCase):
                 try:
                     wait_for("Hebi's connection closed for good",
                              lambda: hb.read_log_all().count("closed the connection for good") > closed, 60)
-                    self.assertEqual(metric(hb, "gongxu_federation_connected"), 0)
+                    wait_for("Hebi unlinked", lambda: metric(hb, "gongxu_federation_connected") == 0, 30)
                     d = self.post(title="posted while refused %d" % attempt)
                 finally:
                     del self.cluster.passwords[HEBI]
@@ -501,6 +509,10 @@ class Link(unittest.TestCase):
                 except AssertionError as e:
                     raise AssertionError("%s (the stream led by %s)\n%s" % (e, self.cluster.stream_leader(),
                                                                            self.fed_log(hb)))
+                # the PubAcks crossed a route: the new connection was to the follower, the
+                # stream led elsewhere
+                self.assertEqual(set(connections()), {follower.url})
+                self.assertNotEqual(self.cluster.stream_leader(), follower.name)
         finally:
             hb.stop()
             hb.extra_args = was
