@@ -863,16 +863,30 @@ static bool s_teardown(gx_fed *f)
     return true;
 }
 
-/* libnats closed the connection for good (it gives up reconnecting when a
- * server refuses the same authorization twice, after a reload with a broken
- * users block, say): the link is torn down and set up again. Subscriber
- * thread, mutex held (released while tearing down). */
-static void s_rebuild(gx_fed *f, char *last, size_t cap)
+/* The link is torn down and set up again, on a new connection whose every
+ * subscription has a subject of its own: when libnats closed the connection
+ * for good (it gives up reconnecting when a server refuses the same
+ * authorization twice, after a reload with a broken users block, say), and
+ * when it reconnected by itself. A reconnected connection subscribes again
+ * on the same subjects, and nats-server 2.9.10, after a configuration reload
+ * closed the connection, did not carry those to the rest of the cluster: the
+ * fetches and JetStream API calls of a consumer led from another server got
+ * no answer, for ever and with nothing logged (integration.federation_link
+ * test_m). Subscriber thread, mutex held (released while tearing down). */
+static void s_rebuild(gx_fed *f, char *last, size_t cap, bool closed, const char *url)
 {
-    gx_log(GX_LOG_WARNING,
-           "federation: city %u: NATS closed the connection for good (libnats gave up reconnecting); "
-           "setting the link up again (changes wait in the outbox, this city's firms are served meanwhile)",
-           f->city);
+    if (closed)
+        gx_log(
+            GX_LOG_WARNING,
+            "federation: city %u: NATS closed the connection for good (libnats gave up reconnecting); "
+            "setting the link up again (changes wait in the outbox, this city's firms are served meanwhile)",
+            f->city);
+    else
+        gx_log(
+            GX_LOG_NOTICE,
+            "federation: city %u: libnats reconnected to %s; setting the link up again on a new connection "
+            "(new subscriptions, the consumer made again from the sequence after the last applied)",
+            f->city, url);
     if (!s_teardown(f))
         return;
     last[0] = 0;
@@ -884,37 +898,41 @@ static void *s_subscriber(void *arg)
     gx_fed *f = arg;
     char last[2048] = ""; /* what was logged last about the link's state */
     int64_t check_at = 0; /* when to ask the consumer what it delivered next */
+    natsStatistics *stats = NULL; /* the connection's reconnect count */
+    if (natsStatistics_Create(&stats) != NATS_OK)
+        stats = NULL; /* out of memory: reconnects are not noticed, the gap checks remain */
     pthread_mutex_lock(&f->mu);
     s_link_up(f, last, sizeof last);
     bool was_connected = true;
     while (!f->stop) {
         /* libnats reconnects by itself (to any of the servers, for ever):
-         * say once that the link is down and once that it is back */
+         * say once that the link is down; once it is back, set it up again */
         pthread_mutex_unlock(&f->mu);
         natsConnStatus st = s_status(f); /* may wait for a reconnect attempt: without f->mu */
         bool now_connected = st == NATS_CONN_STATUS_CONNECTED;
+        uint64_t reconnects = 0;
+        if (now_connected && stats && natsConnection_GetStats(f->nc, stats) == NATS_OK)
+            natsStatistics_GetCounts(stats, NULL, NULL, NULL, NULL, &reconnects);
         atomic_store(&f->up, now_connected);
         atomic_store(&f->max_payload,
                      now_connected && f->nc ? (long long)natsConnection_GetMaxPayload(f->nc) : 0);
         char url[256] = "";
-        if (now_connected && !was_connected)
+        if (now_connected && (!was_connected || reconnects))
             s_server_url(f, url, sizeof url);
         pthread_mutex_lock(&f->mu);
-        if (st == NATS_CONN_STATUS_CLOSED && !f->stop) {
-            s_rebuild(f, last, sizeof last);
+        if ((st == NATS_CONN_STATUS_CLOSED || reconnects) && !f->stop) {
+            /* a new connection counts its reconnects from 0 */
+            s_rebuild(f, last, sizeof last, st == NATS_CONN_STATUS_CLOSED, url);
             was_connected = true;
             continue;
         }
         if (now_connected != was_connected) {
             was_connected = now_connected;
-            if (now_connected) {
-                gx_log(GX_LOG_NOTICE, "federation: city %u reconnected to %s", f->city, url);
-            } else {
+            if (!now_connected)
                 gx_log(GX_LOG_WARNING,
                        "federation: city %u lost its connection to NATS; reconnecting (changes "
                        "wait in the outbox, this city's firms are served meanwhile)",
                        f->city);
-            }
         }
         if (f->handed) {
             if (f->done == 0) {
@@ -970,6 +988,7 @@ static void *s_subscriber(void *arg)
         }
     }
     pthread_mutex_unlock(&f->mu);
+    natsStatistics_Destroy(stats);
     return NULL;
 }
 

@@ -5,11 +5,13 @@
  * options) and returns at once; the subscriber thread connects, finds or
  * creates the stream and makes the consumer, retrying with backoff for as long
  * as it takes (logged once per change of what holds it), and libnats then
- * reconnects by itself. A connection libnats closes for good (the same
- * authorization refused twice while reconnecting) is torn down once the
- * publisher has let go of it and set up again the same way, the password file
- * read again (before every new connection) and the consumer made from the
- * sequence after the one the loop committed last. The connection's state is
+ * reconnects by itself. A connection libnats reconnected, or closed for good
+ * (the same authorization refused twice while reconnecting), is torn down
+ * once the publisher has let go of it and set up again the same way, on a new
+ * connection whose every subscription has a subject of its own (federation.c,
+ * s_rebuild, says why), the password file read again (before every new
+ * connection) and the consumer made from the sequence after the one the loop
+ * committed last. The connection's state is
  * polled by the subscriber thread, never with the module's mutex held, into
  * atomics the loop reads: a reconnect attempt holds libnats' connection lock up
  * to the 2 s connect timeout, and the loop must never wait for it. Meanwhile the loop serves its own city and

@@ -146,11 +146,12 @@ class NatsCluster:
     def password(self, city):
         return self.passwords.get(city) or "pw-%d-%s" % (city, os.path.basename(self.tmp))
 
-    def reload(self):
+    def reload(self, servers=None):
         """Writes every server's config again (the users' passwords as self.passwords says) and
-        makes each running server read it (SIGHUP)."""
+        makes each running server of servers (default: all) read it (SIGHUP)."""
         for s in self.servers:
             s.write_conf()
+        for s in servers or self.servers:
             if s.proc:
                 s.proc.send_signal(signal.SIGHUP)
 
@@ -182,27 +183,35 @@ class NatsCluster:
                     raise RuntimeError("nats-server %s not healthy in %ds:\n%s" % (s.name, timeout, self.read_log(s)))
                 time.sleep(0.2)
 
-    def stream_leader(self, stream=STREAM, account="GX"):
-        """The name of the server leading stream (from a running server's /jsz), or None."""
+    def stream_leader(self, stream=STREAM, account="GX", consumer=None):
+        """The name of the server leading stream, or its consumer when named (from a running
+        server's /jsz), or None."""
         for s in self.servers:
             if not s.proc:
                 continue
             try:
-                url = "http://127.0.0.1:%d/jsz?acc=%s&streams=1" % (s.mport, account)
+                url = "http://127.0.0.1:%d/jsz?acc=%s&streams=1&consumers=1" % (s.mport, account)
                 with urllib.request.urlopen(url, timeout=3) as r:
                     jsz = json.loads(r.read())
             except Exception:  # noqa: BLE001 — try the next server
                 continue
             for acc in jsz.get("account_details") or []:
                 for st in acc.get("stream_detail") or []:
-                    if st.get("name") == stream and (st.get("cluster") or {}).get("leader"):
+                    if st.get("name") != stream:
+                        continue
+                    if consumer is None and (st.get("cluster") or {}).get("leader"):
                         return st["cluster"]["leader"]
+                    for c in st.get("consumer_detail") or []:
+                        if c.get("name") == consumer and (c.get("cluster") or {}).get("leader"):
+                            return c["cluster"]["leader"]
         return None
 
-    def read_log(self, s):
+    def read_log(self, s, tail=3000):
+        """Server s's log: its last tail characters (None: all of it)."""
         try:
             with open(s.log_path, "rb") as f:
-                return f.read().decode(errors="replace")[-3000:]
+                text = f.read().decode(errors="replace")
+                return text[-tail:] if tail else text
         except OSError:
             return ""
 

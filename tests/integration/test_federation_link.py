@@ -23,6 +23,7 @@ import subprocess
 import threading
 import time
 import unittest
+from contextlib import contextmanager
 
 from gxfed import (CITIES, STREAM, BlackHole, NatsCluster, RawNats, city_broker, metric, start_cities, stop_cities,
                    wait_for)
@@ -450,6 +451,47 @@ class Link(unittest.TestCase):
         wait_for("demand %d in Zhengzhou before AckWait" % last,
                  lambda: self.view_in(ZHENGZHOU, ZZ_SME, rid(HEBI, last)), 20)
 
+    @contextmanager
+    def hebi_on_a_follower(self):
+        """Hebi restarted with one URL, a server that leads neither the stream nor Hebi's
+        consumer (the servers do not advertise each other: it connects and reconnects there
+        only), so that its PubAcks and fetched messages cross a route. Yields (follower,
+        connections: the URLs Hebi connected to since this start); Hebi is restarted as
+        before at the end."""
+        hb = self.brokers[HEBI]
+        leader = wait_for("the stream's leader", self.cluster.stream_leader, 30)
+        follower = next(s for s in self.cluster.servers if s.name != leader)
+        was = list(hb.extra_args)
+        hb.stop()
+        hb.extra_args += ["-o", "federation_url=" + follower.url]
+        at = len(hb.read_log_all())  # what this start logs, not an earlier one
+
+        def connections():
+            return re.findall(r"city %d (?:re)?connected to (\S+)" % HEBI, hb.read_log_all()[at:])
+
+        def consumer_leader():
+            return self.cluster.stream_leader(consumer="city-%d" % HEBI)
+
+        # each start makes the consumer afresh, its leader chosen by the cluster: start again
+        # until the follower does not lead it
+        for _ in range(8):
+            hb.start(timeout=30)
+            if wait_for("Hebi's consumer's leader", consumer_leader, 30) != follower.name:
+                break
+            hb.stop()
+        try:
+            self.assertNotEqual(consumer_leader(), follower.name, "the follower kept leading Hebi's consumer")
+            self.assertEqual(set(connections()), {follower.url})
+            yield follower, connections
+            # what crossed, crossed a route: every connection was to the follower, the stream
+            # led elsewhere
+            self.assertEqual(set(connections()), {follower.url})
+            self.assertNotEqual(self.cluster.stream_leader(), follower.name)
+        finally:
+            hb.stop()
+            hb.extra_args = was
+            hb.start(timeout=30)
+
     # (k) a connection libnats closes for good is made again, and its PubAcks come
     def test_k_a_connection_closed_for_good_is_set_up_again_and_what_was_posted_crosses_once(self):
         """The servers reloaded with another password for Hebi: libnats, refused the same way
@@ -461,20 +503,7 @@ class Link(unittest.TestCase):
         nats-server 2.9.10 did not carry to the other servers a new subscription on the same
         subject as one the reload had closed, and the outbox stayed held. Twice over."""
         hb, zz = self.brokers[HEBI], self.brokers[ZHENGZHOU]
-        leader = wait_for("the stream's leader", self.cluster.stream_leader, 30)
-        follower = next(s for s in self.cluster.servers if s.name != leader)
-        was = list(hb.extra_args)
-        hb.stop()
-        hb.extra_args += ["-o", "federation_url=" + follower.url]
-        at = len(hb.read_log_all())  # what this start logs, not an earlier one
-        hb.start(timeout=30)
-
-        def connections():
-            return re.findall(r"city %d (?:re)?connected to (\S+)" % HEBI, hb.read_log_all()[at:])
-
-        try:
-            # the servers do not advertise each other: every connection is to the follower
-            self.assertEqual(set(connections()), {follower.url})
+        with self.hebi_on_a_follower() as (follower, connections):
             for attempt in range(2):
                 closed = hb.read_log_all().count("closed the connection for good")
                 self.cluster.passwords[HEBI] = "not-hebis-password-%d" % attempt
@@ -513,10 +542,43 @@ class Link(unittest.TestCase):
                 # stream led elsewhere
                 self.assertEqual(set(connections()), {follower.url})
                 self.assertNotEqual(self.cluster.stream_leader(), follower.name)
-        finally:
-            hb.stop()
-            hb.extra_args = was
-            hb.start(timeout=30)
+
+    # (m) libnats reconnects by itself after a reload: the link is set up again anyway
+    def test_m_after_libnats_reconnects_by_itself_both_ways_still_cross(self):
+        """The server Hebi is on reloads with another password for it, and 150 ms later with
+        its own again: the reload closes Hebi's connection, and libnats, reconnecting after
+        its 250 ms wait, is let in again on the same server with the same subscriptions.
+        nats-server 2.9.10 did not carry those to the rest of the cluster: Hebi's fetches and
+        JetStream API calls got no answer, for ever and with nothing logged. The broker sets
+        the link up again on a new connection whenever libnats reconnects: what Zhengzhou
+        posts then reaches Hebi, and what Hebi posts reaches Zhengzhou. Three times."""
+        hb = self.brokers[HEBI]
+        with self.hebi_on_a_follower() as (follower, connections):
+            for attempt in range(3):
+                refused = self.cluster.read_log(follower, None).count('authentication error - User "city%d"' % HEBI)
+                remade = hb.read_log_all().count("libnats reconnected to")
+                closed = hb.read_log_all().count("closed the connection for good")
+                self.cluster.passwords[HEBI] = "not-hebis-password-m%d" % attempt
+                try:
+                    self.cluster.reload(servers=[follower])
+                    time.sleep(0.15)
+                finally:
+                    del self.cluster.passwords[HEBI]
+                    self.cluster.reload(servers=[follower])
+                wait_for("the reload closed Hebi's connection", lambda: self.cluster.read_log(follower, None).count(
+                    'authentication error - User "city%d"' % HEBI) > refused, 30)
+                wait_for("the link set up again", lambda: hb.read_log_all().count("libnats reconnected to") > remade,
+                         30)
+                # libnats got in again by itself: the case this test is for (not a close for good)
+                self.assertEqual(hb.read_log_all().count("closed the connection for good"), closed)
+                o = self.zz_offer(title="after reconnect %d" % attempt)
+                d = self.post(title="after reconnect %d" % attempt)
+                wait_for("Zhengzhou's offer %d applied in Hebi" % o,
+                         lambda: "city %d offer %d revision 1" % (ZHENGZHOU, rid(ZHENGZHOU, o)) in hb.read_log_all(),
+                         30)
+                wait_for("Hebi's demand %d in Zhengzhou" % d,
+                         lambda: self.view_in(ZHENGZHOU, ZZ_SME, rid(HEBI, d)), 30)
+                self.drained(hb, 30)
 
     # (l)
     def test_l_a_posting_refused_later_closes_the_other_cities_copy_until_a_revision_fits(self):
@@ -581,6 +643,14 @@ class Link(unittest.TestCase):
         self.drained(hb)
         self.assertEqual(self.view_in(HEBI, ANCHOR, w).demand.state, pb.WITHDRAWN)
         self.assertEqual(self.zz_state(w)[1], pb.WITHDRAWN)
+
+    def zz_offer(self, **over):
+        """An offer Zhengzhou's SME posts, reaching the province; its local id."""
+        c = self.brokers[ZHENGZHOU].client(ZZ_SME)
+        try:
+            return c.call(post_offer=pb.PostOffer(offer=mg_offer(service_scope=pb.SAME_PROVINCE, **over))).posting.id
+        finally:
+            c.close()
 
     def zz_state(self, local_id):
         """(revision, state) of Hebi's demand local_id as Zhengzhou shows it, or None."""
