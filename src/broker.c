@@ -960,8 +960,8 @@ void gx_broker_fed_tick(gx_broker *b, int64_t now_ms, const gx_broker_io *io)
         gx_broker_batch_begin(b, now_ms / 1000, now_ms);
         gx_err err = gx_records_write_begin(b);
         for (size_t i = 0; i < n_refused && !err; i++) {
-            err = gx_records_fed_substitute(b, refused[i].seq, refused[i].data, refused[i].len, &made[i],
-                                            what[i], sizeof what[i]);
+            err = gx_records_fed_substitute(b, refused[i].seq, refused[i].data, refused[i].len,
+                                            refused[i].max_payload, &made[i], what[i], sizeof what[i]);
             if (err == GX_ERR_MALFORMED) {
                 gx_log(GX_LOG_WARNING,
                        "federation: refused outbox record %llu is not a FedMessage; no substitute",

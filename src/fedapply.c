@@ -82,10 +82,13 @@ bool gx_fedapply_check(const gx_fed_msg *m, const char *subject, char *why, size
     return ok;
 }
 
-/* Stores the remote owner's profile and tells the engine, when it changed.
+/* Stores the remote owner's profile and tells the engine, when it changed;
+ * of a firm already known here, only when refresh (a profile record, or an
+ * open posting: a closed one needs no profile, and the substitute for a
+ * posting record NATS refused may carry a trimmed one, records.h).
  * GX_ERR_CONFLICT when the id is a firm of another city here (*home: 0 for
  * this broker's own): only a firm's home city speaks for it. */
-static gx_err s_owner(gx_ctx *b, gx_firm *f, uint16_t city, unsigned *home)
+static gx_err s_owner(gx_ctx *b, gx_firm *f, uint16_t city, unsigned *home, bool refresh)
 {
     gx_firm cur = {0};
     gx_buf a = {0}, c = {0};
@@ -98,6 +101,8 @@ static gx_err s_owner(gx_ctx *b, gx_firm *f, uint16_t city, unsigned *home)
     if (err && err != GX_ERR_NOT_FOUND)
         goto out;
     bool known = err == GX_OK;
+    if (known && !refresh)
+        goto out;
     f->home_city = city; /* its awards as its home city counts them (the track record's authority) */
     free(f->contact);
     f->contact = NULL;
@@ -331,7 +336,8 @@ gx_fedapply_rc gx_fedapply_one(gx_ctx *b, const char *stream, uint64_t seq, cons
     if (!err && m.kind != GX_FED_FIRM && (err = s_known_stale(b, &m, id, &dup)) == GX_OK && dup)
         err = gx_records_fed_applied_put(b, stream, seq);
     else if (!err)
-        err = s_owner(b, m.owner, (uint16_t)m.origin_city, &home);
+        err = s_owner(b, m.owner, (uint16_t)m.origin_city, &home,
+                      m.kind == GX_FED_FIRM || m.state == GX_STATE_OPEN);
     if (!dup) {
         if (!err && m.kind == GX_FED_DEMAND)
             err = s_demand(b, &m, id, &dup);

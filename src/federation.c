@@ -63,6 +63,8 @@ struct gx_fed {
      * nothing on the loop thread, calls into libnats for it */
     atomic_bool up;
     atomic_llong max_payload; /* the connected server's max_payload, polled with up; 0 when not linked */
+    atomic_llong max_seen;    /* the last max_payload polled while connected (0: never connected) */
+    natsStatistics *stats;    /* the subscriber thread's: the connection's reconnect count */
     /* libnats closed the connection for good: the subscriber rebuilds it once
      * the publisher has let go of it (parked) */
     bool rebuild, parked;
@@ -228,7 +230,8 @@ static bool s_keep_refused(gx_fed *f, s_out *o)
         f->refused = v;
         f->cap_refused = cap;
     }
-    f->refused[f->n_refused++] = (gx_fed_refused){.seq = o->seq, .data = o->data, .len = o->len};
+    f->refused[f->n_refused++] = (gx_fed_refused){
+        .seq = o->seq, .data = o->data, .len = o->len, .max_payload = (size_t)atomic_load(&f->max_seen)};
     o->data = NULL;
     return true;
 }
@@ -640,6 +643,16 @@ static void s_server_url(gx_fed *f, char *out, size_t cap)
     gx_config_redact_urls(url, out, cap);
 }
 
+/* How many times libnats reconnected the current connection by itself (0 when
+ * not connected, or not known). Subscriber thread, without the mutex. */
+static uint64_t s_reconnects(gx_fed *f)
+{
+    uint64_t n = 0;
+    if (f->nc && f->stats && natsConnection_GetStats(f->nc, f->stats) == NATS_OK)
+        natsStatistics_GetCounts(f->stats, NULL, NULL, NULL, NULL, &n);
+    return n;
+}
+
 static bool s_teardown(gx_fed *f);
 
 /* Sets the link up, retrying with backoff (each attempt bounded by the
@@ -676,17 +689,21 @@ static void s_link_up(gx_fed *f, char *last, size_t cap)
         }
         s_log_change(GX_LOG_WARNING, last, cap, why);
         pthread_mutex_unlock(&f->mu);
-        bool closed = f->nc && s_status(f) == NATS_CONN_STATUS_CLOSED; /* only this thread sets f->nc */
+        /* only this thread sets f->nc */
+        bool closed = f->nc && s_status(f) == NATS_CONN_STATUS_CLOSED;
+        bool again = !closed && s_reconnects(f) > 0;
         pthread_mutex_lock(&f->mu);
-        if (closed) {
-            /* closed between two steps of the set-up: every later step would
-             * fail on it for ever; connect again after the backoff (a server
-             * that closes each new connection is not hammered, nor the log) */
+        if (closed || again) {
+            /* closed, or reconnected by libnats (s_rebuild says why that is
+             * no good), between two steps of the set-up: every later step
+             * would fail on it for ever; connect again after the backoff (a
+             * server that closes each new connection is not hammered, nor the
+             * log) */
             char text[200];
             snprintf(text, sizeof text,
-                     "federation: city %u: NATS closed the connection for good while the link was being set "
-                     "up; connecting again",
-                     f->city);
+                     "federation: city %u: NATS %s the connection while the link was being set up; "
+                     "connecting again",
+                     f->city, closed ? "closed" : "reconnected");
             s_log_change(GX_LOG_WARNING, last, cap, text);
             if (!s_teardown(f))
                 return;
@@ -898,9 +915,6 @@ static void *s_subscriber(void *arg)
     gx_fed *f = arg;
     char last[2048] = ""; /* what was logged last about the link's state */
     int64_t check_at = 0; /* when to ask the consumer what it delivered next */
-    natsStatistics *stats = NULL; /* the connection's reconnect count */
-    if (natsStatistics_Create(&stats) != NATS_OK)
-        stats = NULL; /* out of memory: reconnects are not noticed, the gap checks remain */
     pthread_mutex_lock(&f->mu);
     s_link_up(f, last, sizeof last);
     bool was_connected = true;
@@ -910,12 +924,12 @@ static void *s_subscriber(void *arg)
         pthread_mutex_unlock(&f->mu);
         natsConnStatus st = s_status(f); /* may wait for a reconnect attempt: without f->mu */
         bool now_connected = st == NATS_CONN_STATUS_CONNECTED;
-        uint64_t reconnects = 0;
-        if (now_connected && stats && natsConnection_GetStats(f->nc, stats) == NATS_OK)
-            natsStatistics_GetCounts(stats, NULL, NULL, NULL, NULL, &reconnects);
+        uint64_t reconnects = now_connected ? s_reconnects(f) : 0;
+        long long max = now_connected && f->nc ? (long long)natsConnection_GetMaxPayload(f->nc) : 0;
         atomic_store(&f->up, now_connected);
-        atomic_store(&f->max_payload,
-                     now_connected && f->nc ? (long long)natsConnection_GetMaxPayload(f->nc) : 0);
+        atomic_store(&f->max_payload, max);
+        if (max)
+            atomic_store(&f->max_seen, max);
         char url[256] = "";
         if (now_connected && (!was_connected || reconnects))
             s_server_url(f, url, sizeof url);
@@ -988,7 +1002,6 @@ static void *s_subscriber(void *arg)
         }
     }
     pthread_mutex_unlock(&f->mu);
-    natsStatistics_Destroy(stats);
     return NULL;
 }
 
@@ -1084,7 +1097,7 @@ gx_err gx_fed_new(const gx_config *cfg, uint64_t start, gx_fed **out, char *err,
         e = GX_ERR_IO;
         goto fail;
     }
-    if (!(f->in = calloc(S_FETCH_BATCH, sizeof *f->in))) {
+    if (!(f->in = calloc(S_FETCH_BATCH, sizeof *f->in)) || natsStatistics_Create(&f->stats) != NATS_OK) {
         e = GX_ERR_NOMEM;
         goto fail;
     }
@@ -1261,6 +1274,7 @@ void gx_fed_destroy(gx_fed **fp)
     free(f->refused);
     free(f->in);
     natsOptions_Destroy(f->opts);
+    natsStatistics_Destroy(f->stats);
     if (f->efd >= 0)
         close(f->efd);
     pthread_cond_destroy(&f->cv);

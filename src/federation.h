@@ -131,6 +131,7 @@ typedef struct gx_fed_refused {
     uint64_t seq;     /* its outbox sequence */
     const void *data; /* the encoded FedMessage (this module's, until gx_fed_release) */
     size_t len;
+    size_t max_payload; /* the servers' max_payload when it was refused (0: not known) */
 } gx_fed_refused;
 
 /* The highest outbox sequence settled — acknowledged by JetStream or refused

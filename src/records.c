@@ -584,8 +584,8 @@ static void s_trim(gx_fed_msg *m, int level)
     }
 }
 
-gx_err gx_records_fed_substitute(gx_ctx *b, uint64_t seq, const void *rec, size_t len, bool *made, char *what,
-                                 size_t cap)
+gx_err gx_records_fed_substitute(gx_ctx *b, uint64_t seq, const void *rec, size_t len, size_t max_payload,
+                                 bool *made, char *what, size_t cap)
 {
     gx_fed_msg m = {0};
     gx_buf sub = {0};
@@ -598,6 +598,16 @@ gx_err gx_records_fed_substitute(gx_ctx *b, uint64_t seq, const void *rec, size_
     bool posting = (m.kind == GX_FED_DEMAND && m.demand) || (m.kind == GX_FED_OFFER && m.offer);
     if (!posting || !m.owner)
         goto out;
+    /* the owner as it is now, not as when the refused record was written: a
+     * profile record written since has crossed before this one (receivers take
+     * no profile of a known firm from a closed posting anyway: fedapply.c) */
+    gx_firm cur = {0};
+    if ((err = gx_records_get_firm(b, m.owner->id, &cur)) == GX_OK) {
+        gx_firm_fini(m.owner);
+        *m.owner = cur;
+    } else if (err != GX_ERR_NOT_FOUND)
+        goto out;
+    err = GX_OK;
     /* closed at the same revision: the receivers close their copy (an open one
      * as withdrawn), and a later revision that fits opens it again */
     if (m.state == GX_STATE_OPEN)
@@ -606,13 +616,16 @@ gx_err gx_records_fed_substitute(gx_ctx *b, uint64_t seq, const void *rec, size_
         m.demand->state = m.state;
     else
         m.offer->state = m.state;
+    /* the first step that fits the max_payload the record was refused under;
+     * the smallest when none was known, or when the record fitted it (refused
+     * for another reason: the stream's own maximum, say) */
+    bool fitted = max_payload && len + GX_FED_HEADROOM <= max_payload;
     for (int level = 1; level <= 3; level++) {
         s_trim(&m, level);
         gx_buf_fini(&sub);
         if ((err = gx_codec_encode_fed(&m, &sub)))
             goto out;
-        /* the first that fits a known max_payload; the smallest when none is known */
-        if (b->fed.max_payload && sub.len + GX_FED_HEADROOM <= b->fed.max_payload)
+        if (max_payload && !fitted && sub.len + GX_FED_HEADROOM <= max_payload)
             break;
     }
     if (sub.len >= len)

@@ -283,18 +283,20 @@ gx_err gx_records_fed_applied_put(gx_ctx *b, const char *stream, uint64_t seq);
  * False while max_payload is unknown (not linked). No I/O: records.c and
  * requests.c never call federation.c (the loop copies max_payload). */
 bool gx_records_fed_too_large(const gx_ctx *b, size_t *len, size_t *max);
-/* For outbox record rec (len bytes) that NATS refused for good: when it is a
- * demand or an offer, writes a smaller substitute as the next outbox record
- * in the current child txn — the same kind, origin, id and revision, closed
- * (WITHDRAWN when it was open), its texts emptied and, when that is not
- * enough for the known max_payload, its lists and its owner's profile
- * trimmed too — so that the other cities close their copy. *made tells
+/* For outbox record rec (len bytes) that NATS refused for good, under the
+ * servers' max_payload then (0: not known): when it is a demand or an offer,
+ * writes a smaller substitute as the next outbox record in the current child
+ * txn — the same kind, origin, id and revision, closed (WITHDRAWN when it was
+ * open), with its owner's profile as it is now, its texts emptied and, when
+ * that is not enough for max_payload, its lists and the owner's profile
+ * trimmed too (all of it when max_payload was not known, or the record fitted
+ * it) — so that the other cities close their copy. *made tells
  * whether one was written: none for a profile or docking record, nor when the
  * substitute would not be strictly smaller (a refused substitute ends there).
  * What was done in what (cap bytes), for the log once committed.
  * GX_ERR_MALFORMED for bytes that are not a FedMessage (nothing written). */
-gx_err gx_records_fed_substitute(gx_ctx *b, uint64_t seq, const void *rec, size_t len, bool *made, char *what,
-                                 size_t cap);
+gx_err gx_records_fed_substitute(gx_ctx *b, uint64_t seq, const void *rec, size_t len, size_t max_payload,
+                                 bool *made, char *what, size_t cap);
 
 /* Writes docking message m (feddock.h, requests.c) as the next outbox record, current child txn. */
 gx_err gx_records_fed_outbox_put(gx_ctx *b, const gx_fed_msg *m);

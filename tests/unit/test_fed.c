@@ -717,17 +717,17 @@ TEST(a_refused_posting_record_gets_a_smaller_closed_substitute)
     uint64_t rid = (uint64_t)4106 << GX_FED_ID_SHIFT | 42;
     CHECK(gx_engine_demand(b->engine, rid) != NULL);
 
-    /* the texts alone are not enough under 2 KiB: the lists go, then the certificates */
-    b->fed.max_payload = 2048;
+    /* refused under 2 KiB: the texts alone are not enough, the lists go, then the certificates */
     bool made = false;
     char what[300];
     REQUIRE(gx_records_write_begin(b) == GX_OK);
-    CHECK_EQ_INT(gx_records_fed_substitute(b, 9, raw.data, raw.len, &made, what, sizeof what), GX_OK);
+    CHECK_EQ_INT(gx_records_fed_substitute(b, 9, raw.data, raw.len, 2048, &made, what, sizeof what), GX_OK);
     CHECK(made);
     CHECK(strstr(what, "withdrawn") != NULL);
     bool profile_made = true;
     CHECK_EQ_INT(
-        gx_records_fed_substitute(b, 10, profile.data, profile.len, &profile_made, what, sizeof what), GX_OK);
+        gx_records_fed_substitute(b, 10, profile.data, profile.len, 2048, &profile_made, what, sizeof what),
+        GX_OK);
     CHECK(!profile_made); /* a profile record: none */
     REQUIRE(gx_records_write_end(b, GX_OK) == GX_OK);
     gx_broker_batch_end(b, &io); /* the outbox is read from what is committed */
@@ -754,18 +754,36 @@ TEST(a_refused_posting_record_gets_a_smaller_closed_substitute)
     snprintf(subject, sizeof subject, "gx.%u.post", 4106u);
     CHECK_EQ_INT(gx_fedapply_one(b, "GONGXU", 2, subject, last.rec.data, last.rec.len), GX_FEDAPPLY_APPLIED);
     CHECK(gx_engine_demand(b->engine, rid) == NULL);
+    /* and keeps the owner's profile it had: a closed posting refreshes no known firm */
+    gx_firm kept = {0};
+    REQUIRE(gx_records_write_begin(b) == GX_OK);
+    CHECK(gx_records_get_firm(b, ANCHOR, &kept) == GX_OK);
+    gx_records_write_end(b, GX_OK);
+    CHECK_EQ_INT(kept.n_certs, 100);
+    gx_firm_fini(&kept);
 
     /* the substitute refused in its turn: no smaller one, nothing written */
     uint64_t seq = last.seq;
     made = true;
     REQUIRE(gx_records_write_begin(b) == GX_OK);
-    CHECK_EQ_INT(gx_records_fed_substitute(b, seq, last.rec.data, last.rec.len, &made, what, sizeof what),
-                 GX_OK);
+    CHECK_EQ_INT(
+        gx_records_fed_substitute(b, seq, last.rec.data, last.rec.len, 2048, &made, what, sizeof what),
+        GX_OK);
+    /* a record that fitted max_payload (refused for another reason): the smallest substitute */
+    bool fitted_made = false;
+    CHECK_EQ_INT(
+        gx_records_fed_substitute(b, 11, raw.data, raw.len, 1 << 20, &fitted_made, what, sizeof what), GX_OK);
     REQUIRE(gx_records_write_end(b, GX_OK) == GX_OK);
     gx_broker_batch_end(b, &io);
     CHECK(!made);
-    REQUIRE(gx_records_fed_outbox_read(b, 0, 100, s_keep_last, &last) == GX_OK);
-    CHECK_EQ_INT(last.seq, seq);
+    CHECK(fitted_made);
+    REQUIRE(gx_records_fed_outbox_read(b, seq, 100, s_keep_last, &last) == GX_OK);
+    CHECK_EQ_INT(last.seq, seq + 1); /* only the second */
+    REQUIRE(gx_codec_decode_fed(last.rec.data, last.rec.len, &sub) == GX_OK);
+    REQUIRE(sub.demand && sub.owner);
+    CHECK_EQ_INT(sub.demand->processes.n, 0);
+    CHECK_EQ_INT(sub.owner->n_certs, 0);
+    gx_codec_fed_fini(&sub);
     gx_broker_destroy(&b);
     free(last.rec.data);
     gx_buf_fini(&raw);
