@@ -658,8 +658,8 @@ static bool s_teardown(gx_fed *f);
 /* Sets the link up, retrying with backoff (each attempt bounded by the
  * connect and JetStream timeouts, the attempts unbounded) until it is up or
  * stop; logs once per change of what holds it. A connection libnats closes
- * for good meanwhile is torn down and made anew. Once up, a publisher parked
- * for a rebuild goes on. Subscriber thread, with the mutex held (released
+ * for good, or reconnects by itself, meanwhile is torn down and made anew.
+ * Once up, a publisher parked for a rebuild goes on. Subscriber thread, with the mutex held (released
  * while trying). */
 static void s_link_up(gx_fed *f, char *last, size_t cap)
 {
@@ -887,9 +887,9 @@ static bool s_teardown(gx_fed *f)
  * when it reconnected by itself. A reconnected connection subscribes again
  * on the same subjects, and nats-server 2.9.10, after a configuration reload
  * closed the connection, did not carry those to the rest of the cluster: the
- * fetches and JetStream API calls of a consumer led from another server got
- * no answer, for ever and with nothing logged (integration.federation_link
- * test_m). Subscriber thread, mutex held (released while tearing down). */
+ * fetches from a consumer led from another server got nothing, for ever and
+ * with nothing logged (integration.federation_link test_m). Subscriber thread, mutex held (released while
+ * tearing down). */
 static void s_rebuild(gx_fed *f, char *last, size_t cap, bool closed, const char *url)
 {
     if (closed)

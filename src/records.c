@@ -25,6 +25,8 @@ gx_err gx_records_write_begin(gx_ctx *b)
     b->engine_touched = false;
     b->events_mark = b->n_events;
     b->undo_mark = b->n_undo;
+    b->notices_mark = b->counters.notices;
+    b->outboxed_mark = b->fed.outboxed;
     b->fed.largest = 0;
     if (!b->txn && (err = gx_store_begin(b->store, true, &b->txn)))
         return err;
@@ -45,6 +47,8 @@ gx_err gx_records_write_end(gx_ctx *b, gx_err err)
         else
             b->n_undo = b->undo_mark;
         gx_records_events_truncate(b, b->events_mark);
+        b->counters.notices = b->notices_mark;
+        b->fed.outboxed = b->outboxed_mark;
     }
     b->engine_touched = false;
     return err;

@@ -196,6 +196,9 @@ struct gx_ctx {
     } * undo;
     size_t n_undo, cap_undo;
     size_t undo_mark; /* n_undo when the current request began */
+    /* counters.notices and fed.outboxed then: a refused request counts
+     * neither the notices nor the outbox records its transaction dropped */
+    uint64_t notices_mark, outboxed_mark;
     bool undo_lost;   /* an entry could not be kept: only a rebuild is sure */
 
     gx_fxv fx;                        /* scratch effects list */

@@ -824,11 +824,14 @@ TEST(only_records_that_carry_a_posting_open_count_against_max_payload)
     /* linked at 4 KiB: the same demand again is too large */
     b->fed.max_payload = 4096;
     d.revision++;
+    uint64_t outboxed = b->fed.outboxed;
     REQUIRE(gx_records_write_begin(b) == GX_OK);
     REQUIRE(gx_records_put_demand(b, &d) == GX_OK);
     CHECK(gx_records_fed_too_large(b, &len, &max));
     CHECK(len > 5000 && max == 4096);
+    CHECK_EQ_INT(b->fed.outboxed, outboxed + 1);
     gx_records_write_end(b, GX_ERR_TOO_LARGE);
+    CHECK_EQ_INT(b->fed.outboxed, outboxed); /* the record its transaction dropped is not counted */
     /* narrowed to the city: it goes to the others as withdrawn, and is not refused */
     d.scope = GX_SCOPE_SAME_CITY;
     REQUIRE(gx_records_write_begin(b) == GX_OK);
