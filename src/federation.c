@@ -887,9 +887,9 @@ static bool s_teardown(gx_fed *f)
  * when it reconnected by itself. A reconnected connection subscribes again
  * on the same subjects, and nats-server 2.9.10, after a configuration reload
  * closed the connection, did not carry those to the rest of the cluster: the
- * fetches from a consumer led from another server got nothing, for ever and
- * with nothing logged (integration.federation_link test_m). Subscriber thread, mutex held (released while
- * tearing down). */
+ * fetches from a consumer led from another server got nothing (40 s and
+ * more, as long as we watched), with nothing logged (integration.federation_link
+ * test_m). Subscriber thread, mutex held (released while tearing down). */
 static void s_rebuild(gx_fed *f, char *last, size_t cap, bool closed, const char *url)
 {
     if (closed)
