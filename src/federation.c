@@ -288,9 +288,9 @@ static void s_settle(gx_fed *f, s_out *o, bool ok, const char *why, char *last, 
 static void s_pub_reply(gx_fed *f, natsMsg *m, char *last, size_t cap)
 {
     const char *reply = natsMsg_GetSubject(m);
-    unsigned long long tag = 0, round = 0, seq = 0;
-    const char *tail = strstr(reply, ".pa.");
-    if (!tail || sscanf(tail, ".pa.%llx.%llu.%llu", &tag, &round, &seq) != 3)
+    unsigned long long round = 0, seq = 0;
+    const char *tail = strstr(reply, ".pa."); /* .pa.<the subscription's own tag>.<round>.<seq> */
+    if (!tail || sscanf(tail, ".pa.%*[0-9a-f].%llu.%llu", &round, &seq) != 2)
         return;
     s_out *o = NULL;
     for (size_t i = 0; i < f->n && !o && s_at(f, i)->seq <= seq; i++)

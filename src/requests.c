@@ -72,7 +72,7 @@ static void s_reply_limits(s_req *q)
     s_reply(q, &rep);
 }
 
-/* The asker's language: its firm's, zh-CN for an operator. */
+/* The asker's language: its firm's, zh-CN for an operator (error messages, explanations). */
 static gx_lang s_lang(const s_req *q)
 {
     const gx_firm *f = q->s && q->s->firm[0] ? gx_engine_firm(q->b->engine, q->s->firm) : NULL;
@@ -1074,8 +1074,7 @@ static void s_get_shortlist(s_req *q)
         goto out;
     }
     /* Explained in the asking firm's language (an operator's: zh-CN). */
-    const gx_firm *asker = q->s ? gx_engine_firm(b->engine, q->s->firm) : NULL;
-    gx_rules_words words = {.lang = asker ? (gx_lang)asker->lang : GX_LANG_ZH, .vocab = b->vocab};
+    gx_rules_words words = {.lang = s_lang(q), .vocab = b->vocab};
     gx_engine_opts eo;
     gx_persist_engine_opts(b, &eo);
     /* The proposed set is taken from the matches in rank order, so one forward
