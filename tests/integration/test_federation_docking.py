@@ -160,11 +160,7 @@ class Docking(unittest.TestCase):
             c.close()
 
     def anchor_call(self, **body):
-        a = self.brokers[HEBI].client(ANCHOR)
-        try:
-            return a.call(**body)
-        finally:
-            a.close()
+        return self.brokers[HEBI].call_as(ANCHOR, **body)
 
     def awards(self, city):
         op = self.brokers[city].client(operator=True)

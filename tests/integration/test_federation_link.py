@@ -97,11 +97,7 @@ class Link(unittest.TestCase):
             wait_for("city %d linked" % b.city, lambda b=b: metric(b, "gongxu_federation_connected") == 1, 90)
 
     def post(self, **over):
-        a = self.brokers[HEBI].client(ANCHOR)
-        try:
-            return a.call(post_demand=pb.PostDemand(demand=mg_demand(scope=pb.SAME_PROVINCE, **over))).posting.id
-        finally:
-            a.close()
+        return self.anchor_call(post_demand=pb.PostDemand(demand=mg_demand(scope=pb.SAME_PROVINCE, **over))).posting.id
 
     def drained(self, b, timeout=90):
         wait_for("city %d's outbox drained" % b.city, lambda: metric(b, "gongxu_federation_outbox_depth") == 0,
@@ -259,11 +255,7 @@ class Link(unittest.TestCase):
         self.drained(hb)
 
     def anchor_call(self, **body):
-        a = self.brokers[HEBI].client(ANCHOR)
-        try:
-            return a.call(**body)
-        finally:
-            a.close()
+        return self.brokers[HEBI].call_as(ANCHOR, **body)
 
     def assertTooLarge(self, refused):
         """refused is TOO_LARGE and names the record's size (over the limit) and the limit."""
@@ -646,11 +638,8 @@ class Link(unittest.TestCase):
 
     def zz_offer(self, **over):
         """An offer Zhengzhou's SME posts, reaching the province; its local id."""
-        c = self.brokers[ZHENGZHOU].client(ZZ_SME)
-        try:
-            return c.call(post_offer=pb.PostOffer(offer=mg_offer(service_scope=pb.SAME_PROVINCE, **over))).posting.id
-        finally:
-            c.close()
+        return self.brokers[ZHENGZHOU].call_as(
+            ZZ_SME, post_offer=pb.PostOffer(offer=mg_offer(service_scope=pb.SAME_PROVINCE, **over))).posting.id
 
     def zz_state(self, local_id):
         """(revision, state) of Hebi's demand local_id as Zhengzhou shows it, or None."""
