@@ -546,8 +546,12 @@ void gx_config_redact_urls(const char *urls, char *out, size_t cap)
         const char *secret = colon ? colon + 1 : at ? auth : NULL;
         while (p < end && o + 1 < cap) {
             if (secret && p == secret) {
-                for (const char *stars = "***"; *stars && o + 1 < cap; stars++)
-                    out[o++] = *stars;
+                /* *** for any password of 3 bytes or more, one * a byte for a shorter
+                 * one: the result is never longer than the list, so it fits wherever
+                 * the list did and a dump reads back as it was written */
+                size_t stars = (size_t)(at - secret) < 3 ? (size_t)(at - secret) : 3;
+                for (; stars && o + 1 < cap; stars--)
+                    out[o++] = '*';
                 p = at;
                 secret = NULL; /* once: an empty password (user:@host) leaves p where it was */
                 continue;

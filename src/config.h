@@ -116,8 +116,9 @@ void gx_config_dump(const gx_config *c, FILE *out);
 
 /* Copies the comma-separated URLs (federation_url) into out (cap bytes) with
  * each password replaced by ***: nats://user:pass@host -> nats://user:***@host,
- * and a token alone before the host (token@host) becomes ***@host. For logs,
- * errors and --dump-config. */
+ * and a token alone before the host (token@host) becomes ***@host. A password
+ * shorter than 3 bytes becomes as many *, an empty one stays empty: the result
+ * is never longer than urls. For logs, errors and --dump-config. */
 void gx_config_redact_urls(const char *urls, char *out, size_t cap);
 
 #endif
