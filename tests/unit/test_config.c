@@ -129,7 +129,11 @@ TEST(redacted_urls_hide_passwords_and_never_grow)
     FILE *f = open_memstream(&buf, &len);
     gx_config_dump(&c, f);
     fclose(f);
-    CHECK(strstr(buf, "p@h") == NULL);
+    char whole[sizeof c.federation_url + 32]; /* the value as it must show: every URL, none cut */
+    snprintf(whole, sizeof whole, "federation_url = \"%s\"\n", c.federation_url);
+    for (char *q = strstr(whole, "p@h"); q; q = strstr(q, "p@h"))
+        *q = '*';
+    CHECK(strstr(buf, whole) != NULL);
     gx_config_defaults(&d);
     CHECK_EQ_INT(gx_config_parse(&d, buf, err, sizeof err), GX_OK);
     f = open_memstream(&buf2, &len2);
