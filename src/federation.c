@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "model.h"
 
 #define S_QUEUE_MAX 1024  /* outbox records queued for publishing */
 #define S_PUB_WINDOW 256  /* records published and not yet acknowledged, at most */
@@ -222,14 +223,8 @@ static void s_round_failed(gx_fed *f, uint64_t seq, const char *why, char *last,
  * when out of memory: o stays at the head of the queue, tried again later. */
 static bool s_keep_refused(gx_fed *f, s_out *o)
 {
-    if (f->n_refused == f->cap_refused) {
-        size_t cap = f->cap_refused ? f->cap_refused * 2 : 8;
-        gx_fed_refused *v = realloc(f->refused, cap * sizeof *v);
-        if (!v)
-            return false;
-        f->refused = v;
-        f->cap_refused = cap;
-    }
+    if (gx_grow(&f->refused, &f->cap_refused, f->n_refused + 1, sizeof *f->refused))
+        return false;
     f->refused[f->n_refused++] = (gx_fed_refused){
         .seq = o->seq, .data = o->data, .len = o->len, .max_payload = (size_t)atomic_load(&f->max_seen)};
     o->data = NULL;

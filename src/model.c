@@ -61,16 +61,23 @@ void gx_strv_fini(gx_strv *sv)
     sv->n = 0;
 }
 
-void gx_firm_fini(gx_firm *f)
+void gx_firm_certs_clear(gx_firm *f)
 {
-    free(f->name);
-    free(f->zone);
-    free(f->contact);
     for (uint32_t i = 0; i < f->n_certs; i++) {
         free(f->certs[i].scheme);
         free(f->certs[i].number);
     }
     free(f->certs);
+    f->certs = NULL;
+    f->n_certs = 0;
+}
+
+void gx_firm_fini(gx_firm *f)
+{
+    free(f->name);
+    free(f->zone);
+    free(f->contact);
+    gx_firm_certs_clear(f);
     memset(f, 0, sizeof *f);
 }
 

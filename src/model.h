@@ -248,6 +248,7 @@ gx_err gx_demand_copy(gx_demand *dst, const gx_demand *src);
 gx_err gx_offer_copy(gx_offer *dst, const gx_offer *src);
 gx_err gx_sub_copy(gx_sub *dst, const gx_sub *src);
 void gx_firm_fini(gx_firm *f);
+void gx_firm_certs_clear(gx_firm *f); /* frees f's certifications; f keeps none */
 void gx_demand_fini(gx_demand *d);
 void gx_offer_fini(gx_offer *o);
 void gx_sub_fini(gx_sub *s);

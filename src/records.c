@@ -578,13 +578,7 @@ static void s_trim(gx_fed_msg *m, int level)
         gx_firm *f = m->owner;
         s_cut(f->name, S_SUB_TITLE);
         s_cut(f->zone, S_SUB_TITLE);
-        for (uint32_t i = 0; i < f->n_certs; i++) {
-            free(f->certs[i].scheme);
-            free(f->certs[i].number);
-        }
-        free(f->certs);
-        f->certs = NULL;
-        f->n_certs = 0;
+        gx_firm_certs_clear(f);
     }
 }
 

@@ -692,8 +692,6 @@ TEST(a_refused_posting_record_gets_a_smaller_closed_substitute)
         snprintf(code, sizeof code, "casting.die.magnesium.variant%03d", i);
         gx_strv_push(&d.processes, code);
     }
-    gx_firm_fini(&f);
-    s_firm(&f, ANCHOR, "410611");
     f.certs = realloc(f.certs, 100 * sizeof *f.certs);
     REQUIRE(f.certs);
     for (uint32_t i = 1; i < 100; i++) {
